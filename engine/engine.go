@@ -1,0 +1,451 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/eddyhq/eddy/decode"
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/value"
+	"github.com/eddyhq/eddy/windows"
+)
+
+// Stats counts records by where they ended up, and result rows written.
+type Stats struct {
+	In       int64 `json:"in"`
+	Passed   int64 `json:"passed"`
+	Filtered int64 `json:"filtered"`
+	Dead     int64 `json:"dead"`
+	Late     int64 `json:"late"`
+	Rows     int64 `json:"rows"`
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("in=%d passed=%d filtered=%d dead=%d late=%d rows=%d", s.In, s.Passed, s.Filtered, s.Dead, s.Late, s.Rows)
+}
+
+// Options configures an Engine.
+type Options struct {
+	Sinks []sink.Sink
+	// Dead receives dead letters; nil discards them but still counts them
+	// (only for tests and previews: `eddy run` always has a destination).
+	Dead sink.DeadLetters
+	// Clock gives processing time when the pipeline has no time field.
+	// Default time.Now.
+	Clock func() time.Time
+}
+
+// Engine runs one compiled pipeline. See the package doc for ownership.
+type Engine struct {
+	plan  *pipeline.Plan
+	dec   *decode.Plan
+	opts  Options
+	row   []value.Value
+	spans []decode.Span
+	op    *windows.Operator
+	wm    windows.Watermark
+	late  bool // true: late records are dead-lettered
+	nIn   int
+
+	vm    vm.VM
+	env   map[string]any
+	out   sink.Row
+	buf   []byte
+	stats Stats
+	dl    sink.DeadLetter
+	err   error // first sink failure
+
+	mu  sync.Mutex
+	pub Stats
+}
+
+// New builds an engine for plan.
+func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	p := plan.Pipeline
+	e := &Engine{
+		plan:  plan,
+		opts:  opts,
+		dec:   decode.NewPlan(plan.Input),
+		row:   make([]value.Value, plan.Slots),
+		env:   map[string]any{},
+		late:  p.Late != "drop",
+		nIn:   len(plan.Input),
+		wm:    windows.Watermark{OutOfOrder: p.Time.MaxOutOfOrder.Milliseconds()},
+		spans: make([]decode.Span, len(plan.Input)),
+	}
+	if plan.TimeSlot >= 0 {
+		e.dec.WithTime(plan.TimeSlot)
+	}
+	if w := plan.Window; w != nil {
+		op, err := windows.New(windows.Config{
+			Window: w.Spec, Keys: w.Keys, Aggs: w.Aggs,
+			Lateness: p.Time.AllowedLateness.Milliseconds(),
+			Emit:     e.emitResult,
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.op = op
+		e.out.Names = w.Names
+		e.out.Vals = make([]value.Value, len(w.Names))
+	} else if !plan.Output.Raw {
+		e.out.Names = plan.Output.Names
+		e.out.Vals = make([]value.Value, len(plan.Output.Names))
+	}
+	return e, nil
+}
+
+// Stats returns the counters as of the last finished batch.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pub
+}
+
+// Watermark returns the current watermark (windows.NoWatermark before any
+// event time, windows.EndOfInput after Finish).
+func (e *Engine) Watermark() int64 {
+	if e.op != nil {
+		return e.op.Watermark()
+	}
+	return e.wm.Value()
+}
+
+// OpenWindows returns the number of open (window, key) states.
+func (e *Engine) OpenWindows() int {
+	if e.op == nil {
+		return 0
+	}
+	return e.op.Open()
+}
+
+func (e *Engine) publish() {
+	e.mu.Lock()
+	e.pub = e.stats
+	e.mu.Unlock()
+}
+
+// Process runs a batch of records. It returns an error only when a sink or
+// the dead letters fail; bad records are dead letters, not errors.
+func (e *Engine) Process(recs []source.Record) error {
+	var now int64
+	if e.plan.TimeSlot < 0 && e.plan.TimeFrom == pipeline.NoCoord {
+		now = e.opts.Clock().UnixMilli()
+	}
+	for i := range recs {
+		e.record(&recs[i], now)
+		if e.err != nil {
+			break
+		}
+	}
+	e.publish()
+	return e.err
+}
+
+// Finish ends a bounded input: the watermark goes to +∞ and every open
+// window fires. Sinks are not closed.
+func (e *Engine) Finish() error {
+	if e.op != nil {
+		e.op.Flush()
+	}
+	e.publish()
+	return e.err
+}
+
+func (e *Engine) record(r *source.Record, now int64) {
+	e.stats.In++
+	row := e.row
+	var spans []decode.Span
+	if e.plan.Output.Raw && e.op == nil {
+		spans = e.spans
+	}
+	if err := e.dec.Decode(r.Value, row[:e.nIn], spans); err != nil {
+		e.dead(r, -1, "decode", err.Error())
+		return
+	}
+	ts := now
+	switch {
+	case e.plan.TimeSlot >= 0:
+		t, err := pipeline.EventTime(row[e.plan.TimeSlot])
+		if err != nil {
+			e.dead(r, -1, "time", fmt.Sprintf("%s: %v", e.plan.Pipeline.Time.Field, err))
+			return
+		}
+		ts = t
+	case e.plan.TimeFrom == pipeline.CoordTimestamp:
+		ts = r.Timestamp
+	}
+	defer e.advance(ts)
+	for si := range e.plan.Steps {
+		st := &e.plan.Steps[si]
+		switch st.Kind {
+		case pipeline.Filter:
+			res, err := e.eval(st.Filter, r)
+			if err != nil {
+				e.dead(r, st.Index, "filter", err.Error())
+				return
+			}
+			keep, ok := res.(bool)
+			if !ok {
+				e.dead(r, st.Index, "filter", fmt.Sprintf("filter returned %s, not a boolean", typeName(res)))
+				return
+			}
+			if !keep {
+				e.stats.Filtered++
+				return
+			}
+		case pipeline.Coerce:
+			for _, c := range st.Coerce {
+				v, err := pipeline.CoerceValue(row[c.Slot], c.Type)
+				if err != nil {
+					e.dead(r, st.Index, "coerce", c.Field+": "+err.Error())
+					return
+				}
+				row[c.Slot] = v
+			}
+		case pipeline.Project:
+			for _, p := range st.Project {
+				if p.Prog == nil {
+					row[p.Slot] = row[p.From]
+					continue
+				}
+				res, err := e.eval(p.Prog, r)
+				if err == nil {
+					row[p.Slot], err = value.FromAny(res)
+				}
+				if err != nil {
+					e.dead(r, st.Index, "project", p.Name+": "+err.Error())
+					return
+				}
+			}
+		}
+	}
+	if e.op != nil {
+		late, err := e.op.Add(ts, row)
+		switch {
+		case err != nil:
+			e.dead(r, e.plan.Window.Index, "window", err.Error())
+		case late:
+			e.stats.Late++
+			if e.late {
+				e.deadLetter(r, e.plan.Window.Index, "window",
+					fmt.Sprintf("late: event time %s is behind the watermark %s and every window it belongs to has closed",
+						value.FormatTime(ts), value.FormatTime(e.op.Watermark())))
+			}
+		default:
+			e.stats.Passed++
+		}
+		return
+	}
+	e.stats.Passed++
+	e.writeRecord(r)
+}
+
+func (e *Engine) advance(ts int64) {
+	w := e.wm.Observe(ts)
+	if e.op != nil {
+		e.op.Advance(w)
+	}
+}
+
+// writeRecord streams a record that passed every step (no window).
+func (e *Engine) writeRecord(r *source.Record) {
+	out := &e.plan.Output
+	b := e.buf[:0]
+	if out.Raw {
+		b = e.substitute(b, r.Value, out.Coerced)
+		e.out.Vals = e.out.Vals[:0]
+	} else {
+		b = append(b, '{')
+		for i, name := range out.Names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = value.AppendString(b, name)
+			b = append(b, ':')
+			v := e.row[out.Slots[i]]
+			b = value.AppendJSON(b, v)
+			e.out.Vals[i] = v
+		}
+		b = append(b, '}')
+	}
+	e.buf = b
+	e.out.JSON = b
+	e.write()
+}
+
+// substitute copies the raw JSON object, replacing the values of coerced
+// top-level fields, and trims surrounding space.
+func (e *Engine) substitute(b, raw []byte, slots []int) []byte {
+	start := 0
+	type rep struct {
+		span decode.Span
+		v    value.Value
+	}
+	var reps [8]rep
+	list := reps[:0]
+	for _, s := range slots {
+		if sp := e.spans[s]; sp.Start >= 0 {
+			list = append(list, rep{sp, e.row[s]})
+		}
+	}
+	if len(list) > 1 {
+		// spans in file order
+		for i := 1; i < len(list); i++ {
+			for j := i; j > 0 && list[j].span.Start < list[j-1].span.Start; j-- {
+				list[j], list[j-1] = list[j-1], list[j]
+			}
+		}
+	}
+	for _, r := range list {
+		b = append(b, raw[start:r.span.Start]...)
+		b = value.AppendJSON(b, r.v)
+		start = int(r.span.End)
+	}
+	b = append(b, raw[start:]...)
+	return trimSpace(b)
+}
+
+func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
+
+func (e *Engine) emitResult(r *windows.Result) {
+	w := e.plan.Window
+	vals := e.out.Vals[:0]
+	vals = append(vals, r.Key...)
+	vals = append(vals, value.OfTime(r.Start), value.OfTime(r.End))
+	if e.plan.Pipeline.Time.AllowedLateness > 0 {
+		vals = append(vals, value.OfInt(int64(r.Revision)))
+	}
+	vals = append(vals, r.Aggs...)
+	e.out.Vals = vals
+	b := append(e.buf[:0], '{')
+	for i, name := range w.Names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = value.AppendString(b, name)
+		b = append(b, ':')
+		b = value.AppendJSON(b, vals[i])
+	}
+	b = append(b, '}')
+	e.buf = b
+	e.out.JSON = b
+	e.write()
+}
+
+func (e *Engine) write() {
+	e.stats.Rows++
+	for _, s := range e.opts.Sinks {
+		if err := s.Write(&e.out); err != nil && e.err == nil {
+			e.err = err
+		}
+	}
+}
+
+func (e *Engine) dead(r *source.Record, index int, kind, msg string) {
+	e.stats.Dead++
+	e.deadLetter(r, index, kind, msg)
+}
+
+func (e *Engine) deadLetter(r *source.Record, index int, kind, msg string) {
+	if e.opts.Dead == nil {
+		return
+	}
+	d := &e.dl
+	*d = sink.DeadLetter{Error: msg, StageIndex: index, StageKind: kind, Key: r.Key, Value: r.Value, Headers: d.Headers[:0]}
+	if r.File {
+		d.Origin = sink.Origin{IsFile: true, File: r.Topic, Line: r.Offset}
+	} else {
+		d.Origin = sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
+	}
+	for _, h := range r.Headers {
+		d.Headers = append(d.Headers, sink.Header{Key: h.Key, Value: h.Value})
+	}
+	if err := e.opts.Dead.WriteDead(d); err != nil && e.err == nil {
+		e.err = err
+	}
+}
+
+// eval runs an expression with its variables bound from the row and the
+// record's coordinates.
+func (e *Engine) eval(p *pipeline.Program, r *source.Record) (any, error) {
+	for _, v := range p.Vars {
+		if v.Coord != pipeline.NoCoord {
+			e.env[v.Name] = coordValue(v.Coord, r)
+			continue
+		}
+		e.env[v.Name] = e.row[v.Slot].Any(decodeJSON)
+	}
+	res, err := e.vm.Run(p.Prog, e.env)
+	if err != nil {
+		return nil, errors.New(firstLine(err.Error()))
+	}
+	return res, nil
+}
+
+func coordValue(c pipeline.Coord, r *source.Record) any {
+	switch c {
+	case pipeline.CoordKey:
+		if r.Key == nil {
+			return nil
+		}
+		return string(r.Key)
+	case pipeline.CoordTopic:
+		return r.Topic
+	case pipeline.CoordPartition:
+		return int(r.Partition)
+	case pipeline.CoordOffset:
+		return int(r.Offset)
+	case pipeline.CoordTimestamp:
+		if r.Timestamp == 0 {
+			return nil
+		}
+		return time.UnixMilli(r.Timestamp).UTC()
+	case pipeline.CoordHeaders:
+		m := make(map[string]any, len(r.Headers))
+		for _, h := range r.Headers {
+			m[h.Key] = string(h.Value)
+		}
+		return m
+	}
+	return nil
+}
+
+func decodeJSON(s string) any {
+	var x any
+	if err := json.Unmarshal([]byte(s), &x); err != nil {
+		return s
+	}
+	return x
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+func typeName(x any) string {
+	if x == nil {
+		return "null"
+	}
+	v, err := value.FromAny(x)
+	if err != nil {
+		return fmt.Sprintf("%T", x)
+	}
+	return v.K.String() + " " + strconv.Quote(string(value.AppendJSON(nil, v)))
+}

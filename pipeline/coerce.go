@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/eddyhq/eddy/value"
+)
+
+// CoerceValue converts v to t. Null stays null. A value that cannot be
+// converted is an error naming both, e.g. `cannot coerce "abc" to int`.
+func CoerceValue(v value.Value, t Type) (value.Value, error) {
+	if v.IsNull() {
+		return v, nil
+	}
+	fail := func(why string) (value.Value, error) {
+		s := string(value.AppendJSON(nil, v))
+		if len(s) > 60 {
+			s = s[:57] + "..."
+		}
+		if why != "" {
+			why = ": " + why
+		}
+		return value.Value{}, fmt.Errorf("cannot coerce %s to %s%s", s, t, why)
+	}
+	switch t {
+	case TString:
+		switch v.K {
+		case value.String:
+			return v, nil
+		case value.JSON:
+			return value.OfString(v.S), nil
+		case value.Time:
+			return value.OfString(value.FormatTime(v.I)), nil
+		case value.Float:
+			return value.OfString(string(value.AppendFloat(nil, v.F))), nil
+		}
+		return value.OfString(string(value.AppendJSON(nil, v))), nil
+	case TInt:
+		switch v.K {
+		case value.Int:
+			return v, nil
+		case value.Time:
+			return value.OfInt(v.I), nil
+		case value.Float:
+			if v.F != math.Trunc(v.F) || math.Abs(v.F) >= 1<<63 {
+				return fail("not a whole number")
+			}
+			return value.OfInt(int64(v.F)), nil
+		case value.String:
+			s := strings.TrimSpace(v.S)
+			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return value.OfInt(i), nil
+			}
+			if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+				return value.OfInt(int64(f)), nil
+			}
+		}
+		return fail("")
+	case TFloat:
+		switch v.K {
+		case value.Float:
+			return v, nil
+		case value.Int:
+			return value.OfFloat(float64(v.I)), nil
+		case value.String:
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v.S), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				return value.OfFloat(f), nil
+			}
+		}
+		return fail("")
+	case TBool:
+		switch v.K {
+		case value.Bool:
+			return v, nil
+		case value.Int:
+			if v.I == 0 || v.I == 1 {
+				return value.OfBool(v.I == 1), nil
+			}
+		case value.String:
+			switch strings.ToLower(strings.TrimSpace(v.S)) {
+			case "true", "1", "yes":
+				return value.OfBool(true), nil
+			case "false", "0", "no":
+				return value.OfBool(false), nil
+			}
+		}
+		return fail("")
+	case TTimestamp:
+		switch v.K {
+		case value.Time:
+			return v, nil
+		case value.Int:
+			return value.OfTime(v.I), nil
+		case value.Float:
+			if !math.IsInf(v.F, 0) && !math.IsNaN(v.F) && math.Abs(v.F) < 1<<62 {
+				return value.OfTime(int64(math.Floor(v.F))), nil
+			}
+		case value.String:
+			if ms, ok := value.ParseTime([]byte(strings.TrimSpace(v.S))); ok {
+				return value.OfTime(ms), nil
+			}
+			return fail("expected epoch milliseconds or an RFC 3339 time")
+		}
+		return fail("expected epoch milliseconds or an RFC 3339 time")
+	}
+	return fail("unknown type")
+}
+
+// EventTime reads an event time from a field value: epoch milliseconds (a
+// number) or an RFC 3339 string. It says what is wrong otherwise.
+func EventTime(v value.Value) (int64, error) {
+	switch v.K {
+	case value.Time, value.Int:
+		return v.I, nil
+	case value.Float:
+		if !math.IsInf(v.F, 0) && !math.IsNaN(v.F) && math.Abs(v.F) < 1<<62 {
+			return int64(math.Floor(v.F)), nil
+		}
+	case value.Null:
+		return 0, fmt.Errorf("missing event time")
+	case value.String:
+		if ms, ok := value.ParseTime([]byte(v.S)); ok {
+			return ms, nil
+		}
+		s := v.S
+		if len(s) > 40 {
+			s = s[:37] + "..."
+		}
+		return 0, fmt.Errorf("invalid event time %q: expected epoch milliseconds or an RFC 3339 time", s)
+	}
+	return 0, fmt.Errorf("invalid event time: %s is neither epoch milliseconds nor an RFC 3339 time", v.K)
+}

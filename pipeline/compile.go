@@ -1,0 +1,364 @@
+package pipeline
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/eddyhq/eddy/windows"
+)
+
+// Coord is a record coordinate visible to expressions as a variable.
+type Coord uint8
+
+// The coordinates. File sources set _topic to the file name and _offset to
+// the line number.
+const (
+	NoCoord Coord = iota
+	CoordKey
+	CoordTopic
+	CoordPartition
+	CoordOffset
+	CoordTimestamp
+	CoordHeaders
+)
+
+var coords = map[string]Coord{
+	"_key": CoordKey, "_topic": CoordTopic, "_partition": CoordPartition,
+	"_offset": CoordOffset, "_timestamp": CoordTimestamp, "_headers": CoordHeaders,
+}
+
+// CoordOf returns the coordinate a variable name refers to, or NoCoord.
+func CoordOf(name string) Coord { return coords[name] }
+
+// Plan is a compiled pipeline: which input fields to decode into which
+// slots, and the stages as operations on a flat row of slots.
+type Plan struct {
+	Pipeline *Pipeline
+	Input    [][]string // decode paths; Input[i] fills slot i
+	TimeSlot int        // slot of the event time; -1 for processing time or a coordinate
+	TimeFrom Coord      // CoordTimestamp when time.field is _timestamp
+	Slots    int        // row width
+	Steps    []Step     // the stateless stages, in order
+	Window   *WindowPlan
+	Output   Output // how a record that passed every step is written (no window)
+}
+
+// Step is one compiled stateless stage.
+type Step struct {
+	Index   int // position in spec.stages
+	Kind    StageKind
+	Filter  *Program
+	Coerce  []CoerceOp
+	Project []ProjectOp
+}
+
+// CoerceOp converts the value in Slot to Type.
+type CoerceOp struct {
+	Field string
+	Slot  int
+	Type  Type
+}
+
+// ProjectOp computes output column Name into Slot, by copying slot From
+// (when Prog is nil) or by running Prog.
+type ProjectOp struct {
+	Name string
+	Slot int
+	From int
+	Prog *Program
+}
+
+// WindowPlan is the compiled window stage.
+type WindowPlan struct {
+	Index    int
+	Spec     windows.Spec
+	Keys     []int
+	KeyNames []string
+	Aggs     []windows.Agg
+	Names    []string // output columns: keys, window_start, window_end, [revision], aggregates
+}
+
+// Output describes a streamed (unwindowed) record. With Raw, the original
+// JSON object is written with the values of Coerced slots substituted;
+// otherwise an object of Names taken from Slots.
+type Output struct {
+	Raw     bool
+	Coerced []int
+	Names   []string
+	Slots   []int
+}
+
+// Var is a variable an expression reads: a slot or a coordinate.
+type Var struct {
+	Name  string
+	Slot  int
+	Coord Coord
+}
+
+// Program is a compiled expression and the variables it reads.
+type Program struct {
+	Src  string
+	Prog *vm.Program
+	Vars []Var
+}
+
+// schema resolves field names to slots as stages are compiled. Before the
+// first project it is open: any field name is an input field.
+type schema struct {
+	plan   *Plan
+	open   bool
+	names  []string
+	slots  map[string]int
+	inputs map[string]int
+	what   string // describes the closed schema for errors
+}
+
+func (s *schema) resolve(name string) (int, bool) {
+	if slot, ok := s.slots[name]; ok {
+		return slot, true
+	}
+	if !s.open {
+		return 0, false
+	}
+	if slot, ok := s.inputs[name]; ok {
+		return slot, true
+	}
+	slot := s.plan.Slots
+	s.plan.Slots++
+	s.plan.Input = append(s.plan.Input, strings.Split(name, "."))
+	s.inputs[name] = slot
+	return slot, true
+}
+
+func (s *schema) unknown(name string) string {
+	return fmt.Sprintf("unknown field %q: %s only has %s", name, s.what, strings.Join(s.names, ", "))
+}
+
+type compiler struct {
+	p    *Pipeline
+	errs Errors
+}
+
+func (c *compiler) errorf(line int, path, format string, args ...any) {
+	c.errs = append(c.errs, &Error{File: c.p.File, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Compile turns a parsed pipeline into a Plan. Errors are [Errors].
+func Compile(p *Pipeline) (*Plan, error) {
+	c := &compiler{p: p}
+	plan := &Plan{Pipeline: p, TimeSlot: -1}
+	sc := &schema{plan: plan, open: true, slots: map[string]int{}, inputs: map[string]int{}}
+	if f := p.Time.Field; f != "" {
+		if co := CoordOf(f); co == CoordTimestamp {
+			plan.TimeFrom = co
+		} else if co != NoCoord {
+			c.errorf(0, "time.field", "%s is not a time", f)
+		} else {
+			plan.TimeSlot, _ = sc.resolve(f)
+		}
+	}
+	var coerced []int
+	for i, st := range p.Stages {
+		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
+		switch st.Kind {
+		case Filter:
+			prog := c.program(st.Filter, path, sc, true)
+			plan.Steps = append(plan.Steps, Step{Index: i, Kind: Filter, Filter: prog})
+		case Coerce:
+			step := Step{Index: i, Kind: Coerce}
+			for _, ft := range st.Coerce {
+				slot, ok := sc.resolve(ft.Field)
+				if !ok {
+					c.errorf(ft.Line, join(path, ft.Field), "%s", sc.unknown(ft.Field))
+					continue
+				}
+				if sc.open {
+					coerced = append(coerced, slot)
+				}
+				step.Coerce = append(step.Coerce, CoerceOp{Field: ft.Field, Slot: slot, Type: ft.Type})
+			}
+			plan.Steps = append(plan.Steps, step)
+		case Project:
+			step := Step{Index: i, Kind: Project}
+			for _, col := range st.Project {
+				op := ProjectOp{Name: col.Name, From: -1}
+				cp := join(path, col.Name)
+				if src := strings.TrimSpace(col.Expr.Src); validPath(src) && !isLiteral(src) && CoordOf(src) == NoCoord {
+					if slot, ok := sc.resolve(src); ok {
+						op.From = slot
+					} else {
+						c.errorf(col.Expr.Line, cp, "%s", sc.unknown(src))
+					}
+				} else {
+					op.Prog = c.program(col.Expr, cp, sc, false)
+				}
+				step.Project = append(step.Project, op)
+			}
+			// the new schema: fresh slots so later stages never see stale values
+			names := make([]string, len(step.Project))
+			slots := map[string]int{}
+			for j := range step.Project {
+				step.Project[j].Slot = plan.Slots
+				plan.Slots++
+				names[j] = step.Project[j].Name
+				slots[names[j]] = step.Project[j].Slot
+			}
+			*sc = schema{plan: plan, names: names, slots: slots, what: fmt.Sprintf("the project at stages[%d]", i)}
+			plan.Steps = append(plan.Steps, step)
+		case Window:
+			plan.Window = c.window(i, st.Window, path, sc)
+		}
+	}
+	if plan.Window == nil {
+		if sc.open {
+			plan.Output = Output{Raw: true, Coerced: coerced}
+		} else {
+			plan.Output = Output{Names: sc.names}
+			for _, n := range sc.names {
+				plan.Output.Slots = append(plan.Output.Slots, sc.slots[n])
+			}
+		}
+	}
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	return plan, nil
+}
+
+func isLiteral(s string) bool { return s == "true" || s == "false" || s == "nil" }
+
+func (c *compiler) window(index int, w *WindowStage, path string, sc *schema) *WindowPlan {
+	wp := &WindowPlan{Index: index, Spec: w.Spec}
+	if err := w.Spec.Validate(); err != nil {
+		c.errorf(w.Line, path, "%v", err)
+	}
+	seen := map[string]bool{}
+	for _, k := range w.Key {
+		slot, ok := sc.resolve(k)
+		if !ok {
+			c.errorf(w.Line, join(path, "key"), "%s", sc.unknown(k))
+			continue
+		}
+		if seen[k] {
+			c.errorf(w.Line, join(path, "key"), "duplicate key field %q", k)
+		}
+		seen[k] = true
+		wp.Keys = append(wp.Keys, slot)
+		wp.KeyNames = append(wp.KeyNames, k)
+	}
+	wp.Names = append(wp.Names, wp.KeyNames...)
+	wp.Names = append(wp.Names, "window_start", "window_end")
+	if c.p.Time.AllowedLateness > 0 {
+		wp.Names = append(wp.Names, "revision")
+	}
+	reserved := map[string]bool{"window_start": true, "window_end": true, "revision": true}
+	for _, a := range w.Aggregates {
+		ap := join(join(path, "aggregate"), a.Name)
+		if seen[a.Name] || reserved[a.Name] {
+			c.errorf(a.Line, ap, "output column %q is already used by a key or the window", a.Name)
+		}
+		seen[a.Name] = true
+		agg := windows.Agg{Name: a.Name, Func: a.Func, Arg: -1, Q: a.Q}
+		if a.Field != "" {
+			slot, ok := sc.resolve(a.Field)
+			if !ok {
+				c.errorf(a.Line, ap, "%s", sc.unknown(a.Field))
+				continue
+			}
+			agg.Arg = slot
+		}
+		wp.Aggs = append(wp.Aggs, agg)
+		wp.Names = append(wp.Names, a.Name)
+	}
+	return wp
+}
+
+var exprPos = regexp.MustCompile(`\s*\((\d+):(\d+)\)\s*$`)
+
+// program compiles an expression against the current schema.
+func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Program {
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables()}
+	if isFilter {
+		opts = append(opts, expr.AsBool())
+	}
+	prog, err := expr.Compile(e.Src, opts...)
+	if err != nil {
+		line, col := e.Line, 0
+		msg := err.Error()
+		if fe, ok := err.(*file.Error); ok {
+			msg = fe.Message
+			col = fe.Column
+			if fe.Line > 1 {
+				line += fe.Line - 1
+			}
+			if fe.Line <= 1 {
+				col += e.Column
+			}
+		} else if m := exprPos.FindStringSubmatch(strings.SplitN(msg, "\n", 2)[0]); m != nil {
+			col, _ = strconv.Atoi(m[2])
+			msg = strings.TrimSpace(exprPos.ReplaceAllString(strings.SplitN(msg, "\n", 2)[0], ""))
+		}
+		if col > 0 {
+			c.errorf(line, path, "expression does not compile at column %d: %s", col, msg)
+		} else {
+			c.errorf(line, path, "expression does not compile: %s", msg)
+		}
+		return nil
+	}
+	p := &Program{Src: e.Src, Prog: prog}
+	for _, name := range identifiers(prog.Node()) {
+		if co := CoordOf(name); co != NoCoord {
+			p.Vars = append(p.Vars, Var{Name: name, Slot: -1, Coord: co})
+			continue
+		}
+		slot, ok := sc.resolve(name)
+		if !ok {
+			c.errorf(e.Line, path, "%s", sc.unknown(name))
+			continue
+		}
+		p.Vars = append(p.Vars, Var{Name: name, Slot: slot})
+	}
+	return p
+}
+
+// identifiers lists the free variables of an expression, in first-use order.
+type identVisitor struct {
+	callees map[*ast.IdentifierNode]bool
+	locals  map[string]bool
+	idents  []*ast.IdentifierNode
+}
+
+func (v *identVisitor) Visit(n *ast.Node) {
+	switch x := (*n).(type) {
+	case *ast.CallNode:
+		if id, ok := x.Callee.(*ast.IdentifierNode); ok {
+			v.callees[id] = true
+		}
+	case *ast.VariableDeclaratorNode:
+		v.locals[x.Name] = true
+	case *ast.IdentifierNode:
+		v.idents = append(v.idents, x)
+	}
+}
+
+func identifiers(root ast.Node) []string {
+	v := &identVisitor{callees: map[*ast.IdentifierNode]bool{}, locals: map[string]bool{}}
+	ast.Walk(&root, v)
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range v.idents {
+		if v.callees[id] || v.locals[id.Value] || seen[id.Value] || strings.HasPrefix(id.Value, "$") {
+			continue
+		}
+		seen[id.Value] = true
+		out = append(out, id.Value)
+	}
+	return out
+}

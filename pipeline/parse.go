@@ -1,0 +1,514 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/eddyhq/eddy/windows"
+)
+
+// Error is a spec problem at a place in the file.
+type Error struct {
+	File string
+	Line int
+	Path string // field path, e.g. stages[0].window.hopping.slide
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	if e.Line > 0 {
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteByte(':')
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in a spec, in file order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Load reads and parses a spec file. Relative source and sink paths in it
+// are resolved against the file's directory.
+func Load(path string) (*Pipeline, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read pipeline: %w", err)
+	}
+	p, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	rel := func(f string) string {
+		if f == "" || f == "-" || filepath.IsAbs(f) {
+			return f
+		}
+		return filepath.Join(dir, f)
+	}
+	p.Source.File = rel(p.Source.File)
+	if p.DLQ != nil {
+		p.DLQ.File = rel(p.DLQ.File)
+	}
+	for i := range p.Sinks {
+		p.Sinks[i].File = rel(p.Sinks[i].File)
+	}
+	return p, nil
+}
+
+type parser struct {
+	file string
+	errs Errors
+}
+
+func (ps *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	ps.errs = append(ps.errs, &Error{File: ps.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Parse parses a spec. file names it in errors. Paths are kept as written.
+// The result is validated and its expressions compile; the error, if any, is
+// an [Errors] listing every problem.
+func Parse(file string, data []byte) (*Pipeline, error) {
+	ps := &parser{file: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := 0
+		if m := regexp.MustCompile(`^line (\d+): (.*)$`).FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		return nil, Errors{{File: file, Line: line, Msg: "invalid YAML: " + msg}}
+	}
+	if len(doc.Content) == 0 {
+		return nil, Errors{{File: file, Line: 1, Msg: "empty pipeline spec"}}
+	}
+	p := ps.pipeline(doc.Content[0])
+	if len(ps.errs) == 0 {
+		if _, err := Compile(p); err != nil {
+			var es Errors
+			if errors.As(err, &es) {
+				return nil, es
+			}
+			return nil, err
+		}
+	}
+	if len(ps.errs) > 0 {
+		return nil, ps.errs
+	}
+	return p, nil
+}
+
+// fields walks a mapping node, calling fn for each known key and reporting
+// unknown keys and duplicates.
+func (ps *parser) fields(n *yaml.Node, path string, known []string, fn func(key string, v *yaml.Node)) bool {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		ps.errorf(n, path, "must be a mapping with keys %s", strings.Join(known, ", "))
+		return false
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kp := join(path, k.Value)
+		if !slices.Contains(known, k.Value) {
+			ps.errorf(k, kp, "unknown key (expected one of: %s)", strings.Join(known, ", "))
+			continue
+		}
+		if seen[k.Value] {
+			ps.errorf(k, kp, "duplicate key")
+			continue
+		}
+		seen[k.Value] = true
+		fn(k.Value, v)
+	}
+	return true
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (ps *parser) str(n *yaml.Node, path string) (string, bool) {
+	n = deref(n)
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		ps.errorf(n, path, "must be a string")
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (ps *parser) duration(n *yaml.Node, path string, positive bool) time.Duration {
+	s, ok := ps.str(n, path)
+	if !ok {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		ps.errorf(n, path, "invalid duration %q (use Go syntax: 500ms, 10s, 1m, 1h30m)", s)
+		return 0
+	}
+	switch {
+	case d < 0:
+		ps.errorf(n, path, "must not be negative")
+	case positive && d <= 0:
+		ps.errorf(n, path, "must be > 0")
+	case d%time.Millisecond != 0:
+		ps.errorf(n, path, "must be a whole number of milliseconds")
+	}
+	return d
+}
+
+var topKeys = []string{"name", "source", "format", "time", "late", "stages", "dlq", "sinks"}
+
+func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
+	p := &Pipeline{File: ps.file, Format: "json", Late: "dlq"}
+	ps.fields(n, "", topKeys, func(key string, v *yaml.Node) {
+		switch key {
+		case "name":
+			p.Name, _ = ps.str(v, key)
+		case "source":
+			ps.fields(v, key, []string{"file", "kafka"}, func(k string, v *yaml.Node) {
+				path := join(key, k)
+				if k == "kafka" {
+					ps.errorf(v, path, "kafka sources are not supported yet; use file")
+					return
+				}
+				p.Source.File, _ = ps.str(v, path)
+				p.Source.Line = v.Line
+			})
+		case "format":
+			if f, ok := ps.str(v, key); ok {
+				if f != "json" {
+					ps.errorf(v, key, "unsupported format %q (supported: json)", f)
+				}
+				p.Format = f
+			}
+		case "time":
+			ps.fields(v, key, []string{"field", "max_out_of_order", "allowed_lateness"}, func(k string, v *yaml.Node) {
+				path := join(key, k)
+				switch k {
+				case "field":
+					p.Time.Field, _ = ps.str(v, path)
+					if p.Time.Field != "" && !validPath(p.Time.Field) {
+						ps.errorf(v, path, "invalid field name %q", p.Time.Field)
+					}
+				case "max_out_of_order":
+					p.Time.MaxOutOfOrder = ps.duration(v, path, false)
+				case "allowed_lateness":
+					p.Time.AllowedLateness = ps.duration(v, path, false)
+				}
+			})
+		case "late":
+			if s, ok := ps.str(v, key); ok {
+				if s != "dlq" && s != "drop" {
+					ps.errorf(v, key, "must be dlq or drop, not %q", s)
+				}
+				p.Late = s
+			}
+		case "stages":
+			ps.stages(p, v)
+		case "dlq":
+			t := ps.target(v, key)
+			p.DLQ = &t
+		case "sinks":
+			v = deref(v)
+			if v.Kind != yaml.SequenceNode {
+				ps.errorf(v, key, "must be a list of sinks, e.g. - file: out.jsonl")
+				return
+			}
+			for i, s := range v.Content {
+				p.Sinks = append(p.Sinks, ps.target(s, fmt.Sprintf("sinks[%d]", i)))
+			}
+		}
+	})
+	return p
+}
+
+func (ps *parser) target(n *yaml.Node, path string) Target {
+	t := Target{Line: n.Line}
+	ok := false
+	ps.fields(n, path, []string{"file", "kafka", "duckdb", "parquet"}, func(k string, v *yaml.Node) {
+		if k != "file" {
+			ps.errorf(v, join(path, k), "%s is not supported yet; use file", k)
+			ok = true
+			return
+		}
+		t.File, ok = ps.str(v, join(path, k))
+		if ok && t.File == "" {
+			ps.errorf(v, join(path, k), "must not be empty (use \"-\" for stdout)")
+		}
+	})
+	if !ok && deref(n).Kind == yaml.MappingNode {
+		ps.errorf(n, path, "needs a file")
+	}
+	return t
+}
+
+func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		ps.errorf(n, "stages", "must be a list of stages")
+		return
+	}
+	for i, sn := range n.Content {
+		path := fmt.Sprintf("stages[%d]", i)
+		sn = deref(sn)
+		if sn.Kind != yaml.MappingNode || len(sn.Content) != 2 {
+			ps.errorf(sn, path, "must be a mapping with exactly one of: filter, coerce, project, window")
+			continue
+		}
+		k, v := sn.Content[0], sn.Content[1]
+		st := Stage{Kind: StageKind(k.Value), Line: k.Line}
+		sp := join(path, k.Value)
+		switch st.Kind {
+		case Filter:
+			if s, ok := ps.str(v, sp); ok {
+				st.Filter = exprAt(v, s)
+			}
+		case Coerce:
+			ps.pairs(v, sp, func(key, val *yaml.Node) {
+				t := Type(val.Value)
+				switch t {
+				case TInt, TFloat, TString, TBool, TTimestamp:
+				default:
+					ps.errorf(val, join(sp, key.Value), "unknown type %q (expected int, float, string, bool or timestamp)", val.Value)
+				}
+				if !validName(key.Value) {
+					ps.errorf(key, join(sp, key.Value), "coerce takes top-level field names, not %q", key.Value)
+				}
+				st.Coerce = append(st.Coerce, FieldType{Field: key.Value, Type: t, Line: key.Line})
+			})
+		case Project:
+			ps.pairs(v, sp, func(key, val *yaml.Node) {
+				if !validName(key.Value) {
+					ps.errorf(key, join(sp, key.Value), "invalid output field name %q", key.Value)
+				}
+				st.Project = append(st.Project, Column{Name: key.Value, Expr: exprAt(val, val.Value)})
+			})
+		case Window:
+			st.Window = ps.window(v, sp)
+			if i != len(n.Content)-1 {
+				ps.errorf(k, sp, "the window stage must be the last stage")
+			}
+		default:
+			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project or window)", k.Value)
+			continue
+		}
+		p.Stages = append(p.Stages, st)
+	}
+}
+
+// exprAt records an expression with its position. For plain scalars the
+// column is where the text starts (after a quote, if quoted).
+func exprAt(n *yaml.Node, src string) Expr {
+	col := n.Column
+	if n.Style == yaml.SingleQuotedStyle || n.Style == yaml.DoubleQuotedStyle {
+		col++
+	}
+	return Expr{Src: src, Line: n.Line, Column: col}
+}
+
+// pairs walks a mapping of scalar keys to scalar values.
+func (ps *parser) pairs(n *yaml.Node, path string, fn func(k, v *yaml.Node)) {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		ps.errorf(n, path, "must be a non-empty mapping of field: value")
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], deref(n.Content[i+1])
+		if seen[k.Value] {
+			ps.errorf(k, join(path, k.Value), "duplicate key")
+			continue
+		}
+		seen[k.Value] = true
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			ps.errorf(v, join(path, k.Value), "must be a scalar")
+			continue
+		}
+		fn(k, v)
+	}
+}
+
+func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
+	w := &WindowStage{Line: n.Line}
+	kinds := 0
+	ps.fields(n, path, []string{"tumbling", "hopping", "session", "key", "aggregate"}, func(k string, v *yaml.Node) {
+		kp := join(path, k)
+		switch k {
+		case "tumbling":
+			kinds++
+			w.Spec = windows.Spec{Type: windows.TumblingType, Size: ps.duration(v, kp, true).Milliseconds()}
+		case "hopping":
+			kinds++
+			w.Spec.Type = windows.HoppingType
+			var sizeNode, slideNode *yaml.Node
+			ps.fields(v, kp, []string{"size", "slide"}, func(k string, v *yaml.Node) {
+				d := ps.duration(v, join(kp, k), true).Milliseconds()
+				if k == "size" {
+					w.Spec.Size, sizeNode = d, v
+				} else {
+					w.Spec.Slide, slideNode = d, v
+				}
+			})
+			switch {
+			case deref(v).Kind != yaml.MappingNode:
+			case sizeNode == nil:
+				ps.errorf(v, join(kp, "size"), "is required")
+			case slideNode == nil:
+				ps.errorf(v, join(kp, "slide"), "is required")
+			case w.Spec.Slide > w.Spec.Size && w.Spec.Size > 0:
+				ps.errorf(slideNode, join(kp, "slide"), "must not exceed size (%s)", sizeNode.Value)
+			}
+		case "session":
+			kinds++
+			w.Spec.Type = windows.SessionType
+			ps.fields(v, kp, []string{"gap"}, func(k string, v *yaml.Node) {
+				w.Spec.Gap = ps.duration(v, join(kp, k), true).Milliseconds()
+			})
+			if deref(v).Kind == yaml.MappingNode && len(deref(v).Content) == 0 {
+				ps.errorf(v, join(kp, "gap"), "is required")
+			}
+		case "key":
+			v = deref(v)
+			switch v.Kind {
+			case yaml.ScalarNode:
+				w.Key = []string{v.Value}
+			case yaml.SequenceNode:
+				for i, e := range v.Content {
+					if s, ok := ps.str(e, fmt.Sprintf("%s[%d]", kp, i)); ok {
+						w.Key = append(w.Key, s)
+					}
+				}
+			default:
+				ps.errorf(v, kp, "must be a field name or a list of field names")
+			}
+			for _, f := range w.Key {
+				if !validPath(f) {
+					ps.errorf(v, kp, "invalid field name %q", f)
+				}
+			}
+		case "aggregate":
+			ps.pairs(v, kp, func(key, val *yaml.Node) {
+				ap := join(kp, key.Value)
+				a, err := parseAggregate(key.Value, val.Value)
+				if err != nil {
+					ps.errorf(val, ap, "%v", err)
+					return
+				}
+				if !validName(key.Value) {
+					ps.errorf(key, ap, "invalid output field name %q", key.Value)
+				}
+				a.Line = val.Line
+				w.Aggregates = append(w.Aggregates, a)
+			})
+		}
+	})
+	if kinds != 1 {
+		ps.errorf(n, path, "needs exactly one of tumbling, hopping or session")
+	}
+	if len(w.Aggregates) == 0 && deref(n).Kind == yaml.MappingNode {
+		ps.errorf(n, join(path, "aggregate"), "needs at least one aggregate, e.g. n: count()")
+	}
+	return w
+}
+
+var (
+	aggRe   = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*(.*?)\s*\)\s*$`)
+	nameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	pathRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+	funcDoc = strings.Join(windows.FuncNames, ", ")
+)
+
+func validName(s string) bool { return nameRe.MatchString(s) }
+func validPath(s string) bool { return pathRe.MatchString(s) }
+
+func parseAggregate(name, src string) (Aggregate, error) {
+	a := Aggregate{Name: name, Src: src}
+	m := aggRe.FindStringSubmatch(src)
+	if m == nil {
+		return a, fmt.Errorf("invalid aggregate %q (expected function(field), e.g. sum(amount))", src)
+	}
+	f, ok := windows.ParseFunc(m[1])
+	if !ok {
+		return a, fmt.Errorf("unknown aggregate function %q (expected one of: %s)", m[1], funcDoc)
+	}
+	a.Func = f
+	var args []string
+	if m[2] != "" {
+		for _, s := range strings.Split(m[2], ",") {
+			args = append(args, strings.TrimSpace(s))
+		}
+	}
+	want := 1
+	switch f {
+	case windows.Count:
+		if len(args) == 0 {
+			return a, nil
+		}
+	case windows.Quantile:
+		want = 2
+	}
+	if len(args) != want {
+		if f == windows.Quantile {
+			return a, fmt.Errorf("quantile takes a field and a quantile, e.g. quantile(amount, 0.95)")
+		}
+		return a, fmt.Errorf("%s takes exactly one field", m[1])
+	}
+	if !validPath(args[0]) {
+		return a, fmt.Errorf("%s: invalid field name %q", m[1], args[0])
+	}
+	a.Field = args[0]
+	if f == windows.Quantile {
+		q, err := strconv.ParseFloat(args[1], 64)
+		if err != nil || q < 0 || q > 1 {
+			return a, fmt.Errorf("quantile: q must be a number between 0 and 1, not %q", args[1])
+		}
+		a.Q = q
+	}
+	return a, nil
+}

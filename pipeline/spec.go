@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/eddyhq/eddy/windows"
+)
+
+// Pipeline is a parsed pipeline spec.
+type Pipeline struct {
+	File   string // the spec's path, for messages; "" when parsed from memory
+	Name   string
+	Source Source
+	Format string // "json"
+	Time   Time
+	Late   string // "dlq" (default) or "drop"
+	Stages []Stage
+	DLQ    *Target // nil: dead letters go to stderr
+	Sinks  []Target
+}
+
+// Source says where records come from.
+type Source struct {
+	File string // path, or "-" for stdin
+	Line int
+}
+
+// Time configures event time and watermarks.
+type Time struct {
+	Field           string        // "" means processing time
+	MaxOutOfOrder   time.Duration // watermark = highest event time seen − this
+	AllowedLateness time.Duration
+}
+
+// Target is a file sink or dead-letter file.
+type Target struct {
+	File string // path, or "-" for stdout
+	Line int
+}
+
+// StageKind names a stage type.
+type StageKind string
+
+// The stage kinds.
+const (
+	Filter  StageKind = "filter"
+	Coerce  StageKind = "coerce"
+	Project StageKind = "project"
+	Window  StageKind = "window"
+)
+
+// Stage is one step of the pipeline. Exactly one of the kind-specific
+// fields is set, as Kind says.
+type Stage struct {
+	Kind    StageKind
+	Line    int
+	Filter  Expr
+	Coerce  []FieldType
+	Project []Column
+	Window  *WindowStage
+}
+
+// Expr is an expression with where it was written.
+type Expr struct {
+	Src    string
+	Line   int
+	Column int // 1-based column of the expression text in the file
+}
+
+// Type is a coercion target.
+type Type string
+
+// The coercion targets.
+const (
+	TInt       Type = "int"
+	TFloat     Type = "float"
+	TString    Type = "string"
+	TBool      Type = "bool"
+	TTimestamp Type = "timestamp"
+)
+
+// FieldType is one coercion: field to type.
+type FieldType struct {
+	Field string
+	Type  Type
+	Line  int
+}
+
+// Column is one projected output: name = expression.
+type Column struct {
+	Name string
+	Expr Expr
+}
+
+// WindowStage is the window stage.
+type WindowStage struct {
+	Spec       windows.Spec
+	Key        []string
+	Aggregates []Aggregate
+	Line       int
+}
+
+// Aggregate is one aggregate column, e.g. p95: quantile(amount, 0.95).
+type Aggregate struct {
+	Name  string
+	Func  windows.Func
+	Field string // "" for count()
+	Q     float64
+	Src   string
+	Line  int
+}
+
+// HasWindow reports whether the last stage is a window.
+func (p *Pipeline) HasWindow() bool {
+	return len(p.Stages) > 0 && p.Stages[len(p.Stages)-1].Kind == Window
+}

@@ -1,0 +1,224 @@
+// Package sink writes what the engine produces: result rows and streamed
+// records to JSON Lines files or stdout, and dead letters to a dead-letter
+// file. Kafka, DuckDB and Parquet sinks come later behind the same [Sink].
+package sink
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/eddyhq/eddy/value"
+)
+
+// Row is one output row: typed values with their column names, and the same
+// row already encoded as a JSON object (no newline).
+type Row struct {
+	Names []string
+	Vals  []value.Value
+	JSON  []byte
+}
+
+// Sink receives rows. Write must not keep r after it returns.
+type Sink interface {
+	Write(r *Row) error
+	// Close flushes everything written and releases the sink; after a nil
+	// error every row is durably handed to the destination.
+	Close() error
+}
+
+// JSONL writes rows as JSON Lines.
+type JSONL struct {
+	name string
+	w    *bufio.Writer
+	c    io.Closer
+}
+
+// OpenJSONL creates (truncates) path, or writes to stdout for "-".
+func OpenJSONL(path string) (*JSONL, error) {
+	if path == "-" {
+		return NewJSONL("stdout", os.Stdout, nil), nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sink: %w", err)
+	}
+	return NewJSONL(path, f, f), nil
+}
+
+// NewJSONL writes to w; c, if not nil, is closed by Close.
+func NewJSONL(name string, w io.Writer, c io.Closer) *JSONL {
+	return &JSONL{name: name, w: bufio.NewWriterSize(w, 256<<10), c: c}
+}
+
+// Write appends the row's JSON and a newline.
+func (s *JSONL) Write(r *Row) error {
+	if err := s.writeLine(r.JSON); err != nil {
+		return fmt.Errorf("write %s: %w", s.name, err)
+	}
+	return nil
+}
+
+func (s *JSONL) writeLine(b []byte) error {
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	return s.w.WriteByte('\n')
+}
+
+// Flush writes buffered rows through to the file.
+func (s *JSONL) Flush() error { return s.w.Flush() }
+
+// Close flushes and closes the file.
+func (s *JSONL) Close() error {
+	err := s.w.Flush()
+	if s.c != nil {
+		if cerr := s.c.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// Origin is where a dead letter came from.
+type Origin struct {
+	File      string // file sources
+	Line      int64
+	Topic     string // Kafka sources
+	Partition int32
+	Offset    int64
+	Timestamp int64 // epoch ms, 0 if unknown
+	IsFile    bool
+}
+
+// Header is a record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// DeadLetter is a record the pipeline could not handle.
+type DeadLetter struct {
+	Error      string
+	StageIndex int    // -1 for decode and time, which precede the stages
+	StageKind  string // decode, time, filter, coerce, project, window
+	Origin     Origin
+	Key        []byte // nil: no key
+	Value      []byte
+	Headers    []Header
+}
+
+// DeadLetters receives dead letters.
+type DeadLetters interface {
+	WriteDead(d *DeadLetter) error
+	Close() error
+}
+
+// DeadFile writes dead letters as JSON Lines (format in docs/dead-letters.md).
+type DeadFile struct {
+	out *JSONL
+	buf []byte
+}
+
+// OpenDeadFile creates path ("-" for stdout).
+func OpenDeadFile(path string) (*DeadFile, error) {
+	j, err := OpenJSONL(path)
+	if err != nil {
+		return nil, fmt.Errorf("open dead letters: %w", err)
+	}
+	return &DeadFile{out: j}, nil
+}
+
+// NewDeadFile writes dead letters to w.
+func NewDeadFile(name string, w io.Writer, c io.Closer) *DeadFile {
+	return &DeadFile{out: NewJSONL(name, w, c)}
+}
+
+// WriteDead writes one dead letter.
+func (f *DeadFile) WriteDead(d *DeadLetter) error {
+	f.buf = AppendDeadLetter(f.buf[:0], d)
+	if err := f.out.writeLine(f.buf); err != nil {
+		return fmt.Errorf("write dead letters %s: %w", f.out.name, err)
+	}
+	return nil
+}
+
+// Close flushes and closes.
+func (f *DeadFile) Close() error { return f.out.Close() }
+
+// AppendDeadLetter encodes d as one JSON object.
+func AppendDeadLetter(b []byte, d *DeadLetter) []byte {
+	b = append(b, `{"error":`...)
+	b = value.AppendString(b, d.Error)
+	b = append(b, `,"stage":{"index":`...)
+	if d.StageIndex < 0 {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, int64(d.StageIndex), 10)
+	}
+	b = append(b, `,"kind":`...)
+	b = value.AppendString(b, d.StageKind)
+	b = append(b, `},"source":{`...)
+	o := &d.Origin
+	if o.IsFile {
+		b = append(b, `"file":`...)
+		b = value.AppendString(b, o.File)
+		b = append(b, `,"line":`...)
+		b = strconv.AppendInt(b, o.Line, 10)
+	} else {
+		b = append(b, `"topic":`...)
+		b = value.AppendString(b, o.Topic)
+		b = append(b, `,"partition":`...)
+		b = strconv.AppendInt(b, int64(o.Partition), 10)
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendInt(b, o.Offset, 10)
+		b = append(b, `,"timestamp":`...)
+		if o.Timestamp != 0 {
+			b = append(b, '"')
+			b = value.AppendTime(b, o.Timestamp)
+			b = append(b, '"')
+		} else {
+			b = append(b, "null"...)
+		}
+	}
+	b = append(b, "}"...)
+	b = appendBytesField(b, "key", d.Key)
+	b = appendBytesField(b, "value", d.Value)
+	b = append(b, `,"headers":[`...)
+	for i, h := range d.Headers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"key":`...)
+		b = value.AppendString(b, h.Key)
+		b = appendBytesField(b, "value", h.Value)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
+// appendBytesField writes ,"name":"text" for valid UTF-8, else the base64
+// text plus ,"name_encoding":"base64". A nil slice is null.
+func appendBytesField(b []byte, name string, v []byte) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	switch {
+	case v == nil:
+		return append(b, "null"...)
+	case utf8.Valid(v):
+		return value.AppendString(b, string(v))
+	}
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, v)
+	b = append(b, `","`...)
+	b = append(b, name...)
+	return append(b, `_encoding":"base64"`...)
+}

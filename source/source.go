@@ -1,0 +1,190 @@
+// Package source reads records for the engine: files and stdin now, Kafka
+// later. A source yields batches of records with their coordinates.
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Header is a Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one input record and where it came from. File sources set
+// Topic to the file name and Offset to the 1-based line number.
+type Record struct {
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp int64 // epoch ms; 0 when unknown
+	File      bool  // the coordinates are a file and line
+}
+
+// Batch is a run of records. Their byte slices belong to the batch and stay
+// valid until it is released.
+type Batch struct {
+	Records []Record
+	buf     []byte
+}
+
+// Source yields batches until io.EOF.
+type Source interface {
+	// Next returns the next batch, or io.EOF after the last one.
+	Next(ctx context.Context) (*Batch, error)
+	// Release hands a batch back for reuse once nothing refers to it.
+	Release(*Batch)
+	// Bounded reports whether the input ends (files do; a followed topic does not).
+	Bounded() bool
+	Close() error
+}
+
+// ChunkSize is how much a file source reads at a time.
+const ChunkSize = 1 << 20
+
+// File reads JSON Lines from a file or stdin ("-"). Blank lines are skipped
+// (they are not records) but still counted for line numbers; a trailing
+// carriage return is removed.
+type File struct {
+	name   string
+	r      io.Reader
+	c      io.Closer
+	line   int64
+	rest   []byte // partial line carried to the next chunk
+	free   []*Batch
+	eof    bool
+	readEr error
+}
+
+// OpenFile opens path, or stdin for "-".
+func OpenFile(path string) (*File, error) {
+	if path == "-" {
+		return &File{name: "-", r: os.Stdin}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open input: %w", err)
+	}
+	return &File{name: path, r: f, c: f}, nil
+}
+
+// NewReader reads JSON Lines from r; name labels the records.
+func NewReader(name string, r io.Reader) *File { return &File{name: name, r: r} }
+
+// Bounded is true: a file ends.
+func (f *File) Bounded() bool { return true }
+
+// Close closes the file.
+func (f *File) Close() error {
+	if f.c != nil {
+		return f.c.Close()
+	}
+	return nil
+}
+
+// Release returns a batch for reuse.
+func (f *File) Release(b *Batch) {
+	if len(f.free) < 4 {
+		f.free = append(f.free, b)
+	}
+}
+
+// Next reads the next chunk and splits it into records.
+func (f *File) Next(ctx context.Context) (*Batch, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if f.eof && len(f.rest) == 0 {
+			if f.readEr != nil {
+				return nil, f.readEr
+			}
+			return nil, io.EOF
+		}
+		var b *Batch
+		if n := len(f.free); n > 0 {
+			b, f.free = f.free[n-1], f.free[:n-1]
+			b.Records = b.Records[:0]
+		} else {
+			b = &Batch{}
+		}
+		size := max(ChunkSize, 2*len(f.rest))
+		if cap(b.buf) < size {
+			b.buf = make([]byte, size)
+		}
+		buf := b.buf[:cap(b.buf)]
+		n := copy(buf, f.rest)
+		if !f.eof {
+			for n < len(buf) {
+				m, err := f.r.Read(buf[n:])
+				n += m
+				if err != nil {
+					f.eof = true
+					if !errors.Is(err, io.EOF) {
+						f.readEr = fmt.Errorf("read %s: %w", f.name, err)
+					}
+					break
+				}
+				if m == 0 || n >= len(f.rest)+ChunkSize/2 {
+					break
+				}
+			}
+		}
+		data := buf[:n]
+		end := bytes.LastIndexByte(data, '\n') + 1
+		if f.eof {
+			end = len(data)
+		}
+		if end == 0 {
+			// no complete line yet: keep reading into a larger buffer
+			f.rest = append(f.rest[:0:0], data...)
+			f.Release(b)
+			continue
+		}
+		f.rest = append(f.rest[:0], data[end:]...)
+		f.split(b, data[:end])
+		if len(b.Records) == 0 {
+			f.Release(b)
+			continue
+		}
+		return b, nil
+	}
+}
+
+func (f *File) split(b *Batch, data []byte) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		var line []byte
+		if i < 0 {
+			line, data = data, nil
+		} else {
+			line, data = data[:i], data[i+1:]
+		}
+		f.line++
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if isBlank(line) {
+			continue
+		}
+		b.Records = append(b.Records, Record{Value: line, Topic: f.name, Offset: f.line, File: true})
+	}
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}

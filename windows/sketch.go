@@ -1,0 +1,153 @@
+package windows
+
+import "math"
+
+// QuantileAccuracy is the relative accuracy α of quantile(f, q): for the
+// value x at 0-based rank floor(q·(n−1)) of the sorted non-null inputs, the
+// estimate e satisfies |e − x| ≤ α·|x|. It holds while a sketch spans fewer
+// than maxBuckets buckets per sign, about 36 orders of magnitude.
+const QuantileAccuracy = 0.01
+
+const maxBuckets = 4096
+
+var (
+	gamma    = (1 + QuantileAccuracy) / (1 - QuantileAccuracy)
+	logGamma = math.Log(gamma)
+)
+
+// Sketch is a DDSketch-style relative-error quantile sketch: values fall in
+// logarithmic buckets (γ^(i−1), γ^i] with γ = (1+α)/(1−α), and the estimate
+// for a bucket is 2γ^i/(γ+1), within α of every value in it.
+type Sketch struct {
+	pos, neg store
+	zero     uint64
+	n        uint64
+}
+
+type store struct {
+	counts []uint64
+	offset int // bucket index of counts[0]
+}
+
+// NewSketch returns an empty sketch.
+func NewSketch() *Sketch { return &Sketch{} }
+
+// Count returns the number of values added.
+func (s *Sketch) Count() uint64 { return s.n }
+
+// Add adds one value. NaN is ignored.
+func (s *Sketch) Add(x float64) {
+	switch {
+	case math.IsNaN(x):
+		return
+	case x > 0:
+		s.pos.add(bucket(x), 1)
+	case x < 0:
+		s.neg.add(bucket(-x), 1)
+	default:
+		s.zero++
+	}
+	s.n++
+}
+
+func bucket(x float64) int {
+	if math.IsInf(x, 1) || x > math.MaxFloat64/2 {
+		x = math.MaxFloat64 / 2
+	}
+	if x < 1e-300 {
+		x = 1e-300
+	}
+	return int(math.Ceil(math.Log(x) / logGamma))
+}
+
+func bucketValue(i int) float64 { return 2 * math.Pow(gamma, float64(i)) / (gamma + 1) }
+
+func (st *store) add(i int, c uint64) {
+	if len(st.counts) == 0 {
+		st.counts = make([]uint64, 1, 8)
+		st.offset = i
+	}
+	if i < st.offset {
+		grow := st.offset - i
+		if len(st.counts)+grow > maxBuckets {
+			// collapse: values below the range land in the lowest bucket
+			st.counts[0] += c
+			return
+		}
+		n := make([]uint64, len(st.counts)+grow, cap(st.counts)+grow)
+		copy(n[grow:], st.counts)
+		st.counts, st.offset = n, i
+	} else if j := i - st.offset; j >= len(st.counts) {
+		if j >= maxBuckets {
+			// drop the lowest buckets into their neighbour to make room
+			shift := j - maxBuckets + 1
+			if shift >= len(st.counts) {
+				var sum uint64
+				for _, v := range st.counts {
+					sum += v
+				}
+				st.counts = st.counts[:1]
+				st.counts[0] = sum
+				st.offset = i - (maxBuckets - 1)
+			} else {
+				var sum uint64
+				for _, v := range st.counts[:shift+1] {
+					sum += v
+				}
+				copy(st.counts, st.counts[shift:])
+				st.counts = st.counts[:len(st.counts)-shift]
+				st.counts[0] = sum
+				st.offset += shift
+			}
+			j = i - st.offset
+		}
+		for len(st.counts) <= j {
+			st.counts = append(st.counts, 0)
+		}
+	}
+	st.counts[i-st.offset] += c
+}
+
+// Merge adds every value of o to s.
+func (s *Sketch) Merge(o *Sketch) {
+	for j, c := range o.pos.counts {
+		if c > 0 {
+			s.pos.add(o.pos.offset+j, c)
+		}
+	}
+	for j, c := range o.neg.counts {
+		if c > 0 {
+			s.neg.add(o.neg.offset+j, c)
+		}
+	}
+	s.zero += o.zero
+	s.n += o.n
+}
+
+// Quantile returns the estimate of the value at rank floor(q·(n−1)).
+func (s *Sketch) Quantile(q float64) float64 {
+	if s.n == 0 {
+		return math.NaN()
+	}
+	q = math.Max(0, math.Min(1, q))
+	rank := uint64(q * float64(s.n-1))
+	var seen uint64
+	// negatives, from the most negative (highest bucket) up
+	for j := len(s.neg.counts) - 1; j >= 0; j-- {
+		seen += s.neg.counts[j]
+		if seen > rank {
+			return -bucketValue(s.neg.offset + j)
+		}
+	}
+	seen += s.zero
+	if seen > rank {
+		return 0
+	}
+	for j, c := range s.pos.counts {
+		seen += c
+		if seen > rank {
+			return bucketValue(s.pos.offset + j)
+		}
+	}
+	return bucketValue(s.pos.offset + len(s.pos.counts) - 1)
+}

@@ -1,0 +1,140 @@
+package windows
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Type is the kind of window.
+type Type uint8
+
+// The window types.
+const (
+	TumblingType Type = iota + 1
+	HoppingType
+	SessionType
+)
+
+func (t Type) String() string {
+	switch t {
+	case TumblingType:
+		return "tumbling"
+	case HoppingType:
+		return "hopping"
+	case SessionType:
+		return "session"
+	}
+	return "unknown"
+}
+
+// Spec describes a window. Sizes are in milliseconds.
+type Spec struct {
+	Type  Type
+	Size  int64 // tumbling and hopping
+	Slide int64 // hopping
+	Gap   int64 // session
+}
+
+// Tumbling returns a tumbling window of the given size.
+func Tumbling(size time.Duration) Spec { return Spec{Type: TumblingType, Size: size.Milliseconds()} }
+
+// Hopping returns hopping windows of size, one starting every slide.
+func Hopping(size, slide time.Duration) Spec {
+	return Spec{Type: HoppingType, Size: size.Milliseconds(), Slide: slide.Milliseconds()}
+}
+
+// Session returns per-key session windows closed by gap of inactivity.
+func Session(gap time.Duration) Spec { return Spec{Type: SessionType, Gap: gap.Milliseconds()} }
+
+// Validate checks the spec's durations.
+func (s Spec) Validate() error {
+	switch s.Type {
+	case TumblingType:
+		if s.Size <= 0 {
+			return errors.New("tumbling size must be at least 1ms")
+		}
+	case HoppingType:
+		if s.Size <= 0 {
+			return errors.New("hopping size must be at least 1ms")
+		}
+		if s.Slide <= 0 {
+			return errors.New("hopping slide must be at least 1ms")
+		}
+		if s.Slide > s.Size {
+			return errors.New("hopping slide must not exceed size")
+		}
+	case SessionType:
+		if s.Gap <= 0 {
+			return errors.New("session gap must be at least 1ms")
+		}
+	default:
+		return errors.New("unknown window type")
+	}
+	return nil
+}
+
+func (s Spec) String() string {
+	switch s.Type {
+	case TumblingType:
+		return fmt.Sprintf("tumbling(%v)", time.Duration(s.Size)*time.Millisecond)
+	case HoppingType:
+		return fmt.Sprintf("hopping(%v, %v)", time.Duration(s.Size)*time.Millisecond, time.Duration(s.Slide)*time.Millisecond)
+	case SessionType:
+		return fmt.Sprintf("session(%v)", time.Duration(s.Gap)*time.Millisecond)
+	}
+	return "unknown"
+}
+
+// floorDiv rounds toward negative infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// addSat adds without overflowing past the int64 range.
+func addSat(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// NoWatermark is the watermark before any record: nothing has fired.
+const NoWatermark = math.MinInt64
+
+// EndOfInput is the watermark of a finished bounded input: everything fires.
+const EndOfInput = math.MaxInt64
+
+// Watermark tracks W = highest event time seen − out-of-order bound.
+type Watermark struct {
+	OutOfOrder int64
+	max        int64
+	seen       bool
+}
+
+// Observe records an event time and reports the (possibly unchanged) watermark.
+func (w *Watermark) Observe(ts int64) int64 {
+	if !w.seen || ts > w.max {
+		w.max, w.seen = ts, true
+	}
+	return w.Value()
+}
+
+// Value returns the current watermark, NoWatermark before any record.
+func (w *Watermark) Value() int64 {
+	if !w.seen {
+		return NoWatermark
+	}
+	if w.max < math.MinInt64+w.OutOfOrder {
+		return NoWatermark
+	}
+	return w.max - w.OutOfOrder
+}
+
+// MaxEventTime returns the highest event time observed and whether any was.
+func (w *Watermark) MaxEventTime() (int64, bool) { return w.max, w.seen }
