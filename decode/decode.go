@@ -9,14 +9,23 @@
 package decode
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/eddyhq/eddy/value"
+)
+
+// lsb and msb are the low and high bit of every byte, for scanning strings
+// eight bytes at a time.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
 )
 
 // emptyNode wants nothing; skipped objects scan against it.
@@ -171,6 +180,9 @@ func (s *scanner) errorf(msg string) bool {
 }
 
 func (s *scanner) ws() bool {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return true
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -394,6 +406,21 @@ func (s *scanner) lit(w string) bool {
 func (s *scanner) skipString() (escaped, ok bool) {
 	s.i++
 	for s.i < len(s.b) {
+		// skip 8 plain bytes at a time: no quote, backslash or control byte
+		for s.i+8 <= len(s.b) {
+			w := binary.LittleEndian.Uint64(s.b[s.i:])
+			q := w ^ (lsb * '"')
+			bs := w ^ (lsb * '\\')
+			m := ((q - lsb) &^ q) | ((bs - lsb) &^ bs) | ((w - lsb*0x20) &^ w)
+			if m &= msb; m != 0 {
+				s.i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			s.i += 8
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':

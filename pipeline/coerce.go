@@ -17,9 +17,10 @@ func CoerceValue(v value.Value, t Type) (value.Value, error) {
 	}
 	fail := func(why string) (value.Value, error) {
 		s := string(value.AppendJSON(nil, v))
-		if len(s) > 60 {
-			s = s[:57] + "..."
+		if v.K == value.Float && (math.IsNaN(v.F) || math.IsInf(v.F, 0)) {
+			s = strconv.FormatFloat(v.F, 'g', -1, 64)
 		}
+		s = value.Abbrev(s, 60)
 		if why != "" {
 			why = ": " + why
 		}
@@ -99,7 +100,7 @@ func CoerceValue(v value.Value, t Type) (value.Value, error) {
 				return value.OfTime(int64(math.Floor(v.F))), nil
 			}
 		case value.String:
-			if ms, ok := value.ParseTime([]byte(strings.TrimSpace(v.S))); ok {
+			if ms, ok := parseTimeString(strings.TrimSpace(v.S)); ok {
 				return value.OfTime(ms), nil
 			}
 			return fail("expected epoch milliseconds or an RFC 3339 time")
@@ -122,14 +123,27 @@ func EventTime(v value.Value) (int64, error) {
 	case value.Null:
 		return 0, fmt.Errorf("missing event time")
 	case value.String:
-		if ms, ok := value.ParseTime([]byte(v.S)); ok {
+		if ms, ok := parseTimeString(v.S); ok {
 			return ms, nil
 		}
-		s := v.S
-		if len(s) > 40 {
-			s = s[:37] + "..."
-		}
-		return 0, fmt.Errorf("invalid event time %q: expected epoch milliseconds or an RFC 3339 time", s)
+		return 0, fmt.Errorf("invalid event time %q: expected epoch milliseconds or an RFC 3339 time", value.Abbrev(v.S, 40))
+	}
+	if v.K == value.Float {
+		return 0, fmt.Errorf("invalid event time %s: out of range", strconv.FormatFloat(v.F, 'g', -1, 64))
 	}
 	return 0, fmt.Errorf("invalid event time: %s is neither epoch milliseconds nor an RFC 3339 time", v.K)
+}
+
+// parseTimeString reads an RFC 3339 time, or epoch milliseconds written as
+// a string of digits (as some producers quote all numbers).
+func parseTimeString(s string) (int64, bool) {
+	if ms, ok := value.ParseTime([]byte(s)); ok {
+		return ms, true
+	}
+	if s != "" && strings.TrimLeft(strings.TrimPrefix(s, "-"), "0123456789") == "" {
+		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return ms, true
+		}
+	}
+	return 0, false
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
@@ -159,7 +161,7 @@ func Compile(p *Pipeline) (*Plan, error) {
 		if co := CoordOf(f); co == CoordTimestamp {
 			plan.TimeFrom = co
 		} else if co != NoCoord {
-			c.errorf(0, "time.field", "%s is not a time", f)
+			c.errorf(p.Time.Line, "time.field", "%s is a record coordinate, not a time; use a field name or _timestamp", f)
 		} else {
 			plan.TimeSlot, _ = sc.resolve(f)
 		}
@@ -190,7 +192,7 @@ func Compile(p *Pipeline) (*Plan, error) {
 			for _, col := range st.Project {
 				op := ProjectOp{Name: col.Name, From: -1}
 				cp := join(path, col.Name)
-				if src := strings.TrimSpace(col.Expr.Src); validPath(src) && !isLiteral(src) && CoordOf(src) == NoCoord {
+				if src := strings.TrimSpace(col.Expr.Src); isCopy(src, sc) {
 					if slot, ok := sc.resolve(src); ok {
 						op.From = slot
 					} else {
@@ -234,6 +236,16 @@ func Compile(p *Pipeline) (*Plan, error) {
 
 func isLiteral(s string) bool { return s == "true" || s == "false" || s == "nil" }
 
+// isCopy reports whether a project expression is a plain field reference
+// that can be copied slot to slot. After a project, a dotted path is member
+// access on a projected field, so it is an expression.
+func isCopy(src string, sc *schema) bool {
+	if !validPath(src) || isLiteral(src) || CoordOf(src) != NoCoord {
+		return false
+	}
+	return sc.open || !strings.Contains(src, ".")
+}
+
 func (c *compiler) window(index int, w *WindowStage, path string, sc *schema) *WindowPlan {
 	wp := &WindowPlan{Index: index, Spec: w.Spec}
 	if err := w.Spec.Validate(); err != nil {
@@ -243,11 +255,11 @@ func (c *compiler) window(index int, w *WindowStage, path string, sc *schema) *W
 	for _, k := range w.Key {
 		slot, ok := sc.resolve(k)
 		if !ok {
-			c.errorf(w.Line, join(path, "key"), "%s", sc.unknown(k))
+			c.errorf(w.KeyLine, join(path, "key"), "%s", sc.unknown(k))
 			continue
 		}
 		if seen[k] {
-			c.errorf(w.Line, join(path, "key"), "duplicate key field %q", k)
+			c.errorf(w.KeyLine, join(path, "key"), "duplicate key field %q", k)
 		}
 		seen[k] = true
 		wp.Keys = append(wp.Keys, slot)
@@ -261,8 +273,11 @@ func (c *compiler) window(index int, w *WindowStage, path string, sc *schema) *W
 	reserved := map[string]bool{"window_start": true, "window_end": true, "revision": true}
 	for _, a := range w.Aggregates {
 		ap := join(join(path, "aggregate"), a.Name)
-		if seen[a.Name] || reserved[a.Name] {
-			c.errorf(a.Line, ap, "output column %q is already used by a key or the window", a.Name)
+		switch {
+		case reserved[a.Name]:
+			c.errorf(a.Line, ap, "%q is reserved (window_start, window_end and revision are window columns)", a.Name)
+		case seen[a.Name]:
+			c.errorf(a.Line, ap, "output column %q is already used by a key", a.Name)
 		}
 		seen[a.Name] = true
 		agg := windows.Agg{Name: a.Name, Func: a.Func, Arg: -1, Q: a.Q}
@@ -292,17 +307,14 @@ func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Prog
 	if err != nil {
 		line, col := e.Line, 0
 		msg := err.Error()
-		if fe, ok := err.(*file.Error); ok {
+		var fe *file.Error
+		if errors.As(err, &fe) {
 			msg = fe.Message
-			col = fe.Column
-			if fe.Line > 1 {
-				line += fe.Line - 1
-			}
-			if fe.Line <= 1 {
-				col += e.Column
-			}
+			line, col = e.locate(fe.Line, fe.Column)
 		} else if m := exprPos.FindStringSubmatch(strings.SplitN(msg, "\n", 2)[0]); m != nil {
-			col, _ = strconv.Atoi(m[2])
+			l, _ := strconv.Atoi(m[1])
+			c, _ := strconv.Atoi(m[2])
+			line, col = e.locate(l, c)
 			msg = strings.TrimSpace(exprPos.ReplaceAllString(strings.SplitN(msg, "\n", 2)[0], ""))
 		}
 		if col > 0 {
@@ -313,6 +325,18 @@ func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Prog
 		return nil
 	}
 	p := &Program{Src: e.Src, Prog: prog}
+	if bad := unknownCall(prog.Node()); bad != nil {
+		line, col := e.locate(1, bad.Location().From)
+		if c := e.offsetPos(bad.Location().From); c.Line > 0 {
+			line, col = c.Line, c.Column
+		}
+		if col > 0 {
+			c.errorf(line, path, "expression does not compile at column %d: unknown function %s", col, bad.Value)
+		} else {
+			c.errorf(line, path, "expression does not compile: unknown function %s", bad.Value)
+		}
+		return nil
+	}
 	for _, name := range identifiers(prog.Node()) {
 		if co := CoordOf(name); co != NoCoord {
 			p.Vars = append(p.Vars, Var{Name: name, Slot: -1, Coord: co})
@@ -326,6 +350,61 @@ func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Prog
 		p.Vars = append(p.Vars, Var{Name: name, Slot: slot})
 	}
 	return p
+}
+
+// locate turns an expression position (1-based line, 0-based column, as
+// expr reports them) into a file line and 1-based column; column 0 when
+// it cannot be placed.
+func (e Expr) locate(eline, ecol int) (line, col int) {
+	runes := []rune(e.Src)
+	off, l := 0, 1
+	for off < len(runes) && l < eline {
+		if runes[off] == '\n' {
+			l++
+		}
+		off++
+	}
+	off += ecol
+	if e.Pos != nil {
+		switch {
+		case off < len(e.Pos):
+			return e.Pos[off].Line, e.Pos[off].Column
+		case len(e.Pos) > 0 && off == len(e.Pos):
+			last := e.Pos[len(e.Pos)-1]
+			return last.Line, last.Column + 1
+		}
+	}
+	if eline <= 1 && !strings.ContainsRune(e.Src, '\n') {
+		return e.Line, e.Column + ecol
+	}
+	return e.Line, 0
+}
+
+// offsetPos returns the file position of the rune at offset in Src, or the
+// zero Pos when unknown.
+func (e Expr) offsetPos(off int) Pos {
+	if off >= 0 && off < len(e.Pos) {
+		return e.Pos[off]
+	}
+	return Pos{}
+}
+
+// unknownCall finds a call of a function that is not an expr builtin; with
+// undefined variables allowed expr would only fail on it at run time.
+func unknownCall(root ast.Node) *ast.IdentifierNode {
+	var bad *ast.IdentifierNode
+	ast.Find(root, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallNode); ok {
+			if id, ok := c.Callee.(*ast.IdentifierNode); ok {
+				if _, known := builtin.Index[id.Value]; !known {
+					bad = id
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return bad
 }
 
 // identifiers lists the free variables of an expression, in first-use order.

@@ -85,8 +85,9 @@ func Load(path string) (*Pipeline, error) {
 }
 
 type parser struct {
-	file string
-	errs Errors
+	file  string
+	lines [][]rune // the file, for mapping expression positions
+	errs  Errors
 }
 
 func (ps *parser) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -102,10 +103,13 @@ func (ps *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 // an [Errors] listing every problem.
 func Parse(file string, data []byte) (*Pipeline, error) {
 	ps := &parser{file: file}
+	for _, l := range strings.Split(string(data), "\n") {
+		ps.lines = append(ps.lines, []rune(strings.TrimSuffix(l, "\r")))
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := 0
+		line := 1 // yaml.v3 leaves the line out for problems on the first line
 		if m := regexp.MustCompile(`^line (\d+): (.*)$`).FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = m[2]
@@ -141,7 +145,7 @@ func (ps *parser) fields(n *yaml.Node, path string, known []string, fn func(key 
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+		k, v := deref(n.Content[i]), n.Content[i+1]
 		kp := join(path, k.Value)
 		if !slices.Contains(known, k.Value) {
 			ps.errorf(k, kp, "unknown key (expected one of: %s)", strings.Join(known, ", "))
@@ -232,6 +236,7 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 				switch k {
 				case "field":
 					p.Time.Field, _ = ps.str(v, path)
+					p.Time.Line = v.Line
 					if p.Time.Field != "" && !validPath(p.Time.Field) {
 						ps.errorf(v, path, "invalid field name %q", p.Time.Field)
 					}
@@ -306,7 +311,10 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 		switch st.Kind {
 		case Filter:
 			if s, ok := ps.str(v, sp); ok {
-				st.Filter = exprAt(v, s)
+				if strings.TrimSpace(s) == "" {
+					ps.errorf(v, sp, "must not be empty")
+				}
+				st.Filter = ps.exprAt(v, s)
 			}
 		case Coerce:
 			ps.pairs(v, sp, func(key, val *yaml.Node) {
@@ -326,12 +334,23 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 				if !validName(key.Value) {
 					ps.errorf(key, join(sp, key.Value), "invalid output field name %q", key.Value)
 				}
-				st.Project = append(st.Project, Column{Name: key.Value, Expr: exprAt(val, val.Value)})
+				st.Project = append(st.Project, Column{Name: key.Value, Expr: ps.exprAt(val, val.Value)})
 			})
 		case Window:
 			st.Window = ps.window(v, sp)
 			if i != len(n.Content)-1 {
-				ps.errorf(k, sp, "the window stage must be the last stage")
+				other := -1
+				for j := i + 1; j < len(n.Content); j++ {
+					if c := deref(n.Content[j]); c.Kind == yaml.MappingNode && len(c.Content) == 2 && c.Content[0].Value == string(Window) {
+						other = j
+						break
+					}
+				}
+				if other >= 0 {
+					ps.errorf(k, sp, "only one window stage is allowed; another is at stages[%d]", other)
+				} else {
+					ps.errorf(k, sp, "the window stage must be the last stage")
+				}
 			}
 		default:
 			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project or window)", k.Value)
@@ -342,13 +361,84 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 }
 
 // exprAt records an expression with its position. For plain scalars the
-// column is where the text starts (after a quote, if quoted).
-func exprAt(n *yaml.Node, src string) Expr {
+// column is where the text starts (after a quote, if quoted); Pos maps every
+// rune when the text spans lines or has escapes.
+func (ps *parser) exprAt(n *yaml.Node, src string) Expr {
 	col := n.Column
 	if n.Style == yaml.SingleQuotedStyle || n.Style == yaml.DoubleQuotedStyle {
 		col++
 	}
-	return Expr{Src: src, Line: n.Line, Column: col}
+	e := Expr{Src: src, Line: n.Line, Column: col}
+	e.Pos = ps.mapRunes(n, src)
+	return e
+}
+
+// mapRunes finds each rune of a scalar's value in the file: it walks the
+// raw text from where the value starts, matching runes and skipping the
+// whitespace that YAML folds or strips, and escapes in quoted scalars.
+func (ps *parser) mapRunes(n *yaml.Node, val string) []Pos {
+	line, col := n.Line-1, n.Column-1 // 0-based into ps.lines
+	switch n.Style {
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		line, col = line+1, 0
+	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
+		col++
+	}
+	if line < 0 || line >= len(ps.lines) {
+		return nil
+	}
+	raw := func() (rune, bool) {
+		for line < len(ps.lines) {
+			if col < len(ps.lines[line]) {
+				return ps.lines[line][col], true
+			}
+			if col == len(ps.lines[line]) {
+				return '\n', true
+			}
+			line, col = line+1, 0
+		}
+		return 0, false
+	}
+	next := func() {
+		col++
+		if line < len(ps.lines) && col > len(ps.lines[line]) {
+			line, col = line+1, 0
+		}
+	}
+	pos := make([]Pos, 0, len(val))
+	for _, r := range val {
+		for {
+			c, ok := raw()
+			if !ok {
+				return nil
+			}
+			here := Pos{line + 1, col + 1}
+			switch {
+			case n.Style == yaml.DoubleQuotedStyle && c == '\\':
+				pos = append(pos, here)
+				next()
+				esc, _ := raw()
+				skip := map[rune]int{'x': 2, 'u': 4, 'U': 8}[esc]
+				for range skip + 1 {
+					next()
+				}
+			case n.Style == yaml.SingleQuotedStyle && c == '\'' && r == '\'':
+				pos = append(pos, here)
+				next()
+				next()
+			case c == r:
+				pos = append(pos, here)
+				next()
+			case c == ' ' || c == '\t' || c == '\n':
+				next()
+				continue
+			default:
+				return nil
+			}
+			break
+		}
+	}
+	return pos
 }
 
 // pairs walks a mapping of scalar keys to scalar values.
@@ -376,7 +466,7 @@ func (ps *parser) pairs(n *yaml.Node, path string, fn func(k, v *yaml.Node)) {
 
 func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
 	w := &WindowStage{Line: n.Line}
-	kinds := 0
+	kinds, hasAgg := 0, false
 	ps.fields(n, path, []string{"tumbling", "hopping", "session", "key", "aggregate"}, func(k string, v *yaml.Node) {
 		kp := join(path, k)
 		switch k {
@@ -386,6 +476,10 @@ func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
 		case "hopping":
 			kinds++
 			w.Spec.Type = windows.HoppingType
+			if deref(v).Kind != yaml.MappingNode {
+				ps.errorf(v, kp, "must be a mapping, e.g. hopping: {size: 1m, slide: 10s}")
+				return
+			}
 			var sizeNode, slideNode *yaml.Node
 			ps.fields(v, kp, []string{"size", "slide"}, func(k string, v *yaml.Node) {
 				d := ps.duration(v, join(kp, k), true).Milliseconds()
@@ -407,6 +501,10 @@ func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
 		case "session":
 			kinds++
 			w.Spec.Type = windows.SessionType
+			if deref(v).Kind != yaml.MappingNode {
+				ps.errorf(v, kp, "must be a mapping, e.g. session: {gap: 30s}")
+				return
+			}
 			ps.fields(v, kp, []string{"gap"}, func(k string, v *yaml.Node) {
 				w.Spec.Gap = ps.duration(v, join(kp, k), true).Milliseconds()
 			})
@@ -415,6 +513,7 @@ func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
 			}
 		case "key":
 			v = deref(v)
+			w.KeyLine = v.Line
 			switch v.Kind {
 			case yaml.ScalarNode:
 				w.Key = []string{v.Value}
@@ -433,6 +532,7 @@ func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
 				}
 			}
 		case "aggregate":
+			hasAgg = true
 			ps.pairs(v, kp, func(key, val *yaml.Node) {
 				ap := join(kp, key.Value)
 				a, err := parseAggregate(key.Value, val.Value)
@@ -451,7 +551,7 @@ func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
 	if kinds != 1 {
 		ps.errorf(n, path, "needs exactly one of tumbling, hopping or session")
 	}
-	if len(w.Aggregates) == 0 && deref(n).Kind == yaml.MappingNode {
+	if !hasAgg && deref(n).Kind == yaml.MappingNode {
 		ps.errorf(n, join(path, "aggregate"), "needs at least one aggregate, e.g. n: count()")
 	}
 	return w
@@ -505,7 +605,7 @@ func parseAggregate(name, src string) (Aggregate, error) {
 	a.Field = args[0]
 	if f == windows.Quantile {
 		q, err := strconv.ParseFloat(args[1], 64)
-		if err != nil || q < 0 || q > 1 {
+		if err != nil || !(q >= 0 && q <= 1) {
 			return a, fmt.Errorf("quantile: q must be a number between 0 and 1, not %q", args[1])
 		}
 		a.Q = q

@@ -27,6 +27,7 @@ type Source struct {
 
 // Time configures event time and watermarks.
 type Time struct {
+	Line            int           // where field was written
 	Field           string        // "" means processing time
 	MaxOutOfOrder   time.Duration // watermark = highest event time seen − this
 	AllowedLateness time.Duration
@@ -65,7 +66,14 @@ type Expr struct {
 	Src    string
 	Line   int
 	Column int // 1-based column of the expression text in the file
+	// Pos maps each rune of Src to its line and 1-based column in the file
+	// (block scalars, folded lines, escapes); nil when the spec was not
+	// parsed from a file or the mapping could not be made.
+	Pos []Pos
 }
+
+// Pos is a place in the spec file.
+type Pos struct{ Line, Column int }
 
 // Type is a coercion target.
 type Type string
@@ -96,6 +104,7 @@ type Column struct {
 type WindowStage struct {
 	Spec       windows.Spec
 	Key        []string
+	KeyLine    int
 	Aggregates []Aggregate
 	Line       int
 }

@@ -274,3 +274,16 @@ func AppendTime(dst []byte, ms int64) []byte {
 
 // FormatTime returns epoch milliseconds as RFC 3339 UTC with milliseconds.
 func FormatTime(ms int64) string { return string(AppendTime(nil, ms)) }
+
+// Abbrev shortens s to at most n bytes, cutting at a rune boundary and
+// ending with "..." when it had to cut.
+func Abbrev(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n-3, 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}

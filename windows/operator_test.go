@@ -239,6 +239,24 @@ func TestSketchErrorBound(t *testing.T) {
 	}
 }
 
+func TestSketchExactExtremes(t *testing.T) {
+	s := NewSketch()
+	for _, x := range []float64{3.7, -2.25, 1e-9, 1234.5} {
+		s.Add(x)
+	}
+	if got := s.Quantile(0); got != -2.25 {
+		t.Errorf("q=0: %v, want -2.25", got)
+	}
+	if got := s.Quantile(1); got != 1234.5 {
+		t.Errorf("q=1: %v, want 1234.5", got)
+	}
+	one := NewSketch()
+	one.Add(42.42)
+	if got := one.Quantile(0.5); got != 42.42 {
+		t.Errorf("single value: %v, want 42.42", got)
+	}
+}
+
 func TestSpecValidate(t *testing.T) {
 	for _, s := range []Spec{{Type: TumblingType}, {Type: HoppingType, Size: 10}, {Type: HoppingType, Size: 10, Slide: 20}, {Type: SessionType}, {}} {
 		if s.Validate() == nil {

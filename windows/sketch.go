@@ -22,6 +22,7 @@ type Sketch struct {
 	pos, neg store
 	zero     uint64
 	n        uint64
+	min, max float64 // exact extremes: estimates are clamped to them
 }
 
 type store struct {
@@ -40,6 +41,14 @@ func (s *Sketch) Add(x float64) {
 	switch {
 	case math.IsNaN(x):
 		return
+	}
+	if s.n == 0 || x < s.min {
+		s.min = x
+	}
+	if s.n == 0 || x > s.max {
+		s.max = x
+	}
+	switch {
 	case x > 0:
 		s.pos.add(bucket(x), 1)
 	case x < 0:
@@ -110,6 +119,15 @@ func (st *store) add(i int, c uint64) {
 
 // Merge adds every value of o to s.
 func (s *Sketch) Merge(o *Sketch) {
+	if o.n == 0 {
+		return
+	}
+	if s.n == 0 || o.min < s.min {
+		s.min = o.min
+	}
+	if s.n == 0 || o.max > s.max {
+		s.max = o.max
+	}
 	for j, c := range o.pos.counts {
 		if c > 0 {
 			s.pos.add(o.pos.offset+j, c)
@@ -124,11 +142,24 @@ func (s *Sketch) Merge(o *Sketch) {
 	s.n += o.n
 }
 
-// Quantile returns the estimate of the value at rank floor(q·(n−1)).
+// Quantile returns the estimate of the value at rank floor(q·(n−1)),
+// clamped to the exact minimum and maximum (so q=0, q=1 and single-value
+// sketches are exact).
 func (s *Sketch) Quantile(q float64) float64 {
 	if s.n == 0 {
 		return math.NaN()
 	}
+	q = math.Max(0, math.Min(1, q))
+	switch uint64(q * float64(s.n-1)) {
+	case 0:
+		return s.min
+	case s.n - 1:
+		return s.max
+	}
+	return math.Max(s.min, math.Min(s.max, s.quantile(q)))
+}
+
+func (s *Sketch) quantile(q float64) float64 {
 	q = math.Max(0, math.Min(1, q))
 	rank := uint64(q * float64(s.n-1))
 	var seen uint64

@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
+)
+
+const benchBids = 1_000_000
+
+// nexmarkSpec is the benchmark pipeline of issue 2: JSON → tumbling 10 s
+// window, count and max(price) per auction, over the nexmark bids.
+const nexmarkSpec = `name: bids-per-auction
+time: {field: dateTime}
+stages:
+  - window:
+      tumbling: 10s
+      key: [auction]
+      aggregate:
+        n: count()
+        max_price: max(price)
+`
+
+var bidsOnce = sync.OnceValues(func() ([]byte, error) {
+	var b bytes.Buffer
+	err := fixtures.Generate(&b, "nexmark", fixtures.Options{Count: benchBids, Seed: 1, Only: "bids"})
+	return b.Bytes(), err
+})
+
+func bids(b *testing.B) []byte {
+	data, err := bidsOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// BenchmarkNexmarkTumbling runs the whole path of `eddy run` (line
+// splitting, decoding, windowing, JSON encoding of result rows into a
+// buffered sink) over one million bids held in memory.
+func BenchmarkNexmarkTumbling(b *testing.B) {
+	data := bids(b)
+	p, err := pipeline.Parse("bench.yaml", []byte(nexmarkSpec))
+	if err != nil {
+		b.Fatal(err)
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var rows int64
+	for b.Loop() {
+		out := sink.NewJSONL("discard", io.Discard, nil)
+		e, err := New(plan, Options{Sinks: []sink.Sink{out}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Run(context.Background(), source.NewReader("bids", bytes.NewReader(data)), e); err != nil {
+			b.Fatal(err)
+		}
+		st := e.Stats()
+		if st.Passed != benchBids {
+			b.Fatalf("stats %s", st)
+		}
+		rows = st.Rows
+	}
+	b.ReportMetric(float64(benchBids)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(rows), "rows")
+}
+
+// BenchmarkDuckDBNexmarkTumbling is the reference point: DuckDB on one
+// thread reads the same file with read_json and computes the same windows
+// with GROUP BY.
+func BenchmarkDuckDBNexmarkTumbling(b *testing.B) {
+	data := bids(b)
+	path := filepath.Join(b.TempDir(), "bids.jsonl")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("SET threads = 1"); err != nil {
+		b.Fatal(err)
+	}
+	q := `SELECT count(*) FROM (
+	  SELECT auction, epoch_ms(dateTime::TIMESTAMP) // 10000 * 10000 AS window_start, count(*) AS n, max(price) AS max_price
+	  FROM read_json(?, format = 'newline_delimited')
+	  GROUP BY ALL)`
+	b.SetBytes(int64(len(data)))
+	var rows int64
+	for b.Loop() {
+		if err := db.QueryRow(q, path).Scan(&rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchBids)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(rows), "rows")
+	_ = runtime.GOMAXPROCS(0)
+}

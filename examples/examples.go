@@ -1,0 +1,10 @@
+// Package examples embeds the example pipelines so the demo can run them
+// and tests can check that every example parses.
+package examples
+
+import "embed"
+
+// FS holds every example pipeline (*.yaml).
+//
+//go:embed *.yaml
+var FS embed.FS

@@ -1,0 +1,68 @@
+package windows
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/eddyhq/eddy/value"
+)
+
+// BenchmarkStateMemory measures the heap held per open (window, key) state
+// for the benchmark pipeline's aggregates (count() and max(price) keyed by
+// an int auction id) and, as a second figure, with quantile and
+// count_distinct added.
+func BenchmarkStateMemory(b *testing.B) {
+	cases := []struct {
+		name string
+		aggs []Agg
+	}{
+		{"count+max", []Agg{{Name: "n", Func: Count, Arg: -1}, {Name: "m", Func: Max, Arg: 1}}},
+		{"count+sum+avg+min+max", []Agg{{Name: "n", Func: Count, Arg: -1}, {Name: "s", Func: Sum, Arg: 1},
+			{Name: "a", Func: Avg, Arg: 1}, {Name: "lo", Func: Min, Arg: 1}, {Name: "hi", Func: Max, Arg: 1}}},
+		{"count+quantile+count_distinct", []Agg{{Name: "n", Func: Count, Arg: -1},
+			{Name: "q", Func: Quantile, Arg: 1, Q: 0.5}, {Name: "d", Func: CountDistinct, Arg: 1}}},
+	}
+	const keys = 200_000
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			var perState float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				op, err := New(Config{Window: Spec{Type: TumblingType, Size: 10_000}, Keys: []int{0}, Aggs: c.aggs, Emit: func(*Result) {}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				row := make([]value.Value, 2)
+				for k := range keys {
+					row[0] = value.OfInt(int64(k))
+					row[1] = value.OfInt(int64(k % 1000))
+					if _, err := op.Add(int64(k%10_000), row); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perState = float64(after.HeapAlloc-before.HeapAlloc) / float64(op.Open())
+				runtime.KeepAlive(op)
+			}
+			b.ReportMetric(perState, "B/state")
+		})
+	}
+}
+
+// BenchmarkAddTumbling is the operator's per-record cost on a hot key set.
+func BenchmarkAddTumbling(b *testing.B) {
+	op, _ := New(Config{Window: Spec{Type: TumblingType, Size: 10_000}, Keys: []int{0},
+		Aggs: []Agg{{Name: "n", Func: Count, Arg: -1}, {Name: "m", Func: Max, Arg: 1}}, Emit: func(*Result) {}})
+	row := make([]value.Value, 2)
+	var ts int64
+	for b.Loop() {
+		ts++
+		row[0] = value.OfInt(ts % 997)
+		row[1] = value.OfInt(ts % 1000)
+		_, _ = op.Add(ts, row)
+		op.Advance(ts)
+	}
+}
