@@ -3,6 +3,7 @@ package windows
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 
 	"github.com/eddyhq/eddy/value"
@@ -61,9 +62,10 @@ type Agg struct {
 // cell is the running state of one aggregate in one (window, key).
 type cell struct {
 	n     int64       // non-null values seen (count: records)
-	isum  int64       // integer sum while exact
+	hi    int64       // 128-bit integer sum (hi·2⁶⁴ + lo) while every input is an int
+	lo    uint64      //
 	fsum  float64     // float sum (always maintained for sum and avg)
-	float bool        // the sum is no longer an exact int
+	float bool        // a float was summed: the result is a float
 	v     value.Value // min, max, first, last
 	t     int64       // event time of v for first and last
 	set   map[string]struct{}
@@ -92,13 +94,8 @@ func (c *cell) add(a *Agg, v value.Value, ts int64, keyBuf []byte) []byte {
 	c.n++
 	switch a.Func {
 	case Sum, Avg:
-		if v.K == value.Int && !c.float {
-			s := c.isum + v.I
-			if (s > c.isum) == (v.I > 0) || v.I == 0 {
-				c.isum = s
-			} else {
-				c.float = true
-			}
+		if v.K == value.Int {
+			c.addInt(v.I>>63, uint64(v.I))
 		} else {
 			c.float = true
 		}
@@ -151,16 +148,8 @@ func (c *cell) merge(a *Agg, o *cell) {
 	}
 	switch a.Func {
 	case Sum, Avg:
-		if !c.float && !o.float {
-			s := c.isum + o.isum
-			if (s > c.isum) == (o.isum > 0) || o.isum == 0 {
-				c.isum = s
-			} else {
-				c.float = true
-			}
-		} else {
-			c.float = true
-		}
+		c.addInt(o.hi, o.lo)
+		c.float = c.float || o.float
 		c.fsum += o.fsum
 	case Min:
 		if value.Compare(o.v, c.v) < 0 {
@@ -203,16 +192,35 @@ func (c *cell) result(a *Agg) value.Value {
 		if c.float {
 			return value.OfFloat(c.fsum)
 		}
-		return value.OfInt(c.isum)
+		if c.hi == int64(c.lo)>>63 {
+			return value.OfInt(int64(c.lo))
+		}
+		return value.OfFloat(c.intSum())
 	case Avg:
 		if !c.float {
-			return value.OfFloat(float64(c.isum) / float64(c.n))
+			return value.OfFloat(c.intSum() / float64(c.n))
 		}
 		return value.OfFloat(c.fsum / float64(c.n))
 	case Quantile:
 		return value.OfFloat(c.sk.Quantile(a.Q))
 	}
 	return c.v
+}
+
+// addInt adds a sign-extended 128-bit integer to the exact sum. The sum is
+// exact whatever the order of the inputs, like DuckDB's HUGEINT sum.
+func (c *cell) addInt(hi int64, lo uint64) {
+	var carry uint64
+	c.lo, carry = bits.Add64(c.lo, lo, 0)
+	c.hi += hi + int64(carry)
+}
+
+// intSum is the exact integer sum as a float.
+func (c *cell) intSum() float64 {
+	if c.hi == int64(c.lo)>>63 {
+		return float64(int64(c.lo))
+	}
+	return float64(c.hi)*(1<<64) + float64(c.lo)
 }
 
 // appendKey appends a compact, injective encoding of v used for map keys.

@@ -177,6 +177,11 @@ func TestAggregates(t *testing.T) {
 	if want := []string{"a [0,10) 9223372036854776000"}; !slices.Equal(got, want) {
 		t.Errorf("overflow: got %q, want %q", got, want)
 	}
+	// the integer sum is exact in any order: overflowing on the way does not matter
+	got, _ = run(t, Spec{Type: TumblingType, Size: 10}, 100, 0, aggs[2:4], []ev{{1, "a", math.MaxInt64}, {2, "a", 1}, {3, "a", -1}, {4, "a", math.MinInt64}})
+	if want := []string{"a [0,10) -1 -0.25"}; !slices.Equal(got, want) {
+		t.Errorf("exact sum: got %q, want %q", got, want)
+	}
 	// first and last by event time, not arrival; ties: first keeps earliest arrival, last takes latest
 	got, _ = run(t, Spec{Type: TumblingType, Size: 10}, 100, 0, aggs[7:9], []ev{{5, "a", 1}, {3, "a", 2}, {3, "a", 3}, {8, "a", 4}, {8, "a", 5}})
 	if want := []string{"a [0,10) 2 5"}; !slices.Equal(got, want) {
