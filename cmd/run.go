@@ -38,7 +38,7 @@ Exit status: 0 when the run completes (dead letters are not failures),
 1 on a runtime failure, 2 on a bad spec or bad flags.`,
 		Example: `  eddy gen nexmark --only bids --count 1000000 > bids.jsonl
   eddy run examples/nexmark-bids.yaml --input bids.jsonl --out -
-  eddy gen clickstream --bad-ratio 0.01 | eddy run examples/revenue.yaml --input - --dlq dead.jsonl`,
+  eddy gen clickstream --bad-ratio 0.01 | eddy run examples/purchases-per-country.yaml --input - --dlq dead.jsonl`,
 		Args: exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return runPipeline(c, args[0], f) },
 	}
@@ -63,10 +63,6 @@ func exactArgs(n int) cobra.PositionalArgs {
 func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	p, err := pipeline.Load(specPath)
 	if err != nil {
-		var es pipeline.Errors
-		if errors.As(err, &es) {
-			return usageError{err}
-		}
 		return usageError{err}
 	}
 	if f.input != "" {
@@ -86,8 +82,10 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		return usageError{err}
 	}
 
-	src, err := source.OpenFile(p.Source.File)
-	if err != nil {
+	var src *source.File
+	if p.Source.File == "-" {
+		src = source.NewReader("-", c.InOrStdin())
+	} else if src, err = source.OpenFile(p.Source.File); err != nil {
 		return err
 	}
 	defer src.Close()

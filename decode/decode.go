@@ -169,7 +169,15 @@ func (s *scanner) fail() error {
 	if s.i >= len(s.b) {
 		return &Error{s.i, "unexpected end of record"}
 	}
-	return &Error{s.i, fmt.Sprintf("unexpected %q", s.b[s.i])}
+	return &Error{s.i, "unexpected " + describe(s.b[s.i])}
+}
+
+// describe names a byte for messages: printable ASCII quoted, else in hex.
+func describe(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return fmt.Sprintf("%q", c)
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
 }
 
 func (s *scanner) errorf(msg string) bool {
@@ -390,7 +398,7 @@ func (s *scanner) skip(depth int) bool {
 	case c == 'n':
 		return s.lit("null")
 	}
-	return s.errorf(fmt.Sprintf("unexpected %q", s.b[s.i]))
+	return s.errorf("unexpected " + describe(s.b[s.i]))
 }
 
 func (s *scanner) lit(w string) bool {

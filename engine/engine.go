@@ -186,6 +186,10 @@ func (e *Engine) record(r *source.Record, now int64) {
 		}
 		ts = t
 	case e.plan.TimeFrom == pipeline.CoordTimestamp:
+		if r.Timestamp == 0 && r.File {
+			e.dead(r, -1, "time", "_timestamp: missing event time: file records have no Kafka timestamp")
+			return
+		}
 		ts = r.Timestamp
 	}
 	defer e.advance(ts)

@@ -11,6 +11,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
+	exprparser "github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/eddyhq/eddy/windows"
@@ -280,7 +281,7 @@ func (c *compiler) window(index int, w *WindowStage, path string, sc *schema) *W
 			c.errorf(a.Line, ap, "output column %q is already used by a key", a.Name)
 		}
 		seen[a.Name] = true
-		agg := windows.Agg{Name: a.Name, Func: a.Func, Arg: -1, Q: a.Q}
+		agg := windows.Agg{Name: a.Name, Field: a.Field, Func: a.Func, Arg: -1, Q: a.Q}
 		if a.Field != "" {
 			slot, ok := sc.resolve(a.Field)
 			if !ok {
@@ -300,6 +301,11 @@ var exprPos = regexp.MustCompile(`\s*\((\d+):(\d+)\)\s*$`)
 // program compiles an expression against the current schema.
 func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Program {
 	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables()}
+	if sc.open {
+		// Before the first project a dotted path names an input field, as in
+		// keys and aggregates: a.b is null when a is missing, not an error.
+		opts = append(opts, expr.Patch(&pathPatcher{locals: localNames(e.Src)}))
+	}
 	if isFilter {
 		opts = append(opts, expr.AsBool())
 	}
@@ -378,6 +384,45 @@ func (e Expr) locate(eline, ecol int) (line, col int) {
 		return e.Line, e.Column + ecol
 	}
 	return e.Line, 0
+}
+
+// pathPatcher rewrites member chains on a free identifier with constant
+// names (a.b.c, a?.b, a["b"]) into one identifier "a.b.c", so the decoder
+// extracts the nested value into its own slot.
+type pathPatcher struct{ locals map[string]bool }
+
+func (v *pathPatcher) Visit(n *ast.Node) {
+	m, ok := (*n).(*ast.MemberNode)
+	if !ok || m.Method {
+		return
+	}
+	prop, ok := m.Property.(*ast.StringNode)
+	if !ok || !nameRe.MatchString(prop.Value) {
+		return
+	}
+	root, ok := m.Node.(*ast.IdentifierNode)
+	if !ok || v.locals[strings.SplitN(root.Value, ".", 2)[0]] || CoordOf(root.Value) != NoCoord || strings.HasPrefix(root.Value, "$") {
+		return
+	}
+	id := &ast.IdentifierNode{Value: root.Value + "." + prop.Value}
+	id.SetLocation(m.Location())
+	ast.Patch(n, id)
+}
+
+// localNames lists the names an expression declares with let.
+func localNames(src string) map[string]bool {
+	locals := map[string]bool{}
+	tree, err := exprparser.Parse(src)
+	if err != nil {
+		return locals
+	}
+	ast.Find(tree.Node, func(n ast.Node) bool {
+		if d, ok := n.(*ast.VariableDeclaratorNode); ok {
+			locals[d.Name] = true
+		}
+		return false
+	})
+	return locals
 }
 
 // offsetPos returns the file position of the rune at offset in Src, or the

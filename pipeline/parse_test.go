@@ -763,8 +763,8 @@ func TestParseValid(t *testing.T) {
 	if plan.Pipeline != p {
 		t.Errorf("Plan.Pipeline is not the parsed pipeline")
 	}
-	// Expressions read whole top-level fields (geo); copies read exact paths.
-	wantInput := [][]string{{"ts"}, {"event"}, {"amount"}, {"user_id"}, {"geo"}, {"payload", "item", "id"}}
+	// Before the first project, expressions and copies read exact nested paths.
+	wantInput := [][]string{{"ts"}, {"event"}, {"amount"}, {"user_id"}, {"geo", "country"}, {"payload", "item", "id"}}
 	if !reflect.DeepEqual(plan.Input, wantInput) {
 		t.Errorf("Input = %q, want %q", plan.Input, wantInput)
 	}
@@ -798,7 +798,7 @@ func TestParseValid(t *testing.T) {
 	if proj[0].From != 3 || proj[0].Prog != nil || proj[1].From != 2 || proj[3].From != 5 {
 		t.Errorf("project copies: %+v", proj)
 	}
-	if proj[2].From != -1 || proj[2].Prog == nil || !reflect.DeepEqual(proj[2].Prog.Vars, []pipeline.Var{{Name: "geo", Slot: 4}}) {
+	if proj[2].From != -1 || proj[2].Prog == nil || !reflect.DeepEqual(proj[2].Prog.Vars, []pipeline.Var{{Name: "geo.country", Slot: 4}}) {
 		t.Errorf("project expression country: %+v", proj[2])
 	}
 

@@ -53,10 +53,11 @@ func (f Func) Numeric() bool { return f == Sum || f == Avg || f == Quantile }
 
 // Agg is one aggregate column.
 type Agg struct {
-	Name string
-	Func Func
-	Arg  int     // slot of the input field in the row; -1 for count()
-	Q    float64 // quantile in [0, 1]
+	Name  string
+	Field string // the input field, for messages
+	Func  Func
+	Arg   int     // slot of the input field in the row; -1 for count()
+	Q     float64 // quantile in [0, 1]
 }
 
 // cell is the running state of one aggregate in one (window, key).
@@ -76,7 +77,7 @@ type cell struct {
 // record is either added to all its windows or to none.
 func check(a *Agg, v value.Value) error {
 	if a.Func.Numeric() && !v.IsNull() && !v.IsNumber() {
-		return fmt.Errorf("%s(%s): %s value is not a number", a.Func, a.Name, v.K)
+		return fmt.Errorf("%s: %s(%s): %s value is not a number", a.Name, a.Func, a.Field, v.K)
 	}
 	return nil
 }

@@ -231,7 +231,7 @@ func TestSketchErrorBound(t *testing.T) {
 			a.Merge(b)
 			slices.Sort(xs)
 			for _, q := range []float64{0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 1} {
-				exact := xs[int(q*float64(n-1))]
+				exact := xs[Rank(q, uint64(n))]
 				for _, s := range []*Sketch{sk, a} {
 					est := s.Quantile(q)
 					if math.Abs(est-exact) > QuantileAccuracy*math.Abs(exact)+1e-12 {
@@ -266,6 +266,18 @@ func TestSpecValidate(t *testing.T) {
 	for _, s := range []Spec{{Type: TumblingType}, {Type: HoppingType, Size: 10}, {Type: HoppingType, Size: 10, Slide: 20}, {Type: SessionType}, {}} {
 		if s.Validate() == nil {
 			t.Errorf("Validate(%+v) = nil, want error", s)
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	for _, tc := range []struct {
+		q    float64
+		n    uint64
+		want uint64
+	}{{0.29, 101, 29}, {0.57, 101, 57}, {0.5, 2, 0}, {0.95, 21, 19}, {1, 10, 9}, {0, 10, 0}, {0.999, 1000, 998}, {0.5, 0, 0}} {
+		if got := Rank(tc.q, tc.n); got != tc.want {
+			t.Errorf("Rank(%v, %d) = %d, want %d", tc.q, tc.n, got, tc.want)
 		}
 	}
 }

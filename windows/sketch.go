@@ -117,6 +117,22 @@ func (st *store) add(i int, c uint64) {
 	st.counts[i-st.offset] += c
 }
 
+// Rank is the 0-based rank floor(q·(n−1)) that quantile(f, q) estimates,
+// computed so that decimal quantiles are not pushed below an integer by
+// binary rounding (0.29·100 is 28.999… in floating point, but the rank is 29).
+func Rank(q float64, n uint64) uint64 {
+	if n == 0 {
+		return 0
+	}
+	q = math.Max(0, math.Min(1, q))
+	x := q * float64(n-1)
+	r := math.Floor(x)
+	if x-r > 1-1e-9 {
+		r++
+	}
+	return min(uint64(r), n-1)
+}
+
 // Merge adds every value of o to s.
 func (s *Sketch) Merge(o *Sketch) {
 	if o.n == 0 {
@@ -149,8 +165,7 @@ func (s *Sketch) Quantile(q float64) float64 {
 	if s.n == 0 {
 		return math.NaN()
 	}
-	q = math.Max(0, math.Min(1, q))
-	switch uint64(q * float64(s.n-1)) {
+	switch Rank(q, s.n) {
 	case 0:
 		return s.min
 	case s.n - 1:
@@ -160,8 +175,7 @@ func (s *Sketch) Quantile(q float64) float64 {
 }
 
 func (s *Sketch) quantile(q float64) float64 {
-	q = math.Max(0, math.Min(1, q))
-	rank := uint64(q * float64(s.n-1))
+	rank := Rank(q, s.n)
 	var seen uint64
 	// negatives, from the most negative (highest bucket) up
 	for j := len(s.neg.counts) - 1; j >= 0; j-- {

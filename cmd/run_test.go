@@ -1,0 +1,131 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs eddy in process and returns its exit code, stdout and stderr.
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.yaml", "time: {field: ts}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
+	in := writeFile(t, dir, "in.jsonl", "{\"ts\":1}\n{\"ts\":2}\nnot json\n{\"ts\":20000}\n")
+	bad := writeFile(t, dir, "bad.yaml", "stages:\n  - window:\n      hopping: {size: 10s, slide: 20s}\n      aggregate: {n: count()}\n")
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"completes with dead letters", []string{"run", good, "--input", in, "--out", filepath.Join(dir, "o.jsonl"), "--dlq", filepath.Join(dir, "d.jsonl")},
+			0, "eddy: in=4 passed=3 filtered=0 dead=1 late=0 rows=2"},
+		{"bad spec names file, line and field", []string{"run", bad, "--input", in}, 2,
+			bad + ":3: stages[0].window.hopping.slide: must not exceed size (10s)"},
+		{"missing spec file is a usage error", []string{"run", filepath.Join(dir, "nope.yaml")}, 2, "read pipeline"},
+		{"no input", []string{"run", good}, 2, "no input: set source.file in the spec or pass --input"},
+		{"unknown flag", []string{"run", good, "--nope"}, 2, "unknown flag: --nope"},
+		{"missing argument", []string{"run"}, 2, "accepts 1 arg(s), received 0"},
+		{"unreadable input is a runtime failure", []string{"run", good, "--input", filepath.Join(dir, "missing.jsonl")}, 1, "open input"},
+		{"unwritable sink is a runtime failure", []string{"run", good, "--input", in, "--out", filepath.Join(dir, "no/such/dir/o.jsonl")}, 1, "open sink"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, "", tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code = %d, want %d (stderr: %s)", code, tt.wantCode, stderr)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestRunStdinStdoutAndStats(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeFile(t, dir, "p.yaml", "stages:\n  - filter: n > 1\n")
+	stats := filepath.Join(dir, "stats.json")
+	code, stdout, stderr := runCLI(t, "{\"n\":1}\n{\"n\":2}\n\n{\"n\":3}\n", "run", spec, "--input", "-", "--out", "-", "--stats", stats)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if stdout != "{\"n\":2}\n{\"n\":3}\n" {
+		t.Errorf("stdout = %q", stdout)
+	}
+	b, err := os.ReadFile(stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]int
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"in": 3, "passed": 2, "filtered": 1, "dead": 0, "late": 0, "rows": 2}
+	for k, v := range want {
+		if st[k] != v {
+			t.Errorf("stats[%s] = %d, want %d (%s)", k, st[k], v, b)
+		}
+	}
+}
+
+func TestSpecRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "in.jsonl", "{\"a\":1}\n")
+	spec := writeFile(t, dir, "p.yaml", "source: {file: in.jsonl}\nsinks: [{file: out.jsonl}]\n")
+	if code, _, stderr := runCLI(t, "", "run", spec); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+	if err != nil || string(b) != "{\"a\":1}\n" {
+		t.Fatalf("out.jsonl = %q, %v", b, err)
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	code, out, _ := runCLI(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "eddy ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	code, out, _ = runCLI(t, "", "--help")
+	if code != 0 || !strings.Contains(out, "eddy demo") {
+		t.Errorf("help: %d %q", code, out)
+	}
+	code, out, _ = runCLI(t, "", "completion", "bash")
+	if code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion: %d %.80q", code, out)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	code, out, stderr := runCLI(t, "", "demo", "--count", "20000")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"result rows", "dead letters by cause", "in=20000", "window_start"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
