@@ -123,7 +123,9 @@ func runDemo(c *cobra.Command, count int, seed uint64, maxRows int) error {
 		for k := range dead {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool { return dead[keys[i]] > dead[keys[j]] || dead[keys[i]] == dead[keys[j]] && keys[i] < keys[j] })
+		sort.Slice(keys, func(i, j int) bool {
+			return dead[keys[i]] > dead[keys[j]] || dead[keys[i]] == dead[keys[j]] && keys[i] < keys[j]
+		})
 		for _, k := range keys {
 			fmt.Fprintf(out, "  %6d  %s\n", dead[k], k)
 		}
