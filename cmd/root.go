@@ -45,6 +45,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	addKafkaFlags(root)
 	root.AddCommand(newVersionCmd(), newRunCmd(), newGenCmd(), newDemoCmd())
 	return root
 }

@@ -1,9 +1,14 @@
 package cmd
 
 import (
+	"context"
+	"time"
+
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/eddyhq/eddy/kcfg"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -66,7 +71,7 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		return usageError{err}
 	}
 	if f.input != "" {
-		p.Source.File = f.input
+		p.Source.File, p.Source.Kafka = f.input, nil
 	}
 	if f.out != "" {
 		p.Sinks = []pipeline.Target{{File: f.out}}
@@ -74,60 +79,76 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	if f.dlq != "" {
 		p.DLQ = &pipeline.Target{File: f.dlq}
 	}
-	if p.Source.File == "" {
-		return usagef("%s: no input: set source.file in the spec or pass --input", specPath)
+	if p.Source.File == "" && p.Source.Kafka == nil {
+		return usagef("%s: no input: set source.file or source.kafka in the spec or pass --input", specPath)
+	}
+	if len(p.Sinks) == 0 {
+		p.Sinks = []pipeline.Target{{File: "-"}}
 	}
 	plan, err := pipeline.Compile(p)
 	if err != nil {
 		return usageError{err}
 	}
+	ctx := c.Context()
+	r := &runner{c: c, p: p}
+	defer r.closeAll()
 
-	var src *source.File
-	if p.Source.File == "-" {
-		src = source.NewReader("-", c.InOrStdin())
-	} else if src, err = source.OpenFile(p.Source.File); err != nil {
-		return err
-	}
-	defer src.Close()
-	var sinks []sink.Sink
-	closeAll := func() error {
-		var errs []error
-		for _, s := range sinks {
-			errs = append(errs, s.Close())
-		}
-		return errors.Join(errs...)
-	}
-	if len(p.Sinks) == 0 {
-		p.Sinks = []pipeline.Target{{File: "-"}}
-	}
-	for _, t := range p.Sinks {
-		s, err := openSink(c, t.File)
+	var src source.Source
+	track := false
+	switch {
+	case p.Source.Kafka != nil:
+		k := p.Source.Kafka
+		cfg, err := clusterConfig(c, k.Brokers, k.Config)
 		if err != nil {
-			_ = closeAll()
+			return err
+		}
+		r.srcCfg = cfg
+		conn, err := cfg.Opts()
+		if err != nil {
+			return usageError{err}
+		}
+		ping, err := cfg.Client(ctx, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		ping.Close()
+		ks, err := source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop, Group: k.Group})
+		if err != nil {
+			return err
+		}
+		r.closers = append(r.closers, ks.Close)
+		src, track = ks, k.Group != ""
+	case p.Source.File == "-":
+		src = source.NewReader("-", c.InOrStdin())
+	default:
+		fs, err := source.OpenFile(p.Source.File)
+		if err != nil {
+			return err
+		}
+		r.closers = append(r.closers, fs.Close)
+		src = fs
+	}
+	var sinks []sink.Sink
+	for _, t := range p.Sinks {
+		s, err := r.openSink(ctx, t)
+		if err != nil {
 			return err
 		}
 		sinks = append(sinks, s)
 	}
-	var dead *sink.DeadFile
-	switch {
-	case p.DLQ == nil:
-		dead = sink.NewDeadFile("stderr", c.ErrOrStderr(), nil)
-	case p.DLQ.File == "-":
-		dead = sink.NewDeadFile("stdout", c.OutOrStdout(), nil)
-	default:
-		if dead, err = sink.OpenDeadFile(p.DLQ.File); err != nil {
-			_ = closeAll()
-			return err
-		}
-	}
-	eng, err := engine.New(plan, engine.Options{Sinks: sinks, Dead: dead})
+	dead, err := r.openDead(ctx)
 	if err != nil {
-		_ = closeAll()
-		_ = dead.Close()
 		return err
 	}
-	runErr := engine.Run(c.Context(), src, eng)
-	closeErr := errors.Join(closeAll(), dead.Close())
+	eng, err := engine.New(plan, engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track})
+	if err != nil {
+		return err
+	}
+	if track && len(r.atLeastOnce) > 0 {
+		fmt.Fprintf(c.ErrOrStderr(), "eddy: delivery is at-least-once: after a restart, rows and dead letters since the last commit may be written again\n")
+	}
+	runErr := engine.Run(ctx, src, eng)
+	closeErr := r.closeAll()
 	st := eng.Stats()
 	fmt.Fprintf(c.ErrOrStderr(), "eddy: %s\n", st)
 	if f.stats != "" {
@@ -141,11 +162,82 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	return closeErr
 }
 
-func openSink(c *cobra.Command, path string) (sink.Sink, error) {
-	if path == "-" {
-		return sink.NewJSONL("stdout", c.OutOrStdout(), nil), nil
+// runner opens and closes what a run writes to.
+type runner struct {
+	c           *cobra.Command
+	p           *pipeline.Pipeline
+	srcCfg      *kcfg.Config // the source's cluster, for sinks that name no brokers
+	closers     []func() error
+	atLeastOnce []string
+}
+
+func (r *runner) closeAll() error {
+	var errs []error
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		errs = append(errs, r.closers[i]())
 	}
-	return sink.OpenJSONL(path)
+	r.closers = nil
+	return errors.Join(errs...)
+}
+
+// producer opens a Kafka client for a sink or dead-letter topic.
+func (r *runner) producer(ctx context.Context, t *pipeline.KafkaTarget) (*kgo.Client, error) {
+	var cfg *kcfg.Config
+	var err error
+	if len(t.Brokers) == 0 && t.Config == "" && r.srcCfg != nil {
+		cfg = r.srcCfg
+	} else if cfg, err = clusterConfig(r.c, t.Brokers, t.Config); err != nil {
+		return nil, err
+	}
+	return cfg.Client(ctx, 10*time.Second, kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(5*time.Millisecond))
+}
+
+func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, error) {
+	var s sink.Sink
+	switch {
+	case t.Kafka != nil:
+		cl, err := r.producer(ctx, t.Kafka)
+		if err != nil {
+			return nil, err
+		}
+		s = sink.NewKafka(cl, t.Kafka.Topic, true)
+		r.atLeastOnce = append(r.atLeastOnce, "kafka:"+t.Kafka.Topic)
+	case t.File == "-":
+		s = sink.NewJSONL("stdout", r.c.OutOrStdout(), nil)
+	default:
+		f, err := sink.OpenJSONL(t.File)
+		if err != nil {
+			return nil, err
+		}
+		s = f
+	}
+	r.closers = append(r.closers, s.Close)
+	return s, nil
+}
+
+func (r *runner) openDead(ctx context.Context) (sink.DeadLetters, error) {
+	var d sink.DeadLetters
+	switch t := r.p.DLQ; {
+	case t == nil:
+		d = sink.NewDeadFile("stderr", r.c.ErrOrStderr(), nil)
+	case t.Kafka != nil:
+		cl, err := r.producer(ctx, t.Kafka)
+		if err != nil {
+			return nil, err
+		}
+		d = sink.NewKafkaDead(cl, t.Kafka.Topic, r.p.Name, true)
+		r.atLeastOnce = append(r.atLeastOnce, "dlq:"+t.Kafka.Topic)
+	case t.File == "-":
+		d = sink.NewDeadFile("stdout", r.c.OutOrStdout(), nil)
+	default:
+		f, err := sink.OpenDeadFile(t.File)
+		if err != nil {
+			return nil, err
+		}
+		d = f
+	}
+	r.closers = append(r.closers, d.Close)
+	return d, nil
 }
 
 func writeStats(c *cobra.Command, path string, st engine.Stats) error {

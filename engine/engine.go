@@ -40,30 +40,39 @@ type Options struct {
 	// Dead receives dead letters; nil discards them but still counts them
 	// (only for tests and previews: `eddy run` always has a destination).
 	Dead sink.DeadLetters
-	// Clock gives processing time when the pipeline has no time field.
-	// Default time.Now.
+	// Clock gives processing time when the pipeline has no time field, and
+	// tells partitions idle. Default time.Now.
 	Clock func() time.Time
+	// TrackOffsets makes the engine track, per partition, which offsets are
+	// fully handled (see SafeOffsets) so a consumer group can commit them.
+	TrackOffsets bool
 }
 
 // Engine runs one compiled pipeline. See the package doc for ownership.
 type Engine struct {
-	plan  *pipeline.Plan
-	dec   *decode.Plan
-	opts  Options
-	row   []value.Value
-	spans []decode.Span
-	op    *windows.Operator
-	wm    windows.Watermark
-	late  bool // true: late records are dead-lettered
-	nIn   int
+	plan     *pipeline.Plan
+	dec      *decode.Plan
+	opts     Options
+	row      []value.Value
+	spans    []decode.Span
+	op       *windows.Operator
+	parts    []*partState
+	byPart   map[source.Partition]*partState
+	lastPart *partState
+	idleMs   int64
+	late     bool // true: late records are dead-lettered
+	nIn      int
 
-	vm    vm.VM
-	env   map[string]any
-	out   sink.Row
-	buf   []byte
-	stats Stats
-	dl    sink.DeadLetter
-	err   error // first sink failure
+	cur    *partState // partition of the record being processed
+	doneW  int64      // watermark at which the current record is fully handled
+	doneTs int64      // its event time (sessions)
+	vm     vm.VM
+	env    map[string]any
+	out    sink.Row
+	buf    []byte
+	stats  Stats
+	dl     sink.DeadLetter
+	err    error // first sink failure
 
 	mu  sync.Mutex
 	pub Stats
@@ -76,15 +85,16 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 	}
 	p := plan.Pipeline
 	e := &Engine{
-		plan:  plan,
-		opts:  opts,
-		dec:   decode.NewPlan(plan.Input),
-		row:   make([]value.Value, plan.Slots),
-		env:   map[string]any{},
-		late:  p.Late != "drop",
-		nIn:   len(plan.Input),
-		wm:    windows.Watermark{OutOfOrder: p.Time.MaxOutOfOrder.Milliseconds()},
-		spans: make([]decode.Span, len(plan.Input)),
+		plan:   plan,
+		opts:   opts,
+		dec:    decode.NewPlan(plan.Input),
+		row:    make([]value.Value, plan.Slots),
+		env:    map[string]any{},
+		late:   p.Late != "drop",
+		nIn:    len(plan.Input),
+		byPart: map[source.Partition]*partState{},
+		idleMs: p.Time.IdleTimeout.Milliseconds(),
+		spans:  make([]decode.Span, len(plan.Input)),
 	}
 	if plan.TimeSlot >= 0 {
 		e.dec.WithTime(plan.TimeSlot)
@@ -121,7 +131,7 @@ func (e *Engine) Watermark() int64 {
 	if e.op != nil {
 		return e.op.Watermark()
 	}
-	return e.wm.Value()
+	return e.globalWatermark()
 }
 
 // OpenWindows returns the number of open (window, key) states.
@@ -141,12 +151,16 @@ func (e *Engine) publish() {
 // Process runs a batch of records. It returns an error only when a sink or
 // the dead letters fail; bad records are dead letters, not errors.
 func (e *Engine) Process(recs []source.Record) error {
-	var now int64
-	if e.plan.TimeSlot < 0 && e.plan.TimeFrom == pipeline.NoCoord {
-		now = e.opts.Clock().UnixMilli()
-	}
+	now := e.opts.Clock().UnixMilli()
+	e.checkIdle(now)
 	for i := range recs {
-		e.record(&recs[i], now)
+		r := &recs[i]
+		ps := e.partition(r, now)
+		e.cur = ps
+		e.record(r, now)
+		if e.opts.TrackOffsets {
+			ps.track(r.Offset, e.doneW, e.doneTs)
+		}
 		if e.err != nil {
 			break
 		}
@@ -167,6 +181,7 @@ func (e *Engine) Finish() error {
 
 func (e *Engine) record(r *source.Record, now int64) {
 	e.stats.In++
+	e.doneW, e.doneTs = windows.NoWatermark, windows.NoWatermark
 	row := e.row
 	var spans []decode.Span
 	if e.plan.Output.Raw && e.op == nil {
@@ -177,6 +192,9 @@ func (e *Engine) record(r *source.Record, now int64) {
 		return
 	}
 	ts := now
+	if e.plan.TimeSlot >= 0 || e.plan.TimeFrom != pipeline.NoCoord {
+		ts = 0
+	}
 	switch {
 	case e.plan.TimeSlot >= 0:
 		t, err := pipeline.EventTime(row[e.plan.TimeSlot])
@@ -251,6 +269,9 @@ func (e *Engine) record(r *source.Record, now int64) {
 			}
 		default:
 			e.stats.Passed++
+			if e.opts.TrackOffsets {
+				e.doneW, e.doneTs = e.closedAt(ts), ts
+			}
 		}
 		return
 	}
@@ -259,9 +280,10 @@ func (e *Engine) record(r *source.Record, now int64) {
 }
 
 func (e *Engine) advance(ts int64) {
-	w := e.wm.Observe(ts)
-	if e.op != nil {
-		e.op.Advance(w)
+	ps := e.cur
+	old := ps.wm.Value()
+	if w := ps.wm.Observe(ts); w != old && e.op != nil {
+		e.op.Advance(e.globalWatermark())
 	}
 }
 
@@ -352,11 +374,44 @@ func (e *Engine) emitResult(r *windows.Result) {
 
 func (e *Engine) write() {
 	e.stats.Rows++
-	for _, s := range e.opts.Sinks {
+	for i, s := range e.opts.Sinks {
+		e.out.Key = nil
+		if i < len(e.plan.SinkKeys) && e.plan.SinkKeys[i] != nil {
+			e.out.Key = e.sinkKey(e.plan.SinkKeys[i])
+		}
 		if err := s.Write(&e.out); err != nil && e.err == nil {
 			e.err = err
 		}
 	}
+}
+
+// sinkKey builds a Kafka record key: one field's value as text (strings
+// as they are, other values as JSON), several fields as a JSON array.
+func (e *Engine) sinkKey(refs []pipeline.KeyRef) []byte {
+	get := func(r pipeline.KeyRef) value.Value {
+		if r.Col >= 0 {
+			return e.out.Vals[r.Col]
+		}
+		return e.row[r.Slot]
+	}
+	if len(refs) == 1 {
+		v := get(refs[0])
+		switch v.K {
+		case value.Null:
+			return nil
+		case value.String:
+			return []byte(v.S)
+		}
+		return value.AppendJSON(nil, v)
+	}
+	b := []byte{'['}
+	for i, r := range refs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = value.AppendJSON(b, get(r))
+	}
+	return append(b, ']')
 }
 
 func (e *Engine) dead(r *source.Record, index int, kind, msg string) {

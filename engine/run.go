@@ -4,17 +4,61 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
+	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 )
+
+// CommitInterval is how often Run commits a consumer group's offsets.
+var CommitInterval = 5 * time.Second
+
+// Flush asks every sink and the dead letters to make what they were given
+// durable (written to the OS, acknowledged by Kafka).
+func (e *Engine) Flush(ctx context.Context) error {
+	var errs []error
+	for _, s := range e.opts.Sinks {
+		if f, ok := s.(sink.Flusher); ok {
+			errs = append(errs, f.Flush(ctx))
+		}
+	}
+	if f, ok := e.opts.Dead.(sink.Flusher); ok {
+		errs = append(errs, f.Flush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// commit flushes and then commits what is safe. It runs on the engine's
+// goroutine; the source's client is safe for concurrent use.
+func (e *Engine) commit(ctx context.Context, c source.Committer) error {
+	if err := e.Flush(ctx); err != nil {
+		return err
+	}
+	return c.Commit(ctx, e.SafeOffsets())
+}
 
 // Run reads src to its end (or until ctx is done) and processes every batch.
 // Reading runs on its own goroutine so decoding overlaps I/O; the engine is
 // only touched by the calling goroutine. A bounded source ends with Finish.
+// When src is a Committer and the engine tracks offsets, Run commits safe
+// offsets every CommitInterval, at the end, and when ctx is cancelled.
 // On cancellation it returns ctx's error without firing open windows.
 func Run(ctx context.Context, src source.Source, e *Engine) error {
-	ctx, cancel := context.WithCancel(ctx)
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	committer, _ := src.(source.Committer)
+	if !e.opts.TrackOffsets {
+		committer = nil
+	}
+	final := func(err error) error {
+		if committer == nil {
+			return err
+		}
+		// commit what is safe even when interrupted, with a fresh deadline
+		cctx, ccancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer ccancel()
+		return errors.Join(err, e.commit(cctx, committer))
+	}
 	type item struct {
 		b   *source.Batch
 		err error
@@ -33,10 +77,10 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 					drained = true
 				}
 			}
-			b, err := src.Next(ctx)
+			b, err := src.Next(rctx)
 			select {
 			case batches <- item{b, err}:
-			case <-ctx.Done():
+			case <-rctx.Done():
 				return
 			}
 			if err != nil {
@@ -44,33 +88,47 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			}
 		}
 	}()
+	if p, ok := src.(source.Partitioned); ok {
+		e.Expect(p.Partitions(), e.opts.Clock())
+	}
+	lastCommit := time.Now()
 	for {
 		var it item
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return final(ctx.Err())
 		case x, ok := <-batches:
 			if !ok {
-				return ctx.Err()
+				return final(ctx.Err())
 			}
 			it = x
 		}
 		if it.err != nil {
 			if errors.Is(it.err, io.EOF) {
 				if src.Bounded() {
-					return e.Finish()
+					return final(e.Finish())
 				}
-				return nil
+				return final(nil)
 			}
-			return it.err
+			if ctx.Err() != nil {
+				return final(ctx.Err())
+			}
+			return final(it.err)
 		}
 		err := e.Process(it.b.Records)
+		e.Done(it.b.Finished)
 		select {
 		case free <- it.b:
 		default:
 		}
 		if err != nil {
 			return err
+		}
+		if committer != nil && time.Since(lastCommit) >= CommitInterval {
+			if err := e.commit(ctx, committer); err != nil {
+				return err
+			}
+			lastCommit = time.Now()
 		}
 	}
 }

@@ -51,6 +51,18 @@ type Plan struct {
 	Steps    []Step     // the stateless stages, in order
 	Window   *WindowPlan
 	Output   Output // how a record that passed every step is written (no window)
+	// SinkKeys[i] says how sink i builds record keys (Kafka sinks with key
+	// fields); nil for sinks without keys.
+	SinkKeys [][]KeyRef
+}
+
+// KeyRef locates one key field of an output row: Col indexes the row's
+// columns (window results, projected output); for raw streamed records
+// (Col < 0) Slot is the decoded input slot.
+type KeyRef struct {
+	Name string
+	Col  int
+	Slot int
 }
 
 // Step is one compiled stateless stage.
@@ -227,6 +239,37 @@ func Compile(p *Pipeline) (*Plan, error) {
 			for _, n := range sc.names {
 				plan.Output.Slots = append(plan.Output.Slots, sc.slots[n])
 			}
+		}
+	}
+	plan.SinkKeys = make([][]KeyRef, len(p.Sinks))
+	for i, s := range p.Sinks {
+		if s.Kafka == nil {
+			continue
+		}
+		path := fmt.Sprintf("sinks[%d].kafka.key", i)
+		for _, name := range s.Kafka.Key {
+			ref := KeyRef{Name: name, Col: -1, Slot: -1}
+			var cols []string
+			switch {
+			case plan.Window != nil:
+				cols = plan.Window.Names
+			case !plan.Output.Raw:
+				cols = plan.Output.Names
+			}
+			if cols != nil {
+				for j, n := range cols {
+					if n == name {
+						ref.Col = j
+					}
+				}
+				if ref.Col < 0 {
+					c.errorf(s.Line, path, "unknown field %q: the rows have %s", name, strings.Join(cols, ", "))
+					continue
+				}
+			} else {
+				ref.Slot, _ = sc.resolve(name)
+			}
+			plan.SinkKeys[i] = append(plan.SinkKeys[i], ref)
 		}
 	}
 	if len(c.errs) > 0 {

@@ -75,11 +75,20 @@ func Load(path string) (*Pipeline, error) {
 		return filepath.Join(dir, f)
 	}
 	p.Source.File = rel(p.Source.File)
+	if k := p.Source.Kafka; k != nil {
+		k.Config = rel(k.Config)
+	}
 	if p.DLQ != nil {
 		p.DLQ.File = rel(p.DLQ.File)
+		if p.DLQ.Kafka != nil {
+			p.DLQ.Kafka.Config = rel(p.DLQ.Kafka.Config)
+		}
 	}
 	for i := range p.Sinks {
 		p.Sinks[i].File = rel(p.Sinks[i].File)
+		if p.Sinks[i].Kafka != nil {
+			p.Sinks[i].Kafka.Config = rel(p.Sinks[i].Kafka.Config)
+		}
 	}
 	return p, nil
 }
@@ -208,21 +217,26 @@ func (ps *parser) duration(n *yaml.Node, path string, positive bool) time.Durati
 var topKeys = []string{"name", "source", "format", "time", "late", "stages", "dlq", "sinks"}
 
 func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
-	p := &Pipeline{File: ps.file, Format: "json", Late: "dlq"}
+	p := &Pipeline{File: ps.file, Format: "json", Late: "dlq", Time: Time{IdleTimeout: 30 * time.Second}}
 	ps.fields(n, "", topKeys, func(key string, v *yaml.Node) {
 		switch key {
 		case "name":
 			p.Name, _ = ps.str(v, key)
 		case "source":
+			n := 0
 			ps.fields(v, key, []string{"file", "kafka"}, func(k string, v *yaml.Node) {
+				n++
 				path := join(key, k)
+				p.Source.Line = v.Line
 				if k == "kafka" {
-					ps.errorf(v, path, "kafka sources are not supported yet; use file")
+					p.Source.Kafka = ps.kafkaSource(v, path)
 					return
 				}
 				p.Source.File, _ = ps.str(v, path)
-				p.Source.Line = v.Line
 			})
+			if n > 1 {
+				ps.errorf(v, key, "needs exactly one of file or kafka")
+			}
 		case "format":
 			if f, ok := ps.str(v, key); ok {
 				if f != "json" {
@@ -231,7 +245,7 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 				p.Format = f
 			}
 		case "time":
-			ps.fields(v, key, []string{"field", "max_out_of_order", "allowed_lateness"}, func(k string, v *yaml.Node) {
+			ps.fields(v, key, []string{"field", "max_out_of_order", "allowed_lateness", "idle_timeout"}, func(k string, v *yaml.Node) {
 				path := join(key, k)
 				switch k {
 				case "field":
@@ -244,6 +258,8 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 					p.Time.MaxOutOfOrder = ps.duration(v, path, false)
 				case "allowed_lateness":
 					p.Time.AllowedLateness = ps.duration(v, path, false)
+				case "idle_timeout":
+					p.Time.IdleTimeout = ps.duration(v, path, true)
 				}
 			})
 		case "late":
@@ -256,7 +272,7 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 		case "stages":
 			ps.stages(p, v)
 		case "dlq":
-			t := ps.target(v, key)
+			t := ps.target(v, key, false)
 			p.DLQ = &t
 		case "sinks":
 			v = deref(v)
@@ -265,19 +281,24 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 				return
 			}
 			for i, s := range v.Content {
-				p.Sinks = append(p.Sinks, ps.target(s, fmt.Sprintf("sinks[%d]", i)))
+				p.Sinks = append(p.Sinks, ps.target(s, fmt.Sprintf("sinks[%d]", i), true))
 			}
 		}
 	})
 	return p
 }
 
-func (ps *parser) target(n *yaml.Node, path string) Target {
+func (ps *parser) target(n *yaml.Node, path string, sink bool) Target {
 	t := Target{Line: n.Line}
 	ok := false
 	ps.fields(n, path, []string{"file", "kafka", "duckdb", "parquet"}, func(k string, v *yaml.Node) {
+		if k == "kafka" {
+			t.Kafka = ps.kafkaTarget(v, join(path, k), sink)
+			ok = true
+			return
+		}
 		if k != "file" {
-			ps.errorf(v, join(path, k), "%s is not supported yet; use file", k)
+			ps.errorf(v, join(path, k), "%s is not supported yet; use file or kafka", k)
 			ok = true
 			return
 		}
@@ -287,9 +308,118 @@ func (ps *parser) target(n *yaml.Node, path string) Target {
 		}
 	})
 	if !ok && deref(n).Kind == yaml.MappingNode {
-		ps.errorf(n, path, "needs a file")
+		ps.errorf(n, path, "needs a file or kafka")
 	}
 	return t
+}
+
+func (ps *parser) strList(v *yaml.Node, path string) []string {
+	v = deref(v)
+	if v.Kind == yaml.ScalarNode {
+		s, _ := ps.str(v, path)
+		return []string{s}
+	}
+	if v.Kind != yaml.SequenceNode {
+		ps.errorf(v, path, "must be a string or a list of strings")
+		return nil
+	}
+	var out []string
+	for i, e := range v.Content {
+		if s, ok := ps.str(e, fmt.Sprintf("%s[%d]", path, i)); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+var (
+	startRe = regexp.MustCompile(`^(earliest|latest|offset:\d+|last:\d+|time:.+)$`)
+	stopRe  = regexp.MustCompile(`^(none|caught-up|time:.+)$`)
+)
+
+func (ps *parser) kafkaSource(n *yaml.Node, path string) *KafkaSource {
+	k := &KafkaSource{Start: "earliest", Stop: "none"}
+	ps.fields(n, path, []string{"brokers", "topic", "topics", "start", "stop", "group", "config"}, func(key string, v *yaml.Node) {
+		kp := join(path, key)
+		switch key {
+		case "brokers":
+			k.Brokers = ps.strList(v, kp)
+		case "topic", "topics":
+			if len(k.Topics) > 0 {
+				ps.errorf(v, kp, "give topic or topics, not both")
+			}
+			k.Topics = ps.strList(v, kp)
+		case "start":
+			if s, ok := ps.str(v, kp); ok {
+				k.Start = s
+				if !startRe.MatchString(s) || !validTimeSpec(s) {
+					ps.errorf(v, kp, "invalid start %q (earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m)", s)
+				}
+			}
+		case "stop":
+			if s, ok := ps.str(v, kp); ok {
+				k.Stop = s
+				if !stopRe.MatchString(s) || !validTimeSpec(s) {
+					ps.errorf(v, kp, "invalid stop %q (none, caught-up or time:RFC3339)", s)
+				}
+			}
+		case "group":
+			k.Group, _ = ps.str(v, kp)
+		case "config":
+			k.Config, _ = ps.str(v, kp)
+		}
+	})
+	if len(k.Topics) == 0 && deref(n).Kind == yaml.MappingNode {
+		ps.errorf(n, join(path, "topic"), "is required")
+	}
+	return k
+}
+
+// validTimeSpec checks the part after "time:" when there is one.
+func validTimeSpec(s string) bool {
+	t, ok := strings.CutPrefix(s, "time:")
+	if !ok {
+		return true
+	}
+	_, err := ParseTimeSpec(t, time.Time{})
+	return err == nil
+}
+
+// ParseTimeSpec reads an RFC 3339 time or a duration relative to now
+// ("-15m") into epoch milliseconds.
+func ParseTimeSpec(s string, now time.Time) (int64, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UnixMilli(), nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(d).UnixMilli(), nil
+	}
+	return 0, fmt.Errorf("invalid time %q: expected RFC 3339 or a duration like -15m", s)
+}
+
+func (ps *parser) kafkaTarget(n *yaml.Node, path string, sink bool) *KafkaTarget {
+	k := &KafkaTarget{}
+	keys := []string{"brokers", "topic", "config"}
+	if sink {
+		keys = append(keys, "key")
+	}
+	ps.fields(n, path, keys, func(key string, v *yaml.Node) {
+		kp := join(path, key)
+		switch key {
+		case "brokers":
+			k.Brokers = ps.strList(v, kp)
+		case "topic":
+			k.Topic, _ = ps.str(v, kp)
+		case "key":
+			k.Key = ps.strList(v, kp)
+		case "config":
+			k.Config, _ = ps.str(v, kp)
+		}
+	})
+	if k.Topic == "" && deref(n).Kind == yaml.MappingNode {
+		ps.errorf(n, join(path, "topic"), "is required")
+	}
+	return k
 }
 
 func (ps *parser) stages(p *Pipeline, n *yaml.Node) {

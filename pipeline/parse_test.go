@@ -47,7 +47,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "unknown key in time",
 			yaml:    spec("time:", "  field: ts", "  max_ooo: 1s"),
-			wantErr: "p.yaml:3: time.max_ooo: unknown key (expected one of: field, max_out_of_order, allowed_lateness)",
+			wantErr: "p.yaml:3: time.max_ooo: unknown key (expected one of: field, max_out_of_order, allowed_lateness, idle_timeout)",
 		},
 		{
 			name: "unknown key in window",
@@ -439,23 +439,23 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name:    "kafka source",
-			yaml:    spec("source:", "  kafka: {topic: bids}"),
-			wantErr: "p.yaml:2: source.kafka: kafka sources are not supported yet; use file",
+			yaml:    spec("source:", "  kafka: {topic: bids, start: yesterday}"),
+			wantErr: `p.yaml:2: source.kafka.start: invalid start "yesterday" (earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m)`,
 		},
 		{
 			name:    "duckdb sink",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "  - duckdb: out.db"),
-			wantErr: "p.yaml:3: sinks[1].duckdb: duckdb is not supported yet; use file",
+			wantErr: "p.yaml:3: sinks[1].duckdb: duckdb is not supported yet; use file or kafka",
 		},
 		{
 			name:    "parquet dlq",
 			yaml:    spec("dlq:", "  parquet: dead.parquet"),
-			wantErr: "p.yaml:2: dlq.parquet: parquet is not supported yet; use file",
+			wantErr: "p.yaml:2: dlq.parquet: parquet is not supported yet; use file or kafka",
 		},
 		{
 			name:    "sink without file",
 			yaml:    spec("sinks:", "  - {}"),
-			wantErr: "p.yaml:2: sinks[0]: needs a file",
+			wantErr: "p.yaml:2: sinks[0]: needs a file or kafka",
 		},
 		{
 			name:    "sink with empty file",
@@ -573,7 +573,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`p.yaml:7: stages[0].coerce.amount: unknown type "integer" (expected int, float, string, bool or timestamp)`,
 			"p.yaml:9: stages[1].window.tumbling: must be > 0",
 			`p.yaml:12: stages[1].window.aggregate.m: unknown aggregate function "median" (expected one of: ` + strings.Join(windows.FuncNames, ", ") + ")",
-			"p.yaml:14: sinks[0].duckdb: duckdb is not supported yet; use file",
+			"p.yaml:14: sinks[0].duckdb: duckdb is not supported yet; use file or kafka",
 		}
 		_, err := pipeline.Parse("p.yaml", []byte(src))
 		if err == nil {
@@ -686,7 +686,7 @@ func TestParseValid(t *testing.T) {
 	if want := (pipeline.Source{File: "in.jsonl", Line: 3}); p.Source != want {
 		t.Errorf("Source = %+v, want %+v", p.Source, want)
 	}
-	if want := (pipeline.Time{Line: 6, Field: "ts", MaxOutOfOrder: 2 * time.Second, AllowedLateness: time.Minute}); p.Time != want {
+	if want := (pipeline.Time{Line: 6, Field: "ts", MaxOutOfOrder: 2 * time.Second, AllowedLateness: time.Minute, IdleTimeout: 30 * time.Second}); p.Time != want {
 		t.Errorf("Time = %+v, want %+v", p.Time, want)
 	}
 	if p.DLQ == nil || p.DLQ.File != "dead.jsonl" {

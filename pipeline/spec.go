@@ -21,9 +21,23 @@ type Pipeline struct {
 
 // Source says where records come from.
 type Source struct {
-	File string // path, or "-" for stdin
-	Line int
+	File  string // path, or "-" for stdin
+	Kafka *KafkaSource
+	Line  int
 }
+
+// KafkaSource reads topics from a Kafka cluster.
+type KafkaSource struct {
+	Brokers []string // empty: from --brokers / EDDY_BROKERS / the config file
+	Topics  []string
+	Start   string // earliest (default) | latest | offset:N | last:N | time:RFC3339 | time:-15m
+	Stop    string // none (default, follow) | caught-up | time:RFC3339
+	Group   string // consumer group; empty: read-only, commits nothing
+	Config  string // Java client properties file
+}
+
+// Bounded reports whether the source ends.
+func (s Source) Bounded() bool { return s.Kafka == nil || s.Kafka.Stop != "none" }
 
 // Time configures event time and watermarks.
 type Time struct {
@@ -31,12 +45,22 @@ type Time struct {
 	Field           string        // "" means processing time
 	MaxOutOfOrder   time.Duration // watermark = highest event time seen − this
 	AllowedLateness time.Duration
+	IdleTimeout     time.Duration // a partition silent this long stops holding the watermark back (default 30s)
 }
 
 // Target is a file sink or dead-letter file.
 type Target struct {
-	File string // path, or "-" for stdout
-	Line int
+	File  string // path, or "-" for stdout
+	Kafka *KafkaTarget
+	Line  int
+}
+
+// KafkaTarget writes to a Kafka topic.
+type KafkaTarget struct {
+	Brokers []string // empty: the source's cluster
+	Topic   string
+	Key     []string // fields whose values form the record key (sinks only)
+	Config  string
 }
 
 // StageKind names a stage type.

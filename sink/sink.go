@@ -5,6 +5,7 @@ package sink
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ type Row struct {
 	Names []string
 	Vals  []value.Value
 	JSON  []byte
+	Key   []byte // the record key for this sink (Kafka sinks with key fields), else nil
 }
 
 // Sink receives rows. Write must not keep r after it returns.
@@ -29,6 +31,13 @@ type Sink interface {
 	// Close flushes everything written and releases the sink; after a nil
 	// error every row is durably handed to the destination.
 	Close() error
+}
+
+// Flusher is a sink or dead-letter destination that can be asked to make
+// everything written so far durable (flushed to the OS, acknowledged by
+// Kafka) before offsets are committed.
+type Flusher interface {
+	Flush(ctx context.Context) error
 }
 
 // JSONL writes rows as JSON Lines.
@@ -71,7 +80,12 @@ func (s *JSONL) writeLine(b []byte) error {
 }
 
 // Flush writes buffered rows through to the file.
-func (s *JSONL) Flush() error { return s.w.Flush() }
+func (s *JSONL) Flush(context.Context) error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", s.name, err)
+	}
+	return nil
+}
 
 // Close flushes and closes the file.
 func (s *JSONL) Close() error {
@@ -152,6 +166,9 @@ func (f *DeadFile) WriteDead(d *DeadLetter) error {
 
 // Close flushes and closes.
 func (f *DeadFile) Close() error { return f.out.Close() }
+
+// Flush writes buffered dead letters through to the file.
+func (f *DeadFile) Flush(ctx context.Context) error { return f.out.Flush(ctx) }
 
 // AppendDeadLetter encodes d as one JSON object.
 func AppendDeadLetter(b []byte, d *DeadLetter) []byte {

@@ -34,7 +34,16 @@ type Record struct {
 // valid until it is released.
 type Batch struct {
 	Records []Record
-	buf     []byte
+	// Finished lists partitions that reached their stop point with this
+	// batch: they will have no more records and stop holding the watermark.
+	Finished []Partition
+	buf      []byte
+}
+
+// Partitioned is a source that knows its partitions before reading, so a
+// partition without records yet holds the watermark back (until idle).
+type Partitioned interface {
+	Partitions() []Partition
 }
 
 // Source yields batches until io.EOF.

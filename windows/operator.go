@@ -409,3 +409,16 @@ func (h *sessionHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return it
 }
+
+// MinLiveStart returns the earliest start of any session still held (open,
+// or fired and kept for lateness); math.MaxInt64 when there is none. It
+// scans every key, so call it rarely (at commit time).
+func (o *Operator) MinLiveStart() int64 {
+	m := int64(EndOfInput)
+	for _, ks := range o.keys {
+		if len(ks.list) > 0 && ks.list[0].first < m {
+			m = ks.list[0].first
+		}
+	}
+	return m
+}

@@ -1,0 +1,394 @@
+// Package kcfg turns the ways engineers already configure Kafka clients —
+// flags, a Java client.properties file, librdkafka-style `-X key=value`
+// overrides and environment variables — into franz-go client options.
+//
+// Precedence, lowest first: the properties file, environment variables,
+// flags, then -X overrides. Secrets (passwords, JAAS configs, key
+// passwords) never appear in String, Redacted, errors or logs.
+package kcfg
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// Config is a resolved client configuration: properties with their Java (or
+// librdkafka) names.
+type Config struct {
+	props map[string]string
+	// Warn receives warnings (e.g. TLS verification disabled); nil discards.
+	Warn func(string)
+}
+
+// Keys that hold secrets; their values are never printed.
+var secretKeys = map[string]bool{
+	"sasl.password": true, "sasl.jaas.config": true, "ssl.key.password": true,
+	"ssl.keystore.password": true, "ssl.truststore.password": true, "ssl.key.pem": true,
+}
+
+// Aliases map librdkafka and eddy spellings onto one name.
+var aliases = map[string]string{
+	"metadata.broker.list":                "bootstrap.servers",
+	"sasl.mechanisms":                     "sasl.mechanism",
+	"ssl.ca.location":                     "ssl.truststore.location",
+	"ssl.certificate.location":            "ssl.keystore.certificate.location",
+	"ssl.key.location":                    "ssl.keystore.key.location",
+	"enable.ssl.certificate.verification": "eddy.ssl.verify",
+}
+
+// Known lists every property eddy understands (after aliasing).
+var Known = []string{
+	"bootstrap.servers", "client.id", "security.protocol", "sasl.mechanism",
+	"sasl.username", "sasl.password", "sasl.jaas.config",
+	"ssl.truststore.location", "ssl.truststore.type", "ssl.keystore.location", "ssl.keystore.type",
+	"ssl.keystore.certificate.location", "ssl.keystore.key.location", "ssl.key.password",
+	"ssl.endpoint.identification.algorithm", "eddy.ssl.server.name", "eddy.ssl.verify",
+	"ssl.truststore.password", "ssl.keystore.password",
+	"request.timeout.ms", "socket.connection.setup.timeout.ms",
+}
+
+// ignored are common Java-client properties that do not apply to eddy;
+// they are accepted silently so existing files load unchanged.
+var ignored = regexp.MustCompile(`^(key|value)\.(de)?serializer$|^(acks|linger\.ms|batch\.size|compression\.type|retries|retry\.backoff\.ms|max\.poll\.records|session\.timeout\.ms|heartbeat\.interval\.ms|auto\.offset\.reset|enable\.auto\.commit|group\.id|client\.dns\.lookup|sasl\.login\..*|ssl\.protocol|ssl\.enabled\.protocols|ssl\.cipher\.suites|basic\.auth\..*|schema\.registry\..*|interceptor\.classes|metric\..*|reconnect\..*)$`)
+
+// Merge returns a configuration with base's properties overridden by
+// top's; top's Warn is kept.
+func Merge(base, top *Config) *Config {
+	out := &Config{props: map[string]string{}, Warn: top.Warn}
+	for k, v := range base.props {
+		out.props[k] = v
+	}
+	for k, v := range top.props {
+		out.props[k] = v
+	}
+	return out
+}
+
+// New returns an empty configuration.
+func New() *Config { return &Config{props: map[string]string{}} }
+
+// Set sets a property by Java or librdkafka name. Unknown names are errors
+// (so typos do not silently do nothing), except common Java-client
+// properties that do not apply, which are ignored.
+func (c *Config) Set(key, value string) error {
+	key = strings.TrimSpace(key)
+	if a, ok := aliases[key]; ok {
+		key = a
+	}
+	if ignored.MatchString(key) {
+		return nil
+	}
+	known := false
+	for _, k := range Known {
+		if k == key {
+			known = true
+			break
+		}
+	}
+	if !known {
+		return fmt.Errorf("unknown Kafka client property %q", key)
+	}
+	c.props[key] = value
+	return nil
+}
+
+// Get returns a property's value ("" when unset).
+func (c *Config) Get(key string) string { return c.props[key] }
+
+// LoadProperties reads a Java properties file (key=value or key: value,
+// # and ! comments, backslash line continuations).
+func (c *Config) LoadProperties(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("kafka config: %w", err)
+	}
+	defer f.Close()
+	return c.readProperties(path, f)
+}
+
+func (c *Config) readProperties(name string, r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	lineNo, startLine := 0, 0
+	var cont strings.Builder
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimLeft(sc.Text(), " \t\f")
+		if cont.Len() == 0 {
+			startLine = lineNo
+			if line == "" || line[0] == '#' || line[0] == '!' {
+				continue
+			}
+		}
+		if strings.HasSuffix(line, "\\") && !strings.HasSuffix(line, "\\\\") {
+			cont.WriteString(strings.TrimSuffix(line, "\\"))
+			continue
+		}
+		cont.WriteString(line)
+		full := cont.String()
+		cont.Reset()
+		i := strings.IndexAny(full, "=:")
+		if i < 0 {
+			return fmt.Errorf("%s:%d: expected key=value", name, startLine)
+		}
+		key, val := strings.TrimSpace(full[:i]), strings.TrimSpace(full[i+1:])
+		if err := c.Set(key, val); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, startLine, err)
+		}
+	}
+	return sc.Err()
+}
+
+// SetOverride applies one -X key=value.
+func (c *Config) SetOverride(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok {
+		return fmt.Errorf("-X %s: expected key=value", Redact(kv))
+	}
+	return c.Set(k, v)
+}
+
+// Redact hides the value of a key=value pair whose key is a secret.
+func Redact(kv string) string {
+	k, _, ok := strings.Cut(kv, "=")
+	if ok && secretKeys[aliasOf(strings.TrimSpace(k))] {
+		return k + "=***"
+	}
+	return kv
+}
+
+func aliasOf(k string) string {
+	if a, ok := aliases[k]; ok {
+		return a
+	}
+	return k
+}
+
+// FromEnv applies EDDY_BROKERS, EDDY_SASL_MECHANISM, EDDY_SASL_USERNAME,
+// EDDY_SASL_PASSWORD and EDDY_SECURITY_PROTOCOL when set.
+func (c *Config) FromEnv(getenv func(string) string) {
+	for env, key := range map[string]string{
+		"EDDY_BROKERS": "bootstrap.servers", "EDDY_SECURITY_PROTOCOL": "security.protocol",
+		"EDDY_SASL_MECHANISM": "sasl.mechanism", "EDDY_SASL_USERNAME": "sasl.username",
+		"EDDY_SASL_PASSWORD": "sasl.password",
+	} {
+		if v := getenv(env); v != "" {
+			c.props[key] = v
+		}
+	}
+}
+
+// Brokers returns the seed brokers.
+func (c *Config) Brokers() []string {
+	var out []string
+	for _, b := range strings.Split(c.props["bootstrap.servers"], ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Redacted returns the properties with secrets replaced by "***", sorted.
+func (c *Config) Redacted() []string {
+	var out []string
+	for k, v := range c.props {
+		if secretKeys[k] {
+			v = "***"
+		}
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// String is the redacted configuration on one line.
+func (c *Config) String() string { return strings.Join(c.Redacted(), " ") }
+
+var jaasRe = regexp.MustCompile(`(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"`)
+
+// credentials returns the SASL user and password, from sasl.username and
+// sasl.password or from a sasl.jaas.config PlainLoginModule/ScramLoginModule.
+func (c *Config) credentials() (user, pass string) {
+	user, pass = c.props["sasl.username"], c.props["sasl.password"]
+	if jaas := c.props["sasl.jaas.config"]; jaas != "" {
+		for _, m := range jaasRe.FindAllStringSubmatch(jaas, -1) {
+			switch m[1] {
+			case "username":
+				if user == "" {
+					user = m[2]
+				}
+			case "password":
+				if pass == "" {
+					pass = strings.ReplaceAll(m[2], `\"`, `"`)
+				}
+			}
+		}
+	}
+	return user, pass
+}
+
+// Opts builds franz-go options: seed brokers, TLS and SASL, and bounded
+// dial and request timeouts so an unreachable broker fails instead of
+// hanging.
+func (c *Config) Opts() ([]kgo.Opt, error) {
+	brokers := c.Brokers()
+	if len(brokers) == 0 {
+		return nil, errors.New("no brokers: pass -b/--brokers, set EDDY_BROKERS, or bootstrap.servers in --kafka-config")
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.DialTimeout(5 * time.Second),
+		kgo.RetryTimeout(30 * time.Second),
+	}
+	if id := c.props["client.id"]; id != "" {
+		opts = append(opts, kgo.ClientID(id))
+	} else {
+		opts = append(opts, kgo.ClientID("eddy"))
+	}
+	proto := strings.ToUpper(c.props["security.protocol"])
+	if proto == "" {
+		proto = "PLAINTEXT"
+		if c.props["sasl.mechanism"] != "" {
+			proto = "SASL_PLAINTEXT"
+		}
+	}
+	switch proto {
+	case "PLAINTEXT", "SASL_PLAINTEXT":
+	case "SSL", "SASL_SSL":
+		tc, err := c.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	default:
+		return nil, fmt.Errorf("security.protocol %q: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", proto)
+	}
+	if strings.HasPrefix(proto, "SASL_") {
+		m, err := c.mechanism()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+func (c *Config) mechanism() (sasl.Mechanism, error) {
+	user, pass := c.credentials()
+	if user == "" {
+		return nil, errors.New("SASL needs a user: sasl.username, --sasl-user, EDDY_SASL_USERNAME or sasl.jaas.config")
+	}
+	mech := strings.ToUpper(c.props["sasl.mechanism"])
+	switch mech {
+	case "", "PLAIN":
+		return plain.Auth{User: user, Pass: pass}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: user, Pass: pass}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("sasl.mechanism %q: expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mech)
+}
+
+func (c *Config) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.props["eddy.ssl.server.name"]}
+	if ca := c.props["ssl.truststore.location"]; ca != "" {
+		if t := strings.ToUpper(c.props["ssl.truststore.type"]); t != "" && t != "PEM" {
+			return nil, fmt.Errorf("ssl.truststore.type %s: eddy reads PEM files only (convert with keytool -exportcert -rfc)", t)
+		}
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("TLS CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TLS CA file %s: no PEM certificates in it", ca)
+		}
+		tc.RootCAs = pool
+	}
+	certFile, keyFile := c.props["ssl.keystore.certificate.location"], c.props["ssl.keystore.key.location"]
+	if ks := c.props["ssl.keystore.location"]; ks != "" && certFile == "" {
+		if t := strings.ToUpper(c.props["ssl.keystore.type"]); t != "" && t != "PEM" {
+			return nil, fmt.Errorf("ssl.keystore.type %s: eddy reads PEM files only", t)
+		}
+		certFile, keyFile = ks, ks // one PEM file with certificate and key
+	}
+	if certFile != "" || keyFile != "" {
+		if certFile == "" || keyFile == "" {
+			return nil, errors.New("TLS client authentication needs both a certificate and a key")
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("TLS client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if v := strings.ToLower(c.props["eddy.ssl.verify"]); v == "false" || v == "0" {
+		tc.InsecureSkipVerify = true
+		if c.Warn != nil {
+			c.Warn("TLS certificate verification is disabled: the broker's identity is not checked")
+		}
+	}
+	return tc, nil
+}
+
+// Client creates a franz-go client with extra options and checks that the
+// cluster answers within timeout, returning a one-line error that says
+// whether the broker was unreachable or authentication failed.
+func (c *Config) Client(ctx context.Context, timeout time.Duration, extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := c.Opts()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		return nil, c.Explain(err)
+	}
+	return cl, nil
+}
+
+// Explain turns a connection error into one line saying which problem it is.
+func (c *Config) Explain(err error) error {
+	brokers := strings.Join(c.Brokers(), ",")
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") || strings.Contains(err.Error(), "sasl"):
+		return fmt.Errorf("authentication failed at %s: %s", brokers, firstLine(err.Error()))
+	case errors.As(err, &oe), errors.As(err, &ne):
+		return fmt.Errorf("cannot reach broker %s: %s", brokers, firstLine(err.Error()))
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("cannot reach broker %s: no answer in time (wrong address, or a TLS/plaintext mismatch?)", brokers)
+	}
+	return fmt.Errorf("kafka %s: %s", brokers, firstLine(err.Error()))
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,382 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Partition names a topic partition.
+type Partition struct {
+	Topic     string
+	Partition int32
+}
+
+// Committer is a source that can record progress: a consumer group's
+// committed offsets (the next offset to read per partition).
+type Committer interface {
+	Commit(ctx context.Context, next map[Partition]int64) error
+}
+
+// KafkaOptions says what a Kafka source reads.
+type KafkaOptions struct {
+	Topics []string
+	// Start: earliest (default) | latest | offset:N | last:N (per
+	// partition) | time:RFC3339 | time:-15m. With a group, it applies only
+	// to partitions without a committed offset.
+	Start string
+	// Stop: none (default: follow) | caught-up (the high watermarks as of
+	// the start) | time:RFC3339 (records after it end the partition).
+	Stop  string
+	Group string
+	Now   func() time.Time // default time.Now
+}
+
+// Kafka reads records from Kafka topics with franz-go.
+type Kafka struct {
+	cl      *kgo.Client
+	adm     *kadm.Client
+	o       KafkaOptions
+	stopAt  int64 // time:... stop, epoch ms; 0 none
+	bounded bool
+	end     map[Partition]int64 // high watermarks at start (bounded sources)
+	next    map[Partition]int64 // next offset per partition (bounded sources)
+	done    map[Partition]bool
+	parts   []Partition
+	pending []Partition // finished, not yet reported
+	free    []*Batch
+}
+
+// Partitions lists every partition of the topics as of the start.
+func (k *Kafka) Partitions() []Partition { return k.parts }
+
+func (k *Kafka) finish(p Partition) {
+	if !k.done[p] {
+		k.done[p] = true
+		k.pending = append(k.pending, p)
+	}
+}
+
+// OpenKafka connects with conn (connection options from kcfg) and starts
+// consuming. Unknown topics are an error: reading never creates topics.
+func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Start == "" {
+		o.Start = "earliest"
+	}
+	if o.Stop == "" {
+		o.Stop = "none"
+	}
+	if len(o.Topics) == 0 {
+		return nil, errors.New("kafka source: no topic")
+	}
+	k := &Kafka{o: o, bounded: o.Stop != "none", done: map[Partition]bool{}}
+	if ts, ok := strings.CutPrefix(o.Stop, "time:"); ok {
+		t, err := parseWhen(ts, o.Now())
+		if err != nil {
+			return nil, fmt.Errorf("kafka source stop: %w", err)
+		}
+		k.stopAt = t
+	}
+	admCl, err := kgo.NewClient(conn...)
+	if err != nil {
+		return nil, err
+	}
+	adm := kadm.NewClient(admCl)
+	fail := func(err error) (*Kafka, error) {
+		admCl.Close()
+		return nil, err
+	}
+	topics, err := adm.ListTopics(ctx, o.Topics...)
+	if err != nil {
+		return fail(fmt.Errorf("list topics: %w", err))
+	}
+	for _, t := range o.Topics {
+		if d, ok := topics[t]; !ok || d.Err != nil {
+			return fail(fmt.Errorf("topic %q does not exist", t))
+		}
+	}
+	ends, err := adm.ListEndOffsets(ctx, o.Topics...)
+	if err != nil {
+		return fail(fmt.Errorf("list end offsets: %w", err))
+	}
+	if err := ends.Error(); err != nil {
+		return fail(fmt.Errorf("list end offsets: %w", err))
+	}
+	starts, err := k.startOffsets(ctx, adm, ends)
+	if err != nil {
+		return fail(err)
+	}
+	opts := append([]kgo.Opt{}, conn...)
+	opts = append(opts, kgo.FetchMaxWait(250*time.Millisecond), kgo.FetchMaxBytes(64<<20))
+	if o.Group != "" {
+		opts = append(opts, kgo.ConsumerGroup(o.Group), kgo.ConsumeTopics(o.Topics...),
+			kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(resetOffset(o.Start, o.Now)))
+		committed, err := adm.FetchOffsets(ctx, o.Group)
+		if err == nil {
+			committed.Each(func(r kadm.OffsetResponse) {
+				if r.Err == nil && r.At >= 0 {
+					if _, ok := starts[Partition{r.Topic, r.Partition}]; ok {
+						starts[Partition{r.Topic, r.Partition}] = r.At
+					}
+				}
+			})
+		}
+	} else {
+		parts := map[string]map[int32]kgo.Offset{}
+		for p, off := range starts {
+			if parts[p.Topic] == nil {
+				parts[p.Topic] = map[int32]kgo.Offset{}
+			}
+			parts[p.Topic][p.Partition] = kgo.NewOffset().At(off)
+		}
+		opts = append(opts, kgo.ConsumePartitions(parts))
+	}
+	for p := range starts {
+		k.parts = append(k.parts, p)
+	}
+	sort.Slice(k.parts, func(i, j int) bool {
+		a, b := k.parts[i], k.parts[j]
+		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
+	})
+	if o.Stop == "caught-up" || k.stopAt != 0 {
+		k.end, k.next = map[Partition]int64{}, map[Partition]int64{}
+		for _, p := range k.parts {
+			s := starts[p]
+			e := ends[p.Topic][p.Partition].Offset
+			k.end[p], k.next[p] = e, s
+			if s >= e && (o.Stop == "caught-up" || k.stopAt <= o.Now().UnixMilli()) {
+				k.finish(p)
+			}
+		}
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fail(err)
+	}
+	k.cl, k.adm = cl, adm
+	return k, nil
+}
+
+// parseWhen reads RFC 3339 or a duration relative to now.
+func parseWhen(s string, now time.Time) (int64, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UnixMilli(), nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(d).UnixMilli(), nil
+	}
+	return 0, fmt.Errorf("invalid time %q: expected RFC 3339 or a duration like -15m", s)
+}
+
+func resetOffset(start string, now func() time.Time) kgo.Offset {
+	switch {
+	case start == "latest":
+		return kgo.NewOffset().AtEnd()
+	case strings.HasPrefix(start, "offset:"):
+		n, _ := strconv.ParseInt(strings.TrimPrefix(start, "offset:"), 10, 64)
+		return kgo.NewOffset().At(n)
+	case strings.HasPrefix(start, "last:"):
+		n, _ := strconv.ParseInt(strings.TrimPrefix(start, "last:"), 10, 64)
+		return kgo.NewOffset().AtEnd().Relative(-n)
+	case strings.HasPrefix(start, "time:"):
+		ms, _ := parseWhen(strings.TrimPrefix(start, "time:"), now())
+		return kgo.NewOffset().AfterMilli(ms)
+	}
+	return kgo.NewOffset().AtStart()
+}
+
+// startOffsets computes where each partition starts.
+func (k *Kafka) startOffsets(ctx context.Context, adm *kadm.Client, ends kadm.ListedOffsets) (map[Partition]int64, error) {
+	o := k.o
+	firsts, err := adm.ListStartOffsets(ctx, o.Topics...)
+	if err == nil {
+		err = firsts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
+	var after kadm.ListedOffsets
+	if ts, ok := strings.CutPrefix(o.Start, "time:"); ok {
+		ms, err := parseWhen(ts, o.Now())
+		if err != nil {
+			return nil, fmt.Errorf("kafka source start: %w", err)
+		}
+		if after, err = adm.ListOffsetsAfterMilli(ctx, ms, o.Topics...); err == nil {
+			err = after.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list offsets by time: %w", err)
+		}
+	}
+	out := map[Partition]int64{}
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Partition < 0 {
+			return
+		}
+		p := Partition{e.Topic, e.Partition}
+		first := firsts[e.Topic][e.Partition].Offset
+		var s int64
+		switch {
+		case o.Start == "latest":
+			s = e.Offset
+		case strings.HasPrefix(o.Start, "offset:"):
+			s, _ = strconv.ParseInt(strings.TrimPrefix(o.Start, "offset:"), 10, 64)
+		case strings.HasPrefix(o.Start, "last:"):
+			n, _ := strconv.ParseInt(strings.TrimPrefix(o.Start, "last:"), 10, 64)
+			s = e.Offset - n
+		case after != nil:
+			s = after[e.Topic][e.Partition].Offset
+		default:
+			s = first
+		}
+		out[p] = min(max(s, first), e.Offset)
+	})
+	return out, nil
+}
+
+// Bounded reports whether the source ends (stop is not none).
+func (k *Kafka) Bounded() bool { return k.bounded }
+
+// Release returns a batch for reuse.
+func (k *Kafka) Release(b *Batch) {
+	if len(k.free) < 4 {
+		k.free = append(k.free, b)
+	}
+}
+
+// Next polls the next batch of records.
+func (k *Kafka) Next(ctx context.Context) (*Batch, error) {
+	for {
+		if k.bounded && k.allDone() && len(k.pending) == 0 {
+			return nil, io.EOF
+		}
+		if len(k.pending) > 0 {
+			b := &Batch{Finished: k.pending}
+			k.pending = nil
+			return b, nil
+		}
+		fetches := k.cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if fetches.IsClientClosed() {
+			return nil, io.EOF
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if ferr == nil && !errors.Is(err, context.Canceled) {
+				ferr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
+			}
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		var b *Batch
+		if n := len(k.free); n > 0 {
+			b, k.free = k.free[n-1], k.free[:n-1]
+			b.Records = b.Records[:0]
+		} else {
+			b = &Batch{}
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			p := Partition{r.Topic, r.Partition}
+			if k.done[p] {
+				return
+			}
+			ts := r.Timestamp.UnixMilli()
+			if k.stopAt != 0 && ts > k.stopAt {
+				k.finish(p)
+				k.cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
+				return
+			}
+			if k.end != nil {
+				if r.Offset >= k.end[p] && k.o.Stop == "caught-up" {
+					k.finish(p)
+					return
+				}
+				k.next[p] = r.Offset + 1
+				defer func() {
+					if k.next[p] >= k.end[p] && k.o.Stop == "caught-up" {
+						k.finish(p)
+					}
+				}()
+			}
+			rec := Record{Key: r.Key, Value: r.Value, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: ts}
+			if len(r.Headers) > 0 {
+				rec.Headers = make([]Header, len(r.Headers))
+				for i, h := range r.Headers {
+					rec.Headers[i] = Header{Key: h.Key, Value: h.Value}
+				}
+			}
+			b.Records = append(b.Records, rec)
+		})
+		b.Finished = append(b.Finished[:0], k.pending...)
+		k.pending = k.pending[:0]
+		if len(b.Records) > 0 || len(b.Finished) > 0 {
+			return b, nil
+		}
+		k.Release(b)
+	}
+}
+
+func (k *Kafka) allDone() bool {
+	if k.end == nil {
+		return false
+	}
+	for p := range k.end {
+		if !k.done[p] {
+			return false
+		}
+	}
+	return true
+}
+
+// Commit commits the next offsets to read for the group (no-op without a
+// group). It is synchronous: on return the offsets are stored.
+func (k *Kafka) Commit(ctx context.Context, next map[Partition]int64) error {
+	if k.o.Group == "" || len(next) == 0 {
+		return nil
+	}
+	offs := map[string]map[int32]kgo.EpochOffset{}
+	for p, o := range next {
+		if offs[p.Topic] == nil {
+			offs[p.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		offs[p.Topic][p.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	var cerr error
+	k.cl.CommitOffsetsSync(ctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
+					cerr = fmt.Errorf("commit %s/%d: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	return cerr
+}
+
+// Close leaves the group (if any) and closes the clients.
+func (k *Kafka) Close() error {
+	k.cl.Close()
+	k.adm.Close()
+	return nil
+}
