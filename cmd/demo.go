@@ -1,87 +1,105 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/demo"
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/examples"
-	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/value"
+	"github.com/eddyhq/eddy/windows"
 )
 
-const demoSpec = "purchases-per-country.yaml"
+const demoSpec = "live-purchases.yaml"
+
+type demoFlags struct {
+	listen   string
+	rate     float64
+	bad      float64
+	data     string
+	headless bool
+	duration time.Duration
+	window   time.Duration
+}
 
 func newDemoCmd() *cobra.Command {
-	var (
-		count int
-		seed  uint64
-		max   int
-	)
+	var f demoFlags
 	c := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a generated clickstream through an example pipeline and show the windows",
-		Long: `Generate a clickstream (with out-of-order and malformed records), run it
-through examples/purchases-per-country.yaml, and print the window results, the
-dead letters grouped by cause, and the record accounting.
+		Short: "Start the embedded demo Kafka cluster with live traffic and watch a pipeline on it",
+		Long: `Start an in-process Kafka-protocol cluster on loopback with the topics clicks,
+nexmark.bids, nexmark.auctions, nexmark.persons, payments and sensors, keep
+producing generated traffic into them (with a share of malformed records), and
+run examples/live-purchases.yaml on the clicks topic: window rows are printed as
+windows close, dead letters go to the clicks.dlq topic.
 
-(The interactive workbench on an embedded Kafka cluster will take over this
-command; until then the demo runs headless.)`,
+Other clients can use the cluster while it runs: kcat, scripts, a second eddy.
+With --headless only the cluster and the traffic run.
+
+(The interactive workbench will take over this command.)`,
+		Example: `  eddy demo
+  eddy demo --headless --listen 127.0.0.1:9092 --rate 5000
+  kcat -b 127.0.0.1:9092 -C -t clicks -o -5 -e`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if count < 0 || max < 0 {
-				return usagef("--count and --rows must not be negative")
+			if f.rate < 0 || f.bad < 0 || f.bad > 1 {
+				return usagef("--rate must be >= 0 and --bad-ratio in [0, 1]")
 			}
-			return runDemo(c, count, seed, max)
+			if f.window < time.Millisecond {
+				return usagef("--window must be at least 1ms")
+			}
+			return runDemo(c, f)
 		},
 	}
-	c.Flags().IntVar(&count, "count", 200000, "number of clickstream events to generate")
-	c.Flags().Uint64Var(&seed, "seed", 1, "generator seed")
-	c.Flags().IntVar(&max, "rows", 40, "print at most this many result rows (0: all)")
+	fl := c.Flags()
+	fl.StringVar(&f.listen, "listen", "", "listen `ADDR` (default 127.0.0.1:9092, or the next free port)")
+	fl.Float64Var(&f.rate, "rate", 2000, "records per second produced in total (0: none)")
+	fl.Float64Var(&f.bad, "bad-ratio", 0.005, "share of malformed records")
+	fl.StringVar(&f.data, "data", "", "keep the cluster's data in `DIR` across restarts")
+	fl.BoolVar(&f.headless, "headless", false, "run only the cluster and the traffic")
+	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
+	fl.DurationVar(&f.window, "window", 10*time.Second, "window size of the demo pipeline")
 	return c
 }
 
-// tableSink keeps result rows for printing.
-type tableSink struct {
-	names []string
-	rows  [][]value.Value
-}
-
-func (t *tableSink) Write(r *sink.Row) error {
-	t.names = r.Names
-	t.rows = append(t.rows, append([]value.Value(nil), r.Vals...))
-	return nil
-}
-func (t *tableSink) Close() error { return nil }
-
-// deadCounts groups dead letters by stage and cause.
-type deadCounts map[string]int
-
-func (d deadCounts) WriteDead(x *sink.DeadLetter) error {
-	cause := x.Error
-	if i := strings.IndexByte(cause, '"'); i > 0 {
-		cause = cause[:i]
+func runDemo(c *cobra.Command, f demoFlags) error {
+	ctx := c.Context()
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
 	}
-	if strings.HasPrefix(cause, "invalid JSON") {
-		cause = "invalid JSON"
+	d, err := demo.Start(ctx, demo.Options{Listen: f.listen, Rate: f.rate, BadRatio: f.bad, DataDir: f.data})
+	if err != nil {
+		return err
 	}
-	cause = strings.TrimRight(cause, " :")
-	d[x.StageKind+": "+cause]++
-	return nil
-}
-func (d deadCounts) Close() error { return nil }
-
-func runDemo(c *cobra.Command, count int, seed uint64, maxRows int) error {
+	defer d.Stop()
+	out := c.OutOrStdout()
+	fmt.Fprintf(out, "eddy demo: Kafka-protocol cluster on %s\n", d.Addr)
+	fmt.Fprintf(out, "  topics: %s (%d partitions each)\n", strings.Join(demo.Topics, ", "), demo.Partitions)
+	fmt.Fprintf(out, "  traffic: %g records/s, %g%% malformed\n", f.rate, f.bad*100)
+	fmt.Fprintf(out, "  try: kcat -b %s -C -t clicks -o -5 -e\n", d.Addr)
+	fmt.Fprintf(out, "       eddy tail -b %s -t nexmark.bids -o -5 -e\n", d.Addr)
+	if f.headless {
+		fmt.Fprintln(out, "running headless; Ctrl-C stops")
+		<-ctx.Done()
+		fmt.Fprintf(out, "eddy demo: produced %d records\n", d.Produced())
+		return nil
+	}
 	spec, err := examples.FS.ReadFile(demoSpec)
 	if err != nil {
 		return err
@@ -90,92 +108,109 @@ func runDemo(c *cobra.Command, count int, seed uint64, maxRows int) error {
 	if err != nil {
 		return err
 	}
+	p.Stages[len(p.Stages)-1].Window.Spec = windows.Spec{Type: windows.TumblingType, Size: f.window.Milliseconds()}
 	plan, err := pipeline.Compile(p)
 	if err != nil {
 		return err
 	}
-	out := c.OutOrStdout()
-	fmt.Fprintf(out, "eddy demo: %d clickstream events (1%% malformed, up to 2s out of order) through %s\n\n", count, "examples/"+demoSpec)
-	fmt.Fprintf(out, "%s\n", indent(string(spec)))
-
-	pr, pw := io.Pipe()
-	go func() {
-		err := fixtures.Generate(pw, "clickstream", fixtures.Options{Count: count, Seed: seed, BadRatio: 0.01, Disorder: 2 * time.Second})
-		pw.CloseWithError(err)
-	}()
-	table := &tableSink{}
-	dead := deadCounts{}
+	fmt.Fprintf(out, "\nrunning examples/%s on clicks: purchases per country in %v windows; rows appear as windows close\n\n", demoSpec, f.window)
+	cfg := kcfg.New()
+	_ = cfg.Set("bootstrap.servers", d.Addr)
+	conn, _ := cfg.Opts()
+	k := p.Source.Kafka
+	src, err := source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dlqClient, err := kgo.NewClient(append(conn, kgo.AllowAutoTopicCreation())...)
+	if err != nil {
+		return err
+	}
+	dead := sink.NewKafkaDead(dlqClient, p.DLQ.Kafka.Topic, p.Name, true)
+	defer dead.Close()
+	table := &liveTable{w: out}
 	eng, err := engine.New(plan, engine.Options{Sinks: []sink.Sink{table}, Dead: dead})
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	runErr := engine.Run(c.Context(), source.NewReader("clickstream", pr), eng)
-	_ = pr.Close()
-	elapsed := time.Since(start)
-	if runErr != nil {
-		return runErr
-	}
-	printTable(out, table, maxRows)
-	if len(dead) > 0 {
-		fmt.Fprintln(out, "\ndead letters by cause:")
-		keys := make([]string, 0, len(dead))
-		for k := range dead {
-			keys = append(keys, k)
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				table.note(fmt.Sprintf("-- %s  (produced %d)", eng.Stats(), d.Produced()))
+			}
 		}
-		sort.Slice(keys, func(i, j int) bool {
-			return dead[keys[i]] > dead[keys[j]] || dead[keys[i]] == dead[keys[j]] && keys[i] < keys[j]
-		})
-		for _, k := range keys {
-			fmt.Fprintf(out, "  %6d  %s\n", dead[k], k)
-		}
+	}()
+	err = engine.Run(ctx, src, eng)
+	fmt.Fprintf(out, "\neddy: %s\n", eng.Stats())
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
 	}
-	st := eng.Stats()
-	fmt.Fprintf(out, "\n%s  (%.0f events/s)\n", st, float64(st.In)/elapsed.Seconds())
-	fmt.Fprintln(out, "\nnext: eddy gen clickstream > clicks.jsonl; eddy run examples/purchases-per-country.yaml --input clicks.jsonl")
+	return err
+}
+
+// liveTable prints rows as aligned lines as they arrive.
+type liveTable struct {
+	mu     sync.Mutex
+	w      io.Writer
+	header bool
+	widths []int
+}
+
+func (t *liveTable) Write(r *sink.Row) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.header {
+		t.widths = make([]int, len(r.Names))
+		for i, n := range r.Names {
+			t.widths[i] = max(len(n), 8)
+			if strings.HasPrefix(n, "window_") {
+				t.widths[i] = 8 // printed as times of day
+			}
+		}
+		t.line(r.Names)
+		t.header = true
+	}
+	cells := make([]string, len(r.Vals))
+	for i, v := range r.Vals {
+		cells[i] = demoCell(v)
+	}
+	t.line(cells)
 	return nil
 }
 
-func indent(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = "    " + l
-	}
-	return strings.Join(lines, "\n") + "\n"
-}
-
-func printTable(w io.Writer, t *tableSink, maxRows int) {
-	if len(t.rows) == 0 {
-		fmt.Fprintln(w, "(no window results)")
-		return
-	}
-	rows := t.rows
-	if maxRows > 0 && len(rows) > maxRows {
-		rows = rows[len(rows)-maxRows:]
-		fmt.Fprintf(w, "last %d of %d result rows:\n", maxRows, len(t.rows))
-	} else {
-		fmt.Fprintf(w, "%d result rows:\n", len(rows))
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, strings.Join(t.names, "\t")+"\t")
-	for _, r := range rows {
-		cells := make([]string, len(r))
-		for i, v := range r {
-			cells[i] = cell(v)
+func (t *liveTable) line(cells []string) {
+	var b strings.Builder
+	for i, c := range cells {
+		if i > 0 {
+			b.WriteString("  ")
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		fmt.Fprintf(&b, "%*s", t.widths[i], c)
 	}
-	tw.Flush()
+	fmt.Fprintln(t.w, b.String())
 }
 
-func cell(v value.Value) string {
+func (t *liveTable) note(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintln(t.w, s)
+}
+
+func (t *liveTable) Close() error { return nil }
+
+func demoCell(v value.Value) string {
 	switch v.K {
 	case value.Float:
 		return strconv.FormatFloat(v.F, 'f', 2, 64)
 	case value.String:
 		return v.S
 	case value.Time:
-		return value.FormatTime(v.I)
+		return time.UnixMilli(v.I).UTC().Format("15:04:05")
 	}
 	return string(value.AppendJSON(nil, v))
 }

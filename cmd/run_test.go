@@ -119,13 +119,29 @@ func TestVersionAndHelp(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	code, out, stderr := runCLI(t, "", "demo", "--count", "20000")
+	code, out, stderr := runCLI(t, "", "demo", "--listen", "127.0.0.1:0", "--duration", "4s", "--window", "1s", "--rate", "3000")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"result rows", "dead letters by cause", "in=20000", "window_start"} {
+	for _, want := range []string{"Kafka-protocol cluster on 127.0.0.1:", "country  window_start", "eddy: in="} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	rows := 0
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) == 7 && len(f[0]) == 2 {
+			rows++
+		}
+	}
+	if rows == 0 {
+		t.Errorf("no window rows in:\n%s", out)
+	}
+}
+
+func TestDemoHeadless(t *testing.T) {
+	code, out, stderr := runCLI(t, "", "demo", "--headless", "--listen", "127.0.0.1:0", "--duration", "1s")
+	if code != 0 || !strings.Contains(out, "running headless") || !strings.Contains(out, "produced") {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
 	}
 }
