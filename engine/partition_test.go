@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/windows"
+)
+
+func newTestEngine(t *testing.T, spec string, now time.Time) (*Engine, *collect) {
+	t.Helper()
+	p, err := pipeline.Parse("t.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &collect{}
+	e, err := New(plan, Options{Sinks: []sink.Sink{out}, Dead: &deadList{}, TrackOffsets: true, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, out
+}
+
+func kafkaRec(p int32, off int64, value string) source.Record {
+	return source.Record{Topic: "t", Partition: p, Offset: off, Value: []byte(value), Timestamp: 1}
+}
+
+var p0, p1 = source.Partition{Topic: "t", Partition: 0}, source.Partition{Topic: "t", Partition: 1}
+
+func TestSafeOffsetsWaitForWindows(t *testing.T) {
+	e, out := newTestEngine(t, "time: {field: ts}\nstages:\n  - filter: ok\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n", time.Unix(0, 0))
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(e.Process([]source.Record{
+		kafkaRec(0, 0, `{"ts":1000,"ok":true}`),
+		kafkaRec(0, 1, `{"ts":5000,"ok":true}`),
+		kafkaRec(0, 2, `{"ts":12000,"ok":true}`),
+		kafkaRec(0, 3, `{"ts":12500,"ok":false}`), // filtered: done, but behind offset 2
+		kafkaRec(0, 4, `not json`),                // dead: likewise
+	}))
+	if got := e.SafeOffsets()[p0]; got != 2 {
+		t.Fatalf("safe offset = %d, want 2: [0,10s) fired, [10s,20s) holds offset 2 (rows %v)", got, out.rows)
+	}
+	must(e.Finish())
+	if got := e.SafeOffsets()[p0]; got != 5 {
+		t.Fatalf("after the end safe offset = %d, want 5", got)
+	}
+}
+
+func TestSafeOffsetsAllowedLateness(t *testing.T) {
+	e, _ := newTestEngine(t, "time: {field: ts, allowed_lateness: 5s}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n", time.Unix(0, 0))
+	_ = e.Process([]source.Record{kafkaRec(0, 0, `{"ts":1000}`), kafkaRec(0, 1, `{"ts":12000}`)})
+	if got := e.SafeOffsets()[p0]; got != 0 {
+		t.Fatalf("W=12s < 10s+5s: safe = %d, want 0", got)
+	}
+	_ = e.Process([]source.Record{kafkaRec(0, 2, `{"ts":15000}`)})
+	if got := e.SafeOffsets()[p0]; got != 1 {
+		t.Fatalf("W=15s: safe = %d, want 1", got)
+	}
+}
+
+func TestSafeOffsetsSessions(t *testing.T) {
+	e, _ := newTestEngine(t, "time: {field: ts}\nstages:\n  - window: {session: {gap: 10s}, key: k, aggregate: {n: count()}}\n", time.Unix(0, 0))
+	_ = e.Process([]source.Record{
+		kafkaRec(0, 0, `{"ts":0,"k":"a"}`),
+		kafkaRec(0, 1, `{"ts":1000,"k":"b"}`),
+		kafkaRec(0, 2, `{"ts":9000,"k":"a"}`), // a's session grows to [0, 19s)
+		kafkaRec(0, 3, `{"ts":15000,"k":"c"}`),
+	})
+	// W=15s: b's session [1s,11s) fired, but a's (holding offsets 0 and 2) is open
+	if got := e.SafeOffsets()[p0]; got != 0 {
+		t.Fatalf("safe = %d, want 0", got)
+	}
+	_ = e.Process([]source.Record{kafkaRec(0, 4, `{"ts":19000,"k":"c"}`)})
+	// W=19s: a's session fired; c's [15s, 29s) holds offset 3
+	if got := e.SafeOffsets()[p0]; got != 3 {
+		t.Fatalf("safe = %d, want 3", got)
+	}
+}
+
+func TestWatermarkPerPartition(t *testing.T) {
+	now := time.Unix(100, 0)
+	e, out := newTestEngine(t, "time: {field: ts, idle_timeout: 30s}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n", now)
+	e.Expect([]source.Partition{p0, p1}, now)
+	_ = e.Process([]source.Record{kafkaRec(0, 0, `{"ts":1000}`), kafkaRec(0, 1, `{"ts":25000}`)})
+	if len(out.rows) != 0 || e.Watermark() != windows.NoWatermark {
+		t.Fatalf("partition 1 has no records yet: nothing may fire (W=%d, rows %v)", e.Watermark(), out.rows)
+	}
+	_ = e.Process([]source.Record{kafkaRec(1, 0, `{"ts":12000}`)})
+	if e.Watermark() != 12000 || len(out.rows) != 1 {
+		t.Fatalf("W = %d, rows %v; want 12000 and [0,10s) fired", e.Watermark(), out.rows)
+	}
+	// partition 1 goes idle: partition 0 alone sets the watermark
+	e.opts.Clock = func() time.Time { return now.Add(31 * time.Second) }
+	_ = e.Process([]source.Record{kafkaRec(0, 2, `{"ts":26000}`)})
+	if e.Watermark() != 26000 || len(out.rows) != 2 {
+		t.Fatalf("after idle: W = %d, rows %v", e.Watermark(), out.rows)
+	}
+	// a finished partition does not hold it back either
+	e.Done([]source.Partition{p1})
+	if e.Watermark() != 26000 {
+		t.Fatalf("W = %d", e.Watermark())
+	}
+}
