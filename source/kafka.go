@@ -54,7 +54,7 @@ type Kafka struct {
 	done    map[Partition]bool
 	parts   []Partition
 	pending []Partition // finished, not yet reported
-	free    []*Batch
+	free    batchPool
 }
 
 // Partitions lists every partition of the topics as of the start.
@@ -252,9 +252,7 @@ func (k *Kafka) Bounded() bool { return k.bounded }
 
 // Release returns a batch for reuse.
 func (k *Kafka) Release(b *Batch) {
-	if len(k.free) < 4 {
-		k.free = append(k.free, b)
-	}
+	k.free.put(b)
 }
 
 // Next polls the next batch of records.
@@ -284,13 +282,7 @@ func (k *Kafka) Next(ctx context.Context) (*Batch, error) {
 		if ferr != nil {
 			return nil, ferr
 		}
-		var b *Batch
-		if n := len(k.free); n > 0 {
-			b, k.free = k.free[n-1], k.free[:n-1]
-			b.Records = b.Records[:0]
-		} else {
-			b = &Batch{}
-		}
+		b := k.free.get()
 		fetches.EachRecord(func(r *kgo.Record) {
 			p := Partition{r.Topic, r.Partition}
 			if k.done[p] {

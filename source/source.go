@@ -46,6 +46,25 @@ type Partitioned interface {
 	Partitions() []Partition
 }
 
+// batchPool keeps a few released batches for reuse.
+type batchPool struct{ free []*Batch }
+
+func (p *batchPool) get() *Batch {
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		b.Records, b.Finished = b.Records[:0], b.Finished[:0]
+		return b
+	}
+	return &Batch{}
+}
+
+func (p *batchPool) put(b *Batch) {
+	if len(p.free) < 4 {
+		p.free = append(p.free, b)
+	}
+}
+
 // Source yields batches until io.EOF.
 type Source interface {
 	// Next returns the next batch, or io.EOF after the last one.
@@ -69,7 +88,7 @@ type File struct {
 	c      io.Closer
 	line   int64
 	rest   []byte // partial line carried to the next chunk
-	free   []*Batch
+	free   batchPool
 	eof    bool
 	readEr error
 }
@@ -102,9 +121,7 @@ func (f *File) Close() error {
 
 // Release returns a batch for reuse.
 func (f *File) Release(b *Batch) {
-	if len(f.free) < 4 {
-		f.free = append(f.free, b)
-	}
+	f.free.put(b)
 }
 
 // Next reads the next chunk and splits it into records.
@@ -119,13 +136,7 @@ func (f *File) Next(ctx context.Context) (*Batch, error) {
 			}
 			return nil, io.EOF
 		}
-		var b *Batch
-		if n := len(f.free); n > 0 {
-			b, f.free = f.free[n-1], f.free[:n-1]
-			b.Records = b.Records[:0]
-		} else {
-			b = &Batch{}
-		}
+		b := f.free.get()
 		size := max(ChunkSize, 2*len(f.rest))
 		if cap(b.buf) < size {
 			b.buf = make([]byte, size)
