@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -18,6 +19,12 @@ func NewMatcher(expr string) (*Matcher, error) {
 		Stages: []pipeline.Stage{{Kind: pipeline.Filter, Filter: pipeline.Expr{Src: expr, Line: 1, Column: 1}}}}
 	plan, err := pipeline.Compile(p)
 	if err != nil {
+		var es pipeline.Errors
+		if errors.As(err, &es) {
+			for _, e := range es {
+				e.Line, e.Path = 0, ""
+			}
+		}
 		return nil, err
 	}
 	e, err := New(plan, Options{})

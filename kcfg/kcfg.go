@@ -19,7 +19,9 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -126,49 +128,129 @@ func (c *Config) LoadProperties(path string) error {
 func (c *Config) readProperties(name string, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	lineNo, startLine := 0, 0
-	var cont strings.Builder
+	var logical strings.Builder
+	flush := func() error {
+		line := logical.String()
+		logical.Reset()
+		if line == "" {
+			return nil
+		}
+		key, val, ok := splitProperty(line)
+		if !ok {
+			return fmt.Errorf("%s:%d: expected key=value", name, startLine)
+		}
+		if err := c.Set(key, val); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, startLine, err)
+		}
+		return nil
+	}
 	for sc.Scan() {
 		lineNo++
 		line := strings.TrimLeft(sc.Text(), " \t\f")
-		if cont.Len() == 0 {
+		if logical.Len() == 0 {
 			startLine = lineNo
 			if line == "" || line[0] == '#' || line[0] == '!' {
 				continue
 			}
 		}
-		if strings.HasSuffix(line, "\\") && !strings.HasSuffix(line, "\\\\") {
-			cont.WriteString(strings.TrimSuffix(line, "\\"))
+		// an odd number of trailing backslashes continues the line
+		n := len(line) - len(strings.TrimRight(line, "\\"))
+		if n%2 == 1 {
+			logical.WriteString(line[:len(line)-1])
 			continue
 		}
-		cont.WriteString(line)
-		full := cont.String()
-		cont.Reset()
-		i := strings.IndexAny(full, "=:")
-		if i < 0 {
-			return fmt.Errorf("%s:%d: expected key=value", name, startLine)
-		}
-		key, val := strings.TrimSpace(full[:i]), strings.TrimSpace(full[i+1:])
-		if err := c.Set(key, val); err != nil {
-			return fmt.Errorf("%s:%d: %w", name, startLine, err)
+		logical.WriteString(line)
+		if err := flush(); err != nil {
+			return err
 		}
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return flush()
+}
+
+// splitProperty splits a logical properties line the Java way: the key ends
+// at the first unescaped '=', ':' or whitespace; escapes are decoded in both.
+func splitProperty(line string) (key, val string, ok bool) {
+	i := 0
+	for i < len(line) {
+		ch := line[i]
+		if ch == '\\' {
+			i += 2
+			continue
+		}
+		if ch == '=' || ch == ':' || ch == ' ' || ch == '\t' || ch == '\f' {
+			break
+		}
+		i++
+	}
+	if i >= len(line) {
+		return "", "", false
+	}
+	key = line[:min(i, len(line))]
+	rest := strings.TrimLeft(line[i:], " \t\f")
+	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+		rest = strings.TrimLeft(rest[1:], " \t\f")
+	}
+	return unescape(key), unescape(strings.TrimRight(rest, " \t")), true
+}
+
+func unescape(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+4 < len(s) {
+				if r, err := strconv.ParseUint(s[i+1:i+5], 16, 32); err == nil {
+					b.WriteRune(rune(r))
+					i += 4
+					continue
+				}
+			}
+			b.WriteByte('u')
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
 }
 
 // SetOverride applies one -X key=value.
 func (c *Config) SetOverride(kv string) error {
 	k, v, ok := strings.Cut(kv, "=")
 	if !ok {
-		return fmt.Errorf("-X %s: expected key=value", Redact(kv))
+		// never echo the argument: it may hold a secret after ':' or a space
+		key := kv
+		if i := strings.IndexAny(kv, ": \t"); i >= 0 {
+			key = kv[:i]
+		}
+		return fmt.Errorf("-X %s: expected key=value", key)
 	}
 	return c.Set(k, v)
 }
 
 // Redact hides the value of a key=value pair whose key is a secret.
 func Redact(kv string) string {
-	k, _, ok := strings.Cut(kv, "=")
-	if ok && secretKeys[aliasOf(strings.TrimSpace(k))] {
-		return k + "=***"
+	i := strings.IndexAny(kv, "=:")
+	if i >= 0 && secretKeys[aliasOf(strings.TrimSpace(kv[:i]))] {
+		return kv[:i+1] + "***"
 	}
 	return kv
 }
@@ -252,10 +334,17 @@ func (c *Config) Opts() ([]kgo.Opt, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("no brokers: pass -b/--brokers, set EDDY_BROKERS, or bootstrap.servers in --kafka-config")
 	}
+	dial := 5 * time.Second
+	if ms, err := strconv.Atoi(c.props["socket.connection.setup.timeout.ms"]); err == nil && ms > 0 {
+		dial = time.Duration(ms) * time.Millisecond
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
-		kgo.DialTimeout(5 * time.Second),
+		kgo.DialTimeout(dial),
 		kgo.RetryTimeout(30 * time.Second),
+	}
+	if ms, err := strconv.Atoi(c.props["request.timeout.ms"]); err == nil && ms > 0 {
+		opts = append(opts, kgo.RequestTimeoutOverhead(time.Duration(ms)*time.Millisecond))
 	}
 	if id := c.props["client.id"]; id != "" {
 		opts = append(opts, kgo.ClientID(id))
@@ -323,6 +412,9 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 		}
 		tc.RootCAs = pool
 	}
+	if c.props["ssl.key.password"] != "" {
+		return nil, errors.New("ssl.key.password: encrypted private keys are not supported; decrypt the key first (openssl pkey -in key.pem -out key-plain.pem)")
+	}
 	certFile, keyFile := c.props["ssl.keystore.certificate.location"], c.props["ssl.keystore.key.location"]
 	if ks := c.props["ssl.keystore.location"]; ks != "" && certFile == "" {
 		if t := strings.ToUpper(c.props["ssl.keystore.type"]); t != "" && t != "PEM" {
@@ -339,6 +431,25 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 			return nil, fmt.Errorf("TLS client certificate: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
+	}
+	if alg, set := c.props["ssl.endpoint.identification.algorithm"]; set && alg == "" && !tc.InsecureSkipVerify {
+		// Java's way to turn off host name checks: still verify the chain
+		tc.InsecureSkipVerify = true
+		roots := tc.RootCAs
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("broker sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ct := range cs.PeerCertificates[1:] {
+				inter.AddCert(ct)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		}
+		if c.Warn != nil {
+			c.Warn("ssl.endpoint.identification.algorithm is empty: the broker's host name is not checked")
+		}
 	}
 	if v := strings.ToLower(c.props["eddy.ssl.verify"]); v == "false" || v == "0" {
 		tc.InsecureSkipVerify = true
@@ -375,13 +486,18 @@ func (c *Config) Explain(err error) error {
 	brokers := strings.Join(c.Brokers(), ",")
 	var ne net.Error
 	var oe *net.OpError
+	usesSASL := strings.HasPrefix(strings.ToUpper(c.props["security.protocol"]), "SASL_") ||
+		(c.props["security.protocol"] == "" && c.props["sasl.mechanism"] != "")
 	switch {
 	case errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") || strings.Contains(err.Error(), "sasl"):
 		return fmt.Errorf("authentication failed at %s: %s", brokers, firstLine(err.Error()))
-	case errors.As(err, &oe), errors.As(err, &ne):
-		return fmt.Errorf("cannot reach broker %s: %s", brokers, firstLine(err.Error()))
+	case usesSASL && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+		// brokers may close the connection on bad credentials
+		return fmt.Errorf("authentication failed at %s: the broker closed the connection during SASL (wrong user, password or mechanism?)", brokers)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("cannot reach broker %s: no answer in time (wrong address, or a TLS/plaintext mismatch?)", brokers)
+	case errors.As(err, &oe), errors.As(err, &ne):
+		return fmt.Errorf("cannot reach broker %s: %s", brokers, firstLine(err.Error()))
 	}
 	return fmt.Errorf("kafka %s: %s", brokers, firstLine(err.Error()))
 }

@@ -343,7 +343,8 @@ var exprPos = regexp.MustCompile(`\s*\((\d+):(\d+)\)\s*$`)
 
 // program compiles an expression against the current schema.
 func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Program {
-	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables()}
+	// type() would shadow a field named type (nexmark has one); fields win
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.DisableBuiltin("type")}
 	if sc.open {
 		// Before the first project a dotted path names an input field, as in
 		// keys and aggregates: a.b is null when a is missing, not an error.
@@ -484,7 +485,7 @@ func unknownCall(root ast.Node) *ast.IdentifierNode {
 	ast.Find(root, func(n ast.Node) bool {
 		if c, ok := n.(*ast.CallNode); ok {
 			if id, ok := c.Callee.(*ast.IdentifierNode); ok {
-				if _, known := builtin.Index[id.Value]; !known {
+				if _, known := builtin.Index[id.Value]; !known || id.Value == "type" {
 					bad = id
 					return true
 				}
@@ -512,6 +513,13 @@ func (v *identVisitor) Visit(n *ast.Node) {
 		v.locals[x.Name] = true
 	case *ast.IdentifierNode:
 		v.idents = append(v.idents, x)
+	case *ast.MemberNode:
+		// $env.name and $env["name"] reach fields whose names are not identifiers
+		if env, ok := x.Node.(*ast.IdentifierNode); ok && env.Value == "$env" {
+			if p, ok := x.Property.(*ast.StringNode); ok {
+				v.idents = append(v.idents, &ast.IdentifierNode{Value: p.Value})
+			}
+		}
 	}
 }
 

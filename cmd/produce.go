@@ -1,0 +1,402 @@
+package cmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddyhq/eddy/decode"
+	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/value"
+)
+
+type produceFlags struct {
+	topic       string
+	key         string
+	partitions  int32
+	replication int16
+	strict      bool
+	verbose     bool
+	fixture     string
+	rate        float64
+	count       int
+	badRatio    float64
+	seed        uint64
+}
+
+func newProduceCmd() *cobra.Command {
+	var f produceFlags
+	names := strings.Join(fixtures.Names(), ", ")
+	c := &cobra.Command{
+		Use:   "produce -t TOPIC",
+		Short: "Produce JSON Lines from stdin or a generator to a topic (like kcat -P)",
+		Long: `produce reads JSON Lines from stdin and writes each line as one record value.
+Blank lines are skipped. A line that is not valid JSON is still produced,
+unless --strict, which stops at it and exits 1.
+
+--key FIELD sets each record's key to that top-level field of the line: a
+string as is, any other JSON value as its JSON text; lines without the field
+(or with null, or not JSON) get no key.
+
+--fixture NAME produces from one of eddy's generators (` + names + `)
+instead of stdin, keyed by its natural key unless --key says otherwise:
+nexmark bids by auction, persons and auctions by id; clickstream by user_id;
+sensors by device; payments by account.
+
+--rate paces the records, stdin or fixture, to that many per second of wall
+clock (0: as fast as the cluster takes them).
+
+The topic is created when missing (--partitions, --replication). At the end
+produce waits for every record to be acknowledged and prints
+  eddy: produced N records to TOPIC
+to stderr; it exits 1 if any record failed.`,
+		Example: `  # a file of JSON Lines, keyed by customer
+  eddy produce -b localhost:9092 -t orders --key customer < orders.jsonl
+
+  # 1000 Nexmark events into a new 6-partition topic
+  eddy produce -t nexmark --fixture nexmark --count 1000 --partitions 6
+
+  # a live sensor stream, 50 readings a second, 1% malformed, until Ctrl-C
+  eddy produce -t sensors --fixture sensors --rate 50 --bad-ratio 0.01`,
+		Args: exactArgs(0),
+		RunE: func(c *cobra.Command, _ []string) error { return runProduce(c, f) },
+	}
+	fl := c.Flags()
+	fl.StringVarP(&f.topic, "topic", "t", "", "`TOPIC` to write to (required; created when missing)")
+	fl.StringVar(&f.key, "key", "", "use this top-level `FIELD` of each line as the record key")
+	fl.Int32Var(&f.partitions, "partitions", 3, "`N` partitions for the topic when produce creates it")
+	fl.Int16Var(&f.replication, "replication", 1, "replication factor `R` for the topic when produce creates it (-1: the broker's default)")
+	fl.BoolVar(&f.strict, "strict", false, "stop with exit 1 at the first line that is not valid JSON")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "say when the topic is created")
+	fl.StringVar(&f.fixture, "fixture", "", "produce from the generator `NAME` ("+names+") instead of stdin")
+	fl.Float64Var(&f.rate, "rate", 0, "`R` records per second of wall clock (0: as fast as possible)")
+	fl.IntVar(&f.count, "count", fixtures.DefaultCount, "--fixture: `N` records")
+	fl.Float64Var(&f.badRatio, "bad-ratio", 0, "--fixture: fraction `P` of malformed records, 0 to 1")
+	fl.Uint64Var(&f.seed, "seed", 0, "--fixture: generator seed `S`")
+	return c
+}
+
+func runProduce(c *cobra.Command, f produceFlags) error {
+	if f.topic == "" {
+		return usagef("produce: name the topic with -t TOPIC")
+	}
+	if f.partitions < 1 {
+		return usagef("produce: --partitions %d must be at least 1", f.partitions)
+	}
+	if f.replication < -1 || f.replication == 0 {
+		return usagef("produce: --replication %d must be at least 1 (or -1)", f.replication)
+	}
+	if !(f.rate >= 0) {
+		return usagef("produce: --rate %v must not be negative", f.rate)
+	}
+	var opts fixtures.Options
+	if f.fixture == "" {
+		for _, name := range []string{"count", "bad-ratio", "seed"} {
+			if c.Flags().Changed(name) {
+				return usagef("produce: --%s needs --fixture", name)
+			}
+		}
+	} else {
+		opts = fixtures.Options{Count: f.count, Seed: f.seed, BadRatio: f.badRatio}
+		if f.rate > 0 {
+			opts.Rate = f.rate // event time advances like the wall clock
+		}
+		if err := opts.Validate(f.fixture); err != nil {
+			return usagef("produce: %v", err)
+		}
+	}
+	field := f.key
+	if field == "" && f.fixture != "" {
+		field = "natural:" + f.fixture
+	}
+	key := newKeyer(field)
+
+	ctx := c.Context()
+	cl, err := connect(c,
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.SnappyCompression(), kgo.NoCompression()),
+		// A broker that stops answering fails the run instead of hanging it.
+		kgo.RecordDeliveryTimeout(time.Minute),
+	)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := ensureTopic(ctx, kadm.NewClient(cl), f, c.ErrOrStderr()); err != nil {
+		return err
+	}
+
+	// The input: stdin, or a generator writing into a pipe.
+	in, what := c.InOrStdin(), "stdin"
+	if f.fixture != "" {
+		what = f.fixture + " fixture"
+		pr, pw := io.Pipe()
+		defer pr.Close() // stops the generator if produce stops early
+		go func() {
+			var err error
+			if f.count > 0 { // Options reads 0 as the default count
+				err = fixtures.Generate(pw, f.fixture, opts)
+			}
+			pw.CloseWithError(err)
+		}()
+		in = pr
+	}
+
+	p := &producer{cl: cl, topic: f.topic}
+	// Records carry a context that Ctrl-C does not cancel, so what was read
+	// before the interrupt is still delivered; reading stops at once.
+	readErr := p.produceLines(ctx, context.WithoutCancel(ctx), in, what, f.strict, key, newPacer(f.rate))
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	flushErr := cl.Flush(flushCtx)
+	if flushErr != nil {
+		// Fail what is still buffered so every promise runs and wg ends.
+		cl.AbortBufferedRecords(context.WithoutCancel(ctx))
+	}
+	p.wg.Wait()
+	fmt.Fprintf(c.ErrOrStderr(), "eddy: produced %d records to %s\n", p.ok, f.topic)
+	switch {
+	case p.failed > 0:
+		return fmt.Errorf("%d records failed to produce to %s (first error: %v)", p.failed, f.topic, p.firstErr)
+	case flushErr != nil:
+		return fmt.Errorf("wait for acknowledgements: %w", flushErr)
+	case readErr != nil && !errors.Is(readErr, context.Canceled):
+		return readErr
+	}
+	return nil
+}
+
+// ensureTopic creates the topic when it does not exist.
+func ensureTopic(ctx context.Context, adm *kadm.Client, f produceFlags, stderr io.Writer) error {
+	_, exists, err := lookupTopic(ctx, adm, f.topic)
+	if err != nil || exists {
+		return err
+	}
+	_, err = adm.CreateTopic(ctx, f.partitions, f.replication, nil, f.topic)
+	switch {
+	case errors.Is(err, kerr.TopicAlreadyExists): // created meanwhile by someone else
+		return nil
+	case err != nil:
+		return fmt.Errorf("create topic %q: %w", f.topic, err)
+	}
+	if f.verbose {
+		fmt.Fprintf(stderr, "eddy: created topic %s (%d partitions, replication %d)\n", f.topic, f.partitions, f.replication)
+	}
+	return nil
+}
+
+// producer sends records asynchronously and counts the acknowledgements.
+// Promises run on the client's goroutine, so the counters are locked; they
+// are read after wg.Wait.
+type producer struct {
+	cl    *kgo.Client
+	topic string
+	wg    sync.WaitGroup
+
+	mu       sync.Mutex
+	ok       int64
+	failed   int64
+	firstErr error
+}
+
+func (p *producer) promise(_ *kgo.Record, err error) {
+	p.mu.Lock()
+	if err != nil {
+		if p.failed == 0 {
+			p.firstErr = err
+		}
+		p.failed++
+	} else {
+		p.ok++
+	}
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+// produceLines produces every non-blank line of r until its end, ctx is
+// done, or (strict) a line is not JSON. recCtx is given to the records.
+func (p *producer) produceLines(ctx, recCtx context.Context, r io.Reader, what string, strict bool, key *keyer, pace *pacer) error {
+	defer pace.stop()
+	lines, stop := readLines(r)
+	defer stop()
+	for {
+		var l line
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case l = <-lines:
+		}
+		switch {
+		case l.err == io.EOF:
+			return nil
+		case l.err != nil:
+			return fmt.Errorf("read %s: %w", what, l.err)
+		}
+		if strict && !decode.Valid(l.b) {
+			var v json.RawMessage
+			jerr := json.Unmarshal(l.b, &v)
+			return fmt.Errorf("%s line %d: not valid JSON (--strict): %v", what, l.no, jerr)
+		}
+		if err := pace.wait(ctx); err != nil {
+			return err
+		}
+		p.wg.Add(1)
+		p.cl.Produce(recCtx, &kgo.Record{Topic: p.topic, Key: key.key(l.b), Value: l.b}, p.promise)
+	}
+}
+
+// line is one non-blank input line (no line end) and its 1-based number, or
+// the error that ended the input (io.EOF at its end).
+type line struct {
+	b   []byte
+	no  int
+	err error
+}
+
+// readLines reads r on a goroutine of its own, so that Ctrl-C is noticed
+// while a terminal's stdin blocks; stop ends the goroutine once its current
+// read returns. Each line is a fresh slice, safe to hand to the producer.
+func readLines(r io.Reader) (<-chan line, func()) {
+	out := make(chan line, 256)
+	done := make(chan struct{})
+	go func() {
+		br := bufio.NewReaderSize(r, 64<<10)
+		send := func(l line) bool {
+			select {
+			case out <- l:
+				return true
+			case <-done:
+				return false
+			}
+		}
+		for no := 1; ; no++ {
+			b, err := br.ReadBytes('\n')
+			if b = bytes.TrimRight(b, "\r\n"); len(bytes.TrimSpace(b)) > 0 {
+				if !send(line{b: b, no: no}) {
+					return
+				}
+			}
+			if err != nil {
+				send(line{err: err})
+				return
+			}
+		}
+	}()
+	return out, sync.OnceFunc(func() { close(done) })
+}
+
+// keyer extracts a record key from a JSON line: the value of one top-level
+// field, or a fixture's natural key.
+type keyer struct {
+	plan  *decode.Plan
+	out   []value.Value
+	spans []decode.Span
+	// pick chooses the slot holding the key (nexmark: by record type).
+	pick func(out []value.Value) int
+}
+
+// newKeyer returns nil (no keys) for "", else a keyer for a field name or
+// "natural:FIXTURE".
+func newKeyer(field string) *keyer {
+	if field == "" {
+		return nil
+	}
+	paths := [][]string{{field}}
+	pick := func([]value.Value) int { return 0 }
+	if fixture, ok := strings.CutPrefix(field, "natural:"); ok {
+		switch fixture {
+		case "nexmark":
+			paths = [][]string{{"type"}, {"auction"}, {"id"}}
+			pick = func(out []value.Value) int {
+				if out[0].K == value.String && out[0].S == "bid" {
+					return 1
+				}
+				return 2
+			}
+		case "clickstream":
+			paths = [][]string{{"user_id"}}
+		case "sensors":
+			paths = [][]string{{"device"}}
+		case "payments":
+			paths = [][]string{{"account"}}
+		}
+	}
+	plan := decode.NewPlan(paths)
+	return &keyer{plan: plan, out: make([]value.Value, plan.Len()), spans: make([]decode.Span, plan.Len()), pick: pick}
+}
+
+// key returns the key for line, or nil when it has none.
+func (k *keyer) key(line []byte) []byte {
+	if k == nil || k.plan.Decode(line, k.out, k.spans) != nil {
+		return nil
+	}
+	i := k.pick(k.out)
+	v, sp := k.out[i], k.spans[i]
+	switch {
+	case sp.Start < 0 || v.IsNull():
+		return nil
+	case v.K == value.String:
+		return []byte(v.S)
+	}
+	return line[sp.Start:sp.End:sp.End]
+}
+
+// pacer spaces records at rate per second of wall clock: record i may go at
+// start + i/rate, so the average holds exactly however late the wake-ups
+// are. It wakes on a ticker, not once per record, so high rates cost one
+// wake-up per tick. A nil pacer does not wait.
+type pacer struct {
+	rate  float64
+	every time.Duration
+	start time.Time
+	sent  int64
+	tick  *time.Ticker
+}
+
+func newPacer(rate float64) *pacer {
+	if rate <= 0 {
+		return nil
+	}
+	every := time.Duration(float64(time.Second) / rate)
+	return &pacer{rate: rate, every: min(max(every, 5*time.Millisecond), 100*time.Millisecond)}
+}
+
+// wait blocks until the next record may go.
+func (p *pacer) wait(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	if p.tick == nil {
+		p.start = time.Now()
+		p.tick = time.NewTicker(p.every)
+	}
+	for {
+		if allowed := int64(time.Since(p.start).Seconds()*p.rate) + 1; p.sent < allowed {
+			p.sent++
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.tick.C:
+		}
+	}
+}
+
+func (p *pacer) stop() {
+	if p != nil && p.tick != nil {
+		p.tick.Stop()
+	}
+}
