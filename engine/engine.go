@@ -50,18 +50,19 @@ type Options struct {
 
 // Engine runs one compiled pipeline. See the package doc for ownership.
 type Engine struct {
-	plan     *pipeline.Plan
-	dec      *decode.Plan
-	opts     Options
-	row      []value.Value
-	spans    []decode.Span
-	op       *windows.Operator
-	parts    []*partState
-	byPart   map[source.Partition]*partState
-	lastPart *partState
-	idleMs   int64
-	late     bool // true: late records are dead-lettered
-	nIn      int
+	plan                 *pipeline.Plan
+	dec                  *decode.Plan
+	opts                 Options
+	row                  []value.Value
+	spans                []decode.Span
+	op                   *windows.Operator
+	parts                []*partState
+	byPart               map[source.Partition]*partState
+	lastPart             *partState
+	idleMs               int64
+	lastBatch, resumedAt int64 // wall ms of the last batch with records, and of the start of the current stretch
+	late                 bool  // true: late records are dead-lettered
+	nIn                  int
 
 	cur    *partState // partition of the record being processed
 	doneW  int64      // watermark at which the current record is fully handled
@@ -152,6 +153,12 @@ func (e *Engine) publish() {
 // the dead letters fail; bad records are dead letters, not errors.
 func (e *Engine) Process(recs []source.Record) error {
 	now := e.opts.Clock().UnixMilli()
+	if len(recs) > 0 {
+		if e.lastBatch == 0 || now-e.lastBatch >= e.idleMs {
+			e.resumedAt = now
+		}
+		e.lastBatch = now
+	}
 	e.checkIdle(now)
 	for i := range recs {
 		r := &recs[i]

@@ -106,7 +106,10 @@ func (e *Engine) checkIdle(now int64) {
 	}
 	changed := false
 	for _, ps := range e.parts {
-		if idle := now-ps.seen >= e.idleMs; idle != ps.idle {
+		// the idle clock starts no earlier than when records (re)started
+		// flowing: a slow start, a rebalance or a broker outage makes no
+		// partition idle by itself
+		if idle := now-max(ps.seen, e.resumedAt) >= e.idleMs; idle != ps.idle {
 			ps.idle, changed = idle, true
 		}
 	}
@@ -127,9 +130,13 @@ func (e *Engine) globalWatermark() int64 {
 		w = min(w, ps.wm.Value())
 	}
 	if !any {
-		w = windows.NoWatermark
+		// every partition idle or finished: the finished ones no longer
+		// matter; idle ones still bound the watermark, which so stays put
+		w = windows.EndOfInput
 		for _, ps := range e.parts {
-			w = max(w, ps.wm.Value())
+			if !ps.done {
+				w = min(w, ps.wm.Value())
+			}
 		}
 	}
 	if len(e.parts) == 0 {

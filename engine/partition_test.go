@@ -100,9 +100,17 @@ func TestWatermarkPerPartition(t *testing.T) {
 	if e.Watermark() != 12000 || len(out.rows) != 1 {
 		t.Fatalf("W = %d, rows %v; want 12000 and [0,10s) fired", e.Watermark(), out.rows)
 	}
-	// partition 1 goes idle: partition 0 alone sets the watermark
+	// partition 0 keeps delivering, partition 1 falls silent
+	for i, d := range []time.Duration{10 * time.Second, 20 * time.Second} {
+		e.opts.Clock = func() time.Time { return now.Add(d) }
+		_ = e.Process([]source.Record{kafkaRec(0, int64(2+i), `{"ts":25500}`)})
+	}
+	if e.Watermark() != 12000 {
+		t.Fatalf("before the idle timeout W = %d, want 12000", e.Watermark())
+	}
+	// after 30s without records partition 1 is idle: partition 0 alone sets the watermark
 	e.opts.Clock = func() time.Time { return now.Add(31 * time.Second) }
-	_ = e.Process([]source.Record{kafkaRec(0, 2, `{"ts":26000}`)})
+	_ = e.Process([]source.Record{kafkaRec(0, 4, `{"ts":26000}`)})
 	if e.Watermark() != 26000 || len(out.rows) != 2 {
 		t.Fatalf("after idle: W = %d, rows %v", e.Watermark(), out.rows)
 	}
@@ -110,5 +118,18 @@ func TestWatermarkPerPartition(t *testing.T) {
 	e.Done([]source.Partition{p1})
 	if e.Watermark() != 26000 {
 		t.Fatalf("W = %d", e.Watermark())
+	}
+}
+
+// A pause of the whole source (slow start, rebalance, broker outage) makes
+// no partition idle: when records flow again every partition gets its grace.
+func TestSourcePauseIsNotIdleness(t *testing.T) {
+	now := time.Unix(100, 0)
+	e, out := newTestEngine(t, "time: {field: ts, idle_timeout: 30s}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n", now)
+	e.Expect([]source.Partition{p0, p1}, now)
+	e.opts.Clock = func() time.Time { return now.Add(45 * time.Second) }
+	_ = e.Process([]source.Record{kafkaRec(0, 0, `{"ts":1000}`), kafkaRec(0, 1, `{"ts":25000}`)})
+	if e.Watermark() != windows.NoWatermark || len(out.rows) != 0 {
+		t.Fatalf("partition 1 was never read, but the source only just started: W = %d, rows %v", e.Watermark(), out.rows)
 	}
 }

@@ -125,9 +125,9 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			return err
 		}
 		if committer != nil && time.Since(lastCommit) >= CommitInterval {
-			if err := e.commit(ctx, committer); err != nil {
-				return err
-			}
+			// a failed commit (broker restarting, group rebalancing) is
+			// retried at the next interval; only the final one must succeed
+			_ = e.commit(ctx, committer)
 			lastCommit = time.Now()
 		}
 	}

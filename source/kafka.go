@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -122,7 +124,10 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	opts := append([]kgo.Opt{}, conn...)
 	opts = append(opts, kgo.FetchMaxWait(250*time.Millisecond), kgo.FetchMaxBytes(64<<20))
 	if o.Group != "" {
+		// a 10 s session (default 45 s) lets a restarted run take over its
+		// partitions soon after a crash
 		opts = append(opts, kgo.ConsumerGroup(o.Group), kgo.ConsumeTopics(o.Topics...),
+			kgo.SessionTimeout(10*time.Second), kgo.HeartbeatInterval(time.Second),
 			kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(resetOffset(o.Start, o.Now)))
 		committed, err := adm.FetchOffsets(ctx, o.Group)
 		if err == nil {
@@ -275,7 +280,12 @@ func (k *Kafka) Next(ctx context.Context) (*Batch, error) {
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
-			if ferr == nil && !errors.Is(err, context.Canceled) {
+			if ferr != nil || transient(err) {
+				return
+			}
+			if t == "" {
+				ferr = fmt.Errorf("kafka: %w", err)
+			} else {
 				ferr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
 			}
 		})
@@ -322,6 +332,16 @@ func (k *Kafka) Next(ctx context.Context) (*Batch, error) {
 		}
 		k.Release(b)
 	}
+}
+
+// transient reports whether a fetch error is one the client recovers from
+// by itself (it keeps retrying): group session trouble, retriable broker
+// errors, and lost connections during a broker restart.
+func transient(err error) bool {
+	var gs *kgo.ErrGroupSession
+	var ne net.Error
+	return errors.Is(err, context.Canceled) || errors.As(err, &gs) || kerr.IsRetriable(err) ||
+		errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func (k *Kafka) allDone() bool {
