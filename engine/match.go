@@ -10,7 +10,7 @@ import (
 
 // Matcher evaluates one filter expression against records, with the same
 // field and coordinate rules as a pipeline's filter stage (`eddy tail
-// --where`, `eddy dlq show --where`). Not safe for concurrent use.
+// --where`, `eddy export --where`). Not safe for concurrent use.
 type Matcher struct{ e *Engine }
 
 // NewMatcher compiles a filter expression. Errors name the expression.
