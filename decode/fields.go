@@ -1,0 +1,123 @@
+package decode
+
+import (
+	"unicode/utf8"
+
+	"github.com/eddyhq/eddy/value"
+)
+
+// Fields calls fn for every top-level member of the JSON object in line, in
+// the order they appear (a duplicate key is reported each time it occurs).
+// Scalars are converted as [Plan.Decode] converts them: numbers to Int when
+// integral and within 64 bits else Float, strings to String (never to
+// Time), true/false to Bool, null to the null Value; nested objects and
+// arrays become JSON values holding their text as read.
+//
+// line is validated as strictly as [Plan.Decode] validates it (what
+// encoding/json accepts for one object). Validation runs as the scan goes,
+// so when Fields returns an error fn may already have been called for the
+// members before the fault: callers that must not see part of a bad record
+// have to discard what they got.
+//
+// name is only valid during the call: unless the key had escapes it points
+// into line, so copy it (strings.Clone) to keep it. The strings in v are
+// copies and can be kept. Fields allocates nothing except those strings
+// (and a name that had escapes or invalid UTF-8).
+func Fields(line []byte, fn func(name string, v value.Value)) error {
+	s := scanner{b: line}
+	s.ws()
+	if s.i >= len(line) {
+		return &Error{s.i, "empty record"}
+	}
+	if line[s.i] != '{' {
+		if s.skip(0) && s.ws() && s.i == len(line) {
+			return ErrNotObject
+		}
+		return s.fail()
+	}
+	if !s.fields(fn) {
+		return s.fail()
+	}
+	s.ws()
+	if s.i != len(line) {
+		return &Error{s.i, "unexpected data after the object"}
+	}
+	return nil
+}
+
+// fields scans the top-level object starting at '{' and reports each member.
+func (s *scanner) fields(fn func(name string, v value.Value)) bool {
+	s.i++ // '{'
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return true
+	}
+	for {
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return s.errorf("expected a string key")
+		}
+		keyStart := s.i + 1
+		escaped, ok := s.skipString()
+		if !ok {
+			return false
+		}
+		key := s.b[keyStart : s.i-1]
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return s.errorf("expected ':' after object key")
+		}
+		s.i++
+		s.ws()
+		v, ok := s.member()
+		if !ok {
+			return false
+		}
+		var name string
+		if escaped || !utf8.Valid(key) {
+			name, _ = unquote(key)
+		} else {
+			name = bytesString(key)
+		}
+		fn(name, v)
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.errorf("unexpected end of record in object")
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			s.ws()
+		case '}':
+			s.i++
+			return true
+		default:
+			return s.errorf("expected ',' or '}' in object")
+		}
+	}
+}
+
+// member scans the value of a top-level member.
+func (s *scanner) member() (value.Value, bool) {
+	if s.i >= len(s.b) {
+		return value.Value{}, s.errorf("unexpected end of record")
+	}
+	start := s.i
+	switch c := s.b[s.i]; {
+	case c == '"':
+		str, ok := s.str()
+		return value.OfString(str), ok
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	case c == '{' || c == '[':
+		if !s.skip(1) {
+			return value.Value{}, false
+		}
+		return value.OfJSON(string(s.b[start:s.i])), true
+	default:
+		if !s.skip(1) {
+			return value.Value{}, false
+		}
+		return literal(s.b[start:s.i]), true
+	}
+}
