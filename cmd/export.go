@@ -15,6 +15,7 @@ import (
 	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/value"
@@ -117,20 +118,11 @@ func parseBound(name, s string, now time.Time) (bound, error) {
 
 // rotation parses --rotate: rows (an integer) or a duration.
 func rotation(s string) (rows int64, every time.Duration, err error) {
-	if s == "" {
-		return 0, 0, nil
+	rows, every, err = pipeline.ParseRotate(s)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--%w", err)
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n <= 0 {
-			return 0, 0, fmt.Errorf("--rotate %s: the row count must be positive", s)
-		}
-		return n, 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, 0, fmt.Errorf("--rotate %q: want a row count (100000) or a positive duration (1m)", s)
-	}
-	return 0, d, nil
+	return rows, every, nil
 }
 
 // exportSink is what export writes to: a duck.Table or a duck.Parquet.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"os"
@@ -202,6 +203,27 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 		}
 		s = sink.NewKafka(cl, t.Kafka.Topic, true)
 		r.atLeastOnce = append(r.atLeastOnce, "kafka:"+t.Kafka.Topic)
+	case t.DuckDB != nil:
+		tb, err := duck.OpenTable(t.DuckDB.Path, t.DuckDB.Table, duck.Options{Mode: duck.Mode(t.DuckDB.Mode)})
+		if err != nil {
+			return nil, err
+		}
+		s = tb
+	case t.Parquet != nil:
+		pq := t.Parquet
+		if pq.Path != "" && r.p.Source.Kafka != nil && r.p.Source.Kafka.Group != "" {
+			return nil, usagef("sinks: parquet {path} writes its file only at the end, so offsets of a consumer group could be committed before rows are durable; use parquet {dir, rotate} with a group")
+		}
+		rows, every, _ := pipeline.ParseRotate(pq.Rotate)
+		path := pq.Path
+		if pq.Dir != "" {
+			path = pq.Dir
+		}
+		w, err := duck.OpenParquet(path, duck.ParquetOptions{Dir: pq.Dir != "", RotateRows: rows, RotateEvery: every})
+		if err != nil {
+			return nil, err
+		}
+		s = w
 	case t.File == "-":
 		s = sink.NewJSONL("stdout", r.c.OutOrStdout(), nil)
 	default:

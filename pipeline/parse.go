@@ -89,6 +89,12 @@ func Load(path string) (*Pipeline, error) {
 		if p.Sinks[i].Kafka != nil {
 			p.Sinks[i].Kafka.Config = rel(p.Sinks[i].Kafka.Config)
 		}
+		if d := p.Sinks[i].DuckDB; d != nil {
+			d.Path = rel(d.Path)
+		}
+		if pq := p.Sinks[i].Parquet; pq != nil {
+			pq.Path, pq.Dir = rel(pq.Path), rel(pq.Dir)
+		}
 	}
 	return p, nil
 }
@@ -292,14 +298,20 @@ func (ps *parser) target(n *yaml.Node, path string, sink bool) Target {
 	t := Target{Line: n.Line}
 	ok := false
 	ps.fields(n, path, []string{"file", "kafka", "duckdb", "parquet"}, func(k string, v *yaml.Node) {
-		if k == "kafka" {
+		ok = true
+		switch {
+		case k == "file":
+		case k == "kafka":
 			t.Kafka = ps.kafkaTarget(v, join(path, k), sink)
-			ok = true
 			return
-		}
-		if k != "file" {
-			ps.errorf(v, join(path, k), "%s is not supported yet; use file or kafka", k)
-			ok = true
+		case !sink:
+			ps.errorf(v, join(path, k), "dead letters go to a file or kafka, not %s", k)
+			return
+		case k == "duckdb":
+			t.DuckDB = ps.duckdbTarget(v, join(path, k))
+			return
+		case k == "parquet":
+			t.Parquet = ps.parquetTarget(v, join(path, k))
 			return
 		}
 		t.File, ok = ps.str(v, join(path, k))
@@ -308,9 +320,82 @@ func (ps *parser) target(n *yaml.Node, path string, sink bool) Target {
 		}
 	})
 	if !ok && deref(n).Kind == yaml.MappingNode {
-		ps.errorf(n, path, "needs a file or kafka")
+		ps.errorf(n, path, "needs one of file, kafka, duckdb or parquet")
 	}
 	return t
+}
+
+func (ps *parser) duckdbTarget(n *yaml.Node, path string) *DuckDBTarget {
+	d := &DuckDBTarget{Mode: "append"}
+	ps.fields(n, path, []string{"path", "table", "mode"}, func(k string, v *yaml.Node) {
+		s, _ := ps.str(v, join(path, k))
+		switch k {
+		case "path":
+			d.Path = s
+		case "table":
+			d.Table = s
+		case "mode":
+			if s != "append" && s != "replace" {
+				ps.errorf(v, join(path, k), "must be append or replace, not %q", s)
+			}
+			d.Mode = s
+		}
+	})
+	if deref(n).Kind == yaml.MappingNode {
+		if d.Path == "" {
+			ps.errorf(n, join(path, "path"), "is required")
+		}
+		if d.Table == "" {
+			ps.errorf(n, join(path, "table"), "is required")
+		}
+	}
+	return d
+}
+
+func (ps *parser) parquetTarget(n *yaml.Node, path string) *ParquetTarget {
+	pq := &ParquetTarget{}
+	var rotateNode *yaml.Node
+	ps.fields(n, path, []string{"path", "dir", "rotate"}, func(k string, v *yaml.Node) {
+		s, _ := ps.str(v, join(path, k))
+		switch k {
+		case "path":
+			pq.Path = s
+		case "dir":
+			pq.Dir = s
+		case "rotate":
+			pq.Rotate, rotateNode = s, v
+			if _, _, err := ParseRotate(s); err != nil {
+				ps.errorf(v, join(path, k), "%v", err)
+			}
+		}
+	})
+	if deref(n).Kind == yaml.MappingNode {
+		switch {
+		case (pq.Path == "") == (pq.Dir == ""):
+			ps.errorf(n, path, "needs exactly one of path (one file) or dir (rolling files)")
+		case pq.Rotate != "" && pq.Dir == "":
+			ps.errorf(rotateNode, join(path, "rotate"), "needs dir (rolling files), not path")
+		}
+	}
+	return pq
+}
+
+// ParseRotate reads a Parquet rotation: a row count (100000) or a duration (1m).
+func ParseRotate(s string) (rows int64, every time.Duration, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n <= 0 {
+			return 0, 0, fmt.Errorf("rotate %s: the row count must be positive", s)
+		}
+		return n, 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, 0, fmt.Errorf("rotate %q: want a row count (100000) or a positive duration (1m)", s)
+	}
+	return 0, d, nil
 }
 
 func (ps *parser) strList(v *yaml.Node, path string) []string {

@@ -445,17 +445,17 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "duckdb sink",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "  - duckdb: out.db"),
-			wantErr: "p.yaml:3: sinks[1].duckdb: duckdb is not supported yet; use file or kafka",
+			wantErr: "p.yaml:3: sinks[1].duckdb: must be a mapping with keys path, table, mode",
 		},
 		{
 			name:    "parquet dlq",
 			yaml:    spec("dlq:", "  parquet: dead.parquet"),
-			wantErr: "p.yaml:2: dlq.parquet: parquet is not supported yet; use file or kafka",
+			wantErr: "p.yaml:2: dlq.parquet: dead letters go to a file or kafka, not parquet",
 		},
 		{
 			name:    "sink without file",
 			yaml:    spec("sinks:", "  - {}"),
-			wantErr: "p.yaml:2: sinks[0]: needs a file or kafka",
+			wantErr: "p.yaml:2: sinks[0]: needs one of file, kafka, duckdb or parquet",
 		},
 		{
 			name:    "sink with empty file",
@@ -573,7 +573,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`p.yaml:7: stages[0].coerce.amount: unknown type "integer" (expected int, float, string, bool or timestamp)`,
 			"p.yaml:9: stages[1].window.tumbling: must be > 0",
 			`p.yaml:12: stages[1].window.aggregate.m: unknown aggregate function "median" (expected one of: ` + strings.Join(windows.FuncNames, ", ") + ")",
-			"p.yaml:14: sinks[0].duckdb: duckdb is not supported yet; use file or kafka",
+			"p.yaml:14: sinks[0].duckdb: must be a mapping with keys path, table, mode",
 		}
 		_, err := pipeline.Parse("p.yaml", []byte(src))
 		if err == nil {

@@ -50,9 +50,26 @@ type Time struct {
 
 // Target is a file sink or dead-letter file.
 type Target struct {
-	File  string // path, or "-" for stdout
-	Kafka *KafkaTarget
-	Line  int
+	File    string // path, or "-" for stdout
+	Kafka   *KafkaTarget
+	DuckDB  *DuckDBTarget  // sinks only
+	Parquet *ParquetTarget // sinks only
+	Line    int
+}
+
+// DuckDBTarget writes rows into a DuckDB table (see docs/export.md).
+type DuckDBTarget struct {
+	Path  string
+	Table string
+	Mode  string // append (default) | replace
+}
+
+// ParquetTarget writes rows to one Parquet file (Path) or to rolling files
+// in Dir, rotated by Rotate (a row count like 100000, or a duration like 1m).
+type ParquetTarget struct {
+	Path   string
+	Dir    string
+	Rotate string
 }
 
 // KafkaTarget writes to a Kafka topic.
