@@ -1,0 +1,284 @@
+package cmd
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/eddyhq/eddy/fixtures"
+)
+
+// The parity test of issue 6: nexmark bids in event-time order (so nothing
+// is late) are exported to a DuckDB file; each pipeline runs through the
+// engine and its `eddy sql` query runs in DuckDB over the export, and the
+// rows must be identical, in the same order. Only quantile gets a
+// tolerance: the engine's estimate is within 1 % of the exact value.
+func TestSQLParityWithEngine(t *testing.T) {
+	dir := t.TempDir()
+	lines := genLines(t, "nexmark", fixtures.Options{Count: 4000, Seed: 11, Only: "bids"})
+	in := writeFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
+	dbPath := filepath.Join(dir, "bids.duckdb")
+	if code, _, stderr := runCLI(t, "", "export", "--input", in, "--duckdb", dbPath, "--table", "raw"); code != 0 {
+		t.Fatalf("export: %d %s", code, stderr)
+	}
+	aggs := `      aggregate:
+        n: count()
+        n_extra: count(extra)
+        total: sum(price)
+        mean: avg(price)
+        lo: min(price)
+        hi: max(price)
+        top_url: max(url)
+        bidders: count_distinct(bidder)
+        p90: quantile(price, 0.9)
+        med: quantile(price, 0.5)
+        first_price: first(price)
+        last_url: last(url)
+`
+	specs := map[string]string{
+		"tumbling": `time: {field: dateTime}
+stages:
+  - filter: price > 1000
+  - window:
+      tumbling: 250ms
+      key: channel
+` + aggs,
+		"hopping": `time: {field: dateTime, max_out_of_order: 1s}
+stages:
+  - filter: price > 1000 && channel != "Baidu"
+  - window:
+      hopping: {size: 1s, slide: 300ms}
+      key: [channel]
+` + aggs,
+		"session": `time: {field: dateTime}
+stages:
+  - filter: price > 1000
+  - window:
+      session: {gap: 40ms}
+      key: [auction, channel]
+` + aggs,
+		"session-nokey": `time: {field: dateTime}
+stages:
+  - filter: price > 9000 || channel in ["Apple"]
+  - window:
+      session: {gap: 5ms}
+      aggregate: {n: count(), total: sum(price)}
+`,
+		"project-coerce-lateness": `time: {field: dateTime, allowed_lateness: 2s}
+stages:
+  - filter: price > 1000
+  - project:
+      ch: lower(channel) + "!"
+      p: price
+      half: price / 2
+      who: bidder ?? 0
+      line: _offset
+  - coerce: {p: float}
+  - filter: 'ch == "apple!" ? p > 5000 : half >= 600'
+  - window:
+      tumbling: 1s
+      key: ch
+      aggregate: {n: count(), total: sum(p), h: sum(half), w: max(who), first_line: first(line), last_line: last(line)}
+`,
+	}
+	db, err := sql.Open("duckdb", dbPath+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for name, spec := range specs {
+		t.Run(name, func(t *testing.T) {
+			specPath := writeFile(t, dir, name+".yaml", spec)
+			out := filepath.Join(dir, name+".rows.jsonl")
+			code, _, stderr := runCLI(t, "", "run", specPath, "--input", in, "--out", out)
+			if code != 0 || !strings.Contains(stderr, "dead=0 late=0") {
+				t.Fatalf("run: %d %s", code, stderr)
+			}
+			code, query, stderr := runCLI(t, "", "sql", specPath, "--dialect", "duckdb", "--table", "raw")
+			if code != 0 {
+				t.Fatalf("sql: %d %s", code, stderr)
+			}
+			engineRows := readJSONRows(t, out)
+			sqlRows := queryRows(t, db, query)
+			if len(engineRows) < 3 {
+				t.Fatalf("only %d engine rows: a weak test", len(engineRows))
+			}
+			quantiles := map[string]bool{"p90": true, "med": true}
+			for i := range max(len(engineRows), len(sqlRows)) {
+				if i >= len(engineRows) || i >= len(sqlRows) {
+					t.Fatalf("engine has %d rows, SQL %d; row %d: engine %v sql %v", len(engineRows), len(sqlRows), i, at(engineRows, i), at(sqlRows, i))
+				}
+				if msg := diffJSONRow(engineRows[i], sqlRows[i], quantiles); msg != "" {
+					t.Fatalf("row %d of %d: %s\n engine: %v\n    sql: %v\n%s", i, len(engineRows), msg, engineRows[i], sqlRows[i], query)
+				}
+			}
+		})
+	}
+}
+
+type jsonCol struct {
+	name string
+	val  any
+}
+
+func at(rows [][]jsonCol, i int) any {
+	if i < len(rows) {
+		return rows[i]
+	}
+	return "(none)"
+}
+
+// readJSONRows reads JSON Lines objects keeping their column order.
+func readJSONRows(t *testing.T, path string) [][]jsonCol {
+	t.Helper()
+	data := readFileT(t, path)
+	var rows [][]jsonCol
+	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
+		if line == "" {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(line))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("row %q is not an object", line)
+		}
+		var row []jsonCol
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			row = append(row, jsonCol{k.(string), v})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func readFileT(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// queryRows runs the query and turns each row into JSON values the way the
+// engine writes them: timestamps as RFC 3339 UTC with milliseconds.
+func queryRows(t *testing.T, db *sql.DB, query string) [][]jsonCol {
+	t.Helper()
+	rows, err := db.Query(query)
+	if err != nil {
+		t.Fatalf("query: %v\n%s", err, query)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]jsonCol
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]jsonCol, len(cols))
+		for i, v := range vals {
+			switch x := v.(type) {
+			case time.Time:
+				v = x.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+			case *big.Int:
+				v, _ = new(big.Float).SetInt(x).Float64()
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatalf("column %s: %v (%T)", cols[i], err, v)
+			}
+			var j any
+			if err := json.Unmarshal(b, &j); err != nil {
+				t.Fatal(err)
+			}
+			row[i] = jsonCol{cols[i], j}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// diffJSONRow describes the first difference between two rows, or "".
+func diffJSONRow(got, want []jsonCol, approx map[string]bool) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d columns, SQL has %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.name != w.name {
+			return fmt.Sprintf("column %d is %q, SQL has %q", i, g.name, w.name)
+		}
+		gf, gok := g.val.(float64)
+		wf, wok := w.val.(float64)
+		if approx[g.name] && gok && wok {
+			if math.Abs(gf-wf) > 0.01*math.Abs(wf) {
+				return fmt.Sprintf("%s: %v is not within 1%% of %v", g.name, gf, wf)
+			}
+			continue
+		}
+		gb, _ := json.Marshal(g.val)
+		wb, _ := json.Marshal(w.val)
+		if !bytes.Equal(gb, wb) {
+			return fmt.Sprintf("%s: %s, SQL has %s", g.name, gb, wb)
+		}
+	}
+	return ""
+}
+
+func TestSQLCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.yaml", "time: {field: ts}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
+	regex := writeFile(t, dir, "regex.yaml", "time: {field: ts}\nstages:\n  - filter: name matches \"^a\"\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
+	bad := writeFile(t, dir, "bad.yaml", "stages:\n  - window:\n      hopping: {size: 10s, slide: 20s}\n      aggregate: {n: count()}\n")
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"prints the query", []string{"sql", good, "--table", "bids"}, 0, "FROM \"bids\"", ""},
+		{"untranslatable names stage and construct", []string{"sql", regex}, 2, "",
+			regex + `:3: stages[0].filter: cannot translate to SQL: operator matches in "name matches \"^a\""`},
+		{"bad spec", []string{"sql", bad}, 2, "", bad + ":3: stages[0].window.hopping.slide: must not exceed size (10s)"},
+		{"other dialect", []string{"sql", good, "--dialect", "sqlite"}, 2, "", `dialect "sqlite" is not supported`},
+		{"missing spec", []string{"sql", filepath.Join(dir, "nope.yaml")}, 2, "", "read pipeline"},
+		{"no argument", []string{"sql"}, 2, "", "accepts 1 arg(s), received 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", tc.args...)
+			if code != tc.wantCode || !strings.Contains(stdout, tc.wantStdout) || !strings.Contains(stderr, tc.wantStderr) {
+				t.Fatalf("code %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout, stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			}
+		})
+	}
+}
