@@ -202,6 +202,26 @@ func (s *scanner) ws() bool {
 	return true
 }
 
+// key scans an object member's key and the ':' after it, leaving s.i at
+// the value. The key is returned raw (still escaped when escaped is true).
+func (s *scanner) key() (key []byte, escaped, ok bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false, s.errorf("expected a string key")
+	}
+	start := s.i + 1
+	if escaped, ok = s.skipString(); !ok {
+		return nil, false, false
+	}
+	key = s.b[start : s.i-1]
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		return nil, false, s.errorf("expected ':' after object key")
+	}
+	s.i++
+	s.ws()
+	return key, escaped, true
+}
+
 // object scans an object starting at '{'. n says which members are wanted.
 func (s *scanner) object(n *node, depth int, top bool) bool {
 	if depth > maxDepth {
@@ -214,21 +234,10 @@ func (s *scanner) object(n *node, depth int, top bool) bool {
 		return true
 	}
 	for {
-		if s.i >= len(s.b) || s.b[s.i] != '"' {
-			return s.errorf("expected a string key")
-		}
-		keyStart := s.i + 1
-		escaped, ok := s.skipString()
+		key, escaped, ok := s.key()
 		if !ok {
 			return false
 		}
-		key := s.b[keyStart : s.i-1]
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
-			return s.errorf("expected ':' after object key")
-		}
-		s.i++
-		s.ws()
 		var child *node
 		if len(n.children) > 0 {
 			if escaped {

@@ -54,21 +54,10 @@ func (s *scanner) fields(fn func(name string, v value.Value)) bool {
 		return true
 	}
 	for {
-		if s.i >= len(s.b) || s.b[s.i] != '"' {
-			return s.errorf("expected a string key")
-		}
-		keyStart := s.i + 1
-		escaped, ok := s.skipString()
+		key, escaped, ok := s.key()
 		if !ok {
 			return false
 		}
-		key := s.b[keyStart : s.i-1]
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
-			return s.errorf("expected ':' after object key")
-		}
-		s.i++
-		s.ws()
 		v, ok := s.member()
 		if !ok {
 			return false

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/decode"
+	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -25,23 +26,10 @@ import (
 // with a "key_encoding"/"value_encoding":"base64" sibling when not UTF-8;
 // value is embedded when it is JSON, else encoded the same way.
 func (l *Letter) AppendJSON(b []byte) []byte {
-	b = append(b, `{"dlq":{`...)
-	if l.InFile {
-		b = append(b, `"file":`...)
-		b = value.AppendString(b, l.Topic)
-		b = append(b, `,"line":`...)
-		b = strconv.AppendInt(b, l.Offset, 10)
-	} else {
-		b = append(b, `"topic":`...)
-		b = value.AppendString(b, l.Topic)
-		b = append(b, `,"partition":`...)
-		b = strconv.AppendInt(b, int64(l.Partition), 10)
-		b = append(b, `,"offset":`...)
-		b = strconv.AppendInt(b, l.Offset, 10)
-		b = append(b, `,"timestamp":`...)
-		b = appendTime(b, l.Timestamp, l.Timestamp != 0)
-	}
-	b = append(b, `},"convention":`...)
+	b = append(b, `{"dlq":`...)
+	b = sink.AppendOrigin(b, &sink.Origin{IsFile: l.InFile, File: l.Topic, Line: l.Offset,
+		Topic: l.Topic, Partition: l.Partition, Offset: l.Offset, Timestamp: l.Timestamp})
+	b = append(b, `,"convention":`...)
 	b = value.AppendString(b, string(l.Convention))
 	b = append(b, `,"class":`...)
 	b = value.AppendString(b, l.Class)

@@ -182,30 +182,8 @@ func AppendDeadLetter(b []byte, d *DeadLetter) []byte {
 	}
 	b = append(b, `,"kind":`...)
 	b = value.AppendString(b, d.StageKind)
-	b = append(b, `},"source":{`...)
-	o := &d.Origin
-	if o.IsFile {
-		b = append(b, `"file":`...)
-		b = value.AppendString(b, o.File)
-		b = append(b, `,"line":`...)
-		b = strconv.AppendInt(b, o.Line, 10)
-	} else {
-		b = append(b, `"topic":`...)
-		b = value.AppendString(b, o.Topic)
-		b = append(b, `,"partition":`...)
-		b = strconv.AppendInt(b, int64(o.Partition), 10)
-		b = append(b, `,"offset":`...)
-		b = strconv.AppendInt(b, o.Offset, 10)
-		b = append(b, `,"timestamp":`...)
-		if o.Timestamp != 0 {
-			b = append(b, '"')
-			b = value.AppendTime(b, o.Timestamp)
-			b = append(b, '"')
-		} else {
-			b = append(b, "null"...)
-		}
-	}
-	b = append(b, "}"...)
+	b = append(b, `},"source":`...)
+	b = AppendOrigin(b, &d.Origin)
 	b = appendBytesField(b, "key", d.Key)
 	b = appendBytesField(b, "value", d.Value)
 	b = append(b, `,"headers":[`...)
@@ -219,6 +197,34 @@ func AppendDeadLetter(b []byte, d *DeadLetter) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
+}
+
+// AppendOrigin encodes where a record came from: {"file","line"} for file
+// sources, {"topic","partition","offset","timestamp"} for Kafka, with the
+// timestamp as RFC 3339 UTC with milliseconds or null.
+func AppendOrigin(b []byte, o *Origin) []byte {
+	if o.IsFile {
+		b = append(b, `{"file":`...)
+		b = value.AppendString(b, o.File)
+		b = append(b, `,"line":`...)
+		b = strconv.AppendInt(b, o.Line, 10)
+		return append(b, '}')
+	}
+	b = append(b, `{"topic":`...)
+	b = value.AppendString(b, o.Topic)
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendInt(b, int64(o.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, o.Offset, 10)
+	b = append(b, `,"timestamp":`...)
+	if o.Timestamp == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = value.AppendTime(b, o.Timestamp)
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }
 
 // appendBytesField writes ,"name":"text" for valid UTF-8, else the base64
