@@ -28,8 +28,9 @@ func newRunCmd() *cobra.Command {
 	var f runFlags
 	c := &cobra.Command{
 		Use:   "run PIPELINE.yaml",
-		Short: "Run a pipeline headless over a file or stdin",
-		Long: `Run a pipeline spec (see docs/pipeline.md) to the end of its input.
+		Short: "Run a pipeline headless over a topic, a file or stdin",
+		Long: `Run a pipeline spec (see docs/pipeline.md) over its source: a Kafka topic
+(followed until Ctrl-C, or to the end with stop: caught-up), a file or stdin.
 
 Flags override the spec: --input replaces source.file, --out replaces the
 sinks with one JSON Lines file, --dlq replaces the dead-letter file. "-" means
