@@ -35,9 +35,10 @@ func NewRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "eddy",
 		Short: "A terminal workbench for stream analytics",
-		Long: `eddy runs stream pipelines: filter, coerce and project records, aggregate them
-in tumbling, hopping and session windows on event time, and route every record
-it cannot handle to dead letters.
+		Long: `eddy is a workbench for stream analytics on Kafka: it runs pipelines that
+filter, coerce and project records and aggregate them in tumbling, hopping and
+session windows on event time, routes every record it cannot handle to dead
+letters, and triages, replays and exports what it finds.
 
 Start with:  eddy demo
 Run a pipeline headless:  eddy run pipeline.yaml`,
@@ -46,7 +47,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	addKafkaFlags(root)
-	root.AddCommand(newVersionCmd(), newRunCmd(), newGenCmd(), newDemoCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newSQLCmd())
+	root.AddCommand(newVersionCmd(), newRunCmd(), newGenCmd(), newDemoCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newSQLCmd(), newTUICmd())
 	return root
 }
 

@@ -1,0 +1,100 @@
+package tui
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/eddyhq/eddy/source"
+)
+
+// Pace replays src at about rate records per second (rate <= 0: as fast as it
+// reads). It hands out each batch in slices of about rate/Refresh records and
+// releases the batch to src once every slice of it has been released.
+func Pace(src source.Source, rate float64) source.Source {
+	if rate <= 0 {
+		return src
+	}
+	return &paced{Source: src, rate: rate, step: max(1, int(rate/Refresh)), start: time.Now()}
+}
+
+type paced struct {
+	source.Source
+	rate  float64
+	step  int
+	start time.Time
+	sent  int64
+
+	cur *source.Batch // owned by Next's caller goroutine
+	pos int
+
+	mu      sync.Mutex
+	pending map[*source.Batch]int // slices not yet released, per original batch
+	parent  map[*source.Batch]*source.Batch
+}
+
+func (p *paced) Next(ctx context.Context) (*source.Batch, error) {
+	for p.cur == nil || p.pos >= len(p.cur.Records) {
+		b, err := p.Source.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(b.Records) == 0 {
+			p.Source.Release(b)
+			continue
+		}
+		p.cur, p.pos = b, 0
+	}
+	// Wait until the records sent so far are due.
+	due := p.start.Add(time.Duration(float64(p.sent) / p.rate * float64(time.Second)))
+	if d := time.Until(due); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	end := min(len(p.cur.Records), p.pos+p.step)
+	sub := &source.Batch{Records: p.cur.Records[p.pos:end]}
+	if end == len(p.cur.Records) {
+		sub.Finished = p.cur.Finished
+	}
+	p.mu.Lock()
+	if p.pending == nil {
+		p.pending, p.parent = map[*source.Batch]int{}, map[*source.Batch]*source.Batch{}
+	}
+	p.pending[p.cur]++
+	p.parent[sub] = p.cur
+	last := end == len(p.cur.Records)
+	if last {
+		p.pending[p.cur] -= 1 << 30 // marks the batch complete: released when the count returns below zero
+	}
+	p.mu.Unlock()
+	p.sent += int64(end - p.pos)
+	p.pos = end
+	if last {
+		p.cur = nil // the batch may be reused once released
+	}
+	return sub, nil
+}
+
+func (p *paced) Release(sub *source.Batch) {
+	p.mu.Lock()
+	orig, ok := p.parent[sub]
+	if !ok {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.parent, sub)
+	p.pending[orig]--
+	free := p.pending[orig] == -1<<30
+	if free {
+		delete(p.pending, orig)
+	}
+	p.mu.Unlock()
+	if free {
+		p.Source.Release(orig)
+	}
+}

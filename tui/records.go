@@ -1,0 +1,384 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/source"
+)
+
+// entry is a record in the tail with its top-level JSON fields in order.
+type entry struct {
+	rec    source.Record
+	names  []string
+	cells  map[string]string
+	passes bool // passes the quick filter
+}
+
+func newEntry(r source.Record) entry {
+	e := entry{rec: r, passes: true}
+	e.names, e.cells = fields(r.Value)
+	return e
+}
+
+// fields returns a JSON object's top-level field names in order and their
+// values as cells; nil for anything that is not an object.
+func fields(b []byte) ([]string, map[string]string) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil
+	}
+	var names []string
+	cells := map[string]string{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return names, cells
+		}
+		name, _ := t.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return names, cells
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			s = string(raw)
+		}
+		if _, dup := cells[name]; !dup {
+			names = append(names, name)
+		}
+		cells[name] = s
+	}
+	return names, cells
+}
+
+// recordsPane is the live tail: a ring of the last TailCap records.
+type recordsPane struct {
+	c       *Common
+	w, h    int
+	ring    []entry // oldest first, at most TailCap
+	sel     int     // index into the visible (filtered) entries; -1 follows the newest
+	raw     bool
+	paused  bool
+	skipped int64 // records that arrived while paused or beyond TailCap per refresh
+
+	filtering bool   // the filter input is open
+	input     string // what is typed
+	expr      string // the applied filter
+	matcher   *engine.Matcher
+	filterErr error
+
+	inspecting bool
+}
+
+func (p *recordsPane) Title() string    { return "Records" }
+func (p *recordsPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *recordsPane) Capturing() bool  { return p.filtering }
+
+func (p *recordsPane) Keys() []key.Binding {
+	k := p.c.Keys
+	if p.filtering {
+		return []key.Binding{key.NewBinding(key.WithHelp("enter", "apply")), key.NewBinding(key.WithHelp("esc", "cancel"))}
+	}
+	if p.inspecting {
+		return []key.Binding{k.Back}
+	}
+	pause := k.Pause
+	if p.paused {
+		pause.SetHelp("space", "resume")
+	}
+	enter := k.Enter
+	enter.SetHelp("enter", "inspect")
+	return []key.Binding{k.Filter, k.Raw, pause, enter}
+}
+
+// visible returns the indexes of the entries that pass the filter.
+func (p *recordsPane) visible() []int {
+	v := make([]int, 0, len(p.ring))
+	for i, e := range p.ring {
+		if e.passes {
+			v = append(v, i)
+		}
+	}
+	return v
+}
+
+func (p *recordsPane) match(e *entry) {
+	e.passes = true
+	if p.matcher != nil {
+		ok, err := p.matcher.Match(&e.rec)
+		e.passes = ok && err == nil
+	}
+}
+
+// add appends records to the ring unless paused.
+func (p *recordsPane) add(rs []source.Record, dropped int64) {
+	if p.paused {
+		p.skipped += int64(len(rs)) + dropped
+		return
+	}
+	p.skipped += dropped
+	es := make([]entry, len(rs))
+	for i, r := range rs {
+		es[i] = newEntry(r)
+		p.match(&es[i])
+	}
+	if p.sel >= 0 {
+		// Keep the selection on the same record as old ones fall out.
+		before := len(p.visible())
+		p.ring = keepLast(p.ring, TailCap, es...)
+		p.sel = max(0, p.sel-(before+countPass(es)-len(p.visible())))
+		return
+	}
+	p.ring = keepLast(p.ring, TailCap, es...)
+}
+
+func countPass(es []entry) int {
+	n := 0
+	for _, e := range es {
+		if e.passes {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	k := p.c.Keys
+	if p.filtering {
+		switch km.String() {
+		case "esc":
+			p.filtering, p.filterErr = false, nil
+		case "enter":
+			p.applyFilter()
+		case "backspace":
+			if r := []rune(p.input); len(r) > 0 {
+				p.input = string(r[:len(r)-1])
+			}
+		case "ctrl+u":
+			p.input = ""
+		default:
+			if km.Text != "" {
+				p.input += km.Text
+			}
+		}
+		return nil
+	}
+	if p.inspecting {
+		if key.Matches(km, k.Back, k.Enter) {
+			p.inspecting = false
+		}
+		return nil
+	}
+	n := len(p.visible())
+	switch {
+	case key.Matches(km, k.Filter):
+		p.filtering, p.input = true, p.expr
+	case key.Matches(km, k.Raw):
+		p.raw = !p.raw
+	case key.Matches(km, k.Pause):
+		p.paused = !p.paused
+	case key.Matches(km, k.Enter):
+		if n > 0 {
+			if p.sel < 0 {
+				p.sel = n - 1
+			}
+			p.inspecting = true
+		}
+	case key.Matches(km, k.Up):
+		if p.sel < 0 {
+			p.sel = max(n-1, 0) // the first up selects the newest
+		} else {
+			p.sel = max(p.sel-1, 0)
+		}
+	case key.Matches(km, k.Down):
+		if p.sel >= 0 {
+			p.sel++
+			if p.sel >= n-1 {
+				p.sel = -1 // back to following the newest
+			}
+		}
+	case key.Matches(km, k.Top):
+		p.sel = 0
+	case key.Matches(km, k.Bottom):
+		p.sel = -1
+	case key.Matches(km, k.Back):
+		p.sel = -1
+	}
+	return nil
+}
+
+// applyFilter compiles the typed expression; an error stays in place.
+func (p *recordsPane) applyFilter() {
+	in := strings.TrimSpace(p.input)
+	if in == "" {
+		p.matcher, p.expr, p.filterErr, p.filtering = nil, "", nil, false
+	} else {
+		m, err := engine.NewMatcher(in)
+		if err != nil {
+			p.filterErr = err
+			return
+		}
+		p.matcher, p.expr, p.filterErr, p.filtering = m, in, nil, false
+	}
+	for i := range p.ring {
+		p.match(&p.ring[i])
+	}
+	p.sel = -1
+}
+
+func (p *recordsPane) selected() (entry, bool) {
+	v := p.visible()
+	if len(v) == 0 {
+		return entry{}, false
+	}
+	i := p.sel
+	if i < 0 || i >= len(v) {
+		i = len(v) - 1
+	}
+	return p.ring[v[i]], true
+}
+
+func (p *recordsPane) View() string {
+	s := p.c.Styles
+	var top []string
+	state := fmt.Sprintf("%d records (last %d kept)", len(p.ring), TailCap)
+	if p.paused {
+		state += " · PAUSED"
+		if p.skipped > 0 {
+			state += fmt.Sprintf(" (%d skipped)", p.skipped)
+		}
+	}
+	if p.raw {
+		state += " · raw"
+	}
+	if p.expr != "" {
+		state += " · filter: " + p.expr
+	}
+	top = append(top, s.Dim.Render(state))
+	if p.filtering {
+		top = append(top, "/"+p.input+"█")
+		if p.filterErr != nil {
+			top = append(top, s.Error.Render("error: "+p.filterErr.Error()))
+		}
+	}
+	if p.inspecting {
+		if e, ok := p.selected(); ok {
+			return block(append(top, inspect(e)...), p.w, p.h)
+		}
+	}
+	if len(p.ring) == 0 {
+		top = append(top, "waiting for records…")
+		return block(top, p.w, p.h)
+	}
+	v := p.visible()
+	sel := p.sel
+	if sel < 0 || sel >= len(v) {
+		sel = len(v) - 1
+	}
+	lo, hi := window(len(v), sel, p.h-len(top)-1)
+	var lines []string
+	if p.raw {
+		lines = append(lines, s.Header.Render(fit("OFFSET    VALUE", p.w)))
+		for i := lo; i < hi; i++ {
+			e := p.ring[v[i]]
+			l := fit(fmt.Sprintf("%-8s  %s", coord(e.rec), e.rec.Value), p.w)
+			if i == sel && p.sel >= 0 {
+				l = s.Selected.Render(l)
+			}
+			lines = append(lines, l)
+		}
+	} else {
+		cols := columns(p.ring, v[lo:hi])
+		rows := make([][]string, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			e := p.ring[v[i]]
+			row := []string{coord(e.rec)}
+			if e.cells == nil {
+				row = append(row, string(e.rec.Value))
+			}
+			for _, c := range cols {
+				row = append(row, e.cells[c])
+			}
+			rows = append(rows, row)
+		}
+		mark := -1
+		if p.sel >= 0 {
+			mark = sel - lo
+		}
+		lines = table(s, append([]string{"OFFSET"}, cols...), rows, p.w, mark)
+	}
+	return block(append(top, lines...), p.w, p.h)
+}
+
+// columns are the field names of the shown entries, in first-seen order.
+func columns(ring []entry, idx []int) []string {
+	seen := map[string]bool{}
+	var cols []string
+	for _, i := range idx {
+		for _, n := range ring[i].names {
+			if !seen[n] {
+				seen[n] = true
+				cols = append(cols, n)
+			}
+		}
+	}
+	return cols
+}
+
+// coord is a record's short position: partition/offset, or the line of a file.
+func coord(r source.Record) string {
+	if r.File {
+		return "L" + strconv.FormatInt(r.Offset, 10)
+	}
+	return fmt.Sprintf("%d/%d", r.Partition, r.Offset)
+}
+
+// inspect is the detail view of one record.
+func inspect(e entry) []string {
+	r := e.rec
+	lines := []string{}
+	if r.File {
+		lines = append(lines, fmt.Sprintf("file %s  line %d", r.Topic, r.Offset))
+	} else {
+		lines = append(lines, fmt.Sprintf("topic %s  partition %d  offset %d", r.Topic, r.Partition, r.Offset))
+	}
+	ts := "unknown"
+	if r.Timestamp != 0 {
+		ts = time.UnixMilli(r.Timestamp).UTC().Format(time.RFC3339Nano)
+	}
+	lines = append(lines, "timestamp "+ts)
+	if r.Key == nil {
+		lines = append(lines, "key (none)")
+	} else {
+		lines = append(lines, "key "+strconv.Quote(string(r.Key)))
+	}
+	if len(r.Headers) == 0 {
+		lines = append(lines, "headers (none)")
+	} else {
+		lines = append(lines, "headers")
+		for _, h := range r.Headers {
+			lines = append(lines, fmt.Sprintf("  %s: %q", h.Key, h.Value))
+		}
+	}
+	lines = append(lines, "value")
+	var buf bytes.Buffer
+	if json.Indent(&buf, r.Value, "  ", "  ") == nil {
+		lines = append(lines, strings.Split("  "+buf.String(), "\n")...)
+	} else {
+		lines = append(lines, "  "+strconv.Quote(string(r.Value)))
+	}
+	return lines
+}
