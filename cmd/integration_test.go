@@ -298,7 +298,11 @@ func TestIntegrationKcatFixture(t *testing.T) {
 	adm := itAdmin(t, env.brokers)
 	topic := itName("bids")
 	itCreateTopic(t, adm, topic)
-	itKcat(t, strings.NewReader(itKeyedByAuction(lines)), "-b", env.brokers, "-P", "-t", topic, "-K", "\t")
+	// idempotence keeps each partition in the order written even when a request is
+	// retried (a fresh broker may still be electing leaders): the test needs
+	// every partition in event-time order
+	itKcat(t, strings.NewReader(itKeyedByAuction(lines)), "-b", env.brokers, "-P", "-t", topic, "-K", "\t",
+		"-X", "enable.idempotence=true")
 	if n := itRecords(t, adm, topic); n != 20000 {
 		t.Fatalf("kcat produced %d records, want 20000", n)
 	}
