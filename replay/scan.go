@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -52,7 +53,7 @@ func plan(ctx context.Context, adm *kadm.Client, topic, group string) (map[int32
 	if group != "" {
 		// A group that never committed is not found (newer brokers) or
 		// has no offsets (older ones): either way, start at the log start.
-		committed, err = adm.FetchOffsets(ctx, group)
+		committed, err = fetchOffsets(ctx, adm, group)
 		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 			return nil, fmt.Errorf("fetch offsets of group %q: %w", group, err)
 		}
@@ -220,5 +221,30 @@ func (r *ranger) pauseDone(cl *kgo.Client) {
 	if len(r.paused) > 0 {
 		cl.PauseFetchPartitions(map[string][]int32{r.topic: r.paused})
 		r.paused = r.paused[:0]
+	}
+}
+
+// fetchOffsets fetches a group's committed offsets, retrying the errors a
+// broker gives while its group coordinator is still starting (a fresh
+// cluster creates __consumer_offsets on the first group request).
+func fetchOffsets(ctx context.Context, adm *kadm.Client, group string) (kadm.OffsetResponses, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			resp.Each(func(r kadm.OffsetResponse) {
+				if err == nil && r.Err != nil && kerr.IsRetriable(r.Err) {
+					err = r.Err
+				}
+			})
+		}
+		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return resp, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
