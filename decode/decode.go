@@ -258,21 +258,29 @@ func (s *scanner) object(n *node, depth int, top bool) bool {
 		} else if !s.wanted(child, depth+1, top) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.errorf("unexpected end of record in object")
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.ws()
-		case '}':
-			s.i++
-			return true
-		default:
-			return s.errorf("expected ',' or '}' in object")
+		if more, ok := s.nextMember(); !more {
+			return ok
 		}
 	}
+}
+
+// nextMember consumes what follows an object member: ',' (more members
+// follow) or '}' (the object ends, ok). Anything else is an error.
+func (s *scanner) nextMember() (more, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, s.errorf("unexpected end of record in object")
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		s.ws()
+		return true, true
+	case '}':
+		s.i++
+		return false, true
+	}
+	return false, s.errorf("expected ',' or '}' in object")
 }
 
 // wanted scans a value whose path is wanted by n.

@@ -69,19 +69,8 @@ func (s *scanner) fields(fn func(name string, v value.Value)) bool {
 			name = bytesString(key)
 		}
 		fn(name, v)
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.errorf("unexpected end of record in object")
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.ws()
-		case '}':
-			s.i++
-			return true
-		default:
-			return s.errorf("expected ',' or '}' in object")
+		if more, ok := s.nextMember(); !more {
+			return ok
 		}
 	}
 }

@@ -2,10 +2,8 @@ package replay
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -136,16 +134,4 @@ func appendInt(b []byte, n *int64) []byte {
 
 // appendBytes appends null, a JSON string, or base64 followed by
 // ,"<encoding>":"base64".
-func appendBytes(b, v []byte, encoding string) []byte {
-	switch {
-	case v == nil:
-		return append(b, "null"...)
-	case utf8.Valid(v):
-		return value.AppendString(b, string(v))
-	}
-	b = append(b, '"')
-	b = base64.StdEncoding.AppendEncode(b, v)
-	b = append(b, `","`...)
-	b = append(b, encoding...)
-	return append(b, `":"base64"`...)
-}
+func appendBytes(b, v []byte, encoding string) []byte { return sink.AppendBytes(b, v, encoding) }

@@ -233,6 +233,12 @@ func appendBytesField(b []byte, name string, v []byte) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
+	return AppendBytes(b, v, name+"_encoding")
+}
+
+// AppendBytes appends null for nil, a JSON string for valid UTF-8, or the
+// base64 text followed by ,"<encodingKey>":"base64".
+func AppendBytes(b, v []byte, encodingKey string) []byte {
 	switch {
 	case v == nil:
 		return append(b, "null"...)
@@ -242,6 +248,6 @@ func appendBytesField(b []byte, name string, v []byte) []byte {
 	b = append(b, '"')
 	b = base64.StdEncoding.AppendEncode(b, v)
 	b = append(b, `","`...)
-	b = append(b, name...)
-	return append(b, `_encoding":"base64"`...)
+	b = append(b, encodingKey...)
+	return append(b, `":"base64"`...)
 }
