@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/tui"
 	"github.com/eddyhq/eddy/value"
 	"github.com/eddyhq/eddy/windows"
 )
@@ -32,6 +34,8 @@ type demoFlags struct {
 	bad      float64
 	data     string
 	headless bool
+	print    bool
+	logFile  string
 	duration time.Duration
 	window   time.Duration
 }
@@ -40,19 +44,21 @@ func newDemoCmd() *cobra.Command {
 	var f demoFlags
 	c := &cobra.Command{
 		Use:   "demo",
-		Short: "Start the embedded demo Kafka cluster with live traffic and watch a pipeline on it",
+		Short: "Open the workbench on an embedded demo Kafka cluster with live traffic",
 		Long: `Start an in-process Kafka-protocol cluster on loopback with the topics clicks,
 nexmark.bids, nexmark.auctions, nexmark.persons, payments and sensors, keep
 producing generated traffic into them (with a share of malformed records), and
-run examples/live-purchases.yaml on the clicks topic: window rows are printed as
-windows close, dead letters go to the clicks.dlq topic.
+open the workbench on it: pick a topic, filter its records, add stages, watch
+windows close in a table and a chart, save the pipeline. Press ? for keys.
 
 Other clients can use the cluster while it runs: kcat, scripts, a second eddy.
-With --headless only the cluster and the traffic run.
-
-(The interactive workbench will take over this command.)`,
+With --headless only the cluster and the traffic run. With --print (or when
+standard output is not a terminal) eddy runs examples/live-purchases.yaml on
+the clicks topic and prints window rows as windows close, dead letters going
+to the clicks.dlq topic.`,
 		Example: `  eddy demo
   eddy demo --headless --listen 127.0.0.1:9092 --rate 5000
+  eddy demo --print --window 2s
   kcat -b 127.0.0.1:9092 -C -t clicks -o -5 -e`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -71,6 +77,8 @@ With --headless only the cluster and the traffic run.
 	fl.Float64Var(&f.bad, "bad-ratio", 0.005, "share of malformed records")
 	fl.StringVar(&f.data, "data", "", "keep the cluster's data in `DIR` across restarts")
 	fl.BoolVar(&f.headless, "headless", false, "run only the cluster and the traffic")
+	fl.BoolVar(&f.print, "print", false, "print the live pipeline's windows instead of opening the workbench")
+	fl.StringVar(&f.logFile, "log", "", "write the workbench's logs to `FILE` (default: no logs)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	fl.DurationVar(&f.window, "window", 10*time.Second, "window size of the demo pipeline")
 	return c
@@ -89,6 +97,20 @@ func runDemo(c *cobra.Command, f demoFlags) error {
 	}
 	defer d.Stop()
 	out := c.OutOrStdout()
+	if !f.headless && !f.print && isTerminal(out) {
+		cfg := kcfg.New()
+		_ = cfg.Set("bootstrap.servers", d.Addr)
+		conn, err := cfg.Opts()
+		if err != nil {
+			return err
+		}
+		cl, err := kgo.NewClient(conn...)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		return clusterWorkbench(ctx, c, conn, cl, tui.Options{Label: "demo " + d.Addr, Brokers: []string{d.Addr}, Start: "last:200"}, f.logFile)
+	}
 	fmt.Fprintf(out, "eddy demo: Kafka-protocol cluster on %s\n", d.Addr)
 	fmt.Fprintf(out, "  topics: %s (%d partitions each)\n", strings.Join(demo.Topics, ", "), demo.Partitions)
 	fmt.Fprintf(out, "  traffic: %g records/s, %g%% malformed\n", f.rate, f.bad*100)
@@ -213,4 +235,14 @@ func demoCell(v value.Value) string {
 		return time.UnixMilli(v.I).UTC().Format("15:04:05")
 	}
 	return string(value.AppendJSON(nil, v))
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

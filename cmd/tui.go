@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/replay"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/tui"
 )
@@ -30,9 +32,11 @@ func newTUICmd() *cobra.Command {
 		Use:   "tui",
 		Short: "Open the workbench on a cluster or a file",
 		Long: `tui opens the workbench: the topics of a cluster (enter attaches), a live tail
-of the attached topic or file with a quick filter and a record inspector, and,
-with -p, the pipeline's results and dead letters as it runs over the same
-records. Press ? for every key.
+of the attached topic or file with a quick filter, seeking and a record
+inspector, a pipeline you build stage by stage while records flow (or open
+with -p), its results as a sortable table and rolling charts, and its dead
+letters with dry runs and guarded replay. w saves the pipeline as YAML for
+eddy run. Press ? for every key, : for commands.
 
 Kafka topics are read from --start (default the last 200 records of each
 partition) and followed. --input replays a JSON Lines file, at --rate records
@@ -62,20 +66,16 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 	if f.rate > 0 && f.input == "" {
 		return usagef("--rate needs --input")
 	}
-	opts := tui.Options{Attach: f.topic}
+	opts := tui.Options{Attach: f.topic, Start: f.start}
 	if f.pipeline != "" {
 		p, err := pipeline.Load(f.pipeline)
 		if err != nil {
 			return usageError{err}
 		}
-		plan, err := pipeline.Compile(p)
-		if err != nil {
+		if _, err := pipeline.Compile(p); err != nil {
 			return usageError{err}
 		}
-		opts.Plan, opts.PipelineName = plan, p.Name
-		if opts.PipelineName == "" {
-			opts.PipelineName = f.pipeline
-		}
+		opts.Pipeline, opts.PipelinePath = p, f.pipeline
 		if f.input == "" && f.topic == "" {
 			if p.Source.File != "" && p.Source.File != "-" {
 				f.input = p.Source.File
@@ -84,47 +84,74 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 			}
 		}
 	}
-	if f.logFile != "" {
-		lf, err := os.OpenFile(f.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if f.input != "" {
+		if f.topic != "" {
+			return usagef("--input and --topic exclude each other")
+		}
+		opts.Label, opts.Attach, opts.File, opts.Start = "file", f.input, true, "earliest"
+		opts.Open = func(_ context.Context, _, start string) (source.Source, error) {
+			src, err := source.OpenFile(f.input)
+			if err != nil {
+				return nil, err
+			}
+			var line int64
+			if n, ok := strings.CutPrefix(start, "offset:"); ok {
+				line, _ = strconv.ParseInt(n, 10, 64)
+			}
+			return tui.Pace(tui.From(src, line), f.rate), nil
+		}
+		return workbench(ctx, c, opts, f.logFile)
+	}
+	cfg, err := kafkaConfig(c)
+	if err != nil {
+		return err
+	}
+	if cfg.Get("bootstrap.servers") == "" {
+		return usagef("tui: no brokers: give -b BROKERS (or $EDDY_BROKERS), or --input FILE")
+	}
+	conn, err := cfg.Opts()
+	if err != nil {
+		return usageError{err}
+	}
+	cl, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	opts.Label = cfg.Get("bootstrap.servers")
+	opts.Brokers = strings.Split(opts.Label, ",")
+	return clusterWorkbench(ctx, c, conn, cl, opts, f.logFile)
+}
+
+// clusterWorkbench runs the workbench on a cluster: cl lists topics and
+// produces edited dead letters; conn opens consumers and replays.
+func clusterWorkbench(ctx context.Context, c *cobra.Command, conn []kgo.Opt, cl *kgo.Client, opts tui.Options, logFile string) error {
+	opts.Topics = topicLister(kadm.NewClient(cl))
+	opts.Open = kafkaOpener(conn)
+	opts.Dead = &tui.DeadOps{
+		Scan: func(ctx context.Context, topic string, fn func(*replay.Letter) error) error {
+			return replay.Scan(ctx, conn, topic, replay.ScanOptions{}, fn)
+		},
+		Replay: func(ctx context.Context, o replay.Options) (*replay.Report, error) { return replay.Run(ctx, conn, o) },
+		Produce: func(ctx context.Context, rec *kgo.Record) error {
+			return cl.ProduceSync(ctx, rec).FirstErr()
+		},
+	}
+	return workbench(ctx, c, opts, logFile)
+}
+
+// workbench runs the terminal UI until the user quits. The terminal is
+// restored on every way out: bubbletea restores it on return and on a
+// panic in the UI, which it turns into an error.
+func workbench(ctx context.Context, c *cobra.Command, opts tui.Options, logFile string) error {
+	if logFile != "" {
+		lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("open log: %w", err)
 		}
 		defer lf.Close()
 		lg := log.New(lf, "", log.LstdFlags|log.Lmicroseconds)
 		opts.Logf = lg.Printf
-	}
-	if f.input != "" {
-		if f.topic != "" {
-			return usagef("--input and --topic exclude each other")
-		}
-		opts.Label, opts.Attach = "file", f.input
-		opts.Open = func(context.Context, string) (source.Source, error) {
-			src, err := source.OpenFile(f.input)
-			if err != nil {
-				return nil, err
-			}
-			return tui.Pace(src, f.rate), nil
-		}
-	} else {
-		cfg, err := kafkaConfig(c)
-		if err != nil {
-			return err
-		}
-		if cfg.Get("bootstrap.servers") == "" {
-			return usagef("tui: no brokers: give -b BROKERS (or $EDDY_BROKERS), or --input FILE")
-		}
-		cl, err := connect(c)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		conn, err := cfg.Opts()
-		if err != nil {
-			return usageError{err}
-		}
-		opts.Label = cfg.Get("bootstrap.servers")
-		opts.Topics = topicLister(kadm.NewClient(cl))
-		opts.Open = kafkaOpener(conn, f.start)
 	}
 	m := tui.New(ctx, opts)
 	defer m.Stop()
@@ -140,8 +167,8 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 }
 
 // kafkaOpener opens a followed Kafka source on one topic from start.
-func kafkaOpener(conn []kgo.Opt, start string) func(context.Context, string) (source.Source, error) {
-	return func(ctx context.Context, topic string) (source.Source, error) {
+func kafkaOpener(conn []kgo.Opt) func(context.Context, string, string) (source.Source, error) {
+	return func(ctx context.Context, topic, start string) (source.Source, error) {
 		return source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: []string{topic}, Start: start, Stop: "none"})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,6 +58,42 @@ type Kafka struct {
 	parts   []Partition
 	pending []Partition // finished, not yet reported
 	free    batchPool
+
+	lagMu sync.Mutex
+	hw    map[Partition]int64 // high watermark per partition, from the last fetch
+	pos   map[Partition]int64 // next offset per partition after the records handed out
+}
+
+// Lag is how many records the partitions read so far hold beyond what Next
+// has handed out, as of the last fetch (an estimate between fetches); it is
+// safe to call from any goroutine.
+func (k *Kafka) Lag() int64 {
+	k.lagMu.Lock()
+	defer k.lagMu.Unlock()
+	var n int64
+	for p, hw := range k.hw {
+		if d := hw - k.pos[p]; d > 0 {
+			n += d
+		}
+	}
+	return n
+}
+
+func (k *Kafka) noteProgress(fetches kgo.Fetches) {
+	k.lagMu.Lock()
+	defer k.lagMu.Unlock()
+	if k.hw == nil {
+		k.hw, k.pos = map[Partition]int64{}, map[Partition]int64{}
+	}
+	fetches.EachPartition(func(f kgo.FetchTopicPartition) {
+		p := Partition{f.Topic, f.Partition}
+		if f.HighWatermark > 0 {
+			k.hw[p] = f.HighWatermark
+		}
+		if n := len(f.Records); n > 0 {
+			k.pos[p] = f.Records[n-1].Offset + 1
+		}
+	})
 }
 
 // Partitions lists every partition of the topics as of the start.
@@ -292,6 +329,7 @@ func (k *Kafka) Next(ctx context.Context) (*Batch, error) {
 		if ferr != nil {
 			return nil, ferr
 		}
+		k.noteProgress(fetches)
 		b := k.free.get()
 		fetches.EachRecord(func(r *kgo.Record) {
 			p := Partition{r.Topic, r.Partition}

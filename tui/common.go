@@ -13,6 +13,10 @@ const (
 	TailCap   = 1000 // records in the tail
 	ResultCap = 500  // result rows
 	DeadCap   = 200  // dead letters in the list
+	ChartKeys = 200  // keys whose series the chart keeps (least recently updated dropped)
+	ChartLen  = 120  // points per series
+	SparkLen  = 120  // seconds of input and dead-letter rate
+	TopK      = 5    // keys drawn in the chart
 	Refresh   = 15   // UI updates per second from a feed, at most
 )
 
@@ -47,7 +51,10 @@ func DefaultStyles() Styles {
 // KeyMap holds the global keys and the keys panes share.
 type KeyMap struct {
 	Quit, Help, Next, Prev, Back, Enter, Up, Down, Top, Bottom key.Binding
-	Raw, Pause, Filter, Refresh                                key.Binding
+	Raw, Pause, Filter, Refresh, Seek, Export                  key.Binding
+	Palette, Add, Edit, Delete, MoveUp, MoveDown, Write, Open  key.Binding
+	Left, Right, Sort, Chart                                   key.Binding
+	DryRun, Replay, EditReplay                                 key.Binding
 }
 
 // DefaultKeys returns the k9s/lazygit-style keys.
@@ -70,6 +77,26 @@ func DefaultKeys() KeyMap {
 		Pause:   b("space", "pause", "space"),
 		Filter:  b("/", "filter", "/"),
 		Refresh: b("R", "reload", "R"),
+		Seek:    b("s", "seek", "s"),
+		Export:  b("x", "export", "x"),
+
+		Palette:  b(":", "command", ":"),
+		Add:      b("a", "add stage", "a"),
+		Edit:     b("e", "edit", "e"),
+		Delete:   b("d", "delete", "d"),
+		MoveUp:   b("K", "move up", "K"),
+		MoveDown: b("J", "move down", "J"),
+		Write:    b("w", "write", "w"),
+		Open:     b("o", "open", "o"),
+
+		Left:  b("←/h", "column", "left", "h"),
+		Right: b("→/l", "column", "right", "l"),
+		Sort:  b("s", "sort", "s"),
+		Chart: b("c", "chart", "c"),
+
+		DryRun:     b("D", "dry run", "D"),
+		Replay:     b("P", "replay", "P"),
+		EditReplay: b("E", "edit+replay", "E"),
 	}
 }
 
@@ -123,7 +150,8 @@ func table(s Styles, header []string, rows [][]string, w, sel int) []string {
 			widths[i] = max(widths[i], lipgloss.Width(r[i]))
 		}
 	}
-	for i := range widths {
+	// Every column but the last is capped; the last takes what is left.
+	for i := range widths[:len(widths)-1] {
 		widths[i] = min(widths[i], 30)
 	}
 	line := func(cells []string) string {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -25,12 +27,15 @@ import (
 type FeedMsg struct {
 	ID      int // the feed's id; messages of a replaced feed are ignored
 	At      time.Time
+	Gen     int // the pipeline generation that Rows, Dead, Counts and Stats belong to
 	Records []source.Record
 	Rows    []ResultRow
 	Dead    []DeadItem
 	Counts  map[DeadKey]int64 // dead letters by class and stage since the last message
-	Stats   engine.Stats
-	Dropped int64 // records not shown because more than TailCap arrived between refreshes
+	Stats   engine.Stats      // the running pipeline's counters since it was applied
+	Read    int64             // records read since the feed started
+	Dropped int64             // records not shown because more than TailCap arrived between refreshes
+	Lag     int64             // records behind the end of the topic; -1 unknown (files)
 	Done    bool
 	Err     error
 }
@@ -39,15 +44,18 @@ type FeedMsg struct {
 type ResultRow struct {
 	Names []string
 	Cells []string
+	Vals  []value.Value // nil for raw records
+	JSON  []byte
 }
 
 // DeadKey groups dead letters: the error class (see replay.Class) and the stage.
 type DeadKey struct{ Class, Stage string }
 
-// DeadItem is one dead letter, formatted.
+// DeadItem is one dead letter, formatted, with the record it came from.
 type DeadItem struct {
 	DeadKey
 	Error, Origin, Value string
+	L                    replay.Letter // the whole letter; its bytes are the item's own
 }
 
 // hub is where the feed's goroutines leave data for the ticker.
@@ -57,8 +65,12 @@ type hub struct {
 	rows    []ResultRow
 	dead    []DeadItem
 	counts  map[DeadKey]int64
-	in      int64
+	read    int64
 	dropped int64
+	gen     int            // the running pipeline's generation
+	eng     *engine.Engine // the running engine; nil: tail only
+	genRead int64          // read when gen started (tail-only counters)
+	err     error          // a failed swap, reported once
 }
 
 // keepLast appends xs to s and drops the oldest beyond limit.
@@ -77,7 +89,7 @@ func (h *hub) addRecords(rs []source.Record) {
 		cp = append(cp, copyRecord(r))
 	}
 	h.mu.Lock()
-	h.in += int64(len(rs))
+	h.read += int64(len(rs))
 	drop := int64(skip) + int64(max(0, len(h.recs)+len(cp)-TailCap))
 	h.dropped += drop
 	h.recs = keepLast(h.recs, TailCap, cp...)
@@ -105,20 +117,54 @@ func clone(b []byte) []byte {
 	return append([]byte{}, b...)
 }
 
-// Write is the engine's sink for result rows.
-func (h *hub) Write(r *sink.Row) error {
-	row := ResultRow{Names: append([]string{}, r.Names...), Cells: make([]string, len(r.Vals))}
+// install makes eng (nil: tail only) the running pipeline of generation gen;
+// what the previous one left undrained is dropped.
+func (h *hub) install(gen int, eng *engine.Engine) {
+	h.mu.Lock()
+	h.gen, h.eng, h.genRead = gen, eng, h.read
+	h.rows, h.dead, h.counts = nil, nil, nil
+	h.mu.Unlock()
+}
+
+func (h *hub) fail(err error) {
+	h.mu.Lock()
+	h.err = err
+	h.mu.Unlock()
+}
+
+// genSink is the engine's sink and dead-letter destination for one
+// generation; what a replaced generation writes is dropped.
+type genSink struct {
+	h   *hub
+	gen int
+}
+
+// Write keeps a result row.
+func (s genSink) Write(r *sink.Row) error {
+	row := ResultRow{Names: append([]string{}, r.Names...), Cells: make([]string, len(r.Vals)), Vals: make([]value.Value, len(r.Vals)), JSON: clone(r.JSON)}
 	for i, v := range r.Vals {
 		row.Cells[i] = cell(v)
+		row.Vals[i] = v
 	}
+	if len(r.Names) == 0 { // raw records (no window, no project): their fields
+		row.Names, row.Cells = orderedFields(r.JSON)
+		row.Vals = nil
+	}
+	h := s.h
 	h.mu.Lock()
-	h.rows = keepLast(h.rows, ResultCap, row)
+	if h.gen == s.gen {
+		h.rows = keepLast(h.rows, ResultCap, row)
+	}
 	h.mu.Unlock()
 	return nil
 }
 
-// cell formats a value for a table: JSON, strings unquoted.
+// cell formats a value for a table: JSON, strings unquoted, floats
+// rounded to 6 decimals (exports keep the exact values).
 func cell(v value.Value) string {
+	if v.K == value.Float && !math.IsInf(v.F, 0) && !math.IsNaN(v.F) && math.Abs(v.F) < 1e15 {
+		return strconv.FormatFloat(math.Round(v.F*1e6)/1e6, 'f', -1, 64)
+	}
 	b := value.AppendJSON(nil, v)
 	if len(b) >= 2 && b[0] == '"' {
 		return string(b[1 : len(b)-1])
@@ -126,53 +172,49 @@ func cell(v value.Value) string {
 	return string(b)
 }
 
-// WriteDead is the engine's dead-letter destination.
-func (h *hub) WriteDead(d *sink.DeadLetter) error {
+// WriteDead keeps a dead letter.
+func (s genSink) WriteDead(d *sink.DeadLetter) error {
 	stage := sink.StageLabel(d.StageIndex, d.StageKind)
-	it := DeadItem{DeadKey: DeadKey{Class: replay.Class(d.StageKind, d.Error), Stage: stage},
-		Error: d.Error, Value: value.Abbrev(string(d.Value), 200)}
-	o := d.Origin
-	if o.IsFile {
-		it.Origin = fmt.Sprintf("%s:%d", o.File, o.Line)
-	} else {
-		it.Origin = fmt.Sprintf("%s/%d@%d", o.Topic, o.Partition, o.Offset)
-	}
+	it := itemOf(letterOf(d, replay.Class(d.StageKind, d.Error), stage))
+	h := s.h
 	h.mu.Lock()
-	if h.counts == nil {
-		h.counts = map[DeadKey]int64{}
+	if h.gen == s.gen {
+		if h.counts == nil {
+			h.counts = map[DeadKey]int64{}
+		}
+		h.counts[it.DeadKey]++
+		h.dead = keepLast(h.dead, DeadCap, it)
 	}
-	h.counts[it.DeadKey]++
-	h.dead = keepLast(h.dead, DeadCap, it)
 	h.mu.Unlock()
 	return nil
 }
 
-func (h *hub) Close() error { return nil }
+func (genSink) Close() error { return nil }
 
 // drain takes what arrived since the last call.
-func (h *hub) drain(m *FeedMsg) {
+func (h *hub) drain(m *FeedMsg) *engine.Engine {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	m.Records, h.recs = h.recs, nil
 	m.Rows, h.rows = h.rows, nil
 	m.Dead, h.dead = h.dead, nil
 	m.Counts, h.counts = h.counts, nil
 	m.Dropped, h.dropped = h.dropped, 0
-	m.Stats.In = h.in
-	h.mu.Unlock()
-}
-
-// tee hands a copy of every batch's records to the hub on their way to the engine.
-type tee struct {
-	source.Source
-	h *hub
-}
-
-func (t tee) Next(ctx context.Context) (*source.Batch, error) {
-	b, err := t.Source.Next(ctx)
-	if b != nil {
-		t.h.addRecords(b.Records)
+	m.Read, m.Gen = h.read, h.gen
+	if h.err != nil {
+		m.Err, h.err = h.err, nil
 	}
-	return b, err
+	if h.eng == nil {
+		m.Stats.In = h.read - h.genRead
+		m.Stats.Passed = m.Stats.In
+	}
+	return h.eng
+}
+
+// swapReq asks the feed to run plan (nil: tail only) as generation gen.
+type swapReq struct {
+	gen  int
+	plan *pipeline.Plan
 }
 
 // feed is one running source, with its pipeline when there is one.
@@ -180,17 +222,29 @@ type feed struct {
 	id     int
 	cancel context.CancelFunc
 	ch     chan FeedMsg
+	swaps  chan swapReq // capacity 1: the newest request wins
 }
 
-// startFeed runs src (closing it at the end) and, with a plan, a fresh engine
-// over it. The returned feed's channel is closed after the last message.
-func startFeed(ctx context.Context, id int, src source.Source, plan *pipeline.Plan, logf func(string, ...any)) *feed {
+// swap replaces the running pipeline between two batches without touching
+// the source: the consumer keeps its position, window state starts empty.
+// Only the UI goroutine calls it.
+func (f *feed) swap(gen int, plan *pipeline.Plan) {
+	select {
+	case <-f.swaps:
+	default:
+	}
+	f.swaps <- swapReq{gen, plan}
+}
+
+// startFeed reads src (closing it at the end) and runs plan (nil: tail only)
+// over it as generation gen; [feed.swap] replaces the plan. The feed's
+// channel is closed after the last message.
+func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pipeline.Plan, logf func(string, ...any)) *feed {
 	ctx, cancel := context.WithCancel(ctx)
-	f := &feed{id: id, cancel: cancel, ch: make(chan FeedMsg)}
+	f := &feed{id: id, cancel: cancel, ch: make(chan FeedMsg), swaps: make(chan swapReq, 1)}
 	h := &hub{}
 	var (
 		mu   sync.Mutex
-		eng  *engine.Engine
 		done bool
 		ferr error
 	)
@@ -199,13 +253,7 @@ func startFeed(ctx context.Context, id int, src source.Source, plan *pipeline.Pl
 		done, ferr = true, err
 		mu.Unlock()
 	}
-	var startErr error
-	if plan != nil {
-		eng, startErr = engine.New(plan, engine.Options{Sinks: []sink.Sink{h}, Dead: h})
-		if startErr != nil {
-			startErr = fmt.Errorf("start pipeline: %w", startErr)
-		}
-	}
+	f.swap(gen, plan)
 	go func() {
 		var err error
 		defer func() {
@@ -213,31 +261,12 @@ func startFeed(ctx context.Context, id int, src source.Source, plan *pipeline.Pl
 				logf("panic in feed: %v\n%s", r, debug.Stack())
 				err = fmt.Errorf("feed panicked: %v", r)
 			}
-			_ = src.Close()
 			if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 				err = nil
 			}
 			finish(err)
 		}()
-		if startErr != nil {
-			err = startErr
-			return
-		}
-		if eng != nil {
-			err = engine.Run(ctx, tee{src, h}, eng)
-			return
-		}
-		for {
-			var b *source.Batch
-			b, err = src.Next(ctx)
-			if b != nil {
-				h.addRecords(b.Records)
-				src.Release(b)
-			}
-			if err != nil {
-				return
-			}
-		}
+		err = run(ctx, src, h, f.swaps)
 	}()
 	go func() {
 		defer close(f.ch)
@@ -253,15 +282,18 @@ func startFeed(ctx context.Context, id int, src source.Source, plan *pipeline.Pl
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				m := FeedMsg{ID: id, At: now}
+				m := FeedMsg{ID: id, At: now, Lag: -1}
+				if l, ok := src.(interface{ Lag() int64 }); ok {
+					m.Lag = l.Lag()
+				}
 				mu.Lock()
-				m.Done, m.Err = done, ferr
+				m.Done = done
+				if ferr != nil {
+					m.Err = ferr
+				}
 				mu.Unlock()
-				h.drain(&m)
-				if eng != nil && startErr == nil {
+				if eng := h.drain(&m); eng != nil {
 					m.Stats = eng.Stats()
-				} else {
-					m.Stats.Passed = m.Stats.In
 				}
 				select {
 				case f.ch <- m:
@@ -275,6 +307,104 @@ func startFeed(ctx context.Context, id int, src source.Source, plan *pipeline.Pl
 		}
 	}()
 	return f
+}
+
+// run is the feed's engine goroutine: it owns the engine. A reader goroutine
+// owns the source (as in engine.Run), so a swap is taken between batches
+// even while the source waits for records.
+func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) error {
+	type item struct {
+		b   *source.Batch
+		err error
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	batches := make(chan item, 2)
+	free := make(chan *source.Batch, 4)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(batches)
+		for {
+			for drained := false; !drained; {
+				select {
+				case b := <-free:
+					src.Release(b)
+				default:
+					drained = true
+				}
+			}
+			b, err := src.Next(rctx)
+			select {
+			case batches <- item{b, err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		wg.Wait()
+		_ = src.Close()
+	}()
+	var eng *engine.Engine
+	install := func(r swapReq) {
+		var next *engine.Engine
+		if r.plan != nil {
+			var err error
+			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{genSink{h, r.gen}}, Dead: genSink{h, r.gen}})
+			if err != nil {
+				h.fail(fmt.Errorf("apply pipeline: %w", err))
+				return
+			}
+			if p, ok := src.(source.Partitioned); ok {
+				next.Expect(p.Partitions(), time.Now())
+			}
+		}
+		eng = next
+		h.install(r.gen, eng)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case r := <-swaps:
+			install(r)
+			continue
+		case it, ok := <-batches:
+			if !ok {
+				return ctx.Err()
+			}
+			if it.err != nil {
+				if errors.Is(it.err, io.EOF) && src.Bounded() && eng != nil {
+					return eng.Finish()
+				}
+				return it.err
+			}
+			// a swap asked for before this batch applies to it
+			select {
+			case r := <-swaps:
+				install(r)
+			default:
+			}
+			h.addRecords(it.b.Records)
+			var err error
+			if eng != nil {
+				err = eng.Process(it.b.Records)
+				eng.Done(it.b.Finished)
+			}
+			select {
+			case free <- it.b:
+			default:
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // wait reads the feed's next message; the root re-arms it after each one.

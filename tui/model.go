@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,18 +19,29 @@ import (
 type Options struct {
 	// Label names the cluster or input in the status bar.
 	Label string
+	// Brokers are the cluster's bootstrap servers, written into saved
+	// pipelines' Kafka source so `eddy run FILE` finds the cluster; nil for files.
+	Brokers []string
 	// Topics lists the cluster's topics; nil hides the topics pane (file input).
 	Topics func(ctx context.Context) ([]TopicInfo, error)
-	// Open opens a source on a topic or input by name. It runs off the UI goroutine.
-	Open func(ctx context.Context, name string) (source.Source, error)
+	// Open opens a source on a topic or input by name, reading from start
+	// (earliest, latest, offset:N, last:N, time:...; "" for the default).
+	// It runs off the UI goroutine.
+	Open func(ctx context.Context, name, start string) (source.Source, error)
 	// Attach is what to attach to at start; "" waits for the user to pick a topic.
 	Attach string
-	// Plan is the pipeline run over the attached source; nil: tail only.
-	Plan *pipeline.Plan
-	// PipelineName labels the results pane.
-	PipelineName string
+	// Start is where attaching starts reading ("" lets Open choose).
+	Start string
+	// File is set when Attach is a JSON Lines file rather than a topic.
+	File bool
+	// Pipeline is the pipeline to run at start; nil starts with no stages.
+	Pipeline *pipeline.Pipeline
+	// PipelinePath is the file Pipeline came from; w proposes it.
+	PipelinePath string
 	// Logf writes a log line (to a file, never the screen); default: discard.
 	Logf func(format string, args ...any)
+	// Dead-letter actions (replay, topics); nil hides them. See [DeadOps].
+	Dead *DeadOps
 }
 
 // pane is what the root needs of a sub-model.
@@ -44,9 +56,15 @@ type pane interface {
 
 // openedMsg says a source was opened (or failed to open) for an attach.
 type openedMsg struct {
-	name string
-	src  source.Source
-	err  error
+	name, start string
+	src         source.Source
+	err         error
+}
+
+// noticeMsg shows a line in the status bar for a while.
+type noticeMsg struct {
+	text string
+	err  bool
 }
 
 // Model is the root model: it owns the screen, the panes and the running feed.
@@ -59,20 +77,35 @@ type Model struct {
 	active  int
 	topics  *topicsPane
 	records *recordsPane
+	pipe    *pipelinePane
 	results *resultsPane
 	dead    *deadPane
 
-	help bool
+	help          bool
+	palette       *input // nil: closed
+	palErr        string
+	exportResults bool // the palette's export command writes the results, not the records
 
 	feed     *feed
 	feedID   int
 	attached string
+	start    string
+	gen      int            // generation of the applied pipeline
+	plan     *pipeline.Plan // the applied pipeline; nil: no stages yet
 	stats    engine.Stats
-	rate     float64 // records in per second, from the last two feed messages
-	lastIn   int64
+	rate     float64 // records read per second, from the last two feed messages
+	lastRead int64
 	lastAt   time.Time
+	lag      int64
+	lastDead int64 // dead letters of this generation at the last message
+	bucketAt time.Time
+	inBucket float64
+	deadBkt  float64
 	lastErr  string
+	notice   string
+	noticeAt time.Time
 	finished bool
+	now      func() time.Time
 }
 
 // New returns the workbench's root model. ctx bounds the feeds it starts.
@@ -81,18 +114,26 @@ func New(ctx context.Context, opts Options) *Model {
 		opts.Logf = func(string, ...any) {}
 	}
 	c := &Common{Width: 80, Height: 24, Styles: DefaultStyles(), Keys: DefaultKeys()}
-	m := &Model{ctx: ctx, opts: opts, c: c}
+	m := &Model{ctx: ctx, opts: opts, c: c, start: opts.Start, now: time.Now}
 	m.records = &recordsPane{c: c, sel: -1}
-	m.results = &resultsPane{c: c, pipeline: opts.PipelineName}
-	m.dead = &deadPane{c: c}
+	m.pipe = newPipelinePane(c, opts.Pipeline, opts.PipelinePath)
+	m.pipe.guessTime = m.records.timeField
+	m.results = newResultsPane(c)
+	m.dead = newDeadPane(c, opts.Dead)
+	m.dead.plan = func() *pipeline.Plan { return m.plan }
 	if opts.Topics != nil {
 		m.topics = &topicsPane{c: c, loading: true}
 		m.topics.reload = func() tea.Cmd { return listTopics(ctx, opts.Topics) }
 		m.panes = append(m.panes, m.topics)
 	}
-	m.panes = append(m.panes, m.records)
-	if opts.Plan != nil {
-		m.panes = append(m.panes, m.results, m.dead)
+	m.panes = append(m.panes, m.records, m.pipe, m.results, m.dead)
+	if opts.Pipeline != nil {
+		if q, plan, err := check(opts.Pipeline); err == nil {
+			m.pipe.p, m.plan, m.gen = q, plan, 1
+			m.results.reset(schemaOf(q.Name, plan))
+		} else {
+			m.lastErr = describe(err)
+		}
 	}
 	if opts.Attach != "" && m.topics != nil {
 		m.active = 1
@@ -108,17 +149,17 @@ func (m *Model) Init() tea.Cmd {
 		cmds = append(cmds, m.topics.reload())
 	}
 	if m.opts.Attach != "" {
-		cmds = append(cmds, m.open(m.opts.Attach))
+		cmds = append(cmds, m.open(m.opts.Attach, m.start))
 	}
 	return tea.Batch(cmds...)
 }
 
 // open opens a source off the UI goroutine.
-func (m *Model) open(name string) tea.Cmd {
+func (m *Model) open(name, start string) tea.Cmd {
 	ctx, open := m.ctx, m.opts.Open
 	return func() tea.Msg {
-		src, err := open(ctx, name)
-		return openedMsg{name: name, src: src, err: err}
+		src, err := open(ctx, name, start)
+		return openedMsg{name: name, start: start, src: src, err: err}
 	}
 }
 
@@ -139,6 +180,14 @@ func (m *Model) resize() {
 // bodyHeight is the screen minus the tab line, the status bar and the footer.
 func (m *Model) bodyHeight() int { return max(m.c.Height-3, 1) }
 
+func (m *Model) note(text string, isErr bool) {
+	m.notice, m.noticeAt = text, m.now()
+	if isErr {
+		m.lastErr = text
+		m.opts.Logf("error: %s", text)
+	}
+}
+
 // Update routes messages: keys to the active pane unless global, feed data
 // to the panes that own it.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -149,43 +198,205 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
+	case tea.PasteMsg:
+		if m.palette != nil {
+			m.palette.update(msg)
+			return m, nil
+		}
+		return m, m.panes[m.active].Update(msg)
 	case TopicsMsg:
 		if msg.Err != nil {
 			m.lastErr = msg.Err.Error()
 		}
-		return m, m.topics.Update(msg)
-	case AttachMsg:
-		return m, m.open(msg.Name)
-	case openedMsg:
-		if msg.err != nil {
-			m.lastErr = fmt.Sprintf("attach %s: %v", msg.name, msg.err)
+		if m.topics == nil {
 			return m, nil
 		}
-		m.attach(msg.name, msg.src)
+		return m, m.topics.Update(msg)
+	case topicsTickMsg:
+		if m.topics == nil {
+			return m, nil
+		}
+		m.topics.ticking = false
+		return m, m.topics.reload()
+	case AttachMsg:
+		return m, m.open(msg.Name, m.start)
+	case openedMsg:
+		if msg.err != nil {
+			m.note(fmt.Sprintf("attach %s: %v", msg.name, msg.err), true)
+			return m, nil
+		}
+		m.attach(msg.name, msg.start, msg.src)
 		return m, m.feed.wait()
 	case FeedMsg:
 		return m, m.feedMsg(msg)
+	case ApplyMsg:
+		m.apply(msg.Pipeline, msg.Plan, msg.What)
+		return m, m.restartIfEnded()
+	case openSpecMsg:
+		return m, m.openSpec(msg)
+	case noticeMsg:
+		m.note(msg.text, msg.err)
+		return m, nil
+	case writtenMsg, loadedMsg:
+		return m, m.pipe.Update(msg)
+	case seekMsg:
+		return m, m.seek(msg.start)
+	}
+	if cmd, ok := m.dead.handle(msg); ok {
+		return m, cmd
+	}
+	if cmd, ok := m.records.handle(msg); ok {
+		return m, cmd
 	}
 	return m, nil
 }
 
-// attach replaces the running feed with one on src.
-func (m *Model) attach(name string, src source.Source) {
+// sourceFor is the pipeline source that the attached topic or file gives.
+func (m *Model) sourceFor(base pipeline.Source) pipeline.Source {
+	if m.attached == "" {
+		return base
+	}
+	if m.opts.File {
+		return pipeline.Source{File: m.attached}
+	}
+	k := pipeline.KafkaSource{Start: "earliest", Stop: "none"}
+	if base.Kafka != nil {
+		k = *base.Kafka
+	}
+	k.Topics = []string{m.attached}
+	if len(k.Brokers) == 0 {
+		k.Brokers = m.opts.Brokers
+	}
+	return pipeline.Source{Kafka: &k}
+}
+
+// attach replaces the running feed with one on src; the applied pipeline
+// runs over it from the start (window state is empty).
+func (m *Model) attach(name, start string, src source.Source) {
 	m.Stop()
 	m.feedID++
-	m.feed = startFeed(m.ctx, m.feedID, src, m.opts.Plan, m.opts.Logf)
-	m.attached, m.finished, m.lastErr = name, false, ""
-	m.stats, m.rate, m.lastIn, m.lastAt = engine.Stats{}, 0, 0, time.Time{}
-	*m.records = recordsPane{c: m.c, w: m.records.w, h: m.records.h, sel: -1}
-	m.results.rows, m.results.total = nil, 0
-	m.dead.counts, m.dead.items = nil, nil
+	m.attached, m.start, m.finished, m.lastErr = name, start, false, ""
+	m.stats, m.rate, m.lastRead, m.lastAt, m.lastDead, m.lag = engine.Stats{}, 0, 0, time.Time{}, 0, -1
+	*m.records = recordsPane{c: m.c, w: m.records.w, h: m.records.h, sel: -1, raw: m.records.raw,
+		matcher: m.records.matcher, expr: m.records.expr, start: start}
+	// The saved pipeline reads what is attached; a pipeline begun here
+	// writes rows to stdout and dead letters beside its input.
+	p := *m.pipe.p
+	p.Source = m.sourceFor(p.Source)
+	if m.opts.Pipeline == nil && p.Sinks == nil && p.DLQ == nil {
+		p.Sinks = []pipeline.Target{{File: "-"}}
+		if m.opts.File {
+			p.DLQ = &pipeline.Target{File: strings.TrimSuffix(name, filepath.Ext(name)) + ".dead.jsonl"}
+		} else {
+			p.DLQ = &pipeline.Target{Kafka: &pipeline.KafkaTarget{Topic: name + ".dlq"}}
+		}
+	}
+	if q, plan, err := check(&p); err == nil {
+		m.pipe.p, m.plan = q, plan
+	} else {
+		m.pipe.p = &p
+	}
+	m.results.reset(schemaOf(m.pipe.p.Name, m.plan))
+	m.dead.reset()
+	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.plan, m.opts.Logf)
 	if m.topics != nil {
 		m.topics.attached = name
 		if m.panes[m.active] == m.topics {
 			m.active = 1
 		}
 	}
-	m.opts.Logf("attached to %s", name)
+	m.opts.Logf("attached to %s from %q", name, start)
+}
+
+// apply runs a checked pipeline in place of the current one. The consumer
+// keeps its position; window state and the counters start over.
+func (m *Model) apply(p *pipeline.Pipeline, plan *pipeline.Plan, what string) {
+	m.gen++
+	m.plan = plan
+	m.pipe.setApplied(p, what, m.now())
+	m.results.reset(schemaOf(p.Name, plan))
+	m.dead.reset()
+	m.stats, m.lastDead = engine.Stats{}, 0
+	if m.feed != nil && !m.finished {
+		m.feed.swap(m.gen, plan)
+	}
+	m.note(what+": running now, window state restarted", false)
+	m.opts.Logf("applied pipeline generation %d: %s", m.gen, what)
+}
+
+// restartIfEnded reopens a bounded input that has ended so a newly applied
+// pipeline runs over it.
+func (m *Model) restartIfEnded() tea.Cmd {
+	if m.finished && m.attached != "" {
+		return m.open(m.attached, m.start)
+	}
+	return nil
+}
+
+// openSpec runs a pipeline opened from a file, attaching to its topic when
+// it reads one other than the attached one.
+func (m *Model) openSpec(msg openSpecMsg) tea.Cmd {
+	p := msg.p
+	if k := p.Source.Kafka; k != nil && len(k.Topics) == 1 && m.topics != nil && k.Topics[0] != m.attached {
+		m.pipe.p = p
+		m.apply(p, mustPlan(p), "opened "+msg.path)
+		return m.open(k.Topics[0], m.start)
+	}
+	q := *p
+	q.Source = m.sourceFor(p.Source)
+	checked, plan, err := check(&q)
+	if err != nil {
+		m.note("open "+msg.path+": "+describe(err), true)
+		return nil
+	}
+	m.apply(checked, plan, "opened "+msg.path)
+	return m.restartIfEnded()
+}
+
+func mustPlan(p *pipeline.Pipeline) *pipeline.Plan {
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		return nil
+	}
+	return plan
+}
+
+// seek reattaches to the current topic or file from another position.
+func (m *Model) seek(start string) tea.Cmd {
+	if m.attached == "" {
+		m.note("seek: attach to a topic first", true)
+		return nil
+	}
+	if err := validStart(start, m.opts.File); err != nil {
+		m.note("seek: "+err.Error(), true)
+		return nil
+	}
+	m.note("seeking to "+start+": the pipeline restarts from there", false)
+	return m.open(m.attached, start)
+}
+
+// validStart checks a seek position.
+func validStart(s string, file bool) error {
+	if file {
+		if s == "earliest" || strings.HasPrefix(s, "offset:") {
+			return nil
+		}
+		return fmt.Errorf("a file seeks to earliest or offset:LINE, not %q", s)
+	}
+	switch {
+	case s == "earliest", s == "latest":
+		return nil
+	case strings.HasPrefix(s, "offset:"), strings.HasPrefix(s, "last:"):
+		var n int64
+		if _, err := fmt.Sscan(s[strings.IndexByte(s, ':')+1:], &n); err != nil || n < 0 {
+			return fmt.Errorf("want %s with a number", s[:strings.IndexByte(s, ':')+1])
+		}
+		return nil
+	case strings.HasPrefix(s, "time:"):
+		_, err := pipeline.ParseTimeSpec(s[5:], time.Now())
+		return err
+	}
+	return fmt.Errorf("want earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m, not %q", s)
 }
 
 // feedMsg takes in one batch of feed data. It re-arms the feed's Cmd.
@@ -194,15 +405,20 @@ func (m *Model) feedMsg(msg FeedMsg) tea.Cmd {
 		return nil // from a replaced feed
 	}
 	m.records.add(msg.Records, msg.Dropped)
-	m.results.add(msg.Rows)
-	m.dead.add(msg.Counts, msg.Dead)
 	if !m.lastAt.IsZero() {
 		if d := msg.At.Sub(m.lastAt).Seconds(); d > 0 {
-			m.rate = float64(msg.Stats.In-m.lastIn) / d
+			m.rate = float64(msg.Read-m.lastRead) / d
 		}
 	}
-	m.lastIn, m.lastAt = msg.Stats.In, msg.At
-	m.stats = msg.Stats
+	m.inBucket += float64(msg.Read - m.lastRead)
+	m.lastRead, m.lastAt, m.lag = msg.Read, msg.At, msg.Lag
+	if msg.Gen == m.gen {
+		m.results.add(msg.Rows)
+		m.dead.add(msg.Counts, msg.Dead)
+		m.deadBkt += float64(max(msg.Stats.Dead-m.lastDead, 0))
+		m.stats, m.lastDead = msg.Stats, msg.Stats.Dead
+	}
+	m.sample(msg.At)
 	if msg.Err != nil {
 		m.lastErr = msg.Err.Error()
 		m.opts.Logf("feed %s: %v", m.attached, msg.Err)
@@ -217,13 +433,30 @@ func (m *Model) feedMsg(msg FeedMsg) tea.Cmd {
 	return nil
 }
 
+// sample closes a one-second bucket of the rate sparklines.
+func (m *Model) sample(at time.Time) {
+	if m.bucketAt.IsZero() {
+		m.bucketAt = at
+		return
+	}
+	if d := at.Sub(m.bucketAt); d >= time.Second {
+		s := d.Seconds()
+		m.results.in = keepLast(m.results.in, SparkLen, m.inBucket/s)
+		m.results.dead = keepLast(m.results.dead, SparkLen, m.deadBkt/s)
+		m.inBucket, m.deadBkt, m.bucketAt = 0, 0, at
+	}
+}
+
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
-	p := m.panes[m.active]
 	if msg.String() == "ctrl+c" {
 		m.Stop()
 		return tea.Quit
 	}
+	if m.palette != nil {
+		return m.paletteKey(msg)
+	}
+	p := m.panes[m.active]
 	if p.Capturing() {
 		return p.Update(msg)
 	}
@@ -242,10 +475,15 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	case key.Matches(msg, k.Help):
 		m.help = true
+	case key.Matches(msg, k.Palette):
+		in := newInput("")
+		m.palette, m.palErr, m.exportResults = &in, "", p == m.results
 	case key.Matches(msg, k.Next):
 		m.active = (m.active + 1) % len(m.panes)
 	case key.Matches(msg, k.Prev):
 		m.active = (m.active + len(m.panes) - 1) % len(m.panes)
+	case key.Matches(msg, k.Export) && (p == m.records || p == m.results):
+		return m.startExport(p == m.results)
 	default:
 		return p.Update(msg)
 	}
@@ -271,10 +509,16 @@ func (m *Model) Render() string {
 			tabs = append(tabs, s.Tab.Render(" "+p.Title()+" "))
 		}
 	}
-	head := fit(s.Title.Render("eddy")+" "+strings.Join(tabs, " "), w)
+	head := fit(s.Title.Render("eddy")+" "+strings.Join(tabs, ""), w)
 	body := m.panes[m.active].View()
-	if m.help {
+	switch {
+	case m.help:
 		body = block(m.helpLines(), w, m.bodyHeight())
+	case m.palette != nil:
+		lines := strings.Split(body, "\n")
+		pl := m.paletteLines()
+		copy(lines[max(len(lines)-len(pl), 0):], pl)
+		body = block(lines, w, m.bodyHeight())
 	}
 	return strings.Join([]string{head, body, s.Status.Render(fit(m.status(), w)), fit(m.footer(), w)}, "\n")
 }
@@ -289,14 +533,28 @@ func (m *Model) status() string {
 		src = m.opts.Label + " " + src
 	}
 	st := m.stats
-	parts := []string{src, human(m.rate) + " ev/s"}
-	if m.opts.Plan != nil {
-		parts = append(parts, fmt.Sprintf("in %d passed %d filtered %d dead %d late %d", st.In, st.Passed, st.Filtered, st.Dead, st.Late))
-	} else {
-		parts = append(parts, fmt.Sprintf("in %d", st.In))
+	parts := []string{src}
+	switch {
+	case m.lag >= 0 && m.attached != "":
+		parts = append(parts, fmt.Sprintf("lag %d", m.lag))
+	case m.records.lastLine > 0:
+		parts = append(parts, fmt.Sprintf("line %d", m.records.lastLine))
+	}
+	parts = append(parts, human(m.rate)+" ev/s",
+		fmt.Sprintf("in %d passed %d filtered %d dead %d late %d", st.In, st.Passed, st.Filtered, st.Dead, st.Late))
+	switch n := len(m.pipe.p.Stages); {
+	case n == 0:
+		parts = append(parts, "no stages")
+	case m.plan != nil && m.plan.Window != nil:
+		parts = append(parts, fmt.Sprintf("pipeline %d stages, %d rows", n, st.Rows))
+	default:
+		parts = append(parts, fmt.Sprintf("pipeline %d stages", n))
 	}
 	if m.finished {
 		parts = append(parts, "ended")
+	}
+	if m.notice != "" && m.now().Sub(m.noticeAt) < 5*time.Second && m.notice != m.lastErr {
+		parts = append(parts, m.notice)
 	}
 	if m.lastErr != "" {
 		parts = append(parts, "error: "+m.lastErr)
@@ -320,32 +578,36 @@ func (m *Model) footer() string {
 	if m.help {
 		return helpLine(m.c.Styles, []key.Binding{k.Back, k.Quit})
 	}
+	if m.palette != nil {
+		return helpLine(m.c.Styles, []key.Binding{key.NewBinding(key.WithHelp("enter", "run")), key.NewBinding(key.WithHelp("tab", "complete")), key.NewBinding(key.WithHelp("esc", "cancel"))})
+	}
 	p := m.panes[m.active]
 	if p.Capturing() {
 		return helpLine(m.c.Styles, p.Keys())
 	}
-	return helpLine(m.c.Styles, append(p.Keys(), k.Next, k.Help, k.Quit))
+	return helpLine(m.c.Styles, append(p.Keys(), k.Next, k.Palette, k.Help, k.Quit))
 }
 
 // helpLines is the help overlay: every key, global and per pane.
 func (m *Model) helpLines() []string {
-	k := m.c.Keys
-	line := func(b key.Binding) string {
-		h := b.Help()
-		return fmt.Sprintf("  %-10s %s", h.Key, h.Desc)
-	}
-	out := []string{m.c.Styles.Title.Render("Keys"), "", "global"}
-	for _, b := range []key.Binding{k.Next, k.Prev, k.Help, k.Back, k.Quit} {
-		out = append(out, line(b))
-	}
+	two := func(a, b string) string { return fmt.Sprintf("  %-38s %s", a, b) }
+	out := []string{m.c.Styles.Title.Render("Keys") + "  (esc closes)", "",
+		"global: " + strings.Join([]string{"tab/shift+tab next/prev pane", ": command", "? help", "esc back", "q quit"}, " · ")}
 	if m.topics != nil {
-		out = append(out, "topics")
-		out = append(out, line(k.Up), line(k.Down), "  enter      attach to the topic", line(k.Refresh))
+		out = append(out, "topics: ↑↓ select · enter attach · R reload")
 	}
-	out = append(out, "records",
-		"  /          quick filter (an expression; enter applies, empty clears)",
-		"  r          raw values / columns", "  space      pause / resume the tail",
-		"  enter      inspect the record; esc back", "  ↑/k ↓/j    select; G or esc follows the newest",
-		fmt.Sprintf("caps: tail %d records, results %d rows, dead-letter list %d", TailCap, ResultCap, DeadCap))
+	out = append(out,
+		"records: / filter (expression) · r raw · space pause · s seek · enter inspect · x export · ↑↓ g G",
+		"pipeline: a add · e/enter edit · d delete · K/J move · w write YAML · o open YAML",
+		"  in a form: tab/↑↓ field · enter apply (swaps the running pipeline) · esc cancel",
+		"results: ←→ column · s sort (desc, asc, off) · c charted aggregate · x export",
+		"dead letters: ↑↓ select · enter detail · D dry run · P replay (topic) · E edit+replay · :dlq TOPIC",
+		"",
+		m.c.Styles.Title.Render("Commands (:)"))
+	for _, c := range commands {
+		out = append(out, two(c.usage, c.desc))
+	}
+	out = append(out, "", fmt.Sprintf("caps: tail %d records, results %d rows, chart %d keys × %d windows, dead letters %d",
+		TailCap, ResultCap, ChartKeys, ChartLen, DeadCap))
 	return out
 }

@@ -98,3 +98,37 @@ func (p *paced) Release(sub *source.Batch) {
 		p.Source.Release(orig)
 	}
 }
+
+// From drops the records of a file source before line (1-based), for
+// seeking in a file: offset:N starts at line N.
+func From(src source.Source, line int64) source.Source {
+	if line <= 1 {
+		return src
+	}
+	return &from{Source: src, line: line}
+}
+
+type from struct {
+	source.Source
+	line int64
+}
+
+func (f *from) Next(ctx context.Context) (*source.Batch, error) {
+	for {
+		b, err := f.Source.Next(ctx)
+		if err != nil {
+			return b, err
+		}
+		keep := b.Records[:0]
+		for _, r := range b.Records {
+			if r.Offset >= f.line {
+				keep = append(keep, r)
+			}
+		}
+		b.Records = keep
+		if len(keep) > 0 || len(b.Finished) > 0 {
+			return b, nil
+		}
+		f.Source.Release(b)
+	}
+}

@@ -70,22 +70,65 @@ type recordsPane struct {
 	paused  bool
 	skipped int64 // records that arrived while paused or beyond TailCap per refresh
 
-	filtering bool   // the filter input is open
-	input     string // what is typed
+	filtering bool  // the filter input is open
+	input     input // what is typed
 	expr      string // the applied filter
 	matcher   *engine.Matcher
 	filterErr error
 
 	inspecting bool
+
+	start    string // where the attached source started reading
+	lastLine int64  // the newest record's line (files)
+	seeking  bool   // the seek prompt is open
+	seekIn   input
+	seekErr  string
 }
+
+// seekMsg asks the root to read the attached source from start.
+type seekMsg struct{ start string }
+
+// timeFields are the names that likely hold event time, best first.
+var timeFields = []string{"ts", "timestamp", "event_time", "time", "date_time", "created_at", "eventTime", "dateTime"}
+
+// timeField guesses the event-time field of the newest records: a field
+// with a usual name, "" when none has one.
+func (p *recordsPane) timeField() string {
+	if len(p.ring) == 0 {
+		return ""
+	}
+	e := p.ring[len(p.ring)-1]
+	for _, n := range timeFields {
+		if _, ok := e.cells[n]; ok {
+			return n
+		}
+	}
+	return ""
+}
+
+// setFilter applies a quick filter expression ("" clears it).
+func (p *recordsPane) setFilter(expr string) error {
+	p.input = newInput(expr)
+	p.applyFilter()
+	if p.filterErr != nil {
+		err := p.filterErr
+		p.filterErr = nil
+		return err
+	}
+	p.filtering = false
+	return nil
+}
+
+// handle takes the messages the pane owns besides keys; none yet.
+func (p *recordsPane) handle(tea.Msg) (tea.Cmd, bool) { return nil, false }
 
 func (p *recordsPane) Title() string    { return "Records" }
 func (p *recordsPane) SetSize(w, h int) { p.w, p.h = w, h }
-func (p *recordsPane) Capturing() bool  { return p.filtering }
+func (p *recordsPane) Capturing() bool  { return p.filtering || p.seeking }
 
 func (p *recordsPane) Keys() []key.Binding {
 	k := p.c.Keys
-	if p.filtering {
+	if p.filtering || p.seeking {
 		return []key.Binding{key.NewBinding(key.WithHelp("enter", "apply")), key.NewBinding(key.WithHelp("esc", "cancel"))}
 	}
 	if p.inspecting {
@@ -97,7 +140,7 @@ func (p *recordsPane) Keys() []key.Binding {
 	}
 	enter := k.Enter
 	enter.SetHelp("enter", "inspect")
-	return []key.Binding{k.Filter, k.Raw, pause, enter}
+	return []key.Binding{k.Filter, k.Raw, pause, k.Seek, enter, k.Export}
 }
 
 // visible returns the indexes of the entries that pass the filter.
@@ -126,6 +169,9 @@ func (p *recordsPane) add(rs []source.Record, dropped int64) {
 		return
 	}
 	p.skipped += dropped
+	if n := len(rs); n > 0 && rs[n-1].File {
+		p.lastLine = rs[n-1].Offset
+	}
 	es := make([]entry, len(rs))
 	for i, r := range rs {
 		es[i] = newEntry(r)
@@ -154,6 +200,11 @@ func countPass(es []entry) int {
 func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
+		if p.filtering {
+			p.input.update(msg)
+		} else if p.seeking {
+			p.seekIn.update(msg)
+		}
 		return nil
 	}
 	k := p.c.Keys
@@ -163,16 +214,26 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 			p.filtering, p.filterErr = false, nil
 		case "enter":
 			p.applyFilter()
-		case "backspace":
-			if r := []rune(p.input); len(r) > 0 {
-				p.input = string(r[:len(r)-1])
-			}
-		case "ctrl+u":
-			p.input = ""
 		default:
-			if km.Text != "" {
-				p.input += km.Text
+			p.input.update(km)
+		}
+		return nil
+	}
+	if p.seeking {
+		switch km.String() {
+		case "esc":
+			p.seeking = false
+		case "enter":
+			start := strings.TrimSpace(p.seekIn.String())
+			if err := validStart(start, len(p.ring) > 0 && p.ring[0].rec.File); err != nil {
+				p.seekErr = err.Error()
+				return nil
 			}
+			p.seeking = false
+			return func() tea.Msg { return seekMsg{start} }
+		default:
+			p.seekIn.update(km)
+			p.seekErr = ""
 		}
 		return nil
 	}
@@ -185,7 +246,10 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 	n := len(p.visible())
 	switch {
 	case key.Matches(km, k.Filter):
-		p.filtering, p.input = true, p.expr
+		p.filtering, p.input = true, newInput(p.expr)
+	case key.Matches(km, k.Seek):
+		p.seeking, p.seekErr = true, ""
+		p.seekIn = newInput(p.start)
 	case key.Matches(km, k.Raw):
 		p.raw = !p.raw
 	case key.Matches(km, k.Pause):
@@ -222,7 +286,7 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 
 // applyFilter compiles the typed expression; an error stays in place.
 func (p *recordsPane) applyFilter() {
-	in := strings.TrimSpace(p.input)
+	in := strings.TrimSpace(p.input.String())
 	if in == "" {
 		p.matcher, p.expr, p.filterErr, p.filtering = nil, "", nil, false
 	} else {
@@ -255,6 +319,9 @@ func (p *recordsPane) View() string {
 	s := p.c.Styles
 	var top []string
 	state := fmt.Sprintf("%d records (last %d kept)", len(p.ring), TailCap)
+	if p.start != "" {
+		state += " · from " + p.start
+	}
 	if p.paused {
 		state += " · PAUSED"
 		if p.skipped > 0 {
@@ -269,9 +336,15 @@ func (p *recordsPane) View() string {
 	}
 	top = append(top, s.Dim.Render(state))
 	if p.filtering {
-		top = append(top, "/"+p.input+"█")
+		top = append(top, "/"+p.input.view(true))
 		if p.filterErr != nil {
 			top = append(top, s.Error.Render("error: "+p.filterErr.Error()))
+		}
+	}
+	if p.seeking {
+		top = append(top, "seek to (earliest | latest | offset:N | last:N | time:RFC3339 | time:-5m): "+p.seekIn.view(true))
+		if p.seekErr != "" {
+			top = append(top, s.Error.Render("error: "+p.seekErr))
 		}
 	}
 	if p.inspecting {
@@ -381,4 +454,18 @@ func inspect(e entry) []string {
 		lines = append(lines, "  "+strconv.Quote(string(r.Value)))
 	}
 	return lines
+}
+
+// orderedFields is a JSON object's top-level fields and their cells in
+// order; anything else is one "value" cell.
+func orderedFields(b []byte) ([]string, []string) {
+	names, cells := fields(b)
+	if names == nil {
+		return []string{"value"}, []string{string(b)}
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = cells[n]
+	}
+	return names, out
 }

@@ -3,115 +3,445 @@ package tui
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/NimbleMarkets/ntcharts/v2/canvas/runes"
+	tslc "github.com/NimbleMarkets/ntcharts/v2/linechart/timeserieslinechart"
+	"github.com/NimbleMarkets/ntcharts/v2/sparkline"
+
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/value"
 )
 
-// resultsPane shows the last ResultCap result rows of the pipeline.
-type resultsPane struct {
-	c        *Common
-	w, h     int
-	pipeline string // the pipeline's name; "" without one
-	rows     []ResultRow
-	total    int64
+// schema is what the results pane knows of the running pipeline's rows.
+type schema struct {
+	name     string
+	windowed bool
+	keys     []string // key columns
+	aggs     []string // aggregate columns, in spec order
 }
 
-func (p *resultsPane) Title() string       { return "Results" }
-func (p *resultsPane) SetSize(w, h int)    { p.w, p.h = w, h }
-func (p *resultsPane) Capturing() bool     { return false }
-func (p *resultsPane) Keys() []key.Binding { return nil }
-func (p *resultsPane) Update(tea.Msg) tea.Cmd {
+func schemaOf(name string, plan *pipeline.Plan) schema {
+	s := schema{name: name}
+	if plan == nil || plan.Window == nil {
+		return s
+	}
+	s.windowed = true
+	s.keys = plan.Window.KeyNames
+	for _, a := range plan.Pipeline.Stages[len(plan.Pipeline.Stages)-1].Window.Aggregates {
+		s.aggs = append(s.aggs, a.Name)
+	}
+	return s
+}
+
+// point is one window's aggregates for one key.
+type point struct {
+	end  int64     // window_end, epoch ms
+	vals []float64 // per schema.aggs; NaN when not a number
+}
+
+// series is one key's points, oldest first, at most ChartLen.
+type series struct {
+	label   string
+	pts     []point
+	touched int64 // update counter when last written
+}
+
+// resultsPane shows the last ResultCap result rows of the pipeline, a line
+// chart of one aggregate for the top keys, and input and dead-letter rates.
+type resultsPane struct {
+	c     *Common
+	w, h  int
+	sch   schema
+	rows  []ResultRow
+	total int64
+
+	col      int  // selected column (for sorting)
+	sortBy   int  // column sorted by; -1: arrival order
+	desc     bool // sort descending
+	chartAgg int  // index into sch.aggs
+
+	series map[string]*series
+	clock  int64 // counts series updates, for eviction
+
+	in, dead []float64 // per-second rates, oldest first (set by the root)
+}
+
+func newResultsPane(c *Common) *resultsPane {
+	return &resultsPane{c: c, sortBy: -1, series: map[string]*series{}}
+}
+
+func (p *resultsPane) Title() string    { return "Results" }
+func (p *resultsPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *resultsPane) Capturing() bool  { return false }
+func (p *resultsPane) Keys() []key.Binding {
+	k := p.c.Keys
+	return []key.Binding{k.Left, k.Sort, k.Chart, k.Export}
+}
+
+// reset starts over for a newly applied pipeline.
+func (p *resultsPane) reset(s schema) {
+	*p = resultsPane{c: p.c, w: p.w, h: p.h, sch: s, sortBy: -1, series: map[string]*series{}, in: p.in, dead: p.dead}
+}
+
+// names are the newest row's columns.
+func (p *resultsPane) names() []string {
+	if len(p.rows) == 0 {
+		return nil
+	}
+	return p.rows[len(p.rows)-1].Names
+}
+
+func (p *resultsPane) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	k := p.c.Keys
+	n := len(p.names())
+	switch {
+	case key.Matches(km, k.Left):
+		p.col = max(p.col-1, 0)
+	case key.Matches(km, k.Right):
+		p.col = min(p.col+1, max(n-1, 0))
+	case key.Matches(km, k.Sort):
+		switch {
+		case p.sortBy != p.col:
+			p.sortBy, p.desc = p.col, true
+		case p.desc:
+			p.desc = false
+		default:
+			p.sortBy = -1
+		}
+	case key.Matches(km, k.Chart):
+		if len(p.sch.aggs) > 0 {
+			p.chartAgg = (p.chartAgg + 1) % len(p.sch.aggs)
+		}
+	}
+	return nil
+}
+
+// sortByName sorts by a column by name (the palette's sort command).
+func (p *resultsPane) sortByName(name string, desc bool) error {
+	i := slices.Index(p.names(), name)
+	if i < 0 {
+		return fmt.Errorf("no column %q (columns: %s)", name, strings.Join(p.names(), ", "))
+	}
+	p.col, p.sortBy, p.desc = i, i, desc
+	return nil
+}
+
+// chartByName picks the charted aggregate by name.
+func (p *resultsPane) chartByName(name string) error {
+	i := slices.Index(p.sch.aggs, name)
+	if i < 0 {
+		return fmt.Errorf("no aggregate %q (aggregates: %s)", name, strings.Join(p.sch.aggs, ", "))
+	}
+	p.chartAgg = i
 	return nil
 }
 
 func (p *resultsPane) add(rows []ResultRow) {
 	p.total += int64(len(rows))
 	p.rows = keepLast(p.rows, ResultCap, rows...)
+	if p.sch.windowed {
+		for _, r := range rows {
+			p.track(r)
+		}
+	}
+}
+
+// number reads a value as a float for the chart.
+func number(v value.Value) float64 {
+	switch v.K {
+	case value.Int:
+		return float64(v.I)
+	case value.Float:
+		return v.F
+	}
+	return math.NaN()
+}
+
+// track adds a window row to its key's series; a revision of a window
+// replaces its point.
+func (p *resultsPane) track(r ResultRow) {
+	end := slices.Index(r.Names, "window_end")
+	if end < 0 || end >= len(r.Vals) || r.Vals[end].K != value.Time {
+		return
+	}
+	var label []string
+	for _, k := range p.sch.keys {
+		if i := slices.Index(r.Names, k); i >= 0 {
+			label = append(label, r.Cells[i])
+		}
+	}
+	lb := strings.Join(label, "/")
+	if lb == "" {
+		lb = "(all)"
+	}
+	pt := point{end: r.Vals[end].I, vals: make([]float64, len(p.sch.aggs))}
+	for j, a := range p.sch.aggs {
+		pt.vals[j] = math.NaN()
+		if i := slices.Index(r.Names, a); i >= 0 && i < len(r.Vals) {
+			pt.vals[j] = number(r.Vals[i])
+		}
+	}
+	s := p.series[lb]
+	if s == nil {
+		if len(p.series) >= ChartKeys {
+			p.evict()
+		}
+		s = &series{label: lb}
+		p.series[lb] = s
+	}
+	p.clock++
+	s.touched = p.clock
+	if n := len(s.pts); n > 0 && s.pts[n-1].end == pt.end {
+		s.pts[n-1] = pt
+		return
+	}
+	s.pts = keepLast(s.pts, ChartLen, pt)
+}
+
+func (p *resultsPane) evict() {
+	var old *series
+	for _, s := range p.series {
+		if old == nil || s.touched < old.touched {
+			old = s
+		}
+	}
+	delete(p.series, old.label)
+}
+
+// top is the TopK series by the charted aggregate in the latest window,
+// then by their last value.
+func (p *resultsPane) top() []*series {
+	var all []*series
+	var latest int64
+	for _, s := range p.series {
+		if len(s.pts) == 0 {
+			continue
+		}
+		all = append(all, s)
+		latest = max(latest, s.pts[len(s.pts)-1].end)
+	}
+	last := func(s *series) float64 {
+		v := s.pts[len(s.pts)-1].vals[p.chartAgg]
+		if math.IsNaN(v) {
+			return math.Inf(-1)
+		}
+		return v
+	}
+	slices.SortFunc(all, func(a, b *series) int {
+		ra, rb := a.pts[len(a.pts)-1].end == latest, b.pts[len(b.pts)-1].end == latest
+		if ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(last(b), last(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.label, b.label)
+	})
+	return all[:min(len(all), TopK)]
+}
+
+// chartColors tell the series apart; the legend names them in text too.
+var chartColors = []string{"12", "10", "11", "13", "14"}
+
+// chart draws the line chart of the charted aggregate for the top keys.
+func (p *resultsPane) chart(w, h int) []string {
+	agg := p.sch.aggs[p.chartAgg]
+	top := p.top()
+	if len(top) == 0 {
+		return []string{p.c.Styles.Dim.Render(fmt.Sprintf("chart of %s: waiting for the first window to close", agg))}
+	}
+	minT, maxT := int64(math.MaxInt64), int64(math.MinInt64)
+	minV, maxV := math.Inf(1), math.Inf(-1)
+	for _, s := range top {
+		for _, pt := range s.pts {
+			v := pt.vals[p.chartAgg]
+			if math.IsNaN(v) {
+				continue
+			}
+			minT, maxT = min(minT, pt.end), max(maxT, pt.end)
+			minV, maxV = min(minV, v), max(maxV, v)
+		}
+	}
+	legend := make([]string, 0, len(top))
+	for i, s := range top {
+		mark := lipgloss.NewStyle().Foreground(lipgloss.Color(chartColors[i%len(chartColors)])).Render("━" + strconv.Itoa(i+1))
+		legend = append(legend, fmt.Sprintf("%s %s %s", mark, s.label, fmtNum(s.pts[len(s.pts)-1].vals[p.chartAgg])))
+	}
+	head := fmt.Sprintf("%s per window, top %d keys · c: next aggregate · ", agg, len(top)) + strings.Join(legend, "  ")
+	if minT > maxT { // no numbers
+		return []string{head, p.c.Styles.Dim.Render(agg + " has no numeric values to chart")}
+	}
+	if minT == maxT {
+		minT -= 1000
+	}
+	if minV == maxV {
+		minV, maxV = minV-1, maxV+1
+	}
+	if minV > 0 {
+		minV = 0
+	}
+	tmin, tmax := time.UnixMilli(minT).UTC(), time.UnixMilli(maxT).UTC()
+	c := tslc.New(w, h-1,
+		tslc.WithTimeRange(tmin, tmax), tslc.WithYRange(minV, maxV),
+		tslc.WithXLabelFormatter(func(_ int, v float64) string { return time.Unix(int64(v), 0).UTC().Format("15:04:05") }),
+		tslc.WithYLabelFormatter(func(_ int, v float64) string { return fmtNum(v) }),
+		tslc.WithXYSteps(2, 2),
+	)
+	c.SetViewTimeAndYRange(tmin, tmax, minV, maxV)
+	var names []string
+	for i, s := range top {
+		name := strconv.Itoa(i) + s.label
+		names = append(names, name)
+		c.SetDataSetStyle(name, lipgloss.NewStyle().Foreground(lipgloss.Color(chartColors[i%len(chartColors)])))
+		c.SetDataSetLineStyle(name, []runes.LineStyle{runes.ThinLineStyle, runes.ArcLineStyle}[i%2])
+		for _, pt := range s.pts {
+			if v := pt.vals[p.chartAgg]; !math.IsNaN(v) {
+				c.PushDataSet(name, tslc.TimePoint{Time: time.UnixMilli(pt.end).UTC(), Value: v})
+			}
+		}
+	}
+	c.DrawBrailleDataSets(names)
+	return append([]string{head}, strings.Split(c.View(), "\n")...)
+}
+
+// fmtNum formats a chart number compactly.
+func fmtNum(v float64) string {
+	switch a := math.Abs(v); {
+	case math.IsNaN(v):
+		return "-"
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'f', 1, 64) + "M"
+	case a >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'f', 1, 64) + "k"
+	case a == math.Trunc(a):
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// spark draws a one-line sparkline of the last w samples with a label.
+func spark(label string, data []float64, w int, unit string) string {
+	cur := 0.0
+	if len(data) > 0 {
+		cur = data[len(data)-1]
+	}
+	tail := fmt.Sprintf(" %s%s", human(cur), unit)
+	lw := len(label) + 1
+	sw := max(w-lw-len(tail), 1)
+	sl := sparkline.New(sw, 1)
+	start := max(0, len(data)-sw)
+	sl.PushAll(data[start:])
+	sl.Draw()
+	return label + " " + sl.View() + tail
+}
+
+// sortedRows is the kept rows, in arrival order or sorted by a column.
+func (p *resultsPane) sortedRows() []ResultRow {
+	if p.sortBy < 0 {
+		return p.rows
+	}
+	names := p.names()
+	if p.sortBy >= len(names) {
+		return p.rows
+	}
+	col := names[p.sortBy]
+	rows := slices.Clone(p.rows)
+	get := func(r ResultRow) (value.Value, string) {
+		i := slices.Index(r.Names, col)
+		if i < 0 {
+			return value.Value{}, ""
+		}
+		if i < len(r.Vals) {
+			return r.Vals[i], r.Cells[i]
+		}
+		return value.Value{K: value.String, S: r.Cells[i]}, r.Cells[i]
+	}
+	slices.SortStableFunc(rows, func(a, b ResultRow) int {
+		va, sa := get(a)
+		vb, sb := get(b)
+		c := value.Compare(va, vb)
+		if c == 0 {
+			c = cmp.Compare(sa, sb)
+		}
+		if p.desc {
+			return -c
+		}
+		return c
+	})
+	return rows
 }
 
 func (p *resultsPane) View() string {
-	if p.pipeline == "" {
-		return block([]string{"no pipeline: start with -p PIPELINE.yaml to see its results here"}, p.w, p.h)
+	s := p.c.Styles
+	if p.sch.name == "" && len(p.rows) == 0 {
+		return block([]string{"no pipeline yet: open the Pipeline pane (tab) and press a to add stages, or o to open a file"}, p.w, p.h)
 	}
-	head := p.c.Styles.Dim.Render(fmt.Sprintf("pipeline %s · %d rows (last %d kept)", p.pipeline, p.total, ResultCap))
+	head := fmt.Sprintf("pipeline %s · %d rows (last %d kept)", p.sch.name, p.total, ResultCap)
+	names := p.names()
+	if p.sortBy >= 0 && p.sortBy < len(names) {
+		dir := "↑"
+		if p.desc {
+			dir = "↓"
+		}
+		head += fmt.Sprintf(" · sorted by %s %s", names[p.sortBy], dir)
+	}
+	lines := []string{s.Dim.Render(head)}
+	sparks := []string{spark("in  ", p.in, p.w, "/s"), spark("dead", p.dead, p.w, "/s")}
+	chartH := 0
+	if p.sch.windowed && len(p.sch.aggs) > 0 {
+		chartH = max(min(p.h/2, 14), 5)
+	}
+	tableH := p.h - 1 - chartH - len(sparks)
 	if len(p.rows) == 0 {
-		return block([]string{head, "no rows yet: rows appear as windows close"}, p.w, p.h)
-	}
-	// The newest row's columns; older rows with other columns show blanks.
-	names := p.rows[len(p.rows)-1].Names
-	lo, hi := window(len(p.rows), -1, p.h-2)
-	rows := make([][]string, 0, hi-lo)
-	for _, r := range p.rows[lo:hi] {
-		row := make([]string, len(names))
-		for i, n := range names {
-			if j := slices.Index(r.Names, n); j >= 0 {
-				row[i] = r.Cells[j]
+		msg := "no rows yet: rows appear as windows close"
+		if !p.sch.windowed {
+			msg = "no rows yet: records that pass every stage appear here"
+		}
+		lines = append(lines, msg)
+		lines = append(lines, make([]string, max(tableH-1, 0))...)
+	} else {
+		rows := p.sortedRows()
+		lo, hi := window(len(rows), -1, tableH-1)
+		if p.sortBy >= 0 {
+			lo, hi = 0, min(len(rows), tableH-1)
+		}
+		cells := make([][]string, 0, hi-lo)
+		for _, r := range rows[lo:hi] {
+			row := make([]string, len(names))
+			for i, n := range names {
+				if j := slices.Index(r.Names, n); j >= 0 && j < len(r.Cells) {
+					row[i] = r.Cells[j]
+				}
 			}
+			cells = append(cells, row)
 		}
-		rows = append(rows, row)
-	}
-	return block(append([]string{head}, table(p.c.Styles, names, rows, p.w, -1)...), p.w, p.h)
-}
-
-// deadPane shows dead letters: counts by class and stage, then the latest.
-type deadPane struct {
-	c      *Common
-	w, h   int
-	counts map[DeadKey]int64
-	items  []DeadItem
-}
-
-func (p *deadPane) Title() string       { return "Dead letters" }
-func (p *deadPane) SetSize(w, h int)    { p.w, p.h = w, h }
-func (p *deadPane) Capturing() bool     { return false }
-func (p *deadPane) Keys() []key.Binding { return nil }
-func (p *deadPane) Update(tea.Msg) tea.Cmd {
-	return nil
-}
-
-func (p *deadPane) add(counts map[DeadKey]int64, items []DeadItem) {
-	if p.counts == nil {
-		p.counts = map[DeadKey]int64{}
-	}
-	for k, n := range counts {
-		p.counts[k] += n
-	}
-	p.items = keepLast(p.items, DeadCap, items...)
-}
-
-func (p *deadPane) View() string {
-	if len(p.counts) == 0 {
-		return block([]string{"no dead letters"}, p.w, p.h)
-	}
-	keys := make([]DeadKey, 0, len(p.counts))
-	for k := range p.counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b DeadKey) int {
-		if c := cmp.Compare(p.counts[b], p.counts[a]); c != 0 {
-			return c
+		header := slices.Clone(names)
+		if p.col < len(header) {
+			header[p.col] = "[" + header[p.col] + "]"
 		}
-		if a.Class != b.Class {
-			return cmp.Compare(a.Class, b.Class)
-		}
-		return cmp.Compare(a.Stage, b.Stage)
-	})
-	half := max(3, (p.h-2)/2)
-	var rows [][]string
-	for _, k := range keys[:min(len(keys), half-1)] {
-		rows = append(rows, []string{strconv.FormatInt(p.counts[k], 10), k.Stage, k.Class})
+		t := table(s, header, cells, p.w, -1)
+		lines = append(lines, t...)
+		lines = append(lines, make([]string, max(tableH-len(t), 0))...)
 	}
-	lines := table(p.c.Styles, []string{"COUNT", "STAGE", "CLASS"}, rows, p.w, -1)
-	lines = append(lines, "")
-	left := p.h - len(lines) - 1
-	lo, hi := window(len(p.items), -1, left)
-	var list [][]string
-	for _, it := range p.items[lo:hi] {
-		list = append(list, []string{it.Origin, it.Stage, it.Error, it.Value})
+	if chartH > 0 {
+		ch := p.chart(p.w, chartH)
+		lines = append(lines, ch...)
+		lines = append(lines, make([]string, max(chartH-len(ch), 0))...)
 	}
-	lines = append(lines, table(p.c.Styles, []string{"ORIGIN", "STAGE", "ERROR", "VALUE"}, list, p.w, -1)...)
-	return block(lines, p.w, p.h)
+	return block(append(lines, sparks...), p.w, p.h)
 }

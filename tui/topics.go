@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -15,10 +16,18 @@ type TopicInfo struct {
 	Messages   int64 // -1: unknown
 }
 
+// TopicsEvery is how often the topics pane lists the topics again, for
+// their message counts and rates.
+const TopicsEvery = 2 * time.Second
+
+// topicsTickMsg asks for the next listing.
+type topicsTickMsg struct{}
+
 // TopicsMsg carries a topic listing, or the error that prevented it.
 type TopicsMsg struct {
 	Topics []TopicInfo
 	Err    error
+	At     time.Time // when the listing was taken
 }
 
 // AttachMsg asks the root to attach to a topic (or input) by name.
@@ -28,7 +37,7 @@ type AttachMsg struct{ Name string }
 func listTopics(ctx context.Context, list func(context.Context) ([]TopicInfo, error)) tea.Cmd {
 	return func() tea.Msg {
 		ts, err := list(ctx)
-		return TopicsMsg{Topics: ts, Err: err}
+		return TopicsMsg{Topics: ts, Err: err, At: time.Now()}
 	}
 }
 
@@ -42,6 +51,10 @@ type topicsPane struct {
 	loading  bool
 	attached string
 	reload   func() tea.Cmd
+	rates    map[string]float64 // messages per second between the last two listings
+	prev     map[string]int64
+	prevAt   time.Time
+	ticking  bool // a relisting is scheduled
 }
 
 func (p *topicsPane) Title() string    { return "Topics" }
@@ -62,7 +75,13 @@ func (p *topicsPane) Update(msg tea.Msg) tea.Cmd {
 		if msg.Err == nil {
 			p.topics = msg.Topics
 			p.sel = min(p.sel, max(len(p.topics)-1, 0))
+			p.rate(msg)
 		}
+		if p.ticking {
+			return nil
+		}
+		p.ticking = true
+		return tea.Tick(TopicsEvery, func(time.Time) tea.Msg { return topicsTickMsg{} })
 	case tea.KeyPressMsg:
 		k := p.c.Keys
 		switch {
@@ -89,6 +108,24 @@ func (p *topicsPane) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// rate works out each topic's messages per second since the last listing.
+func (p *topicsPane) rate(msg TopicsMsg) {
+	if p.prev != nil && !msg.At.IsZero() {
+		if d := msg.At.Sub(p.prevAt).Seconds(); d > 0 {
+			p.rates = map[string]float64{}
+			for _, t := range msg.Topics {
+				if old, ok := p.prev[t.Name]; ok && t.Messages >= 0 && old >= 0 {
+					p.rates[t.Name] = float64(max(t.Messages-old, 0)) / d
+				}
+			}
+		}
+	}
+	p.prev, p.prevAt = map[string]int64{}, msg.At
+	for _, t := range msg.Topics {
+		p.prev[t.Name] = t.Messages
+	}
+}
+
 func (p *topicsPane) View() string {
 	var lines []string
 	switch {
@@ -109,9 +146,13 @@ func (p *topicsPane) View() string {
 		if t.Messages >= 0 {
 			msgs = strconv.FormatInt(t.Messages, 10)
 		}
-		rows[i] = []string{mark + " " + t.Name, strconv.Itoa(t.Partitions), msgs}
+		rate := "-"
+		if r, ok := p.rates[t.Name]; ok {
+			rate = human(r) + "/s"
+		}
+		rows[i] = []string{mark + " " + t.Name, strconv.Itoa(t.Partitions), msgs, rate}
 	}
 	lo, hi := window(len(rows), p.sel, p.h-len(lines)-1)
-	lines = append(lines, table(p.c.Styles, []string{"  TOPIC", "PARTITIONS", "MESSAGES"}, rows[lo:hi], p.w, p.sel-lo)...)
+	lines = append(lines, table(p.c.Styles, []string{"  TOPIC", "PARTITIONS", "MESSAGES", "RATE"}, rows[lo:hi], p.w, p.sel-lo)...)
 	return block(lines, p.w, p.h)
 }

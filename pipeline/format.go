@@ -1,0 +1,255 @@
+package pipeline
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/eddyhq/eddy/windows"
+)
+
+// Format writes p as a YAML spec that [Parse] reads back to the same
+// pipeline: the workbench saves what it runs with it, so `eddy run` gets
+// exactly that. Defaults are left out (format json, late dlq, idle_timeout
+// 30s, start earliest, stop none, mode append).
+func Format(p *Pipeline) []byte {
+	root := mapping()
+	if p.Name != "" {
+		root.add("name", scalar(p.Name))
+	}
+	if src := formatSource(p.Source); src != nil {
+		root.add("source", src)
+	}
+	if p.Format != "" && p.Format != "json" {
+		root.add("format", scalar(p.Format))
+	}
+	t := mapping()
+	if p.Time.Field != "" {
+		t.add("field", scalar(p.Time.Field))
+	}
+	if p.Time.MaxOutOfOrder > 0 {
+		t.add("max_out_of_order", scalar(FormatDuration(p.Time.MaxOutOfOrder)))
+	}
+	if p.Time.AllowedLateness > 0 {
+		t.add("allowed_lateness", scalar(FormatDuration(p.Time.AllowedLateness)))
+	}
+	if p.Time.IdleTimeout > 0 && p.Time.IdleTimeout != 30*time.Second {
+		t.add("idle_timeout", scalar(FormatDuration(p.Time.IdleTimeout)))
+	}
+	if len(t.Content) > 0 {
+		root.add("time", t.Node)
+	}
+	if p.Late == "drop" {
+		root.add("late", scalar("drop"))
+	}
+	if len(p.Stages) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, st := range p.Stages {
+			seq.Content = append(seq.Content, FormatStage(st))
+		}
+		root.add("stages", seq)
+	}
+	if p.DLQ != nil {
+		root.add("dlq", formatTarget(*p.DLQ))
+	}
+	if len(p.Sinks) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, s := range p.Sinks {
+			seq.Content = append(seq.Content, formatTarget(s))
+		}
+		root.add("sinks", seq)
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	// Encoding a tree of plain nodes cannot fail.
+	_ = enc.Encode(root.Node)
+	_ = enc.Close()
+	return b.Bytes()
+}
+
+// FormatStage is one stage as the YAML node a spec's stages list holds.
+func FormatStage(st Stage) *yaml.Node {
+	m := mapping()
+	switch st.Kind {
+	case Filter:
+		m.add("filter", scalar(st.Filter.Src))
+	case Coerce:
+		c := mapping()
+		for _, ft := range st.Coerce {
+			c.add(ft.Field, scalar(string(ft.Type)))
+		}
+		c.Style = yaml.FlowStyle
+		m.add("coerce", c.Node)
+	case Project:
+		c := mapping()
+		for _, col := range st.Project {
+			c.add(col.Name, scalar(col.Expr.Src))
+		}
+		m.add("project", c.Node)
+	case Window:
+		m.add("window", formatWindow(st.Window))
+	}
+	return m.Node
+}
+
+func formatWindow(w *WindowStage) *yaml.Node {
+	m := mapping()
+	if w == nil {
+		return m.Node
+	}
+	ms := func(v int64) *yaml.Node { return scalar(FormatDuration(time.Duration(v) * time.Millisecond)) }
+	switch w.Spec.Type {
+	case windows.TumblingType:
+		m.add("tumbling", ms(w.Spec.Size))
+	case windows.HoppingType:
+		h := mapping()
+		h.add("size", ms(w.Spec.Size))
+		h.add("slide", ms(w.Spec.Slide))
+		h.Style = yaml.FlowStyle
+		m.add("hopping", h.Node)
+	case windows.SessionType:
+		s := mapping()
+		s.add("gap", ms(w.Spec.Gap))
+		s.Style = yaml.FlowStyle
+		m.add("session", s.Node)
+	}
+	if len(w.Key) > 0 {
+		m.add("key", list(w.Key))
+	}
+	a := mapping()
+	for _, ag := range w.Aggregates {
+		a.add(ag.Name, scalar(ag.Src))
+	}
+	m.add("aggregate", a.Node)
+	return m.Node
+}
+
+func formatSource(s Source) *yaml.Node {
+	m := mapping()
+	switch {
+	case s.Kafka != nil:
+		k := mapping()
+		if len(s.Kafka.Brokers) > 0 {
+			k.add("brokers", list(s.Kafka.Brokers))
+		}
+		if len(s.Kafka.Topics) == 1 {
+			k.add("topic", scalar(s.Kafka.Topics[0]))
+		} else {
+			k.add("topics", list(s.Kafka.Topics))
+		}
+		if s.Kafka.Start != "" && s.Kafka.Start != "earliest" {
+			k.add("start", scalar(s.Kafka.Start))
+		}
+		if s.Kafka.Stop != "" && s.Kafka.Stop != "none" {
+			k.add("stop", scalar(s.Kafka.Stop))
+		}
+		if s.Kafka.Group != "" {
+			k.add("group", scalar(s.Kafka.Group))
+		}
+		if s.Kafka.Config != "" {
+			k.add("config", scalar(s.Kafka.Config))
+		}
+		m.add("kafka", k.Node)
+	case s.File != "":
+		m.add("file", scalar(s.File))
+	default:
+		return nil
+	}
+	return m.Node
+}
+
+func formatTarget(t Target) *yaml.Node {
+	m := mapping()
+	switch {
+	case t.Kafka != nil:
+		k := mapping()
+		if len(t.Kafka.Brokers) > 0 {
+			k.add("brokers", list(t.Kafka.Brokers))
+		}
+		k.add("topic", scalar(t.Kafka.Topic))
+		if len(t.Kafka.Key) > 0 {
+			k.add("key", list(t.Kafka.Key))
+		}
+		if t.Kafka.Config != "" {
+			k.add("config", scalar(t.Kafka.Config))
+		}
+		m.add("kafka", k.Node)
+	case t.DuckDB != nil:
+		d := mapping()
+		d.add("path", scalar(t.DuckDB.Path))
+		d.add("table", scalar(t.DuckDB.Table))
+		if t.DuckDB.Mode != "" && t.DuckDB.Mode != "append" {
+			d.add("mode", scalar(t.DuckDB.Mode))
+		}
+		m.add("duckdb", d.Node)
+	case t.Parquet != nil:
+		pq := mapping()
+		if t.Parquet.Path != "" {
+			pq.add("path", scalar(t.Parquet.Path))
+		}
+		if t.Parquet.Dir != "" {
+			pq.add("dir", scalar(t.Parquet.Dir))
+		}
+		if t.Parquet.Rotate != "" {
+			pq.add("rotate", scalar(t.Parquet.Rotate))
+		}
+		m.add("parquet", pq.Node)
+	default:
+		m.add("file", scalar(t.File))
+	}
+	m.Style = yaml.FlowStyle
+	return m.Node
+}
+
+// FormatDuration writes d in the shortest Go syntax that reads back the
+// same: 10s, 1m, 1h30m, 250ms.
+func FormatDuration(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	if d%time.Millisecond != 0 || d < time.Second {
+		return d.String()
+	}
+	var b []byte
+	if h := d / time.Hour; h > 0 {
+		b = strconv.AppendInt(b, int64(h), 10)
+		b = append(b, 'h')
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		b = strconv.AppendInt(b, int64(m), 10)
+		b = append(b, 'm')
+		d -= m * time.Minute
+	}
+	if d%time.Second == 0 {
+		if d > 0 {
+			b = strconv.AppendInt(b, int64(d/time.Second), 10)
+			b = append(b, 's')
+		}
+		return string(b)
+	}
+	return string(b) + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
+
+type mapNode struct{ *yaml.Node }
+
+func mapping() mapNode { return mapNode{&yaml.Node{Kind: yaml.MappingNode}} }
+
+func (m mapNode) add(k string, v *yaml.Node) {
+	m.Content = append(m.Content, scalar(k), v)
+}
+
+func scalar(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Value: s, Tag: "!!str"}
+}
+
+func list(xs []string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, x := range xs {
+		n.Content = append(n.Content, scalar(x))
+	}
+	return n
+}

@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// strip zeroes what depends on where things were written, not what they mean.
+func strip(p *Pipeline) *Pipeline {
+	q := *p
+	q.File, q.Source.Line, q.Time.Line = "", 0, 0
+	q.Stages = nil
+	for _, st := range p.Stages {
+		st.Line = 0
+		st.Filter = Expr{Src: st.Filter.Src}
+		var cs []FieldType
+		for _, c := range st.Coerce {
+			c.Line = 0
+			cs = append(cs, c)
+		}
+		st.Coerce = cs
+		var ps []Column
+		for _, c := range st.Project {
+			ps = append(ps, Column{Name: c.Name, Expr: Expr{Src: c.Expr.Src}})
+		}
+		st.Project = ps
+		if st.Window != nil {
+			w := *st.Window
+			w.Line, w.KeyLine = 0, 0
+			w.Aggregates = nil
+			for _, a := range st.Window.Aggregates {
+				a.Line = 0
+				w.Aggregates = append(w.Aggregates, a)
+			}
+			st.Window = &w
+		}
+		q.Stages = append(q.Stages, st)
+	}
+	strip := func(t Target) Target { t.Line = 0; return t }
+	if p.DLQ != nil {
+		d := strip(*p.DLQ)
+		q.DLQ = &d
+	}
+	q.Sinks = nil
+	for _, s := range p.Sinks {
+		q.Sinks = append(q.Sinks, strip(s))
+	}
+	return &q
+}
+
+const formatCorpus = `
+name: everything
+source:
+  kafka: {brokers: [a:9092, b:9092], topics: [t1, t2], start: last:10, stop: caught-up, group: g, config: c.properties}
+time: {field: ev.ts, max_out_of_order: 1m30s, allowed_lateness: 250ms, idle_timeout: 5s}
+late: drop
+stages:
+  - filter: 'kind == "a: b #1" && n > 0'
+  - coerce: {n: int, f: float, s: string, b: bool, ts: timestamp}
+  - project:
+      n: n
+      doubled: 'n * 2'
+      note: '"it''s: #1"'
+      ts: ts
+      s: s
+  - window:
+      hopping: {size: 1h, slide: 15m}
+      key: [s, note]
+      aggregate: {c: count(), total: sum(n), p: 'quantile(doubled, 0.5)', d: count_distinct(note)}
+dlq: {kafka: {topic: dead, brokers: [x:1]}}
+sinks:
+  - file: "-"
+  - kafka: {topic: out, key: [s]}
+  - duckdb: {path: out.duckdb, table: t, mode: replace}
+  - parquet: {dir: pq, rotate: 1m}
+  - parquet: {path: one.parquet}
+`
+
+func TestFormatRoundTrip(t *testing.T) {
+	specs := map[string][]byte{"corpus.yaml": []byte(formatCorpus)}
+	files, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example specs found")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs[f] = b
+	}
+	specs["session.yaml"] = []byte("source: {file: in.jsonl}\nstages:\n  - window: {session: {gap: 30s}, aggregate: {n: count()}}\nsinks: [{file: out.jsonl}]\n")
+	specs["tumbling.yaml"] = []byte("source: {file: in.jsonl}\ntime: {field: ts}\nstages:\n  - window: {tumbling: 10s, key: user, aggregate: {n: count()}}\n")
+	for name, src := range specs {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			p, err := Parse(name, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := Format(p)
+			q, err := Parse("formatted.yaml", out)
+			if err != nil {
+				t.Fatalf("formatted spec does not parse: %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(strip(p), strip(q)) {
+				t.Fatalf("round trip changed the pipeline\nbefore %+v\nafter  %+v\n%s", strip(p), strip(q), out)
+			}
+			if _, err := Compile(q); err != nil {
+				if _, err0 := Compile(p); err0 == nil {
+					t.Fatalf("formatted spec does not compile: %v\n%s", err, out)
+				}
+			}
+			if again := Format(q); string(again) != string(out) {
+				t.Fatalf("Format is not stable:\n%s\n---\n%s", out, again)
+			}
+		})
+	}
+}
+
+func TestFormatLeavesDefaultsOut(t *testing.T) {
+	p, err := Parse("x.yaml", []byte("source: {kafka: {topic: t}}\nstages: [{filter: 'a > 1'}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(Format(p))
+	for _, absent := range []string{"start", "stop", "late", "idle_timeout", "format"} {
+		if strings.Contains(out, absent) {
+			t.Errorf("default %s written:\n%s", absent, out)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {250 * time.Millisecond, "250ms"}, {time.Second, "1s"}, {90 * time.Second, "1m30s"},
+		{time.Hour, "1h"}, {time.Hour + 30*time.Minute, "1h30m"}, {1500 * time.Millisecond, "1.5s"},
+		{61*time.Minute + 1500*time.Millisecond, "1h1m1.5s"}, {1500 * time.Microsecond, "1.5ms"},
+	} {
+		got := FormatDuration(tc.d)
+		if got != tc.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+		if back, err := time.ParseDuration(got); err != nil || back != tc.d {
+			t.Errorf("FormatDuration(%v) = %q reads back as %v, %v", tc.d, got, back, err)
+		}
+	}
+}
