@@ -90,7 +90,7 @@ func TestTUIAttachesToKafkaTopic(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	m := tui.New(ctx, tui.Options{Label: addr, Topics: topicLister(kadm.NewClient(cl)),
-		Open: kafkaOpener([]kgo.Opt{kgo.SeedBrokers(addr)}, "earliest")})
+		Open: kafkaOpener([]kgo.Opt{kgo.SeedBrokers(addr)}), Start: "earliest"})
 	defer m.Stop()
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	screen := func() string { return ansi.Strip(m.Render()) }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -325,6 +325,14 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) e
 	go func() {
 		defer wg.Done()
 		defer close(batches)
+		defer func() {
+			if r := recover(); r != nil {
+				select {
+				case batches <- item{err: fmt.Errorf("feed panicked: %v\n%s", r, debug.Stack())}:
+				case <-rctx.Done():
+				}
+			}
+		}()
 		for {
 			for drained := false; !drained; {
 				select {

@@ -82,6 +82,7 @@ type Model struct {
 	dead    *deadPane
 
 	help          bool
+	helpTop       int    // first help line shown
 	palette       *input // nil: closed
 	palErr        string
 	exportResults bool // the palette's export command writes the results, not the records
@@ -461,9 +462,14 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return p.Update(msg)
 	}
 	if m.help {
-		if key.Matches(msg, k.Help, k.Back) {
-			m.help = false
-		} else if key.Matches(msg, k.Quit) {
+		switch {
+		case key.Matches(msg, k.Help, k.Back):
+			m.help, m.helpTop = false, 0
+		case key.Matches(msg, k.Down):
+			m.helpTop++
+		case key.Matches(msg, k.Up):
+			m.helpTop = max(m.helpTop-1, 0)
+		case key.Matches(msg, k.Quit):
 			m.Stop()
 			return tea.Quit
 		}
@@ -513,7 +519,9 @@ func (m *Model) Render() string {
 	body := m.panes[m.active].View()
 	switch {
 	case m.help:
-		body = block(m.helpLines(), w, m.bodyHeight())
+		lines := m.helpLines()
+		m.helpTop = max(min(m.helpTop, len(lines)-m.bodyHeight()), 0)
+		body = block(lines[m.helpTop:], w, m.bodyHeight())
 	case m.palette != nil:
 		lines := strings.Split(body, "\n")
 		pl := m.paletteLines()
@@ -529,7 +537,7 @@ func (m *Model) status() string {
 	if src == "" {
 		src = "(not attached)"
 	}
-	if m.opts.Label != "" {
+	if m.opts.Label != "" && m.c.Width >= 110 {
 		src = m.opts.Label + " " + src
 	}
 	st := m.stats
@@ -546,9 +554,9 @@ func (m *Model) status() string {
 	case n == 0:
 		parts = append(parts, "no stages")
 	case m.plan != nil && m.plan.Window != nil:
-		parts = append(parts, fmt.Sprintf("pipeline %d stages, %d rows", n, st.Rows))
+		parts = append(parts, fmt.Sprintf("%d stages, %d rows", n, st.Rows))
 	default:
-		parts = append(parts, fmt.Sprintf("pipeline %d stages", n))
+		parts = append(parts, fmt.Sprintf("%d stages", n))
 	}
 	if m.finished {
 		parts = append(parts, "ended")
@@ -588,26 +596,26 @@ func (m *Model) footer() string {
 	return helpLine(m.c.Styles, append(p.Keys(), k.Next, k.Palette, k.Help, k.Quit))
 }
 
-// helpLines is the help overlay: every key, global and per pane.
+// helpLines is the help overlay: every key, global and per pane, and the
+// commands.
 func (m *Model) helpLines() []string {
-	two := func(a, b string) string { return fmt.Sprintf("  %-38s %s", a, b) }
-	out := []string{m.c.Styles.Title.Render("Keys") + "  (esc closes)", "",
-		"global: " + strings.Join([]string{"tab/shift+tab next/prev pane", ": command", "? help", "esc back", "q quit"}, " · ")}
+	t := m.c.Styles.Title.Render
+	out := []string{t("Keys") + " (esc closes · ↑↓ scroll)",
+		"global    tab/shift+tab pane · : command · ? help · esc back · q quit"}
 	if m.topics != nil {
-		out = append(out, "topics: ↑↓ select · enter attach · R reload")
+		out = append(out, "topics    ↑↓ select · enter attach · R reload")
 	}
 	out = append(out,
-		"records: / filter (expression) · r raw · space pause · s seek · enter inspect · x export · ↑↓ g G",
-		"pipeline: a add · e/enter edit · d delete · K/J move · w write YAML · o open YAML",
-		"  in a form: tab/↑↓ field · enter apply (swaps the running pipeline) · esc cancel",
-		"results: ←→ column · s sort (desc, asc, off) · c charted aggregate · x export",
-		"dead letters: ↑↓ select · enter detail · D dry run · P replay (topic) · E edit+replay · :dlq TOPIC",
-		"",
-		m.c.Styles.Title.Render("Commands (:)"))
+		"records   / filter · r raw · space pause · s seek · enter inspect",
+		"          x export · ↑↓ select · g oldest · G newest",
+		"pipeline  a add · e edit · d delete · K/J move · w write · o open",
+		"          form: tab/↑↓ field · enter apply (live) · esc cancel",
+		"results   ←→ column · s sort (desc, asc, off) · c chart · x export",
+		"dead      ↑↓ · enter detail · D dry run · P replay · E edit+replay",
+		t("Commands")+" (: opens, tab completes)")
 	for _, c := range commands {
-		out = append(out, two(c.usage, c.desc))
+		out = append(out, fmt.Sprintf("  %-16s %s", c.usage, c.desc))
 	}
-	out = append(out, "", fmt.Sprintf("caps: tail %d records, results %d rows, chart %d keys × %d windows, dead letters %d",
+	return append(out, fmt.Sprintf("caps: tail %d · results %d · chart %d keys × %d · dead %d",
 		TailCap, ResultCap, ChartKeys, ChartLen, DeadCap))
-	return out
 }

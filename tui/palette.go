@@ -21,17 +21,17 @@ type command struct {
 }
 
 var commands = []command{
-	{"attach", "attach TOPIC", "attach to a topic (the consumer and the pipeline restart)"},
-	{"seek", "seek earliest|latest|offset:N|last:N|time:T", "read the attached topic (or file) from there"},
-	{"filter", "filter [EXPR]", "quick filter of the records tail; no expression clears it"},
-	{"open", "open FILE", "run the pipeline in a YAML file"},
-	{"write", "write [FILE]", "write the running pipeline as YAML for eddy run"},
-	{"sort", "sort COLUMN [asc|desc]", "sort the results table"},
-	{"chart", "chart AGGREGATE", "chart that aggregate for the top keys"},
-	{"export", "export duckdb|parquet PATH [TABLE]", "write the records tail or the results (x) to DuckDB or Parquet"},
-	{"dlq", "dlq TOPIC", "read a dead-letter topic into the dead-letters pane"},
-	{"pane", "topics|records|pipeline|results|dead", "go to a pane"},
-	{"help", "help", "every key and command"},
+	{"attach", "attach TOPIC", "attach to a topic (restarts consumer and pipeline)"},
+	{"seek", "seek POSITION", "earliest | latest | offset:N | last:N | time:T"},
+	{"filter", "filter [EXPR]", "quick filter of the records tail (none: clear)"},
+	{"open", "open FILE", "run the pipeline of a YAML file"},
+	{"write", "write [FILE]", "save the pipeline as YAML for eddy run"},
+	{"sort", "sort COL [asc]", "sort the results (descending by default)"},
+	{"chart", "chart AGG", "chart that aggregate for the top keys"},
+	{"export", "export FMT PATH", "duckdb|parquet; the tail or results (x)"},
+	{"dlq", "dlq TOPIC", "read a dead-letter topic into Dead letters"},
+	{"pane", "pane NAME", "topics, records, pipeline, results, dead"},
+	{"help", "help", "keys and commands"},
 	{"quit", "quit", "leave eddy (also q)"},
 }
 
@@ -90,7 +90,7 @@ func (m *Model) paletteLines() []string {
 	n := 0
 	for _, c := range commands {
 		if strings.HasPrefix(c.name, word) && n < 6 {
-			lines = append(lines, s.Dim.Render(fmt.Sprintf("  %-40s %s", c.usage, c.desc)))
+			lines = append(lines, s.Dim.Render(fmt.Sprintf("  %-16s %s", c.usage, c.desc)))
 			n++
 		}
 	}

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,8 +71,8 @@ type recordsPane struct {
 	paused  bool
 	skipped int64 // records that arrived while paused or beyond TailCap per refresh
 
-	filtering bool  // the filter input is open
-	input     input // what is typed
+	filtering bool   // the filter input is open
+	input     input  // what is typed
 	expr      string // the applied filter
 	matcher   *engine.Matcher
 	filterErr error
@@ -292,7 +293,7 @@ func (p *recordsPane) applyFilter() {
 	} else {
 		m, err := engine.NewMatcher(in)
 		if err != nil {
-			p.filterErr = err
+			p.filterErr = errors.New(strings.TrimPrefix(err.Error(), "--where: "))
 			return
 		}
 		p.matcher, p.expr, p.filterErr, p.filtering = m, in, nil, false

@@ -77,10 +77,10 @@ func newTestModel(t *testing.T, w, h int, withPlan bool) *Model {
 	opts := Options{
 		Label:  "localhost:9092",
 		Topics: func(context.Context) ([]TopicInfo, error) { return nil, nil },
-		Open:   func(context.Context, string) (source.Source, error) { return nil, io.EOF },
+		Open:   func(context.Context, string, string) (source.Source, error) { return nil, io.EOF },
 	}
 	if withPlan {
-		opts.Plan, opts.PipelineName = testPlan(t), "purchases"
+		opts.Pipeline = testPlan(t).Pipeline
 	}
 	m := New(context.Background(), opts)
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
@@ -123,7 +123,7 @@ func testPlan(t *testing.T) *pipeline.Plan {
 func fakeAttach(m *Model, name string) {
 	m.Stop()
 	m.feedID++
-	m.attached = name
+	m.attached, m.lag = name, -1
 	m.topics.attached = name
 	m.active = 1
 }
@@ -145,7 +145,7 @@ func clickRecords(from, n int) []source.Record {
 }
 
 func feedRecords(m *Model, rs []source.Record, at time.Time, st engine.Stats) {
-	m.Update(FeedMsg{ID: m.feedID, At: at, Records: rs, Stats: st})
+	m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, At: at, Records: rs, Stats: st, Read: st.In, Lag: -1})
 }
 
 func TestTopicsPaneAttach(t *testing.T) {
@@ -172,19 +172,19 @@ func TestTopicsPaneAttach(t *testing.T) {
 
 func TestGlobalKeys(t *testing.T) {
 	m := newTestModel(t, 80, 24, true)
-	if len(m.panes) != 4 {
-		t.Fatalf("panes = %d, want topics, records, results, dead letters", len(m.panes))
+	if len(m.panes) != 5 {
+		t.Fatalf("panes = %d, want topics, records, pipeline, results, dead letters", len(m.panes))
 	}
 	keys(m, "tab")
 	if m.active != 1 {
 		t.Errorf("tab: active = %d", m.active)
 	}
 	keys(m, "shift+tab", "shift+tab")
-	if m.active != 3 {
+	if m.active != 4 {
 		t.Errorf("shift+tab twice: active = %d", m.active)
 	}
 	keys(m, "?")
-	if !m.help || !strings.Contains(m.Render(), "quick filter") {
+	if !m.help || !strings.Contains(m.Render(), "/ filter") {
 		t.Error("? does not show help")
 	}
 	keys(m, "esc")
@@ -258,7 +258,7 @@ func TestRecordsFilterClearAndInspect(t *testing.T) {
 	keys(m, "/")
 	typeText(m, `event == "cart"`)
 	keys(m, "enter", "/")
-	for range len(p.input) {
+	for range len(p.input.r) {
 		keys(m, "backspace")
 	}
 	keys(m, "enter")
@@ -314,7 +314,7 @@ func TestStatusResultsDead(t *testing.T) {
 	m := newTestModel(t, 100, 24, true)
 	fakeAttach(m, "clicks")
 	feedRecords(m, nil, t0, engine.Stats{In: 100})
-	m.Update(FeedMsg{ID: m.feedID, At: t0.Add(time.Second),
+	m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, Read: 1100, Lag: -1, At: t0.Add(time.Second),
 		Stats:  engine.Stats{In: 1100, Passed: 500, Filtered: 590, Dead: 8, Late: 2, Rows: 2},
 		Rows:   []ResultRow{{Names: []string{"country", "orders"}, Cells: []string{"DE", "3"}}},
 		Counts: map[DeadKey]int64{{"coerce: amount: cannot coerce", "2:coerce"}: 8},
@@ -344,7 +344,7 @@ func TestTUIFeedRunsPipeline(t *testing.T) {
 	}
 	b.WriteString("not json\n")
 	src := Pace(source.NewReader("clicks.jsonl", strings.NewReader(b.String())), 20000)
-	f := startFeed(context.Background(), 1, src, testPlan(t), t.Logf)
+	f := startFeed(context.Background(), 1, src, 0, testPlan(t), t.Logf)
 	var recs, rows int
 	var dead int64
 	var last FeedMsg
@@ -369,7 +369,7 @@ func TestTUIFeedRunsPipeline(t *testing.T) {
 }
 
 func TestFeedPanicBecomesError(t *testing.T) {
-	f := startFeed(context.Background(), 1, panicSource{}, nil, t.Logf)
+	f := startFeed(context.Background(), 1, panicSource{}, 0, nil, t.Logf)
 	var last FeedMsg
 	for m := range f.ch {
 		last = m
@@ -445,19 +445,35 @@ func TestTUIGoldenScreens(t *testing.T) {
 		keys(m, "esc", "up", "up", "enter")
 		shot(m, "inspect")
 		keys(m, "esc", "tab")
+		shot(m, "pipeline")
+		keys(m, "e")
+		shot(m, "pipeline-edit-filter")
+		keys(m, "esc", "down", "down", "e")
+		shot(m, "pipeline-edit-window")
+		keys(m, "tab")
+		typeText(m, "x")
+		shot(m, "pipeline-form-error")
+		keys(m, "esc", "a")
+		shot(m, "pipeline-add")
+		keys(m, "esc", ":")
+		typeText(m, "so")
+		shot(m, "palette")
+		keys(m, "esc", "tab")
 
-		m.Update(FeedMsg{ID: m.feedID, At: t0.Add(time.Second), Stats: engine.Stats{In: 2040, Passed: 1000, Filtered: 1030, Dead: 10, Rows: 3},
-			Rows: []ResultRow{
-				{Names: []string{"country", "window_start", "window_end", "orders", "revenue"}, Cells: []string{"DE", "2026-03-01T12:00:00.000Z", "2026-03-01T12:00:10.000Z", "4", "61.5"}},
-				{Names: []string{"country", "window_start", "window_end", "orders", "revenue"}, Cells: []string{"FR", "2026-03-01T12:00:00.000Z", "2026-03-01T12:00:10.000Z", "3", "40"}},
-				{Names: []string{"country", "window_start", "window_end", "orders", "revenue"}, Cells: []string{"US", "2026-03-01T12:00:00.000Z", "2026-03-01T12:00:10.000Z", "7", "120.25"}},
-			},
+		m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, Read: 2040, Lag: -1, At: t0.Add(time.Second), Stats: engine.Stats{In: 2040, Passed: 1000, Filtered: 1030, Dead: 10, Rows: 3},
+			Rows:   windowRows(0, 6),
 			Counts: map[DeadKey]int64{{"decode: invalid JSON at byte", "decode"}: 4, {"coerce: amount: cannot coerce", "2:coerce"}: 6},
 			Dead: []DeadItem{
 				{DeadKey: DeadKey{"decode: invalid JSON at byte", "decode"}, Error: "invalid JSON at byte 3: unexpected end", Origin: "clicks/0@17", Value: "{\"ts"},
 				{DeadKey: DeadKey{"coerce: amount: cannot coerce", "2:coerce"}, Error: `amount: cannot coerce "x" to float`, Origin: "clicks/2@9", Value: `{"amount":"x"}`},
 			}})
+		for i := range 5 {
+			m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, Read: 2040 + int64(i+1)*1000, Lag: -1, At: t0.Add(time.Duration(i+2) * time.Second),
+				Stats: engine.Stats{In: 2040 + int64(i+1)*1000, Dead: 10 + int64(i)}, Rows: windowRows(i+6, 1)})
+		}
 		shot(m, "results")
+		keys(m, "right", "right", "right", "s")
+		shot(m, "results-sorted")
 		keys(m, "tab")
 		shot(m, "dead")
 	}
