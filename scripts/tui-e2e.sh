@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# End-to-end test of the workbench: runs the real eddy binary under tmux,
+# drives it with keystrokes and reads the screen back.
+#
+#   scripts/tui-e2e.sh ./eddy [CAPTURE_DIR]
+#
+# It starts `eddy demo`, sees the demo topics, attaches to clicks, adds a
+# filter stage and sees the counters react, adds a tumbling window and sees
+# rows and a chart, writes the pipeline and checks that `eddy run` accepts
+# the file, and quits with q expecting exit status 0. With CAPTURE_DIR, each
+# step's screen is saved there as text. Installs tmux with apt-get if needed.
+set -euo pipefail
+
+eddy=$(realpath "${1:?usage: scripts/tui-e2e.sh EDDY_BINARY [CAPTURE_DIR]}")
+captures=${2:-}
+if ! command -v tmux >/dev/null; then
+  echo "installing tmux" >&2
+  (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null
+fi
+
+tmp=$(mktemp -d)
+sess="eddy-e2e-$$"
+trap 'tmux kill-session -t "$sess" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+screen() { tmux capture-pane -p -t "$sess"; }
+fail() {
+  echo "tui-e2e: $*" >&2
+  echo "--- screen" >&2; screen >&2 || true
+  echo "--- log" >&2; cat "$tmp/eddy.log" >&2 2>/dev/null || true
+  exit 1
+}
+# wait_for PATTERN [SECONDS]: wait until the screen matches a Perl regexp.
+wait_for() {
+  local deadline=$(( $(date +%s) + ${2:-30} ))
+  until screen | grep -Pq -- "$1"; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "timed out waiting for /$1/"
+    sleep 0.2
+  done
+}
+capture() { [ -z "$captures" ] || screen >"$captures/$1.txt"; }
+keys() { tmux send-keys -t "$sess" "$@"; }
+text() { tmux send-keys -t "$sess" -l "$1"; }
+
+[ -z "$captures" ] || mkdir -p "$captures"
+tmux new-session -d -s "$sess" -x 120 -y 36 \
+  "cd '$tmp' && TERM=xterm-256color '$eddy' demo --listen 127.0.0.1:0 --log '$tmp/eddy.log'; echo \$? >'$tmp/exit'; sleep 60"
+
+echo "1. the demo topics"
+wait_for 'nexmark\.bids +3'
+wait_for 'clicks +3 +[0-9]+ +[0-9.]+k?/s'
+capture 1-topics
+
+echo "2. attach to clicks"
+keys Enter
+wait_for '\[Records\]'
+wait_for 'OFFSET +ts +user_id'
+capture 2-records
+
+echo "3. add a filter stage; the counters react"
+keys Tab
+wait_for '\[Pipeline\]'
+keys a
+wait_for 'add a stage'
+keys f
+wait_for 'new stage 1: filter'
+text 'event == "purchase"'
+wait_for 'valid · enter applies'
+capture 3-filter-form
+keys Enter
+wait_for 'added stage 1 \(filter\)'
+wait_for 'passed [1-9][0-9]* filtered [1-9][0-9]*'
+capture 3-filter-applied
+
+echo "4. add a tumbling window; rows and a chart appear"
+keys a
+wait_for 'add a stage'
+keys w
+wait_for 'new stage 2: window'
+keys Tab C-u; text '1s'
+keys Tab C-u; text 'country'
+keys Tab C-u; text 'orders: count(), revenue: sum(amount)'
+wait_for 'valid · enter applies'
+capture 4-window-form
+keys Enter
+wait_for 'added stage 2 \(window\)'
+keys Tab
+wait_for '\[Results\]'
+wait_for 'window_start +window_end +orders +revenue' 40
+wait_for 'orders per window, top [0-9] keys' 40
+wait_for '[\x{2801}-\x{28FF}]{3}' # the chart's braille
+wait_for '^ *0└'
+capture 4-results
+
+echo "5. write the pipeline; eddy run accepts it"
+keys BTab
+wait_for '\[Pipeline\]'
+keys w
+wait_for 'write pipeline file:'
+keys C-u; text "$tmp/e2e.yaml"; keys Enter
+wait_for 'wrote .*e2e\.yaml'
+capture 5-written
+[ -s "$tmp/e2e.yaml" ] || fail "no pipeline file written"
+set +e
+timeout -s INT 10 "$eddy" run "$tmp/e2e.yaml" --out "$tmp/rows.jsonl" --dlq "$tmp/dead.jsonl" --stats "$tmp/stats.json" 2>"$tmp/run.err"
+rc=$?
+set -e
+if [ "$rc" = 2 ]; then cat "$tmp/run.err" >&2; cat "$tmp/e2e.yaml" >&2; fail "eddy run rejected the written pipeline"; fi
+grep -q '"window_start"' "$tmp/rows.jsonl" || { cat "$tmp/run.err" >&2; fail "eddy run of the written pipeline produced no window rows (rc $rc)"; }
+echo "   eddy run: $(wc -l <"$tmp/rows.jsonl") rows, rc $rc"
+
+echo "6. quit with q"
+keys q
+for _ in $(seq 100); do [ -s "$tmp/exit" ] && break; sleep 0.1; done
+[ -s "$tmp/exit" ] || fail "eddy did not exit after q"
+[ "$(cat "$tmp/exit")" = 0 ] || fail "eddy exited with $(cat "$tmp/exit")"
+grep -q "attached to clicks" "$tmp/eddy.log" || fail "the log file has no attach line"
+echo "tui-e2e: passed"
