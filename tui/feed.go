@@ -82,6 +82,16 @@ func keepLast[T any](s []T, limit int, xs ...T) []T {
 	return s
 }
 
+// keepLastLazy is keepLast for one item at a time on a hot path: it lets s
+// grow to twice limit before dropping the oldest, so each append costs O(1)
+// amortised; drain trims it to limit.
+func keepLastLazy[T any](s []T, limit int, x T) []T {
+	if len(s) >= 2*limit {
+		s = append(s[:0], s[len(s)-limit+1:]...)
+	}
+	return append(s, x)
+}
+
 func (h *hub) addRecords(rs []source.Record) {
 	skip := max(0, len(rs)-TailCap)
 	cp := make([]source.Record, 0, len(rs)-skip)
@@ -153,7 +163,7 @@ func (s genSink) Write(r *sink.Row) error {
 	h := s.h
 	h.mu.Lock()
 	if h.gen == s.gen {
-		h.rows = keepLast(h.rows, ResultCap, row)
+		h.rows = keepLastLazy(h.rows, ResultCap, row)
 	}
 	h.mu.Unlock()
 	return nil
@@ -183,7 +193,7 @@ func (s genSink) WriteDead(d *sink.DeadLetter) error {
 			h.counts = map[DeadKey]int64{}
 		}
 		h.counts[it.DeadKey]++
-		h.dead = keepLast(h.dead, DeadCap, it)
+		h.dead = keepLastLazy(h.dead, DeadCap, it)
 	}
 	h.mu.Unlock()
 	return nil
@@ -196,8 +206,8 @@ func (h *hub) drain(m *FeedMsg) *engine.Engine {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	m.Records, h.recs = h.recs, nil
-	m.Rows, h.rows = h.rows, nil
-	m.Dead, h.dead = h.dead, nil
+	m.Rows, h.rows = keepLast(h.rows, ResultCap), nil
+	m.Dead, h.dead = keepLast(h.dead, DeadCap), nil
 	m.Counts, h.counts = h.counts, nil
 	m.Dropped, h.dropped = h.dropped, 0
 	m.Read, m.Gen = h.read, h.gen

@@ -1,0 +1,130 @@
+package tui
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/eddyhq/eddy/source"
+)
+
+// loopSource generates click records forever, 2000 a batch, with event
+// times advancing 1 ms per 200 records (200,000 records/s of event time).
+type loopSource struct {
+	off int64
+	buf []byte
+	b   source.Batch
+}
+
+func (l *loopSource) Next(ctx context.Context) (*source.Batch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	events := []string{"view", "purchase", "view", "cart"}
+	countries := []string{"DE", "FR", "US", "JP", "BR"}
+	l.b.Records, l.buf = l.b.Records[:0], l.buf[:0]
+	var ends []int
+	for range 2000 {
+		i := l.off
+		l.buf = append(l.buf, `{"ts":`...)
+		l.buf = strconv.AppendInt(l.buf, t0.UnixMilli()+i/200, 10)
+		l.buf = append(l.buf, `,"user_id":"u`...)
+		l.buf = strconv.AppendInt(l.buf, i%97, 10)
+		l.buf = append(l.buf, `","event":"`+events[i%4]+`","country":"`+countries[i%5]+`","amount":`...)
+		l.buf = strconv.AppendInt(l.buf, 5+i%20, 10)
+		l.buf = append(l.buf, '}')
+		ends = append(ends, len(l.buf))
+		l.off++
+	}
+	start := 0
+	for j, end := range ends {
+		l.b.Records = append(l.b.Records, source.Record{Topic: "clicks", Partition: int32(j % 3), Offset: l.off - 2000 + int64(j), Value: l.buf[start:end]})
+		start = end
+	}
+	return &l.b, nil
+}
+func (l *loopSource) Release(*source.Batch) {}
+func (l *loopSource) Bounded() bool         { return false }
+func (l *loopSource) Close() error          { return nil }
+
+// BenchmarkKeyLatencyUnderLoad measures how long a key press takes to show
+// on the screen while a feed runs the test pipeline over 200,000 records/s:
+// the key waits behind the feed message being handled (at most Refresh a
+// second), then its Update and a full Render. ns/op is the mean latency;
+// p99-ms and max-ms are reported, and rec/s is what the feed sustained.
+func BenchmarkKeyLatencyUnderLoad(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := newTestModel(&testing.T{}, 120, 36, true)
+	src := Pace(&loopSource{}, 200000)
+	m.attach("clicks", "latest", src)
+	m.active = slices.Index(m.panes, pane(m.records))
+	msgs := make(chan tea.Msg, 64)
+	done := make(chan time.Duration, 1)
+	// the program loop: one goroutine owns the model, as in bubbletea
+	go func() {
+		for {
+			var msg tea.Msg
+			select {
+			case msg = <-msgs:
+			case <-ctx.Done():
+				return
+			}
+			if k, ok := msg.(timedKey); ok {
+				m.Update(k.KeyPressMsg)
+				_ = m.Render()
+				done <- time.Since(k.at)
+				continue
+			}
+			_, _ = m.Update(msg)
+			_ = m.Render()
+		}
+	}()
+	wait := m.feed.wait()
+	go func() {
+		for {
+			msg := wait()
+			if msg == nil {
+				return
+			}
+			select {
+			case msgs <- msg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // let the feed reach its rate
+	start := time.Now()
+	read0 := m.lastRead
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		msgs <- timedKey{press("r"), time.Now()}
+		lat = append(lat, <-done)
+		time.Sleep(7 * time.Millisecond) // keys arrive at human-ish intervals, out of phase with refreshes
+	}
+	b.StopTimer()
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(lat)), "ns/op")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	if el := time.Since(start).Seconds(); el > 0.5 {
+		b.ReportMetric(float64(m.lastRead-read0)/el, "rec/s")
+	}
+	cancel()
+	m.Stop()
+}
+
+type timedKey struct {
+	tea.KeyPressMsg
+	at time.Time
+}
