@@ -128,7 +128,14 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 func clusterWorkbench(ctx context.Context, c *cobra.Command, conn []kgo.Opt, cl *kgo.Client, opts tui.Options, logFile string) error {
 	opts.Topics = topicLister(kadm.NewClient(cl))
 	opts.Open = kafkaOpener(conn)
-	opts.Dead = &tui.DeadOps{
+	opts.Dead = deadOps(conn, cl)
+	return workbench(ctx, c, opts, logFile)
+}
+
+// deadOps are the workbench's dead-letter actions on a cluster: the same
+// scan and guarded replay as eddy dlq, and cl to send edited records.
+func deadOps(conn []kgo.Opt, cl *kgo.Client) *tui.DeadOps {
+	return &tui.DeadOps{
 		Scan: func(ctx context.Context, topic string, fn func(*replay.Letter) error) error {
 			return replay.Scan(ctx, conn, topic, replay.ScanOptions{}, fn)
 		},
@@ -137,7 +144,6 @@ func clusterWorkbench(ctx context.Context, c *cobra.Command, conn []kgo.Opt, cl 
 			return cl.ProduceSync(ctx, rec).FirstErr()
 		},
 	}
-	return workbench(ctx, c, opts, logFile)
 }
 
 // workbench runs the terminal UI until the user quits. The terminal is

@@ -42,12 +42,12 @@ func fields(b []byte) ([]string, map[string]string) {
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return names, cells
+			return nil, nil // malformed: not an object
 		}
 		name, _ := t.(string)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return names, cells
+			return nil, nil
 		}
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
@@ -93,16 +93,20 @@ type seekMsg struct{ start string }
 var timeFields = []string{"ts", "timestamp", "event_time", "time", "date_time", "created_at", "eventTime", "dateTime"}
 
 // timeField guesses the event-time field of the newest records: a field
-// with a usual name, "" when none has one.
+// with a usual name in the newest JSON object among the last 100 records,
+// "" when none has one.
 func (p *recordsPane) timeField() string {
-	if len(p.ring) == 0 {
-		return ""
-	}
-	e := p.ring[len(p.ring)-1]
-	for _, n := range timeFields {
-		if _, ok := e.cells[n]; ok {
-			return n
+	for i := len(p.ring) - 1; i >= max(0, len(p.ring)-100); i-- {
+		e := p.ring[i]
+		if e.cells == nil {
+			continue // not an object (a malformed record, say)
 		}
+		for _, n := range timeFields {
+			if _, ok := e.cells[n]; ok {
+				return n
+			}
+		}
+		return ""
 	}
 	return ""
 }

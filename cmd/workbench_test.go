@@ -1,0 +1,292 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddyhq/eddy/tui"
+)
+
+// driver runs a workbench as bubbletea does: every command on a goroutine
+// of its own, their messages handled one at a time by the test goroutine.
+type driver struct {
+	t    *testing.T
+	m    *tui.Model
+	msgs chan tea.Msg
+	ctx  context.Context
+}
+
+func newDriver(t *testing.T, m *tui.Model) *driver {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	d := &driver{t: t, m: m, msgs: make(chan tea.Msg, 64), ctx: ctx}
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 36})
+	d.run(m.Init())
+	return d
+}
+
+func (d *driver) run(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	go func() {
+		msg := cmd()
+		if b, ok := msg.(tea.BatchMsg); ok {
+			for _, c := range b {
+				d.run(c)
+			}
+			return
+		}
+		if msg == nil {
+			return
+		}
+		select {
+		case d.msgs <- msg:
+		case <-d.ctx.Done():
+		}
+	}()
+}
+
+func (d *driver) screen() string { return ansi.Strip(d.m.Render()) }
+
+// press sends keys: names like "enter", "tab", or text typed rune by rune.
+func (d *driver) press(ks ...string) {
+	for _, k := range ks {
+		var msg tea.KeyPressMsg
+		switch k {
+		case "enter":
+			msg = tea.KeyPressMsg{Code: tea.KeyEnter}
+		case "tab":
+			msg = tea.KeyPressMsg{Code: tea.KeyTab}
+		case "shift+tab":
+			msg = tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
+		case "esc":
+			msg = tea.KeyPressMsg{Code: tea.KeyEscape}
+		case "ctrl+u":
+			msg = tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
+		default:
+			for _, r := range k {
+				_, cmd := d.m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
+				d.run(cmd)
+			}
+			continue
+		}
+		_, cmd := d.m.Update(msg)
+		d.run(cmd)
+	}
+}
+
+// until handles messages until cond holds for the screen.
+func (d *driver) until(what string, cond func(string) bool) string {
+	d.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		if s := d.screen(); cond(s) {
+			return s
+		}
+		select {
+		case msg := <-d.msgs:
+			_, cmd := d.m.Update(msg)
+			d.run(cmd)
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			d.t.Fatalf("timed out waiting for %s; screen:\n%s", what, d.screen())
+		}
+	}
+}
+
+func (d *driver) untilText(s string) string {
+	d.t.Helper()
+	return d.until(fmt.Sprintf("%q", s), func(sc string) bool { return strings.Contains(sc, s) })
+}
+
+var statusRe = regexp.MustCompile(`in (\d+) passed (\d+) filtered (\d+) dead (\d+) late (\d+)`)
+
+// counters reads the status bar's counters.
+func counters(s string) (in, passed, filtered, dead, late int) {
+	m := statusRe.FindStringSubmatch(s)
+	if m == nil {
+		return -1, -1, -1, -1, -1
+	}
+	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
+	return n(1), n(2), n(3), n(4), n(5)
+}
+
+// clickBatch is n click records from event time base, spaced 100 ms, with
+// one malformed record; every third event is a purchase.
+func clickBatch(from, n int, base time.Time) []*kgo.Record {
+	var recs []*kgo.Record
+	for i := from; i < from+n; i++ {
+		ev := []string{"view", "cart", "purchase"}[i%3]
+		v := fmt.Sprintf(`{"ts":%d,"user_id":"u%d","event":%q,"country":%q,"amount":%d}`,
+			base.Add(time.Duration(i)*100*time.Millisecond).UnixMilli(), i%5, ev, []string{"DE", "FR"}[i%2], 1+i%9)
+		recs = append(recs, &kgo.Record{Topic: "clicks", Partition: int32(i % 3), Value: []byte(v)})
+	}
+	recs = append(recs, &kgo.Record{Topic: "clicks", Partition: 0, Value: []byte(`{"ts":`)})
+	return recs
+}
+
+// TestWorkbenchBuildsPipelineOnKafka is the tour of the tmux end-to-end
+// test, in process against kfake: attach, add a filter and see the
+// counters react, add a window and see rows and the chart, write the
+// pipeline and run it with eddy run.
+func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
+	addr := newKafka(t, "clicks")
+	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	produceRecords(t, addr, clickBatch(0, 60, base)...)
+	conn := []kgo.Opt{kgo.SeedBrokers(addr)}
+	cl, err := kgo.NewClient(conn...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	dir := t.TempDir()
+	m := tui.New(context.Background(), tui.Options{Label: addr, Brokers: []string{addr}, Start: "earliest",
+		Topics: topicLister(kadm.NewClient(cl)), Open: kafkaOpener(conn)})
+	defer m.Stop()
+	d := newDriver(t, m)
+	d.untilText("clicks")
+	d.press("enter")
+	d.untilText("in 61 passed 60 filtered 0 dead 1")
+
+	// a filter: records produced from now on go through it
+	d.press("tab", "a", "f", `event == "purchase"`, "enter")
+	d.untilText("added stage 1 (filter)")
+	produceRecords(t, addr, clickBatch(60, 30, base)...)
+	s := d.until("the filter's counters", func(s string) bool { in, _, _, _, _ := counters(s); return in == 31 })
+	in, passed, filtered, dead, late := counters(s)
+	if passed != 10 || filtered != 20 || dead != 1 || in != passed+filtered+dead+late {
+		t.Fatalf("after the filter: in %d passed %d filtered %d dead %d late %d", in, passed, filtered, dead, late)
+	}
+
+	// a window: rows and a chart once windows close
+	d.press("a", "w", "tab", "ctrl+u", "1s", "tab", "country", "tab", "ctrl+u", "orders: count(), revenue: sum(amount)")
+	d.untilText("valid · enter applies")
+	d.press("enter")
+	d.untilText("added stage 2 (window)")
+	produceRecords(t, addr, clickBatch(90, 60, base)...)
+	d.press("tab")
+	s = d.untilText("orders per window, top 2 keys")
+	for _, want := range []string{"[Results]", "window_start", "DE", "FR", "└"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("results lack %q:\n%s", want, s)
+		}
+	}
+
+	// write it; eddy run accepts the file as written
+	path := filepath.Join(dir, "built.yaml")
+	d.press("shift+tab", "w", "ctrl+u", path, "enter")
+	d.untilText("wrote " + path)
+	spec, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"topic: clicks", addr, `filter: event == "purchase"`, "tumbling: 1s", "field: ts"} {
+		if !strings.Contains(string(spec), want) {
+			t.Errorf("written spec lacks %q:\n%s", want, spec)
+		}
+	}
+	// run it over the topic up to now (stop: caught-up from the command line's view is
+	// not a flag, so read a copy of the topic as a file)
+	var lines bytes.Buffer
+	for _, r := range clickBatch(0, 150, base) {
+		lines.Write(r.Value)
+		lines.WriteByte('\n')
+	}
+	input := filepath.Join(dir, "clicks.jsonl")
+	if err := os.WriteFile(input, lines.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "rows.jsonl")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run", path, "--input", input, "--out", out, "--dlq", filepath.Join(dir, "dead.jsonl")},
+		strings.NewReader(""), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("eddy run exit %d: %s", code, stderr.String())
+	}
+	rows, _ := os.ReadFile(out)
+	if n := bytes.Count(rows, []byte("\n")); n == 0 || !bytes.Contains(rows, []byte(`"orders":`)) {
+		t.Errorf("eddy run wrote %d rows:\n%s", n, rows)
+	}
+}
+
+// TestWorkbenchReplaysDeadLetterTopic reads a dead-letter topic into the
+// pane, dry-runs it, replays it after the confirmation, and replays nothing
+// the second time.
+func TestWorkbenchReplaysDeadLetterTopic(t *testing.T) {
+	addr := newKafka(t, "clicks", "clicks.dlq")
+	var letters []*kgo.Record
+	for i := range 4 {
+		letters = append(letters, &kgo.Record{Topic: "clicks.dlq", Partition: int32(i % 3),
+			Value: []byte(fmt.Sprintf(`{"ts":1,"event":"purchase","amount":"x%d"}`, i)),
+			Headers: []kgo.RecordHeader{
+				{Key: "eddy.error", Value: []byte(`amount: cannot coerce "x" to float`)},
+				{Key: "eddy.stage", Value: []byte("1:coerce")},
+				{Key: "eddy.source.topic", Value: []byte("clicks")},
+				{Key: "eddy.source.partition", Value: []byte(strconv.Itoa(i % 3))},
+				{Key: "eddy.source.offset", Value: []byte(strconv.Itoa(i))},
+			}})
+	}
+	produceRecords(t, addr, letters...)
+	conn := []kgo.Opt{kgo.SeedBrokers(addr)}
+	cl, err := kgo.NewClient(conn...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	m := tui.New(context.Background(), tui.Options{Label: addr, Start: "earliest", Topics: topicLister(kadm.NewClient(cl)),
+		Open: kafkaOpener(conn), Dead: deadOps(conn, cl)})
+	defer m.Stop()
+	d := newDriver(t, m)
+	d.untilText("clicks.dlq")
+	d.press(":", "dlq clicks.dlq", "enter")
+	s := d.untilText("read 4 dead letters from clicks.dlq")
+	if !strings.Contains(s, "1:coerce") || !strings.Contains(s, "clicks/0@0") {
+		t.Fatalf("dead-letter topic not listed:\n%s", s)
+	}
+	d.press("D")
+	d.untilText("would replay 4")
+	if got := len(consumeAll(t, addr, "clicks")); got != 0 {
+		t.Fatalf("dry run wrote %d records", got)
+	}
+	d.press("P")
+	d.untilText("replay the 4 dead letters of clicks.dlq to their original topics?")
+	d.press("y")
+	d.untilText("replayed 4")
+	back := consumeAll(t, addr, "clicks")
+	if len(back) != 4 {
+		t.Fatalf("clicks holds %d replayed records, want 4", len(back))
+	}
+	for _, r := range back {
+		count := ""
+		for _, h := range r.Headers {
+			if h.Key == "eddy.replay.count" {
+				count = string(h.Value)
+			}
+		}
+		if count != "1" {
+			t.Errorf("replayed record has eddy.replay.count %q", count)
+		}
+	}
+	// a second replay finds nothing new
+	d.press("P")
+	d.untilText("replay the 4 dead letters")
+	d.press("y")
+	d.untilText("replayed 0")
+	if got := len(consumeAll(t, addr, "clicks")); got != 4 {
+		t.Errorf("second replay: clicks holds %d records, want 4", got)
+	}
+}
