@@ -108,10 +108,36 @@ if [ "$rc" = 2 ]; then cat "$tmp/run.err" >&2; cat "$tmp/e2e.yaml" >&2; fail "ed
 grep -q '"window_start"' "$tmp/rows.jsonl" || { cat "$tmp/run.err" >&2; fail "eddy run of the written pipeline produced no window rows (rc $rc)"; }
 echo "   eddy run: $(wc -l <"$tmp/rows.jsonl") rows, rc $rc"
 
-echo "6. quit with q"
+echo "6. resize to 80x24: everything fits"
+tmux resize-window -t "$sess" -x 80 -y 24
+wait_for '^ clicks │ lag' 10
+sleep 0.3
+lines=0
+while IFS= read -r line; do
+  lines=$((lines + 1))
+  [ "$(printf '%s' "$line" | wc -m)" -le 80 ] || fail "a line is wider than 80 columns after the resize: $line"
+done < <(screen)
+[ "$lines" -le 24 ] || fail "$lines lines after the resize"
+wait_for '\? help · q quit' 5
+capture 6-resized
+
+echo "7. quit with q"
 keys q
 for _ in $(seq 100); do [ -s "$tmp/exit" ] && break; sleep 0.1; done
 [ -s "$tmp/exit" ] || fail "eddy did not exit after q"
 [ "$(cat "$tmp/exit")" = 0 ] || fail "eddy exited with $(cat "$tmp/exit")"
 grep -q "attached to clicks" "$tmp/eddy.log" || fail "the log file has no attach line"
+
+echo "8. NO_COLOR: no colour escapes, the same text"
+nc="eddy-e2e-nocolor-$$"
+tmux new-session -d -s "$nc" -x 100 -y 30 "cd '$tmp' && TERM=xterm-256color NO_COLOR=1 '$eddy' demo --listen 127.0.0.1:0; sleep 30"
+trap 'tmux kill-session -t "$sess" 2>/dev/null || true; tmux kill-session -t "$nc" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do tmux capture-pane -p -t "$nc" | grep -q 'clicks' && break; sleep 0.2; done
+tmux capture-pane -p -t "$nc" | grep -q 'enter attach' || fail "the NO_COLOR workbench did not start"
+if tmux capture-pane -e -p -t "$nc" | grep -Pq '\e\[(?:[0-9;]*;)?(?:3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;5|48;5|38;2|48;2)[;m]'; then
+  tmux capture-pane -e -p -t "$nc" | cat -v | head -5 >&2
+  fail "colour escapes on screen with NO_COLOR=1"
+fi
+tmux send-keys -t "$nc" q
+
 echo "tui-e2e: passed"

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/pipeline"
@@ -593,7 +595,20 @@ func (m *Model) footer() string {
 	if p.Capturing() {
 		return helpLine(m.c.Styles, p.Keys())
 	}
-	return helpLine(m.c.Styles, append(p.Keys(), k.Next, k.Palette, k.Help, k.Quit))
+	// The pane's keys first; on a narrow screen the last of them give way
+	// so that help and quit stay visible.
+	own := p.Keys()
+	global := []key.Binding{k.Next, k.Palette, k.Help, k.Quit}
+	for {
+		line := helpLine(m.c.Styles, append(slices.Clip(own), global...))
+		if lipgloss.Width(line) <= m.c.Width || len(own) == 0 {
+			if len(own) == 0 && lipgloss.Width(line) > m.c.Width {
+				return helpLine(m.c.Styles, []key.Binding{k.Help, k.Quit})
+			}
+			return line
+		}
+		own = own[:len(own)-1]
+	}
 }
 
 // helpLines is the help overlay: every key, global and per pane, and the
