@@ -1,10 +1,14 @@
 package tui
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,7 +99,51 @@ type (
 		topic string
 		err   error
 	}
+	// editedMsg carries a value edited in $EDITOR.
+	editedMsg struct {
+		value []byte
+		err   error
+	}
 )
+
+// editExternally opens value in $VISUAL or $EDITOR on a temporary file; the
+// terminal is handed to the editor and back (tea.ExecProcess).
+func editExternally(value []byte) tea.Cmd {
+	return func() tea.Msg {
+		editor := cmp.Or(os.Getenv("VISUAL"), os.Getenv("EDITOR"))
+		if editor == "" {
+			return editedMsg{err: errors.New("set $EDITOR (or $VISUAL) to edit in an editor; enter sends the inline edit")}
+		}
+		f, err := os.CreateTemp("", "eddy-letter-*.json")
+		if err != nil {
+			return editedMsg{err: err}
+		}
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, value, "", "  ") != nil {
+			pretty.Reset()
+			pretty.Write(value)
+		}
+		pretty.WriteByte('\n')
+		_, err = f.Write(pretty.Bytes())
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(f.Name())
+			return editedMsg{err: err}
+		}
+		args := strings.Fields(editor)
+		c := exec.Command(args[0], append(args[1:], f.Name())...)
+		return tea.ExecProcess(c, func(err error) tea.Msg {
+			defer os.Remove(f.Name())
+			if err != nil {
+				return editedMsg{err: fmt.Errorf("%s: %w", editor, err)}
+			}
+			b, err := os.ReadFile(f.Name())
+			return editedMsg{value: bytes.TrimSpace(b), err: err}
+		})()
+	}
+}
 
 // deadPane shows dead letters, live from the running pipeline or read
 // from a dead-letter topic (:dlq TOPIC): counts by class and stage, the
@@ -136,7 +184,7 @@ func (p *deadPane) Keys() []key.Binding {
 	case p.confirm != "":
 		return []key.Binding{key.NewBinding(key.WithHelp("y", "yes")), key.NewBinding(key.WithHelp("n/esc", "no"))}
 	case p.editing:
-		return []key.Binding{key.NewBinding(key.WithHelp("enter", "check and send")), key.NewBinding(key.WithHelp("esc", "cancel"))}
+		return []key.Binding{key.NewBinding(key.WithHelp("enter", "check and send")), key.NewBinding(key.WithHelp("ctrl+o", "$EDITOR")), key.NewBinding(key.WithHelp("esc", "cancel"))}
 	case p.detail:
 		return []key.Binding{k.Back, k.EditReplay}
 	}
@@ -209,6 +257,22 @@ func (p *deadPane) handle(msg tea.Msg) (tea.Cmd, bool) {
 	case deadReportMsg:
 		p.busy = ""
 		p.report = reportLines(msg.what, msg.rep, msg.err)
+		return nil, true
+	case editedMsg:
+		if msg.err != nil {
+			p.editErr = msg.err.Error()
+			return nil, true
+		}
+		v := msg.value
+		var compact bytes.Buffer
+		if json.Compact(&compact, v) == nil {
+			v = compact.Bytes()
+		}
+		p.editing, p.editErr = true, ""
+		p.edit = newInput(string(v))
+		if !json.Valid(v) {
+			p.editErr = "not valid JSON: fix it (ctrl+o edits again)"
+		}
 		return nil, true
 	case deadSentMsg:
 		p.busy = ""
@@ -291,6 +355,8 @@ func (p *deadPane) Update(msg tea.Msg) tea.Cmd {
 			p.editing = false
 		case "enter":
 			return p.sendEdited()
+		case "ctrl+o":
+			return editExternally([]byte(p.edit.String()))
 		default:
 			p.edit.update(km)
 			p.editErr = ""
@@ -456,7 +522,7 @@ func (p *deadPane) View() string {
 	case p.confirm != "":
 		tail = append(tail, s.Error.Render(p.confirm))
 	case p.editing:
-		tail = append(tail, "edit the value (JSON), enter checks it:", p.edit.view(true))
+		tail = append(tail, "edit the value (JSON) here or in $EDITOR (ctrl+o); enter checks it:", p.edit.view(true))
 		if p.editErr != "" {
 			tail = append(tail, s.Error.Render("error: "+p.editErr))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -650,3 +651,53 @@ func TestExportRecordsAndResultsToDuckDB(t *testing.T) {
 		t.Errorf("parquet sum(orders) = %v, want %d", sum, want)
 	}
 }
+
+func TestDeadLetterEditInEditor(t *testing.T) {
+	dir := t.TempDir()
+	// an "editor" that fixes the amount in the file it is given
+	ed := filepath.Join(dir, "fix.sh")
+	if err := os.WriteFile(ed, []byte("#!/bin/sh\nsed -i 's/\"x\"/3/' \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VISUAL", "")
+	t.Setenv("EDITOR", "")
+	if msg := editExternally([]byte(`{"a":1}`))().(editedMsg); msg.err == nil || !strings.Contains(msg.err.Error(), "$EDITOR") {
+		t.Fatalf("no editor: %+v", msg)
+	}
+	t.Setenv("EDITOR", ed)
+	// tea.ExecProcess hands the terminal to the editor: run it in a program
+	em := &editorModel{cmd: editExternally([]byte(`{"amount":"x"}`))}
+	prog := tea.NewProgram(em, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutRenderer())
+	if _, err := prog.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if em.got.err != nil || string(em.got.value) != "{\n  \"amount\": 3\n}" {
+		t.Fatalf("editor result: %q, %v", em.got.value, em.got.err)
+	}
+	m := newTestModel(t, 100, 30, true)
+	p := m.dead
+	p.handle(editedMsg{value: []byte("{\n  \"amount\": 3\n}")})
+	if !p.editing || p.edit.String() != `{"amount":3}` || p.editErr != "" {
+		t.Fatalf("edited value: editing=%v %q err %q", p.editing, p.edit.String(), p.editErr)
+	}
+	p.handle(editedMsg{value: []byte(`{"amount":`)})
+	if !strings.Contains(p.editErr, "not valid JSON") {
+		t.Fatalf("invalid edit: %q", p.editErr)
+	}
+}
+
+// editorModel runs one command and keeps the editedMsg it ends with.
+type editorModel struct {
+	cmd tea.Cmd
+	got editedMsg
+}
+
+func (e *editorModel) Init() tea.Cmd { return e.cmd }
+func (e *editorModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m, ok := msg.(editedMsg); ok {
+		e.got = m
+		return e, tea.Quit
+	}
+	return e, nil
+}
+func (e *editorModel) View() tea.View { return tea.NewView("") }
