@@ -152,3 +152,42 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFormatRoundTrip: every spec that parses is formatted into one that
+// parses back to the same pipeline, and formatting is stable.
+func FuzzFormatRoundTrip(f *testing.F) {
+	f.Add(formatCorpus)
+	files, _ := filepath.Glob("../examples/*.yaml")
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(string(b))
+		}
+	}
+	for _, s := range []string{
+		"name: x\n",
+		"time: {field: ts}\nlate: drop\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n",
+		"stages:\n  - window:\n      session: {gap: 1m}\n      key: [a, b.c]\n      aggregate: {x: first(d), q: 'quantile(e, 0.5)'}\n",
+		"stages:\n  - project: {a: b, 'c': \"'x' + y\"}\n  - filter: c > 1\n",
+		"stages:\n  - filter: |\n      x > 1 &&\n      y > 2\n",
+		"source: {kafka: {topic: t, start: 'time:-15m'}}\ndlq: {file: d.jsonl}\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := Parse("fuzz.yaml", []byte(src))
+		if err != nil {
+			return
+		}
+		out := Format(p)
+		q, err := Parse("formatted.yaml", out)
+		if err != nil {
+			t.Fatalf("formatted spec does not parse: %v\n--- input\n%s\n--- formatted\n%s", err, src, out)
+		}
+		if !reflect.DeepEqual(strip(p), strip(q)) {
+			t.Fatalf("round trip changed the pipeline\n--- input\n%s\n--- formatted\n%s", src, out)
+		}
+		if again := Format(q); string(again) != string(out) {
+			t.Fatalf("Format is not stable:\n%s\n---\n%s", out, again)
+		}
+	})
+}

@@ -59,7 +59,7 @@ func (l *loopSource) Close() error          { return nil }
 func BenchmarkKeyLatencyUnderLoad(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m := newTestModel(&testing.T{}, 120, 36, true)
+	m := newTestModel(b, 120, 36, true)
 	src := Pace(&loopSource{}, 200000)
 	m.attach("clicks", "latest", src)
 	m.active = slices.Index(m.panes, pane(m.records))

@@ -72,7 +72,7 @@ func TestKeyNames(t *testing.T) {
 
 // newTestModel is a workbench with a cluster and a pipeline, attached to a
 // synthetic feed (no goroutines): tests send FeedMsgs themselves.
-func newTestModel(t *testing.T, w, h int, withPlan bool) *Model {
+func newTestModel(t testing.TB, w, h int, withPlan bool) *Model {
 	t.Helper()
 	opts := Options{
 		Label:  "localhost:9092",
@@ -106,7 +106,7 @@ sinks:
   - file: "-"
 `
 
-func testPlan(t *testing.T) *pipeline.Plan {
+func testPlan(t testing.TB) *pipeline.Plan {
 	t.Helper()
 	p, err := pipeline.Parse("test.yaml", []byte(testSpec))
 	if err != nil {
