@@ -34,6 +34,7 @@ type FeedMsg struct {
 	Counts  map[DeadKey]int64 // dead letters by class and stage since the last message
 	Stats   engine.Stats      // the running pipeline's counters since it was applied
 	Read    int64             // records read since the feed started
+	Since   int64             // records read before generation Gen started (all handled by earlier ones)
 	Dropped int64             // records not shown because more than TailCap arrived between refreshes
 	Lag     int64             // records behind the end of the topic; -1 unknown (files)
 	Done    bool
@@ -210,7 +211,7 @@ func (h *hub) drain(m *FeedMsg) *engine.Engine {
 	m.Dead, h.dead = keepLast(h.dead, DeadCap), nil
 	m.Counts, h.counts = h.counts, nil
 	m.Dropped, h.dropped = h.dropped, 0
-	m.Read, m.Gen = h.read, h.gen
+	m.Read, m.Gen, m.Since = h.read, h.gen, h.genRead
 	if h.err != nil {
 		m.Err, h.err = h.err, nil
 	}
