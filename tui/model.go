@@ -109,6 +109,10 @@ type Model struct {
 	noticeAt time.Time
 	finished bool
 	now      func() time.Time
+
+	// defaultTargets: the pipeline's sinks and dead letters are the
+	// workbench's defaults, which follow the attached topic or file.
+	defaultTargets bool
 }
 
 // New returns the workbench's root model. ctx bounds the feeds it starts.
@@ -286,7 +290,8 @@ func (m *Model) attach(name, start string, src source.Source) {
 	// writes rows to stdout and dead letters beside its input.
 	p := *m.pipe.p
 	p.Source = m.sourceFor(p.Source)
-	if m.opts.Pipeline == nil && p.Sinks == nil && p.DLQ == nil {
+	if m.defaultTargets || (m.opts.Pipeline == nil && p.Sinks == nil && p.DLQ == nil) {
+		m.defaultTargets = true
 		p.Sinks = []pipeline.Target{{File: "-"}}
 		if m.opts.File {
 			p.DLQ = &pipeline.Target{File: strings.TrimSuffix(name, filepath.Ext(name)) + ".dead.jsonl"}
@@ -340,6 +345,7 @@ func (m *Model) restartIfEnded() tea.Cmd {
 // it reads one other than the attached one.
 func (m *Model) openSpec(msg openSpecMsg) tea.Cmd {
 	p := msg.p
+	m.defaultTargets = false
 	if k := p.Source.Kafka; k != nil && len(k.Topics) == 1 && m.topics != nil && k.Topics[0] != m.attached {
 		m.pipe.p = p
 		m.apply(p, mustPlan(p), "opened "+msg.path)

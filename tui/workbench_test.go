@@ -703,3 +703,33 @@ func (e *editorModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return e, nil
 }
 func (e *editorModel) View() tea.View { return tea.NewView("") }
+
+func TestDefaultTargetsFollowTheAttachedTopic(t *testing.T) {
+	m := newTestModel(t, 100, 30, false)
+	m.attach("clicks", "earliest", emptySource{})
+	if d := m.pipe.p.DLQ; d == nil || d.Kafka == nil || d.Kafka.Topic != "clicks.dlq" || len(m.pipe.p.Sinks) != 1 || m.pipe.p.Sinks[0].File != "-" {
+		t.Fatalf("defaults for clicks: dlq %+v sinks %+v", m.pipe.p.DLQ, m.pipe.p.Sinks)
+	}
+	m.attach("payments", "earliest", emptySource{})
+	if d := m.pipe.p.DLQ; d.Kafka.Topic != "payments.dlq" || m.pipe.p.Source.Kafka.Topics[0] != "payments" {
+		t.Fatalf("defaults for payments: dlq %+v source %+v", d.Kafka, m.pipe.p.Source.Kafka)
+	}
+	m.Stop()
+	// a pipeline given at start keeps its own targets
+	m = newTestModel(t, 100, 30, true)
+	m.attach("clicks", "earliest", emptySource{})
+	if m.pipe.p.DLQ != nil || m.pipe.p.Sinks[0].File != "-" || m.pipe.p.Source.Kafka == nil {
+		t.Fatalf("given pipeline: dlq %+v sinks %+v", m.pipe.p.DLQ, m.pipe.p.Sinks)
+	}
+	m.Stop()
+}
+
+type emptySource struct{}
+
+func (emptySource) Next(ctx context.Context) (*source.Batch, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (emptySource) Release(*source.Batch) {}
+func (emptySource) Bounded() bool         { return false }
+func (emptySource) Close() error          { return nil }
