@@ -40,7 +40,8 @@ filter, coerce and project records and aggregate them in tumbling, hopping and
 session windows on event time, routes every record it cannot handle to dead
 letters, and triages, replays and exports what it finds.
 
-Start with:  eddy demo
+Start with:  eddy demo              (the workbench on a built-in cluster)
+Your cluster:  eddy tui -b BROKERS
 Run a pipeline headless:  eddy run pipeline.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
