@@ -320,53 +320,13 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 	return f
 }
 
-// run is the feed's engine goroutine: it owns the engine. A reader goroutine
-// owns the source (as in engine.Run), so a swap is taken between batches
-// even while the source waits for records.
+// run is the feed's engine goroutine: it owns the engine. A prefetching
+// goroutine owns the source (as in engine.Run), so a swap is taken between
+// batches even while the source waits for records.
 func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) error {
-	type item struct {
-		b   *source.Batch
-		err error
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	batches := make(chan item, 2)
-	free := make(chan *source.Batch, 4)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(batches)
-		defer func() {
-			if r := recover(); r != nil {
-				select {
-				case batches <- item{err: fmt.Errorf("feed panicked: %v\n%s", r, debug.Stack())}:
-				case <-rctx.Done():
-				}
-			}
-		}()
-		for {
-			for drained := false; !drained; {
-				select {
-				case b := <-free:
-					src.Release(b)
-				default:
-					drained = true
-				}
-			}
-			b, err := src.Next(rctx)
-			select {
-			case batches <- item{b, err}:
-			case <-rctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	pf := source.Prefetch(ctx, src, 2)
 	defer func() {
-		cancel()
-		wg.Wait()
+		pf.Stop()
 		_ = src.Close()
 	}()
 	var eng *engine.Engine
@@ -393,15 +353,15 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) e
 		case r := <-swaps:
 			install(r)
 			continue
-		case it, ok := <-batches:
+		case it, ok := <-pf.C:
 			if !ok {
 				return ctx.Err()
 			}
-			if it.err != nil {
-				if errors.Is(it.err, io.EOF) && src.Bounded() && eng != nil {
+			if it.Err != nil {
+				if errors.Is(it.Err, io.EOF) && src.Bounded() && eng != nil {
 					return eng.Finish()
 				}
-				return it.err
+				return it.Err
 			}
 			// a swap asked for before this batch applies to it
 			select {
@@ -409,16 +369,13 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) e
 				install(r)
 			default:
 			}
-			h.addRecords(it.b.Records)
+			h.addRecords(it.Batch.Records)
 			var err error
 			if eng != nil {
-				err = eng.Process(it.b.Records)
-				eng.Done(it.b.Finished)
+				err = eng.Process(it.Batch.Records)
+				eng.Done(it.Batch.Finished)
 			}
-			select {
-			case free <- it.b:
-			default:
-			}
+			pf.Done(it.Batch)
 			if err != nil {
 				return err
 			}
