@@ -128,3 +128,25 @@ type timedKey struct {
 	tea.KeyPressMsg
 	at time.Time
 }
+
+// BenchmarkRenderResults is one full render of the results pane at 120×36
+// with 500 rows kept and the chart of 5 of 60 keys over 120 windows.
+func BenchmarkRenderResults(b *testing.B) {
+	m := newTestModel(b, 120, 36, true)
+	m.attached, m.lag = "clicks", -1
+	m.active = slices.Index(m.panes, pane(m.results))
+	for w := range ChartLen {
+		rows := windowRows(w, 1)
+		for k := range 20 {
+			for _, r := range rows {
+				r.Cells = slices.Clone(r.Cells)
+				r.Cells[0] += strconv.Itoa(k)
+				m.results.add([]ResultRow{r})
+			}
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		_ = m.Render()
+	}
+}

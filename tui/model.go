@@ -450,8 +450,7 @@ func (m *Model) sample(at time.Time) {
 	}
 	if d := at.Sub(m.bucketAt); d >= time.Second {
 		s := d.Seconds()
-		m.results.in = keepLast(m.results.in, SparkLen, m.inBucket/s)
-		m.results.dead = keepLast(m.results.dead, SparkLen, m.deadBkt/s)
+		m.results.setRates(keepLast(m.results.in, SparkLen, m.inBucket/s), keepLast(m.results.dead, SparkLen, m.deadBkt/s))
 		m.inBucket, m.deadBkt, m.bucketAt = 0, 0, at
 	}
 }

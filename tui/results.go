@@ -72,6 +72,15 @@ type resultsPane struct {
 	clock  int64 // counts series updates, for eviction
 
 	in, dead []float64 // per-second rates, oldest first (set by the root)
+
+	// The chart and sparklines are drawn only when what they show changes:
+	// drawing ntcharts' canvas costs milliseconds, a render happens after
+	// every message.
+	version        int // bumped by every change of data, size or choice
+	chartV, sparkV int
+	chartW, chartH int
+	chartCache     []string
+	sparkCache     []string
 }
 
 func newResultsPane(c *Common) *resultsPane {
@@ -79,7 +88,7 @@ func newResultsPane(c *Common) *resultsPane {
 }
 
 func (p *resultsPane) Title() string    { return "Results" }
-func (p *resultsPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *resultsPane) SetSize(w, h int) { p.w, p.h = w, h; p.version++ }
 func (p *resultsPane) Capturing() bool  { return false }
 func (p *resultsPane) Keys() []key.Binding {
 	k := p.c.Keys
@@ -88,7 +97,14 @@ func (p *resultsPane) Keys() []key.Binding {
 
 // reset starts over for a newly applied pipeline.
 func (p *resultsPane) reset(s schema) {
-	*p = resultsPane{c: p.c, w: p.w, h: p.h, sch: s, sortBy: -1, series: map[string]*series{}, in: p.in, dead: p.dead}
+	*p = resultsPane{c: p.c, w: p.w, h: p.h, sch: s, sortBy: -1, series: map[string]*series{}, in: p.in, dead: p.dead,
+		version: p.version + 1}
+}
+
+// setRates replaces the sparklines' data.
+func (p *resultsPane) setRates(in, dead []float64) {
+	p.in, p.dead = in, dead
+	p.version++
 }
 
 // names are the newest row's columns.
@@ -123,6 +139,7 @@ func (p *resultsPane) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, k.Chart):
 		if len(p.sch.aggs) > 0 {
 			p.chartAgg = (p.chartAgg + 1) % len(p.sch.aggs)
+			p.version++
 		}
 	}
 	return nil
@@ -145,10 +162,14 @@ func (p *resultsPane) chartByName(name string) error {
 		return fmt.Errorf("no aggregate %q (aggregates: %s)", name, strings.Join(p.sch.aggs, ", "))
 	}
 	p.chartAgg = i
+	p.version++
 	return nil
 }
 
 func (p *resultsPane) add(rows []ResultRow) {
+	if len(rows) > 0 {
+		p.version++
+	}
 	p.total += int64(len(rows))
 	p.rows = keepLast(p.rows, ResultCap, rows...)
 	if p.sch.windowed {
@@ -401,7 +422,11 @@ func (p *resultsPane) View() string {
 		head += fmt.Sprintf(" · sorted by %s %s", names[p.sortBy], dir)
 	}
 	lines := []string{s.Dim.Render(head)}
-	sparks := []string{spark("in  ", p.in, p.w, "/s"), spark("dead", p.dead, p.w, "/s")}
+	if p.sparkV != p.version || p.sparkCache == nil {
+		p.sparkCache = []string{spark("in  ", p.in, p.w, "/s"), spark("dead", p.dead, p.w, "/s")}
+		p.sparkV = p.version
+	}
+	sparks := p.sparkCache
 	chartH := 0
 	if p.sch.windowed && len(p.sch.aggs) > 0 {
 		chartH = max(min(p.h/2, 14), 5)
@@ -439,7 +464,10 @@ func (p *resultsPane) View() string {
 		lines = append(lines, make([]string, max(tableH-len(t), 0))...)
 	}
 	if chartH > 0 {
-		ch := p.chart(p.w, chartH)
+		if p.chartV != p.version || p.chartW != p.w || p.chartH != chartH || p.chartCache == nil {
+			p.chartCache, p.chartV, p.chartW, p.chartH = p.chart(p.w, chartH), p.version, p.w, chartH
+		}
+		ch := p.chartCache
 		lines = append(lines, ch...)
 		lines = append(lines, make([]string, max(chartH-len(ch), 0))...)
 	}
