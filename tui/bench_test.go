@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/source"
 )
 
@@ -148,5 +149,31 @@ func BenchmarkRenderResults(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		_ = m.Render()
+	}
+}
+
+// BenchmarkRenderRecords is one full render of the records tail at 120×36
+// with TailCap records kept.
+func BenchmarkRenderRecords(b *testing.B) {
+	m := newTestModel(b, 120, 36, true)
+	fakeAttach(m, "clicks")
+	feedRecords(m, clickRecords(0, TailCap), t0, engine.Stats{In: TailCap})
+	b.ResetTimer()
+	for b.Loop() {
+		_ = m.Render()
+	}
+}
+
+// BenchmarkFeedMessage is the UI's share of one refresh at full load:
+// taking in TailCap new records (fields parsed for the columns) and the
+// matching rows.
+func BenchmarkFeedMessage(b *testing.B) {
+	m := newTestModel(b, 120, 36, true)
+	fakeAttach(m, "clicks")
+	recs := clickRecords(0, TailCap)
+	rows := windowRows(0, 3)
+	b.ResetTimer()
+	for b.Loop() {
+		m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, Records: recs, Rows: rows, Lag: -1})
 	}
 }

@@ -12,8 +12,10 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/value"
 )
 
 // entry is a record in the tail with its top-level JSON fields in order.
@@ -31,32 +33,19 @@ func newEntry(r source.Record) entry {
 }
 
 // fields returns a JSON object's top-level field names in order and their
-// values as cells; nil for anything that is not an object.
+// values as cells; nil for anything that is not a valid object. It uses the
+// engine's scanner: this runs for every record shown, on the UI goroutine.
 func fields(b []byte) ([]string, map[string]string) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, nil
-	}
 	var names []string
-	cells := map[string]string{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, nil // malformed: not an object
-		}
-		name, _ := t.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, nil
-		}
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			s = string(raw)
-		}
+	cells := make(map[string]string, 8)
+	err := decode.Fields(b, func(name string, v value.Value) {
 		if _, dup := cells[name]; !dup {
 			names = append(names, name)
 		}
-		cells[name] = s
+		cells[name] = cell(v)
+	})
+	if err != nil {
+		return nil, nil
 	}
 	return names, cells
 }
