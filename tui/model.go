@@ -344,30 +344,24 @@ func (m *Model) restartIfEnded() tea.Cmd {
 // openSpec runs a pipeline opened from a file, attaching to its topic when
 // it reads one other than the attached one.
 func (m *Model) openSpec(msg openSpecMsg) tea.Cmd {
-	p := msg.p
+	p := *msg.p
 	m.defaultTargets = false
+	other := ""
 	if k := p.Source.Kafka; k != nil && len(k.Topics) == 1 && m.topics != nil && k.Topics[0] != m.attached {
-		m.pipe.p = p
-		m.apply(p, mustPlan(p), "opened "+msg.path)
-		return m.open(k.Topics[0], m.start)
+		other = k.Topics[0] // attaching sets the source
+	} else {
+		p.Source = m.sourceFor(p.Source)
 	}
-	q := *p
-	q.Source = m.sourceFor(p.Source)
-	checked, plan, err := check(&q)
+	checked, plan, err := check(&p)
 	if err != nil {
 		m.note("open "+msg.path+": "+describe(err), true)
 		return nil
 	}
 	m.apply(checked, plan, "opened "+msg.path)
-	return m.restartIfEnded()
-}
-
-func mustPlan(p *pipeline.Pipeline) *pipeline.Plan {
-	plan, err := pipeline.Compile(p)
-	if err != nil {
-		return nil
+	if other != "" {
+		return m.open(other, m.start)
 	}
-	return plan
+	return m.restartIfEnded()
 }
 
 // seek reattaches to the current topic or file from another position.

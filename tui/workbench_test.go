@@ -733,3 +733,26 @@ func (emptySource) Next(ctx context.Context) (*source.Batch, error) {
 func (emptySource) Release(*source.Batch) {}
 func (emptySource) Bounded() bool         { return false }
 func (emptySource) Close() error          { return nil }
+
+func TestOpenSpecOfAnotherTopicAttachesToIt(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "pay.yaml")
+	if err := os.WriteFile(spec, []byte("name: pay\nsource: {kafka: {topic: payments, start: latest}}\nstages:\n  - filter: 'amount > 100'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := newTestModel(t, 100, 30, false)
+	fakeAttach(m, "clicks")
+	_ = m.gotoPane("pipeline")
+	keys(m, "o")
+	m.pipe.path.set(spec)
+	cmd := keys(m, "enter") // loads the file
+	_, cmd = m.Update(cmd())
+	_, cmd = m.Update(cmd()) // runs it
+	if m.plan == nil || m.plan.Pipeline.Name != "pay" {
+		t.Fatalf("not applied: %+v", m.pipe.p)
+	}
+	msg, ok := cmd().(openedMsg)
+	if !ok || msg.name != "payments" {
+		t.Fatalf("did not attach to payments: %#v", msg)
+	}
+}
