@@ -46,6 +46,12 @@ type Options struct {
 	// TrackOffsets makes the engine track, per partition, which offsets are
 	// fully handled (see SafeOffsets) so a consumer group can commit them.
 	TrackOffsets bool
+	// Checkpointer, when set, is called by Run at a batch boundary every
+	// CheckpointEvery, when ctx is cancelled, and at the end of a bounded
+	// input (after every window fired). Nil: no checkpoints.
+	Checkpointer Checkpointer
+	// CheckpointEvery is the interval between checkpoints; default 10s.
+	CheckpointEvery time.Duration
 }
 
 // Engine runs one compiled pipeline. See the package doc for ownership.
@@ -74,6 +80,8 @@ type Engine struct {
 	stats  Stats
 	dl     sink.DeadLetter
 	err    error // first sink failure
+
+	filePos source.FilePos // position of a file source after the last batch handled
 
 	mu  sync.Mutex
 	pub Stats
@@ -163,6 +171,7 @@ func (e *Engine) Process(recs []source.Record) error {
 	for i := range recs {
 		r := &recs[i]
 		ps := e.partition(r, now)
+		ps.next = r.Offset + 1
 		e.cur = ps
 		e.record(r, now)
 		if e.opts.TrackOffsets {

@@ -41,7 +41,10 @@ type KafkaOptions struct {
 	// the start) | time:RFC3339 (records after it end the partition).
 	Stop  string
 	Group string
-	Now   func() time.Time // default time.Now
+	// Resume, when set, gives the next offset to read per partition (from a
+	// checkpoint); it overrides Start for those partitions. Not with Group.
+	Resume map[Partition]int64
+	Now    func() time.Time // default time.Now
 }
 
 // Kafka reads records from Kafka topics with franz-go.
@@ -120,6 +123,18 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	starts, err := k.startOffsets(ctx, adm, ends)
 	if err != nil {
 		return fail(err)
+	}
+	if len(o.Resume) > 0 && o.Group != "" {
+		return fail(errors.New("kafka source: resuming from a checkpoint with a consumer group is not supported"))
+	}
+	for p, off := range o.Resume {
+		if _, ok := starts[p]; !ok {
+			continue
+		}
+		if e := ends[p.Topic][p.Partition].Offset; off > e {
+			return fail(fmt.Errorf("resume %s/%d at offset %d: the partition ends at %d (was the topic recreated?)", p.Topic, p.Partition, off, e))
+		}
+		starts[p] = off
 	}
 	opts := append([]kgo.Opt{}, conn...)
 	opts = append(opts, kgo.FetchMaxWait(250*time.Millisecond), kgo.FetchMaxBytes(64<<20))

@@ -1,0 +1,126 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/sink"
+)
+
+// Tracked is a sink as a Checkpointer sees it.
+type Tracked struct {
+	Name string            // as in Describe
+	Sink sink.Checkpointed // nil: the sink cannot be rolled back (at-least-once)
+}
+
+// Checkpointer writes checkpoints of an engine run to a Store. It
+// implements engine.Checkpointer and runs on the engine's goroutine.
+type Checkpointer struct {
+	Store *Store
+	// Meta is the template of every checkpoint: pipeline, fingerprint and
+	// semantics, and Seq of the checkpoint restored from (0 for none).
+	Meta  Meta
+	Sinks []Tracked
+	Dead  *Tracked
+	Clock func() time.Time // default time.Now
+
+	// Last is the duration of the last checkpoint (flush, sync and write).
+	Last time.Duration
+}
+
+var _ engine.Checkpointer = (*Checkpointer)(nil)
+
+// Checkpoint flushes the sinks and dead letters, makes the rollback-able
+// ones durable (fsync) and writes one checkpoint holding their progress and
+// the engine's state. Rows flushed before a crash that beats the write are
+// rolled back on restart (files cut back, DuckDB rows skipped).
+func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
+	now := time.Now
+	if c.Clock != nil {
+		now = c.Clock
+	}
+	start := time.Now()
+	if err := e.Flush(ctx); err != nil {
+		return err
+	}
+	m := c.Meta
+	m.Seq++
+	m.Time = now().UTC()
+	m.Sinks = nil
+	for _, t := range c.Sinks {
+		s, err := progress(t)
+		if err != nil {
+			return err
+		}
+		m.Sinks = append(m.Sinks, s)
+	}
+	if c.Dead != nil {
+		s, err := progress(*c.Dead)
+		if err != nil {
+			return err
+		}
+		m.Dead = &s
+	}
+	if err := c.Store.Save(&Checkpoint{Meta: m, Engine: e.Checkpoint()}); err != nil {
+		return err
+	}
+	c.Meta.Seq = m.Seq
+	c.Last = time.Since(start)
+	return nil
+}
+
+func progress(t Tracked) (Sink, error) {
+	s := Sink{Name: t.Name}
+	if t.Sink == nil {
+		return s, nil
+	}
+	if err := t.Sink.Sync(); err != nil {
+		return s, err
+	}
+	s.Progress, s.Exact = t.Sink.Progress(), true
+	return s, nil
+}
+
+// MismatchError is the error for a checkpoint of a different pipeline.
+type MismatchError struct {
+	Dir     string
+	Changes []string // from Changes
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("state %s was written by a different pipeline, so it cannot be restored:\n  %s\nrun with --reset-state to discard the state and start over",
+		e.Dir, strings.Join(e.Changes, "\n  "))
+}
+
+// Check returns a *MismatchError when ck was written for a pipeline with
+// other semantics than fields (from Describe).
+func Check(dir string, ck *Checkpoint, fields []Field) error {
+	if ck.Meta.Fingerprint == Fingerprint(fields) {
+		return nil
+	}
+	ch := Changes(ck.Meta.Semantics, fields)
+	if len(ch) == 0 {
+		ch = []string{"the fingerprint differs (" + ck.Meta.Fingerprint + " was stored)"}
+	}
+	return &MismatchError{Dir: dir, Changes: ch}
+}
+
+// Progress returns the stored progress of the sink named name, and
+// whether the checkpoint has it.
+func (ck *Checkpoint) Progress(name string, dead bool) (int64, bool) {
+	if dead {
+		if ck.Meta.Dead != nil && ck.Meta.Dead.Name == name && ck.Meta.Dead.Exact {
+			return ck.Meta.Dead.Progress, true
+		}
+		return 0, false
+	}
+	for _, s := range ck.Meta.Sinks {
+		if s.Name == name && s.Exact {
+			return s.Progress, true
+		}
+	}
+	return 0, false
+}
