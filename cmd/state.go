@@ -271,15 +271,15 @@ func inspectState(c *cobra.Command, dir string, asJSON bool) error {
 		fmt.Fprintf(tw, "file position:\tbyte %d, after line %d\n", in.File.Offset, in.File.Line)
 	}
 	for _, p := range in.Partitions {
-		label, pos := fmt.Sprintf("%s/%d", p.Topic, p.Partition), fmt.Sprintf("next offset %d", p.Next)
+		label, pos := fmt.Sprintf("partition:\t%s/%d", p.Topic, p.Partition), fmt.Sprintf("next offset %d", p.Next)
 		if in.File != nil {
-			label, pos = p.Topic, fmt.Sprintf("next line %d", p.Next)
+			label, pos = "input:\t"+p.Topic, fmt.Sprintf("next line %d", p.Next)
 		}
 		ev := "no event time yet"
 		if p.Seen {
 			ev = "max event time " + value.FormatTime(p.MaxEventTime)
 		}
-		fmt.Fprintf(tw, "  %s:\t%s, %s\n", label, pos, ev)
+		fmt.Fprintf(tw, "%s: %s, %s\n", label, pos, ev)
 	}
 	for _, s := range in.Sinks {
 		fmt.Fprintf(tw, "sink:\t%s\n", sinkText(s))

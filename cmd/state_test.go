@@ -1,0 +1,368 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddyhq/eddy/fixtures"
+)
+
+// buildEddy builds the eddy binary into a temporary directory.
+func buildEddy(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the eddy binary")
+	}
+	bin := filepath.Join(t.TempDir(), "eddy")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// genBids writes n nexmark bids with disorder and a few malformed records.
+func genBids(t *testing.T, path string, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := fixtures.Generate(&buf, "nexmark", fixtures.Options{Count: n, Seed: 11, Only: "bids", BadRatio: 0.002, Disorder: 3 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if path != "" {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// stateSpec is a pipeline over source with every kind of cell state,
+// revisions, late records and dead letters, writing to a file, a DuckDB
+// table and a dead-letter file in dir, checkpointing every 20 ms.
+func stateSpec(source string) string {
+	return source + `
+time: {field: dateTime, max_out_of_order: 1s, allowed_lateness: 1s}
+stages:
+  - filter: price > 500
+  - window:
+      tumbling: 10s
+      key: [auction]
+      aggregate:
+        n: count()
+        hi: max(price)
+        bidders: count_distinct(bidder)
+        p90: "quantile(price, 0.9)"
+        first: first(channel)
+sinks:
+  - file: out.jsonl
+  - duckdb: {path: out.duckdb, table: bids}
+dlq: {file: dead.jsonl}
+state: {dir: st, checkpoint_every: 20ms}
+`
+}
+
+// statsLine returns the last "eddy: in=..." line of stderr.
+func statsLine(stderr string) string {
+	var last string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "eddy: in=") {
+			last = l
+		}
+	}
+	return last
+}
+
+// runToEnd runs the binary until it exits and returns its stderr.
+func runToEnd(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("eddy %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stderr.String()
+}
+
+// killedRuns starts the binary again and again, each time SIGKILLing it
+// once out.jsonl in dir has grown past a random size (0 kills it at once,
+// often while it restores), then lets a last run finish. It returns the
+// last run's stderr and how many runs were killed.
+func killedRuns(t *testing.T, bin, dir string, seed uint64, finalSize int64, args ...string) (string, int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 3))
+	out := filepath.Join(dir, "out.jsonl")
+	kills := 0
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if attempt >= 8 {
+			// enough: let this one finish
+			if err := <-exited; err != nil {
+				t.Fatalf("last run: %v\n%s", err, stderr.String())
+			}
+			return stderr.String(), kills
+		}
+		target := rng.Int64N(finalSize)
+		tick := time.NewTicker(time.Millisecond)
+		deadline := time.After(60 * time.Second)
+	wait:
+		for {
+			select {
+			case err := <-exited:
+				tick.Stop()
+				if err != nil {
+					t.Fatalf("run %d failed: %v\n%s", attempt, err, stderr.String())
+				}
+				return stderr.String(), kills
+			case <-deadline:
+				t.Fatalf("run %d: out.jsonl did not reach %d bytes in 60 s", attempt, target)
+			case <-tick.C:
+				if size(out) >= target {
+					break wait
+				}
+			}
+		}
+		tick.Stop()
+		cmd.Process.Signal(syscall.SIGKILL)
+		if err := <-exited; err == nil {
+			return stderr.String(), kills // it finished just before the kill
+		}
+		kills++
+	}
+}
+
+// tableRows returns every row of a DuckDB table as text, sorted, so two
+// tables compare as multisets (duplicates and losses both show).
+func tableRows(t *testing.T, path, table string) []string {
+	t.Helper()
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM " + table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, v := range vals {
+			fmt.Fprintf(&b, "%s|", v.String)
+		}
+		out = append(out, b.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sameOutputs compares the outputs in dir with those of the reference run.
+func sameOutputs(t *testing.T, ref, dir string) {
+	t.Helper()
+	for _, f := range []string{"out.jsonl", "dead.jsonl"} {
+		want, _ := os.ReadFile(filepath.Join(ref, f))
+		got, _ := os.ReadFile(filepath.Join(dir, f))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the uninterrupted run's: %d lines, want %d", f, bytes.Count(got, []byte("\n")), bytes.Count(want, []byte("\n")))
+		}
+	}
+	want, got := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids"), tableRows(t, filepath.Join(dir, "out.duckdb"), "bids")
+	if !slices.Equal(got, want) {
+		t.Errorf("DuckDB table differs from the uninterrupted run's: %d rows, want %d", len(got), len(want))
+	}
+}
+
+// TestRunKilledResumesExactlyOnce kills `eddy run` with SIGKILL at random
+// moments over a file, restarts it until it finishes, and requires the
+// file sink, the DuckDB table, the dead letters and the counters to equal
+// an uninterrupted run's.
+func TestRunKilledResumesExactlyOnce(t *testing.T) {
+	bin := buildEddy(t)
+	base := t.TempDir()
+	input := filepath.Join(base, "bids.jsonl")
+	genBids(t, input, 150_000)
+	spec := stateSpec("source: {file: " + input + "}")
+
+	ref := filepath.Join(base, "ref")
+	os.Mkdir(ref, 0o755)
+	writeFile(t, ref, "p.yaml", spec)
+	wantStats := statsLine(runToEnd(t, bin, "run", filepath.Join(ref, "p.yaml")))
+	if !strings.Contains(wantStats, "dead=") || strings.Contains(wantStats, " dead=0 ") || strings.Contains(wantStats, "late=0 ") {
+		t.Fatalf("the reference run exercises too little: %s", wantStats)
+	}
+	final := size(filepath.Join(ref, "out.jsonl"))
+
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			dir := filepath.Join(base, fmt.Sprintf("run%d", seed))
+			os.Mkdir(dir, 0o755)
+			writeFile(t, dir, "p.yaml", spec)
+			stderr, kills := killedRuns(t, bin, dir, seed, final, "run", filepath.Join(dir, "p.yaml"))
+			t.Logf("killed %d times", kills)
+			if kills == 0 {
+				t.Fatal("never killed: the test proves nothing")
+			}
+			if got := statsLine(stderr); got != wantStats {
+				t.Errorf("final counters %q, want %q", got, wantStats)
+			}
+			sameOutputs(t, ref, dir)
+		})
+	}
+}
+
+// TestRunKilledKafka does the same over a one-partition topic of an
+// in-process kfake cluster (one partition: the order of records, and so of
+// rows, is the same in every run).
+func TestRunKilledKafka(t *testing.T) {
+	bin := buildEddy(t)
+	clearKafkaEnv(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "bids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	data := genBids(t, "", 60_000)
+	var recs []*kgo.Record
+	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		recs = append(recs, &kgo.Record{Topic: "bids", Value: l})
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	spec := stateSpec("source: {kafka: {brokers: [" + addr + "], topic: bids, stop: caught-up}}")
+
+	base := t.TempDir()
+	ref := filepath.Join(base, "ref")
+	os.Mkdir(ref, 0o755)
+	writeFile(t, ref, "p.yaml", spec)
+	wantStats := statsLine(runToEnd(t, bin, "run", filepath.Join(ref, "p.yaml")))
+	final := size(filepath.Join(ref, "out.jsonl"))
+	for seed := uint64(1); seed <= 2; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			dir := filepath.Join(base, fmt.Sprintf("run%d", seed))
+			os.Mkdir(dir, 0o755)
+			writeFile(t, dir, "p.yaml", spec)
+			stderr, kills := killedRuns(t, bin, dir, seed+10, final, "run", filepath.Join(dir, "p.yaml"))
+			t.Logf("killed %d times", kills)
+			if kills == 0 {
+				t.Fatal("never killed: the test proves nothing")
+			}
+			if got := statsLine(stderr); got != wantStats {
+				t.Errorf("final counters %q, want %q", got, wantStats)
+			}
+			sameOutputs(t, ref, dir)
+		})
+	}
+}
+
+func TestRunStateRefusals(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "in.jsonl", `{"ts":1000,"k":"a"}`+"\n"+`{"ts":25000,"k":"b"}`+"\n")
+	spec := func(window string) string {
+		return "name: refusals\nsource: {file: in.jsonl}\ntime: {field: ts}\nstages:\n  - window: {tumbling: " + window +
+			", key: [k], aggregate: {n: count()}}\nsinks: [{file: out.jsonl}]\nstate: {dir: st}\n"
+	}
+	p := writeFile(t, dir, "p.yaml", spec("10s"))
+	if code, _, stderr := runCLI(t, "", "run", p); code != 0 {
+		t.Fatalf("first run: %d %s", code, stderr)
+	}
+	out1, _ := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+
+	t.Run("inspect", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "", "state", "inspect", filepath.Join(dir, "st"))
+		if code != 0 {
+			t.Fatalf("inspect: %d %s", code, stderr)
+		}
+		for _, want := range []string{"pipeline:         refusals", "watermark:        end of input", "open windows:     0",
+			"counters:         in=2 passed=2 filtered=0 dead=0 late=0 rows=2", "file position:    byte 41, after line 2",
+			"sink:             file " + filepath.Join(dir, "out.jsonl") + ": 196 bytes", "dead letters:     stderr: at-least-once"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("inspect lacks %q:\n%s", want, stdout)
+			}
+		}
+	})
+	t.Run("a finished run run again writes nothing more", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "", "run", p)
+		out2, _ := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+		if code != 0 || !bytes.Equal(out1, out2) || !strings.Contains(stderr, "eddy: in=2 passed=2") {
+			t.Errorf("rerun: %d %s\n%s", code, stderr, out2)
+		}
+	})
+	t.Run("changed pipeline", func(t *testing.T) {
+		writeFile(t, dir, "p.yaml", spec("20s"))
+		code, _, stderr := runCLI(t, "", "run", p)
+		if code != 2 || !strings.Contains(stderr, `was written by a different pipeline, so it cannot be restored:
+  stages[0].window changed: was "tumbling(10s)", now "tumbling(20s)"
+run with --reset-state to discard the state and start over`) {
+			t.Errorf("changed window: exit %d\n%s", code, stderr)
+		}
+		code, _, stderr = runCLI(t, "", "run", "--reset-state", p)
+		if code != 0 || !strings.Contains(stderr, "eddy: in=2 passed=2 filtered=0 dead=0 late=0 rows=2") {
+			t.Errorf("--reset-state: exit %d\n%s", code, stderr)
+		}
+	})
+	t.Run("corrupt state", func(t *testing.T) {
+		ms, _ := filepath.Glob(filepath.Join(dir, "st", "MANIFEST-*"))
+		for _, m := range ms {
+			os.WriteFile(m, []byte("not a manifest"), 0o644)
+		}
+		code, _, stderr := runCLI(t, "", "run", p)
+		if code != 1 || !strings.Contains(stderr, "corrupt state") {
+			t.Errorf("corrupt state: exit %d\n%s", code, stderr)
+		}
+		if code, _, stderr := runCLI(t, "", "state", "inspect", filepath.Join(dir, "st")); code != 1 || !strings.Contains(stderr, "corrupt state") {
+			t.Errorf("inspect of corrupt state: exit %d\n%s", code, stderr)
+		}
+	})
+	t.Run("stdin", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "", "run", "--input", "-", p)
+		if code != 2 || !strings.Contains(stderr, "state: cannot resume stdin after a restart") {
+			t.Errorf("stdin with state: exit %d\n%s", code, stderr)
+		}
+	})
+	t.Run("pebble backend", func(t *testing.T) {
+		q := writeFile(t, dir, "q.yaml", strings.Replace(spec("10s"), "state: {dir: st}", "state: {dir: st2, backend: pebble}", 1))
+		code, _, stderr := runCLI(t, "", "run", q)
+		if code != 2 || !strings.Contains(stderr, "q.yaml:7: state.backend: backend pebble (open windows kept in Pebble instead of memory) is not yet supported") {
+			t.Errorf("backend pebble: exit %d\n%s", code, stderr)
+		}
+	})
+}
