@@ -224,8 +224,9 @@ func (o *Operator) restore(data []byte) error {
 
 func (o *Operator) restorePanes(r *reader) {
 	n := r.count()
+	nk, na := len(o.cfg.Keys), len(o.cfg.Aggs)
 	for range n {
-		p := &pane{start: r.varint(), end: r.varint(), fired: r.bool(), byKey: map[string]*entry{}}
+		p := &pane{start: r.varint(), end: r.varint(), fired: r.bool()}
 		ne := r.count()
 		if r.err != nil {
 			return
@@ -235,19 +236,26 @@ func (o *Operator) restorePanes(r *reader) {
 			return
 		}
 		o.panes[p.start] = p
+		// a pane's entries live and die together: allocate them in slabs
+		p.byKey = make(map[string]*entry, ne)
 		p.entries = make([]*entry, 0, ne)
-		for range ne {
-			e := &entry{key: o.readValues(r, len(o.cfg.Keys))}
-			o.readEntry(r, e)
+		slab, keys, cells := make([]entry, ne), make([]value.Value, ne*nk), make([]cell, ne*na)
+		for i := range ne {
+			e := &slab[i]
+			e.key = keys[i*nk : (i+1)*nk : (i+1)*nk]
+			for j := range e.key {
+				e.key[j] = r.value()
+			}
+			e.cells = cells[i*na : (i+1)*na : (i+1)*na]
+			o.readCells(r, e)
 			if r.err != nil {
 				return
 			}
-			k := string(o.encodeKey(e.key))
-			if _, dup := p.byKey[k]; dup {
+			p.byKey[string(o.encodeKey(e.key))] = e
+			if len(p.byKey) != i+1 {
 				r.err = errors.New("key twice in a pane")
 				return
 			}
-			p.byKey[k] = e
 			p.entries = append(p.entries, e)
 			o.nOpen++
 		}
@@ -317,8 +325,13 @@ func (o *Operator) readValues(r *reader, n int) []value.Value {
 }
 
 func (o *Operator) readEntry(r *reader, e *entry) {
-	e.emits = int(r.uvarint())
 	e.cells = make([]cell, len(o.cfg.Aggs))
+	o.readCells(r, e)
+}
+
+// readCells reads the revision count and the cells into e.cells.
+func (o *Operator) readCells(r *reader, e *entry) {
+	e.emits = int(r.uvarint())
 	for i := range e.cells {
 		e.cells[i].readFrom(r)
 	}
