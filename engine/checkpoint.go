@@ -48,7 +48,8 @@ type Checkpointer interface {
 }
 
 // Checkpoint returns the engine's current state. The Window bytes are
-// freshly allocated. Call it between batches.
+// reused by the next Checkpoint: store or copy them before. Call it
+// between batches.
 func (e *Engine) Checkpoint() Checkpoint {
 	ck := Checkpoint{Stats: e.stats, File: e.filePos, Watermark: e.Watermark(), OpenWindows: e.OpenWindows()}
 	for _, ps := range e.parts {
@@ -57,7 +58,8 @@ func (e *Engine) Checkpoint() Checkpoint {
 			Next: ps.next, MaxEventTime: mx, Seen: seen, Done: ps.done})
 	}
 	if e.op != nil {
-		ck.Window = e.op.AppendSnapshot(nil)
+		e.snap = e.op.AppendSnapshot(e.snap[:0])
+		ck.Window = e.snap
 	}
 	return ck
 }

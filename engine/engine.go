@@ -82,6 +82,7 @@ type Engine struct {
 	err    error // first sink failure
 
 	filePos source.FilePos // position of a file source after the last batch handled
+	snap    []byte         // the last window snapshot's buffer
 
 	mu  sync.Mutex
 	pub Stats

@@ -60,7 +60,7 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	plan := compile(b, bidsSpec)
-	for _, every := range []time.Duration{0, 10 * time.Second, 50 * time.Millisecond, 10 * time.Millisecond} {
+	for _, every := range []time.Duration{0, 10 * time.Second, 100 * time.Millisecond, 10 * time.Millisecond} {
 		name := "none"
 		if every > 0 {
 			name = "every=" + every.String()

@@ -91,44 +91,35 @@ func (o *Operator) appendEntry(b []byte, e *entry, withKey bool) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(e.emits))
 	for i := range e.cells {
-		b = e.cells[i].appendTo(b)
+		b = e.cells[i].appendTo(b, &o.cfg.Aggs[i])
 	}
 	return b
 }
 
-// cell flags: which optional parts follow.
-const (
-	cellFloat = 1 << iota
-	cellSet
-	cellSketch
-)
-
-func (c *cell) appendTo(b []byte) []byte {
-	var f byte
-	if c.float {
-		f |= cellFloat
-	}
-	if c.set != nil {
-		f |= cellSet
-	}
-	if c.sk != nil {
-		f |= cellSketch
-	}
-	b = append(b, f)
+// appendTo writes the parts of the cell that a's function uses.
+func (c *cell) appendTo(b []byte, a *Agg) []byte {
 	b = binary.AppendVarint(b, c.n)
-	b = binary.AppendVarint(b, c.hi)
-	b = binary.AppendUvarint(b, c.lo)
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.fsum))
-	b = appendValue(b, c.v)
-	b = binary.AppendVarint(b, c.t)
-	if c.set != nil {
+	switch a.Func {
+	case Sum, Avg:
+		b = appendBool(b, c.float)
+		b = binary.AppendVarint(b, c.hi)
+		b = binary.AppendUvarint(b, c.lo)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.fsum))
+	case Min, Max:
+		b = appendValue(b, c.v)
+	case First, Last:
+		b = appendValue(b, c.v)
+		b = binary.AppendVarint(b, c.t)
+	case CountDistinct:
 		b = binary.AppendUvarint(b, uint64(len(c.set)))
 		for k := range c.set {
 			b = appendBytes(b, k)
 		}
-	}
-	if c.sk != nil {
-		b = c.sk.appendTo(b)
+	case Quantile:
+		b = appendBool(b, c.sk != nil)
+		if c.sk != nil {
+			b = c.sk.appendTo(b)
+		}
 	}
 	return b
 }
@@ -333,46 +324,58 @@ func (o *Operator) readEntry(r *reader, e *entry) {
 func (o *Operator) readCells(r *reader, e *entry) {
 	e.emits = int(r.uvarint())
 	for i := range e.cells {
-		e.cells[i].readFrom(r)
+		e.cells[i].readFrom(r, &o.cfg.Aggs[i])
 	}
 }
 
-func (c *cell) readFrom(r *reader) {
-	f := r.byte()
-	c.float = f&cellFloat != 0
+func (c *cell) readFrom(r *reader, a *Agg) {
 	c.n = r.varint()
-	c.hi = r.varint()
-	c.lo = r.uvarint()
-	c.fsum = r.float()
-	c.v = r.value()
-	c.t = r.varint()
-	if f&cellSet != 0 {
+	switch a.Func {
+	case Sum, Avg:
+		c.float = r.bool()
+		c.hi = r.varint()
+		c.lo = r.uvarint()
+		c.fsum = r.float()
+	case Min, Max:
+		c.v = r.value()
+	case First, Last:
+		c.v = r.value()
+		c.t = r.varint()
+	case CountDistinct:
 		n := r.count()
-		c.set = make(map[string]struct{}, n)
+		if n > 0 || c.n > 0 {
+			c.set = make(map[string]struct{}, n)
+		}
 		for range n {
 			c.set[r.str()] = struct{}{}
 		}
-	}
-	if f&cellSketch != 0 {
-		c.sk = NewSketch()
-		for _, st := range [2]*store{&c.sk.pos, &c.sk.neg} {
-			st.offset = int(r.varint())
-			n := r.count()
-			if n > maxBuckets {
-				r.fail("sketch with %d buckets", n)
-				return
-			}
-			if n > 0 {
-				st.counts = make([]uint64, n)
-			}
-			for i := range st.counts {
-				st.counts[i] = r.uvarint()
-			}
+	case Quantile:
+		if r.bool() {
+			c.sk = r.sketch()
 		}
-		c.sk.zero = r.uvarint()
-		c.sk.n = r.uvarint()
-		c.sk.min, c.sk.max = r.float(), r.float()
 	}
+}
+
+func (r *reader) sketch() *Sketch {
+	sk := NewSketch()
+	for _, st := range [2]*store{&sk.pos, &sk.neg} {
+		st.offset = int(r.varint())
+		n := r.count()
+		if n > maxBuckets {
+			r.fail("sketch with %d buckets", n)
+			return sk
+		}
+		if n > 0 {
+			st.counts = make([]uint64, n)
+		}
+		for i := range st.counts {
+			st.counts[i] = r.uvarint()
+		}
+	}
+	sk.zero = r.uvarint()
+	sk.n = r.uvarint()
+	sk.min, sk.max = r.float(), r.float()
+	return sk
 }
 
 // reader decodes a snapshot; the first problem sticks and later reads
