@@ -243,7 +243,7 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 		if r.st.restored() != nil {
 			mode = duck.Append // the table holds the rows up to the checkpoint
 		}
-		tb, err := duck.OpenTable(t.DuckDB.Path, t.DuckDB.Table, duck.Options{Mode: mode, Progress: r.st != nil})
+		tb, err := duck.OpenTable(t.DuckDB.Path, t.DuckDB.Table, duck.Options{Mode: mode, Progress: r.st != nil, BatchRows: t.DuckDB.BatchRows})
 		if err != nil {
 			return nil, err
 		}

@@ -53,7 +53,9 @@ func genBids(t *testing.T, path string, n int) []byte {
 
 // stateSpec is a pipeline over source with every kind of cell state,
 // revisions, late records and dead letters, writing to a file, a DuckDB
-// table and a dead-letter file in dir, checkpointing every 20 ms.
+// table and a dead-letter file in dir, checkpointing every 20 ms. The
+// table commits every 300 rows, so most kills leave rows committed after
+// the last checkpoint, which the restarted run must skip.
 func stateSpec(source string) string {
 	return source + `
 time: {field: dateTime, max_out_of_order: 1s, allowed_lateness: 1s}
@@ -70,7 +72,7 @@ stages:
         first: first(channel)
 sinks:
   - file: out.jsonl
-  - duckdb: {path: out.duckdb, table: bids}
+  - duckdb: {path: out.duckdb, table: bids, batch_rows: 300}
 dlq: {file: dead.jsonl}
 state: {dir: st, checkpoint_every: 20ms}
 `

@@ -389,9 +389,15 @@ func (ps *parser) target(n *yaml.Node, path string, sink bool) Target {
 
 func (ps *parser) duckdbTarget(n *yaml.Node, path string) *DuckDBTarget {
 	d := &DuckDBTarget{Mode: "append"}
-	ps.fields(n, path, []string{"path", "table", "mode"}, func(k string, v *yaml.Node) {
+	ps.fields(n, path, []string{"path", "table", "mode", "batch_rows"}, func(k string, v *yaml.Node) {
 		s, _ := ps.str(v, join(path, k))
 		switch k {
+		case "batch_rows":
+			n, err := strconv.Atoi(s)
+			if err != nil || n <= 0 {
+				ps.errorf(v, join(path, k), "must be a positive number of rows, not %q", s)
+			}
+			d.BatchRows = n
 		case "path":
 			d.Path = s
 		case "table":

@@ -445,7 +445,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "duckdb sink",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "  - duckdb: out.db"),
-			wantErr: "p.yaml:3: sinks[1].duckdb: must be a mapping with keys path, table, mode",
+			wantErr: "p.yaml:3: sinks[1].duckdb: must be a mapping with keys path, table, mode, batch_rows",
 		},
 		{
 			name:    "parquet dlq",
@@ -505,6 +505,11 @@ func TestParseErrors(t *testing.T) {
 			name:    "unknown function",
 			yaml:    spec("stages:", "  - filter: 'uper(country) == \"X\"'"),
 			wantErr: "p.yaml:2: stages[0].filter: expression does not compile at column 14: unknown function uper",
+		},
+		{
+			name:    "duckdb batch_rows",
+			yaml:    spec("sinks:", "  - duckdb: {path: o.db, table: t, batch_rows: 0}"),
+			wantErr: `p.yaml:2: sinks[0].duckdb.batch_rows: must be a positive number of rows, not "0"`,
 		},
 		// state
 		{
@@ -624,7 +629,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`p.yaml:7: stages[0].coerce.amount: unknown type "integer" (expected int, float, string, bool or timestamp)`,
 			"p.yaml:9: stages[1].window.tumbling: must be > 0",
 			`p.yaml:12: stages[1].window.aggregate.m: unknown aggregate function "median" (expected one of: ` + strings.Join(windows.FuncNames, ", ") + ")",
-			"p.yaml:14: sinks[0].duckdb: must be a mapping with keys path, table, mode",
+			"p.yaml:14: sinks[0].duckdb: must be a mapping with keys path, table, mode, batch_rows",
 		}
 		_, err := pipeline.Parse("p.yaml", []byte(src))
 		if err == nil {

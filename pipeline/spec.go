@@ -76,9 +76,10 @@ type Target struct {
 
 // DuckDBTarget writes rows into a DuckDB table (see docs/export.md).
 type DuckDBTarget struct {
-	Path  string
-	Table string
-	Mode  string // append (default) | replace
+	Path      string
+	Table     string
+	Mode      string // append (default) | replace
+	BatchRows int    // rows per committed batch; 0: the sink's default (122880)
 }
 
 // ParquetTarget writes rows to one Parquet file (Path) or to rolling files
