@@ -177,7 +177,7 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	}
 	if r.st != nil {
 		if l := append(r.atLeastOnce, r.st.atLeastOnce...); len(l) > 0 {
-			fmt.Fprintf(c.ErrOrStderr(), "eddy: %s: at-least-once: after a restart, what was written since the last checkpoint is written again (exactly once: file and duckdb sinks, dead-letter files)\n", strings.Join(l, ", "))
+			fmt.Fprintf(c.ErrOrStderr(), "eddy: %s: at-least-once: after a restart, what was written since the last checkpoint is written again (exactly once: file, duckdb and kafka sinks, dead-letter files)\n", strings.Join(l, ", "))
 		}
 	} else if track && len(r.atLeastOnce) > 0 {
 		fmt.Fprintf(c.ErrOrStderr(), "eddy: delivery is at-least-once: after a restart, rows and dead letters since the last commit may be written again\n")
@@ -217,20 +217,31 @@ func (r *runner) closeAll() error {
 }
 
 // producer opens a Kafka client for a sink or dead-letter topic.
-func (r *runner) producer(ctx context.Context, t *pipeline.KafkaTarget) (*kgo.Client, error) {
-	var cfg *kcfg.Config
-	var err error
-	if len(t.Brokers) == 0 && t.Config == "" && r.srcCfg != nil {
-		cfg = r.srcCfg
-	} else if cfg, err = clusterConfig(r.c, t.Brokers, t.Config); err != nil {
+func (r *runner) producer(ctx context.Context, t *pipeline.KafkaTarget, extra ...kgo.Opt) (*kgo.Client, error) {
+	cfg, err := r.targetConfig(t)
+	if err != nil {
 		return nil, err
 	}
-	return cfg.Client(ctx, 10*time.Second, kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(5*time.Millisecond))
+	return cfg.Client(ctx, 10*time.Second, append([]kgo.Opt{kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(5 * time.Millisecond)}, extra...)...)
+}
+
+// targetConfig is the cluster a sink or dead-letter topic writes to.
+func (r *runner) targetConfig(t *pipeline.KafkaTarget) (*kcfg.Config, error) {
+	if len(t.Brokers) == 0 && t.Config == "" && r.srcCfg != nil {
+		return r.srcCfg, nil
+	}
+	return clusterConfig(r.c, t.Brokers, t.Config)
 }
 
 func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, error) {
 	var s sink.Sink
 	switch {
+	case t.Kafka != nil && r.st != nil:
+		k, err := r.st.openKafka(ctx, r, t)
+		if err != nil {
+			return nil, err
+		}
+		s = k
 	case t.Kafka != nil:
 		cl, err := r.producer(ctx, t.Kafka)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
@@ -106,6 +107,10 @@ func (s *stateRun) track(name string, x any, dead bool) {
 		}
 	case *duck.Table:
 		tr.Sink = v
+	case *sink.Kafka:
+		if v.Positions() != nil {
+			tr.Sink = v
+		}
 	}
 	if dead {
 		s.cp.Dead = &tr
@@ -114,13 +119,51 @@ func (s *stateRun) track(name string, x any, dead bool) {
 	}
 }
 
+// openKafka opens a Kafka sink that writes in transactions committed at
+// each checkpoint, and on a restart skips the rows committed after it.
+func (s *stateRun) openKafka(ctx context.Context, r *runner, t pipeline.Target) (*sink.Kafka, error) {
+	name := state.DescribeTarget(t)
+	cfg, err := r.targetConfig(t.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := cfg.Opts()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	// one transactional ID per pipeline and sink: a restarted run fences
+	// the killed one and aborts its open transaction
+	id := fmt.Sprintf("eddy-state.%s.%s", s.cp.Meta.Fingerprint, state.Fingerprint([]state.Field{{Name: "sink", Value: name}}))
+	timeout := min(max(time.Minute, 3*r.p.State.CheckpointEvery), 15*time.Minute)
+	cl, err := r.producer(ctx, t.Kafka, kgo.TransactionalID(id), kgo.TransactionTimeout(timeout))
+	if err != nil {
+		return nil, err
+	}
+	k, err := sink.NewKafkaTxn(ctx, cl, t.Kafka.Topic, id, conn)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	if s.ck != nil {
+		p := s.ck.Sink(name, false)
+		if p == nil {
+			k.Close()
+			return nil, fmt.Errorf("state %s: the checkpoint has no progress for %s", s.store.Dir(), name)
+		}
+		if err := k.Resume(ctx, p.Progress, p.Partitions); err != nil {
+			k.Close()
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
 // resumeTable makes a DuckDB sink skip the rows it committed after the
 // checkpoint: the run writes them again, in the same order.
 func (s *stateRun) resumeTable(t pipeline.Target, tb *duck.Table) error {
 	if s == nil {
 		return nil
 	}
-	s.track(state.DescribeTarget(t), tb, false)
 	if s.ck == nil {
 		return nil
 	}
@@ -305,7 +348,7 @@ func sinkText(s state.Sink) string {
 	switch {
 	case !s.Exact:
 		return s.Name + ": at-least-once (not rolled back)"
-	case strings.HasPrefix(s.Name, "duckdb "):
+	case strings.HasPrefix(s.Name, "duckdb "), strings.HasPrefix(s.Name, "kafka "):
 		return fmt.Sprintf("%s: %d rows committed", s.Name, s.Progress)
 	}
 	return fmt.Sprintf("%s: %d bytes", s.Name, s.Progress)

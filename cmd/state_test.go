@@ -250,7 +250,7 @@ func TestRunKilledResumesExactlyOnce(t *testing.T) {
 func TestRunKilledKafka(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "bids"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "bids", "refresults", "results1", "results2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,19 +269,28 @@ func TestRunKilledKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.Close()
-	spec := stateSpec("source: {kafka: {brokers: [" + addr + "], topic: bids, stop: caught-up}}")
+	// the same pipeline with a Kafka sink in transactions as well
+	spec := func(results string) string {
+		return strings.Replace(stateSpec("source: {kafka: {brokers: ["+addr+"], topic: bids, stop: caught-up}}"),
+			"dlq:", "  - kafka: {topic: "+results+"}\ndlq:", 1)
+	}
 
 	base := t.TempDir()
 	ref := filepath.Join(base, "ref")
 	os.Mkdir(ref, 0o755)
-	writeFile(t, ref, "p.yaml", spec)
+	writeFile(t, ref, "p.yaml", spec("refresults"))
 	wantStats := statsLine(runToEnd(t, bin, "run", filepath.Join(ref, "p.yaml")))
 	final := size(filepath.Join(ref, "out.jsonl"))
+	wantRows, _ := os.ReadFile(filepath.Join(ref, "out.jsonl"))
+	if got := committedValues(t, addr, "refresults"); got != string(wantRows) {
+		t.Fatalf("the reference run's Kafka sink holds %d rows, its file %d", strings.Count(got, "\n"), bytes.Count(wantRows, []byte("\n")))
+	}
 	for seed := uint64(1); seed <= 2; seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			dir := filepath.Join(base, fmt.Sprintf("run%d", seed))
 			os.Mkdir(dir, 0o755)
-			writeFile(t, dir, "p.yaml", spec)
+			results := fmt.Sprintf("results%d", seed)
+			writeFile(t, dir, "p.yaml", spec(results))
 			stderr, kills := killedRuns(t, bin, dir, seed+10, final, "run", filepath.Join(dir, "p.yaml"))
 			t.Logf("killed %d times", kills)
 			if kills == 0 {
@@ -291,8 +300,24 @@ func TestRunKilledKafka(t *testing.T) {
 				t.Errorf("final counters %q, want %q", got, wantStats)
 			}
 			sameOutputs(t, ref, dir)
+			if got := committedValues(t, addr, results); got != string(wantRows) {
+				t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run, in order",
+					strings.Count(got, "\n"), results, bytes.Count(wantRows, []byte("\n")))
+			}
 		})
 	}
+}
+
+// committedValues returns the values of the records of a one-partition
+// topic that read_committed readers see, one per line.
+func committedValues(t *testing.T, addr, topic string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, l := range topicRecords(t, addr, topic) {
+		b.Write(l.Value)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func TestRunStateRefusals(t *testing.T) {

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -81,6 +82,9 @@ func progress(t Tracked) (Sink, error) {
 		return s, err
 	}
 	s.Progress, s.Exact = t.Sink.Progress(), true
+	if p, ok := t.Sink.(interface{ Positions() map[int32]int64 }); ok {
+		s.Partitions = maps.Clone(p.Positions())
+	}
 	return s, nil
 }
 
@@ -111,16 +115,26 @@ func Check(dir string, ck *Checkpoint, fields []Field) error {
 // Progress returns the stored progress of the sink named name, and
 // whether the checkpoint has it.
 func (ck *Checkpoint) Progress(name string, dead bool) (int64, bool) {
-	if dead {
-		if ck.Meta.Dead != nil && ck.Meta.Dead.Name == name && ck.Meta.Dead.Exact {
-			return ck.Meta.Dead.Progress, true
-		}
+	s := ck.Sink(name, dead)
+	if s == nil {
 		return 0, false
 	}
-	for _, s := range ck.Meta.Sinks {
+	return s.Progress, true
+}
+
+// Sink returns the stored progress of the rolled-back sink named name; nil
+// when the checkpoint has none.
+func (ck *Checkpoint) Sink(name string, dead bool) *Sink {
+	if dead {
+		if d := ck.Meta.Dead; d != nil && d.Name == name && d.Exact {
+			return d
+		}
+		return nil
+	}
+	for i, s := range ck.Meta.Sinks {
 		if s.Name == name && s.Exact {
-			return s.Progress, true
+			return &ck.Meta.Sinks[i]
 		}
 	}
-	return 0, false
+	return nil
 }
