@@ -171,7 +171,7 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		return err
 	}
 	if r.st != nil {
-		if err := r.st.start(ctx, eng); err != nil {
+		if err := r.st.start(ctx, eng, src); err != nil {
 			return err
 		}
 	}

@@ -183,12 +183,17 @@ func (s *stateRun) resumeTable(t pipeline.Target, tb *duck.Table) error {
 // start restores the engine from the checkpoint, or writes a first
 // checkpoint for a fresh start (so that a crash before the next one
 // restarts from the beginning with the sinks as they were at the start).
-func (s *stateRun) start(ctx context.Context, eng *engine.Engine) error {
+func (s *stateRun) start(ctx context.Context, eng *engine.Engine, src source.Source) error {
 	if s.ck != nil {
 		if err := eng.Restore(s.ck.Engine); err != nil {
 			return fmt.Errorf("state %s: restore: %w", s.store.Dir(), err)
 		}
 		return nil
+	}
+	if ks, ok := src.(*source.Kafka); ok {
+		// record where the partitions start: a restart must not compute
+		// a start like latest or time:-15m anew
+		eng.StartAt(ks.StartOffsets(), time.Now())
 	}
 	if err := s.cp.Checkpoint(ctx, eng); err != nil {
 		return fmt.Errorf("state %s: first checkpoint: %w", s.store.Dir(), err)

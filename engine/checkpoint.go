@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/eddyhq/eddy/source"
@@ -98,6 +100,25 @@ func (e *Engine) Restore(ck Checkpoint) error {
 	e.filePos = ck.File
 	e.publish()
 	return nil
+}
+
+// StartAt registers the partitions of a source with the offsets they start
+// at, before the first batch, so a checkpoint taken before they deliver
+// records resumes them there (not at a start like latest computed anew).
+func (e *Engine) StartAt(next map[source.Partition]int64, now time.Time) {
+	parts := make([]source.Partition, 0, len(next))
+	for p := range next {
+		parts = append(parts, p)
+	}
+	slices.SortFunc(parts, func(a, b source.Partition) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	e.Expect(parts, now)
+	for _, p := range parts {
+		if ps := e.byPart[p]; ps.next < 0 {
+			ps.next = next[p]
+		}
+	}
 }
 
 // checkpointTimeout bounds the checkpoint Run takes when it is cancelled.

@@ -58,12 +58,17 @@ type Kafka struct {
 	next    map[Partition]int64 // next offset per partition (bounded sources)
 	done    map[Partition]bool
 	parts   []Partition
-	pending []Partition // finished, not yet reported
+	starts  map[Partition]int64 // where each partition started
+	pending []Partition         // finished, not yet reported
 	free    batchPool
 }
 
 // Partitions lists every partition of the topics as of the start.
 func (k *Kafka) Partitions() []Partition { return k.parts }
+
+// StartOffsets returns the offset each partition started at (without a
+// group; with one, the group's committed offsets take over).
+func (k *Kafka) StartOffsets() map[Partition]int64 { return k.starts }
 
 func (k *Kafka) finish(p Partition) {
 	if !k.done[p] {
@@ -164,6 +169,7 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 		}
 		opts = append(opts, kgo.ConsumePartitions(parts))
 	}
+	k.starts = starts
 	for p := range starts {
 		k.parts = append(k.parts, p)
 	}
