@@ -255,11 +255,20 @@ func TestRunKilledKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	addr := c.ListenAddrs()[0]
+	killedKafka(t, bin, c.ListenAddrs()[0], "bids", "refresults", "results1", "results2")
+}
+
+// killedKafka produces bids to the one-partition topic in, runs the state
+// pipeline over it uninterrupted (its Kafka sink writing to ref) and then
+// killed again and again (writing to each of results in turn), and
+// requires every output, read_committed contents of the topics included,
+// to be the same.
+func killedKafka(t *testing.T, bin, addr, in, ref string, results ...string) {
+	t.Helper()
 	data := genBids(t, "", 60_000)
 	var recs []*kgo.Record
 	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		recs = append(recs, &kgo.Record{Topic: "bids", Value: l})
+		recs = append(recs, &kgo.Record{Topic: in, Value: l})
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
@@ -271,27 +280,26 @@ func TestRunKilledKafka(t *testing.T) {
 	cl.Close()
 	// the same pipeline with a Kafka sink in transactions as well
 	spec := func(results string) string {
-		return strings.Replace(stateSpec("source: {kafka: {brokers: ["+addr+"], topic: bids, stop: caught-up}}"),
+		return strings.Replace(stateSpec("source: {kafka: {brokers: ["+addr+"], topic: "+in+", stop: caught-up}}"),
 			"dlq:", "  - kafka: {topic: "+results+"}\ndlq:", 1)
 	}
 
 	base := t.TempDir()
-	ref := filepath.Join(base, "ref")
-	os.Mkdir(ref, 0o755)
-	writeFile(t, ref, "p.yaml", spec("refresults"))
-	wantStats := statsLine(runToEnd(t, bin, "run", filepath.Join(ref, "p.yaml")))
-	final := size(filepath.Join(ref, "out.jsonl"))
-	wantRows, _ := os.ReadFile(filepath.Join(ref, "out.jsonl"))
-	if got := committedValues(t, addr, "refresults"); got != string(wantRows) {
+	refDir := filepath.Join(base, "ref")
+	os.Mkdir(refDir, 0o755)
+	writeFile(t, refDir, "p.yaml", spec(ref))
+	wantStats := statsLine(runToEnd(t, bin, "run", filepath.Join(refDir, "p.yaml")))
+	final := size(filepath.Join(refDir, "out.jsonl"))
+	wantRows, _ := os.ReadFile(filepath.Join(refDir, "out.jsonl"))
+	if got := committedValues(t, addr, ref); got != string(wantRows) {
 		t.Fatalf("the reference run's Kafka sink holds %d rows, its file %d", strings.Count(got, "\n"), bytes.Count(wantRows, []byte("\n")))
 	}
-	for seed := uint64(1); seed <= 2; seed++ {
-		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-			dir := filepath.Join(base, fmt.Sprintf("run%d", seed))
+	for i, topic := range results {
+		t.Run(fmt.Sprintf("seed%d", i+1), func(t *testing.T) {
+			dir := filepath.Join(base, topic)
 			os.Mkdir(dir, 0o755)
-			results := fmt.Sprintf("results%d", seed)
-			writeFile(t, dir, "p.yaml", spec(results))
-			stderr, kills := killedRuns(t, bin, dir, seed+10, final, "run", filepath.Join(dir, "p.yaml"))
+			writeFile(t, dir, "p.yaml", spec(topic))
+			stderr, kills := killedRuns(t, bin, dir, uint64(i+11), final, "run", filepath.Join(dir, "p.yaml"))
 			t.Logf("killed %d times", kills)
 			if kills == 0 {
 				t.Fatal("never killed: the test proves nothing")
@@ -299,10 +307,10 @@ func TestRunKilledKafka(t *testing.T) {
 			if got := statsLine(stderr); got != wantStats {
 				t.Errorf("final counters %q, want %q", got, wantStats)
 			}
-			sameOutputs(t, ref, dir)
-			if got := committedValues(t, addr, results); got != string(wantRows) {
+			sameOutputs(t, refDir, dir)
+			if got := committedValues(t, addr, topic); got != string(wantRows) {
 				t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run, in order",
-					strings.Count(got, "\n"), results, bytes.Count(wantRows, []byte("\n")))
+					strings.Count(got, "\n"), topic, bytes.Count(wantRows, []byte("\n")))
 			}
 		})
 	}
