@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -105,6 +107,9 @@ func open(dir string, ro bool) (*Store, error) {
 		return nil, fmt.Errorf("state %s: %w: the directory is not empty and holds no Pebble store (no manifest marker)", dir, ErrCorrupt)
 	}
 	db, err := openDB(dir, ro, !fresh)
+	if err != nil && (errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) || strings.Contains(err.Error(), "lock held")) {
+		return nil, fmt.Errorf("state %s: in use by another eddy run (the directory is locked)", dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w: %v", dir, ErrCorrupt, err)
 	}

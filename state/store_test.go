@@ -139,6 +139,18 @@ func TestCorruptState(t *testing.T) {
 	}
 }
 
+func TestOpenLocked(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "st")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "in use by another eddy run") || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("second Open = %v, want an in-use error", err)
+	}
+}
+
 func TestResetRefusesOtherDirectories(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "precious.txt"), []byte("keep me"), 0o644)

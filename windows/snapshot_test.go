@@ -225,3 +225,40 @@ func TestSnapshotValues(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// FuzzRestore feeds arbitrary bytes to Restore: it must return an error or
+// a state that can be snapshotted and fired, never panic. The seeds are
+// real snapshots of each window type.
+func FuzzRestore(f *testing.F) {
+	configs := fuzzConfigs()
+	for i, cfg := range configs {
+		op, _ := New(cfg)
+		wm := Watermark{OutOfOrder: 1000}
+		for _, e := range randomStream(uint64(i+1), 80) {
+			op.Add(e.ts, rowOf(e))
+			op.Advance(wm.Observe(e.ts))
+		}
+		f.Add(uint8(i), op.AppendSnapshot(nil))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		op, _ := New(configs[int(which)%len(configs)])
+		if err := op.Restore(data); err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		op.AppendSnapshot(nil)
+		op.Add(1_000_500, rowOf(ev{ts: 1_000_500, key: "k1", v: 3}))
+		op.Flush()
+	})
+}
+
+func fuzzConfigs() []Config {
+	emit := func(*Result) {}
+	return []Config{
+		{Window: Spec{Type: TumblingType, Size: 2000}, Keys: []int{0}, Aggs: allAggs, Lateness: 1000, Emit: emit},
+		{Window: Spec{Type: HoppingType, Size: 3000, Slide: 1000}, Keys: []int{0}, Aggs: allAggs, Emit: emit},
+		{Window: Spec{Type: SessionType, Gap: 700}, Keys: []int{0}, Aggs: allAggs, Lateness: 2000, Emit: emit},
+	}
+}
