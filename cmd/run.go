@@ -268,6 +268,9 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 		if pq.Path != "" && r.p.Source.Kafka != nil && r.p.Source.Kafka.Group != "" {
 			return nil, usagef("sinks: parquet {path} writes its file only at the end, so offsets of a consumer group could be committed before rows are durable; use parquet {dir, rotate} with a group")
 		}
+		if pq.Path != "" && r.st != nil {
+			return nil, usagef("sinks: parquet {path} writes its file only at the end, with the rows of this process only, so a run restarted from a checkpoint would lose the rows before it; use parquet {dir, rotate} with state")
+		}
 		rows, every, _ := pipeline.ParseRotate(pq.Rotate)
 		path := pq.Path
 		if pq.Dir != "" {

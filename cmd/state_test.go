@@ -396,6 +396,13 @@ run with --reset-state to discard the state and start over`) {
 			t.Errorf("stdin with state: exit %d\n%s", code, stderr)
 		}
 	})
+	t.Run("parquet file", func(t *testing.T) {
+		q := writeFile(t, dir, "pq.yaml", strings.Replace(strings.Replace(spec("10s"), "[{file: out.jsonl}]", "[{parquet: {path: out.parquet}}]", 1), "dir: st", "dir: st3", 1))
+		code, _, stderr := runCLI(t, "", "run", q)
+		if code != 2 || !strings.Contains(stderr, "use parquet {dir, rotate} with state") {
+			t.Errorf("parquet path with state: exit %d\n%s", code, stderr)
+		}
+	})
 	t.Run("pebble backend", func(t *testing.T) {
 		q := writeFile(t, dir, "q.yaml", strings.Replace(spec("10s"), "state: {dir: st}", "state: {dir: st2, backend: pebble}", 1))
 		code, _, stderr := runCLI(t, "", "run", q)
