@@ -282,7 +282,7 @@ func (e *Engine) record(r *source.Record, now int64) {
 			if e.late {
 				e.deadLetter(r, e.plan.Window.Index, "window",
 					fmt.Sprintf("late: event time %s is behind the watermark %s and every window it belongs to has closed",
-						value.FormatTime(ts), value.FormatTime(e.op.Watermark())))
+						value.FormatTime(ts), watermarkText(e.op.Watermark())))
 			}
 		default:
 			e.stats.Passed++
@@ -294,6 +294,15 @@ func (e *Engine) record(r *source.Record, now int64) {
 	}
 	e.stats.Passed++
 	e.writeRecord(r)
+}
+
+// watermarkText formats a watermark for messages; a restored run whose
+// input had ended is at the end of input.
+func watermarkText(w int64) string {
+	if w == windows.EndOfInput {
+		return "(the end of input: every window has fired)"
+	}
+	return value.FormatTime(w)
 }
 
 func (e *Engine) advance(ts int64) {
