@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"github.com/eddyhq/eddy/fixtures"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
 )
 
 // TestCheckpointRestore cuts a disordered stream with bad records at random
@@ -132,5 +135,62 @@ func TestRestoreRefusesUsedEngine(t *testing.T) {
 	e2, _ := New(plan, Options{})
 	if err := e2.Restore(Checkpoint{Window: []byte("EWOP")}); err == nil {
 		t.Fatal("Restore of window state into a pipeline without a window succeeded")
+	}
+}
+
+// idleSource has no records: Next waits until the context ends.
+type idleSource struct{}
+
+func (idleSource) Next(ctx context.Context) (*source.Batch, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (idleSource) Release(*source.Batch) {}
+func (idleSource) Bounded() bool         { return false }
+func (idleSource) Close() error          { return nil }
+
+// countingCheckpointer records each checkpoint on a channel.
+type countingCheckpointer chan Checkpoint
+
+func (c countingCheckpointer) Checkpoint(_ context.Context, e *Engine) error {
+	c <- e.Checkpoint()
+	return nil
+}
+
+// TestRunCheckpointsWhileIdle checks that checkpoints come due without
+// batches (a Kafka sink's transaction must not outlive its timeout), and
+// that cancelling writes a last one.
+func TestRunCheckpointsWhileIdle(t *testing.T) {
+	cps := make(countingCheckpointer, 100)
+	e, err := New(compileSpec(t, "stages: [{filter: 'true'}]\n"), Options{Checkpointer: cps, CheckpointEvery: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, idleSource{}, e) }()
+	deadline := time.After(10 * time.Second)
+	for n := 0; n < 2; n++ {
+		select {
+		case <-cps:
+		case <-deadline:
+			t.Fatalf("%d checkpoints in 10 s of an idle source, want 2", n)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+
+	// with an interval that never comes due, the only checkpoint is the
+	// one written on cancel
+	cps = make(countingCheckpointer, 100)
+	e, _ = New(compileSpec(t, "stages: [{filter: 'true'}]\n"), Options{Checkpointer: cps, CheckpointEvery: time.Hour})
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- Run(ctx, idleSource{}, e) }()
+	cancel()
+	<-done
+	if len(cps) != 1 {
+		t.Errorf("%d checkpoints on cancel, want 1", len(cps))
 	}
 }

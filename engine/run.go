@@ -112,11 +112,27 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 		e.Expect(p.Partitions(), e.opts.Clock())
 	}
 	lastCommit, lastCheckpoint := time.Now(), time.Now()
+	// checkpoints also come due while no batch arrives (an idle topic), so
+	// that a Kafka sink's transaction does not outlive its timeout
+	var due <-chan time.Time
+	if e.opts.Checkpointer != nil {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		due = tick.C
+	}
 	for {
 		var it item
 		select {
 		case <-ctx.Done():
 			return final(ctx.Err())
+		case <-due:
+			if time.Since(lastCheckpoint) >= every {
+				if err := checkpoint(); err != nil {
+					return err
+				}
+				lastCheckpoint = time.Now()
+			}
+			continue
 		case x, ok := <-batches:
 			if !ok {
 				return final(ctx.Err())
