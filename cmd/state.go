@@ -108,7 +108,7 @@ func (s *stateRun) track(name string, x any, dead bool) {
 	case *duck.Table:
 		tr.Sink = v
 	case *sink.Kafka:
-		if v.Positions() != nil {
+		if pos, _ := v.Positions(); pos != nil {
 			tr.Sink = v
 		}
 	}
@@ -150,7 +150,7 @@ func (s *stateRun) openKafka(ctx context.Context, r *runner, t pipeline.Target) 
 			k.Close()
 			return nil, fmt.Errorf("state %s: the checkpoint has no progress for %s", s.store.Dir(), name)
 		}
-		if err := k.Resume(ctx, p.Progress, p.Partitions); err != nil {
+		if err := k.Resume(ctx, p.Progress, p.Base, p.Partitions); err != nil {
 			k.Close()
 			return nil, err
 		}

@@ -178,8 +178,11 @@ func openDB(ctx context.Context, path string, threads int) (*duckdb.Connector, *
 }
 
 // Progress returns the number of rows committed to the table by runs with
-// Options.Progress, as stored next to them (0 without Progress).
-func (t *Table) Progress() int64 { return t.w.total }
+// Options.Progress, as stored next to them (0 without Progress), less the
+// rows still to skip: while a restarted run skips the rows committed after
+// its checkpoint, only those it has reached count, so a checkpoint taken
+// meanwhile matches the engine's position.
+func (t *Table) Progress() int64 { return t.w.total - t.skip }
 
 // Sync is a no-op: a committed batch is durable.
 func (t *Table) Sync() error { return nil }

@@ -21,7 +21,8 @@ type txnState struct {
 	adm       *kadm.Client
 	rows      int64           // rows in committed transactions
 	pending   int64           // rows in the open transaction
-	positions map[int32]int64 // the topic's end offsets after the last commit
+	positions map[int32]int64 // the topic's end offsets after the commit of base rows
+	base      int64           // this sink's rows committed up to positions
 	skip      int64
 	consume   []kgo.Opt // connection options for counting on resume
 }
@@ -59,21 +60,25 @@ func (t *txnState) endOffsets(ctx context.Context, topic string) error {
 	return nil
 }
 
-// Positions returns, per partition, the topic's end offset after the last
-// committed transaction (nil for a sink without transactions).
-func (k *Kafka) Positions() map[int32]int64 {
+// Positions returns, per partition, the topic's end offsets after a
+// commit, and base, the number of this sink's rows committed up to them
+// (nil for a sink without transactions). With Progress they go into a
+// checkpoint and back into Resume.
+func (k *Kafka) Positions() (positions map[int32]int64, base int64) {
 	if k.txn == nil {
-		return nil
+		return nil, 0
 	}
-	return k.txn.positions
+	return k.txn.positions, k.txn.base
 }
 
-// Progress returns the rows in committed transactions.
+// Progress returns the rows handed to the sink that are in committed
+// transactions: while a restarted sink still skips rows committed before
+// the restart, only those skipped so far count.
 func (k *Kafka) Progress() int64 {
 	if k.txn == nil {
 		return k.p.acked()
 	}
-	return k.txn.rows
+	return k.txn.rows - k.txn.skip
 }
 
 // Sync commits the open transaction (after waiting for every row of it to
@@ -93,8 +98,13 @@ func (k *Kafka) Sync() error {
 	}
 	t.rows += t.pending
 	t.pending = 0
-	if err := t.endOffsets(ctx, k.p.topic); err != nil {
-		return err
+	if t.skip == 0 {
+		// while skipping nothing new is produced: the positions of the
+		// restart stay right, with their base
+		if err := t.endOffsets(ctx, k.p.topic); err != nil {
+			return err
+		}
+		t.base = t.rows
 	}
 	if err := k.p.cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("kafka sink %s: begin a transaction: %w", k.p.topic, err)
@@ -103,10 +113,11 @@ func (k *Kafka) Sync() error {
 }
 
 // Resume prepares a transactional sink for a run restarted from a
-// checkpoint that recorded rows and positions: it counts this sink's rows
-// committed after positions (a crash came between a commit and its
-// checkpoint) and skips that many of the rows the replay writes again.
-func (k *Kafka) Resume(ctx context.Context, rows int64, positions map[int32]int64) error {
+// checkpoint that recorded progress, positions and base (see Positions):
+// it counts this sink's rows committed after positions, so base + that
+// many are in the topic, and skips the rows beyond progress that the
+// replay writes again (a crash came between a commit and its checkpoint).
+func (k *Kafka) Resume(ctx context.Context, progress, base int64, positions map[int32]int64) error {
 	t := k.txn
 	if t == nil {
 		return errors.New("kafka sink: Resume without transactions")
@@ -164,7 +175,12 @@ func (k *Kafka) Resume(ctx context.Context, rows int64, positions map[int32]int6
 			})
 		}
 	}
-	t.rows, t.skip = rows+extra, extra
+	total := base + extra
+	if total < progress {
+		return fmt.Errorf("kafka sink %s: %d of this sink's rows are committed, fewer than the %d of the checkpoint: records were deleted since", k.p.topic, total, progress)
+	}
+	t.rows, t.skip = total, total-progress
+	t.positions, t.base = positions, base
 	return nil
 }
 

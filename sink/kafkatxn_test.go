@@ -50,7 +50,8 @@ func TestKafkaTxnResume(t *testing.T) {
 	if err := k.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	rows, positions := k.Progress(), k.Positions() // the checkpoint that is stored
+	rows := k.Progress() // the checkpoint that is stored
+	positions, base := k.Positions()
 	write(k, 4, 5)
 	if err := k.Sync(); err != nil { // committed, but its checkpoint never stored
 		t.Fatal(err)
@@ -60,13 +61,29 @@ func TestKafkaTxnResume(t *testing.T) {
 	// no Close: the transaction stays open until the restarted sink fences it
 
 	k = open()
-	if err := k.Resume(ctx, rows, positions); err != nil {
+	if err := k.Resume(ctx, rows, base, positions); err != nil {
 		t.Fatal(err)
 	}
-	if k.txn.skip != 2 || k.Progress() != 5 {
-		t.Fatalf("after Resume: skip %d, progress %d; want 2 and 5", k.txn.skip, k.Progress())
+	if k.txn.skip != 2 || k.Progress() != 3 {
+		t.Fatalf("after Resume: skip %d, progress %d; want 2 and 3", k.txn.skip, k.Progress())
 	}
-	write(k, 4, 7) // the replay from the stored checkpoint
+	// the replay from the stored checkpoint reaches row 4, then a
+	// checkpoint is taken while row 5 is still to be skipped, and the
+	// process dies again
+	write(k, 4, 4)
+	if err := k.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	rows = k.Progress()
+	positions, base = k.Positions()
+	if rows != 4 {
+		t.Fatalf("Progress while skipping = %d, want 4", rows)
+	}
+	k = open()
+	if err := k.Resume(ctx, rows, base, positions); err != nil {
+		t.Fatal(err)
+	}
+	write(k, 5, 7) // the replay from the second checkpoint
 	if err := k.Sync(); err != nil {
 		t.Fatal(err)
 	}

@@ -82,8 +82,11 @@ func progress(t Tracked) (Sink, error) {
 		return s, err
 	}
 	s.Progress, s.Exact = t.Sink.Progress(), true
-	if p, ok := t.Sink.(interface{ Positions() map[int32]int64 }); ok {
-		s.Partitions = maps.Clone(p.Positions())
+	if p, ok := t.Sink.(interface {
+		Positions() (map[int32]int64, int64)
+	}); ok {
+		pos, base := p.Positions()
+		s.Partitions, s.Base = maps.Clone(pos), base
 	}
 	return s, nil
 }

@@ -56,8 +56,10 @@ type Sink struct {
 	Name     string `json:"name"`     // as in Describe, e.g. "file /out/rows.jsonl"
 	Progress int64  `json:"progress"` // bytes for files, committed rows for DuckDB and Kafka
 	// Partitions are, for a transactional Kafka sink, the topic's end
-	// offsets after the checkpoint's commit.
+	// offsets after a commit, and Base the sink's rows committed up to
+	// them (sink.Kafka.Positions).
 	Partitions map[int32]int64 `json:"partitions,omitempty"`
+	Base       int64           `json:"base,omitempty"`
 	// Exact is false for sinks that cannot be rolled back (Kafka,
 	// stdout, Parquet): their progress is not recorded and they are
 	// at-least-once across restarts.
