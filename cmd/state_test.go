@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,6 +156,15 @@ func killedRuns(t *testing.T, bin, dir string, seed uint64, finalSize int64, arg
 	}
 }
 
+// killSeeds is how many seeds a kill test runs: n, or $EDDY_KILL_SEEDS
+// for a longer soak (EDDY_KILL_SEEDS=20 go test ./cmd -run TestRunKilled).
+func killSeeds(n int) int {
+	if v, err := strconv.Atoi(os.Getenv("EDDY_KILL_SEEDS")); err == nil && v > 0 {
+		return v
+	}
+	return n
+}
+
 // referenceRun runs spec uninterrupted in base/ref and returns that
 // directory and the run's counters line.
 func referenceRun(t *testing.T, bin, base, spec string) (string, string) {
@@ -252,7 +262,7 @@ func TestRunKilledResumesExactlyOnce(t *testing.T) {
 	}
 	final := size(filepath.Join(ref, "out.jsonl"))
 
-	for seed := uint64(1); seed <= 3; seed++ {
+	for seed := uint64(1); seed <= uint64(killSeeds(3)); seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			dir := killedRun(t, bin, base, fmt.Sprintf("run%d", seed), spec, seed, final, wantStats)
 			sameOutputs(t, ref, dir)
@@ -266,12 +276,16 @@ func TestRunKilledResumesExactlyOnce(t *testing.T) {
 func TestRunKilledKafka(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "bids", "refresults", "results1", "results2"))
+	topics := []string{"bids", "refresults"}
+	for i := range killSeeds(2) {
+		topics = append(topics, fmt.Sprintf("results%d", i+1))
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	killedKafka(t, bin, c.ListenAddrs()[0], "bids", "refresults", "results1", "results2")
+	killedKafka(t, bin, c.ListenAddrs()[0], topics[0], topics[1], topics[2:]...)
 }
 
 // killedKafka produces bids to the one-partition topic in, runs the state
@@ -483,7 +497,7 @@ state: {dir: st, checkpoint_every: 20ms}
 		t.Fatalf("the reference run has late records, so rows depend on the read order: %s", wantStats)
 	}
 	want := sorted(filepath.Join(ref, "out.jsonl"))
-	for seed := uint64(1); seed <= 2; seed++ {
+	for seed := uint64(1); seed <= uint64(killSeeds(2)); seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			dir := killedRun(t, bin, base, fmt.Sprintf("run%d", seed), spec, seed+20, size(filepath.Join(ref, "out.jsonl")), wantStats)
 			if got := sorted(filepath.Join(dir, "out.jsonl")); !slices.Equal(got, want) {
