@@ -142,6 +142,8 @@ func (k *Kafka) Resume(ctx context.Context, progress, base int64, positions map[
 		}
 	})
 	var extra int64
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	if len(from) > 0 {
 		opts := append(append([]kgo.Opt{}, t.consume...),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{k.p.topic: from}),
