@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -369,6 +370,20 @@ func TestRunStateRefusals(t *testing.T) {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("inspect lacks %q:\n%s", want, stdout)
 			}
+		}
+	})
+	t.Run("inspect --json", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "", "state", "inspect", "--json", filepath.Join(dir, "st"))
+		if code != 0 {
+			t.Fatalf("inspect --json: %d %s", code, stderr)
+		}
+		var in inspection
+		if err := json.Unmarshal([]byte(stdout), &in); err != nil {
+			t.Fatalf("inspect --json: %v\n%s", err, stdout)
+		}
+		if in.Pipeline != "refusals" || in.Seq < 2 || in.Stats.In != 2 || len(in.Partitions) != 1 || in.Partitions[0].Next != 3 ||
+			in.File == nil || in.File.Line != 2 || len(in.Sinks) != 1 || !in.Sinks[0].Exact || in.Watermark == nil || *in.Watermark != "end of input" {
+			t.Errorf("inspect --json = %+v", in)
 		}
 	})
 	t.Run("a finished run run again writes nothing more", func(t *testing.T) {
