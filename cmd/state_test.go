@@ -425,6 +425,13 @@ run with --reset-state to discard the state and start over`) {
 			t.Errorf("stdin with state: exit %d\n%s", code, stderr)
 		}
 	})
+	t.Run("consumer group", func(t *testing.T) {
+		q := writeFile(t, dir, "g.yaml", strings.Replace(spec("10s"), "source: {file: in.jsonl}", "source: {kafka: {brokers: [127.0.0.1:1], topic: t, group: g}}", 1))
+		code, _, stderr := runCLI(t, "", "run", q)
+		if code != 2 || !strings.Contains(stderr, "state: a consumer group with a state directory is not supported yet") {
+			t.Errorf("group with state: exit %d\n%s", code, stderr)
+		}
+	})
 	t.Run("parquet file", func(t *testing.T) {
 		q := writeFile(t, dir, "pq.yaml", strings.Replace(strings.Replace(spec("10s"), "[{file: out.jsonl}]", "[{parquet: {path: out.parquet}}]", 1), "dir: st", "dir: st3", 1))
 		code, _, stderr := runCLI(t, "", "run", q)
