@@ -106,7 +106,8 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		if r.st, err = openState(p, f.resetState); err != nil {
 			return err
 		}
-		r.closers = append(r.closers, r.st.store.Close)
+		st := r.st
+		r.closers = append(r.closers, func() error { return errors.Join(st.cp.Wait(), st.store.Close()) })
 	}
 	ck := r.st.restored()
 

@@ -198,6 +198,10 @@ func (s *stateRun) start(ctx context.Context, eng *engine.Engine, src source.Sou
 	if err := s.cp.Checkpoint(ctx, eng); err != nil {
 		return fmt.Errorf("state %s: first checkpoint: %w", s.store.Dir(), err)
 	}
+	// the first checkpoint must be stored before anything is written
+	if err := s.cp.Wait(); err != nil {
+		return fmt.Errorf("state %s: first checkpoint: %w", s.store.Dir(), err)
+	}
 	return nil
 }
 

@@ -93,6 +93,11 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 				if err := engine.Run(context.Background(), source.NewReader("bids", bytes.NewReader(data)), e); err != nil {
 					b.Fatal(err)
 				}
+				if cp != nil {
+					if err := cp.Wait(); err != nil {
+						b.Fatal(err)
+					}
+				}
 				out.Close()
 				if cp != nil {
 					checkpoints += cp.Meta.Seq
@@ -143,6 +148,9 @@ func BenchmarkCheckpointMidStream(b *testing.B) {
 	cp := &Checkpointer{Store: st, Sinks: []Tracked{{Name: "out", Sink: out}}}
 	for b.Loop() {
 		if err := cp.Checkpoint(context.Background(), e); err != nil {
+			b.Fatal(err)
+		}
+		if err := cp.Wait(); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -18,7 +18,10 @@ type Tracked struct {
 }
 
 // Checkpointer writes checkpoints of an engine run to a Store. It
-// implements engine.Checkpointer and runs on the engine's goroutine.
+// implements engine.Checkpointer and runs on the engine's goroutine, except
+// for the Pebble write, which runs on a goroutine of its own while the
+// engine carries on; at most one write is in flight, and Wait (or the next
+// Checkpoint) waits for it.
 type Checkpointer struct {
 	Store *Store
 	// Meta is the template of every checkpoint: pipeline, fingerprint and
@@ -28,22 +31,43 @@ type Checkpointer struct {
 	Dead  *Tracked
 	Clock func() time.Time // default time.Now
 
-	// Last is the duration of the last checkpoint (flush, sync and write).
+	// Last is how long the engine waited for the last checkpoint (flush,
+	// sync, snapshot; the write itself runs in the background).
 	Last time.Duration
+
+	saving chan error // the write in flight; nil when none
+}
+
+// Wait waits for the checkpoint being written and returns its error. Call
+// it before closing the Store.
+func (c *Checkpointer) Wait() error {
+	if c.saving == nil {
+		return nil
+	}
+	err := <-c.saving
+	c.saving = nil
+	return err
 }
 
 var _ engine.Checkpointer = (*Checkpointer)(nil)
 
-// Checkpoint flushes the sinks and dead letters, makes the rollback-able
-// ones durable (fsync) and writes one checkpoint holding their progress and
-// the engine's state. Rows flushed before a crash that beats the write are
-// rolled back on restart (files cut back, DuckDB rows skipped).
+// Checkpoint waits for the previous checkpoint's write, flushes the sinks
+// and dead letters, makes the rollback-able ones durable (fsync, commits),
+// takes the engine's state and starts writing one checkpoint holding it and
+// the sinks' progress. Rows flushed before a crash that beats the write are
+// rolled back on restart (files cut back, DuckDB and Kafka rows skipped),
+// so the engine need not wait for the write.
 func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 	now := time.Now
 	if c.Clock != nil {
 		now = c.Clock
 	}
 	start := time.Now()
+	// the engine's snapshot buffer is reused by e.Checkpoint: the previous
+	// write must be done with it
+	if err := c.Wait(); err != nil {
+		return err
+	}
 	if err := e.Flush(ctx); err != nil {
 		return err
 	}
@@ -65,9 +89,9 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 		}
 		m.Dead = &s
 	}
-	if err := c.Store.Save(&Checkpoint{Meta: m, Engine: e.Checkpoint()}); err != nil {
-		return err
-	}
+	ck := &Checkpoint{Meta: m, Engine: e.Checkpoint()}
+	c.saving = make(chan error, 1)
+	go func(done chan<- error) { done <- c.Store.Save(ck) }(c.saving)
 	c.Meta.Seq = m.Seq
 	c.Last = time.Since(start)
 	return nil
