@@ -48,7 +48,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	addKafkaFlags(root)
-	root.AddCommand(newVersionCmd(), newRunCmd(), newGenCmd(), newDemoCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newSQLCmd(), newTUICmd())
+	root.AddCommand(newVersionCmd(), newRunCmd(), newGenCmd(), newDemoCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newSQLCmd(), newTUICmd(), newStateCmd())
 	return root
 }
 

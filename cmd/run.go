@@ -11,6 +11,7 @@ import (
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,10 +19,12 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/state"
 )
 
 type runFlags struct {
 	input, out, dlq, stats string
+	resetState             bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -41,6 +44,10 @@ At the end eddy prints to stderr
   eddy: in=N passed=N filtered=N dead=N late=N rows=N
 and --stats writes the same counters as one JSON object.
 
+With a state section (docs/state.md) eddy checkpoints window state, source
+positions and sink progress to state.dir every state.checkpoint_every, and a
+restarted run resumes from the last checkpoint; --reset-state discards it.
+
 Exit status: 0 when the run completes (dead letters are not failures),
 1 on a runtime failure, 2 on a bad spec or bad flags.`,
 		Example: `  eddy gen nexmark --only bids --count 1000000 > bids.jsonl
@@ -54,6 +61,7 @@ Exit status: 0 when the run completes (dead letters are not failures),
 	fl.StringVarP(&f.out, "out", "o", "", "write rows to `PATH` (- for stdout) instead of the spec's sinks")
 	fl.StringVar(&f.dlq, "dlq", "", "write dead letters to `PATH` instead of the spec's dlq")
 	fl.StringVar(&f.stats, "stats", "", "write the final counters as JSON to `PATH` (- for stdout)")
+	fl.BoolVar(&f.resetState, "reset-state", false, "discard the spec's state directory (state.dir) and start from the beginning")
 	return c
 }
 
@@ -94,6 +102,14 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	ctx := c.Context()
 	r := &runner{c: c, p: p}
 	defer r.closeAll()
+	if p.State != nil {
+		if r.st, err = openState(p, f.resetState); err != nil {
+			return err
+		}
+		st := r.st
+		r.closers = append(r.closers, func() error { return errors.Join(st.cp.Wait(), st.store.Close()) })
+	}
+	ck := r.st.restored()
 
 	var src source.Source
 	track := false
@@ -114,7 +130,7 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 			return err
 		}
 		ping.Close()
-		ks, err := source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop, Group: k.Group})
+		ks, err := source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop, Group: k.Group, Resume: resumeOffsets(ck)})
 		if err != nil {
 			return err
 		}
@@ -128,6 +144,11 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 			return err
 		}
 		r.closers = append(r.closers, fs.Close)
+		if ck != nil {
+			if err := fs.Seek(ck.Engine.File); err != nil {
+				return err
+			}
+		}
 		src = fs
 	}
 	var sinks []sink.Sink
@@ -142,11 +163,24 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(plan, engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track})
+	opts := engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track}
+	if r.st != nil {
+		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
+	}
+	eng, err := engine.New(plan, opts)
 	if err != nil {
 		return err
 	}
-	if track && len(r.atLeastOnce) > 0 {
+	if r.st != nil {
+		if err := r.st.start(ctx, eng, src); err != nil {
+			return err
+		}
+	}
+	if r.st != nil {
+		if l := append(r.atLeastOnce, r.st.atLeastOnce...); len(l) > 0 {
+			fmt.Fprintf(c.ErrOrStderr(), "eddy: %s: at-least-once: after a restart, what was written since the last checkpoint is written again (exactly once: file, duckdb and kafka sinks, dead-letter files)\n", strings.Join(l, ", "))
+		}
+	} else if track && len(r.atLeastOnce) > 0 {
 		fmt.Fprintf(c.ErrOrStderr(), "eddy: delivery is at-least-once: after a restart, rows and dead letters since the last commit may be written again\n")
 	}
 	runErr := engine.Run(ctx, src, eng)
@@ -171,6 +205,7 @@ type runner struct {
 	srcCfg      *kcfg.Config // the source's cluster, for sinks that name no brokers
 	closers     []func() error
 	atLeastOnce []string
+	st          *stateRun // nil without a state section
 }
 
 func (r *runner) closeAll() error {
@@ -183,20 +218,31 @@ func (r *runner) closeAll() error {
 }
 
 // producer opens a Kafka client for a sink or dead-letter topic.
-func (r *runner) producer(ctx context.Context, t *pipeline.KafkaTarget) (*kgo.Client, error) {
-	var cfg *kcfg.Config
-	var err error
-	if len(t.Brokers) == 0 && t.Config == "" && r.srcCfg != nil {
-		cfg = r.srcCfg
-	} else if cfg, err = clusterConfig(r.c, t.Brokers, t.Config); err != nil {
+func (r *runner) producer(ctx context.Context, t *pipeline.KafkaTarget, extra ...kgo.Opt) (*kgo.Client, error) {
+	cfg, err := r.targetConfig(t)
+	if err != nil {
 		return nil, err
 	}
-	return cfg.Client(ctx, 10*time.Second, kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(5*time.Millisecond))
+	return cfg.Client(ctx, 10*time.Second, append([]kgo.Opt{kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(5 * time.Millisecond)}, extra...)...)
+}
+
+// targetConfig is the cluster a sink or dead-letter topic writes to.
+func (r *runner) targetConfig(t *pipeline.KafkaTarget) (*kcfg.Config, error) {
+	if len(t.Brokers) == 0 && t.Config == "" && r.srcCfg != nil {
+		return r.srcCfg, nil
+	}
+	return clusterConfig(r.c, t.Brokers, t.Config)
 }
 
 func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, error) {
 	var s sink.Sink
 	switch {
+	case t.Kafka != nil && r.st != nil:
+		k, err := r.st.openKafka(ctx, r, t)
+		if err != nil {
+			return nil, err
+		}
+		s = k
 	case t.Kafka != nil:
 		cl, err := r.producer(ctx, t.Kafka)
 		if err != nil {
@@ -205,8 +251,16 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 		s = sink.NewKafka(cl, t.Kafka.Topic, true)
 		r.atLeastOnce = append(r.atLeastOnce, "kafka:"+t.Kafka.Topic)
 	case t.DuckDB != nil:
-		tb, err := duck.OpenTable(t.DuckDB.Path, t.DuckDB.Table, duck.Options{Mode: duck.Mode(t.DuckDB.Mode)})
+		mode := duck.Mode(t.DuckDB.Mode)
+		if r.st.restored() != nil {
+			mode = duck.Append // the table holds the rows up to the checkpoint
+		}
+		tb, err := duck.OpenTable(t.DuckDB.Path, t.DuckDB.Table, duck.Options{Mode: mode, Progress: r.st != nil, BatchRows: t.DuckDB.BatchRows})
 		if err != nil {
+			return nil, err
+		}
+		if err := r.st.resumeTable(t, tb); err != nil {
+			tb.Close()
 			return nil, err
 		}
 		s = tb
@@ -214,6 +268,9 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 		pq := t.Parquet
 		if pq.Path != "" && r.p.Source.Kafka != nil && r.p.Source.Kafka.Group != "" {
 			return nil, usagef("sinks: parquet {path} writes its file only at the end, so offsets of a consumer group could be committed before rows are durable; use parquet {dir, rotate} with a group")
+		}
+		if pq.Path != "" && r.st != nil {
+			return nil, usagef("sinks: parquet {path} writes its file only at the end, with the rows of this process only, so a run restarted from a checkpoint would lose the rows before it; use parquet {dir, rotate} with state")
 		}
 		rows, every, _ := pipeline.ParseRotate(pq.Rotate)
 		path := pq.Path
@@ -225,15 +282,24 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 			return nil, err
 		}
 		s = w
+		r.st.inexact("parquet:" + path)
 	case t.File == "-":
 		s = sink.NewJSONL("stdout", r.c.OutOrStdout(), nil)
+		r.st.inexact("stdout")
 	default:
-		f, err := sink.OpenJSONL(t.File)
+		var f *sink.JSONL
+		var err error
+		if n, ok := r.st.progress(t, false); ok {
+			f, err = sink.ResumeJSONL(t.File, n)
+		} else {
+			f, err = sink.OpenJSONL(t.File)
+		}
 		if err != nil {
 			return nil, err
 		}
 		s = f
 	}
+	r.st.track(state.DescribeTarget(t), s, false)
 	r.closers = append(r.closers, s.Close)
 	return s, nil
 }
@@ -243,6 +309,7 @@ func (r *runner) openDead(ctx context.Context) (sink.DeadLetters, error) {
 	switch t := r.p.DLQ; {
 	case t == nil:
 		d = sink.NewDeadFile("stderr", r.c.ErrOrStderr(), nil)
+		r.st.inexact("dead letters on stderr")
 	case t.Kafka != nil:
 		cl, err := r.producer(ctx, t.Kafka)
 		if err != nil {
@@ -252,12 +319,24 @@ func (r *runner) openDead(ctx context.Context) (sink.DeadLetters, error) {
 		r.atLeastOnce = append(r.atLeastOnce, "dlq:"+t.Kafka.Topic)
 	case t.File == "-":
 		d = sink.NewDeadFile("stdout", r.c.OutOrStdout(), nil)
+		r.st.inexact("dead letters on stdout")
 	default:
-		f, err := sink.OpenDeadFile(t.File)
+		var f *sink.DeadFile
+		var err error
+		if n, ok := r.st.progress(*t, true); ok {
+			f, err = sink.ResumeDeadFile(t.File, n)
+		} else {
+			f, err = sink.OpenDeadFile(t.File)
+		}
 		if err != nil {
 			return nil, err
 		}
 		d = f
+	}
+	if t := r.p.DLQ; t != nil {
+		r.st.track(state.DescribeTarget(*t), d, true)
+	} else {
+		r.st.track("stderr", d, true)
 	}
 	r.closers = append(r.closers, d.Close)
 	return d, nil

@@ -47,7 +47,17 @@ type Options struct {
 	// Threads caps DuckDB's worker threads; 0 (default) keeps DuckDB's
 	// default, one per core.
 	Threads int
+	// Progress keeps, in the table ProgressTable of the same database, the
+	// number of rows committed to the table, updated in the same
+	// transaction as the rows: a checkpoint records it (Table.Progress),
+	// and a restarted run skips the rows committed after the checkpoint
+	// (Table.Skip) instead of writing them twice. Default off.
+	Progress bool
 }
+
+// ProgressTable is the table in which Options.Progress counts committed
+// rows: (table_name VARCHAR PRIMARY KEY, rows BIGINT).
+const ProgressTable = "eddy_progress"
 
 // Validate checks the options.
 func (o Options) Validate() error {
@@ -86,6 +96,7 @@ type Table struct {
 	skipped   atomic.Int64
 	err       error
 	closed    bool
+	skip      int64 // rows still to skip (Skip)
 }
 
 var (
@@ -127,6 +138,11 @@ func OpenTable(path, table string, opts Options) (*Table, error) {
 	if err := t.w.load(ctx); err != nil {
 		return fail(err)
 	}
+	if opts.Progress {
+		if err := t.w.loadProgress(ctx, opts.Mode == Replace); err != nil {
+			return fail(err)
+		}
+	}
 	if opts.Coordinates && !t.w.exists {
 		if err := t.w.create(ctx); err != nil {
 			return fail(err)
@@ -161,6 +177,20 @@ func openDB(ctx context.Context, path string, threads int) (*duckdb.Connector, *
 	return db, conn, nil
 }
 
+// Progress returns the number of rows committed to the table by runs with
+// Options.Progress, as stored next to them (0 without Progress), less the
+// rows still to skip: while a restarted run skips the rows committed after
+// its checkpoint, only those it has reached count, so a checkpoint taken
+// meanwhile matches the engine's position.
+func (t *Table) Progress() int64 { return t.w.total - t.skip }
+
+// Sync is a no-op: a committed batch is durable.
+func (t *Table) Sync() error { return nil }
+
+// Skip makes the next n writes no-ops: those rows were committed by an
+// earlier run after the checkpoint it is restarted from.
+func (t *Table) Skip(n int64) { t.skip = n }
+
 // Write buffers a row; every BatchRows rows the batch is committed. It
 // fails when Coordinates is on: use WriteRecord.
 func (t *Table) Write(r *sink.Row) error { return t.WriteRecord(r, nil) }
@@ -175,6 +205,10 @@ func (t *Table) WriteRecord(r *sink.Row, rec *source.Record) error {
 	}
 	if t.closed {
 		return errors.New("duckdb sink: write after close")
+	}
+	if t.skip > 0 {
+		t.skip--
+		return nil
 	}
 	if err := t.w.add(context.Background(), r, rec); err != nil {
 		var re *RowError

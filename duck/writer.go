@@ -124,6 +124,33 @@ type writer struct {
 	stagedRows int
 	stageOff   offRange
 	skippedTx  int64 // rows of the open transaction found in the table
+
+	progress bool  // count committed rows in ProgressTable
+	total    int64 // rows committed as counted there
+}
+
+// loadProgress creates the progress table if needed and reads the table's
+// committed row count (reset to 0 when the table was just replaced).
+func (w *writer) loadProgress(ctx context.Context, reset bool) error {
+	w.progress = true
+	q := "CREATE TABLE IF NOT EXISTS " + quoteIdent(ProgressTable) + " (table_name VARCHAR PRIMARY KEY, rows BIGINT NOT NULL)"
+	if _, err := w.exec(ctx, q); err != nil {
+		return fmt.Errorf("create table %s: %w", ProgressTable, err)
+	}
+	if reset {
+		if _, err := w.exec(ctx, "DELETE FROM "+quoteIdent(ProgressTable)+" WHERE table_name = "+quoteString(w.table)); err != nil {
+			return fmt.Errorf("reset %s: %w", ProgressTable, err)
+		}
+	}
+	q = "SELECT rows FROM " + quoteIdent(ProgressTable) + " WHERE table_name = " + quoteString(w.table)
+	err := w.query(ctx, q, 1, func(d []driver.Value) error {
+		w.total, _ = d[0].(int64)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", ProgressTable, err)
+	}
+	return nil
 }
 
 func newWriter(conn *duckdb.Conn, table string, coords, dedupe bool) *writer {
@@ -673,6 +700,13 @@ func (w *writer) commit(ctx context.Context) (rows, skipped int64, err error) {
 		w.rollback()
 		return 0, 0, err
 	}
+	if w.progress {
+		q := fmt.Sprintf("INSERT OR REPLACE INTO %s VALUES (%s, %d)", quoteIdent(ProgressTable), quoteString(w.table), w.total+int64(w.rows))
+		if _, err := w.exec(ctx, q); err != nil {
+			w.rollback()
+			return 0, 0, fmt.Errorf("count rows in %s: %w", ProgressTable, err)
+		}
+	}
 	w.inTx = false
 	if _, err := w.exec(ctx, "COMMIT"); err != nil {
 		// a failed commit has rolled back
@@ -688,6 +722,7 @@ func (w *writer) commit(ctx context.Context) (rows, skipped int64, err error) {
 	}
 	w.lastR = nil
 	rows, skipped = int64(w.rows), w.skippedTx
+	w.total += rows
 	w.rows, w.skippedTx = 0, 0
 	return rows, skipped, nil
 }

@@ -46,6 +46,12 @@ type Options struct {
 	// TrackOffsets makes the engine track, per partition, which offsets are
 	// fully handled (see SafeOffsets) so a consumer group can commit them.
 	TrackOffsets bool
+	// Checkpointer, when set, is called by Run at a batch boundary every
+	// CheckpointEvery, when ctx is cancelled, and at the end of a bounded
+	// input (after every window fired). Nil: no checkpoints.
+	Checkpointer Checkpointer
+	// CheckpointEvery is the interval between checkpoints; default 10s.
+	CheckpointEvery time.Duration
 }
 
 // Engine runs one compiled pipeline. See the package doc for ownership.
@@ -74,6 +80,9 @@ type Engine struct {
 	stats  Stats
 	dl     sink.DeadLetter
 	err    error // first sink failure
+
+	filePos source.FilePos // position of a file source after the last batch handled
+	snap    []byte         // the last window snapshot's buffer
 
 	mu  sync.Mutex
 	pub Stats
@@ -163,6 +172,7 @@ func (e *Engine) Process(recs []source.Record) error {
 	for i := range recs {
 		r := &recs[i]
 		ps := e.partition(r, now)
+		ps.next = r.Offset + 1
 		e.cur = ps
 		e.record(r, now)
 		if e.opts.TrackOffsets {
@@ -272,7 +282,7 @@ func (e *Engine) record(r *source.Record, now int64) {
 			if e.late {
 				e.deadLetter(r, e.plan.Window.Index, "window",
 					fmt.Sprintf("late: event time %s is behind the watermark %s and every window it belongs to has closed",
-						value.FormatTime(ts), value.FormatTime(e.op.Watermark())))
+						value.FormatTime(ts), watermarkText(e.op.Watermark())))
 			}
 		default:
 			e.stats.Passed++
@@ -284,6 +294,15 @@ func (e *Engine) record(r *source.Record, now int64) {
 	}
 	e.stats.Passed++
 	e.writeRecord(r)
+}
+
+// watermarkText formats a watermark for messages; a restored run whose
+// input had ended is at the end of input.
+func watermarkText(w int64) string {
+	if w == windows.EndOfInput {
+		return "(the end of input: every window has fired)"
+	}
+	return value.FormatTime(w)
 }
 
 func (e *Engine) advance(ts int64) {

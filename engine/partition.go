@@ -35,7 +35,6 @@ type span struct {
 const maxSpans = 4096
 
 func (ps *partState) track(off, doneW, ts int64) {
-	ps.next = off + 1
 	n := len(ps.pending)
 	if n > 0 {
 		last := &ps.pending[n-1]

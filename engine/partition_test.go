@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/windows"
@@ -12,14 +11,7 @@ import (
 
 func newTestEngine(t *testing.T, spec string, now time.Time) (*Engine, *collect) {
 	t.Helper()
-	p, err := pipeline.Parse("t.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := pipeline.Compile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := compileSpec(t, spec)
 	out := &collect{}
 	e, err := New(plan, Options{Sinks: []sink.Sink{out}, Dead: &deadList{}, TrackOffsets: true, Clock: func() time.Time { return now }})
 	if err != nil {

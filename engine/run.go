@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -50,7 +51,26 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 	if !e.opts.TrackOffsets {
 		committer = nil
 	}
+	every := e.opts.CheckpointEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	checkpoint := func() error {
+		if e.opts.Checkpointer == nil {
+			return nil
+		}
+		// also when interrupted: with a fresh deadline
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
+		defer ccancel()
+		if err := e.opts.Checkpointer.Checkpoint(cctx, e); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil
+	}
 	final := func(err error) error {
+		if e.err == nil && (err == nil || errors.Is(err, context.Canceled)) {
+			err = errors.Join(err, checkpoint())
+		}
 		if committer == nil {
 			return err
 		}
@@ -91,12 +111,28 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 	if p, ok := src.(source.Partitioned); ok {
 		e.Expect(p.Partitions(), e.opts.Clock())
 	}
-	lastCommit := time.Now()
+	lastCommit, lastCheckpoint := time.Now(), time.Now()
+	// checkpoints also come due while no batch arrives (an idle topic), so
+	// that a Kafka sink's transaction does not outlive its timeout
+	var due <-chan time.Time
+	if e.opts.Checkpointer != nil {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		due = tick.C
+	}
 	for {
 		var it item
 		select {
 		case <-ctx.Done():
 			return final(ctx.Err())
+		case <-due:
+			if time.Since(lastCheckpoint) >= every {
+				if err := checkpoint(); err != nil {
+					return err
+				}
+				lastCheckpoint = time.Now()
+			}
+			continue
 		case x, ok := <-batches:
 			if !ok {
 				return final(ctx.Err())
@@ -117,6 +153,9 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 		}
 		err := e.Process(it.b.Records)
 		e.Done(it.b.Finished)
+		if it.b.Pos != (source.FilePos{}) {
+			e.filePos = it.b.Pos
+		}
 		select {
 		case free <- it.b:
 		default:
@@ -129,6 +168,12 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			// retried at the next interval; only the final one must succeed
 			_ = e.commit(ctx, committer)
 			lastCommit = time.Now()
+		}
+		if e.opts.Checkpointer != nil && time.Since(lastCheckpoint) >= every {
+			if err := checkpoint(); err != nil {
+				return err
+			}
+			lastCheckpoint = time.Now()
 		}
 	}
 }

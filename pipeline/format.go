@@ -61,6 +61,21 @@ func Format(p *Pipeline) []byte {
 		}
 		root.add("sinks", seq)
 	}
+	if st := p.State; st != nil {
+		m := mapping()
+		m.add("dir", scalar(st.Dir))
+		if st.CheckpointEvery > 0 && st.CheckpointEvery != DefaultCheckpointEvery {
+			m.add("checkpoint_every", scalar(FormatDuration(st.CheckpointEvery)))
+		}
+		if st.Backend != "" && st.Backend != "memory" {
+			m.add("backend", scalar(st.Backend))
+		}
+		if st.MemoryLimit > 0 && st.MemoryLimit != DefaultMemoryLimit {
+			m.add("memory_limit", scalar(formatSize(st.MemoryLimit)))
+		}
+		m.Style = yaml.FlowStyle
+		root.add("state", m.Node)
+	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -184,6 +199,9 @@ func formatTarget(t Target) *yaml.Node {
 		if t.DuckDB.Mode != "" && t.DuckDB.Mode != "append" {
 			d.add("mode", scalar(t.DuckDB.Mode))
 		}
+		if t.DuckDB.BatchRows > 0 {
+			d.add("batch_rows", scalar(strconv.Itoa(t.DuckDB.BatchRows)))
+		}
 		m.add("duckdb", d.Node)
 	case t.Parquet != nil:
 		pq := mapping()
@@ -252,4 +270,18 @@ func list(xs []string) *yaml.Node {
 		n.Content = append(n.Content, scalar(x))
 	}
 	return n
+}
+
+// formatSize writes a byte size that ParseSize reads back: the largest
+// binary unit that divides it, else bytes.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }

@@ -49,6 +49,11 @@ func strip(p *Pipeline) *Pipeline {
 	for _, s := range p.Sinks {
 		q.Sinks = append(q.Sinks, strip(s))
 	}
+	if p.State != nil {
+		st := *p.State
+		st.Line = 0
+		q.State = &st
+	}
 	return &q
 }
 
@@ -75,9 +80,10 @@ dlq: {kafka: {topic: dead, brokers: [x:1]}}
 sinks:
   - file: "-"
   - kafka: {topic: out, key: [s]}
-  - duckdb: {path: out.duckdb, table: t, mode: replace}
+  - duckdb: {path: out.duckdb, table: t, mode: replace, batch_rows: 5000}
   - parquet: {dir: pq, rotate: 1m}
   - parquet: {path: one.parquet}
+state: {dir: st, checkpoint_every: 2s, memory_limit: 64MiB}
 `
 
 func TestFormatRoundTrip(t *testing.T) {
@@ -94,6 +100,7 @@ func TestFormatRoundTrip(t *testing.T) {
 		specs[f] = b
 	}
 	specs["session.yaml"] = []byte("source: {file: in.jsonl}\nstages:\n  - window: {session: {gap: 30s}, aggregate: {n: count()}}\nsinks: [{file: out.jsonl}]\n")
+	specs["state.yaml"] = []byte("source: {file: in.jsonl}\nstate: {dir: /tmp/x, memory_limit: 1500KB}\nsinks: [{file: out.jsonl}]\n")
 	specs["tumbling.yaml"] = []byte("source: {file: in.jsonl}\ntime: {field: ts}\nstages:\n  - window: {tumbling: 10s, key: user, aggregate: {n: count()}}\n")
 	for name, src := range specs {
 		t.Run(filepath.Base(name), func(t *testing.T) {

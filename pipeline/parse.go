@@ -84,6 +84,9 @@ func Load(path string) (*Pipeline, error) {
 			p.DLQ.Kafka.Config = rel(p.DLQ.Kafka.Config)
 		}
 	}
+	if p.State != nil {
+		p.State.Dir = rel(p.State.Dir)
+	}
 	for i := range p.Sinks {
 		p.Sinks[i].File = rel(p.Sinks[i].File)
 		if p.Sinks[i].Kafka != nil {
@@ -220,7 +223,7 @@ func (ps *parser) duration(n *yaml.Node, path string, positive bool) time.Durati
 	return d
 }
 
-var topKeys = []string{"name", "source", "format", "time", "late", "stages", "dlq", "sinks"}
+var topKeys = []string{"name", "source", "format", "time", "late", "stages", "dlq", "sinks", "state"}
 
 func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 	p := &Pipeline{File: ps.file, Format: "json", Late: "dlq", Time: Time{IdleTimeout: 30 * time.Second}}
@@ -277,6 +280,8 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 			}
 		case "stages":
 			ps.stages(p, v)
+		case "state":
+			p.State = ps.state(v, key)
 		case "dlq":
 			t := ps.target(v, key, false)
 			p.DLQ = &t
@@ -292,6 +297,63 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 		}
 	})
 	return p
+}
+
+func (ps *parser) state(n *yaml.Node, path string) *State {
+	st := &State{Line: n.Line, CheckpointEvery: DefaultCheckpointEvery, Backend: "memory", MemoryLimit: DefaultMemoryLimit}
+	ps.fields(n, path, []string{"dir", "checkpoint_every", "backend", "memory_limit"}, func(k string, v *yaml.Node) {
+		kp := join(path, k)
+		switch k {
+		case "dir":
+			if s, ok := ps.str(v, kp); ok {
+				if s == "" {
+					ps.errorf(v, kp, "must not be empty")
+				}
+				st.Dir = s
+			}
+		case "checkpoint_every":
+			st.CheckpointEvery = ps.duration(v, kp, true)
+		case "backend":
+			s, ok := ps.str(v, kp)
+			switch {
+			case !ok:
+			case s == "pebble":
+				ps.errorf(v, kp, "backend pebble (open windows kept in Pebble instead of memory) is not yet supported; use memory (the default): checkpoints are written to Pebble either way")
+			case s != "memory":
+				ps.errorf(v, kp, "must be memory or pebble, not %q", s)
+			}
+			st.Backend = s
+		case "memory_limit":
+			if s, ok := ps.str(v, kp); ok {
+				b, err := ParseSize(s)
+				if err != nil {
+					ps.errorf(v, kp, "%v", err)
+				}
+				st.MemoryLimit = b
+			}
+		}
+	})
+	if deref(n).Kind == yaml.MappingNode && st.Dir == "" {
+		ps.errorf(n, join(path, "dir"), "is required")
+	}
+	return st
+}
+
+// ParseSize reads a byte size: a number with an optional unit B, KB, MB, GB
+// (powers of 1000) or KiB, MiB, GiB (powers of 1024), e.g. 512MiB.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	units := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	mul, ok := units[strings.TrimSpace(t[i:])]
+	if err != nil || !ok || n <= 0 || n > (1<<62)/mul {
+		return 0, fmt.Errorf("invalid size %q (a positive number with B, KB, MB, GB, KiB, MiB or GiB, e.g. 512MiB)", s)
+	}
+	return n * mul, nil
 }
 
 func (ps *parser) target(n *yaml.Node, path string, sink bool) Target {
@@ -327,9 +389,15 @@ func (ps *parser) target(n *yaml.Node, path string, sink bool) Target {
 
 func (ps *parser) duckdbTarget(n *yaml.Node, path string) *DuckDBTarget {
 	d := &DuckDBTarget{Mode: "append"}
-	ps.fields(n, path, []string{"path", "table", "mode"}, func(k string, v *yaml.Node) {
+	ps.fields(n, path, []string{"path", "table", "mode", "batch_rows"}, func(k string, v *yaml.Node) {
 		s, _ := ps.str(v, join(path, k))
 		switch k {
+		case "batch_rows":
+			n, err := strconv.Atoi(s)
+			if err != nil || n <= 0 {
+				ps.errorf(v, join(path, k), "must be a positive number of rows, not %q", s)
+			}
+			d.BatchRows = n
 		case "path":
 			d.Path = s
 		case "table":

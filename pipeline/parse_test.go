@@ -24,7 +24,7 @@ func firstLine(err error) string {
 	return s
 }
 
-const topKeys = "name, source, format, time, late, stages, dlq, sinks"
+const topKeys = "name, source, format, time, late, stages, dlq, sinks, state"
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
@@ -445,7 +445,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "duckdb sink",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "  - duckdb: out.db"),
-			wantErr: "p.yaml:3: sinks[1].duckdb: must be a mapping with keys path, table, mode",
+			wantErr: "p.yaml:3: sinks[1].duckdb: must be a mapping with keys path, table, mode, batch_rows",
 		},
 		{
 			name:    "parquet dlq",
@@ -505,6 +505,62 @@ func TestParseErrors(t *testing.T) {
 			name:    "unknown function",
 			yaml:    spec("stages:", "  - filter: 'uper(country) == \"X\"'"),
 			wantErr: "p.yaml:2: stages[0].filter: expression does not compile at column 14: unknown function uper",
+		},
+		{
+			name:    "duckdb batch_rows",
+			yaml:    spec("sinks:", "  - duckdb: {path: o.db, table: t, batch_rows: 0}"),
+			wantErr: `p.yaml:2: sinks[0].duckdb.batch_rows: must be a positive number of rows, not "0"`,
+		},
+		// state
+		{
+			name:    "state without dir",
+			yaml:    spec("name: x", "state:", "  checkpoint_every: 5s"),
+			wantErr: "p.yaml:3: state.dir: is required",
+		},
+		{
+			name:    "state empty dir",
+			yaml:    spec("state: {dir: ''}"),
+			wantErr: "p.yaml:1: state.dir: must not be empty",
+		},
+		{
+			name:    "state not a mapping",
+			yaml:    spec("state: ./st"),
+			wantErr: "p.yaml:1: state: must be a mapping with keys dir, checkpoint_every, backend, memory_limit",
+		},
+		{
+			name:    "state unknown key",
+			yaml:    spec("state:", "  dir: st", "  every: 5s"),
+			wantErr: "p.yaml:3: state.every: unknown key (expected one of: dir, checkpoint_every, backend, memory_limit)",
+		},
+		{
+			name:    "state bad interval",
+			yaml:    spec("state:", "  dir: st", "  checkpoint_every: 10"),
+			wantErr: `p.yaml:3: state.checkpoint_every: invalid duration "10" (use Go syntax: 500ms, 10s, 1m, 1h30m)`,
+		},
+		{
+			name:    "state zero interval",
+			yaml:    spec("state:", "  dir: st", "  checkpoint_every: 0s"),
+			wantErr: "p.yaml:3: state.checkpoint_every: must be > 0",
+		},
+		{
+			name:    "state unknown backend",
+			yaml:    spec("state:", "  dir: st", "  backend: rocksdb"),
+			wantErr: `p.yaml:3: state.backend: must be memory or pebble, not "rocksdb"`,
+		},
+		{
+			name:    "state pebble backend not yet supported",
+			yaml:    spec("state:", "  dir: st", "  backend: pebble"),
+			wantErr: "p.yaml:3: state.backend: backend pebble (open windows kept in Pebble instead of memory) is not yet supported; use memory (the default): checkpoints are written to Pebble either way",
+		},
+		{
+			name:    "state bad memory limit",
+			yaml:    spec("state:", "  dir: st", "  memory_limit: 512 megs"),
+			wantErr: `p.yaml:3: state.memory_limit: invalid size "512 megs" (a positive number with B, KB, MB, GB, KiB, MiB or GiB, e.g. 512MiB)`,
+		},
+		{
+			name:    "state zero memory limit",
+			yaml:    spec("state:", "  dir: st", "  memory_limit: 0MiB"),
+			wantErr: `p.yaml:3: state.memory_limit: invalid size "0MiB" (a positive number with B, KB, MB, GB, KiB, MiB or GiB, e.g. 512MiB)`,
 		},
 		{
 			name:    "empty file",
@@ -573,7 +629,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`p.yaml:7: stages[0].coerce.amount: unknown type "integer" (expected int, float, string, bool or timestamp)`,
 			"p.yaml:9: stages[1].window.tumbling: must be > 0",
 			`p.yaml:12: stages[1].window.aggregate.m: unknown aggregate function "median" (expected one of: ` + strings.Join(windows.FuncNames, ", ") + ")",
-			"p.yaml:14: sinks[0].duckdb: must be a mapping with keys path, table, mode",
+			"p.yaml:14: sinks[0].duckdb: must be a mapping with keys path, table, mode, batch_rows",
 		}
 		_, err := pipeline.Parse("p.yaml", []byte(src))
 		if err == nil {
@@ -975,6 +1031,33 @@ func TestCompileOutput(t *testing.T) {
 	})
 }
 
+func TestParseState(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want *pipeline.State
+	}{
+		{"absent", spec("name: x"), nil},
+		{"defaults", spec("name: x", "state:", "  dir: st"),
+			&pipeline.State{Dir: "st", CheckpointEvery: 10 * time.Second, Backend: "memory", MemoryLimit: 512 << 20, Line: 3}},
+		{"every field", spec("state: {dir: /var/eddy, checkpoint_every: 250ms, backend: memory, memory_limit: 2GiB}"),
+			&pipeline.State{Dir: "/var/eddy", CheckpointEvery: 250 * time.Millisecond, Backend: "memory", MemoryLimit: 2 << 30, Line: 1}},
+		{"decimal size", spec("state: {dir: st, memory_limit: 100MB}"),
+			&pipeline.State{Dir: "st", CheckpointEvery: 10 * time.Second, Backend: "memory", MemoryLimit: 100e6, Line: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := pipeline.Parse("p.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(p.State, tt.want) {
+				t.Errorf("State = %+v, want %+v", p.State, tt.want)
+			}
+		})
+	}
+}
+
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	sub := filepath.Join(dir, "specs")
@@ -990,6 +1073,7 @@ func TestLoad(t *testing.T) {
 		"  - file: out.jsonl",
 		`  - file: "-"`,
 		"  - file: "+abs,
+		"state: {dir: state}",
 	)
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -1006,6 +1090,9 @@ func TestLoad(t *testing.T) {
 	}
 	if want := filepath.Join(dir, "dead.jsonl"); p.DLQ == nil || p.DLQ.File != want {
 		t.Errorf("DLQ = %+v, want %q", p.DLQ, want)
+	}
+	if want := filepath.Join(sub, "state"); p.State == nil || p.State.Dir != want {
+		t.Errorf("State = %+v, want dir %q", p.State, want)
 	}
 	var sinks []string
 	for _, s := range p.Sinks {

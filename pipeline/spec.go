@@ -17,7 +17,24 @@ type Pipeline struct {
 	Stages []Stage
 	DLQ    *Target // nil: dead letters go to stderr
 	Sinks  []Target
+	State  *State // nil: no checkpoints (state lives and dies with the process)
 }
+
+// State configures checkpointing of window state, source positions and sink
+// progress (see docs/state.md).
+type State struct {
+	Dir             string        // the state directory; relative paths resolve against the spec's directory
+	CheckpointEvery time.Duration // default DefaultCheckpointEvery
+	Backend         string        // "memory" (default); "pebble" is not yet supported
+	MemoryLimit     int64         // bytes; default DefaultMemoryLimit
+	Line            int
+}
+
+// Defaults of the state section.
+const (
+	DefaultCheckpointEvery       = 10 * time.Second
+	DefaultMemoryLimit     int64 = 512 << 20
+)
 
 // Source says where records come from.
 type Source struct {
@@ -59,9 +76,10 @@ type Target struct {
 
 // DuckDBTarget writes rows into a DuckDB table (see docs/export.md).
 type DuckDBTarget struct {
-	Path  string
-	Table string
-	Mode  string // append (default) | replace
+	Path      string
+	Table     string
+	Mode      string // append (default) | replace
+	BatchRows int    // rows per committed batch; 0: the sink's default (122880)
 }
 
 // ParquetTarget writes rows to one Parquet file (Path) or to rolling files

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -41,6 +42,12 @@ func (p *producer) produce(r *kgo.Record) error {
 	return nil
 }
 
+func (p *producer) acked() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
 func (p *producer) failed() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -65,7 +72,10 @@ func (p *producer) close() error {
 
 // Kafka writes rows as JSON record values to a topic, keyed by the row's
 // Key (see the pipeline's sink key fields).
-type Kafka struct{ p producer }
+type Kafka struct {
+	p   producer
+	txn *txnState // nil: no transactions (NewKafka)
+}
 
 // NewKafka writes to topic through cl. With owned, Close closes cl.
 func NewKafka(cl *kgo.Client, topic string, owned bool) *Kafka {
@@ -78,14 +88,38 @@ func (k *Kafka) Write(r *Row) error {
 	if r.Key != nil {
 		rec.Key = append([]byte(nil), r.Key...)
 	}
+	if t := k.txn; t != nil {
+		if t.skip > 0 {
+			t.skip-- // committed by the run before the restart
+			return nil
+		}
+		rec.Headers = []kgo.RecordHeader{{Key: HeaderSink, Value: []byte(t.id)}}
+		t.pending++
+	}
 	return k.p.produce(rec)
 }
 
 // Flush waits until every row written is acknowledged.
 func (k *Kafka) Flush(ctx context.Context) error { return k.p.Flush(ctx) }
 
-// Close flushes and closes.
-func (k *Kafka) Close() error { return k.p.close() }
+// Close flushes and closes; a transactional sink aborts its open
+// transaction (what it holds is after the last checkpoint).
+func (k *Kafka) Close() error {
+	if k.txn == nil {
+		return k.p.close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := k.p.cl.AbortBufferedRecords(ctx)
+	if err == nil {
+		err = k.p.cl.EndTransaction(ctx, kgo.TryAbort)
+	}
+	k.p.cl.Close()
+	if err != nil {
+		return fmt.Errorf("kafka sink %s: abort the open transaction: %w", k.p.topic, err)
+	}
+	return nil
+}
 
 // KafkaDead writes dead letters to a topic: the original key, value and
 // headers, plus eddy.* headers with the error and origin (all values are

@@ -40,11 +40,23 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Checkpointed is a sink (or dead-letter file) whose progress can be
+// recorded in a checkpoint and rolled back to on restart (docs/state.md).
+type Checkpointed interface {
+	// Progress returns how far the sink has written: for files the length
+	// in bytes. Call it after Flush.
+	Progress() int64
+	// Sync makes what was flushed durable on disk (fsync).
+	Sync() error
+}
+
 // JSONL writes rows as JSON Lines.
 type JSONL struct {
 	name string
 	w    *bufio.Writer
 	c    io.Closer
+	f    *os.File // set for files: Sync
+	n    int64    // bytes written (through the buffer)
 }
 
 // OpenJSONL creates (truncates) path, or writes to stdout for "-".
@@ -56,8 +68,63 @@ func OpenJSONL(path string) (*JSONL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sink: %w", err)
 	}
-	return NewJSONL(path, f, f), nil
+	j := NewJSONL(path, f, f)
+	j.f = f
+	return j, nil
 }
+
+// ResumeJSONL opens path for a run restarted from a checkpoint: the file
+// is cut back to length (the checkpointed Progress) and written after it,
+// so rows written after the checkpoint are not there twice when the run
+// writes them again. A file shorter than length is an error: it was
+// changed or replaced since the checkpoint.
+func ResumeJSONL(path string, length int64) (*JSONL, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open sink: %w", err)
+	}
+	fail := func(err error) (*JSONL, error) {
+		f.Close()
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(fmt.Errorf("open sink: %w", err))
+	}
+	if fi.Size() < length {
+		return fail(fmt.Errorf("resume %s: the file has %d bytes, fewer than the %d of the checkpoint: it was changed since", path, fi.Size(), length))
+	}
+	if err := f.Truncate(length); err != nil {
+		return fail(fmt.Errorf("resume %s: %w", path, err))
+	}
+	if _, err := f.Seek(length, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("resume %s: %w", path, err))
+	}
+	j := NewJSONL(path, f, f)
+	j.f, j.n = f, length
+	return j, nil
+}
+
+// Progress returns the bytes written to the file (valid after Flush).
+func (s *JSONL) Progress() int64 { return s.n }
+
+// Sync flushes and fsyncs the file (a no-op for stdout and other writers).
+func (s *JSONL) Sync() error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", s.name, err)
+	}
+	if s.f == nil {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// Resumable reports whether the sink is a file that Progress and
+// ResumeJSONL can roll back (not stdout or another stream).
+func (s *JSONL) Resumable() bool { return s.f != nil }
 
 // NewJSONL writes to w; c, if not nil, is closed by Close.
 func NewJSONL(name string, w io.Writer, c io.Closer) *JSONL {
@@ -76,6 +143,7 @@ func (s *JSONL) writeLine(b []byte) error {
 	if _, err := s.w.Write(b); err != nil {
 		return err
 	}
+	s.n += int64(len(b)) + 1
 	return s.w.WriteByte('\n')
 }
 
@@ -149,6 +217,24 @@ func OpenDeadFile(path string) (*DeadFile, error) {
 	}
 	return &DeadFile{out: j}, nil
 }
+
+// ResumeDeadFile opens path cut back to length, like ResumeJSONL.
+func ResumeDeadFile(path string, length int64) (*DeadFile, error) {
+	j, err := ResumeJSONL(path, length)
+	if err != nil {
+		return nil, fmt.Errorf("open dead letters: %w", err)
+	}
+	return &DeadFile{out: j}, nil
+}
+
+// Progress returns the bytes written to the file (valid after Flush).
+func (f *DeadFile) Progress() int64 { return f.out.n }
+
+// Sync flushes and fsyncs the file.
+func (f *DeadFile) Sync() error { return f.out.Sync() }
+
+// Resumable reports whether the dead letters go to a file that can be rolled back.
+func (f *DeadFile) Resumable() bool { return f.out.f != nil }
 
 // NewDeadFile writes dead letters to w.
 func NewDeadFile(name string, w io.Writer, c io.Closer) *DeadFile {

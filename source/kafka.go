@@ -42,7 +42,10 @@ type KafkaOptions struct {
 	// the start) | time:RFC3339 (records after it end the partition).
 	Stop  string
 	Group string
-	Now   func() time.Time // default time.Now
+	// Resume, when set, gives the next offset to read per partition (from a
+	// checkpoint); it overrides Start for those partitions. Not with Group.
+	Resume map[Partition]int64
+	Now    func() time.Time // default time.Now
 }
 
 // Kafka reads records from Kafka topics with franz-go.
@@ -56,7 +59,8 @@ type Kafka struct {
 	next    map[Partition]int64 // next offset per partition (bounded sources)
 	done    map[Partition]bool
 	parts   []Partition
-	pending []Partition // finished, not yet reported
+	starts  map[Partition]int64 // where each partition started
+	pending []Partition         // finished, not yet reported
 	free    batchPool
 
 	lagMu sync.Mutex
@@ -98,6 +102,10 @@ func (k *Kafka) noteProgress(fetches kgo.Fetches) {
 
 // Partitions lists every partition of the topics as of the start.
 func (k *Kafka) Partitions() []Partition { return k.parts }
+
+// StartOffsets returns the offset each partition started at (without a
+// group; with one, the group's committed offsets take over).
+func (k *Kafka) StartOffsets() map[Partition]int64 { return k.starts }
 
 func (k *Kafka) finish(p Partition) {
 	if !k.done[p] {
@@ -158,6 +166,18 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	if err != nil {
 		return fail(err)
 	}
+	if len(o.Resume) > 0 && o.Group != "" {
+		return fail(errors.New("kafka source: resuming from a checkpoint with a consumer group is not supported"))
+	}
+	for p, off := range o.Resume {
+		if _, ok := starts[p]; !ok {
+			continue
+		}
+		if e := ends[p.Topic][p.Partition].Offset; off > e {
+			return fail(fmt.Errorf("resume %s/%d at offset %d: the partition ends at %d (was the topic recreated?)", p.Topic, p.Partition, off, e))
+		}
+		starts[p] = off
+	}
 	opts := append([]kgo.Opt{}, conn...)
 	opts = append(opts, kgo.FetchMaxWait(250*time.Millisecond), kgo.FetchMaxBytes(64<<20))
 	if o.Group != "" {
@@ -186,6 +206,7 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 		}
 		opts = append(opts, kgo.ConsumePartitions(parts))
 	}
+	k.starts = starts
 	for p := range starts {
 		k.parts = append(k.parts, p)
 	}

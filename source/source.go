@@ -37,7 +37,17 @@ type Batch struct {
 	// Finished lists partitions that reached their stop point with this
 	// batch: they will have no more records and stop holding the watermark.
 	Finished []Partition
-	buf      []byte
+	// Pos is, for file sources, the position just after this batch's last
+	// line: where a restarted run resumes once the batch is handled.
+	Pos FilePos
+	buf []byte
+}
+
+// FilePos is a position in a file source: a byte offset at the start of a
+// line and the number of lines before it (blank ones included).
+type FilePos struct {
+	Offset int64 `json:"offset"`
+	Line   int64 `json:"line"`
 }
 
 // Partitioned is a source that knows its partitions before reading, so a
@@ -87,6 +97,7 @@ type File struct {
 	r      io.Reader
 	c      io.Closer
 	line   int64
+	off    int64  // byte offset of rest in the file
 	rest   []byte // partial line carried to the next chunk
 	free   batchPool
 	eof    bool
@@ -107,6 +118,41 @@ func OpenFile(path string) (*File, error) {
 
 // NewReader reads JSON Lines from r; name labels the records.
 func NewReader(name string, r io.Reader) *File { return &File{name: name, r: r} }
+
+// Seek makes a file source that has not been read yet start at pos, a
+// position taken from a Batch of an earlier run over the same file. It
+// checks what it can cheaply: the file is at least that long and pos is
+// at the start of a line.
+func (f *File) Seek(pos FilePos) error {
+	if pos == (FilePos{}) {
+		return nil
+	}
+	sk, ok := f.r.(io.ReadSeeker)
+	if !ok || f.name == "-" {
+		return fmt.Errorf("%s: cannot resume at byte %d: not a seekable file", f.name, pos.Offset)
+	}
+	if f.line != 0 || f.off != 0 || f.eof {
+		return errors.New("source: Seek after reading")
+	}
+	if pos.Offset < 0 || pos.Line < 0 {
+		return fmt.Errorf("%s: invalid position %+v", f.name, pos)
+	}
+	if _, err := sk.Seek(pos.Offset-1, io.SeekStart); err != nil {
+		return fmt.Errorf("%s: resume at byte %d: %w", f.name, pos.Offset, err)
+	}
+	var c [1]byte
+	if _, err := io.ReadFull(sk, c[:]); err != nil {
+		return fmt.Errorf("%s: the file is shorter than the checkpointed position (byte %d, line %d): it changed since the checkpoint", f.name, pos.Offset, pos.Line)
+	}
+	if c[0] != '\n' {
+		// the last line of a file without a final newline ends at EOF
+		if n, err := sk.Read(c[:]); n != 0 || !errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: byte %d is not the start of a line: the file changed since the checkpoint", f.name, pos.Offset)
+		}
+	}
+	f.off, f.line = pos.Offset, pos.Line
+	return nil
+}
 
 // Bounded is true: a file ends.
 func (f *File) Bounded() bool { return true }
@@ -172,6 +218,8 @@ func (f *File) Next(ctx context.Context) (*Batch, error) {
 		}
 		f.rest = append(f.rest[:0], data[end:]...)
 		f.split(b, data[:end])
+		f.off += int64(end)
+		b.Pos = FilePos{Offset: f.off, Line: f.line}
 		if len(b.Records) == 0 {
 			f.Release(b)
 			continue

@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 
@@ -65,4 +66,32 @@ func BenchmarkAddTumbling(b *testing.B) {
 		_, _ = op.Add(ts, row)
 		op.Advance(ts)
 	}
+}
+
+// BenchmarkSnapshot1M encodes and restores the state of one million open
+// tumbling windows (distinct keys, count, sum and max).
+func BenchmarkSnapshot1M(b *testing.B) {
+	aggs := []Agg{{Func: Count, Arg: -1}, {Func: Sum, Arg: 1}, {Func: Max, Arg: 1}}
+	cfg := Config{Window: Spec{Type: TumblingType, Size: 3_600_000}, Keys: []int{0}, Aggs: aggs, Emit: func(*Result) {}}
+	op, _ := New(cfg)
+	row := make([]value.Value, 2)
+	for i := range 1_000_000 {
+		row[0], row[1] = value.OfString(fmt.Sprintf("user-%d", i)), value.OfInt(int64(i%977))
+		op.Add(int64(1000+i%1000), row)
+	}
+	var snap []byte
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			snap = op.AppendSnapshot(snap[:0])
+		}
+		b.ReportMetric(float64(len(snap))/(1<<20), "MiB")
+	})
+	b.Run("restore", func(b *testing.B) {
+		for b.Loop() {
+			o, _ := New(cfg)
+			if err := o.Restore(snap); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

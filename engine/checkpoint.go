@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/windows"
+)
+
+// Checkpoint is the engine's state at a batch boundary: with the sinks'
+// progress it is everything a restarted run needs to carry on as if it had
+// never stopped. Only the engine's goroutine may take or restore one.
+type Checkpoint struct {
+	Stats      Stats            `json:"stats"`
+	Partitions []PartitionState `json:"partitions"`
+	// File is the file source's position after the last batch handled
+	// (zero for other sources and before the first batch).
+	File source.FilePos `json:"file"`
+	// Watermark and OpenWindows describe Window, for inspection.
+	Watermark   int64 `json:"watermark"`
+	OpenWindows int   `json:"open_windows"`
+	// Window is the window operator's snapshot (windows.Operator.AppendSnapshot);
+	// nil without a window stage.
+	Window []byte `json:"-"`
+}
+
+// PartitionState is one source partition in a Checkpoint.
+type PartitionState struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// Next is the next offset to read (Kafka) or the line after the last
+	// one read (files); -1 when nothing was read.
+	Next int64 `json:"next"`
+	// MaxEventTime and Seen are the partition's watermark state.
+	MaxEventTime int64 `json:"max_event_time"`
+	Seen         bool  `json:"seen"`
+	Done         bool  `json:"done,omitempty"`
+}
+
+// Checkpointer makes a checkpoint durable. Run calls it on the engine's
+// goroutine at a batch boundary (see Options.Checkpointer); it typically
+// flushes the sinks, then stores e.Checkpoint() with the sinks' progress.
+type Checkpointer interface {
+	Checkpoint(ctx context.Context, e *Engine) error
+}
+
+// Checkpoint returns the engine's current state. The Window bytes are
+// reused by the next Checkpoint: store or copy them before. Call it
+// between batches.
+func (e *Engine) Checkpoint() Checkpoint {
+	ck := Checkpoint{Stats: e.stats, File: e.filePos, Watermark: e.Watermark(), OpenWindows: e.OpenWindows()}
+	for _, ps := range e.parts {
+		mx, seen := ps.wm.MaxEventTime()
+		ck.Partitions = append(ck.Partitions, PartitionState{Topic: ps.key.Topic, Partition: ps.key.Partition,
+			Next: ps.next, MaxEventTime: mx, Seen: seen, Done: ps.done})
+	}
+	if e.op != nil {
+		e.snap = e.op.AppendSnapshot(e.snap[:0])
+		ck.Window = e.snap
+	}
+	return ck
+}
+
+// Restore sets a new engine (before its first batch) to a checkpoint taken
+// by an engine of the same pipeline. Positions to resume from are the
+// caller's business (Checkpoint.File, PartitionState.Next).
+func (e *Engine) Restore(ck Checkpoint) error {
+	if e.stats != (Stats{}) || len(e.parts) > 0 {
+		return errors.New("engine: Restore needs a new engine")
+	}
+	if e.opts.TrackOffsets {
+		return errors.New("engine: Restore with TrackOffsets (a consumer group) is not supported")
+	}
+	if (e.op != nil) != (ck.Window != nil) {
+		return fmt.Errorf("%w: the checkpoint's window state does not match the pipeline", windows.ErrCorrupt)
+	}
+	if e.op != nil {
+		if err := e.op.Restore(ck.Window); err != nil {
+			return err
+		}
+	}
+	now := e.opts.Clock().UnixMilli()
+	for _, p := range ck.Partitions {
+		k := source.Partition{Topic: p.Topic, Partition: p.Partition}
+		if e.byPart[k] != nil {
+			return fmt.Errorf("engine: partition %s/%d twice in the checkpoint", p.Topic, p.Partition)
+		}
+		ps := &partState{key: k, seen: now, next: p.Next, done: p.Done,
+			wm: windows.Watermark{OutOfOrder: e.plan.Pipeline.Time.MaxOutOfOrder.Milliseconds()}}
+		ps.wm.Restore(p.MaxEventTime, p.Seen)
+		e.byPart[k] = ps
+		e.parts = append(e.parts, ps)
+	}
+	e.stats = ck.Stats
+	e.filePos = ck.File
+	e.publish()
+	return nil
+}
+
+// StartAt registers the partitions of a source with the offsets they start
+// at, before the first batch, so a checkpoint taken before they deliver
+// records resumes them there (not at a start like latest computed anew).
+func (e *Engine) StartAt(next map[source.Partition]int64, now time.Time) {
+	parts := make([]source.Partition, 0, len(next))
+	for p := range next {
+		parts = append(parts, p)
+	}
+	slices.SortFunc(parts, func(a, b source.Partition) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	e.Expect(parts, now)
+	for _, p := range parts {
+		if ps := e.byPart[p]; ps.next < 0 {
+			ps.next = next[p]
+		}
+	}
+}
+
+// checkpointTimeout bounds the checkpoint Run takes when it is cancelled.
+const checkpointTimeout = 30 * time.Second

@@ -1,0 +1,92 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// readAll returns the values and line numbers of every record, and the
+// position after the last batch.
+func readAll(t *testing.T, f *File) (vals []string, lines []int64, pos FilePos) {
+	t.Helper()
+	for {
+		b, err := f.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return vals, lines, pos
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range b.Records {
+			vals = append(vals, string(r.Value))
+			lines = append(lines, r.Offset)
+		}
+		pos = b.Pos
+		f.Release(b)
+	}
+}
+
+func TestFileSeek(t *testing.T) {
+	dir := t.TempDir()
+	content := "{\"a\":1}\n\n{\"a\":2}\r\n{\"a\":3}\n{\"a\":4}"
+	path := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(path, []byte(content), 0o644)
+
+	f, _ := OpenFile(path)
+	vals, lines, end := readAll(t, f)
+	f.Close()
+	if want := (FilePos{Offset: int64(len(content)), Line: 5}); end != want {
+		t.Fatalf("end position %+v, want %+v", end, want)
+	}
+	if strings.Join(vals, " ") != `{"a":1} {"a":2} {"a":3} {"a":4}` {
+		t.Fatalf("values %q", vals)
+	}
+	// every line start is a position to resume at, with the right line numbers after it
+	starts := []FilePos{{0, 0}, {8, 1}, {9, 2}, {18, 3}, {26, 4}, {int64(len(content)), 5}}
+	for i, p := range starts {
+		f, _ := OpenFile(path)
+		if err := f.Seek(p); err != nil {
+			t.Fatalf("Seek(%+v): %v", p, err)
+		}
+		_, got, _ := readAll(t, f)
+		f.Close()
+		var want []int64
+		for _, l := range lines {
+			if l > int64(i) {
+				want = append(want, l)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("after Seek(%+v): lines %v, want %v", p, got, want)
+			continue
+		}
+		for j := range got {
+			if got[j] != want[j] {
+				t.Errorf("after Seek(%+v): lines %v, want %v", p, got, want)
+				break
+			}
+		}
+	}
+	for _, tt := range []struct {
+		pos  FilePos
+		want string
+	}{
+		{FilePos{Offset: 5, Line: 1}, "is not the start of a line"},
+		{FilePos{Offset: 1000, Line: 9}, "shorter than the checkpointed position"},
+	} {
+		f, _ := OpenFile(path)
+		err := f.Seek(tt.pos)
+		f.Close()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Seek(%+v) = %v, want %q", tt.pos, err, tt.want)
+		}
+	}
+	if err := NewReader("-", strings.NewReader(content)).Seek(FilePos{Offset: 8, Line: 1}); err == nil {
+		t.Error("Seek on stdin succeeded")
+	}
+}

@@ -1,0 +1,145 @@
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/eddyhq/eddy/pipeline"
+)
+
+// Field is one part of what a pipeline means, e.g. {"stages[0].filter",
+// `event == "buy"`}: a checkpoint is only valid for the same fields.
+type Field struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Describe lists the parts of p that decide what state means and what the
+// sinks hold: the source, event time and lateness, every stage (window,
+// keys and aggregates included) and the sinks and dead letters. Labels
+// (name) and connection settings (brokers, config files) are left out:
+// changing them does not invalidate state.
+func Describe(p *pipeline.Pipeline) []Field {
+	var fs []Field
+	add := func(name, format string, args ...any) {
+		fs = append(fs, Field{name, fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case p.Source.Kafka != nil:
+		topics := slices.Clone(p.Source.Kafka.Topics)
+		slices.Sort(topics)
+		add("source", "kafka topics %s", strings.Join(topics, ","))
+	default:
+		add("source", "file %s", abs(p.Source.File))
+	}
+	add("format", "%s", p.Format)
+	t := p.Time
+	add("time", "field=%q max_out_of_order=%v allowed_lateness=%v idle_timeout=%v", t.Field, t.MaxOutOfOrder, t.AllowedLateness, t.IdleTimeout)
+	add("late", "%s", p.Late)
+	for i, st := range p.Stages {
+		name := fmt.Sprintf("stages[%d].%s", i, st.Kind)
+		switch st.Kind {
+		case pipeline.Filter:
+			add(name, "%s", st.Filter.Src)
+		case pipeline.Coerce:
+			var parts []string
+			for _, c := range st.Coerce {
+				parts = append(parts, c.Field+": "+string(c.Type))
+			}
+			add(name, "%s", strings.Join(parts, ", "))
+		case pipeline.Project:
+			var parts []string
+			for _, c := range st.Project {
+				parts = append(parts, c.Name+": "+c.Expr.Src)
+			}
+			add(name, "%s", strings.Join(parts, ", "))
+		case pipeline.Window:
+			w := st.Window
+			add(name, "%s", w.Spec)
+			add(name+".key", "%s", strings.Join(w.Key, ", "))
+			var parts []string
+			for _, a := range w.Aggregates {
+				parts = append(parts, a.Name+": "+a.Src)
+			}
+			add(name+".aggregate", "%s", strings.Join(parts, ", "))
+		}
+	}
+	for i, s := range p.Sinks {
+		add(fmt.Sprintf("sinks[%d]", i), "%s", DescribeTarget(s))
+	}
+	if p.DLQ != nil {
+		add("dlq", "%s", DescribeTarget(*p.DLQ))
+	} else {
+		add("dlq", "stderr")
+	}
+	return fs
+}
+
+// DescribeTarget names a sink or dead-letter target as Describe does; it
+// identifies a sink's progress in a checkpoint.
+func DescribeTarget(t pipeline.Target) string {
+	switch {
+	case t.Kafka != nil:
+		return "kafka topic " + t.Kafka.Topic + " key " + strings.Join(t.Kafka.Key, ",")
+	case t.DuckDB != nil:
+		return "duckdb " + abs(t.DuckDB.Path) + " table " + t.DuckDB.Table
+	case t.Parquet != nil:
+		if t.Parquet.Dir != "" {
+			return "parquet dir " + abs(t.Parquet.Dir) + " rotate " + t.Parquet.Rotate
+		}
+		return "parquet " + abs(t.Parquet.Path)
+	case t.File == "-":
+		return "stdout"
+	}
+	return "file " + abs(t.File)
+}
+
+func abs(path string) string {
+	if path == "" || path == "-" {
+		return path
+	}
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
+}
+
+// Fingerprint is a hash of fields (from Describe).
+func Fingerprint(fields []Field) string {
+	h := sha256.New()
+	for _, f := range fields {
+		fmt.Fprintf(h, "%s\x00%s\x00", f.Name, f.Value)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// Changes lists, one per line, how now differs from was: fields changed,
+// added or removed.
+func Changes(was, now []Field) []string {
+	old := map[string]string{}
+	for _, f := range was {
+		old[f.Name] = f.Value
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range now {
+		seen[f.Name] = true
+		v, ok := old[f.Name]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s added: %q", f.Name, f.Value))
+		case v != f.Value:
+			out = append(out, fmt.Sprintf("%s changed: was %q, now %q", f.Name, v, f.Value))
+		}
+	}
+	for _, f := range was {
+		if !seen[f.Name] {
+			out = append(out, fmt.Sprintf("%s removed: was %q", f.Name, f.Value))
+		}
+	}
+	return out
+}

@@ -1,0 +1,494 @@
+package windows
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/eddyhq/eddy/value"
+)
+
+// SnapshotVersion is the version of the binary format written by
+// [Operator.AppendSnapshot]. Restore reads only this version: a change to the
+// layout bumps it, and an older state directory is refused with a message
+// rather than misread.
+const SnapshotVersion = 1
+
+// snapshotMagic starts every snapshot, so that a value that is not one at
+// all (a bug, a garbled store) is told apart from a newer version.
+var snapshotMagic = [4]byte{'E', 'W', 'O', 'P'}
+
+// ErrCorrupt is wrapped by every error Restore returns for a snapshot that
+// cannot be read back (truncated, garbled, or written by a different
+// operator configuration).
+var ErrCorrupt = errors.New("corrupt window snapshot")
+
+// AppendSnapshot appends the operator's complete state to b in a versioned
+// binary format and returns the extended slice: the watermark, every pane
+// (tumbling, hopping) or session with its key, revision count and aggregate
+// cells (count_distinct sets and quantile sketches included), and whether it
+// has fired and is only kept for allowed lateness. The configuration's shape
+// (window, key count, aggregate functions, lateness) is recorded too, and
+// checked by Restore.
+//
+// An operator restored from the snapshot and fed the same further input
+// emits exactly what this one would have.
+func (o *Operator) AppendSnapshot(b []byte) []byte {
+	b = append(b, snapshotMagic[:]...)
+	b = binary.AppendUvarint(b, SnapshotVersion)
+	b = o.appendShape(b)
+	b = binary.AppendVarint(b, o.w)
+	if o.cfg.Window.Type == SessionType {
+		b = binary.AppendUvarint(b, uint64(len(o.keys)))
+		// map order does not matter: Restore rebuilds the map and heaps
+		for _, ks := range o.keys {
+			b = appendValues(b, ks.key)
+			b = binary.AppendUvarint(b, uint64(len(ks.list)))
+			for _, s := range ks.list {
+				b = binary.AppendVarint(b, s.first)
+				b = binary.AppendVarint(b, s.last)
+				b = appendBool(b, s.fired)
+				b = o.appendEntry(b, &s.entry, false)
+			}
+		}
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(o.panes)))
+	for _, p := range o.panes {
+		b = binary.AppendVarint(b, p.start)
+		b = binary.AppendVarint(b, p.end)
+		b = appendBool(b, p.fired)
+		b = binary.AppendUvarint(b, uint64(len(p.entries)))
+		for _, e := range p.entries {
+			b = o.appendEntry(b, e, true)
+		}
+	}
+	return b
+}
+
+func (o *Operator) appendShape(b []byte) []byte {
+	sp := o.cfg.Window
+	b = append(b, byte(sp.Type))
+	b = binary.AppendVarint(b, sp.Size)
+	b = binary.AppendVarint(b, sp.Slide)
+	b = binary.AppendVarint(b, sp.Gap)
+	b = binary.AppendVarint(b, o.cfg.Lateness)
+	b = binary.AppendUvarint(b, uint64(len(o.cfg.Keys)))
+	b = binary.AppendUvarint(b, uint64(len(o.cfg.Aggs)))
+	for _, a := range o.cfg.Aggs {
+		b = append(b, byte(a.Func))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(a.Q))
+	}
+	return b
+}
+
+func (o *Operator) appendEntry(b []byte, e *entry, withKey bool) []byte {
+	if withKey {
+		b = appendValues(b, e.key)
+	}
+	b = binary.AppendUvarint(b, uint64(e.emits))
+	for i := range e.cells {
+		b = e.cells[i].appendTo(b, &o.cfg.Aggs[i])
+	}
+	return b
+}
+
+// appendTo writes the parts of the cell that a's function uses.
+func (c *cell) appendTo(b []byte, a *Agg) []byte {
+	b = binary.AppendVarint(b, c.n)
+	switch a.Func {
+	case Sum, Avg:
+		b = appendBool(b, c.float)
+		b = binary.AppendVarint(b, c.hi)
+		b = binary.AppendUvarint(b, c.lo)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.fsum))
+	case Min, Max:
+		b = appendValue(b, c.v)
+	case First, Last:
+		b = appendValue(b, c.v)
+		b = binary.AppendVarint(b, c.t)
+	case CountDistinct:
+		b = binary.AppendUvarint(b, uint64(len(c.set)))
+		for k := range c.set {
+			b = appendBytes(b, k)
+		}
+	case Quantile:
+		b = appendBool(b, c.sk != nil)
+		if c.sk != nil {
+			b = c.sk.appendTo(b)
+		}
+	}
+	return b
+}
+
+func (s *Sketch) appendTo(b []byte) []byte {
+	for _, st := range [2]*store{&s.pos, &s.neg} {
+		b = binary.AppendVarint(b, int64(st.offset))
+		b = binary.AppendUvarint(b, uint64(len(st.counts)))
+		for _, c := range st.counts {
+			b = binary.AppendUvarint(b, c)
+		}
+	}
+	b = binary.AppendUvarint(b, s.zero)
+	b = binary.AppendUvarint(b, s.n)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.min))
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(s.max))
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendBytes(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendValues(b []byte, vs []value.Value) []byte {
+	for _, v := range vs {
+		b = appendValue(b, v)
+	}
+	return b
+}
+
+func appendValue(b []byte, v value.Value) []byte {
+	b = append(b, byte(v.K))
+	switch v.K {
+	case value.Bool, value.Int, value.Time:
+		b = binary.AppendVarint(b, v.I)
+	case value.Float:
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.F))
+	case value.String, value.JSON:
+		b = appendBytes(b, v.S)
+	}
+	return b
+}
+
+// Restore replaces the state of a new operator (one that has had no input)
+// with a snapshot from AppendSnapshot. The operator's Config must have the
+// same shape as the one that wrote it; any mismatch or damage is an error
+// wrapping [ErrCorrupt], and the operator is then left empty.
+func (o *Operator) Restore(data []byte) error {
+	if o.w != NoWatermark || o.nOpen != 0 {
+		return errors.New("windows: Restore needs a new operator")
+	}
+	if err := o.restore(data); err != nil {
+		*o = Operator{cfg: o.cfg, w: NoWatermark, panes: map[int64]*pane{}, keys: map[string]*keySessions{}, res: o.res}
+		return err
+	}
+	return nil
+}
+
+func (o *Operator) restore(data []byte) error {
+	r := &reader{b: data}
+	if len(data) < 4 || [4]byte(data[:4]) != snapshotMagic {
+		return fmt.Errorf("%w: not a window snapshot", ErrCorrupt)
+	}
+	r.b = r.b[4:]
+	if v := r.uvarint(); r.err == nil && v != SnapshotVersion {
+		return fmt.Errorf("%w: format version %d, this eddy reads version %d", ErrCorrupt, v, SnapshotVersion)
+	}
+	want := o.appendShape(nil)
+	if got := r.take(len(want)); r.err == nil && string(got) != string(want) {
+		return fmt.Errorf("%w: written for a different window or aggregates", ErrCorrupt)
+	}
+	o.w = r.varint()
+	if o.cfg.Window.Type == SessionType {
+		o.restoreSessions(r)
+	} else {
+		o.restorePanes(r)
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d bytes after the end", len(r.b))
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
+	}
+	return nil
+}
+
+func (o *Operator) restorePanes(r *reader) {
+	n := r.count()
+	nk, na := len(o.cfg.Keys), len(o.cfg.Aggs)
+	for range n {
+		p := &pane{start: r.varint(), end: r.varint(), fired: r.bool()}
+		ne := r.count()
+		if r.err != nil {
+			return
+		}
+		if _, dup := o.panes[p.start]; dup {
+			r.err = fmt.Errorf("pane %d twice", p.start)
+			return
+		}
+		o.panes[p.start] = p
+		// a pane's entries live and die together: allocate them in slabs
+		p.byKey = make(map[string]*entry, ne)
+		p.entries = make([]*entry, 0, ne)
+		slab, keys, cells := make([]entry, ne), make([]value.Value, ne*nk), make([]cell, ne*na)
+		for i := range ne {
+			e := &slab[i]
+			e.key = keys[i*nk : (i+1)*nk : (i+1)*nk]
+			for j := range e.key {
+				e.key[j] = r.value()
+			}
+			e.cells = cells[i*na : (i+1)*na : (i+1)*na]
+			o.readCells(r, e)
+			if r.err != nil {
+				return
+			}
+			p.byKey[string(o.encodeKey(e.key))] = e
+			if len(p.byKey) != i+1 {
+				r.err = errors.New("key twice in a pane")
+				return
+			}
+			p.entries = append(p.entries, e)
+			o.nOpen++
+		}
+		if p.fired {
+			o.kept = insertByEnd(o.kept, p)
+		} else {
+			o.open = append(o.open, p)
+		}
+	}
+	slices.SortFunc(o.open, func(a, b *pane) int { return cmpI(a.start, b.start) })
+}
+
+func (o *Operator) restoreSessions(r *reader) {
+	n := r.count()
+	gap, L := o.cfg.Window.Gap, o.cfg.Lateness
+	for range n {
+		ks := &keySessions{key: o.readValues(r, len(o.cfg.Keys))}
+		ns := r.count()
+		if r.err != nil {
+			return
+		}
+		ks.str = string(o.encodeKey(ks.key))
+		if _, dup := o.keys[ks.str]; dup {
+			r.err = errors.New("session key twice")
+			return
+		}
+		o.keys[ks.str] = ks
+		for range ns {
+			s := &session{ks: ks, first: r.varint(), last: r.varint(), fired: r.bool()}
+			s.entry.key = ks.key
+			o.readEntry(r, &s.entry)
+			if r.err != nil {
+				return
+			}
+			if s.first > s.last || len(ks.list) > 0 && ks.list[len(ks.list)-1].last >= s.first {
+				r.err = errors.New("sessions of a key overlap or are out of order")
+				return
+			}
+			ks.list = append(ks.list, s)
+			o.nOpen++
+			end := addSat(s.last, gap)
+			if s.fired {
+				o.keepQ = append(o.keepQ, qitem{addSat(end, L), s, 0})
+			} else {
+				o.fireQ = append(o.fireQ, qitem{end, s, 0})
+			}
+		}
+	}
+	heap.Init(&o.fireQ)
+	heap.Init(&o.keepQ)
+}
+
+func (o *Operator) encodeKey(key []value.Value) []byte {
+	o.keyBuf = o.keyBuf[:0]
+	for _, v := range key {
+		o.keyBuf = appendKey(o.keyBuf, v)
+	}
+	return o.keyBuf
+}
+
+func (o *Operator) readValues(r *reader, n int) []value.Value {
+	vs := make([]value.Value, n)
+	for i := range vs {
+		vs[i] = r.value()
+	}
+	return vs
+}
+
+func (o *Operator) readEntry(r *reader, e *entry) {
+	e.cells = make([]cell, len(o.cfg.Aggs))
+	o.readCells(r, e)
+}
+
+// readCells reads the revision count and the cells into e.cells.
+func (o *Operator) readCells(r *reader, e *entry) {
+	e.emits = int(r.uvarint())
+	for i := range e.cells {
+		e.cells[i].readFrom(r, &o.cfg.Aggs[i])
+	}
+}
+
+func (c *cell) readFrom(r *reader, a *Agg) {
+	c.n = r.varint()
+	switch a.Func {
+	case Sum, Avg:
+		c.float = r.bool()
+		c.hi = r.varint()
+		c.lo = r.uvarint()
+		c.fsum = r.float()
+	case Min, Max:
+		c.v = r.value()
+	case First, Last:
+		c.v = r.value()
+		c.t = r.varint()
+	case CountDistinct:
+		n := r.count()
+		if n > 0 || c.n > 0 {
+			c.set = make(map[string]struct{}, n)
+		}
+		for range n {
+			c.set[r.str()] = struct{}{}
+		}
+	case Quantile:
+		if r.bool() {
+			c.sk = r.sketch()
+		}
+	}
+}
+
+func (r *reader) sketch() *Sketch {
+	sk := NewSketch()
+	for _, st := range [2]*store{&sk.pos, &sk.neg} {
+		st.offset = int(r.varint())
+		n := r.count()
+		if n > maxBuckets {
+			r.fail("sketch with %d buckets", n)
+			return sk
+		}
+		if n > 0 {
+			st.counts = make([]uint64, n)
+		}
+		for i := range st.counts {
+			st.counts[i] = r.uvarint()
+		}
+	}
+	sk.zero = r.uvarint()
+	sk.n = r.uvarint()
+	sk.min, sk.max = r.float(), r.float()
+	return sk
+}
+
+// reader decodes a snapshot; the first problem sticks and later reads
+// return zero values.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.fail("truncated")
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) byte() byte {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) bool() bool {
+	switch r.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.fail("bad boolean")
+	return false
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("truncated or bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("truncated or bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a length and checks it against the bytes left (every item
+// takes at least one byte), so garbage cannot make Restore allocate wildly.
+func (r *reader) count() int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail("count %d exceeds the %d bytes left", n, len(r.b))
+		return 0
+	}
+	return int(n)
+}
+
+func (r *reader) float() float64 {
+	if b := r.take(8); b != nil {
+		return math.Float64frombits(binary.LittleEndian.Uint64(b))
+	}
+	return 0
+}
+
+func (r *reader) str() string {
+	n := r.count()
+	return string(r.take(n))
+}
+
+func (r *reader) value() value.Value {
+	k := value.Kind(r.byte())
+	switch k {
+	case value.Null:
+		return value.Value{}
+	case value.Bool, value.Int, value.Time:
+		return value.Value{K: k, I: r.varint()}
+	case value.Float:
+		return value.OfFloat(r.float())
+	case value.String, value.JSON:
+		return value.Value{K: k, S: r.str()}
+	}
+	r.fail("bad value kind %d", k)
+	return value.Value{}
+}
+
+// Restore sets the watermark's state as read back from a checkpoint: the
+// highest event time seen, and whether any was (see MaxEventTime).
+func (w *Watermark) Restore(maxEventTime int64, seen bool) {
+	w.max, w.seen = maxEventTime, seen
+}
