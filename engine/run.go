@@ -45,8 +45,6 @@ func (e *Engine) commit(ctx context.Context, c source.Committer) error {
 // offsets every CommitInterval, at the end, and when ctx is cancelled.
 // On cancellation it returns ctx's error without firing open windows.
 func Run(ctx context.Context, src source.Source, e *Engine) error {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	committer, _ := src.(source.Committer)
 	if !e.opts.TrackOffsets {
 		committer = nil
@@ -79,35 +77,9 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 		defer ccancel()
 		return errors.Join(err, e.commit(cctx, committer))
 	}
-	type item struct {
-		b   *source.Batch
-		err error
-	}
-	batches := make(chan item, 2)
-	free := make(chan *source.Batch, 4)
-	go func() {
-		defer close(batches)
-		for {
-			// hand used batches back to the source on this goroutine: it owns the source
-			for drained := false; !drained; {
-				select {
-				case b := <-free:
-					src.Release(b)
-				default:
-					drained = true
-				}
-			}
-			b, err := src.Next(rctx)
-			select {
-			case batches <- item{b, err}:
-			case <-rctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	// the prefetcher's goroutine owns the source; this one the engine
+	pf := source.Prefetch(ctx, src, 2)
+	defer pf.Cancel()
 	if p, ok := src.(source.Partitioned); ok {
 		e.Expect(p.Partitions(), e.opts.Clock())
 	}
@@ -121,7 +93,7 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 		due = tick.C
 	}
 	for {
-		var it item
+		var it source.Item
 		select {
 		case <-ctx.Done():
 			return final(ctx.Err())
@@ -133,14 +105,14 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 				lastCheckpoint = time.Now()
 			}
 			continue
-		case x, ok := <-batches:
+		case x, ok := <-pf.C:
 			if !ok {
 				return final(ctx.Err())
 			}
 			it = x
 		}
-		if it.err != nil {
-			if errors.Is(it.err, io.EOF) {
+		if it.Err != nil {
+			if errors.Is(it.Err, io.EOF) {
 				if src.Bounded() {
 					return final(e.Finish())
 				}
@@ -149,17 +121,14 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			if ctx.Err() != nil {
 				return final(ctx.Err())
 			}
-			return final(it.err)
+			return final(it.Err)
 		}
-		err := e.Process(it.b.Records)
-		e.Done(it.b.Finished)
-		if it.b.Pos != (source.FilePos{}) {
-			e.filePos = it.b.Pos
+		err := e.Process(it.Batch.Records)
+		e.Done(it.Batch.Finished)
+		if it.Batch.Pos != (source.FilePos{}) {
+			e.filePos = it.Batch.Pos
 		}
-		select {
-		case free <- it.b:
-		default:
-		}
+		pf.Done(it.Batch)
 		if err != nil {
 			return err
 		}

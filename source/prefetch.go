@@ -83,3 +83,8 @@ func (p *Prefetcher) Stop() {
 	p.cancel()
 	p.wg.Wait()
 }
+
+// Cancel ends the reading without waiting: for sources whose Next may not
+// return on cancellation (a blocking read of stdin), the goroutine is left
+// to finish when it can.
+func (p *Prefetcher) Cancel() { p.cancel() }
