@@ -150,9 +150,16 @@ func table(s Styles, header []string, rows [][]string, w, sel int) []string {
 			widths[i] = max(widths[i], lipgloss.Width(r[i]))
 		}
 	}
-	// Every column but the last is capped; the last takes what is left.
-	for i := range widths[:len(widths)-1] {
-		widths[i] = min(widths[i], 30)
+	// When the columns do not fit, every one but the last is capped; the
+	// last takes what is left.
+	total := 2 * (len(widths) - 1)
+	for _, wd := range widths {
+		total += wd
+	}
+	if total > w {
+		for i := range widths[:len(widths)-1] {
+			widths[i] = min(widths[i], 30)
+		}
 	}
 	line := func(cells []string) string {
 		var b strings.Builder
