@@ -152,7 +152,10 @@ func (p *topicsPane) View() string {
 		}
 		rows[i] = []string{mark + " " + t.Name, strconv.Itoa(t.Partitions), msgs, rate}
 	}
-	lo, hi := window(len(rows), p.sel, p.h-len(lines)-1)
+	lo, hi := window(len(rows), p.sel, p.h-len(lines)-3)
 	lines = append(lines, table(p.c.Styles, []string{"  TOPIC", "PARTITIONS", "MESSAGES", "RATE"}, rows[lo:hi], p.w, p.sel-lo)...)
+	if len(p.topics) > 0 {
+		lines = append(lines, "", p.c.Styles.Dim.Render("enter tails a topic · then tab to Pipeline: a adds a stage, w saves it"))
+	}
 	return block(lines, p.w, p.h)
 }
