@@ -5,6 +5,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,15 +17,23 @@ import (
 )
 
 // kcatLines produces the records' values with kcat (an independent client),
-// idempotently so retries keep partition order.
+// each to the partition it names, so that every partition's watermark
+// advances; idempotently, so retries keep partition order.
 func kcatLines(t *testing.T, brokers, topic string, recs []*kgo.Record) {
 	t.Helper()
-	var b bytes.Buffer
+	byPart := map[int32]*bytes.Buffer{}
 	for _, r := range recs {
+		b := byPart[r.Partition]
+		if b == nil {
+			b = &bytes.Buffer{}
+			byPart[r.Partition] = b
+		}
 		b.Write(r.Value)
 		b.WriteByte('\n')
 	}
-	itKcat(t, &b, "-b", brokers, "-P", "-t", topic, "-X", "enable.idempotence=true")
+	for p, b := range byPart {
+		itKcat(t, b, "-b", brokers, "-P", "-t", topic, "-p", strconv.Itoa(int(p)), "-X", "enable.idempotence=true")
+	}
 }
 
 // TestIntegrationWorkbench runs the workbench on the real broker: attach to
