@@ -2,24 +2,26 @@ package cmd
 
 import (
 	"context"
-	"time"
-
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/eddyhq/eddy/duck"
-	"github.com/eddyhq/eddy/kcfg"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/state"
+	"github.com/eddyhq/eddy/windows"
 )
 
 type runFlags struct {
@@ -166,11 +168,20 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	opts := engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track}
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
+		if p.State.Backend == "pebble" {
+			ws := windows.SpillOptions{Dir: filepath.Join(p.State.Dir, "windows"), MemoryLimit: p.State.MemoryLimit}
+			opts.WindowStore = &ws
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// the collector keeps the heap within what the store leaves
+				debug.SetMemoryLimit(ws.HeapLimit())
+			}
+		}
 	}
 	eng, err := engine.New(plan, opts)
 	if err != nil {
 		return err
 	}
+	r.closers = append(r.closers, eng.Close)
 	if r.st != nil {
 		if err := r.st.start(ctx, eng, src); err != nil {
 			return err

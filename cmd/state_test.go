@@ -271,6 +271,37 @@ func TestRunKilledResumesExactlyOnce(t *testing.T) {
 	}
 }
 
+// TestRunKilledPebble is the kill test with window state in Pebble
+// (backend: pebble) and a cache far smaller than the open windows, for
+// tumbling and session windows: the killed and restarted runs must write
+// exactly what an uninterrupted run with the windows in memory writes.
+func TestRunKilledPebble(t *testing.T) {
+	bin := buildEddy(t)
+	base := t.TempDir()
+	input := filepath.Join(base, "bids.jsonl")
+	genBids(t, input, 150_000)
+	for _, w := range []string{"tumbling: 10s", "session: {gap: 3s}"} {
+		name := strings.TrimSuffix(strings.Fields(w)[0], ":")
+		t.Run(name, func(t *testing.T) {
+			os.Mkdir(filepath.Join(base, name), 0o755)
+			memory := strings.Replace(stateSpec("source: {file: "+input+"}"), "tumbling: 10s", w, 1)
+			memory = strings.Replace(memory, "filter: price > 500", "filter: price > 100", 1)
+			pebble := strings.Replace(memory, "state: {dir: st, checkpoint_every: 20ms}", "state: {dir: st, checkpoint_every: 20ms, backend: pebble, memory_limit: 32MiB}", 1)
+			ref, wantStats := referenceRun(t, bin, filepath.Join(base, name), memory)
+			final := size(filepath.Join(ref, "out.jsonl"))
+			for seed := uint64(1); seed <= uint64(killSeeds(2)); seed++ {
+				t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+					dir := killedRun(t, bin, filepath.Join(base, name), fmt.Sprintf("run%d", seed), pebble, seed, final, wantStats)
+					sameOutputs(t, ref, dir)
+					if _, err := os.Stat(filepath.Join(dir, "st", "windows", "live")); err != nil {
+						t.Errorf("no window store: %v", err)
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestRunKilledKafka does the same over a one-partition topic of an
 // in-process kfake cluster (one partition: the order of records, and so of
 // rows, is the same in every run).
@@ -440,10 +471,15 @@ run with --reset-state to discard the state and start over`) {
 		}
 	})
 	t.Run("pebble backend", func(t *testing.T) {
-		q := writeFile(t, dir, "q.yaml", strings.Replace(spec("10s"), "state: {dir: st}", "state: {dir: st2, backend: pebble}", 1))
+		// a state written with the windows in memory is not read as a store
+		m := writeFile(t, dir, "m.yaml", strings.Replace(spec("10s"), "state: {dir: st}", "state: {dir: stm}", 1))
+		if code, _, stderr := runCLI(t, "", "run", m); code != 0 {
+			t.Fatalf("memory backend: exit %d\n%s", code, stderr)
+		}
+		q := writeFile(t, dir, "q.yaml", strings.Replace(spec("10s"), "state: {dir: st}", "state: {dir: stm, backend: pebble}", 1))
 		code, _, stderr := runCLI(t, "", "run", q)
-		if code != 2 || !strings.Contains(stderr, "q.yaml:7: state.backend: backend pebble (open windows kept in Pebble instead of memory) is not yet supported") {
-			t.Errorf("backend pebble: exit %d\n%s", code, stderr)
+		if code != 2 || !strings.Contains(stderr, `state.backend added: "pebble"`) {
+			t.Errorf("backend changed to pebble: exit %d\n%s", code, stderr)
 		}
 	})
 }

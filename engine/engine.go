@@ -52,6 +52,24 @@ type Options struct {
 	Checkpointer Checkpointer
 	// CheckpointEvery is the interval between checkpoints; default 10s.
 	CheckpointEvery time.Duration
+	// WindowStore, when set, keeps window state in a Pebble store with a
+	// cache in front (state.backend: pebble) instead of the heap. Close
+	// the engine to close the store.
+	WindowStore *windows.SpillOptions
+}
+
+// windowOp is a window operator: in memory or spilling to a store.
+type windowOp interface {
+	Add(ts int64, row []value.Value) (late bool, err error)
+	Advance(w int64)
+	Flush()
+	Watermark() int64
+	Open() int
+	AppendSnapshot(b []byte) []byte
+	Restore(data []byte) error
+	MinLiveStart() int64
+	Err() error
+	Close() error
 }
 
 // Engine runs one compiled pipeline. See the package doc for ownership.
@@ -61,7 +79,7 @@ type Engine struct {
 	opts                 Options
 	row                  []value.Value
 	spans                []decode.Span
-	op                   *windows.Operator
+	op                   windowOp
 	parts                []*partState
 	byPart               map[source.Partition]*partState
 	lastPart             *partState
@@ -110,15 +128,23 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		e.dec.WithTime(plan.TimeSlot)
 	}
 	if w := plan.Window; w != nil {
-		op, err := windows.New(windows.Config{
+		cfg := windows.Config{
 			Window: w.Spec, Keys: w.Keys, Aggs: w.Aggs,
 			Lateness: p.Time.AllowedLateness.Milliseconds(),
 			Emit:     e.emitResult,
-		})
+		}
+		var err error
+		if opts.WindowStore != nil {
+			if opts.TrackOffsets {
+				return nil, errors.New("engine: a window store with TrackOffsets (a consumer group without state) is not supported")
+			}
+			e.op, err = windows.NewSpill(cfg, *opts.WindowStore)
+		} else {
+			e.op, err = windows.New(cfg)
+		}
 		if err != nil {
 			return nil, err
 		}
-		e.op = op
 		e.out.Names = w.Names
 		e.out.Vals = make([]value.Value, len(w.Names))
 	} else if !plan.Output.Raw {
@@ -175,6 +201,9 @@ func (e *Engine) Process(recs []source.Record) error {
 		ps.next = r.Offset + 1
 		e.cur = ps
 		e.record(r, now)
+		if e.op != nil {
+			e.checkStore()
+		}
 		if e.opts.TrackOffsets {
 			ps.track(r.Offset, e.doneW, e.doneTs)
 		}
@@ -191,9 +220,34 @@ func (e *Engine) Process(recs []source.Record) error {
 func (e *Engine) Finish() error {
 	if e.op != nil {
 		e.op.Flush()
+		e.checkStore()
 	}
 	e.publish()
 	return e.err
+}
+
+// checkStore stops the run on a window store failure (a disk error): the
+// state is then unreliable, and the last checkpoint is where to restart.
+func (e *Engine) checkStore() {
+	if err := e.op.Err(); err != nil && e.err == nil {
+		e.err = err
+	}
+}
+
+// WindowErr returns the window store's first failure (nil in memory).
+func (e *Engine) WindowErr() error {
+	if e.op == nil {
+		return nil
+	}
+	return e.op.Err()
+}
+
+// Close releases the window store, if any. Sinks are not closed.
+func (e *Engine) Close() error {
+	if e.op == nil {
+		return nil
+	}
+	return e.op.Close()
 }
 
 func (e *Engine) record(r *source.Record, now int64) {

@@ -301,6 +301,7 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 
 func (ps *parser) state(n *yaml.Node, path string) *State {
 	st := &State{Line: n.Line, CheckpointEvery: DefaultCheckpointEvery, Backend: "memory", MemoryLimit: DefaultMemoryLimit}
+	var limit *yaml.Node
 	ps.fields(n, path, []string{"dir", "checkpoint_every", "backend", "memory_limit"}, func(k string, v *yaml.Node) {
 		kp := join(path, k)
 		switch k {
@@ -317,9 +318,7 @@ func (ps *parser) state(n *yaml.Node, path string) *State {
 			s, ok := ps.str(v, kp)
 			switch {
 			case !ok:
-			case s == "pebble":
-				ps.errorf(v, kp, "backend pebble (open windows kept in Pebble instead of memory) is not yet supported; use memory (the default): checkpoints are written to Pebble either way")
-			case s != "memory":
+			case s != "memory" && s != "pebble":
 				ps.errorf(v, kp, "must be memory or pebble, not %q", s)
 			}
 			st.Backend = s
@@ -329,12 +328,15 @@ func (ps *parser) state(n *yaml.Node, path string) *State {
 				if err != nil {
 					ps.errorf(v, kp, "%v", err)
 				}
-				st.MemoryLimit = b
+				st.MemoryLimit, limit = b, v
 			}
 		}
 	})
 	if deref(n).Kind == yaml.MappingNode && st.Dir == "" {
 		ps.errorf(n, join(path, "dir"), "is required")
+	}
+	if limit != nil && st.Backend == "pebble" && st.MemoryLimit > 0 && st.MemoryLimit < MinMemoryLimit {
+		ps.errorf(limit, join(path, "memory_limit"), "must be at least %s with backend pebble (its memtables and caches need that much)", formatSize(MinMemoryLimit))
 	}
 	return st
 }

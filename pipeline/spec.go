@@ -25,8 +25,8 @@ type Pipeline struct {
 type State struct {
 	Dir             string        // the state directory; relative paths resolve against the spec's directory
 	CheckpointEvery time.Duration // default DefaultCheckpointEvery
-	Backend         string        // "memory" (default); "pebble" is not yet supported
-	MemoryLimit     int64         // bytes; default DefaultMemoryLimit
+	Backend         string        // "memory" (default) or "pebble": open windows in a Pebble store with a cache in front
+	MemoryLimit     int64         // bytes the pebble backend's cache and store may take; default DefaultMemoryLimit
 	Line            int
 }
 
@@ -34,6 +34,7 @@ type State struct {
 const (
 	DefaultCheckpointEvery       = 10 * time.Second
 	DefaultMemoryLimit     int64 = 512 << 20
+	MinMemoryLimit         int64 = 32 << 20
 )
 
 // Source says where records come from.

@@ -90,6 +90,9 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 		m.Dead = &s
 	}
 	ck := &Checkpoint{Meta: m, Engine: e.Checkpoint()}
+	if err := e.WindowErr(); err != nil {
+		return err
+	}
 	c.saving = make(chan error, 1)
 	go func(done chan<- error) { done <- c.Store.Save(ck) }(c.saving)
 	c.Meta.Seq = m.Seq

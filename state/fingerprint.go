@@ -68,6 +68,11 @@ func Describe(p *pipeline.Pipeline) []Field {
 			add(name+".aggregate", "%s", strings.Join(parts, ", "))
 		}
 	}
+	if p.State != nil && p.State.Backend == "pebble" {
+		// only when set, so the fingerprints of memory-backed states
+		// written before the pebble backend existed stay the same
+		add("state.backend", "pebble")
+	}
 	for i, s := range p.Sinks {
 		add(fmt.Sprintf("sinks[%d]", i), "%s", DescribeTarget(s))
 	}

@@ -99,49 +99,73 @@ func (o *Operator) Watermark() int64 { return o.w }
 // Open returns the number of open (window, key) states held.
 func (o *Operator) Open() int { return o.nOpen }
 
+// Err returns nil: an operator in memory cannot fail (see [Spill.Err]).
+func (o *Operator) Err() error { return nil }
+
+// Close does nothing (see [Spill.Close]).
+func (o *Operator) Close() error { return nil }
+
 // Add adds a record with event time ts. It reports late when every window
 // the record would join is past its allowed lateness; the record is then not
 // added. A value an aggregate cannot take (a string for sum) is an error and
 // nothing is added. Updates to windows that already fired are emitted at once.
 func (o *Operator) Add(ts int64, row []value.Value) (late bool, err error) {
-	for i := range o.cfg.Aggs {
-		a := &o.cfg.Aggs[i]
-		if a.Arg >= 0 {
-			if err := check(a, row[a.Arg]); err != nil {
-				return false, err
-			}
-		}
+	if err := o.cfg.checkRow(row); err != nil {
+		return false, err
 	}
 	o.keyBuf = o.keyBuf[:0]
 	for _, k := range o.cfg.Keys {
 		o.keyBuf = appendKey(o.keyBuf, row[k])
 	}
-	sp := &o.cfg.Window
-	switch sp.Type {
-	case TumblingType:
-		s := floorDiv(ts, sp.Size) * sp.Size
-		if o.isLate(s + sp.Size) {
-			return true, nil
-		}
-		o.addPane(s, s+sp.Size, ts, row)
-	case HoppingType:
-		last := floorDiv(ts, sp.Slide) * sp.Slide
-		first := last
-		for first-sp.Slide > ts-sp.Size {
-			first -= sp.Slide
-		}
-		added := false
-		for s := first; s <= last; s += sp.Slide {
-			if !o.isLate(s + sp.Size) {
-				o.addPane(s, s+sp.Size, ts, row)
-				added = true
-			}
-		}
-		return !added, nil
-	case SessionType:
+	if o.cfg.Window.Type == SessionType {
 		return o.addSession(ts, row), nil
 	}
-	return false, nil
+	return assign(&o.cfg.Window, o, ts, row), nil
+}
+
+// checkRow validates a row's values for every aggregate, so that a
+// record is either added to all its windows or to none.
+func (c *Config) checkRow(row []value.Value) error {
+	for i := range c.Aggs {
+		if a := &c.Aggs[i]; a.Arg >= 0 {
+			if err := check(a, row[a.Arg]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// paneAdder is an operator with tumbling or hopping windows.
+type paneAdder interface {
+	isLate(end int64) bool
+	addPane(start, end, ts int64, row []value.Value)
+}
+
+// assign adds a record at ts to each tumbling or hopping window it
+// belongs to that is not late, and reports whether all of them were.
+func assign(sp *Spec, o paneAdder, ts int64, row []value.Value) (late bool) {
+	if sp.Type == TumblingType {
+		s := floorDiv(ts, sp.Size) * sp.Size
+		if o.isLate(s + sp.Size) {
+			return true
+		}
+		o.addPane(s, s+sp.Size, ts, row)
+		return false
+	}
+	last := floorDiv(ts, sp.Slide) * sp.Slide
+	first := last
+	for first-sp.Slide > ts-sp.Size {
+		first -= sp.Slide
+	}
+	added := false
+	for s := first; s <= last; s += sp.Slide {
+		if !o.isLate(s + sp.Size) {
+			o.addPane(s, s+sp.Size, ts, row)
+			added = true
+		}
+	}
+	return !added
 }
 
 func (o *Operator) isLate(end int64) bool {
@@ -206,19 +230,11 @@ func insertByEnd(ps []*pane, p *pane) []*pane {
 func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 	gap := o.cfg.Window.Gap
 	ks := o.keys[string(o.keyBuf)]
-	var lo, hi int // touched sessions are ks.list[lo:hi]
-	first, last := ts, ts
+	var list []*session
 	if ks != nil {
-		lo = sort.Search(len(ks.list), func(i int) bool { return ks.list[i].last+gap >= ts })
-		hi = lo
-		for hi < len(ks.list) && ks.list[hi].first-gap <= ts {
-			hi++
-		}
-		if hi > lo {
-			first = min(first, ks.list[lo].first)
-			last = max(last, ks.list[hi-1].last)
-		}
+		list = ks.list
 	}
+	lo, hi, first, last := touched(list, ts, gap)
 	if o.isLate(addSat(last, gap)) {
 		return true
 	}
@@ -268,6 +284,22 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 		heap.Push(&o.fireQ, qitem{end, s, s.gen})
 	}
 	return false
+}
+
+// touched returns the sessions of a key that a record at ts joins,
+// list[lo:hi] (none when lo == hi), and the bounds of their union with ts.
+func touched(list []*session, ts, gap int64) (lo, hi int, first, last int64) {
+	first, last = ts, ts
+	lo = sort.Search(len(list), func(i int) bool { return list[i].last+gap >= ts })
+	hi = lo
+	for hi < len(list) && list[hi].first-gap <= ts {
+		hi++
+	}
+	if hi > lo {
+		first = min(first, list[lo].first)
+		last = max(last, list[hi-1].last)
+	}
+	return lo, hi, first, last
 }
 
 func (o *Operator) removeSession(s *session) {

@@ -27,12 +27,17 @@ var allAggs = []Agg{
 // randomStream is a disordered stream over a few keys with ints, floats
 // and nulls, so every kind of cell state is exercised.
 func randomStream(seed uint64, n int) []ev {
-	rng := rand.New(rand.NewPCG(seed, 7))
+	return genStream(rand.New(rand.NewPCG(seed, 7)), n, 6, 400)
+}
+
+// genStream makes n records over keys keys, event times advancing by up to
+// step and disordered by up to 3 s.
+func genStream(rng *rand.Rand, n, keys int, step int64) []ev {
 	evs := make([]ev, n)
 	ts := int64(1_000_000)
 	for i := range evs {
-		ts += rng.Int64N(400)
-		e := ev{ts: ts - rng.Int64N(3000), key: fmt.Sprintf("k%d", rng.IntN(6))}
+		ts += rng.Int64N(step)
+		e := ev{ts: ts - rng.Int64N(3000), key: fmt.Sprintf("k%d", rng.IntN(keys))}
 		switch rng.IntN(5) {
 		case 0:
 			e.v = nil
@@ -57,20 +62,22 @@ func feed(t *testing.T, op *Operator, wm *Watermark, evs []ev) {
 	}
 }
 
+// testSpecs are the window shapes the snapshot and store tests run.
+var testSpecs = []struct {
+	name     string
+	spec     Spec
+	lateness int64
+}{
+	{"tumbling", Spec{Type: TumblingType, Size: 2000}, 0},
+	{"tumbling with lateness", Spec{Type: TumblingType, Size: 2000}, 1500},
+	{"hopping", Spec{Type: HoppingType, Size: 3000, Slide: 1000}, 0},
+	{"hopping with lateness", Spec{Type: HoppingType, Size: 3000, Slide: 1000}, 2500},
+	{"session", Spec{Type: SessionType, Gap: 700}, 0},
+	{"session with lateness", Spec{Type: SessionType, Gap: 700}, 2000},
+}
+
 func TestSnapshotRoundTrip(t *testing.T) {
-	specs := []struct {
-		name     string
-		spec     Spec
-		lateness int64
-	}{
-		{"tumbling", Spec{Type: TumblingType, Size: 2000}, 0},
-		{"tumbling with lateness", Spec{Type: TumblingType, Size: 2000}, 1500},
-		{"hopping", Spec{Type: HoppingType, Size: 3000, Slide: 1000}, 0},
-		{"hopping with lateness", Spec{Type: HoppingType, Size: 3000, Slide: 1000}, 2500},
-		{"session", Spec{Type: SessionType, Gap: 700}, 0},
-		{"session with lateness", Spec{Type: SessionType, Gap: 700}, 2000},
-	}
-	for _, sc := range specs {
+	for _, sc := range testSpecs {
 		for seed := uint64(1); seed <= 5; seed++ {
 			t.Run(fmt.Sprintf("%s/seed%d", sc.name, seed), func(t *testing.T) {
 				evs := randomStream(seed, 600)
