@@ -286,7 +286,7 @@ func TestRunKilledPebble(t *testing.T) {
 			os.Mkdir(filepath.Join(base, name), 0o755)
 			memory := strings.Replace(stateSpec("source: {file: "+input+"}"), "tumbling: 10s", w, 1)
 			memory = strings.Replace(memory, "filter: price > 500", "filter: price > 100", 1)
-			pebble := strings.Replace(memory, "state: {dir: st, checkpoint_every: 20ms}", "state: {dir: st, checkpoint_every: 20ms, backend: pebble, memory_limit: 32MiB}", 1)
+			pebble := strings.Replace(memory, "state: {dir: st, checkpoint_every: 20ms}", "state: {dir: st, checkpoint_every: 20ms, backend: pebble, memory_limit: 128MiB}", 1)
 			ref, wantStats := referenceRun(t, bin, filepath.Join(base, name), memory)
 			final := size(filepath.Join(ref, "out.jsonl"))
 			for seed := uint64(1); seed <= uint64(killSeeds(2)); seed++ {

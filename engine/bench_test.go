@@ -17,6 +17,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/windows"
 )
 
 const benchBids = 1_000_000
@@ -115,4 +116,68 @@ func BenchmarkDuckDBNexmarkTumbling(b *testing.B) {
 	b.ReportMetric(float64(benchBids)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(rows), "rows")
 	_ = runtime.GOMAXPROCS(0)
+}
+
+// BenchmarkNexmarkBackends compares the window state backends on the
+// nexmark bids: in memory, in Pebble with the default 512 MiB budget (the
+// windows fit in the cache), and in Pebble with 32 MiB (the cache holds a
+// fraction of the open windows and evicts all the time). Tumbling windows
+// key on auction; sessions key on bidder, a larger key space.
+func BenchmarkNexmarkBackends(b *testing.B) {
+	data := bids(b)
+	shapes := map[string]string{
+		"tumbling": "tumbling: 10s\n      key: [auction]",
+		"session":  "session: {gap: 10s}\n      key: [bidder]",
+	}
+	for _, w := range []string{"tumbling", "session"} {
+		spec := `name: backends
+time: {field: dateTime}
+stages:
+  - window:
+      ` + shapes[w] + `
+      aggregate:
+        n: count()
+        max_price: max(price)
+`
+		p, err := pipeline.Parse("bench.yaml", []byte(spec))
+		if err != nil {
+			b.Fatal(err)
+		}
+		plan, err := pipeline.Compile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, backend := range []struct {
+			name  string
+			limit int64
+		}{{"memory", 0}, {"pebble", 512 << 20}, {"pebble-32MiB", 32 << 20}} {
+			b.Run(w+"/"+backend.name, func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				var rows int64
+				for b.Loop() {
+					opts := Options{Sinks: []sink.Sink{sink.NewJSONL("discard", io.Discard, nil)}}
+					if backend.limit > 0 {
+						opts.WindowStore = &windows.SpillOptions{Dir: b.TempDir(), MemoryLimit: backend.limit}
+					}
+					e, err := New(plan, opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := Run(context.Background(), source.NewReader("bids", bytes.NewReader(data)), e); err != nil {
+						b.Fatal(err)
+					}
+					if err := e.Close(); err != nil {
+						b.Fatal(err)
+					}
+					st := e.Stats()
+					if st.Passed != benchBids {
+						b.Fatalf("stats %s", st)
+					}
+					rows = st.Rows
+				}
+				b.ReportMetric(float64(benchBids)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(rows), "rows")
+			})
+		}
+	}
 }

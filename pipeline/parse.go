@@ -336,7 +336,7 @@ func (ps *parser) state(n *yaml.Node, path string) *State {
 		ps.errorf(n, join(path, "dir"), "is required")
 	}
 	if limit != nil && st.Backend == "pebble" && st.MemoryLimit > 0 && st.MemoryLimit < MinMemoryLimit {
-		ps.errorf(limit, join(path, "memory_limit"), "must be at least %s with backend pebble (its memtables and caches need that much)", formatSize(MinMemoryLimit))
+		ps.errorf(limit, join(path, "memory_limit"), "must be at least %s with backend pebble (about 50MiB for the process, the rest for the cache and Pebble)", formatSize(MinMemoryLimit))
 	}
 	return st
 }

@@ -549,8 +549,8 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name:    "state memory limit too small for pebble",
-			yaml:    spec("state:", "  dir: st", "  backend: pebble", "  memory_limit: 8MiB"),
-			wantErr: "p.yaml:4: state.memory_limit: must be at least 32MiB with backend pebble (its memtables and caches need that much)",
+			yaml:    spec("state:", "  dir: st", "  backend: pebble", "  memory_limit: 64MiB"),
+			wantErr: "p.yaml:4: state.memory_limit: must be at least 128MiB with backend pebble (about 50MiB for the process, the rest for the cache and Pebble)",
 		},
 		{
 			name:    "state bad memory limit",
@@ -1042,8 +1042,8 @@ func TestParseState(t *testing.T) {
 			&pipeline.State{Dir: "st", CheckpointEvery: 10 * time.Second, Backend: "memory", MemoryLimit: 512 << 20, Line: 3}},
 		{"every field", spec("state: {dir: /var/eddy, checkpoint_every: 250ms, backend: memory, memory_limit: 2GiB}"),
 			&pipeline.State{Dir: "/var/eddy", CheckpointEvery: 250 * time.Millisecond, Backend: "memory", MemoryLimit: 2 << 30, Line: 1}},
-		{"pebble", spec("state: {dir: st, backend: pebble, memory_limit: 64MiB}"),
-			&pipeline.State{Dir: "st", CheckpointEvery: 10 * time.Second, Backend: "pebble", MemoryLimit: 64 << 20, Line: 1}},
+		{"pebble", spec("state: {dir: st, backend: pebble, memory_limit: 256MiB}"),
+			&pipeline.State{Dir: "st", CheckpointEvery: 10 * time.Second, Backend: "pebble", MemoryLimit: 256 << 20, Line: 1}},
 		{"decimal size", spec("state: {dir: st, memory_limit: 100MB}"),
 			&pipeline.State{Dir: "st", CheckpointEvery: 10 * time.Second, Backend: "memory", MemoryLimit: 100e6, Line: 1}},
 	}

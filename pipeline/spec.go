@@ -34,7 +34,7 @@ type State struct {
 const (
 	DefaultCheckpointEvery       = 10 * time.Second
 	DefaultMemoryLimit     int64 = 512 << 20
-	MinMemoryLimit         int64 = 32 << 20
+	MinMemoryLimit         int64 = 128 << 20
 )
 
 // Source says where records come from.

@@ -29,17 +29,22 @@ type SpillOptions struct {
 	MemoryLimit int64
 }
 
-// The budget is split between the decoded cache and Pebble's own memory.
-func (o SpillOptions) cacheBytes() int64    { return o.MemoryLimit / 4 }
-func (o SpillOptions) memtableBytes() int64 { return clamp(o.MemoryLimit/16, 4<<20, 64<<20) }
-func (o SpillOptions) blockBytes() int64    { return clamp(o.MemoryLimit/8, 8<<20, 256<<20) }
+// The process itself (code, runtime, source buffers) takes about 50 MiB
+// of resident memory; the rest of MemoryLimit is the operator's budget,
+// split between the decoded cache and Pebble's memtables and block cache.
+const processBytes = 64 << 20
+
+func (o SpillOptions) budget() int64        { return max(o.MemoryLimit-processBytes, 16<<20) }
+func (o SpillOptions) cacheBytes() int64    { return o.budget() / 4 }
+func (o SpillOptions) memtableBytes() int64 { return clamp(o.budget()/16, 4<<20, 64<<20) }
+func (o SpillOptions) blockBytes() int64    { return clamp(o.budget()/8, 8<<20, 256<<20) }
 
 // HeapLimit is the Go heap the process should keep to (a soft limit for
 // the collector) so that with Pebble's memory, which is not on the Go heap,
 // it stays within MemoryLimit: what is left after two memtables, the block
-// cache and 16 MiB for everything else.
+// cache and 48 MiB of code and other memory the collector does not manage.
 func (o SpillOptions) HeapLimit() int64 {
-	return max(o.MemoryLimit-2*o.memtableBytes()-o.blockBytes()-16<<20, o.MemoryLimit/4)
+	return max(o.MemoryLimit-2*o.memtableBytes()-o.blockBytes()-48<<20, o.MemoryLimit/4)
 }
 
 func clamp(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
@@ -57,10 +62,11 @@ const fireChunk = 4096
 // same input, row for row and in the same order.
 //
 // The live store is scratch: it is written whenever the cache evicts or a
-// batch grows, and never synced. A consistent copy is made by
-// AppendSnapshot (a Pebble checkpoint: hard links to the immutable tables
-// and a copy of the log), and Restore starts from such a copy, so the
-// store's contents always match a checkpoint's engine state on restart.
+// batch grows, without a write-ahead log. A consistent copy is made by
+// AppendSnapshot (the memtable flushed, then a Pebble checkpoint: hard
+// links to the immutable tables and a copy of the manifest), and Restore
+// starts from such a copy, so the store's contents always match a
+// checkpoint's engine state on restart.
 //
 // Store keys, after the one-byte kind:
 //
@@ -102,6 +108,10 @@ type Spill struct {
 	keepQ   sessionHeap
 	stale   int
 	fireBuf []*session
+	// due are lower bounds of the times of the stored fire ('f') and
+	// keep ('l') index entries of keys not in the cache: Advance scans
+	// the store only when the watermark reaches them
+	dueF, dueL int64
 }
 
 type spane struct {
@@ -135,7 +145,8 @@ func NewSpill(cfg Config, opts SpillOptions) (*Spill, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Spill{base: *base, opts: opts, w: NoWatermark, panes: map[int64]*spane{}, keys: map[string]*skey{}}
+	s := &Spill{base: *base, opts: opts, w: NoWatermark, panes: map[int64]*spane{}, keys: map[string]*skey{},
+		dueF: EndOfInput, dueL: EndOfInput}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("window store: %w", err)
 	}
@@ -158,6 +169,9 @@ func (s *Spill) openLive() error {
 		Cache:                       s.cache,
 		MemTableSize:                uint64(s.opts.memtableBytes()),
 		MemTableStopWritesThreshold: 2,
+		// the live store is scratch: durability comes from the
+		// checkpoints, which flush the memtable first
+		DisableWAL: true,
 	}
 	lo.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	lo.EnsureDefaults()
@@ -565,9 +579,7 @@ func (s *Spill) loadKey(okey string) *skey {
 	n := r.count()
 	gap, L := s.base.cfg.Window.Gap, s.base.cfg.Lateness
 	for range n {
-		ss := &session{ks: &ks.keySessions, first: r.varint(), last: r.varint(), fired: r.bool()}
-		ss.entry.key = ks.key
-		s.base.readEntry(r, &ss.entry)
+		ss := s.readSession(r, &ks.keySessions)
 		if r.err != nil {
 			break
 		}
@@ -616,10 +628,19 @@ func (s *Spill) writeKey(ks *skey) {
 			s.del(k)
 		}
 	}
-	for _, k := range want {
-		if !slices.ContainsFunc(ks.disk, func(d []byte) bool { return string(d) == string(k) }) {
-			s.set(k, nil)
+	// an index entry carries its session and how many the key has, so
+	// that Advance fires and drops a key's only session without reading
+	// the key back
+	for i, k := range want {
+		s.vbuf = binary.AppendUvarint(s.vbuf[:0], uint64(len(ks.list)))
+		s.vbuf = appendValues(s.vbuf, ks.key)
+		s.vbuf = s.appendSession(s.vbuf, ks.list[i])
+		s.set(k, s.vbuf)
+		due := &s.dueF
+		if k[0] == 'l' {
+			due = &s.dueL
 		}
+		*due = min(*due, readTime(k[1:9]))
 	}
 	if len(ks.list) == 0 {
 		if ks.onDisk {
@@ -630,10 +651,7 @@ func (s *Spill) writeKey(ks *skey) {
 		s.vbuf = appendValues(s.vbuf[:0], ks.key)
 		s.vbuf = binary.AppendUvarint(s.vbuf, uint64(len(ks.list)))
 		for _, ss := range ks.list {
-			s.vbuf = binary.AppendVarint(s.vbuf, ss.first)
-			s.vbuf = binary.AppendVarint(s.vbuf, ss.last)
-			s.vbuf = appendBool(s.vbuf, ss.fired)
-			s.vbuf = s.base.appendEntry(s.vbuf, &ss.entry, false)
+			s.vbuf = s.appendSession(s.vbuf, ss)
 		}
 		s.set(s.sessionKey(ks.str), s.vbuf)
 		ks.onDisk = true
@@ -641,6 +659,20 @@ func (s *Spill) writeKey(ks *skey) {
 	ks.disk = want
 	ks.dirty = false
 	s.maybeCommit()
+}
+
+func (s *Spill) appendSession(b []byte, ss *session) []byte {
+	b = binary.AppendVarint(b, ss.first)
+	b = binary.AppendVarint(b, ss.last)
+	b = appendBool(b, ss.fired)
+	return s.base.appendEntry(b, &ss.entry, false)
+}
+
+func (s *Spill) readSession(r *reader, ks *keySessions) *session {
+	ss := &session{ks: ks, first: r.varint(), last: r.varint(), fired: r.bool()}
+	ss.entry.key = ks.key
+	s.base.readEntry(r, &ss.entry)
+	return ss
 }
 
 // evictKey writes ks back if needed and drops it from the cache; its
@@ -682,6 +714,13 @@ func (s *Spill) removeSession(ss *session) {
 // and never splitting a time. It returns the time up to which everything
 // is loaded and whether more remain.
 func (s *Spill) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more bool) {
+	due := &s.dueF
+	if kind == 'l' {
+		due = &s.dueL
+	}
+	if *due > w {
+		return w, false
+	}
 	s.commit()
 	lo := []byte{kind}
 	if *from != nil {
@@ -714,6 +753,10 @@ func (s *Spill) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more bool
 		if s.keys[okey] != nil {
 			continue
 		}
+		if s.direct(kind, k, it.Value(), okey) {
+			n++
+			continue
+		}
 		if ks := s.loadKey(okey); ks != nil {
 			n += len(ks.list)
 		}
@@ -721,7 +764,40 @@ func (s *Spill) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more bool
 			return w, false
 		}
 	}
+	// what is left at or before w belongs to keys in the cache, which
+	// write new entries (and lower the bound) when they are evicted
+	*due = addSat(w, 1)
 	return w, false
+}
+
+// direct handles an index entry of a key's only session without loading
+// the key: a due fire entry queues the session for fireSessions (which
+// sees it is not cached), a due keep entry is dropped at once. It reports
+// false for a key with several sessions, which must be loaded.
+func (s *Spill) direct(kind byte, k, v []byte, okey string) bool {
+	r := &reader{b: v}
+	if r.uvarint() != 1 || r.err != nil {
+		return false
+	}
+	if kind == 'l' {
+		s.del(s.sessionKey(okey))
+		s.del(k)
+		s.nOpen--
+		s.maybeCommit()
+		return true
+	}
+	ks := &keySessions{str: okey, key: s.base.readValues(r, len(s.base.cfg.Keys))}
+	ss := s.readSession(r, ks)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after a stored session", len(r.b))
+	}
+	if r.err != nil {
+		s.fail(fmt.Errorf("%w: %v", ErrCorrupt, r.err))
+		return true
+	}
+	ks.list = []*session{ss}
+	heap.Push(&s.fireQ, qitem{readTime(k[1:9]), ss, ss.gen})
+	return true
 }
 
 func (s *Spill) advanceSessions(w int64) {
@@ -769,7 +845,21 @@ func (s *Spill) fireSessions(upTo int64) {
 		end := addSat(ss.last, s.base.cfg.Window.Gap)
 		s.base.emit(&ss.entry, ss.first, end)
 		ss.fired = true
-		s.keys[ss.ks.str].dirty = true
+		ks := s.keys[ss.ks.str]
+		if ks == nil {
+			// the only session of a key not in the cache (direct)
+			fired := s.indexKey('f', end, ss.first, ss.ks.str)
+			if addSat(end, L) > w {
+				s.writeKey(&skey{keySessions: *ss.ks, disk: [][]byte{fired}, onDisk: true})
+			} else {
+				s.del(fired)
+				s.del(s.sessionKey(ss.ks.str))
+				s.nOpen--
+				s.maybeCommit()
+			}
+			continue
+		}
+		ks.dirty = true
 		if addSat(end, L) > w {
 			ss.gen++
 			heap.Push(&s.keepQ, qitem{addSat(end, L), ss, ss.gen})
@@ -923,7 +1013,8 @@ func (s *Spill) AppendSnapshot(b []byte) []byte {
 		if err := os.RemoveAll(dst); err != nil {
 			s.fail(err)
 		}
-		s.fail(s.db.Checkpoint(dst, pebble.WithFlushedWAL()))
+		s.fail(s.db.Flush())
+		s.fail(s.db.Checkpoint(dst))
 		s.removeOld(s.seq - 3)
 	}
 	b = append(b, spillMagic[:]...)
@@ -1021,6 +1112,7 @@ func (s *Spill) Restore(data []byte) error {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	s.w, s.nOpen, s.seq = w, nOpen, seq
+	s.dueF, s.dueL = NoWatermark, NoWatermark // unknown: the first Advance scans
 	s.panes, s.open, s.kept = panes, open, kept
 	s.removeOld(seq - 3)
 	return nil
