@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -76,6 +78,16 @@ func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
 	}
 	meta := state.Meta{Pipeline: p.Name, Spec: p.File, Fingerprint: state.Fingerprint(fields), Semantics: fields}
 	cp := &state.Checkpointer{Store: st, Meta: meta, Offsets: p.Source.Kafka != nil}
+	if v := os.Getenv("EDDY_TEST_CRASH"); v != "" {
+		// for the tests: SIGKILL this process after a step of a checkpoint,
+		// e.g. "save@5" or "commit duckdb@5" (a prefix of the step)
+		want, at, _ := strings.Cut(v, "@")
+		cp.AfterStep = func(step string, seq int64) {
+			if strings.HasPrefix(step, want) && fmt.Sprint(seq) == at {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}
 	s := &stateRun{store: st, cks: cks, cp: cp, duckSinks: duckdb}
 	if len(cks) > 0 {
 		s.ck = cks[0] // until choose

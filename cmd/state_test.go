@@ -507,12 +507,7 @@ sinks: [{file: out.jsonl}]
 dlq: {file: dead.jsonl}
 state: {dir: st, checkpoint_every: 20ms}
 `
-	sorted := func(path string) []string {
-		b, _ := os.ReadFile(path)
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		slices.Sort(lines)
-		return lines
-	}
+	sorted := func(path string) []string { return sortedFile(t, path) }
 	base := t.TempDir()
 	ref, wantStats := referenceRun(t, bin, base, spec)
 	if !strings.Contains(wantStats, " late=0 ") {

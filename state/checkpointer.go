@@ -39,6 +39,10 @@ type Checkpointer struct {
 	// source) as offsets.
 	Offsets bool
 	Clock   func() time.Time // default time.Now
+	// AfterStep, when set, is called after the Pebble write ("save") and
+	// after each transactional sink's commit ("commit <name>") of a
+	// two-phase checkpoint: tests crash the process there.
+	AfterStep func(step string, seq int64)
 
 	// Last is how long the engine waited for the last checkpoint (flush,
 	// sync, snapshot, and with transactional sinks the write and commits).
@@ -119,11 +123,13 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 		return err
 	}
 	c.Meta.Seq = m.Seq
+	c.step("save", m.Seq)
 	offsets := c.offsets(ck)
 	for _, t := range txns {
 		if err := t.Txn.Commit(ctx, m.Seq, offsets); err != nil {
 			return fmt.Errorf("commit %s: %w", t.Name, err)
 		}
+		c.step("commit "+t.Name, m.Seq)
 	}
 	if c.Group != nil {
 		if err := c.Group.Commit(ctx, m.Seq, offsets); err != nil {
@@ -132,6 +138,12 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 	}
 	c.Last = time.Since(start)
 	return nil
+}
+
+func (c *Checkpointer) step(step string, seq int64) {
+	if c.AfterStep != nil {
+		c.AfterStep(step, seq)
+	}
 }
 
 // txns returns the transactional sinks in the order they commit: those
