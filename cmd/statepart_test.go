@@ -215,7 +215,7 @@ func TestRunCrashBetweenCommits(t *testing.T) {
 	ref, wantStats := referenceRun(t, bin, base, partSpec(addr, "bidsc", "refc", "", timeCfg))
 	want := sortedFile(t, filepath.Join(ref, "out.jsonl"))
 	wantTable := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids")
-	for i, crash := range []string{"save@40", "commit duckdb@40", "commit kafka@40"} {
+	for i, crash := range []string{"save@4", "commit duckdb@4", "commit kafka@4"} {
 		topic := fmt.Sprintf("resc%d", i+1)
 		t.Run(crash, func(t *testing.T) {
 			dir := filepath.Join(base, topic)
