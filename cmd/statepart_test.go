@@ -46,6 +46,22 @@ func sortedTopic(t *testing.T, addr, topic string) []string {
 	return out
 }
 
+// sameRows requires the file, the DuckDB table and the read_committed
+// topic written in dir to hold the rows want (sorted lines) and wantTable
+// (sorted tableRows), as multisets.
+func sameRows(t *testing.T, addr, dir, topic string, want, wantTable []string) {
+	t.Helper()
+	if got := sortedFile(t, filepath.Join(dir, "out.jsonl")); !slices.Equal(got, want) {
+		t.Errorf("file: %d rows, want the %d of the uninterrupted run", len(got), len(want))
+	}
+	if got := tableRows(t, filepath.Join(dir, "out.duckdb"), "bids"); !slices.Equal(got, wantTable) {
+		t.Errorf("DuckDB table: %d rows, want the %d of the uninterrupted run", len(got), len(wantTable))
+	}
+	if got := sortedTopic(t, addr, topic); !slices.Equal(got, want) {
+		t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run", len(got), topic, len(want))
+	}
+}
+
 // partSpec is stateSpec over a three-partition topic with a Kafka sink
 // to results as well; group, when not empty, is the source's group.
 func partSpec(addr, in, results, group, timeCfg string) string {
@@ -86,15 +102,7 @@ func TestRunKilledKafkaPartitionsSinks(t *testing.T) {
 	for i, topic := range topics[2:] {
 		t.Run(fmt.Sprintf("seed%d", i+1), func(t *testing.T) {
 			dir := killedRun(t, bin, base, topic, partSpec(addr, "bidsp", topic, "", timeCfg), uint64(i+31), size(filepath.Join(ref, "out.jsonl")), wantStats)
-			if got := sortedFile(t, filepath.Join(dir, "out.jsonl")); !slices.Equal(got, want) {
-				t.Errorf("file: %d rows, want the %d of the uninterrupted run", len(got), len(want))
-			}
-			if got := tableRows(t, filepath.Join(dir, "out.duckdb"), "bids"); !slices.Equal(got, wantTable) {
-				t.Errorf("DuckDB table: %d rows, want the %d of the uninterrupted run", len(got), len(wantTable))
-			}
-			if got := sortedTopic(t, addr, topic); !slices.Equal(got, want) {
-				t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run", len(got), topic, len(want))
-			}
+			sameRows(t, addr, dir, topic, want, wantTable)
 		})
 	}
 }
@@ -230,15 +238,7 @@ func TestRunCrashBetweenCommits(t *testing.T) {
 			if got := statsLine(runToEnd(t, bin, "run", p)); got != wantStats {
 				t.Errorf("final counters %q, want %q", got, wantStats)
 			}
-			if got := sortedFile(t, filepath.Join(dir, "out.jsonl")); !slices.Equal(got, want) {
-				t.Errorf("file: %d rows, want the %d of the uninterrupted run", len(got), len(want))
-			}
-			if got := tableRows(t, filepath.Join(dir, "out.duckdb"), "bids"); !slices.Equal(got, wantTable) {
-				t.Errorf("DuckDB table: %d rows, want the %d of the uninterrupted run", len(got), len(wantTable))
-			}
-			if got := sortedTopic(t, addr, topic); !slices.Equal(got, want) {
-				t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run", len(got), topic, len(want))
-			}
+			sameRows(t, addr, dir, topic, want, wantTable)
 		})
 	}
 }
