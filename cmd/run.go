@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/duck"
@@ -111,6 +112,41 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		st := r.st
 		r.closers = append(r.closers, func() error { return errors.Join(st.cp.Wait(), st.store.Close()) })
 	}
+	if k := p.Source.Kafka; k != nil {
+		cfg, err := clusterConfig(c, k.Brokers, k.Config)
+		if err != nil {
+			return err
+		}
+		r.srcCfg = cfg
+		ping, err := cfg.Client(ctx, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		ping.Close()
+	}
+	sinks := make([]sink.Sink, len(p.Sinks))
+	if r.st != nil {
+		// the transactional sinks first: which checkpoint is restored
+		// depends on what they hold
+		for i, t := range p.Sinks {
+			if t.Kafka != nil || t.DuckDB != nil {
+				if sinks[i], err = r.openSink(ctx, t); err != nil {
+					return err
+				}
+			}
+		}
+		if err := r.st.choose(ctx); err != nil {
+			return err
+		}
+		if k := p.Source.Kafka; k != nil && k.Group != "" && !r.st.groupInTxn {
+			cl, err := r.srcCfg.Client(ctx, 10*time.Second)
+			if err != nil {
+				return err
+			}
+			r.closers = append(r.closers, func() error { cl.Close(); return nil })
+			r.st.cp.Group = &sink.GroupOffsets{Adm: kadm.NewClient(cl), Group: k.Group}
+		}
+	}
 	ck := r.st.restored()
 
 	var src source.Source
@@ -118,26 +154,18 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	switch {
 	case p.Source.Kafka != nil:
 		k := p.Source.Kafka
-		cfg, err := clusterConfig(c, k.Brokers, k.Config)
-		if err != nil {
-			return err
-		}
-		r.srcCfg = cfg
-		conn, err := cfg.Opts()
+		conn, err := r.srcCfg.Opts()
 		if err != nil {
 			return usageError{err}
 		}
-		ping, err := cfg.Client(ctx, 10*time.Second)
-		if err != nil {
-			return err
-		}
-		ping.Close()
-		ks, err := source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop, Group: k.Group, Resume: resumeOffsets(ck)})
+		ks, err := source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop, Group: k.Group,
+			GroupOffsetsOnly: r.st != nil, Resume: resumeOffsets(ck)})
 		if err != nil {
 			return err
 		}
 		r.closers = append(r.closers, ks.Close)
-		src, track = ks, k.Group != ""
+		// with state the group's offsets are committed with the checkpoints
+		src, track = ks, k.Group != "" && r.st == nil
 	case p.Source.File == "-":
 		src = source.NewReader("-", c.InOrStdin())
 	default:
@@ -153,13 +181,15 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		}
 		src = fs
 	}
-	var sinks []sink.Sink
-	for _, t := range p.Sinks {
+	for i, t := range p.Sinks {
+		if sinks[i] != nil {
+			continue
+		}
 		s, err := r.openSink(ctx, t)
 		if err != nil {
 			return err
 		}
-		sinks = append(sinks, s)
+		sinks[i] = s
 	}
 	dead, err := r.openDead(ctx)
 	if err != nil {
@@ -268,10 +298,6 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 		}
 		tb, err := duck.OpenTable(t.DuckDB.Path, t.DuckDB.Table, duck.Options{Mode: mode, Progress: r.st != nil, BatchRows: t.DuckDB.BatchRows})
 		if err != nil {
-			return nil, err
-		}
-		if err := r.st.resumeTable(t, tb); err != nil {
-			tb.Close()
 			return nil, err
 		}
 		s = tb

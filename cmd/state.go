@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -25,9 +27,15 @@ import (
 // methods are no-ops on a nil *stateRun (no state section).
 type stateRun struct {
 	store       *state.Store
-	ck          *state.Checkpoint // restored from; nil on a fresh start
+	cks         []*state.Checkpoint // stored, the last first
+	ck          *state.Checkpoint   // restored from (see choose); nil on a fresh start
 	cp          *state.Checkpointer
 	atLeastOnce []string // sinks that cannot be rolled back
+	// the Kafka sinks opened so far, and whether the source group's
+	// offsets are committed in one's transactions
+	kafkaSinks int
+	groupInTxn bool
+	duckSinks  int
 }
 
 // openState opens (or, with reset, first removes) the state directory and
@@ -36,8 +44,15 @@ func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
 	switch {
 	case p.Source.File == "-":
 		return nil, usagef("%s: state: cannot resume stdin after a restart; read a file or a topic, or remove the state section", p.File)
-	case p.Source.Kafka != nil && p.Source.Kafka.Group != "":
-		return nil, usagef("%s: state: a consumer group with a state directory is not supported yet (positions come from the checkpoint); remove source.kafka.group or the state section", p.File)
+	}
+	duckdb := 0
+	for _, t := range p.Sinks {
+		if t.DuckDB != nil {
+			duckdb++
+		}
+	}
+	if duckdb > 1 {
+		return nil, usagef("%s: state: at most one duckdb sink with a state section (two databases cannot commit a checkpoint together); write the other table from its own pipeline", p.File)
 	}
 	dir := p.State.Dir
 	if reset {
@@ -49,23 +64,35 @@ func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck, err := st.Load()
+	cks, err := st.LoadAll()
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	fields := state.Describe(p)
-	if ck != nil {
+	for _, ck := range cks {
 		if err := state.Check(dir, ck, fields); err != nil {
 			st.Close()
 			return nil, usageError{err}
 		}
 	}
 	meta := state.Meta{Pipeline: p.Name, Spec: p.File, Fingerprint: state.Fingerprint(fields), Semantics: fields}
-	if ck != nil {
-		meta.Seq = ck.Meta.Seq
+	cp := &state.Checkpointer{Store: st, Meta: meta, Offsets: p.Source.Kafka != nil}
+	if v := os.Getenv("EDDY_TEST_CRASH"); v != "" {
+		// for the tests: SIGKILL this process after a step of a checkpoint,
+		// e.g. "save@5" or "commit duckdb@5" (a prefix of the step)
+		want, at, _ := strings.Cut(v, "@")
+		cp.AfterStep = func(step string, seq int64) {
+			if strings.HasPrefix(step, want) && fmt.Sprint(seq) == at {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
 	}
-	return &stateRun{store: st, ck: ck, cp: &state.Checkpointer{Store: st, Meta: meta}}, nil
+	s := &stateRun{store: st, cks: cks, cp: cp, duckSinks: duckdb}
+	if len(cks) > 0 {
+		s.ck = cks[0] // until choose
+	}
+	return s, nil
 }
 
 func (s *stateRun) restored() *state.Checkpoint {
@@ -73,6 +100,24 @@ func (s *stateRun) restored() *state.Checkpoint {
 		return nil
 	}
 	return s.ck
+}
+
+// choose picks the checkpoint to restore once the transactional sinks are
+// open (state.Checkpointer.Choose) and commits again the rows of the sinks
+// that missed its commit.
+func (s *stateRun) choose(ctx context.Context) error {
+	if s == nil || len(s.cks) == 0 {
+		return nil
+	}
+	ck, redo, err := s.cp.Choose(s.cks)
+	if err != nil {
+		return err
+	}
+	if err := s.cp.Redo(ctx, ck, redo); err != nil {
+		return err
+	}
+	s.ck, s.cp.Meta.Seq = ck, ck.Meta.Seq
+	return nil
 }
 
 func (s *stateRun) inexact(name string) {
@@ -106,10 +151,10 @@ func (s *stateRun) track(name string, x any, dead bool) {
 			tr.Sink = v
 		}
 	case *duck.Table:
-		tr.Sink = v
+		tr.Txn = v
 	case *sink.Kafka:
-		if pos, _ := v.Positions(); pos != nil {
-			tr.Sink = v
+		if v.Transactional() {
+			tr.Txn = v
 		}
 	}
 	if dead {
@@ -120,16 +165,15 @@ func (s *stateRun) track(name string, x any, dead bool) {
 }
 
 // openKafka opens a Kafka sink that writes in transactions committed at
-// each checkpoint, and on a restart skips the rows committed after it.
+// each checkpoint with the checkpoint's marker. The first Kafka sink on the
+// source's cluster commits the source group's offsets in its transactions;
+// the sinks that commit after another (a DuckDB table, an earlier Kafka
+// sink) keep their open transaction's rows for the checkpoint (Redo).
 func (s *stateRun) openKafka(ctx context.Context, r *runner, t pipeline.Target) (*sink.Kafka, error) {
 	name := state.DescribeTarget(t)
 	cfg, err := r.targetConfig(t.Kafka)
 	if err != nil {
 		return nil, err
-	}
-	conn, err := cfg.Opts()
-	if err != nil {
-		return nil, usageError{err}
 	}
 	// one transactional ID per pipeline and sink: a restarted run fences
 	// the killed one and aborts its open transaction
@@ -139,45 +183,17 @@ func (s *stateRun) openKafka(ctx context.Context, r *runner, t pipeline.Target) 
 	if err != nil {
 		return nil, err
 	}
-	k, err := sink.NewKafkaTxn(ctx, cl, t.Kafka.Topic, id, conn)
+	o := sink.KafkaTxnOptions{Redo: s.duckSinks > 0 || s.kafkaSinks > 0}
+	if g := r.p.Source.Kafka; g != nil && g.Group != "" && !s.groupInTxn && cfg == r.srcCfg {
+		o.Group, s.groupInTxn = g.Group, true
+	}
+	s.kafkaSinks++
+	k, err := sink.NewKafkaTxn(ctx, cl, t.Kafka.Topic, id, o)
 	if err != nil {
 		cl.Close()
 		return nil, err
 	}
-	if s.ck != nil {
-		p := s.ck.Sink(name, false)
-		if p == nil {
-			k.Close()
-			return nil, fmt.Errorf("state %s: the checkpoint has no progress for %s", s.store.Dir(), name)
-		}
-		if err := k.Resume(ctx, p.Progress, p.Base, p.Partitions); err != nil {
-			k.Close()
-			return nil, err
-		}
-	}
 	return k, nil
-}
-
-// resumeTable makes a DuckDB sink skip the rows it committed after the
-// checkpoint: the run writes them again, in the same order.
-func (s *stateRun) resumeTable(t pipeline.Target, tb *duck.Table) error {
-	if s == nil {
-		return nil
-	}
-	if s.ck == nil {
-		return nil
-	}
-	want, ok := s.ck.Progress(state.DescribeTarget(t), false)
-	if !ok {
-		return fmt.Errorf("state %s: the checkpoint has no progress for %s", s.store.Dir(), state.DescribeTarget(t))
-	}
-	have := tb.Progress()
-	if have < want {
-		return fmt.Errorf("resume duckdb %s table %s: %d rows are counted in %s, fewer than the %d of the checkpoint: the table was changed since",
-			t.DuckDB.Path, t.DuckDB.Table, have, duck.ProgressTable, want)
-	}
-	tb.Skip(have - want)
-	return nil
 }
 
 // start restores the engine from the checkpoint, or writes a first

@@ -456,11 +456,11 @@ run with --reset-state to discard the state and start over`) {
 			t.Errorf("stdin with state: exit %d\n%s", code, stderr)
 		}
 	})
-	t.Run("consumer group", func(t *testing.T) {
-		q := writeFile(t, dir, "g.yaml", strings.Replace(spec("10s"), "source: {file: in.jsonl}", "source: {kafka: {brokers: [127.0.0.1:1], topic: t, group: g}}", 1))
+	t.Run("two duckdb sinks", func(t *testing.T) {
+		q := writeFile(t, dir, "g.yaml", strings.Replace(spec("10s"), "[{file: out.jsonl}]", "[{duckdb: {path: a.duckdb, table: a}}, {duckdb: {path: b.duckdb, table: b}}]", 1))
 		code, _, stderr := runCLI(t, "", "run", q)
-		if code != 2 || !strings.Contains(stderr, "state: a consumer group with a state directory is not supported yet") {
-			t.Errorf("group with state: exit %d\n%s", code, stderr)
+		if code != 2 || !strings.Contains(stderr, "state: at most one duckdb sink with a state section") {
+			t.Errorf("two duckdb sinks with state: exit %d\n%s", code, stderr)
 		}
 	})
 	t.Run("parquet file", func(t *testing.T) {
@@ -543,12 +543,7 @@ sinks: [{file: out.jsonl}]
 dlq: {file: dead.jsonl}
 state: {dir: st, checkpoint_every: 20ms}
 `
-	sorted := func(path string) []string {
-		b, _ := os.ReadFile(path)
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		slices.Sort(lines)
-		return lines
-	}
+	sorted := func(path string) []string { return sortedFile(t, path) }
 	base := t.TempDir()
 	ref, wantStats := referenceRun(t, bin, base, spec)
 	if !strings.Contains(wantStats, " late=0 ") {

@@ -47,16 +47,17 @@ type Options struct {
 	// Threads caps DuckDB's worker threads; 0 (default) keeps DuckDB's
 	// default, one per core.
 	Threads int
-	// Progress keeps, in the table ProgressTable of the same database, the
-	// number of rows committed to the table, updated in the same
-	// transaction as the rows: a checkpoint records it (Table.Progress),
-	// and a restarted run skips the rows committed after the checkpoint
-	// (Table.Skip) instead of writing them twice. Default off.
+	// Progress makes the table transactional for checkpoints
+	// (sink.Transactional): rows stay in one open transaction that only
+	// Commit commits, together with the table's row of ProgressTable
+	// (the rows committed to the table and the checkpoint's number); Flush
+	// commits nothing, Close rolls the open transaction back, and
+	// BatchRows is not used. Default off.
 	Progress bool
 }
 
 // ProgressTable is the table in which Options.Progress counts committed
-// rows: (table_name VARCHAR PRIMARY KEY, rows BIGINT).
+// rows: (table_name VARCHAR PRIMARY KEY, rows BIGINT, checkpoint BIGINT).
 const ProgressTable = "eddy_progress"
 
 // Validate checks the options.
@@ -96,12 +97,13 @@ type Table struct {
 	skipped   atomic.Int64
 	err       error
 	closed    bool
-	skip      int64 // rows still to skip (Skip)
+	txn       bool // Options.Progress
 }
 
 var (
-	_ sink.Sink    = (*Table)(nil)
-	_ sink.Flusher = (*Table)(nil)
+	_ sink.Sink          = (*Table)(nil)
+	_ sink.Flusher       = (*Table)(nil)
+	_ sink.Transactional = (*Table)(nil)
 )
 
 // OpenTable opens (or creates) the DuckDB database file at path and
@@ -120,7 +122,7 @@ func OpenTable(path, table string, opts Options) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Table{db: db, conn: conn, path: path, batchRows: opts.BatchRows}
+	t := &Table{db: db, conn: conn, path: path, batchRows: opts.BatchRows, txn: opts.Progress}
 	if t.batchRows == 0 {
 		t.batchRows = DefaultBatchRows
 	}
@@ -177,19 +179,24 @@ func openDB(ctx context.Context, path string, threads int) (*duckdb.Connector, *
 	return db, conn, nil
 }
 
-// Progress returns the number of rows committed to the table by runs with
-// Options.Progress, as stored next to them (0 without Progress), less the
-// rows still to skip: while a restarted run skips the rows committed after
-// its checkpoint, only those it has reached count, so a checkpoint taken
-// meanwhile matches the engine's position.
-func (t *Table) Progress() int64 { return t.w.total - t.skip }
+// Rows returns the rows committed to the table by runs with
+// Options.Progress, as counted in ProgressTable, plus those of the open
+// transaction.
+func (t *Table) Rows() int64 { return t.w.total + int64(t.w.rows) }
 
-// Sync is a no-op: a committed batch is durable.
-func (t *Table) Sync() error { return nil }
+// Committed returns the table's row of ProgressTable as read when the
+// table was opened: rows committed and the checkpoint that committed them.
+func (t *Table) Committed() (rows, seq int64) { return t.w.total0, t.w.seq0 }
 
-// Skip makes the next n writes no-ops: those rows were committed by an
-// earlier run after the checkpoint it is restarted from.
-func (t *Table) Skip(n int64) { t.skip = n }
+// Commit commits the open transaction with the table's row of
+// ProgressTable set to Rows() and seq (Options.Progress).
+func (t *Table) Commit(ctx context.Context, seq int64, _ map[string]map[int32]int64) error {
+	if t.err != nil {
+		return t.err
+	}
+	t.w.seq = seq
+	return t.commit(ctx)
+}
 
 // Write buffers a row; every BatchRows rows the batch is committed. It
 // fails when Coordinates is on: use WriteRecord.
@@ -206,10 +213,6 @@ func (t *Table) WriteRecord(r *sink.Row, rec *source.Record) error {
 	if t.closed {
 		return errors.New("duckdb sink: write after close")
 	}
-	if t.skip > 0 {
-		t.skip--
-		return nil
-	}
 	if err := t.w.add(context.Background(), r, rec); err != nil {
 		var re *RowError
 		if errors.As(err, &re) {
@@ -218,15 +221,16 @@ func (t *Table) WriteRecord(r *sink.Row, rec *source.Record) error {
 		t.err = fmt.Errorf("duckdb %s: %w", t.path, err)
 		return t.err
 	}
-	if t.w.rows >= t.batchRows {
+	if t.w.rows >= t.batchRows && !t.txn {
 		return t.commit(context.Background())
 	}
 	return nil
 }
 
-// Flush commits the rows buffered so far.
+// Flush commits the rows buffered so far (with Options.Progress it
+// commits nothing: Commit does).
 func (t *Table) Flush(ctx context.Context) error {
-	if t.err != nil {
+	if t.err != nil || t.txn {
 		return t.err
 	}
 	return t.commit(ctx)
@@ -251,8 +255,10 @@ func (t *Table) Written() int64 { return t.written.Load() }
 // table (and so did not add again).
 func (t *Table) Skipped() int64 { return t.skipped.Load() }
 
-// Close commits the last batch, adds columns that only ever had nulls (as
-// VARCHAR) and closes the database, which checkpoints it.
+// Close commits the last batch (with Options.Progress it rolls the open
+// transaction back: what it holds is after the last checkpoint), adds
+// columns that only ever had nulls (as VARCHAR) and closes the database,
+// which checkpoints it.
 func (t *Table) Close() error {
 	if t.closed {
 		return t.err
@@ -260,7 +266,10 @@ func (t *Table) Close() error {
 	t.closed = true
 	ctx := context.Background()
 	err := t.err
-	if err == nil {
+	switch {
+	case err == nil && t.txn:
+		t.w.rollback()
+	case err == nil:
 		err = t.commit(ctx)
 	}
 	if err == nil {

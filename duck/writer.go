@@ -127,29 +127,39 @@ type writer struct {
 
 	progress bool  // count committed rows in ProgressTable
 	total    int64 // rows committed as counted there
+	seq      int64 // the checkpoint the next commit records there
+	// total and seq as read when the table was opened
+	total0, seq0 int64
 }
 
 // loadProgress creates the progress table if needed and reads the table's
 // committed row count (reset to 0 when the table was just replaced).
 func (w *writer) loadProgress(ctx context.Context, reset bool) error {
 	w.progress = true
-	q := "CREATE TABLE IF NOT EXISTS " + quoteIdent(ProgressTable) + " (table_name VARCHAR PRIMARY KEY, rows BIGINT NOT NULL)"
+	q := "CREATE TABLE IF NOT EXISTS " + quoteIdent(ProgressTable) + " (table_name VARCHAR PRIMARY KEY, rows BIGINT NOT NULL, checkpoint BIGINT NOT NULL DEFAULT 0)"
 	if _, err := w.exec(ctx, q); err != nil {
 		return fmt.Errorf("create table %s: %w", ProgressTable, err)
+	}
+	// tables made by eddy before checkpoints were counted there
+	q = "ALTER TABLE " + quoteIdent(ProgressTable) + " ADD COLUMN IF NOT EXISTS checkpoint BIGINT DEFAULT 0"
+	if _, err := w.exec(ctx, q); err != nil {
+		return fmt.Errorf("alter table %s: %w", ProgressTable, err)
 	}
 	if reset {
 		if _, err := w.exec(ctx, "DELETE FROM "+quoteIdent(ProgressTable)+" WHERE table_name = "+quoteString(w.table)); err != nil {
 			return fmt.Errorf("reset %s: %w", ProgressTable, err)
 		}
 	}
-	q = "SELECT rows FROM " + quoteIdent(ProgressTable) + " WHERE table_name = " + quoteString(w.table)
-	err := w.query(ctx, q, 1, func(d []driver.Value) error {
+	q = "SELECT rows, coalesce(checkpoint, 0) FROM " + quoteIdent(ProgressTable) + " WHERE table_name = " + quoteString(w.table)
+	err := w.query(ctx, q, 2, func(d []driver.Value) error {
 		w.total, _ = d[0].(int64)
+		w.seq, _ = d[1].(int64)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("read %s: %w", ProgressTable, err)
 	}
+	w.total0, w.seq0 = w.total, w.seq
 	return nil
 }
 
@@ -701,7 +711,7 @@ func (w *writer) commit(ctx context.Context) (rows, skipped int64, err error) {
 		return 0, 0, err
 	}
 	if w.progress {
-		q := fmt.Sprintf("INSERT OR REPLACE INTO %s VALUES (%s, %d)", quoteIdent(ProgressTable), quoteString(w.table), w.total+int64(w.rows))
+		q := fmt.Sprintf("INSERT OR REPLACE INTO %s (table_name, rows, checkpoint) VALUES (%s, %d, %d)", quoteIdent(ProgressTable), quoteString(w.table), w.total+int64(w.rows), w.seq)
 		if _, err := w.exec(ctx, q); err != nil {
 			w.rollback()
 			return 0, 0, fmt.Errorf("count rows in %s: %w", ProgressTable, err)

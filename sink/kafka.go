@@ -82,6 +82,10 @@ func NewKafka(cl *kgo.Client, topic string, owned bool) *Kafka {
 	return &Kafka{p: producer{cl: cl, topic: topic, owned: owned}}
 }
 
+// Transactional reports whether the sink writes in transactions
+// (NewKafkaTxn).
+func (k *Kafka) Transactional() bool { return k.txn != nil }
+
 // Write produces one row (asynchronously; see Flush).
 func (k *Kafka) Write(r *Row) error {
 	rec := &kgo.Record{Topic: k.p.topic, Value: append([]byte(nil), r.JSON...)}
@@ -89,12 +93,11 @@ func (k *Kafka) Write(r *Row) error {
 		rec.Key = append([]byte(nil), r.Key...)
 	}
 	if t := k.txn; t != nil {
-		if t.skip > 0 {
-			t.skip-- // committed by the run before the restart
-			return nil
-		}
 		rec.Headers = []kgo.RecordHeader{{Key: HeaderSink, Value: []byte(t.id)}}
 		t.pending++
+		if t.redo {
+			t.logRow(rec.Key, rec.Value)
+		}
 	}
 	return k.p.produce(rec)
 }

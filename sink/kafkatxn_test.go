@@ -13,12 +13,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// TestKafkaTxnResume plays the crash a checkpointed run can meet: a
-// transaction committed, then the process died before its checkpoint was
-// stored. The restarted sink, given the older checkpoint, must skip the
-// rows already committed, so read_committed readers see each row once.
-func TestKafkaTxnResume(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "rows"))
+// TestKafkaTxnMarker plays the crashes a checkpointed run can meet: a
+// transaction committed with its marker (the checkpoint's number and the
+// sink's row count in the group's offset metadata), then one left open by
+// the crash, which the restarted sink fences; the marker read back is the
+// committed one, and the rows kept for a redo commit again once.
+func TestKafkaTxnMarker(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "rows", "in"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,12 +27,12 @@ func TestKafkaTxnResume(t *testing.T) {
 	conn := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
 	ctx := context.Background()
 	const id = "eddy-state.test"
-	open := func() *Kafka {
+	open := func(o KafkaTxnOptions) *Kafka {
 		cl, err := kgo.NewClient(append(conn, kgo.TransactionalID(id), kgo.TransactionTimeout(time.Minute))...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := NewKafkaTxn(ctx, cl, "rows", id, conn)
+		k, err := NewKafkaTxn(ctx, cl, "rows", id, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,56 +46,60 @@ func TestKafkaTxnResume(t *testing.T) {
 			}
 		}
 	}
-	k := open()
+	marker := func(k *Kafka, wantRows, wantSeq int64) {
+		t.Helper()
+		if rows, seq := k.Committed(); rows != wantRows || seq != wantSeq {
+			t.Fatalf("Committed = %d, %d; want %d, %d", rows, seq, wantRows, wantSeq)
+		}
+	}
+	o := KafkaTxnOptions{Group: "g", Redo: true}
+	offsets := map[string]map[int32]int64{"in": {0: 10, 1: 20}}
+	k := open(o)
+	marker(k, 0, 0)
 	write(k, 1, 3)
-	if err := k.Sync(); err != nil {
+	if err := k.Commit(ctx, 1, offsets); err != nil {
 		t.Fatal(err)
 	}
-	rows := k.Progress() // the checkpoint that is stored
-	positions, base := k.Positions()
-	write(k, 4, 5)
-	if err := k.Sync(); err != nil { // committed, but its checkpoint never stored
+	if err := k.Commit(ctx, 2, offsets); err != nil { // empty: the marker stays
 		t.Fatal(err)
 	}
-	write(k, 6, 6) // in the open transaction when the process dies
+	write(k, 4, 5) // in the open transaction when the process dies
+	redo := k.AppendRedo(nil)
 	k.p.cl.Flush(ctx)
 	// no Close: the transaction stays open until the restarted sink fences it
 
-	k = open()
-	if err := k.Resume(ctx, rows, base, positions); err != nil {
+	k = open(o)
+	marker(k, 3, 2) // the empty commit moved the source group's offsets
+	if got := committed(t, conn, "rows"); got != `{"n":1} {"n":2} {"n":3}` {
+		t.Errorf("read_committed sees %s after the crash", got)
+	}
+	if err := k.Redo(ctx, redo, 3, map[string]map[int32]int64{"in": {0: 11, 1: 22}}); err != nil {
 		t.Fatal(err)
 	}
-	if k.txn.skip != 2 || k.Progress() != 3 {
-		t.Fatalf("after Resume: skip %d, progress %d; want 2 and 3", k.txn.skip, k.Progress())
-	}
-	// the replay from the stored checkpoint reaches row 4, then a
-	// checkpoint is taken while row 5 is still to be skipped, and the
-	// process dies again
-	write(k, 4, 4)
-	if err := k.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	rows = k.Progress()
-	positions, base = k.Positions()
-	if rows != 4 {
-		t.Fatalf("Progress while skipping = %d, want 4", rows)
-	}
-	k = open()
-	if err := k.Resume(ctx, rows, base, positions); err != nil {
-		t.Fatal(err)
-	}
-	write(k, 5, 7) // the replay from the second checkpoint
-	if err := k.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if k.Progress() != 7 {
-		t.Errorf("Progress = %d, want 7", k.Progress())
+	if k.Rows() != 5 {
+		t.Errorf("Rows = %d, want 5", k.Rows())
 	}
 	k.Close()
-
-	got := committed(t, conn, "rows")
-	if want := `{"n":1} {"n":2} {"n":3} {"n":4} {"n":5} {"n":6} {"n":7}`; got != want {
+	k = open(o)
+	marker(k, 5, 3)
+	k.Close()
+	if got, want := committed(t, conn, "rows"), `{"n":1} {"n":2} {"n":3} {"n":4} {"n":5}`; got != want {
 		t.Errorf("read_committed sees %s\nwant %s", got, want)
+	}
+	cl, err := kgo.NewClient(conn...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "g")
+	if err == nil {
+		err = offs.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.Lookup("in", 1); o.At != 22 || o.Metadata != "eddy checkpoint=3 rows=5" {
+		t.Errorf("group g commits in/1 at %d with %q, want 22 with the marker of checkpoint 3", o.At, o.Metadata)
 	}
 }
 

@@ -50,6 +50,38 @@ type Checkpointed interface {
 	Sync() error
 }
 
+// Transactional is a sink that keeps what it is given in one open
+// transaction until Commit, which commits it with a marker: the sink's
+// total row count and the checkpoint's number, stored by the destination
+// in the same transaction (DuckDB: a row of eddy_progress; Kafka: the
+// offsets of a consumer group). A restarted run reads the marker back
+// (Committed) and restores the checkpoint whose recorded row count it
+// matches, so the sink never holds rows the restored state will write
+// again, whatever order the replay writes them in (docs/state.md).
+type Transactional interface {
+	// Rows returns the rows in committed transactions and the open one:
+	// the count the marker holds once the open transaction is committed.
+	Rows() int64
+	// Committed returns the marker of the last committed transaction as
+	// read when the sink was opened (0, 0 for none).
+	Committed() (rows, seq int64)
+	// Commit commits the open transaction with the marker (Rows(), seq)
+	// and begins the next; offsets, when not nil, are the source
+	// positions of the checkpoint (topic, partition, next offset).
+	Commit(ctx context.Context, seq int64, offsets map[string]map[int32]int64) error
+}
+
+// Redoer is a Transactional sink that can hand out the rows of its open
+// transaction, so they are stored with the checkpoint, and commit them
+// again after a restart (when the crash came before its own commit).
+type Redoer interface {
+	Transactional
+	// AppendRedo appends the open transaction's rows, encoded, to b.
+	AppendRedo(b []byte) []byte
+	// Redo writes the rows AppendRedo encoded and commits them with seq.
+	Redo(ctx context.Context, rows []byte, seq int64, offsets map[string]map[int32]int64) error
+}
+
 // JSONL writes rows as JSON Lines.
 type JSONL struct {
 	name string

@@ -42,8 +42,15 @@ type KafkaOptions struct {
 	// the start) | time:RFC3339 (records after it end the partition).
 	Stop  string
 	Group string
+	// GroupOffsetsOnly reads every partition without joining Group (no
+	// rebalances): the group only stores offsets, committed by someone
+	// else (eddy run with state: in the sinks' transactions). Partitions
+	// start at Resume, else at the group's committed offsets, else at
+	// Start. A group with active members is refused.
+	GroupOffsetsOnly bool
 	// Resume, when set, gives the next offset to read per partition (from a
-	// checkpoint); it overrides Start for those partitions. Not with Group.
+	// checkpoint); it overrides Start for those partitions. With Group,
+	// only with GroupOffsetsOnly.
 	Resume map[Partition]int64
 	Now    func() time.Time // default time.Now
 }
@@ -104,7 +111,8 @@ func (k *Kafka) noteProgress(fetches kgo.Fetches) {
 func (k *Kafka) Partitions() []Partition { return k.parts }
 
 // StartOffsets returns the offset each partition started at (without a
-// group; with one, the group's committed offsets take over).
+// group or with GroupOffsetsOnly; with a group joined, the group's
+// committed offsets take over).
 func (k *Kafka) StartOffsets() map[Partition]int64 { return k.starts }
 
 func (k *Kafka) finish(p Partition) {
@@ -166,8 +174,13 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	if err != nil {
 		return fail(err)
 	}
-	if len(o.Resume) > 0 && o.Group != "" {
-		return fail(errors.New("kafka source: resuming from a checkpoint with a consumer group is not supported"))
+	if len(o.Resume) > 0 && o.Group != "" && !o.GroupOffsetsOnly {
+		return fail(errors.New("kafka source: resuming from a checkpoint with a consumer group needs GroupOffsetsOnly"))
+	}
+	if o.GroupOffsetsOnly && o.Group != "" {
+		if err := k.groupStarts(ctx, adm, starts); err != nil {
+			return fail(err)
+		}
 	}
 	for p, off := range o.Resume {
 		if _, ok := starts[p]; !ok {
@@ -180,7 +193,7 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	}
 	opts := append([]kgo.Opt{}, conn...)
 	opts = append(opts, kgo.FetchMaxWait(250*time.Millisecond), kgo.FetchMaxBytes(64<<20))
-	if o.Group != "" {
+	if o.Group != "" && !o.GroupOffsetsOnly {
 		// a 10 s session (default 45 s) lets a restarted run take over its
 		// partitions soon after a crash
 		opts = append(opts, kgo.ConsumerGroup(o.Group), kgo.ConsumeTopics(o.Topics...),
@@ -231,6 +244,39 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	}
 	k.cl, k.adm = cl, adm
 	return k, nil
+}
+
+// groupStarts refuses a group with active members and starts the
+// partitions the group has committed offsets for there.
+func (k *Kafka) groupStarts(ctx context.Context, adm *kadm.Client, starts map[Partition]int64) error {
+	g := k.o.Group
+	ds, err := adm.DescribeGroups(ctx, g)
+	if err == nil {
+		err = ds.Error()
+	}
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return fmt.Errorf("describe consumer group %s: %w", g, err)
+	}
+	if d, ok := ds[g]; ok && len(d.Members) > 0 {
+		return fmt.Errorf("consumer group %s has %d active member(s): with a state section eddy reads every partition itself and only stores offsets in the group, so it must be the group's only user; stop the other consumers or use another group", g, len(d.Members))
+	}
+	if len(k.o.Resume) > 0 {
+		return nil // positions come from the checkpoint
+	}
+	committed, err := adm.FetchOffsets(kadm.RequireStable(ctx), g)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return fmt.Errorf("fetch the offsets of consumer group %s: %w", g, err)
+	}
+	committed.Each(func(r kadm.OffsetResponse) {
+		p := Partition{r.Topic, r.Partition}
+		if _, ok := starts[p]; ok && r.Err == nil && r.At >= 0 {
+			starts[p] = r.At
+		}
+	})
+	return nil
 }
 
 // parseWhen reads RFC 3339 or a duration relative to now.

@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -14,14 +13,18 @@ import (
 // Tracked is a sink as a Checkpointer sees it.
 type Tracked struct {
 	Name string            // as in Describe
-	Sink sink.Checkpointed // nil: the sink cannot be rolled back (at-least-once)
+	Sink sink.Checkpointed // a file, rolled back by its length
+	Txn  sink.Transactional
+	// neither: the sink cannot be rolled back (at-least-once)
 }
 
 // Checkpointer writes checkpoints of an engine run to a Store. It
-// implements engine.Checkpointer and runs on the engine's goroutine, except
-// for the Pebble write, which runs on a goroutine of its own while the
-// engine carries on; at most one write is in flight, and Wait (or the next
-// Checkpoint) waits for it.
+// implements engine.Checkpointer and runs on the engine's goroutine. With
+// no transactional sink the Pebble write runs on a goroutine of its own
+// while the engine carries on; at most one write is in flight, and Wait (or
+// the next Checkpoint) waits for it. With transactional sinks (DuckDB,
+// Kafka) a checkpoint is two-phase: the Pebble write is waited for, then
+// each transactional sink commits with a marker of the checkpoint.
 type Checkpointer struct {
 	Store *Store
 	// Meta is the template of every checkpoint: pipeline, fingerprint and
@@ -29,10 +32,20 @@ type Checkpointer struct {
 	Meta  Meta
 	Sinks []Tracked
 	Dead  *Tracked
-	Clock func() time.Time // default time.Now
+	// Group, when set, commits a consumer group's offsets after the
+	// sinks' commits (when no Kafka sink commits them in its transaction).
+	Group sink.Transactional
+	// Offsets makes the commits carry the source positions (a Kafka
+	// source) as offsets.
+	Offsets bool
+	Clock   func() time.Time // default time.Now
+	// AfterStep, when set, is called after the Pebble write ("save") and
+	// after each transactional sink's commit ("commit <name>") of a
+	// two-phase checkpoint: tests crash the process there.
+	AfterStep func(step string, seq int64)
 
 	// Last is how long the engine waited for the last checkpoint (flush,
-	// sync, snapshot; the write itself runs in the background).
+	// sync, snapshot, and with transactional sinks the write and commits).
 	Last time.Duration
 
 	saving chan error // the write in flight; nil when none
@@ -52,11 +65,11 @@ func (c *Checkpointer) Wait() error {
 var _ engine.Checkpointer = (*Checkpointer)(nil)
 
 // Checkpoint waits for the previous checkpoint's write, flushes the sinks
-// and dead letters, makes the rollback-able ones durable (fsync, commits),
-// takes the engine's state and starts writing one checkpoint holding it and
-// the sinks' progress. Rows flushed before a crash that beats the write are
-// rolled back on restart (files cut back, DuckDB and Kafka rows skipped),
-// so the engine need not wait for the write.
+// and dead letters, makes the files durable (fsync), takes the engine's
+// state and writes one checkpoint holding it and the sinks' progress: in
+// the background without transactional sinks (files written before a
+// crash that beats the write are cut back on restart), else synchronously,
+// followed by the sinks' commits in order (see Choose).
 func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 	now := time.Now
 	if c.Clock != nil {
@@ -89,33 +102,170 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 		}
 		m.Dead = &s
 	}
+	txns := c.txns()
 	ck := &Checkpoint{Meta: m, Engine: e.Checkpoint()}
 	if err := e.WindowErr(); err != nil {
 		return err
 	}
-	c.saving = make(chan error, 1)
-	go func(done chan<- error) { done <- c.Store.Save(ck) }(c.saving)
+	for i, t := range txns {
+		if r, ok := t.Txn.(sink.Redoer); ok && i > 0 {
+			if ck.Redo == nil {
+				ck.Redo = map[string][]byte{}
+			}
+			ck.Redo[t.Name] = r.AppendRedo(nil)
+		}
+	}
+	if len(txns) == 0 && c.Group == nil {
+		c.saving = make(chan error, 1)
+		go func(done chan<- error) { done <- c.Store.Save(ck) }(c.saving)
+		c.Meta.Seq = m.Seq
+		c.Last = time.Since(start)
+		return nil
+	}
+	if err := c.Store.Save(ck); err != nil {
+		return err
+	}
 	c.Meta.Seq = m.Seq
+	c.step("save", m.Seq)
+	offsets := c.offsets(ck)
+	for _, t := range txns {
+		if err := t.Txn.Commit(ctx, m.Seq, offsets); err != nil {
+			return fmt.Errorf("commit %s: %w", t.Name, err)
+		}
+		c.step("commit "+t.Name, m.Seq)
+	}
+	if c.Group != nil {
+		if err := c.Group.Commit(ctx, m.Seq, offsets); err != nil {
+			return err
+		}
+	}
 	c.Last = time.Since(start)
 	return nil
 }
 
+func (c *Checkpointer) step(step string, seq int64) {
+	if c.AfterStep != nil {
+		c.AfterStep(step, seq)
+	}
+}
+
+// txns returns the transactional sinks in the order they commit: those
+// that cannot redo a commit (DuckDB) first, then the Redoers (Kafka).
+func (c *Checkpointer) txns() []Tracked {
+	var first, then []Tracked
+	for _, t := range c.Sinks {
+		switch t.Txn.(type) {
+		case nil:
+		case sink.Redoer:
+			then = append(then, t)
+		default:
+			first = append(first, t)
+		}
+	}
+	return append(first, then...)
+}
+
+// offsets returns the source positions of ck as offsets to commit (nil
+// without Offsets).
+func (c *Checkpointer) offsets(ck *Checkpoint) map[string]map[int32]int64 {
+	if !c.Offsets {
+		return nil
+	}
+	out := map[string]map[int32]int64{}
+	for _, p := range ck.Engine.Partitions {
+		if p.Next < 0 {
+			continue
+		}
+		if out[p.Topic] == nil {
+			out[p.Topic] = map[int32]int64{}
+		}
+		out[p.Topic][p.Partition] = p.Next
+	}
+	return out
+}
+
 func progress(t Tracked) (Sink, error) {
 	s := Sink{Name: t.Name}
-	if t.Sink == nil {
-		return s, nil
-	}
-	if err := t.Sink.Sync(); err != nil {
-		return s, err
-	}
-	s.Progress, s.Exact = t.Sink.Progress(), true
-	if p, ok := t.Sink.(interface {
-		Positions() (map[int32]int64, int64)
-	}); ok {
-		pos, base := p.Positions()
-		s.Partitions, s.Base = maps.Clone(pos), base
+	switch {
+	case t.Txn != nil:
+		s.Progress, s.Txn, s.Exact = t.Txn.Rows(), true, true
+	case t.Sink != nil:
+		if err := t.Sink.Sync(); err != nil {
+			return s, err
+		}
+		s.Progress, s.Exact = t.Sink.Progress(), true
 	}
 	return s, nil
+}
+
+// Choose returns, of the checkpoints cks (the last first, as LoadAll
+// returns them), the one to restore so that the state matches what the
+// transactional sinks hold: the last one whose recorded row count for the
+// first sink to commit (c.txns) is the count that sink's marker holds.
+// Sinks that commit after it and hold the previous checkpoint's rows (a
+// crash between two commits) are returned in redo: their rows of the
+// chosen checkpoint are in its Redo and must be committed again
+// (sink.Redoer) before the run goes on. Anything else is an error: the
+// sinks were changed since.
+func (c *Checkpointer) Choose(cks []*Checkpoint) (ck *Checkpoint, redo []Tracked, err error) {
+	if len(cks) == 0 {
+		return nil, nil, nil
+	}
+	txns := c.txns()
+	if len(txns) == 0 {
+		return cks[0], nil, nil
+	}
+	expect := func(ck *Checkpoint, t Tracked) int64 {
+		if s := ck.Sink(t.Name, false); s != nil && s.Txn {
+			return s.Progress
+		}
+		return -1
+	}
+	mismatch := func(t Tracked, rows int64) error {
+		var want []string
+		for _, ck := range cks {
+			want = append(want, fmt.Sprintf("%d (checkpoint #%d)", expect(ck, t), ck.Meta.Seq))
+		}
+		return fmt.Errorf("state %s: %s holds %d rows committed by eddy, but the stored checkpoints expect %s: it was changed since, or this state directory was not written with it",
+			c.Store.Dir(), t.Name, rows, strings.Join(want, " or "))
+	}
+	lead := txns[0]
+	rows, _ := lead.Txn.Committed()
+	for _, k := range cks {
+		if expect(k, lead) == rows {
+			ck = k
+			break
+		}
+	}
+	if ck == nil {
+		return nil, nil, mismatch(lead, rows)
+	}
+	for _, t := range txns[1:] {
+		rows, _ := t.Txn.Committed()
+		switch {
+		case rows == expect(ck, t):
+		case ck == cks[0] && len(cks) > 1 && rows == expect(cks[1], t) && ck.Redo[t.Name] != nil:
+			redo = append(redo, t)
+		default:
+			return nil, nil, mismatch(t, rows)
+		}
+	}
+	return ck, redo, nil
+}
+
+// Redo commits again, in the transactional sinks Choose returned in redo,
+// their rows of ck.
+func (c *Checkpointer) Redo(ctx context.Context, ck *Checkpoint, redo []Tracked) error {
+	for _, t := range redo {
+		r, ok := t.Txn.(sink.Redoer)
+		if !ok {
+			return fmt.Errorf("state %s: %s cannot redo its commit", c.Store.Dir(), t.Name)
+		}
+		if err := r.Redo(ctx, ck.Redo[t.Name], ck.Meta.Seq, c.offsets(ck)); err != nil {
+			return fmt.Errorf("state %s: commit the rows of checkpoint #%d again in %s: %w", c.Store.Dir(), ck.Meta.Seq, t.Name, err)
+		}
+	}
+	return nil
 }
 
 // MismatchError is the error for a checkpoint of a different pipeline.

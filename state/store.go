@@ -21,18 +21,23 @@ import (
 // FormatVersion is the version of what a checkpoint stores (the keys and
 // the meaning of their values). A state directory written with another
 // version is refused, not misread.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // ErrCorrupt is wrapped by errors for a state directory whose checkpoint
 // cannot be read back.
 var ErrCorrupt = errors.New("corrupt state")
 
-// The keys of a checkpoint, all written in one batch.
+// A store holds two checkpoints, in slots 0 and 1: the last one and the one
+// before it, which a restart needs when a transactional sink did not commit
+// the last one (docs/state.md). keyCurrent names the slot of the last; a
+// Save writes the other slot and flips keyCurrent in the same batch.
 var (
-	keyMeta   = []byte("eddy/meta")
-	keyEngine = []byte("eddy/engine")
-	keyWindow = []byte("eddy/window")
+	keyCurrent = []byte("eddy/current")
+	keyLegacy  = []byte("eddy/meta") // format version 1: one checkpoint
 )
+
+// key is the key of one value of the checkpoint in slot.
+func key(slot int, name string) []byte { return fmt.Appendf(nil, "eddy/%d/%s", slot, name) }
 
 // Meta describes a checkpoint.
 type Meta struct {
@@ -49,17 +54,16 @@ type Meta struct {
 	EngineCRC uint32 `json:"engine_crc"`
 	WindowCRC uint32 `json:"window_crc"`
 	WindowLen int    `json:"window_len"`
+	RedoCRC   uint32 `json:"redo_crc,omitempty"`
 }
 
 // Sink is one sink's progress in a checkpoint.
 type Sink struct {
 	Name     string `json:"name"`     // as in Describe, e.g. "file /out/rows.jsonl"
 	Progress int64  `json:"progress"` // bytes for files, committed rows for DuckDB and Kafka
-	// Partitions are, for a transactional Kafka sink, the topic's end
-	// offsets after a commit, and Base the sink's rows committed up to
-	// them (sink.Kafka.Positions).
-	Partitions map[int32]int64 `json:"partitions,omitempty"`
-	Base       int64           `json:"base,omitempty"`
+	// Txn is set for a transactional sink (DuckDB, Kafka): Progress is
+	// the count of rows it holds once this checkpoint is committed.
+	Txn bool `json:"txn,omitempty"`
 	// Exact is false for sinks that cannot be rolled back (Kafka,
 	// stdout, Parquet): their progress is not recorded and they are
 	// at-least-once across restarts.
@@ -70,6 +74,10 @@ type Sink struct {
 type Checkpoint struct {
 	Meta   Meta
 	Engine engine.Checkpoint
+	// Redo holds, per transactional sink that commits after the first one,
+	// the rows of its transaction of this checkpoint (sink.Redoer), so a
+	// restart can commit them when a crash came before that sink's commit.
+	Redo map[string][]byte
 }
 
 // Store is a state directory: a Pebble database holding the last checkpoint.
@@ -184,30 +192,64 @@ func (s *Store) Close() error {
 }
 
 // Load returns the last checkpoint, or nil when the store has none yet.
-func (s *Store) Load() (ck *Checkpoint, err error) {
+func (s *Store) Load() (*Checkpoint, error) {
+	cks, err := s.LoadAll()
+	if err != nil || len(cks) == 0 {
+		return nil, err
+	}
+	return cks[0], nil
+}
+
+// LoadAll returns the checkpoints the store holds, the last one first:
+// none, one (after the first Save) or two.
+func (s *Store) LoadAll() (cks []*Checkpoint, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			ck, err = nil, fmt.Errorf("state %s: %w: %v", s.dir, ErrCorrupt, r)
+			cks, err = nil, fmt.Errorf("state %s: %w: %v", s.dir, ErrCorrupt, r)
 		}
 	}()
-	meta, err := s.get(keyMeta)
+	if _, err := s.get(keyLegacy); err == nil {
+		return nil, fmt.Errorf("state %s: written in format version 1, this eddy reads version %d", s.dir, FormatVersion)
+	}
+	cur, err := s.get(keyCurrent)
 	if errors.Is(err, pebble.ErrNotFound) {
 		if s.empty() {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("state %s: %w: keys but no checkpoint", s.dir, ErrCorrupt)
 	}
+	if err != nil || len(cur) != 1 || (cur[0] != '0' && cur[0] != '1') {
+		return nil, fmt.Errorf("state %s: %w: read checkpoint: %v", s.dir, ErrCorrupt, err)
+	}
+	slot := int(cur[0] - '0')
+	last, err := s.load(slot)
+	if err != nil {
+		return nil, err
+	}
+	cks = append(cks, last)
+	if _, err := s.get(key(1-slot, "meta")); errors.Is(err, pebble.ErrNotFound) {
+		return cks, nil
+	}
+	prev, err := s.load(1 - slot)
+	if err != nil {
+		return nil, err
+	}
+	return append(cks, prev), nil
+}
+
+func (s *Store) load(slot int) (*Checkpoint, error) {
+	meta, err := s.get(key(slot, "meta"))
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w: read checkpoint: %v", s.dir, ErrCorrupt, err)
 	}
-	ck = &Checkpoint{}
+	ck := &Checkpoint{}
 	if err := json.Unmarshal(meta, &ck.Meta); err != nil {
 		return nil, fmt.Errorf("state %s: %w: checkpoint description: %v", s.dir, ErrCorrupt, err)
 	}
 	if ck.Meta.Format != FormatVersion {
 		return nil, fmt.Errorf("state %s: written in format version %d, this eddy reads version %d", s.dir, ck.Meta.Format, FormatVersion)
 	}
-	eng, err := s.get(keyEngine)
+	eng, err := s.get(key(slot, "engine"))
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w: engine state: %v", s.dir, ErrCorrupt, err)
 	}
@@ -217,7 +259,7 @@ func (s *Store) Load() (ck *Checkpoint, err error) {
 	if err := json.Unmarshal(eng, &ck.Engine); err != nil {
 		return nil, fmt.Errorf("state %s: %w: engine state: %v", s.dir, ErrCorrupt, err)
 	}
-	win, err := s.get(keyWindow)
+	win, err := s.get(key(slot, "window"))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound) && ck.Meta.WindowLen < 0:
 	case err != nil:
@@ -226,6 +268,18 @@ func (s *Store) Load() (ck *Checkpoint, err error) {
 		return nil, fmt.Errorf("state %s: %w: window state fails its checksum", s.dir, ErrCorrupt)
 	default:
 		ck.Engine.Window = win
+	}
+	redo, err := s.get(key(slot, "redo"))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound) && ck.Meta.RedoCRC == 0:
+	case err != nil:
+		return nil, fmt.Errorf("state %s: %w: redo rows: %v", s.dir, ErrCorrupt, err)
+	case crc32.ChecksumIEEE(redo) != ck.Meta.RedoCRC:
+		return nil, fmt.Errorf("state %s: %w: redo rows fail their checksum", s.dir, ErrCorrupt)
+	default:
+		if err := json.Unmarshal(redo, &ck.Redo); err != nil {
+			return nil, fmt.Errorf("state %s: %w: redo rows: %v", s.dir, ErrCorrupt, err)
+		}
 	}
 	return ck, nil
 }
@@ -248,8 +302,9 @@ func (s *Store) empty() bool {
 	return !it.First()
 }
 
-// Save writes ck as the new last checkpoint in one synced batch; the
-// checksums in ck.Meta are filled in here.
+// Save writes ck as the new last checkpoint in one synced batch, over the
+// one before the last (the last becomes the previous one); the checksums in
+// ck.Meta are filled in here.
 func (s *Store) Save(ck *Checkpoint) error {
 	eng, err := json.Marshal(&ck.Engine)
 	if err != nil {
@@ -258,23 +313,39 @@ func (s *Store) Save(ck *Checkpoint) error {
 	m := ck.Meta
 	m.Format = FormatVersion
 	m.EngineCRC = crc32.ChecksumIEEE(eng)
-	m.WindowLen = -1
+	m.WindowLen, m.WindowCRC, m.RedoCRC = -1, 0, 0
 	if ck.Engine.Window != nil {
 		m.WindowLen, m.WindowCRC = len(ck.Engine.Window), crc32.ChecksumIEEE(ck.Engine.Window)
+	}
+	var redo []byte
+	if len(ck.Redo) > 0 {
+		if redo, err = json.Marshal(ck.Redo); err != nil {
+			return fmt.Errorf("state %s: encode: %w", s.dir, err)
+		}
+		m.RedoCRC = crc32.ChecksumIEEE(redo)
 	}
 	meta, err := json.Marshal(&m)
 	if err != nil {
 		return fmt.Errorf("state %s: encode: %w", s.dir, err)
 	}
+	slot := 0
+	if cur, err := s.get(keyCurrent); err == nil && len(cur) == 1 && cur[0] == '0' {
+		slot = 1
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	errs := []error{b.Set(keyMeta, meta, nil), b.Set(keyEngine, eng, nil)}
+	errs := []error{b.Set(key(slot, "meta"), meta, nil), b.Set(key(slot, "engine"), eng, nil)}
 	if ck.Engine.Window != nil {
-		errs = append(errs, b.Set(keyWindow, ck.Engine.Window, nil))
+		errs = append(errs, b.Set(key(slot, "window"), ck.Engine.Window, nil))
 	} else {
-		errs = append(errs, b.Delete(keyWindow, nil))
+		errs = append(errs, b.Delete(key(slot, "window"), nil))
 	}
-	errs = append(errs, b.Commit(pebble.Sync))
+	if redo != nil {
+		errs = append(errs, b.Set(key(slot, "redo"), redo, nil))
+	} else {
+		errs = append(errs, b.Delete(key(slot, "redo"), nil))
+	}
+	errs = append(errs, b.Set(keyCurrent, []byte{byte('0' + slot)}, nil), b.Commit(pebble.Sync))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("state %s: write checkpoint: %w", s.dir, err)
 	}

@@ -94,17 +94,17 @@ func TestCorruptState(t *testing.T) {
 		damage  func(t *testing.T, dir string)
 		wantErr string
 	}{
-		{"window bytes changed", func(t *testing.T, dir string) { set(t, dir, keyWindow, []byte("EWOP-window-bytez")) },
+		{"window bytes changed", func(t *testing.T, dir string) { set(t, dir, key(0, "window"), []byte("EWOP-window-bytez")) },
 			"window state fails its checksum"},
-		{"engine state changed", func(t *testing.T, dir string) { set(t, dir, keyEngine, []byte(`{"stats":{}}`)) },
+		{"engine state changed", func(t *testing.T, dir string) { set(t, dir, key(0, "engine"), []byte(`{"stats":{}}`)) },
 			"engine state fails its checksum"},
-		{"description garbled", func(t *testing.T, dir string) { set(t, dir, keyMeta, []byte("{not json")) },
+		{"description garbled", func(t *testing.T, dir string) { set(t, dir, key(0, "meta"), []byte("{not json")) },
 			"checkpoint description"},
-		{"other format version", func(t *testing.T, dir string) { set(t, dir, keyMeta, []byte(`{"format":99}`)) },
-			"written in format version 99, this eddy reads version 1"},
+		{"other format version", func(t *testing.T, dir string) { set(t, dir, key(0, "meta"), []byte(`{"format":99}`)) },
+			"written in format version 99, this eddy reads version 2"},
 		{"window state missing", func(t *testing.T, dir string) {
 			db, _ := pebble.Open(dir, &pebble.Options{Logger: logger{}})
-			db.Delete(keyWindow, pebble.Sync)
+			db.Delete(key(0, "window"), pebble.Sync)
 			db.Close()
 		}, "window state: pebble: not found"},
 		{"manifest garbled", func(t *testing.T, dir string) {

@@ -1,0 +1,268 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// producePartitioned writes n generated bids to topic, record i to
+// partition i % 3.
+func producePartitioned(t *testing.T, addr, topic string, n int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i, l := range bytes.Split(bytes.TrimSpace(genBids(t, "", n)), []byte("\n")) {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 3), Value: l})
+	}
+	produceRecords(t, addr, recs...)
+}
+
+// sortedFile returns the lines of a file, sorted.
+func sortedFile(t *testing.T, path string) []string {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	return sortedLines(string(b))
+}
+
+// sortedTopic returns the values read_committed readers see in topic, sorted.
+func sortedTopic(t *testing.T, addr, topic string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range topicRecords(t, addr, topic) {
+		out = append(out, string(l.Value))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sameRows requires the file, the DuckDB table and the read_committed
+// topic written in dir to hold the rows want (sorted lines) and wantTable
+// (sorted tableRows), as multisets.
+func sameRows(t *testing.T, addr, dir, topic string, want, wantTable []string) {
+	t.Helper()
+	if got := sortedFile(t, filepath.Join(dir, "out.jsonl")); !slices.Equal(got, want) {
+		t.Errorf("file: %d rows, want the %d of the uninterrupted run", len(got), len(want))
+	}
+	if got := tableRows(t, filepath.Join(dir, "out.duckdb"), "bids"); !slices.Equal(got, wantTable) {
+		t.Errorf("DuckDB table: %d rows, want the %d of the uninterrupted run", len(got), len(wantTable))
+	}
+	if got := sortedTopic(t, addr, topic); !slices.Equal(got, want) {
+		t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run", len(got), topic, len(want))
+	}
+}
+
+// partSpec is stateSpec over a three-partition topic with a Kafka sink
+// to results as well; group, when not empty, is the source's group.
+func partSpec(addr, in, results, group, timeCfg string) string {
+	src := "source: {kafka: {brokers: [" + addr + "], topic: " + in + ", stop: caught-up"
+	if group != "" {
+		src += ", group: " + group
+	}
+	s := strings.Replace(stateSpec(src+"}}"), "dlq:", "  - kafka: {topic: "+results+"}\ndlq:", 1)
+	return strings.Replace(s, "time: {field: dateTime, max_out_of_order: 1s, allowed_lateness: 1s}", "time: "+timeCfg, 1)
+}
+
+// TestRunKilledKafkaPartitionsSinks kills runs over a three-partition
+// topic, where the read order differs from run to run, writing to a file, a
+// DuckDB table and a Kafka topic. With max_out_of_order above the input's
+// disorder nothing is late, so every row is determined by the input: each
+// sink must hold exactly the uninterrupted run's rows (in another order),
+// none twice.
+func TestRunKilledKafkaPartitionsSinks(t *testing.T) {
+	bin := buildEddy(t)
+	clearKafkaEnv(t)
+	topics := []string{"bidsp", "refp"}
+	for i := range killSeeds(2) {
+		topics = append(topics, fmt.Sprintf("resp%d", i+1))
+	}
+	addr := newCluster(t, topics...)
+	producePartitioned(t, addr, "bidsp", 60_000)
+	timeCfg := "{field: dateTime, max_out_of_order: 5s}"
+	base := t.TempDir()
+	ref, wantStats := referenceRun(t, bin, base, partSpec(addr, "bidsp", "refp", "", timeCfg))
+	if !strings.Contains(wantStats, " late=0 ") {
+		t.Fatalf("the reference run has late records, so rows depend on the read order: %s", wantStats)
+	}
+	want := sortedFile(t, filepath.Join(ref, "out.jsonl"))
+	if got := sortedTopic(t, addr, "refp"); !slices.Equal(got, want) {
+		t.Fatalf("the reference run's Kafka sink holds %d rows, its file %d", len(got), len(want))
+	}
+	wantTable := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids")
+	for i, topic := range topics[2:] {
+		t.Run(fmt.Sprintf("seed%d", i+1), func(t *testing.T) {
+			dir := killedRun(t, bin, base, topic, partSpec(addr, "bidsp", topic, "", timeCfg), uint64(i+31), size(filepath.Join(ref, "out.jsonl")), wantStats)
+			sameRows(t, addr, dir, topic, want, wantTable)
+		})
+	}
+}
+
+// TestRunKilledKafkaGroupLate kills runs over a three-partition topic read
+// with a consumer group, with late records and revisions, so which records
+// are late depends on the read order and no two runs need to agree. What
+// must hold whatever the order: the file, the DuckDB table and the
+// read_committed topic hold the same rows, as many as the final counters'
+// rows (each emitted row once, none lost); the last revision of every
+// window counts every passed record once; in, filtered and dead match the
+// uninterrupted run; and the group's committed offsets are the ends of
+// the input, with the marker of the last checkpoint.
+func TestRunKilledKafkaGroupLate(t *testing.T) {
+	bin := buildEddy(t)
+	clearKafkaEnv(t)
+	topics := []string{"bidsg"}
+	for i := range killSeeds(2) {
+		topics = append(topics, fmt.Sprintf("resg%d", i+1))
+	}
+	addr := newCluster(t, topics...)
+	producePartitioned(t, addr, "bidsg", 60_000)
+	timeCfg := "{field: dateTime, max_out_of_order: 500ms, allowed_lateness: 2s}"
+	base := t.TempDir()
+	refDir, refStats := referenceRun(t, bin, base, partSpec(addr, "bidsg", "refg", "", timeCfg))
+	var ref struct{ in, passed, filtered, dead, late, rows int }
+	parseStats := func(line string, s *struct{ in, passed, filtered, dead, late, rows int }) {
+		t.Helper()
+		if _, err := fmt.Sscanf(line, "eddy: in=%d passed=%d filtered=%d dead=%d late=%d rows=%d", &s.in, &s.passed, &s.filtered, &s.dead, &s.late, &s.rows); err != nil {
+			t.Fatalf("counters %q: %v", line, err)
+		}
+	}
+	parseStats(refStats, &ref)
+	if ref.late == 0 || ref.dead == 0 {
+		t.Fatalf("the reference run exercises too little: %s", refStats)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(context.Background(), "bidsg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, topic := range topics[1:] {
+		t.Run(fmt.Sprintf("seed%d", i+1), func(t *testing.T) {
+			group := "g-" + topic
+			dir := filepath.Join(base, topic)
+			os.Mkdir(dir, 0o755)
+			writeFile(t, dir, "p.yaml", partSpec(addr, "bidsg", topic, group, timeCfg))
+			stderr, kills := killedRuns(t, bin, dir, uint64(i+41), size(filepath.Join(refDir, "out.jsonl")), "run", filepath.Join(dir, "p.yaml"))
+			if kills == 0 {
+				t.Fatal("never killed: the test proves nothing")
+			}
+			var got struct{ in, passed, filtered, dead, late, rows int }
+			parseStats(statsLine(stderr), &got)
+			t.Logf("killed %d times; %s (uninterrupted: %s)", kills, statsLine(stderr), refStats)
+			if got.in != ref.in || got.filtered != ref.filtered || got.dead != ref.dead || got.passed+got.late != ref.passed+ref.late {
+				t.Errorf("counters %s do not add up to the uninterrupted run's %s", statsLine(stderr), refStats)
+			}
+			file := sortedFile(t, filepath.Join(dir, "out.jsonl"))
+			if len(file) != got.rows {
+				t.Errorf("file: %d rows, the counters say %d", len(file), got.rows)
+			}
+			if kafka := sortedTopic(t, addr, topic); !slices.Equal(kafka, file) {
+				t.Errorf("read_committed sees %d rows in %s, the file holds %d: they differ", len(kafka), topic, len(file))
+			}
+			if n := len(tableRows(t, filepath.Join(dir, "out.duckdb"), "bids")); n != got.rows {
+				t.Errorf("DuckDB table: %d rows, want %d", n, got.rows)
+			}
+			db, err := sql.Open("duckdb", filepath.Join(dir, "out.duckdb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dup, counted int
+			if err := db.QueryRow(`SELECT count(*) FROM (SELECT auction, window_start, coalesce(revision, 0) r, count(*) c FROM bids GROUP BY ALL) WHERE c > 1`).Scan(&dup); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.QueryRow(`SELECT sum(n) FROM (SELECT n, row_number() OVER (PARTITION BY auction, window_start ORDER BY coalesce(revision, 0) DESC) k FROM bids) WHERE k = 1`).Scan(&counted); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if dup != 0 {
+				t.Errorf("%d (window, key, revision) rows are in the table more than once", dup)
+			}
+			if counted != got.passed {
+				t.Errorf("the last revisions count %d records, the counters %d passed", counted, got.passed)
+			}
+			offs, err := adm.FetchOffsets(context.Background(), group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ends.Each(func(e kadm.ListedOffset) {
+				o, ok := offs.Lookup("bidsg", e.Partition)
+				if !ok || o.At != e.Offset || !strings.HasPrefix(o.Metadata, "eddy checkpoint=") {
+					t.Errorf("group %s: bidsg/%d committed at %d (%q), want the end %d with a marker", group, e.Partition, o.At, o.Metadata, e.Offset)
+				}
+			})
+		})
+	}
+}
+
+// TestRunCrashBetweenCommits crashes a run at the moments of a two-phase
+// checkpoint where the sinks disagree: after the Pebble write and before
+// any commit (the table and the topic hold the previous checkpoint), and
+// after the DuckDB commit but before the Kafka one (the table holds the new
+// checkpoint, the topic the previous one: the restart commits the topic's
+// rows again from the checkpoint). The restarted run must end with the
+// uninterrupted run's rows in every sink, over three partitions.
+func TestRunCrashBetweenCommits(t *testing.T) {
+	bin := buildEddy(t)
+	clearKafkaEnv(t)
+	addr := newCluster(t, "bidsc", "refc", "resc1", "resc2", "resc3")
+	producePartitioned(t, addr, "bidsc", 30_000)
+	timeCfg := "{field: dateTime, max_out_of_order: 5s}"
+	base := t.TempDir()
+	ref, wantStats := referenceRun(t, bin, base, partSpec(addr, "bidsc", "refc", "", timeCfg))
+	want := sortedFile(t, filepath.Join(ref, "out.jsonl"))
+	wantTable := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids")
+	for i, crash := range []string{"save@4", "commit duckdb@4", "commit kafka@4"} {
+		topic := fmt.Sprintf("resc%d", i+1)
+		t.Run(crash, func(t *testing.T) {
+			dir := filepath.Join(base, topic)
+			os.Mkdir(dir, 0o755)
+			p := writeFile(t, dir, "p.yaml", partSpec(addr, "bidsc", topic, "", timeCfg))
+			cmd := exec.Command(bin, "run", p)
+			cmd.Env = append(os.Environ(), "EDDY_TEST_CRASH="+crash)
+			if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(err.Error(), "killed") {
+				t.Fatalf("the run with EDDY_TEST_CRASH=%s was not killed: %v\n%s", crash, err, out)
+			}
+			if got := statsLine(runToEnd(t, bin, "run", p)); got != wantStats {
+				t.Errorf("final counters %q, want %q", got, wantStats)
+			}
+			sameRows(t, addr, dir, topic, want, wantTable)
+		})
+	}
+}
+
+// TestRunStateGroupWithMembers refuses a state run whose source group has
+// an active member: eddy would read every partition beside it.
+func TestRunStateGroupWithMembers(t *testing.T) {
+	clearKafkaEnv(t)
+	addr := newCluster(t, "busy")
+	produceRecords(t, addr, &kgo.Record{Topic: "busy", Value: []byte(`{"i":1}`)})
+	member, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("busy-g"), kgo.ConsumeTopics("busy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if fs := member.PollFetches(ctx); ctx.Err() != nil {
+		t.Fatalf("the member did not join: %v", fs.Err())
+	}
+	dir := t.TempDir()
+	p := writeFile(t, dir, "p.yaml", "source: {kafka: {brokers: ["+addr+"], topic: busy, group: busy-g, stop: caught-up}}\nsinks: [{file: out.jsonl}]\nstate: {dir: st}\n")
+	code, _, stderr := runCLI(t, "", "run", p)
+	if code != 1 || !strings.Contains(stderr, "consumer group busy-g has 1 active member(s)") {
+		t.Errorf("state with a busy group: exit %d\n%s", code, stderr)
+	}
+}
