@@ -27,6 +27,9 @@ type SpillOptions struct {
 	// MemoryLimit is the budget for the whole operator: the cache of
 	// decoded windows, Pebble's memtables and block cache. Default 512 MiB.
 	MemoryLimit int64
+	// CacheBytes overrides the decoded cache's share of the budget (a
+	// quarter); tests set it small to make the cache evict.
+	CacheBytes int64
 }
 
 // The process itself (code, runtime, source buffers) takes about 50 MiB
@@ -34,8 +37,13 @@ type SpillOptions struct {
 // split between the decoded cache and Pebble's memtables and block cache.
 const processBytes = 64 << 20
 
-func (o SpillOptions) budget() int64        { return max(o.MemoryLimit-processBytes, 16<<20) }
-func (o SpillOptions) cacheBytes() int64    { return o.budget() / 4 }
+func (o SpillOptions) budget() int64 { return max(o.MemoryLimit-processBytes, 16<<20) }
+func (o SpillOptions) cacheBytes() int64 {
+	if o.CacheBytes > 0 {
+		return o.CacheBytes
+	}
+	return o.budget() / 4
+}
 func (o SpillOptions) memtableBytes() int64 { return clamp(o.budget()/16, 4<<20, 64<<20) }
 func (o SpillOptions) blockBytes() int64    { return clamp(o.budget()/8, 8<<20, 256<<20) }
 

@@ -62,7 +62,7 @@ func TestSpillMatchesMemory(t *testing.T) {
 				ref.Flush()
 
 				dir := t.TempDir()
-				opts := SpillOptions{Dir: dir, MemoryLimit: 64 << 10}
+				opts := SpillOptions{Dir: dir, CacheBytes: 64 << 10}
 				newSpill := func(out *[]string) *Spill {
 					sp, err := NewSpill(cfg(out), opts)
 					if err != nil {

@@ -14,7 +14,7 @@ func BenchmarkSpillDistinctKeys(b *testing.B) {
 	for b.Loop() {
 		sp, err := NewSpill(Config{Window: Spec{Type: SessionType, Gap: 3600_000}, Keys: []int{0},
 			Aggs: []Agg{{Name: "n", Func: Count, Arg: -1}, {Name: "s", Func: Sum, Arg: 1}}, Emit: func(*Result) {}},
-			SpillOptions{Dir: b.TempDir(), MemoryLimit: 64 << 20})
+			SpillOptions{Dir: b.TempDir(), MemoryLimit: 128 << 20})
 		if err != nil {
 			b.Fatal(err)
 		}
