@@ -2,13 +2,12 @@ package cmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/eddyhq/eddy/fixtures"
@@ -22,22 +21,31 @@ func largeKeysSpec(input, state string) string {
 		"sinks: [{file: out.jsonl}]\n" + state
 }
 
-// peakRSS runs the binary to its end and returns its peak resident memory
-// in bytes (getrusage's ru_maxrss) and its stderr.
-func peakRSS(t *testing.T, bin, dir string, args ...string) (int64, string) {
+// runPeakRSS runs `eddy run p.yaml` in dir to its end and returns its peak
+// resident memory in bytes, as --stats reports it, and its stderr.
+func runPeakRSS(t *testing.T, bin, dir string) (int64, string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, "run", "p.yaml", "--stats", "stats.json")
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("eddy %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		t.Fatalf("eddy run: %v\n%s", err, stderr.String())
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		t.Skip("no rusage on this system")
+	b, err := os.ReadFile(filepath.Join(dir, "stats.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ru.Maxrss << 10, stderr.String() // KiB on Linux
+	var st struct {
+		PeakRSS int64 `json:"peak_rss_bytes"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.PeakRSS == 0 {
+		t.Skipf("no peak resident memory on this system: %s", b)
+	}
+	return st.PeakRSS, stderr.String()
 }
 
 // TestRunPebbleLargerThanMemory aggregates a key space whose windows do not
@@ -69,8 +77,8 @@ func TestRunPebbleLargerThanMemory(t *testing.T) {
 	writeFile(t, mem, "p.yaml", largeKeysSpec(input, ""))
 	writeFile(t, pebble, "p.yaml", largeKeysSpec(input, fmt.Sprintf("state: {dir: st, backend: pebble, memory_limit: %dMiB}\n", limit>>20)))
 
-	memRSS, memErr := peakRSS(t, bin, mem, "run", "p.yaml")
-	pebRSS, pebErr := peakRSS(t, bin, pebble, "run", "p.yaml")
+	memRSS, memErr := runPeakRSS(t, bin, mem)
+	pebRSS, pebErr := runPeakRSS(t, bin, pebble)
 	t.Logf("%d keys: peak RSS %d MiB in memory, %d MiB with backend pebble and memory_limit %d MiB", n, memRSS>>20, pebRSS>>20, limit>>20)
 	want := fmt.Sprintf("eddy: in=%d passed=%d filtered=0 dead=0 late=0 rows=%d", n, n, n)
 	for _, s := range []string{memErr, pebErr} {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -263,16 +264,20 @@ readable checkpoint (missing, not a state directory, or corrupt).`,
 
 // inspection is what `eddy state inspect --json` prints.
 type inspection struct {
-	Dir         string                  `json:"dir"`
-	Pipeline    string                  `json:"pipeline"`
-	Spec        string                  `json:"spec"`
-	Fingerprint string                  `json:"fingerprint"`
-	Semantics   []state.Field           `json:"semantics"`
-	Seq         int64                   `json:"checkpoint"`
-	Time        time.Time               `json:"time"`
-	Watermark   *string                 `json:"watermark"`
-	OpenWindows int                     `json:"open_windows"`
-	WindowBytes int                     `json:"window_bytes"`
+	Dir         string        `json:"dir"`
+	Pipeline    string        `json:"pipeline"`
+	Spec        string        `json:"spec"`
+	Fingerprint string        `json:"fingerprint"`
+	Semantics   []state.Field `json:"semantics"`
+	Seq         int64         `json:"checkpoint"`
+	Time        time.Time     `json:"time"`
+	Watermark   *string       `json:"watermark"`
+	OpenWindows int           `json:"open_windows"`
+	WindowBytes int           `json:"window_bytes"`
+	Backend     string        `json:"backend"`
+	// WindowStore is the size of the pebble backend's store (live and its
+	// checkpoints, shared tables counted once); 0 with backend memory.
+	WindowStore int64                   `json:"window_store_bytes,omitempty"`
 	Stats       engine.Stats            `json:"stats"`
 	File        *source.FilePos         `json:"file,omitempty"`
 	Partitions  []engine.PartitionState `json:"partitions"`
@@ -305,6 +310,17 @@ func inspectState(c *cobra.Command, dir string, asJSON bool) error {
 	if in.Partitions == nil {
 		in.Partitions = []engine.PartitionState{}
 	}
+	in.Backend = "memory"
+	for _, f := range m.Semantics {
+		if f.Name == "state.backend" {
+			in.Backend = f.Value
+		}
+	}
+	if in.Backend == "pebble" {
+		if in.WindowStore, err = state.Size(filepath.Join(dir, "windows")); err != nil {
+			return fmt.Errorf("state %s: %w", dir, err)
+		}
+	}
 	if w := watermarkText(e.Watermark); w != "" {
 		in.Watermark = &w
 	}
@@ -333,7 +349,11 @@ func inspectState(c *cobra.Command, dir string, asJSON bool) error {
 		wm = *in.Watermark
 	}
 	fmt.Fprintf(tw, "watermark:\t%s\n", wm)
-	fmt.Fprintf(tw, "open windows:\t%d  (%s of window state)\n", in.OpenWindows, byteSize(int64(in.WindowBytes)))
+	if in.Backend == "pebble" {
+		fmt.Fprintf(tw, "open windows:\t%d  (backend pebble: %s in %s)\n", in.OpenWindows, byteSize(in.WindowStore), filepath.Join(in.Dir, "windows"))
+	} else {
+		fmt.Fprintf(tw, "open windows:\t%d  (%s of window state)\n", in.OpenWindows, byteSize(int64(in.WindowBytes)))
+	}
 	fmt.Fprintf(tw, "counters:\t%s\n", in.Stats)
 	if in.File != nil {
 		fmt.Fprintf(tw, "file position:\tbyte %d, after line %d\n", in.File.Offset, in.File.Line)

@@ -353,18 +353,30 @@ func (s *Store) Save(ck *Checkpoint) error {
 	return nil
 }
 
-// Size returns the bytes the state directory takes on disk.
+// Size returns the bytes the state directory takes on disk. A file with
+// several names (the window store's checkpoints hard-link its tables) is
+// counted once.
 func Size(dir string) (int64, error) {
 	var n int64
+	seen := map[uint64]bool{}
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
+		if d.IsDir() {
+			return nil
 		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			if seen[st.Ino] {
+				return nil
+			}
+			seen[st.Ino] = true
+		}
+		n += fi.Size()
 		return nil
 	})
 	return n, err
