@@ -1,8 +1,14 @@
 // Package windows is eddy's event-time core: window assignment (tumbling,
-// hopping, session), watermarks, lateness and aggregation. It is pure and
-// deterministic: no clocks, no goroutines, no I/O. The caller feeds records
-// with their event times and advances the watermark; the [Operator] calls
-// its emit function with each result row as windows fire.
+// hopping, session), watermarks, lateness and aggregation. It is
+// deterministic: no clocks, no goroutines. The caller feeds records with
+// their event times and advances the watermark; the operator calls its emit
+// function with each result row as windows fire.
+//
+// Two operators share these semantics and emit the same rows in the same
+// order: [Operator] keeps every window in memory and does no I/O; [Spill]
+// (state.backend: pebble) keeps them in a Pebble store with a cache of
+// decoded windows in front, so the key space may exceed memory. Both
+// snapshot their state for checkpoints (AppendSnapshot, Restore).
 //
 // Semantics (see docs/pipeline.md for the user-facing description):
 //
@@ -17,7 +23,7 @@
 //     is the allowed lateness (0 by default). Late records are not added.
 //   - With L > 0 a fired window is kept until W ≥ end+L; a record arriving in
 //     that time updates it and the row is emitted again with the next revision.
-//   - [Operator.Flush] sets W to +∞: every open window fires.
+//   - Flush sets W to +∞: every open window fires.
 //
 // All times are epoch milliseconds.
 package windows
