@@ -119,15 +119,23 @@ func TestRunKilledKafkaPartitionsSinks(t *testing.T) {
 func TestRunKilledKafkaGroupLate(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
-	topics := []string{"bidsg"}
+	topics := []string{"bidsg", "refg"}
 	for i := range killSeeds(2) {
 		topics = append(topics, fmt.Sprintf("resg%d", i+1))
 	}
 	addr := newCluster(t, topics...)
-	producePartitioned(t, addr, "bidsg", 60_000)
+	killedGroupLate(t, bin, addr, "g", topics[0], topics[1], topics[2:]...)
+}
+
+// killedGroupLate is TestRunKilledKafkaGroupLate over the three-partition
+// topic in of the cluster at addr: the reference run writes to the topic
+// ref, the killed ones (group prefix-TOPIC) to each of results.
+func killedGroupLate(t *testing.T, bin, addr, prefix, in, refTopic string, results ...string) {
+	t.Helper()
+	producePartitioned(t, addr, in, 60_000)
 	timeCfg := "{field: dateTime, max_out_of_order: 500ms, allowed_lateness: 2s}"
 	base := t.TempDir()
-	refDir, refStats := referenceRun(t, bin, base, partSpec(addr, "bidsg", "refg", "", timeCfg))
+	refDir, refStats := referenceRun(t, bin, base, partSpec(addr, in, refTopic, "", timeCfg))
 	var ref struct{ in, passed, filtered, dead, late, rows int }
 	parseStats := func(line string, s *struct{ in, passed, filtered, dead, late, rows int }) {
 		t.Helper()
@@ -145,16 +153,16 @@ func TestRunKilledKafkaGroupLate(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(context.Background(), "bidsg")
+	ends, err := adm.ListEndOffsets(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, topic := range topics[1:] {
+	for i, topic := range results {
 		t.Run(fmt.Sprintf("seed%d", i+1), func(t *testing.T) {
-			group := "g-" + topic
-			dir := filepath.Join(base, topic)
+			group := prefix + "-" + topic
+			dir := filepath.Join(base, fmt.Sprintf("run%d", i+1))
 			os.Mkdir(dir, 0o755)
-			writeFile(t, dir, "p.yaml", partSpec(addr, "bidsg", topic, group, timeCfg))
+			writeFile(t, dir, "p.yaml", partSpec(addr, in, topic, group, timeCfg))
 			stderr, kills := killedRuns(t, bin, dir, uint64(i+41), size(filepath.Join(refDir, "out.jsonl")), "run", filepath.Join(dir, "p.yaml"))
 			if kills == 0 {
 				t.Fatal("never killed: the test proves nothing")
@@ -198,9 +206,9 @@ func TestRunKilledKafkaGroupLate(t *testing.T) {
 				t.Fatal(err)
 			}
 			ends.Each(func(e kadm.ListedOffset) {
-				o, ok := offs.Lookup("bidsg", e.Partition)
+				o, ok := offs.Lookup(in, e.Partition)
 				if !ok || o.At != e.Offset || !strings.HasPrefix(o.Metadata, "eddy checkpoint=") {
-					t.Errorf("group %s: bidsg/%d committed at %d (%q), want the end %d with a marker", group, e.Partition, o.At, o.Metadata, e.Offset)
+					t.Errorf("group %s: %s/%d committed at %d (%q), want the end %d with a marker", group, in, e.Partition, o.At, o.Metadata, e.Offset)
 				}
 			})
 		})

@@ -88,7 +88,9 @@ func (t *txnState) readMarker(ctx context.Context) error {
 		if err == nil {
 			err = resp.Error()
 		}
-		if errors.Is(err, kerr.UnstableOffsetCommit) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
+		// a fresh cluster creates __consumer_offsets on the first group
+		// request: the coordinator is briefly not available
+		if errors.Is(err, kerr.UnstableOffsetCommit) || coordinatorBusy(err) {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -201,9 +203,16 @@ func commitGroup(ctx context.Context, adm *kadm.Client, group string, offsets ma
 			os.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1, Metadata: meta})
 		}
 	}
-	resp, err := adm.CommitOffsets(ctx, group, os)
-	if err == nil {
-		err = resp.Error()
+	var err error
+	for {
+		var resp kadm.OffsetResponses
+		if resp, err = adm.CommitOffsets(ctx, group, os); err == nil {
+			err = resp.Error()
+		}
+		if !coordinatorBusy(err) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
 		return fmt.Errorf("commit the offsets of group %s: %w", group, err)
@@ -254,7 +263,7 @@ func (k *Kafka) commitOffsets(ctx context.Context, offsets map[string]map[int32]
 		if err == nil {
 			err = kerr.ErrorForCode(resp.ErrorCode)
 		}
-		if errors.Is(err, kerr.ConcurrentTransactions) && ctx.Err() == nil {
+		if (errors.Is(err, kerr.ConcurrentTransactions) || coordinatorBusy(err)) && ctx.Err() == nil {
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
@@ -278,18 +287,34 @@ func (k *Kafka) commitOffsets(ctx context.Context, offsets map[string]map[int32]
 		}
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := req.RequestWith(ctx, k.p.cl)
-	if err != nil {
-		return err
-	}
-	for _, rt := range resp.Topics {
-		for _, rp := range rt.Partitions {
-			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				return fmt.Errorf("%s/%d: %w", rt.Topic, rp.Partition, err)
+	for {
+		resp, err := req.RequestWith(ctx, k.p.cl)
+		if err != nil {
+			return err
+		}
+		busy := false
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				err := kerr.ErrorForCode(rp.ErrorCode)
+				if coordinatorBusy(err) && ctx.Err() == nil {
+					busy = true
+				} else if err != nil {
+					return fmt.Errorf("%s/%d: %w", rt.Topic, rp.Partition, err)
+				}
 			}
 		}
+		if !busy {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond) // the same offsets again: idempotent
 	}
-	return nil
+}
+
+// coordinatorBusy reports an error a group or transaction coordinator gives
+// while it starts or moves (a fresh cluster creates its internal topics on
+// the first request): worth retrying.
+func coordinatorBusy(err error) bool {
+	return errors.Is(err, kerr.CoordinatorNotAvailable) || errors.Is(err, kerr.CoordinatorLoadInProgress) || errors.Is(err, kerr.NotCoordinator)
 }
 
 // topicIDs looks up the IDs of the topics of offsets (TxnOffsetCommit v6

@@ -246,14 +246,38 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	return k, nil
 }
 
+// coordinatorRetry calls f until it does not fail with an error a group
+// coordinator gives while it moves or starts (a fresh cluster creates
+// __consumer_offsets on the first group request), for up to 30 s.
+func coordinatorRetry(ctx context.Context, f func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		err := f()
+		if !errors.Is(err, kerr.CoordinatorNotAvailable) && !errors.Is(err, kerr.CoordinatorLoadInProgress) &&
+			!errors.Is(err, kerr.NotCoordinator) && !errors.Is(err, kerr.UnstableOffsetCommit) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // groupStarts refuses a group with active members and starts the
 // partitions the group has committed offsets for there.
 func (k *Kafka) groupStarts(ctx context.Context, adm *kadm.Client, starts map[Partition]int64) error {
 	g := k.o.Group
-	ds, err := adm.DescribeGroups(ctx, g)
-	if err == nil {
-		err = ds.Error()
-	}
+	var ds kadm.DescribedGroups
+	err := coordinatorRetry(ctx, func() error {
+		var err error
+		if ds, err = adm.DescribeGroups(ctx, g); err == nil {
+			err = ds.Error()
+		}
+		return err
+	})
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 		return fmt.Errorf("describe consumer group %s: %w", g, err)
 	}
@@ -263,10 +287,14 @@ func (k *Kafka) groupStarts(ctx context.Context, adm *kadm.Client, starts map[Pa
 	if len(k.o.Resume) > 0 {
 		return nil // positions come from the checkpoint
 	}
-	committed, err := adm.FetchOffsets(kadm.RequireStable(ctx), g)
-	if err == nil {
-		err = committed.Error()
-	}
+	var committed kadm.OffsetResponses
+	err = coordinatorRetry(ctx, func() error {
+		var err error
+		if committed, err = adm.FetchOffsets(kadm.RequireStable(ctx), g); err == nil {
+			err = committed.Error()
+		}
+		return err
+	})
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 		return fmt.Errorf("fetch the offsets of consumer group %s: %w", g, err)
 	}
