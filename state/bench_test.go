@@ -14,6 +14,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/windows"
 )
 
 const benchBids = 1_000_000
@@ -60,10 +61,20 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	plan := compile(b, bidsSpec)
-	for _, every := range []time.Duration{0, 10 * time.Second, 100 * time.Millisecond, 10 * time.Millisecond} {
+	for _, bc := range []struct {
+		backend string
+		every   time.Duration
+	}{
+		{"memory", 0}, {"memory", 10 * time.Second}, {"memory", 100 * time.Millisecond}, {"memory", 10 * time.Millisecond},
+		{"pebble", 0}, {"pebble", 10 * time.Second}, {"pebble", 100 * time.Millisecond},
+	} {
+		every := bc.every
 		name := "none"
 		if every > 0 {
 			name = "every=" + every.String()
+		}
+		if bc.backend == "pebble" {
+			name = "pebble/" + name
 		}
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
@@ -76,6 +87,9 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 					b.Fatal(err)
 				}
 				opts := engine.Options{Sinks: []sink.Sink{out}}
+				if bc.backend == "pebble" {
+					opts.WindowStore = &windows.SpillOptions{Dir: filepath.Join(dir, "st", "windows")}
+				}
 				var cp *Checkpointer
 				if every > 0 {
 					st, err := Open(filepath.Join(dir, "st"))
@@ -99,6 +113,9 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 					}
 				}
 				out.Close()
+				if err := e.Close(); err != nil {
+					b.Fatal(err)
+				}
 				if cp != nil {
 					checkpoints += cp.Meta.Seq
 				}
