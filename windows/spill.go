@@ -186,13 +186,24 @@ func (s *Spill) openLive() error {
 	for i := range lo.Levels {
 		lo.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	db, err := pebble.Open(filepath.Join(s.opts.Dir, "live"), lo)
+	db, err := openPebble(filepath.Join(s.opts.Dir, "live"), lo)
 	if err != nil {
 		return fmt.Errorf("window store %s: %w", s.opts.Dir, err)
 	}
 	s.db = db
 	s.b = db.NewIndexedBatch()
 	return nil
+}
+
+// openPebble opens a store; Pebble may panic on damaged files, and no panic
+// reaches the user.
+func openPebble(dir string, o *pebble.Options) (db *pebble.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("open: %v", r)
+		}
+	}()
+	return pebble.Open(dir, o)
 }
 
 type quiet struct{}

@@ -2,9 +2,12 @@ package windows
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -183,5 +186,50 @@ func TestOrderedKeyAgreesWithCompare(t *testing.T) {
 	}
 	if !bytes.Equal(appendOrdered(nil, value.OfInt(3)), appendOrdered(nil, value.OfFloat(3))) {
 		t.Fatal("3 and 3.0 encode differently: they would be two keys")
+	}
+}
+
+// TestSpillRestoreDamaged: a snapshot naming a store checkpoint that is
+// gone, or whose files are damaged, is an error wrapping ErrCorrupt, not a
+// silent fresh start.
+func TestSpillRestoreDamaged(t *testing.T) {
+	cfg := Config{Window: Spec{Type: TumblingType, Size: 2000}, Keys: []int{0}, Aggs: allAggs, Emit: func(*Result) {}}
+	dir := t.TempDir()
+	sp, err := NewSpill(cfg, SpillOptions{Dir: dir, CacheBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feedOp(t, sp, &Watermark{OutOfOrder: 1000}, wideStream(2, 2000, 100))
+	snap := sp.AppendSnapshot(nil)
+	if err := errors.Join(sp.Err(), sp.Close()); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(dir, "ck-1")
+	for _, damage := range []struct {
+		name string
+		do   func() error
+	}{
+		{"manifest garbled", func() error {
+			m, _ := filepath.Glob(filepath.Join(ck, "MANIFEST-*"))
+			if len(m) != 1 {
+				return fmt.Errorf("manifests: %v", m)
+			}
+			return os.WriteFile(m[0], []byte("not a manifest"), 0o644)
+		}},
+		{"checkpoint gone", func() error { return os.RemoveAll(ck) }},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			if err := damage.do(); err != nil {
+				t.Fatal(err)
+			}
+			sp, err := NewSpill(cfg, SpillOptions{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sp.Close()
+			if err := sp.Restore(snap); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Restore = %v, want an error wrapping ErrCorrupt", err)
+			}
+		})
 	}
 }
