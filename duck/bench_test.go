@@ -149,10 +149,11 @@ func BenchmarkDedupeStrategies(b *testing.B) {
 			var first, rerun time.Duration
 			for b.Loop() {
 				ctx := b.Context()
-				db, conn, err := openDB(ctx, filepath.Join(b.TempDir(), "d.duckdb"), 1)
+				db, err := openDB(ctx, filepath.Join(b.TempDir(), "d.duckdb"), 1)
 				if err != nil {
 					b.Fatal(err)
 				}
+				conn := db.conn
 				pk := ""
 				if mode == "primary-key" {
 					pk = ", PRIMARY KEY (_topic, _partition, _offset)"
@@ -201,7 +202,6 @@ func BenchmarkDedupeStrategies(b *testing.B) {
 				}
 				first += run()
 				rerun += run()
-				conn.Close()
 				db.Close()
 			}
 			n := float64(total) * float64(b.N)

@@ -1,0 +1,54 @@
+package duck
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
+)
+
+// JSON columns get the value compacted, with <, > and & escaped, through
+// the table function's VARCHAR column.
+func TestJSONText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.duckdb")
+	tb := openTable(t, path, "t", Options{})
+	writeJSON(t, tb, `{"o": { "u" : "a&<b>", "l": [ 1, 2 ] }}`)
+	closeTable(t, tb)
+	db := openRead(t, path)
+	same(t, "rows", dump(t, db, `SELECT o, o->>'$.u' FROM t`), []string{`{"u":"a\u0026\u003cb\u003e","l":[1,2]}|a&<b>`})
+}
+
+// Rows beyond flushRows are inserted in pieces inside one batch; a row that
+// widens a column in the middle of a buffer flushes the rows before it.
+func TestManyRowsOneBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "many.duckdb")
+	n := flushRows + 3*chunkCap + 17
+	tb := openTable(t, path, "t", Options{Coordinates: true, BatchRows: 2 * flushRows})
+	var row sink.Row
+	rec := source.Record{Topic: "in.jsonl", File: true}
+	for i := range n {
+		line := fmt.Sprintf(`{"i":%d,"s":"row %d"}`, i, i)
+		if i == n-5 {
+			line = `{"i":"wide","s":null}`
+		}
+		row.JSON, rec.Offset = []byte(line), int64(i+1)
+		if err := tb.WriteRecord(&row, &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeTable(t, tb)
+	db := openRead(t, path)
+	same(t, "columns", describe(t, db, "t"), []string{
+		"_topic VARCHAR", "_partition INTEGER", "_offset BIGINT", "_timestamp TIMESTAMP", "_key VARCHAR", "i VARCHAR", "s VARCHAR"})
+	if got := count(t, db, `SELECT count(*) FROM t WHERE i = CAST(_offset - 1 AS VARCHAR) AND s = 'row ' || i AND _topic = 'in.jsonl'
+		AND _partition = 0 AND _timestamp IS NULL AND _key IS NULL`); got != int64(n-1) {
+		t.Errorf("%d rows as written, want %d", got, n-1)
+	}
+	same(t, "wide row", dump(t, db, fmt.Sprintf(`SELECT i, s FROM t WHERE _offset = %d`, n-4)), []string{"wide|NULL"})
+	if got := dump(t, db, `SELECT min(_offset), max(_offset), count(*) FROM t`); strings.Join(got, "") != fmt.Sprintf("1|%d|%d", n, n) {
+		t.Errorf("offsets %v, want 1..%d", got, n)
+	}
+}
