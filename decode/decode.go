@@ -112,11 +112,12 @@ func (e *Error) Error() string { return fmt.Sprintf("invalid JSON at byte %d: %s
 var ErrNotObject = errors.New("record is not a JSON object")
 
 type scanner struct {
-	b     []byte
-	i     int
-	out   []value.Value
-	spans []Span
-	err   error
+	b      []byte
+	i      int
+	out    []value.Value
+	spans  []Span
+	err    error
+	borrow bool // str returns strings that point into b when it can
 }
 
 // Decode scans one record. out must have Len() slots; it is reset to nulls
@@ -494,6 +495,9 @@ func (s *scanner) str() (string, bool) {
 	}
 	raw := s.b[start : s.i-1]
 	if !escaped && utf8.Valid(raw) {
+		if s.borrow {
+			return bytesString(raw), true
+		}
 		return string(raw), true
 	}
 	return unquote(raw)

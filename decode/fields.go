@@ -24,7 +24,20 @@ import (
 // copies and can be kept. Fields allocates nothing except those strings
 // (and a name that had escapes or invalid UTF-8).
 func Fields(line []byte, fn func(name string, v value.Value)) error {
-	s := scanner{b: line}
+	return scanFields(scanner{b: line}, fn)
+}
+
+// FieldsBorrowed is [Fields] without the copies: the strings in v (and the
+// text of JSON values) point into line too, unless they had escapes or
+// invalid UTF-8, so they are only valid while line is unchanged and must be
+// copied to be kept. It allocates nothing for strings that need no
+// unescaping.
+func FieldsBorrowed(line []byte, fn func(name string, v value.Value)) error {
+	return scanFields(scanner{b: line, borrow: true}, fn)
+}
+
+func scanFields(s scanner, fn func(name string, v value.Value)) error {
+	line := s.b
 	s.ws()
 	if s.i >= len(line) {
 		return &Error{s.i, "empty record"}
@@ -90,6 +103,9 @@ func (s *scanner) member() (value.Value, bool) {
 	case c == '{' || c == '[':
 		if !s.skip(1) {
 			return value.Value{}, false
+		}
+		if s.borrow {
+			return value.OfJSON(bytesString(s.b[start:s.i])), true
 		}
 		return value.OfJSON(string(s.b[start:s.i])), true
 	default:

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -116,6 +118,42 @@ func TestFieldsAllocations(t *testing.T) {
 	})
 	if allocs != 4 { // type, channel, url, dateTime; "" is free
 		t.Errorf("Fields allocates %.0f times per bid, want 4 (one per non-empty string)", allocs)
+	}
+}
+
+// FieldsBorrowed gives the same members as Fields, with plain strings and
+// JSON text pointing into the line, and allocates nothing for them.
+func TestFieldsBorrowed(t *testing.T) {
+	line := []byte(`{"type":"bid","esc":"a\"b","bad":"\xff","o":{"a":[1]},"n":3,"t":"2026-01-01T00:00:10.000Z"}`)
+	line = bytes.Replace(line, []byte(`\xff`), []byte{0xff}, 1)
+	var want, got []value.Value
+	if err := Fields(line, func(_ string, v value.Value) { want = append(want, v) }); err != nil {
+		t.Fatal(err)
+	}
+	inLine := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		lo := uintptr(unsafe.Pointer(&line[0]))
+		return p >= lo && p < lo+uintptr(len(line))
+	}
+	if err := FieldsBorrowed(line, func(_ string, v value.Value) { got = append(got, v) }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("FieldsBorrowed = %#v, want %#v", got, want)
+	}
+	for i, borrowed := range []bool{true, false, false, true, false, true} {
+		if v := got[i]; v.S != "" && inLine(v.S) != borrowed {
+			t.Errorf("member %d (%q): points into the line %v, want %v", i, v.S, !borrowed, borrowed)
+		}
+	}
+	bid := []byte(`{"type":"bid","auction":1007,"bidder":2001,"price":4521,"channel":"Google","url":"https://www.nexmark.com/a/b","dateTime":"2026-01-01T00:00:10.000Z","extra":""}`)
+	fn := func(string, value.Value) {}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := FieldsBorrowed(bid, fn); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("FieldsBorrowed allocates %.0f times per bid, want 0", allocs)
 	}
 }
 

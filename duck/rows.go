@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -73,9 +74,10 @@ const flushRows = DefaultBatchRows
 // its dynamic type; here a chunk is filled a column at a time with typed
 // values (measured in docs/performance.md).
 type rowBuf struct {
-	n    int
-	cols []colBuf
-	next int // the next row FillChunk hands to DuckDB
+	n     int
+	cols  []colBuf
+	next  int    // the next row FillChunk hands to DuckDB
+	arena []byte // the bytes of the strings in cols
 }
 
 // colBuf is one column of a rowBuf; only the slice of its type is used.
@@ -91,6 +93,7 @@ type colBuf struct {
 // reset empties the buffer and lays it out for columns of the given types.
 func (b *rowBuf) reset(order []*column) {
 	b.n, b.next = 0, 0
+	b.arena = b.arena[:0]
 	if len(b.cols) > len(order) {
 		b.cols = b.cols[:len(order)]
 	}
@@ -106,8 +109,21 @@ func (b *rowBuf) reset(order []*column) {
 	}
 }
 
+// keep copies s into the arena. A string made before the arena grew keeps
+// pointing into the old array, which stays as it was; the arena is only
+// written over after reset, when no string of it is left in cols.
+func (b *rowBuf) keep(s string) string {
+	if s == "" {
+		return ""
+	}
+	off := len(b.arena)
+	b.arena = append(b.arena, s...)
+	return unsafe.String(&b.arena[off], len(s))
+}
+
 // add appends a row: row[i] is the value for column i, already checked to
-// fit its type (strings meant for TIMESTAMP columns parsed).
+// fit its type (strings meant for TIMESTAMP columns parsed). Its strings are
+// copied, so they may point into the record.
 func (b *rowBuf) add(row []value.Value) error {
 	for i := range b.cols {
 		cb, v := &b.cols[i], &row[i]
@@ -125,7 +141,7 @@ func (b *rowBuf) add(row []value.Value) error {
 		case tVarchar:
 			s := ""
 			if !null {
-				s = text(*v)
+				s = b.keep(text(*v))
 			}
 			cb.strs = append(cb.strs, s)
 		case tJSON:

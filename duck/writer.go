@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/sink"
@@ -355,7 +357,7 @@ func (w *writer) add(ctx context.Context, r *sink.Row, rec *source.Record) error
 			for i, name := range r.Names {
 				w.put(w.lookup(name, i), r.Vals[i])
 			}
-		} else if err := decode.Fields(r.JSON, w.fieldFn); err != nil {
+		} else if err := decode.FieldsBorrowed(r.JSON, w.fieldFn); err != nil {
 			w.forget()
 			return &RowError{err}
 		} else {
@@ -439,7 +441,12 @@ func (w *writer) putCoords(rec *source.Record) {
 		w.row[c[3].pos] = value.OfTime(rec.Timestamp)
 	}
 	if rec.Key != nil {
-		w.row[c[4].pos] = value.OfString(strings.ToValidUTF8(string(rec.Key), "\uFFFD"))
+		// the row buffer copies the key
+		k := unsafe.String(unsafe.SliceData(rec.Key), len(rec.Key))
+		if !utf8.Valid(rec.Key) {
+			k = strings.ToValidUTF8(k, "\uFFFD")
+		}
+		w.row[c[4].pos] = value.OfString(k)
 	}
 }
 
