@@ -83,11 +83,31 @@ type rowBuf struct {
 // colBuf is one column of a rowBuf; only the slice of its type is used.
 // null[i] marks a NULL in row i.
 type colBuf struct {
-	typ  colType
-	null []bool
-	ints []int64   // BIGINT, INTEGER, BOOLEAN (0 or 1), TIMESTAMP (epoch ms)
-	flts []float64 // DOUBLE
-	strs []string  // VARCHAR, JSON (as text)
+	typ   colType
+	null  []bool
+	ints  []int64   // BIGINT, INTEGER, BOOLEAN (0 or 1), TIMESTAMP (epoch ms)
+	flts  []float64 // DOUBLE
+	strs  []string  // VARCHAR, JSON (as text)
+	nulls int       // rows with NULL
+	same  bool      // VARCHAR: every row holds strs[0]
+}
+
+// maxLiteral bounds the strings put in the INSERT statement as literals.
+const maxLiteral = 256
+
+// literal returns the SQL for a column that is not produced by the table
+// function because it holds one value in every row: NULL (also for columns
+// of types eddy does not write, which take only NULL), or a VARCHAR constant
+// such as the topic of a file export. That saves DuckDB a NULL or string
+// write per row, each a cgo call.
+func (cb *colBuf) literal(n int) (string, bool) {
+	if _, ok := typeInfos[cb.typ]; !ok || cb.nulls == n {
+		return "NULL", true
+	}
+	if cb.typ == tVarchar && cb.same && len(cb.strs[0]) <= maxLiteral && !strings.ContainsRune(cb.strs[0], 0) {
+		return quoteString(cb.strs[0]), true
+	}
+	return "", false
 }
 
 // reset empties the buffer and lays it out for columns of the given types.
@@ -104,6 +124,7 @@ func (b *rowBuf) reset(order []*column) {
 		cb := &b.cols[i]
 		cb.typ = c.typ
 		cb.null, cb.ints, cb.flts = cb.null[:0], cb.ints[:0], cb.flts[:0]
+		cb.nulls, cb.same = 0, true
 		clear(cb.strs) // let the strings go
 		cb.strs = cb.strs[:0]
 	}
@@ -129,6 +150,9 @@ func (b *rowBuf) add(row []value.Value) error {
 		cb, v := &b.cols[i], &row[i]
 		null := v.K == value.Null
 		cb.null = append(cb.null, null)
+		if null {
+			cb.nulls++
+		}
 		switch cb.typ {
 		case tBigint, tInteger, tBoolean, tTimestamp:
 			cb.ints = append(cb.ints, v.I)
@@ -141,8 +165,14 @@ func (b *rowBuf) add(row []value.Value) error {
 		case tVarchar:
 			s := ""
 			if !null {
-				s = b.keep(text(*v))
+				s = text(*v)
+				if k := len(cb.strs); k > 0 && cb.strs[k-1] == s {
+					s = cb.strs[k-1] // the same as the row before: no copy
+				} else {
+					s = b.keep(s)
+				}
 			}
+			cb.same = cb.same && !null && (b.n == 0 || s == cb.strs[0])
 			cb.strs = append(cb.strs, s)
 		case tJSON:
 			s := ""
@@ -193,9 +223,10 @@ var typeInfos = func() map[colType]duckdb.TypeInfo {
 // bind describes the buffer's current columns.
 func (s *rowSource) bind() {
 	s.infos, s.cols = s.infos[:0], s.cols[:0]
-	for i, cb := range s.b.cols {
-		if info, ok := typeInfos[cb.typ]; ok {
-			s.infos = append(s.infos, duckdb.ColumnInfo{Name: "c" + strconv.Itoa(i), T: info})
+	for i := range s.b.cols {
+		cb := &s.b.cols[i]
+		if _, lit := cb.literal(s.b.n); !lit {
+			s.infos = append(s.infos, duckdb.ColumnInfo{Name: "c" + strconv.Itoa(i), T: typeInfos[cb.typ]})
 			s.cols = append(s.cols, i)
 		}
 	}
@@ -288,17 +319,19 @@ func (w *writer) flush(ctx context.Context) error {
 		target = "temp." + staging
 	}
 	var sel strings.Builder
-	for i, cb := range w.buf.cols {
+	from := fmt.Sprintf("range(%d)", w.buf.n) // when every column is a literal
+	for i := range w.buf.cols {
 		if i > 0 {
 			sel.WriteString(", ")
 		}
-		if _, ok := typeInfos[cb.typ]; ok {
-			sel.WriteString("c" + strconv.Itoa(i))
+		if lit, ok := w.buf.cols[i].literal(w.buf.n); ok {
+			sel.WriteString(lit)
 		} else {
-			sel.WriteString("NULL")
+			sel.WriteString("c" + strconv.Itoa(i))
+			from = fn + "()"
 		}
 	}
-	q := fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s()", target, sel.String(), fn)
+	q := fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s", target, sel.String(), from)
 	res, err := w.exec(ctx, q)
 	if err == nil {
 		var n int64

@@ -52,3 +52,23 @@ func TestManyRowsOneBatch(t *testing.T) {
 		t.Errorf("offsets %v, want 1..%d", got, n)
 	}
 }
+
+// Columns that hold one value in every buffered row are written as literals
+// of the INSERT: NULL, or a string (quoted; not when it holds NUL or is
+// long); a buffer with only such columns still inserts all its rows.
+func TestLiteralColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lit.duckdb")
+	long := strings.Repeat("x", maxLiteral+1)
+	tb := openTable(t, path, "t", Options{BatchRows: 3})
+	writeJSON(t, tb,
+		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":1}`,
+		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":2}`,
+		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":3}`,
+		`{"q":"other","z":"a\u0000b","l":"`+long+`","n":null}`,
+		`{"q":"other"}`,
+	)
+	closeTable(t, tb)
+	db := openRead(t, path)
+	same(t, "rows", dump(t, db, `SELECT q, replace(z, chr(0), '0'), l = '`+long+`', n, v FROM t`), []string{
+		"it's|a0b|true|NULL|1", "it's|a0b|true|NULL|2", "it's|a0b|true|NULL|3", "other|a0b|true|NULL|NULL", "other|NULL|NULL|NULL|NULL"})
+}

@@ -77,7 +77,7 @@ func (o Options) Validate() error {
 }
 
 // Table is a sink that writes rows into a table of a DuckDB database file
-// through DuckDB's Appender, in batches committed one transaction each: a
+// in bulk (see the package doc), in batches committed one transaction each: a
 // killed process leaves whole batches only. Column types are inferred from
 // the values and widen as described in docs/export.md.
 //

@@ -80,8 +80,8 @@ func (r *offRange) add(o int64) { r.lo, r.hi = min(r.lo, o), max(r.hi, o) }
 // them against the table.
 const staging = "eddy_staging"
 
-// writer streams rows into a DuckDB table through an Appender inside an
-// open transaction, and commits every batch. A value that needs a new
+// writer streams rows into a DuckDB table through a rowBuf inside an open
+// transaction, and commits every batch. A value that needs a new
 // column or a wider type changes the table inside the same transaction.
 // It is owned by one goroutine.
 type writer struct {
