@@ -67,7 +67,7 @@ func (s *scanner) fields(fn func(name string, v value.Value)) bool {
 		return true
 	}
 	for {
-		key, escaped, ok := s.key()
+		key, escaped, ascii, ok := s.key()
 		if !ok {
 			return false
 		}
@@ -76,7 +76,7 @@ func (s *scanner) fields(fn func(name string, v value.Value)) bool {
 			return false
 		}
 		var name string
-		if escaped || !utf8.Valid(key) {
+		if escaped || !ascii && !utf8.Valid(key) {
 			name, _ = unquote(key)
 		} else {
 			name = bytesString(key)

@@ -184,7 +184,9 @@ func jsonMembers(in []byte) ([]string, []json.RawMessage, error) {
 func FuzzFields(f *testing.F) {
 	for _, s := range []string{`{"a":1,"b":{"c":"x"}}`, `{"a":[1,2,{"b":null}],"b":1.5e3}`, `{"a":"\u00e9\ud800"}`,
 		`{"a":1,"a":"dup"}`, ` {} `, `[]`, `{"a":-0.0}`, `{"type":"bid","price":"n/a"}`, `{"a":1`, "{\"\xff\":1}",
-		`{"\u0000":true,"x":false,"y":null}`, `{"a":1} {}`} {
+		`{"\u0000":true,"x":false,"y":null}`, `{"a":1} {}`,
+		// bytes ≥ 0x80 inside and right after the 8-byte words skipString reads at once
+		"{\"abcdefg\xe9\":\"0123456\xc3\xa9x\",\"k\":\"01234567\xff\"}", "{\"é\":\"\xed\xa0\x80\",\"b\":\"ab\"}\xe9"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
