@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/value"
 )
 
 // JSON columns get the value compacted, with <, > and & escaped, through
@@ -71,4 +72,29 @@ func TestLiteralColumns(t *testing.T) {
 	db := openRead(t, path)
 	same(t, "rows", dump(t, db, `SELECT q, replace(z, chr(0), '0'), l = '`+long+`', n, v FROM t`), []string{
 		"it's|a0b|true|NULL|1", "it's|a0b|true|NULL|2", "it's|a0b|true|NULL|3", "other|a0b|true|NULL|NULL", "other|NULL|NULL|NULL|NULL"})
+}
+
+// put's fast path (takes) accepts exactly the values fit lets into a column
+// of the table unchanged: the same type back, no conversion, no error.
+func TestTakesAgreesWithFit(t *testing.T) {
+	w := &writer{table: "t"}
+	vals := []value.Value{{}, value.OfBool(true), value.OfInt(1), value.OfFloat(1.5), value.OfTime(1767225600000),
+		value.OfString("x"), value.OfString("2026-01-01T00:00:00Z"), value.OfJSON(`{"a":1}`)}
+	for typ := tBigint; typ <= tOther; typ++ {
+		for _, v := range vals {
+			c := &column{name: "c", typ: typ, pos: 0}
+			fast := takes[typ]&(1<<v.K) != 0
+			if v.K == value.Null {
+				if !fast {
+					t.Errorf("%s: a NULL does not take the fast path", typ)
+				}
+				continue
+			}
+			p := v
+			got, err := w.fit(c, &p)
+			if slow := err == nil && got == typ && p == v; fast != slow {
+				t.Errorf("%s, %s %q: fast path %v, fit gives %s, %v, %#v", typ, v.K, v.S, fast, got, err, p)
+			}
+		}
+	}
 }

@@ -302,6 +302,37 @@ func (w *writer) onField(name string, v value.Value) {
 // built again once the table has changed; a value that cannot fit sets
 // w.rowErr. A later value for the same column wins (duplicate keys).
 func (w *writer) put(c *column, v value.Value) {
+	if c.pos >= 0 && takes[c.typ]&(1<<v.K) != 0 {
+		// the common case: the column is in the table and takes v as it is
+		w.row[c.pos] = v
+		return
+	}
+	if c.pos >= 0 && c.typ == tTimestamp && v.K == value.String && c.fixed == tNone {
+		if ms, ok := value.ParseTime(unsafe.Slice(unsafe.StringData(v.S), len(v.S))); ok {
+			w.row[c.pos] = value.OfTime(ms)
+			return
+		}
+	}
+	w.putSlow(c, v)
+}
+
+// takes[t] has bit k set when a column of type t holds values of kind k
+// as they are: what fit accepts without a change or a conversion. A NULL
+// fits every column in the table.
+var takes = [...]uint8{
+	tBigint:    1<<value.Null | 1<<value.Int,
+	tDouble:    1<<value.Null | 1<<value.Int | 1<<value.Float,
+	tVarchar:   1<<value.Null | 1<<value.String | 1<<value.Int | 1<<value.Float | 1<<value.Time,
+	tBoolean:   1<<value.Null | 1<<value.Bool,
+	tTimestamp: 1<<value.Null | 1<<value.Time,
+	tJSON:      1<<value.Null | 1<<value.JSON,
+	tInteger:   1 << value.Null,
+	tOther:     1 << value.Null,
+}
+
+// putSlow is put for a value that needs fit: a column not in the table
+// yet, a wider type, a conversion or an error.
+func (w *writer) putSlow(c *column, v value.Value) {
 	if v.K == value.Null {
 		if c.pos >= 0 {
 			w.row[c.pos] = value.Value{}
