@@ -89,7 +89,7 @@ type colBuf struct {
 	flts  []float64 // DOUBLE
 	strs  []string  // VARCHAR, JSON (as text)
 	nulls int       // rows with NULL
-	same  bool      // VARCHAR: every row holds strs[0]
+	same  bool      // VARCHAR: every row holds strs[0]; BIGINT, INTEGER, BOOLEAN: ints[0]
 }
 
 // maxLiteral bounds the strings put in the INSERT statement as literals.
@@ -97,15 +97,27 @@ const maxLiteral = 256
 
 // literal returns the SQL for a column that is not produced by the table
 // function because it holds one value in every row: NULL (also for columns
-// of types eddy does not write, which take only NULL), or a VARCHAR constant
-// such as the topic of a file export. That saves DuckDB a NULL or string
-// write per row, each a cgo call.
+// of types eddy does not write, which take only NULL), a VARCHAR constant
+// such as the topic of a file export, or an integer or boolean constant
+// such as the partition of a file export. That saves DuckDB a write per
+// row (a cgo call for a string).
 func (cb *colBuf) literal(n int) (string, bool) {
 	if _, ok := typeInfos[cb.typ]; !ok || cb.nulls == n {
 		return "NULL", true
 	}
-	if cb.typ == tVarchar && cb.same && len(cb.strs[0]) <= maxLiteral && !strings.ContainsRune(cb.strs[0], 0) {
-		return quoteString(cb.strs[0]), true
+	if !cb.same {
+		return "", false
+	}
+	switch cb.typ {
+	case tVarchar:
+		if len(cb.strs[0]) <= maxLiteral && !strings.ContainsRune(cb.strs[0], 0) {
+			return quoteString(cb.strs[0]), true
+		}
+	case tBigint, tInteger:
+		// CAST, not ::, which would bind before the minus sign
+		return "CAST(" + strconv.FormatInt(cb.ints[0], 10) + " AS " + cb.typ.String() + ")", true
+	case tBoolean:
+		return strconv.FormatBool(cb.ints[0] != 0), true
 	}
 	return "", false
 }
@@ -154,7 +166,10 @@ func (b *rowBuf) add(row []value.Value) error {
 			cb.nulls++
 		}
 		switch cb.typ {
-		case tBigint, tInteger, tBoolean, tTimestamp:
+		case tBigint, tInteger, tBoolean:
+			cb.same = cb.same && !null && (b.n == 0 || v.I == cb.ints[0])
+			cb.ints = append(cb.ints, v.I)
+		case tTimestamp:
 			cb.ints = append(cb.ints, v.I)
 		case tDouble:
 			f := v.F

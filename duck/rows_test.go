@@ -74,6 +74,39 @@ func TestLiteralColumns(t *testing.T) {
 		"it's|a0b|true|NULL|1", "it's|a0b|true|NULL|2", "it's|a0b|true|NULL|3", "other|a0b|true|NULL|NULL", "other|NULL|NULL|NULL|NULL"})
 }
 
+// Integer and boolean columns with one value in a whole buffer are literals
+// too, typed as their column (the smallest BIGINT included); the next buffer
+// decides again.
+func TestLiteralNumbers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lit.duckdb")
+	tb := openTable(t, path, "t", Options{BatchRows: 3, Coordinates: true})
+	var row sink.Row
+	rec := source.Record{Topic: "in.jsonl", Partition: 3, File: true}
+	for i, line := range []string{
+		`{"min":-9223372036854775808,"b":true,"v":1}`,
+		`{"min":-9223372036854775808,"b":true,"v":1}`,
+		`{"min":-9223372036854775808,"b":true,"v":1}`,
+		`{"min":9223372036854775807,"b":false,"v":1}`,
+		`{"min":9223372036854775807,"b":false,"v":null}`,
+		`{"min":0,"b":true,"v":2}`,
+	} {
+		row.JSON, rec.Offset = []byte(line), int64(i)
+		if i == 5 {
+			rec.Partition = 4
+		}
+		if err := tb.WriteRecord(&row, &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeTable(t, tb)
+	db := openRead(t, path)
+	same(t, "columns", describe(t, db, "t"), []string{
+		"_topic VARCHAR", "_partition INTEGER", "_offset BIGINT", "_timestamp TIMESTAMP", "_key VARCHAR", "min BIGINT", "b BOOLEAN", "v BIGINT"})
+	same(t, "rows", dump(t, db, `SELECT _partition, _offset, min, b, v FROM t`), []string{
+		"3|0|-9223372036854775808|true|1", "3|1|-9223372036854775808|true|1", "3|2|-9223372036854775808|true|1",
+		"3|3|9223372036854775807|false|1", "3|4|9223372036854775807|false|NULL", "4|5|0|true|2"})
+}
+
 // put's fast path (takes) accepts exactly the values fit lets into a column
 // of the table unchanged: the same type back, no conversion, no error.
 func TestTakesAgreesWithFit(t *testing.T) {
