@@ -380,23 +380,9 @@ func (w *writer) add(ctx context.Context, r *sink.Row, rec *source.Record) error
 	}
 	w.fresh = w.fresh[:0]
 	for pass := 0; ; pass++ {
-		w.row = slices.Grow(w.row[:0], len(w.order))[:len(w.order)]
-		clear(w.row)
-		w.changes, w.nulls, w.rowErr, w.nth = w.changes[:0], w.nulls[:0], nil, 0
-		members := len(r.Names)
-		if members > 0 {
-			for i, name := range r.Names {
-				w.put(w.lookup(name, i), r.Vals[i])
-			}
-		} else if err := decode.FieldsBorrowed(r.JSON, w.fieldFn); err != nil {
-			w.forget()
-			return &RowError{err}
-		} else {
-			members = w.nth
-		}
-		if len(w.coord) > 0 {
-			w.putCoords(rec)
-			members++
+		members, err := w.build(r, rec)
+		if err != nil {
+			return err
 		}
 		if !w.exists && members == 0 {
 			return &RowError{errNoFields}
@@ -434,6 +420,31 @@ func (w *writer) add(ctx context.Context, r *sink.Row, rec *source.Record) error
 		return err
 	}
 	return nil
+}
+
+// build builds the row in w.row (noting in w.changes the column changes it
+// needs, in w.rowErr a value that cannot fit) and returns how many members
+// it had, the coordinates counting as one.
+func (w *writer) build(r *sink.Row, rec *source.Record) (members int, err error) {
+	w.row = slices.Grow(w.row[:0], len(w.order))[:len(w.order)]
+	clear(w.row)
+	w.changes, w.nulls, w.rowErr, w.nth = w.changes[:0], w.nulls[:0], nil, 0
+	members = len(r.Names)
+	if members > 0 {
+		for i, name := range r.Names {
+			w.put(w.lookup(name, i), r.Vals[i])
+		}
+	} else if err := decode.FieldsBorrowed(r.JSON, w.fieldFn); err != nil {
+		w.forget()
+		return 0, &RowError{err}
+	} else {
+		members = w.nth
+	}
+	if len(w.coord) > 0 {
+		w.putCoords(rec)
+		members++
+	}
+	return members, nil
 }
 
 // forget removes the columns a row that could not be read added.
