@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -122,6 +121,18 @@ func (cb *colBuf) literal(n int) (string, bool) {
 	return "", false
 }
 
+// column returns the SQL for column i of the table function's rows as a
+// value of the column's type. TIMESTAMP values come as BIGINT microseconds,
+// turned into timestamps by DuckDB a vector at a time: cheaper than
+// handing duckdb-go a time.Time per row, which it turns back into
+// microseconds.
+func (cb *colBuf) column(i int) string {
+	if cb.typ == tTimestamp {
+		return "make_timestamp(c" + strconv.Itoa(i) + ")"
+	}
+	return "c" + strconv.Itoa(i)
+}
+
 // reset empties the buffer and lays it out for columns of the given types.
 func (b *rowBuf) reset(order []*column) {
 	b.n, b.next = 0, 0
@@ -224,7 +235,7 @@ type rowSource struct {
 var typeInfos = func() map[colType]duckdb.TypeInfo {
 	m := map[colType]duckdb.TypeInfo{}
 	for t, dt := range map[colType]duckdb.Type{tBigint: duckdb.TYPE_BIGINT, tDouble: duckdb.TYPE_DOUBLE,
-		tVarchar: duckdb.TYPE_VARCHAR, tBoolean: duckdb.TYPE_BOOLEAN, tTimestamp: duckdb.TYPE_TIMESTAMP,
+		tVarchar: duckdb.TYPE_VARCHAR, tBoolean: duckdb.TYPE_BOOLEAN, tTimestamp: duckdb.TYPE_BIGINT, // see column
 		tJSON: duckdb.TYPE_VARCHAR, tInteger: duckdb.TYPE_INTEGER} {
 		info, err := duckdb.NewTypeInfo(dt)
 		if err != nil {
@@ -284,7 +295,7 @@ func fillColumn(ch duckdb.DataChunk, j int, cb *colBuf, lo, n int) error {
 			case tBoolean:
 				err = duckdb.SetChunkValue(ch, j, r, cb.ints[lo+r] != 0)
 			case tTimestamp:
-				err = duckdb.SetChunkValue(ch, j, r, time.UnixMilli(cb.ints[lo+r]).UTC())
+				err = duckdb.SetChunkValue(ch, j, r, cb.ints[lo+r]*1000) // microseconds: see column
 			case tDouble:
 				err = duckdb.SetChunkValue(ch, j, r, cb.flts[lo+r])
 			default:
@@ -342,7 +353,7 @@ func (w *writer) flush(ctx context.Context) error {
 		if lit, ok := w.buf.cols[i].literal(w.buf.n); ok {
 			sel.WriteString(lit)
 		} else {
-			sel.WriteString("c" + strconv.Itoa(i))
+			sel.WriteString(w.buf.cols[i].column(i))
 			from = fn + "()"
 		}
 	}
