@@ -117,7 +117,8 @@ type scanner struct {
 	out    []value.Value
 	spans  []Span
 	err    error
-	borrow bool // str returns strings that point into b when it can
+	borrow bool  // str returns strings that point into b when it can
+	keys   *Keys // the keys to expect, for FieldsKeyed
 }
 
 // Decode scans one record. out must have Len() slots; it is reset to nulls

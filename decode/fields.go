@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"strings"
 	"unicode/utf8"
 
 	"github.com/eddyhq/eddy/value"
@@ -36,6 +37,58 @@ func FieldsBorrowed(line []byte, fn func(name string, v value.Value)) error {
 	return scanFields(scanner{b: line, borrow: true}, fn)
 }
 
+// Keys remembers the keys of the members of the objects [FieldsKeyed] read,
+// by position, so that the next object's can be recognised by comparing
+// bytes instead of scanning them. The zero Keys is ready; a Keys is used by
+// one goroutine at a time.
+type Keys struct {
+	k []string // only keys whose JSON text is the key itself: ASCII, no quote, backslash or control byte
+}
+
+// FieldsKeyed is [FieldsBorrowed] for a stream of objects whose keys tend
+// to come in the same order, as the lines of one file do: the key of the
+// i-th member is first compared with the i-th key of the object before
+// (remembered in keys), and scanned only when it differs. It reports the
+// same members, values and errors as FieldsBorrowed; a recognised key is
+// passed to fn as the string kept in keys, which stays valid after the call.
+func FieldsKeyed(line []byte, keys *Keys, fn func(name string, v value.Value)) error {
+	return scanFields(scanner{b: line, borrow: true, keys: keys}, fn)
+}
+
+// knownKey consumes the i-th member's key when it is the i-th remembered
+// one, with the ':' after it, and returns it; ok is false after an error.
+func (s *scanner) knownKey(i int) (key string, known, ok bool) {
+	if i >= len(s.keys.k) {
+		return "", false, true
+	}
+	k := s.keys.k[i]
+	end := s.i + 1 + len(k)
+	if end >= len(s.b) || s.b[s.i] != '"' || s.b[end] != '"' || string(s.b[s.i+1:end]) != k {
+		return "", false, true
+	}
+	s.i = end + 1
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		return "", false, s.errorf("expected ':' after object key")
+	}
+	s.i++
+	s.ws()
+	return k, true, true
+}
+
+// remember keeps name as the i-th key when its JSON text is plain, so that
+// matching the text later means the same key.
+func (s *scanner) remember(i int, name string) {
+	switch {
+	case i < len(s.keys.k):
+		if s.keys.k[i] != name {
+			s.keys.k[i] = strings.Clone(name)
+		}
+	case i == len(s.keys.k):
+		s.keys.k = append(s.keys.k, strings.Clone(name))
+	}
+}
+
 func scanFields(s scanner, fn func(name string, v value.Value)) error {
 	line := s.b
 	s.ws()
@@ -66,20 +119,32 @@ func (s *scanner) fields(fn func(name string, v value.Value)) bool {
 		s.i++
 		return true
 	}
-	for {
-		key, escaped, ascii, ok := s.key()
-		if !ok {
-			return false
+	for i := 0; ; i++ {
+		var name string
+		known := false
+		if s.keys != nil {
+			var ok bool
+			if name, known, ok = s.knownKey(i); !ok {
+				return false
+			}
+		}
+		if !known {
+			key, escaped, ascii, ok := s.key()
+			if !ok {
+				return false
+			}
+			if escaped || !ascii && !utf8.Valid(key) {
+				name, _ = unquote(key)
+			} else {
+				name = bytesString(key)
+				if s.keys != nil && ascii {
+					s.remember(i, name) // plain: no escape, quote or control byte
+				}
+			}
 		}
 		v, ok := s.member()
 		if !ok {
 			return false
-		}
-		var name string
-		if escaped || !ascii && !utf8.Valid(key) {
-			name, _ = unquote(key)
-		} else {
-			name = bytesString(key)
 		}
 		fn(name, v)
 		if more, ok := s.nextMember(); !more {

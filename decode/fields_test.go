@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/eddyhq/eddy/value"
@@ -238,5 +239,72 @@ func BenchmarkFieldsBid(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = Fields(line, fn)
+	}
+}
+
+// keyedSeeds are streams of objects, one a line, whose keys repeat, nearly
+// repeat or change.
+var keyedSeeds = []string{
+	"{\"type\":\"bid\",\"auction\":1007,\"price\":4521,\"url\":\"https://x/a\",\"extra\":\"\"}\n" +
+		"{\"type\":\"bid\",\"auction\":1008,\"price\":17,\"url\":\"https://x/b\",\"extra\":\"\"}",
+	"{\"ab\":1,\"a\":2}\n{\"abc\":1,\"a\" : 2}\n{\"ab\":1,\"a\":2}\n{\"a\":1,\"ab\":2}",
+	"{\"a\":1}\n{\"a\"1}\n{\"a\"",
+	"{\"a\":1}\n{\"\\u0061\":2}\n{\"a\\\"\":3}\n{\"a\":4}",
+	"{\"\":1,\"é\":2}\n{\"\":3,\"é\":4}\n{\"\xff\":5}",
+	"{\"a\":1,\"b\":2}\n{\"a\":1}\n{\"a\":1,\"b\":2,\"c\":3}\n{}\n[1]\n{\"a\":1,\"a\":2}",
+	"{\"k\":1}\n{\"k\":\n{\"k\"  :  1  }\n{ \"k\":1,\"k2\":{\"k\":1}}",
+}
+
+// TestFieldsKeyed: over streams whose keys repeat, FieldsKeyed reports what
+// FieldsBorrowed does, and recognises the repeated keys.
+func TestFieldsKeyed(t *testing.T) {
+	for _, seed := range keyedSeeds {
+		checkKeyed(t, []byte(seed))
+	}
+	var keys Keys
+	bid := []byte(keyedSeeds[0][:strings.IndexByte(keyedSeeds[0], '\n')])
+	var names []string
+	for range 2 {
+		names = names[:0]
+		if err := FieldsKeyed(bid, &keys, func(name string, _ value.Value) { names = append(names, name) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, name := range names {
+		if unsafe.StringData(name) != unsafe.StringData(keys.k[i]) {
+			t.Errorf("key %d (%q) of the second line was scanned, not recognised", i, name)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		_ = FieldsKeyed(bid, &keys, func(string, value.Value) {})
+	}); allocs != 0 {
+		t.Errorf("FieldsKeyed allocates %.0f times per repeated bid, want 0", allocs)
+	}
+}
+
+// FuzzFieldsKeyed is a differential test: FieldsKeyed, with one Keys over
+// all the lines of the input, must report exactly what FieldsBorrowed
+// reports for each line (members, values, errors and their offsets).
+func FuzzFieldsKeyed(f *testing.F) {
+	for _, s := range keyedSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkKeyed)
+}
+
+func checkKeyed(t *testing.T, in []byte) {
+	var keys Keys
+	for _, line := range bytes.Split(in, []byte("\n")) {
+		var want, got []field
+		werr := FieldsBorrowed(line, func(name string, v value.Value) { want = append(want, field{strings.Clone(name), v}) })
+		gerr := FieldsKeyed(line, &keys, func(name string, v value.Value) { got = append(got, field{strings.Clone(name), v}) })
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gerr, werr) {
+			t.Fatalf("line %q after keys %q:\nFieldsKeyed     %v, %v\nFieldsBorrowed  %v, %v", line, keys.k, got, gerr, want, werr)
+		}
+		for _, k := range keys.k {
+			if !utf8.ValidString(k) || strings.ContainsAny(k, "\"\\") || strings.ContainsFunc(k, func(r rune) bool { return r < 0x20 || r >= 0x80 }) {
+				t.Fatalf("line %q: kept key %q is not plain", line, k)
+			}
+		}
 	}
 }

@@ -10,7 +10,7 @@
 //
 // Rows come as sink.Row: typed Names and Vals (window results, projected
 // records), or only JSON (records streamed unchanged), whose top-level
-// fields are read with decode.FieldsBorrowed. Column types are inferred from the
+// fields are read with decode.FieldsKeyed. Column types are inferred from the
 // values and widen when later values need it:
 //
 //	BIGINT → DOUBLE → VARCHAR ← TIMESTAMP      BOOLEAN      JSON

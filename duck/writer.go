@@ -102,12 +102,13 @@ type writer struct {
 	buf  rowBuf        // rows appended and not yet inserted
 	fn   string        // the table function that yields buf's rows
 
-	hint    []*column // the column of the i-th member of the previous row
-	fresh   []*column // columns the current row added
-	nth     int       // members of the current row so far
-	changes []change  // column changes the current row needs
-	nulls   []*column // columns of the current row with only a null (no table yet)
-	rowErr  error     // the first value of the current row that cannot fit
+	keys    decode.Keys // the keys of the previous rows' members, to recognise
+	hint    []*column   // the column of the i-th member of the previous row
+	fresh   []*column   // columns the current row added
+	nth     int         // members of the current row so far
+	changes []change    // column changes the current row needs
+	nulls   []*column   // columns of the current row with only a null (no table yet)
+	rowErr  error       // the first value of the current row that cannot fit
 	fieldFn func(string, value.Value)
 
 	dedupe     bool
@@ -434,7 +435,7 @@ func (w *writer) build(r *sink.Row, rec *source.Record) (members int, err error)
 		for i, name := range r.Names {
 			w.put(w.lookup(name, i), r.Vals[i])
 		}
-	} else if err := decode.FieldsBorrowed(r.JSON, w.fieldFn); err != nil {
+	} else if err := decode.FieldsKeyed(r.JSON, &w.keys, w.fieldFn); err != nil {
 		w.forget()
 		return 0, &RowError{err}
 	} else {
