@@ -190,15 +190,20 @@ func (b *rowBuf) add(row []value.Value) error {
 			cb.flts = append(cb.flts, f)
 		case tVarchar:
 			s := ""
-			if !null {
-				s = text(*v)
+			if null {
+				cb.same = false
+			} else {
+				if s = v.S; v.K != value.String {
+					s = text(*v)
+				}
 				if k := len(cb.strs); k > 0 && cb.strs[k-1] == s {
 					s = cb.strs[k-1] // the same as the row before: no copy
 				} else {
+					// while same, the row before held strs[0]: this one does not
+					cb.same = cb.same && k == 0
 					s = b.keep(s)
 				}
 			}
-			cb.same = cb.same && !null && (b.n == 0 || s == cb.strs[0])
 			cb.strs = append(cb.strs, s)
 		case tJSON:
 			s := ""

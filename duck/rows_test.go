@@ -62,16 +62,16 @@ func TestLiteralColumns(t *testing.T) {
 	long := strings.Repeat("x", maxLiteral+1)
 	tb := openTable(t, path, "t", Options{BatchRows: 3})
 	writeJSON(t, tb,
-		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":1}`,
-		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":2}`,
-		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":3}`,
+		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":1,"w":"a"}`,
+		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":2,"w":"b"}`,
+		`{"q":"it's","z":"a\u0000b","l":"`+long+`","n":null,"v":3,"w":"a"}`,
 		`{"q":"other","z":"a\u0000b","l":"`+long+`","n":null}`,
 		`{"q":"other"}`,
 	)
 	closeTable(t, tb)
 	db := openRead(t, path)
-	same(t, "rows", dump(t, db, `SELECT q, replace(z, chr(0), '0'), l = '`+long+`', n, v FROM t`), []string{
-		"it's|a0b|true|NULL|1", "it's|a0b|true|NULL|2", "it's|a0b|true|NULL|3", "other|a0b|true|NULL|NULL", "other|NULL|NULL|NULL|NULL"})
+	same(t, "rows", dump(t, db, `SELECT q, replace(z, chr(0), '0'), l = '`+long+`', n, v, w FROM t`), []string{
+		"it's|a0b|true|NULL|1|a", "it's|a0b|true|NULL|2|b", "it's|a0b|true|NULL|3|a", "other|a0b|true|NULL|NULL|NULL", "other|NULL|NULL|NULL|NULL|NULL"})
 }
 
 // Integer and boolean columns with one value in a whole buffer are literals
