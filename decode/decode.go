@@ -636,25 +636,37 @@ func (s *scanner) scanNumber() (start int, isInt bool, ok bool) {
 }
 
 func (s *scanner) number() (value.Value, bool) {
+	n, f, isInt, ok := s.numberParts()
+	switch {
+	case !ok:
+		return value.Value{}, false
+	case isInt:
+		return value.OfInt(n), true
+	}
+	return value.OfFloat(f), true
+}
+
+// numberParts scans a number: n when it is an integer within 64 bits, else f.
+func (s *scanner) numberParts() (n int64, f float64, isInt, ok bool) {
 	start, isInt, ok := s.scanNumber()
 	if !ok {
-		return value.Value{}, false
+		return 0, 0, false, false
 	}
 	lit := s.b[start:s.i]
 	if isInt {
 		if n, ok := fastInt(lit); ok {
-			return value.OfInt(n), true
+			return n, 0, true, true
 		}
 		if n, err := strconv.ParseInt(bytesString(lit), 10, 64); err == nil {
-			return value.OfInt(n), true
+			return n, 0, true, true
 		}
 	}
 	f, err := strconv.ParseFloat(bytesString(lit), 64)
 	if err != nil {
 		// out of range: encoding/json rejects it too
-		return value.Value{}, s.errorf("number out of range")
+		return 0, 0, false, s.errorf("number out of range")
 	}
-	return value.OfFloat(f), true
+	return 0, f, false, true
 }
 
 // ParseNumber parses a JSON number literal (int when integral and in range).

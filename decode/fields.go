@@ -142,41 +142,57 @@ func (s *scanner) fields(fn func(name string, v value.Value)) bool {
 				}
 			}
 		}
-		v, ok := s.member()
-		if !ok {
+		if !s.member(name, fn) {
 			return false
 		}
-		fn(name, v)
 		if more, ok := s.nextMember(); !more {
 			return ok
 		}
 	}
 }
 
-// member scans the value of a top-level member.
-func (s *scanner) member() (value.Value, bool) {
+// member scans the value of a top-level member and passes it to fn with
+// name. Each value is made in the call: a value.Value is too big to live in
+// registers, and copying one that was just stored field by field (as a
+// returned one is) reads it back in wider words than written, which
+// stalls the CPU (measured: most of the cost of the copy).
+func (s *scanner) member(name string, fn func(string, value.Value)) bool {
 	if s.i >= len(s.b) {
-		return value.Value{}, s.errorf("unexpected end of record")
+		return s.errorf("unexpected end of record")
 	}
 	start := s.i
 	switch c := s.b[s.i]; {
 	case c == '"':
 		str, ok := s.str()
-		return value.OfString(str), ok
+		if ok {
+			fn(name, value.OfString(str))
+		}
+		return ok
 	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number()
+		n, f, isInt, ok := s.numberParts()
+		switch {
+		case !ok:
+		case isInt:
+			fn(name, value.OfInt(n))
+		default:
+			fn(name, value.OfFloat(f))
+		}
+		return ok
 	case c == '{' || c == '[':
 		if !s.skip(1) {
-			return value.Value{}, false
+			return false
 		}
 		if s.borrow {
-			return value.OfJSON(bytesString(s.b[start:s.i])), true
+			fn(name, value.OfJSON(bytesString(s.b[start:s.i])))
+		} else {
+			fn(name, value.OfJSON(string(s.b[start:s.i])))
 		}
-		return value.OfJSON(string(s.b[start:s.i])), true
+		return true
 	default:
 		if !s.skip(1) {
-			return value.Value{}, false
+			return false
 		}
-		return literal(s.b[start:s.i]), true
+		fn(name, literal(s.b[start:s.i]))
+		return true
 	}
 }
