@@ -112,11 +112,13 @@ func (e *Error) Error() string { return fmt.Sprintf("invalid JSON at byte %d: %s
 var ErrNotObject = errors.New("record is not a JSON object")
 
 type scanner struct {
-	b     []byte
-	i     int
-	out   []value.Value
-	spans []Span
-	err   error
+	b      []byte
+	i      int
+	out    []value.Value
+	spans  []Span
+	err    error
+	borrow bool  // str returns strings that point into b when it can
+	keys   *Keys // the keys to expect, for FieldsKeyed
 }
 
 // Decode scans one record. out must have Len() slots; it is reset to nulls
@@ -204,22 +206,22 @@ func (s *scanner) ws() bool {
 
 // key scans an object member's key and the ':' after it, leaving s.i at
 // the value. The key is returned raw (still escaped when escaped is true).
-func (s *scanner) key() (key []byte, escaped, ok bool) {
+func (s *scanner) key() (key []byte, escaped, ascii, ok bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return nil, false, s.errorf("expected a string key")
+		return nil, false, false, s.errorf("expected a string key")
 	}
 	start := s.i + 1
-	if escaped, ok = s.skipString(); !ok {
-		return nil, false, false
+	if escaped, ascii, ok = s.skipString(); !ok {
+		return nil, false, false, false
 	}
 	key = s.b[start : s.i-1]
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != ':' {
-		return nil, false, s.errorf("expected ':' after object key")
+		return nil, false, false, s.errorf("expected ':' after object key")
 	}
 	s.i++
 	s.ws()
-	return key, escaped, true
+	return key, escaped, ascii, true
 }
 
 // object scans an object starting at '{'. n says which members are wanted.
@@ -234,7 +236,7 @@ func (s *scanner) object(n *node, depth int, top bool) bool {
 		return true
 	}
 	for {
-		key, escaped, ok := s.key()
+		key, escaped, _, ok := s.key()
 		if !ok {
 			return false
 		}
@@ -302,7 +304,7 @@ func (s *scanner) wanted(n *node, depth int, top bool) bool {
 		var v value.Value
 		switch {
 		case c == '"' && n.asTime:
-			escaped, ok := s.skipString()
+			escaped, _, ok := s.skipString()
 			if !ok {
 				return false
 			}
@@ -403,7 +405,7 @@ func (s *scanner) skip(depth int) bool {
 			}
 		}
 	case c == '"':
-		_, ok := s.skipString()
+		_, _, ok := s.skipString()
 		return ok
 	case c == '-' || (c >= '0' && c <= '9'):
 		_, _, ok := s.scanNumber()
@@ -427,13 +429,17 @@ func (s *scanner) lit(w string) bool {
 }
 
 // skipString skips a string starting at '"', validating escapes and control
-// characters. It reports whether the string contained escapes.
-func (s *scanner) skipString() (escaped, ok bool) {
+// characters. It reports whether the string contained escapes, and whether
+// all its bytes are ASCII (then it is valid UTF-8 without a check; ascii may
+// be false for an ASCII string, never true for one that is not).
+func (s *scanner) skipString() (escaped, ascii, ok bool) {
 	s.i++
+	var hi uint64 // the bytes seen, or-ed: bit 7 set when one was not ASCII
 	for s.i < len(s.b) {
 		// skip 8 plain bytes at a time: no quote, backslash or control byte
 		for s.i+8 <= len(s.b) {
 			w := binary.LittleEndian.Uint64(s.b[s.i:])
+			hi |= w // may take in bytes after the string: only makes ascii false
 			q := w ^ (lsb * '"')
 			bs := w ^ (lsb * '\\')
 			m := ((q - lsb) &^ q) | ((bs - lsb) &^ bs) | ((w - lsb*0x20) &^ w)
@@ -450,30 +456,31 @@ func (s *scanner) skipString() (escaped, ok bool) {
 		switch {
 		case c == '"':
 			s.i++
-			return escaped, true
+			return escaped, hi&msb == 0, true
 		case c == '\\':
 			escaped = true
 			if s.i+1 >= len(s.b) {
-				return false, s.errorf("unexpected end of record in string escape")
+				return false, false, s.errorf("unexpected end of record in string escape")
 			}
 			switch s.b[s.i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.i += 2
 			case 'u':
 				if s.i+6 > len(s.b) || !isHex4(s.b[s.i+2:s.i+6]) {
-					return false, s.errorf("invalid \\u escape")
+					return false, false, s.errorf("invalid \\u escape")
 				}
 				s.i += 6
 			default:
-				return false, s.errorf("invalid escape in string")
+				return false, false, s.errorf("invalid escape in string")
 			}
 		case c < 0x20:
-			return false, s.errorf("control character in string")
+			return false, false, s.errorf("control character in string")
 		default:
+			hi |= uint64(c)
 			s.i++
 		}
 	}
-	return false, s.errorf("unexpected end of record in string")
+	return false, false, s.errorf("unexpected end of record in string")
 }
 
 func isHex4(b []byte) bool {
@@ -488,12 +495,15 @@ func isHex4(b []byte) bool {
 // str scans a string and returns its decoded contents (a fresh copy).
 func (s *scanner) str() (string, bool) {
 	start := s.i + 1
-	escaped, ok := s.skipString()
+	escaped, ascii, ok := s.skipString()
 	if !ok {
 		return "", false
 	}
 	raw := s.b[start : s.i-1]
-	if !escaped && utf8.Valid(raw) {
+	if !escaped && (ascii || utf8.Valid(raw)) {
+		if s.borrow {
+			return bytesString(raw), true
+		}
 		return string(raw), true
 	}
 	return unquote(raw)
@@ -626,25 +636,37 @@ func (s *scanner) scanNumber() (start int, isInt bool, ok bool) {
 }
 
 func (s *scanner) number() (value.Value, bool) {
+	n, f, isInt, ok := s.numberParts()
+	switch {
+	case !ok:
+		return value.Value{}, false
+	case isInt:
+		return value.OfInt(n), true
+	}
+	return value.OfFloat(f), true
+}
+
+// numberParts scans a number: n when it is an integer within 64 bits, else f.
+func (s *scanner) numberParts() (n int64, f float64, isInt, ok bool) {
 	start, isInt, ok := s.scanNumber()
 	if !ok {
-		return value.Value{}, false
+		return 0, 0, false, false
 	}
 	lit := s.b[start:s.i]
 	if isInt {
 		if n, ok := fastInt(lit); ok {
-			return value.OfInt(n), true
+			return n, 0, true, true
 		}
 		if n, err := strconv.ParseInt(bytesString(lit), 10, 64); err == nil {
-			return value.OfInt(n), true
+			return n, 0, true, true
 		}
 	}
 	f, err := strconv.ParseFloat(bytesString(lit), 64)
 	if err != nil {
 		// out of range: encoding/json rejects it too
-		return value.Value{}, s.errorf("number out of range")
+		return 0, 0, false, s.errorf("number out of range")
 	}
-	return value.OfFloat(f), true
+	return 0, f, false, true
 }
 
 // ParseNumber parses a JSON number literal (int when integral and in range).

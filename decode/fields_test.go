@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -119,6 +122,42 @@ func TestFieldsAllocations(t *testing.T) {
 	}
 }
 
+// FieldsBorrowed gives the same members as Fields, with plain strings and
+// JSON text pointing into the line, and allocates nothing for them.
+func TestFieldsBorrowed(t *testing.T) {
+	line := []byte(`{"type":"bid","esc":"a\"b","bad":"\xff","o":{"a":[1]},"n":3,"t":"2026-01-01T00:00:10.000Z"}`)
+	line = bytes.Replace(line, []byte(`\xff`), []byte{0xff}, 1)
+	var want, got []value.Value
+	if err := Fields(line, func(_ string, v value.Value) { want = append(want, v) }); err != nil {
+		t.Fatal(err)
+	}
+	inLine := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		lo := uintptr(unsafe.Pointer(&line[0]))
+		return p >= lo && p < lo+uintptr(len(line))
+	}
+	if err := FieldsBorrowed(line, func(_ string, v value.Value) { got = append(got, v) }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("FieldsBorrowed = %#v, want %#v", got, want)
+	}
+	for i, borrowed := range []bool{true, false, false, true, false, true} {
+		if v := got[i]; v.S != "" && inLine(v.S) != borrowed {
+			t.Errorf("member %d (%q): points into the line %v, want %v", i, v.S, !borrowed, borrowed)
+		}
+	}
+	bid := []byte(`{"type":"bid","auction":1007,"bidder":2001,"price":4521,"channel":"Google","url":"https://www.nexmark.com/a/b","dateTime":"2026-01-01T00:00:10.000Z","extra":""}`)
+	fn := func(string, value.Value) {}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := FieldsBorrowed(bid, fn); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("FieldsBorrowed allocates %.0f times per bid, want 0", allocs)
+	}
+}
+
 // jsonMembers lists the top-level members of a valid JSON object in order,
 // with encoding/json's decoder.
 func jsonMembers(in []byte) ([]string, []json.RawMessage, error) {
@@ -146,7 +185,9 @@ func jsonMembers(in []byte) ([]string, []json.RawMessage, error) {
 func FuzzFields(f *testing.F) {
 	for _, s := range []string{`{"a":1,"b":{"c":"x"}}`, `{"a":[1,2,{"b":null}],"b":1.5e3}`, `{"a":"\u00e9\ud800"}`,
 		`{"a":1,"a":"dup"}`, ` {} `, `[]`, `{"a":-0.0}`, `{"type":"bid","price":"n/a"}`, `{"a":1`, "{\"\xff\":1}",
-		`{"\u0000":true,"x":false,"y":null}`, `{"a":1} {}`} {
+		`{"\u0000":true,"x":false,"y":null}`, `{"a":1} {}`,
+		// bytes ≥ 0x80 inside and right after the 8-byte words skipString reads at once
+		"{\"abcdefg\xe9\":\"0123456\xc3\xa9x\",\"k\":\"01234567\xff\"}", "{\"é\":\"\xed\xa0\x80\",\"b\":\"ab\"}\xe9"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -198,5 +239,72 @@ func BenchmarkFieldsBid(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = Fields(line, fn)
+	}
+}
+
+// keyedSeeds are streams of objects, one a line, whose keys repeat, nearly
+// repeat or change.
+var keyedSeeds = []string{
+	"{\"type\":\"bid\",\"auction\":1007,\"price\":4521,\"url\":\"https://x/a\",\"extra\":\"\"}\n" +
+		"{\"type\":\"bid\",\"auction\":1008,\"price\":17,\"url\":\"https://x/b\",\"extra\":\"\"}",
+	"{\"ab\":1,\"a\":2}\n{\"abc\":1,\"a\" : 2}\n{\"ab\":1,\"a\":2}\n{\"a\":1,\"ab\":2}",
+	"{\"a\":1}\n{\"a\"1}\n{\"a\"",
+	"{\"a\":1}\n{\"\\u0061\":2}\n{\"a\\\"\":3}\n{\"a\":4}",
+	"{\"\":1,\"é\":2}\n{\"\":3,\"é\":4}\n{\"\xff\":5}",
+	"{\"a\":1,\"b\":2}\n{\"a\":1}\n{\"a\":1,\"b\":2,\"c\":3}\n{}\n[1]\n{\"a\":1,\"a\":2}",
+	"{\"k\":1}\n{\"k\":\n{\"k\"  :  1  }\n{ \"k\":1,\"k2\":{\"k\":1}}",
+}
+
+// TestFieldsKeyed: over streams whose keys repeat, FieldsKeyed reports what
+// FieldsBorrowed does, and recognises the repeated keys.
+func TestFieldsKeyed(t *testing.T) {
+	for _, seed := range keyedSeeds {
+		checkKeyed(t, []byte(seed))
+	}
+	var keys Keys
+	bid := []byte(keyedSeeds[0][:strings.IndexByte(keyedSeeds[0], '\n')])
+	var names []string
+	for range 2 {
+		names = names[:0]
+		if err := FieldsKeyed(bid, &keys, func(name string, _ value.Value) { names = append(names, name) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, name := range names {
+		if unsafe.StringData(name) != unsafe.StringData(keys.k[i]) {
+			t.Errorf("key %d (%q) of the second line was scanned, not recognised", i, name)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		_ = FieldsKeyed(bid, &keys, func(string, value.Value) {})
+	}); allocs != 0 {
+		t.Errorf("FieldsKeyed allocates %.0f times per repeated bid, want 0", allocs)
+	}
+}
+
+// FuzzFieldsKeyed is a differential test: FieldsKeyed, with one Keys over
+// all the lines of the input, must report exactly what FieldsBorrowed
+// reports for each line (members, values, errors and their offsets).
+func FuzzFieldsKeyed(f *testing.F) {
+	for _, s := range keyedSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkKeyed)
+}
+
+func checkKeyed(t *testing.T, in []byte) {
+	var keys Keys
+	for _, line := range bytes.Split(in, []byte("\n")) {
+		var want, got []field
+		werr := FieldsBorrowed(line, func(name string, v value.Value) { want = append(want, field{strings.Clone(name), v}) })
+		gerr := FieldsKeyed(line, &keys, func(name string, v value.Value) { got = append(got, field{strings.Clone(name), v}) })
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gerr, werr) {
+			t.Fatalf("line %q after keys %q:\nFieldsKeyed     %v, %v\nFieldsBorrowed  %v, %v", line, keys.k, got, gerr, want, werr)
+		}
+		for _, k := range keys.k {
+			if !utf8.ValidString(k) || strings.ContainsAny(k, "\"\\") || strings.ContainsFunc(k, func(r rune) bool { return r < 0x20 || r >= 0x80 }) {
+				t.Fatalf("line %q: kept key %q is not plain", line, k)
+			}
+		}
 	}
 }

@@ -1,15 +1,16 @@
 // Package duck writes eddy's rows to DuckDB tables and Parquet files.
 //
 // [Table] is a sink (sink.Sink and sink.Flusher) that appends rows to a
-// table of a DuckDB database file through duckdb-go's Appender, in batches
-// of [Options.BatchRows] rows, each committed in one transaction: a killed
+// table of a DuckDB database file in bulk (typed column buffers handed to
+// DuckDB a chunk at a time by a table function, inserted with one INSERT …
+// SELECT per buffer, never row by row), in batches of [Options.BatchRows] rows, each committed in one transaction: a killed
 // process leaves whole batches only, and [Table.Written] counts only
 // committed rows. [Parquet] writes Parquet files with DuckDB's COPY from an
 // in-memory table, to a temporary name that is renamed when complete.
 //
 // Rows come as sink.Row: typed Names and Vals (window results, projected
 // records), or only JSON (records streamed unchanged), whose top-level
-// fields are read with decode.Fields. Column types are inferred from the
+// fields are read with decode.FieldsKeyed. Column types are inferred from the
 // values and widen when later values need it:
 //
 //	BIGINT → DOUBLE → VARCHAR ← TIMESTAMP      BOOLEAN      JSON

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
-
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 )
@@ -70,8 +68,7 @@ func (o ParquetOptions) Validate() error {
 //
 // A Parquet sink is owned by one goroutine, except Written and Files.
 type Parquet struct {
-	db        *duckdb.Connector
-	conn      *duckdb.Conn
+	db        *database
 	w         *writer
 	path      string
 	o         ParquetOptions
@@ -117,12 +114,12 @@ func OpenParquet(path string, opts ParquetOptions) (*Parquet, error) {
 		return nil, fmt.Errorf("parquet %s: %w", path, err)
 	}
 	ctx := context.Background()
-	db, conn, err := openDB(ctx, "", opts.Threads)
+	db, err := openDB(ctx, "", opts.Threads)
 	if err != nil {
 		return nil, fmt.Errorf("parquet %s: %w", path, err)
 	}
-	p.db, p.conn = db, conn
-	p.w = newWriter(conn, memTable, opts.Coordinates, false)
+	p.db = db
+	p.w = newWriter(db, memTable, opts.Coordinates, false)
 	if opts.Coordinates {
 		if err := p.w.create(ctx); err != nil {
 			p.closeDB()
@@ -348,5 +345,5 @@ func (p *Parquet) Abort() error {
 }
 
 func (p *Parquet) closeDB() error {
-	return errors.Join(p.conn.Close(), p.db.Close())
+	return p.db.Close()
 }

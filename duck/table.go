@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
-
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 )
@@ -80,7 +78,7 @@ func (o Options) Validate() error {
 }
 
 // Table is a sink that writes rows into a table of a DuckDB database file
-// through DuckDB's Appender, in batches committed one transaction each: a
+// in bulk (see the package doc), in batches committed one transaction each: a
 // killed process leaves whole batches only. Column types are inferred from
 // the values and widen as described in docs/export.md.
 //
@@ -88,8 +86,7 @@ func (o Options) Validate() error {
 // safe to call from any goroutine. After a failure (other than a
 // *RowError) every call returns that error.
 type Table struct {
-	db        *duckdb.Connector
-	conn      *duckdb.Conn
+	db        *database
 	w         *writer
 	path      string
 	batchRows int
@@ -118,20 +115,19 @@ func OpenTable(path, table string, opts Options) (*Table, error) {
 		return nil, errors.New("duckdb sink: no table name")
 	}
 	ctx := context.Background()
-	db, conn, err := openDB(ctx, path, opts.Threads)
+	db, err := openDB(ctx, path, opts.Threads)
 	if err != nil {
 		return nil, err
 	}
-	t := &Table{db: db, conn: conn, path: path, batchRows: opts.BatchRows, txn: opts.Progress}
+	t := &Table{db: db, path: path, batchRows: opts.BatchRows, txn: opts.Progress}
 	if t.batchRows == 0 {
 		t.batchRows = DefaultBatchRows
 	}
 	fail := func(err error) (*Table, error) {
-		conn.Close()
 		db.Close()
 		return nil, fmt.Errorf("duckdb %s: %w", path, err)
 	}
-	t.w = newWriter(conn, table, opts.Coordinates, opts.Dedupe)
+	t.w = newWriter(db, table, opts.Coordinates, opts.Dedupe)
 	if opts.Mode == Replace {
 		if _, err := t.w.exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(table)); err != nil {
 			return fail(fmt.Errorf("drop table %q: %w", table, err))
@@ -151,32 +147,6 @@ func OpenTable(path, table string, opts Options) (*Table, error) {
 		}
 	}
 	return t, nil
-}
-
-// openDB opens a DuckDB database (path "" is in memory) and one connection.
-func openDB(ctx context.Context, path string, threads int) (*duckdb.Connector, *duckdb.Conn, error) {
-	name := path
-	if name == "" {
-		name = "in-memory database"
-	}
-	db, err := duckdb.NewConnector(path, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open duckdb %s: %w", name, err)
-	}
-	dc, err := db.Connect(ctx)
-	if err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("open duckdb %s: %w", name, err)
-	}
-	conn := dc.(*duckdb.Conn)
-	if threads > 0 {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET threads = %d", threads), nil); err != nil {
-			conn.Close()
-			db.Close()
-			return nil, nil, fmt.Errorf("open duckdb %s: %w", name, err)
-		}
-	}
-	return db, conn, nil
 }
 
 // Rows returns the rows committed to the table by runs with
@@ -277,10 +247,7 @@ func (t *Table) Close() error {
 			err = fmt.Errorf("duckdb %s: %w", t.path, aerr)
 		}
 	}
-	cerr := t.conn.Close()
-	if derr := t.db.Close(); derr != nil {
-		cerr = errors.Join(cerr, derr)
-	}
+	cerr := t.db.Close()
 	if cerr != nil {
 		cerr = fmt.Errorf("duckdb %s: close: %w", t.path, cerr)
 		if t.err == nil {

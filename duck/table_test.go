@@ -503,6 +503,22 @@ func TestTimestampsFromRecords(t *testing.T) {
 	}
 }
 
+// TIMESTAMP values go to DuckDB as microseconds: the ends of the range
+// value.ParseTime reads and the milliseconds either side of the epoch keep
+// their value.
+func TestTimestampRange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ts.duckdb")
+	tb := openTable(t, path, "t", Options{})
+	ts := []string{"0001-01-01T00:00:00.000Z", "1969-12-31T23:59:59.999Z", "1970-01-01T00:00:00.001Z", "9999-12-31T23:59:59.999Z"}
+	for _, s := range ts {
+		writeJSON(t, tb, `{"at":"`+s+`"}`)
+	}
+	closeTable(t, tb)
+	db := openRead(t, path)
+	same(t, "columns", describe(t, db, "t"), []string{"at TIMESTAMP"})
+	same(t, "rows", dump(t, db, `SELECT strftime("at", '%Y-%m-%dT%H:%M:%S.%gZ') FROM t`), ts)
+}
+
 // Two sinks can write two tables of one database file at the same time (a
 // pipeline with two duckdb sinks): they share DuckDB's instance.
 func TestTwoTablesOneFile(t *testing.T) {

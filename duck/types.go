@@ -1,12 +1,9 @@
 package duck
 
 import (
-	"database/sql/driver"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -108,32 +105,6 @@ func widenUsing(col string, from, to colType) string {
 			"ELSE regexp_replace(CAST(%[1]s AS VARCHAR), 'e-0+([0-9])', 'e-\\1') END", col)
 	}
 	return ""
-}
-
-// driverValue converts v for a column of type t. The commit has checked
-// that v fits t; strings meant for TIMESTAMP columns were parsed already.
-func driverValue(v value.Value, t colType) driver.Value {
-	if v.K == value.Null {
-		return nil
-	}
-	switch t {
-	case tBigint:
-		return v.I
-	case tDouble:
-		if v.K == value.Int {
-			return float64(v.I)
-		}
-		return v.F
-	case tBoolean:
-		return v.I != 0
-	case tTimestamp:
-		return time.UnixMilli(v.I).UTC()
-	case tJSON:
-		return json.RawMessage(v.S)
-	case tInteger:
-		return int32(v.I)
-	}
-	return text(v)
 }
 
 // text is a value as a VARCHAR: strings as they are, JSON as its text, the

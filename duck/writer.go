@@ -8,9 +8,8 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
-
-	duckdb "github.com/duckdb/duckdb-go/v2"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/sink"
@@ -81,12 +80,12 @@ func (r *offRange) add(o int64) { r.lo, r.hi = min(r.lo, o), max(r.hi, o) }
 // them against the table.
 const staging = "eddy_staging"
 
-// writer streams rows into a DuckDB table through an Appender inside an
-// open transaction, and commits every batch. A value that needs a new
+// writer streams rows into a DuckDB table through a rowBuf inside an open
+// transaction, and commits every batch. A value that needs a new
 // column or a wider type changes the table inside the same transaction.
 // It is owned by one goroutine.
 type writer struct {
-	conn   *duckdb.Conn
+	db     *database
 	table  string // as given
 	qtable string // quoted
 	exists bool   // the table exists (as of the open transaction)
@@ -98,20 +97,19 @@ type writer struct {
 	coord  []*column          // the coordinate columns, when written
 
 	inTx bool
-	rows int // rows in the open transaction
-	app  *duckdb.Appender
-	args []driver.Value
+	rows int           // rows in the open transaction
+	row  []value.Value // the row being built, by table column
+	buf  rowBuf        // rows appended and not yet inserted
+	fn   string        // the table function that yields buf's rows
 
-	hint    []*column // the column of the i-th member of the previous row
-	fresh   []*column // columns the current row added
-	nth     int       // members of the current row so far
-	changes []change  // column changes the current row needs
-	nulls   []*column // columns of the current row with only a null (no table yet)
-	rowErr  error     // the first value of the current row that cannot fit
+	keys    decode.Keys // the keys of the previous rows' members, to recognise
+	hint    []*column   // the column of the i-th member of the previous row
+	fresh   []*column   // columns the current row added
+	nth     int         // members of the current row so far
+	changes []change    // column changes the current row needs
+	nulls   []*column   // columns of the current row with only a null (no table yet)
+	rowErr  error       // the first value of the current row that cannot fit
 	fieldFn func(string, value.Value)
-
-	topic    string       // the last record's topic
-	topicBox driver.Value // and as a driver value
 
 	dedupe     bool
 	ranges     map[partKey]offRange // offsets committed per partition (a superset)
@@ -163,8 +161,8 @@ func (w *writer) loadProgress(ctx context.Context, reset bool) error {
 	return nil
 }
 
-func newWriter(conn *duckdb.Conn, table string, coords, dedupe bool) *writer {
-	w := &writer{conn: conn, table: table, qtable: quoteIdent(table),
+func newWriter(db *database, table string, coords, dedupe bool) *writer {
+	w := &writer{db: db, table: table, qtable: quoteIdent(table),
 		byName: map[string]*column{}, byFold: map[string]*column{},
 		dedupe: dedupe, ranges: map[partKey]offRange{}, batch: map[partKey]*offRange{}}
 	w.fieldFn = w.onField
@@ -179,12 +177,12 @@ func newWriter(conn *duckdb.Conn, table string, coords, dedupe bool) *writer {
 }
 
 func (w *writer) exec(ctx context.Context, q string) (driver.Result, error) {
-	return w.conn.ExecContext(ctx, q, nil)
+	return w.db.conn.ExecContext(ctx, q, nil)
 }
 
 // query runs q and calls fn for every row.
 func (w *writer) query(ctx context.Context, q string, ncol int, fn func([]driver.Value) error) error {
-	rows, err := w.conn.QueryContext(ctx, q, nil)
+	rows, err := w.db.conn.QueryContext(ctx, q, nil)
 	if err != nil {
 		return err
 	}
@@ -315,9 +313,44 @@ func (w *writer) onField(name string, v value.Value) {
 // built again once the table has changed; a value that cannot fit sets
 // w.rowErr. A later value for the same column wins (duplicate keys).
 func (w *writer) put(c *column, v value.Value) {
+	if c.pos >= 0 && takes[c.typ]&(1<<v.K) != 0 {
+		// The common case: the column is in the table and takes v as it is.
+		// Stored field by field from the registers: copying v whole spills
+		// it to the stack and reads it back in wider words than written,
+		// which stalls (a third of put's time in profiles).
+		p := &w.row[c.pos]
+		p.K, p.I, p.F, p.S = v.K, v.I, v.F, v.S
+		return
+	}
+	if c.pos >= 0 && c.typ == tTimestamp && v.K == value.String && c.fixed == tNone {
+		if ms, ok := value.ParseTime(unsafe.Slice(unsafe.StringData(v.S), len(v.S))); ok {
+			w.row[c.pos] = value.OfTime(ms)
+			return
+		}
+	}
+	w.putSlow(c, v)
+}
+
+// takes[t] has bit k set when a column of type t holds values of kind k
+// as they are: what fit accepts without a change or a conversion. A NULL
+// fits every column in the table.
+var takes = [...]uint8{
+	tBigint:    1<<value.Null | 1<<value.Int,
+	tDouble:    1<<value.Null | 1<<value.Int | 1<<value.Float,
+	tVarchar:   1<<value.Null | 1<<value.String | 1<<value.Int | 1<<value.Float | 1<<value.Time,
+	tBoolean:   1<<value.Null | 1<<value.Bool,
+	tTimestamp: 1<<value.Null | 1<<value.Time,
+	tJSON:      1<<value.Null | 1<<value.JSON,
+	tInteger:   1 << value.Null,
+	tOther:     1 << value.Null,
+}
+
+// putSlow is put for a value that needs fit: a column not in the table
+// yet, a wider type, a conversion or an error.
+func (w *writer) putSlow(c *column, v value.Value) {
 	if v.K == value.Null {
 		if c.pos >= 0 {
-			w.args[c.pos] = nil
+			w.row[c.pos] = value.Value{}
 		} else if !w.exists {
 			w.nulls = append(w.nulls, c)
 		}
@@ -334,7 +367,7 @@ func (w *writer) put(c *column, v value.Value) {
 		w.note(c, t)
 		return
 	}
-	w.args[c.pos] = driverValue(v, t)
+	w.row[c.pos] = v
 }
 
 // note adds a column change the row needs, joined with any other change of
@@ -362,26 +395,9 @@ func (w *writer) add(ctx context.Context, r *sink.Row, rec *source.Record) error
 	}
 	w.fresh = w.fresh[:0]
 	for pass := 0; ; pass++ {
-		if cap(w.args) < len(w.order) {
-			w.args = make([]driver.Value, len(w.order), len(w.order)+16)
-		}
-		w.args = w.args[:len(w.order)]
-		clear(w.args)
-		w.changes, w.nulls, w.rowErr, w.nth = w.changes[:0], w.nulls[:0], nil, 0
-		members := len(r.Names)
-		if members > 0 {
-			for i, name := range r.Names {
-				w.put(w.lookup(name, i), r.Vals[i])
-			}
-		} else if err := decode.Fields(r.JSON, w.fieldFn); err != nil {
-			w.forget()
-			return &RowError{err}
-		} else {
-			members = w.nth
-		}
-		if len(w.coord) > 0 {
-			w.putCoords(rec)
-			members++
+		members, err := w.build(r, rec)
+		if err != nil {
+			return err
 		}
 		if !w.exists && members == 0 {
 			return &RowError{errNoFields}
@@ -421,6 +437,31 @@ func (w *writer) add(ctx context.Context, r *sink.Row, rec *source.Record) error
 	return nil
 }
 
+// build builds the row in w.row (noting in w.changes the column changes it
+// needs, in w.rowErr a value that cannot fit) and returns how many members
+// it had, the coordinates counting as one.
+func (w *writer) build(r *sink.Row, rec *source.Record) (members int, err error) {
+	w.row = slices.Grow(w.row[:0], len(w.order))[:len(w.order)]
+	clear(w.row)
+	w.changes, w.nulls, w.rowErr, w.nth = w.changes[:0], w.nulls[:0], nil, 0
+	members = len(r.Names)
+	if members > 0 {
+		for i, name := range r.Names {
+			w.put(w.lookup(name, i), r.Vals[i])
+		}
+	} else if err := decode.FieldsKeyed(r.JSON, &w.keys, w.fieldFn); err != nil {
+		w.forget()
+		return 0, &RowError{err}
+	} else {
+		members = w.nth
+	}
+	if len(w.coord) > 0 {
+		w.putCoords(rec)
+		members++
+	}
+	return members, nil
+}
+
 // forget removes the columns a row that could not be read added.
 func (w *writer) forget() {
 	if len(w.fresh) == 0 {
@@ -450,22 +491,23 @@ func (w *writer) putCoords(rec *source.Record) {
 		w.put(c[4], value.OfString(""))
 		return
 	}
-	if rec.Topic != w.topic || w.topicBox == nil {
-		// one boxed topic for all its records saves an allocation per row
-		w.topic, w.topicBox = rec.Topic, rec.Topic
-	}
-	w.args[c[0].pos] = w.topicBox
-	w.args[c[1].pos] = rec.Partition
-	w.args[c[2].pos] = rec.Offset
+	w.row[c[0].pos] = value.OfString(rec.Topic)
+	w.row[c[1].pos] = value.OfInt(int64(rec.Partition))
+	w.row[c[2].pos] = value.OfInt(rec.Offset)
 	if rec.Timestamp != 0 {
-		w.args[c[3].pos] = time.UnixMilli(rec.Timestamp).UTC()
+		w.row[c[3].pos] = value.OfTime(rec.Timestamp)
 	}
 	if rec.Key != nil {
-		w.args[c[4].pos] = strings.ToValidUTF8(string(rec.Key), "\uFFFD")
+		// the row buffer copies the key
+		k := unsafe.String(unsafe.SliceData(rec.Key), len(rec.Key))
+		if !utf8.Valid(rec.Key) {
+			k = strings.ToValidUTF8(k, "\uFFFD")
+		}
+		w.row[c[4].pos] = value.OfString(k)
 	}
 }
 
-// append appends the row built in w.args, through the staging table when
+// append appends the row built in w.row, through the staging table when
 // Dedupe has to check it.
 func (w *writer) append(ctx context.Context, rec *source.Record) error {
 	if w.dedupe && w.track(rec) && !w.staging {
@@ -473,13 +515,16 @@ func (w *writer) append(ctx context.Context, rec *source.Record) error {
 			return err
 		}
 	}
-	if w.app == nil {
-		if err := w.openAppender(); err != nil {
+	if w.buf.n == 0 {
+		w.buf.reset(w.order)
+	}
+	if err := w.buf.add(w.row); err != nil {
+		return fmt.Errorf("append to table %q: %w", w.table, err)
+	}
+	if w.buf.n >= flushRows {
+		if err := w.flush(ctx); err != nil {
 			return err
 		}
-	}
-	if err := w.app.AppendRow(w.args...); err != nil {
-		return fmt.Errorf("append to table %q: %w", w.table, err)
 	}
 	w.rows++
 	if w.staging {
@@ -549,10 +594,9 @@ type change struct {
 }
 
 // change creates or alters columns inside the open transaction. Rows
-// appended so far are flushed first; the appender reopens on the new
-// columns.
+// appended so far are inserted first.
 func (w *writer) change(ctx context.Context, changes []change) error {
-	if err := w.closeAppender(); err != nil {
+	if err := w.flush(ctx); err != nil {
 		return err
 	}
 	if w.staging {
@@ -605,36 +649,6 @@ func (w *writer) create(ctx context.Context) error {
 	return w.change(ctx, changes)
 }
 
-func (w *writer) openAppender() error {
-	var err error
-	if w.staging {
-		w.app, err = duckdb.NewAppender(w.conn, "temp", "main", staging)
-	} else {
-		w.app, err = duckdb.NewAppender(w.conn, "", "", w.table)
-	}
-	if err != nil {
-		return fmt.Errorf("append to table %q: %w", w.table, err)
-	}
-	if cap(w.args) < len(w.order) {
-		w.args = make([]driver.Value, len(w.order))
-	}
-	return nil
-}
-
-// closeAppender flushes the appended rows into the transaction.
-func (w *writer) closeAppender() error {
-	if w.app == nil {
-		return nil
-	}
-	err := w.app.Close()
-	w.app = nil
-	clear(w.args)
-	if err != nil {
-		return fmt.Errorf("append to table %q: %w", w.table, err)
-	}
-	return nil
-}
-
 // track records rec's offset for Dedupe and reports whether the table may
 // hold it already (then the row goes through the staging table).
 func (w *writer) track(rec *source.Record) bool {
@@ -655,7 +669,7 @@ func (w *writer) track(rec *source.Record) bool {
 // startStaging sends the following rows to a temporary table with the
 // table's columns, to be inserted without the ones already there.
 func (w *writer) startStaging(ctx context.Context) error {
-	if err := w.closeAppender(); err != nil {
+	if err := w.flush(ctx); err != nil {
 		return err
 	}
 	q := fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * FROM %s LIMIT 0", staging, w.qtable)
@@ -669,7 +683,7 @@ func (w *writer) startStaging(ctx context.Context) error {
 // endStaging inserts the staged rows whose coordinates are not in the
 // table, and drops the staging table.
 func (w *writer) endStaging(ctx context.Context) error {
-	if err := w.closeAppender(); err != nil {
+	if err := w.flush(ctx); err != nil {
 		return err
 	}
 	t, p, o := quoteIdent(ColTopic), quoteIdent(ColPartition), quoteIdent(ColOffset)
@@ -695,14 +709,14 @@ func (w *writer) endStaging(ctx context.Context) error {
 	return nil
 }
 
-// commit ends the open batch: it flushes the appender, inserts staged rows
-// and commits. It returns the rows in the batch and how many of them Dedupe
+// commit ends the open batch: it inserts the buffered rows, then the staged
+// ones, and commits. It returns the rows in the batch and how many of them Dedupe
 // found in the table already. After an error the batch is rolled back.
 func (w *writer) commit(ctx context.Context) (rows, skipped int64, err error) {
 	if !w.inTx {
 		return 0, 0, nil
 	}
-	err = w.closeAppender()
+	err = w.flush(ctx)
 	if err == nil && w.staging {
 		err = w.endStaging(ctx)
 	}
@@ -740,11 +754,7 @@ func (w *writer) commit(ctx context.Context) (rows, skipped int64, err error) {
 // rollback abandons the open batch (best effort: the writer is not used
 // after an error).
 func (w *writer) rollback() {
-	if w.app != nil {
-		_ = w.app.Clear()
-		_ = w.app.Close()
-		w.app = nil
-	}
+	w.buf.reset(w.order)
 	if w.inTx {
 		_, _ = w.exec(context.Background(), "ROLLBACK")
 		w.inTx = false
