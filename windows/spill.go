@@ -330,6 +330,11 @@ func (s *Spill) paneKey(start int64, okey []byte) []byte {
 	return append(s.kbuf, okey...)
 }
 
+// paneRange returns the bounds of the store keys of the pane at start.
+func paneRange(start int64) (lo, hi []byte) {
+	return appendTime([]byte{'p'}, start), appendTime([]byte{'p'}, start+1)
+}
+
 func appendTime(b []byte, t int64) []byte { return binary.BigEndian.AppendUint64(b, uint64(t)^1<<63) }
 
 func readTime(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ 1<<63) }
@@ -434,10 +439,8 @@ func (s *Spill) firePane(p *spane, keep bool) {
 	if s.err != nil || !p.stored {
 		return
 	}
-	lo := s.paneKey(p.start, nil)
-	hi := append([]byte(nil), lo...)
-	hi = appendTime(hi[:1], p.start+1)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: append([]byte(nil), lo...), UpperBound: hi})
+	lo, hi := paneRange(p.start)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		s.fail(err)
 		return
@@ -464,9 +467,7 @@ func (s *Spill) dropPane(p *spane) {
 		s.bytes -= e.size
 	}
 	if p.stored {
-		lo := s.paneKey(p.start, nil)
-		lo = append([]byte(nil), lo...)
-		hi := appendTime([]byte{'p'}, p.start+1)
+		lo, hi := paneRange(p.start)
 		s.fail(s.b.DeleteRange(lo, hi, nil))
 	}
 	if s.lastPane == p {
