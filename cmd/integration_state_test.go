@@ -6,6 +6,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // TestIntegrationStateKilled runs the kill -9 test of the state store
@@ -16,17 +18,7 @@ func TestIntegrationStateKilled(t *testing.T) {
 	bin := itBuild(t)
 	adm := itAdmin(t, env.brokers)
 	in, ref, r1, r2 := itName("state.bids"), itName("state.ref"), itName("state.results1"), itName("state.results2")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, topic := range []string{in, ref, r1, r2} {
-		resp, err := adm.CreateTopic(ctx, 1, 1, nil, topic)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil {
-			t.Fatalf("create topic %s: %v", topic, err)
-		}
-	}
+	itCreateTopics(t, adm, 1, in, ref, r1, r2)
 	killedKafka(t, bin, env.brokers, in, ref, r1, r2)
 }
 
@@ -41,13 +33,17 @@ func TestIntegrationStateGroupPartitions(t *testing.T) {
 	bin := itBuild(t)
 	adm := itAdmin(t, env.brokers)
 	in, ref, r1, r2 := itName("stateg.bids"), itName("stateg.ref"), itName("stateg.results1"), itName("stateg.results2")
+	itCreateTopics(t, adm, 3, in)
+	itCreateTopics(t, adm, 1, ref, r1, r2)
+	killedGroupLate(t, bin, env.brokers, itName("g"), in, ref, r1, r2)
+}
+
+// itCreateTopics creates topics with parts partitions on the real broker.
+func itCreateTopics(t *testing.T, adm *kadm.Client, parts int32, topics ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for i, topic := range []string{in, ref, r1, r2} {
-		parts := int32(1)
-		if i == 0 {
-			parts = 3
-		}
+	for _, topic := range topics {
 		resp, err := adm.CreateTopic(ctx, parts, 1, nil, topic)
 		if err == nil {
 			err = resp.Err
@@ -56,5 +52,4 @@ func TestIntegrationStateGroupPartitions(t *testing.T) {
 			t.Fatalf("create topic %s: %v", topic, err)
 		}
 	}
-	killedGroupLate(t, bin, env.brokers, itName("g"), in, ref, r1, r2)
 }

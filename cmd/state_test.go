@@ -166,6 +166,16 @@ func killSeeds(n int) int {
 	return n
 }
 
+// killTopics names the topics of a Kafka kill test: the input, the
+// reference run's results and one results topic per seed (result1, …).
+func killTopics(in, ref, result string) []string {
+	topics := []string{in, ref}
+	for i := range killSeeds(2) {
+		topics = append(topics, fmt.Sprintf("%s%d", result, i+1))
+	}
+	return topics
+}
+
 // referenceRun runs spec uninterrupted in base/ref and returns that
 // directory and the run's counters line.
 func referenceRun(t *testing.T, bin, base, spec string) (string, string) {
@@ -308,10 +318,7 @@ func TestRunKilledPebble(t *testing.T) {
 func TestRunKilledKafka(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
-	topics := []string{"bids", "refresults"}
-	for i := range killSeeds(2) {
-		topics = append(topics, fmt.Sprintf("results%d", i+1))
-	}
+	topics := killTopics("bids", "refresults", "results")
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...))
 	if err != nil {
 		t.Fatal(err)

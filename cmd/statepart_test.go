@@ -82,10 +82,7 @@ func partSpec(addr, in, results, group, timeCfg string) string {
 func TestRunKilledKafkaPartitionsSinks(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
-	topics := []string{"bidsp", "refp"}
-	for i := range killSeeds(2) {
-		topics = append(topics, fmt.Sprintf("resp%d", i+1))
-	}
+	topics := killTopics("bidsp", "refp", "resp")
 	addr := newCluster(t, topics...)
 	producePartitioned(t, addr, "bidsp", 60_000)
 	timeCfg := "{field: dateTime, max_out_of_order: 5s}"
@@ -119,10 +116,7 @@ func TestRunKilledKafkaPartitionsSinks(t *testing.T) {
 func TestRunKilledKafkaGroupLate(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
-	topics := []string{"bidsg", "refg"}
-	for i := range killSeeds(2) {
-		topics = append(topics, fmt.Sprintf("resg%d", i+1))
-	}
+	topics := killTopics("bidsg", "refg", "resg")
 	addr := newCluster(t, topics...)
 	killedGroupLate(t, bin, addr, "g", topics[0], topics[1], topics[2:]...)
 }
