@@ -111,6 +111,7 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 			return err
 		}
 		st := r.st
+		st.cp.AfterStep, _ = ctx.Value(faultKey{}).(func(string, int64) error)
 		r.closers = append(r.closers, func() error { return errors.Join(st.cp.Wait(), st.store.Close()) })
 	}
 	if k := p.Source.Kafka; k != nil {

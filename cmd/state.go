@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -79,21 +77,20 @@ func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
 	}
 	meta := state.Meta{Pipeline: p.Name, Spec: p.File, Fingerprint: state.Fingerprint(fields), Semantics: fields}
 	cp := &state.Checkpointer{Store: st, Meta: meta, Offsets: p.Source.Kafka != nil}
-	if v := os.Getenv("EDDY_TEST_CRASH"); v != "" {
-		// for the tests: SIGKILL this process after a step of a checkpoint,
-		// e.g. "save@5" or "commit duckdb@5" (a prefix of the step)
-		want, at, _ := strings.Cut(v, "@")
-		cp.AfterStep = func(step string, seq int64) {
-			if strings.HasPrefix(step, want) && fmt.Sprint(seq) == at {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			}
-		}
-	}
 	s := &stateRun{store: st, cks: cks, cp: cp, duckSinks: duckdb}
 	if len(cks) > 0 {
 		s.ck = cks[0] // until choose
 	}
 	return s, nil
+}
+
+// faultKey is the context key of a fault point for the checkpoints of a
+// run (state.Checkpointer.AfterStep): tests running eddy in process set
+// it with withFault; eddy itself never does.
+type faultKey struct{}
+
+func withFault(ctx context.Context, f func(step string, seq int64) error) context.Context {
+	return context.WithValue(ctx, faultKey{}, f)
 }
 
 func (s *stateRun) restored() *state.Checkpoint {
@@ -104,17 +101,14 @@ func (s *stateRun) restored() *state.Checkpoint {
 }
 
 // choose picks the checkpoint to restore once the transactional sinks are
-// open (state.Checkpointer.Choose) and commits again the rows of the sinks
-// that missed its commit.
+// open, rolls the store back to it and commits again the rows of the sinks
+// that missed its commit (state.Checkpointer.Resume).
 func (s *stateRun) choose(ctx context.Context) error {
 	if s == nil || len(s.cks) == 0 {
 		return nil
 	}
-	ck, redo, err := s.cp.Choose(s.cks)
+	ck, err := s.cp.Resume(ctx, s.cks)
 	if err != nil {
-		return err
-	}
-	if err := s.cp.Redo(ctx, ck, redo); err != nil {
 		return err
 	}
 	s.ck, s.cp.Meta.Seq = ck, ck.Meta.Seq

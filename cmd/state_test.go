@@ -240,8 +240,9 @@ func tableRows(t *testing.T, path, table string) []string {
 	return out
 }
 
-// sameOutputs compares the outputs in dir with those of the reference run.
-func sameOutputs(t *testing.T, ref, dir string) {
+// sameFiles compares the file sink and the dead letters in dir with those
+// of the reference run.
+func sameFiles(t *testing.T, ref, dir string) {
 	t.Helper()
 	for _, f := range []string{"out.jsonl", "dead.jsonl"} {
 		want, _ := os.ReadFile(filepath.Join(ref, f))
@@ -250,6 +251,12 @@ func sameOutputs(t *testing.T, ref, dir string) {
 			t.Errorf("%s differs from the uninterrupted run's: %d lines, want %d", f, bytes.Count(got, []byte("\n")), bytes.Count(want, []byte("\n")))
 		}
 	}
+}
+
+// sameOutputs compares the outputs in dir with those of the reference run.
+func sameOutputs(t *testing.T, ref, dir string) {
+	t.Helper()
+	sameFiles(t, ref, dir)
 	want, got := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids"), tableRows(t, filepath.Join(dir, "out.duckdb"), "bids")
 	if !slices.Equal(got, want) {
 		t.Errorf("DuckDB table differs from the uninterrupted run's: %d rows, want %d", len(got), len(want))

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -209,13 +208,14 @@ func killedGroupLate(t *testing.T, bin, addr, prefix, in, refTopic string, resul
 	}
 }
 
-// TestRunCrashBetweenCommits crashes a run at the moments of a two-phase
+// TestRunCrashBetweenCommits fails a run at the moments of a two-phase
 // checkpoint where the sinks disagree: after the Pebble write and before
 // any commit (the table and the topic hold the previous checkpoint), and
 // after the DuckDB commit but before the Kafka one (the table holds the new
 // checkpoint, the topic the previous one: the restart commits the topic's
 // rows again from the checkpoint). The restarted run must end with the
-// uninterrupted run's rows in every sink, over three partitions.
+// uninterrupted run's rows in every sink, over three partitions. The runs
+// are in process, failed by a fault point (faultRun).
 func TestRunCrashBetweenCommits(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
@@ -226,19 +226,18 @@ func TestRunCrashBetweenCommits(t *testing.T) {
 	ref, wantStats := referenceRun(t, bin, base, partSpec(addr, "bidsc", "refc", "", timeCfg))
 	want := sortedFile(t, filepath.Join(ref, "out.jsonl"))
 	wantTable := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids")
-	for i, crash := range []string{"save@4", "commit duckdb@4", "commit kafka@4"} {
+	for i, fail := range []string{"save", "commit duckdb", "commit kafka"} {
 		topic := fmt.Sprintf("resc%d", i+1)
-		t.Run(crash, func(t *testing.T) {
+		t.Run(fail, func(t *testing.T) {
 			dir := filepath.Join(base, topic)
 			os.Mkdir(dir, 0o755)
 			p := writeFile(t, dir, "p.yaml", partSpec(addr, "bidsc", topic, "", timeCfg))
-			cmd := exec.Command(bin, "run", p)
-			cmd.Env = append(os.Environ(), "EDDY_TEST_CRASH="+crash)
-			if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(err.Error(), "killed") {
-				t.Fatalf("the run with EDDY_TEST_CRASH=%s was not killed: %v\n%s", crash, err, out)
+			if code, stderr, fired := faultRun(t, p, fail); !fired || code != 1 {
+				t.Fatalf("the run failing after %s: fired %v, exit %d\n%s", fail, fired, code, stderr)
 			}
-			if got := statsLine(runToEnd(t, bin, "run", p)); got != wantStats {
-				t.Errorf("final counters %q, want %q", got, wantStats)
+			code, stderr, _ := faultRun(t, p, "")
+			if got := statsLine(stderr); code != 0 || got != wantStats {
+				t.Errorf("exit %d, final counters %q, want %q\n%s", code, got, wantStats, stderr)
 			}
 			sameRows(t, addr, dir, topic, want, wantTable)
 		})

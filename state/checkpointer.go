@@ -39,10 +39,14 @@ type Checkpointer struct {
 	// source) as offsets.
 	Offsets bool
 	Clock   func() time.Time // default time.Now
-	// AfterStep, when set, is called after the Pebble write ("save") and
-	// after each transactional sink's commit ("commit <name>") of a
-	// two-phase checkpoint: tests crash the process there.
-	AfterStep func(step string, seq int64)
+	// AfterStep, when set, is called after each step of a checkpoint: a
+	// file sink's fsync ("sync <name>"), the Pebble write ("save"), each
+	// transactional sink's commit ("commit <name>"), and on a restart the
+	// roll back to the checkpoint the sinks hold ("rollback") and each
+	// commit done again ("redo <name>"). An error it returns fails the
+	// checkpoint as the step's own failure would: it is the fault point of
+	// the tests, nil in eddy.
+	AfterStep func(step string, seq int64) error
 
 	// Last is how long the engine waited for the last checkpoint (flush,
 	// sync, snapshot, and with transactional sinks the write and commits).
@@ -89,14 +93,14 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 	m.Time = now().UTC()
 	m.Sinks = nil
 	for _, t := range c.Sinks {
-		s, err := progress(t)
+		s, err := c.progress(t, m.Seq)
 		if err != nil {
 			return err
 		}
 		m.Sinks = append(m.Sinks, s)
 	}
 	if c.Dead != nil {
-		s, err := progress(*c.Dead)
+		s, err := c.progress(*c.Dead, m.Seq)
 		if err != nil {
 			return err
 		}
@@ -117,7 +121,13 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 	}
 	if len(txns) == 0 && c.Group == nil {
 		c.saving = make(chan error, 1)
-		go func(done chan<- error) { done <- c.Store.Save(ck) }(c.saving)
+		go func(done chan<- error) {
+			err := c.Store.Save(ck)
+			if err == nil {
+				err = c.step("save", m.Seq)
+			}
+			done <- err
+		}(c.saving)
 		c.Meta.Seq = m.Seq
 		c.Last = time.Since(start)
 		return nil
@@ -126,13 +136,17 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 		return err
 	}
 	c.Meta.Seq = m.Seq
-	c.step("save", m.Seq)
+	if err := c.step("save", m.Seq); err != nil {
+		return err
+	}
 	offsets := c.offsets(ck)
 	for _, t := range txns {
 		if err := t.Txn.Commit(ctx, m.Seq, offsets); err != nil {
 			return fmt.Errorf("commit %s: %w", t.Name, err)
 		}
-		c.step("commit "+t.Name, m.Seq)
+		if err := c.step("commit "+t.Name, m.Seq); err != nil {
+			return err
+		}
 	}
 	if c.Group != nil {
 		if err := c.Group.Commit(ctx, m.Seq, offsets); err != nil {
@@ -143,10 +157,11 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 	return nil
 }
 
-func (c *Checkpointer) step(step string, seq int64) {
+func (c *Checkpointer) step(step string, seq int64) error {
 	if c.AfterStep != nil {
-		c.AfterStep(step, seq)
+		return c.AfterStep(step, seq)
 	}
+	return nil
 }
 
 // txns returns the transactional sinks in the order they commit: those
@@ -184,13 +199,16 @@ func (c *Checkpointer) offsets(ck *Checkpoint) map[string]map[int32]int64 {
 	return out
 }
 
-func progress(t Tracked) (Sink, error) {
+func (c *Checkpointer) progress(t Tracked, seq int64) (Sink, error) {
 	s := Sink{Name: t.Name}
 	switch {
 	case t.Txn != nil:
 		s.Progress, s.Txn, s.Exact = t.Txn.Rows(), true, true
 	case t.Sink != nil:
 		if err := t.Sink.Sync(); err != nil {
+			return s, err
+		}
+		if err := c.step("sync "+t.Name, seq); err != nil {
 			return s, err
 		}
 		s.Progress, s.Exact = t.Sink.Progress(), true
@@ -253,6 +271,30 @@ func (c *Checkpointer) Choose(cks []*Checkpoint) (ck *Checkpoint, redo []Tracked
 	return ck, redo, nil
 }
 
+// Resume picks the checkpoint to restore of cks (Choose), makes it the
+// store's last one when it is not (Store.Rollback: the next Save must
+// not write over it), and commits again the rows the sinks after the
+// first one missed (Redo). It is safe to fail anywhere in it: a run
+// started again picks the same checkpoint.
+func (c *Checkpointer) Resume(ctx context.Context, cks []*Checkpoint) (*Checkpoint, error) {
+	ck, redo, err := c.Choose(cks)
+	if err != nil || ck == nil {
+		return nil, err
+	}
+	if ck != cks[0] {
+		if err := c.Store.Rollback(ck); err != nil {
+			return nil, err
+		}
+		if err := c.step("rollback", ck.Meta.Seq); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Redo(ctx, ck, redo); err != nil {
+		return nil, err
+	}
+	return ck, nil
+}
+
 // Redo commits again, in the transactional sinks Choose returned in redo,
 // their rows of ck.
 func (c *Checkpointer) Redo(ctx context.Context, ck *Checkpoint, redo []Tracked) error {
@@ -263,6 +305,9 @@ func (c *Checkpointer) Redo(ctx context.Context, ck *Checkpoint, redo []Tracked)
 		}
 		if err := r.Redo(ctx, ck.Redo[t.Name], ck.Meta.Seq, c.offsets(ck)); err != nil {
 			return fmt.Errorf("state %s: commit the rows of checkpoint #%d again in %s: %w", c.Store.Dir(), ck.Meta.Seq, t.Name, err)
+		}
+		if err := c.step("redo "+t.Name, ck.Meta.Seq); err != nil {
+			return err
 		}
 	}
 	return nil

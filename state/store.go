@@ -78,6 +78,8 @@ type Checkpoint struct {
 	// the rows of its transaction of this checkpoint (sink.Redoer), so a
 	// restart can commit them when a crash came before that sink's commit.
 	Redo map[string][]byte
+
+	slot int // where the store holds it (LoadAll)
 }
 
 // Store is a state directory: a Pebble database holding the last checkpoint.
@@ -242,7 +244,7 @@ func (s *Store) load(slot int) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w: read checkpoint: %v", s.dir, ErrCorrupt, err)
 	}
-	ck := &Checkpoint{}
+	ck := &Checkpoint{slot: slot}
 	if err := json.Unmarshal(meta, &ck.Meta); err != nil {
 		return nil, fmt.Errorf("state %s: %w: checkpoint description: %v", s.dir, ErrCorrupt, err)
 	}
@@ -302,6 +304,26 @@ func (s *Store) empty() bool {
 	return !it.First()
 }
 
+// Rollback makes ck, one of the checkpoints LoadAll returned, the last
+// one and deletes the other, in one synced batch. A restart that restores
+// the checkpoint before the last (its transactional sinks never committed
+// the last) calls it before the next Save: Save writes over the slot that
+// is not the last, which would otherwise be the only copy the sinks match.
+func (s *Store) Rollback(ck *Checkpoint) error {
+	other := 1 - ck.slot
+	b := s.db.NewBatch()
+	defer b.Close()
+	errs := []error{b.Set(keyCurrent, []byte{byte('0' + ck.slot)}, nil)}
+	for _, name := range []string{"meta", "engine", "window", "redo"} {
+		errs = append(errs, b.Delete(key(other, name), nil))
+	}
+	errs = append(errs, b.Commit(pebble.Sync))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("state %s: roll back to checkpoint #%d: %w", s.dir, ck.Meta.Seq, err)
+	}
+	return nil
+}
+
 // Save writes ck as the new last checkpoint in one synced batch, over the
 // one before the last (the last becomes the previous one); the checksums in
 // ck.Meta are filled in here.
@@ -349,7 +371,7 @@ func (s *Store) Save(ck *Checkpoint) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("state %s: write checkpoint: %w", s.dir, err)
 	}
-	ck.Meta = m
+	ck.Meta, ck.slot = m, slot
 	return nil
 }
 

@@ -243,3 +243,49 @@ sinks: [{file: /data/out.jsonl}]
 		})
 	}
 }
+
+// TestRollbackKeepsRestored saves checkpoints as runs that fail before
+// their sinks commit do, again and again: each restart rolls back to the
+// checkpoint before the last, and the next Save must keep it.
+func TestRollbackKeepsRestored(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "st"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	save := func(seq int64) {
+		t.Helper()
+		ck := sample()
+		ck.Meta.Seq = seq
+		if err := s.Save(ck); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seqs := func() []int64 {
+		t.Helper()
+		cks, err := s.LoadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, ck := range cks {
+			out = append(out, ck.Meta.Seq)
+		}
+		return out
+	}
+	save(1)
+	save(2) // committed
+	for range 3 {
+		save(3) // never committed
+		if got := seqs(); !reflect.DeepEqual(got, []int64{3, 2}) {
+			t.Fatalf("after the save of #3: %v, want [3 2]", got)
+		}
+		cks, _ := s.LoadAll()
+		if err := s.Rollback(cks[1]); err != nil {
+			t.Fatal(err)
+		}
+		if got := seqs(); !reflect.DeepEqual(got, []int64{2}) {
+			t.Fatalf("after the roll back: %v, want [2]", got)
+		}
+	}
+}
