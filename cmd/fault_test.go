@@ -121,3 +121,38 @@ func TestCheckpointFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectLiveState inspects a state directory while a run holds it
+// (paused at a checkpoint by the fault point) and requires the checkpoint
+// just written.
+func TestInspectLiveState(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "bids.jsonl")
+	genBids(t, in, 2000)
+	p := writeFile(t, dir, "p.yaml", strings.Replace(stateSpec("source: {file: "+in+"}"), "checkpoint_every: 20ms", "checkpoint_every: 1h", 1))
+	type inspected struct {
+		code           int
+		stdout, stderr string
+	}
+	got := make(chan inspected, 1)
+	ctx := withFault(context.Background(), func(step string, seq int64) error {
+		if step == "commit duckdb "+filepath.Join(dir, "out.duckdb")+" table bids" && seq == 2 {
+			code, stdout, stderr := runCLI(t, "", "state", "inspect", filepath.Join(dir, "st"))
+			got <- inspected{code, stdout, stderr}
+		}
+		return nil
+	})
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"run", p}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, errb.String())
+	}
+	var r inspected
+	select {
+	case r = <-got:
+	default:
+		t.Fatal("the run never reached the DuckDB commit of checkpoint #2: nothing inspected")
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "last checkpoint:  #2 ") {
+		t.Errorf("inspect beside the run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/eddyhq/eddy/engine"
 )
@@ -118,8 +119,11 @@ func open(dir string, ro bool) (*Store, error) {
 	if !fresh && !isPebble(dir) {
 		return nil, fmt.Errorf("state %s: %w: the directory is not empty and holds no Pebble store (no manifest marker)", dir, ErrCorrupt)
 	}
-	db, err := openDB(dir, ro, !fresh)
-	if err != nil && (errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) || strings.Contains(err.Error(), "lock held")) {
+	db, err := openDB(dir, ro, !fresh, vfs.Default)
+	if err != nil && locked(err) && ro {
+		db, err = openLive(dir)
+	}
+	if err != nil && locked(err) {
 		return nil, fmt.Errorf("state %s: in use by another eddy run (the directory is locked)", dir)
 	}
 	if err != nil {
@@ -128,15 +132,37 @@ func open(dir string, ro bool) (*Store, error) {
 	return &Store{dir: dir, db: db}, nil
 }
 
-func openDB(dir string, ro, mustExist bool) (db *pebble.DB, err error) {
+func openDB(dir string, ro, mustExist bool, fs vfs.FS) (db *pebble.DB, err error) {
 	defer func() {
 		// Pebble may panic on damaged files: no panic reaches the user
 		if r := recover(); r != nil {
 			db, err = nil, fmt.Errorf("open: %v", r)
 		}
 	}()
-	return pebble.Open(dir, &pebble.Options{Logger: logger{}, ReadOnly: ro, ErrorIfNotExists: mustExist})
+	return pebble.Open(dir, &pebble.Options{Logger: logger{}, ReadOnly: ro, ErrorIfNotExists: mustExist, FS: fs})
 }
+
+func locked(err error) bool {
+	return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) || strings.Contains(err.Error(), "lock held")
+}
+
+// openLive opens read-only a store that a running eddy holds locked.
+// Pebble takes the directory's lock even to read; a read-only open writes
+// nothing, so it can do without. The writer may remove a file (an old
+// manifest or log, a compacted table) while it is opened: a few tries.
+func openLive(dir string) (db *pebble.DB, err error) {
+	for range 5 {
+		if db, err = openDB(dir, true, true, unlockedFS{vfs.Default}); err == nil {
+			return db, nil
+		}
+	}
+	return nil, err
+}
+
+// unlockedFS is a file system whose locks always succeed and hold nothing.
+type unlockedFS struct{ vfs.FS }
+
+func (unlockedFS) Lock(string) (io.Closer, error) { return io.NopCloser(nil), nil }
 
 // isPebble reports whether dir looks like a Pebble store: it has the
 // marker file that names the current manifest.

@@ -289,3 +289,36 @@ func TestRollbackKeepsRestored(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenReadOnlyWhileInUse reads the checkpoints of a directory another
+// Store holds open and keeps writing to (what `eddy state inspect` does
+// with a running pipeline's directory), and leaves that Store working.
+func TestOpenReadOnlyWhileInUse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "st")
+	live, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	for seq := int64(1); seq <= 3; seq++ {
+		ck := sample()
+		ck.Meta.Seq = seq
+		if err := live.Save(ck); err != nil {
+			t.Fatal(err)
+		}
+		ro, err := OpenReadOnly(dir)
+		if err != nil {
+			t.Fatalf("open read-only beside a live store: %v", err)
+		}
+		got, err := ro.Load()
+		if err != nil || got == nil || got.Meta.Seq != seq {
+			t.Fatalf("read-only Load = %v, %v; want checkpoint #%d", got, err, seq)
+		}
+		if err := ro.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "in use by another eddy run") {
+		t.Errorf("a second writer beside the live store: %v, want refused", err)
+	}
+}
