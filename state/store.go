@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,28 +89,68 @@ type Checkpoint struct {
 type Store struct {
 	dir string
 	db  *pebble.DB
+	log *logger
 }
 
-// logger keeps Pebble quiet on stderr except for errors.
-type logger struct{}
+// logger keeps Pebble quiet on stderr except for errors, and turns its
+// fatal errors (a failed write of its log or manifest: a full disk) into
+// errors of the Store's methods instead of os.Exit, so that a run still
+// reports what it wrote. On the goroutine of a Store method (the commit of
+// a checkpoint's batch, where a full disk shows) Fatalf panics and the
+// method recovers; on one of Pebble's own goroutines it ends that
+// goroutine. Either way the Store is failed from then on: every method
+// returns the error without touching Pebble again.
+type logger struct {
+	calls atomic.Int32 // Store methods running
+	fatal atomic.Pointer[fatalError]
+}
 
-func (logger) Infof(string, ...any) {}
-func (logger) Errorf(format string, args ...any) {
+type fatalError struct{ msg string }
+
+func (e *fatalError) Error() string { return e.msg }
+
+func (*logger) Infof(string, ...any) {}
+func (*logger) Errorf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "eddy: state store: "+format+"\n", args...)
 }
-func (logger) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "eddy: state store: fatal: "+format+"\n", args...)
-	os.Exit(1)
+func (l *logger) Fatalf(format string, args ...any) {
+	e := &fatalError{msg: fmt.Sprintf(format, args...)}
+	l.fatal.CompareAndSwap(nil, e)
+	if l.calls.Load() > 0 {
+		panic(e)
+	}
+	runtime.Goexit()
+}
+
+// guard runs f as a Store method: a fatal error of Pebble, now or before,
+// is returned as an error naming the directory.
+func (s *Store) guard(f func() error) (err error) {
+	if e := s.log.fatal.Load(); e != nil {
+		return fmt.Errorf("state %s: the store failed before: %w", s.dir, e)
+	}
+	s.log.calls.Add(1)
+	defer func() {
+		s.log.calls.Add(-1)
+		if r := recover(); r != nil {
+			e, ok := r.(*fatalError)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("state %s: %w", s.dir, e)
+		}
+	}()
+	return f()
 }
 
 // Open opens the state directory dir, creating it when it does not exist.
 // A directory with other files in it that is not a Pebble store is refused.
-func Open(dir string) (*Store, error) { return open(dir, false) }
+func Open(dir string) (*Store, error) { return open(dir, false, vfs.Default) }
 
 // OpenReadOnly opens an existing state directory without changing it.
-func OpenReadOnly(dir string) (*Store, error) { return open(dir, true) }
+func OpenReadOnly(dir string) (*Store, error) { return open(dir, true, vfs.Default) }
 
-func open(dir string, ro bool) (*Store, error) {
+// open opens dir through fs (tests inject faults there).
+func open(dir string, ro bool, fs vfs.FS) (*Store, error) {
 	fresh, err := isFresh(dir)
 	if err != nil {
 		return nil, err
@@ -119,9 +161,10 @@ func open(dir string, ro bool) (*Store, error) {
 	if !fresh && !isPebble(dir) {
 		return nil, fmt.Errorf("state %s: %w: the directory is not empty and holds no Pebble store (no manifest marker)", dir, ErrCorrupt)
 	}
-	db, err := openDB(dir, ro, !fresh, vfs.Default)
+	log := &logger{}
+	db, err := openDB(dir, ro, !fresh, fs, log)
 	if err != nil && locked(err) && ro {
-		db, err = openLive(dir)
+		db, err = openLive(dir, log)
 	}
 	if err != nil && locked(err) {
 		return nil, fmt.Errorf("state %s: in use by another eddy run (the directory is locked)", dir)
@@ -129,17 +172,19 @@ func open(dir string, ro bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w: %v", dir, ErrCorrupt, err)
 	}
-	return &Store{dir: dir, db: db}, nil
+	return &Store{dir: dir, db: db, log: log}, nil
 }
 
-func openDB(dir string, ro, mustExist bool, fs vfs.FS) (db *pebble.DB, err error) {
+func openDB(dir string, ro, mustExist bool, fs vfs.FS, log *logger) (db *pebble.DB, err error) {
 	defer func() {
 		// Pebble may panic on damaged files: no panic reaches the user
 		if r := recover(); r != nil {
 			db, err = nil, fmt.Errorf("open: %v", r)
 		}
 	}()
-	return pebble.Open(dir, &pebble.Options{Logger: logger{}, ReadOnly: ro, ErrorIfNotExists: mustExist, FS: fs})
+	log.calls.Add(1)
+	defer log.calls.Add(-1)
+	return pebble.Open(dir, &pebble.Options{Logger: log, ReadOnly: ro, ErrorIfNotExists: mustExist, FS: fs})
 }
 
 func locked(err error) bool {
@@ -150,9 +195,9 @@ func locked(err error) bool {
 // Pebble takes the directory's lock even to read; a read-only open writes
 // nothing, so it can do without. The writer may remove a file (an old
 // manifest or log, a compacted table) while it is opened: a few tries.
-func openLive(dir string) (db *pebble.DB, err error) {
+func openLive(dir string, log *logger) (db *pebble.DB, err error) {
 	for range 5 {
-		if db, err = openDB(dir, true, true, unlockedFS{vfs.Default}); err == nil {
+		if db, err = openDB(dir, true, true, unlockedFS{vfs.Default}, log); err == nil {
 			return db, nil
 		}
 	}
@@ -213,6 +258,10 @@ func (s *Store) Dir() string { return s.dir }
 
 // Close closes the store.
 func (s *Store) Close() error {
+	return s.guard(s.close)
+}
+
+func (s *Store) close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("state %s: close: %w", s.dir, err)
 	}
@@ -231,8 +280,19 @@ func (s *Store) Load() (*Checkpoint, error) {
 // LoadAll returns the checkpoints the store holds, the last one first:
 // none, one (after the first Save) or two.
 func (s *Store) LoadAll() (cks []*Checkpoint, err error) {
+	err = s.guard(func() (err error) {
+		cks, err = s.loadAll()
+		return err
+	})
+	return cks, err
+}
+
+func (s *Store) loadAll() (cks []*Checkpoint, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			if e, ok := r.(*fatalError); ok {
+				panic(e) // for guard
+			}
 			cks, err = nil, fmt.Errorf("state %s: %w: %v", s.dir, ErrCorrupt, r)
 		}
 	}()
@@ -336,6 +396,10 @@ func (s *Store) empty() bool {
 // the last) calls it before the next Save: Save writes over the slot that
 // is not the last, which would otherwise be the only copy the sinks match.
 func (s *Store) Rollback(ck *Checkpoint) error {
+	return s.guard(func() error { return s.rollback(ck) })
+}
+
+func (s *Store) rollback(ck *Checkpoint) error {
 	other := 1 - ck.slot
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -354,6 +418,10 @@ func (s *Store) Rollback(ck *Checkpoint) error {
 // one before the last (the last becomes the previous one); the checksums in
 // ck.Meta are filled in here.
 func (s *Store) Save(ck *Checkpoint) error {
+	return s.guard(func() error { return s.save(ck) })
+}
+
+func (s *Store) save(ck *Checkpoint) error {
 	eng, err := json.Marshal(&ck.Engine)
 	if err != nil {
 		return fmt.Errorf("state %s: encode: %w", s.dir, err)

@@ -6,10 +6,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/pipeline"
@@ -80,7 +84,7 @@ func TestCorruptState(t *testing.T) {
 	}
 	// set overwrites one key behind the store's back
 	set := func(t *testing.T, dir string, key, val []byte) {
-		db, err := pebble.Open(dir, &pebble.Options{Logger: logger{}})
+		db, err := pebble.Open(dir, &pebble.Options{Logger: &logger{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +107,7 @@ func TestCorruptState(t *testing.T) {
 		{"other format version", func(t *testing.T, dir string) { set(t, dir, key(0, "meta"), []byte(`{"format":99}`)) },
 			"written in format version 99, this eddy reads version 2"},
 		{"window state missing", func(t *testing.T, dir string) {
-			db, _ := pebble.Open(dir, &pebble.Options{Logger: logger{}})
+			db, _ := pebble.Open(dir, &pebble.Options{Logger: &logger{}})
 			db.Delete(key(0, "window"), pebble.Sync)
 			db.Close()
 		}, "window state: pebble: not found"},
@@ -320,5 +324,48 @@ func TestOpenReadOnlyWhileInUse(t *testing.T) {
 	}
 	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "in use by another eddy run") {
 		t.Errorf("a second writer beside the live store: %v, want refused", err)
+	}
+}
+
+// TestSaveDiskFull fails every write of the store's files with ENOSPC
+// after a first checkpoint: Pebble's fatal error must come back from Save
+// as an error naming the directory, not end the process (os.Exit would end
+// this test binary), and the checkpoint before it must still be readable.
+func TestSaveDiskFull(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "st")
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	s, err := open(dir, false, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sample()
+	if err := s.Save(first); err != nil {
+		t.Fatal(err)
+	}
+	full.Store(true)
+	for range 2 {
+		second := sample()
+		second.Meta.Seq = 4
+		err := s.Save(second)
+		t.Log(err)
+		if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "no space left") {
+			t.Errorf("Save on a full disk = %v, want an error naming %s and the cause", err, dir)
+		}
+	}
+	s.Close()
+	full.Store(false)
+	ro, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if ck, err := ro.Load(); err != nil || ck == nil || ck.Meta.Seq != first.Meta.Seq {
+		t.Errorf("after the full disk: Load = %v, %v; want checkpoint #%d", ck, err, first.Meta.Seq)
 	}
 }
