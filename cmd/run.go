@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -230,6 +231,9 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	closeErr := r.closeAll()
 	st := eng.Stats()
 	fmt.Fprintf(c.ErrOrStderr(), "eddy: %s\n", st)
+	if runErr != nil || closeErr != nil {
+		reportDelivery(c.ErrOrStderr(), p, sinks, dead)
+	}
 	if f.stats != "" {
 		if err := writeStats(c, f.stats, st); err != nil && runErr == nil {
 			runErr = err
@@ -239,6 +243,27 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		return runErr
 	}
 	return closeErr
+}
+
+// reportDelivery says, after a failed run, how much of what the engine
+// gave them each sink and the dead-letter destination took, when it is not
+// everything (a full disk): the counters count what the engine produced.
+func reportDelivery(w io.Writer, p *pipeline.Pipeline, sinks []sink.Sink, dead sink.DeadLetters) {
+	say := func(name, what string, x any) {
+		if d, ok := x.(sink.Deliverer); ok {
+			if n := d.Delivery(); n.Written < n.Total {
+				fmt.Fprintf(w, "eddy: %s: %d of %d %s written, %d not\n", name, n.Written, n.Total, what, n.Total-n.Written)
+			}
+		}
+	}
+	for i, s := range sinks {
+		say(state.DescribeTarget(p.Sinks[i]), "rows", s)
+	}
+	name := "stderr"
+	if p.DLQ != nil {
+		name = "dlq " + state.DescribeTarget(*p.DLQ)
+	}
+	say(name, "dead letters", dead)
 }
 
 // runner opens and closes what a run writes to.

@@ -91,6 +91,7 @@ type Table struct {
 	path      string
 	batchRows int
 	written   atomic.Int64
+	given     int64 // rows given to WriteRecord, less the RowErrors
 	skipped   atomic.Int64
 	err       error
 	closed    bool
@@ -177,6 +178,7 @@ func (t *Table) Write(r *sink.Row) error { return t.WriteRecord(r, nil) }
 // read from its JSON object; one that is not an object gets a *RowError
 // and is not written. Every BatchRows rows the batch is committed.
 func (t *Table) WriteRecord(r *sink.Row, rec *source.Record) error {
+	t.given++
 	if t.err != nil {
 		return t.err
 	}
@@ -186,6 +188,7 @@ func (t *Table) WriteRecord(r *sink.Row, rec *source.Record) error {
 	if err := t.w.add(context.Background(), r, rec); err != nil {
 		var re *RowError
 		if errors.As(err, &re) {
+			t.given-- // a dead letter, not a row
 			return err
 		}
 		t.err = fmt.Errorf("duckdb %s: %w", t.path, err)
@@ -220,6 +223,12 @@ func (t *Table) commit(ctx context.Context) error {
 // Written returns the number of rows in committed batches, including rows
 // that Dedupe found already in the table.
 func (t *Table) Written() int64 { return t.written.Load() }
+
+// Delivery returns how many of the rows given to the table (without the
+// ones refused with a *RowError) are in committed batches.
+func (t *Table) Delivery() sink.Delivery {
+	return sink.Delivery{Written: t.Written(), Total: t.given}
+}
 
 // Skipped returns how many of the written rows Dedupe found already in the
 // table (and so did not add again).

@@ -5,6 +5,7 @@ package sink
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -82,14 +83,45 @@ type Redoer interface {
 	Redo(ctx context.Context, rows []byte, seq int64, offsets map[string]map[int32]int64) error
 }
 
+// Delivery is how many of the rows (or dead letters) a run gave a sink
+// reached its destination: the file (written to the OS), the committed
+// table. A run that fails reports the difference (a full disk).
+type Delivery struct {
+	Written, Total int64
+}
+
+// Deliverer is a sink or dead-letter destination that counts its Delivery.
+type Deliverer interface {
+	Delivery() Delivery
+}
+
 // JSONL writes rows as JSON Lines.
 type JSONL struct {
-	name string
-	w    *bufio.Writer
-	c    io.Closer
-	f    *os.File // set for files: Sync
-	n    int64    // bytes written (through the buffer)
+	name  string
+	w     *bufio.Writer
+	c     io.Closer
+	f     *os.File // set for files: Sync
+	n     int64    // bytes written (through the buffer)
+	lines int64    // lines given to Write, written or not
+	out   *lineCounter
 }
+
+// lineCounter counts the whole lines written through it.
+type lineCounter struct {
+	w     io.Writer
+	lines int64
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.lines += int64(bytes.Count(p[:n], []byte{'\n'}))
+	return n, err
+}
+
+// Delivery returns how many of the lines given to this JSONL reached its
+// writer whole (not the ones in its buffer, nor one cut by a failed
+// write).
+func (s *JSONL) Delivery() Delivery { return Delivery{Written: s.out.lines, Total: s.lines} }
 
 // OpenJSONL creates (truncates) path, or writes to stdout for "-".
 func OpenJSONL(path string) (*JSONL, error) {
@@ -160,7 +192,8 @@ func (s *JSONL) Resumable() bool { return s.f != nil }
 
 // NewJSONL writes to w; c, if not nil, is closed by Close.
 func NewJSONL(name string, w io.Writer, c io.Closer) *JSONL {
-	return &JSONL{name: name, w: bufio.NewWriterSize(w, 256<<10), c: c}
+	out := &lineCounter{w: w}
+	return &JSONL{name: name, w: bufio.NewWriterSize(out, 256<<10), c: c, out: out}
 }
 
 // Write appends the row's JSON and a newline.
@@ -172,6 +205,7 @@ func (s *JSONL) Write(r *Row) error {
 }
 
 func (s *JSONL) writeLine(b []byte) error {
+	s.lines++
 	if _, err := s.w.Write(b); err != nil {
 		return err
 	}
@@ -284,6 +318,9 @@ func (f *DeadFile) WriteDead(d *DeadLetter) error {
 
 // Close flushes and closes.
 func (f *DeadFile) Close() error { return f.out.Close() }
+
+// Delivery returns how many of the dead letters reached the file.
+func (f *DeadFile) Delivery() Delivery { return f.out.Delivery() }
 
 // Flush writes buffered dead letters through to the file.
 func (f *DeadFile) Flush(ctx context.Context) error { return f.out.Flush(ctx) }

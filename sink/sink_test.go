@@ -2,9 +2,11 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -51,5 +53,57 @@ func TestResumeJSONL(t *testing.T) {
 	d.Close()
 	if b, _ := os.ReadFile(path); string(b) != "{\"n\":1}\n" {
 		t.Errorf("dead file cut back to %q", b)
+	}
+}
+
+// fullWriter takes room bytes, then fails as a full disk does.
+type fullWriter struct{ room int }
+
+func (w *fullWriter) Write(p []byte) (int, error) {
+	n := min(len(p), w.room)
+	w.room -= n
+	if n < len(p) {
+		return n, syscall.ENOSPC
+	}
+	return n, nil
+}
+
+// TestDeliveredOnFullDisk counts the lines that reached a destination
+// which filled up: whole lines only, not the ones still buffered or cut.
+func TestDeliveredOnFullDisk(t *testing.T) {
+	tests := []struct {
+		room, rows int
+		want       int64
+	}{
+		{0, 10, 0},
+		{100, 10, 3},  // 3 lines of 33 bytes, the 4th cut
+		{330, 10, 10}, // room for all
+		{1 << 20, 50_000, 1 << 20 / 33},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.room, "/", tt.rows), func(t *testing.T) {
+			rows := NewJSONL("full", &fullWriter{room: tt.room}, nil)
+			dead := NewDeadFile("dead", &fullWriter{room: tt.room}, nil)
+			for i := range tt.rows {
+				rows.Write(&Row{JSON: fmt.Appendf(nil, `{"i":%026d}`, i)})
+			}
+			closeErr := rows.Close()
+			if got := rows.Delivery(); got.Written != tt.want || got.Total != int64(tt.rows) {
+				t.Errorf("rows: Delivery = %+v, want %d of %d written", got, tt.want, tt.rows)
+			}
+			if (closeErr != nil) != (tt.want < int64(tt.rows)) {
+				t.Errorf("rows: Close = %v with %d of %d lines written", closeErr, tt.want, tt.rows)
+			}
+			d := &DeadLetter{Error: "x", StageIndex: -1, StageKind: "decode"}
+			dead.WriteDead(d)
+			dead.Close()
+			var want int64
+			if tt.room > len(AppendDeadLetter(nil, d)) {
+				want = 1
+			}
+			if got := dead.Delivery(); got.Total != 1 || got.Written != want {
+				t.Errorf("dead letters: Delivery = %+v, want %d of 1 written", got, want)
+			}
+		})
 	}
 }
