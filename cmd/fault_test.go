@@ -14,14 +14,20 @@ import (
 
 // faultRun runs `eddy run spec` in process with a fault point that fails
 // the first checkpoint step starting with fail (after the fresh start's
-// checkpoint #1; any roll back or redo), or none when fail is empty. It
-// returns the exit code, stderr and whether the fault fired.
+// checkpoint #1; any roll back or redo; "STEP@N": at checkpoint #N only),
+// or none when fail is empty. It returns the exit code, stderr and whether
+// the fault fired.
 func faultRun(t *testing.T, spec, fail string) (int, string, bool) {
 	t.Helper()
 	fired := false
+	fail, at, _ := strings.Cut(fail, "@")
 	ctx := withFault(context.Background(), func(step string, seq int64) error {
 		restart := strings.HasPrefix(step, "rollback") || strings.HasPrefix(step, "redo")
-		if fired || fail == "" || !strings.HasPrefix(step, fail) || (seq < 2 && !restart) {
+		due := seq >= 2 || restart
+		if at != "" {
+			due = fmt.Sprint(seq) == at
+		}
+		if fired || fail == "" || !strings.HasPrefix(step, fail) || !due {
 			return nil
 		}
 		fired = true
@@ -63,6 +69,11 @@ func TestCheckpointFaults(t *testing.T) {
 		// redo after it
 		{"after the redo", "1h", []string{"commit duckdb", "redo"}, false},
 		{"mixed", "20ms", []string{"save", "commit duckdb", "save", "sync", "commit kafka", "save", "commit duckdb"}, false},
+		// the fresh start's checkpoint #1: a failure before its write
+		// starts afresh again, one after it restores it (#1 holds no
+		// rows: nothing to redo)
+		{"first checkpoint, before the DuckDB commit", "20ms", []string{"sync@1", "sync@1", "save@1", "save"}, false},
+		{"first checkpoint, before the Kafka commit", "20ms", []string{"commit duckdb@1", "commit duckdb", "commit kafka"}, false},
 		{"files only, before the Pebble write", "20ms", []string{"sync", "sync file", "sync"}, true},
 		{"files only, after the Pebble write", "20ms", []string{"save", "save", "sync", "save"}, true},
 	}
@@ -100,7 +111,7 @@ func TestCheckpointFaults(t *testing.T) {
 			p := spec(dir, topic, tt.every, tt.files)
 			for _, fail := range tt.fails {
 				code, stderr, fired := faultRun(t, p, fail)
-				if !fired || code != 1 || !strings.Contains(stderr, "injected fault after "+fail) {
+				if step, _, _ := strings.Cut(fail, "@"); !fired || code != 1 || !strings.Contains(stderr, "injected fault after "+step) {
 					t.Fatalf("the run failing after %q: fired %v, exit %d\n%s", fail, fired, code, stderr)
 				}
 			}
