@@ -103,6 +103,10 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
+	// before anything is opened or created
+	if err := checkRun(p, f); err != nil {
+		return err
+	}
 	ctx := c.Context()
 	r := &runner{c: c, p: p}
 	defer r.closeAll()
@@ -303,13 +307,7 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 		}
 		s = tb
 	case t.Parquet != nil:
-		pq := t.Parquet
-		if pq.Path != "" && r.p.Source.Kafka != nil && r.p.Source.Kafka.Group != "" {
-			return nil, usagef("sinks: parquet {path} writes its file only at the end, so offsets of a consumer group could be committed before rows are durable; use parquet {dir, rotate} with a group")
-		}
-		if pq.Path != "" && r.st != nil {
-			return nil, usagef("sinks: parquet {path} writes its file only at the end, with the rows of this process only, so a run restarted from a checkpoint would lose the rows before it; use parquet {dir, rotate} with state")
-		}
+		pq := t.Parquet // checkRun refused a path with a group or state
 		rows, every, _ := pipeline.ParseRotate(pq.Rotate)
 		path := pq.Path
 		if pq.Dir != "" {
