@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -231,6 +232,9 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	}
 	runErr := engine.Run(ctx, src, eng)
 	closeErr := r.closeAll()
+	if i, ok := interruption(ctx); ok {
+		runErr = stopped(runErr, closeErr, i, r.st != nil)
+	}
 	st := eng.Stats()
 	fmt.Fprintf(c.ErrOrStderr(), "eddy: %s\n", st)
 	if f.stats != "" {
@@ -414,4 +418,24 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// stopped is the outcome of a run interrupted by a signal: the signal, when
+// the engine only stopped because of it (it took the final checkpoint and
+// the sinks were closed), else what went wrong while stopping.
+func stopped(runErr, closeErr error, i interrupted, withState bool) error {
+	var rest []error
+	if j, ok := runErr.(interface{ Unwrap() []error }); ok {
+		rest = j.Unwrap()
+	} else if runErr != nil {
+		rest = []error{runErr}
+	}
+	rest = slices.DeleteFunc(rest, func(e error) bool { return errors.Is(e, context.Canceled) })
+	if len(rest) > 0 || closeErr != nil {
+		return errors.Join(append(rest, closeErr)...)
+	}
+	if withState {
+		return fmt.Errorf("%w: stopped after the final checkpoint; run again to resume from it", i)
+	}
+	return fmt.Errorf("%w: stopped before the end of the input (without a state section a rerun starts from the beginning)", i)
 }
