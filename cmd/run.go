@@ -232,7 +232,8 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	}
 	runErr := engine.Run(ctx, src, eng)
 	closeErr := r.closeAll()
-	if i, ok := interruption(ctx); ok {
+	if i, ok := interruption(ctx); ok && errors.Is(runErr, context.Canceled) {
+		// (a signal after the end of a bounded input changes nothing)
 		runErr = stopped(runErr, closeErr, i, r.st != nil)
 	}
 	st := eng.Stats()
