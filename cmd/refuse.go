@@ -92,7 +92,7 @@ func checkRun(p *pipeline.Pipeline, f runFlags) error {
 		case p.Source.File == "-" && f.input != "":
 			at(stateLine, "cannot resume stdin after a restart (--input -); read a file or a topic, or remove the state section")
 		case p.Source.File == "-":
-			at(place{field: "source.file", line: p.Source.Line}, "cannot resume stdin after a restart; read a file or a topic, or remove the state section (line %d)", st.Line)
+			at(place{field: "source.file", line: p.Source.Line}, "cannot resume stdin after a restart; read a file or a topic, or remove the state section at line %d", st.Line)
 		}
 		duckdb := 0
 		for i, t := range p.Sinks {
