@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -72,7 +73,7 @@ to the clicks.dlq topic.`,
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.listen, "listen", "", "listen `ADDR` (default 127.0.0.1:9092, or the next free port)")
+	fl.StringVar(&f.listen, "listen", "", "listen on `HOST:PORT` (default 127.0.0.1:9092, or the next free port; a host other than loopback is reachable by others)")
 	fl.Float64Var(&f.rate, "rate", 2000, "records per second produced in total (0: none)")
 	fl.Float64Var(&f.bad, "bad-ratio", 0.005, "share of malformed records")
 	fl.StringVar(&f.data, "data", "", "keep the cluster's data in `DIR` across restarts")
@@ -96,6 +97,9 @@ func runDemo(c *cobra.Command, f demoFlags) error {
 		return err
 	}
 	defer d.Stop()
+	if host, _, err := net.SplitHostPort(f.listen); err == nil && host != "" && !demo.Loopback(host) {
+		fmt.Fprintf(c.ErrOrStderr(), "eddy demo: warning: --listen %s is not a loopback address: anyone who can reach it can read and write the demo cluster (no TLS, no authentication)\n", f.listen)
+	}
 	out := c.OutOrStdout()
 	if !f.headless && !f.print && isTerminal(out) {
 		cfg := kcfg.New()

@@ -64,11 +64,49 @@ func newVersionCmd() *cobra.Command {
 	}
 }
 
-// Execute runs the root command and exits with the mapped exit code.
+// interrupted is the cause of the context's cancellation when eddy gets
+// SIGINT or SIGTERM; a command stopped by it exits 128+signal (130, 143),
+// as a shell reports a process the signal killed, so that scripts can tell
+// a stopped run from a completed one.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + signalName(i.sig) }
+
+func (i interrupted) code() int { return 128 + int(i.sig) }
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// interruption returns the signal that cancelled ctx, if one did.
+func interruption(ctx context.Context) (interrupted, bool) {
+	var i interrupted
+	ok := errors.As(context.Cause(ctx), &i)
+	return i, ok
+}
+
+// Execute runs the root command and exits with the mapped exit code. The
+// first SIGINT or SIGTERM cancels the command's context (a run then stops
+// after its final checkpoint); a second one exits at once.
 func Execute() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		first := (<-sigs).(syscall.Signal)
+		cancel(interrupted{first})
+		second := (<-sigs).(syscall.Signal)
+		fmt.Fprintf(os.Stderr, "eddy: %s again: exiting without waiting for the final checkpoint\n", signalName(second))
+		os.Exit(interrupted{first}.code())
+	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
 	os.Exit(code)
 }
 
@@ -82,11 +120,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return 0
 	}
+	if i, ok := interruption(ctx); ok && errors.Is(err, context.Canceled) && !errors.As(err, new(interrupted)) {
+		err = i // what was cancelled is no failure of its own
+	}
 	fmt.Fprintf(stderr, "eddy: %v\n", err)
 	return exitCode(err)
 }
 
 func exitCode(err error) int {
+	var i interrupted
+	if errors.As(err, &i) {
+		return i.code()
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return 2

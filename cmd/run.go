@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +104,10 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	plan, err := pipeline.Compile(p)
 	if err != nil {
 		return usageError{err}
+	}
+	// before anything is opened or created
+	if err := checkRun(p, f); err != nil {
+		return err
 	}
 	ctx := c.Context()
 	r := &runner{c: c, p: p}
@@ -229,6 +234,10 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	}
 	runErr := engine.Run(ctx, src, eng)
 	closeErr := r.closeAll()
+	if i, ok := interruption(ctx); ok && errors.Is(runErr, context.Canceled) {
+		// (a signal after the end of a bounded input changes nothing)
+		runErr = stopped(runErr, closeErr, i, r.st != nil)
+	}
 	st := eng.Stats()
 	fmt.Fprintf(c.ErrOrStderr(), "eddy: %s\n", st)
 	if runErr != nil || closeErr != nil {
@@ -329,13 +338,7 @@ func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, er
 		}
 		s = tb
 	case t.Parquet != nil:
-		pq := t.Parquet
-		if pq.Path != "" && r.p.Source.Kafka != nil && r.p.Source.Kafka.Group != "" {
-			return nil, usagef("sinks: parquet {path} writes its file only at the end, so offsets of a consumer group could be committed before rows are durable; use parquet {dir, rotate} with a group")
-		}
-		if pq.Path != "" && r.st != nil {
-			return nil, usagef("sinks: parquet {path} writes its file only at the end, with the rows of this process only, so a run restarted from a checkpoint would lose the rows before it; use parquet {dir, rotate} with state")
-		}
+		pq := t.Parquet // checkRun refused a path with a group or state
 		rows, every, _ := pipeline.ParseRotate(pq.Rotate)
 		path := pq.Path
 		if pq.Dir != "" {
@@ -442,4 +445,24 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// stopped is the outcome of a run interrupted by a signal: the signal, when
+// the engine only stopped because of it (it took the final checkpoint and
+// the sinks were closed), else what went wrong while stopping.
+func stopped(runErr, closeErr error, i interrupted, withState bool) error {
+	var rest []error
+	if j, ok := runErr.(interface{ Unwrap() []error }); ok {
+		rest = j.Unwrap()
+	} else if runErr != nil {
+		rest = []error{runErr}
+	}
+	rest = slices.DeleteFunc(rest, func(e error) bool { return errors.Is(e, context.Canceled) })
+	if len(rest) > 0 || closeErr != nil {
+		return errors.Join(append(rest, closeErr)...)
+	}
+	if withState {
+		return fmt.Errorf("%w: stopped after the final checkpoint; run again to resume from it", i)
+	}
+	return fmt.Errorf("%w: stopped before the end of the input (without a state section a rerun starts from the beginning)", i)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,4 +145,46 @@ func TestDemoHeadless(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "running headless") || !strings.Contains(out, "produced") {
 		t.Fatalf("exit %d: %s %s", code, out, stderr)
 	}
+}
+
+// demo --listen honours its host: a loopback address other than 127.0.0.1
+// is used as given, and an address others can reach is used with a warning.
+func TestDemoListenHost(t *testing.T) {
+	tests := []struct {
+		host string
+		warn bool
+	}{
+		{host: "127.0.0.2"},
+		{host: "0.0.0.0", warn: true},
+	}
+	if ip := nonLoopbackIPv4(); ip != "" {
+		tests = append(tests, struct {
+			host string
+			warn bool
+		}{ip, true})
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			code, out, stderr := runCLI(t, "", "demo", "--headless", "--listen", tt.host+":0", "--rate", "0", "--duration", "200ms")
+			if code != 0 {
+				t.Fatalf("exit %d: %s %s", code, out, stderr)
+			}
+			if want := "Kafka-protocol cluster on " + tt.host + ":"; tt.host != "0.0.0.0" && !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+			if got := strings.Contains(stderr, "not a loopback address"); got != tt.warn {
+				t.Errorf("warning on stderr = %v, want %v:\n%s", got, tt.warn, stderr)
+			}
+		})
+	}
+}
+
+func nonLoopbackIPv4() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
 }

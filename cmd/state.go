@@ -40,18 +40,12 @@ type stateRun struct {
 // openState opens (or, with reset, first removes) the state directory and
 // loads its last checkpoint, refusing one written for another pipeline.
 func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
-	switch {
-	case p.Source.File == "-":
-		return nil, usagef("%s: state: cannot resume stdin after a restart; read a file or a topic, or remove the state section", p.File)
-	}
+	// checkRun refused stdin and a second duckdb sink
 	duckdb := 0
 	for _, t := range p.Sinks {
 		if t.DuckDB != nil {
 			duckdb++
 		}
-	}
-	if duckdb > 1 {
-		return nil, usagef("%s: state: at most one duckdb sink with a state section (two databases cannot commit a checkpoint together); write the other table from its own pipeline", p.File)
 	}
 	dir := p.State.Dir
 	if reset {

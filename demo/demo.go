@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,8 +35,9 @@ const Partitions = 3
 
 // Options configures the demo cluster.
 type Options struct {
-	// Listen is the address to listen on; default 127.0.0.1:9092, or the
-	// next free port above it when that one is taken. A port of 0 picks any.
+	// Listen is the address to listen on, HOST:PORT; default
+	// 127.0.0.1:9092, or the next free port above it when that one is taken.
+	// A port of 0 picks any; an empty host is 127.0.0.1.
 	Listen string
 	// Rate is the total records per second produced across the topics
 	// (default 2000 when negative is not given; 0 produces nothing).
@@ -91,11 +93,29 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
-	port, err := pickPort(o.Listen)
+	host, port, err := pickPort(o.Listen)
 	if err != nil {
 		return nil, err
 	}
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.AllowAutoTopicCreation(),
+	listen := func(network, addr string) (net.Listener, error) {
+		// kfake listens on 127.0.0.1; the host asked for replaces it
+		_, p, _ := net.SplitHostPort(addr)
+		l, err := net.Listen(network, net.JoinHostPort(host, p))
+		if err != nil {
+			return nil, fmt.Errorf("--listen %s: %w", o.Listen, err)
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			// brokers advertise their listener's address to clients; a
+			// wildcard is no address another machine can connect to
+			if h, err := os.Hostname(); err == nil {
+				if _, err := net.LookupHost(h); err == nil {
+					l = advertised{l, net.JoinHostPort(h, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))}
+				}
+			}
+		}
+		return l, nil
+	}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.ListenFn(listen), kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(Partitions), kfake.SeedTopics(Partitions, Topics...)}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
@@ -125,36 +145,63 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	return d, nil
 }
 
-// pickPort returns the port to listen on: the one asked for, or when the
-// default 9092 is taken the next free one.
-func pickPort(listen string) (int, error) {
+// pickPort returns the host and port to listen on: the ones asked for
+// (127.0.0.1 when no host is given), or when the default 9092 is taken the
+// next free one.
+func pickPort(listen string) (string, int, error) {
 	if listen == "" {
 		for p := 9092; p < 9192; p++ {
 			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
 				l.Close()
-				return p, nil
+				return "127.0.0.1", p, nil
 			}
 		}
-		return 0, errors.New("no free port in 9092-9191; pass --listen 127.0.0.1:0")
+		return "", 0, errors.New("no free port in 9092-9191; pass --listen 127.0.0.1:0")
 	}
-	_, ps, err := net.SplitHostPort(listen)
+	host, ps, err := net.SplitHostPort(listen)
 	if err != nil {
-		return 0, fmt.Errorf("--listen %s: %w", listen, err)
+		return "", 0, fmt.Errorf("--listen %s: %w", listen, err)
 	}
 	p, err := strconv.Atoi(ps)
-	if err != nil {
-		return 0, fmt.Errorf("--listen %s: bad port", listen)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("--listen %s: bad port", listen)
+	}
+	if host == "" {
+		host = "127.0.0.1"
 	}
 	if p == 0 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
-			return 0, err
+			return "", 0, fmt.Errorf("--listen %s: %w", listen, err)
 		}
 		p = l.Addr().(*net.TCPAddr).Port
 		l.Close()
 	}
-	return p, nil
+	return host, p, nil
 }
+
+// Loopback reports whether host (a name or an address) is reachable from
+// this machine only.
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// advertised is a listener that tells kfake another address to give clients.
+type advertised struct {
+	net.Listener
+	addr string
+}
+
+func (a advertised) Addr() net.Addr { return advertisedAddr(a.addr) }
+
+type advertisedAddr string
+
+func (a advertisedAddr) Network() string { return "tcp" }
+func (a advertisedAddr) String() string  { return string(a) }
 
 // run generates one fixture with event times on the wall clock and produces
 // it at rate records/s, paced in 10 ms steps.

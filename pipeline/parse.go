@@ -361,8 +361,19 @@ func ParseSize(s string) (int64, error) {
 func (ps *parser) target(n *yaml.Node, path string, sink bool) Target {
 	t := Target{Line: n.Line}
 	ok := false
+	first := ""
 	ps.fields(n, path, []string{"file", "kafka", "duckdb", "parquet"}, func(k string, v *yaml.Node) {
 		ok = true
+		if first != "" {
+			// one entry writes one place; keeping either would drop the other silently
+			kinds := "file, kafka, duckdb or parquet per sink"
+			if !sink {
+				kinds = "file or kafka"
+			}
+			ps.errorf(v, join(path, k), "give one of %s, not both %s and %s", kinds, first, k)
+			return
+		}
+		first = k
 		switch {
 		case k == "file":
 		case k == "kafka":
@@ -504,6 +515,17 @@ func (ps *parser) kafkaSource(n *yaml.Node, path string) *KafkaSource {
 				ps.errorf(v, kp, "give topic or topics, not both")
 			}
 			k.Topics = ps.strList(v, kp)
+			v = deref(v)
+			for i, t := range k.Topics {
+				if t != "" {
+					continue
+				}
+				if v.Kind == yaml.SequenceNode && i < len(v.Content) {
+					ps.errorf(v.Content[i], fmt.Sprintf("%s[%d]", kp, i), "must not be empty")
+				} else {
+					ps.errorf(v, kp, "must not be empty")
+				}
+			}
 		case "start":
 			if s, ok := ps.str(v, kp); ok {
 				k.Start = s
@@ -554,6 +576,7 @@ func ParseTimeSpec(s string, now time.Time) (int64, error) {
 
 func (ps *parser) kafkaTarget(n *yaml.Node, path string, sink bool) *KafkaTarget {
 	k := &KafkaTarget{}
+	var topicNode *yaml.Node // an empty topic, reported where it is
 	keys := []string{"brokers", "topic", "config"}
 	if sink {
 		keys = append(keys, "key")
@@ -564,14 +587,19 @@ func (ps *parser) kafkaTarget(n *yaml.Node, path string, sink bool) *KafkaTarget
 		case "brokers":
 			k.Brokers = ps.strList(v, kp)
 		case "topic":
-			k.Topic, _ = ps.str(v, kp)
+			var ok bool
+			k.Topic, ok = ps.str(v, kp)
+			if ok && k.Topic == "" {
+				ps.errorf(v, kp, "must not be empty")
+				topicNode = v
+			}
 		case "key":
 			k.Key = ps.strList(v, kp)
 		case "config":
 			k.Config, _ = ps.str(v, kp)
 		}
 	})
-	if k.Topic == "" && deref(n).Kind == yaml.MappingNode {
+	if k.Topic == "" && topicNode == nil && deref(n).Kind == yaml.MappingNode {
 		ps.errorf(n, join(path, "topic"), "is required")
 	}
 	return k
@@ -782,6 +810,8 @@ func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
 				ps.errorf(v, join(kp, "slide"), "is required")
 			case w.Spec.Slide > w.Spec.Size && w.Spec.Size > 0:
 				ps.errorf(slideNode, join(kp, "slide"), "must not exceed size (%s)", sizeNode.Value)
+			case w.Spec.Slide > 0 && w.Spec.Size/w.Spec.Slide > windows.MaxHoppingWindows:
+				ps.errorf(slideNode, join(kp, "slide"), "%v", w.Spec.Validate())
 			}
 		case "session":
 			kinds++

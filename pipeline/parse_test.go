@@ -463,6 +463,48 @@ func TestParseErrors(t *testing.T) {
 			wantErr: `p.yaml:2: sinks[0].file: must not be empty (use "-" for stdout)`,
 		},
 		{
+			name:    "sink with both file and duckdb",
+			yaml:    spec("sinks:", "  - file: out.jsonl", "    duckdb: {path: o.db, table: t}"),
+			wantErr: "p.yaml:3: sinks[0].duckdb: give one of file, kafka, duckdb or parquet per sink, not both file and duckdb",
+		},
+		{
+			name:    "dlq with both file and kafka",
+			yaml:    spec("dlq:", "  kafka: {topic: dead}", "  file: dead.jsonl"),
+			wantErr: "p.yaml:3: dlq.file: give one of file or kafka, not both kafka and file",
+		},
+		{
+			name:    "empty sink topic",
+			yaml:    spec("sinks:", `  - kafka: {topic: ""}`),
+			wantErr: "p.yaml:2: sinks[0].kafka.topic: must not be empty",
+		},
+		{
+			name:    "empty source topic",
+			yaml:    spec("source:", `  kafka: {topic: ""}`),
+			wantErr: "p.yaml:2: source.kafka.topic: must not be empty",
+		},
+		{
+			name:    "empty topic in a source list",
+			yaml:    spec("source:", "  kafka:", `    topics: [bids, ""]`),
+			wantErr: "p.yaml:3: source.kafka.topics[1]: must not be empty",
+		},
+		{
+			name:    "empty dlq topic",
+			yaml:    spec("dlq:", `  kafka: {topic: ""}`),
+			wantErr: "p.yaml:2: dlq.kafka.topic: must not be empty",
+		},
+		{
+			name: "hopping fan-out above the bound",
+			yaml: spec("stages:", "  - window:", "      hopping:", "        size: 1h", "        slide: 1ms",
+				"      aggregate: {n: count()}"),
+			wantErr: "p.yaml:5: stages[0].window.hopping.slide: size/slide is 3600000 windows per record, more than the 10000 eddy allows (slide at least 360ms for size 1h0m0s)",
+		},
+		{
+			name: "hopping fan-out just above the bound",
+			yaml: spec("stages:", "  - window:", "      hopping: {size: 10001ms, slide: 1ms}",
+				"      aggregate: {n: count()}"),
+			wantErr: "p.yaml:3: stages[0].window.hopping.slide: size/slide is 10001 windows per record, more than the 10000 eddy allows (slide at least 2ms for size 10.001s)",
+		},
+		{
 			name:    "sinks not a list",
 			yaml:    spec("sinks:", "  file: out.jsonl"),
 			wantErr: "p.yaml:2: sinks: must be a list of sinks, e.g. - file: out.jsonl",

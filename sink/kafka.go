@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"github.com/eddyhq/eddy/value"
 )
 
+const kindSink = "kafka sink"
+
 // producer wraps an async franz-go producer: writes are produced without
 // waiting, failures are remembered and reported by the next call, and Flush
 // waits until everything produced so far is acknowledged.
@@ -20,6 +23,7 @@ type producer struct {
 	cl    *kgo.Client
 	owned bool
 	topic string
+	kind  string // for messages: "kafka sink" or "kafka dead-letter topic"
 	mu    sync.Mutex
 	err   error
 	n     int64 // acknowledged records
@@ -57,7 +61,11 @@ func (p *producer) failed() error {
 // Flush waits for every record produced so far to be acknowledged.
 func (p *producer) Flush(ctx context.Context) error {
 	if err := p.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("flush %s: %w", p.topic, err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			n := p.cl.BufferedProduceRecords()
+			return fmt.Errorf("%s %q: flush: %d records not acknowledged in time (%w); check that the brokers are up and reachable (not paused, partitioned or overloaded), then run again", p.kind, p.topic, n, err)
+		}
+		return fmt.Errorf("%s %q: flush: %w", p.kind, p.topic, err)
 	}
 	return p.failed()
 }
@@ -79,7 +87,7 @@ type Kafka struct {
 
 // NewKafka writes to topic through cl. With owned, Close closes cl.
 func NewKafka(cl *kgo.Client, topic string, owned bool) *Kafka {
-	return &Kafka{p: producer{cl: cl, topic: topic, owned: owned}}
+	return &Kafka{p: producer{cl: cl, topic: topic, owned: owned, kind: kindSink}}
 }
 
 // Transactional reports whether the sink writes in transactions
@@ -134,7 +142,7 @@ type KafkaDead struct {
 
 // NewKafkaDead writes dead letters of the named pipeline to topic.
 func NewKafkaDead(cl *kgo.Client, topic, pipeline string, owned bool) *KafkaDead {
-	return &KafkaDead{p: producer{cl: cl, topic: topic, owned: owned}, pipeline: pipeline}
+	return &KafkaDead{p: producer{cl: cl, topic: topic, owned: owned, kind: "kafka dead-letter topic"}, pipeline: pipeline}
 }
 
 // The eddy.* dead-letter headers.

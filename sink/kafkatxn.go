@@ -62,7 +62,7 @@ func NewKafkaTxn(ctx context.Context, cl *kgo.Client, topic, id string, o KafkaT
 	if o.Group == "" {
 		o.Group = id
 	}
-	k := &Kafka{p: producer{cl: cl, topic: topic, owned: true}}
+	k := &Kafka{p: producer{cl: cl, topic: topic, owned: true, kind: kindSink}}
 	t := &txnState{id: id, group: o.Group, adm: kadm.NewClient(cl), redo: o.Redo, ids: map[string]kadm.TopicID{}}
 	k.txn = t
 	if _, _, err := cl.ProducerID(ctx); err != nil {

@@ -48,6 +48,13 @@ func Hopping(size, slide time.Duration) Spec {
 // Session returns per-key session windows closed by gap of inactivity.
 func Session(gap time.Duration) Spec { return Spec{Type: SessionType, Gap: gap.Milliseconds()} }
 
+// MaxHoppingWindows bounds size/slide of a hopping window: every record is
+// added to each of the size/slide windows it falls in, one accumulator each,
+// and each of them is emitted as a row per key, so the ratio multiplies both
+// the work per record and the output. size: 1h, slide: 1ms would turn every
+// record into 3.6 million rows.
+const MaxHoppingWindows = 10000
+
 // Validate checks the spec's durations.
 func (s Spec) Validate() error {
 	switch s.Type {
@@ -64,6 +71,11 @@ func (s Spec) Validate() error {
 		}
 		if s.Slide > s.Size {
 			return errors.New("hopping slide must not exceed size")
+		}
+		if n := s.Size / s.Slide; n > MaxHoppingWindows {
+			minSlide := time.Duration((s.Size+MaxHoppingWindows-1)/MaxHoppingWindows) * time.Millisecond
+			return fmt.Errorf("size/slide is %d windows per record, more than the %d eddy allows (slide at least %v for size %v)",
+				n, MaxHoppingWindows, minSlide, time.Duration(s.Size)*time.Millisecond)
 		}
 	case SessionType:
 		if s.Gap <= 0 {
