@@ -200,13 +200,19 @@ func (f *File) Next(ctx context.Context) (*Batch, error) {
 					}
 					break
 				}
-				if m == 0 || n >= len(f.rest)+ChunkSize/2 {
+				// read at least as much as is carried over, so a long
+				// line doubles the buffer instead of growing it by a step
+				if m == 0 || n >= len(f.rest)+max(ChunkSize/2, len(f.rest)) {
 					break
 				}
 			}
 		}
 		data := buf[:n]
-		end := bytes.LastIndexByte(data, '\n') + 1
+		// the carried partial line holds no newline: scan only what is new
+		end := bytes.LastIndexByte(data[len(f.rest):], '\n') + 1
+		if end > 0 {
+			end += len(f.rest)
+		}
 		if f.eof {
 			end = len(data)
 		}
