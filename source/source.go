@@ -86,12 +86,15 @@ type Source interface {
 	Close() error
 }
 
+var byteOrderMark = []byte("\xef\xbb\xbf")
+
 // ChunkSize is how much a file source reads at a time.
 const ChunkSize = 1 << 20
 
 // File reads JSON Lines from a file or stdin ("-"). Blank lines are skipped
 // (they are not records) but still counted for line numbers; a trailing
-// carriage return is removed.
+// carriage return is removed, and so is a UTF-8 byte-order mark at the
+// start of the stream (byte offsets still count it).
 type File struct {
 	name   string
 	r      io.Reader
@@ -223,7 +226,11 @@ func (f *File) Next(ctx context.Context) (*Batch, error) {
 			continue
 		}
 		f.rest = append(f.rest[:0], data[end:]...)
-		f.split(b, data[:end])
+		start := 0
+		if f.off == 0 && bytes.HasPrefix(data[:end], byteOrderMark) {
+			start = len(byteOrderMark) // editors on Windows write one; it is not part of line 1
+		}
+		f.split(b, data[start:end])
 		f.off += int64(end)
 		b.Pos = FilePos{Offset: f.off, Line: f.line}
 		if len(b.Records) == 0 {

@@ -170,11 +170,14 @@ func (s genSink) Write(r *sink.Row) error {
 	return nil
 }
 
-// cell formats a value for a table: JSON, strings unquoted, floats
-// rounded to 6 decimals (exports keep the exact values).
+// cell formats a value for a table: JSON, strings unquoted (invalid UTF-8
+// as \xNN), floats rounded to 6 decimals (exports keep the exact values).
 func cell(v value.Value) string {
 	if v.K == value.Float && !math.IsInf(v.F, 0) && !math.IsNaN(v.F) && math.Abs(v.F) < 1e15 {
 		return strconv.FormatFloat(math.Round(v.F*1e6)/1e6, 'f', -1, 64)
+	}
+	if v.K == value.String {
+		return string(value.AppendText(nil, v.S))
 	}
 	b := value.AppendJSON(nil, v)
 	if len(b) >= 2 && b[0] == '"' {
