@@ -37,6 +37,10 @@ type Batch struct {
 	// Finished lists partitions that reached their stop point with this
 	// batch: they will have no more records and stop holding the watermark.
 	Finished []Partition
+	// Added gives, for partitions added to a topic since the start, the
+	// offset each starts at (its earliest; -1 when a consumer group
+	// decides): they join the watermark as the others did at the start.
+	Added map[Partition]int64
 	// Pos is, for file sources, the position just after this batch's last
 	// line: where a restarted run resumes once the batch is handled.
 	Pos FilePos
@@ -63,7 +67,7 @@ func (p *batchPool) get() *Batch {
 	if n := len(p.free); n > 0 {
 		b := p.free[n-1]
 		p.free = p.free[:n-1]
-		b.Records, b.Finished = b.Records[:0], b.Finished[:0]
+		b.Records, b.Finished, b.Added = b.Records[:0], b.Finished[:0], nil
 		return b
 	}
 	return &Batch{}

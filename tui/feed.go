@@ -375,6 +375,9 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) e
 			h.addRecords(it.Batch.Records)
 			var err error
 			if eng != nil {
+				if len(it.Batch.Added) > 0 {
+					eng.StartAt(it.Batch.Added, time.Now())
+				}
 				err = eng.Process(it.Batch.Records)
 				eng.Done(it.Batch.Finished)
 			}
