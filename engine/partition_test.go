@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -166,5 +167,31 @@ func TestAddedPartitionJoinsWatermark(t *testing.T) {
 	}
 	if got := e.SafeOffsets()[p1]; got != 1 {
 		t.Errorf("partition 1 safe offset %d, want 1", got)
+	}
+}
+
+// TestWindowKeysInvalidUTF8Distinct: record keys differing only in bytes
+// that are not UTF-8 make distinct window rows that print distinctly (they
+// both printed as U+FFFD) and stay valid JSON.
+func TestWindowKeysInvalidUTF8Distinct(t *testing.T) {
+	e, out := newTestEngine(t, "time: {field: ts}\nstages:\n  - project: {k: _key + \"\"}\n  - window: {tumbling: 10s, key: [k], aggregate: {n: count()}}\n", time.Unix(0, 0))
+	recs := []source.Record{kafkaRec(0, 0, `{"ts":1000}`), kafkaRec(0, 1, `{"ts":2000}`), kafkaRec(0, 2, `{"ts":3000}`)}
+	recs[0].Key, recs[1].Key, recs[2].Key = []byte("a\xff"), []byte("a\xfe"), []byte("a\xff")
+	if err := e.Process(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, r := range out.rows {
+		var row map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r), &row); err != nil {
+			t.Fatalf("row %s is not valid JSON: %v", r, err)
+		}
+		keys[string(row["k"])] = true
+	}
+	if len(out.rows) != 2 || len(keys) != 2 {
+		t.Errorf("rows %q: want two rows whose keys print differently", out.rows)
 	}
 }
