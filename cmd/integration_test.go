@@ -806,3 +806,68 @@ func TestIntegrationFaults(t *testing.T) {
 		covers(t, false, itWindowCounts(t, itReadFile(t, f1.out), true), itWindowCounts(t, itReadFile(t, f2.out), false))
 	})
 }
+
+// TestIntegrationTopicChanges: against a real broker, partitions added to
+// a followed topic are read from their first record, and deleting the
+// topic ends the run with exit 1 naming it, having read everything.
+func TestIntegrationTopicChanges(t *testing.T) {
+	env := itSetup(t)
+	bin := itBuild(t)
+	adm := itAdmin(t, env.brokers)
+	in, out := itName("topology.in"), itName("topology.out")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, topic := range []string{in, out} {
+		if resp, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil || resp.Err != nil {
+			t.Fatalf("create topic %s: %v %v", topic, err, resp.Err)
+		}
+	}
+	produce := func(partition int32) {
+		t.Helper()
+		// a new client each time: it must see the partitions just added
+		prod, err := kgo.NewClient(kgo.SeedBrokers(env.brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer prod.Close()
+		for i := range 10 {
+			r := &kgo.Record{Topic: in, Partition: partition, Value: fmt.Appendf(nil, `{"p":%d,"i":%d}`, partition, i)}
+			if err := prod.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce to %s/%d: %v", in, partition, err)
+			}
+		}
+	}
+	produce(0)
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(spec, fmt.Appendf(nil, "source: {kafka: {topic: %s}}\nsinks: [{kafka: {topic: %s}}]\n", in, out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := itStart(t, bin, "-b", env.brokers, "run", spec)
+	if !itWaitUntil(60*time.Second, func() bool { return itRecords(t, adm, out) == 10 }) {
+		t.Fatalf("the first 10 rows did not arrive; stderr:\n%s", p.stderr.String())
+	}
+	if _, err := adm.CreatePartitions(ctx, 2, in); err != nil {
+		t.Fatal(err)
+	}
+	itWaitUntil(30*time.Second, func() bool {
+		d, err := adm.ListTopics(ctx, in)
+		return err == nil && len(d[in].Partitions) == 3
+	})
+	produce(1)
+	produce(2)
+	if !itWaitUntil(60*time.Second, func() bool { return itRecords(t, adm, out) == 30 }) {
+		t.Fatalf("rows: %d of 30 after adding 2 partitions", itRecords(t, adm, out))
+	}
+	if _, err := adm.DeleteTopic(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	code := p.wait(t, 2*time.Minute)
+	stderr := p.stderr.String()
+	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("topic %q was deleted", in)) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 naming topic %s", code, stderr, in)
+	}
+	if st := itStatsLine(t, stderr); st.In != 30 {
+		t.Errorf("in=%d, want 30", st.In)
+	}
+}

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddyhq/eddy/fixtures"
 )
@@ -200,5 +204,59 @@ func TestRunKafkaErrors(t *testing.T) {
 	code, _, stderr = runCLI(t, "", "-b", "127.0.0.1:1", "run", missing)
 	if code != 1 || !strings.Contains(stderr, "cannot reach broker 127.0.0.1:1") || time.Since(start) > 20*time.Second {
 		t.Errorf("unreachable: %d %s after %v", code, stderr, time.Since(start))
+	}
+}
+
+// TestRunKafkaTopicDeleted: a topic deleted under a caught-up run ends it
+// with exit 1 and a message naming the topic (it used to wait forever).
+func TestRunKafkaTopicDeleted(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "doomed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	produceLines(t, addr, "doomed", []string{`{"ts":1}`, `{"ts":2}`, `{"ts":3}`})
+	// no fetch succeeds, so the run is still waiting for the records when
+	// the topic goes; the first fetch says the run has opened its source
+	fetching := make(chan struct{})
+	var once sync.Once
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		once.Do(func() { close(fetching) })
+		return nil, errors.New("fetches held"), true
+	})
+	dir := t.TempDir()
+	spec := writeFile(t, dir, "p.yaml", "source: {kafka: {topic: doomed, stop: caught-up}}\n")
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, _, stderr := runCLI(t, "", "-b", addr, "run", spec, "--out", filepath.Join(dir, "o.jsonl"))
+		done <- result{code, stderr}
+	}()
+	select {
+	case <-fetching:
+	case r := <-done:
+		t.Fatalf("the run ended before fetching: exit %d, %s", r.code, r.stderr)
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if _, err := kadm.NewClient(adm).DeleteTopic(context.Background(), "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		t.Logf("exit %d: %s", r.code, r.stderr)
+		if r.code != 1 || !strings.Contains(r.stderr, `topic "doomed" was deleted`) {
+			t.Errorf("exit %d, stderr %q; want 1 naming the deleted topic", r.code, r.stderr)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the run still waits 2 minutes after its topic was deleted")
 	}
 }

@@ -103,8 +103,11 @@ func (e *Engine) Restore(ck Checkpoint) error {
 }
 
 // StartAt registers the partitions of a source with the offsets they start
-// at, before the first batch, so a checkpoint taken before they deliver
-// records resumes them there (not at a start like latest computed anew).
+// at, before the first batch or when they are added to a topic mid-run
+// (Batch.Added), so a checkpoint taken before they deliver records resumes
+// them there (not at a start like latest computed anew); an offset of -1
+// registers the partition without a position. Each holds the watermark
+// back until it has records or goes idle, like those known at the start.
 func (e *Engine) StartAt(next map[source.Partition]int64, now time.Time) {
 	parts := make([]source.Partition, 0, len(next))
 	for p := range next {

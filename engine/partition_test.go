@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +127,71 @@ func TestSourcePauseIsNotIdleness(t *testing.T) {
 	_ = e.Process([]source.Record{kafkaRec(0, 0, `{"ts":1000}`), kafkaRec(0, 1, `{"ts":25000}`)})
 	if e.Watermark() != windows.NoWatermark || len(out.rows) != 0 {
 		t.Fatalf("partition 1 was never read, but the source only just started: W = %d, rows %v", e.Watermark(), out.rows)
+	}
+}
+
+// batchSource yields its batches, then io.EOF.
+type batchSource struct{ batches []*source.Batch }
+
+func (s *batchSource) Next(context.Context) (*source.Batch, error) {
+	if len(s.batches) == 0 {
+		return nil, io.EOF
+	}
+	b := s.batches[0]
+	s.batches = s.batches[1:]
+	return b, nil
+}
+func (s *batchSource) Release(*source.Batch) {}
+func (s *batchSource) Bounded() bool         { return true }
+func (s *batchSource) Close() error          { return nil }
+
+// TestAddedPartitionJoinsWatermark: a partition added to the topic mid-run
+// holds the watermark back from when the source reports it, as one known at
+// the start does, so its first records are not late.
+func TestAddedPartitionJoinsWatermark(t *testing.T) {
+	e, out := newTestEngine(t, "time: {field: ts, idle_timeout: 30s}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n", time.Unix(100, 0))
+	src := &batchSource{batches: []*source.Batch{
+		{Records: []source.Record{kafkaRec(0, 0, `{"ts":1000}`)}},
+		{Added: map[source.Partition]int64{p1: 0}},
+		{Records: []source.Record{kafkaRec(0, 1, `{"ts":25000}`)}},
+		{Records: []source.Record{kafkaRec(1, 0, `{"ts":2000}`)}},
+	}}
+	if err := Run(context.Background(), src, e); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); st.Late != 0 {
+		t.Errorf("late = %d, want 0: partition 1's record at 2s came while it held the watermark (rows %v)", st.Late, out.rows)
+	}
+	if len(out.rows) == 0 || !strings.Contains(out.rows[0], `"n":2`) {
+		t.Errorf("rows %v, want [0s,10s) first with n=2", out.rows)
+	}
+	if got := e.SafeOffsets()[p1]; got != 1 {
+		t.Errorf("partition 1 safe offset %d, want 1", got)
+	}
+}
+
+// TestWindowKeysInvalidUTF8Distinct: record keys differing only in bytes
+// that are not UTF-8 make distinct window rows that print distinctly (they
+// both printed as U+FFFD) and stay valid JSON.
+func TestWindowKeysInvalidUTF8Distinct(t *testing.T) {
+	e, out := newTestEngine(t, "time: {field: ts}\nstages:\n  - project: {k: _key + \"\"}\n  - window: {tumbling: 10s, key: [k], aggregate: {n: count()}}\n", time.Unix(0, 0))
+	recs := []source.Record{kafkaRec(0, 0, `{"ts":1000}`), kafkaRec(0, 1, `{"ts":2000}`), kafkaRec(0, 2, `{"ts":3000}`)}
+	recs[0].Key, recs[1].Key, recs[2].Key = []byte("a\xff"), []byte("a\xfe"), []byte("a\xff")
+	if err := e.Process(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, r := range out.rows {
+		var row map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r), &row); err != nil {
+			t.Fatalf("row %s is not valid JSON: %v", r, err)
+		}
+		keys[string(row["k"])] = true
+	}
+	if len(out.rows) != 2 || len(keys) != 2 {
+		t.Errorf("rows %q: want two rows whose keys print differently", out.rows)
 	}
 }

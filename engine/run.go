@@ -123,6 +123,9 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			}
 			return final(it.Err)
 		}
+		if len(it.Batch.Added) > 0 {
+			e.StartAt(it.Batch.Added, e.opts.Clock())
+		}
 		err := e.Process(it.Batch.Records)
 		e.Done(it.Batch.Finished)
 		if it.Batch.Pos != (source.FilePos{}) {

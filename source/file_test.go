@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // readAll returns the values and line numbers of every record, and the
@@ -88,5 +89,36 @@ func TestFileSeek(t *testing.T) {
 	}
 	if err := NewReader("-", strings.NewReader(content)).Seek(FilePos{Offset: 8, Line: 1}); err == nil {
 		t.Error("Seek on stdin succeeded")
+	}
+}
+
+// TestFileByteOrderMark: a UTF-8 byte-order mark is skipped at the start of
+// the stream only, however the reads split it; offsets still count it.
+func TestFileByteOrderMark(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
+	for _, tt := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"file", bom + "{\"a\":1}\n{\"a\":2}\n", []string{`{"a":1}`, `{"a":2}`}},
+		{"no newline", bom + `{"a":1}`, []string{`{"a":1}`}},
+		{"blank first", bom + "\n{\"a\":1}\n", []string{`{"a":1}`}},
+		{"later lines keep it", "{\"a\":1}\n" + bom + "{\"a\":2}\n", []string{`{"a":1}`, bom + `{"a":2}`}},
+		{"only one", bom + bom + "{}\n", []string{bom + "{}"}},
+		{"no mark", "\xef\xbb{}\n", []string{"\xef\xbb{}"}},
+	} {
+		for _, oneByte := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(tt.in)
+			if oneByte {
+				r = iotest.OneByteReader(r)
+			}
+			vals, _, pos := readAll(t, NewReader("-", r))
+			if strings.Join(vals, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("%s (one byte reads %v): values %q, want %q", tt.name, oneByte, vals, tt.want)
+			}
+			if pos.Offset != int64(len(tt.in)) {
+				t.Errorf("%s: end offset %d, want %d", tt.name, pos.Offset, len(tt.in))
+			}
+		}
 	}
 }

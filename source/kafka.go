@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,7 +54,14 @@ type KafkaOptions struct {
 	// only with GroupOffsetsOnly.
 	Resume map[Partition]int64
 	Now    func() time.Time // default time.Now
+	// MetadataInterval is how often the topics are listed again while
+	// reading: to follow partitions added to them and to fail when one is
+	// deleted. Default 5s.
+	MetadataInterval time.Duration
 }
+
+// defaultMetadataInterval is KafkaOptions.MetadataInterval's default.
+const defaultMetadataInterval = 5 * time.Second
 
 // Kafka reads records from Kafka topics with franz-go.
 type Kafka struct {
@@ -70,9 +78,21 @@ type Kafka struct {
 	pending []Partition         // finished, not yet reported
 	free    batchPool
 
+	// topology, owned by Next: the topics' IDs at the start, the
+	// partitions known (at the start or found since), when to list the
+	// topics again, and how many listings in a row missed each topic
+	ids      map[string]kadm.TopicID
+	known    map[Partition]bool
+	metaDue  time.Time
+	missing  map[string]int
+	added    map[Partition]int64 // found, not yet reported
+	reset    kgo.Offset          // the group's reset offset (group mode)
+	directly bool                // partitions assigned by eddy, not by a group
+
 	lagMu sync.Mutex
 	hw    map[Partition]int64 // high watermark per partition, from the last fetch
 	pos   map[Partition]int64 // next offset per partition after the records handed out
+	found []Partition         // partitions found after the start, for Partitions
 }
 
 // Lag is how many records the partitions read so far hold beyond what Next
@@ -107,8 +127,17 @@ func (k *Kafka) noteProgress(fetches kgo.Fetches) {
 	})
 }
 
-// Partitions lists every partition of the topics as of the start.
-func (k *Kafka) Partitions() []Partition { return k.parts }
+// Partitions lists every partition of the topics as of the start, and
+// those added to them since that Next has reported (Batch.Added). It is
+// safe to call from any goroutine.
+func (k *Kafka) Partitions() []Partition {
+	k.lagMu.Lock()
+	defer k.lagMu.Unlock()
+	if len(k.found) == 0 {
+		return k.parts
+	}
+	return append(slices.Clip(k.parts), k.found...)
+}
 
 // StartOffsets returns the offset each partition started at (without a
 // group or with GroupOffsetsOnly; with a group joined, the group's
@@ -133,6 +162,9 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	}
 	if o.Stop == "" {
 		o.Stop = "none"
+	}
+	if o.MetadataInterval <= 0 {
+		o.MetadataInterval = defaultMetadataInterval
 	}
 	if len(o.Topics) == 0 {
 		return nil, errors.New("kafka source: no topic")
@@ -170,7 +202,7 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	if err := ends.Error(); err != nil {
 		return fail(fmt.Errorf("list end offsets: %w", err))
 	}
-	starts, err := k.startOffsets(ctx, adm, ends)
+	starts, firstOffsets, err := k.startOffsets(ctx, adm, ends)
 	if err != nil {
 		return fail(err)
 	}
@@ -180,6 +212,16 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	if o.GroupOffsetsOnly && o.Group != "" {
 		if err := k.groupStarts(ctx, adm, starts); err != nil {
 			return fail(err)
+		}
+	}
+	if len(o.Resume) > 0 {
+		// a checkpoint records every partition its run knew: one it does
+		// not name was added to the topic later, after the run started,
+		// and is read from its earliest record
+		for p := range starts {
+			if _, ok := o.Resume[p]; !ok {
+				starts[p] = firstOffsets[p]
+			}
 		}
 	}
 	for p, off := range o.Resume {
@@ -196,9 +238,14 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	if o.Group != "" && !o.GroupOffsetsOnly {
 		// a 10 s session (default 45 s) lets a restarted run take over its
 		// partitions soon after a crash
+		k.reset = resetOffset(o.Start, o.Now)
 		opts = append(opts, kgo.ConsumerGroup(o.Group), kgo.ConsumeTopics(o.Topics...),
 			kgo.SessionTimeout(10*time.Second), kgo.HeartbeatInterval(time.Second),
-			kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(resetOffset(o.Start, o.Now)))
+			kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(k.reset),
+			// the group sees added partitions when the client's metadata
+			// is refreshed, as often as eddy lists the topics itself
+			kgo.MetadataMinAge(min(o.MetadataInterval, 5*time.Second)), kgo.MetadataMaxAge(o.MetadataInterval),
+			kgo.AdjustFetchOffsetsFn(k.newPartitionsFromStart))
 		committed, err := adm.FetchOffsets(ctx, o.Group)
 		if err == nil {
 			committed.Each(func(r kadm.OffsetResponse) {
@@ -210,6 +257,7 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 			})
 		}
 	} else {
+		k.directly = true
 		parts := map[string]map[int32]kgo.Offset{}
 		for p, off := range starts {
 			if parts[p.Topic] == nil {
@@ -220,9 +268,15 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 		opts = append(opts, kgo.ConsumePartitions(parts))
 	}
 	k.starts = starts
+	k.known, k.missing, k.ids = map[Partition]bool{}, map[string]int{}, map[string]kadm.TopicID{}
 	for p := range starts {
 		k.parts = append(k.parts, p)
+		k.known[p] = true
 	}
+	for _, t := range o.Topics {
+		k.ids[t] = topics[t].ID
+	}
+	k.metaDue = time.Now().Add(o.MetadataInterval)
 	sort.Slice(k.parts, func(i, j int) bool {
 		a, b := k.parts[i], k.parts[j]
 		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
@@ -335,30 +389,31 @@ func resetOffset(start string, now func() time.Time) kgo.Offset {
 	return kgo.NewOffset().AtStart()
 }
 
-// startOffsets computes where each partition starts.
-func (k *Kafka) startOffsets(ctx context.Context, adm *kadm.Client, ends kadm.ListedOffsets) (map[Partition]int64, error) {
+// startOffsets computes where each partition starts, and returns its
+// earliest offset too.
+func (k *Kafka) startOffsets(ctx context.Context, adm *kadm.Client, ends kadm.ListedOffsets) (map[Partition]int64, map[Partition]int64, error) {
 	o := k.o
 	firsts, err := adm.ListStartOffsets(ctx, o.Topics...)
 	if err == nil {
 		err = firsts.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list start offsets: %w", err)
+		return nil, nil, fmt.Errorf("list start offsets: %w", err)
 	}
 	var after kadm.ListedOffsets
 	if ts, ok := strings.CutPrefix(o.Start, "time:"); ok {
 		ms, err := parseWhen(ts, o.Now())
 		if err != nil {
-			return nil, fmt.Errorf("kafka source start: %w", err)
+			return nil, nil, fmt.Errorf("kafka source start: %w", err)
 		}
 		if after, err = adm.ListOffsetsAfterMilli(ctx, ms, o.Topics...); err == nil {
 			err = after.Error()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list offsets by time: %w", err)
+			return nil, nil, fmt.Errorf("list offsets by time: %w", err)
 		}
 	}
-	out := map[Partition]int64{}
+	out, firstOf := map[Partition]int64{}, map[Partition]int64{}
 	ends.Each(func(e kadm.ListedOffset) {
 		if e.Partition < 0 {
 			return
@@ -380,8 +435,9 @@ func (k *Kafka) startOffsets(ctx context.Context, adm *kadm.Client, ends kadm.Li
 			s = first
 		}
 		out[p] = min(max(s, first), e.Offset)
+		firstOf[p] = first
 	})
-	return out, nil
+	return out, firstOf, nil
 }
 
 // Bounded reports whether the source ends (stop is not none).
@@ -398,12 +454,22 @@ func (k *Kafka) Next(ctx context.Context) (*Batch, error) {
 		if k.bounded && k.allDone() && len(k.pending) == 0 {
 			return nil, io.EOF
 		}
-		if len(k.pending) > 0 {
-			b := &Batch{Finished: k.pending}
-			k.pending = nil
+		if !time.Now().Before(k.metaDue) {
+			if err := k.refresh(ctx); err != nil {
+				return nil, err
+			}
+			k.metaDue = time.Now().Add(k.o.MetadataInterval)
+		}
+		if len(k.pending) > 0 || len(k.added) > 0 {
+			b := &Batch{Finished: k.pending, Added: k.added}
+			k.pending, k.added = nil, nil
 			return b, nil
 		}
-		fetches := k.cl.PollFetches(ctx)
+		// the poll waits no longer than the next listing of the topics: a
+		// deleted topic stalls the fetches without an error
+		pctx, cancel := context.WithDeadline(ctx, k.metaDue)
+		fetches := k.cl.PollFetches(pctx)
+		cancel()
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -412,7 +478,7 @@ func (k *Kafka) Next(ctx context.Context) (*Batch, error) {
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
-			if ferr != nil || transient(err) {
+			if ferr != nil || transient(err) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
 			if t == "" {
@@ -465,6 +531,140 @@ func (k *Kafka) Next(ctx context.Context) (*Batch, error) {
 		}
 		k.Release(b)
 	}
+}
+
+// refresh lists the topics: a topic gone for two listings in a row, or
+// created again under the same name, is an error naming it; partitions
+// added to a topic are read from their earliest offset and reported in the
+// next batch's Added. A listing that fails (a broker restarting) is
+// skipped: the fetches say more.
+func (k *Kafka) refresh(ctx context.Context) error {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	topics, err := k.adm.ListTopics(lctx, k.o.Topics...)
+	if err != nil {
+		return nil
+	}
+	var fresh []Partition
+	for _, t := range k.o.Topics {
+		d, ok := topics[t]
+		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) || errors.Is(d.Err, kerr.UnknownTopicID) {
+			// one listing may come from a broker that has not heard of the
+			// topic yet; two in a row mean it is gone
+			if k.missing[t]++; k.missing[t] >= 2 {
+				return fmt.Errorf("topic %q was deleted while it was being read", t)
+			}
+			continue
+		}
+		k.missing[t] = 0
+		if d.Err != nil {
+			continue
+		}
+		if id := k.ids[t]; id != (kadm.TopicID{}) && d.ID != (kadm.TopicID{}) && d.ID != id {
+			return fmt.Errorf("topic %q was deleted and created again while it was being read: its offsets start over", t)
+		}
+		for _, pd := range d.Partitions.Sorted() {
+			if p := (Partition{t, pd.Partition}); !k.known[p] {
+				fresh = append(fresh, p)
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	return k.follow(lctx, fresh)
+}
+
+// follow starts reading partitions added to the topics since the start,
+// from their earliest offset: every record in them was written after the
+// run started. With stop: caught-up they are not read: they held nothing
+// at the start.
+func (k *Kafka) follow(ctx context.Context, fresh []Partition) error {
+	if k.o.Stop == "caught-up" {
+		for _, p := range fresh {
+			k.known[p] = true
+		}
+		return nil
+	}
+	firsts := map[Partition]int64{}
+	if k.directly || k.stopAt != 0 {
+		var names []string
+		for _, p := range fresh {
+			if !slices.Contains(names, p.Topic) {
+				names = append(names, p.Topic)
+			}
+		}
+		lows, err := k.adm.ListStartOffsets(ctx, names...)
+		if err == nil {
+			err = lows.Error()
+		}
+		if err != nil {
+			return nil // listed again next time
+		}
+		var highs kadm.ListedOffsets
+		if k.stopAt != 0 {
+			if highs, err = k.adm.ListEndOffsets(ctx, names...); err == nil {
+				err = highs.Error()
+			}
+			if err != nil {
+				return nil
+			}
+		}
+		for _, p := range fresh {
+			lo, ok := lows.Lookup(p.Topic, p.Partition)
+			if !ok {
+				return nil // not led yet: listed again next time
+			}
+			firsts[p] = lo.Offset
+			if k.stopAt != 0 {
+				hi, _ := highs.Lookup(p.Topic, p.Partition)
+				k.end[p], k.next[p] = hi.Offset, lo.Offset
+			}
+		}
+	}
+	if k.added == nil {
+		k.added = map[Partition]int64{}
+	}
+	add := map[string]map[int32]kgo.Offset{}
+	for _, p := range fresh {
+		k.known[p] = true
+		off, ok := firsts[p]
+		if !ok {
+			off = -1 // a group member: the group says where it starts
+		}
+		k.added[p] = off
+		if k.directly {
+			if add[p.Topic] == nil {
+				add[p.Topic] = map[int32]kgo.Offset{}
+			}
+			add[p.Topic][p.Partition] = kgo.NewOffset().At(off)
+		}
+		if k.stopAt != 0 && k.next[p] >= k.end[p] && k.stopAt <= k.o.Now().UnixMilli() {
+			k.finish(p)
+		}
+	}
+	if len(add) > 0 {
+		k.cl.AddConsumePartitions(add)
+	}
+	k.lagMu.Lock()
+	k.found = append(k.found, fresh...)
+	k.lagMu.Unlock()
+	return nil
+}
+
+// newPartitionsFromStart, run by the group client when partitions are
+// assigned, starts a partition added since the start that has no committed
+// offset at its earliest record instead of at the start option (latest
+// would skip what was written before the group saw it).
+func (k *Kafka) newPartitionsFromStart(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for t, ps := range offs {
+		for p, off := range ps {
+			if _, ok := k.starts[Partition{t, p}]; !ok && off == k.reset {
+				ps[p] = kgo.NewOffset().AtStart()
+			}
+		}
+	}
+	return offs, nil
 }
 
 // transient reports whether a fetch error is one the client recovers from

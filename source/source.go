@@ -37,6 +37,10 @@ type Batch struct {
 	// Finished lists partitions that reached their stop point with this
 	// batch: they will have no more records and stop holding the watermark.
 	Finished []Partition
+	// Added gives, for partitions added to a topic since the start, the
+	// offset each starts at (its earliest; -1 when a consumer group
+	// decides): they join the watermark as the others did at the start.
+	Added map[Partition]int64
 	// Pos is, for file sources, the position just after this batch's last
 	// line: where a restarted run resumes once the batch is handled.
 	Pos FilePos
@@ -63,7 +67,7 @@ func (p *batchPool) get() *Batch {
 	if n := len(p.free); n > 0 {
 		b := p.free[n-1]
 		p.free = p.free[:n-1]
-		b.Records, b.Finished = b.Records[:0], b.Finished[:0]
+		b.Records, b.Finished, b.Added = b.Records[:0], b.Finished[:0], nil
 		return b
 	}
 	return &Batch{}
@@ -86,12 +90,15 @@ type Source interface {
 	Close() error
 }
 
+var byteOrderMark = []byte("\xef\xbb\xbf")
+
 // ChunkSize is how much a file source reads at a time.
 const ChunkSize = 1 << 20
 
 // File reads JSON Lines from a file or stdin ("-"). Blank lines are skipped
 // (they are not records) but still counted for line numbers; a trailing
-// carriage return is removed.
+// carriage return is removed, and so is a UTF-8 byte-order mark at the
+// start of the stream (byte offsets still count it).
 type File struct {
 	name   string
 	r      io.Reader
@@ -200,13 +207,19 @@ func (f *File) Next(ctx context.Context) (*Batch, error) {
 					}
 					break
 				}
-				if m == 0 || n >= len(f.rest)+ChunkSize/2 {
+				// read at least as much as is carried over, so a long
+				// line doubles the buffer instead of growing it by a step
+				if m == 0 || n >= len(f.rest)+max(ChunkSize/2, len(f.rest)) {
 					break
 				}
 			}
 		}
 		data := buf[:n]
-		end := bytes.LastIndexByte(data, '\n') + 1
+		// the carried partial line holds no newline: scan only what is new
+		end := bytes.LastIndexByte(data[len(f.rest):], '\n') + 1
+		if end > 0 {
+			end += len(f.rest)
+		}
 		if f.eof {
 			end = len(data)
 		}
@@ -217,7 +230,11 @@ func (f *File) Next(ctx context.Context) (*Batch, error) {
 			continue
 		}
 		f.rest = append(f.rest[:0], data[end:]...)
-		f.split(b, data[:end])
+		start := 0
+		if f.off == 0 && bytes.HasPrefix(data[:end], byteOrderMark) {
+			start = len(byteOrderMark) // editors on Windows write one; it is not part of line 1
+		}
+		f.split(b, data[start:end])
 		f.off += int64(end)
 		b.Pos = FilePos{Offset: f.off, Line: f.line}
 		if len(b.Records) == 0 {

@@ -170,11 +170,14 @@ func (s genSink) Write(r *sink.Row) error {
 	return nil
 }
 
-// cell formats a value for a table: JSON, strings unquoted, floats
-// rounded to 6 decimals (exports keep the exact values).
+// cell formats a value for a table: JSON, strings unquoted (invalid UTF-8
+// as \xNN), floats rounded to 6 decimals (exports keep the exact values).
 func cell(v value.Value) string {
 	if v.K == value.Float && !math.IsInf(v.F, 0) && !math.IsNaN(v.F) && math.Abs(v.F) < 1e15 {
 		return strconv.FormatFloat(math.Round(v.F*1e6)/1e6, 'f', -1, 64)
+	}
+	if v.K == value.String {
+		return string(value.AppendText(nil, v.S))
 	}
 	b := value.AppendJSON(nil, v)
 	if len(b) >= 2 && b[0] == '"' {
@@ -372,6 +375,9 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) e
 			h.addRecords(it.Batch.Records)
 			var err error
 			if eng != nil {
+				if len(it.Batch.Added) > 0 {
+					eng.StartAt(it.Batch.Added, time.Now())
+				}
 				err = eng.Process(it.Batch.Records)
 				eng.Done(it.Batch.Finished)
 			}

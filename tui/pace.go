@@ -40,6 +40,9 @@ func (p *paced) Next(ctx context.Context) (*source.Batch, error) {
 			return nil, err
 		}
 		if len(b.Records) == 0 {
+			if len(b.Finished) > 0 || len(b.Added) > 0 {
+				return b, nil // news about partitions, due at once
+			}
 			p.Source.Release(b)
 			continue
 		}
@@ -58,6 +61,9 @@ func (p *paced) Next(ctx context.Context) (*source.Batch, error) {
 	}
 	end := min(len(p.cur.Records), p.pos+p.step)
 	sub := &source.Batch{Records: p.cur.Records[p.pos:end]}
+	if p.pos == 0 {
+		sub.Added = p.cur.Added
+	}
 	if end == len(p.cur.Records) {
 		sub.Finished = p.cur.Finished
 	}
@@ -126,7 +132,7 @@ func (f *from) Next(ctx context.Context) (*source.Batch, error) {
 			}
 		}
 		b.Records = keep
-		if len(keep) > 0 || len(b.Finished) > 0 {
+		if len(keep) > 0 || len(b.Finished) > 0 || len(b.Added) > 0 {
 			return b, nil
 		}
 		f.Source.Release(b)

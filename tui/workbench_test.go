@@ -756,3 +756,22 @@ func TestOpenSpecOfAnotherTopicAttachesToIt(t *testing.T) {
 		t.Fatalf("did not attach to payments: %#v", msg)
 	}
 }
+
+// TestCellInvalidUTF8Distinct: result keys that differ only in invalid
+// UTF-8 look different in the results table.
+func TestCellInvalidUTF8Distinct(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string
+	}{
+		{"a\xff", `a\xff`},
+		{"a\xfe", `a\xfe`},
+		{`a\xff`, `a\\xff`},
+		{"a\uFFFD", "a\uFFFD"},
+		{"plain", "plain"},
+	} {
+		if got := cell(value.OfString(tt.in)); got != tt.want {
+			t.Errorf("cell(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

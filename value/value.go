@@ -206,8 +206,27 @@ func AppendFloat(dst []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+// AppendString appends s as a JSON string. Each byte of invalid UTF-8 is
+// written as a lone low surrogate \udcNN (NN its value: the surrogateescape
+// of Python's PEP 383), so strings that differ only in invalid bytes stay
+// distinct in valid JSON and the bytes can be recovered; valid UTF-8 never
+// holds a surrogate, so no valid text is written the same way. Decoders that
+// replace lone surrogates (encoding/json) read U+FFFD.
 func AppendString(dst []byte, s string) []byte {
+	return appendString(dst, s, 'u')
+}
+
+// AppendText appends s for a person to read: as [AppendString] without the
+// quotes, but each invalid byte as \xNN. Quotes and backslashes in s are
+// escaped, so \xNN cannot come from valid text either. It is not JSON.
+func AppendText(dst []byte, s string) []byte {
+	n := len(dst)
+	dst = appendString(dst, s, 'x')
+	return append(dst[:n], dst[n+1:len(dst)-1]...)
+}
+
+// appendString writes an invalid byte as \udcNN (esc 'u') or \xNN (esc 'x').
+func appendString(dst []byte, s string, esc byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -237,7 +256,12 @@ func AppendString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			if esc == 'x' {
+				dst = append(dst, '\\', 'x')
+			} else {
+				dst = append(dst, `\udc`...)
+			}
+			dst = append(dst, hexDigits[s[i]>>4], hexDigits[s[i]&0xf])
 			i += size
 			start = i
 			continue

@@ -104,3 +104,27 @@ func TestCompare(t *testing.T) {
 		t.Error("2 and 2.0 should be equal")
 	}
 }
+
+// TestAppendStringInvalidUTF8Distinct: strings that differ only in invalid
+// bytes stay distinct in JSON (each byte as a lone surrogate \udcNN, as
+// Python's surrogateescape does), the output stays valid JSON, and valid
+// text, including a literal "\udcff" or U+FFFD, never looks the same.
+func TestAppendStringInvalidUTF8Distinct(t *testing.T) {
+	strs := []string{"a\xff", "a\xfe", "a\uFFFD", `a\udcff`, `a\xff`, "a\xc3", "a\xc3\xa9", "\x80\x81"}
+	seen := map[string]string{}
+	for _, s := range strs {
+		got := string(AppendString(nil, s))
+		if !json.Valid([]byte(got)) {
+			t.Errorf("AppendString(%q) = %s: not valid JSON", s, got)
+		}
+		if prev, ok := seen[got]; ok {
+			t.Errorf("AppendString(%q) = AppendString(%q) = %s", s, prev, got)
+		}
+		seen[got] = s
+	}
+	for s, want := range map[string]string{"a\xff": `"a\udcff"`, "\x80é": `"\udc80é"`} {
+		if got := string(AppendString(nil, s)); got != want {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
