@@ -528,7 +528,7 @@ func (e *Engine) eval(p *pipeline.Program, r *source.Record) (any, error) {
 		}
 		e.env[v.Name] = e.row[v.Slot].Any(decodeJSON)
 	}
-	res, err := e.vm.Run(p.Prog, e.env)
+	res, err := p.Run(&e.vm, e.env, len(r.Value))
 	if err != nil {
 		return nil, errors.New(firstLine(err.Error()))
 	}
