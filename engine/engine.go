@@ -273,6 +273,10 @@ func (e *Engine) record(r *source.Record, now int64) {
 			e.dead(r, -1, "time", fmt.Sprintf("%s: %v", e.plan.Pipeline.Time.Field, err))
 			return
 		}
+		if msg := e.windowRange(t); msg != "" {
+			e.dead(r, -1, "time", fmt.Sprintf("%s: %s", e.plan.Pipeline.Time.Field, msg))
+			return
+		}
 		ts = t
 	case e.plan.TimeFrom == pipeline.CoordTimestamp:
 		if r.Timestamp == 0 && r.File {
@@ -280,6 +284,14 @@ func (e *Engine) record(r *source.Record, now int64) {
 			return
 		}
 		ts = r.Timestamp
+		if ts < pipeline.MinTime || ts > pipeline.MaxTime {
+			e.dead(r, -1, "time", fmt.Sprintf("_timestamp: event time %d is %v", ts, pipeline.ErrTimeRange))
+			return
+		}
+		if msg := e.windowRange(ts); msg != "" {
+			e.dead(r, -1, "time", "_timestamp: "+msg)
+			return
+		}
 	}
 	defer e.advance(ts)
 	for si := range e.plan.Steps {
@@ -518,6 +530,20 @@ func (e *Engine) deadLetter(r *source.Record, index int, kind, msg string) {
 	}
 }
 
+// windowRange says why an event time inside the accepted range still
+// cannot be windowed: one of its windows would start or end outside it.
+func (e *Engine) windowRange(t int64) string {
+	if e.plan.Window == nil {
+		return ""
+	}
+	start, end := e.plan.Window.Spec.Extent(t)
+	if start < pipeline.MinTime || end > pipeline.MaxTime {
+		return fmt.Sprintf("event time %s has a %s window from %s to %s, %v", value.FormatTime(t), e.plan.Window.Spec.Type,
+			value.FormatTime(start), value.FormatTime(end), pipeline.ErrTimeRange)
+	}
+	return ""
+}
+
 // eval runs an expression with its variables bound from the row and the
 // record's coordinates.
 func (e *Engine) eval(p *pipeline.Program, r *source.Record) (any, error) {
@@ -528,7 +554,7 @@ func (e *Engine) eval(p *pipeline.Program, r *source.Record) (any, error) {
 		}
 		e.env[v.Name] = e.row[v.Slot].Any(decodeJSON)
 	}
-	res, err := e.vm.Run(p.Prog, e.env)
+	res, err := p.Run(&e.vm, e.env, len(r.Value))
 	if err != nil {
 		return nil, errors.New(firstLine(err.Error()))
 	}

@@ -90,29 +90,55 @@ func CoerceValue(v value.Value, t Type) (value.Value, error) {
 		}
 		return fail("")
 	case TTimestamp:
+		ms, ok := int64(0), false
 		switch v.K {
-		case value.Time:
-			return v, nil
-		case value.Int:
-			return value.OfTime(v.I), nil
+		case value.Time, value.Int:
+			ms, ok = v.I, true
 		case value.Float:
 			if !math.IsInf(v.F, 0) && !math.IsNaN(v.F) && math.Abs(v.F) < 1<<62 {
-				return value.OfTime(int64(math.Floor(v.F))), nil
+				ms, ok = int64(math.Floor(v.F)), true
 			}
 		case value.String:
-			if ms, ok := parseTimeString(strings.TrimSpace(v.S)); ok {
-				return value.OfTime(ms), nil
-			}
+			ms, ok = parseTimeString(strings.TrimSpace(v.S))
+		}
+		if !ok {
 			return fail("expected epoch milliseconds or an RFC 3339 time")
 		}
-		return fail("expected epoch milliseconds or an RFC 3339 time")
+		if ms < MinTime || ms > MaxTime {
+			return fail(ErrTimeRange.Error())
+		}
+		return value.OfTime(ms), nil
 	}
 	return fail("unknown type")
 }
 
+// MinTime and MaxTime bound event times: 0001-01-01T00:00:00.000Z and
+// 9999-12-31T23:59:59.999Z, the years RFC 3339 writes with four digits and
+// DuckDB's TIMESTAMP holds. Within them window arithmetic cannot overflow.
+const (
+	MinTime int64 = -62135596800000
+	MaxTime int64 = 253402300799999
+)
+
+// ErrTimeRange is the reason an event time outside MinTime..MaxTime is refused.
+var ErrTimeRange = fmt.Errorf("outside the range %s to %s", value.FormatTime(MinTime), value.FormatTime(MaxTime))
+
 // EventTime reads an event time from a field value: epoch milliseconds (a
-// number) or an RFC 3339 string. It says what is wrong otherwise.
+// number) or an RFC 3339 string, between MinTime and MaxTime. It says what
+// is wrong otherwise.
 func EventTime(v value.Value) (int64, error) {
+	ms, err := eventTime(v)
+	if err == nil && (ms < MinTime || ms > MaxTime) {
+		shown := string(value.AppendJSON(nil, v))
+		if v.K == value.Float {
+			shown = strconv.FormatFloat(v.F, 'g', -1, 64)
+		}
+		return 0, fmt.Errorf("event time %s is %w", value.Abbrev(shown, 40), ErrTimeRange)
+	}
+	return ms, err
+}
+
+func eventTime(v value.Value) (int64, error) {
 	switch v.K {
 	case value.Time, value.Int:
 		return v.I, nil
@@ -120,6 +146,7 @@ func EventTime(v value.Value) (int64, error) {
 		if !math.IsInf(v.F, 0) && !math.IsNaN(v.F) && math.Abs(v.F) < 1<<62 {
 			return int64(math.Floor(v.F)), nil
 		}
+		return MaxTime + 1, nil // out of range, said by EventTime
 	case value.Null:
 		return 0, fmt.Errorf("missing event time")
 	case value.String:
@@ -127,9 +154,6 @@ func EventTime(v value.Value) (int64, error) {
 			return ms, nil
 		}
 		return 0, fmt.Errorf("invalid event time %q: expected epoch milliseconds or an RFC 3339 time", value.Abbrev(v.S, 40))
-	}
-	if v.K == value.Float {
-		return 0, fmt.Errorf("invalid event time %s: out of range", strconv.FormatFloat(v.F, 'g', -1, 64))
 	}
 	return 0, fmt.Errorf("invalid event time: %s is neither epoch milliseconds nor an RFC 3339 time", v.K)
 }

@@ -350,6 +350,8 @@ func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Prog
 		// keys and aggregates: a.b is null when a is missing, not an error.
 		opts = append(opts, expr.Patch(&pathPatcher{locals: localNames(e.Src)}))
 	}
+	opts = append(opts, budgetOptions()...)
+	opts = append(opts, expr.Patch(budgetPatcher{}))
 	if isFilter {
 		opts = append(opts, expr.AsBool())
 	}
@@ -485,7 +487,7 @@ func unknownCall(root ast.Node) *ast.IdentifierNode {
 	ast.Find(root, func(n ast.Node) bool {
 		if c, ok := n.(*ast.CallNode); ok {
 			if id, ok := c.Callee.(*ast.IdentifierNode); ok {
-				if _, known := builtin.Index[id.Value]; !known || id.Value == "type" {
+				if _, known := builtin.Index[id.Value]; (!known && !budgeted[id.Value]) || id.Value == "type" {
 					bad = id
 					return true
 				}

@@ -120,6 +120,9 @@ type Spill struct {
 	// keep ('l') index entries of keys not in the cache: Advance scans
 	// the store only when the watermark reaches them
 	dueF, dueL int64
+	// index entries written, and visited (deleted ones too) by loadDue,
+	// for tests: the scans must stay proportional to the writes
+	indexed, scanned int64
 }
 
 type spane struct {
@@ -656,6 +659,7 @@ func (s *Spill) writeKey(ks *skey) {
 		s.vbuf = appendValues(s.vbuf, ks.key)
 		s.vbuf = s.appendSession(s.vbuf, ks.list[i])
 		s.set(k, s.vbuf)
+		s.indexed++
 		due := &s.dueF
 		if k[0] == 'l' {
 			due = &s.dueL
@@ -742,7 +746,11 @@ func (s *Spill) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more bool
 		return w, false
 	}
 	s.commit()
-	lo := []byte{kind}
+	// Every entry before *due belongs to a cached key (an eviction that
+	// writes one lowers *due), so the scan starts there, not at the first
+	// entry: rescanning the cached keys' entries on every advance made it
+	// quadratic.
+	lo := appendTime([]byte{kind}, *due)
 	if *from != nil {
 		lo = append([]byte(nil), *from...) // *from changes while the iterator runs
 	}
@@ -751,7 +759,10 @@ func (s *Spill) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more bool
 		s.fail(err)
 		return w, false
 	}
-	defer func() { s.fail(it.Close()) }()
+	defer func() {
+		s.scanned += int64(it.Stats().InternalStats.PointCount) // deleted entries too
+		s.fail(it.Close())
+	}()
 	n := 0
 	var prev int64
 	for ok := it.First(); ok; ok = it.Next() {

@@ -233,3 +233,28 @@ func TestSpillRestoreDamaged(t *testing.T) {
 		})
 	}
 }
+
+// TestSpillDueScanLinear: with more session keys than the cache holds,
+// the due scans of all advances together visit each index entry a bounded
+// number of times; they used to restart at the first entry on every
+// advance and revisit those of every cached key (430 records/s).
+func TestSpillDueScanLinear(t *testing.T) {
+	cfg := Config{Window: Spec{Type: SessionType, Gap: 30 * 60_000}, Keys: []int{0}, Lateness: 10 * 60_000,
+		Aggs: []Agg{{Name: "n", Func: Count, Arg: -1}}, Emit: func(*Result) {}}
+	sp, err := NewSpill(cfg, SpillOptions{Dir: t.TempDir(), MemoryLimit: 128 << 20, CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	feedSessionKeys(t, sp, 60_000, 20_000)
+	if err := sp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if sp.indexed == 0 || sp.evicts == 0 {
+		t.Fatalf("the cache never evicted (indexed %d, evicted %d): the test does not test", sp.indexed, sp.evicts)
+	}
+	t.Logf("indexed %d, scanned %d, evicted %d, loaded %d", sp.indexed, sp.scanned, sp.evicts, sp.loads)
+	if sp.scanned > 3*sp.indexed {
+		t.Errorf("due scans visited %d index entries for %d written", sp.scanned, sp.indexed)
+	}
+}

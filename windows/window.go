@@ -99,6 +99,22 @@ func (s Spec) String() string {
 	return "unknown"
 }
 
+// Extent returns the earliest start and the latest end of the windows an
+// event at t belongs to (a session's, before any merge: t and t+gap). The
+// caller keeps t inside the range where these cannot overflow.
+func (s Spec) Extent(t int64) (start, end int64) {
+	switch s.Type {
+	case TumblingType:
+		start = floorDiv(t, s.Size) * s.Size
+		return start, start + s.Size
+	case HoppingType:
+		last := floorDiv(t, s.Slide) * s.Slide
+		first := floorDiv(t-s.Size, s.Slide)*s.Slide + s.Slide
+		return first, last + s.Size
+	}
+	return t, t + s.Gap
+}
+
 // floorDiv rounds toward negative infinity.
 func floorDiv(a, b int64) int64 {
 	q := a / b
