@@ -12,9 +12,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -30,6 +32,8 @@ type SpillOptions struct {
 	// CacheBytes overrides the decoded cache's share of the budget (a
 	// quarter); tests set it small to make the cache evict.
 	CacheBytes int64
+
+	fs vfs.FS // tests inject faults (a full disk); nil is the OS
 }
 
 // The process itself (code, runtime, source buffers) takes about 50 MiB
@@ -88,7 +92,8 @@ const fireChunk = 4096
 // are authoritative: their index entries in the store are ignored until
 // the key is written back.
 type Spill struct {
-	base   Operator // configuration, result buffer and aggregate helpers
+	bg     *background // first error of Pebble's own goroutines
+	base   Operator    // configuration, result buffer and aggregate helpers
 	opts   SpillOptions
 	db     *pebble.DB
 	cache  *pebble.Cache
@@ -172,11 +177,14 @@ func NewSpill(cfg Config, opts SpillOptions) (*Spill, error) {
 }
 
 func (s *Spill) openLive() error {
+	s.bg = &background{failed: make(chan struct{})}
 	if s.cache == nil {
 		s.cache = pebble.NewCache(s.opts.blockBytes())
 	}
 	lo := &pebble.Options{
+		FS:                          s.opts.fs,
 		Logger:                      quiet{},
+		EventListener:               &pebble.EventListener{BackgroundError: s.bg.set},
 		Cache:                       s.cache,
 		MemTableSize:                uint64(s.opts.memtableBytes()),
 		MemTableStopWritesThreshold: 2,
@@ -209,6 +217,52 @@ func openPebble(dir string, o *pebble.Options) (db *pebble.DB, err error) {
 	return pebble.Open(dir, o)
 }
 
+// background holds the first error of a background flush or compaction
+// (a full disk). Pebble retries a failed flush for ever, so whoever waits
+// for one (a checkpoint) waits on failed too, and the run stops with the
+// error instead of hanging; it is reported once, not on every retry.
+type background struct {
+	once   sync.Once
+	err    error
+	failed chan struct{} // closed when err is set
+}
+
+func (b *background) set(err error) {
+	b.once.Do(func() { b.err = err; close(b.failed) })
+}
+
+// flush writes the memtable out, or returns the background error that
+// keeps it from being written.
+func (s *Spill) flush() error {
+	return s.unlessFailed(func() error {
+		done, err := s.db.AsyncFlush()
+		if err == nil {
+			<-done
+		}
+		return err
+	})
+}
+
+// unlessFailed runs f, a write that a failed flush can stall for ever
+// (Pebble stops writes while its memtables wait to be flushed), and
+// returns its error, or the background error once there is one. A stalled
+// f is left behind: the store is failed, and Close does not wait for it.
+func (s *Spill) unlessFailed(f func() error) error {
+	select {
+	case <-s.bg.failed:
+		return s.bg.err
+	default:
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-s.bg.failed:
+		return s.bg.err
+	}
+}
+
 type quiet struct{}
 
 func (quiet) Infof(string, ...any) {}
@@ -224,6 +278,14 @@ func (quiet) Fatalf(format string, args ...any) {
 func (s *Spill) Close() error {
 	if s.db == nil {
 		return nil
+	}
+	select {
+	case <-s.bg.failed:
+		// a write may be stalled behind the failed flush, and Pebble's
+		// Close would wait for it: leave the store to the process's end
+		s.db = nil
+		return s.bg.err
+	default:
 	}
 	err := errors.Join(s.b.Close(), s.db.Close())
 	s.db = nil
@@ -416,7 +478,11 @@ func (s *Spill) commit() {
 	if s.b.Empty() {
 		return
 	}
-	s.fail(s.b.Commit(pebble.NoSync))
+	b := s.b
+	if err := s.unlessFailed(func() error { return b.Commit(pebble.NoSync) }); err != nil {
+		s.fail(err)
+		return
+	}
 	s.fail(s.b.Close())
 	s.b = s.db.NewIndexedBatch()
 }
@@ -1044,8 +1110,11 @@ func (s *Spill) AppendSnapshot(b []byte) []byte {
 		if err := os.RemoveAll(dst); err != nil {
 			s.fail(err)
 		}
-		s.fail(s.db.Flush())
-		s.fail(s.db.Checkpoint(dst))
+		if err := s.flush(); err != nil {
+			s.fail(err)
+		} else {
+			s.fail(s.db.Checkpoint(dst))
+		}
 		s.removeOld(s.seq - 3)
 	}
 	b = append(b, spillMagic[:]...)

@@ -9,7 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -257,4 +264,49 @@ func TestSpillDueScanLinear(t *testing.T) {
 	if sp.scanned > 3*sp.indexed {
 		t.Errorf("due scans visited %d index entries for %d written", sp.scanned, sp.indexed)
 	}
+}
+
+// TestSpillDiskFull: a full disk under the live store fails the checkpoint
+// with the error instead of waiting for ever on a flush Pebble retries.
+func TestSpillDiskFull(t *testing.T) {
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	cfg := Config{Window: Spec{Type: SessionType, Gap: 30 * 60_000}, Keys: []int{0}, Lateness: 10 * 60_000,
+		Aggs: []Agg{{Name: "n", Func: Count, Arg: -1}}, Emit: func(*Result) {}}
+	// not t.TempDir: the failed store's goroutines outlive the test, and
+	// may still be writing when its directory is removed
+	dir, err := os.MkdirTemp("", "spill-full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sp, err := NewSpill(cfg, SpillOptions{Dir: dir, MemoryLimit: 128 << 20, CacheBytes: 1 << 20, fs: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feedSessionKeys(t, sp, 20_000, 5_000)
+	if err := sp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	full.Store(true)
+	done := make(chan struct{})
+	go func() {
+		sp.AppendSnapshot(nil)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the checkpoint still waits on a flush to a full disk after 60 s")
+	}
+	if err := sp.Err(); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("Err() = %v, want the full disk", err)
+	}
+	full.Store(false)
+	sp.Close()
 }
