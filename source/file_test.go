@@ -3,12 +3,14 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // readAll returns the values and line numbers of every record, and the
@@ -120,5 +122,44 @@ func TestFileByteOrderMark(t *testing.T) {
 				t.Errorf("%s: end offset %d, want %d", tt.name, pos.Offset, len(tt.in))
 			}
 		}
+	}
+}
+
+// TestFilePausedPipe: lines a pipe has delivered come out while the writer
+// pauses (tail -f | eddy run --input -), not only when the buffer is full or
+// the pipe closes.
+func TestFilePausedPipe(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	f := NewReader("-", pr)
+	go func() {
+		// three small writes, then the writer waits without closing
+		for i := range 3 {
+			fmt.Fprintf(pw, "{\"n\":%d}\n", i)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := 0
+	done := make(chan error, 1)
+	go func() {
+		for got < 3 {
+			b, err := f.Next(ctx)
+			if err != nil {
+				done <- err
+				return
+			}
+			got += len(b.Records)
+			f.Release(b)
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("the three delivered lines did not come out while the pipe stayed open")
 	}
 }

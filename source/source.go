@@ -212,6 +212,12 @@ func (f *File) Next(ctx context.Context) (*Batch, error) {
 				if m == 0 || n >= len(f.rest)+max(ChunkSize/2, len(f.rest)) {
 					break
 				}
+				// a short read that completes a line: the writer of a pipe
+				// may pause (tail -f | eddy run), and its lines must not
+				// wait in the buffer for the next read to return
+				if m < len(buf)-(n-m) && bytes.IndexByte(buf[n-m:n], '\n') >= 0 {
+					break
+				}
 			}
 		}
 		data := buf[:n]
