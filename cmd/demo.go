@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -241,12 +242,9 @@ func demoCell(v value.Value) string {
 	return string(value.AppendJSON(nil, v))
 }
 
-// isTerminal reports whether w is a terminal.
+// isTerminal reports whether w is a terminal. A character device is not
+// enough: /dev/null is one too.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(f.Fd())
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -628,12 +627,10 @@ type progressBar struct {
 }
 
 func newProgressBar(w io.Writer) *progressBar {
-	f, ok := w.(*os.File)
-	if !ok {
+	if !isTerminal(w) {
 		return &progressBar{}
 	}
-	st, err := f.Stat()
-	return &progressBar{w: w, on: err == nil && st.Mode()&os.ModeCharDevice != 0}
+	return &progressBar{w: w, on: true}
 }
 
 func (p *progressBar) update(pr replay.Progress) {

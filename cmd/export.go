@@ -395,12 +395,7 @@ type progress struct {
 // newProgress returns a progress line on w when w is a terminal, else one
 // that prints nothing.
 func newProgress(w io.Writer, every time.Duration) *progress {
-	f, ok := w.(*os.File)
-	if !ok {
-		return &progress{}
-	}
-	st, err := f.Stat()
-	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(w) {
 		return &progress{}
 	}
 	return &progress{w: w, every: every}

@@ -1,6 +1,7 @@
 // Package sink writes what the engine produces: result rows and streamed
-// records to JSON Lines files or stdout, and dead letters to a dead-letter
-// file. Kafka, DuckDB and Parquet sinks come later behind the same [Sink].
+// records to JSON Lines files, stdout or a Kafka topic (optionally in
+// transactions), and dead letters to a dead-letter file or topic. The DuckDB
+// and Parquet sinks live in package duck behind the same [Sink].
 package sink
 
 import (

@@ -1,5 +1,5 @@
-// Package source reads records for the engine: files and stdin now, Kafka
-// later. A source yields batches of records with their coordinates.
+// Package source reads records for the engine: files, stdin and Kafka
+// topics. A source yields batches of records with their coordinates.
 package source
 
 import (
