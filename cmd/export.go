@@ -125,13 +125,6 @@ func rotation(s string) (rows int64, every time.Duration, err error) {
 	return rows, every, nil
 }
 
-// exportSink is what export writes to: a duck.Table or a duck.Parquet.
-type exportSink interface {
-	WriteRecord(r *sink.Row, rec *source.Record) error
-	Close() error
-	Written() int64
-}
-
 func runExport(c *cobra.Command, f exportFlags) error {
 	now := time.Now()
 	switch {
@@ -196,7 +189,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	}
 	defer src.Close()
 
-	var out exportSink
+	var out duck.RecordWriter
 	var dest string
 	if f.duckdb != "" {
 		t, err := duck.OpenTable(f.duckdb, f.table, duck.Options{Mode: duck.Mode(f.mode), BatchRows: f.batchRows, Coordinates: true, Dedupe: true, Threads: f.threads})
@@ -292,7 +285,7 @@ func openExportTopic(c *cobra.Command, topic string, from bound) (*source.Kafka,
 
 // exporter moves records from a source to the sink on one goroutine.
 type exporter struct {
-	out      exportSink
+	out      duck.RecordWriter
 	match    *engine.Matcher
 	from, to bound
 	file     bool

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
@@ -241,7 +241,7 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	st := eng.Stats()
 	fmt.Fprintf(c.ErrOrStderr(), "eddy: %s\n", st)
 	if runErr != nil || closeErr != nil {
-		reportDelivery(c.ErrOrStderr(), p, sinks, dead)
+		job.ReportDelivery(c.ErrOrStderr(), p, sinks, dead)
 	}
 	if f.stats != "" {
 		if err := writeStats(c, f.stats, st); err != nil && runErr == nil {
@@ -252,27 +252,6 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		return runErr
 	}
 	return closeErr
-}
-
-// reportDelivery says, after a failed run, how much of what the engine
-// gave them each sink and the dead-letter destination took, when it is not
-// everything (a full disk): the counters count what the engine produced.
-func reportDelivery(w io.Writer, p *pipeline.Pipeline, sinks []sink.Sink, dead sink.DeadLetters) {
-	say := func(name, what string, x any) {
-		if d, ok := x.(sink.Deliverer); ok {
-			if n := d.Delivery(); n.Written < n.Total {
-				fmt.Fprintf(w, "eddy: %s: %d of %d %s written, %d not\n", name, n.Written, n.Total, what, n.Total-n.Written)
-			}
-		}
-	}
-	for i, s := range sinks {
-		say(state.DescribeTarget(p.Sinks[i]), "rows", s)
-	}
-	name := "stderr"
-	if p.DLQ != nil {
-		name = "dlq " + state.DescribeTarget(*p.DLQ)
-	}
-	say(name, "dead letters", dead)
 }
 
 // runner opens and closes what a run writes to.

@@ -17,6 +17,22 @@ import (
 	"github.com/eddyhq/eddy/value"
 )
 
+// RecordWriter is what a [Table] and a [Parquet] sink have in common for
+// the commands that write records with their coordinates (eddy export, the
+// workbench's export).
+type RecordWriter interface {
+	sink.Sink
+	// WriteRecord writes r, with rec's coordinates when rec is not nil.
+	WriteRecord(r *sink.Row, rec *source.Record) error
+	// Written returns the number of rows committed so far.
+	Written() int64
+}
+
+var (
+	_ RecordWriter = (*Table)(nil)
+	_ RecordWriter = (*Parquet)(nil)
+)
+
 // Coordinate column names, in table order.
 const (
 	ColTopic     = "_topic"

@@ -256,12 +256,7 @@ func (m *Model) export(args []string) (tea.Cmd, error) {
 // exportRows writes rows (with their records' coordinates when recs is
 // given) and reports how many were committed.
 func exportRows(ctx context.Context, format, path, table string, rows []sink.Row, recs []source.Record) (int64, error) {
-	type out interface {
-		sink.Sink
-		WriteRecord(*sink.Row, *source.Record) error
-		Written() int64
-	}
-	var o out
+	var o duck.RecordWriter
 	coords := recs != nil
 	if format == "duckdb" {
 		t, err := duck.OpenTable(path, table, duck.Options{Coordinates: coords, Dedupe: coords})
