@@ -41,8 +41,8 @@ func project(names ...string) func(pkg) bool {
 var rules = []rule{
 	{"windows imports the standard library and value only", []string{"windows"},
 		func(p pkg) bool { return !p.Standard && !project("windows", "value")(p) }},
-	{"engine imports neither cmd nor tui", []string{"engine"}, project("cmd", "tui")},
-	{"sources and sinks never import the engine", []string{"source", "sink", "duck"}, project("engine")},
+	{"engine imports neither cmd, tui nor job", []string{"engine"}, project("cmd", "tui", "job")},
+	{"sources and sinks never import the engine or the job", []string{"source", "sink", "duck"}, project("engine", "job")},
 	{"tui never imports cmd", []string{"tui"}, project("cmd")},
 	{"decode, value and pipeline import no I/O package of the project", []string{"decode", "value", "pipeline"},
 		project("source", "sink", "duck", "state", "kcfg", "replay", "demo", "engine", "tui", "cmd")},
