@@ -54,6 +54,7 @@ var rules = []rule{
 var known = map[string]string{
 	"windows imports the standard library and value only: github.com/cockroachdb/pebble/v2":       "issue 13 item 3: the Pebble window store moves out of windows/ when the window operator is unified",
 	"windows imports the standard library and value only: github.com/cockroachdb/pebble/v2/bloom": "issue 13 item 3: the Pebble window store moves out of windows/ when the window operator is unified",
+	"windows imports the standard library and value only: github.com/cockroachdb/pebble/v2/vfs":   "issue 13 item 3: the Pebble window store moves out of windows/ when the window operator is unified",
 }
 
 func TestLayering(t *testing.T) {
