@@ -6,6 +6,7 @@
 package value
 
 import (
+	"cmp"
 	"math"
 	"strconv"
 	"strings"
@@ -70,40 +71,19 @@ func (v Value) Num() float64 {
 // Compare orders values: null < bool < numbers (int and float compared
 // numerically) < timestamp < string < json. Within a kind the natural order.
 func Compare(a, b Value) int {
-	ka, kb := rank(a.K), rank(b.K)
-	if ka != kb {
-		if ka < kb {
-			return -1
-		}
-		return 1
+	if c := cmp.Compare(rank(a.K), rank(b.K)); c != 0 {
+		return c
 	}
 	switch a.K {
 	case Null:
 		return 0
 	case Bool, Time:
-		return cmpInt(a.I, b.I)
+		return cmp.Compare(a.I, b.I)
 	case Int, Float:
 		if a.K == Int && b.K == Int {
-			return cmpInt(a.I, b.I)
+			return cmp.Compare(a.I, b.I)
 		}
-		x, y := a.Num(), b.Num()
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		case x == y:
-			return 0
-		}
-		// NaN sorts first among numbers.
-		xn, yn := math.IsNaN(x), math.IsNaN(y)
-		if xn && yn {
-			return 0
-		}
-		if xn {
-			return -1
-		}
-		return 1
+		return cmp.Compare(a.Num(), b.Num()) // NaN first among numbers
 	default:
 		return strings.Compare(a.S, b.S)
 	}
@@ -114,16 +94,6 @@ func rank(k Kind) int {
 		return int(Int)
 	}
 	return int(k)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Equal reports whether two values are the same (1 and 1.0 are equal).

@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"cmp"
 	"container/heap"
 	"errors"
 	"slices"
@@ -331,10 +332,10 @@ func (o *Operator) Advance(w int64) {
 			}
 		}
 		slices.SortFunc(o.fireBuf, func(a, b *session) int {
-			if c := cmpI(a.last, b.last); c != 0 {
+			if c := cmp.Compare(a.last, b.last); c != 0 {
 				return c
 			}
-			if c := cmpI(a.first, b.first); c != 0 {
+			if c := cmp.Compare(a.first, b.first); c != 0 {
 				return c
 			}
 			return compareKeys(a.key, b.key)
@@ -402,16 +403,6 @@ func (o *Operator) emit(e *entry, start, end int64) {
 		o.res.Aggs[i] = e.cells[i].result(&o.cfg.Aggs[i])
 	}
 	o.cfg.Emit(&o.res)
-}
-
-func cmpI(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func compareKeys(a, b []value.Value) int {

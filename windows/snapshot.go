@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
@@ -256,7 +257,7 @@ func (o *Operator) restorePanes(r *reader) {
 			o.open = append(o.open, p)
 		}
 	}
-	slices.SortFunc(o.open, func(a, b *pane) int { return cmpI(a.start, b.start) })
+	slices.SortFunc(o.open, func(a, b *pane) int { return cmp.Compare(a.start, b.start) })
 }
 
 func (o *Operator) restoreSessions(r *reader) {

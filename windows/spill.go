@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
@@ -930,10 +931,10 @@ func (s *Spill) fireSessions(upTo int64) {
 		}
 	}
 	slices.SortFunc(s.fireBuf, func(a, b *session) int {
-		if c := cmpI(a.last, b.last); c != 0 {
+		if c := cmp.Compare(a.last, b.last); c != 0 {
 			return c
 		}
-		if c := cmpI(a.first, b.first); c != 0 {
+		if c := cmp.Compare(a.first, b.first); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ks.str, b.ks.str)
@@ -1195,7 +1196,7 @@ func (s *Spill) Restore(data []byte) error {
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
 	}
-	slices.SortFunc(open, func(a, b *spane) int { return cmpI(a.start, b.start) })
+	slices.SortFunc(open, func(a, b *spane) int { return cmp.Compare(a.start, b.start) })
 	src := filepath.Join(s.opts.Dir, "ck-"+strconv.FormatInt(seq, 10))
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("%w: window store checkpoint %s: %v", ErrCorrupt, src, err)
