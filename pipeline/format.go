@@ -13,7 +13,7 @@ import (
 // Format writes p as a YAML spec that [Parse] reads back to the same
 // pipeline: the workbench saves what it runs with it, so `eddy run` gets
 // exactly that. Defaults are left out (format json, late dlq, idle_timeout
-// 30s, start earliest, stop none, mode append).
+// 30s, and the defaults of source and sink kinds, e.g. start earliest).
 func Format(p *Pipeline) []byte {
 	root := mapping()
 	if p.Name != "" {
@@ -52,12 +52,12 @@ func Format(p *Pipeline) []byte {
 		root.add("stages", seq)
 	}
 	if p.DLQ != nil {
-		root.add("dlq", formatTarget(*p.DLQ))
+		root.add("dlq", formatTarget(*p.DLQ, AsDeadLetter))
 	}
 	if len(p.Sinks) > 0 {
 		seq := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, s := range p.Sinks {
-			seq.Content = append(seq.Content, formatTarget(s))
+			seq.Content = append(seq.Content, formatTarget(s, AsSink))
 		}
 		root.add("sinks", seq)
 	}
@@ -143,83 +143,13 @@ func formatWindow(w *WindowStage) *yaml.Node {
 }
 
 func formatSource(s Source) *yaml.Node {
-	m := mapping()
-	switch {
-	case s.Kafka != nil:
-		k := mapping()
-		if len(s.Kafka.Brokers) > 0 {
-			k.add("brokers", list(s.Kafka.Brokers))
-		}
-		if len(s.Kafka.Topics) == 1 {
-			k.add("topic", scalar(s.Kafka.Topics[0]))
-		} else {
-			k.add("topics", list(s.Kafka.Topics))
-		}
-		if s.Kafka.Start != "" && s.Kafka.Start != "earliest" {
-			k.add("start", scalar(s.Kafka.Start))
-		}
-		if s.Kafka.Stop != "" && s.Kafka.Stop != "none" {
-			k.add("stop", scalar(s.Kafka.Stop))
-		}
-		if s.Kafka.Group != "" {
-			k.add("group", scalar(s.Kafka.Group))
-		}
-		if s.Kafka.Config != "" {
-			k.add("config", scalar(s.Kafka.Config))
-		}
-		m.add("kafka", k.Node)
-	case s.File != "":
-		m.add("file", scalar(s.File))
-	default:
-		return nil
-	}
-	return m.Node
+	return formatEntry(&s, AsSource, false)
 }
 
-func formatTarget(t Target) *yaml.Node {
-	m := mapping()
-	switch {
-	case t.Kafka != nil:
-		k := mapping()
-		if len(t.Kafka.Brokers) > 0 {
-			k.add("brokers", list(t.Kafka.Brokers))
-		}
-		k.add("topic", scalar(t.Kafka.Topic))
-		if len(t.Kafka.Key) > 0 {
-			k.add("key", list(t.Kafka.Key))
-		}
-		if t.Kafka.Config != "" {
-			k.add("config", scalar(t.Kafka.Config))
-		}
-		m.add("kafka", k.Node)
-	case t.DuckDB != nil:
-		d := mapping()
-		d.add("path", scalar(t.DuckDB.Path))
-		d.add("table", scalar(t.DuckDB.Table))
-		if t.DuckDB.Mode != "" && t.DuckDB.Mode != "append" {
-			d.add("mode", scalar(t.DuckDB.Mode))
-		}
-		if t.DuckDB.BatchRows > 0 {
-			d.add("batch_rows", scalar(strconv.Itoa(t.DuckDB.BatchRows)))
-		}
-		m.add("duckdb", d.Node)
-	case t.Parquet != nil:
-		pq := mapping()
-		if t.Parquet.Path != "" {
-			pq.add("path", scalar(t.Parquet.Path))
-		}
-		if t.Parquet.Dir != "" {
-			pq.add("dir", scalar(t.Parquet.Dir))
-		}
-		if t.Parquet.Rotate != "" {
-			pq.add("rotate", scalar(t.Parquet.Rotate))
-		}
-		m.add("parquet", pq.Node)
-	default:
-		m.add("file", scalar(t.File))
-	}
+func formatTarget(t Target, r Role) *yaml.Node {
+	m := formatEntry(&t, r, true)
 	m.Style = yaml.FlowStyle
-	return m.Node
+	return m
 }
 
 // FormatDuration writes d in the shortest Go syntax that reads back the

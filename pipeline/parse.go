@@ -74,30 +74,15 @@ func Load(path string) (*Pipeline, error) {
 		}
 		return filepath.Join(dir, f)
 	}
-	p.Source.File = rel(p.Source.File)
-	if k := p.Source.Kafka; k != nil {
-		k.Config = rel(k.Config)
-	}
+	resolvePaths(&p.Source, AsSource, rel)
 	if p.DLQ != nil {
-		p.DLQ.File = rel(p.DLQ.File)
-		if p.DLQ.Kafka != nil {
-			p.DLQ.Kafka.Config = rel(p.DLQ.Kafka.Config)
-		}
+		resolvePaths(p.DLQ, AsDeadLetter, rel)
 	}
 	if p.State != nil {
 		p.State.Dir = rel(p.State.Dir)
 	}
 	for i := range p.Sinks {
-		p.Sinks[i].File = rel(p.Sinks[i].File)
-		if p.Sinks[i].Kafka != nil {
-			p.Sinks[i].Kafka.Config = rel(p.Sinks[i].Kafka.Config)
-		}
-		if d := p.Sinks[i].DuckDB; d != nil {
-			d.Path = rel(d.Path)
-		}
-		if pq := p.Sinks[i].Parquet; pq != nil {
-			pq.Path, pq.Dir = rel(pq.Path), rel(pq.Dir)
-		}
+		resolvePaths(&p.Sinks[i], AsSink, rel)
 	}
 	return p, nil
 }
@@ -232,20 +217,7 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 		case "name":
 			p.Name, _ = ps.str(v, key)
 		case "source":
-			n := 0
-			ps.fields(v, key, []string{"file", "kafka"}, func(k string, v *yaml.Node) {
-				n++
-				path := join(key, k)
-				p.Source.Line = v.Line
-				if k == "kafka" {
-					p.Source.Kafka = ps.kafkaSource(v, path)
-					return
-				}
-				p.Source.File, _ = ps.str(v, path)
-			})
-			if n > 1 {
-				ps.errorf(v, key, "needs exactly one of file or kafka")
-			}
+			ps.source(&p.Source, v, key)
 		case "format":
 			if f, ok := ps.str(v, key); ok {
 				if f != "json" {
@@ -358,107 +330,55 @@ func ParseSize(s string) (int64, error) {
 	return n * mul, nil
 }
 
+// source decodes the source entry n: one kind of role AsSource.
+func (ps *parser) source(s *Source, n *yaml.Node, path string) {
+	kinds := Kinds(AsSource)
+	given := 0
+	ps.fields(n, path, kindNames(kinds), func(name string, v *yaml.Node) {
+		given++
+		s.Line = v.Line
+		k, _ := LookupKind(AsSource, name)
+		ps.entry(k, AsSource, v, join(path, name), k.bind.put(s))
+	})
+	if given > 1 {
+		ps.errorf(n, path, "needs exactly one of %s", orList(kindNames(kinds)))
+	}
+}
+
+// target decodes a sink (sink) or the dlq entry n: one kind of the role.
+// The keys are every target kind, so that a sink kind in the dlq is told
+// it is not a dead-letter kind rather than unknown.
 func (ps *parser) target(n *yaml.Node, path string, sink bool) Target {
+	role := AsDeadLetter
+	if sink {
+		role = AsSink
+	}
 	t := Target{Line: n.Line}
-	ok := false
+	allowed := kindNames(Kinds(role))
+	all := kindNames(Kinds(AsSink | AsDeadLetter))
 	first := ""
-	ps.fields(n, path, []string{"file", "kafka", "duckdb", "parquet"}, func(k string, v *yaml.Node) {
-		ok = true
+	ps.fields(n, path, all, func(name string, v *yaml.Node) {
 		if first != "" {
 			// one entry writes one place; keeping either would drop the other silently
-			kinds := "file, kafka, duckdb or parquet per sink"
+			kinds := orList(allowed) + " per sink"
 			if !sink {
-				kinds = "file or kafka"
+				kinds = orList(allowed)
 			}
-			ps.errorf(v, join(path, k), "give one of %s, not both %s and %s", kinds, first, k)
+			ps.errorf(v, join(path, name), "give one of %s, not both %s and %s", kinds, first, name)
 			return
 		}
-		first = k
-		switch {
-		case k == "file":
-		case k == "kafka":
-			t.Kafka = ps.kafkaTarget(v, join(path, k), sink)
-			return
-		case !sink:
-			ps.errorf(v, join(path, k), "dead letters go to a file or kafka, not %s", k)
-			return
-		case k == "duckdb":
-			t.DuckDB = ps.duckdbTarget(v, join(path, k))
-			return
-		case k == "parquet":
-			t.Parquet = ps.parquetTarget(v, join(path, k))
+		first = name
+		k, ok := LookupKind(role, name)
+		if !ok {
+			ps.errorf(v, join(path, name), "dead letters go to a %s, not %s", orList(allowed), name)
 			return
 		}
-		t.File, ok = ps.str(v, join(path, k))
-		if ok && t.File == "" {
-			ps.errorf(v, join(path, k), "must not be empty (use \"-\" for stdout)")
-		}
+		ps.entry(k, role, v, join(path, name), k.bind.put(&t))
 	})
-	if !ok && deref(n).Kind == yaml.MappingNode {
-		ps.errorf(n, path, "needs one of file, kafka, duckdb or parquet")
+	if first == "" && deref(n).Kind == yaml.MappingNode {
+		ps.errorf(n, path, "needs one of %s", orList(all))
 	}
 	return t
-}
-
-func (ps *parser) duckdbTarget(n *yaml.Node, path string) *DuckDBTarget {
-	d := &DuckDBTarget{Mode: "append"}
-	ps.fields(n, path, []string{"path", "table", "mode", "batch_rows"}, func(k string, v *yaml.Node) {
-		s, _ := ps.str(v, join(path, k))
-		switch k {
-		case "batch_rows":
-			n, err := strconv.Atoi(s)
-			if err != nil || n <= 0 {
-				ps.errorf(v, join(path, k), "must be a positive number of rows, not %q", s)
-			}
-			d.BatchRows = n
-		case "path":
-			d.Path = s
-		case "table":
-			d.Table = s
-		case "mode":
-			if s != "append" && s != "replace" {
-				ps.errorf(v, join(path, k), "must be append or replace, not %q", s)
-			}
-			d.Mode = s
-		}
-	})
-	if deref(n).Kind == yaml.MappingNode {
-		if d.Path == "" {
-			ps.errorf(n, join(path, "path"), "is required")
-		}
-		if d.Table == "" {
-			ps.errorf(n, join(path, "table"), "is required")
-		}
-	}
-	return d
-}
-
-func (ps *parser) parquetTarget(n *yaml.Node, path string) *ParquetTarget {
-	pq := &ParquetTarget{}
-	var rotateNode *yaml.Node
-	ps.fields(n, path, []string{"path", "dir", "rotate"}, func(k string, v *yaml.Node) {
-		s, _ := ps.str(v, join(path, k))
-		switch k {
-		case "path":
-			pq.Path = s
-		case "dir":
-			pq.Dir = s
-		case "rotate":
-			pq.Rotate, rotateNode = s, v
-			if _, _, err := ParseRotate(s); err != nil {
-				ps.errorf(v, join(path, k), "%v", err)
-			}
-		}
-	})
-	if deref(n).Kind == yaml.MappingNode {
-		switch {
-		case (pq.Path == "") == (pq.Dir == ""):
-			ps.errorf(n, path, "needs exactly one of path (one file) or dir (rolling files)")
-		case pq.Rotate != "" && pq.Dir == "":
-			ps.errorf(rotateNode, join(path, "rotate"), "needs dir (rolling files), not path")
-		}
-	}
-	return pq
 }
 
 // ParseRotate reads a Parquet rotation: a row count (100000) or a duration (1m).
@@ -503,53 +423,20 @@ var (
 	stopRe  = regexp.MustCompile(`^(none|caught-up|time:.+)$`)
 )
 
-func (ps *parser) kafkaSource(n *yaml.Node, path string) *KafkaSource {
-	k := &KafkaSource{Start: "earliest", Stop: "none"}
-	ps.fields(n, path, []string{"brokers", "topic", "topics", "start", "stop", "group", "config"}, func(key string, v *yaml.Node) {
-		kp := join(path, key)
-		switch key {
-		case "brokers":
-			k.Brokers = ps.strList(v, kp)
-		case "topic", "topics":
-			if len(k.Topics) > 0 {
-				ps.errorf(v, kp, "give topic or topics, not both")
-			}
-			k.Topics = ps.strList(v, kp)
-			v = deref(v)
-			for i, t := range k.Topics {
-				if t != "" {
-					continue
-				}
-				if v.Kind == yaml.SequenceNode && i < len(v.Content) {
-					ps.errorf(v.Content[i], fmt.Sprintf("%s[%d]", kp, i), "must not be empty")
-				} else {
-					ps.errorf(v, kp, "must not be empty")
-				}
-			}
-		case "start":
-			if s, ok := ps.str(v, kp); ok {
-				k.Start = s
-				if !startRe.MatchString(s) || !validTimeSpec(s) {
-					ps.errorf(v, kp, "invalid start %q (earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m)", s)
-				}
-			}
-		case "stop":
-			if s, ok := ps.str(v, kp); ok {
-				k.Stop = s
-				if !stopRe.MatchString(s) || !validTimeSpec(s) {
-					ps.errorf(v, kp, "invalid stop %q (none, caught-up or time:RFC3339)", s)
-				}
-			}
-		case "group":
-			k.Group, _ = ps.str(v, kp)
-		case "config":
-			k.Config, _ = ps.str(v, kp)
-		}
-	})
-	if len(k.Topics) == 0 && deref(n).Kind == yaml.MappingNode {
-		ps.errorf(n, join(path, "topic"), "is required")
+// checkStart checks a Kafka source's start position.
+func checkStart(s string) error {
+	if !startRe.MatchString(s) || !validTimeSpec(s) {
+		return fmt.Errorf("invalid start %q (earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m)", s)
 	}
-	return k
+	return nil
+}
+
+// checkStop checks a Kafka source's stop position.
+func checkStop(s string) error {
+	if !stopRe.MatchString(s) || !validTimeSpec(s) {
+		return fmt.Errorf("invalid stop %q (none, caught-up or time:RFC3339)", s)
+	}
+	return nil
 }
 
 // validTimeSpec checks the part after "time:" when there is one.
@@ -572,37 +459,6 @@ func ParseTimeSpec(s string, now time.Time) (int64, error) {
 		return now.Add(d).UnixMilli(), nil
 	}
 	return 0, fmt.Errorf("invalid time %q: expected RFC 3339 or a duration like -15m", s)
-}
-
-func (ps *parser) kafkaTarget(n *yaml.Node, path string, sink bool) *KafkaTarget {
-	k := &KafkaTarget{}
-	var topicNode *yaml.Node // an empty topic, reported where it is
-	keys := []string{"brokers", "topic", "config"}
-	if sink {
-		keys = append(keys, "key")
-	}
-	ps.fields(n, path, keys, func(key string, v *yaml.Node) {
-		kp := join(path, key)
-		switch key {
-		case "brokers":
-			k.Brokers = ps.strList(v, kp)
-		case "topic":
-			var ok bool
-			k.Topic, ok = ps.str(v, kp)
-			if ok && k.Topic == "" {
-				ps.errorf(v, kp, "must not be empty")
-				topicNode = v
-			}
-		case "key":
-			k.Key = ps.strList(v, kp)
-		case "config":
-			k.Config, _ = ps.str(v, kp)
-		}
-	})
-	if k.Topic == "" && topicNode == nil && deref(n).Kind == yaml.MappingNode {
-		ps.errorf(n, join(path, "topic"), "is required")
-	}
-	return k
 }
 
 func (ps *parser) stages(p *Pipeline, n *yaml.Node) {

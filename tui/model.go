@@ -266,7 +266,8 @@ func (m *Model) sourceFor(base pipeline.Source) pipeline.Source {
 	if m.opts.File {
 		return pipeline.Source{File: m.attached}
 	}
-	k := pipeline.KafkaSource{Start: "earliest", Stop: "none"}
+	src, _ := pipeline.NewSource("kafka") // the kind's defaults: start earliest, stop none
+	k := *src.Kafka
 	if base.Kafka != nil {
 		k = *base.Kafka
 	}
