@@ -6,3 +6,5 @@
 // Parsing goes through yaml.Node so that errors point at the line that is
 // wrong: `p.yaml:8: stages[0].window.hopping.slide: must be > 0`.
 package pipeline
+
+//go:generate go test -run ^TestReferenceDocs$ -update .

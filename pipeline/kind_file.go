@@ -11,7 +11,7 @@ func init() {
 	register(&Kind{
 		Name: "file", Role: AsSink | AsDeadLetter, Order: 10,
 		Doc: "Writes one JSON object per line to a file, created or truncated (its directory must exist), or to stdout when the path is `-`.",
-		Value: &Field{Name: "file", Type: StringValue, Required: true, Path: true, Check: checkOutputFile,
+		Value: &Field{Name: "file", Type: StringValue, Path: true, Check: checkOutputFile,
 			Doc: "the output file, relative to the spec's directory; `-` is stdout"},
 		bind: valueIn(func(t *Target) *string { return &t.File }),
 	})
