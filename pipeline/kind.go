@@ -290,9 +290,6 @@ func (e Entry) Errorf(field, format string, args ...any) {
 	e.ps.errorf(n, path, format, args...)
 }
 
-// Given reports whether the entry wrote field.
-func (e Entry) Given(field string) bool { _, ok := e.given[field]; return ok }
-
 // entry decodes n, written under path, as a kind k entry in role r into
 // cfg (from k's binding), with the kind's defaults.
 func (ps *parser) entry(k *Kind, r Role, n *yaml.Node, path string, cfg any) {
