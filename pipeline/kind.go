@@ -114,6 +114,11 @@ var registry []*Kind
 // register adds a kind. A kind that does not match its Go type is a
 // programming error, caught by any test of the package.
 func register(k *Kind) {
+	for _, o := range registry {
+		if o.Name == k.Name && o.Role&k.Role != 0 {
+			panic(fmt.Sprintf("pipeline: kind %s registered twice for one role", k.Name))
+		}
+	}
 	if err := k.validate(); err != nil {
 		panic(fmt.Sprintf("pipeline: kind %s: %v", k.Name, err))
 	}
@@ -199,6 +204,9 @@ func (k *Kind) validate() error {
 			sf, ok := cfg.Type().FieldByName(f.goName())
 			if !ok || sf.Type != f.goType() {
 				return fmt.Errorf("field %s: %s has no field %s of type %s", f.Name, cfg.Type(), f.goName(), f.goType())
+			}
+			if f.Type != StringValue && (f.Check != nil || len(f.Values) > 0) {
+				return fmt.Errorf("field %s: Check and Values apply to strings only", f.Name)
 			}
 			if f.Default != "" && len(f.Values) > 0 && !slices.Contains(f.Values, f.Default) {
 				return fmt.Errorf("field %s: default %q is not an allowed value", f.Name, f.Default)
