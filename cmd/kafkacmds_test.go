@@ -17,8 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/eddyhq/eddy/value"
 )
 
 // clearKafkaEnv empties the environment eddy reads, so a developer's
@@ -227,6 +225,13 @@ func TestTailStartOffsets(t *testing.T) {
 		{"earliest", []string{"-o", "earliest"}, nil, all},
 		{"beginning", []string{"-o", "beginning"}, nil, all},
 		{"latest", []string{"-o", "latest"}, nil, nil},
+		{"end", []string{"-o", "end"}, nil, nil},
+		{"offset:N", []string{"-o", "offset:7"}, nil, []int64{7, 8, 9}},
+		{"last:N", []string{"-o", "last:2"}, nil, []int64{8, 9}},
+		{"time:RFC 3339", []string{"-o", "time:" + base.Add(5*time.Minute).Format(time.RFC3339)}, nil, []int64{5, 6, 7, 8, 9}},
+		{"kcat s@MS", []string{"-o", "s@" + strconv.FormatInt(base.Add(8*time.Minute).UnixMilli(), 10)}, nil, []int64{8, 9}},
+		{"kcat s@MS and e@MS", []string{"-o", "s@" + strconv.FormatInt(base.Add(3*time.Minute).UnixMilli(), 10),
+			"-o", "e@" + strconv.FormatInt(base.Add(6*time.Minute).UnixMilli(), 10)}, nil, []int64{3, 4, 5}},
 		{"absolute", []string{"-o", "7"}, nil, []int64{7, 8, 9}},
 		{"absolute past the end", []string{"-o", "99"}, nil, nil},
 		{"last 2", []string{"-o", "-2"}, nil, []int64{8, 9}},
@@ -246,6 +251,12 @@ func TestTailStartOffsets(t *testing.T) {
 	t.Run("relative time", func(t *testing.T) {
 		lines := tailLines(t, "-b", addr, "-t", "rel", "-e", "-o", "@-15m")
 		checkOffsets(t, lines, nil, []int64{7, 8, 9})
+		lines = tailLines(t, "-b", addr, "-t", "rel", "-e", "-o", "time:-15m")
+		checkOffsets(t, lines, nil, []int64{7, 8, 9})
+	})
+	t.Run("e@MS without -e ends when every partition has passed it", func(t *testing.T) {
+		lines := tailLines(t, "-b", addr, "-t", "abs", "-o", "-4", "-o", "e@"+strconv.FormatInt(base.Add(8*time.Minute).UnixMilli(), 10))
+		checkOffsets(t, lines, nil, []int64{6, 7})
 	})
 }
 
@@ -662,43 +673,33 @@ func TestKeyer(t *testing.T) {
 	}
 }
 
-func TestParseStart(t *testing.T) {
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in      string
-		want    startSpec
+func TestTailOffsetFlags(t *testing.T) {
+	for _, tt := range []struct {
+		flags   []string
+		start   string
+		stopMs  int64
 		wantErr string
 	}{
-		{"earliest", startSpec{kind: startEarliest}, ""},
-		{"latest", startSpec{kind: startLatest}, ""},
-		{"end", startSpec{kind: startLatest}, ""},
-		{"0", startSpec{kind: startAt}, ""},
-		{"12", startSpec{kind: startAt, n: 12}, ""},
-		{"-5", startSpec{kind: startFromEnd, n: 5}, ""},
-		{"-0", startSpec{kind: startLatest}, ""},
-		{"@2026-05-01T11:00:00.250Z", startSpec{kind: startAtMillis, n: now.Add(-time.Hour).UnixMilli() + 250}, ""},
-		{"@2026-05-01T13:00:00+02:00", startSpec{kind: startAtMillis, n: now.Add(-time.Hour).UnixMilli()}, ""},
-		{"@-15m", startSpec{kind: startAtMillis, n: now.Add(-15 * time.Minute).UnixMilli()}, ""},
-		{"@-1h30m", startSpec{kind: startAtMillis, n: now.Add(-90 * time.Minute).UnixMilli()}, ""},
-		{"@1767225600000", startSpec{kind: startAtMillis, n: 1767225600000}, ""},
-		{"@15m", startSpec{}, "must be negative"},
-		{"@", startSpec{}, "want @ followed by"},
-		{"@2026-05-01", startSpec{}, "want @ followed by"},
-		{"first", startSpec{}, `-o "first"`},
-		{"1.5", startSpec{}, `-o "1.5"`},
-		{"", startSpec{}, `-o ""`},
-	}
-	for _, tt := range tests {
-		got, err := parseStart(tt.in, now)
+		{nil, "earliest", -1, ""},
+		{[]string{"-5"}, "last:5", -1, ""},
+		{[]string{"s@1000", "e@2000"}, "time:1970-01-01T00:00:01.000Z", 2000, ""},
+		{[]string{"e@2000"}, "earliest", 2000, ""},
+		{[]string{"e@2000", "latest"}, "latest", 2000, ""},
+		{[]string{"-5", "7"}, "", 0, "-o 7: give one start position, not two"},
+		{[]string{"e@1", "e@2"}, "", 0, "-o e@2: give one stop time"},
+		{[]string{"e@x"}, "", 0, `-o: start position "e@x": e@ needs epoch milliseconds`},
+		{[]string{"first"}, "", 0, `-o: start position "first": want earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m, or beginning, end, N, -N, s@MS`},
+	} {
+		start, stopMs, err := parseOffsets(tt.flags)
 		switch {
 		case tt.wantErr != "":
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("parseStart(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+				t.Errorf("parseOffsets(%q) error = %v, want %q", tt.flags, err, tt.wantErr)
 			}
 		case err != nil:
-			t.Errorf("parseStart(%q): %v", tt.in, err)
-		case got != tt.want:
-			t.Errorf("parseStart(%q) = %+v (%s), want %+v", tt.in, got, value.FormatTime(got.n), tt.want)
+			t.Errorf("parseOffsets(%q): %v", tt.flags, err)
+		case start.String() != tt.start || stopMs != tt.stopMs:
+			t.Errorf("parseOffsets(%q) = %s, %d, want %s, %d", tt.flags, start, stopMs, tt.start, tt.stopMs)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/eddyhq/eddy/startpos"
 	"github.com/eddyhq/eddy/windows"
 )
 
@@ -499,8 +500,7 @@ func (ps *parser) strList(v *yaml.Node, path string) []string {
 }
 
 var (
-	startRe = regexp.MustCompile(`^(earliest|latest|offset:\d+|last:\d+|time:.+)$`)
-	stopRe  = regexp.MustCompile(`^(none|caught-up|time:.+)$`)
+	stopRe = regexp.MustCompile(`^(none|caught-up|time:.+)$`)
 )
 
 func (ps *parser) kafkaSource(n *yaml.Node, path string) *KafkaSource {
@@ -529,8 +529,8 @@ func (ps *parser) kafkaSource(n *yaml.Node, path string) *KafkaSource {
 		case "start":
 			if s, ok := ps.str(v, kp); ok {
 				k.Start = s
-				if !startRe.MatchString(s) || !validTimeSpec(s) {
-					ps.errorf(v, kp, "invalid start %q (earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m)", s)
+				if _, err := startpos.Parse(s); err != nil {
+					ps.errorf(v, kp, "invalid start %q (%s)", s, startpos.Forms)
 				}
 			}
 		case "stop":
@@ -558,20 +558,8 @@ func validTimeSpec(s string) bool {
 	if !ok {
 		return true
 	}
-	_, err := ParseTimeSpec(t, time.Time{})
+	_, _, _, err := startpos.ParseTime(t)
 	return err == nil
-}
-
-// ParseTimeSpec reads an RFC 3339 time or a duration relative to now
-// ("-15m") into epoch milliseconds.
-func ParseTimeSpec(s string, now time.Time) (int64, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixMilli(), nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(d).UnixMilli(), nil
-	}
-	return 0, fmt.Errorf("invalid time %q: expected RFC 3339 or a duration like -15m", s)
 }
 
 func (ps *parser) kafkaTarget(n *yaml.Node, path string, sink bool) *KafkaTarget {
