@@ -444,9 +444,9 @@ func TestKafkaCommandErrors(t *testing.T) {
 		{"missing topic", []string{"tail", "-b", addr, "-t", "nope"}, 1, `eddy: topic "nope" does not exist`},
 		{"missing partition", []string{"tail", "-b", addr, "-t", "t", "-p", "3"}, 1, `topic "t" has no partition 3`},
 		{"tail without topic", []string{"tail", "-b", addr}, 2, "-t TOPIC"},
-		{"tail bad offset", []string{"tail", "-b", addr, "-t", "t", "-o", "soon"}, 2, `-o "soon"`},
-		{"tail bad time", []string{"tail", "-b", addr, "-t", "t", "-o", "@yesterday"}, 2, "-o @yesterday"},
-		{"tail future duration", []string{"tail", "-b", addr, "-t", "t", "-o", "@15m"}, 2, "must be negative"},
+		{"tail bad offset", []string{"tail", "-b", addr, "-t", "t", "-o", "soon"}, 2, `-o: start position "soon": want earliest, latest, offset:N`},
+		{"tail bad time", []string{"tail", "-b", addr, "-t", "t", "-o", "@yesterday"}, 2, `-o: start position "@yesterday": @ needs an RFC 3339 time`},
+		{"tail future duration", []string{"tail", "-b", addr, "-t", "t", "-o", "@15m"}, 2, "must not be positive"},
 		{"tail bad format", []string{"tail", "-b", addr, "-t", "t", "-f", "xml"}, 2, `-f "xml"`},
 		{"tail bad where", []string{"tail", "-b", addr, "-t", "t", "--where", "n >"}, 2, "--where"},
 		{"tail negative count", []string{"tail", "-b", addr, "-t", "t", "-c", "-1"}, 2, "-c -1"},
@@ -853,5 +853,50 @@ func TestTailExitsAfterTransactionMarkers(t *testing.T) {
 	// tail reads the log as written (read_uncommitted): aborted records show too.
 	if code != 0 || out.String() != "a\nb\na\nb\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+// TestKafkaFlagsWhereTheyBelong: the connection flags are taken by the
+// commands that talk to Kafka (before or after the command name, and by
+// dlq's subcommands), listed in their help only, and refused by the others.
+func TestKafkaFlagsWhereTheyBelong(t *testing.T) {
+	addr := newKafka(t, "orders")
+	for _, args := range [][]string{
+		{"-b", addr, "tail", "-t", "nope"},
+		{"tail", "-b", addr, "-t", "nope"},
+		{"--brokers=" + addr, "-X", "client.id=x", "tail", "-t", "nope"},
+		{"--tls-insecure-skip-verify=false", "-b", addr, "tail", "-t", "nope"},
+	} {
+		code, _, stderr := runCLI(t, "", args...)
+		if code != 1 || !strings.Contains(stderr, `topic "nope" does not exist`) {
+			t.Errorf("%q: exit %d, stderr %q: want the cluster to say the topic is missing", args, code, stderr)
+		}
+	}
+	code, out, _ := runCLI(t, "", "-b", addr, "topics")
+	if code != 0 || !strings.Contains(out, "orders") {
+		t.Errorf("-b ADDR topics: exit %d, %q", code, out)
+	}
+	// a bool flag before the command must not swallow the command name
+	if code, out, stderr := runCLI(t, "", "--tls", "tail", "--help"); code != 0 || !strings.HasPrefix(out, "tail prints") {
+		t.Errorf("--tls tail --help: exit %d, stdout %.40q, stderr %q", code, out, stderr)
+	}
+	for _, cmd := range [][]string{{"run"}, {"tail"}, {"produce"}, {"topics"}, {"dlq"}, {"dlq", "list"}, {"dlq", "replay"}, {"export"}, {"tui"}} {
+		_, out, _ := runCLI(t, "", append(cmd, "--help")...)
+		for _, f := range []string{"--brokers", "--kafka-config", "--property", "--tls-ca", "--sasl-user"} {
+			if !strings.Contains(out, f) {
+				t.Errorf("%s --help does not list %s", strings.Join(cmd, " "), f)
+			}
+		}
+	}
+	for _, cmd := range [][]string{{"gen"}, {"demo"}, {"sql"}, {"state", "inspect"}, {"version"}, {}} {
+		_, out, _ := runCLI(t, "", append(cmd, "--help")...)
+		for _, f := range []string{"--brokers", "--kafka-config", "--tls", "--sasl"} {
+			if strings.Contains(out, f) {
+				t.Errorf("eddy %s --help lists %s", strings.Join(cmd, " "), f)
+			}
+		}
+	}
+	if code, _, stderr := runCLI(t, "", "-b", addr, "gen"); code != 2 || !strings.Contains(stderr, "unknown shorthand flag: 'b'") {
+		t.Errorf("-b ADDR gen: exit %d, %q", code, stderr)
 	}
 }
