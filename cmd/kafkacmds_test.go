@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -898,5 +902,55 @@ func TestKafkaFlagsWhereTheyBelong(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "", "-b", addr, "gen"); code != 2 || !strings.Contains(stderr, "unknown shorthand flag: 'b'") {
 		t.Errorf("-b ADDR gen: exit %d, %q", code, stderr)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, rewriting it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (-update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// TestTailLayouts: -f takes kcat-style layouts (franz-go's RecordFormatter),
+// and raw is the layout %v\n.
+func TestTailLayouts(t *testing.T) {
+	addr := newKafka(t, "orders")
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	produceRecords(t, addr,
+		&kgo.Record{Topic: "orders", Partition: 0, Timestamp: ts, Key: []byte("ada"), Value: []byte(`{"amount":12.5}`),
+			Headers: []kgo.RecordHeader{{Key: "source", Value: []byte("web")}, {Key: "trace", Value: []byte("t1")}}},
+		&kgo.Record{Topic: "orders", Partition: 0, Timestamp: ts.Add(1500 * time.Millisecond), Value: []byte("not json")},
+		&kgo.Record{Topic: "orders", Partition: 2, Timestamp: ts.Add(time.Minute), Key: []byte("bob"), Value: []byte(`{"amount":99}`)})
+	var out strings.Builder
+	for _, layout := range []string{
+		`%t %p %o %k %v\n`,
+		`%p:%o\t%d %d{go#RFC3339#} key=%k(%K) value=%V bytes, %H headers:%h{ %k=%v}\n`,
+		`100%% %v\n`,
+		"raw",
+	} {
+		code, stdout, stderr := runCLI(t, "", "tail", "-b", addr, "-t", "orders", "-e", "-p", "0", "-f", layout)
+		if code != 0 {
+			t.Fatalf("-f %q: exit %d: %s", layout, code, stderr)
+		}
+		fmt.Fprintf(&out, "-f %s\n%s\n", layout, stdout)
+	}
+	golden(t, "tail-layouts.golden", out.String())
+	code, _, stderr := runCLI(t, "", "tail", "-b", addr, "-t", "orders", "-f", "%d{nope}")
+	if code != 2 || !strings.Contains(stderr, `tail: -f "%d{nope}"`) {
+		t.Errorf("bad layout: exit %d, %q", code, stderr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -73,6 +74,11 @@ Formats (-f):
   raw    the value bytes and a newline
   table  partition, offset, timestamp, key and value, cut to the width in
          $COLUMNS (120 when unset)
+  LAYOUT anything with a % or a backslash: a kcat-style layout (franz-go's
+         RecordFormatter): %t topic, %p partition, %o offset, %k key, %v
+         value, %h{%k=%v } headers, %H their count, %d timestamp (epoch ms;
+         %d{go#RFC3339#} as a date), %K %V key and value lengths, %% a
+         percent sign, \n \t escapes; e.g. -f '%p:%o %k %v\n'
 
 --where keeps the records whose JSON value matches a filter expression (the
 pipeline's filter syntax; coordinates as _key, _topic, _partition, _offset,
@@ -101,7 +107,7 @@ topic does not exist or the cluster fails, 2 on bad flags.`,
 	fl.BoolVarP(&f.exit, "exit", "e", false, "exit when every partition reaches the end it had at start")
 	fl.IntVarP(&f.count, "count", "c", 0, "stop after printing `N` records (0: no limit)")
 	fl.StringVar(&f.where, "where", "", "print only records matching this filter `EXPR`")
-	fl.StringVarP(&f.format, "format", "f", "json", "output `FORMAT`: json, raw or table")
+	fl.StringVarP(&f.format, "format", "f", "json", "output `FORMAT`: json, raw, table or a %-layout (see above)")
 	fl.Int32VarP(&f.partition, "partition", "p", -1, "read only this `PARTITION` (-1: all)")
 	return c
 }
@@ -246,10 +252,9 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	if f.partition < -1 {
 		return usagef("tail: -p %d is not a partition", f.partition)
 	}
-	switch f.format {
-	case "json", "raw", "table":
-	default:
-		return usagef("tail: -f %q: want json, raw or table", f.format)
+	out, err := newRecordPrinter(c.OutOrStdout(), f.format)
+	if err != nil {
+		return usageError{err}
 	}
 	var m *engine.Matcher
 	if f.where != "" {
@@ -279,6 +284,7 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	if err != nil {
 		return err
 	}
+	out.fitTable(ranges)
 
 	t := &tailer{
 		cl:      cl,
@@ -290,7 +296,7 @@ func runTail(c *cobra.Command, f tailFlags) error {
 		match:   m,
 		ranges:  ranges,
 		pending: map[int32]bool{},
-		out:     newRecordPrinter(c.OutOrStdout(), f.format, ranges),
+		out:     out,
 		stderr:  c.ErrOrStderr(),
 	}
 	offsets := map[int32]kgo.Offset{}
@@ -428,6 +434,7 @@ func (t *tailer) handle(r *kgo.Record) bool {
 type recordPrinter struct {
 	w      *bufio.Writer
 	format string
+	layout *kgo.RecordFormatter // raw, and kcat-style layouts
 	buf    []byte
 	cbuf   bytes.Buffer
 
@@ -441,32 +448,52 @@ const (
 	tableTimeWidth = 24
 )
 
-func newRecordPrinter(w io.Writer, format string, ranges map[int32]partRange) *recordPrinter {
+// newRecordPrinter makes the printer of format: json, raw, table, or a
+// layout of franz-go's RecordFormatter (%t %p %o %k %v %h{...} %d ...,
+// kcat-style), recognised by a % or a backslash.
+func newRecordPrinter(w io.Writer, format string) (*recordPrinter, error) {
 	p := &recordPrinter{w: bufio.NewWriterSize(w, 64<<10), format: format}
-	if format == "table" {
-		p.partW, p.offW = len("PARTITION"), len("OFFSET")
-		for part, r := range ranges {
-			p.partW = max(p.partW, len(strconv.Itoa(int(part))))
-			p.offW = max(p.offW, len(strconv.FormatInt(r.end, 10)))
-		}
-		width := 120
-		if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
-			width = n
-		}
-		p.valW = max(width-(p.partW+p.offW+tableTimeWidth+tableKeyWidth+4*2), 10)
+	layout := format
+	switch {
+	case format == "json", format == "table":
+		return p, nil
+	case format == "raw":
+		layout = `%v\n`
+	case !strings.ContainsAny(format, `%\`):
+		return nil, fmt.Errorf("tail: -f %q: want json, raw, table or a layout such as '%%k %%v\\n' (see eddy tail --help)", format)
 	}
-	return p
+	var err error
+	if p.layout, err = kgo.NewRecordFormatter(layout); err != nil {
+		return nil, fmt.Errorf("tail: -f %q: %w", format, err)
+	}
+	return p, nil
+}
+
+// fitTable sizes the table's columns for the partitions and offsets read.
+func (p *recordPrinter) fitTable(ranges map[int32]partRange) {
+	if p.format != "table" {
+		return
+	}
+	p.partW, p.offW = len("PARTITION"), len("OFFSET")
+	for part, r := range ranges {
+		p.partW = max(p.partW, len(strconv.Itoa(int(part))))
+		p.offW = max(p.offW, len(strconv.FormatInt(r.end, 10)))
+	}
+	width := 120
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		width = n
+	}
+	p.valW = max(width-(p.partW+p.offW+tableTimeWidth+tableKeyWidth+4*2), 10)
 }
 
 func (p *recordPrinter) flush() error { return p.w.Flush() }
 
 func (p *recordPrinter) print(r *kgo.Record) {
 	b := p.buf[:0]
-	switch p.format {
-	case "raw":
-		b = append(b, r.Value...)
-		b = append(b, '\n')
-	case "table":
+	switch {
+	case p.layout != nil:
+		b = p.layout.AppendRecord(b, r)
+	case p.format == "table":
 		if !p.header {
 			p.header = true
 			b = p.appendRow(b, "PARTITION", "OFFSET", "TIMESTAMP", "KEY", "VALUE")
