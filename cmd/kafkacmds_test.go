@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -601,42 +600,6 @@ func TestProduceRate(t *testing.T) {
 	if d := time.Since(start); d < 190*time.Millisecond {
 		t.Errorf("21 records at 100/s took %v", d)
 	}
-}
-
-func TestPacer(t *testing.T) {
-	for _, rate := range []float64{0.5, 3, 100, 25000} {
-		t.Run(strconv.FormatFloat(rate, 'g', -1, 64), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				p := newPacer(rate)
-				defer p.stop()
-				start := time.Now()
-				n := 50
-				for range n {
-					if err := p.wait(t.Context()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				// Record i goes at i/rate, at most one tick late.
-				min := time.Duration(float64(n-1) / rate * float64(time.Second))
-				if d := time.Since(start); d < min || d > min+p.every {
-					t.Errorf("%d records at %v/s took %v, want %v to %v", n, rate, d, min, min+p.every)
-				}
-			})
-		})
-	}
-	if newPacer(0) != nil {
-		t.Error("rate 0 paces")
-	}
-	synctest.Test(t, func(t *testing.T) {
-		p := newPacer(1)
-		defer p.stop()
-		ctx, cancel := context.WithCancel(t.Context())
-		p.wait(ctx)
-		cancel()
-		if err := p.wait(ctx); err != context.Canceled {
-			t.Errorf("wait after cancel = %v", err)
-		}
-	})
 }
 
 func TestKeyer(t *testing.T) {
