@@ -85,8 +85,8 @@ pipeline's filter syntax; coordinates as _key, _topic, _partition, _offset,
 _timestamp, _headers). Records it cannot evaluate (not JSON, or the expression
 fails on them) are skipped and counted on stderr at the end.
 
-Exit status: 0 at the end of the records (-e, -c) or on Ctrl-C, 1 when the
-topic does not exist or the cluster fails, 2 on bad flags.`,
+Exit status: 0 at the end of the records (-e, -c, e@MS) or on Ctrl-C, 1 when
+the topic does not exist or the cluster fails, 2 on bad flags.`,
 		Example: `  # everything in orders, then stop
   eddy tail -b localhost:9092 -t orders -e
 

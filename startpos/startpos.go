@@ -231,7 +231,7 @@ func parseKcat(s string) (Position, error) {
 		}
 		return Position{}, errNoForm
 	}
-	if n, err := count(s); err == nil {
+	if n, err := count(strings.TrimPrefix(s, "+")); err == nil {
 		return Position{Kind: Offset, N: n}, nil
 	}
 	return Position{}, errNoForm

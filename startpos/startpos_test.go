@@ -80,6 +80,7 @@ func TestParseKcat(t *testing.T) {
 		{"end", Position{Kind: Latest}, ""},
 		{"0", Position{Kind: Offset}, ""},
 		{"12", Position{Kind: Offset, N: 12}, ""},
+		{"+12", Position{Kind: Offset, N: 12}, ""}, // tail took it before (strconv.ParseInt)
 		{"-5", Position{Kind: Last, N: 5}, ""},
 		{"-0", Position{Kind: Latest}, ""},
 		{"last:5", Position{Kind: Last, N: 5}, ""},
@@ -102,6 +103,8 @@ func TestParseKcat(t *testing.T) {
 		{"first", Position{}, `"first": want`},
 		{"1.5", Position{}, `"1.5": want`},
 		{"--5", Position{}, `"--5": want`},
+		{"++5", Position{}, `"++5": want`},
+		{"+", Position{}, `"+": want`},
 		{"", Position{}, `"": want`},
 	} {
 		p, err := ParseKcat(tt.in)
