@@ -18,7 +18,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
-	"github.com/eddyhq/eddy/value"
+	"github.com/eddyhq/eddy/startpos"
 )
 
 type exportFlags struct {
@@ -87,33 +87,68 @@ failure or interrupted, 2 bad flags.`,
 	return c
 }
 
-// bound is a --from or --to value.
+// bound is a --to value.
 type bound struct {
 	set    bool
 	isTime bool
 	n      int64 // offset, or epoch ms
 }
 
-func parseBound(name, s string, now time.Time) (bound, error) {
+// parseFrom reads --from: a start position (docs/kafka.md), a relative
+// time resolved against now.
+func parseFrom(s string, now time.Time) (startpos.Position, error) {
+	if s == "" {
+		return startpos.Position{}, nil
+	}
+	p, err := parseEdge("from", s)
+	if err == nil && p.Kind == startpos.Time && p.Relative {
+		p = startpos.Position{Kind: startpos.Time, N: p.Millis(now)}
+	}
+	return p, err
+}
+
+// parseTo reads --to: an offset or a time.
+func parseTo(s string, now time.Time) (bound, error) {
 	if s == "" {
 		return bound{}, nil
 	}
+	p, err := parseEdge("to", s)
+	switch {
+	case err != nil:
+		return bound{}, err
+	case p.Kind == startpos.Offset:
+		return bound{set: true, n: p.N}, nil
+	case p.Kind == startpos.Time:
+		return bound{set: true, isTime: true, n: p.Millis(now)}, nil
+	}
+	return bound{}, fmt.Errorf("--to %s: want an offset or a time (offset:N, time:RFC3339 or time:-15m)", s)
+}
+
+// parseEdge reads --from or --to: a start position, or the forms they took
+// first (kept as aliases): N for offset:N, an RFC 3339 time or a negative
+// duration for time:T.
+func parseEdge(name, s string) (startpos.Position, error) {
+	p, err := startpos.Parse(s)
+	var se *startpos.Error
+	if err == nil {
+		return p, nil
+	} else if errors.As(err, &se) && se.Reason != "" {
+		return p, fmt.Errorf("--%s: %w", name, err) // a prefix with a bad value
+	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < 0 {
-			return bound{}, fmt.Errorf("--%s %s: an offset must not be negative (for a time back from now write a duration such as -15m)", name, s)
+			return startpos.Position{}, fmt.Errorf("--%s %s: an offset must not be negative (for a time back from now write a duration such as -15m)", name, s)
 		}
-		return bound{set: true, n: n}, nil
+		return startpos.Position{Kind: startpos.Offset, N: n}, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return bound{set: true, isTime: true, n: t.UnixMilli()}, nil
+	p, err = startpos.Parse("time:" + s)
+	if errors.As(err, &se) && se.Reason != "" && !strings.HasPrefix(se.Reason, "invalid time") {
+		return p, fmt.Errorf("--%s %s: %s", name, s, se.Reason)
 	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d > 0 {
-			return bound{}, fmt.Errorf("--%s %s: a duration goes back from now, so it must be negative (-%s)", name, s, s)
-		}
-		return bound{set: true, isTime: true, n: now.Add(d).UnixMilli()}, nil
+	if err != nil {
+		return p, fmt.Errorf("--%s %q: want %s, or N, an RFC 3339 time or a negative duration (-15m)", name, s, startpos.Forms)
 	}
-	return bound{}, fmt.Errorf("--%s %q: want an offset, an RFC 3339 time or a negative duration (-15m)", name, s)
+	return p, nil
 }
 
 // rotation parses --rotate: rows (an integer) or a duration.
@@ -146,16 +181,19 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	if f.mode != string(duck.Append) && f.mode != string(duck.Replace) {
 		return usagef("export: --mode %q: want append or replace", f.mode)
 	}
-	from, err := parseBound("from", f.from, now)
+	from, err := parseFrom(f.from, now)
 	if err != nil {
 		return usageError{err}
 	}
-	to, err := parseBound("to", f.to, now)
+	to, err := parseTo(f.to, now)
 	if err != nil {
 		return usageError{err}
 	}
-	if f.input != "" && (from.isTime || to.isTime) {
+	if f.input != "" && (from.Kind == startpos.Time || to.isTime) {
 		return usagef("export: records of a file have no timestamps: --from and --to take line numbers with --input")
+	}
+	if f.input != "" && from.Kind != startpos.Earliest && from.Kind != startpos.Offset {
+		return usagef("export: with --input, --from takes a line number (N or offset:N), not %s", f.from)
 	}
 	rotRows, rotEvery, err := rotation(f.rotate)
 	if err != nil {
@@ -210,7 +248,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 		out, dest = p, f.parquet
 	}
 
-	x := &exporter{out: out, match: match, from: from, to: to, file: f.input != ""}
+	x := &exporter{out: out, match: match, fromLine: from.N, to: to, file: f.input != ""}
 	x.progress = newProgress(c.ErrOrStderr(), 250*time.Millisecond)
 	runErr := x.run(ctx, src)
 	var closeErr error
@@ -258,7 +296,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 }
 
 // openExportTopic opens a topic from --from up to its current end.
-func openExportTopic(c *cobra.Command, topic string, from bound) (*source.Kafka, error) {
+func openExportTopic(c *cobra.Command, topic string, from startpos.Position) (*source.Kafka, error) {
 	cfg, err := kafkaConfig(c)
 	if err != nil {
 		return nil, err
@@ -273,21 +311,15 @@ func openExportTopic(c *cobra.Command, topic string, from bound) (*source.Kafka,
 		return nil, err
 	}
 	ping.Close()
-	start := "earliest"
-	switch {
-	case from.isTime:
-		start = "time:" + value.FormatTime(from.n)
-	case from.set:
-		start = "offset:" + strconv.FormatInt(from.n, 10)
-	}
-	return source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: []string{topic}, Start: start, Stop: "caught-up"})
+	return source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: []string{topic}, Start: from.String(), Stop: "caught-up"})
 }
 
 // exporter moves records from a source to the sink on one goroutine.
 type exporter struct {
 	out      duck.RecordWriter
 	match    *engine.Matcher
-	from, to bound
+	fromLine int64 // a file's first line (--from)
+	to       bound
 	file     bool
 	progress *progress
 
@@ -357,7 +389,7 @@ func (x *exporter) batch(recs []source.Record) (done bool, err error) {
 
 func (x *exporter) inRange(r *source.Record) bool {
 	if x.file {
-		return !x.from.set || r.Offset >= x.from.n
+		return r.Offset >= x.fromLine
 	}
 	// Kafka starts at --from already; --to is checked per record because
 	// the source reads each partition to its end

@@ -152,6 +152,12 @@ func TestExportUsage(t *testing.T) {
 		{[]string{"--input", in, "--parquet", "p", "--rotate", "0"}, 2, "must be positive"},
 		{[]string{"--input", in, "--parquet", "p", "--rotate", "often"}, 2, "want a row count"},
 		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--from", "-5"}, 2, "must not be negative"},
+		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--from", "last:5"}, 2, "--from takes a line number (N or offset:N), not last:5"},
+		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--from", "time:-1m"}, 2, "have no timestamps"},
+		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--from", "offset:x"}, 2, `--from: start position "offset:x": want offset: with a number`},
+		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--from", "15m"}, 2, "--from 15m: a duration goes back from now"},
+		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--from", "soon"}, 2, `--from "soon": want earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m, or N`},
+		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--to", "latest"}, 2, "--to latest: want an offset or a time"},
 		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--to", "2026-01-01T00:00:00Z"}, 2, "have no timestamps"},
 		{[]string{"--input", in, "--duckdb", db, "--table", "t", "--where", "a = 1"}, 2, "does not compile"},
 		{[]string{"--input", in, "--duckdb", db, "--table", "t", "extra"}, 2, "accepts 0 arg(s)"},
@@ -214,9 +220,21 @@ func TestExportKafka(t *testing.T) {
 	if got := queryDB(t, db, `SELECT count(*) || ' ' || min(_offset) || ' ' || max(_offset) FROM "range"`); got != "30 10 19" {
 		t.Errorf("offset range: %s", got)
 	}
+	exportOK(t, "", "-b", addr, "-t", "orders", "--from", "offset:10", "--to", "offset:20", "--duckdb", db, "--table", "range", "--mode", "replace")
+	if got := queryDB(t, db, `SELECT count(*) || ' ' || min(_offset) || ' ' || max(_offset) FROM "range"`); got != "30 10 19" {
+		t.Errorf("offset:N range: %s", got)
+	}
+	exportOK(t, "", "-b", addr, "-t", "orders", "--from", "last:5", "--duckdb", db, "--table", "last")
+	if got := queryDB(t, db, `SELECT count(*) || ' ' || min(_offset) || ' ' || max(_offset) FROM "last"`); got != "15 25 29" {
+		t.Errorf("last:5: %s", got)
+	}
 	exportOK(t, "", "-b", addr, "-t", "orders", "--from", "2026-01-01T00:01:00Z", "--to", "2026-01-01T00:01:10Z", "--duckdb", db, "--table", "times")
 	if got := queryDB(t, db, `SELECT count(*) || ' ' || min(n) || ' ' || max(n) FROM times`); got != "10 60 69" {
 		t.Errorf("time range: %s", got)
+	}
+	exportOK(t, "", "-b", addr, "-t", "orders", "--from", "time:2026-01-01T00:01:00Z", "--to", "time:2026-01-01T00:01:10Z", "--duckdb", db, "--table", "times", "--mode", "replace")
+	if got := queryDB(t, db, `SELECT count(*) || ' ' || min(n) || ' ' || max(n) FROM times`); got != "10 60 69" {
+		t.Errorf("time: range: %s", got)
 	}
 	code, _, stderr := runCLI(t, "", "export", "-b", addr, "-t", "nope", "--duckdb", db, "--table", "x")
 	if code != 1 || !strings.Contains(stderr, `topic "nope" does not exist`) {

@@ -6,11 +6,12 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/eddyhq/eddy/kcfg"
 )
 
-// kafkaFlags are the global Kafka connection flags.
+// kafkaFlags are the Kafka connection flags of one invocation.
 type kafkaFlags struct {
 	brokers    string
 	configFile string
@@ -26,23 +27,56 @@ type kafkaFlags struct {
 	saslPass   string
 }
 
-var kflags kafkaFlags
+// kafkaFlagSet defines the Kafka connection flags, with pointers into k.
+func kafkaFlagSet(k *kafkaFlags) *pflag.FlagSet {
+	f := pflag.NewFlagSet("kafka", pflag.ContinueOnError)
+	f.StringVarP(&k.brokers, "brokers", "b", "", "Kafka bootstrap `BROKERS`, comma separated (default $EDDY_BROKERS)")
+	f.StringVar(&k.configFile, "kafka-config", "", "Java client properties `FILE` (bootstrap.servers, security.protocol, sasl.*, ssl.*); default $EDDY_KAFKA_CONFIG")
+	f.StringArrayVarP(&k.overrides, "property", "X", nil, "client property `key=value` (Java or librdkafka name), repeatable; wins over everything")
+	f.BoolVar(&k.tls, "tls", false, "connect with TLS (security.protocol SSL, or SASL_SSL with SASL)")
+	f.StringVar(&k.tlsCA, "tls-ca", "", "PEM `FILE` with the CA certificates to trust")
+	f.StringVar(&k.tlsCert, "tls-cert", "", "PEM client certificate `FILE`")
+	f.StringVar(&k.tlsKey, "tls-key", "", "PEM client key `FILE`")
+	f.StringVar(&k.tlsServer, "tls-server-name", "", "expected server `NAME` in the broker's certificate")
+	f.BoolVar(&k.tlsSkip, "tls-insecure-skip-verify", false, "do not verify the broker's certificate (warns)")
+	f.StringVar(&k.saslMech, "sasl-mechanism", "", "SASL `MECHANISM`: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	f.StringVar(&k.saslUser, "sasl-user", "", "SASL `USER` (or $EDDY_SASL_USERNAME)")
+	f.StringVar(&k.saslPass, "sasl-password", "", "SASL password; prefer $EDDY_SASL_PASSWORD, which stays out of ps and shell history")
+	return f
+}
 
-func addKafkaFlags(root *cobra.Command) {
-	kflags = kafkaFlags{}
-	f := root.PersistentFlags()
-	f.StringVarP(&kflags.brokers, "brokers", "b", "", "Kafka bootstrap `BROKERS`, comma separated (default $EDDY_BROKERS)")
-	f.StringVar(&kflags.configFile, "kafka-config", "", "Java client properties `FILE` (bootstrap.servers, security.protocol, sasl.*, ssl.*); default $EDDY_KAFKA_CONFIG")
-	f.StringArrayVarP(&kflags.overrides, "property", "X", nil, "client property `key=value` (Java or librdkafka name), repeatable; wins over everything")
-	f.BoolVar(&kflags.tls, "tls", false, "connect with TLS (security.protocol SSL, or SASL_SSL with SASL)")
-	f.StringVar(&kflags.tlsCA, "tls-ca", "", "PEM `FILE` with the CA certificates to trust")
-	f.StringVar(&kflags.tlsCert, "tls-cert", "", "PEM client certificate `FILE`")
-	f.StringVar(&kflags.tlsKey, "tls-key", "", "PEM client key `FILE`")
-	f.StringVar(&kflags.tlsServer, "tls-server-name", "", "expected server `NAME` in the broker's certificate")
-	f.BoolVar(&kflags.tlsSkip, "tls-insecure-skip-verify", false, "do not verify the broker's certificate (warns)")
-	f.StringVar(&kflags.saslMech, "sasl-mechanism", "", "SASL `MECHANISM`: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-	f.StringVar(&kflags.saslUser, "sasl-user", "", "SASL `USER` (or $EDDY_SASL_USERNAME)")
-	f.StringVar(&kflags.saslPass, "sasl-password", "", "SASL password; prefer $EDDY_SASL_PASSWORD, which stays out of ps and shell history")
+// withKafkaFlags gives a command that talks to Kafka the connection flags,
+// as persistent flags so that its subcommands (dlq list, ...) take them too.
+// They are read back by name from the invoked command (readKafkaFlags).
+func withKafkaFlags(c *cobra.Command) *cobra.Command {
+	c.PersistentFlags().AddFlagSet(kafkaFlagSet(new(kafkaFlags)))
+	return c
+}
+
+// acceptKafkaFlagsFirst lets the connection flags come before the command
+// name (eddy -b X run p.yaml, as the docs write it). To find the command,
+// cobra skips the root's flags and must know which of them take a value
+// (--tls does not): the root declares them, hidden, for that alone; the
+// command found parses them, and one that does not take them refuses them.
+func acceptKafkaFlagsFirst(root *cobra.Command) {
+	f := kafkaFlagSet(new(kafkaFlags))
+	f.VisitAll(func(fl *pflag.Flag) { fl.Hidden = true })
+	root.Flags().AddFlagSet(f)
+}
+
+// readKafkaFlags reads the connection flags of the invoked command c (zero
+// values when c does not take them).
+func readKafkaFlags(c *cobra.Command) kafkaFlags {
+	fs := c.Flags()
+	str := func(name string) string { v, _ := fs.GetString(name); return v }
+	set := func(name string) bool { v, _ := fs.GetBool(name); return v }
+	overrides, _ := fs.GetStringArray("property")
+	return kafkaFlags{
+		brokers: str("brokers"), configFile: str("kafka-config"), overrides: overrides,
+		tlsCA: str("tls-ca"), tlsCert: str("tls-cert"), tlsKey: str("tls-key"), tlsServer: str("tls-server-name"),
+		tlsSkip: set("tls-insecure-skip-verify"), tls: set("tls"),
+		saslMech: str("sasl-mechanism"), saslUser: str("sasl-user"), saslPass: str("sasl-password"),
+	}
 }
 
 // kafkaConfig resolves the connection settings: properties file, then
@@ -50,6 +84,7 @@ func addKafkaFlags(root *cobra.Command) {
 func kafkaConfig(c *cobra.Command) (*kcfg.Config, error) {
 	cfg := kcfg.New()
 	cfg.Warn = func(s string) { fmt.Fprintf(c.ErrOrStderr(), "eddy: warning: %s\n", s) }
+	kflags := readKafkaFlags(c)
 	file := kflags.configFile
 	if file == "" {
 		file = os.Getenv("EDDY_KAFKA_CONFIG")

@@ -4,21 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/eddyhq/eddy/value"
 )
 
 // clearKafkaEnv empties the environment eddy reads, so a developer's
@@ -227,6 +228,13 @@ func TestTailStartOffsets(t *testing.T) {
 		{"earliest", []string{"-o", "earliest"}, nil, all},
 		{"beginning", []string{"-o", "beginning"}, nil, all},
 		{"latest", []string{"-o", "latest"}, nil, nil},
+		{"end", []string{"-o", "end"}, nil, nil},
+		{"offset:N", []string{"-o", "offset:7"}, nil, []int64{7, 8, 9}},
+		{"last:N", []string{"-o", "last:2"}, nil, []int64{8, 9}},
+		{"time:RFC 3339", []string{"-o", "time:" + base.Add(5*time.Minute).Format(time.RFC3339)}, nil, []int64{5, 6, 7, 8, 9}},
+		{"kcat s@MS", []string{"-o", "s@" + strconv.FormatInt(base.Add(8*time.Minute).UnixMilli(), 10)}, nil, []int64{8, 9}},
+		{"kcat s@MS and e@MS", []string{"-o", "s@" + strconv.FormatInt(base.Add(3*time.Minute).UnixMilli(), 10),
+			"-o", "e@" + strconv.FormatInt(base.Add(6*time.Minute).UnixMilli(), 10)}, nil, []int64{3, 4, 5}},
 		{"absolute", []string{"-o", "7"}, nil, []int64{7, 8, 9}},
 		{"absolute past the end", []string{"-o", "99"}, nil, nil},
 		{"last 2", []string{"-o", "-2"}, nil, []int64{8, 9}},
@@ -246,6 +254,12 @@ func TestTailStartOffsets(t *testing.T) {
 	t.Run("relative time", func(t *testing.T) {
 		lines := tailLines(t, "-b", addr, "-t", "rel", "-e", "-o", "@-15m")
 		checkOffsets(t, lines, nil, []int64{7, 8, 9})
+		lines = tailLines(t, "-b", addr, "-t", "rel", "-e", "-o", "time:-15m")
+		checkOffsets(t, lines, nil, []int64{7, 8, 9})
+	})
+	t.Run("e@MS without -e ends when every partition has passed it", func(t *testing.T) {
+		lines := tailLines(t, "-b", addr, "-t", "abs", "-o", "-4", "-o", "e@"+strconv.FormatInt(base.Add(8*time.Minute).UnixMilli(), 10))
+		checkOffsets(t, lines, nil, []int64{6, 7})
 	})
 }
 
@@ -433,9 +447,9 @@ func TestKafkaCommandErrors(t *testing.T) {
 		{"missing topic", []string{"tail", "-b", addr, "-t", "nope"}, 1, `eddy: topic "nope" does not exist`},
 		{"missing partition", []string{"tail", "-b", addr, "-t", "t", "-p", "3"}, 1, `topic "t" has no partition 3`},
 		{"tail without topic", []string{"tail", "-b", addr}, 2, "-t TOPIC"},
-		{"tail bad offset", []string{"tail", "-b", addr, "-t", "t", "-o", "soon"}, 2, `-o "soon"`},
-		{"tail bad time", []string{"tail", "-b", addr, "-t", "t", "-o", "@yesterday"}, 2, "-o @yesterday"},
-		{"tail future duration", []string{"tail", "-b", addr, "-t", "t", "-o", "@15m"}, 2, "must be negative"},
+		{"tail bad offset", []string{"tail", "-b", addr, "-t", "t", "-o", "soon"}, 2, `-o: start position "soon": want earliest, latest, offset:N`},
+		{"tail bad time", []string{"tail", "-b", addr, "-t", "t", "-o", "@yesterday"}, 2, `-o: start position "@yesterday": @ needs an RFC 3339 time`},
+		{"tail future duration", []string{"tail", "-b", addr, "-t", "t", "-o", "@15m"}, 2, "must not be positive"},
 		{"tail bad format", []string{"tail", "-b", addr, "-t", "t", "-f", "xml"}, 2, `-f "xml"`},
 		{"tail bad where", []string{"tail", "-b", addr, "-t", "t", "--where", "n >"}, 2, "--where"},
 		{"tail negative count", []string{"tail", "-b", addr, "-t", "t", "-c", "-1"}, 2, "-c -1"},
@@ -588,42 +602,6 @@ func TestProduceRate(t *testing.T) {
 	}
 }
 
-func TestPacer(t *testing.T) {
-	for _, rate := range []float64{0.5, 3, 100, 25000} {
-		t.Run(strconv.FormatFloat(rate, 'g', -1, 64), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				p := newPacer(rate)
-				defer p.stop()
-				start := time.Now()
-				n := 50
-				for range n {
-					if err := p.wait(t.Context()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				// Record i goes at i/rate, at most one tick late.
-				min := time.Duration(float64(n-1) / rate * float64(time.Second))
-				if d := time.Since(start); d < min || d > min+p.every {
-					t.Errorf("%d records at %v/s took %v, want %v to %v", n, rate, d, min, min+p.every)
-				}
-			})
-		})
-	}
-	if newPacer(0) != nil {
-		t.Error("rate 0 paces")
-	}
-	synctest.Test(t, func(t *testing.T) {
-		p := newPacer(1)
-		defer p.stop()
-		ctx, cancel := context.WithCancel(t.Context())
-		p.wait(ctx)
-		cancel()
-		if err := p.wait(ctx); err != context.Canceled {
-			t.Errorf("wait after cancel = %v", err)
-		}
-	})
-}
-
 func TestKeyer(t *testing.T) {
 	tests := []struct {
 		field, line string
@@ -662,43 +640,33 @@ func TestKeyer(t *testing.T) {
 	}
 }
 
-func TestParseStart(t *testing.T) {
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in      string
-		want    startSpec
+func TestTailOffsetFlags(t *testing.T) {
+	for _, tt := range []struct {
+		flags   []string
+		start   string
+		stopMs  int64
 		wantErr string
 	}{
-		{"earliest", startSpec{kind: startEarliest}, ""},
-		{"latest", startSpec{kind: startLatest}, ""},
-		{"end", startSpec{kind: startLatest}, ""},
-		{"0", startSpec{kind: startAt}, ""},
-		{"12", startSpec{kind: startAt, n: 12}, ""},
-		{"-5", startSpec{kind: startFromEnd, n: 5}, ""},
-		{"-0", startSpec{kind: startLatest}, ""},
-		{"@2026-05-01T11:00:00.250Z", startSpec{kind: startAtMillis, n: now.Add(-time.Hour).UnixMilli() + 250}, ""},
-		{"@2026-05-01T13:00:00+02:00", startSpec{kind: startAtMillis, n: now.Add(-time.Hour).UnixMilli()}, ""},
-		{"@-15m", startSpec{kind: startAtMillis, n: now.Add(-15 * time.Minute).UnixMilli()}, ""},
-		{"@-1h30m", startSpec{kind: startAtMillis, n: now.Add(-90 * time.Minute).UnixMilli()}, ""},
-		{"@1767225600000", startSpec{kind: startAtMillis, n: 1767225600000}, ""},
-		{"@15m", startSpec{}, "must be negative"},
-		{"@", startSpec{}, "want @ followed by"},
-		{"@2026-05-01", startSpec{}, "want @ followed by"},
-		{"first", startSpec{}, `-o "first"`},
-		{"1.5", startSpec{}, `-o "1.5"`},
-		{"", startSpec{}, `-o ""`},
-	}
-	for _, tt := range tests {
-		got, err := parseStart(tt.in, now)
+		{nil, "earliest", -1, ""},
+		{[]string{"-5"}, "last:5", -1, ""},
+		{[]string{"s@1000", "e@2000"}, "time:1970-01-01T00:00:01.000Z", 2000, ""},
+		{[]string{"e@2000"}, "earliest", 2000, ""},
+		{[]string{"e@2000", "latest"}, "latest", 2000, ""},
+		{[]string{"-5", "7"}, "", 0, "-o 7: give one start position, not two"},
+		{[]string{"e@1", "e@2"}, "", 0, "-o e@2: give one stop time"},
+		{[]string{"e@x"}, "", 0, `-o: start position "e@x": e@ needs epoch milliseconds`},
+		{[]string{"first"}, "", 0, `-o: start position "first": want earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m, or beginning, end, N, -N, s@MS`},
+	} {
+		start, stopMs, err := parseOffsets(tt.flags)
 		switch {
 		case tt.wantErr != "":
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("parseStart(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+				t.Errorf("parseOffsets(%q) error = %v, want %q", tt.flags, err, tt.wantErr)
 			}
 		case err != nil:
-			t.Errorf("parseStart(%q): %v", tt.in, err)
-		case got != tt.want:
-			t.Errorf("parseStart(%q) = %+v (%s), want %+v", tt.in, got, value.FormatTime(got.n), tt.want)
+			t.Errorf("parseOffsets(%q): %v", tt.flags, err)
+		case start.String() != tt.start || stopMs != tt.stopMs:
+			t.Errorf("parseOffsets(%q) = %s, %d, want %s, %d", tt.flags, start, stopMs, tt.start, tt.stopMs)
 		}
 	}
 }
@@ -852,5 +820,100 @@ func TestTailExitsAfterTransactionMarkers(t *testing.T) {
 	// tail reads the log as written (read_uncommitted): aborted records show too.
 	if code != 0 || out.String() != "a\nb\na\nb\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+// TestKafkaFlagsWhereTheyBelong: the connection flags are taken by the
+// commands that talk to Kafka (before or after the command name, and by
+// dlq's subcommands), listed in their help only, and refused by the others.
+func TestKafkaFlagsWhereTheyBelong(t *testing.T) {
+	addr := newKafka(t, "orders")
+	for _, args := range [][]string{
+		{"-b", addr, "tail", "-t", "nope"},
+		{"tail", "-b", addr, "-t", "nope"},
+		{"--brokers=" + addr, "-X", "client.id=x", "tail", "-t", "nope"},
+		{"--tls-insecure-skip-verify=false", "-b", addr, "tail", "-t", "nope"},
+	} {
+		code, _, stderr := runCLI(t, "", args...)
+		if code != 1 || !strings.Contains(stderr, `topic "nope" does not exist`) {
+			t.Errorf("%q: exit %d, stderr %q: want the cluster to say the topic is missing", args, code, stderr)
+		}
+	}
+	code, out, _ := runCLI(t, "", "-b", addr, "topics")
+	if code != 0 || !strings.Contains(out, "orders") {
+		t.Errorf("-b ADDR topics: exit %d, %q", code, out)
+	}
+	// a bool flag before the command must not swallow the command name
+	if code, out, stderr := runCLI(t, "", "--tls", "tail", "--help"); code != 0 || !strings.HasPrefix(out, "tail prints") {
+		t.Errorf("--tls tail --help: exit %d, stdout %.40q, stderr %q", code, out, stderr)
+	}
+	for _, cmd := range [][]string{{"run"}, {"tail"}, {"produce"}, {"topics"}, {"dlq"}, {"dlq", "list"}, {"dlq", "replay"}, {"export"}, {"tui"}} {
+		_, out, _ := runCLI(t, "", append(cmd, "--help")...)
+		for _, f := range []string{"--brokers", "--kafka-config", "--property", "--tls-ca", "--sasl-user"} {
+			if !strings.Contains(out, f) {
+				t.Errorf("%s --help does not list %s", strings.Join(cmd, " "), f)
+			}
+		}
+	}
+	for _, cmd := range [][]string{{"gen"}, {"demo"}, {"sql"}, {"state", "inspect"}, {"version"}, {}} {
+		_, out, _ := runCLI(t, "", append(cmd, "--help")...)
+		for _, f := range []string{"--brokers", "--kafka-config", "--tls", "--sasl"} {
+			if strings.Contains(out, f) {
+				t.Errorf("eddy %s --help lists %s", strings.Join(cmd, " "), f)
+			}
+		}
+	}
+	if code, _, stderr := runCLI(t, "", "-b", addr, "gen"); code != 2 || !strings.Contains(stderr, "unknown shorthand flag: 'b'") {
+		t.Errorf("-b ADDR gen: exit %d, %q", code, stderr)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, rewriting it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (-update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// TestTailLayouts: -f takes kcat-style layouts (franz-go's RecordFormatter),
+// and raw is the layout %v\n.
+func TestTailLayouts(t *testing.T) {
+	addr := newKafka(t, "orders")
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	produceRecords(t, addr,
+		&kgo.Record{Topic: "orders", Partition: 0, Timestamp: ts, Key: []byte("ada"), Value: []byte(`{"amount":12.5}`),
+			Headers: []kgo.RecordHeader{{Key: "source", Value: []byte("web")}, {Key: "trace", Value: []byte("t1")}}},
+		&kgo.Record{Topic: "orders", Partition: 0, Timestamp: ts.Add(1500 * time.Millisecond), Value: []byte("not json")},
+		&kgo.Record{Topic: "orders", Partition: 2, Timestamp: ts.Add(time.Minute), Key: []byte("bob"), Value: []byte(`{"amount":99}`)})
+	var out strings.Builder
+	for _, layout := range []string{
+		`%t %p %o %k %v\n`,
+		`%p:%o\t%d %d{go#RFC3339#} key=%k(%K) value=%V bytes, %H headers:%h{ %k=%v}\n`,
+		`100%% %v\n`,
+		"raw",
+	} {
+		code, stdout, stderr := runCLI(t, "", "tail", "-b", addr, "-t", "orders", "-e", "-p", "0", "-f", layout)
+		if code != 0 {
+			t.Fatalf("-f %q: exit %d: %s", layout, code, stderr)
+		}
+		fmt.Fprintf(&out, "-f %s\n%s\n", layout, stdout)
+	}
+	golden(t, "tail-layouts.golden", out.String())
+	code, _, stderr := runCLI(t, "", "tail", "-b", addr, "-t", "orders", "-f", "%d{nope}")
+	if code != 2 || !strings.Contains(stderr, `tail: -f "%d{nope}"`) {
+		t.Errorf("bad layout: exit %d, %q", code, stderr)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/pace"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -157,7 +158,7 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 	p := &producer{cl: cl, topic: f.topic}
 	// Records carry a context that Ctrl-C does not cancel, so what was read
 	// before the interrupt is still delivered; reading stops at once.
-	readErr := p.produceLines(ctx, context.WithoutCancel(ctx), in, what, f.strict, key, newPacer(f.rate))
+	readErr := p.produceLines(ctx, context.WithoutCancel(ctx), in, what, f.strict, key, pace.New(f.rate, 0))
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	flushErr := cl.Flush(flushCtx)
@@ -227,8 +228,7 @@ func (p *producer) promise(_ *kgo.Record, err error) {
 
 // produceLines produces every non-blank line of r until its end, ctx is
 // done, or (strict) a line is not JSON. recCtx is given to the records.
-func (p *producer) produceLines(ctx, recCtx context.Context, r io.Reader, what string, strict bool, key *keyer, pace *pacer) error {
-	defer pace.stop()
+func (p *producer) produceLines(ctx, recCtx context.Context, r io.Reader, what string, strict bool, key *keyer, pacer *pace.Pacer) error {
 	lines, stop := readLines(r)
 	defer stop()
 	for {
@@ -249,7 +249,7 @@ func (p *producer) produceLines(ctx, recCtx context.Context, r io.Reader, what s
 			jerr := json.Unmarshal(l.b, &v)
 			return fmt.Errorf("%s line %d: not valid JSON (--strict): %v", what, l.no, jerr)
 		}
-		if err := pace.wait(ctx); err != nil {
+		if err := pacer.Wait(ctx); err != nil {
 			return err
 		}
 		p.wg.Add(1)
@@ -351,52 +351,4 @@ func (k *keyer) key(line []byte) []byte {
 		return []byte(v.S)
 	}
 	return line[sp.Start:sp.End:sp.End]
-}
-
-// pacer spaces records at rate per second of wall clock: record i may go at
-// start + i/rate, so the average holds exactly however late the wake-ups
-// are. It wakes on a ticker, not once per record, so high rates cost one
-// wake-up per tick. A nil pacer does not wait.
-type pacer struct {
-	rate  float64
-	every time.Duration
-	start time.Time
-	sent  int64
-	tick  *time.Ticker
-}
-
-func newPacer(rate float64) *pacer {
-	if rate <= 0 {
-		return nil
-	}
-	every := time.Duration(float64(time.Second) / rate)
-	return &pacer{rate: rate, every: min(max(every, 5*time.Millisecond), 100*time.Millisecond)}
-}
-
-// wait blocks until the next record may go.
-func (p *pacer) wait(ctx context.Context) error {
-	if p == nil {
-		return nil
-	}
-	if p.tick == nil {
-		p.start = time.Now()
-		p.tick = time.NewTicker(p.every)
-	}
-	for {
-		if allowed := int64(time.Since(p.start).Seconds()*p.rate) + 1; p.sent < allowed {
-			p.sent++
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.tick.C:
-		}
-	}
-}
-
-func (p *pacer) stop() {
-	if p != nil && p.tick != nil {
-		p.tick.Stop()
-	}
 }

@@ -47,8 +47,12 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	addKafkaFlags(root)
-	root.AddCommand(newVersionCmd(), newRunCmd(), newGenCmd(), newDemoCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newSQLCmd(), newTUICmd(), newStateCmd())
+	acceptKafkaFlagsFirst(root)
+	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd())
+	// the commands that talk to Kafka
+	for _, c := range []*cobra.Command{newRunCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
+		root.AddCommand(withKafkaFlags(c))
+	}
 	return root
 }
 

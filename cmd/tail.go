@@ -24,6 +24,7 @@ import (
 	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/startpos"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -33,7 +34,7 @@ var connectTimeout = 10 * time.Second
 
 type tailFlags struct {
 	topic     string
-	offset    string
+	offsets   []string
 	exit      bool
 	count     int
 	where     string
@@ -50,14 +51,20 @@ func newTailCmd() *cobra.Command {
 the one named with -p), and keeps following new records until Ctrl-C. With -e
 it stops once every partition has reached the end it had when tail started.
 
-Start offsets (-o), per partition:
-  earliest   the oldest record still in the log (default; also "beginning")
-  latest     only records produced from now on (also "end")
-  N          absolute offset N (clamped to the partition's start and end)
-  -N         the last N records
-  @TIME      the first record stamped at or after TIME: RFC 3339
-             (@2026-01-01T10:00:00Z), a duration back from now (@-15m), or
-             epoch milliseconds (@1767261600000)
+Start offsets (-o), per partition, in eddy's start syntax (docs/kafka.md) or
+kcat's:
+  earliest     the oldest record still in the log (default; kcat: beginning)
+  latest       only records produced from now on (kcat: end)
+  offset:N     absolute offset N, clamped to the partition's start and end
+               (kcat: N)
+  last:N       the last N records (kcat: -N)
+  time:TIME    the first record stamped at or after TIME: RFC 3339
+               (time:2026-01-01T10:00:00Z) or a duration back from now
+               (time:-15m); also @TIME, and kcat's s@MS or @MS for epoch
+               milliseconds (@1767261600000)
+A second -o e@MS (kcat's) ends each partition before its first record
+stamped at or after MS (epoch milliseconds); tail exits when every partition
+has ended.
 
 Formats (-f):
   json   one object per line: topic, partition, offset, timestamp (RFC 3339,
@@ -67,14 +74,19 @@ Formats (-f):
   raw    the value bytes and a newline
   table  partition, offset, timestamp, key and value, cut to the width in
          $COLUMNS (120 when unset)
+  LAYOUT anything with a % or a backslash: a kcat-style layout (franz-go's
+         RecordFormatter): %t topic, %p partition, %o offset, %k key, %v
+         value, %h{%k=%v } headers, %H their count, %d timestamp (epoch ms;
+         %d{go#RFC3339#} as a date), %K %V key and value lengths, %% a
+         percent sign, \n \t escapes; e.g. -f '%p:%o %k %v\n'
 
 --where keeps the records whose JSON value matches a filter expression (the
 pipeline's filter syntax; coordinates as _key, _topic, _partition, _offset,
 _timestamp, _headers). Records it cannot evaluate (not JSON, or the expression
 fails on them) are skipped and counted on stderr at the end.
 
-Exit status: 0 at the end of the records (-e, -c) or on Ctrl-C, 1 when the
-topic does not exist or the cluster fails, 2 on bad flags.`,
+Exit status: 0 at the end of the records (-e, -c, e@MS) or on Ctrl-C, 1 when
+the topic does not exist or the cluster fails, 2 on bad flags.`,
 		Example: `  # everything in orders, then stop
   eddy tail -b localhost:9092 -t orders -e
 
@@ -91,65 +103,40 @@ topic does not exist or the cluster fails, 2 on bad flags.`,
 	}
 	fl := c.Flags()
 	fl.StringVarP(&f.topic, "topic", "t", "", "`TOPIC` to read (required)")
-	fl.StringVarP(&f.offset, "offset", "o", "earliest", "`WHERE` to start in each partition: earliest, latest, N, -N or @TIME")
+	fl.StringArrayVarP(&f.offsets, "offset", "o", nil, "`WHERE` to start in each partition (default earliest; see above), and e@MS to stop")
 	fl.BoolVarP(&f.exit, "exit", "e", false, "exit when every partition reaches the end it had at start")
 	fl.IntVarP(&f.count, "count", "c", 0, "stop after printing `N` records (0: no limit)")
 	fl.StringVar(&f.where, "where", "", "print only records matching this filter `EXPR`")
-	fl.StringVarP(&f.format, "format", "f", "json", "output `FORMAT`: json, raw or table")
+	fl.StringVarP(&f.format, "format", "f", "json", "output `FORMAT`: json, raw, table or a %-layout (see above)")
 	fl.Int32VarP(&f.partition, "partition", "p", -1, "read only this `PARTITION` (-1: all)")
 	return c
 }
 
-// startKind says how a start offset is given.
-type startKind int
-
-const (
-	startEarliest startKind = iota
-	startLatest
-	startAt       // absolute offset n
-	startFromEnd  // the last n records
-	startAtMillis // first record stamped at or after n (epoch ms)
-)
-
-type startSpec struct {
-	kind startKind
-	n    int64
-}
-
-// parseStart reads -o; now resolves @-DURATION.
-func parseStart(s string, now time.Time) (startSpec, error) {
-	switch s {
-	case "earliest", "beginning":
-		return startSpec{kind: startEarliest}, nil
-	case "latest", "end":
-		return startSpec{kind: startLatest}, nil
-	}
-	if t, ok := strings.CutPrefix(s, "@"); ok {
-		if ms, err := strconv.ParseInt(t, 10, 64); err == nil && ms >= 0 {
-			return startSpec{kind: startAtMillis, n: ms}, nil
-		}
-		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
-			return startSpec{kind: startAtMillis, n: ts.UnixMilli()}, nil
-		}
-		if d, err := time.ParseDuration(t); err == nil {
-			if d > 0 {
-				return startSpec{}, fmt.Errorf("-o %s: a duration goes back from now, so it must be negative (@-%s)", s, t)
+// parseOffsets reads the -o flags: at most one start (any form of
+// startpos.ParseKcat) and one kcat stop time (e@MS, -1 when not given).
+func parseOffsets(flags []string) (start startpos.Position, stopMs int64, err error) {
+	stopMs = -1
+	var haveStart bool
+	for _, s := range flags {
+		if ms, ok, err := startpos.ParseKcatStop(s); ok {
+			if err != nil {
+				return start, 0, fmt.Errorf("-o: %w", err)
 			}
-			return startSpec{kind: startAtMillis, n: now.Add(d).UnixMilli()}, nil
+			if stopMs >= 0 {
+				return start, 0, fmt.Errorf("-o %s: give one stop time (e@MS), not two", s)
+			}
+			stopMs = ms
+			continue
 		}
-		return startSpec{}, fmt.Errorf("-o %s: want @ followed by an RFC 3339 time, a negative duration (@-15m) or epoch milliseconds", s)
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return startSpec{}, fmt.Errorf("-o %q: want earliest, latest, N, -N or @TIME", s)
-	}
-	if strings.HasPrefix(s, "-") {
-		if n == 0 {
-			return startSpec{kind: startLatest}, nil
+		if haveStart {
+			return start, 0, fmt.Errorf("-o %s: give one start position, not two", s)
 		}
-		return startSpec{kind: startFromEnd, n: -n}, nil
+		if start, err = startpos.ParseKcat(s); err != nil {
+			return start, 0, fmt.Errorf("-o: %w", err)
+		}
+		haveStart = true
 	}
-	return startSpec{kind: startAt, n: n}, nil
+	return start, stopMs, nil
 }
 
 // connect resolves the connection settings and returns a client whose
@@ -207,7 +194,7 @@ type partRange struct{ from, end int64 }
 
 // startOffsets resolves -o for each partition against the partition's
 // current log start and end.
-func startOffsets(ctx context.Context, adm *kadm.Client, topic string, parts []int32, s startSpec) (map[int32]partRange, error) {
+func startOffsets(ctx context.Context, adm *kadm.Client, topic string, parts []int32, s startpos.Position) (map[int32]partRange, error) {
 	lows, err := adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		err = lows.Error()
@@ -223,13 +210,14 @@ func startOffsets(ctx context.Context, adm *kadm.Client, topic string, parts []i
 		return nil, fmt.Errorf("list end offsets of %q: %w", topic, err)
 	}
 	var atTime kadm.ListedOffsets
-	if s.kind == startAtMillis {
-		atTime, err = adm.ListOffsetsAfterMilli(ctx, s.n, topic)
+	if s.Kind == startpos.Time {
+		ms := s.Millis(time.Now())
+		atTime, err = adm.ListOffsetsAfterMilli(ctx, ms, topic)
 		if err == nil {
 			err = atTime.Error()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list offsets of %q at %s: %w", topic, value.FormatTime(s.n), err)
+			return nil, fmt.Errorf("list offsets of %q at %s: %w", topic, value.FormatTime(ms), err)
 		}
 	}
 	out := make(map[int32]partRange, len(parts))
@@ -239,23 +227,12 @@ func startOffsets(ctx context.Context, adm *kadm.Client, topic string, parts []i
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("list offsets of %q: partition %d is missing from the answer", topic, p)
 		}
-		low, high := lo.Offset, hi.Offset
-		var from int64
-		switch s.kind {
-		case startEarliest:
-			from = low
-		case startLatest:
-			from = high
-		case startAt:
-			from = min(max(s.n, low), high)
-		case startFromEnd:
-			from = max(high-s.n, low)
-		case startAtMillis:
-			from = high // no record at or after the time
-			if o, ok := atTime.Lookup(topic, p); ok && o.Offset >= 0 {
-				from = min(max(o.Offset, low), high)
-			}
+		at := int64(-1) // no record at or after the time
+		if o, ok := atTime.Lookup(topic, p); ok {
+			at = o.Offset
 		}
+		high := hi.Offset
+		from := s.Resolve(lo.Offset, high, at)
 		out[p] = partRange{from: from, end: high}
 	}
 	return out, nil
@@ -265,7 +242,7 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	if f.topic == "" {
 		return usagef("tail: name the topic with -t TOPIC")
 	}
-	start, err := parseStart(f.offset, time.Now())
+	start, stopMs, err := parseOffsets(f.offsets)
 	if err != nil {
 		return usageError{err}
 	}
@@ -275,10 +252,9 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	if f.partition < -1 {
 		return usagef("tail: -p %d is not a partition", f.partition)
 	}
-	switch f.format {
-	case "json", "raw", "table":
-	default:
-		return usagef("tail: -f %q: want json, raw or table", f.format)
+	out, err := newRecordPrinter(c.OutOrStdout(), f.format)
+	if err != nil {
+		return usageError{err}
 	}
 	var m *engine.Matcher
 	if f.where != "" {
@@ -308,16 +284,19 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	if err != nil {
 		return err
 	}
+	out.fitTable(ranges)
 
 	t := &tailer{
 		cl:      cl,
 		topic:   f.topic,
 		exit:    f.exit,
+		stopMs:  stopMs,
+		stopped: map[int32]bool{},
 		limit:   f.count,
 		match:   m,
 		ranges:  ranges,
 		pending: map[int32]bool{},
-		out:     newRecordPrinter(c.OutOrStdout(), f.format, ranges),
+		out:     out,
 		stderr:  c.ErrOrStderr(),
 	}
 	offsets := map[int32]kgo.Offset{}
@@ -348,6 +327,8 @@ type tailer struct {
 	cl      *kgo.Client
 	topic   string
 	exit    bool
+	stopMs  int64          // -o e@MS: end each partition at this time (-1: none)
+	stopped map[int32]bool // partitions ended by stopMs
 	limit   int
 	match   *engine.Matcher
 	ranges  map[int32]partRange
@@ -362,7 +343,8 @@ type tailer struct {
 }
 
 func (t *tailer) done() bool {
-	return (t.exit && len(t.pending) == 0) || (t.limit > 0 && t.printed >= t.limit)
+	return (t.exit && len(t.pending) == 0) || (t.limit > 0 && t.printed >= t.limit) ||
+		(t.stopMs >= 0 && len(t.stopped) == len(t.ranges))
 }
 
 func (t *tailer) run(ctx context.Context) error {
@@ -400,6 +382,15 @@ func (t *tailer) run(ctx context.Context) error {
 
 // handle prints one record if it is wanted and reports whether tail is done.
 func (t *tailer) handle(r *kgo.Record) bool {
+	if t.stopped[r.Partition] {
+		return t.done() // fetched before the partition was paused
+	}
+	if t.stopMs >= 0 && r.Timestamp.UnixMilli() >= t.stopMs {
+		t.stopped[r.Partition] = true
+		delete(t.pending, r.Partition)
+		t.cl.PauseFetchPartitions(map[string][]int32{t.topic: {r.Partition}})
+		return t.done()
+	}
 	if t.exit {
 		if !t.pending[r.Partition] {
 			return t.done() // at its end already: newer records are not part of this run
@@ -443,6 +434,7 @@ func (t *tailer) handle(r *kgo.Record) bool {
 type recordPrinter struct {
 	w      *bufio.Writer
 	format string
+	layout *kgo.RecordFormatter // raw, and kcat-style layouts
 	buf    []byte
 	cbuf   bytes.Buffer
 
@@ -456,32 +448,52 @@ const (
 	tableTimeWidth = 24
 )
 
-func newRecordPrinter(w io.Writer, format string, ranges map[int32]partRange) *recordPrinter {
+// newRecordPrinter makes the printer of format: json, raw, table, or a
+// layout of franz-go's RecordFormatter (%t %p %o %k %v %h{...} %d ...,
+// kcat-style), recognised by a % or a backslash.
+func newRecordPrinter(w io.Writer, format string) (*recordPrinter, error) {
 	p := &recordPrinter{w: bufio.NewWriterSize(w, 64<<10), format: format}
-	if format == "table" {
-		p.partW, p.offW = len("PARTITION"), len("OFFSET")
-		for part, r := range ranges {
-			p.partW = max(p.partW, len(strconv.Itoa(int(part))))
-			p.offW = max(p.offW, len(strconv.FormatInt(r.end, 10)))
-		}
-		width := 120
-		if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
-			width = n
-		}
-		p.valW = max(width-(p.partW+p.offW+tableTimeWidth+tableKeyWidth+4*2), 10)
+	layout := format
+	switch {
+	case format == "json", format == "table":
+		return p, nil
+	case format == "raw":
+		layout = `%v\n`
+	case !strings.ContainsAny(format, `%\`):
+		return nil, fmt.Errorf("tail: -f %q: want json, raw, table or a layout such as '%%k %%v\\n' (see eddy tail --help)", format)
 	}
-	return p
+	var err error
+	if p.layout, err = kgo.NewRecordFormatter(layout); err != nil {
+		return nil, fmt.Errorf("tail: -f %q: %w", format, err)
+	}
+	return p, nil
+}
+
+// fitTable sizes the table's columns for the partitions and offsets read.
+func (p *recordPrinter) fitTable(ranges map[int32]partRange) {
+	if p.format != "table" {
+		return
+	}
+	p.partW, p.offW = len("PARTITION"), len("OFFSET")
+	for part, r := range ranges {
+		p.partW = max(p.partW, len(strconv.Itoa(int(part))))
+		p.offW = max(p.offW, len(strconv.FormatInt(r.end, 10)))
+	}
+	width := 120
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		width = n
+	}
+	p.valW = max(width-(p.partW+p.offW+tableTimeWidth+tableKeyWidth+4*2), 10)
 }
 
 func (p *recordPrinter) flush() error { return p.w.Flush() }
 
 func (p *recordPrinter) print(r *kgo.Record) {
 	b := p.buf[:0]
-	switch p.format {
-	case "raw":
-		b = append(b, r.Value...)
-		b = append(b, '\n')
-	case "table":
+	switch {
+	case p.layout != nil:
+		b = p.layout.AppendRecord(b, r)
+	case p.format == "table":
 		if !p.header {
 			p.header = true
 			b = p.appendRow(b, "PARTITION", "OFFSET", "TIMESTAMP", "KEY", "VALUE")

@@ -7,7 +7,6 @@ import (
 	"log"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -18,6 +17,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/replay"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/startpos"
 	"github.com/eddyhq/eddy/tui"
 )
 
@@ -66,6 +66,9 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 	if f.rate > 0 && f.input == "" {
 		return usagef("--rate needs --input")
 	}
+	if _, err := startpos.Parse(f.start); err != nil {
+		return usagef("tui: --start: %v", err)
+	}
 	opts := tui.Options{Attach: f.topic, Start: f.start}
 	if f.pipeline != "" {
 		p, err := pipeline.Load(f.pipeline)
@@ -95,8 +98,8 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 				return nil, err
 			}
 			var line int64
-			if n, ok := strings.CutPrefix(start, "offset:"); ok {
-				line, _ = strconv.ParseInt(n, 10, 64)
+			if p, err := startpos.Parse(start); err == nil && p.Kind == startpos.Offset {
+				line = p.N
 			}
 			return tui.Pace(tui.From(src, line), f.rate), nil
 		}

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/eddyhq/eddy/startpos"
 	"github.com/eddyhq/eddy/windows"
 )
 
@@ -419,14 +420,13 @@ func (ps *parser) strList(v *yaml.Node, path string) []string {
 }
 
 var (
-	startRe = regexp.MustCompile(`^(earliest|latest|offset:\d+|last:\d+|time:.+)$`)
-	stopRe  = regexp.MustCompile(`^(none|caught-up|time:.+)$`)
+	stopRe = regexp.MustCompile(`^(none|caught-up|time:.+)$`)
 )
 
 // checkStart checks a Kafka source's start position.
 func checkStart(s string) error {
-	if !startRe.MatchString(s) || !validTimeSpec(s) {
-		return fmt.Errorf("invalid start %q (earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m)", s)
+	if _, err := startpos.Parse(s); err != nil {
+		return fmt.Errorf("invalid start %q (%s)", s, startpos.Forms)
 	}
 	return nil
 }
@@ -445,20 +445,8 @@ func validTimeSpec(s string) bool {
 	if !ok {
 		return true
 	}
-	_, err := ParseTimeSpec(t, time.Time{})
+	_, _, _, err := startpos.ParseTime(t)
 	return err == nil
-}
-
-// ParseTimeSpec reads an RFC 3339 time or a duration relative to now
-// ("-15m") into epoch milliseconds.
-func ParseTimeSpec(s string, now time.Time) (int64, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixMilli(), nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(d).UnixMilli(), nil
-	}
-	return 0, fmt.Errorf("invalid time %q: expected RFC 3339 or a duration like -15m", s)
 }
 
 func (ps *parser) stages(p *Pipeline, n *yaml.Node) {

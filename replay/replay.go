@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/internal/pace"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
@@ -765,8 +766,7 @@ func (r *run) transact(ctx context.Context, conn []kgo.Opt, spans map[int32]span
 		sess.End(c, kgo.TryAbort)
 	}
 
-	lim := newLimiter(o.Rate)
-	defer lim.stop()
+	lim := pace.New(o.Rate, 0)
 	recCtx := context.WithoutCancel(ctx)
 	var (
 		inTxn    bool
@@ -824,7 +824,7 @@ func (r *run) transact(ctx context.Context, conn []kgo.Opt, spans map[int32]span
 					return failed(err)
 				}
 				if out != nil {
-					if err := lim.take(ctx); err != nil {
+					if err := lim.Wait(ctx); err != nil {
 						return interrupted()
 					}
 					if v.outcome == Parked && !parkedOK {

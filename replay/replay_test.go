@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -136,6 +135,30 @@ func TestReplayToOriginal(t *testing.T) {
 	}
 	if n := len(readTopic(t, conn, "orders", false)); n != 3 {
 		t.Errorf("orders has %d records after the second run, want 3", n)
+	}
+}
+
+// spreadLetters is n dead letters from orders, over partitions 0 to 2.
+func spreadLetters(n int) []*kgo.Record {
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, eddyLetter(i, int32(i%3), "orders", 0))
+	}
+	return recs
+}
+
+// TestReplayRate: --rate spaces the records replayed. The bound is a lower
+// one only, so a slow machine cannot fail it.
+func TestReplayRate(t *testing.T) {
+	conn := newCluster(t, "dlq", "fixed")
+	produce(t, conn, spreadLetters(21)...)
+	rep, err := Run(context.Background(), conn, Options{Topic: "dlq", To: "fixed", MaxReplays: 3, Group: "g", Rate: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 21 records at 100/s: the last goes 200 ms after the first
+	if rep.Replayed() != 21 || rep.Elapsed < 195*time.Millisecond {
+		t.Errorf("replayed %d records at 100/s in %v, want 21 in at least 200ms", rep.Replayed(), rep.Elapsed)
 	}
 }
 
@@ -385,34 +408,11 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
-func TestLimiter(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(200)
-		defer l.stop()
-		start := time.Now()
-		for range 101 {
-			if err := l.take(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// The first record goes at once, the next 100 at 200/s.
-		if d := time.Since(start); d != 500*time.Millisecond {
-			t.Errorf("101 records at 200/s took %v, want 500ms", d)
-		}
-	})
-	if newLimiter(0) != nil {
-		t.Error("rate 0 should not limit")
-	}
-}
-
 // Dead letters that arrive while a replay runs are left for the next run:
 // neither replayed nor passed over by the committed offsets.
 func TestReplayStopsAtStartEnd(t *testing.T) {
 	conn := newCluster(t, "dlq", "orders")
-	var recs []*kgo.Record
-	for i := range 30 {
-		recs = append(recs, eddyLetter(i, int32(i%3), "orders", 0))
-	}
+	recs := spreadLetters(30)
 	produce(t, conn, recs...)
 	// Once the run knows where it stops, more dead letters arrive in every
 	// partition: the first fetch holds records beyond the end.

@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddyhq/eddy/startpos"
 )
 
 // Partition names a topic partition.
@@ -68,6 +69,7 @@ type Kafka struct {
 	cl      *kgo.Client
 	adm     *kadm.Client
 	o       KafkaOptions
+	start   startpos.Position
 	stopAt  int64 // time:... stop, epoch ms; 0 none
 	bounded bool
 	end     map[Partition]int64 // high watermarks at start (bounded sources)
@@ -160,6 +162,10 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	if o.Start == "" {
 		o.Start = "earliest"
 	}
+	start, err := startpos.Parse(o.Start)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source: %w", err)
+	}
 	if o.Stop == "" {
 		o.Stop = "none"
 	}
@@ -169,9 +175,9 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	if len(o.Topics) == 0 {
 		return nil, errors.New("kafka source: no topic")
 	}
-	k := &Kafka{o: o, bounded: o.Stop != "none", done: map[Partition]bool{}}
+	k := &Kafka{o: o, start: start, bounded: o.Stop != "none", done: map[Partition]bool{}}
 	if ts, ok := strings.CutPrefix(o.Stop, "time:"); ok {
-		t, err := parseWhen(ts, o.Now())
+		t, err := startpos.TimeMillis(ts, o.Now())
 		if err != nil {
 			return nil, fmt.Errorf("kafka source stop: %w", err)
 		}
@@ -238,7 +244,7 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 	if o.Group != "" && !o.GroupOffsetsOnly {
 		// a 10 s session (default 45 s) lets a restarted run take over its
 		// partitions soon after a crash
-		k.reset = resetOffset(o.Start, o.Now)
+		k.reset = resetOffset(start, o.Now)
 		opts = append(opts, kgo.ConsumerGroup(o.Group), kgo.ConsumeTopics(o.Topics...),
 			kgo.SessionTimeout(10*time.Second), kgo.HeartbeatInterval(time.Second),
 			kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(k.reset),
@@ -361,30 +367,18 @@ func (k *Kafka) groupStarts(ctx context.Context, adm *kadm.Client, starts map[Pa
 	return nil
 }
 
-// parseWhen reads RFC 3339 or a duration relative to now.
-func parseWhen(s string, now time.Time) (int64, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixMilli(), nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(d).UnixMilli(), nil
-	}
-	return 0, fmt.Errorf("invalid time %q: expected RFC 3339 or a duration like -15m", s)
-}
-
-func resetOffset(start string, now func() time.Time) kgo.Offset {
-	switch {
-	case start == "latest":
+// resetOffset is where the group client starts a partition with no
+// committed offset.
+func resetOffset(start startpos.Position, now func() time.Time) kgo.Offset {
+	switch start.Kind {
+	case startpos.Latest:
 		return kgo.NewOffset().AtEnd()
-	case strings.HasPrefix(start, "offset:"):
-		n, _ := strconv.ParseInt(strings.TrimPrefix(start, "offset:"), 10, 64)
-		return kgo.NewOffset().At(n)
-	case strings.HasPrefix(start, "last:"):
-		n, _ := strconv.ParseInt(strings.TrimPrefix(start, "last:"), 10, 64)
-		return kgo.NewOffset().AtEnd().Relative(-n)
-	case strings.HasPrefix(start, "time:"):
-		ms, _ := parseWhen(strings.TrimPrefix(start, "time:"), now())
-		return kgo.NewOffset().AfterMilli(ms)
+	case startpos.Offset:
+		return kgo.NewOffset().At(start.N)
+	case startpos.Last:
+		return kgo.NewOffset().AtEnd().Relative(-start.N)
+	case startpos.Time:
+		return kgo.NewOffset().AfterMilli(start.Millis(now()))
 	}
 	return kgo.NewOffset().AtStart()
 }
@@ -401,12 +395,8 @@ func (k *Kafka) startOffsets(ctx context.Context, adm *kadm.Client, ends kadm.Li
 		return nil, nil, fmt.Errorf("list start offsets: %w", err)
 	}
 	var after kadm.ListedOffsets
-	if ts, ok := strings.CutPrefix(o.Start, "time:"); ok {
-		ms, err := parseWhen(ts, o.Now())
-		if err != nil {
-			return nil, nil, fmt.Errorf("kafka source start: %w", err)
-		}
-		if after, err = adm.ListOffsetsAfterMilli(ctx, ms, o.Topics...); err == nil {
+	if k.start.Kind == startpos.Time {
+		if after, err = adm.ListOffsetsAfterMilli(ctx, k.start.Millis(o.Now()), o.Topics...); err == nil {
 			err = after.Error()
 		}
 		if err != nil {
@@ -420,21 +410,11 @@ func (k *Kafka) startOffsets(ctx context.Context, adm *kadm.Client, ends kadm.Li
 		}
 		p := Partition{e.Topic, e.Partition}
 		first := firsts[e.Topic][e.Partition].Offset
-		var s int64
-		switch {
-		case o.Start == "latest":
-			s = e.Offset
-		case strings.HasPrefix(o.Start, "offset:"):
-			s, _ = strconv.ParseInt(strings.TrimPrefix(o.Start, "offset:"), 10, 64)
-		case strings.HasPrefix(o.Start, "last:"):
-			n, _ := strconv.ParseInt(strings.TrimPrefix(o.Start, "last:"), 10, 64)
-			s = e.Offset - n
-		case after != nil:
-			s = after[e.Topic][e.Partition].Offset
-		default:
-			s = first
+		at := int64(-1)
+		if o, ok := after.Lookup(e.Topic, e.Partition); ok {
+			at = o.Offset
 		}
-		out[p] = min(max(s, first), e.Offset)
+		out[p] = k.start.Resolve(first, e.Offset, at)
 		firstOf[p] = first
 	})
 	return out, firstOf, nil

@@ -242,3 +242,49 @@ func TestKafkaRecreatedTopic(t *testing.T) {
 		return
 	}
 }
+
+// TestKafkaStartPositions: every form of start resolves per partition
+// against the partition's log, and a bad one is refused up front.
+func TestKafkaStartPositions(t *testing.T) {
+	_, addr, _ := fakeCluster(t, "t", 2)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for p := range int32(2) {
+		for i := range 10 {
+			r := &kgo.Record{Topic: "t", Partition: p, Value: []byte("v"), Timestamp: base.Add(time.Duration(i) * time.Second)}
+			if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	now := func() time.Time { return base.Add(12 * time.Second) }
+	for _, tt := range []struct {
+		start string
+		want  int64 // in both partitions
+	}{
+		{"", 0}, {"earliest", 0}, {"latest", 10}, {"offset:3", 3}, {"offset:99", 10},
+		{"last:4", 6}, {"last:40", 0}, {"time:2026-01-01T00:00:05Z", 5}, {"time:2026-01-01T00:00:04.500Z", 5},
+		{"time:-5s", 7}, {"time:2027-01-01T00:00:00Z", 10},
+	} {
+		k, err := OpenKafka(context.Background(), []kgo.Opt{kgo.SeedBrokers(addr)},
+			KafkaOptions{Topics: []string{"t"}, Start: tt.start, Stop: "caught-up", Now: now})
+		if err != nil {
+			t.Fatalf("start %q: %v", tt.start, err)
+		}
+		got := k.StartOffsets()
+		k.Close()
+		for p := range int32(2) {
+			if off := got[Partition{"t", p}]; off != tt.want {
+				t.Errorf("start %q: partition %d starts at %d, want %d", tt.start, p, off, tt.want)
+			}
+		}
+	}
+	_, err = OpenKafka(context.Background(), []kgo.Opt{kgo.SeedBrokers(addr)}, KafkaOptions{Topics: []string{"t"}, Start: "last:x"})
+	if err == nil || !strings.Contains(err.Error(), `"last:x"`) {
+		t.Errorf("start last:x: %v, want an error naming it", err)
+	}
+}

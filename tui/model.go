@@ -15,6 +15,7 @@ import (
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/startpos"
 )
 
 // Options configures the workbench.
@@ -381,26 +382,14 @@ func (m *Model) seek(start string) tea.Cmd {
 
 // validStart checks a seek position.
 func validStart(s string, file bool) error {
-	if file {
-		if s == "earliest" || strings.HasPrefix(s, "offset:") {
-			return nil
-		}
-		return fmt.Errorf("a file seeks to earliest or offset:LINE, not %q", s)
-	}
-	switch {
-	case s == "earliest", s == "latest":
-		return nil
-	case strings.HasPrefix(s, "offset:"), strings.HasPrefix(s, "last:"):
-		var n int64
-		if _, err := fmt.Sscan(s[strings.IndexByte(s, ':')+1:], &n); err != nil || n < 0 {
-			return fmt.Errorf("want %s with a number", s[:strings.IndexByte(s, ':')+1])
-		}
-		return nil
-	case strings.HasPrefix(s, "time:"):
-		_, err := pipeline.ParseTimeSpec(s[5:], time.Now())
+	p, err := startpos.Parse(s)
+	if err != nil {
 		return err
 	}
-	return fmt.Errorf("want earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m, not %q", s)
+	if file && p.Kind != startpos.Earliest && p.Kind != startpos.Offset {
+		return fmt.Errorf("a file seeks to earliest or offset:LINE, not %q", s)
+	}
+	return nil
 }
 
 // feedMsg takes in one batch of feed data. It re-arms the feed's Cmd.

@@ -3,8 +3,8 @@ package tui
 import (
 	"context"
 	"sync"
-	"time"
 
+	"github.com/eddyhq/eddy/internal/pace"
 	"github.com/eddyhq/eddy/source"
 )
 
@@ -15,15 +15,12 @@ func Pace(src source.Source, rate float64) source.Source {
 	if rate <= 0 {
 		return src
 	}
-	return &paced{Source: src, rate: rate, step: max(1, int(rate/Refresh)), start: time.Now()}
+	return &paced{Source: src, pacer: pace.New(rate, max(1, int(rate/Refresh)))}
 }
 
 type paced struct {
 	source.Source
-	rate  float64
-	step  int
-	start time.Time
-	sent  int64
+	pacer *pace.Pacer // a slice goes when its first record is due
 
 	cur *source.Batch // owned by Next's caller goroutine
 	pos int
@@ -48,18 +45,10 @@ func (p *paced) Next(ctx context.Context) (*source.Batch, error) {
 		}
 		p.cur, p.pos = b, 0
 	}
-	// Wait until the records sent so far are due.
-	due := p.start.Add(time.Duration(float64(p.sent) / p.rate * float64(time.Second)))
-	if d := time.Until(due); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
+	end := min(len(p.cur.Records), p.pos+p.pacer.Step())
+	if err := p.pacer.WaitFirst(ctx, end-p.pos); err != nil {
+		return nil, err
 	}
-	end := min(len(p.cur.Records), p.pos+p.step)
 	sub := &source.Batch{Records: p.cur.Records[p.pos:end]}
 	if p.pos == 0 {
 		sub.Added = p.cur.Added
@@ -78,7 +67,6 @@ func (p *paced) Next(ctx context.Context) (*source.Batch, error) {
 		p.pending[p.cur] -= 1 << 30 // marks the batch complete: released when the count returns below zero
 	}
 	p.mu.Unlock()
-	p.sent += int64(end - p.pos)
 	p.pos = end
 	if last {
 		p.cur = nil // the batch may be reused once released

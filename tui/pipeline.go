@@ -95,14 +95,14 @@ type stageForm struct {
 }
 
 const (
-	fType = iota // window form field order
-	fSize
-	fSlide
-	fGap
-	fKey
-	fAgg
-	fTime
-	fOOO
+	windowFieldType = iota // the window form's fields, in order
+	windowFieldSize
+	windowFieldSlide
+	windowFieldGap
+	windowFieldKey
+	windowFieldAgg
+	windowFieldTime
+	windowFieldMaxOutOfOrder
 )
 
 // newForm builds the form for kind, filled from st when editing.
@@ -165,11 +165,11 @@ func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guess
 		}
 		add("type", "tumbling | hopping | session", typ)
 		add("size", "e.g. 10s, 1m (tumbling, hopping)", size)
-		f.fields[fSize].only = windows.TumblingType
+		f.fields[windowFieldSize].only = windows.TumblingType
 		add("slide", "e.g. 5s (hopping)", slide)
-		f.fields[fSlide].only = windows.HoppingType
+		f.fields[windowFieldSlide].only = windows.HoppingType
 		add("gap", "e.g. 30s (session)", gap)
-		f.fields[fGap].only = windows.SessionType
+		f.fields[windowFieldGap].only = windows.SessionType
 		add("key", "fields, comma-separated; empty: one global window", keys)
 		add("aggregate", "name: count() | sum(f) | avg(f) | min(f) | max(f) | quantile(f, 0.95) | ...", aggs)
 		add("time field", "event-time field (epoch ms or RFC 3339); empty: processing time", tf)
@@ -180,7 +180,7 @@ func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guess
 
 // windowType is what the window form's type field names.
 func (f *stageForm) windowType() windows.Type {
-	switch strings.TrimSpace(f.fields[fType].in.String()) {
+	switch strings.TrimSpace(f.fields[windowFieldType].in.String()) {
 	case "hopping":
 		return windows.HoppingType
 	case "session":
@@ -196,7 +196,7 @@ func (f *stageForm) applies(i int) bool {
 		return true
 	}
 	t := f.windowType()
-	if i == fSize {
+	if i == windowFieldSize {
 		return t != windows.SessionType
 	}
 	return o == t
@@ -286,26 +286,26 @@ func (f *stageForm) build(t pipeline.Time) (pipeline.Stage, pipeline.Time, error
 			return d.Milliseconds(), nil
 		}
 		var err error
-		switch typ := val(fType); typ {
+		switch typ := val(windowFieldType); typ {
 		case "tumbling", "":
 			w.Spec.Type = windows.TumblingType
-			w.Spec.Size, err = dur(fSize)
+			w.Spec.Size, err = dur(windowFieldSize)
 		case "hopping":
 			w.Spec.Type = windows.HoppingType
-			if w.Spec.Size, err = dur(fSize); err == nil {
-				w.Spec.Slide, err = dur(fSlide)
+			if w.Spec.Size, err = dur(windowFieldSize); err == nil {
+				w.Spec.Slide, err = dur(windowFieldSlide)
 			}
 		case "session":
 			w.Spec.Type = windows.SessionType
-			w.Spec.Gap, err = dur(fGap)
+			w.Spec.Gap, err = dur(windowFieldGap)
 		default:
 			err = fmt.Errorf("type: want tumbling, hopping or session, not %q", typ)
 		}
 		if err != nil {
 			return st, t, err
 		}
-		w.Key = splitTop(val(fKey), ',')
-		as, err := pairs(val(fAgg), ',', "name: function(field)")
+		w.Key = splitTop(val(windowFieldKey), ',')
+		as, err := pairs(val(windowFieldAgg), ',', "name: function(field)")
 		if err != nil {
 			return st, t, fmt.Errorf("aggregate: %w", err)
 		}
@@ -313,9 +313,9 @@ func (f *stageForm) build(t pipeline.Time) (pipeline.Stage, pipeline.Time, error
 			w.Aggregates = append(w.Aggregates, pipeline.Aggregate{Name: a[0], Src: a[1]})
 		}
 		st.Window = w
-		t.Field = val(fTime)
+		t.Field = val(windowFieldTime)
 		t.MaxOutOfOrder = 0
-		if s := val(fOOO); s != "" {
+		if s := val(windowFieldMaxOutOfOrder); s != "" {
 			d, err := time.ParseDuration(s)
 			if err != nil || d < 0 {
 				return st, t, fmt.Errorf("max out of order: want a duration like 2s, not %q", s)

@@ -125,20 +125,20 @@ func TestPipelinePaneWindowFormAndMoves(t *testing.T) {
 	_ = m.gotoPane("pipeline")
 	keys(m, "a", "w")
 	f := m.pipe.form
-	if f == nil || f.fields[fTime].in.String() != "ts" {
+	if f == nil || f.fields[windowFieldTime].in.String() != "ts" {
 		t.Fatalf("window form does not guess the time field ts: %+v", f)
 	}
 	// hopping shows slide; a slide above the size is rejected in place
-	f.fields[fType].in.set("hopping")
-	f.fields[fSize].in.set("10s")
-	f.fields[fSlide].in.set("20s")
-	f.fields[fKey].in.set("country")
-	f.fields[fAgg].in.set("orders: count(), p: quantile(amount, 0.9)")
+	f.fields[windowFieldType].in.set("hopping")
+	f.fields[windowFieldSize].in.set("10s")
+	f.fields[windowFieldSlide].in.set("20s")
+	f.fields[windowFieldKey].in.set("country")
+	f.fields[windowFieldAgg].in.set("orders: count(), p: quantile(amount, 0.9)")
 	m.pipe.validate()
-	if !f.applies(fSlide) || f.applies(fGap) || !strings.Contains(f.err, "slide") {
-		t.Fatalf("hopping form: slide applies=%v gap applies=%v err=%q", f.applies(fSlide), f.applies(fGap), f.err)
+	if !f.applies(windowFieldSlide) || f.applies(windowFieldGap) || !strings.Contains(f.err, "slide") {
+		t.Fatalf("hopping form: slide applies=%v gap applies=%v err=%q", f.applies(windowFieldSlide), f.applies(windowFieldGap), f.err)
 	}
-	f.fields[fSlide].in.set("5s")
+	f.fields[windowFieldSlide].in.set("5s")
 	runCmd(m, keys(m, "enter"))
 	if m.plan == nil || m.plan.Window == nil || m.plan.Window.Spec.Slide != 5000 || m.plan.Pipeline.Time.Field != "ts" {
 		t.Fatalf("window not applied: %+v", m.plan)
