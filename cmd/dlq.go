@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/job"
+	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/replay"
 	"github.com/eddyhq/eddy/sink"
@@ -573,19 +575,11 @@ func runDlqReplay(c *cobra.Command, f dlqReplayFlags) error {
 		if err != nil {
 			return usageError{err}
 		}
-		r := &runner{c: c, p: p}
-		// replay closes what it opens, so the runner keeps no closers.
+		out := job.NewOutputs(p, job.Options{Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(),
+			Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }})
 		o.Through = &replay.Through{Plan: plan,
-			OpenSink: func(t pipeline.Target) (sink.Sink, error) {
-				s, err := r.openSink(ctx, t)
-				r.closers = nil
-				return s, err
-			},
-			OpenDead: func(*pipeline.Target) (sink.DeadLetters, error) {
-				d, err := r.openDead(ctx)
-				r.closers = nil
-				return d, err
-			},
+			OpenSink: func(t pipeline.Target) (sink.Sink, error) { return out.Sink(ctx, t) },
+			OpenDead: func(*pipeline.Target) (sink.DeadLetters, error) { return out.Dead(ctx) },
 		}
 	}
 	if f.file != "" {

@@ -13,16 +13,17 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // followSpec writes a pipeline that follows topic bids on addr forever,
 // with state, and n bids on the topic; it returns the spec and the output.
 func followSpec(t *testing.T, n int) (spec, out, stateDir string) {
 	t.Helper()
-	addr := newCluster(t, "bids")
+	addr := runtest.Cluster(t, "bids")
 	produceLines(t, addr, "bids", genLines(t, "nexmark", fixtures.Options{Count: n, Seed: 5, Only: "bids"}))
 	dir := t.TempDir()
-	spec = writeFile(t, dir, "p.yaml", fmt.Sprintf(`source: {kafka: {brokers: [%s], topic: bids}}
+	spec = runtest.WriteFile(t, dir, "p.yaml", fmt.Sprintf(`source: {kafka: {brokers: [%s], topic: bids}}
 stages:
   - project: {auction: auction, price: price}
 sinks: [{file: out.jsonl}]

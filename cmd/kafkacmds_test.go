@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/internal/runtest"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -46,20 +47,6 @@ func newKafka(t *testing.T, topics ...string) string {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()[0]
-}
-
-// produceRecords writes records with a plain client; each record's
-// Partition is used as is.
-func produceRecords(t *testing.T, addr string, recs ...*kgo.Record) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // tailLine is one line of `tail -f json`.
@@ -168,7 +155,7 @@ func regexpLine(out string, fields ...string) bool {
 func TestTailJSONEncodings(t *testing.T) {
 	addr := newKafka(t, "enc")
 	ts := time.Date(2026, 3, 1, 12, 0, 0, 123e6, time.UTC)
-	produceRecords(t, addr,
+	runtest.Produce(t, addr,
 		&kgo.Record{Topic: "enc", Partition: 1, Timestamp: ts, Key: []byte("k1"), Value: []byte("{\"a\": [1,\n 2]}\n"),
 			Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("abc")}, {Key: "bin", Value: []byte{0xff, 0}}, {Key: "nil"}}},
 		&kgo.Record{Topic: "enc", Partition: 1, Timestamp: ts, Key: []byte{0xfe, 0x01}, Value: []byte{0xc3, 0x28}},
@@ -205,7 +192,7 @@ func seedOffsets(t *testing.T, addr, topic string, base time.Time, step time.Dur
 				Key: []byte(strconv.Itoa(i)), Value: []byte(`{"i":` + strconv.Itoa(i) + `}`)})
 		}
 	}
-	produceRecords(t, addr, recs...)
+	runtest.Produce(t, addr, recs...)
 }
 
 func TestTailStartOffsets(t *testing.T) {
@@ -277,7 +264,7 @@ func TestTailCountWhereAndFormats(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: "mixed", Partition: 0, Timestamp: ts.Add(time.Duration(i) * time.Second),
 			Key: []byte("k" + strconv.Itoa(i)), Value: []byte(v)})
 	}
-	produceRecords(t, addr, recs...)
+	runtest.Produce(t, addr, recs...)
 	base := []string{"tail", "-b", addr, "-t", "mixed", "-e"}
 
 	t.Run("count", func(t *testing.T) {
@@ -371,7 +358,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestTailFollowsUntilCanceled(t *testing.T) {
 	addr := newKafka(t, "live")
-	produceRecords(t, addr, &kgo.Record{Topic: "live", Value: []byte("1")})
+	runtest.Produce(t, addr, &kgo.Record{Topic: "live", Value: []byte("1")})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb syncBuffer
@@ -380,7 +367,7 @@ func TestTailFollowsUntilCanceled(t *testing.T) {
 		done <- run(ctx, []string{"tail", "-b", addr, "-t", "live", "-f", "raw"}, strings.NewReader(""), &out, &errb)
 	}()
 	waitFor(t, "the existing record", func() bool { return out.String() == "1\n" })
-	produceRecords(t, addr, &kgo.Record{Topic: "live", Partition: 2, Value: []byte("2")})
+	runtest.Produce(t, addr, &kgo.Record{Topic: "live", Partition: 2, Value: []byte("2")})
 	waitFor(t, "the new record", func() bool { return out.String() == "1\n2\n" })
 	cancel()
 	select {
@@ -395,7 +382,7 @@ func TestTailFollowsUntilCanceled(t *testing.T) {
 
 func TestTailLatestSeesOnlyNewRecords(t *testing.T) {
 	addr := newKafka(t, "news")
-	produceRecords(t, addr, &kgo.Record{Topic: "news", Value: []byte("old")})
+	runtest.Produce(t, addr, &kgo.Record{Topic: "news", Value: []byte("old")})
 	var out, errb syncBuffer
 	done := make(chan int)
 	go func() {
@@ -415,7 +402,7 @@ func TestTailLatestSeesOnlyNewRecords(t *testing.T) {
 			}
 			return
 		case <-tick.C:
-			produceRecords(t, addr, &kgo.Record{Topic: "news", Value: []byte("new")})
+			runtest.Produce(t, addr, &kgo.Record{Topic: "news", Value: []byte("new")})
 		case <-deadline:
 			t.Fatal("tail -o latest -c 2 did not finish")
 		}
@@ -709,7 +696,7 @@ func TestTopicsAndGroupLag(t *testing.T) {
 	for i := range 10 {
 		recs = append(recs, &kgo.Record{Topic: "orders", Partition: int32(i % 2), Value: []byte(strconv.Itoa(i))})
 	}
-	produceRecords(t, addr, recs...)
+	runtest.Produce(t, addr, recs...)
 
 	// A group member reads 3 records of partition 0 and 5 of partition 1,
 	// commits, and leaves.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // largeKeysSpec is a session window per transaction id, one hour of gap:
@@ -74,15 +75,15 @@ func TestRunPebbleLargerThanMemory(t *testing.T) {
 	mem, pebble := filepath.Join(dir, "memory"), filepath.Join(dir, "pebble")
 	os.Mkdir(mem, 0o755)
 	os.Mkdir(pebble, 0o755)
-	writeFile(t, mem, "p.yaml", largeKeysSpec(input, ""))
-	writeFile(t, pebble, "p.yaml", largeKeysSpec(input, fmt.Sprintf("state: {dir: st, backend: pebble, memory_limit: %dMiB}\n", limit>>20)))
+	runtest.WriteFile(t, mem, "p.yaml", largeKeysSpec(input, ""))
+	runtest.WriteFile(t, pebble, "p.yaml", largeKeysSpec(input, fmt.Sprintf("state: {dir: st, backend: pebble, memory_limit: %dMiB}\n", limit>>20)))
 
 	memRSS, memErr := runPeakRSS(t, bin, mem)
 	pebRSS, pebErr := runPeakRSS(t, bin, pebble)
 	t.Logf("%d keys: peak RSS %d MiB in memory, %d MiB with backend pebble and memory_limit %d MiB", n, memRSS>>20, pebRSS>>20, limit>>20)
 	want := fmt.Sprintf("eddy: in=%d passed=%d filtered=0 dead=0 late=0 rows=%d", n, n, n)
 	for _, s := range []string{memErr, pebErr} {
-		if got := statsLine(s); got != want {
+		if got := runtest.StatsLine(s); got != want {
 			t.Errorf("counters %q, want %q", got, want)
 		}
 	}

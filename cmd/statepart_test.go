@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -14,63 +13,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddyhq/eddy/internal/runtest"
 )
-
-// producePartitioned writes n generated bids to topic, record i to
-// partition i % 3.
-func producePartitioned(t *testing.T, addr, topic string, n int) {
-	t.Helper()
-	var recs []*kgo.Record
-	for i, l := range bytes.Split(bytes.TrimSpace(genBids(t, "", n)), []byte("\n")) {
-		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 3), Value: l})
-	}
-	produceRecords(t, addr, recs...)
-}
-
-// sortedFile returns the lines of a file, sorted.
-func sortedFile(t *testing.T, path string) []string {
-	t.Helper()
-	b, _ := os.ReadFile(path)
-	return sortedLines(string(b))
-}
-
-// sortedTopic returns the values read_committed readers see in topic, sorted.
-func sortedTopic(t *testing.T, addr, topic string) []string {
-	t.Helper()
-	var out []string
-	for _, l := range topicRecords(t, addr, topic) {
-		out = append(out, string(l.Value))
-	}
-	slices.Sort(out)
-	return out
-}
-
-// sameRows requires the file, the DuckDB table and the read_committed
-// topic written in dir to hold the rows want (sorted lines) and wantTable
-// (sorted tableRows), as multisets.
-func sameRows(t *testing.T, addr, dir, topic string, want, wantTable []string) {
-	t.Helper()
-	if got := sortedFile(t, filepath.Join(dir, "out.jsonl")); !slices.Equal(got, want) {
-		t.Errorf("file: %d rows, want the %d of the uninterrupted run", len(got), len(want))
-	}
-	if got := tableRows(t, filepath.Join(dir, "out.duckdb"), "bids"); !slices.Equal(got, wantTable) {
-		t.Errorf("DuckDB table: %d rows, want the %d of the uninterrupted run", len(got), len(wantTable))
-	}
-	if got := sortedTopic(t, addr, topic); !slices.Equal(got, want) {
-		t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run", len(got), topic, len(want))
-	}
-}
-
-// partSpec is stateSpec over a three-partition topic with a Kafka sink
-// to results as well; group, when not empty, is the source's group.
-func partSpec(addr, in, results, group, timeCfg string) string {
-	src := "source: {kafka: {brokers: [" + addr + "], topic: " + in + ", stop: caught-up"
-	if group != "" {
-		src += ", group: " + group
-	}
-	s := strings.Replace(stateSpec(src+"}}"), "dlq:", "  - kafka: {topic: "+results+"}\ndlq:", 1)
-	return strings.Replace(s, "time: {field: dateTime, max_out_of_order: 1s, allowed_lateness: 1s}", "time: "+timeCfg, 1)
-}
 
 // TestRunKilledKafkaPartitionsSinks kills runs over a three-partition
 // topic, where the read order differs from run to run, writing to a file, a
@@ -82,23 +27,23 @@ func TestRunKilledKafkaPartitionsSinks(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
 	topics := killTopics("bidsp", "refp", "resp")
-	addr := newCluster(t, topics...)
-	producePartitioned(t, addr, "bidsp", 60_000)
+	addr := runtest.Cluster(t, topics...)
+	runtest.ProducePartitioned(t, addr, "bidsp", 60_000)
 	timeCfg := "{field: dateTime, max_out_of_order: 5s}"
 	base := t.TempDir()
-	ref, wantStats := referenceRun(t, bin, base, partSpec(addr, "bidsp", "refp", "", timeCfg))
+	ref, wantStats := referenceRun(t, bin, base, runtest.PartSpec(addr, "bidsp", "refp", "", timeCfg))
 	if !strings.Contains(wantStats, " late=0 ") {
 		t.Fatalf("the reference run has late records, so rows depend on the read order: %s", wantStats)
 	}
-	want := sortedFile(t, filepath.Join(ref, "out.jsonl"))
-	if got := sortedTopic(t, addr, "refp"); !slices.Equal(got, want) {
+	want := runtest.SortedFile(t, filepath.Join(ref, "out.jsonl"))
+	if got := runtest.SortedTopic(t, addr, "refp"); !slices.Equal(got, want) {
 		t.Fatalf("the reference run's Kafka sink holds %d rows, its file %d", len(got), len(want))
 	}
-	wantTable := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids")
+	wantTable := runtest.TableRows(t, filepath.Join(ref, "out.duckdb"), "bids")
 	for i, topic := range topics[2:] {
 		t.Run(fmt.Sprintf("seed%d", i+1), func(t *testing.T) {
-			dir := killedRun(t, bin, base, topic, partSpec(addr, "bidsp", topic, "", timeCfg), uint64(i+31), size(filepath.Join(ref, "out.jsonl")), wantStats)
-			sameRows(t, addr, dir, topic, want, wantTable)
+			dir := killedRun(t, bin, base, topic, runtest.PartSpec(addr, "bidsp", topic, "", timeCfg), uint64(i+31), size(filepath.Join(ref, "out.jsonl")), wantStats)
+			runtest.SameRows(t, addr, dir, topic, want, wantTable)
 		})
 	}
 }
@@ -116,7 +61,7 @@ func TestRunKilledKafkaGroupLate(t *testing.T) {
 	bin := buildEddy(t)
 	clearKafkaEnv(t)
 	topics := killTopics("bidsg", "refg", "resg")
-	addr := newCluster(t, topics...)
+	addr := runtest.Cluster(t, topics...)
 	killedGroupLate(t, bin, addr, "g", topics[0], topics[1], topics[2:]...)
 }
 
@@ -125,10 +70,10 @@ func TestRunKilledKafkaGroupLate(t *testing.T) {
 // ref, the killed ones (group prefix-TOPIC) to each of results.
 func killedGroupLate(t *testing.T, bin, addr, prefix, in, refTopic string, results ...string) {
 	t.Helper()
-	producePartitioned(t, addr, in, 60_000)
+	runtest.ProducePartitioned(t, addr, in, 60_000)
 	timeCfg := "{field: dateTime, max_out_of_order: 500ms, allowed_lateness: 2s}"
 	base := t.TempDir()
-	refDir, refStats := referenceRun(t, bin, base, partSpec(addr, in, refTopic, "", timeCfg))
+	refDir, refStats := referenceRun(t, bin, base, runtest.PartSpec(addr, in, refTopic, "", timeCfg))
 	var ref struct{ in, passed, filtered, dead, late, rows int }
 	parseStats := func(line string, s *struct{ in, passed, filtered, dead, late, rows int }) {
 		t.Helper()
@@ -155,25 +100,25 @@ func killedGroupLate(t *testing.T, bin, addr, prefix, in, refTopic string, resul
 			group := prefix + "-" + topic
 			dir := filepath.Join(base, fmt.Sprintf("run%d", i+1))
 			os.Mkdir(dir, 0o755)
-			writeFile(t, dir, "p.yaml", partSpec(addr, in, topic, group, timeCfg))
+			runtest.WriteFile(t, dir, "p.yaml", runtest.PartSpec(addr, in, topic, group, timeCfg))
 			stderr, kills := killedRuns(t, bin, dir, uint64(i+41), size(filepath.Join(refDir, "out.jsonl")), "run", filepath.Join(dir, "p.yaml"))
 			if kills == 0 {
 				t.Fatal("never killed: the test proves nothing")
 			}
 			var got struct{ in, passed, filtered, dead, late, rows int }
-			parseStats(statsLine(stderr), &got)
-			t.Logf("killed %d times; %s (uninterrupted: %s)", kills, statsLine(stderr), refStats)
+			parseStats(runtest.StatsLine(stderr), &got)
+			t.Logf("killed %d times; %s (uninterrupted: %s)", kills, runtest.StatsLine(stderr), refStats)
 			if got.in != ref.in || got.filtered != ref.filtered || got.dead != ref.dead || got.passed+got.late != ref.passed+ref.late {
-				t.Errorf("counters %s do not add up to the uninterrupted run's %s", statsLine(stderr), refStats)
+				t.Errorf("counters %s do not add up to the uninterrupted run's %s", runtest.StatsLine(stderr), refStats)
 			}
-			file := sortedFile(t, filepath.Join(dir, "out.jsonl"))
+			file := runtest.SortedFile(t, filepath.Join(dir, "out.jsonl"))
 			if len(file) != got.rows {
 				t.Errorf("file: %d rows, the counters say %d", len(file), got.rows)
 			}
-			if kafka := sortedTopic(t, addr, topic); !slices.Equal(kafka, file) {
+			if kafka := runtest.SortedTopic(t, addr, topic); !slices.Equal(kafka, file) {
 				t.Errorf("read_committed sees %d rows in %s, the file holds %d: they differ", len(kafka), topic, len(file))
 			}
-			if n := len(tableRows(t, filepath.Join(dir, "out.duckdb"), "bids")); n != got.rows {
+			if n := len(runtest.TableRows(t, filepath.Join(dir, "out.duckdb"), "bids")); n != got.rows {
 				t.Errorf("DuckDB table: %d rows, want %d", n, got.rows)
 			}
 			db, err := sql.Open("duckdb", filepath.Join(dir, "out.duckdb"))
@@ -208,48 +153,12 @@ func killedGroupLate(t *testing.T, bin, addr, prefix, in, refTopic string, resul
 	}
 }
 
-// TestRunCrashBetweenCommits fails a run at the moments of a two-phase
-// checkpoint where the sinks disagree: after the Pebble write and before
-// any commit (the table and the topic hold the previous checkpoint), and
-// after the DuckDB commit but before the Kafka one (the table holds the new
-// checkpoint, the topic the previous one: the restart commits the topic's
-// rows again from the checkpoint). The restarted run must end with the
-// uninterrupted run's rows in every sink, over three partitions. The runs
-// are in process, failed by a fault point (faultRun).
-func TestRunCrashBetweenCommits(t *testing.T) {
-	bin := buildEddy(t)
-	clearKafkaEnv(t)
-	addr := newCluster(t, "bidsc", "refc", "resc1", "resc2", "resc3")
-	producePartitioned(t, addr, "bidsc", 30_000)
-	timeCfg := "{field: dateTime, max_out_of_order: 5s}"
-	base := t.TempDir()
-	ref, wantStats := referenceRun(t, bin, base, partSpec(addr, "bidsc", "refc", "", timeCfg))
-	want := sortedFile(t, filepath.Join(ref, "out.jsonl"))
-	wantTable := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids")
-	for i, fail := range []string{"save", "commit duckdb", "commit kafka"} {
-		topic := fmt.Sprintf("resc%d", i+1)
-		t.Run(fail, func(t *testing.T) {
-			dir := filepath.Join(base, topic)
-			os.Mkdir(dir, 0o755)
-			p := writeFile(t, dir, "p.yaml", partSpec(addr, "bidsc", topic, "", timeCfg))
-			if code, stderr, fired := faultRun(t, p, fail); !fired || code != 1 {
-				t.Fatalf("the run failing after %s: fired %v, exit %d\n%s", fail, fired, code, stderr)
-			}
-			code, stderr, _ := faultRun(t, p, "")
-			if got := statsLine(stderr); code != 0 || got != wantStats {
-				t.Errorf("exit %d, final counters %q, want %q\n%s", code, got, wantStats, stderr)
-			}
-			sameRows(t, addr, dir, topic, want, wantTable)
-		})
-	}
-}
-
 // TestRunStateGroupWithMembers refuses a state run whose source group has
 // an active member: eddy would read every partition beside it.
 func TestRunStateGroupWithMembers(t *testing.T) {
 	clearKafkaEnv(t)
-	addr := newCluster(t, "busy")
-	produceRecords(t, addr, &kgo.Record{Topic: "busy", Value: []byte(`{"i":1}`)})
+	addr := runtest.Cluster(t, "busy")
+	runtest.Produce(t, addr, &kgo.Record{Topic: "busy", Value: []byte(`{"i":1}`)})
 	member, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("busy-g"), kgo.ConsumeTopics("busy"))
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +170,7 @@ func TestRunStateGroupWithMembers(t *testing.T) {
 		t.Fatalf("the member did not join: %v", fs.Err())
 	}
 	dir := t.TempDir()
-	p := writeFile(t, dir, "p.yaml", "source: {kafka: {brokers: ["+addr+"], topic: busy, group: busy-g, stop: caught-up}}\nsinks: [{file: out.jsonl}]\nstate: {dir: st}\n")
+	p := runtest.WriteFile(t, dir, "p.yaml", "source: {kafka: {brokers: ["+addr+"], topic: busy, group: busy-g, stop: caught-up}}\nsinks: [{file: out.jsonl}]\nstate: {dir: st}\n")
 	code, _, stderr := runCLI(t, "", "run", p)
 	if code != 1 || !strings.Contains(stderr, "consumer group busy-g has 1 active member(s)") {
 		t.Errorf("state with a busy group: exit %d\n%s", code, stderr)
