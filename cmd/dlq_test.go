@@ -1,19 +1,15 @@
 package cmd
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/internal/runtest"
@@ -405,111 +401,6 @@ func TestDlqUsage(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.wantCode, tt.wantStderr)
 			}
 		})
-	}
-}
-
-// A replay killed (SIGKILL) in the middle of its transactions, then run
-// again, replays every record exactly once in total.
-func TestDlqReplayKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the eddy binary")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build eddy with")
-	}
-	bin := filepath.Join(t.TempDir(), "eddy")
-	build := exec.Command(goBin, "build", "-o", bin, "github.com/eddyhq/eddy")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	clearKafkaEnv(t)
-	addr := runtest.Cluster(t, "dlq", "orders")
-	const n = 300
-	var recs []*kgo.Record
-	for i := range n {
-		recs = append(recs, &kgo.Record{Topic: "dlq", Partition: int32(i % 3), Value: fmt.Appendf(nil, `{"id":%d}`, i),
-			Headers: []kgo.RecordHeader{
-				{Key: "eddy.error", Value: []byte("ts: missing event time")}, {Key: "eddy.stage", Value: []byte("time")},
-				{Key: "eddy.source.topic", Value: []byte("orders")}, {Key: "eddy.replay.count", Value: []byte("0")},
-			}})
-	}
-	runtest.Produce(t, addr, recs...)
-
-	// 300 records a second in transactions of 50: killed after the first
-	// commit, it is most likely in the middle of the second transaction.
-	sub := exec.Command(bin, "-b", addr, "dlq", "replay", "-t", "dlq", "--rate", "300", "--batch", "50")
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	committed := func() int64 {
-		os, err := adm.FetchOffsets(context.Background(), "eddy-replay.dlq")
-		if err != nil {
-			return 0
-		}
-		var sum int64
-		os.Each(func(o kadm.OffsetResponse) { sum += max(o.At, 0) })
-		return sum
-	}
-	written := func() int64 {
-		ends, err := adm.ListEndOffsets(context.Background(), "orders")
-		if err != nil {
-			return 0
-		}
-		var sum int64
-		ends.Each(func(o kadm.ListedOffset) { sum += max(o.Offset, 0) })
-		return sum
-	}
-	// Kill once a transaction has committed and the next one has written
-	// records (more offsets than the committed records and their markers).
-	start := time.Now()
-	waitFor(t, "a transaction under way after the first commit", func() bool {
-		c := committed()
-		return c > 0 && written() > c+3
-	})
-	sub.Process.Kill()
-	sub.Wait()
-	done := committed()
-	if done >= n {
-		t.Fatalf("the replay finished before it was killed (%d committed)", done)
-	}
-	// read_uncommitted readers (tail) see the records of the transaction
-	// the kill left open; read_committed readers do not.
-	_, raw, _ := runCLI(t, "", "-b", addr, "tail", "-t", "orders", "-e", "-f", "raw")
-	uncommitted := strings.Count(raw, "\n")
-	if int64(uncommitted) <= done {
-		t.Errorf("read_uncommitted sees %d records, want more than the %d committed", uncommitted, done)
-	}
-	t.Logf("killed after %v with %d of %d records committed and %d written", time.Since(start), done, n, uncommitted)
-
-	rerun := time.Now()
-	code, _, stderr := runCLI(t, "", "-b", addr, "dlq", "replay", "-t", "dlq")
-	t.Logf("rerun took %v", time.Since(rerun))
-	if code != 0 {
-		t.Fatalf("replay after the kill: %d %s", code, stderr)
-	}
-	want := fmt.Sprintf("eddy: replayed %d  (orders %d)\n", n-done, n-done)
-	if !strings.Contains(stderr, want) {
-		t.Errorf("summary lacks %q:\n%s", want, stderr)
-	}
-	seen := map[string]int{}
-	for _, l := range runtest.TopicRecords(t, addr, "orders") {
-		seen[string(l.Value)]++
-	}
-	if len(seen) != n {
-		t.Errorf("read_committed sees %d distinct records, want %d", len(seen), n)
-	}
-	for v, c := range seen {
-		if c != 1 {
-			t.Errorf("%s seen %d times", v, c)
-		}
 	}
 }
 

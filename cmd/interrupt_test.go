@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -93,27 +92,4 @@ func TestRunInterrupted(t *testing.T) {
 			checkInterrupted(t, code, tt.code, stderr.String(), tt.name, st, n)
 		})
 	}
-}
-
-// The built binary stops the same way on a real SIGINT.
-func TestRunSIGINTBinary(t *testing.T) {
-	bin := buildEddy(t)
-	const n = 300
-	spec, out, st := followSpec(t, n)
-	cmd := exec.Command(bin, "run", spec)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every row", func() bool { return lineCount(out) == n })
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	checkInterrupted(t, code, 130, stderr.String(), "SIGINT", st, n)
 }

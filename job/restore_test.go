@@ -102,25 +102,31 @@ func TestCheckpointFaults(t *testing.T) {
 		// files: the file sink and dead letters only (the Pebble write
 		// runs in the background)
 		files bool
+		// pebble: the window state in a Pebble store (state.backend
+		// pebble, a cache far smaller than the open windows) while the
+		// uninterrupted run keeps it in memory
+		pebble bool
 	}{
-		{"before the Pebble write", "20ms", []string{"sync", "sync", "sync"}, false},
-		{"before the DuckDB commit", "20ms", []string{"save", "save", "save"}, false},
-		{"before the DuckDB commit, last checkpoint", "1h", []string{"save", "save", "save"}, false},
-		{"before the Kafka commit", "20ms", []string{"commit duckdb", "commit duckdb", "commit duckdb"}, false},
-		{"before the Kafka commit, last checkpoint", "1h", []string{"commit duckdb", "commit duckdb"}, false},
-		{"after the Kafka commit", "20ms", []string{"commit kafka", "commit kafka"}, false},
-		{"after the roll back", "1h", []string{"save", "rollback", "save", "rollback", "save"}, false},
+		{"before the Pebble write", "20ms", []string{"sync", "sync", "sync"}, false, false},
+		{"before the DuckDB commit", "20ms", []string{"save", "save", "save"}, false, false},
+		{"before the DuckDB commit, last checkpoint", "1h", []string{"save", "save", "save"}, false, false},
+		{"before the Kafka commit", "20ms", []string{"commit duckdb", "commit duckdb", "commit duckdb"}, false, false},
+		{"before the Kafka commit, last checkpoint", "1h", []string{"commit duckdb", "commit duckdb"}, false, false},
+		{"after the Kafka commit", "20ms", []string{"commit kafka", "commit kafka"}, false, false},
+		{"after the roll back", "1h", []string{"save", "rollback", "save", "rollback", "save"}, false, false},
 		// the redo leaves every sink at the end of the input: nothing to
 		// redo after it
-		{"after the redo", "1h", []string{"commit duckdb", "redo"}, false},
-		{"mixed", "20ms", []string{"save", "commit duckdb", "save", "sync", "commit kafka", "save", "commit duckdb"}, false},
+		{"after the redo", "1h", []string{"commit duckdb", "redo"}, false, false},
+		{"mixed", "20ms", []string{"save", "commit duckdb", "save", "sync", "commit kafka", "save", "commit duckdb"}, false, false},
 		// the fresh start's checkpoint #1: a failure before its write
 		// starts afresh again, one after it restores it (#1 holds no
 		// rows: nothing to redo)
-		{"first checkpoint, before the DuckDB commit", "20ms", []string{"sync@1", "sync@1", "save@1", "save"}, false},
-		{"first checkpoint, before the Kafka commit", "20ms", []string{"commit duckdb@1", "commit duckdb", "commit kafka"}, false},
-		{"files only, before the Pebble write", "20ms", []string{"sync", "sync file", "sync"}, true},
-		{"files only, after the Pebble write", "20ms", []string{"save", "save", "sync", "save"}, true},
+		{"first checkpoint, before the DuckDB commit", "20ms", []string{"sync@1", "sync@1", "save@1", "save"}, false, false},
+		{"first checkpoint, before the Kafka commit", "20ms", []string{"commit duckdb@1", "commit duckdb", "commit kafka"}, false, false},
+		{"files only, before the Pebble write", "20ms", []string{"sync", "sync file", "sync"}, true, false},
+		{"files only, after the Pebble write", "20ms", []string{"save", "save", "sync", "save"}, true, false},
+		{"pebble backend", "20ms", []string{"sync", "save", "commit duckdb", "commit kafka", "save"}, false, true},
+		{"pebble backend, after the roll back", "1h", []string{"save", "rollback", "commit duckdb", "redo"}, false, true},
 	}
 	topics := []string{"ref"}
 	for i := range tests {
@@ -130,15 +136,20 @@ func TestCheckpointFaults(t *testing.T) {
 	base := t.TempDir()
 	in := filepath.Join(base, "bids.jsonl")
 	runtest.GenBids(t, in, 40000)
-	spec := func(topic, every string, files bool) string {
+	spec := func(topic, every string, files, pebble bool) string {
 		s := strings.Replace(runtest.StateSpec("source: {file: "+in+"}"), "dlq:",
 			"  - kafka: {brokers: ["+addr+"], topic: "+topic+"}\ndlq:", 1)
 		if files {
 			s = strings.Replace(s, "  - duckdb: {path: out.duckdb, table: bids, batch_rows: 300}\n  - kafka: {brokers: ["+addr+"], topic: "+topic+"}\n", "", 1)
 		}
+		if pebble {
+			s = strings.Replace(s, "checkpoint_every: 20ms}", "checkpoint_every: 20ms, backend: pebble, memory_limit: 128MiB}", 1)
+		}
 		return strings.Replace(s, "checkpoint_every: 20ms", "checkpoint_every: "+every, 1)
 	}
-	ref, wantStats := referenceRun(t, base, spec("ref", "20ms", false))
+	// the heap limit the pebble backend sets would hold for the whole test
+	t.Setenv("GOMEMLIMIT", "off")
+	ref, wantStats := referenceRun(t, base, spec("ref", "20ms", false, false))
 	wantTopic := runtest.SortedTopic(t, addr, "ref")
 	if len(wantTopic) == 0 {
 		t.Fatal("the uninterrupted run wrote no rows: the test proves nothing")
@@ -148,7 +159,7 @@ func TestCheckpointFaults(t *testing.T) {
 			topic := fmt.Sprintf("res%d", i)
 			dir := filepath.Join(base, topic)
 			os.Mkdir(dir, 0o755)
-			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", spec(topic, tt.every, tt.files)), tt.fails...)
+			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", spec(topic, tt.every, tt.files, tt.pebble)), tt.fails...)
 			if got := runtest.StatsLine(stderr); got != wantStats {
 				t.Errorf("final counters %q, want %q", got, wantStats)
 			}
@@ -157,6 +168,9 @@ func TestCheckpointFaults(t *testing.T) {
 				return
 			}
 			runtest.SameOutputs(t, ref, dir)
+			if _, err := os.Stat(filepath.Join(dir, "st", "windows", "live")); tt.pebble && err != nil {
+				t.Errorf("no window store: %v", err)
+			}
 			if got := runtest.SortedTopic(t, addr, topic); !slices.Equal(got, wantTopic) {
 				t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run", len(got), topic, len(wantTopic))
 			}
@@ -189,6 +203,33 @@ func TestCrashBetweenCommits(t *testing.T) {
 				t.Errorf("final counters %q, want %q\n%s", got, wantStats, stderr)
 			}
 			runtest.SameRows(t, addr, dir, topic, want, wantTable)
+		})
+	}
+}
+
+// TestGroupLateFaults fails runs over three partitions read with a
+// consumer group, with late records and revisions (so rows depend on the
+// read order), after each commit step in turn, with the group's offsets
+// committed in the Kafka sink's transactions: the outputs must agree with
+// each other and with the counters, and the group must end at the input's
+// end offsets (runtest.CheckGroupRun).
+func TestGroupLateFaults(t *testing.T) {
+	addr := runtest.Cluster(t, "bidsg", "refg", "resg1", "resg2", "resg3")
+	runtest.ProducePartitioned(t, addr, "bidsg", 30_000)
+	timeCfg := "{field: dateTime, max_out_of_order: 500ms, allowed_lateness: 2s}"
+	base := t.TempDir()
+	_, refStats := referenceRun(t, base, runtest.PartSpec(addr, "bidsg", "refg", "", timeCfg))
+	if ref := runtest.ParseStats(t, refStats); ref.Late == 0 || ref.Dead == 0 {
+		t.Fatalf("the reference run exercises too little: %s", refStats)
+	}
+	for i, fails := range [][]string{{"save", "save"}, {"commit duckdb", "commit kafka"}, {"sync", "save", "commit kafka", "save"}} {
+		topic := fmt.Sprintf("resg%d", i+1)
+		t.Run(strings.Join(fails, ","), func(t *testing.T) {
+			group := "g-" + topic
+			dir := filepath.Join(base, topic)
+			os.Mkdir(dir, 0o755)
+			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", runtest.PartSpec(addr, "bidsg", topic, group, timeCfg)), fails...)
+			runtest.CheckGroupRun(t, addr, "bidsg", group, dir, topic, refStats, runtest.StatsLine(stderr))
 		})
 	}
 }

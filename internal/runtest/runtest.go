@@ -16,6 +16,7 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" driver of TableRows
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -245,4 +246,82 @@ func SortedLines(s string) []string {
 	l := strings.Split(strings.TrimSpace(s), "\n")
 	slices.Sort(l)
 	return l
+}
+
+// Stats are the counters of a run's "eddy: in=..." line.
+type Stats struct{ In, Passed, Filtered, Dead, Late, Rows int }
+
+// ParseStats reads the counters of a StatsLine.
+func ParseStats(t testing.TB, line string) Stats {
+	t.Helper()
+	var s Stats
+	if _, err := fmt.Sscanf(line, "eddy: in=%d passed=%d filtered=%d dead=%d late=%d rows=%d", &s.In, &s.Passed, &s.Filtered, &s.Dead, &s.Late, &s.Rows); err != nil {
+		t.Fatalf("counters %q: %v", line, err)
+	}
+	return s
+}
+
+// CheckGroupRun checks what a run of PartSpec with late records read with
+// the consumer group from the topic in, and restarted (killed or failed)
+// any number of times, left in dir and the topic it wrote to, whose rows
+// depend on the read order: the file, the DuckDB table and the
+// read_committed topic hold the same rows, as many as the final counter
+// (stats, the last run's counters line) says; no (window, key, revision)
+// twice; the last revisions count every passed record once; in, filtered,
+// dead and passed+late match the uninterrupted run's (refStats); the
+// group's committed offsets are the input's end offsets, with a marker.
+func CheckGroupRun(t testing.TB, addr, in, group, dir, topic, refStats, stats string) {
+	t.Helper()
+	ref, got := ParseStats(t, refStats), ParseStats(t, stats)
+	if got.In != ref.In || got.Filtered != ref.Filtered || got.Dead != ref.Dead || got.Passed+got.Late != ref.Passed+ref.Late {
+		t.Errorf("counters %s do not add up to the uninterrupted run's %s", stats, refStats)
+	}
+	file := SortedFile(t, filepath.Join(dir, "out.jsonl"))
+	if len(file) != got.Rows {
+		t.Errorf("file: %d rows, the counters say %d", len(file), got.Rows)
+	}
+	if kafka := SortedTopic(t, addr, topic); !slices.Equal(kafka, file) {
+		t.Errorf("read_committed sees %d rows in %s, the file holds %d: they differ", len(kafka), topic, len(file))
+	}
+	if n := len(TableRows(t, filepath.Join(dir, "out.duckdb"), "bids")); n != got.Rows {
+		t.Errorf("DuckDB table: %d rows, want %d", n, got.Rows)
+	}
+	db, err := sql.Open("duckdb", filepath.Join(dir, "out.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dup, counted int
+	if err := db.QueryRow(`SELECT count(*) FROM (SELECT auction, window_start, coalesce(revision, 0) r, count(*) c FROM bids GROUP BY ALL) WHERE c > 1`).Scan(&dup); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT sum(n) FROM (SELECT n, row_number() OVER (PARTITION BY auction, window_start ORDER BY coalesce(revision, 0) DESC) k FROM bids) WHERE k = 1`).Scan(&counted); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if dup != 0 {
+		t.Errorf("%d (window, key, revision) rows are in the table more than once", dup)
+	}
+	if counted != got.Passed {
+		t.Errorf("the last revisions count %d records, the counters %d passed", counted, got.Passed)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs, err := adm.FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(e kadm.ListedOffset) {
+		o, ok := offs.Lookup(in, e.Partition)
+		if !ok || o.At != e.Offset || !strings.HasPrefix(o.Metadata, "eddy checkpoint=") {
+			t.Errorf("group %s: %s/%d committed at %d (%q), want the end %d with a marker", group, in, e.Partition, o.At, o.Metadata, e.Offset)
+		}
+	})
 }
