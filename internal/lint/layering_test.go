@@ -44,6 +44,7 @@ var rules = []rule{
 	{"engine imports neither cmd, tui nor job", []string{"engine"}, project("cmd", "tui", "job")},
 	{"sources and sinks never import the engine or the job", []string{"source", "sink", "duck"}, project("engine", "job")},
 	{"tui never imports cmd", []string{"tui"}, project("cmd")},
+	{"job imports neither cmd nor tui", []string{"job"}, project("cmd", "tui")},
 	{"decode, value and pipeline import no I/O package of the project", []string{"decode", "value", "pipeline"},
 		project("source", "sink", "duck", "state", "kcfg", "replay", "demo", "engine", "tui", "cmd")},
 }

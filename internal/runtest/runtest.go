@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,4 +325,22 @@ func CheckGroupRun(t testing.TB, addr, in, group, dir, topic, refStats, stats st
 			t.Errorf("group %s: %s/%d committed at %d (%q), want the end %d with a marker", group, in, e.Partition, o.At, o.Metadata, e.Offset)
 		}
 	})
+}
+
+// SyncBuffer is a bytes.Buffer that a run writes to while a test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
