@@ -62,15 +62,11 @@ func specErr(err error) error { return &SpecError{err} }
 // with a state section, restored. Run it once, then Close it.
 type Job struct {
 	r     *runner
-	plan  *pipeline.Plan
 	src   source.Source
 	eng   *engine.Engine
 	sinks []sink.Sink
 	dead  sink.DeadLetters
 }
-
-// Pipeline is the spec the job runs, with the options applied.
-func (j *Job) Pipeline() *pipeline.Pipeline { return j.r.p }
 
 // Open applies o to p, refuses a run that would destroy its own files,
 // and opens and restores everything the run reads and writes. p is
@@ -187,7 +183,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	} else if track && len(r.atLeastOnce) > 0 {
 		fmt.Fprintf(o.Stderr, "eddy: delivery is at-least-once: after a restart, rows and dead letters since the last commit may be written again\n")
 	}
-	return &Job{r: r, plan: plan, src: src, eng: eng, sinks: sinks, dead: dead}, nil
+	return &Job{r: r, src: src, eng: eng, sinks: sinks, dead: dead}, nil
 }
 
 // Run runs the job to the end of its input, a failure or the cancellation
