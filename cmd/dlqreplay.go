@@ -122,8 +122,8 @@ func runDlqReplay(c *cobra.Command, f dlqReplayFlags) error {
 		out := job.NewOutputs(p, job.Options{Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(),
 			Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }})
 		o.Through = &replay.Through{Plan: plan,
-			OpenSink: func(t pipeline.Target) (sink.Sink, error) { return out.Sink(ctx, t) },
-			OpenDead: func(*pipeline.Target) (sink.DeadLetters, error) { return out.Dead(ctx) },
+			OpenSink: func(t pipeline.Target) (sink.Sink, error) { s, err := out.Sink(ctx, t); return s, jobError(err) },
+			OpenDead: func(*pipeline.Target) (sink.DeadLetters, error) { d, err := out.Dead(ctx); return d, jobError(err) },
 		}
 	}
 	if f.file != "" {
