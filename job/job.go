@@ -40,8 +40,9 @@ type Options struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Kafka returns the cluster settings from outside the spec (flags,
-	// environment); a spec's brokers and properties file go over them.
-	// It is called only when the spec names a cluster. Nil: none.
+	// environment): they go over the spec's properties file, and the
+	// spec's brokers replace theirs. It is called only when the spec names
+	// a cluster. Nil: none.
 	Kafka func() (*kcfg.Config, error)
 	// AfterStep, when set, is called after each step of each checkpoint
 	// and of a restore (state.Checkpointer.AfterStep); an error fails the
@@ -49,8 +50,9 @@ type Options struct {
 	AfterStep func(step string, seq int64) error
 }
 
-// SpecError is an error in the spec or the options, found before anything
-// was opened or written (eddy exits 2 on it).
+// SpecError is an error in the spec or the options (a refused run, a
+// state directory of another pipeline, a bad properties file), found
+// before a record is read (eddy exits 2 on it).
 type SpecError struct{ Err error }
 
 func (e *SpecError) Error() string { return e.Err.Error() }
