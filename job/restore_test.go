@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/eddyhq/eddy/internal/runtest"
 	"github.com/eddyhq/eddy/pipeline"
 )
@@ -230,6 +232,53 @@ func TestGroupLateFaults(t *testing.T) {
 			os.Mkdir(dir, 0o755)
 			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", runtest.PartSpec(addr, "bidsg", topic, group, timeCfg)), fails...)
 			runtest.CheckGroupRun(t, addr, "bidsg", group, dir, topic, refStats, runtest.StatsLine(stderr))
+		})
+	}
+}
+
+// TestOnePartitionFaults fails runs over a one-partition topic, where the
+// order of records and so of rows is the same in every run, after each
+// commit step: the read_committed contents of the Kafka sink must be the
+// uninterrupted run's rows in order, and the other outputs the same.
+func TestOnePartitionFaults(t *testing.T) {
+	addr := runtest.ClusterPartitions(t, 1, "bids1", "ref1", "res1", "res2", "res3")
+	var recs []*kgo.Record
+	for _, l := range bytes.Split(bytes.TrimSpace(runtest.GenBids(t, "", 30_000)), []byte("\n")) {
+		recs = append(recs, &kgo.Record{Topic: "bids1", Value: l})
+	}
+	runtest.Produce(t, addr, recs...)
+	spec := func(results string) string {
+		return strings.Replace(runtest.StateSpec("source: {kafka: {brokers: ["+addr+"], topic: bids1, stop: caught-up}}"),
+			"dlq:", "  - kafka: {topic: "+results+"}\ndlq:", 1)
+	}
+	committed := func(topic string) string {
+		var b strings.Builder
+		for _, l := range runtest.TopicRecords(t, addr, topic) {
+			b.Write(l.Value)
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
+	base := t.TempDir()
+	ref, wantStats := referenceRun(t, base, spec("ref1"))
+	want, _ := os.ReadFile(filepath.Join(ref, "out.jsonl"))
+	if got := committed("ref1"); got != string(want) || len(want) == 0 {
+		t.Fatalf("the reference run's Kafka sink holds %d rows, its file %d", strings.Count(got, "\n"), bytes.Count(want, []byte("\n")))
+	}
+	for i, fails := range [][]string{{"save", "save"}, {"commit duckdb", "commit kafka"}, {"sync", "commit duckdb", "save"}} {
+		topic := fmt.Sprintf("res%d", i+1)
+		t.Run(strings.Join(fails, ","), func(t *testing.T) {
+			dir := filepath.Join(base, topic)
+			os.Mkdir(dir, 0o755)
+			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", spec(topic)), fails...)
+			if got := runtest.StatsLine(stderr); got != wantStats {
+				t.Errorf("final counters %q, want %q", got, wantStats)
+			}
+			runtest.SameOutputs(t, ref, dir)
+			if got := committed(topic); got != string(want) {
+				t.Errorf("read_committed sees %d rows in %s, want the %d of the uninterrupted run, in order",
+					strings.Count(got, "\n"), topic, bytes.Count(want, []byte("\n")))
+			}
 		})
 	}
 }

@@ -29,7 +29,13 @@ import (
 // partitions per seeded topic and returns its address.
 func Cluster(t testing.TB, topics ...string) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topics...), kfake.AllowAutoTopicCreation())
+	return ClusterPartitions(t, 3, topics...)
+}
+
+// ClusterPartitions is Cluster with n partitions per seeded topic.
+func ClusterPartitions(t testing.TB, n int32, topics ...string) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(n, topics...), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
 	}
