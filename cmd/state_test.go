@@ -3,13 +3,10 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/internal/runtest"
 )
@@ -119,37 +116,4 @@ run with --reset-state to discard the state and start over`) {
 			t.Errorf("backend changed to pebble: exit %d\n%s", code, stderr)
 		}
 	})
-}
-
-// TestRunStateKafkaStartLatest checks that a restart resumes where the
-// first run started even when it read nothing: start: latest is not
-// computed anew (the records produced in between would be skipped).
-func TestRunStateKafkaStartLatest(t *testing.T) {
-	clearKafkaEnv(t)
-	addr := runtest.Cluster(t, "ev")
-	produce := func(from, to int) {
-		var recs []*kgo.Record
-		for i := from; i <= to; i++ {
-			recs = append(recs, &kgo.Record{Topic: "ev", Partition: int32(i % 3), Value: fmt.Appendf(nil, `{"i":%d}`, i)})
-		}
-		runtest.Produce(t, addr, recs...)
-	}
-	produce(1, 10)
-	dir := t.TempDir()
-	p := runtest.WriteFile(t, dir, "p.yaml", "source: {kafka: {brokers: ["+addr+"], topic: ev, start: latest, stop: caught-up}}\n"+
-		"sinks: [{file: out.jsonl}]\nstate: {dir: st}\n")
-	if code, _, stderr := runCLI(t, "", "run", p); code != 0 || !strings.Contains(stderr, "eddy: in=0 ") {
-		t.Fatalf("first run: %d %s", code, stderr)
-	}
-	produce(11, 15)
-	code, _, stderr := runCLI(t, "", "run", p)
-	if code != 0 || !strings.Contains(stderr, "eddy: in=5 passed=5 ") {
-		t.Fatalf("second run: %d %s", code, stderr)
-	}
-	out, _ := os.ReadFile(filepath.Join(dir, "out.jsonl"))
-	for i := 11; i <= 15; i++ {
-		if !bytes.Contains(out, fmt.Appendf(nil, `{"i":%d}`, i)) {
-			t.Errorf("record %d missing from the output:\n%s", i, out)
-		}
-	}
 }
