@@ -1,21 +1,18 @@
 package cmd
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/internal/runtest"
 	"github.com/eddyhq/eddy/replay"
 )
 
@@ -57,17 +54,17 @@ stages:
 func dlqTopic(t *testing.T) (addr, dir string) {
 	t.Helper()
 	clearKafkaEnv(t)
-	addr = newCluster(t, "orders", "orders.dlq", "payments")
+	addr = runtest.Cluster(t, "orders", "orders.dlq", "payments")
 	dir = t.TempDir()
-	produceRecords(t, addr, ordersRecords()...)
-	spec := writeFile(t, dir, "orders.yaml", "name: orders\nsource: {kafka: {topic: orders, stop: caught-up}}\n"+dlqStages+
+	runtest.Produce(t, addr, ordersRecords()...)
+	spec := runtest.WriteFile(t, dir, "orders.yaml", "name: orders\nsource: {kafka: {topic: orders, stop: caught-up}}\n"+dlqStages+
 		"dlq: {kafka: {topic: orders.dlq}}\nsinks:\n  - file: "+filepath.Join(dir, "out.jsonl")+"\n")
 	if code, _, stderr := runCLI(t, "", "-b", addr, "run", spec); code != 0 {
 		t.Fatalf("run: %d %s", code, stderr)
 	}
 	be32 := func(n int32) []byte { return binary.BigEndian.AppendUint32(nil, uint32(n)) }
 	be64 := func(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
-	produceRecords(t, addr,
+	runtest.Produce(t, addr,
 		&kgo.Record{Topic: "orders.dlq", Partition: 0, Key: []byte("p-17"), Value: []byte(`{"payment":17,"amount":"12,50"}`),
 			Headers: []kgo.RecordHeader{
 				{Key: "__connect.errors.topic", Value: []byte("payments")},
@@ -230,8 +227,8 @@ func TestDlqListAndShowTopic(t *testing.T) {
 // dry run through a fixed pipeline works on it too.
 func TestDlqFile(t *testing.T) {
 	dir := t.TempDir()
-	in := writeFile(t, dir, "orders.jsonl", dlqOrders)
-	spec := writeFile(t, dir, "orders.yaml", dlqStages+"  - window: {tumbling: 10s, aggregate: {orders: count(), revenue: sum(total)}}\n")
+	in := runtest.WriteFile(t, dir, "orders.jsonl", dlqOrders)
+	spec := runtest.WriteFile(t, dir, "orders.yaml", dlqStages+"  - window: {tumbling: 10s, aggregate: {orders: count(), revenue: sum(total)}}\n")
 	dead := filepath.Join(dir, "dead.jsonl")
 	if code, _, stderr := runCLI(t, "", "run", spec, "--input", in, "--out", filepath.Join(dir, "rows.jsonl"), "--dlq", dead); code != 0 {
 		t.Fatalf("run: %d %s", code, stderr)
@@ -251,7 +248,7 @@ func TestDlqFile(t *testing.T) {
 		t.Errorf("show --file:\n%s", out)
 	}
 	// Lines that are not dead letters are skipped and reported.
-	mixed := writeFile(t, dir, "mixed.jsonl", "eddy: in=10 passed=2\n"+readFile(t, dead))
+	mixed := runtest.WriteFile(t, dir, "mixed.jsonl", "eddy: in=10 passed=2\n"+readFile(t, dead))
 	code, out, stderr = runCLI(t, "", "dlq", "list", "--file", mixed, "-f", "json")
 	var sum struct {
 		Total  int
@@ -262,7 +259,7 @@ func TestDlqFile(t *testing.T) {
 		t.Errorf("list -f json of a mixed file: %d\n%s\n%s", code, out, stderr)
 	}
 
-	fixed := writeFile(t, dir, "fixed.yaml", dlqFixed)
+	fixed := runtest.WriteFile(t, dir, "fixed.yaml", dlqFixed)
 	code, out, stderr = runCLI(t, "", "dlq", "replay", "--file", dead, "--through", fixed, "--dry-run")
 	if code != 0 {
 		t.Fatalf("dry run: %d %s", code, stderr)
@@ -285,20 +282,6 @@ func TestDlqFile(t *testing.T) {
 	if code, _, stderr := runCLI(t, "", "dlq", "replay", "--file", dead); code != 2 || !strings.Contains(stderr, "--dry-run only") {
 		t.Errorf("replay --file without --dry-run: %d %s", code, stderr)
 	}
-}
-
-// topicRecords reads a topic to its current end (read_committed).
-func topicRecords(t *testing.T, addr, topic string) []replay.Letter {
-	t.Helper()
-	var out []replay.Letter
-	err := replay.Scan(context.Background(), []kgo.Opt{kgo.SeedBrokers(addr)}, topic, replay.ScanOptions{}, func(l *replay.Letter) error {
-		out = append(out, *l)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func readFile(t *testing.T, path string) string {
@@ -324,7 +307,7 @@ func TestDlqReplay(t *testing.T) {
 		!strings.Contains(out, "parked: 1 at the replay cap of 3 would be parked in orders.dlq.parked\n") {
 		t.Errorf("dry run:\n%s", out)
 	}
-	if n := len(topicRecords(t, addr, "orders")); n != 10 {
+	if n := len(runtest.TopicRecords(t, addr, "orders")); n != 10 {
 		t.Errorf("dry run wrote to orders: %d records", n)
 	}
 	code, out, _ = runCLI(t, "", "-b", addr, "topics", "--groups")
@@ -353,7 +336,7 @@ func TestDlqReplay(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, stderr)
 		}
 	}
-	orders := topicRecords(t, addr, "orders")
+	orders := runtest.TopicRecords(t, addr, "orders")
 	if len(orders) != 10+7 {
 		t.Fatalf("orders has %d records, want 17", len(orders))
 	}
@@ -373,7 +356,7 @@ func TestDlqReplay(t *testing.T) {
 	if replayed != 7 {
 		t.Errorf("%d records in orders carry eddy.replay.count, want 7", replayed)
 	}
-	if parked := topicRecords(t, addr, "orders.dlq.parked"); len(parked) != 1 || !strings.Contains(string(parked[0].Value), "gratis") {
+	if parked := runtest.TopicRecords(t, addr, "orders.dlq.parked"); len(parked) != 1 || !strings.Contains(string(parked[0].Value), "gratis") {
 		t.Errorf("parked: %d records", len(parked))
 	}
 	// Run again: nothing left.
@@ -385,7 +368,7 @@ func TestDlqReplay(t *testing.T) {
 
 func TestDlqUsage(t *testing.T) {
 	clearKafkaEnv(t)
-	addr := newCluster(t, "d")
+	addr := runtest.Cluster(t, "d")
 	dir := t.TempDir()
 	for _, tt := range []struct {
 		name       string
@@ -418,111 +401,6 @@ func TestDlqUsage(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.wantCode, tt.wantStderr)
 			}
 		})
-	}
-}
-
-// A replay killed (SIGKILL) in the middle of its transactions, then run
-// again, replays every record exactly once in total.
-func TestDlqReplayKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the eddy binary")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build eddy with")
-	}
-	bin := filepath.Join(t.TempDir(), "eddy")
-	build := exec.Command(goBin, "build", "-o", bin, "github.com/eddyhq/eddy")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	clearKafkaEnv(t)
-	addr := newCluster(t, "dlq", "orders")
-	const n = 300
-	var recs []*kgo.Record
-	for i := range n {
-		recs = append(recs, &kgo.Record{Topic: "dlq", Partition: int32(i % 3), Value: fmt.Appendf(nil, `{"id":%d}`, i),
-			Headers: []kgo.RecordHeader{
-				{Key: "eddy.error", Value: []byte("ts: missing event time")}, {Key: "eddy.stage", Value: []byte("time")},
-				{Key: "eddy.source.topic", Value: []byte("orders")}, {Key: "eddy.replay.count", Value: []byte("0")},
-			}})
-	}
-	produceRecords(t, addr, recs...)
-
-	// 300 records a second in transactions of 50: killed after the first
-	// commit, it is most likely in the middle of the second transaction.
-	sub := exec.Command(bin, "-b", addr, "dlq", "replay", "-t", "dlq", "--rate", "300", "--batch", "50")
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	committed := func() int64 {
-		os, err := adm.FetchOffsets(context.Background(), "eddy-replay.dlq")
-		if err != nil {
-			return 0
-		}
-		var sum int64
-		os.Each(func(o kadm.OffsetResponse) { sum += max(o.At, 0) })
-		return sum
-	}
-	written := func() int64 {
-		ends, err := adm.ListEndOffsets(context.Background(), "orders")
-		if err != nil {
-			return 0
-		}
-		var sum int64
-		ends.Each(func(o kadm.ListedOffset) { sum += max(o.Offset, 0) })
-		return sum
-	}
-	// Kill once a transaction has committed and the next one has written
-	// records (more offsets than the committed records and their markers).
-	start := time.Now()
-	waitFor(t, "a transaction under way after the first commit", func() bool {
-		c := committed()
-		return c > 0 && written() > c+3
-	})
-	sub.Process.Kill()
-	sub.Wait()
-	done := committed()
-	if done >= n {
-		t.Fatalf("the replay finished before it was killed (%d committed)", done)
-	}
-	// read_uncommitted readers (tail) see the records of the transaction
-	// the kill left open; read_committed readers do not.
-	_, raw, _ := runCLI(t, "", "-b", addr, "tail", "-t", "orders", "-e", "-f", "raw")
-	uncommitted := strings.Count(raw, "\n")
-	if int64(uncommitted) <= done {
-		t.Errorf("read_uncommitted sees %d records, want more than the %d committed", uncommitted, done)
-	}
-	t.Logf("killed after %v with %d of %d records committed and %d written", time.Since(start), done, n, uncommitted)
-
-	rerun := time.Now()
-	code, _, stderr := runCLI(t, "", "-b", addr, "dlq", "replay", "-t", "dlq")
-	t.Logf("rerun took %v", time.Since(rerun))
-	if code != 0 {
-		t.Fatalf("replay after the kill: %d %s", code, stderr)
-	}
-	want := fmt.Sprintf("eddy: replayed %d  (orders %d)\n", n-done, n-done)
-	if !strings.Contains(stderr, want) {
-		t.Errorf("summary lacks %q:\n%s", want, stderr)
-	}
-	seen := map[string]int{}
-	for _, l := range topicRecords(t, addr, "orders") {
-		seen[string(l.Value)]++
-	}
-	if len(seen) != n {
-		t.Errorf("read_committed sees %d distinct records, want %d", len(seen), n)
-	}
-	for v, c := range seen {
-		if c != 1 {
-			t.Errorf("%s seen %d times", v, c)
-		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // queryDB opens a DuckDB file (or "" in memory) and returns one value.
@@ -49,7 +50,7 @@ func TestExportFileToDuckDB(t *testing.T) {
 	if err := fixtures.Generate(&b, "nexmark", fixtures.Options{Count: 3000, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
-	in := writeFile(t, dir, "nexmark.jsonl", b.String())
+	in := runtest.WriteFile(t, dir, "nexmark.jsonl", b.String())
 	db := filepath.Join(dir, "out.duckdb")
 	stderr := exportOK(t, "", "--input", in, "--duckdb", db, "--table", "events", "--batch-rows", "1000")
 	if want := "eddy: exported 3000 rows to " + db + " (table events)\n"; !strings.HasSuffix(stderr, want) {
@@ -109,7 +110,7 @@ func TestExportParquet(t *testing.T) {
 	for i := range 250 {
 		fmt.Fprintf(&b, `{"i":%d,"ts":"2026-01-01T00:00:%02dZ"}`+"\n", i, i%60)
 	}
-	in := writeFile(t, dir, "in.jsonl", b.String())
+	in := runtest.WriteFile(t, dir, "in.jsonl", b.String())
 	file := filepath.Join(dir, "one.parquet")
 	stderr := exportOK(t, "", "--input", in, "--parquet", file)
 	if !strings.HasSuffix(stderr, "eddy: exported 250 rows to "+file+"\n") {
@@ -134,7 +135,7 @@ func TestExportParquet(t *testing.T) {
 
 func TestExportUsage(t *testing.T) {
 	dir := t.TempDir()
-	in := writeFile(t, dir, "in.jsonl", "{\"a\":1}\n")
+	in := runtest.WriteFile(t, dir, "in.jsonl", "{\"a\":1}\n")
 	db := filepath.Join(dir, "x.duckdb")
 	tests := []struct {
 		args []string
@@ -175,7 +176,7 @@ func TestExportUsage(t *testing.T) {
 
 func TestExportSchemaConflictFails(t *testing.T) {
 	dir := t.TempDir()
-	in := writeFile(t, dir, "in.jsonl", "{\"a\":true}\n{\"a\":false}\n{\"a\":3}\n")
+	in := runtest.WriteFile(t, dir, "in.jsonl", "{\"a\":true}\n{\"a\":false}\n{\"a\":3}\n")
 	db := filepath.Join(dir, "x.duckdb")
 	code, _, stderr := runCLI(t, "", "export", "--input", in, "--duckdb", db, "--table", "t", "--batch-rows", "2")
 	if code != 1 || !strings.Contains(stderr, `table "t", column "a": a BOOLEAN column cannot take BIGINT values (here 3)`) ||
@@ -188,7 +189,7 @@ func TestExportSchemaConflictFails(t *testing.T) {
 }
 
 func TestExportKafka(t *testing.T) {
-	addr := newCluster(t, "orders")
+	addr := runtest.Cluster(t, "orders")
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -350,7 +351,7 @@ func TestExportInterrupted(t *testing.T) {
 		t.Errorf("table holds %s rows, stderr %q", got, stderr)
 	}
 
-	file := writeFile(t, dir, "keep.parquet", "old")
+	file := runtest.WriteFile(t, dir, "keep.parquet", "old")
 	code, stderr = runInterrupted(t, "--parquet", file)
 	if code != 1 || !strings.Contains(stderr, "interrupted: "+file+" was not written") || !strings.Contains(stderr, "exported 0 rows") {
 		t.Errorf("parquet: exit %d, stderr %q", code, stderr)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // TestIntegrationDuckDBFullDisk is issue 12's reproduction without fault
@@ -25,18 +27,18 @@ func TestIntegrationDuckDBFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", small).Run() })
 	in := filepath.Join(base, "bids.jsonl")
-	genBids(t, in, 300_000)
+	runtest.GenBids(t, in, 300_000)
 	spec := func(dir, duck string) string {
 		os.MkdirAll(dir, 0o755)
-		s := strings.Replace(stateSpec("source: {file: "+in+"}"), "path: out.duckdb", "path: "+duck, 1)
-		return writeFile(t, dir, "p.yaml", s)
+		s := strings.Replace(runtest.StateSpec("source: {file: "+in+"}"), "path: out.duckdb", "path: "+duck, 1)
+		return runtest.WriteFile(t, dir, "p.yaml", s)
 	}
 	ref := filepath.Join(base, "ref")
 	code, _, stderr := runCLI(t, "", "run", spec(ref, filepath.Join(ref, "out.duckdb")))
 	if code != 0 {
 		t.Fatalf("uninterrupted run: exit %d\n%s", code, stderr)
 	}
-	wantStats := statsLine(stderr)
+	wantStats := runtest.StatsLine(stderr)
 	dir := filepath.Join(base, "run")
 	p := spec(dir, filepath.Join(small, "out.duckdb"))
 	for i := range 2 {
@@ -53,11 +55,11 @@ func TestIntegrationDuckDBFullDisk(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("the run with room again: exit %d\n%s", code, stderr)
 	}
-	if got := statsLine(stderr); got != wantStats {
+	if got := runtest.StatsLine(stderr); got != wantStats {
 		t.Errorf("final counters %q, want %q", got, wantStats)
 	}
-	sameFiles(t, ref, dir)
-	want, got := tableRows(t, filepath.Join(ref, "out.duckdb"), "bids"), tableRows(t, filepath.Join(small, "out.duckdb"), "bids")
+	runtest.SameFiles(t, ref, dir)
+	want, got := runtest.TableRows(t, filepath.Join(ref, "out.duckdb"), "bids"), runtest.TableRows(t, filepath.Join(small, "out.duckdb"), "bids")
 	if !slices.Equal(got, want) {
 		t.Errorf("DuckDB table: %d rows, want the %d of the uninterrupted run", len(got), len(want))
 	}

@@ -39,6 +39,7 @@ import (
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // itWindow is the pipeline every test runs: bids per auction in 1 s
@@ -294,7 +295,7 @@ func TestIntegrationKcatFixture(t *testing.T) {
 		t.Fatalf("eddy gen: %d %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSuffix(gen, "\n"), "\n")
-	in := writeFile(t, dir, "bids.jsonl", gen)
+	in := runtest.WriteFile(t, dir, "bids.jsonl", gen)
 	adm := itAdmin(t, env.brokers)
 	topic := itName("bids")
 	itCreateTopic(t, adm, topic)
@@ -307,7 +308,7 @@ func TestIntegrationKcatFixture(t *testing.T) {
 		t.Fatalf("kcat produced %d records, want 20000", n)
 	}
 
-	fileSpec := writeFile(t, dir, "file.yaml", itWindow)
+	fileSpec := runtest.WriteFile(t, dir, "file.yaml", itWindow)
 	fileDead := filepath.Join(dir, "file-dead.jsonl")
 	code, fileRows, stderr := runCLI(t, "", "run", fileSpec, "--input", in, "--dlq", fileDead)
 	if code != 0 {
@@ -320,7 +321,7 @@ func TestIntegrationKcatFixture(t *testing.T) {
 	head := fmt.Sprintf("name: it-bids\nsource: {kafka: {topic: %s, start: earliest, stop: caught-up}}\n", topic)
 
 	t.Run("rows match the file run", func(t *testing.T) {
-		spec := writeFile(t, dir, "kafka.yaml", head+itWindow)
+		spec := runtest.WriteFile(t, dir, "kafka.yaml", head+itWindow)
 		code, rows, stderr := runCLI(t, "", "-b", env.brokers, "run", spec, "--dlq", filepath.Join(dir, "kafka-dead.jsonl"))
 		if code != 0 {
 			t.Fatalf("kafka run: %d %s", code, stderr)
@@ -328,14 +329,14 @@ func TestIntegrationKcatFixture(t *testing.T) {
 		if st := itStatsLine(t, stderr); st != fileStats {
 			t.Errorf("kafka run stats %s, file run %s", st, fileStats)
 		}
-		if k, f := sortedLines(rows), sortedLines(fileRows); strings.Join(k, "\n") != strings.Join(f, "\n") {
+		if k, f := runtest.SortedLines(rows), runtest.SortedLines(fileRows); strings.Join(k, "\n") != strings.Join(f, "\n") {
 			t.Errorf("kafka rows differ from file rows: %d vs %d rows", len(k), len(f))
 		}
 	})
 
 	t.Run("dead letters on a topic", func(t *testing.T) {
 		dlq := topic + ".dlq"
-		spec := writeFile(t, dir, "dlq.yaml", head+itWindow+fmt.Sprintf("dlq: {kafka: {topic: %s}}\nsinks: [{file: /dev/null}]\n", dlq))
+		spec := runtest.WriteFile(t, dir, "dlq.yaml", head+itWindow+fmt.Sprintf("dlq: {kafka: {topic: %s}}\nsinks: [{file: /dev/null}]\n", dlq))
 		code, _, stderr := runCLI(t, "", "-b", env.brokers, "run", spec)
 		if code != 0 {
 			t.Fatalf("kafka run: %d %s", code, stderr)
@@ -396,7 +397,7 @@ func TestIntegrationKcatFixture(t *testing.T) {
 
 	t.Run("kcat reads the sink topic", func(t *testing.T) {
 		results := topic + ".results"
-		spec := writeFile(t, dir, "sink.yaml", head+itWindow+"dlq: {file: /dev/null}\n"+
+		spec := runtest.WriteFile(t, dir, "sink.yaml", head+itWindow+"dlq: {file: /dev/null}\n"+
 			fmt.Sprintf("sinks:\n  - kafka: {topic: %s, key: [auction]}\n  - file: \"-\"\n", results))
 		code, rows, stderr := runCLI(t, "", "-b", env.brokers, "run", spec)
 		if code != 0 {
@@ -425,7 +426,7 @@ func TestIntegrationKcatFixture(t *testing.T) {
 			t.Fatalf("%s holds %d rows, the run wrote %d", results, len(values), st.Rows)
 		}
 		sort.Strings(values)
-		if strings.Join(values, "\n") != strings.Join(sortedLines(rows), "\n") || strings.Join(values, "\n") != strings.Join(sortedLines(fileRows), "\n") {
+		if strings.Join(values, "\n") != strings.Join(runtest.SortedLines(rows), "\n") || strings.Join(values, "\n") != strings.Join(runtest.SortedLines(fileRows), "\n") {
 			t.Errorf("rows on %s differ from the rows written to stdout or by the file run", results)
 		}
 	})
@@ -444,7 +445,7 @@ func TestIntegrationSASL(t *testing.T) {
 	topic := itName("sasl")
 	itCreateTopic(t, adm, topic)
 	produceLines(t, env.brokers, topic, genLines(t, "nexmark", fixtures.Options{Count: 1000, Seed: 9, Only: "bids", BadRatio: 0.02}))
-	spec := writeFile(t, dir, "sasl.yaml", fmt.Sprintf("name: it-sasl\nsource: {kafka: {topic: %s, stop: caught-up}}\n", topic)+itWindow+
+	spec := runtest.WriteFile(t, dir, "sasl.yaml", fmt.Sprintf("name: it-sasl\nsource: {kafka: {topic: %s, stop: caught-up}}\n", topic)+itWindow+
 		fmt.Sprintf("dlq: {kafka: {topic: %s.dlq}}\nsinks:\n  - kafka: {topic: %s.results, key: [auction]}\n", topic, topic))
 	sasl := func(brokers string) []string {
 		return []string{"-b", brokers, "--sasl-mechanism", env.saslMech, "--sasl-user", env.saslUser, "run", spec}
@@ -644,9 +645,9 @@ func TestIntegrationFaults(t *testing.T) {
 
 	// The reference: the same pipeline over the same lines in a file (the
 	// pacing filter is always true, so it is left out here).
-	in := writeFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
+	in := runtest.WriteFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
 	refOut := filepath.Join(dir, "ref.jsonl")
-	code, _, stderr := runCLI(t, "", "run", writeFile(t, dir, "ref.yaml", itWindow), "--input", in, "--out", refOut, "--dlq", filepath.Join(dir, "ref-dead.jsonl"))
+	code, _, stderr := runCLI(t, "", "run", runtest.WriteFile(t, dir, "ref.yaml", itWindow), "--input", in, "--out", refOut, "--dlq", filepath.Join(dir, "ref-dead.jsonl"))
 	if code != 0 {
 		t.Fatalf("file run: %d %s", code, stderr)
 	}
@@ -662,7 +663,7 @@ func TestIntegrationFaults(t *testing.T) {
 			src = fmt.Sprintf("source: {kafka: {topic: %s, start: earliest, stop: caught-up, group: %s}}\n", topic, group)
 		}
 		body := strings.Replace(itWindow, "stages:\n", "stages:\n"+itPacing, 1)
-		return writeFile(t, dir, name+".yaml", "name: it-faults\n"+src+body)
+		return runtest.WriteFile(t, dir, name+".yaml", "name: it-faults\n"+src+body)
 	}
 	// covers checks that every window of the file run got at least its
 	// count (exactly its count when exact) from the runs' rows together.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,16 +12,17 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // followSpec writes a pipeline that follows topic bids on addr forever,
 // with state, and n bids on the topic; it returns the spec and the output.
 func followSpec(t *testing.T, n int) (spec, out, stateDir string) {
 	t.Helper()
-	addr := newCluster(t, "bids")
+	addr := runtest.Cluster(t, "bids")
 	produceLines(t, addr, "bids", genLines(t, "nexmark", fixtures.Options{Count: n, Seed: 5, Only: "bids"}))
 	dir := t.TempDir()
-	spec = writeFile(t, dir, "p.yaml", fmt.Sprintf(`source: {kafka: {brokers: [%s], topic: bids}}
+	spec = runtest.WriteFile(t, dir, "p.yaml", fmt.Sprintf(`source: {kafka: {brokers: [%s], topic: bids}}
 stages:
   - project: {auction: auction, price: price}
 sinks: [{file: out.jsonl}]
@@ -92,27 +92,4 @@ func TestRunInterrupted(t *testing.T) {
 			checkInterrupted(t, code, tt.code, stderr.String(), tt.name, st, n)
 		})
 	}
-}
-
-// The built binary stops the same way on a real SIGINT.
-func TestRunSIGINTBinary(t *testing.T) {
-	bin := buildEddy(t)
-	const n = 300
-	spec, out, st := followSpec(t, n)
-	cmd := exec.Command(bin, "run", spec)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every row", func() bool { return lineCount(out) == n })
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	checkInterrupted(t, code, 130, stderr.String(), "SIGINT", st, n)
 }

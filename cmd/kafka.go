@@ -3,7 +3,6 @@ package cmd
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -122,27 +121,6 @@ func kafkaConfig(c *cobra.Command) (*kcfg.Config, error) {
 		if err := cfg.SetOverride(kv); err != nil {
 			return nil, usageError{err}
 		}
-	}
-	return cfg, nil
-}
-
-// clusterConfig is kafkaConfig for a cluster named in a pipeline spec: the
-// spec's properties file comes first (lowest), and the spec's brokers, when
-// given, replace the default brokers from flags and environment.
-func clusterConfig(c *cobra.Command, brokers []string, configFile string) (*kcfg.Config, error) {
-	cfg, err := kafkaConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	if configFile != "" {
-		spec := kcfg.New()
-		if err := spec.LoadProperties(configFile); err != nil {
-			return nil, usageError{err}
-		}
-		cfg = kcfg.Merge(spec, cfg)
-	}
-	if len(brokers) > 0 {
-		_ = cfg.Set("bootstrap.servers", strings.Join(brokers, ","))
 	}
 	return cfg, nil
 }

@@ -13,13 +13,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // clearKafkaEnv empties the environment eddy reads, so a developer's
@@ -47,20 +48,6 @@ func newKafka(t *testing.T, topics ...string) string {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()[0]
-}
-
-// produceRecords writes records with a plain client; each record's
-// Partition is used as is.
-func produceRecords(t *testing.T, addr string, recs ...*kgo.Record) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // tailLine is one line of `tail -f json`.
@@ -169,7 +156,7 @@ func regexpLine(out string, fields ...string) bool {
 func TestTailJSONEncodings(t *testing.T) {
 	addr := newKafka(t, "enc")
 	ts := time.Date(2026, 3, 1, 12, 0, 0, 123e6, time.UTC)
-	produceRecords(t, addr,
+	runtest.Produce(t, addr,
 		&kgo.Record{Topic: "enc", Partition: 1, Timestamp: ts, Key: []byte("k1"), Value: []byte("{\"a\": [1,\n 2]}\n"),
 			Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("abc")}, {Key: "bin", Value: []byte{0xff, 0}}, {Key: "nil"}}},
 		&kgo.Record{Topic: "enc", Partition: 1, Timestamp: ts, Key: []byte{0xfe, 0x01}, Value: []byte{0xc3, 0x28}},
@@ -206,7 +193,7 @@ func seedOffsets(t *testing.T, addr, topic string, base time.Time, step time.Dur
 				Key: []byte(strconv.Itoa(i)), Value: []byte(`{"i":` + strconv.Itoa(i) + `}`)})
 		}
 	}
-	produceRecords(t, addr, recs...)
+	runtest.Produce(t, addr, recs...)
 }
 
 func TestTailStartOffsets(t *testing.T) {
@@ -291,7 +278,7 @@ func TestTailCountWhereAndFormats(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: "mixed", Partition: 0, Timestamp: ts.Add(time.Duration(i) * time.Second),
 			Key: []byte("k" + strconv.Itoa(i)), Value: []byte(v)})
 	}
-	produceRecords(t, addr, recs...)
+	runtest.Produce(t, addr, recs...)
 	base := []string{"tail", "-b", addr, "-t", "mixed", "-e"}
 
 	t.Run("count", func(t *testing.T) {
@@ -352,22 +339,7 @@ func TestTailCountWhereAndFormats(t *testing.T) {
 }
 
 // syncBuffer is a bytes.Buffer safe to read while tail writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = runtest.SyncBuffer
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -385,7 +357,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestTailFollowsUntilCanceled(t *testing.T) {
 	addr := newKafka(t, "live")
-	produceRecords(t, addr, &kgo.Record{Topic: "live", Value: []byte("1")})
+	runtest.Produce(t, addr, &kgo.Record{Topic: "live", Value: []byte("1")})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb syncBuffer
@@ -394,7 +366,7 @@ func TestTailFollowsUntilCanceled(t *testing.T) {
 		done <- run(ctx, []string{"tail", "-b", addr, "-t", "live", "-f", "raw"}, strings.NewReader(""), &out, &errb)
 	}()
 	waitFor(t, "the existing record", func() bool { return out.String() == "1\n" })
-	produceRecords(t, addr, &kgo.Record{Topic: "live", Partition: 2, Value: []byte("2")})
+	runtest.Produce(t, addr, &kgo.Record{Topic: "live", Partition: 2, Value: []byte("2")})
 	waitFor(t, "the new record", func() bool { return out.String() == "1\n2\n" })
 	cancel()
 	select {
@@ -409,7 +381,7 @@ func TestTailFollowsUntilCanceled(t *testing.T) {
 
 func TestTailLatestSeesOnlyNewRecords(t *testing.T) {
 	addr := newKafka(t, "news")
-	produceRecords(t, addr, &kgo.Record{Topic: "news", Value: []byte("old")})
+	runtest.Produce(t, addr, &kgo.Record{Topic: "news", Value: []byte("old")})
 	var out, errb syncBuffer
 	done := make(chan int)
 	go func() {
@@ -429,7 +401,7 @@ func TestTailLatestSeesOnlyNewRecords(t *testing.T) {
 			}
 			return
 		case <-tick.C:
-			produceRecords(t, addr, &kgo.Record{Topic: "news", Value: []byte("new")})
+			runtest.Produce(t, addr, &kgo.Record{Topic: "news", Value: []byte("new")})
 		case <-deadline:
 			t.Fatal("tail -o latest -c 2 did not finish")
 		}
@@ -677,7 +649,7 @@ func TestTopicsAndGroupLag(t *testing.T) {
 	for i := range 10 {
 		recs = append(recs, &kgo.Record{Topic: "orders", Partition: int32(i % 2), Value: []byte(strconv.Itoa(i))})
 	}
-	produceRecords(t, addr, recs...)
+	runtest.Produce(t, addr, recs...)
 
 	// A group member reads 3 records of partition 0 and 5 of partition 1,
 	// commits, and leaves.
@@ -893,7 +865,7 @@ func golden(t *testing.T, name, got string) {
 func TestTailLayouts(t *testing.T) {
 	addr := newKafka(t, "orders")
 	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	produceRecords(t, addr,
+	runtest.Produce(t, addr,
 		&kgo.Record{Topic: "orders", Partition: 0, Timestamp: ts, Key: []byte("ada"), Value: []byte(`{"amount":12.5}`),
 			Headers: []kgo.RecordHeader{{Key: "source", Value: []byte("web")}, {Key: "trace", Value: []byte("t1")}}},
 		&kgo.Record{Topic: "orders", Partition: 0, Timestamp: ts.Add(1500 * time.Millisecond), Value: []byte("not json")},

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // A run whose outputs name its input, or one another, is refused with exit
@@ -60,9 +62,9 @@ func TestRunRefusesCollidingFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			in := writeFile(t, dir, "in.jsonl", input)
-			writeFile(t, dir, "other.jsonl", input)
-			old := writeFile(t, dir, "old.jsonl", "keep\n")
+			in := runtest.WriteFile(t, dir, "in.jsonl", input)
+			runtest.WriteFile(t, dir, "other.jsonl", input)
+			old := runtest.WriteFile(t, dir, "old.jsonl", "keep\n")
 			if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +77,7 @@ func TestRunRefusesCollidingFiles(t *testing.T) {
 			if err := os.Symlink(old, filepath.Join(dir, "oldlink.jsonl")); err != nil {
 				t.Fatal(err)
 			}
-			spec := writeFile(t, dir, "p.yaml", tt.spec)
+			spec := runtest.WriteFile(t, dir, "p.yaml", tt.spec)
 			args := []string{"run", spec}
 			for _, a := range tt.args {
 				a = strings.NewReplacer("IN", filepath.Join(dir, "sub", "..", "in.jsonl"), "OUT", filepath.Join(dir, "out.jsonl")).Replace(a)
@@ -147,8 +149,8 @@ func TestRunRefusesWithState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFile(t, dir, "in.jsonl", "{\"a\":1}\n")
-			spec := writeFile(t, dir, "p.yaml", tt.spec)
+			runtest.WriteFile(t, dir, "in.jsonl", "{\"a\":1}\n")
+			spec := runtest.WriteFile(t, dir, "p.yaml", tt.spec)
 			code, _, stderr := runCLI(t, "", append([]string{"run", spec}, tt.args...)...)
 			if code != 2 {
 				t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // runCLI runs eddy in process and returns its exit code, stdout and stderr.
@@ -19,20 +21,11 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestRunExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	good := writeFile(t, dir, "good.yaml", "time: {field: ts}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
-	in := writeFile(t, dir, "in.jsonl", "{\"ts\":1}\n{\"ts\":2}\nnot json\n{\"ts\":20000}\n")
-	bad := writeFile(t, dir, "bad.yaml", "stages:\n  - window:\n      hopping: {size: 10s, slide: 20s}\n      aggregate: {n: count()}\n")
+	good := runtest.WriteFile(t, dir, "good.yaml", "time: {field: ts}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
+	in := runtest.WriteFile(t, dir, "in.jsonl", "{\"ts\":1}\n{\"ts\":2}\nnot json\n{\"ts\":20000}\n")
+	bad := runtest.WriteFile(t, dir, "bad.yaml", "stages:\n  - window:\n      hopping: {size: 10s, slide: 20s}\n      aggregate: {n: count()}\n")
 	tests := []struct {
 		name       string
 		args       []string
@@ -66,7 +59,7 @@ func TestRunExitCodes(t *testing.T) {
 
 func TestRunStdinStdoutAndStats(t *testing.T) {
 	dir := t.TempDir()
-	spec := writeFile(t, dir, "p.yaml", "stages:\n  - filter: n > 1\n")
+	spec := runtest.WriteFile(t, dir, "p.yaml", "stages:\n  - filter: n > 1\n")
 	stats := filepath.Join(dir, "stats.json")
 	code, stdout, stderr := runCLI(t, "{\"n\":1}\n{\"n\":2}\n\n{\"n\":3}\n", "run", spec, "--input", "-", "--out", "-", "--stats", stats)
 	if code != 0 {
@@ -93,8 +86,8 @@ func TestRunStdinStdoutAndStats(t *testing.T) {
 
 func TestSpecRelativePaths(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "in.jsonl", "{\"a\":1}\n")
-	spec := writeFile(t, dir, "p.yaml", "source: {file: in.jsonl}\nsinks: [{file: out.jsonl}]\n")
+	runtest.WriteFile(t, dir, "in.jsonl", "{\"a\":1}\n")
+	spec := runtest.WriteFile(t, dir, "p.yaml", "source: {file: in.jsonl}\nsinks: [{file: out.jsonl}]\n")
 	if code, _, stderr := runCLI(t, "", "run", spec); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -9,6 +9,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // eddy run with DuckDB and Parquet sinks writes the same rows as the JSON
@@ -16,8 +17,8 @@ import (
 func TestRunDuckDBAndParquetSinks(t *testing.T) {
 	dir := t.TempDir()
 	lines := genLines(t, "nexmark", fixtures.Options{Count: 5000, Seed: 9, Only: "bids"})
-	in := writeFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
-	spec := writeFile(t, dir, "p.yaml", `time: {field: dateTime}
+	in := runtest.WriteFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
+	spec := runtest.WriteFile(t, dir, "p.yaml", `time: {field: dateTime}
 stages:
   - window: {tumbling: 1s, key: [auction], aggregate: {n: count(), top: max(price), avg_price: avg(price)}}
 sinks:
@@ -30,7 +31,7 @@ sinks:
 			t.Fatalf("run: %d %s", code, stderr)
 		}
 	}
-	jsonRows := len(sortedLines(readFile(t, filepath.Join(dir, "out.jsonl"))))
+	jsonRows := len(runtest.SortedLines(readFile(t, filepath.Join(dir, "out.jsonl"))))
 	db, err := sql.Open("duckdb", filepath.Join(dir, "out.duckdb"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -20,18 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/runtest"
 )
-
-// newCluster starts an in-process Kafka-protocol cluster.
-func newCluster(t *testing.T, topics ...string) string {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topics...), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
-}
 
 // produceLines produces each line, keyed by a hash of its position so the
 // records spread over partitions; it waits for every ack.
@@ -86,44 +75,38 @@ func genLines(t *testing.T, name string, o fixtures.Options) []string {
 	return strings.Split(strings.TrimSpace(b.String()), "\n")
 }
 
-func sortedLines(s string) []string {
-	l := strings.Split(strings.TrimSpace(s), "\n")
-	sort.Strings(l)
-	return l
-}
-
 // A windowed pipeline over a topic with stop: caught-up gives the same rows
 // as the same pipeline over the file, writes rows to a topic keyed by the
 // window key, and sends dead letters to a topic with eddy.* headers.
 func TestRunKafkaMatchesFile(t *testing.T) {
-	addr := newCluster(t, "bids")
+	addr := runtest.Cluster(t, "bids")
 	lines := genLines(t, "nexmark", fixtures.Options{Count: 5000, Seed: 3, Only: "bids", BadRatio: 0.01})
 	produceLines(t, addr, "bids", lines)
 	dir := t.TempDir()
-	in := writeFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
+	in := runtest.WriteFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
 	window := `time: {field: dateTime}
 stages:
   - window: {tumbling: 1s, key: [auction], aggregate: {n: count(), top: max(price)}}
 `
-	fileSpec := writeFile(t, dir, "file.yaml", window)
+	fileSpec := runtest.WriteFile(t, dir, "file.yaml", window)
 	code, fileOut, stderr := runCLI(t, "", "run", fileSpec, "--input", in, "--dlq", filepath.Join(dir, "dead.jsonl"))
 	if code != 0 {
 		t.Fatalf("file run: %d %s", code, stderr)
 	}
-	kafkaSpec := writeFile(t, dir, "kafka.yaml", "name: bids-test\nsource: {kafka: {topic: bids, stop: caught-up}}\n"+window+
+	kafkaSpec := runtest.WriteFile(t, dir, "kafka.yaml", "name: bids-test\nsource: {kafka: {topic: bids, stop: caught-up}}\n"+window+
 		"dlq: {kafka: {topic: bids.dlq}}\nsinks:\n  - kafka: {topic: results, key: [auction]}\n  - file: \"-\"\n")
 	code, kafkaOut, stderr := runCLI(t, "", "-b", addr, "run", kafkaSpec)
 	if code != 0 {
 		t.Fatalf("kafka run: %d %s", code, stderr)
 	}
-	if f, k := sortedLines(fileOut), sortedLines(kafkaOut); strings.Join(f, "\n") != strings.Join(k, "\n") {
+	if f, k := runtest.SortedLines(fileOut), runtest.SortedLines(kafkaOut); strings.Join(f, "\n") != strings.Join(k, "\n") {
 		t.Fatalf("kafka rows differ from file rows: %d vs %d rows", len(k), len(f))
 	}
 	if !strings.Contains(stderr, "in=5000 ") {
 		t.Errorf("stats: %s", stderr)
 	}
 	results := consumeAll(t, addr, "results")
-	if got, want := len(results), len(sortedLines(kafkaOut)); got != want {
+	if got, want := len(results), len(runtest.SortedLines(kafkaOut)); got != want {
 		t.Errorf("results topic has %d rows, want %d", got, want)
 	}
 	for _, r := range results[:min(len(results), 20)] {
@@ -158,11 +141,11 @@ stages:
 // With a consumer group, offsets are committed when the run ends, so a
 // second run reads only what was produced since.
 func TestRunKafkaGroupResumes(t *testing.T) {
-	addr := newCluster(t, "clicks")
+	addr := runtest.Cluster(t, "clicks")
 	lines := genLines(t, "clickstream", fixtures.Options{Count: 3000, Seed: 5})
 	produceLines(t, addr, "clicks", lines[:2000])
 	dir := t.TempDir()
-	spec := writeFile(t, dir, "g.yaml", `source: {kafka: {topic: clicks, stop: caught-up, group: g1}}
+	spec := runtest.WriteFile(t, dir, "g.yaml", `source: {kafka: {topic: clicks, stop: caught-up, group: g1}}
 time: {field: ts}
 stages:
   - window: {tumbling: 10s, aggregate: {n: count()}}
@@ -193,9 +176,9 @@ sinks: [{file: out.jsonl}]
 }
 
 func TestRunKafkaErrors(t *testing.T) {
-	addr := newCluster(t, "exists")
+	addr := runtest.Cluster(t, "exists")
 	dir := t.TempDir()
-	missing := writeFile(t, dir, "m.yaml", "source: {kafka: {topic: nope, stop: caught-up}}\n")
+	missing := runtest.WriteFile(t, dir, "m.yaml", "source: {kafka: {topic: nope, stop: caught-up}}\n")
 	code, _, stderr := runCLI(t, "", "-b", addr, "run", missing)
 	if code != 1 || !strings.Contains(stderr, `topic "nope" does not exist`) {
 		t.Errorf("missing topic: %d %s", code, stderr)
@@ -227,7 +210,7 @@ func TestRunKafkaTopicDeleted(t *testing.T) {
 		return nil, errors.New("fetches held"), true
 	})
 	dir := t.TempDir()
-	spec := writeFile(t, dir, "p.yaml", "source: {kafka: {topic: doomed, stop: caught-up}}\n")
+	spec := runtest.WriteFile(t, dir, "p.yaml", "source: {kafka: {topic: doomed, stop: caught-up}}\n")
 	type result struct {
 		code   int
 		stderr string

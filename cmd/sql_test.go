@@ -16,6 +16,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/internal/runtest"
 )
 
 // The parity test of issue 6: nexmark bids in event-time order (so nothing
@@ -26,7 +27,7 @@ import (
 func TestSQLParityWithEngine(t *testing.T) {
 	dir := t.TempDir()
 	lines := genLines(t, "nexmark", fixtures.Options{Count: 4000, Seed: 11, Only: "bids"})
-	in := writeFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
+	in := runtest.WriteFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
 	dbPath := filepath.Join(dir, "bids.duckdb")
 	if code, _, stderr := runCLI(t, "", "export", "--input", in, "--duckdb", dbPath, "--table", "raw"); code != 0 {
 		t.Fatalf("export: %d %s", code, stderr)
@@ -98,7 +99,7 @@ stages:
 	defer db.Close()
 	for name, spec := range specs {
 		t.Run(name, func(t *testing.T) {
-			specPath := writeFile(t, dir, name+".yaml", spec)
+			specPath := runtest.WriteFile(t, dir, name+".yaml", spec)
 			out := filepath.Join(dir, name+".rows.jsonl")
 			code, _, stderr := runCLI(t, "", "run", specPath, "--input", in, "--out", out)
 			if code != 0 || !strings.Contains(stderr, "dead=0 late=0") {
@@ -255,9 +256,9 @@ func diffJSONRow(got, want []jsonCol, approx map[string]bool) string {
 
 func TestSQLCommandErrors(t *testing.T) {
 	dir := t.TempDir()
-	good := writeFile(t, dir, "good.yaml", "time: {field: ts}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
-	regex := writeFile(t, dir, "regex.yaml", "time: {field: ts}\nstages:\n  - filter: name matches \"^a\"\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
-	bad := writeFile(t, dir, "bad.yaml", "stages:\n  - window:\n      hopping: {size: 10s, slide: 20s}\n      aggregate: {n: count()}\n")
+	good := runtest.WriteFile(t, dir, "good.yaml", "time: {field: ts}\nstages:\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
+	regex := runtest.WriteFile(t, dir, "regex.yaml", "time: {field: ts}\nstages:\n  - filter: name matches \"^a\"\n  - window: {tumbling: 10s, aggregate: {n: count()}}\n")
+	bad := runtest.WriteFile(t, dir, "bad.yaml", "stages:\n  - window:\n      hopping: {size: 10s, slide: 20s}\n      aggregate: {n: count()}\n")
 	tests := []struct {
 		name       string
 		args       []string

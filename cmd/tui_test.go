@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/internal/runtest"
 	"github.com/eddyhq/eddy/tui"
 )
 
@@ -81,7 +82,7 @@ func TestTUIAttachesToKafkaTopic(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: "clicks", Partition: int32(i % 3),
 			Key: []byte(fmt.Sprintf("u%d", i)), Value: []byte(fmt.Sprintf(`{"n":%d,"event":"view"}`, i))})
 	}
-	produceRecords(t, addr, recs...)
+	runtest.Produce(t, addr, recs...)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func TestTUIAttachesToKafkaTopic(t *testing.T) {
 		}
 	}
 	// Records produced after attaching arrive too.
-	produceRecords(t, addr, &kgo.Record{Topic: "clicks", Partition: 1, Value: []byte(`{"n":99,"event":"late-arrival"}`)})
+	runtest.Produce(t, addr, &kgo.Record{Topic: "clicks", Partition: 1, Value: []byte(`{"n":99,"event":"late-arrival"}`)})
 	driveTUI(t, m, cmd, func() bool { return strings.Contains(screen(), "late-arrival") })
 	if !strings.Contains(screen(), "in 31 ") {
 		t.Errorf("status after a new record:\n%s", screen())

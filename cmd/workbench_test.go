@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/internal/runtest"
 	"github.com/eddyhq/eddy/tui"
 )
 
@@ -146,7 +147,7 @@ func clickBatch(from, n int, base time.Time) []*kgo.Record {
 func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
 	addr := newKafka(t, "clicks")
 	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	produceRecords(t, addr, clickBatch(0, 60, base)...)
+	runtest.Produce(t, addr, clickBatch(0, 60, base)...)
 	conn := []kgo.Opt{kgo.SeedBrokers(addr)}
 	cl, err := kgo.NewClient(conn...)
 	if err != nil {
@@ -165,7 +166,7 @@ func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
 	// a filter: records produced from now on go through it
 	d.press("tab", "a", "f", `event == "purchase"`, "enter")
 	d.untilText("added stage 1 (filter)")
-	produceRecords(t, addr, clickBatch(60, 30, base)...)
+	runtest.Produce(t, addr, clickBatch(60, 30, base)...)
 	s := d.until("the filter's counters", func(s string) bool { in, _, _, _, _ := counters(s); return in == 31 })
 	in, passed, filtered, dead, late := counters(s)
 	if passed != 10 || filtered != 20 || dead != 1 || in != passed+filtered+dead+late {
@@ -177,7 +178,7 @@ func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
 	d.untilText("valid · enter applies")
 	d.press("enter")
 	d.untilText("added stage 2 (window)")
-	produceRecords(t, addr, clickBatch(90, 60, base)...)
+	runtest.Produce(t, addr, clickBatch(90, 60, base)...)
 	d.press("tab")
 	s = d.untilText("orders per window, top 2 keys")
 	for _, want := range []string{"[Results]", "window_start", "DE", "FR", "└"} {
@@ -240,7 +241,7 @@ func TestWorkbenchReplaysDeadLetterTopic(t *testing.T) {
 				{Key: "eddy.source.offset", Value: []byte(strconv.Itoa(i))},
 			}})
 	}
-	produceRecords(t, addr, letters...)
+	runtest.Produce(t, addr, letters...)
 	conn := []kgo.Opt{kgo.SeedBrokers(addr)}
 	cl, err := kgo.NewClient(conn...)
 	if err != nil {

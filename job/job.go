@@ -1,11 +1,236 @@
-// Package job turns a pipeline spec into a running job and reports on it.
-//
-// It is where a run is assembled, for eddy run and the commands and screens
-// that run a pipeline the same way. So far it holds the report on what each
-// destination took after a failed run; the rest of the assembly (opening the
-// source, sinks, dead letters and state, the restore order) is still in cmd
-// (cmd/run.go, cmd/state.go) and moves here next (issue 13, item 1).
-//
-// Layering: job may import engine, sink, source, state, pipeline, duck and
-// kcfg; engine, sinks and sources never import job.
 package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/kcfg"
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
+)
+
+// Options are what a run takes besides its spec: replacements for parts of
+// the spec (the flags of eddy run) and where its standard streams and
+// Kafka settings come from. The zero value runs the spec as written, with
+// no standard streams.
+type Options struct {
+	// Input replaces source.file (and source.kafka); "-" is Stdin.
+	Input string
+	// Out replaces the sinks with one JSON Lines file; "-" is Stdout.
+	Out string
+	// DLQ replaces the dead-letter destination with a file; "-" is Stdout.
+	DLQ string
+	// Stats is a file ("-": Stdout) the final counters are written to as
+	// JSON; "" writes none.
+	Stats string
+	// ResetState discards state.dir before the run.
+	ResetState bool
+
+	// Stdin, Stdout and Stderr stand for "-" in the spec and the options;
+	// Stderr also takes the run's notices, the final counters and, after
+	// a failure, the delivery report. Nil means empty and io.Discard.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Kafka returns the cluster settings from outside the spec (flags,
+	// environment): they go over the spec's properties file, and the
+	// spec's brokers replace theirs. It is called only when the spec names
+	// a cluster. Nil: none.
+	Kafka func() (*kcfg.Config, error)
+	// AfterStep, when set, is called after each step of each checkpoint
+	// and of a restore (state.Checkpointer.AfterStep); an error fails the
+	// run there, as a crash would stop it. Fault-injection tests use it.
+	AfterStep func(step string, seq int64) error
+}
+
+// SpecError is an error in the spec or the options (a refused run, a
+// state directory of another pipeline, a bad properties file), found
+// before a record is read (eddy exits 2 on it).
+type SpecError struct{ Err error }
+
+func (e *SpecError) Error() string { return e.Err.Error() }
+func (e *SpecError) Unwrap() error { return e.Err }
+
+func specErr(err error) error { return &SpecError{err} }
+
+// Job is an opened run: its source, engine, sinks and state are open and,
+// with a state section, restored. Run it once, then Close it.
+type Job struct {
+	r     *runner
+	src   source.Source
+	eng   *engine.Engine
+	sinks []sink.Sink
+	dead  sink.DeadLetters
+}
+
+// Open applies o to p, refuses a run that would destroy its own files,
+// and opens and restores everything the run reads and writes. p is
+// changed in place. On an error everything opened is closed again.
+func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err error) {
+	o.defaults()
+	if o.Input != "" {
+		p.Source.File, p.Source.Kafka = o.Input, nil
+	}
+	if o.Out != "" {
+		p.Sinks = []pipeline.Target{{File: o.Out}}
+	}
+	if o.DLQ != "" {
+		p.DLQ = &pipeline.Target{File: o.DLQ}
+	}
+	if p.Source.File == "" && p.Source.Kafka == nil {
+		return nil, specErr(fmt.Errorf("%s: no input: set source.file or source.kafka in the spec or pass --input", p.File))
+	}
+	if len(p.Sinks) == 0 {
+		p.Sinks = []pipeline.Target{{File: "-"}}
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		return nil, specErr(err)
+	}
+	// before anything is opened or created
+	if err := checkRun(p, o); err != nil {
+		return nil, err
+	}
+	r := &runner{p: p, o: o}
+	defer func() {
+		if err != nil {
+			r.closeAll()
+		}
+	}()
+	if p.State != nil {
+		if r.st, err = openState(p, o.ResetState); err != nil {
+			return nil, err
+		}
+		st := r.st
+		st.cp.AfterStep = o.AfterStep
+		r.closers = append(r.closers, func() error { return errors.Join(st.cp.Wait(), st.store.Close()) })
+	}
+	if k := p.Source.Kafka; k != nil {
+		cfg, err := r.cluster(k.Brokers, k.Config)
+		if err != nil {
+			return nil, err
+		}
+		r.srcCfg = cfg
+		ping, err := cfg.Client(ctx, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		ping.Close()
+	}
+	sinks := make([]sink.Sink, len(p.Sinks))
+	if r.st != nil {
+		// the transactional sinks first: which checkpoint is restored
+		// depends on what they hold
+		for i, t := range p.Sinks {
+			if t.Kafka != nil || t.DuckDB != nil {
+				if sinks[i], err = r.openSink(ctx, t); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := r.st.choose(ctx); err != nil {
+			return nil, err
+		}
+		if k := p.Source.Kafka; k != nil && k.Group != "" && !r.st.groupInTxn {
+			cl, err := r.srcCfg.Client(ctx, 10*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			r.closers = append(r.closers, func() error { cl.Close(); return nil })
+			r.st.cp.Group = &sink.GroupOffsets{Adm: kadm.NewClient(cl), Group: k.Group}
+		}
+	}
+	src, track, err := r.openSource(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range p.Sinks {
+		if sinks[i] != nil {
+			continue
+		}
+		if sinks[i], err = r.openSink(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	dead, err := r.openDead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts := engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track}
+	if r.st != nil {
+		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
+		opts.WindowStore = windowStore(p)
+	}
+	eng, err := engine.New(plan, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, eng.Close)
+	if r.st != nil {
+		if err := r.st.start(ctx, eng, src); err != nil {
+			return nil, err
+		}
+	}
+	if r.st != nil {
+		if l := append(r.atLeastOnce, r.st.atLeastOnce...); len(l) > 0 {
+			fmt.Fprintf(o.Stderr, "eddy: %s: at-least-once: after a restart, what was written since the last checkpoint is written again (exactly once: file, duckdb and kafka sinks, dead-letter files)\n", strings.Join(l, ", "))
+		}
+	} else if track && len(r.atLeastOnce) > 0 {
+		fmt.Fprintf(o.Stderr, "eddy: delivery is at-least-once: after a restart, rows and dead letters since the last commit may be written again\n")
+	}
+	return &Job{r: r, src: src, eng: eng, sinks: sinks, dead: dead}, nil
+}
+
+// Run runs the job to the end of its input, a failure or the cancellation
+// of ctx, closes everything (with a state section after the final
+// checkpoint), writes the final counters to Stderr (and Options.Stats) and,
+// after a failure, what each destination did not take. A run stopped by a
+// cancellation with a cause returns an error wrapping the cause.
+func (j *Job) Run(ctx context.Context) (engine.Stats, error) {
+	r, o := j.r, j.r.o
+	runErr := engine.Run(ctx, j.src, j.eng)
+	closeErr := r.closeAll()
+	if cause, ok := interruption(ctx); ok && errors.Is(runErr, context.Canceled) {
+		// (a signal after the end of a bounded input changes nothing)
+		runErr = stopped(runErr, closeErr, cause, r.st != nil)
+	}
+	st := j.eng.Stats()
+	fmt.Fprintf(o.Stderr, "eddy: %s\n", st)
+	if runErr != nil || closeErr != nil {
+		ReportDelivery(o.Stderr, r.p, j.sinks, j.dead)
+	}
+	if o.Stats != "" {
+		if err := writeStats(o.Stdout, o.Stats, st); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if runErr != nil {
+		return st, runErr
+	}
+	return st, closeErr
+}
+
+// Close closes what is still open; after Run nothing is.
+func (j *Job) Close() error { return j.r.closeAll() }
+
+func (o *Options) defaults() {
+	if o.Stdin == nil {
+		o.Stdin = strings.NewReader("")
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	if o.Kafka == nil {
+		o.Kafka = func() (*kcfg.Config, error) { return kcfg.New(), nil }
+	}
+}

@@ -45,6 +45,7 @@ var rules = []rule{
 	{"sources and sinks never import the engine or the job", []string{"source", "sink", "duck"}, project("engine", "job")},
 	{"tui never imports cmd", []string{"tui"}, project("cmd")},
 	{"startpos imports the standard library only", []string{"startpos"}, func(p pkg) bool { return !p.Standard && !project("startpos")(p) }},
+	{"job imports neither cmd nor tui", []string{"job"}, project("cmd", "tui")},
 	{"decode, value and pipeline import no I/O package of the project", []string{"decode", "value", "pipeline"},
 		project("source", "sink", "duck", "state", "kcfg", "replay", "demo", "engine", "tui", "cmd")},
 }

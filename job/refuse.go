@@ -1,4 +1,4 @@
-package cmd
+package job
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ type place struct {
 // file (each writes from offset 0 through its own descriptor), and the
 // combinations a state section cannot checkpoint. Every problem is reported
 // with the spec's file and line (flags name themselves).
-func checkRun(p *pipeline.Pipeline, f runFlags) error {
+func checkRun(p *pipeline.Pipeline, f Options) error {
 	var es pipeline.Errors
 	at := func(pl place, format string, args ...any) {
 		es = append(es, &pipeline.Error{File: p.File, Line: pl.line, Path: pl.field, Msg: fmt.Sprintf(format, args...)})
@@ -31,7 +31,7 @@ func checkRun(p *pipeline.Pipeline, f runFlags) error {
 	var in *place
 	if p.Source.File != "" && p.Source.File != "-" {
 		in = &place{path: p.Source.File, field: "source.file", line: p.Source.Line}
-		if f.input != "" {
+		if f.Input != "" {
 			in.field, in.line = "--input", 0
 		}
 	}
@@ -61,13 +61,13 @@ func checkRun(p *pipeline.Pipeline, f runFlags) error {
 		}
 	}
 	for i, t := range p.Sinks {
-		target(t, fmt.Sprintf("sinks[%d]", i), f.out != "", "--out")
+		target(t, fmt.Sprintf("sinks[%d]", i), f.Out != "", "--out")
 	}
 	if p.DLQ != nil {
-		target(*p.DLQ, "dlq", f.dlq != "", "--dlq")
+		target(*p.DLQ, "dlq", f.DLQ != "", "--dlq")
 	}
-	if f.stats != "" && f.stats != "-" {
-		outs = append(outs, place{path: f.stats, field: "--stats"})
+	if f.Stats != "" && f.Stats != "-" {
+		outs = append(outs, place{path: f.Stats, field: "--stats"})
 	}
 	for i, o := range outs {
 		if in != nil && !o.dir && sameFile(o.path, in.path) {
@@ -89,7 +89,7 @@ func checkRun(p *pipeline.Pipeline, f runFlags) error {
 	if st := p.State; st != nil {
 		stateLine := place{field: "state", line: st.Line}
 		switch {
-		case p.Source.File == "-" && f.input != "":
+		case p.Source.File == "-" && f.Input != "":
 			at(stateLine, "cannot resume stdin after a restart (--input -); read a file or a topic, or remove the state section")
 		case p.Source.File == "-":
 			at(place{field: "source.file", line: p.Source.Line}, "cannot resume stdin after a restart; read a file or a topic, or remove the state section at line %d", st.Line)
@@ -115,7 +115,7 @@ func checkRun(p *pipeline.Pipeline, f runFlags) error {
 		}
 	}
 	if len(es) > 0 {
-		return usageError{es}
+		return specErr(es)
 	}
 	return nil
 }
