@@ -572,7 +572,9 @@ func (r *avroReader) skip(op *aop, depth int) {
 	switch op.kind {
 	case aNull:
 	case aBool:
-		r.fixed(1)
+		if b := r.fixed(1); r.err == nil && b[0] > 1 {
+			r.fail(ErrCorrupt, "boolean byte 0x%02x", b[0])
+		}
 	case aInt, aEnum:
 		r.long()
 	case aFloat:

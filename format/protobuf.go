@@ -404,7 +404,7 @@ func (r *protoReader) message(m *pmsg, b []byte, depth int) {
 		}
 	}
 	for len(b) > 0 && r.err == nil {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			r.wireErr(n, "field tag")
 			return
@@ -634,7 +634,7 @@ func (r *protoReader) wellKnown(m *pmsg, b []byte, depth int) value.Value {
 	var secs, nanos int64
 	var inner value.Value
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			r.wireErr(n, string(m.desc.FullName()))
 			return value.Value{}
@@ -687,7 +687,7 @@ func (r *protoReader) mapEntry(f *pfield, b []byte, depth int) {
 	valTyp := protowire.Type(-1)
 	kf, vf := f.msg.field(1), f.msg.field(2)
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			r.wireErr(n, f.fd.TextName())
 			return
@@ -879,3 +879,13 @@ func appendProtoJSON(dst []byte, fd protoreflect.FieldDescriptor, v protoreflect
 }
 
 func mapKeyString(k protoreflect.MapKey) string { return k.Value().String() }
+
+// consumeTag is protowire.ConsumeTag refusing field numbers above the
+// largest valid one, as proto-go does.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n >= 0 && num > protowire.MaxValidNumber {
+		return 0, 0, -2 // protowire's "invalid field number"
+	}
+	return num, typ, n
+}
