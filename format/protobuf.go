@@ -222,6 +222,7 @@ type pmsg struct {
 	other    map[protowire.Number]*pfield
 	defaults []slotDefault // implicit-presence fields wanted: their value when absent
 	wkt      wkt
+	wanted   bool // has wanted children (else it only validates)
 }
 
 type slotDefault struct {
@@ -301,13 +302,14 @@ func (c *protoCompiler) plainField(fd protoreflect.FieldDescriptor) *pfield {
 // collects the children wanted whole that dynamicpb fills.
 func (c *protoCompiler) wanted(md protoreflect.MessageDescriptor, w *want, path []dynStep, dyn *[]dynSlot) (*pmsg, error) {
 	base := c.plainMsg(md)
-	m := &pmsg{desc: md, wkt: base.wkt, byNum: slices.Clone(base.byNum)}
+	m := &pmsg{desc: md, wkt: base.wkt, byNum: slices.Clone(base.byNum), wanted: true}
 	if base.other != nil {
 		m.other = map[protowire.Number]*pfield{}
 		for k, v := range base.other {
 			m.other[k] = v
 		}
 	}
+	seen := map[protowire.Number]string{}
 	for _, cw := range w.children {
 		fd := md.Fields().ByName(protoreflect.Name(cw.name))
 		if fd == nil {
@@ -316,6 +318,10 @@ func (c *protoCompiler) wanted(md protoreflect.MessageDescriptor, w *want, path 
 		if fd == nil {
 			return nil, recordErr(ErrMissingField, c.id, "%q is not a field of %s", cw.path, md.FullName())
 		}
+		if other, ok := seen[fd.Number()]; ok {
+			return nil, recordErr(ErrSchema, c.id, "paths %q and %q name the same field (by its proto and its JSON name)", other, cw.path)
+		}
+		seen[fd.Number()] = cw.path
 		f, err := c.wantedField(fd, cw, append(slices.Clip(path), dynStep{fd: fd}), dyn)
 		if err != nil {
 			return nil, err
@@ -356,7 +362,7 @@ func (c *protoCompiler) wantedField(fd protoreflect.FieldDescriptor, w *want, pa
 		}
 	case fd.IsList():
 		return nil, recordErr(ErrMissingField, c.id, "%q: %q is a repeated field; paths cannot go into its items", w.children[0].path, w.path)
-	case fd.Message() != nil && wktOf(fd.Message()) == wktNone:
+	case fd.Message() != nil:
 		m, err := c.wanted(fd.Message(), w, path, dyn)
 		if err != nil {
 			return nil, err
@@ -500,7 +506,9 @@ func (r *protoReader) field(f *pfield, typ protowire.Type, b []byte, depth int) 
 			if r.err == nil {
 				r.out[f.slot] = val
 			}
-			return n
+			if !f.msg.wanted {
+				return n
+			}
 		}
 		r.message(f.msg, v, depth+1)
 		return n

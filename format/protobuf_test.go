@@ -244,3 +244,21 @@ func TestProtobufReferences(t *testing.T) {
 		t.Errorf("got %v, %v", out[0], err)
 	}
 }
+
+// TestProtobufWellKnownFields reads a Timestamp as a time and its fields.
+func TestProtobufWellKnownFields(t *testing.T) {
+	rec := protoRecord(t, 4, testProto, []int{1}, `{"dateTime":"2026-01-01T00:00:10.250Z"}`)
+	d := NewProtobuf(protoCache(t), paths("dateTime", "dateTime.seconds", "dateTime.nanos"))
+	out := make([]value.Value, 3)
+	if err := d.Decode(rec, out); err != nil {
+		t.Fatal(err)
+	}
+	if out[0] != value.OfTime(1767225610250) || out[1] != value.OfInt(1767225610) || out[2] != value.OfInt(250_000_000) {
+		t.Errorf("got %v", out)
+	}
+	// one field by two names cannot fill two slots
+	d = NewProtobuf(protoCache(t), paths("dateTime", "date_time"))
+	if err := d.Decode(rec, out[:2]); !errors.Is(err, ErrSchema) {
+		t.Errorf("two names: err = %v", err)
+	}
+}
