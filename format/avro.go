@@ -550,7 +550,11 @@ func (r *avroReader) blocks(op *aop, depth int, item func()) {
 			r.long() // the block's size in bytes
 		}
 		// each item takes a byte at least, unless it is null
-		if !op.elem.zeroSize && n > int64(len(r.b)-r.i) || op.elem.zeroSize && int64(total)+n > maxZeroSizeItems {
+		if op.elem.zeroSize && int64(total)+n > maxZeroSizeItems {
+			r.fail(ErrCorrupt, "more than %d items that take no bytes", maxZeroSizeItems)
+			return
+		}
+		if !op.elem.zeroSize && n > int64(len(r.b)-r.i) {
 			r.fail(ErrTruncated, "a block of %d items with %d bytes left", n, len(r.b)-r.i)
 			return
 		}

@@ -229,9 +229,14 @@ func TestAvroErrors(t *testing.T) {
 	bid := map[string]any{"auction": int64(1), "bidder": int64(2), "price": int64(3), "channel": "c",
 		"url": "u", "dateTime": time.UnixMilli(0).UTC(), "extra": "e"}
 	good := frameAvro(t, 1, bidAvro, bid)
-	c := cacheOf(t, map[int]sr.Schema{1: {Schema: bidAvro}, 5: {Schema: `syntax = "proto3";`, Type: sr.TypeProtobuf}, 6: {Schema: `{"type":"nope"}`}, 7: {Schema: `"long"`}})
+	nulls := `{"type":"record","name":"N","fields":[{"name":"n","type":{"type":"array","items":"null"}},{"name":"l","type":{"type":"array","items":"long"}}]}`
+	c := cacheOf(t, map[int]sr.Schema{1: {Schema: bidAvro}, 8: {Schema: nulls}, 5: {Schema: `syntax = "proto3";`, Type: sr.TypeProtobuf}, 6: {Schema: `{"type":"nope"}`}, 7: {Schema: `"long"`}})
 	// a string length of 2^60 declared in a record of a few bytes
 	huge := append([]byte{0, 0, 0, 0, 1, 2, 4, 6}, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20)
+	// an array of 2^40 nulls: no bytes each, so the count is capped instead
+	manyNulls := []byte{0, 0, 0, 0, 8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 0, 0}
+	// an array of 2^40 longs in a record of a few bytes
+	manyLongs := []byte{0, 0, 0, 0, 8, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 2, 0}
 	for _, tc := range []struct {
 		name  string
 		paths [][]string
@@ -239,6 +244,8 @@ func TestAvroErrors(t *testing.T) {
 		want  error
 	}{
 		{"plain JSON", paths("price"), []byte(`{"price":1}`), ErrMagic},
+		{"huge null block", paths("n"), manyNulls, ErrCorrupt},
+		{"huge block", paths("l"), manyLongs, ErrTruncated},
 		{"empty", paths("price"), nil, ErrTruncated},
 		{"short header", paths("price"), []byte{0, 0, 1}, ErrTruncated},
 		{"unknown id", paths("price"), []byte{0, 0, 0, 0, 9, 2}, ErrUnknownSchema},
@@ -258,7 +265,7 @@ func TestAvroErrors(t *testing.T) {
 		if !errors.Is(err, tc.want) || Fatal(err) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
-		if tc.name == "huge length" && allocs > 10 {
+		if strings.HasPrefix(tc.name, "huge") && allocs > 10 {
 			t.Errorf("huge length: %v allocations", allocs)
 		}
 	}
