@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/eddyhq/eddy/decode"
+	"github.com/eddyhq/eddy/value"
 )
 
 // slowRegistry answers after release is closed, counting calls, and fails
@@ -217,4 +220,41 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%+v: err = %v, want %q", tc.c, err, tc.want)
 		}
 	}
+}
+
+// TestDecodersStopOnRegistryFailure: a registry that is down is the run's
+// failure, not the record's, and a later record decodes once it is back.
+func TestDecodersStopOnRegistryFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := &slowRegistry{Static: Static{IDs: map[int]sr.Schema{
+			1: {Schema: bidAvro},
+			4: {Schema: testProto, Type: sr.TypeProtobuf},
+			8: {Schema: `{}`, Type: sr.TypeJSON},
+		}}, failures: 3, err: errors.New("connection refused")}
+		c := NewCache(t.Context(), reg, CacheOptions{Attempts: 3})
+		avroRec := frameAvro(t, 1, bidAvro, map[string]any{"auction": int64(1), "bidder": int64(2), "price": int64(3),
+			"channel": "c", "url": "u", "dateTime": time.UnixMilli(0).UTC(), "extra": ""})
+		protoRec := protoRecord(t, 4, testProto, []int{1}, `{"price":"3"}`)
+		jsonRec := append([]byte{0, 0, 0, 0, 8}, `{"price":3}`...)
+		out := make([]value.Value, 1)
+		for _, tc := range []struct {
+			name string
+			dec  interface {
+				Decode([]byte, []value.Value) error
+			}
+			rec []byte
+		}{
+			{"avro", NewAvro(c, paths("price")), avroRec},
+			{"protobuf", NewProtobuf(c, paths("price")), protoRec},
+			{"json-schema", NewJSONSchema(c, decode.NewPlan(paths("price"))), jsonRec},
+		} {
+			reg.calls.Store(0)
+			if err := tc.dec.Decode(tc.rec, out); !Fatal(err) {
+				t.Errorf("%s: registry down: err = %v, want a fatal error", tc.name, err)
+			}
+			if err := tc.dec.Decode(tc.rec, out); err != nil || out[0] != value.OfInt(3) {
+				t.Errorf("%s: registry back: %v, %v", tc.name, out[0], err)
+			}
+		}
+	})
 }
