@@ -48,6 +48,10 @@ var rules = []rule{
 	{"job imports neither cmd nor tui", []string{"job"}, project("cmd", "tui")},
 	{"decode, value and pipeline import no I/O package of the project", []string{"decode", "value", "pipeline"},
 		project("source", "sink", "duck", "state", "kcfg", "replay", "demo", "engine", "tui", "cmd")},
+	{"format imports decode and value only of the project", []string{"format"},
+		func(p pkg) bool {
+			return strings.HasPrefix(p.ImportPath, mod) && !project("format", "decode", "value")(p)
+		}},
 }
 
 // known lists violations that exist today, each with the issue that removes
