@@ -9,6 +9,11 @@ topic-name strategy, TOPIC-value) and write the records to a real broker.
 Topics (PREFIX defaults to "bids"):
   PREFIX-avro         Avro, one schema version
   PREFIX-protobuf     Protobuf (dateTime a google.protobuf.Timestamp)
+  PREFIX-protobuf-text  the same Protobuf, its schema registered as .proto text
+                      (as Java clients do, and as a Confluent registry returns
+                      it); framed here (magic byte, id, index 0), since the
+                      Python serializer takes a registered schema only as a
+                      base64 descriptor, which Apicurio does not make of text
   PREFIX-jsonschema   JSON Schema
   PREFIX-avro-evolve  Avro with the subject set to BACKWARD compatibility:
                       the first third written with v1, the second third with
@@ -29,11 +34,12 @@ Run with the venv that scripts/registry.sh makes:
 import argparse
 import json
 import random
+import struct
 import sys
 from datetime import datetime, timedelta, timezone
 
 from confluent_kafka import Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
@@ -78,6 +84,22 @@ JSON_SCHEMA = {
     "required": list(FIELDS),
     "additionalProperties": False,
 }
+
+PROTO_TEXT = """syntax = "proto3";
+package eddy.nexmark;
+
+import "google/protobuf/timestamp.proto";
+
+message Bid {
+  int64 auction = 1;
+  int64 bidder = 2;
+  int64 price = 3;
+  string channel = 4;
+  string url = 5;
+  google.protobuf.Timestamp dateTime = 6;
+  string extra = 7;
+}
+"""
 
 CHANNELS = ("Google", "Facebook", "Baidu", "Apple")
 
@@ -162,7 +184,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--input", help="JSON lines of bids (eddy gen nexmark --only bids), - for stdin")
     ap.add_argument("--jsonl", help="also write the records produced as JSON lines to this file")
-    ap.add_argument("--formats", default="avro,protobuf,jsonschema,avro-evolve")
+    ap.add_argument("--formats", default="avro,protobuf,protobuf-text,jsonschema,avro-evolve")
     args = ap.parse_args()
 
     bids = list(read_bids(args.input) if args.input else make_bids(args.count, args.seed))
@@ -192,15 +214,19 @@ def main():
         topic = "%s-%s" % (args.prefix, fmt)
         if fmt == "avro":
             produce(topic, avro(AVRO_V1, topic), bids)
-        elif fmt == "protobuf":
+        elif fmt in ("protobuf", "protobuf-text"):
             Bid = bid_message_class()
-            ser = ProtobufSerializer(Bid, sr, {"use.deprecated.format": False})
 
             def to_pb(b):
                 m = Bid(**{k: v for k, v in b.items() if k != "dateTime"})
                 m.dateTime.FromDatetime(b["dateTime"])
                 return m
-            produce(topic, ser, (to_pb(b) for b in bids))
+            if fmt == "protobuf":
+                produce(topic, ProtobufSerializer(Bid, sr, {}), (to_pb(b) for b in bids))
+            else:
+                sid = sr.register_schema(topic + "-value", Schema(PROTO_TEXT, "PROTOBUF"))
+                frame = b"\x00" + struct.pack(">I", sid) + b"\x00"  # index list [0]: one zero byte
+                produce(topic, lambda m, ctx: frame + m.SerializeToString(), (to_pb(b) for b in bids))
         elif fmt == "jsonschema":
             ser = JSONSerializer(json.dumps(JSON_SCHEMA), sr, to_dict=lambda o, ctx: o)
             produce(topic, ser, (as_json(b) for b in bids))
