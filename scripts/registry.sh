@@ -266,7 +266,6 @@ launch() {
   (cd "$DATA" && exec "${detach[@]}" "$j" -Xmx"$HEAP" -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$PORT" \
-    -Dquarkus.log.console.color=false \
     ${EDDY_REGISTRY_JAVA_OPTS:-} \
     -jar "$(runner_jar)" \
     </dev/null >>"$LOG_FILE" 2>&1 9>&-) &
