@@ -1,14 +1,18 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/internal/recprint"
 )
 
 type tailFlags struct {
@@ -105,9 +109,12 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	if f.partition < -1 {
 		return usagef("tail: -p %d is not a partition", f.partition)
 	}
-	out, err := newRecordPrinter(c.OutOrStdout(), f.format)
-	if err != nil {
-		return usageError{err}
+	out, err := recprint.New(c.OutOrStdout(), f.format)
+	switch {
+	case errors.Is(err, recprint.ErrFormat):
+		return usageError{fmt.Errorf("tail: -f %q: %w (see eddy tail --help)", f.format, err)}
+	case err != nil:
+		return usageError{fmt.Errorf("tail: -f %q: %w", f.format, err)}
 	}
 	var m *engine.Matcher
 	if f.where != "" {
@@ -137,7 +144,15 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	if err != nil {
 		return err
 	}
-	out.fitTable(ranges)
+	ends := make(map[int32]int64, len(ranges))
+	for part, r := range ranges {
+		ends[part] = r.end
+	}
+	width := 120
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		width = n
+	}
+	out.FitTable(ends, width)
 
 	t := &tailer{
 		cl:      cl,
@@ -166,7 +181,7 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{f.topic: offsets})
 	err = t.run(ctx)
-	if ferr := t.out.flush(); err == nil && ferr != nil {
+	if ferr := t.out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("write output: %w", ferr)
 	}
 	if t.skipped > 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/internal/recprint"
 	"github.com/eddyhq/eddy/source"
 )
 
@@ -23,7 +24,7 @@ type tailer struct {
 	match   *engine.Matcher
 	ranges  map[int32]partRange
 	pending map[int32]bool // -e: partitions not yet at their end
-	out     *recordPrinter
+	out     *recprint.Printer
 	stderr  io.Writer
 
 	printed  int
@@ -63,7 +64,7 @@ func (t *tailer) run(ctx context.Context) error {
 				break
 			}
 		}
-		if err := t.out.flush(); err != nil {
+		if err := t.out.Flush(); err != nil {
 			return fmt.Errorf("write output: %w", err)
 		}
 	}
@@ -115,7 +116,7 @@ func (t *tailer) handle(r *kgo.Record) bool {
 			return t.done()
 		}
 	}
-	t.out.print(r)
+	t.out.Print(r)
 	t.printed++
 	return t.done()
 }

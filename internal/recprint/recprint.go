@@ -1,13 +1,15 @@
-package cmd
+// Package recprint writes Kafka records as eddy tail prints them: one JSON
+// object per record (json), the value alone (raw), an aligned table, or a
+// kcat-style layout of franz-go's RecordFormatter.
+package recprint
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -18,8 +20,12 @@ import (
 	"github.com/eddyhq/eddy/value"
 )
 
-// recordPrinter writes records in one of tail's formats.
-type recordPrinter struct {
+// ErrFormat is the error of New for a format it does not know.
+var ErrFormat = errors.New(`want json, raw, table or a layout such as '%k %v\n'`)
+
+// Printer writes records in one of eddy tail's formats, buffered: an
+// error of the writer surfaces at Flush.
+type Printer struct {
 	w      *bufio.Writer
 	format string
 	layout *kgo.RecordFormatter // raw, and kcat-style layouts
@@ -36,11 +42,11 @@ const (
 	tableTimeWidth = 24
 )
 
-// newRecordPrinter makes the printer of format: json, raw, table, or a
-// layout of franz-go's RecordFormatter (%t %p %o %k %v %h{...} %d ...,
-// kcat-style), recognised by a % or a backslash.
-func newRecordPrinter(w io.Writer, format string) (*recordPrinter, error) {
-	p := &recordPrinter{w: bufio.NewWriterSize(w, 64<<10), format: format}
+// New makes the printer of format: json, raw, table, or a layout of
+// franz-go's RecordFormatter (%t %p %o %k %v %h{...} %d ..., kcat-style),
+// recognised by a % or a backslash. Another format is ErrFormat.
+func New(w io.Writer, format string) (*Printer, error) {
+	p := &Printer{w: bufio.NewWriterSize(w, 64<<10), format: format}
 	layout := format
 	switch {
 	case format == "json", format == "table":
@@ -48,35 +54,35 @@ func newRecordPrinter(w io.Writer, format string) (*recordPrinter, error) {
 	case format == "raw":
 		layout = `%v\n`
 	case !strings.ContainsAny(format, `%\`):
-		return nil, fmt.Errorf("tail: -f %q: want json, raw, table or a layout such as '%%k %%v\\n' (see eddy tail --help)", format)
+		return nil, ErrFormat
 	}
 	var err error
 	if p.layout, err = kgo.NewRecordFormatter(layout); err != nil {
-		return nil, fmt.Errorf("tail: -f %q: %w", format, err)
+		return nil, err
 	}
 	return p, nil
 }
 
-// fitTable sizes the table's columns for the partitions and offsets read.
-func (p *recordPrinter) fitTable(ranges map[int32]partRange) {
+// FitTable sizes the table's columns for the partitions to be printed,
+// given with their end offsets, on a terminal width columns wide; other
+// formats ignore it.
+func (p *Printer) FitTable(ends map[int32]int64, width int) {
 	if p.format != "table" {
 		return
 	}
 	p.partW, p.offW = len("PARTITION"), len("OFFSET")
-	for part, r := range ranges {
+	for part, end := range ends {
 		p.partW = max(p.partW, len(strconv.Itoa(int(part))))
-		p.offW = max(p.offW, len(strconv.FormatInt(r.end, 10)))
-	}
-	width := 120
-	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
-		width = n
+		p.offW = max(p.offW, len(strconv.FormatInt(end, 10)))
 	}
 	p.valW = max(width-(p.partW+p.offW+tableTimeWidth+tableKeyWidth+4*2), 10)
 }
 
-func (p *recordPrinter) flush() error { return p.w.Flush() }
+// Flush writes what is buffered and returns the writer's first error.
+func (p *Printer) Flush() error { return p.w.Flush() }
 
-func (p *recordPrinter) print(r *kgo.Record) {
+// Print writes r.
+func (p *Printer) Print(r *kgo.Record) {
 	b := p.buf[:0]
 	switch {
 	case p.layout != nil:
@@ -88,7 +94,7 @@ func (p *recordPrinter) print(r *kgo.Record) {
 		}
 		b = p.appendRow(b, strconv.Itoa(int(r.Partition)), strconv.FormatInt(r.Offset, 10),
 			value.FormatTime(r.Timestamp.UnixMilli()),
-			value.Abbrev(displayText(r.Key), tableKeyWidth), value.Abbrev(displayText(r.Value), p.valW))
+			value.Abbrev(DisplayText(r.Key), tableKeyWidth), value.Abbrev(DisplayText(r.Value), p.valW))
 	default:
 		b = p.appendJSON(b, r)
 		b = append(b, '\n')
@@ -97,7 +103,7 @@ func (p *recordPrinter) print(r *kgo.Record) {
 	p.buf = b
 }
 
-func (p *recordPrinter) appendRow(b []byte, part, off, ts, key, val string) []byte {
+func (p *Printer) appendRow(b []byte, part, off, ts, key, val string) []byte {
 	b = append(b, part...)
 	b = pad(b, p.partW-len(part)+2)
 	b = pad(b, p.offW-len(off))
@@ -118,16 +124,16 @@ func pad(b []byte, n int) []byte {
 	return b
 }
 
-// displayText shows bytes on one line: text as is, anything with control
+// DisplayText shows bytes on one line: text as is, anything with control
 // characters or invalid UTF-8 Go-quoted.
-func displayText(b []byte) string {
+func DisplayText(b []byte) string {
 	if !utf8.Valid(b) || bytes.ContainsFunc(b, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return strconv.Quote(string(b))
 	}
 	return string(b)
 }
 
-func (p *recordPrinter) appendJSON(b []byte, r *kgo.Record) []byte {
+func (p *Printer) appendJSON(b []byte, r *kgo.Record) []byte {
 	b = append(b, `{"topic":`...)
 	b = value.AppendString(b, r.Topic)
 	b = append(b, `,"partition":`...)
