@@ -11,6 +11,7 @@ import (
 
 	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/internal/export"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/startpos"
 )
@@ -110,7 +111,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if f.input != "" && (from.Kind == startpos.Time || to.isTime) {
+	if f.input != "" && (from.Kind == startpos.Time || to.IsTime) {
 		return usagef("export: records of a file have no timestamps: --from and --to take line numbers with --input")
 	}
 	if f.input != "" && from.Kind != startpos.Earliest && from.Kind != startpos.Offset {
@@ -169,9 +170,9 @@ func runExport(c *cobra.Command, f exportFlags) error {
 		out, dest = p, f.parquet
 	}
 
-	x := &exporter{out: out, match: match, fromLine: from.N, to: to, file: f.input != ""}
-	x.progress = newProgress(c.ErrOrStderr(), 250*time.Millisecond)
-	runErr := x.run(ctx, src)
+	prog := newProgress(c.ErrOrStderr(), 250*time.Millisecond)
+	x := &export.Copy{Out: out, Match: match, FromLine: from.N, To: to, File: f.input != "", Progress: prog.show}
+	runErr := x.Run(ctx, src)
 	var closeErr error
 	if p, ok := out.(*duck.Parquet); ok && runErr != nil && !p.Dir() {
 		// a partial export must not replace a whole file
@@ -179,7 +180,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	} else {
 		closeErr = out.Close()
 	}
-	x.progress.clear()
+	prog.clear()
 	stderr := c.ErrOrStderr()
 	line := fmt.Sprintf("eddy: exported %d rows to %s", out.Written(), dest)
 	switch o := out.(type) {
@@ -192,11 +193,11 @@ func runExport(c *cobra.Command, f exportFlags) error {
 			line += fmt.Sprintf(" (%d files)", len(o.Files()))
 		}
 	}
-	if x.bad > 0 {
-		fmt.Fprintf(stderr, "eddy: skipped %d records that are not JSON objects (first: %v)\n", x.bad, x.firstBad)
+	if x.Bad > 0 {
+		fmt.Fprintf(stderr, "eddy: skipped %d records that are not JSON objects (first: %v)\n", x.Bad, x.FirstBad)
 	}
-	if x.unmatched > 0 {
-		fmt.Fprintf(stderr, "eddy: skipped %d records the --where filter could not evaluate (first: %v)\n", x.unmatched, x.firstUnmatched)
+	if x.Unmatched > 0 {
+		fmt.Fprintf(stderr, "eddy: skipped %d records the --where filter could not evaluate (first: %v)\n", x.Unmatched, x.FirstUnmatched)
 	}
 	fmt.Fprintln(stderr, line)
 	if runErr != nil {

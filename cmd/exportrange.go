@@ -7,16 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddyhq/eddy/internal/export"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/startpos"
 )
-
-// bound is a --to value.
-type bound struct {
-	set    bool
-	isTime bool
-	n      int64 // offset, or epoch ms
-}
 
 // parseFrom reads --from: a start position (docs/kafka.md), a relative
 // time resolved against now.
@@ -32,20 +26,20 @@ func parseFrom(s string, now time.Time) (startpos.Position, error) {
 }
 
 // parseTo reads --to: an offset or a time.
-func parseTo(s string, now time.Time) (bound, error) {
+func parseTo(s string, now time.Time) (export.Bound, error) {
 	if s == "" {
-		return bound{}, nil
+		return export.Bound{}, nil
 	}
 	p, err := parseEdge("to", s)
 	switch {
 	case err != nil:
-		return bound{}, err
+		return export.Bound{}, err
 	case p.Kind == startpos.Offset:
-		return bound{set: true, n: p.N}, nil
+		return export.Bound{Set: true, N: p.N}, nil
 	case p.Kind == startpos.Time:
-		return bound{set: true, isTime: true, n: p.Millis(now)}, nil
+		return export.Bound{Set: true, IsTime: true, N: p.Millis(now)}, nil
 	}
-	return bound{}, fmt.Errorf("--to %s: want an offset or a time (offset:N, time:RFC3339 or time:-15m)", s)
+	return export.Bound{}, fmt.Errorf("--to %s: want an offset or a time (offset:N, time:RFC3339 or time:-15m)", s)
 }
 
 // parseEdge reads --from or --to: a start position, or the forms they took
