@@ -15,6 +15,7 @@ import (
 
 	"github.com/eddyhq/eddy/fixtures"
 	"github.com/eddyhq/eddy/internal/pace"
+	"github.com/eddyhq/eddy/internal/produce"
 )
 
 type produceFlags struct {
@@ -116,7 +117,7 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 	if field == "" && f.fixture != "" {
 		field = "natural:" + f.fixture
 	}
-	key := newKeyer(field)
+	key := produce.NewKeyer(field)
 
 	ctx := c.Context()
 	cl, err := connect(c,
@@ -149,10 +150,10 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 		in = pr
 	}
 
-	p := &producer{cl: cl, topic: f.topic}
+	p := &produce.Producer{Client: cl, Topic: f.topic}
 	// Records carry a context that Ctrl-C does not cancel, so what was read
 	// before the interrupt is still delivered; reading stops at once.
-	readErr := p.produceLines(ctx, context.WithoutCancel(ctx), in, what, f.strict, key, pace.New(f.rate, 0))
+	readErr := p.Lines(ctx, context.WithoutCancel(ctx), in, what, f.strict, key, pace.New(f.rate, 0))
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	flushErr := cl.Flush(flushCtx)
@@ -160,11 +161,12 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 		// Fail what is still buffered so every promise runs and wg ends.
 		cl.AbortBufferedRecords(context.WithoutCancel(ctx))
 	}
-	p.wg.Wait()
-	fmt.Fprintf(c.ErrOrStderr(), "eddy: produced %d records to %s\n", p.ok, f.topic)
+	p.Wait()
+	ok, failed, firstErr := p.Acked()
+	fmt.Fprintf(c.ErrOrStderr(), "eddy: produced %d records to %s\n", ok, f.topic)
 	switch {
-	case p.failed > 0:
-		return fmt.Errorf("%d records failed to produce to %s (first error: %v)", p.failed, f.topic, p.firstErr)
+	case failed > 0:
+		return fmt.Errorf("%d records failed to produce to %s (first error: %v)", failed, f.topic, firstErr)
 	case flushErr != nil:
 		return fmt.Errorf("wait for acknowledgements: %w", flushErr)
 	case readErr != nil && !errors.Is(readErr, context.Canceled):

@@ -1,4 +1,8 @@
-package cmd
+// Package produce sends JSON lines to a Kafka topic as eddy produce does:
+// read on a goroutine of their own (so an interrupt is noticed while a
+// terminal blocks), checked, keyed by a field or a fixture's natural key,
+// paced, and counted as the acknowledgements come.
+package produce
 
 import (
 	"bufio"
@@ -17,13 +21,13 @@ import (
 	"github.com/eddyhq/eddy/value"
 )
 
-// producer sends records asynchronously and counts the acknowledgements.
-// Promises run on the client's goroutine, so the counters are locked; they
-// are read after wg.Wait.
-type producer struct {
-	cl    *kgo.Client
-	topic string
-	wg    sync.WaitGroup
+// Producer sends records to Topic asynchronously and counts the
+// acknowledgements. Promises run on the client's goroutines, so the
+// counters are locked; read them (Acked) after Wait.
+type Producer struct {
+	Client *kgo.Client
+	Topic  string
+	wg     sync.WaitGroup
 
 	mu       sync.Mutex
 	ok       int64
@@ -31,7 +35,19 @@ type producer struct {
 	firstErr error
 }
 
-func (p *producer) promise(_ *kgo.Record, err error) {
+// Wait waits for the promise of every record produced; flush the client
+// (or abort its buffered records) first.
+func (p *Producer) Wait() { p.wg.Wait() }
+
+// Acked returns the records acknowledged, those that failed and the first
+// failure. Call it after Wait.
+func (p *Producer) Acked() (ok, failed int64, first error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ok, p.failed, p.firstErr
+}
+
+func (p *Producer) promise(_ *kgo.Record, err error) {
 	p.mu.Lock()
 	if err != nil {
 		if p.failed == 0 {
@@ -45,9 +61,10 @@ func (p *producer) promise(_ *kgo.Record, err error) {
 	p.wg.Done()
 }
 
-// produceLines produces every non-blank line of r until its end, ctx is
-// done, or (strict) a line is not JSON. recCtx is given to the records.
-func (p *producer) produceLines(ctx, recCtx context.Context, r io.Reader, what string, strict bool, key *keyer, pacer *pace.Pacer) error {
+// Lines produces every non-blank line of r until its end, ctx is done, or
+// (strict) a line is not JSON; what names r in errors. recCtx is given to
+// the records, key (nil: none) makes their keys, pacer spaces them.
+func (p *Producer) Lines(ctx, recCtx context.Context, r io.Reader, what string, strict bool, key *Keyer, pacer *pace.Pacer) error {
 	lines, stop := readLines(r)
 	defer stop()
 	for {
@@ -72,7 +89,7 @@ func (p *producer) produceLines(ctx, recCtx context.Context, r io.Reader, what s
 			return err
 		}
 		p.wg.Add(1)
-		p.cl.Produce(recCtx, &kgo.Record{Topic: p.topic, Key: key.key(l.b), Value: l.b}, p.promise)
+		p.Client.Produce(recCtx, &kgo.Record{Topic: p.Topic, Key: key.Key(l.b), Value: l.b}, p.promise)
 	}
 }
 
@@ -116,9 +133,9 @@ func readLines(r io.Reader) (<-chan line, func()) {
 	return out, sync.OnceFunc(func() { close(done) })
 }
 
-// keyer extracts a record key from a JSON line: the value of one top-level
+// Keyer extracts a record key from a JSON line: the value of one top-level
 // field, or a fixture's natural key.
-type keyer struct {
+type Keyer struct {
 	plan  *decode.Plan
 	out   []value.Value
 	spans []decode.Span
@@ -126,9 +143,9 @@ type keyer struct {
 	pick func(out []value.Value) int
 }
 
-// newKeyer returns nil (no keys) for "", else a keyer for a field name or
-// "natural:FIXTURE".
-func newKeyer(field string) *keyer {
+// NewKeyer returns nil (no keys) for "", else a Keyer for a field name or
+// "natural:FIXTURE" (nexmark, clickstream, sensors, payments).
+func NewKeyer(field string) *Keyer {
 	if field == "" {
 		return nil
 	}
@@ -153,11 +170,12 @@ func newKeyer(field string) *keyer {
 		}
 	}
 	plan := decode.NewPlan(paths)
-	return &keyer{plan: plan, out: make([]value.Value, plan.Len()), spans: make([]decode.Span, plan.Len()), pick: pick}
+	return &Keyer{plan: plan, out: make([]value.Value, plan.Len()), spans: make([]decode.Span, plan.Len()), pick: pick}
 }
 
-// key returns the key for line, or nil when it has none.
-func (k *keyer) key(line []byte) []byte {
+// Key returns the key for line, or nil when it has none (also for a nil
+// Keyer).
+func (k *Keyer) Key(line []byte) []byte {
 	if k == nil || k.plan.Decode(line, k.out, k.spans) != nil {
 		return nil
 	}
