@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/eddyhq/eddy/internal/recprint"
 	"github.com/eddyhq/eddy/replay"
 	"github.com/eddyhq/eddy/value"
 )
@@ -137,13 +138,13 @@ func appendLetterText(b []byte, l *replay.Letter, sep bool) []byte {
 	if l.Key == nil {
 		field("key", "null")
 	} else {
-		field("key", displayText(l.Key))
+		field("key", recprint.DisplayText(l.Key))
 	}
-	field("value", displayText(l.Value))
+	field("value", recprint.DisplayText(l.Value))
 	var hs []string
 	for _, h := range l.Headers {
 		if !replay.IsDeadLetterHeader(h.Key) {
-			hs = append(hs, h.Key+"="+displayText(h.Value))
+			hs = append(hs, h.Key+"="+recprint.DisplayText(h.Value))
 		}
 	}
 	if len(hs) > 0 {

@@ -1,22 +1,17 @@
 package cmd
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
-	"github.com/eddyhq/eddy/pipeline"
-	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/internal/export"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/startpos"
 )
@@ -87,79 +82,6 @@ failure or interrupted, 2 bad flags.`,
 	return c
 }
 
-// bound is a --to value.
-type bound struct {
-	set    bool
-	isTime bool
-	n      int64 // offset, or epoch ms
-}
-
-// parseFrom reads --from: a start position (docs/kafka.md), a relative
-// time resolved against now.
-func parseFrom(s string, now time.Time) (startpos.Position, error) {
-	if s == "" {
-		return startpos.Position{}, nil
-	}
-	p, err := parseEdge("from", s)
-	if err == nil && p.Kind == startpos.Time && p.Relative {
-		p = startpos.Position{Kind: startpos.Time, N: p.Millis(now)}
-	}
-	return p, err
-}
-
-// parseTo reads --to: an offset or a time.
-func parseTo(s string, now time.Time) (bound, error) {
-	if s == "" {
-		return bound{}, nil
-	}
-	p, err := parseEdge("to", s)
-	switch {
-	case err != nil:
-		return bound{}, err
-	case p.Kind == startpos.Offset:
-		return bound{set: true, n: p.N}, nil
-	case p.Kind == startpos.Time:
-		return bound{set: true, isTime: true, n: p.Millis(now)}, nil
-	}
-	return bound{}, fmt.Errorf("--to %s: want an offset or a time (offset:N, time:RFC3339 or time:-15m)", s)
-}
-
-// parseEdge reads --from or --to: a start position, or the forms they took
-// first (kept as aliases): N for offset:N, an RFC 3339 time or a negative
-// duration for time:T.
-func parseEdge(name, s string) (startpos.Position, error) {
-	p, err := startpos.Parse(s)
-	var se *startpos.Error
-	if err == nil {
-		return p, nil
-	} else if errors.As(err, &se) && se.Reason != "" {
-		return p, fmt.Errorf("--%s: %w", name, err) // a prefix with a bad value
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 0 {
-			return startpos.Position{}, fmt.Errorf("--%s %s: an offset must not be negative (for a time back from now write a duration such as -15m)", name, s)
-		}
-		return startpos.Position{Kind: startpos.Offset, N: n}, nil
-	}
-	p, err = startpos.Parse("time:" + s)
-	if errors.As(err, &se) && se.Reason != "" && !strings.HasPrefix(se.Reason, "invalid time") {
-		return p, fmt.Errorf("--%s %s: %s", name, s, se.Reason)
-	}
-	if err != nil {
-		return p, fmt.Errorf("--%s %q: want %s, or N, an RFC 3339 time or a negative duration (-15m)", name, s, startpos.Forms)
-	}
-	return p, nil
-}
-
-// rotation parses --rotate: rows (an integer) or a duration.
-func rotation(s string) (rows int64, every time.Duration, err error) {
-	rows, every, err = pipeline.ParseRotate(s)
-	if err != nil {
-		return 0, 0, fmt.Errorf("--%w", err)
-	}
-	return rows, every, nil
-}
-
 func runExport(c *cobra.Command, f exportFlags) error {
 	now := time.Now()
 	switch {
@@ -189,7 +111,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if f.input != "" && (from.Kind == startpos.Time || to.isTime) {
+	if f.input != "" && (from.Kind == startpos.Time || to.IsTime) {
 		return usagef("export: records of a file have no timestamps: --from and --to take line numbers with --input")
 	}
 	if f.input != "" && from.Kind != startpos.Earliest && from.Kind != startpos.Offset {
@@ -248,9 +170,9 @@ func runExport(c *cobra.Command, f exportFlags) error {
 		out, dest = p, f.parquet
 	}
 
-	x := &exporter{out: out, match: match, fromLine: from.N, to: to, file: f.input != ""}
-	x.progress = newProgress(c.ErrOrStderr(), 250*time.Millisecond)
-	runErr := x.run(ctx, src)
+	prog := newProgress(c.ErrOrStderr(), 250*time.Millisecond)
+	x := &export.Copy{Out: out, Match: match, FromLine: from.N, To: to, File: f.input != "", Progress: prog.show}
+	runErr := x.Run(ctx, src)
 	var closeErr error
 	if p, ok := out.(*duck.Parquet); ok && runErr != nil && !p.Dir() {
 		// a partial export must not replace a whole file
@@ -258,7 +180,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	} else {
 		closeErr = out.Close()
 	}
-	x.progress.clear()
+	prog.clear()
 	stderr := c.ErrOrStderr()
 	line := fmt.Sprintf("eddy: exported %d rows to %s", out.Written(), dest)
 	switch o := out.(type) {
@@ -271,11 +193,11 @@ func runExport(c *cobra.Command, f exportFlags) error {
 			line += fmt.Sprintf(" (%d files)", len(o.Files()))
 		}
 	}
-	if x.bad > 0 {
-		fmt.Fprintf(stderr, "eddy: skipped %d records that are not JSON objects (first: %v)\n", x.bad, x.firstBad)
+	if x.Bad > 0 {
+		fmt.Fprintf(stderr, "eddy: skipped %d records that are not JSON objects (first: %v)\n", x.Bad, x.FirstBad)
 	}
-	if x.unmatched > 0 {
-		fmt.Fprintf(stderr, "eddy: skipped %d records the --where filter could not evaluate (first: %v)\n", x.unmatched, x.firstUnmatched)
+	if x.Unmatched > 0 {
+		fmt.Fprintf(stderr, "eddy: skipped %d records the --where filter could not evaluate (first: %v)\n", x.Unmatched, x.FirstUnmatched)
 	}
 	fmt.Fprintln(stderr, line)
 	if runErr != nil {
@@ -293,157 +215,4 @@ func runExport(c *cobra.Command, f exportFlags) error {
 		return runErr
 	}
 	return closeErr
-}
-
-// openExportTopic opens a topic from --from up to its current end.
-func openExportTopic(c *cobra.Command, topic string, from startpos.Position) (*source.Kafka, error) {
-	cfg, err := kafkaConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := cfg.Opts()
-	if err != nil {
-		return nil, usageError{err}
-	}
-	ctx := c.Context()
-	ping, err := cfg.Client(ctx, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	ping.Close()
-	return source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: []string{topic}, Start: from.String(), Stop: "caught-up"})
-}
-
-// exporter moves records from a source to the sink on one goroutine.
-type exporter struct {
-	out      duck.RecordWriter
-	match    *engine.Matcher
-	fromLine int64 // a file's first line (--from)
-	to       bound
-	file     bool
-	progress *progress
-
-	read, bad, unmatched int64
-	firstBad             error
-	firstUnmatched       error
-	row                  sink.Row
-}
-
-func (x *exporter) run(ctx context.Context, src source.Source) error {
-	for {
-		b, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		done, err := x.batch(b.Records)
-		src.Release(b)
-		x.progress.show(x.read, x.out.Written())
-		if err != nil || done {
-			return err
-		}
-	}
-}
-
-// batch exports a batch of records; done is true past --to in a file.
-func (x *exporter) batch(recs []source.Record) (done bool, err error) {
-	for i := range recs {
-		r := &recs[i]
-		if x.file && x.to.set && r.Offset >= x.to.n {
-			return true, nil
-		}
-		if !x.inRange(r) {
-			continue
-		}
-		x.read++
-		if x.match != nil {
-			ok, err := x.match.Match(r)
-			if err != nil {
-				if !isNotObject(err) {
-					if x.unmatched == 0 {
-						x.firstUnmatched = fmt.Errorf("%s: %w", where(r), err)
-					}
-					x.unmatched++
-					continue
-				}
-			} else if !ok {
-				continue
-			}
-		}
-		x.row.JSON = r.Value
-		if err := x.out.WriteRecord(&x.row, r); err != nil {
-			var re *duck.RowError
-			if !errors.As(err, &re) {
-				return false, err
-			}
-			if x.bad == 0 {
-				x.firstBad = fmt.Errorf("%s: %w", where(r), re.Err)
-			}
-			x.bad++
-		}
-	}
-	return false, nil
-}
-
-func (x *exporter) inRange(r *source.Record) bool {
-	if x.file {
-		return r.Offset >= x.fromLine
-	}
-	// Kafka starts at --from already; --to is checked per record because
-	// the source reads each partition to its end
-	switch {
-	case !x.to.set:
-		return true
-	case x.to.isTime:
-		return r.Timestamp < x.to.n
-	}
-	return r.Offset < x.to.n
-}
-
-// isNotObject reports whether a Matcher error is about the record's JSON
-// rather than the expression (the sink reports those records itself).
-func isNotObject(err error) bool {
-	var de *decode.Error
-	return errors.As(err, &de) || errors.Is(err, decode.ErrNotObject)
-}
-
-func where(r *source.Record) string {
-	if r.File {
-		return fmt.Sprintf("%s line %d", r.Topic, r.Offset)
-	}
-	return fmt.Sprintf("%s/%d offset %d", r.Topic, r.Partition, r.Offset)
-}
-
-// progress redraws one status line on a terminal.
-type progress struct {
-	w     io.Writer
-	every time.Duration
-	last  time.Time
-	shown bool
-}
-
-// newProgress returns a progress line on w when w is a terminal, else one
-// that prints nothing.
-func newProgress(w io.Writer, every time.Duration) *progress {
-	if !isTerminal(w) {
-		return &progress{}
-	}
-	return &progress{w: w, every: every}
-}
-
-func (p *progress) show(read, written int64) {
-	if p.w == nil || time.Since(p.last) < p.every {
-		return
-	}
-	p.last = time.Now()
-	p.shown = true
-	fmt.Fprintf(p.w, "\r\033[Keddy: exporting: %d records read, %d rows committed", read, written)
-}
-
-func (p *progress) clear() {
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
 }

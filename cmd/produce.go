@@ -1,15 +1,11 @@
 package cmd
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,10 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/fixtures"
 	"github.com/eddyhq/eddy/internal/pace"
-	"github.com/eddyhq/eddy/value"
+	"github.com/eddyhq/eddy/internal/produce"
 )
 
 type produceFlags struct {
@@ -122,7 +117,7 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 	if field == "" && f.fixture != "" {
 		field = "natural:" + f.fixture
 	}
-	key := newKeyer(field)
+	key := produce.NewKeyer(field)
 
 	ctx := c.Context()
 	cl, err := connect(c,
@@ -155,10 +150,10 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 		in = pr
 	}
 
-	p := &producer{cl: cl, topic: f.topic}
+	p := &produce.Producer{Client: cl, Topic: f.topic}
 	// Records carry a context that Ctrl-C does not cancel, so what was read
 	// before the interrupt is still delivered; reading stops at once.
-	readErr := p.produceLines(ctx, context.WithoutCancel(ctx), in, what, f.strict, key, pace.New(f.rate, 0))
+	readErr := p.Lines(ctx, context.WithoutCancel(ctx), in, what, f.strict, key, pace.New(f.rate, 0))
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	flushErr := cl.Flush(flushCtx)
@@ -166,11 +161,12 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 		// Fail what is still buffered so every promise runs and wg ends.
 		cl.AbortBufferedRecords(context.WithoutCancel(ctx))
 	}
-	p.wg.Wait()
-	fmt.Fprintf(c.ErrOrStderr(), "eddy: produced %d records to %s\n", p.ok, f.topic)
+	p.Wait()
+	ok, failed, firstErr := p.Acked()
+	fmt.Fprintf(c.ErrOrStderr(), "eddy: produced %d records to %s\n", ok, f.topic)
 	switch {
-	case p.failed > 0:
-		return fmt.Errorf("%d records failed to produce to %s (first error: %v)", p.failed, f.topic, p.firstErr)
+	case failed > 0:
+		return fmt.Errorf("%d records failed to produce to %s (first error: %v)", failed, f.topic, firstErr)
 	case flushErr != nil:
 		return fmt.Errorf("wait for acknowledgements: %w", flushErr)
 	case readErr != nil && !errors.Is(readErr, context.Canceled):
@@ -196,159 +192,4 @@ func ensureTopic(ctx context.Context, adm *kadm.Client, f produceFlags, stderr i
 		fmt.Fprintf(stderr, "eddy: created topic %s (%d partitions, replication %d)\n", f.topic, f.partitions, f.replication)
 	}
 	return nil
-}
-
-// producer sends records asynchronously and counts the acknowledgements.
-// Promises run on the client's goroutine, so the counters are locked; they
-// are read after wg.Wait.
-type producer struct {
-	cl    *kgo.Client
-	topic string
-	wg    sync.WaitGroup
-
-	mu       sync.Mutex
-	ok       int64
-	failed   int64
-	firstErr error
-}
-
-func (p *producer) promise(_ *kgo.Record, err error) {
-	p.mu.Lock()
-	if err != nil {
-		if p.failed == 0 {
-			p.firstErr = err
-		}
-		p.failed++
-	} else {
-		p.ok++
-	}
-	p.mu.Unlock()
-	p.wg.Done()
-}
-
-// produceLines produces every non-blank line of r until its end, ctx is
-// done, or (strict) a line is not JSON. recCtx is given to the records.
-func (p *producer) produceLines(ctx, recCtx context.Context, r io.Reader, what string, strict bool, key *keyer, pacer *pace.Pacer) error {
-	lines, stop := readLines(r)
-	defer stop()
-	for {
-		var l line
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case l = <-lines:
-		}
-		switch {
-		case l.err == io.EOF:
-			return nil
-		case l.err != nil:
-			return fmt.Errorf("read %s: %w", what, l.err)
-		}
-		if strict && !decode.Valid(l.b) {
-			var v json.RawMessage
-			jerr := json.Unmarshal(l.b, &v)
-			return fmt.Errorf("%s line %d: not valid JSON (--strict): %v", what, l.no, jerr)
-		}
-		if err := pacer.Wait(ctx); err != nil {
-			return err
-		}
-		p.wg.Add(1)
-		p.cl.Produce(recCtx, &kgo.Record{Topic: p.topic, Key: key.key(l.b), Value: l.b}, p.promise)
-	}
-}
-
-// line is one non-blank input line (no line end) and its 1-based number, or
-// the error that ended the input (io.EOF at its end).
-type line struct {
-	b   []byte
-	no  int
-	err error
-}
-
-// readLines reads r on a goroutine of its own, so that Ctrl-C is noticed
-// while a terminal's stdin blocks; stop ends the goroutine once its current
-// read returns. Each line is a fresh slice, safe to hand to the producer.
-func readLines(r io.Reader) (<-chan line, func()) {
-	out := make(chan line, 256)
-	done := make(chan struct{})
-	go func() {
-		br := bufio.NewReaderSize(r, 64<<10)
-		send := func(l line) bool {
-			select {
-			case out <- l:
-				return true
-			case <-done:
-				return false
-			}
-		}
-		for no := 1; ; no++ {
-			b, err := br.ReadBytes('\n')
-			if b = bytes.TrimRight(b, "\r\n"); len(bytes.TrimSpace(b)) > 0 {
-				if !send(line{b: b, no: no}) {
-					return
-				}
-			}
-			if err != nil {
-				send(line{err: err})
-				return
-			}
-		}
-	}()
-	return out, sync.OnceFunc(func() { close(done) })
-}
-
-// keyer extracts a record key from a JSON line: the value of one top-level
-// field, or a fixture's natural key.
-type keyer struct {
-	plan  *decode.Plan
-	out   []value.Value
-	spans []decode.Span
-	// pick chooses the slot holding the key (nexmark: by record type).
-	pick func(out []value.Value) int
-}
-
-// newKeyer returns nil (no keys) for "", else a keyer for a field name or
-// "natural:FIXTURE".
-func newKeyer(field string) *keyer {
-	if field == "" {
-		return nil
-	}
-	paths := [][]string{{field}}
-	pick := func([]value.Value) int { return 0 }
-	if fixture, ok := strings.CutPrefix(field, "natural:"); ok {
-		switch fixture {
-		case "nexmark":
-			paths = [][]string{{"type"}, {"auction"}, {"id"}}
-			pick = func(out []value.Value) int {
-				if out[0].K == value.String && out[0].S == "bid" {
-					return 1
-				}
-				return 2
-			}
-		case "clickstream":
-			paths = [][]string{{"user_id"}}
-		case "sensors":
-			paths = [][]string{{"device"}}
-		case "payments":
-			paths = [][]string{{"account"}}
-		}
-	}
-	plan := decode.NewPlan(paths)
-	return &keyer{plan: plan, out: make([]value.Value, plan.Len()), spans: make([]decode.Span, plan.Len()), pick: pick}
-}
-
-// key returns the key for line, or nil when it has none.
-func (k *keyer) key(line []byte) []byte {
-	if k == nil || k.plan.Decode(line, k.out, k.spans) != nil {
-		return nil
-	}
-	i := k.pick(k.out)
-	v, sp := k.out[i], k.spans[i]
-	switch {
-	case sp.Start < 0 || v.IsNull():
-		return nil
-	case v.K == value.String:
-		return []byte(v.S)
-	}
-	return line[sp.Start:sp.End:sp.End]
 }

@@ -2,20 +2,11 @@ package cmd
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log"
-	"os"
-	"slices"
 	"strings"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/pipeline"
-	"github.com/eddyhq/eddy/replay"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/startpos"
 	"github.com/eddyhq/eddy/tui"
@@ -124,105 +115,4 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 	opts.Label = cfg.Get("bootstrap.servers")
 	opts.Brokers = strings.Split(opts.Label, ",")
 	return clusterWorkbench(ctx, c, conn, cl, opts, f.logFile)
-}
-
-// clusterWorkbench runs the workbench on a cluster: cl lists topics and
-// produces edited dead letters; conn opens consumers and replays.
-func clusterWorkbench(ctx context.Context, c *cobra.Command, conn []kgo.Opt, cl *kgo.Client, opts tui.Options, logFile string) error {
-	opts.Topics = topicLister(kadm.NewClient(cl))
-	opts.Open = kafkaOpener(conn)
-	opts.Dead = deadOps(conn, cl)
-	return workbench(ctx, c, opts, logFile)
-}
-
-// deadOps are the workbench's dead-letter actions on a cluster: the same
-// scan and guarded replay as eddy dlq, and cl to send edited records.
-func deadOps(conn []kgo.Opt, cl *kgo.Client) *tui.DeadOps {
-	return &tui.DeadOps{
-		Scan: func(ctx context.Context, topic string, fn func(*replay.Letter) error) error {
-			return replay.Scan(ctx, conn, topic, replay.ScanOptions{}, fn)
-		},
-		Replay: func(ctx context.Context, o replay.Options) (*replay.Report, error) { return replay.Run(ctx, conn, o) },
-		Produce: func(ctx context.Context, rec *kgo.Record) error {
-			return cl.ProduceSync(ctx, rec).FirstErr()
-		},
-	}
-}
-
-// workbench runs the terminal UI until the user quits. The terminal is
-// restored on every way out: bubbletea restores it on return and on a
-// panic in the UI, which it turns into an error.
-func workbench(ctx context.Context, c *cobra.Command, opts tui.Options, logFile string) error {
-	if logFile != "" {
-		lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return fmt.Errorf("open log: %w", err)
-		}
-		defer lf.Close()
-		lg := log.New(lf, "", log.LstdFlags|log.Lmicroseconds)
-		opts.Logf = lg.Printf
-	}
-	m := tui.New(ctx, opts)
-	defer m.Stop()
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(c.InOrStdin()), tea.WithOutput(c.OutOrStdout()))
-	_, err := p.Run()
-	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
-		return nil // interrupted by a signal
-	}
-	if err != nil {
-		return fmt.Errorf("workbench: %w", err)
-	}
-	return nil
-}
-
-// kafkaOpener opens a followed Kafka source on one topic from start.
-func kafkaOpener(conn []kgo.Opt) func(context.Context, string, string) (source.Source, error) {
-	return func(ctx context.Context, topic, start string) (source.Source, error) {
-		return source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: []string{topic}, Start: start, Stop: "none"})
-	}
-}
-
-// topicLister lists the cluster's non-internal topics with their partition
-// and message counts (as `eddy topics` counts them).
-func topicLister(adm *kadm.Client) func(context.Context) ([]tui.TopicInfo, error) {
-	return func(ctx context.Context) ([]tui.TopicInfo, error) {
-		tds, err := adm.ListTopics(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list topics: %w", err)
-		}
-		var names []string
-		for name, td := range tds {
-			if !td.IsInternal && !strings.HasPrefix(name, "__") {
-				names = append(names, name)
-			}
-		}
-		slices.Sort(names)
-		if len(names) == 0 {
-			return nil, nil
-		}
-		lows, err := adm.ListStartOffsets(ctx, names...)
-		if err != nil {
-			return nil, fmt.Errorf("list start offsets: %w", err)
-		}
-		highs, err := adm.ListEndOffsets(ctx, names...)
-		if err != nil {
-			return nil, fmt.Errorf("list end offsets: %w", err)
-		}
-		out := make([]tui.TopicInfo, 0, len(names))
-		for _, name := range names {
-			td := tds[name]
-			ti := tui.TopicInfo{Name: name, Partitions: len(td.Partitions)}
-			for p := range td.Partitions {
-				lo, ok1 := lows.Lookup(name, p)
-				hi, ok2 := highs.Lookup(name, p)
-				if !ok1 || !ok2 || lo.Err != nil || hi.Err != nil {
-					ti.Messages = -1
-					break
-				}
-				ti.Messages += hi.Offset - lo.Offset
-			}
-			out = append(out, ti)
-		}
-		return out, nil
-	}
 }

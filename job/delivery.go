@@ -6,7 +6,6 @@ import (
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
-	"github.com/eddyhq/eddy/state"
 )
 
 // ReportDelivery says, after a failed run, how much of what the engine
@@ -22,11 +21,11 @@ func ReportDelivery(w io.Writer, p *pipeline.Pipeline, sinks []sink.Sink, dead s
 		}
 	}
 	for i, s := range sinks {
-		say(state.DescribeTarget(p.Sinks[i]), "rows", s)
+		say(describeTarget(p.Sinks[i]), "rows", s)
 	}
 	name := "stderr"
 	if p.DLQ != nil {
-		name = "dlq " + state.DescribeTarget(*p.DLQ)
+		name = "dlq " + describeTarget(*p.DLQ)
 	}
 	say(name, "dead letters", dead)
 }

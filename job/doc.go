@@ -22,6 +22,12 @@
 // cancelled; with a cause (context.WithCancelCause; eddy's signal handler
 // gives the signal) the error wraps the cause.
 //
+// Each source, sink and dead-letter kind of pipeline's registry has its
+// opener and its per-kind decisions (opened first, decides the checkpoint,
+// files it writes, name in checkpoints) in one file, sink_NAME.go or
+// source_NAME.go, registered from init (kinds.go); the opening, the
+// refusals and the restore look kinds up there and switch on none.
+//
 // Layering: job may import engine, sink, source, state, pipeline, duck,
 // windows and kcfg; engine, sinks and sources never import job.
 package job

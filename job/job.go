@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/kcfg"
@@ -76,7 +73,7 @@ type Job struct {
 func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err error) {
 	o.defaults()
 	if o.Input != "" {
-		p.Source.File, p.Source.Kafka = o.Input, nil
+		p.Source = pipeline.Source{File: o.Input, Line: p.Source.Line}
 	}
 	if o.Out != "" {
 		p.Sinks = []pipeline.Target{{File: o.Out}}
@@ -84,7 +81,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if o.DLQ != "" {
 		p.DLQ = &pipeline.Target{File: o.DLQ}
 	}
-	if p.Source.File == "" && p.Source.Kafka == nil {
+	if p.Source == (pipeline.Source{Line: p.Source.Line}) {
 		return nil, specErr(fmt.Errorf("%s: no input: set source.file or source.kafka in the spec or pass --input", p.File))
 	}
 	if len(p.Sinks) == 0 {
@@ -112,24 +109,17 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		st.cp.AfterStep = o.AfterStep
 		r.closers = append(r.closers, func() error { return errors.Join(st.cp.Wait(), st.store.Close()) })
 	}
-	if k := p.Source.Kafka; k != nil {
-		cfg, err := r.cluster(k.Brokers, k.Config)
-		if err != nil {
+	if c := sourceKindOf(p.Source).connect; c != nil {
+		if err := c(ctx, r); err != nil {
 			return nil, err
 		}
-		r.srcCfg = cfg
-		ping, err := cfg.Client(ctx, 10*time.Second)
-		if err != nil {
-			return nil, err
-		}
-		ping.Close()
 	}
 	sinks := make([]sink.Sink, len(p.Sinks))
 	if r.st != nil {
 		// the transactional sinks first: which checkpoint is restored
 		// depends on what they hold
 		for i, t := range p.Sinks {
-			if t.Kafka != nil || t.DuckDB != nil {
+			if sinkKindOf(t, pipeline.AsSink).holdsCheckpoint {
 				if sinks[i], err = r.openSink(ctx, t); err != nil {
 					return nil, err
 				}
@@ -137,14 +127,6 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		}
 		if err := r.st.choose(ctx); err != nil {
 			return nil, err
-		}
-		if k := p.Source.Kafka; k != nil && k.Group != "" && !r.st.groupInTxn {
-			cl, err := r.srcCfg.Client(ctx, 10*time.Second)
-			if err != nil {
-				return nil, err
-			}
-			r.closers = append(r.closers, func() error { cl.Close(); return nil })
-			r.st.cp.Group = &sink.GroupOffsets{Adm: kadm.NewClient(cl), Group: k.Group}
 		}
 	}
 	src, track, err := r.openSource(ctx)

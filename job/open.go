@@ -8,12 +8,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
-	"github.com/eddyhq/eddy/state"
 )
 
 // runner opens and closes what a run reads and writes to.
@@ -76,132 +74,33 @@ func (r *runner) targetConfig(t *pipeline.KafkaTarget) (*kcfg.Config, error) {
 // openSource opens the source at the restored checkpoint's positions and
 // says whether the engine tracks the offsets a consumer group commits.
 func (r *runner) openSource(ctx context.Context) (source.Source, bool, error) {
-	p, ck := r.p, r.st.restored()
-	switch {
-	case p.Source.Kafka != nil:
-		k := p.Source.Kafka
-		conn, err := r.srcCfg.Opts()
-		if err != nil {
-			return nil, false, specErr(err)
-		}
-		ks, err := source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop, Group: k.Group,
-			GroupOffsetsOnly: r.st != nil, Resume: resumeOffsets(ck)})
-		if err != nil {
-			return nil, false, err
-		}
-		r.closers = append(r.closers, ks.Close)
-		// with state the group's offsets are committed with the checkpoints
-		return ks, k.Group != "" && r.st == nil, nil
-	case p.Source.File == "-":
-		return source.NewReader("-", r.o.Stdin), false, nil
-	}
-	fs, err := source.OpenFile(p.Source.File)
-	if err != nil {
-		return nil, false, err
-	}
-	r.closers = append(r.closers, fs.Close)
-	if ck != nil {
-		if err := fs.Seek(ck.Engine.File); err != nil {
-			return nil, false, err
-		}
-	}
-	return fs, false, nil
+	return sourceKindOf(r.p.Source).open(ctx, r)
 }
 
 func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, error) {
-	var s sink.Sink
-	switch {
-	case t.Kafka != nil && r.st != nil:
-		k, err := r.st.openKafka(ctx, r, t)
-		if err != nil {
-			return nil, err
-		}
-		s = k
-	case t.Kafka != nil:
-		cl, err := r.producer(ctx, t.Kafka)
-		if err != nil {
-			return nil, err
-		}
-		s = sink.NewKafka(cl, t.Kafka.Topic, true)
-		r.atLeastOnce = append(r.atLeastOnce, "kafka:"+t.Kafka.Topic)
-	case t.DuckDB != nil:
-		mode := duck.Mode(t.DuckDB.Mode)
-		if r.st.restored() != nil {
-			mode = duck.Append // the table holds the rows up to the checkpoint
-		}
-		tb, err := duck.OpenTable(t.DuckDB.Path, t.DuckDB.Table, duck.Options{Mode: mode, Progress: r.st != nil, BatchRows: t.DuckDB.BatchRows})
-		if err != nil {
-			return nil, err
-		}
-		s = tb
-	case t.Parquet != nil:
-		pq := t.Parquet // checkRun refused a path with a group or state
-		rows, every, _ := pipeline.ParseRotate(pq.Rotate)
-		path := pq.Path
-		if pq.Dir != "" {
-			path = pq.Dir
-		}
-		w, err := duck.OpenParquet(path, duck.ParquetOptions{Dir: pq.Dir != "", RotateRows: rows, RotateEvery: every})
-		if err != nil {
-			return nil, err
-		}
-		s = w
-		r.st.inexact("parquet:" + path)
-	case t.File == "-":
-		s = sink.NewJSONL("stdout", r.o.Stdout, nil)
-		r.st.inexact("stdout")
-	default:
-		var f *sink.JSONL
-		var err error
-		if n, ok := r.st.progress(t, false); ok {
-			f, err = sink.ResumeJSONL(t.File, n)
-		} else {
-			f, err = sink.OpenJSONL(t.File)
-		}
-		if err != nil {
-			return nil, err
-		}
-		s = f
+	s, err := sinkKindOf(t, pipeline.AsSink).open(ctx, r, t)
+	if err != nil {
+		return nil, err
 	}
-	r.st.track(state.DescribeTarget(t), s, false)
+	r.st.track(describeTarget(t), s, false)
 	r.closers = append(r.closers, s.Close)
 	return s, nil
 }
 
 func (r *runner) openDead(ctx context.Context) (sink.DeadLetters, error) {
 	var d sink.DeadLetters
-	switch t := r.p.DLQ; {
-	case t == nil:
+	name := "stderr"
+	if t := r.p.DLQ; t != nil {
+		var err error
+		if d, err = sinkKindOf(*t, pipeline.AsDeadLetter).openDead(ctx, r, *t); err != nil {
+			return nil, err
+		}
+		name = describeTarget(*t)
+	} else {
 		d = sink.NewDeadFile("stderr", r.o.Stderr, nil)
 		r.st.inexact("dead letters on stderr")
-	case t.Kafka != nil:
-		cl, err := r.producer(ctx, t.Kafka)
-		if err != nil {
-			return nil, err
-		}
-		d = sink.NewKafkaDead(cl, t.Kafka.Topic, r.p.Name, true)
-		r.atLeastOnce = append(r.atLeastOnce, "dlq:"+t.Kafka.Topic)
-	case t.File == "-":
-		d = sink.NewDeadFile("stdout", r.o.Stdout, nil)
-		r.st.inexact("dead letters on stdout")
-	default:
-		var f *sink.DeadFile
-		var err error
-		if n, ok := r.st.progress(*t, true); ok {
-			f, err = sink.ResumeDeadFile(t.File, n)
-		} else {
-			f, err = sink.OpenDeadFile(t.File)
-		}
-		if err != nil {
-			return nil, err
-		}
-		d = f
 	}
-	if t := r.p.DLQ; t != nil {
-		r.st.track(state.DescribeTarget(*t), d, true)
-	} else {
-		r.st.track("stderr", d, true)
-	}
+	r.st.track(name, d, true)
 	r.closers = append(r.closers, d.Close)
 	return d, nil
 }

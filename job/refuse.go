@@ -28,43 +28,38 @@ func checkRun(p *pipeline.Pipeline, f Options) error {
 	at := func(pl place, format string, args ...any) {
 		es = append(es, &pipeline.Error{File: p.File, Line: pl.line, Path: pl.field, Msg: fmt.Sprintf(format, args...)})
 	}
+	srcKind := sourceKindOf(p.Source)
 	var in *place
-	if p.Source.File != "" && p.Source.File != "-" {
-		in = &place{path: p.Source.File, field: "source.file", line: p.Source.Line}
+	if path := srcKind.reads(p.Source); path != "" {
+		in = &place{path: path, field: "source." + srcKind.name, line: p.Source.Line}
 		if f.Input != "" {
 			in.field, in.line = "--input", 0
 		}
 	}
 	var outs []place
 	// target adds what t writes; flag names the flag t came from, if any
-	target := func(t pipeline.Target, base string, flag bool, flagName string) {
+	target := func(t pipeline.Target, role pipeline.Role, base string, flag bool, flagName string) {
 		line := t.Line
 		if flag {
 			base, line = flagName, 0
 		}
-		sub := func(s string) string {
-			if flag {
-				return base
-			}
-			return base + "." + s
+		k := sinkKindOf(t, role)
+		if k.writes == nil {
+			return
 		}
-		switch {
-		case t.Kafka != nil:
-		case t.DuckDB != nil:
-			outs = append(outs, place{path: t.DuckDB.Path, field: sub("duckdb.path"), line: line, table: t.DuckDB.Table})
-		case t.Parquet != nil && t.Parquet.Dir != "":
-			outs = append(outs, place{path: t.Parquet.Dir, field: sub("parquet.dir"), line: line, dir: true})
-		case t.Parquet != nil:
-			outs = append(outs, place{path: t.Parquet.Path, field: sub("parquet.path"), line: line})
-		case t.File != "-":
-			outs = append(outs, place{path: t.File, field: sub("file"), line: line})
+		for _, o := range k.writes(t) {
+			field := base + "." + o.field
+			if flag {
+				field = base
+			}
+			outs = append(outs, place{path: o.path, field: field, line: line, table: o.table, dir: o.dir})
 		}
 	}
 	for i, t := range p.Sinks {
-		target(t, fmt.Sprintf("sinks[%d]", i), f.Out != "", "--out")
+		target(t, pipeline.AsSink, fmt.Sprintf("sinks[%d]", i), f.Out != "", "--out")
 	}
 	if p.DLQ != nil {
-		target(*p.DLQ, "dlq", f.DLQ != "", "--dlq")
+		target(*p.DLQ, pipeline.AsDeadLetter, "dlq", f.DLQ != "", "--dlq")
 	}
 	if f.Stats != "" && f.Stats != "-" {
 		outs = append(outs, place{path: f.Stats, field: "--stats"})
@@ -86,32 +81,41 @@ func checkRun(p *pipeline.Pipeline, f Options) error {
 			}
 		}
 	}
-	if st := p.State; st != nil {
-		stateLine := place{field: "state", line: st.Line}
-		switch {
-		case p.Source.File == "-" && f.Input != "":
-			at(stateLine, "cannot resume stdin after a restart (--input -); read a file or a topic, or remove the state section")
-		case p.Source.File == "-":
-			at(place{field: "source.file", line: p.Source.Line}, "cannot resume stdin after a restart; read a file or a topic, or remove the state section at line %d", st.Line)
+	// refused says why entry i of p.Sinks cannot run as rule says
+	refused := func(i int, t pipeline.Target, rule func(pipeline.Target) (string, string)) {
+		if rule == nil {
+			return
 		}
-		duckdb := 0
-		for i, t := range p.Sinks {
-			field := fmt.Sprintf("sinks[%d]", i)
-			switch {
-			case t.DuckDB != nil:
-				if duckdb++; duckdb == 2 {
-					at(place{field: field + ".duckdb", line: t.Line}, "at most one duckdb sink with a state section (two databases cannot commit a checkpoint together); write the other table from its own pipeline")
-				}
-			case t.Parquet != nil && t.Parquet.Path != "":
-				at(place{field: field + ".parquet.path", line: t.Line}, "writes its file only at the end, with the rows of this process only, so a run restarted from a checkpoint would lose the rows before it; use parquet {dir, rotate} with state")
-			}
+		if field, msg := rule(t); msg != "" {
+			at(place{field: fmt.Sprintf("sinks[%d].%s", i, field), line: t.Line}, "%s", msg)
 		}
 	}
-	if k := p.Source.Kafka; k != nil && k.Group != "" {
+	if st := p.State; st != nil {
+		why := ""
+		if srcKind.refuseState != nil {
+			why = srcKind.refuseState(p.Source)
+		}
+		switch {
+		case why == "":
+		case f.Input != "":
+			at(place{field: "state", line: st.Line}, "%s (--input %s); read a file or a topic, or remove the state section", why, f.Input)
+		default:
+			at(place{field: "source." + srcKind.name, line: p.Source.Line}, "%s; read a file or a topic, or remove the state section at line %d", why, st.Line)
+		}
+		deciders := 0
 		for i, t := range p.Sinks {
-			if t.Parquet != nil && t.Parquet.Path != "" {
-				at(place{field: fmt.Sprintf("sinks[%d].parquet.path", i), line: t.Line}, "writes its file only at the end, so offsets of a consumer group could be committed before rows are durable; use parquet {dir, rotate} with a group")
+			k := sinkKindOf(t, pipeline.AsSink)
+			if k.decides != "" {
+				if deciders++; deciders == 2 {
+					at(place{field: fmt.Sprintf("sinks[%d].%s", i, k.name), line: t.Line}, "%s", k.decides)
+				}
 			}
+			refused(i, t, k.refuseState)
+		}
+	}
+	if srcKind.group(p.Source) != "" {
+		for i, t := range p.Sinks {
+			refused(i, t, sinkKindOf(t, pipeline.AsSink).refuseGroup)
 		}
 	}
 	if len(es) > 0 {

@@ -8,9 +8,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
@@ -27,21 +24,23 @@ type stateRun struct {
 	ck          *state.Checkpoint   // restored from (see choose); nil on a fresh start
 	cp          *state.Checkpointer
 	atLeastOnce []string // sinks that cannot be rolled back
-	// the Kafka sinks opened so far, and whether the source group's
-	// offsets are committed in one's transactions
-	kafkaSinks int
+	// the sinks that decide the checkpoint (sinkKind.decides), the sinks
+	// opened so far that redo their commits after them (Kafka), and
+	// whether the source group's offsets are committed in one's
+	// transactions
+	deciders   int
+	redoers    int
 	groupInTxn bool
-	duckSinks  int
 }
 
 // openState opens (or, with reset, first removes) the state directory and
 // loads its last checkpoint, refusing one written for another pipeline.
 func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
-	// checkRun refused stdin and a second duckdb sink
-	duckdb := 0
+	// checkRun refused stdin and a second sink that decides
+	deciders := 0
 	for _, t := range p.Sinks {
-		if t.DuckDB != nil {
-			duckdb++
+		if sinkKindOf(t, pipeline.AsSink).decides != "" {
+			deciders++
 		}
 	}
 	dir := p.State.Dir
@@ -59,7 +58,7 @@ func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
 		st.Close()
 		return nil, err
 	}
-	fields := state.Describe(p)
+	fields := state.Describe(p, sourceKindOf(p.Source).describe(p.Source), describeTarget)
 	for _, ck := range cks {
 		if err := state.Check(dir, ck, fields); err != nil {
 			st.Close()
@@ -67,8 +66,8 @@ func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
 		}
 	}
 	meta := state.Meta{Pipeline: p.Name, Spec: p.File, Fingerprint: state.Fingerprint(fields), Semantics: fields}
-	cp := &state.Checkpointer{Store: st, Meta: meta, Offsets: p.Source.Kafka != nil}
-	s := &stateRun{store: st, cks: cks, cp: cp, duckSinks: duckdb}
+	cp := &state.Checkpointer{Store: st, Meta: meta, Offsets: sourceKindOf(p.Source).offsets}
+	s := &stateRun{store: st, cks: cks, cp: cp, deciders: deciders}
 	if len(cks) > 0 {
 		s.ck = cks[0] // until choose
 	}
@@ -108,7 +107,7 @@ func (s *stateRun) progress(t pipeline.Target, dead bool) (int64, bool) {
 	if s == nil || s.ck == nil {
 		return 0, false
 	}
-	return s.ck.Progress(state.DescribeTarget(t), dead)
+	return s.ck.Progress(describeTarget(t), dead)
 }
 
 // track registers a sink with the checkpointer: rolled back on restart
@@ -118,21 +117,11 @@ func (s *stateRun) track(name string, x any, dead bool) {
 		return
 	}
 	tr := state.Tracked{Name: name}
-	switch v := x.(type) {
-	case *sink.JSONL:
-		if v.Resumable() {
-			tr.Sink = v
-		}
-	case *sink.DeadFile:
-		if v.Resumable() {
-			tr.Sink = v
-		}
-	case *duck.Table:
-		tr.Txn = v
-	case *sink.Kafka:
-		if v.Transactional() {
-			tr.Txn = v
-		}
+	if c, ok := x.(sink.Checkpointed); ok && can(x, resumable.Resumable) {
+		tr.Sink = c
+	}
+	if t, ok := x.(sink.Transactional); ok && can(x, inTransactions.Transactional) {
+		tr.Txn = t
 	}
 	if dead {
 		s.cp.Dead = &tr
@@ -141,36 +130,24 @@ func (s *stateRun) track(name string, x any, dead bool) {
 	}
 }
 
-// openKafka opens a Kafka sink that writes in transactions committed at
-// each checkpoint with the checkpoint's marker. The first Kafka sink on the
-// source's cluster commits the source group's offsets in its transactions;
-// the sinks that commit after another (a DuckDB table, an earlier Kafka
-// sink) keep their open transaction's rows for the checkpoint (Redo).
-func (s *stateRun) openKafka(ctx context.Context, r *runner, t pipeline.Target) (*sink.Kafka, error) {
-	name := state.DescribeTarget(t)
-	cfg, err := r.targetConfig(t.Kafka)
-	if err != nil {
-		return nil, err
-	}
-	// one transactional ID per pipeline and sink: a restarted run fences
-	// the killed one and aborts its open transaction
-	id := fmt.Sprintf("eddy-state.%s.%s", s.cp.Meta.Fingerprint, state.Fingerprint([]state.Field{{Name: "sink", Value: name}}))
-	timeout := min(max(time.Minute, 3*r.p.State.CheckpointEvery), 15*time.Minute)
-	cl, err := r.producer(ctx, t.Kafka, kgo.TransactionalID(id), kgo.TransactionTimeout(timeout))
-	if err != nil {
-		return nil, err
-	}
-	o := sink.KafkaTxnOptions{Redo: s.duckSinks > 0 || s.kafkaSinks > 0}
-	if g := r.p.Source.Kafka; g != nil && g.Group != "" && !s.groupInTxn && cfg == r.srcCfg {
-		o.Group, s.groupInTxn = g.Group, true
-	}
-	s.kafkaSinks++
-	k, err := sink.NewKafkaTxn(ctx, cl, t.Kafka.Topic, id, o)
-	if err != nil {
-		cl.Close()
-		return nil, err
-	}
-	return k, nil
+// What a sink says of itself when it can be rolled back only sometimes:
+// a JSON Lines file but not stdout, a Kafka sink in transactions.
+type (
+	resumable      interface{ Resumable() bool }
+	inTransactions interface{ Transactional() bool }
+)
+
+// startsAt is a source whose partitions start at offsets computed when it
+// opened (a Kafka source).
+type startsAt interface {
+	StartOffsets() map[source.Partition]int64
+}
+
+// can reports whether x, when it implements I, says yes (f); a value
+// that does not implement I always can.
+func can[I any](x any, f func(I) bool) bool {
+	i, ok := x.(I)
+	return !ok || f(i)
 }
 
 // start restores the engine from the checkpoint, or writes a first
@@ -183,9 +160,9 @@ func (s *stateRun) start(ctx context.Context, eng *engine.Engine, src source.Sou
 		}
 		return nil
 	}
-	if ks, ok := src.(*source.Kafka); ok {
-		// record where the partitions start: a restart must not compute
-		// a start like latest or time:-15m anew
+	if ks, ok := src.(startsAt); ok {
+		// record where the partitions start (a Kafka source): a restart
+		// must not compute a start like latest or time:-15m anew
 		eng.StartAt(ks.StartOffsets(), time.Now())
 	}
 	if err := s.cp.Checkpoint(ctx, eng); err != nil {

@@ -476,3 +476,22 @@ func resolvePaths(holder any, r Role, rel func(string) string) {
 		}
 	}
 }
+
+// KindOf returns the kind of role r that holder (a *Source or *Target)
+// holds: the kind written as a mapping whose config is set, else the kind
+// written as a scalar (file), whose value may be empty; nil when r has
+// neither. The job looks its openers up by the kind's name.
+func KindOf(holder any, r Role) *Kind {
+	var scalarKind *Kind
+	for _, k := range Kinds(r) {
+		switch {
+		case k.Value != nil:
+			if scalarKind == nil {
+				scalarKind = k
+			}
+		case k.bind.get(holder) != nil:
+			return k
+		}
+	}
+	return scalarKind
+}

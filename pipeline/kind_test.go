@@ -122,3 +122,28 @@ func TestKindDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestKindOf checks that the kind an entry holds is found by its config,
+// and that an entry with none is of the kind written as a scalar (file).
+func TestKindOf(t *testing.T) {
+	tests := []struct {
+		holder any
+		role   pipeline.Role
+		want   string
+	}{
+		{&pipeline.Source{File: "in.jsonl"}, pipeline.AsSource, "file"},
+		{&pipeline.Source{Kafka: &pipeline.KafkaSource{}}, pipeline.AsSource, "kafka"},
+		{&pipeline.Target{File: "-"}, pipeline.AsSink, "file"},
+		{&pipeline.Target{}, pipeline.AsSink, "file"},
+		{&pipeline.Target{Kafka: &pipeline.KafkaTarget{}}, pipeline.AsDeadLetter, "kafka"},
+		{&pipeline.Target{DuckDB: &pipeline.DuckDBTarget{}}, pipeline.AsSink, "duckdb"},
+		{&pipeline.Target{Parquet: &pipeline.ParquetTarget{}}, pipeline.AsSink, "parquet"},
+		// a dead-letter entry cannot hold a sink-only kind
+		{&pipeline.Target{DuckDB: &pipeline.DuckDBTarget{}}, pipeline.AsDeadLetter, "file"},
+	}
+	for _, tt := range tests {
+		if k := pipeline.KindOf(tt.holder, tt.role); k == nil || k.Name != tt.want {
+			t.Errorf("KindOf(%+v, %d) = %v, want %s", tt.holder, tt.role, k, tt.want)
+		}
+	}
+}

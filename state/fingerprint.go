@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -22,20 +20,15 @@ type Field struct {
 // sinks hold: the source, event time and lateness, every stage (window,
 // keys and aggregates included) and the sinks and dead letters. Labels
 // (name) and connection settings (brokers, config files) are left out:
-// changing them does not invalidate state.
-func Describe(p *pipeline.Pipeline) []Field {
+// changing them does not invalidate state. The source and the targets are
+// named by their kinds (source, as the job's kind names it, and target):
+// the names are part of the fingerprint.
+func Describe(p *pipeline.Pipeline, source string, target func(pipeline.Target) string) []Field {
 	var fs []Field
 	add := func(name, format string, args ...any) {
 		fs = append(fs, Field{name, fmt.Sprintf(format, args...)})
 	}
-	switch {
-	case p.Source.Kafka != nil:
-		topics := slices.Clone(p.Source.Kafka.Topics)
-		slices.Sort(topics)
-		add("source", "kafka topics %s", strings.Join(topics, ","))
-	default:
-		add("source", "file %s", abs(p.Source.File))
-	}
+	add("source", "%s", source)
 	add("format", "%s", p.Format)
 	t := p.Time
 	add("time", "field=%q max_out_of_order=%v allowed_lateness=%v idle_timeout=%v", t.Field, t.MaxOutOfOrder, t.AllowedLateness, t.IdleTimeout)
@@ -74,43 +67,14 @@ func Describe(p *pipeline.Pipeline) []Field {
 		add("state.backend", "pebble")
 	}
 	for i, s := range p.Sinks {
-		add(fmt.Sprintf("sinks[%d]", i), "%s", DescribeTarget(s))
+		add(fmt.Sprintf("sinks[%d]", i), "%s", target(s))
 	}
 	if p.DLQ != nil {
-		add("dlq", "%s", DescribeTarget(*p.DLQ))
+		add("dlq", "%s", target(*p.DLQ))
 	} else {
 		add("dlq", "stderr")
 	}
 	return fs
-}
-
-// DescribeTarget names a sink or dead-letter target as Describe does; it
-// identifies a sink's progress in a checkpoint.
-func DescribeTarget(t pipeline.Target) string {
-	switch {
-	case t.Kafka != nil:
-		return "kafka topic " + t.Kafka.Topic + " key " + strings.Join(t.Kafka.Key, ",")
-	case t.DuckDB != nil:
-		return "duckdb " + abs(t.DuckDB.Path) + " table " + t.DuckDB.Table
-	case t.Parquet != nil:
-		if t.Parquet.Dir != "" {
-			return "parquet dir " + abs(t.Parquet.Dir) + " rotate " + t.Parquet.Rotate
-		}
-		return "parquet " + abs(t.Parquet.Path)
-	case t.File == "-":
-		return "stdout"
-	}
-	return "file " + abs(t.File)
-}
-
-func abs(path string) string {
-	if path == "" || path == "-" {
-		return path
-	}
-	if a, err := filepath.Abs(path); err == nil {
-		return a
-	}
-	return path
 }
 
 // Fingerprint is a hash of fields (from Describe).

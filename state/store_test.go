@@ -188,7 +188,8 @@ func TestChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return Describe(p)
+		// the job names the kinds; "file PATH" is how it names files
+		return Describe(p, "file "+p.Source.File, func(t pipeline.Target) string { return "file " + t.File })
 	}
 	base := `source: {file: /data/in.jsonl}
 time: {field: ts}
