@@ -1,0 +1,63 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/value"
+)
+
+// testLayout: key user, revision, aggregates n (count) and avg.
+var testLayout = Layout{Pipeline: "clicks", Keys: []string{"user"}, Revision: true, Aggregates: []string{"n", "avg"}, Size: 10 * time.Second}
+
+func testRow(user string, end int64, rev int64, n int64, avg float64) *Row {
+	return &Row{Vals: []value.Value{value.OfString(user), value.OfTime(end - 10000), value.OfTime(end),
+		value.OfInt(rev), value.OfInt(n), value.OfFloat(avg)}}
+}
+
+func TestRedisLayout(t *testing.T) {
+	s := &Redis{prefix: "feat", ttl: 20000, layout: testLayout}
+	w, err := testLayout.read(testRow("u:1", 20000, 2, 7, 1.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := s.key(&w); k != "feat:u:1" {
+		t.Errorf("key = %q", k)
+	}
+	want := []any{int64(20000), int64(2), int64(20000), "window_start", int64(10000), "window_end", int64(20000),
+		"revision", int64(2), "n", "7", "avg", "1.5"}
+	if got := s.args(&w); !reflect.DeepEqual(got, want) {
+		t.Errorf("args = %#v\nwant %#v", got, want)
+	}
+	if _, err := testLayout.read(&Row{Vals: []value.Value{value.OfInt(1)}}); err == nil {
+		t.Error("a short row was read")
+	}
+}
+
+func TestRetry(t *testing.T) {
+	r := Retry{Attempts: 3, Base: time.Millisecond, Max: 2 * time.Millisecond}
+	tries := 0
+	err := r.do(context.Background(), func() error { tries++; return errors.New("down") })
+	if err == nil || tries != 3 || err.Error() != "down (gave up after 3 tries)" {
+		t.Errorf("err %v after %d tries", err, tries)
+	}
+	tries = 0
+	err = r.do(context.Background(), func() error { tries++; return errPermanent{errors.New("bad")} })
+	if err == nil || tries != 1 || err.Error() != "bad" {
+		t.Errorf("permanent: err %v after %d tries", err, tries)
+	}
+	tries = 0
+	err = r.do(context.Background(), func() error {
+		tries++
+		if tries < 2 {
+			return errors.New("once")
+		}
+		return nil
+	})
+	if err != nil || tries != 2 {
+		t.Errorf("err %v after %d tries", err, tries)
+	}
+}
