@@ -180,4 +180,3 @@ func (s *Redis) Close() error {
 	}
 	return err
 }
-
