@@ -8,7 +8,7 @@ import (
 func init() {
 	register(&Kind{
 		Name: "redis", Role: AsSink, Order: 50,
-		Doc: "Keeps the latest window per key in a Redis hash (a feature cache); an older window or revision never overwrites a newer one (docs/serving.md).",
+		Doc: "Keeps the latest window per key in a Redis hash (a feature cache); an older window or revision never overwrites a newer one.",
 		Fields: []Field{
 			{Name: "addr", Type: StringValue, Required: true, NonEmpty: true,
 				Doc: "the server, `HOST:PORT`"},

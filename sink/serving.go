@@ -130,8 +130,11 @@ func (r Retry) do(ctx context.Context, f func() error) error {
 type ServingOptions struct {
 	Layout Layout
 	Retry  Retry         // zero: DefaultRetry
-	Flush  time.Duration // a partial batch is sent once its first row is this old; 0: only when full, on Flush and Close
+	Flush  time.Duration // a partial batch is sent once its first row is this old; 0: DefaultFlush
 }
+
+// DefaultFlush is how long a serving sink's partial batch waits at most.
+const DefaultFlush = time.Second
 
 // batcher holds the rows a serving sink buffered and sends them when the
 // batch is full, when its first row has waited ServingOptions.Flush, on
@@ -151,6 +154,9 @@ type batcher struct {
 }
 
 func (b *batcher) init(ctx context.Context, max int, every time.Duration, send func(context.Context) error) {
+	if every <= 0 {
+		every = DefaultFlush
+	}
 	b.ctx, b.max, b.every, b.sendFn = ctx, max, every, send
 }
 
