@@ -73,7 +73,7 @@ func NewInfluxDB(ctx context.Context, t *pipeline.InfluxDBTarget, o ServingOptio
 		s.tags = append(s.tags, i)
 	}
 	slices.SortStableFunc(s.tags, func(a, b int) int { return strings.Compare(o.Layout.Keys[a], o.Layout.Keys[b]) })
-	s.zw = gzip.NewWriter(&s.zipped)
+	s.zw, _ = gzip.NewWriterLevel(&s.zipped, gzip.BestSpeed) // the level is valid
 	batch := t.BatchRows
 	if batch <= 0 {
 		batch = DefaultInfluxBatch

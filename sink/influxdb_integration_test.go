@@ -19,7 +19,7 @@ import (
 
 // influxQL runs q on the test server's /query endpoint (InfluxQL over
 // HTTP, independent of the sink) and returns the first series' rows.
-func influxQL(t *testing.T, base, db, q string) [][]any {
+func influxQL(t testing.TB, base, db, q string) [][]any {
 	t.Helper()
 	resp, err := http.PostForm(base+"/query", url.Values{"db": {db}, "q": {q}, "epoch": {"ms"}})
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 
 // promQL runs an instant query at ms on the test server's HTTP API
 // (independent of the sink): "labels=value" per series, sorted.
-func promQL(t *testing.T, base, q string, ms int64) []string {
+func promQL(t testing.TB, base, q string, ms int64) []string {
 	t.Helper()
 	resp, err := http.Get(base + "/api/v1/query?" + url.Values{"query": {q}, "time": {fmt.Sprintf("%.3f", float64(ms)/1000)}}.Encode())
 	if err != nil {

@@ -28,28 +28,47 @@ type Redis struct {
 	ttl    int64 // ms
 	layout Layout
 	retry  Retry
-	batch  []redisWrite
+	batch  []redisChunk
+	chunks int // chunks of batch in use
 	buf    []byte
 	b      batcher
 }
 
-type redisWrite struct {
-	key  string
-	args []any // window_end, revision, ttl ms, then field, value pairs
+// redisChunk is the rows one script call writes: the keys, and the
+// script's arguments (the TTL, the field names, then per key its
+// window_end, revision and field values).
+type redisChunk struct {
+	keys []string
+	args []any
 }
 
-// redisNewer writes the hash unless it holds a later window_end, or the
-// same window_end with a revision at least as high. ARGV: window_end,
-// revision, ttl ms, then the fields and values. Returns 1 when written.
+// redisKeysPerCall is how many keys one script call compares and writes.
+const redisKeysPerCall = 100
+
+// redisNewer writes each hash of KEYS unless it holds a later window_end,
+// or the same window_end with a revision at least as high. ARGV: the TTL
+// in ms (0: none), the number of fields F, the F field names, then per key
+// its window_end, revision and F values. Returns the number written.
 var redisNewer = redis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 'window_end', 'revision')
-local e, r = tonumber(h[1]), tonumber(h[2])
-local ne, nr = tonumber(ARGV[1]), tonumber(ARGV[2])
-if e and (e > ne or (e == ne and (r or 0) >= nr)) then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1
+local ttl, nf = tonumber(ARGV[1]), tonumber(ARGV[2])
+local p, n = 3 + nf, 0
+local hset = {}
+for k = 1, #KEYS do
+  local ne, nr = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
+  local h = redis.call('HMGET', KEYS[k], 'window_end', 'revision')
+  local e, r = tonumber(h[1]), tonumber(h[2])
+  if not (e and (e > ne or (e == ne and (r or 0) >= nr))) then
+    for i = 1, nf do
+      hset[2 * i - 1] = ARGV[2 + i]
+      hset[2 * i] = ARGV[p + 1 + i]
+    end
+    redis.call('HSET', KEYS[k], unpack(hset))
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[k], ttl) end
+    n = n + 1
+  end
+  p = p + 2 + nf
+end
+return n
 `)
 
 // quietRedis keeps go-redis from printing to stderr (the workbench owns
@@ -113,15 +132,37 @@ func (s *Redis) key(w *window) string {
 	return string(b)
 }
 
-// args are the script's arguments for w.
-func (s *Redis) args(w *window) []any {
-	a := make([]any, 0, 9+2*len(w.aggs))
-	a = append(a, w.end, w.revision, s.ttl,
-		"window_start", w.start, "window_end", w.end, "revision", w.revision)
-	for i, v := range w.aggs {
-		a = append(a, s.layout.Aggregates[i], string(appendPlain(nil, v)))
+// header is the script's arguments before the first key's.
+func (s *Redis) header(a []any) []any {
+	a = append(a, s.ttl, 3+len(s.layout.Aggregates), "window_start", "window_end", "revision")
+	for _, n := range s.layout.Aggregates {
+		a = append(a, n)
 	}
 	return a
+}
+
+// appendArgs appends the script's arguments for w.
+func (s *Redis) appendArgs(a []any, w *window) []any {
+	a = append(a, w.end, w.revision, w.start, w.end, w.revision)
+	for _, v := range w.aggs {
+		a = append(a, string(appendPlain(nil, v)))
+	}
+	return a
+}
+
+// add puts w into the batch's last chunk, or a new one.
+func (s *Redis) add(w *window) {
+	if s.chunks == 0 || len(s.batch[s.chunks-1].keys) >= redisKeysPerCall {
+		if s.chunks == len(s.batch) {
+			s.batch = append(s.batch, redisChunk{})
+		}
+		c := &s.batch[s.chunks]
+		c.keys, c.args = c.keys[:0], s.header(c.args[:0])
+		s.chunks++
+	}
+	c := &s.batch[s.chunks-1]
+	c.keys = append(c.keys, s.key(w))
+	c.args = s.appendArgs(c.args, w)
 }
 
 // Write adds the row to the batch, sending the batch when full.
@@ -135,15 +176,15 @@ func (s *Redis) Write(r *Row) error {
 	if s.b.err != nil {
 		return s.b.err
 	}
-	s.batch = append(s.batch, redisWrite{key: s.key(&w), args: s.args(&w)})
+	s.add(&w)
 	return s.b.added()
 }
 
 func (s *Redis) send(ctx context.Context) error {
 	err := s.retry.do(ctx, func() error {
 		p := s.c.Pipeline()
-		for _, w := range s.batch {
-			p.EvalSha(ctx, redisNewer.Hash(), []string{w.key}, w.args...)
+		for _, c := range s.batch[:s.chunks] {
+			p.EvalSha(ctx, redisNewer.Hash(), c.keys, c.args...)
 		}
 		_, err := p.Exec(ctx)
 		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
@@ -159,10 +200,9 @@ func (s *Redis) send(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("redis %s: write %d rows: %w", s.addr, len(s.batch), err)
+		return fmt.Errorf("redis %s: write %d rows: %w", s.addr, s.b.rows, err)
 	}
-	clear(s.batch)
-	s.batch = s.batch[:0]
+	s.chunks = 0
 	return nil
 }
 

@@ -30,9 +30,15 @@ func TestRedisIntegration(t *testing.T) {
 	if addr == "" {
 		t.Skip("EDDY_TEST_REDIS not set (scripts/serving.sh up)")
 	}
-	prefix := "it" + time.Now().Format("150405.000")
+	for _, batch := range []int{2, 1000} { // two rows per script call; all in one
+		testRedisNewerWins(t, addr, batch)
+	}
+}
+
+func testRedisNewerWins(t *testing.T, addr string, batch int) {
+	prefix := "it" + time.Now().Format("150405.000000")
 	ctx := context.Background()
-	s, err := NewRedis(ctx, &pipeline.RedisTarget{Addr: addr, Prefix: prefix, BatchRows: 2}, ServingOptions{Layout: testLayout})
+	s, err := NewRedis(ctx, &pipeline.RedisTarget{Addr: addr, Prefix: prefix, BatchRows: batch}, ServingOptions{Layout: testLayout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,10 +27,13 @@ func TestRedisLayout(t *testing.T) {
 	if k := s.key(&w); k != "feat:u:1" {
 		t.Errorf("key = %q", k)
 	}
-	want := []any{int64(20000), int64(2), int64(20000), "window_start", int64(10000), "window_end", int64(20000),
-		"revision", int64(2), "n", "7", "avg", "1.5"}
-	if got := s.args(&w); !reflect.DeepEqual(got, want) {
-		t.Errorf("args = %#v\nwant %#v", got, want)
+	s.add(&w)
+	s.add(&w)
+	want := []any{int64(20000), 5, "window_start", "window_end", "revision", "n", "avg",
+		int64(20000), int64(2), int64(10000), int64(20000), int64(2), "7", "1.5",
+		int64(20000), int64(2), int64(10000), int64(20000), int64(2), "7", "1.5"}
+	if got := s.batch[0].args; s.chunks != 1 || !reflect.DeepEqual(got, want) || len(s.batch[0].keys) != 2 {
+		t.Errorf("%d chunks, args = %#v\nwant %#v", s.chunks, got, want)
 	}
 	if _, err := testLayout.read(&Row{Vals: []value.Value{value.OfInt(1)}}); err == nil {
 		t.Error("a short row was read")
