@@ -49,7 +49,7 @@ func checkRun(p *pipeline.Pipeline, f runFlags) error {
 			return base + "." + s
 		}
 		switch {
-		case t.Kafka != nil:
+		case t.Kafka != nil, t.Redis != nil, t.InfluxDB != nil, t.Prometheus != nil: // no file
 		case t.DuckDB != nil:
 			outs = append(outs, place{path: t.DuckDB.Path, field: sub("duckdb.path"), line: line, table: t.DuckDB.Table})
 		case t.Parquet != nil && t.Parquet.Dir != "":

@@ -216,3 +216,34 @@ func (b *batcher) delivery() Delivery {
 	defer b.mu.Unlock()
 	return Delivery{Written: b.written, Total: b.total}
 }
+
+// OpenServing opens the serving sink t names (redis, influxdb or
+// prometheus) for the rows of p, which must end in a window.
+func OpenServing(ctx context.Context, t pipeline.Target, p *pipeline.Pipeline) (Sink, error) {
+	l, err := LayoutOf(p)
+	if err != nil {
+		return nil, err
+	}
+	o := ServingOptions{Layout: l}
+	switch {
+	case t.Redis != nil:
+		s, err := NewRedis(ctx, t.Redis, o)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case t.InfluxDB != nil:
+		s, err := NewInfluxDB(ctx, t.InfluxDB, o)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case t.Prometheus != nil:
+		s, err := NewPrometheus(ctx, t.Prometheus, o)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	return nil, errors.New("not a redis, influxdb or prometheus sink")
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -62,5 +64,40 @@ func TestRetry(t *testing.T) {
 	})
 	if err != nil || tries != 2 {
 		t.Errorf("err %v after %d tries", err, tries)
+	}
+}
+
+func TestOpenServing(t *testing.T) {
+	parse := func(src string) *pipeline.Pipeline {
+		p, err := pipeline.Parse("p.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	win := parse(`name: clicks
+time: {field: ts, allowed_lateness: 5s}
+stages:
+  - window: {hopping: {size: 10s, slide: 5s}, key: [user, page], aggregate: {n: count(), avg: avg(ms)}}
+sinks: [{influxdb: {url: http://127.0.0.1:1, db: d}}, {prometheus: {remote_write: http://127.0.0.1:1/w}}, {file: x}]
+`)
+	l, err := LayoutOf(win)
+	want := Layout{Pipeline: "clicks", Keys: []string{"user", "page"}, Revision: true, Aggregates: []string{"n", "avg"}, Size: 10 * time.Second}
+	if err != nil || !reflect.DeepEqual(l, want) {
+		t.Errorf("LayoutOf = %+v, %v; want %+v", l, err, want)
+	}
+	for i, s := range win.Sinks[:2] {
+		if s, err := OpenServing(context.Background(), s, win); err != nil || s == nil {
+			t.Errorf("sinks[%d]: %v", i, err)
+		} else if err := s.Close(); err != nil {
+			t.Errorf("close an empty sink: %v", err)
+		}
+	}
+	if _, err := OpenServing(context.Background(), win.Sinks[2], win); err == nil {
+		t.Error("a file sink was opened as a serving sink")
+	}
+	plain := parse("sinks: [{influxdb: {url: http://127.0.0.1:1, db: d}}]\n")
+	if _, err := OpenServing(context.Background(), plain.Sinks[0], plain); err == nil || !strings.Contains(err.Error(), "ends in a window") {
+		t.Errorf("a pipeline without a window: %v", err)
 	}
 }

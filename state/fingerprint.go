@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -97,6 +98,13 @@ func DescribeTarget(t pipeline.Target) string {
 			return "parquet dir " + abs(t.Parquet.Dir) + " rotate " + t.Parquet.Rotate
 		}
 		return "parquet " + abs(t.Parquet.Path)
+	case t.Redis != nil:
+		return "redis " + t.Redis.Addr + " db " + strconv.Itoa(t.Redis.DB) + " prefix " + t.Redis.Prefix
+	case t.InfluxDB != nil:
+		in := t.InfluxDB
+		return "influxdb " + in.URL + " db " + in.DB + " org " + in.Org + " bucket " + in.Bucket + " measurement " + in.Measurement
+	case t.Prometheus != nil:
+		return "prometheus " + t.Prometheus.RemoteWrite + " prefix " + t.Prometheus.Prefix
 	case t.File == "-":
 		return "stdout"
 	}

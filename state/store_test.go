@@ -227,6 +227,11 @@ sinks: [{file: /data/out.jsonl}]
 			return strings.Replace(s, "[{file: /data/out.jsonl}]", "[{file: /data/out.jsonl}, {file: /data/b.jsonl}]", 1)
 		},
 			[]string{`sinks[1] added: "file /data/b.jsonl"`}},
+		{"serving sinks added", func(s string) string {
+			return strings.Replace(s, "[{file: /data/out.jsonl}]", "[{file: /data/out.jsonl}, {redis: {addr: h:6379, prefix: f}}, {influxdb: {url: http://h:8086, db: d}}, {prometheus: {remote_write: http://h:9090/api/v1/write}}]", 1)
+		},
+			[]string{`sinks[1] added: "redis h:6379 db 0 prefix f"`, `sinks[2] added: "influxdb http://h:8086 db d org  bucket  measurement "`,
+				`sinks[3] added: "prometheus http://h:9090/api/v1/write prefix "`}},
 		{"filter removed", func(s string) string { return strings.Replace(s, "  - filter: amount > 0\n", "", 1) },
 			[]string{`stages[0].window added: "tumbling(10s)"`, `stages[0].window.key added: "user"`,
 				`stages[0].window.aggregate added: "n: count(), s: sum(amount)"`, `stages[0].filter removed: was "amount > 0"`,
