@@ -12,6 +12,8 @@
 #            stderr, so `export $(scripts/serving.sh up)` sets them in a shell.
 #   down     stop the servers (SIGTERM, then SIGKILL) and delete the data dir
 #   env      print the EDDY_TEST_* lines
+#   kill9 NAME   kill -9 one server (redis, influxdb, prometheus), for fault tests
+#   start NAME   start one server again on its data dir and wait until it serves
 #   status   exit 0 if all three run, 3 if not
 #   deps     only install the packages
 #
@@ -230,6 +232,28 @@ cmd_down() {
   if [ -d "$DATA" ]; then say "removing $DATA"; rm -rf "$DATA"; fi
 }
 
+server_name() {
+  case "${1:-}" in redis|influxdb|prometheus) ;; *) die "want a server: redis, influxdb or prometheus" ;; esac
+}
+
+cmd_kill9() {
+  server_name "${1:-}"
+  local pid i
+  if ! pid=$(pid_of "$1"); then say "$1 not running"; return 0; fi
+  say "kill -9 $1 pid $pid"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+  rm -f "$DATA/$1.pid"
+}
+
+cmd_start() {
+  server_name "${1:-}"
+  [ -d "$DATA" ] || die "no data dir at $DATA; run: scripts/serving.sh up"
+  if pid_of "$1" >/dev/null; then say "$1 already running"; return 0; fi
+  launch "$1"
+  wait_ready "$1"
+}
+
 cmd_status() {
   local name rc=0
   for name in "${SERVERS[@]}"; do
@@ -248,6 +272,8 @@ case "${1:-}" in
   env) print_env ;;
   status) cmd_status ;;
   deps) cmd_deps ;;
+  kill9) cmd_kill9 "${2:-}" ;;
+  start) cmd_start "${2:-}" ;;
   -h|--help|help) usage ;;
   *) usage; exit 2 ;;
 esac

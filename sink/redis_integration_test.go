@@ -86,3 +86,49 @@ func TestRedisIntegrationDown(t *testing.T) {
 		t.Errorf("err = %v, want one naming the server and the tries", err)
 	}
 }
+
+// TestRedisIntegrationServerRestart: the server is killed with -9 between
+// two batches and started again while the sink retries; the second batch
+// arrives (the script is loaded again into the fresh server).
+func TestRedisIntegrationServerRestart(t *testing.T) {
+	addr := os.Getenv("EDDY_TEST_REDIS")
+	if addr == "" {
+		t.Skip("EDDY_TEST_REDIS not set (scripts/serving.sh up)")
+	}
+	script := func(args ...string) {
+		if out, err := exec.Command("../scripts/serving.sh", args...).CombinedOutput(); err != nil {
+			t.Fatalf("serving.sh %v: %v\n%s", args, err, out)
+		}
+	}
+	prefix := "restart" + time.Now().Format("150405.000000")
+	ctx := context.Background()
+	s, err := NewRedis(ctx, &pipeline.RedisTarget{Addr: addr, Prefix: prefix}, ServingOptions{Layout: testLayout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer script("start", "redis") // also when the test fails midway
+	script("kill9", "redis")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(time.Second)
+		script("start", "redis")
+	}()
+	for _, u := range []string{"a", "b", "c"} {
+		if err := s.Write(testRow(u, 20000, 0, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("flush across the restart: %v", err)
+	}
+	<-done
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"a", "b", "c"} {
+		if got := redisCLI(t, addr, "HGET", prefix+":"+u, "n"); got != "1" {
+			t.Errorf("%s: n = %q after the restart, want 1", u, got)
+		}
+	}
+}
