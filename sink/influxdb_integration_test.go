@@ -92,3 +92,42 @@ func TestInfluxDBIntegration(t *testing.T) {
 		t.Errorf("type conflict: err = %v", err)
 	}
 }
+
+// TestInfluxDBIntegrationServerRestart: the server is killed with -9 and
+// started again while the sink retries a batch; the batch arrives.
+func TestInfluxDBIntegrationServerRestart(t *testing.T) {
+	base := os.Getenv("EDDY_TEST_INFLUXDB")
+	if base == "" {
+		t.Skip("EDDY_TEST_INFLUXDB not set (scripts/serving.sh up)")
+	}
+	db := "restart" + time.Now().Format("150405000")
+	influxQL(t, base, "", "CREATE DATABASE "+db)
+	ctx := context.Background()
+	s, err := NewInfluxDB(ctx, &pipeline.InfluxDBTarget{URL: base, DB: db}, ServingOptions{Layout: testLayout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer servingScript(t, "start", "influxdb")
+	servingScript(t, "kill9", "influxdb")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(time.Second)
+		servingScript(t, "start", "influxdb")
+	}()
+	for _, u := range []string{"a", "b", "c"} {
+		if err := s.Write(testRow(u, 20000, 0, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("flush across the restart: %v", err)
+	}
+	<-done
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(influxQL(t, base, db, `SELECT count(n) FROM clicks`)); got != "[[0 3]]" {
+		t.Errorf("count after the restart = %s, want [[0 3]]", got)
+	}
+}

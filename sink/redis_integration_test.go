@@ -95,11 +95,7 @@ func TestRedisIntegrationServerRestart(t *testing.T) {
 	if addr == "" {
 		t.Skip("EDDY_TEST_REDIS not set (scripts/serving.sh up)")
 	}
-	script := func(args ...string) {
-		if out, err := exec.Command("../scripts/serving.sh", args...).CombinedOutput(); err != nil {
-			t.Fatalf("serving.sh %v: %v\n%s", args, err, out)
-		}
-	}
+	script := func(args ...string) { servingScript(t, args...) }
 	prefix := "restart" + time.Now().Format("150405.000000")
 	ctx := context.Background()
 	s, err := NewRedis(ctx, &pipeline.RedisTarget{Addr: addr, Prefix: prefix}, ServingOptions{Layout: testLayout})
@@ -130,5 +126,13 @@ func TestRedisIntegrationServerRestart(t *testing.T) {
 		if got := redisCLI(t, addr, "HGET", prefix+":"+u, "n"); got != "1" {
 			t.Errorf("%s: n = %q after the restart, want 1", u, got)
 		}
+	}
+}
+
+// servingScript runs scripts/serving.sh (kill9 NAME, start NAME).
+func servingScript(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("../scripts/serving.sh", args...).CombinedOutput(); err != nil {
+		t.Errorf("serving.sh %v: %v\n%s", args, err, out)
 	}
 }
