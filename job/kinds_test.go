@@ -71,6 +71,9 @@ func TestDescribe(t *testing.T) {
 		{pipeline.Target{DuckDB: &pipeline.DuckDBTarget{Path: f, Table: "t"}}, "duckdb " + f + " table t"},
 		{pipeline.Target{Parquet: &pipeline.ParquetTarget{Path: f}}, "parquet " + f},
 		{pipeline.Target{Parquet: &pipeline.ParquetTarget{Dir: f, Rotate: "1m"}}, "parquet dir " + f + " rotate 1m"},
+		{pipeline.Target{Redis: &pipeline.RedisTarget{Addr: "h:6379", Prefix: "f"}}, "redis h:6379 db 0 prefix f"},
+		{pipeline.Target{InfluxDB: &pipeline.InfluxDBTarget{URL: "http://h:8086", DB: "d"}}, "influxdb http://h:8086 db d org  bucket  measurement "},
+		{pipeline.Target{Prometheus: &pipeline.PrometheusTarget{RemoteWrite: "http://h:9090/api/v1/write"}}, "prometheus http://h:9090/api/v1/write prefix "},
 	}
 	for _, tt := range tests {
 		if got := describeTarget(tt.t); got != tt.want {

@@ -455,7 +455,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "sink without file",
 			yaml:    spec("sinks:", "  - {}"),
-			wantErr: "p.yaml:2: sinks[0]: needs one of file, kafka, duckdb or parquet",
+			wantErr: "p.yaml:2: sinks[0]: needs one of file, kafka, duckdb, parquet, redis, influxdb or prometheus",
 		},
 		{
 			name:    "sink with empty file",
@@ -465,7 +465,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "sink with both file and duckdb",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "    duckdb: {path: o.db, table: t}"),
-			wantErr: "p.yaml:3: sinks[0].duckdb: give one of file, kafka, duckdb or parquet per sink, not both file and duckdb",
+			wantErr: "p.yaml:3: sinks[0].duckdb: give one of file, kafka, duckdb, parquet, redis, influxdb or prometheus per sink, not both file and duckdb",
 		},
 		{
 			name:    "dlq with both file and kafka",

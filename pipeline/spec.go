@@ -68,11 +68,48 @@ type Time struct {
 
 // Target is a file sink or dead-letter file.
 type Target struct {
-	File    string // path, or "-" for stdout
-	Kafka   *KafkaTarget
-	DuckDB  *DuckDBTarget  // sinks only
-	Parquet *ParquetTarget // sinks only
-	Line    int
+	File       string // path, or "-" for stdout
+	Kafka      *KafkaTarget
+	DuckDB     *DuckDBTarget     // sinks only
+	Parquet    *ParquetTarget    // sinks only
+	Redis      *RedisTarget      // sinks only
+	InfluxDB   *InfluxDBTarget   // sinks only
+	Prometheus *PrometheusTarget // sinks only
+	Line       int
+}
+
+// RedisTarget keeps the latest window per key in Redis hashes (see
+// docs/serving.md).
+type RedisTarget struct {
+	Addr      string
+	Prefix    string // "": the pipeline's name
+	TTL       string // a duration; "": twice the window size
+	User      string
+	Password  string
+	TLS       string // "true" or "false" (default)
+	DB        int
+	BatchRows int // 0: the sink's default
+}
+
+// InfluxDBTarget writes window rows as InfluxDB points: API v1 with DB,
+// v2 with Org, Bucket and Token (see docs/serving.md).
+type InfluxDBTarget struct {
+	URL         string
+	DB          string
+	Org         string
+	Bucket      string
+	Token       string
+	Measurement string // "": the pipeline's name
+	BatchRows   int    // 0: the sink's default
+	Flush       string // a duration; default 1s
+}
+
+// PrometheusTarget sends window rows as samples to a Prometheus
+// remote-write endpoint (see docs/serving.md).
+type PrometheusTarget struct {
+	RemoteWrite string
+	Prefix      string // "": the pipeline's name
+	BatchRows   int    // 0: the sink's default
 }
 
 // DuckDBTarget writes rows into a DuckDB table (see docs/export.md).

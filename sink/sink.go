@@ -1,7 +1,9 @@
 // Package sink writes what the engine produces: result rows and streamed
 // records to JSON Lines files, stdout or a Kafka topic (optionally in
 // transactions), and dead letters to a dead-letter file or topic. The DuckDB
-// and Parquet sinks live in package duck behind the same [Sink].
+// and Parquet sinks live in package duck behind the same [Sink]. The serving
+// sinks put window results into a Redis feature cache ([Redis]), InfluxDB
+// ([InfluxDB]) and Prometheus remote write ([Prometheus]); docs/serving.md.
 package sink
 
 import (

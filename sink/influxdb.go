@@ -1,0 +1,265 @@
+package sink
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/value"
+)
+
+// InfluxDB writes each window row as one point in InfluxDB's line
+// protocol, over HTTP: API v1 (/write?db=) or v2 (/api/v2/write?org=&bucket=
+// with a token). The key fields are the tags (sorted by name; a null or
+// empty value is left out), the aggregates the fields (integers with the i
+// suffix, null and non-finite values left out), plus window_start (epoch
+// ms) and, when the pipeline allows late records, revision; the timestamp
+// is window_end in milliseconds. A revision of a window is the same series
+// and time, so InfluxDB keeps the last one written: rows arrive in
+// revision order, and writing a row again changes nothing.
+type InfluxDB struct {
+	name        string // the server's URL, for messages
+	endpoint    string
+	token       string
+	measurement string
+	tags        []int // key indexes in tag-name order
+	layout      Layout
+	retry       Retry
+	client      *http.Client
+	lines       bytes.Buffer
+	zipped      bytes.Buffer
+	zw          *gzip.Writer
+	b           batcher
+}
+
+// DefaultInfluxBatch is the InfluxDB sink's points per request.
+const DefaultInfluxBatch = 5000
+
+// NewInfluxDB makes the sink for t; it sends nothing until the first batch.
+func NewInfluxDB(ctx context.Context, t *pipeline.InfluxDBTarget, o ServingOptions) (*InfluxDB, error) {
+	u, err := url.Parse(t.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("influxdb %s: want a URL like http://HOST:8086", t.URL)
+	}
+	q := url.Values{"precision": {"ms"}}
+	if t.DB != "" {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/write"
+		q.Set("db", t.DB)
+	} else {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v2/write"
+		q.Set("org", t.Org)
+		q.Set("bucket", t.Bucket)
+	}
+	u.RawQuery = q.Encode()
+	s := &InfluxDB{name: t.URL, endpoint: u.String(), token: t.Token, measurement: t.Measurement,
+		layout: o.Layout, retry: o.Retry, client: &http.Client{Timeout: 30 * time.Second}}
+	if s.measurement == "" {
+		s.measurement = o.Layout.Pipeline
+	}
+	if s.retry.Attempts == 0 {
+		s.retry = DefaultRetry
+	}
+	for i := range o.Layout.Keys {
+		s.tags = append(s.tags, i)
+	}
+	slices.SortStableFunc(s.tags, func(a, b int) int { return strings.Compare(o.Layout.Keys[a], o.Layout.Keys[b]) })
+	s.zw, _ = gzip.NewWriterLevel(&s.zipped, gzip.BestSpeed) // the level is valid
+	batch := t.BatchRows
+	if batch <= 0 {
+		batch = DefaultInfluxBatch
+	}
+	every := o.Flush
+	if t.Flush != "" {
+		if every, err = time.ParseDuration(t.Flush); err != nil {
+			return nil, fmt.Errorf("influxdb %s: flush: %w", t.URL, err)
+		}
+	}
+	s.b.init(ctx, batch, every, s.send)
+	return s, nil
+}
+
+// appendLine appends w as one line of line protocol, with its newline.
+func (s *InfluxDB) appendLine(b []byte, w *window) []byte {
+	b = appendEscaped(b, s.measurement, measurementEscapes)
+	for _, i := range s.tags {
+		v := w.keys[i]
+		if v.IsNull() || (v.K == value.String && v.S == "") {
+			continue
+		}
+		b = append(b, ',')
+		b = appendEscaped(b, s.layout.Keys[i], tagEscapes)
+		b = append(b, '=')
+		b = appendEscaped(b, string(appendPlain(nil, v)), tagEscapes)
+	}
+	b = append(b, " window_start="...)
+	b = strconv.AppendInt(b, w.start, 10)
+	b = append(b, 'i')
+	if s.layout.Revision {
+		b = append(b, ",revision="...)
+		b = strconv.AppendInt(b, w.revision, 10)
+		b = append(b, 'i')
+	}
+	for i, v := range w.aggs {
+		n := len(b)
+		b = append(b, ',')
+		b = appendEscaped(b, s.layout.Aggregates[i], tagEscapes)
+		b = append(b, '=')
+		var ok bool
+		if b, ok = appendFieldValue(b, v); !ok {
+			b = b[:n]
+		}
+	}
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, w.end, 10)
+	return append(b, '\n')
+}
+
+// The characters escaped with a backslash: in measurements, and in tag
+// keys, tag values and field keys. A newline cannot be written in line
+// protocol; it becomes the two characters \n.
+const (
+	measurementEscapes = ", "
+	tagEscapes         = ",= "
+)
+
+func appendEscaped(b []byte, s, escapes string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\n':
+			b = append(b, `\n`...)
+			continue
+		case strings.IndexByte(escapes, c) >= 0:
+			b = append(b, '\\')
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// appendFieldValue appends v as a field value; false for a value a field
+// cannot hold (null, NaN, ±Inf), which is then left out.
+func appendFieldValue(b []byte, v value.Value) ([]byte, bool) {
+	switch v.K {
+	case value.Int, value.Time:
+		return append(strconv.AppendInt(b, v.I, 10), 'i'), true
+	case value.Float:
+		if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
+			return b, false
+		}
+		return strconv.AppendFloat(b, v.F, 'g', -1, 64), true
+	case value.Bool:
+		return strconv.AppendBool(b, v.I != 0), true
+	case value.String, value.JSON:
+		b = append(b, '"')
+		for i := 0; i < len(v.S); i++ {
+			switch c := v.S[i]; c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, `\n`...)
+			default:
+				b = append(b, c)
+			}
+		}
+		return append(b, '"'), true
+	}
+	return b, false
+}
+
+// Write adds the row's point to the batch, sending the batch when full.
+func (s *InfluxDB) Write(r *Row) error {
+	w, err := s.layout.read(r)
+	if err != nil {
+		return fmt.Errorf("influxdb %s: %w", s.name, err)
+	}
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if s.b.err != nil {
+		return s.b.err
+	}
+	s.lines.Write(s.appendLine(s.lines.AvailableBuffer(), &w))
+	return s.b.added()
+}
+
+func (s *InfluxDB) send(ctx context.Context) error {
+	s.zipped.Reset()
+	s.zw.Reset(&s.zipped)
+	s.zw.Write(s.lines.Bytes())
+	if err := s.zw.Close(); err != nil {
+		return fmt.Errorf("influxdb %s: %w", s.name, err)
+	}
+	err := s.retry.do(ctx, func() error { return s.post(ctx) })
+	if err != nil {
+		return fmt.Errorf("influxdb %s: write %d points: %w", s.name, s.b.rows, err)
+	}
+	s.lines.Reset()
+	return nil
+}
+
+// post sends the zipped batch once: nil on 2xx, a retryable error on a
+// failed connection, 5xx or 429, and a permanent one on another status.
+func (s *InfluxDB) post(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(s.zipped.Bytes()))
+	if err != nil {
+		return errPermanent{err}
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	req.Header.Set("Content-Encoding", "gzip")
+	if s.token != "" {
+		req.Header.Set("Authorization", "Token "+s.token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	switch {
+	case resp.StatusCode/100 == 2:
+		return nil
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return fmt.Errorf("HTTP %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return errPermanent{fmt.Errorf("HTTP %s: %s; %s", resp.Status, strings.TrimSpace(string(body)), rejectedLine(s.lines.Bytes(), string(body)))}
+}
+
+// rejectedLine names the first line of the batch the server's message
+// quotes, or else the batch's first line.
+func rejectedLine(lines []byte, msg string) string {
+	first := ""
+	for n, l := 1, lines; len(l) > 0; n++ {
+		line, rest, _ := bytes.Cut(l, []byte{'\n'})
+		l = rest
+		if first == "" {
+			first = string(line)
+		}
+		if len(line) > 0 && strings.Contains(msg, string(line)) {
+			return fmt.Sprintf("rejected line %d of the batch: %s", n, line)
+		}
+	}
+	return "the batch's first line: " + first
+}
+
+// Flush sends the batch; after a nil error the server holds every point.
+func (s *InfluxDB) Flush(context.Context) error { return s.b.flush() }
+
+// Delivery counts the rows the server accepted.
+func (s *InfluxDB) Delivery() Delivery { return s.b.delivery() }
+
+// Close sends the batch.
+func (s *InfluxDB) Close() error {
+	err := s.b.flush()
+	s.client.CloseIdleConnections()
+	return err
+}

@@ -1,0 +1,169 @@
+package sink
+
+import (
+	"compress/gzip"
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/value"
+)
+
+func TestInfluxLine(t *testing.T) {
+	l := Layout{Pipeline: "p", Keys: []string{"user", "a region"}, Aggregates: []string{"n", "avg", "tag=x", "name", "ok", "last"}}
+	row := func(keys [2]value.Value, aggs ...value.Value) *Row {
+		return &Row{Vals: append(append(keys[:], value.OfTime(1000), value.OfTime(2000)), aggs...)}
+	}
+	str := value.OfString
+	plain := []value.Value{value.OfInt(3), value.OfFloat(1.5), value.OfFloat(2), str("x"), value.OfBool(true), value.OfTime(1500)}
+	tests := []struct {
+		name        string
+		measurement string
+		keys        [2]value.Value
+		aggs        []value.Value
+		want        string
+	}{
+		{"plain", "clicks", [2]value.Value{str("u1"), str("eu")}, plain,
+			`clicks,a\ region=eu,user=u1 window_start=1000i,n=3i,avg=1.5,tag\=x=2,name="x",ok=true,last=1500i 2000`},
+		{"escapes", "my clicks,v2", [2]value.Value{str(`a,b=c d`), str("line\nbreak")},
+			[]value.Value{value.OfInt(-1), value.OfFloat(1e21), value.OfFloat(0.5), str(`say "hi" \o/`), value.OfBool(false), value.OfTime(0)},
+			`my\ clicks\,v2,a\ region=line\nbreak,user=a\,b\=c\ d window_start=1000i,n=-1i,avg=1e+21,tag\=x=0.5,name="say \"hi\" \\o/",ok=false,last=0i 2000`},
+		{"null and empty tags, null and NaN fields", "m", [2]value.Value{{}, str("")},
+			[]value.Value{{}, value.OfFloat(math.NaN()), value.OfFloat(math.Inf(1)), {}, {}, value.OfInt(7)},
+			`m window_start=1000i,last=7i 2000`},
+		{"numeric key", "m", [2]value.Value{value.OfInt(42), value.OfFloat(0.25)}, plain,
+			`m,a\ region=0.25,user=42 window_start=1000i,n=3i,avg=1.5,tag\=x=2,name="x",ok=true,last=1500i 2000`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewInfluxDB(context.Background(), &pipeline.InfluxDBTarget{URL: "http://h:8086", DB: "d", Measurement: tt.measurement}, ServingOptions{Layout: l})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := l.read(row(tt.keys, tt.aggs...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(s.appendLine(nil, &w)); got != tt.want+"\n" {
+				t.Errorf("line\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInfluxEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		t    pipeline.InfluxDBTarget
+		want string
+	}{
+		{pipeline.InfluxDBTarget{URL: "http://h:8086", DB: "d b"}, "http://h:8086/write?db=d+b&precision=ms"},
+		{pipeline.InfluxDBTarget{URL: "https://h/influx/", Org: "o", Bucket: "b", Token: "t"}, "https://h/influx/api/v2/write?bucket=b&org=o&precision=ms"},
+	} {
+		s, err := NewInfluxDB(context.Background(), &tt.t, ServingOptions{Layout: testLayout})
+		if err != nil || s.endpoint != tt.want {
+			t.Errorf("endpoint %q, %v; want %q", s.endpoint, err, tt.want)
+		}
+	}
+	if _, err := NewInfluxDB(context.Background(), &pipeline.InfluxDBTarget{URL: "h:8086", DB: "d"}, ServingOptions{Layout: testLayout}); err == nil {
+		t.Error("a URL without scheme was taken")
+	}
+}
+
+// TestInfluxFailures injects failures with an httptest server (the real
+// InfluxDB cannot be made to answer 5xx or 429 on demand): 5xx and 429 are
+// retried with backoff, a 4xx fails at once naming the rejected line, and
+// the body arrives gzipped with the v2 token.
+func TestInfluxFailures(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		statuses  []int
+		body      string
+		wantTries int32
+		wantErr   string
+	}{
+		{"ok", []int{204}, "", 1, ""},
+		{"5xx then ok", []int{503, 500, 204}, "busy", 3, ""},
+		{"429 then ok", []int{429, 204}, "slow down", 2, ""},
+		{"5xx always", []int{503, 503, 503}, "busy", 3, "influxdb URL: write 2 points: HTTP 503 Service Unavailable: busy (gave up after 3 tries)"},
+		{"4xx", []int{400}, `{"error":"unable to parse 'clicks,user=b window_start=10000i,revision=0i,n=2i,avg=2 20000': bad"}`, 1,
+			`influxdb URL: write 2 points: HTTP 400 Bad Request: {"error":"unable to parse 'clicks,user=b window_start=10000i,revision=0i,n=2i,avg=2 20000': bad"}; rejected line 2 of the batch: clicks,user=b window_start=10000i,revision=0i,n=2i,avg=2 20000`},
+		{"4xx unquoted", []int{401}, "unauthorized", 1,
+			"influxdb URL: write 2 points: HTTP 401 Unauthorized: unauthorized; the batch's first line: clicks,user=a window_start=10000i,revision=0i,n=1i,avg=1 20000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var tries atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := tries.Add(1)
+				zr, err := gzip.NewReader(r.Body)
+				if err != nil || r.Header.Get("Authorization") != "Token tok" || r.URL.Path != "/api/v2/write" {
+					t.Errorf("request %s, %v, auth %q", r.URL, err, r.Header.Get("Authorization"))
+					w.WriteHeader(500)
+					return
+				}
+				if b, _ := io.ReadAll(zr); strings.Count(string(b), "\n") != 2 {
+					t.Errorf("body %q", b)
+				}
+				w.WriteHeader(tt.statuses[n-1])
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			s, err := NewInfluxDB(context.Background(), &pipeline.InfluxDBTarget{URL: srv.URL, Org: "o", Bucket: "b", Token: "tok", Measurement: "clicks"},
+				ServingOptions{Layout: testLayout, Retry: Retry{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []*Row{testRow("a", 20000, 0, 1, 1), testRow("b", 20000, 0, 2, 2)} {
+				if err := s.Write(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = s.Close()
+			got := ""
+			if err != nil {
+				got = strings.ReplaceAll(err.Error(), srv.URL, "URL")
+			}
+			if got != tt.wantErr || tries.Load() != tt.wantTries {
+				t.Errorf("after %d tries: %s\nwant after %d: %s", tries.Load(), got, tt.wantTries, tt.wantErr)
+			}
+			if d := s.Delivery(); (d.Written == 2) != (tt.wantErr == "") || d.Total != 2 {
+				t.Errorf("delivery %+v", d)
+			}
+		})
+	}
+}
+
+// TestInfluxFlushEvery: a partial batch goes out on its own once its first
+// point has waited the flush interval.
+func TestInfluxFlushEvery(t *testing.T) {
+	got := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(204)
+		got <- struct{}{}
+	}))
+	defer srv.Close()
+	s, err := NewInfluxDB(context.Background(), &pipeline.InfluxDBTarget{URL: srv.URL, DB: "d", Flush: "20ms"}, ServingOptions{Layout: testLayout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(testRow("a", 20000, 0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the partial batch was not sent")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Delivery(); d.Written != 1 {
+		t.Errorf("delivery %+v", d)
+	}
+}

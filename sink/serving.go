@@ -1,0 +1,249 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/value"
+)
+
+// Layout is where the parts of a window row are, for the serving sinks
+// (Redis, InfluxDB, Prometheus): the key fields' values first, then
+// window_start, window_end, the revision when the pipeline allows late
+// records, and the aggregates (the order of the engine's result rows).
+type Layout struct {
+	Pipeline   string
+	Keys       []string
+	Revision   bool
+	Aggregates []string
+	Size       time.Duration // the window's size (a session's gap): the Redis sink's default TTL is twice it
+}
+
+// LayoutOf is the layout of p's result rows; p must end in a window.
+func LayoutOf(p *pipeline.Pipeline) (Layout, error) {
+	if !p.HasWindow() {
+		return Layout{}, errors.New("the redis, influxdb and prometheus sinks need a pipeline that ends in a window")
+	}
+	w := p.Stages[len(p.Stages)-1].Window
+	l := Layout{Pipeline: p.Name, Keys: w.Key, Revision: p.Time.AllowedLateness > 0}
+	for _, a := range w.Aggregates {
+		l.Aggregates = append(l.Aggregates, a.Name)
+	}
+	size := w.Spec.Size
+	if size == 0 {
+		size = w.Spec.Gap
+	}
+	l.Size = time.Duration(size) * time.Millisecond
+	return l, nil
+}
+
+// window is one row read through a Layout.
+type window struct {
+	keys       []value.Value
+	start, end int64 // epoch ms
+	revision   int64
+	aggs       []value.Value
+}
+
+func (l *Layout) read(r *Row) (window, error) {
+	k := len(l.Keys)
+	n := k + 2 + len(l.Aggregates)
+	if l.Revision {
+		n++
+	}
+	if len(r.Vals) != n {
+		return window{}, fmt.Errorf("a row of %d values, want %d (keys, window bounds, aggregates)", len(r.Vals), n)
+	}
+	w := window{keys: r.Vals[:k], start: r.Vals[k].I, end: r.Vals[k+1].I, aggs: r.Vals[n-len(l.Aggregates):]}
+	if l.Revision {
+		w.revision = r.Vals[k+2].I
+	}
+	return w, nil
+}
+
+// appendPlain appends v as text without JSON quoting: strings as they are,
+// times as RFC 3339 UTC, null as nothing.
+func appendPlain(b []byte, v value.Value) []byte {
+	switch v.K {
+	case value.Null:
+		return b
+	case value.String, value.JSON:
+		return append(b, v.S...)
+	case value.Time:
+		return value.AppendTime(b, v.I)
+	case value.Float:
+		return strconv.AppendFloat(b, v.F, 'g', -1, 64)
+	}
+	return value.AppendJSON(b, v)
+}
+
+// Retry bounds the attempts of a serving sink's batch: after a failure it
+// waits Base, doubling up to Max, and gives up after Attempts tries.
+type Retry struct {
+	Attempts  int
+	Base, Max time.Duration
+}
+
+// DefaultRetry is the serving sinks' retry policy: 6 tries over about 10 s.
+var DefaultRetry = Retry{Attempts: 6, Base: 200 * time.Millisecond, Max: 5 * time.Second}
+
+// errPermanent marks an error that retrying cannot fix (a 4xx).
+type errPermanent struct{ error }
+
+func (e errPermanent) Unwrap() error { return e.error }
+
+// do runs f until it succeeds, fails permanently, the attempts run out or
+// ctx ends; the error is the last one, with the number of tries.
+func (r Retry) do(ctx context.Context, f func() error) error {
+	wait := r.Base
+	for try := 1; ; try++ {
+		err := f()
+		var perm errPermanent
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &perm):
+			return perm.error
+		case try >= r.Attempts:
+			if try > 1 {
+				return fmt.Errorf("%w (gave up after %d tries)", err, try)
+			}
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (stopped retrying: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, r.Max)
+	}
+}
+
+// ServingOptions configures a serving sink.
+type ServingOptions struct {
+	Layout Layout
+	Retry  Retry         // zero: DefaultRetry
+	Flush  time.Duration // a partial batch is sent once its first row is this old; 0: DefaultFlush
+}
+
+// DefaultFlush is how long a serving sink's partial batch waits at most.
+const DefaultFlush = time.Second
+
+// batcher holds the rows a serving sink buffered and sends them when the
+// batch is full, when its first row has waited ServingOptions.Flush, on
+// Flush and on Close. A failed send is kept and returned by every later
+// call: the sink acknowledges only what its server accepted.
+type batcher struct {
+	mu      sync.Mutex
+	ctx     context.Context
+	max     int
+	every   time.Duration
+	timer   *time.Timer
+	rows    int // rows in the batch
+	sendFn  func(ctx context.Context) error
+	err     error
+	written int64 // rows accepted by the server
+	total   int64 // rows given to Write
+}
+
+func (b *batcher) init(ctx context.Context, max int, every time.Duration, send func(context.Context) error) {
+	if every <= 0 {
+		every = DefaultFlush
+	}
+	b.ctx, b.max, b.every, b.sendFn = ctx, max, every, send
+}
+
+// added counts a row the sink put into its batch (b.mu held) and sends the
+// batch when it is full.
+func (b *batcher) added() error {
+	b.rows++
+	b.total++
+	if b.rows >= b.max {
+		return b.sendLocked()
+	}
+	if b.rows == 1 && b.every > 0 {
+		if b.timer == nil {
+			b.timer = time.AfterFunc(b.every, b.tick)
+		} else {
+			b.timer.Reset(b.every)
+		}
+	}
+	return nil
+}
+
+func (b *batcher) tick() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil && b.rows > 0 {
+		_ = b.sendLocked() // kept in b.err
+	}
+}
+
+func (b *batcher) sendLocked() error {
+	if b.err != nil {
+		return b.err
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if b.rows == 0 {
+		return nil
+	}
+	if err := b.sendFn(b.ctx); err != nil {
+		b.err = err
+		return err
+	}
+	b.written += int64(b.rows)
+	b.rows = 0
+	return nil
+}
+
+func (b *batcher) flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sendLocked()
+}
+
+func (b *batcher) delivery() Delivery {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return Delivery{Written: b.written, Total: b.total}
+}
+
+// OpenServing opens the serving sink t names (redis, influxdb or
+// prometheus) for the rows of p, which must end in a window.
+func OpenServing(ctx context.Context, t pipeline.Target, p *pipeline.Pipeline) (Sink, error) {
+	l, err := LayoutOf(p)
+	if err != nil {
+		return nil, err
+	}
+	o := ServingOptions{Layout: l}
+	switch {
+	case t.Redis != nil:
+		s, err := NewRedis(ctx, t.Redis, o)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case t.InfluxDB != nil:
+		s, err := NewInfluxDB(ctx, t.InfluxDB, o)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case t.Prometheus != nil:
+		s, err := NewPrometheus(ctx, t.Prometheus, o)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	return nil, errors.New("not a redis, influxdb or prometheus sink")
+}

@@ -1,0 +1,73 @@
+//go:build integration
+
+package sink
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/pipeline"
+)
+
+// benchServing writes b.N rows of 10,000 keys through s and reports rows/s
+// (loopback, the real server of scripts/serving.sh).
+func benchServing(b *testing.B, s Sink, start int64) {
+	b.Helper()
+	users := make([]string, 10000)
+	for i := range users {
+		users[i] = "u" + strconv.Itoa(i)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		end := start + int64(i/len(users))*10000
+		if err := s.Write(testRow(users[i%len(users)], end, 0, int64(i), float64(i)/3)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkRedisIntegration(b *testing.B) {
+	addr := os.Getenv("EDDY_TEST_REDIS")
+	if addr == "" {
+		b.Skip("EDDY_TEST_REDIS not set")
+	}
+	s, err := NewRedis(context.Background(), &pipeline.RedisTarget{Addr: addr, Prefix: "bench"}, ServingOptions{Layout: testLayout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchServing(b, s, time.Now().UnixMilli())
+}
+
+func BenchmarkInfluxDBIntegration(b *testing.B) {
+	base := os.Getenv("EDDY_TEST_INFLUXDB")
+	if base == "" {
+		b.Skip("EDDY_TEST_INFLUXDB not set")
+	}
+	influxQL(b, base, "", "CREATE DATABASE bench")
+	s, err := NewInfluxDB(context.Background(), &pipeline.InfluxDBTarget{URL: base, DB: "bench"}, ServingOptions{Layout: testLayout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchServing(b, s, time.Now().UnixMilli())
+}
+
+func BenchmarkPrometheusIntegration(b *testing.B) {
+	base := os.Getenv("EDDY_TEST_PROMETHEUS")
+	if base == "" {
+		b.Skip("EDDY_TEST_PROMETHEUS not set")
+	}
+	s, err := NewPrometheus(context.Background(), &pipeline.PrometheusTarget{RemoteWrite: base + "/api/v1/write", Prefix: "bench" + strconv.FormatInt(time.Now().UnixNano(), 36)},
+		ServingOptions{Layout: testLayout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// samples at most an hour old, per series in time order
+	benchServing(b, s, time.Now().Add(-50*time.Minute).UnixMilli())
+}
