@@ -114,6 +114,9 @@ func (s *InfluxDB) appendLine(b []byte, w *window) []byte {
 		b = append(b, ',')
 		b = appendEscaped(b, s.layout.Aggregates[i], tagEscapes)
 		b = append(b, '=')
+		if v.K == value.Int && !s.layout.count(i) {
+			v = value.Value{K: value.Float, F: float64(v.I)} // one type per field: see Layout.Counts
+		}
 		var ok bool
 		if b, ok = appendFieldValue(b, v); !ok {
 			b = b[:n]

@@ -17,7 +17,8 @@ import (
 )
 
 func TestInfluxLine(t *testing.T) {
-	l := Layout{Pipeline: "p", Keys: []string{"user", "a region"}, Aggregates: []string{"n", "avg", "tag=x", "name", "ok", "last"}}
+	l := Layout{Pipeline: "p", Keys: []string{"user", "a region"}, Aggregates: []string{"n", "avg", "tag=x", "name", "ok", "last"},
+		Counts: []bool{true}}
 	row := func(keys [2]value.Value, aggs ...value.Value) *Row {
 		return &Row{Vals: append(append(keys[:], value.OfTime(1000), value.OfTime(2000)), aggs...)}
 	}
@@ -37,7 +38,10 @@ func TestInfluxLine(t *testing.T) {
 			`my\ clicks\,v2,a\ region=line\nbreak,user=a\,b\=c\ d window_start=1000i,n=-1i,avg=1e+21,tag\=x=0.5,name="say \"hi\" \\o/",ok=false,last=0i 2000`},
 		{"null and empty tags, null and NaN fields", "m", [2]value.Value{{}, str("")},
 			[]value.Value{{}, value.OfFloat(math.NaN()), value.OfFloat(math.Inf(1)), {}, {}, value.OfInt(7)},
-			`m window_start=1000i,last=7i 2000`},
+			`m window_start=1000i,last=7 2000`},
+		{"an integer of an aggregate that may be a float is written as one", "m", [2]value.Value{str("u"), str("r")},
+			[]value.Value{value.OfInt(3), value.OfInt(2), value.OfInt(95077), str("x"), value.OfBool(true), value.OfTime(1500)},
+			`m,a\ region=r,user=u window_start=1000i,n=3i,avg=2,tag\=x=95077,name="x",ok=true,last=1500i 2000`},
 		{"numeric key", "m", [2]value.Value{value.OfInt(42), value.OfFloat(0.25)}, plain,
 			`m,a\ region=0.25,user=42 window_start=1000i,n=3i,avg=1.5,tag\=x=2,name="x",ok=true,last=1500i 2000`},
 	}

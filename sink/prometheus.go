@@ -273,11 +273,15 @@ func (s *Prometheus) send(ctx context.Context) error {
 }
 
 // promRefusedOld reports whether err is Prometheus refusing samples older
-// than it holds (out of order, duplicate with another value, out of bounds).
+// than the newest it holds of their series (out of order, or a duplicate
+// timestamp): a rerun resending what it has. A sample older than the
+// server accepts at all ("out of bounds", "too old": before its head
+// block, as windows of last month's data are) is not held anywhere, so it
+// fails the run instead of being counted as stale.
 func promRefusedOld(err error) bool {
 	m := err.Error()
 	return strings.Contains(m, "HTTP 400") && (strings.Contains(m, "out of order") ||
-		strings.Contains(m, "duplicate sample") || strings.Contains(m, "out of bounds") || strings.Contains(m, "too old"))
+		strings.Contains(m, "duplicate sample"))
 }
 
 func (s *Prometheus) write(ctx context.Context, series []*promSeries) error {

@@ -137,6 +137,9 @@ func TestPrometheusFailures(t *testing.T) {
 			}
 			return 204, ""
 		}, 4, "", 1},
+		// a sample before the server's head block is held nowhere: not stale, a failure
+		{"out of bounds", func(int32, []string) (int, string) { return 400, "out of bounds" }, 1,
+			"prometheus URL: write 2 rows: HTTP 400 Bad Request: out of bounds", 0},
 		{"4xx", func(int32, []string) (int, string) { return 401, "no" }, 1,
 			"prometheus URL: write 2 rows: HTTP 401 Unauthorized: no", 0},
 	} {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/value"
+	"github.com/eddyhq/eddy/windows"
 )
 
 // Layout is where the parts of a window row are, for the serving sinks
@@ -21,7 +22,12 @@ type Layout struct {
 	Keys       []string
 	Revision   bool
 	Aggregates []string
-	Size       time.Duration // the window's size (a session's gap): the Redis sink's default TTL is twice it
+	// Counts marks the aggregates that are always integers (count,
+	// count_distinct); the others may be an integer in one row and a
+	// float in the next (max over 3 and 2.5), so a store that fixes a
+	// field's type (InfluxDB) writes them as floats.
+	Counts []bool
+	Size   time.Duration // the window's size (a session's gap): the Redis sink's default TTL is twice it
 }
 
 // LayoutOf is the layout of p's result rows; p must end in a window.
@@ -33,6 +39,7 @@ func LayoutOf(p *pipeline.Pipeline) (Layout, error) {
 	l := Layout{Pipeline: p.Name, Keys: w.Key, Revision: p.Time.AllowedLateness > 0}
 	for _, a := range w.Aggregates {
 		l.Aggregates = append(l.Aggregates, a.Name)
+		l.Counts = append(l.Counts, a.Func == windows.Count || a.Func == windows.CountDistinct)
 	}
 	size := w.Spec.Size
 	if size == 0 {
@@ -41,6 +48,9 @@ func LayoutOf(p *pipeline.Pipeline) (Layout, error) {
 	l.Size = time.Duration(size) * time.Millisecond
 	return l, nil
 }
+
+// count reports whether aggregate i is always an integer (Counts).
+func (l Layout) count(i int) bool { return i < len(l.Counts) && l.Counts[i] }
 
 // window is one row read through a Layout.
 type window struct {

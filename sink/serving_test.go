@@ -13,7 +13,7 @@ import (
 )
 
 // testLayout: key user, revision, aggregates n (count) and avg.
-var testLayout = Layout{Pipeline: "clicks", Keys: []string{"user"}, Revision: true, Aggregates: []string{"n", "avg"}, Size: 10 * time.Second}
+var testLayout = Layout{Pipeline: "clicks", Keys: []string{"user"}, Revision: true, Aggregates: []string{"n", "avg"}, Counts: []bool{true, false}, Size: 10 * time.Second}
 
 func testRow(user string, end int64, rev int64, n int64, avg float64) *Row {
 	return &Row{Vals: []value.Value{value.OfString(user), value.OfTime(end - 10000), value.OfTime(end),
@@ -82,7 +82,7 @@ stages:
 sinks: [{influxdb: {url: http://127.0.0.1:1, db: d}}, {prometheus: {remote_write: http://127.0.0.1:1/w}}, {file: x}]
 `)
 	l, err := LayoutOf(win)
-	want := Layout{Pipeline: "clicks", Keys: []string{"user", "page"}, Revision: true, Aggregates: []string{"n", "avg"}, Size: 10 * time.Second}
+	want := Layout{Pipeline: "clicks", Keys: []string{"user", "page"}, Revision: true, Aggregates: []string{"n", "avg"}, Counts: []bool{true, false}, Size: 10 * time.Second}
 	if err != nil || !reflect.DeepEqual(l, want) {
 		t.Errorf("LayoutOf = %+v, %v; want %+v", l, err, want)
 	}
