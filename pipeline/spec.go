@@ -11,7 +11,7 @@ type Pipeline struct {
 	File   string // the spec's path, for messages; "" when parsed from memory
 	Name   string
 	Source Source
-	Format string // "json"
+	Format string // one of Formats; "json" by default
 	Time   Time
 	Late   string // "dlq" (default) or "drop"
 	Stages []Stage
@@ -53,6 +53,10 @@ type KafkaSource struct {
 	Group   string // consumer group; empty: read-only, commits nothing
 	Config  string // Java client properties file
 }
+
+// Formats are the record formats a spec's format key takes: JSON, and
+// Avro, Protobuf and JSON Schema framed for a schema registry.
+var Formats = []string{"json", "avro", "protobuf", "json-schema"}
 
 // Bounded reports whether the source ends.
 func (s Source) Bounded() bool { return s.Kafka == nil || s.Kafka.Stop != "none" }
