@@ -41,7 +41,7 @@ func newDecoder(plan *pipeline.Plan, schemas *format.Cache) (decoder, error) {
 		return nil, fmt.Errorf("format %s needs a schema registry (--schema-registry, source.kafka.registry, schema.registry.url or EDDY_SCHEMA_REGISTRY)", f)
 	}
 	if plan.Output.Raw && plan.Window == nil {
-		return nil, fmt.Errorf("format %s: records cannot pass through unchanged; add a select stage naming the output fields", f)
+		return nil, fmt.Errorf("format %s: records cannot pass through unchanged; add a project stage or a window", f)
 	}
 	switch f {
 	case "avro":
