@@ -27,13 +27,8 @@ var RegistryKeys = []string{
 // of the URL) or SASL_INHERIT (the Kafka SASL user); bearer.auth.token
 // gives a bearer token. TLS files must be PEM.
 func (c *Config) Registry() (format.Config, error) {
-	var rc format.Config
 	p := c.props
-	for _, u := range strings.Split(p["schema.registry.url"], ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			rc.URLs = append(rc.URLs, u)
-		}
-	}
+	rc := format.Config{URLs: splitURLs(p["schema.registry.url"])}
 	info := p["basic.auth.user.info"]
 	if info == "" {
 		info = p["schema.registry.basic.auth.user.info"]
@@ -83,3 +78,27 @@ func (c *Config) Registry() (format.Config, error) {
 }
 
 func isRegistryKey(k string) bool { return slices.Contains(RegistryKeys, k) }
+
+// RegistryFromEnv reads the schema registry settings of the environment:
+// EDDY_SCHEMA_REGISTRY (URLs, comma separated),
+// EDDY_SCHEMA_REGISTRY_USER_INFO (user:password) and
+// EDDY_SCHEMA_REGISTRY_TOKEN (a bearer token).
+func RegistryFromEnv(getenv func(string) string) format.Config {
+	rc := format.Config{URLs: splitURLs(getenv("EDDY_SCHEMA_REGISTRY"))}
+	if info := getenv("EDDY_SCHEMA_REGISTRY_USER_INFO"); info != "" {
+		rc.User, rc.Password, _ = strings.Cut(info, ":")
+	}
+	rc.BearerToken = getenv("EDDY_SCHEMA_REGISTRY_TOKEN")
+	return rc
+}
+
+// splitURLs splits a comma-separated list, dropping empty entries.
+func splitURLs(s string) []string {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}

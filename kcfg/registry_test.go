@@ -67,3 +67,12 @@ func TestRegistrySecretsAreRedacted(t *testing.T) {
 		t.Errorf("Redact = %q", got)
 	}
 }
+
+func TestRegistryFromEnv(t *testing.T) {
+	env := map[string]string{"EDDY_SCHEMA_REGISTRY": "http://a, http://b", "EDDY_SCHEMA_REGISTRY_USER_INFO": "u:p", "EDDY_SCHEMA_REGISTRY_TOKEN": ""}
+	got := RegistryFromEnv(func(k string) string { return env[k] })
+	want := format.Config{URLs: []string{"http://a", "http://b"}, User: "u", Password: "p"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
