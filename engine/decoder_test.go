@@ -83,6 +83,9 @@ func TestRegistryDownStopsTheRun(t *testing.T) {
 	if len(dead.lines) != 0 {
 		t.Errorf("a registry outage made dead letters: %v", dead.lines)
 	}
+	if st := e.Stats(); st.In != 0 || st.Dead != 0 {
+		t.Errorf("stats %s: the record stopped at is not counted", st)
+	}
 }
 
 func TestFormatNeedsRegistryAndSelect(t *testing.T) {

@@ -263,7 +263,8 @@ func (e *Engine) record(r *source.Record, now int64) {
 		spans = e.spans
 	}
 	if err := e.dec.Decode(r.Value, row[:e.nIn], spans); err != nil {
-		if format.Fatal(err) { // the registry is down: stop, do not dead-letter
+		if format.Fatal(err) { // the registry is down: stop, unhandled, not a dead letter
+			e.stats.In--
 			if e.err == nil {
 				e.err = err
 			}
