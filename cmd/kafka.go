@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/kcfg"
 )
 
@@ -24,6 +25,7 @@ type kafkaFlags struct {
 	saslMech   string
 	saslUser   string
 	saslPass   string
+	registry   string
 }
 
 // kafkaFlagSet defines the Kafka connection flags, with pointers into k.
@@ -41,6 +43,7 @@ func kafkaFlagSet(k *kafkaFlags) *pflag.FlagSet {
 	f.StringVar(&k.saslMech, "sasl-mechanism", "", "SASL `MECHANISM`: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	f.StringVar(&k.saslUser, "sasl-user", "", "SASL `USER` (or $EDDY_SASL_USERNAME)")
 	f.StringVar(&k.saslPass, "sasl-password", "", "SASL password; prefer $EDDY_SASL_PASSWORD, which stays out of ps and shell history")
+	f.StringVar(&k.registry, "schema-registry", "", "schema registry `URL` of a spec's format avro, protobuf or json-schema in eddy run (over the spec, schema.registry.url and $EDDY_SCHEMA_REGISTRY)")
 	return f
 }
 
@@ -75,7 +78,17 @@ func readKafkaFlags(c *cobra.Command) kafkaFlags {
 		tlsCA: str("tls-ca"), tlsCert: str("tls-cert"), tlsKey: str("tls-key"), tlsServer: str("tls-server-name"),
 		tlsSkip: set("tls-insecure-skip-verify"), tls: set("tls"),
 		saslMech: str("sasl-mechanism"), saslUser: str("sasl-user"), saslPass: str("sasl-password"),
+		registry: str("schema-registry"),
 	}
+}
+
+// registryConfig is the schema registry of the --schema-registry flag
+// and of the environment (job.Options.SchemaRegistry).
+func registryConfig(c *cobra.Command) (flag, env format.Config) {
+	if u := readKafkaFlags(c).registry; u != "" {
+		flag.URLs = []string{u}
+	}
+	return flag, kcfg.RegistryFromEnv(os.Getenv)
 }
 
 // kafkaConfig resolves the connection settings: properties file, then

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
@@ -71,7 +72,8 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	}
 	ctx := c.Context()
 	j, err := job.Open(ctx, p, job.Options{Input: f.input, Out: f.out, DLQ: f.dlq, Stats: f.stats, ResetState: f.resetState,
-		Stdin: c.InOrStdin(), Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(), Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }})
+		Stdin: c.InOrStdin(), Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(), Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) },
+		SchemaRegistry: func() (format.Config, format.Config) { return registryConfig(c) }})
 	if err != nil {
 		return jobError(err)
 	}

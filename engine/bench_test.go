@@ -74,6 +74,11 @@ func compileBench(b *testing.B, spec string) *pipeline.Plan {
 func benchNexmark(b *testing.B, plan *pipeline.Plan, opts func() Options) {
 	data := bids(b)
 	b.SetBytes(int64(len(data)))
+	benchSource(b, plan, opts, func() source.Source { return source.NewReader("bids", bytes.NewReader(data)) })
+}
+
+// benchSource is benchNexmark over the bids that each open returns.
+func benchSource(b *testing.B, plan *pipeline.Plan, opts func() Options, open func() source.Source) {
 	var rows int64
 	for b.Loop() {
 		o := opts()
@@ -82,7 +87,7 @@ func benchNexmark(b *testing.B, plan *pipeline.Plan, opts func() Options) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := Run(context.Background(), source.NewReader("bids", bytes.NewReader(data)), e); err != nil {
+		if err := Run(context.Background(), open(), e); err != nil {
 			b.Fatal(err)
 		}
 		if err := e.Close(); err != nil {

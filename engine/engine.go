@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/eddyhq/eddy/decode"
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
@@ -56,6 +57,9 @@ type Options struct {
 	// cache in front (state.backend: pebble) instead of the heap. Close
 	// the engine to close the store.
 	WindowStore *windows.SpillOptions
+	// Schemas is the schema cache the avro, protobuf and json-schema
+	// formats decode through; nil for json.
+	Schemas *format.Cache
 }
 
 // windowOp is a window operator: in memory or spilling to a store.
@@ -75,7 +79,7 @@ type windowOp interface {
 // Engine runs one compiled pipeline. See the package doc for ownership.
 type Engine struct {
 	plan                 *pipeline.Plan
-	dec                  *decode.Plan
+	dec                  decoder
 	opts                 Options
 	row                  []value.Value
 	spans                []decode.Span
@@ -115,7 +119,6 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 	e := &Engine{
 		plan:   plan,
 		opts:   opts,
-		dec:    decode.NewPlan(plan.Input),
 		row:    make([]value.Value, plan.Slots),
 		env:    map[string]any{},
 		late:   p.Late != "drop",
@@ -124,8 +127,9 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		idleMs: p.Time.IdleTimeout.Milliseconds(),
 		spans:  make([]decode.Span, len(plan.Input)),
 	}
-	if plan.TimeSlot >= 0 {
-		e.dec.WithTime(plan.TimeSlot)
+	var err error
+	if e.dec, err = newDecoder(plan, opts.Schemas); err != nil {
+		return nil, err
 	}
 	if w := plan.Window; w != nil {
 		cfg := windows.Config{
@@ -259,6 +263,13 @@ func (e *Engine) record(r *source.Record, now int64) {
 		spans = e.spans
 	}
 	if err := e.dec.Decode(r.Value, row[:e.nIn], spans); err != nil {
+		if format.Fatal(err) { // the registry is down: stop, unhandled, not a dead letter
+			e.stats.In--
+			if e.err == nil {
+				e.err = err
+			}
+			return
+		}
 		e.dead(r, -1, "decode", err.Error())
 		return
 	}

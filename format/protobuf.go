@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/eddyhq/eddy/value"
@@ -164,8 +166,16 @@ func compileProto(c *Cache, id int, s sr.Schema) (protoreflect.FileDescriptor, e
 	for _, r := range refs {
 		srcs[r.name] = r.text
 	}
+	text := &protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(srcs)}
+	resolve := protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
+		if fdp := encodedDescriptor(srcs[path]); fdp != nil {
+			fdp.Name = proto.String(path) // imports name files by reference name
+			return protocompile.SearchResult{Proto: fdp}, nil
+		}
+		return text.FindFileByPath(path)
+	})
 	comp := protocompile.Compiler{
-		Resolver:       protocompile.WithStandardImports(&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(srcs)}),
+		Resolver:       protocompile.WithStandardImports(resolve),
 		MaxParallelism: 1,
 	}
 	files, err := comp.Compile(context.Background(), name)
@@ -173,6 +183,26 @@ func compileProto(c *Cache, id int, s sr.Schema) (protoreflect.FileDescriptor, e
 		return nil, recordErr(ErrSchema, id, "%v", err)
 	}
 	return files[0], nil
+}
+
+// encodedDescriptor is the FileDescriptorProto of a schema registered as
+// a base64-encoded descriptor (Python's ProtobufSerializer does so; Java
+// clients register .proto text), or nil when s is not one. .proto text
+// cannot be base64: it has spaces, semicolons or braces.
+func encodedDescriptor(s string) *descriptorpb.FileDescriptorProto {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsAny(s, " \t\n\r;{}") {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	fdp := &descriptorpb.FileDescriptorProto{}
+	if err := proto.Unmarshal(b, fdp); err != nil {
+		return nil
+	}
+	return fdp
 }
 
 // messageAt follows the message indexes from the file's top-level messages.

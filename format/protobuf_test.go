@@ -1,12 +1,14 @@
 package format
 
 import (
+	"encoding/base64"
 	"errors"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -260,5 +262,66 @@ func TestProtobufWellKnownFields(t *testing.T) {
 	d = NewProtobuf(protoCache(t), paths("dateTime", "date_time"))
 	if err := d.Decode(rec, out[:2]); !errors.Is(err, ErrSchema) {
 		t.Errorf("two names: err = %v", err)
+	}
+}
+
+// encodeDescriptor is schema as Python's ProtobufSerializer registers it:
+// the base64 of its FileDescriptorProto.
+func encodeDescriptor(t *testing.T, id int, schema sr.Schema, c *Cache) string {
+	t.Helper()
+	fd, err := compileProto(c, id, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proto.Marshal(protodesc.ToFileDescriptorProto(fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// TestProtobufEncodedDescriptor: a schema registered as a base64
+// FileDescriptorProto (Python) decodes as its .proto text does (Java), and
+// so do references registered either way.
+func TestProtobufEncodedDescriptor(t *testing.T) {
+	enc := encodeDescriptor(t, 4, sr.Schema{Schema: testProto, Type: sr.TypeProtobuf}, cacheOf(t, nil))
+	c := cacheOf(t, map[int]sr.Schema{4: {Schema: enc, Type: sr.TypeProtobuf}})
+	rec := protoRecord(t, 4, testProto, []int{1}, `{"auction":"1007","price":"4521","dateTime":"2026-01-01T00:00:10.250Z"}`)
+	d := NewProtobuf(c, paths("auction", "price", "dateTime")).WithTime(2)
+	out := make([]value.Value, 3)
+	if err := d.Decode(rec, out); err != nil {
+		t.Fatal(err)
+	}
+	if out[0] != value.OfInt(1007) || out[1] != value.OfInt(4521) || out[2] != value.OfTime(1767225610250) {
+		t.Errorf("got %v", out)
+	}
+
+	dep := `syntax = "proto3"; package dep; message Addr { string city = 1; }`
+	main := `syntax = "proto3"; package m; import "dep/addr.proto"; message P { dep.Addr home = 1; }`
+	for _, encodeDep := range []bool{false, true} {
+		depText := dep
+		if encodeDep {
+			depText = encodeDescriptor(t, 1, sr.Schema{Schema: dep, Type: sr.TypeProtobuf}, cacheOf(t, nil))
+		}
+		reg := &Static{
+			IDs:      map[int]sr.Schema{2: {Schema: main, Type: sr.TypeProtobuf, References: []sr.SchemaReference{{Name: "dep/addr.proto", Subject: "addr", Version: 1}}}},
+			Subjects: map[string]map[int]sr.SubjectSchema{"addr": {1: {Subject: "addr", Version: 1, ID: 1, Schema: sr.Schema{Schema: depText, Type: sr.TypeProtobuf}}}},
+		}
+		textC := NewCache(t.Context(), reg, CacheOptions{})
+		mainEnc := encodeDescriptor(t, 2, reg.IDs[2], textC)
+		reg.IDs[2] = sr.Schema{Schema: mainEnc, Type: sr.TypeProtobuf, References: reg.IDs[2].References}
+		fd, err := compileProto(NewCache(t.Context(), reg, CacheOptions{}), 2, reg.IDs[2])
+		if err != nil {
+			t.Fatalf("encoded dependency %v: %v", encodeDep, err)
+		}
+		if got := fd.Messages().Get(0).Fields().Get(0).Message().FullName(); got != "dep.Addr" {
+			t.Errorf("encoded dependency %v: home is %s", encodeDep, got)
+		}
+	}
+
+	for _, s := range []string{"", "not base64!", `syntax = "proto3";`, "syntax=\"proto3\";message\tA{}"} {
+		if encodedDescriptor(s) != nil {
+			t.Errorf("%q taken for a descriptor", s)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
@@ -41,6 +42,11 @@ type Options struct {
 	// spec's brokers replace theirs. It is called only when the spec names
 	// a cluster. Nil: none.
 	Kafka func() (*kcfg.Config, error)
+	// SchemaRegistry returns the schema registry settings from outside the
+	// spec, for the avro, protobuf and json-schema formats: flag (the
+	// --schema-registry flag) goes over the spec's source.kafka.registry
+	// and the properties, env under them (MergeRegistry). Nil: none.
+	SchemaRegistry func() (flag, env format.Config)
 	// AfterStep, when set, is called after each step of each checkpoint
 	// and of a restore (state.Checkpointer.AfterStep); an error fails the
 	// run there, as a crash would stop it. Fault-injection tests use it.
@@ -114,6 +120,10 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 			return nil, err
 		}
 	}
+	schemas, err := r.schemas(ctx)
+	if err != nil {
+		return nil, err
+	}
 	sinks := make([]sink.Sink, len(p.Sinks))
 	if r.st != nil {
 		// the transactional sinks first: which checkpoint is restored
@@ -145,7 +155,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if err != nil {
 		return nil, err
 	}
-	opts := engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track}
+	opts := engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track, Schemas: schemas}
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
 		opts.WindowStore = windowStore(p)

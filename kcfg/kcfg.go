@@ -43,6 +43,9 @@ type Config struct {
 var secretKeys = map[string]bool{
 	"sasl.password": true, "sasl.jaas.config": true, "ssl.key.password": true,
 	"ssl.keystore.password": true, "ssl.truststore.password": true, "ssl.key.pem": true,
+	"basic.auth.user.info": true, "schema.registry.basic.auth.user.info": true, "bearer.auth.token": true,
+	"schema.registry.ssl.truststore.password": true, "schema.registry.ssl.keystore.password": true,
+	"schema.registry.ssl.key.password": true,
 }
 
 // Aliases map librdkafka and eddy spellings onto one name.
@@ -93,6 +96,10 @@ func (c *Config) Set(key, value string) error {
 	key = strings.TrimSpace(key)
 	if a, ok := aliases[key]; ok {
 		key = a
+	}
+	if isRegistryKey(key) {
+		c.props[key] = value
+		return nil
 	}
 	if ignored.MatchString(key) {
 		return nil

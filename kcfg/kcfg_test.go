@@ -80,8 +80,9 @@ func TestLoadProperties(t *testing.T) {
 			name: "Java client properties that do not apply are ignored",
 			file: "bootstrap.servers=k:1\nkey.serializer=org.apache.kafka.common.serialization.StringSerializer\n" +
 				"value.deserializer=x\nacks=all\nlinger.ms=5\ngroup.id=g\nauto.offset.reset=earliest\n" +
-				"sasl.login.refresh.buffer.seconds=300\nschema.registry.url=http://sr\nbasic.auth.user.info=u:p\nssl.enabled.protocols=TLSv1.3\n",
-			want: map[string]string{"bootstrap.servers": "k:1"},
+				"sasl.login.refresh.buffer.seconds=300\nschema.registry.auto.register.schemas=false\nssl.enabled.protocols=TLSv1.3\n" +
+				"schema.registry.url=http://sr\nbasic.auth.user.info=u:p\n", // the registry's are kept (Registry)
+			want: map[string]string{"bootstrap.servers": "k:1", "schema.registry.url": "http://sr", "basic.auth.user.info": "u:p"},
 		},
 		{
 			name:    "unknown keys are errors with file and line",

@@ -99,6 +99,7 @@ func TestFormatRoundTrip(t *testing.T) {
 		}
 		specs[f] = b
 	}
+	specs["registry.yaml"] = []byte("source:\n  kafka:\n    topic: bids\n    registry:\n      url: https://sr:8081\n      user: u\n      password: p\n      tls: {ca: ca.pem, insecure: true}\nformat: avro\nstages:\n  - project: {a: auction}\n")
 	specs["session.yaml"] = []byte("source: {file: in.jsonl}\nstages:\n  - window: {session: {gap: 30s}, aggregate: {n: count()}}\nsinks: [{file: out.jsonl}]\n")
 	specs["state.yaml"] = []byte("source: {file: in.jsonl}\nstate: {dir: /tmp/x, memory_limit: 1500KB}\nsinks: [{file: out.jsonl}]\n")
 	specs["tumbling.yaml"] = []byte("source: {file: in.jsonl}\ntime: {field: ts}\nstages:\n  - window: {tumbling: 10s, key: user, aggregate: {n: count()}}\n")

@@ -30,6 +30,10 @@ const (
 	StringValue ValueType = "string"
 	ListValue   ValueType = "string or list" // a string or a list of strings
 	CountValue  ValueType = "positive integer"
+	BoolValue   ValueType = "boolean"
+	// MappingValue is a nested mapping of the Field's Sub fields, held in
+	// a pointer to a struct (nil when the key is absent).
+	MappingValue ValueType = "mapping"
 )
 
 // Field is one key of a kind's spec entry.
@@ -55,6 +59,7 @@ type Field struct {
 	Go     string             // the Go struct field it decodes into; "": Name in CamelCase
 	Check  func(string) error // further checks of a String value; the error is the message
 	Doc    string             // one line for the reference table
+	Sub    []Field            // MappingValue: the nested keys
 }
 
 // Kind is one kind of source, sink or dead-letter target: the key that
@@ -182,8 +187,37 @@ func (f Field) goType() reflect.Type {
 		return reflect.TypeFor[[]string]()
 	case CountValue:
 		return reflect.TypeFor[int]()
+	case BoolValue:
+		return reflect.TypeFor[bool]()
 	}
 	return reflect.TypeFor[string]()
+}
+
+// checkFields checks that struct type t has a Go field of the right type
+// for each of fields, recursing into mappings.
+func checkFields(t reflect.Type, fields []Field) error {
+	for _, f := range fields {
+		sf, ok := t.FieldByName(f.goName())
+		if f.Type == MappingValue {
+			if !ok || sf.Type.Kind() != reflect.Pointer || sf.Type.Elem().Kind() != reflect.Struct {
+				return fmt.Errorf("field %s: %s has no field %s of type pointer to struct", f.Name, t, f.goName())
+			}
+			if err := checkFields(sf.Type.Elem(), f.Sub); err != nil {
+				return fmt.Errorf("field %s: %w", f.Name, err)
+			}
+			continue
+		}
+		if !ok || sf.Type != f.goType() {
+			return fmt.Errorf("field %s: %s has no field %s of type %s", f.Name, t, f.goName(), f.goType())
+		}
+		if f.Type != StringValue && (f.Check != nil || len(f.Values) > 0) {
+			return fmt.Errorf("field %s: Check and Values apply to strings only", f.Name)
+		}
+		if f.Default != "" && len(f.Values) > 0 && !slices.Contains(f.Values, f.Default) {
+			return fmt.Errorf("field %s: default %q is not an allowed value", f.Name, f.Default)
+		}
+	}
+	return nil
 }
 
 // validate checks that every field has a Go field of its type in every
@@ -200,17 +234,8 @@ func (k *Kind) validate() error {
 			}
 			continue
 		}
-		for _, f := range k.Fields {
-			sf, ok := cfg.Type().FieldByName(f.goName())
-			if !ok || sf.Type != f.goType() {
-				return fmt.Errorf("field %s: %s has no field %s of type %s", f.Name, cfg.Type(), f.goName(), f.goType())
-			}
-			if f.Type != StringValue && (f.Check != nil || len(f.Values) > 0) {
-				return fmt.Errorf("field %s: Check and Values apply to strings only", f.Name)
-			}
-			if f.Default != "" && len(f.Values) > 0 && !slices.Contains(f.Values, f.Default) {
-				return fmt.Errorf("field %s: default %q is not an allowed value", f.Name, f.Default)
-			}
+		if err := checkFields(cfg.Type(), k.Fields); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -340,6 +365,19 @@ func (ps *parser) entry(k *Kind, r Role, n *yaml.Node, path string, cfg any) {
 
 // field decodes one value into dst and reports whether it was found empty.
 func (ps *parser) field(f Field, n *yaml.Node, path string, dst reflect.Value) (empty bool) {
+	if f.Type == MappingValue {
+		sub := reflect.New(dst.Type().Elem())
+		names := make([]string, len(f.Sub))
+		for i, sf := range f.Sub {
+			names[i] = sf.Name
+		}
+		ps.fields(n, path, names, func(key string, vn *yaml.Node) {
+			sf := f.Sub[slices.Index(names, key)]
+			ps.field(sf, vn, join(path, key), sub.Elem().FieldByName(sf.goName()))
+		})
+		dst.Set(sub)
+		return false
+	}
 	if f.Type == ListValue {
 		xs := ps.strList(n, path)
 		dst.Set(reflect.ValueOf(xs))
@@ -362,6 +400,13 @@ func (ps *parser) field(f Field, n *yaml.Node, path string, dst reflect.Value) (
 		return false
 	}
 	switch f.Type {
+	case BoolValue:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			ps.errorf(n, path, "must be true or false, not %q", s)
+		}
+		dst.SetBool(b)
+		return false
 	case CountValue:
 		c, err := strconv.Atoi(s)
 		if err != nil || c <= 0 {
@@ -421,8 +466,11 @@ func formatEntry(holder any, r Role, always bool) *yaml.Node {
 // format writes a mapping kind's fields in their declared order, leaving
 // out defaults and empty optional fields.
 func (k *Kind) format(v reflect.Value, r Role) *yaml.Node {
+	return formatFields(v, k.FieldsFor(r))
+}
+
+func formatFields(v reflect.Value, fields []Field) *yaml.Node {
 	m := mapping()
-	fields := k.FieldsFor(r)
 	plural := map[string]bool{}
 	for _, f := range fields {
 		plural[f.Plural] = f.Plural != ""
@@ -447,6 +495,14 @@ func (k *Kind) format(v reflect.Value, r Role) *yaml.Node {
 			if c := fv.Int(); c > 0 && strconv.FormatInt(c, 10) != f.Default {
 				m.add(f.Name, scalar(strconv.FormatInt(c, 10)))
 			}
+		case BoolValue:
+			if fv.Bool() {
+				m.add(f.Name, scalar("true"))
+			}
+		case MappingValue:
+			if !fv.IsNil() {
+				m.add(f.Name, formatFields(fv.Elem(), f.Sub))
+			}
 		default:
 			if s := fv.String(); f.Required || (s != "" && s != f.Default) {
 				m.add(f.Name, scalar(s))
@@ -464,15 +520,24 @@ func resolvePaths(holder any, r Role, rel func(string) string) {
 			continue
 		}
 		v := reflect.ValueOf(cfg).Elem()
-		for _, f := range k.FieldsFor(r) {
-			if !f.Path {
-				continue
+		if k.Value != nil {
+			if k.Value.Path {
+				v.SetString(rel(v.String()))
 			}
-			dst := v
-			if k.Value == nil {
-				dst = v.FieldByName(f.goName())
-			}
-			dst.SetString(rel(dst.String()))
+			continue
+		}
+		resolveFields(v, k.FieldsFor(r), rel)
+	}
+}
+
+func resolveFields(v reflect.Value, fields []Field, rel func(string) string) {
+	for _, f := range fields {
+		fv := v.FieldByName(f.goName())
+		switch {
+		case f.Type == MappingValue && !fv.IsNil():
+			resolveFields(fv.Elem(), f.Sub, rel)
+		case f.Path:
+			fv.SetString(rel(fv.String()))
 		}
 	}
 }

@@ -24,6 +24,20 @@ func init() {
 			{Name: "group", Type: StringValue, DefaultDoc: "none: commits nothing",
 				Doc: "the consumer group that offsets are committed to"},
 			config,
+			{Name: "registry", Type: MappingValue, DefaultDoc: "`--schema-registry`, `schema.registry.url` in `config`, `EDDY_SCHEMA_REGISTRY`",
+				Doc: "the schema registry of the `avro`, `protobuf` and `json-schema` formats ([formats.md](formats.md))",
+				Sub: []Field{
+					{Name: "url", Type: StringValue, NonEmpty: true, Go: "URL", Doc: "the registry's URL (Apicurio: `…/apis/ccompat/v7`)"},
+					{Name: "user", Type: StringValue, Doc: "basic auth user, or `user:password`"},
+					{Name: "password", Type: StringValue, Doc: "basic auth password"},
+					{Name: "token", Type: StringValue, Doc: "a bearer token, instead of basic auth"},
+					{Name: "tls", Type: MappingValue, Go: "TLS", Doc: "TLS files for an https URL", Sub: []Field{
+						{Name: "ca", Type: StringValue, Path: true, Go: "CA", Doc: "PEM certificates to trust instead of the system's"},
+						{Name: "cert", Type: StringValue, Path: true, Doc: "client certificate (PEM), with `key`"},
+						{Name: "key", Type: StringValue, Path: true, Doc: "the client certificate's key (PEM)"},
+						{Name: "insecure", Type: BoolValue, Doc: "accept any server certificate"},
+					}},
+				}},
 		},
 		bind: configIn(func(s *Source) **KafkaSource { return &s.Kafka }),
 	})

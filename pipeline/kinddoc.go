@@ -18,9 +18,16 @@ func reference(r Role) string {
 		fmt.Fprintf(&b, "#### %s kind `%s`\n\n", roleTitle(k.Role), k.Name)
 		b.WriteString(k.Doc + "\n\n")
 		b.WriteString("| key | type | default | required | meaning |\n|---|---|---|---|---|\n")
-		for _, f := range k.FieldsFor(k.Role) {
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Name, f.Type, defaultDoc(f), required(k, f), meaning(k, f))
+		var rows func(prefix string, fs []Field)
+		rows = func(prefix string, fs []Field) {
+			for _, f := range fs {
+				fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", prefix+f.Name, f.Type, defaultDoc(f), required(k, f), meaning(k, f))
+				if f.Type == MappingValue {
+					rows(prefix+f.Name+".", f.Sub)
+				}
+			}
 		}
+		rows("", k.FieldsFor(k.Role))
 	}
 	return b.String()
 }

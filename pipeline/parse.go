@@ -212,6 +212,7 @@ func (ps *parser) duration(n *yaml.Node, path string, positive bool) time.Durati
 var topKeys = []string{"name", "source", "format", "time", "late", "stages", "dlq", "sinks", "state"}
 
 func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
+	var formatNode *yaml.Node
 	p := &Pipeline{File: ps.file, Format: "json", Late: "dlq", Time: Time{IdleTimeout: 30 * time.Second}}
 	ps.fields(n, "", topKeys, func(key string, v *yaml.Node) {
 		switch key {
@@ -221,10 +222,11 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 			ps.source(&p.Source, v, key)
 		case "format":
 			if f, ok := ps.str(v, key); ok {
-				if f != "json" {
-					ps.errorf(v, key, "unsupported format %q (supported: json)", f)
+				if !slices.Contains(Formats, f) {
+					ps.errorf(v, key, "unsupported format %q (supported: %s)", f, orList(Formats))
 				}
 				p.Format = f
+				formatNode = v
 			}
 		case "time":
 			ps.fields(v, key, []string{"field", "max_out_of_order", "allowed_lateness", "idle_timeout"}, func(k string, v *yaml.Node) {
@@ -269,6 +271,9 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 			}
 		}
 	})
+	if formatNode != nil && p.Format != "json" && p.Source.Kafka == nil && p.Source.File != "" {
+		ps.errorf(formatNode, "format", "format %s needs a kafka source (a file source holds lines of JSON)", p.Format)
+	}
 	return p
 }
 

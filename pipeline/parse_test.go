@@ -435,7 +435,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "format avro",
 			yaml:    spec("source: {file: in.avro}", "format: avro"),
-			wantErr: `p.yaml:2: format: unsupported format "avro" (supported: json)`,
+			wantErr: `p.yaml:2: format: format avro needs a kafka source (a file source holds lines of JSON)`,
+		},
+		{
+			name:    "format xml",
+			yaml:    spec("format: xml"),
+			wantErr: `p.yaml:1: format: unsupported format "xml" (supported: json, avro, protobuf or json-schema)`,
 		},
 		{
 			name:    "kafka source",

@@ -11,7 +11,7 @@ type Pipeline struct {
 	File   string // the spec's path, for messages; "" when parsed from memory
 	Name   string
 	Source Source
-	Format string // "json"
+	Format string // one of Formats; "json" by default
 	Time   Time
 	Late   string // "dlq" (default) or "drop"
 	Stages []Stage
@@ -52,7 +52,30 @@ type KafkaSource struct {
 	Stop    string // none (default, follow) | caught-up | time:RFC3339
 	Group   string // consumer group; empty: read-only, commits nothing
 	Config  string // Java client properties file
+	// Registry is the schema registry of the avro, protobuf and
+	// json-schema formats; nil: from the flag, the properties or the
+	// environment.
+	Registry *Registry
 }
+
+// Registry is how to reach a schema registry (source.kafka.registry).
+type Registry struct {
+	URL      string
+	User     string // basic auth; "user:password" in User alone also works
+	Password string
+	Token    string // bearer token, instead of basic auth
+	TLS      *RegistryTLS
+}
+
+// RegistryTLS names the TLS files of a registry connection.
+type RegistryTLS struct {
+	CA, Cert, Key string
+	Insecure      bool
+}
+
+// Formats are the record formats a spec's format key takes: JSON, and
+// Avro, Protobuf and JSON Schema framed for a schema registry.
+var Formats = []string{"json", "avro", "protobuf", "json-schema"}
 
 // Bounded reports whether the source ends.
 func (s Source) Bounded() bool { return s.Kafka == nil || s.Kafka.Stop != "none" }

@@ -1,0 +1,109 @@
+//go:build integration
+
+package cmd
+
+// Records written by an independent client through a real Schema
+// Registry: scripts/registry/produce.py (confluent-kafka's AvroSerializer,
+// ProtobufSerializer and JSONSerializer) against Apicurio Registry run by
+// scripts/registry.sh, to the broker of scripts/kafka.sh. Skips unless
+// EDDY_TEST_BROKERS and EDDY_TEST_REGISTRY are set:
+//
+//	export $(scripts/kafka.sh up) $(scripts/registry.sh up)
+//	go test -tags integration -count=1 -run IntegrationRegistry ./cmd/ -v
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eddyhq/eddy/internal/runtest"
+)
+
+func TestIntegrationRegistry(t *testing.T) {
+	env := itSetup(t)
+	reg, py := os.Getenv("EDDY_TEST_REGISTRY"), os.Getenv("EDDY_TEST_REGISTRY_PYTHON")
+	if reg == "" || py == "" {
+		t.Skip("EDDY_TEST_REGISTRY is not set; start a registry with: export $(scripts/registry.sh up)")
+	}
+	for _, k := range []string{"EDDY_SCHEMA_REGISTRY", "EDDY_SCHEMA_REGISTRY_USER_INFO", "EDDY_SCHEMA_REGISTRY_TOKEN"} {
+		t.Setenv(k, "")
+	}
+	dir := t.TempDir()
+	prefix := itName("reg")
+	jsonl := filepath.Join(dir, "bids.jsonl")
+	produce := exec.Command(py, filepath.Join("..", "scripts", "registry", "produce.py"), "--brokers", env.brokers,
+		"--registry", reg, "--prefix", prefix, "--count", "6000", "--seed", "7", "--jsonl", jsonl)
+	if out, err := produce.CombinedOutput(); err != nil {
+		t.Fatalf("produce.py: %v\n%s", err, out)
+	}
+
+	spec := runtest.WriteFile(t, dir, "json.yaml", itWindow)
+	code, jsonRows, stderr := runCLI(t, "", "run", spec, "--input", jsonl, "--dlq", filepath.Join(dir, "json-dead.jsonl"))
+	if code != 0 {
+		t.Fatalf("JSON run: %d %s", code, stderr)
+	}
+	jsonStats := itStatsLine(t, stderr)
+	if jsonStats.In != 6000 || jsonStats.Dead != 0 || jsonStats.Late != 0 || jsonStats.Rows == 0 {
+		t.Fatalf("JSON run stats %s: want in=6000, no dead or late records", jsonStats)
+	}
+	want := strings.Join(runtest.SortedLines(jsonRows), "\n")
+
+	for _, tc := range []struct {
+		topic, format string
+		how           string // where the registry comes from: flag, spec or env
+	}{
+		{"avro", "avro", "flag"},
+		{"protobuf", "protobuf", "flag"},     // registered by Python: a base64 descriptor
+		{"protobuf-text", "protobuf", "env"}, // registered as .proto text
+		{"jsonschema", "json-schema", "spec"},
+		{"avro-evolve", "avro", "flag"}, // v1, v2 (adds currency), v3 (drops extra)
+	} {
+		t.Run(tc.topic, func(t *testing.T) {
+			src := fmt.Sprintf("source: {kafka: {topic: %s-%s, start: earliest, stop: caught-up}}\n", prefix, tc.topic)
+			args := []string{"-b", env.brokers}
+			switch tc.how {
+			case "flag":
+				args = append(args, "--schema-registry", reg)
+			case "env":
+				t.Setenv("EDDY_SCHEMA_REGISTRY", reg)
+			case "spec":
+				src = fmt.Sprintf("source: {kafka: {topic: %s-%s, start: earliest, stop: caught-up, registry: {url: %q}}}\n", prefix, tc.topic, reg)
+			}
+			spec := runtest.WriteFile(t, dir, tc.topic+".yaml", src+"format: "+tc.format+"\n"+itWindow)
+			dead := filepath.Join(dir, tc.topic+"-dead.jsonl")
+			code, rows, stderr := runCLI(t, "", append(args, "run", spec, "--dlq", dead)...)
+			if code != 0 {
+				t.Fatalf("run: %d %s", code, stderr)
+			}
+			if st := itStatsLine(t, stderr); st != jsonStats {
+				t.Errorf("stats %s, the JSON run's %s; dead letters: %.500s", st, jsonStats, itReadFile(t, dead))
+			}
+			if got := strings.Join(runtest.SortedLines(rows), "\n"); got != want {
+				t.Errorf("rows differ from the JSON run's: %d vs %d rows", len(runtest.SortedLines(rows)), len(runtest.SortedLines(jsonRows)))
+			}
+		})
+	}
+
+	t.Run("no registry is a usage error", func(t *testing.T) {
+		spec := runtest.WriteFile(t, dir, "none.yaml", fmt.Sprintf("source: {kafka: {topic: %s-avro, stop: caught-up}}\nformat: avro\n", prefix)+itWindow)
+		code, _, stderr := runCLI(t, "", "-b", env.brokers, "run", spec)
+		if code != 2 || !strings.Contains(stderr, "format avro needs a schema registry") {
+			t.Errorf("exit %d, stderr %s", code, stderr)
+		}
+	})
+
+	t.Run("an unreachable registry fails the run, no dead letters", func(t *testing.T) {
+		spec := runtest.WriteFile(t, dir, "down.yaml", fmt.Sprintf("source: {kafka: {topic: %s-avro, stop: caught-up}}\nformat: avro\n", prefix)+itWindow)
+		dead := filepath.Join(dir, "down-dead.jsonl")
+		code, _, stderr := runCLI(t, "", "-b", env.brokers, "--schema-registry", "http://127.0.0.1:1/apis/ccompat/v7", "run", spec, "--dlq", dead)
+		if code == 0 || !strings.Contains(stderr, "registry") {
+			t.Errorf("exit %d, stderr %s", code, stderr)
+		}
+		if b, _ := os.ReadFile(dead); len(b) != 0 {
+			t.Errorf("dead letters written: %.300s", b)
+		}
+	})
+}

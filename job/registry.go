@@ -1,0 +1,91 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/eddyhq/eddy/format"
+	"github.com/eddyhq/eddy/pipeline"
+)
+
+// schemas is the schema cache of the pipeline's format: nil for json.
+// The registry settings are merged, highest first, from the flag, the
+// spec's source.kafka.registry, the cluster's properties and the
+// environment.
+func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
+	if r.p.Format == "" || r.p.Format == "json" {
+		return nil, nil
+	}
+	var flag, env format.Config
+	if r.o.SchemaRegistry != nil {
+		flag, env = r.o.SchemaRegistry()
+	}
+	layers := []format.Config{flag}
+	if k := r.p.Source.Kafka; k != nil {
+		layers = append(layers, specRegistry(k.Registry))
+	}
+	if r.srcCfg != nil {
+		props, err := r.srcCfg.Registry()
+		if err != nil {
+			return nil, specErr(err)
+		}
+		layers = append(layers, props)
+	}
+	cfg := MergeRegistry(append(layers, env)...)
+	if len(cfg.URLs) == 0 {
+		return nil, specErr(fmt.Errorf("format %s needs a schema registry: --schema-registry, source.kafka.registry.url, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", r.p.Format))
+	}
+	cl, err := cfg.Client()
+	if err != nil {
+		return nil, specErr(err)
+	}
+	return format.NewCache(ctx, cl, format.CacheOptions{}), nil
+}
+
+// specRegistry is source.kafka.registry as a format.Config.
+func specRegistry(s *pipeline.Registry) format.Config {
+	var c format.Config
+	if s == nil {
+		return c
+	}
+	if s.URL != "" {
+		c.URLs = []string{s.URL}
+	}
+	c.User, c.Password, c.BearerToken = s.User, s.Password, s.Token
+	if c.Password == "" {
+		c.User, c.Password, _ = strings.Cut(s.User, ":")
+	}
+	if t := s.TLS; t != nil {
+		c.TLS = format.TLSConfig{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key, InsecureSkipVerify: t.Insecure}
+	}
+	return c
+}
+
+// MergeRegistry merges registry settings given highest first: the URLs
+// of the first that has any; the credentials (basic auth or a token) of
+// the first that has any, as a whole; each TLS file of the first that
+// names it; certificate checks off when any turns them off.
+func MergeRegistry(layers ...format.Config) format.Config {
+	var out format.Config
+	auth := false
+	for _, l := range layers {
+		if len(out.URLs) == 0 {
+			out.URLs = l.URLs
+		}
+		if !auth && (l.User != "" || l.BearerToken != "") {
+			out.User, out.Password, out.BearerToken, auth = l.User, l.Password, l.BearerToken, true
+		}
+		if out.TLS.CAFile == "" {
+			out.TLS.CAFile = l.TLS.CAFile
+		}
+		if out.TLS.CertFile == "" && out.TLS.KeyFile == "" {
+			out.TLS.CertFile, out.TLS.KeyFile = l.TLS.CertFile, l.TLS.KeyFile
+		}
+		out.TLS.InsecureSkipVerify = out.TLS.InsecureSkipVerify || l.TLS.InsecureSkipVerify
+		if out.Timeout == 0 {
+			out.Timeout = l.Timeout
+		}
+	}
+	return out
+}
