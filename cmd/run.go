@@ -25,7 +25,7 @@ import (
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/state"
-	"github.com/eddyhq/eddy/windows"
+	"github.com/eddyhq/eddy/state/pebblestore"
 )
 
 type runFlags struct {
@@ -207,8 +207,11 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
 		if p.State.Backend == "pebble" {
-			ws := windows.SpillOptions{Dir: filepath.Join(p.State.Dir, "windows"), MemoryLimit: p.State.MemoryLimit}
-			opts.WindowStore = &ws
+			ws, err := pebblestore.Open(pebblestore.Options{Dir: filepath.Join(p.State.Dir, "windows"), MemoryLimit: p.State.MemoryLimit})
+			if err != nil {
+				return err
+			}
+			opts.WindowStore = ws // the engine closes it
 			if os.Getenv("GOMEMLIMIT") == "" {
 				// the collector keeps the heap within what the store leaves
 				debug.SetMemoryLimit(ws.HeapLimit())
