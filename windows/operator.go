@@ -609,8 +609,30 @@ func (o *Operator) loadKey(orderedKey string) *cachedKey {
 
 func (o *Operator) decodeKey(orderedKey string, v []byte) *cachedKey {
 	r := &reader{b: v}
-	ks := &cachedKey{keySessions: keySessions{str: orderedKey}, onDisk: true}
+	ks := o.readKey(r, orderedKey)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after a stored key", len(r.b))
+	}
+	if r.err != nil {
+		o.fail(fmt.Errorf("%w: %v", ErrCorrupt, r.err))
+		return nil
+	}
+	return ks
+}
+
+// readKey reads a key's values and sessions and queues the sessions;
+// orderedKey "" is computed from the values. Errors are r's.
+func (o *Operator) readKey(r *reader, orderedKey string) *cachedKey {
+	ks := &cachedKey{onDisk: true}
 	ks.key = o.readValues(r, len(o.cfg.Keys))
+	if orderedKey == "" {
+		var b []byte
+		for _, v := range ks.key {
+			b = appendOrdered(b, v)
+		}
+		orderedKey = string(b)
+	}
+	ks.str = orderedKey
 	n := r.count()
 	gap, L := o.cfg.Window.Gap, o.cfg.Lateness
 	for range n {
@@ -632,13 +654,6 @@ func (o *Operator) decodeKey(orderedKey string, v []byte) *cachedKey {
 			heap.Push(&o.fireQ, qitem{end, s, 0})
 			ks.stored = append(ks.stored, indexKey('f', end, s.first, orderedKey))
 		}
-	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d bytes after a stored key", len(r.b))
-	}
-	if r.err != nil {
-		o.fail(fmt.Errorf("%w: %v", ErrCorrupt, r.err))
-		return nil
 	}
 	return ks
 }

@@ -39,12 +39,19 @@ var ErrCorrupt = errors.New("corrupt window snapshot")
 // An operator restored from the snapshot and fed the same further input
 // emits exactly what this one would have.
 func (o *Operator) AppendSnapshot(b []byte) []byte {
-	o.flushCache()
 	b = append(b, snapshotMagic[:]...)
 	b = binary.AppendUvarint(b, SnapshotVersion)
 	b = o.appendShape(b)
 	b = binary.AppendVarint(b, o.w)
 	b = binary.AppendVarint(b, o.nOpen)
+	if o.complete && o.cacheLimit == 0 {
+		// the memory backend: every window is in the cache, and is
+		// written from there, without going through the store
+		b = append(b, cachedForm)
+		return o.appendCached(b)
+	}
+	b = append(b, storedForm)
+	o.flushCache()
 	b = binary.AppendUvarint(b, uint64(len(o.panes)))
 	for _, p := range o.panes {
 		b = binary.AppendVarint(b, p.start)
@@ -196,6 +203,15 @@ func (o *Operator) restore(data []byte) error {
 		return fmt.Errorf("%w: written for a different window or aggregates", ErrCorrupt)
 	}
 	w, nOpen := r.varint(), r.varint()
+	if form := r.byte(); r.err == nil && form == cachedForm {
+		if _, mem := o.store.(*MemStore); !mem {
+			return fmt.Errorf("%w: %w (backend memory)", ErrCorrupt, ErrOtherStore)
+		}
+		o.w, o.nOpen = w, nOpen
+		return o.restoreCached(r)
+	} else if r.err == nil && form != storedForm {
+		return fmt.Errorf("%w: bad snapshot form %d", ErrCorrupt, form)
+	}
 	n := r.count()
 	panes := map[int64]*pane{}
 	var open, kept []*pane
@@ -233,6 +249,121 @@ func (o *Operator) restore(data []byte) error {
 		return nil
 	}
 	return o.loadAll()
+}
+
+// The forms of a snapshot's windows: written from the cache (every window
+// in it), or flushed to the store and named by the store's checkpoint.
+const (
+	storedForm byte = 0
+	cachedForm byte = 1
+)
+
+// appendCached appends every cached window: for tumbling and hopping
+// windows each pane's bounds and entries, for sessions each key's
+// sessions (as the store holds them under 'k').
+func (o *Operator) appendCached(b []byte) []byte {
+	if o.cfg.Window.Type == SessionType {
+		b = binary.AppendUvarint(b, uint64(len(o.keys)))
+		for _, ks := range o.keys {
+			b = appendValues(b, ks.key)
+			b = binary.AppendUvarint(b, uint64(len(ks.list)))
+			for _, s := range ks.list {
+				b = o.appendSession(b, s)
+			}
+		}
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(o.panes)))
+	for _, p := range o.panes {
+		b = binary.AppendVarint(b, p.start)
+		b = binary.AppendVarint(b, p.end)
+		b = appendBool(b, p.fired)
+		b = binary.AppendUvarint(b, uint64(len(p.byKey)))
+		for _, e := range p.byKey {
+			b = appendValues(b, e.key)
+			b = o.appendEntry(b, &e.entry, false)
+		}
+	}
+	return b
+}
+
+// restoreCached reads what appendCached wrote into the cache.
+func (o *Operator) restoreCached(r *reader) error {
+	var held int64
+	if o.cfg.Window.Type == SessionType {
+		n := r.count()
+		for range n {
+			ks := o.readKey(r, "")
+			if ks == nil || r.err != nil {
+				break
+			}
+			if o.keys[ks.str] != nil {
+				r.fail("session key twice")
+				break
+			}
+			ks.onDisk, ks.stored, ks.dirty = false, nil, true
+			o.keys[ks.str] = ks
+			ks.size = keySize(ks)
+			for _, s := range ks.list {
+				ks.size += sessionSize(s)
+			}
+			o.cached += ks.size
+			held += int64(len(ks.list))
+		}
+	} else {
+		n := r.count()
+		for range n {
+			p := &pane{start: r.varint(), end: r.varint(), fired: r.bool()}
+			ne := r.count()
+			if r.err != nil {
+				break
+			}
+			if o.panes[p.start] != nil {
+				r.fail("pane %d twice", p.start)
+				break
+			}
+			p.byKey = make(map[string]*cachedEntry, ne)
+			o.panes[p.start] = p
+			for range ne {
+				e := &cachedEntry{dirty: true}
+				e.key = o.readValues(r, len(o.cfg.Keys))
+				o.readEntry(r, &e.entry)
+				if r.err != nil {
+					break
+				}
+				o.orderedKey = o.orderedKey[:0]
+				for _, v := range e.key {
+					o.orderedKey = appendOrdered(o.orderedKey, v)
+				}
+				if p.byKey[string(o.orderedKey)] != nil {
+					r.fail("key twice in a pane")
+					break
+				}
+				p.byKey[string(o.orderedKey)] = e
+				e.size = entrySize(&e.entry)
+				o.cached += e.size
+				p.n++
+			}
+			held += p.n
+			if p.fired {
+				o.kept = insertByEnd(o.kept, p)
+			} else {
+				o.open = append(o.open, p)
+			}
+		}
+		slices.SortFunc(o.open, func(a, b *pane) int { return cmp.Compare(a.start, b.start) })
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after the end", len(r.b))
+	}
+	if r.err == nil && held != o.nOpen {
+		r.fail("%d windows, the snapshot says %d", held, o.nOpen)
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
+	}
+	o.complete = true
+	return o.err
 }
 
 // loadAll decodes every stored window into the cache.

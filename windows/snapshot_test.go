@@ -174,7 +174,7 @@ func TestRestoreRejects(t *testing.T) {
 		{"newer version", fresh(cfg), append([]byte("EWOP"), 3), "corrupt window snapshot: format version 3, this eddy reads version 2"},
 		{"different window", fresh(other), snap, "corrupt window snapshot: written for a different window or aggregates"},
 		{"truncated", fresh(cfg), snap[:len(snap)-3], "corrupt window snapshot: "},
-		{"trailing bytes", fresh(cfg), append(slices.Clone(snap), 0), "corrupt window snapshot: 1 bytes after the store"},
+		{"trailing bytes", fresh(cfg), append(slices.Clone(snap), 0), "corrupt window snapshot: 1 bytes after the end"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
