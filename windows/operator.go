@@ -598,13 +598,20 @@ func (o *Operator) loadKey(orderedKey string) *cachedKey {
 	if ks == nil {
 		return nil
 	}
-	o.keys[orderedKey] = ks
+	o.cacheKey(ks)
+	return ks
+}
+
+// cacheKey puts a key read from a store or snapshot into the cache and
+// returns its number of sessions.
+func (o *Operator) cacheKey(ks *cachedKey) int64 {
+	o.keys[ks.str] = ks
 	ks.size = keySize(ks)
 	for _, s := range ks.list {
 		ks.size += sessionSize(s)
 	}
 	o.cached += ks.size
-	return ks
+	return int64(len(ks.list))
 }
 
 func (o *Operator) decodeKey(orderedKey string, v []byte) *cachedKey {

@@ -302,13 +302,7 @@ func (o *Operator) restoreCached(r *reader) error {
 				break
 			}
 			ks.onDisk, ks.stored, ks.dirty = false, nil, true
-			o.keys[ks.str] = ks
-			ks.size = keySize(ks)
-			for _, s := range ks.list {
-				ks.size += sessionSize(s)
-			}
-			o.cached += ks.size
-			held += int64(len(ks.list))
+			held += o.cacheKey(ks)
 		}
 	} else {
 		n := r.count()
@@ -376,13 +370,7 @@ func (o *Operator) loadAll() error {
 			if ks == nil {
 				return false
 			}
-			o.keys[ks.str] = ks
-			ks.size = keySize(ks)
-			for _, s := range ks.list {
-				ks.size += sessionSize(s)
-			}
-			o.cached += ks.size
-			held += int64(len(ks.list))
+			held += o.cacheKey(ks)
 			return true
 		}))
 	} else {
