@@ -17,7 +17,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
-	"github.com/eddyhq/eddy/windows"
+	"github.com/eddyhq/eddy/state/pebblestore"
 )
 
 const benchBids = 1_000_000
@@ -166,7 +166,11 @@ stages:
 					if backend.limit == 0 {
 						return Options{}
 					}
-					return Options{WindowStore: &windows.SpillOptions{Dir: b.TempDir(), MemoryLimit: backend.limit}}
+					st, err := pebblestore.Open(pebblestore.Options{Dir: b.TempDir(), MemoryLimit: backend.limit})
+					if err != nil {
+						b.Fatal(err)
+					}
+					return Options{WindowStore: st}
 				})
 			})
 		}

@@ -53,27 +53,14 @@ type Options struct {
 	Checkpointer Checkpointer
 	// CheckpointEvery is the interval between checkpoints; default 10s.
 	CheckpointEvery time.Duration
-	// WindowStore, when set, keeps window state in a Pebble store with a
-	// cache in front (state.backend: pebble) instead of the heap. Close
-	// the engine to close the store.
-	WindowStore *windows.SpillOptions
+	// WindowStore, when set, is the store the window operator keeps its
+	// state in, behind a cache of decoded windows (state.backend: pebble
+	// passes a pebblestore.Store); nil keeps every window in memory. The
+	// engine owns it from New on: Close closes it, and so does a failed New.
+	WindowStore windows.Store
 	// Schemas is the schema cache the avro, protobuf and json-schema
 	// formats decode through; nil for json.
 	Schemas *format.Cache
-}
-
-// windowOp is a window operator: in memory or spilling to a store.
-type windowOp interface {
-	Add(ts int64, row []value.Value) (late bool, err error)
-	Advance(w int64)
-	Flush()
-	Watermark() int64
-	Open() int
-	AppendSnapshot(b []byte) []byte
-	Restore(data []byte) error
-	MinLiveStart() int64
-	Err() error
-	Close() error
 }
 
 // Engine runs one compiled pipeline. See the package doc for ownership.
@@ -83,7 +70,7 @@ type Engine struct {
 	opts                 Options
 	row                  []value.Value
 	spans                []decode.Span
-	op                   windowOp
+	op                   *windows.Operator
 	parts                []*partState
 	byPart               map[source.Partition]*partState
 	lastPart             *partState
@@ -136,22 +123,28 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 			Window: w.Spec, Keys: w.Keys, Aggs: w.Aggs,
 			Lateness: p.Time.AllowedLateness.Milliseconds(),
 			Emit:     e.emitResult,
+			Store:    opts.WindowStore,
+		}
+		if opts.WindowStore != nil && opts.TrackOffsets {
+			return nil, errors.Join(errors.New("engine: a window store with TrackOffsets (a consumer group without state) is not supported"),
+				opts.WindowStore.Close())
 		}
 		var err error
-		if opts.WindowStore != nil {
-			if opts.TrackOffsets {
-				return nil, errors.New("engine: a window store with TrackOffsets (a consumer group without state) is not supported")
+		if e.op, err = windows.New(cfg); err != nil {
+			if opts.WindowStore != nil {
+				return nil, errors.Join(err, opts.WindowStore.Close())
 			}
-			e.op, err = windows.NewSpill(cfg, *opts.WindowStore)
-		} else {
-			e.op, err = windows.New(cfg)
-		}
-		if err != nil {
 			return nil, err
 		}
 		e.out.Names = w.Names
 		e.out.Vals = make([]value.Value, len(w.Names))
-	} else if !plan.Output.Raw {
+	} else if opts.WindowStore != nil {
+		// no window to keep: the store is not needed
+		if err := opts.WindowStore.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if w := plan.Window; w == nil && !plan.Output.Raw {
 		e.out.Names = plan.Output.Names
 		e.out.Vals = make([]value.Value, len(plan.Output.Names))
 	}

@@ -158,7 +158,9 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	opts := engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track, Schemas: schemas}
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
-		opts.WindowStore = windowStore(p)
+		if opts.WindowStore, err = windowStore(p); err != nil {
+			return nil, err
+		}
 	}
 	eng, err := engine.New(plan, opts)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/state"
+	"github.com/eddyhq/eddy/state/pebblestore"
 	"github.com/eddyhq/eddy/windows"
 )
 
@@ -193,14 +194,17 @@ func resumeOffsets(ck *state.Checkpoint) map[source.Partition]int64 {
 // in memory (nil) or, with state.backend pebble, in a Pebble store under
 // state.dir, in which case the collector keeps the heap within what the
 // store leaves (unless GOMEMLIMIT says otherwise).
-func windowStore(p *pipeline.Pipeline) *windows.SpillOptions {
+func windowStore(p *pipeline.Pipeline) (windows.Store, error) {
 	if p.State.Backend != "pebble" {
-		return nil
+		return nil, nil
 	}
-	ws := windows.SpillOptions{Dir: filepath.Join(p.State.Dir, "windows"), MemoryLimit: p.State.MemoryLimit}
+	ws, err := pebblestore.Open(pebblestore.Options{Dir: filepath.Join(p.State.Dir, "windows"), MemoryLimit: p.State.MemoryLimit})
+	if err != nil {
+		return nil, err
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// the collector keeps the heap within what the store leaves
 		debug.SetMemoryLimit(ws.HeapLimit())
 	}
-	return &ws
+	return ws, nil // the engine closes it
 }

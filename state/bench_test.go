@@ -14,7 +14,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
-	"github.com/eddyhq/eddy/windows"
+	"github.com/eddyhq/eddy/state/pebblestore"
 )
 
 const benchBids = 1_000_000
@@ -88,7 +88,11 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 				}
 				opts := engine.Options{Sinks: []sink.Sink{out}}
 				if bc.backend == "pebble" {
-					opts.WindowStore = &windows.SpillOptions{Dir: filepath.Join(dir, "st", "windows")}
+					st, err := pebblestore.Open(pebblestore.Options{Dir: filepath.Join(dir, "st", "windows")})
+					if err != nil {
+						b.Fatal(err)
+					}
+					opts.WindowStore = st
 				}
 				var cp *Checkpointer
 				if every > 0 {

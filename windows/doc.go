@@ -4,11 +4,15 @@
 // their event times and advances the watermark; the operator calls its emit
 // function with each result row as windows fire.
 //
-// Two operators share these semantics and emit the same rows in the same
-// order: [Operator] keeps every window in memory and does no I/O; [Spill]
-// (state.backend: pebble) keeps them in a Pebble store with a cache of
-// decoded windows in front, so the key space may exceed memory. Both
-// snapshot their state for checkpoints (AppendSnapshot, Restore).
+// One [Operator] holds these semantics. It keeps windows decoded in a cache
+// in front of a small ordered keyed [Store] (Get, Set, Delete, DeleteRange,
+// an ordered Scan, Checkpoint and Restore), under one key encoding that
+// sorts as value.Compare does. [MemStore] is the memory backend (no cache
+// limit: nothing leaves the cache but checkpoints); the Pebble backend
+// (state.backend: pebble) is package state/pebblestore, so this package
+// imports only the standard library and value. Whatever the store and the
+// cache size, the rows are the same and in the same order. The operator
+// snapshots its state for checkpoints (AppendSnapshot, Restore).
 //
 // Semantics (see docs/pipeline.md for the user-facing description):
 //

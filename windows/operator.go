@@ -3,9 +3,12 @@ package windows
 import (
 	"cmp"
 	"container/heap"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -17,6 +20,9 @@ type Config struct {
 	Aggs     []Agg // aggregate columns, in output order
 	Lateness int64 // allowed lateness in ms (0: a fired window is gone)
 	Emit     func(*Result)
+	// Store holds the windows the cache does not (see [Store]); nil is a
+	// new [MemStore] with no cache limit. The operator closes it.
+	Store Store
 }
 
 // Result is one output row. It is only valid during the Emit call.
@@ -27,16 +33,48 @@ type Result struct {
 	Aggs       []value.Value
 }
 
+// fireChunk is how many stored sessions Advance loads before it fires them.
+const fireChunk = 4096
+
 // Operator assigns records to windows, aggregates them and fires results as
 // the watermark advances. It is not safe for concurrent use: one goroutine
 // (the engine's) owns it.
+//
+// Windows live decoded in a cache in front of a [Store]. With the memory
+// store and no cache limit nothing leaves the cache except at checkpoints;
+// with a limit (the Pebble store) the cache evicts, and windows are read
+// back when a record or the watermark needs them. Rows are the same, and in
+// the same order, whatever the store and the cache size.
+//
+// Store keys, after the one-byte kind:
+//
+//	'p' start orderedKey        a pane's (window, key) entry
+//	'k' orderedKey              all sessions of a key
+//	'f' end first orderedKey    fire index: an unfired session of a stored key
+//	'l' until first orderedKey  keep index: a fired session kept for lateness
+//
+// where orderedKey is the order-preserving key encoding (appendOrdered) and
+// the times are big-endian with the sign bit flipped. Keys held in the
+// cache are authoritative: their index entries in the store are ignored
+// until the key is written back.
 type Operator struct {
-	cfg    Config
-	w      int64
-	keyBuf []byte
-	tmp    []byte
-	res    Result
-	nOpen  int
+	cfg        Config
+	store      Store
+	cacheLimit int64 // 0: none
+	err        error
+	w          int64
+	nOpen      int64
+	orderedKey []byte // of the record being added
+	keyBuf     []byte
+	valBuf     []byte
+	tmp        []byte
+	res        Result
+	cached     int64 // estimated bytes of the decoded cache
+	evicts     int64 // windows evicted from the cache
+	loads      int64 // windows read back from the store
+	// complete: every window is in the cache (nothing evicted since New,
+	// or everything loaded by Restore), so MinLiveStart can scan it
+	complete bool
 
 	// tumbling and hopping
 	panes    map[int64]*pane
@@ -45,10 +83,18 @@ type Operator struct {
 	lastPane *pane
 
 	// sessions
-	keys    map[string]*keySessions
+	keys    map[string]*cachedKey
 	fireQ   sessionHeap
 	keepQ   sessionHeap
+	stale   int // queue items of evicted or merged sessions
 	fireBuf []*session
+	// lower bounds of the times of the stored fire ('f') and keep ('l')
+	// index entries of keys not in the cache: Advance scans the store
+	// only when the watermark reaches them
+	fireDue, keepDue int64
+	// index entries written, and visited by loadDue, for tests: the
+	// scans must stay proportional to the writes
+	indexed, scanned int64
 }
 
 type entry struct {
@@ -60,14 +106,31 @@ type entry struct {
 type pane struct {
 	start, end int64
 	fired      bool
-	byKey      map[string]*entry
-	entries    []*entry
+	n          int64 // entries, stored or cached
+	stored     bool  // some entries may be in the store
+	byKey      map[string]*cachedEntry
+}
+
+// cachedEntry is a pane's (window, key) entry held decoded in the cache.
+type cachedEntry struct {
+	entry
+	dirty, ref bool // changed since stored; used since the last eviction sweep
+	size       int64
 }
 
 type keySessions struct {
 	key  []value.Value
-	str  string
+	str  string     // orderedKey
 	list []*session // disjoint, sorted by first
+}
+
+// cachedKey is all sessions of a key held decoded in the cache.
+type cachedKey struct {
+	keySessions
+	dirty, ref bool
+	size       int64
+	stored     [][]byte // the index keys the store holds for this key
+	onDisk     bool     // the store holds the key's sessions
 }
 
 type session struct {
@@ -89,7 +152,12 @@ func New(cfg Config) (*Operator, error) {
 	if cfg.Lateness < 0 {
 		return nil, errors.New("windows: allowed lateness must not be negative")
 	}
-	o := &Operator{cfg: cfg, w: NoWatermark, panes: map[int64]*pane{}, keys: map[string]*keySessions{}}
+	st := cfg.Store
+	if st == nil {
+		st = NewMemStore(0)
+	}
+	o := &Operator{cfg: cfg, store: st, cacheLimit: st.CacheBytes(), w: NoWatermark, complete: true,
+		panes: map[int64]*pane{}, keys: map[string]*cachedKey{}, fireDue: EndOfInput, keepDue: EndOfInput}
 	o.res.Aggs = make([]value.Value, len(cfg.Aggs))
 	return o, nil
 }
@@ -97,31 +165,51 @@ func New(cfg Config) (*Operator, error) {
 // Watermark returns the operator's watermark.
 func (o *Operator) Watermark() int64 { return o.w }
 
-// Open returns the number of open (window, key) states held.
-func (o *Operator) Open() int { return o.nOpen }
+// Open returns the number of open (window, key) states, stored or cached.
+func (o *Operator) Open() int { return int(o.nOpen) }
 
-// Err returns nil: an operator in memory cannot fail (see [Spill.Err]).
-func (o *Operator) Err() error { return nil }
+// Cached returns the estimated bytes of decoded windows held in memory.
+func (o *Operator) Cached() int64 { return o.cached }
 
-// Close does nothing (see [Spill.Close]).
-func (o *Operator) Close() error { return nil }
+// Traffic returns how many windows (a pane's entry, or all sessions of a
+// key) the cache evicted and how many it read back from the store.
+func (o *Operator) Traffic() (evicted, loaded int64) { return o.evicts, o.loads }
+
+// Err returns the first store error; after one the operator's state is
+// unreliable and the run must stop.
+func (o *Operator) Err() error { return o.err }
+
+// Close closes the store. The operator is unusable afterwards.
+func (o *Operator) Close() error { return o.store.Close() }
+
+func (o *Operator) fail(err error) {
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+}
 
 // Add adds a record with event time ts. It reports late when every window
 // the record would join is past its allowed lateness; the record is then not
 // added. A value an aggregate cannot take (a string for sum) is an error and
 // nothing is added. Updates to windows that already fired are emitted at once.
+//
+// A store failure is not the record's fault: it is not returned here but
+// by Err, which the caller checks after each record.
 func (o *Operator) Add(ts int64, row []value.Value) (late bool, err error) {
+	if o.err != nil {
+		return false, nil
+	}
 	if err := o.cfg.checkRow(row); err != nil {
 		return false, err
 	}
-	o.keyBuf = o.keyBuf[:0]
-	for _, k := range o.cfg.Keys {
-		o.keyBuf = appendKey(o.keyBuf, row[k])
-	}
+	o.orderedKey = appendOrderedKey(o.orderedKey[:0], row, o.cfg.Keys)
 	if o.cfg.Window.Type == SessionType {
-		return o.addSession(ts, row), nil
+		late = o.addSession(ts, row)
+	} else {
+		late = assign(&o.cfg.Window, o, ts, row)
 	}
-	return assign(&o.cfg.Window, o, ts, row), nil
+	o.evictIfFull()
+	return late, nil
 }
 
 // checkRow validates a row's values for every aggregate, so that a
@@ -137,15 +225,9 @@ func (c *Config) checkRow(row []value.Value) error {
 	return nil
 }
 
-// paneAdder is an operator with tumbling or hopping windows.
-type paneAdder interface {
-	isLate(end int64) bool
-	addPane(start, end, ts int64, row []value.Value)
-}
-
 // assign adds a record at ts to each tumbling or hopping window it
 // belongs to that is not late, and reports whether all of them were.
-func assign(sp *Spec, o paneAdder, ts int64, row []value.Value) (late bool) {
+func assign(sp *Spec, o *Operator, ts int64, row []value.Value) (late bool) {
 	if sp.Type == TumblingType {
 		s := floorDiv(ts, sp.Size) * sp.Size
 		if o.isLate(s + sp.Size) {
@@ -173,15 +255,6 @@ func (o *Operator) isLate(end int64) bool {
 	return o.w != NoWatermark && addSat(end, o.cfg.Lateness) <= o.w
 }
 
-func (o *Operator) newEntry(row []value.Value) entry {
-	key := make([]value.Value, len(o.cfg.Keys))
-	for i, k := range o.cfg.Keys {
-		key[i] = row[k]
-	}
-	o.nOpen++
-	return entry{key: key, cells: make([]cell, len(o.cfg.Aggs))}
-}
-
 func (o *Operator) update(e *entry, ts int64, row []value.Value) {
 	for i := range o.cfg.Aggs {
 		a := &o.cfg.Aggs[i]
@@ -193,12 +266,89 @@ func (o *Operator) update(e *entry, ts int64, row []value.Value) {
 	}
 }
 
+func (o *Operator) emit(e *entry, start, end int64) {
+	o.res.Key = e.key
+	o.res.Start, o.res.End = start, end
+	o.res.Revision = e.emits
+	e.emits++
+	for i := range o.cfg.Aggs {
+		o.res.Aggs[i] = e.cells[i].result(&o.cfg.Aggs[i])
+	}
+	o.cfg.Emit(&o.res)
+}
+
+// ---- the store's keys and values ----
+
+func appendTime(b []byte, t int64) []byte { return binary.BigEndian.AppendUint64(b, uint64(t)^1<<63) }
+
+func readTime(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ 1<<63) }
+
+func (o *Operator) paneKey(start int64, orderedKey []byte) []byte {
+	o.keyBuf = append(o.keyBuf[:0], 'p')
+	o.keyBuf = appendTime(o.keyBuf, start)
+	return append(o.keyBuf, orderedKey...)
+}
+
+// paneRange returns the bounds of the store keys of the pane at start.
+func paneRange(start int64) (lo, hi []byte) {
+	return appendTime([]byte{'p'}, start), appendTime([]byte{'p'}, start+1)
+}
+
+func (o *Operator) sessionKey(orderedKey string) []byte {
+	o.keyBuf = append(o.keyBuf[:0], 'k')
+	return append(o.keyBuf, orderedKey...)
+}
+
+func indexKey(kind byte, at, first int64, orderedKey string) []byte {
+	b := make([]byte, 0, 17+len(orderedKey))
+	b = append(b, kind)
+	b = appendTime(b, at)
+	b = appendTime(b, first)
+	return append(b, orderedKey...)
+}
+
+// lookup calls f with the stored value of k; false when it is absent or
+// the read fails (see Err).
+func (o *Operator) lookup(k []byte, f func(v []byte)) bool {
+	ok, err := o.store.Get(k, f)
+	o.fail(err)
+	if ok && err == nil {
+		o.loads++
+		return true
+	}
+	return false
+}
+
+func (o *Operator) set(k, v []byte) { o.fail(o.store.Set(k, v)) }
+func (o *Operator) del(k []byte)    { o.fail(o.store.Delete(k)) }
+
+func (o *Operator) decodeEntry(v []byte, e *entry) error {
+	r := &reader{b: v}
+	e.key = o.readValues(r, len(o.cfg.Keys))
+	o.readEntry(r, e)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after a stored window", len(r.b))
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
+	}
+	return nil
+}
+
+func (o *Operator) encodeEntry(e *entry) []byte {
+	o.valBuf = appendValues(o.valBuf[:0], e.key)
+	o.valBuf = o.appendEntry(o.valBuf, e, false)
+	return o.valBuf
+}
+
+// ---- panes ----
+
 func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 	p := o.lastPane
 	if p == nil || p.start != start {
 		p = o.panes[start]
 		if p == nil {
-			p = &pane{start: start, end: end, byKey: map[string]*entry{}}
+			p = &pane{start: start, end: end, byKey: map[string]*cachedEntry{}}
 			o.panes[start] = p
 			if end <= o.w {
 				p.fired = true
@@ -210,17 +360,34 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 		}
 		o.lastPane = p
 	}
-	e := p.byKey[string(o.keyBuf)]
+	e := p.byKey[string(o.orderedKey)]
 	if e == nil {
-		ne := o.newEntry(row)
-		e = &ne
-		p.byKey[string(o.keyBuf)] = e
-		p.entries = append(p.entries, e)
+		e = o.loadEntry(p)
+		if o.err != nil {
+			return
+		}
+		if e == nil {
+			e = &cachedEntry{entry: o.newEntry(row)}
+			o.nOpen++
+			p.n++
+		}
+		p.byKey[string(o.orderedKey)] = e
+		e.size = entrySize(&e.entry)
+		o.cached += e.size
 	}
-	o.update(e, ts, row)
+	o.update(&e.entry, ts, row)
+	e.dirty, e.ref = true, true
 	if p.fired {
-		o.emit(e, p.start, p.end)
+		o.emit(&e.entry, p.start, p.end)
 	}
+}
+
+func (o *Operator) newEntry(row []value.Value) entry {
+	key := make([]value.Value, len(o.cfg.Keys))
+	for i, k := range o.cfg.Keys {
+		key[i] = row[k]
+	}
+	return entry{key: key, cells: make([]cell, len(o.cfg.Aggs))}
 }
 
 func insertByEnd(ps []*pane, p *pane) []*pane {
@@ -228,9 +395,122 @@ func insertByEnd(ps []*pane, p *pane) []*pane {
 	return slices.Insert(ps, i, p)
 }
 
+// loadEntry reads the entry of o.orderedKey in p from the store; nil when
+// absent.
+func (o *Operator) loadEntry(p *pane) *cachedEntry {
+	if !p.stored {
+		return nil
+	}
+	var e *cachedEntry
+	o.lookup(o.paneKey(p.start, o.orderedKey), func(v []byte) {
+		e = &cachedEntry{}
+		if err := o.decodeEntry(v, &e.entry); err != nil {
+			o.fail(err)
+			e = nil
+		}
+	})
+	return e
+}
+
+// writeEntry stores e under p and orderedKey.
+func (o *Operator) writeEntry(p *pane, orderedKey string, e *cachedEntry) {
+	o.set(o.paneKey(p.start, []byte(orderedKey)), o.encodeEntry(&e.entry))
+	p.stored = true
+	e.dirty = false
+}
+
+// firePane emits every entry of p in key order. A pane wholly in the
+// cache (never stored, or nothing evicted) is sorted there; otherwise the cached entries are written back
+// first, so one ordered scan of the store sees them all.
+func (o *Operator) firePane(p *pane, keep bool) {
+	if !p.stored || o.complete {
+		ks := make([]string, 0, len(p.byKey))
+		for k := range p.byKey {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		for _, k := range ks {
+			e := p.byKey[k]
+			o.emit(&e.entry, p.start, p.end)
+			e.dirty = true
+		}
+		return
+	}
+	for k, e := range p.byKey {
+		if e.dirty {
+			o.writeEntry(p, k, e)
+		}
+		o.cached -= e.size
+	}
+	clear(p.byKey)
+	if o.err != nil {
+		return
+	}
+	lo, hi := paneRange(p.start)
+	var e entry
+	o.fail(o.store.Scan(lo, hi, func(k, v []byte) bool {
+		if err := o.decodeEntry(v, &e); err != nil {
+			o.fail(err)
+			return false
+		}
+		o.emit(&e, p.start, p.end)
+		if keep {
+			o.set(k, o.encodeEntry(&e))
+		}
+		return o.err == nil
+	}))
+}
+
+func (o *Operator) dropPane(p *pane) {
+	delete(o.panes, p.start)
+	o.nOpen -= p.n
+	for _, e := range p.byKey {
+		o.cached -= e.size
+	}
+	if p.stored {
+		lo, hi := paneRange(p.start)
+		o.fail(o.store.DeleteRange(lo, hi))
+	}
+	if o.lastPane == p {
+		o.lastPane = nil
+	}
+}
+
+func (o *Operator) advancePanes(w int64) {
+	L := o.cfg.Lateness
+	n := 0
+	for n < len(o.open) && o.open[n].end <= w {
+		p := o.open[n]
+		n++
+		keep := addSat(p.end, L) > w
+		o.firePane(p, keep)
+		p.fired = true
+		if keep {
+			o.kept = insertByEnd(o.kept, p)
+		} else {
+			o.dropPane(p)
+		}
+	}
+	o.open = o.open[:copy(o.open, o.open[n:])]
+	n = 0
+	for n < len(o.kept) && addSat(o.kept[n].end, L) <= w {
+		o.dropPane(o.kept[n])
+		n++
+	}
+	o.kept = o.kept[:copy(o.kept, o.kept[n:])]
+}
+
+// ---- sessions ----
+
 func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 	gap := o.cfg.Window.Gap
-	ks := o.keys[string(o.keyBuf)]
+	ks := o.keys[string(o.orderedKey)]
+	if ks == nil {
+		ks = o.loadKey(string(o.orderedKey))
+		if o.err != nil {
+			return false
+		}
+	}
 	var list []*session
 	if ks != nil {
 		list = ks.list
@@ -240,19 +520,25 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 		return true
 	}
 	if ks == nil {
-		ks = &keySessions{str: string(o.keyBuf)}
+		ks = &cachedKey{keySessions: keySessions{str: string(o.orderedKey)}}
 		ks.key = make([]value.Value, len(o.cfg.Keys))
 		for i, k := range o.cfg.Keys {
 			ks.key[i] = row[k]
 		}
 		o.keys[ks.str] = ks
+		ks.size = keySize(ks)
+		o.cached += ks.size
 	}
+	ks.dirty, ks.ref = true, true
 	var s *session
 	if hi == lo {
-		s = &session{ks: ks, first: ts, last: ts}
+		s = &session{ks: &ks.keySessions, first: ts, last: ts}
 		s.entry = entry{key: ks.key, cells: make([]cell, len(o.cfg.Aggs))}
 		o.nOpen++
 		ks.list = slices.Insert(ks.list, lo, s)
+		sz := sessionSize(s)
+		ks.size += sz
+		o.cached += sz
 	} else {
 		s = ks.list[lo]
 		for _, m := range ks.list[lo+1 : hi] {
@@ -261,6 +547,7 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 			}
 			s.emits = max(s.emits, m.emits)
 			m.dead = true
+			o.stale++
 			o.nOpen--
 		}
 		ks.list = slices.Delete(ks.list, lo+1, hi)
@@ -303,115 +590,368 @@ func touched(list []*session, ts, gap int64) (lo, hi int, first, last int64) {
 	return lo, hi, first, last
 }
 
-func (o *Operator) removeSession(s *session) {
-	s.dead = true
-	o.nOpen--
-	ks := s.ks
-	if i := slices.Index(ks.list, s); i >= 0 {
-		ks.list = slices.Delete(ks.list, i, i+1)
+// loadKey reads a key's sessions from the store into the cache and queues
+// them; nil when the store has none.
+func (o *Operator) loadKey(orderedKey string) *cachedKey {
+	var ks *cachedKey
+	o.lookup(o.sessionKey(orderedKey), func(v []byte) { ks = o.decodeKey(orderedKey, v) })
+	if ks == nil {
+		return nil
+	}
+	o.cacheKey(ks)
+	return ks
+}
+
+// cacheKey puts a key read from a store or snapshot into the cache and
+// returns its number of sessions.
+func (o *Operator) cacheKey(ks *cachedKey) int64 {
+	o.keys[ks.str] = ks
+	ks.size = keySize(ks)
+	for _, s := range ks.list {
+		ks.size += sessionSize(s)
+	}
+	o.cached += ks.size
+	return int64(len(ks.list))
+}
+
+func (o *Operator) decodeKey(orderedKey string, v []byte) *cachedKey {
+	r := &reader{b: v}
+	ks := o.readKey(r, orderedKey)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after a stored key", len(r.b))
+	}
+	if r.err != nil {
+		o.fail(fmt.Errorf("%w: %v", ErrCorrupt, r.err))
+		return nil
+	}
+	return ks
+}
+
+// readKey reads a key's values and sessions and queues the sessions;
+// orderedKey "" is computed from the values. Errors are r's.
+func (o *Operator) readKey(r *reader, orderedKey string) *cachedKey {
+	ks := &cachedKey{onDisk: true}
+	ks.key = o.readValues(r, len(o.cfg.Keys))
+	if orderedKey == "" {
+		var b []byte
+		for _, v := range ks.key {
+			b = appendOrdered(b, v)
+		}
+		orderedKey = string(b)
+	}
+	ks.str = orderedKey
+	n := r.count()
+	gap, L := o.cfg.Window.Gap, o.cfg.Lateness
+	for range n {
+		s := o.readSession(r, &ks.keySessions)
+		if r.err != nil {
+			break
+		}
+		if s.first > s.last || len(ks.list) > 0 && ks.list[len(ks.list)-1].last >= s.first {
+			r.fail("sessions of a key overlap or are out of order")
+			break
+		}
+		ks.list = append(ks.list, s)
+		end := addSat(s.last, gap)
+		if s.fired {
+			until := addSat(end, L)
+			heap.Push(&o.keepQ, qitem{until, s, 0})
+			ks.stored = append(ks.stored, indexKey('l', until, s.first, orderedKey))
+		} else {
+			heap.Push(&o.fireQ, qitem{end, s, 0})
+			ks.stored = append(ks.stored, indexKey('f', end, s.first, orderedKey))
+		}
+	}
+	return ks
+}
+
+// writeKey stores a key's sessions and their index entries, replacing
+// what the store held for it.
+func (o *Operator) writeKey(ks *cachedKey) {
+	ks.dirty = false
+	if len(ks.list) == 0 && len(ks.stored) == 0 && !ks.onDisk {
+		return
+	}
+	gap, L := o.cfg.Window.Gap, o.cfg.Lateness
+	want := make([][]byte, 0, len(ks.list))
+	for _, s := range ks.list {
+		end := addSat(s.last, gap)
+		if s.fired {
+			want = append(want, indexKey('l', addSat(end, L), s.first, ks.str))
+		} else {
+			want = append(want, indexKey('f', end, s.first, ks.str))
+		}
+	}
+	for _, k := range ks.stored {
+		if !slices.ContainsFunc(want, func(w []byte) bool { return string(w) == string(k) }) {
+			o.del(k)
+		}
+	}
+	// an index entry carries its session and how many the key has, so
+	// that Advance fires and drops a key's only session without reading
+	// the key back
+	for i, k := range want {
+		o.valBuf = binary.AppendUvarint(o.valBuf[:0], uint64(len(ks.list)))
+		o.valBuf = appendValues(o.valBuf, ks.key)
+		o.valBuf = o.appendSession(o.valBuf, ks.list[i])
+		o.set(k, o.valBuf)
+		o.indexed++
+		due := &o.fireDue
+		if k[0] == 'l' {
+			due = &o.keepDue
+		}
+		*due = min(*due, readTime(k[1:9]))
 	}
 	if len(ks.list) == 0 {
+		if ks.onDisk {
+			o.del(o.sessionKey(ks.str))
+		}
+		ks.onDisk = false
+	} else {
+		o.valBuf = appendValues(o.valBuf[:0], ks.key)
+		o.valBuf = binary.AppendUvarint(o.valBuf, uint64(len(ks.list)))
+		for _, s := range ks.list {
+			o.valBuf = o.appendSession(o.valBuf, s)
+		}
+		o.set(o.sessionKey(ks.str), o.valBuf)
+		ks.onDisk = true
+	}
+	ks.stored = want
+}
+
+func (o *Operator) appendSession(b []byte, s *session) []byte {
+	b = binary.AppendVarint(b, s.first)
+	b = binary.AppendVarint(b, s.last)
+	b = appendBool(b, s.fired)
+	return o.appendEntry(b, &s.entry, false)
+}
+
+func (o *Operator) readSession(r *reader, ks *keySessions) *session {
+	s := &session{ks: ks, first: r.varint(), last: r.varint(), fired: r.bool()}
+	s.entry.key = ks.key
+	o.readEntry(r, &s.entry)
+	return s
+}
+
+// evictKey writes ks back if needed and drops it from the cache; its
+// sessions' queue items go stale.
+func (o *Operator) evictKey(ks *cachedKey) {
+	if ks.dirty {
+		o.writeKey(ks)
+	}
+	for _, s := range ks.list {
+		s.dead = true
+	}
+	o.stale += len(ks.list)
+	o.evicts++
+	o.complete = false
+	delete(o.keys, ks.str)
+	o.cached -= ks.size
+}
+
+func (o *Operator) removeSession(s *session) {
+	s.dead = true
+	o.stale++
+	o.nOpen--
+	ks := o.keys[s.ks.str]
+	if i := slices.Index(ks.list, s); i >= 0 {
+		ks.list = slices.Delete(ks.list, i, i+1)
+		sz := sessionSize(s)
+		ks.size -= sz
+		o.cached -= sz
+	}
+	ks.dirty = true
+	if len(ks.list) == 0 {
+		o.writeKey(ks)
 		delete(o.keys, ks.str)
+		o.cached -= ks.size
 	}
 }
 
-// Advance raises the watermark to w (a lower w is ignored), firing every
-// window with end ≤ w and dropping fired windows past their lateness.
-func (o *Operator) Advance(w int64) {
-	if w <= o.w {
-		return
+// loadDue loads into the cache the stored keys that have index entries of
+// kind with time ≤ w, from after *from, about fireChunk sessions at a time
+// and never splitting a time. It returns the time up to which everything
+// is loaded and whether more remain.
+func (o *Operator) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more bool) {
+	due := &o.fireDue
+	if kind == 'l' {
+		due = &o.keepDue
 	}
-	o.w = w
-	L := o.cfg.Lateness
-	if o.cfg.Window.Type == SessionType {
-		o.fireBuf = o.fireBuf[:0]
-		for len(o.fireQ) > 0 && o.fireQ[0].at <= w {
-			it := heap.Pop(&o.fireQ).(qitem)
-			if s := it.s; !s.dead && !s.fired && it.gen == s.gen {
-				o.fireBuf = append(o.fireBuf, s)
-			}
-		}
-		slices.SortFunc(o.fireBuf, func(a, b *session) int {
-			if c := cmp.Compare(a.last, b.last); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(a.first, b.first); c != 0 {
-				return c
-			}
-			return compareKeys(a.key, b.key)
-		})
-		for _, s := range o.fireBuf {
-			end := addSat(s.last, o.cfg.Window.Gap)
-			o.emit(&s.entry, s.first, end)
-			s.fired = true
-			if addSat(end, L) > w {
-				s.gen++
-				heap.Push(&o.keepQ, qitem{addSat(end, L), s, s.gen})
-			} else {
-				o.removeSession(s)
-			}
-		}
-		for len(o.keepQ) > 0 && o.keepQ[0].at <= w {
-			it := heap.Pop(&o.keepQ).(qitem)
-			if s := it.s; !s.dead && s.fired && it.gen == s.gen {
-				o.removeSession(s)
-			}
-		}
-		return
+	if *due > w || o.complete {
+		// complete: the stored entries all belong to cached keys
+		return w, false
+	}
+	// Every entry before *due belongs to a cached key (an eviction that
+	// writes one lowers *due), so the scan starts there, not at the first
+	// entry: rescanning the cached keys' entries on every advance made it
+	// quadratic.
+	lo := appendTime([]byte{kind}, *due)
+	if *from != nil {
+		lo = append([]byte(nil), *from...) // *from changes while the scan runs
 	}
 	n := 0
-	for n < len(o.open) && o.open[n].end <= w {
-		p := o.open[n]
-		n++
-		slices.SortFunc(p.entries, func(a, b *entry) int { return compareKeys(a.key, b.key) })
-		for _, e := range p.entries {
-			o.emit(e, p.start, p.end)
+	var prev int64
+	upTo, more = w, false
+	err := o.store.Scan(lo, appendTime([]byte{kind}, addSat(w, 1)), func(k, v []byte) bool {
+		o.scanned++
+		if len(k) < 17 {
+			o.fail(fmt.Errorf("%w: short index key", ErrCorrupt))
+			return false
 		}
-		p.fired = true
-		if addSat(p.end, L) > w {
-			o.kept = insertByEnd(o.kept, p)
-		} else {
-			o.dropPane(p)
+		if *from != nil && string(k) == string(*from) {
+			return true
+		}
+		at := readTime(k[1:9])
+		if n >= fireChunk && at != prev {
+			upTo, more = prev, true
+			return false
+		}
+		*from = append((*from)[:0], k...)
+		prev = at
+		orderedKey := string(k[17:])
+		if o.keys[orderedKey] != nil {
+			return true
+		}
+		if o.direct(kind, k, v, orderedKey) {
+			n++
+			return true
+		}
+		if ks := o.loadKey(orderedKey); ks != nil {
+			n += len(ks.list)
+		}
+		return o.err == nil
+	})
+	o.fail(err)
+	if o.err != nil {
+		return w, false
+	}
+	if !more {
+		// what is left at or before w belongs to keys in the cache, which
+		// write new entries (and lower the bound) when they are evicted
+		*due = addSat(w, 1)
+	}
+	return upTo, more
+}
+
+// direct handles an index entry of a key's only session without loading
+// the key: a due fire entry queues the session for fireSessions (which
+// sees it is not cached), a due keep entry is dropped at once. It reports
+// false for a key with several sessions, which must be loaded.
+func (o *Operator) direct(kind byte, k, v []byte, orderedKey string) bool {
+	r := &reader{b: v}
+	if r.uvarint() != 1 || r.err != nil {
+		return false
+	}
+	if kind == 'l' {
+		o.del(o.sessionKey(orderedKey))
+		o.del(k)
+		o.nOpen--
+		return true
+	}
+	ks := &keySessions{str: orderedKey, key: o.readValues(r, len(o.cfg.Keys))}
+	s := o.readSession(r, ks)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after a stored session", len(r.b))
+	}
+	if r.err != nil {
+		o.fail(fmt.Errorf("%w: %v", ErrCorrupt, r.err))
+		return true
+	}
+	ks.list = []*session{s}
+	heap.Push(&o.fireQ, qitem{readTime(k[1:9]), s, s.gen})
+	return true
+}
+
+func (o *Operator) advanceSessions(w int64) {
+	var from []byte
+	for {
+		upTo, more := o.loadDue('f', w, &from)
+		o.fireSessions(upTo)
+		o.evictIfFull()
+		if !more || o.err != nil {
+			break
 		}
 	}
-	o.open = o.open[:copy(o.open, o.open[n:])]
-	n = 0
-	for n < len(o.kept) && addSat(o.kept[n].end, L) <= w {
-		o.dropPane(o.kept[n])
-		n++
-	}
-	o.kept = o.kept[:copy(o.kept, o.kept[n:])]
-}
-
-func (o *Operator) dropPane(p *pane) {
-	delete(o.panes, p.start)
-	o.nOpen -= len(p.entries)
-	if o.lastPane == p {
-		o.lastPane = nil
+	from = nil
+	for {
+		upTo, more := o.loadDue('l', w, &from)
+		o.expireSessions(upTo)
+		o.evictIfFull()
+		if !more || o.err != nil {
+			break
+		}
 	}
 }
 
-// Flush ends a bounded input: the watermark goes to +∞ and every window fires.
-func (o *Operator) Flush() { o.Advance(EndOfInput) }
-
-func (o *Operator) emit(e *entry, start, end int64) {
-	o.res.Key = e.key
-	o.res.Start, o.res.End = start, end
-	o.res.Revision = e.emits
-	e.emits++
-	for i := range o.cfg.Aggs {
-		o.res.Aggs[i] = e.cells[i].result(&o.cfg.Aggs[i])
+func (o *Operator) fireSessions(upTo int64) {
+	w, L := o.w, o.cfg.Lateness
+	o.fireBuf = o.fireBuf[:0]
+	for len(o.fireQ) > 0 && o.fireQ[0].at <= upTo {
+		it := heap.Pop(&o.fireQ).(qitem)
+		if s := it.s; !s.dead && !s.fired && it.gen == s.gen {
+			o.fireBuf = append(o.fireBuf, s)
+		} else if s.dead && o.stale > 0 {
+			o.stale--
+		}
 	}
-	o.cfg.Emit(&o.res)
-}
-
-func compareKeys(a, b []value.Value) int {
-	for i := range a {
-		if c := value.Compare(a[i], b[i]); c != 0 {
+	slices.SortFunc(o.fireBuf, func(a, b *session) int {
+		if c := cmp.Compare(a.last, b.last); c != 0 {
 			return c
 		}
+		if c := cmp.Compare(a.first, b.first); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ks.str, b.ks.str)
+	})
+	for _, s := range o.fireBuf {
+		end := addSat(s.last, o.cfg.Window.Gap)
+		o.emit(&s.entry, s.first, end)
+		s.fired = true
+		ks := o.keys[s.ks.str]
+		if ks == nil {
+			// the only session of a key not in the cache (direct)
+			fired := indexKey('f', end, s.first, s.ks.str)
+			if addSat(end, L) > w {
+				o.writeKey(&cachedKey{keySessions: *s.ks, stored: [][]byte{fired}, onDisk: true})
+			} else {
+				o.del(fired)
+				o.del(o.sessionKey(s.ks.str))
+				o.nOpen--
+			}
+			continue
+		}
+		ks.dirty = true
+		if addSat(end, L) > w {
+			s.gen++
+			heap.Push(&o.keepQ, qitem{addSat(end, L), s, s.gen})
+		} else {
+			o.removeSession(s)
+		}
 	}
-	return 0
+}
+
+func (o *Operator) expireSessions(upTo int64) {
+	for len(o.keepQ) > 0 && o.keepQ[0].at <= upTo {
+		it := heap.Pop(&o.keepQ).(qitem)
+		if s := it.s; !s.dead && s.fired && it.gen == s.gen {
+			o.removeSession(s)
+		} else if s.dead && o.stale > 0 {
+			o.stale--
+		}
+	}
+}
+
+// purgeQueues drops the queue items of evicted or merged sessions once
+// they outnumber the live ones.
+func (o *Operator) purgeQueues() {
+	if o.stale < 1024 || o.stale < len(o.fireQ)+len(o.keepQ)-o.stale {
+		return
+	}
+	for _, q := range []*sessionHeap{&o.fireQ, &o.keepQ} {
+		*q = slices.DeleteFunc(*q, func(it qitem) bool { return it.s.dead })
+		heap.Init(q)
+	}
+	o.stale = 0
 }
 
 type qitem struct {
@@ -433,10 +973,114 @@ func (h *sessionHeap) Pop() any {
 	return it
 }
 
+// ---- both ----
+
+// Advance raises the watermark to w (a lower w is ignored), firing every
+// window with end ≤ w and dropping fired windows past their lateness.
+func (o *Operator) Advance(w int64) {
+	if w <= o.w || o.err != nil {
+		return
+	}
+	o.w = w
+	if o.cfg.Window.Type == SessionType {
+		o.advanceSessions(w)
+	} else {
+		o.advancePanes(w)
+	}
+	o.evictIfFull()
+}
+
+// Flush ends a bounded input: the watermark goes to +∞ and every window fires.
+func (o *Operator) Flush() { o.Advance(EndOfInput) }
+
+// evictIfFull evicts cached windows (second chance: recently used ones
+// survive one sweep) until the cache is at three quarters of its budget.
+func (o *Operator) evictIfFull() {
+	limit := o.cacheLimit
+	if limit == 0 || o.cached <= limit {
+		return
+	}
+	o.complete = false
+	goal := limit * 3 / 4
+	for pass := 0; pass < 2 && o.cached > goal; pass++ {
+		if o.cfg.Window.Type == SessionType {
+			for _, ks := range o.keys {
+				if o.cached <= goal {
+					break
+				}
+				if ks.ref && pass == 0 {
+					ks.ref = false
+					continue
+				}
+				o.evictKey(ks)
+			}
+			continue
+		}
+		for _, p := range o.panes {
+			for k, e := range p.byKey {
+				if o.cached <= goal {
+					break
+				}
+				if e.ref && pass == 0 {
+					e.ref = false
+					continue
+				}
+				if e.dirty {
+					o.writeEntry(p, k, e)
+				}
+				delete(p.byKey, k)
+				o.cached -= e.size
+				o.evicts++
+			}
+		}
+	}
+	o.purgeQueues()
+}
+
+// flushCache writes every dirty cached window to the store.
+func (o *Operator) flushCache() {
+	for _, ks := range o.keys {
+		if ks.dirty {
+			o.writeKey(ks)
+		}
+	}
+	for _, p := range o.panes {
+		for k, e := range p.byKey {
+			if e.dirty {
+				o.writeEntry(p, k, e)
+			}
+		}
+	}
+}
+
+// Size estimates, in bytes of Go heap, of cached windows.
+func entrySize(e *entry) int64 {
+	n := int64(96 + 48*len(e.key) + 112*len(e.cells))
+	for _, v := range e.key {
+		n += int64(len(v.S))
+	}
+	return n
+}
+
+func sessionSize(s *session) int64 { return 64 + entrySize(&s.entry) }
+
+func keySize(ks *cachedKey) int64 {
+	n := int64(160 + 2*len(ks.str) + 48*len(ks.key))
+	for _, v := range ks.key {
+		n += int64(len(v.S))
+	}
+	return n
+}
+
 // MinLiveStart returns the earliest start of any session still held (open,
 // or fired and kept for lateness); math.MaxInt64 when there is none. It
-// scans every key, so call it rarely (at commit time).
+// scans every cached key, so call it rarely (at commit time). When some
+// windows are only in the store it is not known: NoWatermark (nothing is
+// known to be safe).
 func (o *Operator) MinLiveStart() int64 {
+	if !o.complete {
+		return NoWatermark
+	}
 	m := int64(EndOfInput)
 	for _, ks := range o.keys {
 		if len(ks.list) > 0 && ks.list[0].first < m {

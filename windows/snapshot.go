@@ -2,7 +2,6 @@ package windows
 
 import (
 	"cmp"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +15,7 @@ import (
 // [Operator.AppendSnapshot]. Restore reads only this version: a change to the
 // layout bumps it, and an older state directory is refused with a message
 // rather than misread.
-const SnapshotVersion = 1
+const SnapshotVersion = 2
 
 // snapshotMagic starts every snapshot, so that a value that is not one at
 // all (a bug, a garbled store) is told apart from a newer version.
@@ -27,13 +26,15 @@ var snapshotMagic = [4]byte{'E', 'W', 'O', 'P'}
 // operator configuration).
 var ErrCorrupt = errors.New("corrupt window snapshot")
 
-// AppendSnapshot appends the operator's complete state to b in a versioned
-// binary format and returns the extended slice: the watermark, every pane
-// (tumbling, hopping) or session with its key, revision count and aggregate
-// cells (count_distinct sets and quantile sketches included), and whether it
-// has fired and is only kept for allowed lateness. The configuration's shape
-// (window, key count, aggregate functions, lateness) is recorded too, and
-// checked by Restore.
+// AppendSnapshot writes every dirty cached window to the store, has the
+// store make a consistent copy of itself ([Store.Checkpoint]) and appends
+// to b, in a versioned binary format: the configuration's shape (window,
+// key count, aggregate functions, lateness; checked by Restore), the
+// watermark, the open count, each pane's bounds (tumbling and hopping),
+// then what the store appended: with [MemStore] every stored window (its
+// key, revision count and aggregate cells, count_distinct sets and quantile
+// sketches included), with the Pebble store the number of the checkpoint
+// it took. Errors are reported by Err.
 //
 // An operator restored from the snapshot and fed the same further input
 // emits exactly what this one would have.
@@ -42,31 +43,28 @@ func (o *Operator) AppendSnapshot(b []byte) []byte {
 	b = binary.AppendUvarint(b, SnapshotVersion)
 	b = o.appendShape(b)
 	b = binary.AppendVarint(b, o.w)
-	if o.cfg.Window.Type == SessionType {
-		b = binary.AppendUvarint(b, uint64(len(o.keys)))
-		// map order does not matter: Restore rebuilds the map and heaps
-		for _, ks := range o.keys {
-			b = appendValues(b, ks.key)
-			b = binary.AppendUvarint(b, uint64(len(ks.list)))
-			for _, s := range ks.list {
-				b = binary.AppendVarint(b, s.first)
-				b = binary.AppendVarint(b, s.last)
-				b = appendBool(b, s.fired)
-				b = o.appendEntry(b, &s.entry, false)
-			}
-		}
-		return b
+	b = binary.AppendVarint(b, o.nOpen)
+	if o.complete && o.cacheLimit == 0 {
+		// the memory backend: every window is in the cache, and is
+		// written from there, without going through the store
+		b = append(b, cachedForm)
+		return o.appendCached(b)
 	}
+	b = append(b, storedForm)
+	o.flushCache()
 	b = binary.AppendUvarint(b, uint64(len(o.panes)))
 	for _, p := range o.panes {
 		b = binary.AppendVarint(b, p.start)
 		b = binary.AppendVarint(b, p.end)
 		b = appendBool(b, p.fired)
-		b = binary.AppendUvarint(b, uint64(len(p.entries)))
-		for _, e := range p.entries {
-			b = o.appendEntry(b, e, true)
-		}
+		b = appendBool(b, p.stored)
+		b = binary.AppendVarint(b, p.n)
 	}
+	if o.err != nil {
+		return b
+	}
+	b, err := o.store.Checkpoint(b)
+	o.fail(err)
 	return b
 }
 
@@ -172,15 +170,20 @@ func appendValue(b []byte, v value.Value) []byte {
 }
 
 // Restore replaces the state of a new operator (one that has had no input)
-// with a snapshot from AppendSnapshot. The operator's Config must have the
-// same shape as the one that wrote it; any mismatch or damage is an error
-// wrapping [ErrCorrupt], and the operator is then left empty.
+// with a snapshot from AppendSnapshot: the store gets back the copy the
+// snapshot names or holds. The operator's Config must have the same shape
+// as the one that wrote it; any mismatch or damage is an error wrapping
+// [ErrCorrupt], and the operator is then left empty. With no cache limit
+// every window is decoded into the cache at once.
 func (o *Operator) Restore(data []byte) error {
 	if o.w != NoWatermark || o.nOpen != 0 {
 		return errors.New("windows: Restore needs a new operator")
 	}
 	if err := o.restore(data); err != nil {
-		*o = Operator{cfg: o.cfg, w: NoWatermark, panes: map[int64]*pane{}, keys: map[string]*keySessions{}, res: o.res}
+		clear(o.keys)
+		o.fireQ, o.keepQ = nil, nil
+		o.w, o.nOpen, o.cached, o.err = NoWatermark, 0, 0, nil
+		o.panes, o.open, o.kept, o.lastPane = map[int64]*pane{}, nil, nil, nil
 		return err
 	}
 	return nil
@@ -199,113 +202,207 @@ func (o *Operator) restore(data []byte) error {
 	if got := r.take(len(want)); r.err == nil && string(got) != string(want) {
 		return fmt.Errorf("%w: written for a different window or aggregates", ErrCorrupt)
 	}
-	o.w = r.varint()
-	if o.cfg.Window.Type == SessionType {
-		o.restoreSessions(r)
-	} else {
-		o.restorePanes(r)
+	w, nOpen := r.varint(), r.varint()
+	if form := r.byte(); r.err == nil && form == cachedForm {
+		if _, mem := o.store.(*MemStore); !mem {
+			return fmt.Errorf("%w: %w (backend memory)", ErrCorrupt, ErrOtherStore)
+		}
+		o.w, o.nOpen = w, nOpen
+		return o.restoreCached(r)
+	} else if r.err == nil && form != storedForm {
+		return fmt.Errorf("%w: bad snapshot form %d", ErrCorrupt, form)
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%d bytes after the end", len(r.b))
+	n := r.count()
+	panes := map[int64]*pane{}
+	var open, kept []*pane
+	for range n {
+		p := &pane{start: r.varint(), end: r.varint(), fired: r.bool(), stored: r.bool(), n: r.varint(), byKey: map[string]*cachedEntry{}}
+		if r.err != nil {
+			break
+		}
+		if _, dup := panes[p.start]; dup || p.n < 0 {
+			r.fail("pane %d twice or with %d entries", p.start, p.n)
+			break
+		}
+		panes[p.start] = p
+		if p.fired {
+			kept = insertByEnd(kept, p)
+		} else {
+			open = append(open, p)
+		}
+	}
+	if r.err == nil && nOpen < 0 {
+		r.fail("%d open windows", nOpen)
 	}
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
 	}
-	return nil
+	slices.SortFunc(open, func(a, b *pane) int { return cmp.Compare(a.start, b.start) })
+	if err := o.store.Restore(r.b); err != nil {
+		return err
+	}
+	o.w, o.nOpen = w, nOpen
+	o.panes, o.open, o.kept = panes, open, kept
+	if o.cacheLimit != 0 {
+		// unknown: the first Advance scans
+		o.fireDue, o.keepDue, o.complete = NoWatermark, NoWatermark, false
+		return nil
+	}
+	return o.loadAll()
 }
 
-func (o *Operator) restorePanes(r *reader) {
-	n := r.count()
-	nk, na := len(o.cfg.Keys), len(o.cfg.Aggs)
-	for range n {
-		p := &pane{start: r.varint(), end: r.varint(), fired: r.bool()}
-		ne := r.count()
-		if r.err != nil {
-			return
-		}
-		if _, dup := o.panes[p.start]; dup {
-			r.err = fmt.Errorf("pane %d twice", p.start)
-			return
-		}
-		o.panes[p.start] = p
-		// a pane's entries live and die together: allocate them in slabs
-		p.byKey = make(map[string]*entry, ne)
-		p.entries = make([]*entry, 0, ne)
-		slab, keys, cells := make([]entry, ne), make([]value.Value, ne*nk), make([]cell, ne*na)
-		for i := range ne {
-			e := &slab[i]
-			e.key = keys[i*nk : (i+1)*nk : (i+1)*nk]
-			for j := range e.key {
-				e.key[j] = r.value()
+// The forms of a snapshot's windows: written from the cache (every window
+// in it), or flushed to the store and named by the store's checkpoint.
+const (
+	storedForm byte = 0
+	cachedForm byte = 1
+)
+
+// appendCached appends every cached window: for tumbling and hopping
+// windows each pane's bounds and entries, for sessions each key's
+// sessions (as the store holds them under 'k').
+func (o *Operator) appendCached(b []byte) []byte {
+	if o.cfg.Window.Type == SessionType {
+		b = binary.AppendUvarint(b, uint64(len(o.keys)))
+		for _, ks := range o.keys {
+			b = appendValues(b, ks.key)
+			b = binary.AppendUvarint(b, uint64(len(ks.list)))
+			for _, s := range ks.list {
+				b = o.appendSession(b, s)
 			}
-			e.cells = cells[i*na : (i+1)*na : (i+1)*na]
-			o.readCells(r, e)
-			if r.err != nil {
-				return
-			}
-			p.byKey[string(o.encodeKey(e.key))] = e
-			if len(p.byKey) != i+1 {
-				r.err = errors.New("key twice in a pane")
-				return
-			}
-			p.entries = append(p.entries, e)
-			o.nOpen++
 		}
-		if p.fired {
-			o.kept = insertByEnd(o.kept, p)
-		} else {
-			o.open = append(o.open, p)
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(o.panes)))
+	for _, p := range o.panes {
+		b = binary.AppendVarint(b, p.start)
+		b = binary.AppendVarint(b, p.end)
+		b = appendBool(b, p.fired)
+		b = binary.AppendUvarint(b, uint64(len(p.byKey)))
+		for _, e := range p.byKey {
+			b = appendValues(b, e.key)
+			b = o.appendEntry(b, &e.entry, false)
 		}
 	}
-	slices.SortFunc(o.open, func(a, b *pane) int { return cmp.Compare(a.start, b.start) })
+	return b
 }
 
-func (o *Operator) restoreSessions(r *reader) {
-	n := r.count()
-	gap, L := o.cfg.Window.Gap, o.cfg.Lateness
-	for range n {
-		ks := &keySessions{key: o.readValues(r, len(o.cfg.Keys))}
-		ns := r.count()
-		if r.err != nil {
-			return
+// restoreCached reads what appendCached wrote into the cache.
+func (o *Operator) restoreCached(r *reader) error {
+	var held int64
+	if o.cfg.Window.Type == SessionType {
+		n := r.count()
+		for range n {
+			ks := o.readKey(r, "")
+			if ks == nil || r.err != nil {
+				break
+			}
+			if o.keys[ks.str] != nil {
+				r.fail("session key twice")
+				break
+			}
+			ks.onDisk, ks.stored, ks.dirty = false, nil, true
+			held += o.cacheKey(ks)
 		}
-		ks.str = string(o.encodeKey(ks.key))
-		if _, dup := o.keys[ks.str]; dup {
-			r.err = errors.New("session key twice")
-			return
-		}
-		o.keys[ks.str] = ks
-		for range ns {
-			s := &session{ks: ks, first: r.varint(), last: r.varint(), fired: r.bool()}
-			s.entry.key = ks.key
-			o.readEntry(r, &s.entry)
+	} else {
+		n := r.count()
+		for range n {
+			p := &pane{start: r.varint(), end: r.varint(), fired: r.bool()}
+			ne := r.count()
 			if r.err != nil {
-				return
+				break
 			}
-			if s.first > s.last || len(ks.list) > 0 && ks.list[len(ks.list)-1].last >= s.first {
-				r.err = errors.New("sessions of a key overlap or are out of order")
-				return
+			if o.panes[p.start] != nil {
+				r.fail("pane %d twice", p.start)
+				break
 			}
-			ks.list = append(ks.list, s)
-			o.nOpen++
-			end := addSat(s.last, gap)
-			if s.fired {
-				o.keepQ = append(o.keepQ, qitem{addSat(end, L), s, 0})
+			p.byKey = make(map[string]*cachedEntry, ne)
+			o.panes[p.start] = p
+			for range ne {
+				e := &cachedEntry{dirty: true}
+				e.key = o.readValues(r, len(o.cfg.Keys))
+				o.readEntry(r, &e.entry)
+				if r.err != nil {
+					break
+				}
+				o.orderedKey = o.orderedKey[:0]
+				for _, v := range e.key {
+					o.orderedKey = appendOrdered(o.orderedKey, v)
+				}
+				if p.byKey[string(o.orderedKey)] != nil {
+					r.fail("key twice in a pane")
+					break
+				}
+				p.byKey[string(o.orderedKey)] = e
+				e.size = entrySize(&e.entry)
+				o.cached += e.size
+				p.n++
+			}
+			held += p.n
+			if p.fired {
+				o.kept = insertByEnd(o.kept, p)
 			} else {
-				o.fireQ = append(o.fireQ, qitem{end, s, 0})
+				o.open = append(o.open, p)
 			}
 		}
+		slices.SortFunc(o.open, func(a, b *pane) int { return cmp.Compare(a.start, b.start) })
 	}
-	heap.Init(&o.fireQ)
-	heap.Init(&o.keepQ)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after the end", len(r.b))
+	}
+	if r.err == nil && held != o.nOpen {
+		r.fail("%d windows, the snapshot says %d", held, o.nOpen)
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
+	}
+	o.complete = true
+	return o.err
 }
 
-func (o *Operator) encodeKey(key []value.Value) []byte {
-	o.keyBuf = o.keyBuf[:0]
-	for _, v := range key {
-		o.keyBuf = appendKey(o.keyBuf, v)
+// loadAll decodes every stored window into the cache.
+func (o *Operator) loadAll() error {
+	var held int64
+	if o.cfg.Window.Type == SessionType {
+		lo, hi := []byte{'k'}, []byte{'k' + 1}
+		o.fail(o.store.Scan(lo, hi, func(k, v []byte) bool {
+			ks := o.decodeKey(string(k[1:]), v)
+			if ks == nil {
+				return false
+			}
+			held += o.cacheKey(ks)
+			return true
+		}))
+	} else {
+		for _, p := range o.panes {
+			if !p.stored {
+				continue
+			}
+			lo, hi := paneRange(p.start)
+			var inPane int64
+			o.fail(o.store.Scan(lo, hi, func(k, v []byte) bool {
+				e := &cachedEntry{}
+				if err := o.decodeEntry(v, &e.entry); err != nil {
+					o.fail(err)
+					return false
+				}
+				e.size = entrySize(&e.entry)
+				o.cached += e.size
+				p.byKey[string(k[9:])] = e
+				inPane++
+				return true
+			}))
+			if o.err == nil && inPane != p.n {
+				o.fail(fmt.Errorf("%w: pane %d holds %d windows, the snapshot says %d", ErrCorrupt, p.start, inPane, p.n))
+			}
+			held += inPane
+		}
 	}
-	return o.keyBuf
+	if o.err == nil && held != o.nOpen {
+		o.fail(fmt.Errorf("%w: %d windows stored, the snapshot says %d", ErrCorrupt, held, o.nOpen))
+	}
+	o.complete = true
+	return o.err
 }
 
 func (o *Operator) readValues(r *reader, n int) []value.Value {

@@ -171,7 +171,7 @@ func TestRestoreRejects(t *testing.T) {
 	}{
 		{"empty", fresh(cfg), nil, "corrupt window snapshot: not a window snapshot"},
 		{"not a snapshot", fresh(cfg), []byte("hello world"), "corrupt window snapshot: not a window snapshot"},
-		{"newer version", fresh(cfg), append([]byte("EWOP"), 2), "corrupt window snapshot: format version 2, this eddy reads version 1"},
+		{"newer version", fresh(cfg), append([]byte("EWOP"), 3), "corrupt window snapshot: format version 3, this eddy reads version 2"},
 		{"different window", fresh(other), snap, "corrupt window snapshot: written for a different window or aggregates"},
 		{"truncated", fresh(cfg), snap[:len(snap)-3], "corrupt window snapshot: "},
 		{"trailing bytes", fresh(cfg), append(slices.Clone(snap), 0), "corrupt window snapshot: 1 bytes after the end"},

@@ -57,11 +57,7 @@ var rules = []rule{
 // known lists violations that exist today, each with the issue that removes
 // it, as "rule name: offending import". An entry that no longer matches
 // fails the test, so it is deleted when its issue is done.
-var known = map[string]string{
-	"windows imports the standard library and value only: github.com/cockroachdb/pebble/v2":       "issue 13 item 3: the Pebble window store moves out of windows/ when the window operator is unified",
-	"windows imports the standard library and value only: github.com/cockroachdb/pebble/v2/bloom": "issue 13 item 3: the Pebble window store moves out of windows/ when the window operator is unified",
-	"windows imports the standard library and value only: github.com/cockroachdb/pebble/v2/vfs":   "issue 13 item 3: the Pebble window store moves out of windows/ when the window operator is unified",
-}
+var known = map[string]string{}
 
 func TestLayering(t *testing.T) {
 	cmd := exec.Command("go", "list", "-deps", "-json", "./...")

@@ -1,0 +1,452 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/eddyhq/eddy/windows"
+)
+
+// Options configures a [Store].
+type Options struct {
+	// Dir holds the live Pebble store (Dir/live) and the checkpoints
+	// taken of it (Dir/ck-N). It is created if needed.
+	Dir string
+	// MemoryLimit is the budget for the whole window state: the
+	// operator's cache of decoded windows, Pebble's memtables and block
+	// cache. Default 512 MiB.
+	MemoryLimit int64
+	// CacheBytes overrides the decoded cache's share of the budget (a
+	// quarter); tests set it small to make the cache evict.
+	CacheBytes int64
+	// FS is the file system; nil is the OS's. Tests inject faults (a
+	// full disk).
+	FS vfs.FS
+}
+
+// The process itself (code, runtime, source buffers) takes about 50 MiB
+// of resident memory; the rest of MemoryLimit is the window state's
+// budget, split between the decoded cache and Pebble's memtables and
+// block cache.
+const processBytes = 64 << 20
+
+func (o Options) limit() int64 {
+	if o.MemoryLimit <= 0 {
+		return 512 << 20
+	}
+	return o.MemoryLimit
+}
+func (o Options) budget() int64 { return max(o.limit()-processBytes, 16<<20) }
+func (o Options) cacheBytes() int64 {
+	if o.CacheBytes > 0 {
+		return o.CacheBytes
+	}
+	return o.budget() / 4
+}
+func (o Options) memtableBytes() int64 { return clamp(o.budget()/16, 4<<20, 64<<20) }
+func (o Options) blockBytes() int64    { return clamp(o.budget()/8, 8<<20, 256<<20) }
+
+// HeapLimit is the Go heap the process should keep to (a soft limit for
+// the collector) so that with Pebble's memory, which is not on the Go heap,
+// it stays within MemoryLimit: what is left after two memtables, the block
+// cache and 48 MiB of code and other memory the collector does not manage.
+func (o Options) HeapLimit() int64 {
+	return max(o.limit()-2*o.memtableBytes()-o.blockBytes()-48<<20, o.limit()/4)
+}
+
+func clamp(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
+
+// commitBytes is the size at which the pending batch is committed to the
+// live store (without sync: durability comes from checkpoints).
+const commitBytes = 4 << 20
+
+// Store is a [windows.Store] in Pebble. Like the operator that uses it, it
+// is not safe for concurrent use.
+type Store struct {
+	opts  Options
+	bg    *background // first error of Pebble's own goroutines
+	db    *pebble.DB
+	cache *pebble.Cache
+	b     *pebble.Batch // pending writes (indexed: reads see them)
+	err   error
+	seq   int64 // checkpoints taken
+}
+
+var _ windows.Store = (*Store)(nil)
+
+// Open returns a store with an empty live store in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	s := &Store{opts: opts}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("window store: %w", err)
+	}
+	if err := os.RemoveAll(filepath.Join(opts.Dir, "live")); err != nil {
+		return nil, fmt.Errorf("window store: %w", err)
+	}
+	if err := s.openLive(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// HeapLimit is opts.HeapLimit (see [Options.HeapLimit]).
+func (s *Store) HeapLimit() int64 { return s.opts.HeapLimit() }
+
+func (s *Store) openLive() error {
+	s.bg = &background{failed: make(chan struct{})}
+	if s.cache == nil {
+		s.cache = pebble.NewCache(s.opts.blockBytes())
+	}
+	lo := &pebble.Options{
+		FS:                          s.opts.FS,
+		Logger:                      logger{s.bg},
+		EventListener:               &pebble.EventListener{BackgroundError: s.bg.set},
+		Cache:                       s.cache,
+		MemTableSize:                uint64(s.opts.memtableBytes()),
+		MemTableStopWritesThreshold: 2,
+		// the live store is scratch: durability comes from the
+		// checkpoints, which flush the memtable first
+		DisableWAL: true,
+	}
+	lo.EnsureDefaults()
+	for i := range lo.Levels {
+		lo.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := openPebble(filepath.Join(s.opts.Dir, "live"), lo)
+	if err != nil {
+		return fmt.Errorf("window store %s: %w", s.opts.Dir, err)
+	}
+	s.db = db
+	s.b = db.NewIndexedBatch()
+	return nil
+}
+
+// openPebble opens a store; Pebble may panic on damaged files, and no panic
+// reaches the user.
+func openPebble(dir string, o *pebble.Options) (db *pebble.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("open: %v", r)
+		}
+	}()
+	return pebble.Open(dir, o)
+}
+
+// background holds the first error of a background flush or compaction
+// (a full disk), or of Pebble's fatal log. Pebble retries a failed flush
+// for ever, so whoever waits for one (a checkpoint) waits on failed too,
+// and the run stops with the error instead of hanging; it is reported
+// once, not on every retry.
+type background struct {
+	once   sync.Once
+	err    error
+	failed chan struct{} // closed when err is set
+}
+
+func (b *background) set(err error) {
+	b.once.Do(func() { b.err = err; close(b.failed) })
+}
+
+// logger prints Pebble's errors and turns its fatal messages into the
+// store's error: the run then fails with it (and prints its final counts)
+// instead of the process exiting inside Pebble.
+type logger struct{ bg *background }
+
+func (logger) Infof(string, ...any) {}
+func (logger) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "eddy: window store: "+format+"\n", args...)
+}
+func (l logger) Fatalf(format string, args ...any) {
+	l.bg.set(fmt.Errorf("fatal: "+format, args...))
+}
+
+// unlessFailed runs f, a write that a failed flush can stall for ever
+// (Pebble stops writes while its memtables wait to be flushed), and
+// returns its error, or the background error once there is one. A stalled
+// f is left behind: the store is failed, and Close does not wait for it.
+func (s *Store) unlessFailed(f func() error) error {
+	select {
+	case <-s.bg.failed:
+		return s.bg.err
+	default:
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-s.bg.failed:
+		return s.bg.err
+	}
+}
+
+// check returns the store's first error, wrapped with its directory; a
+// background failure becomes it.
+func (s *Store) check(err error) error {
+	if s.err == nil && err == nil {
+		select {
+		case <-s.bg.failed:
+			err = s.bg.err
+		default:
+		}
+	}
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("window store %s: %w", s.opts.Dir, err)
+	}
+	return s.err
+}
+
+// Get implements [windows.Store].
+func (s *Store) Get(k []byte, f func(v []byte)) (bool, error) {
+	if err := s.check(nil); err != nil {
+		return false, err
+	}
+	v, c, err := s.b.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, s.check(err)
+	}
+	f(v)
+	return true, s.check(c.Close())
+}
+
+// Set implements [windows.Store].
+func (s *Store) Set(k, v []byte) error {
+	if err := s.check(nil); err != nil {
+		return err
+	}
+	if err := s.b.Set(k, v, nil); err != nil {
+		return s.check(err)
+	}
+	return s.maybeCommit()
+}
+
+// Delete implements [windows.Store].
+func (s *Store) Delete(k []byte) error {
+	if err := s.check(nil); err != nil {
+		return err
+	}
+	if err := s.b.Delete(k, nil); err != nil {
+		return s.check(err)
+	}
+	return s.maybeCommit()
+}
+
+// DeleteRange implements [windows.Store].
+func (s *Store) DeleteRange(lo, hi []byte) error {
+	if err := s.check(nil); err != nil {
+		return err
+	}
+	return s.check(s.b.DeleteRange(lo, hi, nil))
+}
+
+// Scan implements [windows.Store]: the pending batch is committed, and
+// the scan reads the live store as of the call.
+func (s *Store) Scan(lo, hi []byte, f func(k, v []byte) bool) error {
+	if err := s.commit(); err != nil {
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return s.check(err)
+	}
+	for ok := it.First(); ok && f(it.Key(), it.Value()); ok = it.Next() {
+	}
+	return s.check(it.Close())
+}
+
+func (s *Store) maybeCommit() error {
+	if s.b.Len() >= commitBytes {
+		return s.commit()
+	}
+	return nil
+}
+
+// commit writes the pending batch to the live store.
+func (s *Store) commit() error {
+	if err := s.check(nil); err != nil || s.b.Empty() {
+		return err
+	}
+	b := s.b
+	if err := s.unlessFailed(func() error { return b.Commit(pebble.NoSync) }); err != nil {
+		return s.check(err)
+	}
+	err := s.b.Close()
+	s.b = s.db.NewIndexedBatch()
+	return s.check(err)
+}
+
+// flush writes the memtable out, or returns the background error that
+// keeps it from being written.
+func (s *Store) flush() error {
+	return s.unlessFailed(func() error {
+		done, err := s.db.AsyncFlush()
+		if err == nil {
+			<-done
+		}
+		return err
+	})
+}
+
+// CacheBytes implements [windows.Store]: the decoded cache's share of
+// MemoryLimit.
+func (s *Store) CacheBytes() int64 { return s.opts.cacheBytes() }
+
+// tag starts what Checkpoint appends, telling a Pebble checkpoint from a
+// memory store's.
+const tag = 'P'
+
+// Checkpoint implements [windows.Store]: it commits and flushes, takes a
+// Pebble checkpoint as Dir/ck-N and appends N. It deletes checkpoints
+// older than the last three (a restart uses the one named by the last
+// snapshot saved, which is at most one older than this one).
+func (s *Store) Checkpoint(b []byte) ([]byte, error) {
+	if err := s.commit(); err != nil {
+		return b, err
+	}
+	s.seq++
+	dst := filepath.Join(s.opts.Dir, "ck-"+strconv.FormatInt(s.seq, 10))
+	if err := os.RemoveAll(dst); err != nil {
+		return b, s.check(err)
+	}
+	if err := s.flush(); err != nil {
+		return b, s.check(err)
+	}
+	if err := s.db.Checkpoint(dst); err != nil {
+		return b, s.check(err)
+	}
+	if err := s.removeOld(s.seq - 3); err != nil {
+		return b, err
+	}
+	b = append(b, tag)
+	return binary.AppendVarint(b, s.seq), nil
+}
+
+// removeOld deletes the checkpoints numbered ≤ upTo.
+func (s *Store) removeOld(upTo int64) error {
+	ents, err := os.ReadDir(s.opts.Dir)
+	if err != nil {
+		return s.check(err)
+	}
+	for _, e := range ents {
+		n, ok := strings.CutPrefix(e.Name(), "ck-")
+		if !ok {
+			continue
+		}
+		if i, err := strconv.ParseInt(n, 10, 64); err == nil && i <= upTo {
+			if err := os.RemoveAll(filepath.Join(s.opts.Dir, e.Name())); err != nil {
+				return s.check(err)
+			}
+		}
+	}
+	return nil
+}
+
+// Restore implements [windows.Store]: the live store becomes a copy of
+// the checkpoint data names.
+func (s *Store) Restore(data []byte) error {
+	if len(data) == 0 || data[0] != tag {
+		if len(data) > 0 && data[0] == 'M' {
+			return fmt.Errorf("%w: %w (backend memory, this run uses pebble)", windows.ErrCorrupt, windows.ErrOtherStore)
+		}
+		return fmt.Errorf("%w: not a window store checkpoint", windows.ErrCorrupt)
+	}
+	seq, n := binary.Varint(data[1:])
+	if n <= 0 || 1+n != len(data) || seq <= 0 {
+		return fmt.Errorf("%w: bad window store checkpoint number", windows.ErrCorrupt)
+	}
+	src := filepath.Join(s.opts.Dir, "ck-"+strconv.FormatInt(seq, 10))
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("%w: window store checkpoint %s: %v", windows.ErrCorrupt, src, err)
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	s.cache = nil
+	live := filepath.Join(s.opts.Dir, "live")
+	if err := errors.Join(os.RemoveAll(live), linkCopy(src, live)); err != nil {
+		return fmt.Errorf("window store: restore %s: %w", src, err)
+	}
+	if err := s.openLive(); err != nil {
+		return fmt.Errorf("%w: %v", windows.ErrCorrupt, err)
+	}
+	s.seq, s.err = seq, nil
+	return s.removeOld(seq - 3)
+}
+
+// Close closes the live store.
+func (s *Store) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	select {
+	case <-s.bg.failed:
+		// a write may be stalled behind the failed flush, and Pebble's
+		// Close would wait for it: leave the store to the process's end
+		s.db = nil
+		return s.check(nil)
+	default:
+	}
+	err := errors.Join(s.b.Close(), s.db.Close())
+	s.db = nil
+	s.cache.Unref()
+	return err
+}
+
+// linkCopy makes dst a copy of the Pebble directory src: tables, which
+// Pebble never changes, are hard-linked; the log, manifest and options
+// are copied, since the store appends to them.
+func linkCopy(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		from, to := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
+		if strings.HasSuffix(e.Name(), ".sst") || strings.HasSuffix(e.Name(), ".blob") {
+			if err := os.Link(from, to); err == nil {
+				continue
+			}
+		}
+		if err := copyFile(from, to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

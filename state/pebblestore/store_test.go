@@ -1,0 +1,142 @@
+package pebblestore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+
+	"github.com/eddyhq/eddy/value"
+	"github.com/eddyhq/eddy/windows"
+)
+
+var countOnly = []windows.Agg{{Name: "n", Func: windows.Count, Arg: -1}}
+
+func newOp(t *testing.T, spec windows.Spec, opts Options) *windows.Operator {
+	t.Helper()
+	st, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := windows.New(windows.Config{Window: spec, Keys: []int{0}, Aggs: countOnly, Lateness: 10 * 60_000,
+		Emit: func(*windows.Result) {}, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+// feed sends n records over keys keys, 100 ms of event time apart.
+func feed(op *windows.Operator, n, keys int) {
+	wm := windows.Watermark{OutOfOrder: 1000}
+	row := make([]value.Value, 1)
+	for i := range n {
+		row[0] = value.OfString(fmt.Sprintf("user-%07d", (i*7919)%keys))
+		ts := int64(1_000_000 + i*100)
+		op.Add(ts, row)
+		op.Advance(wm.Observe(ts))
+	}
+}
+
+// TestRestoreDamaged: a snapshot naming a store checkpoint that is gone,
+// or whose files are damaged, is an error wrapping ErrCorrupt, not a
+// silent fresh start.
+func TestRestoreDamaged(t *testing.T) {
+	spec := windows.Spec{Type: windows.TumblingType, Size: 2000}
+	dir := t.TempDir()
+	op := newOp(t, spec, Options{Dir: dir, CacheBytes: 4 << 10})
+	feed(op, 2000, 100)
+	snap := op.AppendSnapshot(nil)
+	if err := errors.Join(op.Err(), op.Close()); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(dir, "ck-1")
+	for _, damage := range []struct {
+		name string
+		do   func() error
+	}{
+		{"manifest garbled", func() error {
+			m, _ := filepath.Glob(filepath.Join(ck, "MANIFEST-*"))
+			if len(m) != 1 {
+				return fmt.Errorf("manifests: %v", m)
+			}
+			return os.WriteFile(m[0], []byte("not a manifest"), 0o644)
+		}},
+		{"checkpoint gone", func() error { return os.RemoveAll(ck) }},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			if err := damage.do(); err != nil {
+				t.Fatal(err)
+			}
+			op := newOp(t, spec, Options{Dir: dir})
+			defer op.Close()
+			if err := op.Restore(snap); !errors.Is(err, windows.ErrCorrupt) {
+				t.Fatalf("Restore = %v, want an error wrapping ErrCorrupt", err)
+			}
+		})
+	}
+}
+
+// TestDiskFull: a full disk under the live store fails the checkpoint
+// with the error instead of waiting for ever on a flush Pebble retries.
+func TestDiskFull(t *testing.T) {
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	// not t.TempDir: the failed store's goroutines outlive the test, and
+	// may still be writing when its directory is removed
+	dir, err := os.MkdirTemp("", "spill-full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	op := newOp(t, windows.Spec{Type: windows.SessionType, Gap: 30 * 60_000},
+		Options{Dir: dir, MemoryLimit: 128 << 20, CacheBytes: 1 << 20, FS: fs})
+	feed(op, 20_000, 5_000)
+	if err := op.Err(); err != nil {
+		t.Fatal(err)
+	}
+	full.Store(true)
+	done := make(chan struct{})
+	go func() {
+		op.AppendSnapshot(nil)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the checkpoint still waits on a flush to a full disk after 60 s")
+	}
+	if err := op.Err(); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("Err() = %v, want the full disk", err)
+	}
+	full.Store(false)
+	op.Close()
+}
+
+// TestFatalIsAnError: Pebble's fatal log line fails the store instead of
+// exiting the process.
+func TestFatalIsAnError(t *testing.T) {
+	st, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger{st.bg}.Fatalf("MANIFEST sync failed: %v", syscall.ENOSPC)
+	err = st.Set([]byte("k"), []byte("v"))
+	if err == nil || !strings.Contains(err.Error(), "fatal: MANIFEST sync failed: no space left") {
+		t.Fatalf("Set after a fatal error = %v, want the error", err)
+	}
+	st.Close()
+}

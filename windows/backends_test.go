@@ -1,0 +1,231 @@
+package windows_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/eddyhq/eddy/state/pebblestore"
+	"github.com/eddyhq/eddy/value"
+	"github.com/eddyhq/eddy/windows"
+)
+
+// backends are the stores the operator runs over, each with a cache far
+// smaller than the windows (but memory-unlimited, the reference).
+var backends = []struct {
+	name string
+	open func(t testing.TB, dir string) windows.Store
+}{
+	{"memory-small-cache", func(testing.TB, string) windows.Store { return windows.NewMemStore(64 << 10) }},
+	{"pebble", func(t testing.TB, dir string) windows.Store {
+		st, err := pebblestore.Open(pebblestore.Options{Dir: dir, CacheBytes: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}},
+}
+
+func feedOp(t *testing.T, op *windows.Operator, wm *windows.Watermark, evs []windows.Ev) {
+	t.Helper()
+	for _, e := range evs {
+		ts := windows.EvTime(e)
+		if _, err := op.Add(ts, windows.RowOf(e)); err != nil {
+			t.Fatalf("Add(%v): %v", e, err)
+		}
+		op.Advance(wm.Observe(ts))
+	}
+}
+
+// TestBackendsAgree runs the same disordered stream over 400 keys through
+// the operator with every window in memory and through the operator over
+// each store with a cache that holds a few dozen windows, and requires the
+// same rows in the same order, for every window shape (tumbling, hopping,
+// session; with and without allowed lateness, so with revisions). Along
+// the way the operator is checkpointed, fed further (as a run that then
+// crashes), and restored from the checkpoint into a new operator that
+// carries on from the cut.
+func TestBackendsAgree(t *testing.T) {
+	for _, be := range backends {
+		for _, sc := range windows.Specs() {
+			for seed := uint64(1); seed <= 3; seed++ {
+				t.Run(fmt.Sprintf("%s/%s/seed%d", be.name, sc.Name, seed), func(t *testing.T) {
+					const n = 6000
+					evs := windows.WideStream(seed, n, 400)
+					var want, got, lost []string
+					out := &want
+					cfg := windows.Config{Window: sc.Spec, Keys: []int{0}, Aggs: windows.AllAggs, Lateness: sc.Lateness,
+						Emit: func(r *windows.Result) { *out = append(*out, windows.FmtRow(r)) }}
+					ref, err := windows.New(cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					refWM := windows.Watermark{OutOfOrder: 1000}
+					feedOp(t, ref, &refWM, evs)
+					ref.Flush()
+
+					dir := t.TempDir()
+					newOp := func() *windows.Operator {
+						c := cfg
+						c.Store = be.open(t, dir)
+						op, err := windows.New(c)
+						if err != nil {
+							t.Fatal(err)
+						}
+						t.Cleanup(func() { op.Close() })
+						return op
+					}
+					rng := rand.New(rand.NewPCG(seed, 5))
+					cuts := []int{0, rng.IntN(n), rng.IntN(n), rng.IntN(n), n}
+					slices.Sort(cuts)
+					out = &got
+					op := newOp()
+					wm := windows.Watermark{OutOfOrder: 1000}
+					evicted := false
+					for i := 1; i < len(cuts); i++ {
+						feedOp(t, op, &wm, evs[cuts[i-1]:cuts[i]])
+						if ev, ld := op.Traffic(); ev > 0 && ld > 0 {
+							evicted = true
+						}
+						snap := op.AppendSnapshot(nil)
+						if err := op.Err(); err != nil {
+							t.Fatal(err)
+						}
+						open := op.Open()
+						mx, seen := wm.MaxEventTime()
+						// the run carries on past the checkpoint, then dies
+						out = &lost
+						feedOp(t, op, &wm, evs[cuts[i]:min(n, cuts[i]+500)])
+						if err := op.Close(); err != nil {
+							t.Fatal(err)
+						}
+						out = &got
+						op = newOp()
+						if err := op.Restore(snap); err != nil {
+							t.Fatalf("Restore after %d records: %v", cuts[i], err)
+						}
+						if op.Open() != open {
+							t.Fatalf("Open() after restore = %d, want %d", op.Open(), open)
+						}
+						wm = windows.Watermark{OutOfOrder: 1000}
+						wm.Restore(mx, seen)
+					}
+					op.Flush()
+					if err := op.Err(); err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("rows differ from the memory operator's\n got %d rows\nwant %d rows\nfirst difference: %s", len(got), len(want), windows.FirstDiff(got, want))
+					}
+					if len(want) < 100 {
+						t.Fatalf("only %d rows: the stream does not exercise anything", len(want))
+					}
+					if !evicted {
+						t.Fatal("the cache never evicted: the test does not exercise the store")
+					}
+					if op.Open() != 0 {
+						t.Fatalf("Open() after Flush = %d", op.Open())
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestBackendsRefuseEachOther: a checkpoint of one backend is not read as
+// the other's.
+func TestBackendsRefuseEachOther(t *testing.T) {
+	cfg := windows.Config{Window: windows.Spec{Type: windows.SessionType, Gap: 300}, Keys: []int{0}, Aggs: windows.AllAggs, Emit: func(*windows.Result) {}}
+	op, _ := windows.New(cfg)
+	feedOp(t, op, &windows.Watermark{}, windows.WideStream(1, 50, 5))
+	pc := cfg
+	pc.Store = backends[1].open(t, t.TempDir())
+	sp, err := windows.New(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if err := sp.Restore(op.AppendSnapshot(nil)); err == nil {
+		t.Fatal("a memory snapshot restored into the pebble backend")
+	}
+	snap := sp.AppendSnapshot(nil)
+	op2, _ := windows.New(cfg)
+	if err := op2.Restore(snap); err == nil {
+		t.Fatal("a pebble snapshot restored into the memory backend")
+	}
+}
+
+// BenchmarkSpillDistinctKeys opens a session per record (every key new),
+// none closing before the end, with a cache far smaller than the windows.
+func BenchmarkSpillDistinctKeys(b *testing.B) {
+	const n = 300_000
+	for b.Loop() {
+		st, err := pebblestore.Open(pebblestore.Options{Dir: b.TempDir(), MemoryLimit: 128 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sp, err := windows.New(windows.Config{Window: windows.Spec{Type: windows.SessionType, Gap: 3600_000}, Keys: []int{0},
+			Aggs: []windows.Agg{{Name: "n", Func: windows.Count, Arg: -1}, {Name: "s", Func: windows.Sum, Arg: 1}}, Emit: func(*windows.Result) {},
+			Store: st})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wm := windows.Watermark{}
+		row := make([]value.Value, 2)
+		for i := range n {
+			row[0] = value.OfString(fmt.Sprintf("txn-%09d", i))
+			row[1] = value.OfFloat(float64(i%1000) / 10)
+			ts := int64(1_000_000 + i/100)
+			if _, err := sp.Add(ts, row); err != nil {
+				b.Fatal(err)
+			}
+			sp.Advance(wm.Observe(ts))
+		}
+		sp.Flush()
+		if err := sp.Err(); err != nil {
+			b.Fatal(err)
+		}
+		sp.Close()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkSessionManyKeys is the session shape whose keys do not fit the
+// pebble backend's cache (issue 12 item 6): 30-minute sessions over 30,000
+// keys, in memory and in Pebble with a cache of a few MiB.
+func BenchmarkSessionManyKeys(b *testing.B) {
+	const n, keys = 300_000, 30_000
+	cfg := windows.Config{Window: windows.Spec{Type: windows.SessionType, Gap: 30 * 60_000}, Keys: []int{0},
+		Aggs: []windows.Agg{{Name: "n", Func: windows.Count, Arg: -1}, {Name: "s", Func: windows.Sum, Arg: 1}}, Emit: func(*windows.Result) {}}
+	b.Run("memory", func(b *testing.B) {
+		for b.Loop() {
+			op, err := windows.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			windows.FeedSessionKeys(b, op, n, keys)
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("pebble", func(b *testing.B) {
+		for b.Loop() {
+			st, err := pebblestore.Open(pebblestore.Options{Dir: b.TempDir(), MemoryLimit: 128 << 20, CacheBytes: 2 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := cfg
+			c.Store = st
+			sp, err := windows.New(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			windows.FeedSessionKeys(b, sp, n, keys)
+			if err := sp.Err(); err != nil {
+				b.Fatal(err)
+			}
+			sp.Close()
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
