@@ -109,6 +109,12 @@ type pane struct {
 	n          int64 // entries, stored or cached
 	stored     bool  // some entries may be in the store
 	byKey      map[string]*cachedEntry
+	// order holds byKey's entries in the order they came, while nothing
+	// leaves byKey but the whole pane (the memory backend: no cache
+	// limit): a snapshot walks it instead of the map, in allocation
+	// order, which is several times faster than the map's random order
+	// over a million entries. Nil under a cache limit.
+	order []*cachedEntry
 }
 
 // cachedEntry is a pane's (window, key) entry held decoded in the cache.
@@ -372,6 +378,9 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 			p.n++
 		}
 		p.byKey[string(o.orderedKey)] = e
+		if o.cacheLimit == 0 {
+			p.order = append(p.order, e)
+		}
 		e.size = entrySize(&e.entry)
 		o.cached += e.size
 	}
@@ -443,6 +452,7 @@ func (o *Operator) firePane(p *pane, keep bool) {
 		o.cached -= e.size
 	}
 	clear(p.byKey)
+	p.order = nil
 	if o.err != nil {
 		return
 	}
@@ -1029,6 +1039,7 @@ func (o *Operator) evictIfFull() {
 					o.writeEntry(p, k, e)
 				}
 				delete(p.byKey, k)
+				p.order = nil
 				o.cached -= e.size
 				o.evicts++
 			}

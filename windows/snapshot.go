@@ -279,6 +279,13 @@ func (o *Operator) appendCached(b []byte) []byte {
 		b = binary.AppendVarint(b, p.end)
 		b = appendBool(b, p.fired)
 		b = binary.AppendUvarint(b, uint64(len(p.byKey)))
+		if len(p.order) == len(p.byKey) {
+			for _, e := range p.order {
+				b = appendValues(b, e.key)
+				b = o.appendEntry(b, &e.entry, false)
+			}
+			continue
+		}
 		for _, e := range p.byKey {
 			b = appendValues(b, e.key)
 			b = o.appendEntry(b, &e.entry, false)
@@ -334,6 +341,9 @@ func (o *Operator) restoreCached(r *reader) error {
 					break
 				}
 				p.byKey[string(o.orderedKey)] = e
+				if o.cacheLimit == 0 {
+					p.order = append(p.order, e)
+				}
 				e.size = entrySize(&e.entry)
 				o.cached += e.size
 				p.n++
