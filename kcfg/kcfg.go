@@ -4,7 +4,9 @@
 //
 // Precedence, lowest first: the properties file, environment variables,
 // flags, then -X overrides. Secrets (passwords, JAAS configs, key
-// passwords) never appear in String, Redacted, errors or logs.
+// passwords, OAuth client secrets and token commands) never appear in
+// String, Redacted, errors or logs. SASL OAUTHBEARER tokens come from a
+// token endpoint, a command or a locally built unsecured JWT (oauth.go).
 package kcfg
 
 import (
@@ -46,6 +48,7 @@ var secretKeys = map[string]bool{
 	"basic.auth.user.info": true, "schema.registry.basic.auth.user.info": true, "bearer.auth.token": true,
 	"schema.registry.ssl.truststore.password": true, "schema.registry.ssl.keystore.password": true,
 	"schema.registry.ssl.key.password": true,
+	"sasl.oauthbearer.client.secret":   true, "eddy.sasl.oauthbearer.token.command": true,
 }
 
 // Aliases map librdkafka and eddy spellings onto one name.
@@ -67,6 +70,8 @@ var Known = []string{
 	"ssl.endpoint.identification.algorithm", "eddy.ssl.server.name", "eddy.ssl.verify",
 	"ssl.truststore.password", "ssl.keystore.password",
 	"request.timeout.ms", "socket.connection.setup.timeout.ms",
+	"sasl.oauthbearer.token.endpoint.url", "sasl.oauthbearer.client.id", "sasl.oauthbearer.client.secret",
+	"sasl.oauthbearer.scope", "eddy.sasl.oauthbearer.token.command",
 }
 
 // ignored are common Java-client properties that do not apply to eddy;
@@ -387,6 +392,9 @@ func (c *Config) Opts() ([]kgo.Opt, error) {
 }
 
 func (c *Config) mechanism() (sasl.Mechanism, error) {
+	if strings.EqualFold(c.props["sasl.mechanism"], "OAUTHBEARER") {
+		return c.oauthMechanism()
+	}
 	user, pass := c.credentials()
 	if user == "" {
 		return nil, errors.New("SASL needs a user: sasl.username, --sasl-user, EDDY_SASL_USERNAME or sasl.jaas.config")
@@ -400,7 +408,7 @@ func (c *Config) mechanism() (sasl.Mechanism, error) {
 	case "SCRAM-SHA-512":
 		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
 	}
-	return nil, fmt.Errorf("sasl.mechanism %q: expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mech)
+	return nil, fmt.Errorf("sasl.mechanism %q: expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER", mech)
 }
 
 func (c *Config) tlsConfig() (*tls.Config, error) {
@@ -496,7 +504,7 @@ func (c *Config) Explain(err error) error {
 	usesSASL := strings.HasPrefix(strings.ToUpper(c.props["security.protocol"]), "SASL_") ||
 		(c.props["security.protocol"] == "" && c.props["sasl.mechanism"] != "")
 	switch {
-	case errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") || strings.Contains(err.Error(), "sasl"):
+	case errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") || strings.Contains(err.Error(), "sasl") || strings.Contains(err.Error(), "OAUTHBEARER"):
 		return fmt.Errorf("authentication failed at %s: %s", brokers, firstLine(err.Error()))
 	case usesSASL && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		// brokers may close the connection on bad credentials
