@@ -505,7 +505,11 @@ func (c *Config) Explain(err error) error {
 		(c.props["security.protocol"] == "" && c.props["sasl.mechanism"] != "")
 	switch {
 	case errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") || strings.Contains(err.Error(), "sasl") || strings.Contains(err.Error(), "OAUTHBEARER"):
-		return fmt.Errorf("authentication failed at %s: %s", brokers, firstLine(err.Error()))
+		at := brokers
+		if m := c.props["sasl.mechanism"]; m != "" {
+			at += " (" + strings.ToUpper(m) + ")"
+		}
+		return fmt.Errorf("authentication failed at %s: %s", at, firstLine(err.Error()))
 	case usesSASL && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		// brokers may close the connection on bad credentials
 		return fmt.Errorf("authentication failed at %s: the broker closed the connection during SASL (wrong user, password or mechanism?)", brokers)

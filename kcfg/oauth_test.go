@@ -5,12 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // decodeJWT splits an unsigned JWT into its header and claims.
@@ -217,5 +220,24 @@ func TestTokenEndpoint(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "invalid_client bad credentials") ||
 		strings.Contains(err.Error(), secret) {
 		t.Fatalf("wrong secret: %v; want the status and OAuth error, never the secret", err)
+	}
+}
+
+func TestExplainNamesMechanism(t *testing.T) {
+	c := New()
+	c.Set("bootstrap.servers", "k:1")
+	c.Set("sasl.mechanism", "oauthbearer")
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w: {\"status\":\"invalid_token\"}", kerr.SaslAuthenticationFailed),
+			`authentication failed at k:1 (OAUTHBEARER): SASL_AUTHENTICATION_FAILED: SASL Authentication failed.: {"status":"invalid_token"}`},
+		{errors.New("OAUTHBEARER token endpoint http://idp: 401 Unauthorized: invalid_client"),
+			"authentication failed at k:1 (OAUTHBEARER): OAUTHBEARER token endpoint http://idp: 401 Unauthorized: invalid_client"},
+	} {
+		if got := c.Explain(tt.err).Error(); got != tt.want {
+			t.Errorf("Explain = %q\nwant      %q", got, tt.want)
+		}
 	}
 }
