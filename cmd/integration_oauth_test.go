@@ -3,6 +3,10 @@
 package cmd
 
 import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -46,6 +50,49 @@ func TestIntegrationOAuthBearer(t *testing.T) {
 		// the records went through the broker: the PLAINTEXT listener sees them
 		if n := itRecords(t, itAdmin(t, env.brokers), topic); n != 3 {
 			t.Errorf("topic has %d records, want 3", n)
+		}
+	})
+
+	// an unsigned JWT as an identity provider or a token command would hand out
+	enc := base64.RawURLEncoding
+	now := time.Now().Unix()
+	jwt := enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." +
+		enc.EncodeToString(fmt.Appendf(nil, `{"sub":"eddy","iat":%d,"exp":%d}`, now, now+600)) + "."
+	tailWith := func(t *testing.T, props ...string) {
+		t.Helper()
+		args := []string{"-b", oauthBrokers, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=OAUTHBEARER"}
+		for _, p := range props {
+			args = append(args, "-X", p)
+		}
+		code, stdout, stderr := runCLI(t, "", append(args, "tail", "-t", topic, "-e")...)
+		if code != 0 || strings.Count(stdout, `"n":`) != 3 {
+			t.Fatalf("tail: exit %d, stdout %q, stderr %q; want the 3 records", code, stdout, stderr)
+		}
+		if strings.Contains(stdout+stderr, jwt) {
+			t.Errorf("the token appears in the output")
+		}
+	}
+
+	t.Run("token command", func(t *testing.T) {
+		tailWith(t, "eddy.sasl.oauthbearer.token.command=echo "+jwt)
+	})
+
+	// httptest stands in for the identity provider's token endpoint only (no
+	// issue names that server); the broker is the real one.
+	t.Run("token endpoint", func(t *testing.T) {
+		calls := 0
+		idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if id, pw, ok := r.BasicAuth(); !ok || id != "eddy" || pw != "idp-secret" || r.FormValue("grant_type") != "client_credentials" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			calls++
+			fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":600}`, jwt)
+		}))
+		defer idp.Close()
+		tailWith(t, "sasl.oauthbearer.token.endpoint.url="+idp.URL, "sasl.oauthbearer.client.id=eddy", "sasl.oauthbearer.client.secret=idp-secret")
+		if calls != 1 {
+			t.Errorf("token endpoint called %d times, want once (the token is cached across connections)", calls)
 		}
 	})
 

@@ -71,12 +71,12 @@ var Known = []string{
 	"ssl.truststore.password", "ssl.keystore.password",
 	"request.timeout.ms", "socket.connection.setup.timeout.ms",
 	"sasl.oauthbearer.token.endpoint.url", "sasl.oauthbearer.client.id", "sasl.oauthbearer.client.secret",
-	"sasl.oauthbearer.scope", "eddy.sasl.oauthbearer.token.command",
+	"sasl.oauthbearer.scope", "sasl.oauthbearer.header.urlencode", "eddy.sasl.oauthbearer.token.command",
 }
 
 // ignored are common Java-client properties that do not apply to eddy;
 // they are accepted silently so existing files load unchanged.
-var ignored = regexp.MustCompile(`^(key|value)\.(de)?serializer$|^(acks|linger\.ms|batch\.size|compression\.type|retries|retry\.backoff\.ms|max\.poll\.records|session\.timeout\.ms|heartbeat\.interval\.ms|auto\.offset\.reset|enable\.auto\.commit|group\.id|client\.dns\.lookup|sasl\.login\..*|ssl\.protocol|ssl\.enabled\.protocols|ssl\.cipher\.suites|basic\.auth\..*|schema\.registry\..*|interceptor\.classes|metric\..*|reconnect\..*)$`)
+var ignored = regexp.MustCompile(`^(key|value)\.(de)?serializer$|^(acks|linger\.ms|batch\.size|compression\.type|retries|retry\.backoff\.ms|max\.poll\.records|session\.timeout\.ms|heartbeat\.interval\.ms|auto\.offset\.reset|enable\.auto\.commit|group\.id|client\.dns\.lookup|sasl\.login\..*|sasl\.oauthbearer\.(clock\.skew\.seconds|expected\.(audience|issuer)|jwks\.endpoint\..*|scope\.claim\.name|sub\.claim\.name)|ssl\.protocol|ssl\.enabled\.protocols|ssl\.cipher\.suites|basic\.auth\..*|schema\.registry\..*|interceptor\.classes|metric\..*|reconnect\..*)$`)
 
 // Merge returns a configuration with base's properties overridden by
 // top's; top's Warn is kept.

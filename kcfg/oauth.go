@@ -113,6 +113,7 @@ func (c *Config) oauthSource() (fetchFunc, error) {
 			secret: firstSet(c.props["sasl.oauthbearer.client.secret"], jaas["clientSecret"]),
 			scope:  firstSet(c.props["sasl.oauthbearer.scope"], jaas["scope"]),
 		}
+		ep.urlencode = strings.EqualFold(c.props["sasl.oauthbearer.header.urlencode"], "true")
 		if strings.HasPrefix(u, "file:") {
 			return ep.fileToken, nil
 		}
@@ -233,6 +234,7 @@ func commandToken(ctx context.Context, cmd string) (string, time.Duration, error
 
 type tokenEndpoint struct {
 	url, id, secret, scope string
+	urlencode              bool // sasl.oauthbearer.header.urlencode: encode id and secret in the basic auth header
 }
 
 func (ep tokenEndpoint) fileToken(context.Context) (string, time.Duration, error) {
@@ -250,7 +252,8 @@ func (ep tokenEndpoint) fileToken(context.Context) (string, time.Duration, error
 
 // fetch exchanges the client credentials for an access token (RFC 6749
 // section 4.4), the client authenticating with HTTP basic auth as the Java
-// client does.
+// client does (id and secret URL-encoded first only with
+// sasl.oauthbearer.header.urlencode=true, Java's default being false).
 func (ep tokenEndpoint) fetch(ctx context.Context) (string, time.Duration, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if ep.scope != "" {
@@ -264,7 +267,11 @@ func (ep tokenEndpoint) fetch(ctx context.Context) (string, time.Duration, error
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(url.QueryEscape(ep.id), url.QueryEscape(ep.secret))
+	if ep.urlencode {
+		req.SetBasicAuth(url.QueryEscape(ep.id), url.QueryEscape(ep.secret))
+	} else {
+		req.SetBasicAuth(ep.id, ep.secret)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", 0, fmt.Errorf("OAUTHBEARER token endpoint: %w", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -92,7 +93,8 @@ func TestOAuthSourceChoice(t *testing.T) {
 		{"endpoint without secret", map[string]string{"sasl.oauthbearer.token.endpoint.url": "http://idp/token", "sasl.oauthbearer.client.id": "id"},
 			"needs a client id and secret"},
 		{"endpoint with properties", map[string]string{"sasl.oauthbearer.token.endpoint.url": "http://idp/token",
-			"sasl.oauthbearer.client.id": "id", "sasl.oauthbearer.client.secret": "s"}, ""},
+			"sasl.oauthbearer.client.id": "id", "sasl.oauthbearer.client.secret": "s", "sasl.oauthbearer.header.urlencode": "true",
+			"sasl.oauthbearer.expected.audience": "ignored", "sasl.login.callback.handler.class": "ignored"}, ""},
 		{"endpoint with JAAS credentials", map[string]string{"sasl.oauthbearer.token.endpoint.url": "http://idp/token",
 			"sasl.jaas.config": `org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="id" clientSecret="s" scope="kafka";`}, ""},
 		{"token file", map[string]string{"sasl.oauthbearer.token.endpoint.url": "file:///tmp/tok"}, ""},
@@ -193,11 +195,15 @@ func TestTokenCacheErrorNotCached(t *testing.T) {
 // stands in for the identity provider's token endpoint only; no issue names
 // that server, so a real one is not required.
 func TestTokenEndpoint(t *testing.T) {
-	const secret = "client-secret-42"
+	const secret = "client-secret-42+/"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, pw, ok := r.BasicAuth()
 		if r.Method != http.MethodPost || r.FormValue("grant_type") != "client_credentials" {
 			http.Error(w, `{"error":"unsupported_grant_type"}`, http.StatusBadRequest)
+			return
+		}
+		if ok && id == "eddy" && pw == url.QueryEscape(secret) {
+			w.Write([]byte(`{"access_token":"encoded","expires_in":60}`))
 			return
 		}
 		if !ok || id != "eddy" || pw != secret {
@@ -215,6 +221,11 @@ func TestTokenEndpoint(t *testing.T) {
 	if err != nil || tok != "tok-kafka" || life != 5*time.Minute {
 		t.Fatalf("fetch = %q, %v, %v; want tok-kafka, 5m", tok, life, err)
 	}
+	ep.urlencode = true
+	if tok, _, err := ep.fetch(context.Background()); err != nil || tok != "encoded" {
+		t.Fatalf("with header.urlencode: %q, %v; want the secret URL-encoded", tok, err)
+	}
+	ep.urlencode = false
 	ep.secret = "wrong-" + secret
 	_, _, err = ep.fetch(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "invalid_client bad credentials") ||
