@@ -40,7 +40,7 @@ func kafkaFlagSet(k *kafkaFlags) *pflag.FlagSet {
 	f.StringVar(&k.tlsKey, "tls-key", "", "PEM client key `FILE`")
 	f.StringVar(&k.tlsServer, "tls-server-name", "", "expected server `NAME` in the broker's certificate")
 	f.BoolVar(&k.tlsSkip, "tls-insecure-skip-verify", false, "do not verify the broker's certificate (warns)")
-	f.StringVar(&k.saslMech, "sasl-mechanism", "", "SASL `MECHANISM`: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	f.StringVar(&k.saslMech, "sasl-mechanism", "", "SASL `MECHANISM`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")
 	f.StringVar(&k.saslUser, "sasl-user", "", "SASL `USER` (or $EDDY_SASL_USERNAME)")
 	f.StringVar(&k.saslPass, "sasl-password", "", "SASL password; prefer $EDDY_SASL_PASSWORD, which stays out of ps and shell history")
 	f.StringVar(&k.registry, "schema-registry", "", "schema registry `URL` of a spec's format avro, protobuf or json-schema in eddy run (over the spec, schema.registry.url and $EDDY_SCHEMA_REGISTRY)")

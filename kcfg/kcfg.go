@@ -4,7 +4,9 @@
 //
 // Precedence, lowest first: the properties file, environment variables,
 // flags, then -X overrides. Secrets (passwords, JAAS configs, key
-// passwords) never appear in String, Redacted, errors or logs.
+// passwords, OAuth client secrets and token commands) never appear in
+// String, Redacted, errors or logs. SASL OAUTHBEARER tokens come from a
+// token endpoint, a command or a locally built unsecured JWT (oauth.go).
 package kcfg
 
 import (
@@ -46,6 +48,7 @@ var secretKeys = map[string]bool{
 	"basic.auth.user.info": true, "schema.registry.basic.auth.user.info": true, "bearer.auth.token": true,
 	"schema.registry.ssl.truststore.password": true, "schema.registry.ssl.keystore.password": true,
 	"schema.registry.ssl.key.password": true,
+	"sasl.oauthbearer.client.secret":   true, "eddy.sasl.oauthbearer.token.command": true,
 }
 
 // Aliases map librdkafka and eddy spellings onto one name.
@@ -67,11 +70,13 @@ var Known = []string{
 	"ssl.endpoint.identification.algorithm", "eddy.ssl.server.name", "eddy.ssl.verify",
 	"ssl.truststore.password", "ssl.keystore.password",
 	"request.timeout.ms", "socket.connection.setup.timeout.ms",
+	"sasl.oauthbearer.token.endpoint.url", "sasl.oauthbearer.client.id", "sasl.oauthbearer.client.secret",
+	"sasl.oauthbearer.scope", "sasl.oauthbearer.header.urlencode", "eddy.sasl.oauthbearer.token.command",
 }
 
 // ignored are common Java-client properties that do not apply to eddy;
 // they are accepted silently so existing files load unchanged.
-var ignored = regexp.MustCompile(`^(key|value)\.(de)?serializer$|^(acks|linger\.ms|batch\.size|compression\.type|retries|retry\.backoff\.ms|max\.poll\.records|session\.timeout\.ms|heartbeat\.interval\.ms|auto\.offset\.reset|enable\.auto\.commit|group\.id|client\.dns\.lookup|sasl\.login\..*|ssl\.protocol|ssl\.enabled\.protocols|ssl\.cipher\.suites|basic\.auth\..*|schema\.registry\..*|interceptor\.classes|metric\..*|reconnect\..*)$`)
+var ignored = regexp.MustCompile(`^(key|value)\.(de)?serializer$|^(acks|linger\.ms|batch\.size|compression\.type|retries|retry\.backoff\.ms|max\.poll\.records|session\.timeout\.ms|heartbeat\.interval\.ms|auto\.offset\.reset|enable\.auto\.commit|group\.id|client\.dns\.lookup|sasl\.login\..*|sasl\.oauthbearer\.(clock\.skew\.seconds|expected\.(audience|issuer)|jwks\.endpoint\..*|scope\.claim\.name|sub\.claim\.name)|ssl\.protocol|ssl\.enabled\.protocols|ssl\.cipher\.suites|basic\.auth\..*|schema\.registry\..*|interceptor\.classes|metric\..*|reconnect\..*)$`)
 
 // Merge returns a configuration with base's properties overridden by
 // top's; top's Warn is kept.
@@ -387,6 +392,9 @@ func (c *Config) Opts() ([]kgo.Opt, error) {
 }
 
 func (c *Config) mechanism() (sasl.Mechanism, error) {
+	if strings.EqualFold(c.props["sasl.mechanism"], "OAUTHBEARER") {
+		return c.oauthMechanism()
+	}
 	user, pass := c.credentials()
 	if user == "" {
 		return nil, errors.New("SASL needs a user: sasl.username, --sasl-user, EDDY_SASL_USERNAME or sasl.jaas.config")
@@ -400,7 +408,7 @@ func (c *Config) mechanism() (sasl.Mechanism, error) {
 	case "SCRAM-SHA-512":
 		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
 	}
-	return nil, fmt.Errorf("sasl.mechanism %q: expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mech)
+	return nil, fmt.Errorf("sasl.mechanism %q: expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER", mech)
 }
 
 func (c *Config) tlsConfig() (*tls.Config, error) {
@@ -496,8 +504,12 @@ func (c *Config) Explain(err error) error {
 	usesSASL := strings.HasPrefix(strings.ToUpper(c.props["security.protocol"]), "SASL_") ||
 		(c.props["security.protocol"] == "" && c.props["sasl.mechanism"] != "")
 	switch {
-	case errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") || strings.Contains(err.Error(), "sasl"):
-		return fmt.Errorf("authentication failed at %s: %s", brokers, firstLine(err.Error()))
+	case errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") || strings.Contains(err.Error(), "sasl") || strings.Contains(err.Error(), "OAUTHBEARER"):
+		at := brokers
+		if m := c.props["sasl.mechanism"]; m != "" {
+			at += " (" + strings.ToUpper(m) + ")"
+		}
+		return fmt.Errorf("authentication failed at %s: %s", at, firstLine(err.Error()))
 	case usesSASL && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		// brokers may close the connection on bad credentials
 		return fmt.Errorf("authentication failed at %s: the broker closed the connection during SASL (wrong user, password or mechanism?)", brokers)

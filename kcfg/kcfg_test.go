@@ -270,6 +270,7 @@ func TestSecretsAreRedacted(t *testing.T) {
 		"bootstrap.servers": "k:1", "sasl.username": "eddy", "sasl.password": secret,
 		"sasl.jaas.config": `x required username="eddy" password="` + secret + `";`,
 		"ssl.key.password": secret, "ssl.keystore.password": secret, "ssl.truststore.password": secret,
+		"sasl.oauthbearer.client.secret": secret, "eddy.sasl.oauthbearer.token.command": "echo " + secret,
 	} {
 		if err := c.Set(k, v); err != nil {
 			t.Fatal(err)
@@ -279,7 +280,8 @@ func TestSecretsAreRedacted(t *testing.T) {
 	if strings.Contains(s, secret) || strings.Contains(strings.Join(c.Redacted(), "\n"), secret) {
 		t.Fatalf("secret printed: %s", s)
 	}
-	for _, want := range []string{"bootstrap.servers=k:1", "sasl.username=eddy", "sasl.password=***", "sasl.jaas.config=***", "ssl.key.password=***"} {
+	for _, want := range []string{"bootstrap.servers=k:1", "sasl.username=eddy", "sasl.password=***", "sasl.jaas.config=***", "ssl.key.password=***",
+		"sasl.oauthbearer.client.secret=***", "eddy.sasl.oauthbearer.token.command=***"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("String() = %q, want it to contain %q", s, want)
 		}
@@ -289,6 +291,8 @@ func TestSecretsAreRedacted(t *testing.T) {
 		{"sasl.password=" + secret, "sasl.password=***", ""},
 		{"sasl.jaas.config=x password=\"" + secret + "\"", "sasl.jaas.config=***", ""},
 		{"ssl.key.password=" + secret, "ssl.key.password=***", ""},
+		{"sasl.oauthbearer.client.secret=" + secret, "sasl.oauthbearer.client.secret=***", ""},
+		{"eddy.sasl.oauthbearer.token.command=echo " + secret, "eddy.sasl.oauthbearer.token.command=***", ""},
 		{"bootstrap.servers=k:1", "bootstrap.servers=k:1", ""},
 		{" sasl.password =" + secret, " sasl.password =***", ""},
 		{"sasl.password:" + secret, "sasl.password:***", ""},
@@ -338,7 +342,7 @@ func TestOptsErrors(t *testing.T) {
 		{"bad security.protocol", map[string]string{"bootstrap.servers": "k:1", "security.protocol": "TLS"}, `security.protocol "TLS": expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL`},
 		{"lower-case protocol", map[string]string{"bootstrap.servers": "k:1", "security.protocol": "sasl_plaintext", "sasl.username": "u"}, ""},
 		{"bad mechanism", map[string]string{"bootstrap.servers": "k:1", "security.protocol": "SASL_PLAINTEXT", "sasl.username": "u", "sasl.mechanism": "GSSAPI"},
-			`sasl.mechanism "GSSAPI": expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
+			`sasl.mechanism "GSSAPI": expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER`},
 		{"SASL without user", map[string]string{"bootstrap.servers": "k:1", "security.protocol": "SASL_PLAINTEXT", "sasl.password": "pw"}, "SASL needs a user"},
 		{"a mechanism implies SASL", map[string]string{"bootstrap.servers": "k:1", "sasl.mechanism": "SCRAM-SHA-512"}, "SASL needs a user"},
 		{"SCRAM with user", map[string]string{"bootstrap.servers": "k:1", "sasl.mechanism": "scram-sha-256", "sasl.username": "u", "sasl.password": "p"}, ""},

@@ -19,7 +19,8 @@
 #            `logs N` prints N lines)
 #   env      print the EDDY_TEST_* lines
 #   check    self-test with the Java client: PLAINTEXT answers, SASL accepts
-#            the test user and refuses a wrong password (exit 0 if all hold)
+#            the test user and refuses a wrong password, OAUTHBEARER accepts
+#            an unsecured JWT (exit 0 if all hold)
 #   deps     install kcat (and java/maven if missing) with apt-get
 #   install  only resolve the jars into the cache
 #
@@ -31,6 +32,7 @@
 #   EDDY_KAFKA_PORT        PLAINTEXT port      (default 19092)
 #   EDDY_KAFKA_SASL_PORT   SASL_PLAINTEXT port (default 19093, SCRAM-SHA-512)
 #   EDDY_KAFKA_CONTROLLER_PORT  KRaft controller port (default 19094)
+#   EDDY_KAFKA_OAUTH_PORT  SASL_PLAINTEXT OAUTHBEARER port (default 19095)
 #   EDDY_KAFKA_HEAP        max heap            (default 512m)
 #   EDDY_KAFKA_TIMEOUT     seconds to wait for readiness (default 90)
 #   EDDY_KAFKA_JAVA_OPTS   extra JVM options for the broker
@@ -38,7 +40,9 @@
 #   EDDY_KAFKA_JAVA        java binary (default: $JAVA_HOME/bin/java, else java)
 #
 # SCRAM-SHA-512 user on the SASL port: eddy / eddy-secret (created at format
-# time). Files in the data dir: server.properties, log4j2.properties,
+# time). The OAUTHBEARER port (listener OAUTH) validates unsecured JWTs (alg
+# none) with Kafka's default unsecured validator; test clients send e.g.
+# unsecuredLoginStringClaim_sub="eddy" in their JAAS line. Files in the data dir: server.properties, log4j2.properties,
 # kraft-logs/ (topic data and metadata), broker.pid, broker.log.
 set -euo pipefail
 
@@ -56,6 +60,7 @@ HOST=127.0.0.1
 PORT=${EDDY_KAFKA_PORT:-19092}
 SASL_PORT=${EDDY_KAFKA_SASL_PORT:-19093}
 CONTROLLER_PORT=${EDDY_KAFKA_CONTROLLER_PORT:-19094}
+OAUTH_PORT=${EDDY_KAFKA_OAUTH_PORT:-19095}
 HEAP=${EDDY_KAFKA_HEAP:-512m}
 TIMEOUT=${EDDY_KAFKA_TIMEOUT:-90}
 SASL_MECHANISM=SCRAM-SHA-512
@@ -178,16 +183,22 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,OAUTH://$HOST:$OAUTH_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,OAUTH://$HOST:$OAUTH_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,OAUTH:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 
 # SCRAM-SHA-512 on the SASL_PLAINTEXT listener; credentials live in the
 # metadata log (added at format time with --add-scram).
-sasl.enabled.mechanisms=$SASL_MECHANISM
+sasl.enabled.mechanisms=$SASL_MECHANISM,OAUTHBEARER
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=$SASL_MECHANISM
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+
+# OAUTHBEARER on the OAUTH listener (SASL_PLAINTEXT). No
+# oauthbearer.sasl.server.callback.handler.class: Kafka's default unsecured
+# validator checks unsigned JWTs (alg none: sub, exp, iat).
+listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER
+listener.name.oauth.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";
 
 log.dirs=$LOG_DIRS
 num.partitions=$PARTITIONS
@@ -304,7 +315,7 @@ wait_ready() {
     if [ "$started" = 0 ] && tail -c +"$((from + 1))" "$LOG_FILE" 2>/dev/null | grep 'Kafka Server started' >/dev/null; then
       started=1
     fi
-    if [ "$started" = 1 ] && port_open "$PORT" && port_open "$SASL_PORT"; then
+    if [ "$started" = 1 ] && port_open "$PORT" && port_open "$SASL_PORT" && port_open "$OAUTH_PORT"; then
       if ! have kcat || kcat_ok; then return 0; fi
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -318,7 +329,7 @@ wait_ready() {
 
 launch() {
   local p
-  for p in "$PORT" "$SASL_PORT" "$CONTROLLER_PORT"; do
+  for p in "$PORT" "$SASL_PORT" "$OAUTH_PORT" "$CONTROLLER_PORT"; do
     if port_open "$p"; then die "port $HOST:$p is already in use by another process"; fi
   done
   local j from t0=$SECONDS
@@ -372,6 +383,7 @@ EDDY_TEST_SASL_BROKERS=$HOST:$SASL_PORT
 EDDY_TEST_SASL_MECHANISM=$SASL_MECHANISM
 EDDY_TEST_SASL_USER=$SASL_USER
 EDDY_TEST_SASL_PASSWORD=$SASL_PASSWORD
+EDDY_TEST_OAUTH_BROKERS=$HOST:$OAUTH_PORT
 EOF
 }
 
@@ -443,7 +455,7 @@ cmd_kill9() {
 cmd_status() {
   local pid
   if pid=$(broker_pid); then
-    say "running (pid $pid): PLAINTEXT $HOST:$PORT, SASL_PLAINTEXT $HOST:$SASL_PORT ($SASL_MECHANISM), data $DATA"
+    say "running (pid $pid): PLAINTEXT $HOST:$PORT, SASL_PLAINTEXT $HOST:$SASL_PORT ($SASL_MECHANISM), OAUTHBEARER $HOST:$OAUTH_PORT, data $DATA"
     return 0
   fi
   say "not running"
@@ -451,12 +463,12 @@ cmd_status() {
 }
 
 # check: PLAINTEXT answers, SASL accepts eddy/eddy-secret and refuses a wrong
-# password, using the Java client from the cached jars (Check.java).
+# password, OAUTHBEARER accepts an unsecured JWT, using the Java client from the cached jars (Check.java).
 cmd_check() {
   running || { say "not running"; return 3; }
   libs_ok || die "jars missing in $LIBS; run: scripts/kafka.sh up"
   "$(java_bin)" -Dlog4j2.configurationFile="file:$TOOLS_LOG4J" -cp "$LIBS/*" "$CHECK_JAVA" \
-    "$HOST:$PORT" "$HOST:$SASL_PORT" "$SASL_MECHANISM" "$SASL_USER" "$SASL_PASSWORD" 2>/dev/null
+    "$HOST:$PORT" "$HOST:$SASL_PORT" "$SASL_MECHANISM" "$SASL_USER" "$SASL_PASSWORD" "$HOST:$OAUTH_PORT" 2>/dev/null
 }
 
 cmd_logs() {

@@ -1,13 +1,15 @@
 // Self-test for the broker that scripts/kafka.sh runs; `scripts/kafka.sh check`
 // runs it in Java's source-file mode against the cached Kafka client jars:
 //
-//   java -cp 'LIBS/*' scripts/kafka/Check.java PLAINTEXT_ADDR SASL_ADDR MECHANISM USER PASSWORD
+//   java -cp 'LIBS/*' scripts/kafka/Check.java PLAINTEXT_ADDR SASL_ADDR MECHANISM USER PASSWORD [OAUTH_ADDR]
 //
 // It checks, with the real Java client:
 //   1. the PLAINTEXT listener answers (cluster id, node list);
 //   2. the SASL_PLAINTEXT listener accepts USER/PASSWORD with MECHANISM;
-//   3. the SASL_PLAINTEXT listener refuses a wrong password.
-// Exit code 0 when all three hold, 1 otherwise. (kcat from Debian 12 links
+//   3. the SASL_PLAINTEXT listener refuses a wrong password;
+//   4. with OAUTH_ADDR, the OAUTHBEARER listener accepts the Java client's
+//      unsecured JWT (OAuthBearerLoginModule, unsecuredLoginStringClaim_sub).
+// Exit code 0 when all hold, 1 otherwise. (kcat from Debian 12 links
 // librdkafka 2.0.2, whose SCRAM client Kafka 4.x rejects, so the SASL listener
 // is checked from Java.)
 import java.util.Properties;
@@ -23,8 +25,8 @@ public class Check {
     static int failures = 0;
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 5) {
-            System.err.println("usage: Check PLAINTEXT_ADDR SASL_ADDR MECHANISM USER PASSWORD");
+        if (args.length != 5 && args.length != 6) {
+            System.err.println("usage: Check PLAINTEXT_ADDR SASL_ADDR MECHANISM USER PASSWORD [OAUTH_ADDR]");
             System.exit(2);
         }
         String plain = args[0], sasl = args[1], mechanism = args[2], user = args[3], password = args[4];
@@ -38,6 +40,15 @@ public class Check {
         System.out.printf("%-4s SASL_PLAINTEXT %s with a wrong password is refused (%s)%n",
                 refused ? "ok" : "FAIL", sasl, wrong);
         if (!refused) failures++;
+
+        if (args.length == 6) {
+            Properties p = base(args[5]);
+            p.put("security.protocol", "SASL_PLAINTEXT");
+            p.put("sasl.mechanism", "OAUTHBEARER");
+            p.put("sasl.jaas.config", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required"
+                    + " unsecuredLoginStringClaim_sub=\"" + user + "\";");
+            report("SASL_PLAINTEXT " + args[5] + " with an unsecured JWT (OAUTHBEARER)", describe(p));
+        }
 
         System.exit(failures == 0 ? 0 : 1);
     }
