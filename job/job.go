@@ -51,6 +51,10 @@ type Options struct {
 	// and of a restore (state.Checkpointer.AfterStep); an error fails the
 	// run there, as a crash would stop it. Fault-injection tests use it.
 	AfterStep func(step string, seq int64) error
+	// Metrics, when set, is the HOST:PORT (":PORT" means loopback) the
+	// run serves /metrics on in the Prometheus text format, from Open
+	// until the run ends; a host other than loopback gets a warning.
+	Metrics string
 }
 
 // SpecError is an error in the spec or the options (a refused run, a
@@ -165,6 +169,13 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		return nil, err
 	}
 	r.closers = append(r.closers, eng.Close)
+	if o.Metrics != "" {
+		m, err := startMetrics(o.Metrics, eng, p.Name, o.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, m.stop)
+	}
 	if r.st != nil {
 		if err := r.st.start(ctx, eng, src); err != nil {
 			return nil, err

@@ -1,0 +1,109 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/eddyhq/eddy/engine"
+)
+
+// statsCollector exposes the engine's counters. It reads Engine.Stats, the
+// copy the engine publishes once per batch, so a scrape never touches the
+// per-record path.
+type statsCollector struct {
+	eng      *engine.Engine
+	pipeline string
+	descs    [6]*prometheus.Desc
+}
+
+// metricNames are the counters a run exposes, in engine.Stats order.
+var metricNames = [6][2]string{
+	{"eddy_records_in_total", "Records read from the source."},
+	{"eddy_records_passed_total", "Records that passed the filter into the window or the sinks."},
+	{"eddy_records_filtered_total", "Records the filter dropped."},
+	{"eddy_records_dead_total", "Records sent to the dead letters."},
+	{"eddy_records_late_total", "Records dropped as later than the allowed lateness."},
+	{"eddy_rows_total", "Result rows written to the sinks."},
+}
+
+func newStatsCollector(eng *engine.Engine, pipeline string) *statsCollector {
+	c := &statsCollector{eng: eng, pipeline: pipeline}
+	for i, n := range metricNames {
+		c.descs[i] = prometheus.NewDesc(n[0], n[1], nil, prometheus.Labels{"pipeline": pipeline})
+	}
+	return c
+}
+
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.eng.Stats()
+	for i, v := range [6]int64{s.In, s.Passed, s.Filtered, s.Dead, s.Late, s.Rows} {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
+	}
+}
+
+// metricsServer serves /metrics for one run.
+type metricsServer struct {
+	srv  *http.Server
+	done chan error
+}
+
+// startMetrics listens on addr (loopback unless the host says otherwise,
+// with a warning to w) and serves the run's counters at /metrics.
+func startMetrics(addr string, eng *engine.Engine, pipeline string, w io.Writer) (*metricsServer, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics %s: %w", addr, err)
+	}
+	if host == "" {
+		addr = net.JoinHostPort("127.0.0.1", addr[1:])
+	} else if !loopback(host) {
+		fmt.Fprintf(w, "eddy: warning: --metrics %s is not a loopback address: anyone who can reach it can read the run's metrics (no TLS, no authentication)\n", addr)
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(newStatsCollector(eng, pipeline)); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	m := &metricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, done: make(chan error, 1)}
+	go func() { m.done <- m.srv.Serve(ln) }()
+	fmt.Fprintf(w, "eddy: metrics at http://%s/metrics\n", ln.Addr())
+	return m, nil
+}
+
+// stop shuts the server down, letting a scrape in flight finish.
+func (m *metricsServer) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := m.srv.Shutdown(ctx)
+	if serr := <-m.done; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

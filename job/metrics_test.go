@@ -1,0 +1,126 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/eddyhq/eddy/internal/runtest"
+	"github.com/eddyhq/eddy/pipeline"
+)
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrape reads /metrics at addr and parses the text format.
+func scrape(addr string) (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
+}
+
+func counter(fams map[string]*dto.MetricFamily, name string) (int64, bool) {
+	f := fams[name]
+	if f == nil || f.GetType() != dto.MetricType_COUNTER || len(f.Metric) != 1 {
+		return 0, false
+	}
+	return int64(f.Metric[0].GetCounter().GetValue()), true
+}
+
+// TestMetricsScrape runs a pipeline over stdin with --metrics, scrapes
+// /metrics over HTTP once the source has read every record, and checks the
+// counters against the run's final Stats and the accounting
+// in = passed + filtered + dead + late. After the run the server is down.
+func TestMetricsScrape(t *testing.T) {
+	spec := "name: m\nsource: {file: '-'}\nstages:\n  - filter: a > 1\n"
+	p, err := pipeline.Parse("p.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w := io.Pipe()
+	var out, stderr runtest.SyncBuffer
+	addr := freeAddr(t)
+	j, err := Open(context.Background(), p, Options{Stdin: r, Stdout: &out, Stderr: &stderr, Metrics: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	done := make(chan error, 1)
+	go func() {
+		st, err := j.Run(context.Background())
+		if err == nil {
+			err = fmt.Errorf("%s", st)
+		}
+		done <- err
+	}()
+	// 3 pass, 2 filtered, 1 dead (not JSON)
+	io.WriteString(w, `{"a":2}`+"\n"+`{"a":1}`+"\n"+`{"a":3}`+"\n"+"nope\n"+`{"a":0}`+"\n"+`{"a":5}`+"\n")
+	var fams map[string]*dto.MetricFamily
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fams, err = scrape(addr)
+		if n, _ := counter(fams, "eddy_records_in_total"); err == nil && n == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no in=6 scraped: %v %v", err, fams)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Close()
+	res := <-done
+	final := res.Error() // the Stats on success
+	got := map[string]int64{}
+	for _, n := range metricNames {
+		v, ok := counter(fams, n[0])
+		if !ok {
+			t.Fatalf("%s: no single counter in %v", n[0], fams)
+		}
+		got[n[0]] = v
+		if l := fams[n[0]].Metric[0].GetLabel(); len(l) != 1 || l[0].GetName() != "pipeline" || l[0].GetValue() != "m" {
+			t.Errorf("%s labels %v, want pipeline=m", n[0], l)
+		}
+	}
+	want := fmt.Sprintf("in=%d passed=%d filtered=%d dead=%d late=%d rows=%d",
+		got["eddy_records_in_total"], got["eddy_records_passed_total"], got["eddy_records_filtered_total"],
+		got["eddy_records_dead_total"], got["eddy_records_late_total"], got["eddy_rows_total"])
+	if final != want {
+		t.Errorf("scraped %s, run ended with %s", want, final)
+	}
+	if want != "in=6 passed=3 filtered=2 dead=1 late=0 rows=3" {
+		t.Errorf("scraped %s", want)
+	}
+	if in, sum := got["eddy_records_in_total"], got["eddy_records_passed_total"]+got["eddy_records_filtered_total"]+got["eddy_records_dead_total"]+got["eddy_records_late_total"]; in != sum {
+		t.Errorf("in %d != passed+filtered+dead+late %d", in, sum)
+	}
+	if !strings.Contains(stderr.String(), "eddy: metrics at http://"+addr+"/metrics") {
+		t.Errorf("stderr %q does not name the metrics address", stderr.String())
+	}
+	if _, err := scrape(addr); err == nil {
+		t.Error("the metrics server is still up after the run")
+	}
+}
