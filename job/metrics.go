@@ -66,7 +66,7 @@ type metricsServer struct {
 func startMetrics(addr string, eng *engine.Engine, pipeline string, w io.Writer) (*metricsServer, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics %s: %w", addr, err)
+		return nil, specErr(fmt.Errorf("--metrics %s: want HOST:PORT or :PORT: %w", addr, err))
 	}
 	if host == "" {
 		addr = net.JoinHostPort("127.0.0.1", addr[1:])

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -122,5 +123,45 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	if _, err := scrape(addr); err == nil {
 		t.Error("the metrics server is still up after the run")
+	}
+}
+
+// TestMetricsAddr: a malformed --metrics is a *SpecError; a host other than
+// loopback is served with a warning; ":PORT" binds loopback.
+func TestMetricsAddr(t *testing.T) {
+	port := func() string { _, p, _ := net.SplitHostPort(freeAddr(t)); return p }
+	tests := []struct {
+		name, addr, warn string
+		spec             bool
+	}{
+		{"no port", "localhost", "", true},
+		{"port only", ":" + port(), "", false},
+		{"any host", "0.0.0.0:" + port(), "is not a loopback address", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := pipeline.Parse("p.yaml", []byte("source: {file: '-'}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr runtest.SyncBuffer
+			j, err := Open(context.Background(), p, Options{Stdin: strings.NewReader(""), Stderr: &stderr, Metrics: tt.addr})
+			if tt.spec {
+				if !errors.As(err, new(*SpecError)) {
+					t.Fatalf("error %T %v, want a *SpecError", err, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			if tt.warn == "" && strings.Contains(stderr.String(), "warning") || !strings.Contains(stderr.String(), tt.warn) {
+				t.Errorf("stderr %q, want %q", stderr.String(), tt.warn)
+			}
+			if tt.addr[0] == ':' && !strings.Contains(stderr.String(), "http://127.0.0.1"+tt.addr+"/metrics") {
+				t.Errorf("stderr %q: not on loopback", stderr.String())
+			}
+		})
 	}
 }
