@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/kcfg"
@@ -55,6 +57,11 @@ type Options struct {
 	// run serves /metrics on in the Prometheus text format, from Open
 	// until the run ends; a host other than loopback gets a warning.
 	Metrics string
+	// MetricsWindows adds to /metrics the latest closed window of each key
+	// as gauges (sink.WindowGauges), at most MetricsMaxSeries series
+	// (default 10000). It needs Metrics and a pipeline ending in a window.
+	MetricsWindows   bool
+	MetricsMaxSeries int
 }
 
 // SpecError is an error in the spec or the options (a refused run, a
@@ -104,6 +111,14 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	// before anything is opened or created
 	if err := checkRun(p, o); err != nil {
 		return nil, err
+	}
+	var collectors []prometheus.Collector
+	var gauges *sink.WindowGauges
+	if o.MetricsWindows {
+		if gauges, err = windowGauges(p, o); err != nil {
+			return nil, err
+		}
+		collectors = append(collectors, gauges)
 	}
 	r := &runner{p: p, o: o}
 	defer func() {
@@ -159,7 +174,11 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if err != nil {
 		return nil, err
 	}
-	opts := engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track, Schemas: schemas}
+	engSinks := sinks
+	if gauges != nil {
+		engSinks = append(sinks[:len(sinks):len(sinks)], gauges)
+	}
+	opts := engine.Options{Sinks: engSinks, Dead: dead, TrackOffsets: track, Schemas: schemas}
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
 		opts.WindowStore = windowStore(p)
@@ -170,7 +189,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	}
 	r.closers = append(r.closers, eng.Close)
 	if o.Metrics != "" {
-		m, err := startMetrics(o.Metrics, eng, p.Name, o.Stderr)
+		m, err := startMetrics(o.Metrics, o.Stderr, append(collectors, newStatsCollector(eng, p.Name))...)
 		if err != nil {
 			return nil, err
 		}

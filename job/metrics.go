@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/sink"
 )
 
 // statsCollector exposes the engine's counters. It reads Engine.Stats, the
@@ -61,9 +63,28 @@ type metricsServer struct {
 	done chan error
 }
 
+// windowGauges is the sink behind Options.MetricsWindows.
+func windowGauges(p *pipeline.Pipeline, o Options) (*sink.WindowGauges, error) {
+	if o.Metrics == "" {
+		return nil, specErr(errors.New("--metrics-windows needs --metrics ADDR"))
+	}
+	l, err := sink.LayoutOf(p)
+	if err != nil {
+		return nil, specErr(fmt.Errorf("--metrics-windows: %w", err))
+	}
+	max := o.MetricsMaxSeries
+	if max == 0 {
+		max = 10000
+	}
+	if max < 0 {
+		return nil, specErr(fmt.Errorf("--metrics-max-series %d: want a positive number", max))
+	}
+	return sink.NewWindowGauges(l, max), nil
+}
+
 // startMetrics listens on addr (loopback unless the host says otherwise,
 // with a warning to w) and serves the run's counters at /metrics.
-func startMetrics(addr string, eng *engine.Engine, pipeline string, w io.Writer) (*metricsServer, error) {
+func startMetrics(addr string, w io.Writer, cs ...prometheus.Collector) (*metricsServer, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, specErr(fmt.Errorf("--metrics %s: want HOST:PORT or :PORT: %w", addr, err))
@@ -74,8 +95,10 @@ func startMetrics(addr string, eng *engine.Engine, pipeline string, w io.Writer)
 		fmt.Fprintf(w, "eddy: warning: --metrics %s is not a loopback address: anyone who can reach it can read the run's metrics (no TLS, no authentication)\n", addr)
 	}
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(newStatsCollector(eng, pipeline)); err != nil {
-		return nil, err
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

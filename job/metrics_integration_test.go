@@ -1,13 +1,11 @@
 //go:build integration
 
-package job_test
+package job
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,10 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/eddyhq/eddy/internal/runtest"
-	"github.com/eddyhq/eddy/job"
-	"github.com/eddyhq/eddy/pipeline"
 )
 
 // TestIntegrationMetricsScraped: the real Prometheus of scripts/serving.sh
@@ -31,26 +25,10 @@ func TestIntegrationMetricsScraped(t *testing.T) {
 		t.Skip("EDDY_TEST_PROMETHEUS and EDDY_TEST_PROMETHEUS_TARGETS unset: run under scripts/serving.sh up")
 	}
 	name := "metrics_" + strconv.FormatInt(time.Now().UnixNano(), 36) // a fresh pipeline label per run
-	p, err := pipeline.Parse("p.yaml", []byte("name: "+name+"\nsource: {file: '-'}\nstages:\n  - filter: a > 1\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	r, w := io.Pipe()
-	var stderr runtest.SyncBuffer
-	j, err := job.Open(context.Background(), p, job.Options{Stdin: r, Stdout: io.Discard, Stderr: &stderr, Metrics: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	done := make(chan error, 1)
-	go func() { _, err := j.Run(context.Background()); done <- err }()
-	defer func() { w.Close(); <-done }()
+	spec := "name: " + name + "\nsource: {file: '-'}\nstages:\n  - filter: a > 1\n"
+	addr := freeAddr(t)
+	w, wait := runPiped(t, spec, Options{Metrics: addr})
+	defer func() { w.Close(); wait() }()
 
 	const n = 1000
 	var in strings.Builder

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/internal/runtest"
 	"github.com/eddyhq/eddy/pipeline"
 )
@@ -28,6 +29,34 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// runPiped opens spec (its source stdin) with o and runs it in the
+// background; the run reads what is written to w, and wait, after w is
+// closed, returns the run's Stats and error.
+func runPiped(t *testing.T, spec string, o Options) (w *io.PipeWriter, wait func() (engine.Stats, error)) {
+	t.Helper()
+	p, err := pipeline.Parse("p.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w := io.Pipe()
+	o.Stdin, o.Stdout = r, io.Discard
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	j, err := Open(context.Background(), p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	type result struct {
+		st  engine.Stats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { st, err := j.Run(context.Background()); done <- result{st, err} }()
+	return w, func() (engine.Stats, error) { res := <-done; return res.st, res.err }
 }
 
 // scrape reads /metrics at addr and parses the text format.
@@ -58,29 +87,13 @@ func counter(fams map[string]*dto.MetricFamily, name string) (int64, bool) {
 // in = passed + filtered + dead + late. After the run the server is down.
 func TestMetricsScrape(t *testing.T) {
 	spec := "name: m\nsource: {file: '-'}\nstages:\n  - filter: a > 1\n"
-	p, err := pipeline.Parse("p.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, w := io.Pipe()
-	var out, stderr runtest.SyncBuffer
+	var stderr runtest.SyncBuffer
 	addr := freeAddr(t)
-	j, err := Open(context.Background(), p, Options{Stdin: r, Stdout: &out, Stderr: &stderr, Metrics: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	done := make(chan error, 1)
-	go func() {
-		st, err := j.Run(context.Background())
-		if err == nil {
-			err = fmt.Errorf("%s", st)
-		}
-		done <- err
-	}()
+	w, wait := runPiped(t, spec, Options{Stderr: &stderr, Metrics: addr})
 	// 3 pass, 2 filtered, 1 dead (not JSON)
 	io.WriteString(w, `{"a":2}`+"\n"+`{"a":1}`+"\n"+`{"a":3}`+"\n"+"nope\n"+`{"a":0}`+"\n"+`{"a":5}`+"\n")
 	var fams map[string]*dto.MetricFamily
+	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		fams, err = scrape(addr)
@@ -93,8 +106,11 @@ func TestMetricsScrape(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	w.Close()
-	res := <-done
-	final := res.Error() // the Stats on success
+	st, err := wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := st.String()
 	got := map[string]int64{}
 	for _, n := range metricNames {
 		v, ok := counter(fams, n[0])
@@ -163,5 +179,53 @@ func TestMetricsAddr(t *testing.T) {
 				t.Errorf("stderr %q: not on loopback", stderr.String())
 			}
 		})
+	}
+}
+
+// TestMetricsWindows: with MetricsWindows the latest closed window of each
+// key is a gauge per aggregate, labelled with the key; past the series cap
+// a key's rows are counted as overflow, not kept.
+func TestMetricsWindows(t *testing.T) {
+	spec := "name: w\nsource: {file: '-'}\ntime: {field: ts}\nstages:\n" +
+		"  - window: {tumbling: 10s, key: [k], aggregate: {n: count(), top: max(v)}}\n"
+	addr := freeAddr(t)
+	// 2 aggregates, a cap of 4 series: 2 keys
+	w, wait := runPiped(t, spec, Options{Metrics: addr, MetricsWindows: true, MetricsMaxSeries: 4})
+	defer func() { w.Close(); wait() }()
+	io.WriteString(w, `{"ts":1000,"k":"a","v":3}
+{"ts":2000,"k":"a","v":7}
+{"ts":3000,"k":"b","v":1}
+{"ts":4000,"k":"c","v":2}
+{"ts":5000,"k":"c","v":9}
+{"ts":25000,"k":"a","v":1}
+`)
+	want := map[string][2]float64{"a": {2, 7}, "b": {1, 1}, "c": {2, 9}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fams, err := scrape(addr)
+		if err == nil && fams["eddy_window_series_overflow_total"] != nil && fams["eddy_window_series_overflow_total"].Metric[0].GetCounter().GetValue() == 1 {
+			n, top := fams["eddy_window_n"], fams["eddy_window_top"]
+			if n == nil || top == nil || n.GetType() != dto.MetricType_GAUGE || len(n.Metric) != 2 || len(top.Metric) != 2 {
+				t.Fatalf("want 2 series of each gauge: %v", fams)
+			}
+			for i, f := range []*dto.MetricFamily{n, top} {
+				for _, m := range f.Metric {
+					var key string
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "k" {
+							key = l.GetValue()
+						}
+					}
+					if wv, ok := want[key]; !ok || m.GetGauge().GetValue() != wv[i] {
+						t.Errorf("%s{k=%q} = %v, want %v", f.GetName(), key, m.GetGauge().GetValue(), wv[i])
+					}
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no overflow of 1 scraped: %v %v", err, fams)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
