@@ -189,6 +189,9 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	}
 	r.closers = append(r.closers, eng.Close)
 	if o.Metrics != "" {
+		if r.st != nil {
+			collectors = append(collectors, newCheckpointCollector(r.st.cp, p.Name))
+		}
 		m, err := startMetrics(o.Metrics, o.Stderr, append(collectors, newStatsCollector(eng, p.Name))...)
 		if err != nil {
 			return nil, err

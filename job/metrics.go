@@ -15,6 +15,7 @@ import (
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/state"
 )
 
 // statsCollector exposes the engine's counters. It reads Engine.Stats, the
@@ -55,6 +56,38 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, v := range [6]int64{s.In, s.Passed, s.Filtered, s.Dead, s.Late, s.Rows} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
 	}
+}
+
+// checkpointCollector exposes a state section's checkpoints
+// (state.Checkpointer.Metrics, atomics the checkpointer sets).
+type checkpointCollector struct {
+	cp                         *state.Checkpointer
+	count, total, last, nbytes *prometheus.Desc
+}
+
+func newCheckpointCollector(cp *state.Checkpointer, pipeline string) *checkpointCollector {
+	l := prometheus.Labels{"pipeline": pipeline}
+	return &checkpointCollector{cp: cp,
+		count:  prometheus.NewDesc("eddy_checkpoints_total", "Checkpoints taken.", nil, l),
+		total:  prometheus.NewDesc("eddy_checkpoint_seconds_total", "Time the engine waited for checkpoints.", nil, l),
+		last:   prometheus.NewDesc("eddy_checkpoint_last_seconds", "Time the engine waited for the last checkpoint.", nil, l),
+		nbytes: prometheus.NewDesc("eddy_checkpoint_last_bytes", "The last checkpoint's window snapshot and redo rows, in bytes.", nil, l),
+	}
+}
+
+func (c *checkpointCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.count
+	ch <- c.total
+	ch <- c.last
+	ch <- c.nbytes
+}
+
+func (c *checkpointCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.cp.Metrics()
+	ch <- prometheus.MustNewConstMetric(c.count, prometheus.CounterValue, float64(m.Count))
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, m.Total.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, m.Last.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.nbytes, prometheus.GaugeValue, float64(m.LastBytes))
 }
 
 // metricsServer serves /metrics for one run.

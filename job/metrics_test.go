@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +226,48 @@ func TestMetricsWindows(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no overflow of 1 scraped: %v %v", err, fams)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestMetricsCheckpoints: a run with a state section, following a topic,
+// exposes its checkpoints: their count and time grow and the last one's
+// window snapshot has a size.
+func TestMetricsCheckpoints(t *testing.T) {
+	addr := runtest.Cluster(t, "bids")
+	runtest.ProducePartitioned(t, addr, "bids", 500)
+	dir := t.TempDir()
+	spec := runtest.StateSpec("name: ck\nsource: {kafka: {brokers: [" + addr + "], topic: bids}}")
+	spec = strings.NewReplacer("  - duckdb: {path: out.duckdb, table: bids, batch_rows: 300}\n", "",
+		"file: out.jsonl", "file: "+filepath.Join(dir, "out.jsonl"), "file: dead.jsonl", "file: "+filepath.Join(dir, "dead.jsonl"),
+		"dir: st", "dir: "+filepath.Join(dir, "st")).Replace(spec)
+	p, err := pipeline.Parse(filepath.Join(dir, "p.yaml"), []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	maddr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	j, err := Open(ctx, p, Options{Stdout: io.Discard, Stderr: io.Discard, Metrics: maddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	done := make(chan error, 1)
+	go func() { _, err := j.Run(ctx); done <- err }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fams, err := scrape(maddr)
+		n, _ := counter(fams, "eddy_checkpoints_total")
+		if err == nil && n >= 2 && fams["eddy_checkpoint_last_bytes"].Metric[0].GetGauge().GetValue() > 0 {
+			if s := fams["eddy_checkpoint_seconds_total"].Metric[0].GetCounter().GetValue(); s <= 0 {
+				t.Errorf("eddy_checkpoint_seconds_total %v after %d checkpoints", s, n)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 2 checkpoints with a size scraped: %v %v", err, fams)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
