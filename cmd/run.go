@@ -13,8 +13,9 @@ import (
 )
 
 type runFlags struct {
-	input, out, dlq, stats string
-	resetState             bool
+	input, out, dlq, stats, metrics string
+	resetState, metricsWindows      bool
+	metricsMaxSeries                int
 }
 
 func newRunCmd() *cobra.Command {
@@ -38,6 +39,11 @@ With a state section (docs/state.md) eddy checkpoints window state, source
 positions and sink progress to state.dir every state.checkpoint_every, and a
 restarted run resumes from the last checkpoint; --reset-state discards it.
 
+--metrics serves the run's counters at http://ADDR/metrics in the Prometheus
+text format while it runs (docs/serving.md, "eddy's own metrics");
+--metrics-windows adds the latest closed window of each key as gauges, at
+most --metrics-max-series series.
+
 Exit status: 0 when the run completes (dead letters are not failures),
 1 on a runtime failure, 2 on a bad spec or bad flags.`,
 		Example: `  eddy gen nexmark --only bids --count 1000000 > bids.jsonl
@@ -51,6 +57,9 @@ Exit status: 0 when the run completes (dead letters are not failures),
 	fl.StringVarP(&f.out, "out", "o", "", "write rows to `PATH` (- for stdout) instead of the spec's sinks")
 	fl.StringVar(&f.dlq, "dlq", "", "write dead letters to `PATH` instead of the spec's dlq")
 	fl.StringVar(&f.stats, "stats", "", "write the final counters as JSON to `PATH` (- for stdout)")
+	fl.StringVar(&f.metrics, "metrics", "", "serve the run's counters at `HOST:PORT`/metrics for Prometheus (\":PORT\" is loopback; another host is reachable by others)")
+	fl.BoolVar(&f.metricsWindows, "metrics-windows", false, "with --metrics, also serve the latest closed window of each key as gauges (one per aggregate)")
+	fl.IntVar(&f.metricsMaxSeries, "metrics-max-series", 10000, "with --metrics-windows, keep at most `N` series; rows of further keys are counted as overflow")
 	fl.BoolVar(&f.resetState, "reset-state", false, "discard the spec's state directory (state.dir) and start from the beginning")
 	return c
 }
@@ -71,7 +80,7 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 		return usageError{err}
 	}
 	ctx := c.Context()
-	j, err := job.Open(ctx, p, job.Options{Input: f.input, Out: f.out, DLQ: f.dlq, Stats: f.stats, ResetState: f.resetState,
+	j, err := job.Open(ctx, p, job.Options{Input: f.input, Out: f.out, DLQ: f.dlq, Stats: f.stats, ResetState: f.resetState, Metrics: f.metrics, MetricsWindows: f.metricsWindows, MetricsMaxSeries: f.metricsMaxSeries,
 		Stdin: c.InOrStdin(), Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(), Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) },
 		SchemaRegistry: func() (format.Config, format.Config) { return registryConfig(c) }})
 	if err != nil {

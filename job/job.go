@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/kcfg"
@@ -51,6 +53,15 @@ type Options struct {
 	// and of a restore (state.Checkpointer.AfterStep); an error fails the
 	// run there, as a crash would stop it. Fault-injection tests use it.
 	AfterStep func(step string, seq int64) error
+	// Metrics, when set, is the HOST:PORT (":PORT" means loopback) the
+	// run serves /metrics on in the Prometheus text format, from Open
+	// until the run ends; a host other than loopback gets a warning.
+	Metrics string
+	// MetricsWindows adds to /metrics the latest closed window of each key
+	// as gauges (sink.WindowGauges), at most MetricsMaxSeries series
+	// (default 10000). It needs Metrics and a pipeline ending in a window.
+	MetricsWindows   bool
+	MetricsMaxSeries int
 }
 
 // SpecError is an error in the spec or the options (a refused run, a
@@ -100,6 +111,14 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	// before anything is opened or created
 	if err := checkRun(p, o); err != nil {
 		return nil, err
+	}
+	var collectors []prometheus.Collector
+	var gauges *sink.WindowGauges
+	if o.MetricsWindows {
+		if gauges, err = windowGauges(p, o); err != nil {
+			return nil, err
+		}
+		collectors = append(collectors, gauges)
 	}
 	r := &runner{p: p, o: o}
 	defer func() {
@@ -155,7 +174,11 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if err != nil {
 		return nil, err
 	}
-	opts := engine.Options{Sinks: sinks, Dead: dead, TrackOffsets: track, Schemas: schemas}
+	engSinks := sinks
+	if gauges != nil {
+		engSinks = append(sinks[:len(sinks):len(sinks)], gauges)
+	}
+	opts := engine.Options{Sinks: engSinks, Dead: dead, TrackOffsets: track, Schemas: schemas}
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
 		if opts.WindowStore, err = windowStore(p); err != nil {
@@ -167,6 +190,16 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		return nil, err
 	}
 	r.closers = append(r.closers, eng.Close)
+	if o.Metrics != "" {
+		if r.st != nil {
+			collectors = append(collectors, newCheckpointCollector(r.st.cp, p.Name))
+		}
+		m, err := startMetrics(o.Metrics, o.Stderr, append(collectors, newStatsCollector(eng, p.Name))...)
+		if err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, m.stop)
+	}
 	if r.st != nil {
 		if err := r.st.start(ctx, eng, src); err != nil {
 			return nil, err

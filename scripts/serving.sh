@@ -25,7 +25,8 @@
 #   EDDY_SERVING_TIMEOUT     seconds to wait for readiness (default 60)
 #
 # Files in the data dir: redis/, influxdb/ (with influxdb.conf), prometheus/
-# (with prometheus.yml), NAME.pid and NAME.log per server.
+# (with prometheus.yml, and targets/ for the file_sd scrape job "eddy"),
+# NAME.pid and NAME.log per server.
 set -euo pipefail
 
 DATA=${EDDY_SERVING_DATA:-/tmp/eddy-serving}
@@ -119,7 +120,7 @@ port_of() {
 }
 
 write_configs() {
-  mkdir -p "$DATA/redis" "$DATA/influxdb/meta" "$DATA/influxdb/data" "$DATA/influxdb/wal" "$DATA/prometheus/tsdb"
+  mkdir -p "$DATA/redis" "$DATA/influxdb/meta" "$DATA/influxdb/data" "$DATA/influxdb/wal" "$DATA/prometheus/tsdb" "$DATA/prometheus/targets"
   cat >"$DATA/influxdb/influxdb.conf" <<CONF
 # Written by scripts/serving.sh.
 reporting-disabled = true
@@ -138,9 +139,18 @@ bind-address = "$HOST:$((INFLUX_PORT + 2))"
   store-enabled = false
 CONF
   cat >"$DATA/prometheus/prometheus.yml" <<CONF
-# Written by scripts/serving.sh: no scrape targets; samples arrive by remote write.
+# Written by scripts/serving.sh: samples arrive by remote write; the job
+# "eddy" scrapes the /metrics of the runs listed in targets/*.json (file_sd:
+# a test writes a file there and removes it).
 global:
   scrape_interval: 15s
+scrape_configs:
+  - job_name: eddy
+    scrape_interval: 1s
+    scrape_timeout: 1s
+    file_sd_configs:
+      - files: ["$DATA/prometheus/targets/*.json"]
+        refresh_interval: 1s
 CONF
 }
 
@@ -195,6 +205,7 @@ print_env() {
 EDDY_TEST_REDIS=$HOST:$REDIS_PORT
 EDDY_TEST_INFLUXDB=http://$HOST:$INFLUX_PORT
 EDDY_TEST_PROMETHEUS=http://$HOST:$PROM_PORT
+EDDY_TEST_PROMETHEUS_TARGETS=$DATA/prometheus/targets
 ENV
 }
 

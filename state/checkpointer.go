@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyhq/eddy/engine"
@@ -53,6 +54,35 @@ type Checkpointer struct {
 	Last time.Duration
 
 	saving chan error // the write in flight; nil when none
+	// what Metrics reads from another goroutine
+	count, totalNs, lastNs, lastBytes atomic.Int64
+}
+
+// CheckpointMetrics describes the checkpoints taken so far.
+type CheckpointMetrics struct {
+	Count       int64
+	Total, Last time.Duration // the engine's wait, summed and for the last one
+	LastBytes   int64         // the last one's window snapshot and redo rows
+}
+
+// Metrics returns the checkpoints' counters; safe to call while the
+// engine runs.
+func (c *Checkpointer) Metrics() CheckpointMetrics {
+	return CheckpointMetrics{Count: c.count.Load(), Total: time.Duration(c.totalNs.Load()),
+		Last: time.Duration(c.lastNs.Load()), LastBytes: c.lastBytes.Load()}
+}
+
+// done records a checkpoint that started at start.
+func (c *Checkpointer) done(start time.Time, ck *Checkpoint) {
+	c.Last = time.Since(start)
+	n := int64(len(ck.Engine.Window))
+	for _, r := range ck.Redo {
+		n += int64(len(r))
+	}
+	c.lastBytes.Store(n)
+	c.lastNs.Store(int64(c.Last))
+	c.totalNs.Add(int64(c.Last))
+	c.count.Add(1)
 }
 
 // Wait waits for the checkpoint being written and returns its error. Call
@@ -129,7 +159,7 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 			done <- err
 		}(c.saving)
 		c.Meta.Seq = m.Seq
-		c.Last = time.Since(start)
+		c.done(start, ck)
 		return nil
 	}
 	if err := c.Store.Save(ck); err != nil {
@@ -153,7 +183,7 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 			return err
 		}
 	}
-	c.Last = time.Since(start)
+	c.done(start, ck)
 	return nil
 }
 
