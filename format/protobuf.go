@@ -789,11 +789,25 @@ func mapKeyText(v value.Value, kf *pfield) string {
 	return strconv.FormatInt(v.I, 10)
 }
 
+// unmarshalDynamic is proto.Unmarshal into a dynamicpb message, with a
+// panic of the library on hostile bytes turned into an error: protobuf-go
+// v1.36.12 panics ("cannot convert nil to map key") on some corrupt map
+// entries (FuzzProtobuf's seed 65b4b2cf8fee4920), and a record must be a
+// dead letter, never a crash.
+func unmarshalDynamic(b []byte, m *dynamicpb.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("protobuf: %v", p)
+		}
+	}()
+	return proto.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, m)
+}
+
 // dynamic fills the slots of lists, maps and messages wanted whole from a
 // dynamicpb message of the record.
 func (r *protoReader) dynamic(prog *protoProg, b []byte) {
 	m := dynamicpb.NewMessage(prog.desc)
-	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, m); err != nil {
+	if err := unmarshalDynamic(b, m); err != nil {
 		r.fail(ErrCorrupt, "%v", err)
 		return
 	}
