@@ -87,13 +87,8 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 					b.Fatal(err)
 				}
 				opts := engine.Options{Sinks: []sink.Sink{out}}
-				if bc.backend == "pebble" {
-					st, err := pebblestore.Open(pebblestore.Options{Dir: filepath.Join(dir, "st", "windows")})
-					if err != nil {
-						b.Fatal(err)
-					}
-					opts.WindowStore = st
-				}
+				// the state directory first, as job.Open does: its window store
+				// lives inside it
 				var cp *Checkpointer
 				if every > 0 {
 					st, err := Open(filepath.Join(dir, "st"))
@@ -103,6 +98,13 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 					defer st.Close()
 					cp = &Checkpointer{Store: st, Sinks: []Tracked{{Name: "out", Sink: out}}}
 					opts.Checkpointer, opts.CheckpointEvery = cp, every
+				}
+				if bc.backend == "pebble" {
+					st, err := pebblestore.Open(pebblestore.Options{Dir: filepath.Join(dir, "st", "windows")})
+					if err != nil {
+						b.Fatal(err)
+					}
+					opts.WindowStore = st
 				}
 				e, err := engine.New(plan, opts)
 				if err != nil {
