@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -162,7 +164,12 @@ type compiler struct {
 }
 
 func (c *compiler) errorf(line int, path, format string, args ...any) {
-	c.errs = append(c.errs, &Error{File: c.p.File, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	c.errorfAt(line, 0, path, format, args...)
+}
+
+// errorfAt is errorf with the file column too.
+func (c *compiler) errorfAt(line, col int, path, format string, args ...any) {
+	c.errs = append(c.errs, &Error{File: c.p.File, Line: line, Col: col, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // Compile turns a parsed pipeline into a Plan. Errors are [Errors].
@@ -357,36 +364,26 @@ func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Prog
 	}
 	prog, err := expr.Compile(e.Src, opts...)
 	if err != nil {
-		line, col := e.Line, 0
-		msg := err.Error()
+		eline, ecol, msg := 0, -1, err.Error()
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			msg = fe.Message
-			line, col = e.locate(fe.Line, fe.Column)
+			msg, eline, ecol = fe.Message, fe.Line, fe.Column
 		} else if m := exprPos.FindStringSubmatch(strings.SplitN(msg, "\n", 2)[0]); m != nil {
-			l, _ := strconv.Atoi(m[1])
-			c, _ := strconv.Atoi(m[2])
-			line, col = e.locate(l, c)
+			eline, _ = strconv.Atoi(m[1])
+			ecol, _ = strconv.Atoi(m[2])
 			msg = strings.TrimSpace(exprPos.ReplaceAllString(strings.SplitN(msg, "\n", 2)[0], ""))
 		}
-		if col > 0 {
-			c.errorf(line, path, "expression does not compile at column %d: %s", col, msg)
-		} else {
-			c.errorf(line, path, "expression does not compile: %s", msg)
+		if ecol < 0 {
+			c.errorf(e.Line, path, "expression does not compile: %s", msg)
+			return nil
 		}
+		c.exprError(e, path, eline, ecol, msg)
 		return nil
 	}
 	p := &Program{Src: e.Src, Prog: prog}
 	if bad := unknownCall(prog.Node()); bad != nil {
-		line, col := e.locate(1, bad.Location().From)
-		if c := e.offsetPos(bad.Location().From); c.Line > 0 {
-			line, col = c.Line, c.Column
-		}
-		if col > 0 {
-			c.errorf(line, path, "expression does not compile at column %d: unknown function %s", col, bad.Value)
-		} else {
-			c.errorf(line, path, "expression does not compile: unknown function %s", bad.Value)
-		}
+		eline, ecol := e.lineCol(bad.Location().From)
+		c.exprError(e, path, eline, ecol, "unknown function "+bad.Value)
 		return nil
 	}
 	for _, name := range identifiers(prog.Node()) {
@@ -402,6 +399,57 @@ func (c *compiler) program(e Expr, path string, sc *schema, isFilter bool) *Prog
 		p.Vars = append(p.Vars, Var{Name: name, Slot: slot})
 	}
 	return p
+}
+
+// exprError reports a compile error at an expression position (1-based
+// line, 0-based column, as expr gives them): the column inside the
+// expression in the message, the file's line and column in front. An
+// error at the end of the expression (expr's EOF) points at its last
+// character and says the expression ends too early.
+func (c *compiler) exprError(e Expr, path string, eline, ecol int, msg string) {
+	lines := strings.Split(e.Src, "\n")
+	if eline < 1 {
+		eline = 1
+	}
+	if eline > len(lines) {
+		eline, ecol = len(lines), utf8.RuneCountInString(lines[len(lines)-1])
+	}
+	if strings.HasSuffix(msg, "EOF") {
+		// expr places an EOF past the last character; trailing blanks
+		// are not where the expression stopped
+		eline = len(lines)
+		for eline > 1 && strings.TrimSpace(lines[eline-1]) == "" {
+			eline--
+		}
+		ecol = max(utf8.RuneCountInString(strings.TrimRightFunc(lines[eline-1], unicode.IsSpace))-1, 0)
+		msg = "the expression ends too early"
+	}
+	ecol = min(ecol, max(utf8.RuneCountInString(lines[eline-1])-1, 0))
+	where := fmt.Sprintf("column %d", ecol+1)
+	if len(lines) > 1 {
+		where = fmt.Sprintf("line %d, column %d", eline, ecol+1)
+	}
+	line, col := e.locate(eline, ecol)
+	if line == 0 {
+		line = e.Line
+	}
+	c.errorfAt(line, col, path, "expression does not compile at %s of %q: %s", where, strings.TrimRight(e.Src, "\n"), msg)
+}
+
+// lineCol turns a rune offset in Src into expr's (1-based line, 0-based
+// column).
+func (e Expr) lineCol(off int) (line, col int) {
+	line = 1
+	for i, r := range []rune(e.Src) {
+		if i == off {
+			break
+		}
+		col++
+		if r == '\n' {
+			line, col = line+1, 0
+		}
+	}
+	return line, col
 }
 
 // locate turns an expression position (1-based line, 0-based column, as
@@ -469,15 +517,6 @@ func localNames(src string) map[string]bool {
 		return false
 	})
 	return locals
-}
-
-// offsetPos returns the file position of the rune at offset in Src, or the
-// zero Pos when unknown.
-func (e Expr) offsetPos(off int) Pos {
-	if off >= 0 && off < len(e.Pos) {
-		return e.Pos[off]
-	}
-	return Pos{}
 }
 
 // unknownCall finds a call of a function that is not an expr builtin; with

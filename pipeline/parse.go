@@ -21,6 +21,7 @@ import (
 type Error struct {
 	File string
 	Line int
+	Col  int    // 1-based column in the file's line, 0 when not known
 	Path string // field path, e.g. stages[0].window.hopping.slide
 	Msg  string
 }
@@ -34,6 +35,10 @@ func (e *Error) Error() string {
 	if e.Line > 0 {
 		b.WriteString(strconv.Itoa(e.Line))
 		b.WriteByte(':')
+		if e.Col > 0 {
+			b.WriteString(strconv.Itoa(e.Col))
+			b.WriteByte(':')
+		}
 	}
 	if b.Len() > 0 {
 		b.WriteByte(' ')
@@ -235,7 +240,9 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 				case "field":
 					p.Time.Field, _ = ps.str(v, path)
 					p.Time.Line = v.Line
-					if p.Time.Field != "" && !validPath(p.Time.Field) {
+					if p.Time.Field == "" {
+						ps.errorf(v, path, "is empty: name the event-time field, or leave time.field out to window on processing time")
+					} else if !validPath(p.Time.Field) {
 						ps.errorf(v, path, "invalid field name %q", p.Time.Field)
 					}
 				case "max_out_of_order":

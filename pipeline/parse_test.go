@@ -328,22 +328,22 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "filter does not compile, plain scalar",
 			yaml:    spec("stages:", "  - filter: amount > > 1"),
-			wantErr: `p.yaml:2: stages[0].filter: expression does not compile at column 22: unexpected token Operator(">")`,
+			wantErr: `p.yaml:2:22: stages[0].filter: expression does not compile at column 10 of "amount > > 1": unexpected token Operator(">")`,
 		},
 		{
 			name:    "filter does not compile, single-quoted",
 			yaml:    spec("stages:", "  - filter: 'amount > > 1'"),
-			wantErr: `p.yaml:2: stages[0].filter: expression does not compile at column 23: unexpected token Operator(">")`,
+			wantErr: `p.yaml:2:23: stages[0].filter: expression does not compile at column 10 of "amount > > 1": unexpected token Operator(">")`,
 		},
 		{
 			name:    "filter does not compile, double-quoted",
 			yaml:    spec("stages:", `  - filter: "amount > > 1"`),
-			wantErr: `p.yaml:2: stages[0].filter: expression does not compile at column 23: unexpected token Operator(">")`,
+			wantErr: `p.yaml:2:23: stages[0].filter: expression does not compile at column 10 of "amount > > 1": unexpected token Operator(">")`,
 		},
 		{
 			name:    "filter does not compile, later stage and deeper indent",
 			yaml:    spec("name: x", "stages:", "    - coerce: {amount: float}", "    -   filter: (amount > 1"),
-			wantErr: `p.yaml:4: stages[1].filter: expression does not compile at column 27: unexpected token EOF`,
+			wantErr: `p.yaml:4:27: stages[1].filter: expression does not compile at column 11 of "(amount > 1": the expression ends too early`,
 		},
 		{
 			name:    "filter is not boolean",
@@ -353,36 +353,36 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "filter does not compile, block scalar",
 			yaml:    spec("stages:", "  - filter: |", "      amount > 0 &&", "      country > > 1"),
-			wantErr: `p.yaml:4: stages[0].filter: expression does not compile at column 17: unexpected token Operator(">")`,
+			wantErr: `p.yaml:4:17: stages[0].filter: expression does not compile at line 2, column 11 of "amount > 0 &&\ncountry > > 1": unexpected token Operator(">")`,
 			bug:     "block scalars: the line is off by one (counted from the | line) and the column ignores the indentation",
 		},
 		{
 			name:    "filter does not compile, block scalar, first line",
 			yaml:    spec("stages:", "  - filter: >-", "      amount > > 0"),
-			wantErr: `p.yaml:3: stages[0].filter: expression does not compile at column 16: unexpected token Operator(">")`,
+			wantErr: `p.yaml:3:16: stages[0].filter: expression does not compile at column 10 of "amount > > 0": unexpected token Operator(">")`,
 			bug:     "block scalars: the error points at the indicator line, with the column added to the indicator's column",
 		},
 		{
 			name:    "filter does not compile, plain scalar over two lines",
 			yaml:    spec("stages:", "  - filter: amount > 0 &&", "      country > > 1"),
-			wantErr: `p.yaml:3: stages[0].filter: expression does not compile at column 17: unexpected token Operator(">")`,
+			wantErr: `p.yaml:3:17: stages[0].filter: expression does not compile at column 25 of "amount > 0 && country > > 1": unexpected token Operator(">")`,
 			bug:     "a plain scalar folded over several lines is treated as one line, so the column is past the end of the first line",
 		},
 		{
 			name:    "filter does not compile, escapes in double quotes",
 			yaml:    spec("stages:", `  - filter: "country == \"NL\" > > 1"`),
-			wantErr: `p.yaml:2: stages[0].filter: expression does not compile at column 34: unexpected token Operator(">")`,
+			wantErr: `p.yaml:2:34: stages[0].filter: expression does not compile at column 19 of "country == \"NL\" > > 1": unexpected token Operator(">")`,
 			bug:     "escapes in double-quoted scalars shift the column (it counts unescaped characters)",
 		},
 		{
 			name:    "project does not compile, flow mapping",
 			yaml:    spec("stages:", "  - project: {total: 'amount * / 2'}"),
-			wantErr: `p.yaml:2: stages[0].project.total: expression does not compile at column 32: unexpected token Operator("/")`,
+			wantErr: `p.yaml:2:32: stages[0].project.total: expression does not compile at column 10 of "amount * / 2": unexpected token Operator("/")`,
 		},
 		{
 			name:    "project does not compile, block mapping",
 			yaml:    spec("stages:", "  - project:", "      user: user_id", "      total: amount * / 2"),
-			wantErr: `p.yaml:4: stages[0].project.total: expression does not compile at column 23: unexpected token Operator("/")`,
+			wantErr: `p.yaml:4:23: stages[0].project.total: expression does not compile at column 10 of "amount * / 2": unexpected token Operator("/")`,
 		},
 		{
 			name:    "project to a dotted name",
@@ -520,6 +520,16 @@ func TestParseErrors(t *testing.T) {
 			wantErr: `p.yaml:2: time.field: invalid field name "event-time"`,
 		},
 		{
+			name:    "time field is empty",
+			yaml:    spec("time: {field: \"\"}"),
+			wantErr: "p.yaml:1: time.field: is empty: name the event-time field, or leave time.field out to window on processing time",
+		},
+		{
+			name:    "filter ends too early, trailing blank",
+			yaml:    spec("stages:", "  - filter: 'amount > '"),
+			wantErr: `p.yaml:2:21: stages[0].filter: expression does not compile at column 8 of "amount > ": the expression ends too early`,
+		},
+		{
 			name:    "time field is a coordinate",
 			yaml:    spec("time:", "  field: _topic"),
 			wantErr: "p.yaml:2: time.field: _topic is a record coordinate, not a time; use a field name or _timestamp",
@@ -551,7 +561,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "unknown function",
 			yaml:    spec("stages:", "  - filter: 'uper(country) == \"X\"'"),
-			wantErr: "p.yaml:2: stages[0].filter: expression does not compile at column 14: unknown function uper",
+			wantErr: `p.yaml:2:14: stages[0].filter: expression does not compile at column 1 of "uper(country) == \"X\"": unknown function uper`,
 		},
 		{
 			name:    "duckdb batch_rows",
