@@ -10,14 +10,64 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
-// Version is set at build time with -ldflags "-X github.com/eddyhq/eddy/cmd.Version=...".
-var Version = "dev"
+// Version, Commit and Date are stamped at build time (goreleaser passes
+// -ldflags "-X github.com/eddyhq/eddy/cmd.Version=..."); a plain go build
+// falls back to what the Go toolchain recorded of the module and VCS.
+var (
+	Version = ""
+	Commit  = ""
+	Date    = ""
+)
+
+// versionLine is what eddy version and eddy --version print.
+func versionLine() string {
+	v, commit, date, dirty := Version, Commit, Date, false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				if commit == "" {
+					commit = s.Value
+				}
+			case "vcs.time":
+				if date == "" {
+					date = s.Value
+				}
+			case "vcs.modified":
+				dirty = s.Value == "true" && Commit == ""
+			}
+		}
+	}
+	if v == "" {
+		v = "dev"
+	}
+	if len(commit) > 12 {
+		commit = commit[:12]
+	}
+	if dirty {
+		commit += "-dirty"
+	}
+	line := "eddy " + v
+	if commit != "" {
+		line += " (commit " + commit
+		if date != "" {
+			line += ", built " + date
+		}
+		line += ")"
+	}
+	return line + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+}
 
 // usageError marks errors that should exit with code 2 (bad flags or spec).
 type usageError struct{ err error }
@@ -45,7 +95,9 @@ Your cluster:  eddy tui -b BROKERS
 Run a pipeline headless:  eddy run pipeline.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	acceptKafkaFlagsFirst(root)
 	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd())
@@ -62,7 +114,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print eddy's version",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			fmt.Fprintf(c.OutOrStdout(), "eddy %s\n", Version)
+			fmt.Fprintln(c.OutOrStdout(), versionLine())
 			return nil
 		},
 	}

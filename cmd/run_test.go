@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
+	"github.com/eddyhq/eddy/examples"
 	"github.com/eddyhq/eddy/internal/runtest"
 )
 
@@ -102,6 +107,16 @@ func TestVersionAndHelp(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "eddy ") {
 		t.Errorf("version: %d %q", code, out)
 	}
+	if _, flag, _ := runCLI(t, "", "--version"); flag != out {
+		t.Errorf("--version printed %q, version %q", flag, out)
+	}
+	// a release build stamps version, commit and date
+	defer func(v, c, d string) { Version, Commit, Date = v, c, d }(Version, Commit, Date)
+	Version, Commit, Date = "1.4.0", "0123456789abcdef", "2026-12-03T00:00:00Z"
+	code, out, _ = runCLI(t, "", "--version")
+	if want := "eddy 1.4.0 (commit 0123456789ab, built 2026-12-03T00:00:00Z), go"; code != 0 || !strings.HasPrefix(out, want) {
+		t.Errorf("stamped --version: %d %q, want prefix %q", code, out, want)
+	}
 	code, out, _ = runCLI(t, "", "--help")
 	if code != 0 || !strings.Contains(out, "eddy demo") {
 		t.Errorf("help: %d %q", code, out)
@@ -180,4 +195,27 @@ func nonLoopbackIPv4() string {
 		}
 	}
 	return ""
+}
+
+// TestHelpNamesExistingExamples: every examples/*.yaml a command's help
+// or examples name is one of the embedded examples.
+func TestHelpNamesExistingExamples(t *testing.T) {
+	re := regexp.MustCompile(`examples/[A-Za-z0-9_.-]+\.yaml`)
+	var walk func(c *cobra.Command)
+	seen := 0
+	walk = func(c *cobra.Command) {
+		for _, name := range re.FindAllString(c.Long+"\n"+c.Example+"\n"+c.Short, -1) {
+			seen++
+			if _, err := fs.Stat(examples.FS, strings.TrimPrefix(name, "examples/")); err != nil {
+				t.Errorf("eddy %s names %s, which is not an example", c.CommandPath(), name)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewRoot())
+	if seen == 0 {
+		t.Fatal("no command names an example; the test checks nothing")
+	}
 }

@@ -33,7 +33,7 @@ Kafka topics are read from --start (default the last 200 records of each
 partition) and followed. --input replays a JSON Lines file, at --rate records
 per second when given. Logs go to --log, never to the screen.`,
 		Example: `  eddy tui -b localhost:9092
-  eddy tui -b localhost:9092 -t clicks -p examples/clicks.yaml
+  eddy tui -b localhost:9092 -t clicks -p examples/purchases-per-country.yaml
   eddy tui --input bids.jsonl --rate 500 -p pipeline.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runTUI(c, f) },
