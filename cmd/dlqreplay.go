@@ -120,7 +120,7 @@ func runDlqReplay(c *cobra.Command, f dlqReplayFlags) error {
 			return usageError{err}
 		}
 		out := job.NewOutputs(p, job.Options{Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(),
-			Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }})
+			Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }, Brokers: readKafkaFlags(c).brokers})
 		o.Through = &replay.Through{Plan: plan,
 			OpenSink: func(t pipeline.Target) (sink.Sink, error) { s, err := out.Sink(ctx, t); return s, jobError(err) },
 			OpenDead: func(*pipeline.Target) (sink.DeadLetters, error) { d, err := out.Dead(ctx); return d, jobError(err) },

@@ -44,6 +44,11 @@ type Options struct {
 	// spec's brokers replace theirs. It is called only when the spec names
 	// a cluster. Nil: none.
 	Kafka func() (*kcfg.Config, error)
+	// Brokers, when set (eddy's -b flag), are the bootstrap servers of
+	// the spec's main cluster whatever the spec says: the Kafka source's,
+	// and every sink and dead-letter topic naming the same brokers or none.
+	// A target naming another cluster keeps it.
+	Brokers string
 	// SchemaRegistry returns the schema registry settings from outside the
 	// spec, for the avro, protobuf and json-schema formats: flag (the
 	// --schema-registry flag) goes over the spec's source.kafka.registry

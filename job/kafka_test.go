@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/internal/runtest"
+	"github.com/eddyhq/eddy/pipeline"
 )
 
 // TestStateKafkaStartLatest checks that a restart resumes where the first
@@ -68,5 +69,42 @@ func TestStateGroupWithMembers(t *testing.T) {
 	err, stderr, _ := faultRun(t, p, "")
 	if err == nil || errors.As(err, new(*SpecError)) || !strings.Contains(err.Error(), "consumer group busy-g has 1 active member(s)") {
 		t.Errorf("state with a busy group: %v\n%s", err, stderr)
+	}
+}
+
+// TestBrokersFlagWins: Options.Brokers (eddy's -b) replaces the brokers the
+// spec names for its source and for the sinks and dead letters on that
+// cluster, says so at start, and leaves a sink naming another cluster there.
+func TestBrokersFlagWins(t *testing.T) {
+	flag := runtest.Cluster(t, "ev", "out", "ev.dlq")
+	other := runtest.Cluster(t, "elsewhere")
+	runtest.Produce(t, flag, &kgo.Record{Topic: "ev", Value: []byte(`{"i":1}`)}, &kgo.Record{Topic: "ev", Value: []byte(`not json`)})
+	const stale = "127.0.0.1:1" // the spec's cluster, which is not there
+	dir := t.TempDir()
+	spec := runtest.WriteFile(t, dir, "p.yaml", "source: {kafka: {brokers: ["+stale+"], topic: ev, stop: caught-up}}\n"+
+		"sinks:\n  - kafka: {brokers: ["+stale+"], topic: out}\n  - kafka: {brokers: ["+other+"], topic: elsewhere}\n"+
+		"dlq: {kafka: {brokers: ["+stale+"], topic: ev.dlq}}\n")
+	p, err := pipeline.Load(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	j, err := Open(ctx, p, Options{Stderr: &stderr, Brokers: flag})
+	if err != nil {
+		t.Fatalf("open: %v\n%s", err, stderr.String())
+	}
+	defer j.Close()
+	if _, err := j.Run(ctx); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if want := "eddy: reading ev from " + flag + " (from -b; the spec names " + stale + ")"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr does not say which brokers are read (%q):\n%s", want, stderr.String())
+	}
+	for _, c := range []struct{ addr, topic string }{{flag, "out"}, {flag, "ev.dlq"}, {other, "elsewhere"}} {
+		if n := len(runtest.TopicRecords(t, c.addr, c.topic)); n != 1 {
+			t.Errorf("%s on %s holds %d records, want 1", c.topic, c.addr, n)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,7 +36,9 @@ func (r *runner) closeAll() error {
 
 // cluster is the Kafka cluster named in the spec: the spec's properties
 // file comes first (lowest), then Options.Kafka, and the spec's brokers,
-// when given, replace the brokers from there.
+// when given, replace the brokers from there, unless Options.Brokers (the
+// command line's -b) overrides them: it does for the spec's main cluster
+// (mainBrokers) and for targets naming none.
 func (r *runner) cluster(brokers []string, configFile string) (*kcfg.Config, error) {
 	cfg, err := r.o.Kafka()
 	if err != nil {
@@ -48,10 +51,32 @@ func (r *runner) cluster(brokers []string, configFile string) (*kcfg.Config, err
 		}
 		cfg = kcfg.Merge(spec, cfg)
 	}
-	if len(brokers) > 0 {
+	switch {
+	case r.o.Brokers != "" && (len(brokers) == 0 || slices.Equal(brokers, r.mainBrokers())):
+		_ = cfg.Set("bootstrap.servers", r.o.Brokers)
+	case len(brokers) > 0:
 		_ = cfg.Set("bootstrap.servers", strings.Join(brokers, ","))
 	}
 	return cfg, nil
+}
+
+// mainBrokers are the brokers of the spec's main cluster: the Kafka
+// source's, or with another source the first Kafka sink's or dead-letter
+// topic's that names any. Options.Brokers replaces them wherever they
+// appear; a target naming another cluster keeps it.
+func (r *runner) mainBrokers() []string {
+	if k := r.p.Source.Kafka; k != nil {
+		return k.Brokers
+	}
+	for _, t := range r.p.Sinks {
+		if t.Kafka != nil && len(t.Kafka.Brokers) > 0 {
+			return t.Kafka.Brokers
+		}
+	}
+	if d := r.p.DLQ; d != nil && d.Kafka != nil {
+		return d.Kafka.Brokers
+	}
+	return nil
 }
 
 // producer opens a Kafka client for a sink or dead-letter topic.
