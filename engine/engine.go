@@ -61,6 +61,10 @@ type Options struct {
 	// Schemas is the schema cache the avro, protobuf and json-schema
 	// formats decode through; nil for json.
 	Schemas *format.Cache
+	// Warn, when set, is told of input fields the pipeline reads that
+	// none of the first records has (see unseenCheck), once per run, on
+	// the goroutine that processes records.
+	Warn func(msg string)
 }
 
 // Engine runs one compiled pipeline. See the package doc for ownership.
@@ -78,6 +82,7 @@ type Engine struct {
 	lastBatch, resumedAt int64 // wall ms of the last batch with records, and of the start of the current stretch
 	late                 bool  // true: late records are dead-lettered
 	nIn                  int
+	unseen               *unseenFields // nil once checked, or without Options.Warn
 
 	cur    *partState // partition of the record being processed
 	doneW  int64      // watermark at which the current record is fully handled
@@ -113,6 +118,9 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		byPart: map[source.Partition]*partState{},
 		idleMs: p.Time.IdleTimeout.Milliseconds(),
 		spans:  make([]decode.Span, len(plan.Input)),
+	}
+	if opts.Warn != nil && e.nIn > 0 {
+		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
 	}
 	var err error
 	if e.dec, err = newDecoder(plan, opts.Schemas); err != nil {
@@ -215,6 +223,7 @@ func (e *Engine) Process(recs []source.Record) error {
 // Finish ends a bounded input: the watermark goes to +∞ and every open
 // window fires. Sinks are not closed.
 func (e *Engine) Finish() error {
+	e.warnUnseen()
 	if e.op != nil {
 		e.op.Flush()
 		e.checkStore()
@@ -265,6 +274,11 @@ func (e *Engine) record(r *source.Record, now int64) {
 		}
 		e.dead(r, -1, "decode", err.Error())
 		return
+	}
+	if u := e.unseen; u != nil {
+		if u.observe(row[:e.nIn]); u.n >= unseenCheck {
+			e.warnUnseen()
+		}
 	}
 	ts := now
 	if e.plan.TimeSlot >= 0 || e.plan.TimeFrom != pipeline.NoCoord {

@@ -183,7 +183,8 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if gauges != nil {
 		engSinks = append(sinks[:len(sinks):len(sinks)], gauges)
 	}
-	opts := engine.Options{Sinks: engSinks, Dead: dead, TrackOffsets: track, Schemas: schemas}
+	opts := engine.Options{Sinks: engSinks, Dead: dead, TrackOffsets: track, Schemas: schemas,
+		Warn: func(msg string) { fmt.Fprintf(o.Stderr, "eddy: warning: %s\n", msg) }}
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
 		if opts.WindowStore, err = windowStore(p); err != nil {

@@ -39,6 +39,9 @@ type FeedMsg struct {
 	Lag     int64             // records behind the end of the topic; -1 unknown (files)
 	Done    bool
 	Err     error
+	// Warnings are the running pipeline's notices (fields it reads that
+	// no record has), for generation Gen, each sent once.
+	Warnings []string
 }
 
 // ResultRow is one result row, formatted.
@@ -72,6 +75,7 @@ type hub struct {
 	eng     *engine.Engine // the running engine; nil: tail only
 	genRead int64          // read when gen started (tail-only counters)
 	err     error          // a failed swap, reported once
+	warns   []string       // the running generation's warnings not yet drained
 }
 
 // keepLast appends xs to s and drops the oldest beyond limit.
@@ -133,7 +137,7 @@ func clone(b []byte) []byte {
 func (h *hub) install(gen int, eng *engine.Engine) {
 	h.mu.Lock()
 	h.gen, h.eng, h.genRead = gen, eng, h.read
-	h.rows, h.dead, h.counts = nil, nil, nil
+	h.rows, h.dead, h.counts, h.warns = nil, nil, nil, nil
 	h.mu.Unlock()
 }
 
@@ -205,6 +209,16 @@ func (s genSink) WriteDead(d *sink.DeadLetter) error {
 
 func (genSink) Close() error { return nil }
 
+// warn keeps an engine warning of the generation.
+func (s genSink) warn(msg string) {
+	h := s.h
+	h.mu.Lock()
+	if h.gen == s.gen {
+		h.warns = append(h.warns, msg)
+	}
+	h.mu.Unlock()
+}
+
 // drain takes what arrived since the last call.
 func (h *hub) drain(m *FeedMsg) *engine.Engine {
 	h.mu.Lock()
@@ -218,6 +232,7 @@ func (h *hub) drain(m *FeedMsg) *engine.Engine {
 	if h.err != nil {
 		m.Err, h.err = h.err, nil
 	}
+	m.Warnings, h.warns = h.warns, nil
 	if h.eng == nil {
 		m.Stats.In = h.read - h.genRead
 		m.Stats.Passed = m.Stats.In
@@ -337,7 +352,8 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) e
 		var next *engine.Engine
 		if r.plan != nil {
 			var err error
-			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{genSink{h, r.gen}}, Dead: genSink{h, r.gen}})
+			gs := genSink{h, r.gen}
+			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{gs}, Dead: gs, Warn: gs.warn})
 			if err != nil {
 				h.fail(fmt.Errorf("apply pipeline: %w", err))
 				return

@@ -410,6 +410,11 @@ func (m *Model) feedMsg(msg FeedMsg) tea.Cmd {
 		m.dead.add(msg.Counts, msg.Dead)
 		m.deadBkt += float64(max(msg.Stats.Dead-m.lastDead, 0))
 		m.stats, m.lastDead = msg.Stats, msg.Stats.Dead
+		for _, w := range msg.Warnings {
+			m.pipe.warnings = append(m.pipe.warnings, w)
+			m.note("warning: "+w, false)
+			m.opts.Logf("pipeline warning: %s", w)
+		}
 	}
 	m.sample(msg.At)
 	if msg.Err != nil {

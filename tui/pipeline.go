@@ -334,9 +334,10 @@ type pipelinePane struct {
 
 	p        *pipeline.Pipeline // what runs (as checked); never nil
 	sel      int
-	applied  string // notice of the last apply
-	lastPath string // last written or opened file
-	note     string // result of the last write/open, or a refusal
+	applied  string   // notice of the last apply
+	warnings []string // the running pipeline's warnings (unseen fields)
+	lastPath string   // last written or opened file
+	note     string   // result of the last write/open, or a refusal
 	noteErr  bool
 
 	choosing bool       // picking the kind of stage to add
@@ -469,6 +470,7 @@ func (p *pipelinePane) setApplied(q *pipeline.Pipeline, what string, at time.Tim
 	p.p = q
 	p.sel = min(p.sel, max(len(q.Stages)-1, 0))
 	p.applied = fmt.Sprintf("%s · applied %s · window state and counters restarted", what, at.Format("15:04:05"))
+	p.warnings = nil
 }
 
 func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
@@ -758,6 +760,10 @@ func (p *pipelinePane) View() string {
 	lines := []string{s.Dim.Render(fmt.Sprintf("pipeline %s · %s · %s", name, src, tm))}
 	if p.applied != "" {
 		lines = append(lines, s.Dim.Render(p.applied))
+	}
+	for _, w := range p.warnings {
+		// wrapped, not cut: the field name is what the user needs to read
+		lines = append(lines, strings.Split(s.Error.Width(max(p.w, 20)).Render("warning: "+w), "\n")...)
 	}
 	switch {
 	case p.form != nil:

@@ -1,0 +1,49 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/source"
+)
+
+// TestFeedWarnsOfUnseenField: the engine's warning about a field no
+// record has reaches the feed's message for its generation, and the
+// workbench shows it in the status line and, wrapped, in the Pipeline pane.
+func TestFeedWarnsOfUnseenField(t *testing.T) {
+	p, err := pipeline.Parse("w.yaml", []byte("stages: [{filter: 'amout > 0'}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hub{}
+	swaps := make(chan swapReq, 1)
+	swaps <- swapReq{gen: 1, plan: plan}
+	src := source.NewReader("in", strings.NewReader(`{"amount":1}`+"\n"+`{"amount":2}`+"\n"))
+	if err := run(context.Background(), src, h, swaps); err != nil {
+		t.Fatal(err)
+	}
+	var msg FeedMsg
+	h.drain(&msg)
+	if len(msg.Warnings) != 1 || !strings.Contains(msg.Warnings[0], "field amout is in none of the first 2 records") {
+		t.Fatalf("warnings %q", msg.Warnings)
+	}
+
+	m := newTestModel(t, 80, 24, false)
+	fakeAttach(m, "clicks")
+	m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, Read: 2, Stats: engine.Stats{In: 2, Dead: 2}, Warnings: msg.Warnings})
+	if !strings.Contains(m.status(), "warning: field amout") {
+		t.Errorf("status does not show the warning: %s", m.status())
+	}
+	_ = m.gotoPane("pipeline")
+	view := m.pipe.View()
+	if !strings.Contains(view, "is it misspelt?") {
+		t.Errorf("the Pipeline pane does not show the whole warning:\n%s", view)
+	}
+}
