@@ -391,7 +391,7 @@ func TestDlqUsage(t *testing.T) {
 		{"replay bad batch", []string{"dlq", "replay", "-t", "d", "--batch", "0"}, 2, "--batch 0"},
 		{"replay bad where", []string{"dlq", "replay", "-t", "d", "--where", "1 +"}, 2, "--where"},
 		{"replay bad pipeline", []string{"dlq", "replay", "-t", "d", "--through", filepath.Join(dir, "nope.yaml")}, 2, "nope.yaml"},
-		{"replay missing target", []string{"-b", addr, "dlq", "replay", "-t", "d", "--to", "nope"}, 1, `topic does not exist: "nope" (create it first)`},
+		{"replay create original", []string{"dlq", "replay", "-t", "d", "--create"}, 2, "--create is for a --to topic"},
 		{"replay missing topic", []string{"-b", addr, "dlq", "replay", "-t", "nope"}, 1, `topic does not exist: "nope"`},
 		{"no brokers", []string{"dlq", "list", "-t", "d"}, 2, "no brokers"},
 	} {

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"github.com/spf13/cobra"
 
 	"github.com/eddyhq/eddy/job"
@@ -12,7 +13,7 @@ import (
 
 type dlqReplayFlags struct {
 	topic, file, to, through, where, group string
-	dryRun                                 bool
+	dryRun, create                         bool
 	maxReplays, batch                      int
 	rate                                   float64
 }
@@ -70,6 +71,7 @@ interrupted, 2 on bad flags.`,
 	fl.StringVar(&f.to, "to", replay.ToOriginal, "`TARGET`: original (the topic in each record's headers) or a topic name")
 	fl.StringVar(&f.through, "through", "", "run the records through `PIPELINE.yaml` instead of producing them")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "write and commit nothing; report what would happen")
+	fl.BoolVar(&f.create, "create", false, "create the --to topic when it does not exist (without it, the cluster decides, as for any producer)")
 	fl.StringVar(&f.where, "where", "", "replay only dead letters matching this `EXPR` (see eddy dlq show --help)")
 	fl.IntVar(&f.maxReplays, "max-replays", replay.DefaultMaxReplays, "park records replayed `N` times already")
 	fl.StringVar(&f.group, "group", "", "consumer `GROUP` keeping the progress (default eddy-replay.DLQ_TOPIC)")
@@ -86,6 +88,8 @@ func runDlqReplay(c *cobra.Command, f dlqReplayFlags) error {
 		return usagef("dlq replay: name the dead-letter topic with -t TOPIC (or --file FILE with --dry-run)")
 	case f.through != "" && c.Flags().Changed("to"):
 		return usagef("dlq replay: --to and --through exclude each other (the pipeline's sinks are the targets)")
+	case f.create && (f.to == replay.ToOriginal || f.through != ""):
+		return usagef("dlq replay: --create is for a --to topic (original topics and pipeline sinks are not created)")
 	case f.to == "":
 		return usagef("dlq replay: --to wants original or a topic name")
 	case f.topic != "" && f.to == f.topic:
@@ -97,7 +101,7 @@ func runDlqReplay(c *cobra.Command, f dlqReplayFlags) error {
 	case f.batch < 1:
 		return usagef("dlq replay: --batch %d must be at least 1", f.batch)
 	}
-	o := replay.Options{Topic: f.topic, To: f.to, DryRun: f.dryRun, MaxReplays: f.maxReplays,
+	o := replay.Options{Topic: f.topic, To: f.to, Create: f.create, DryRun: f.dryRun, MaxReplays: f.maxReplays,
 		Group: f.group, Rate: f.rate, BatchSize: f.batch}
 	if f.where != "" {
 		w, err := replay.NewFilter(f.where)
@@ -153,6 +157,9 @@ func runDlqReplay(c *cobra.Command, f dlqReplayFlags) error {
 			err = writeDryRun(c.OutOrStdout(), rep, o.MaxReplays)
 		}
 		return err
+	}
+	if rep.Created {
+		fmt.Fprintf(stderr, "eddy: topic %s did not exist; it was created\n", rep.Missing)
 	}
 	writeReplaySummary(stderr, rep, o.MaxReplays)
 	return err

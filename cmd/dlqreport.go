@@ -111,6 +111,9 @@ func writeDryRun(w io.Writer, rep *replay.Report, maxReplays int) error {
 	} else {
 		fmt.Fprintf(bw, "dry run of %s: nothing was written or committed\n", rep.Topic)
 	}
+	if rep.Missing != "" {
+		fmt.Fprintf(bw, "topic %s does not exist: the replay would ask the cluster to create it on first use (--create creates it)\n", rep.Missing)
+	}
 	if rep.Through {
 		fmt.Fprintf(bw, "%d dead letters: %d would pass, %d be filtered, %d fail again, %d be parked, %d skipped\n",
 			rep.Letters, rep.Count[replay.Passed], rep.Count[replay.Filtered], rep.Count[replay.Dead]+rep.Count[replay.Late],

@@ -68,7 +68,13 @@ type Through struct {
 type Options struct {
 	Topic string // the dead-letter topic (required)
 	// To is ToOriginal or a topic name; unused with Through.
-	To      string
+	To string
+	// Create creates the To topic when it does not exist (as many
+	// partitions as the dead-letter topic, the broker's replication).
+	// Without it a missing To topic is asked for as a producer does, so a
+	// cluster that creates topics on first use creates it, and one that
+	// does not refuses the replay. A dry run creates nothing.
+	Create  bool
 	Through *Through
 	// DryRun writes nothing and commits nothing; the report says what a
 	// replay would do now (starting at the group's committed offsets).
@@ -188,6 +194,11 @@ type Report struct {
 	Skips    map[string]int // per reason
 	WhereErr error          // the first --where evaluation error
 	Targets  map[string]int // records produced per topic (replayed and parked)
+	// Missing is the To topic when it did not exist at the start;
+	// Created says the replay had it created (Options.Create, or the
+	// cluster on first use).
+	Missing string
+	Created bool
 	// Outside lists pipeline targets written outside the transactions:
 	// after an interrupted replay they may hold rows written twice.
 	Outside []string
@@ -321,7 +332,7 @@ func Run(ctx context.Context, conn []kgo.Opt, o Options) (*Report, error) {
 			return nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("%w: %q (create it first)", ErrNoTopic, o.To)
+			rep.Missing = o.To
 		}
 	}
 	if testHookPlanned != nil {
@@ -333,6 +344,12 @@ func Run(ctx context.Context, conn []kgo.Opt, o Options) (*Report, error) {
 	}
 	if rep.Total == 0 {
 		return rep, nil
+	}
+	if rep.Missing != "" {
+		if err := r.createTarget(ctx, admCl, o.To, len(spans)); err != nil {
+			return nil, err
+		}
+		rep.Created = true
 	}
 	return rep, r.transact(ctx, conn, spans, start)
 }
@@ -887,6 +904,49 @@ func (r *run) transact(ctx context.Context, conn []kgo.Opt, spans map[int32]span
 		}
 	}
 	return nil
+}
+
+// createTarget makes a missing --to topic exist: created with Create, or
+// else asked for in a metadata request that allows auto-creation, as kcat
+// and the Java producer do, so that a cluster which creates topics on
+// first use (auto.create.topics.enable) does; one that does not is named
+// in the error.
+func (r *run) createTarget(ctx context.Context, cl *kgo.Client, topic string, partitions int) error {
+	if r.o.Create {
+		_, err := r.adm.CreateTopic(ctx, int32(max(partitions, 1)), -1, nil, topic)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %q: %w", topic, err)
+		}
+		r.exists[topic] = true
+		return nil
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	t := kmsg.NewMetadataRequestTopic()
+	t.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, t)
+	req.AllowAutoTopicCreation = true
+	for try := 0; try < 10; try++ {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return fmt.Errorf("look up topic %q: %w", topic, err)
+		}
+		if len(resp.Topics) == 1 {
+			switch err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); {
+			case err == nil && len(resp.Topics[0].Partitions) > 0:
+				r.exists[topic] = true
+				return nil
+			case errors.Is(err, kerr.UnknownTopicOrPartition):
+				return fmt.Errorf("%w: %q, and the cluster does not create topics on first use: create it, or pass --create", ErrNoTopic, topic)
+			}
+		}
+		// being created (LEADER_NOT_AVAILABLE): ask again
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(100*(try+1)) * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%w: %q: the cluster did not finish creating it in time", ErrNoTopic, topic)
 }
 
 // ensureParked creates the parked topic when it does not exist, with as
