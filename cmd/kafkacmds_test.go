@@ -851,3 +851,44 @@ func TestTailLayouts(t *testing.T) {
 		t.Errorf("bad layout: exit %d, %q", code, stderr)
 	}
 }
+
+// TestProduceKcatFlags: -K splits the key off each line, -H adds headers
+// to every record and -p sends them all to one partition, as in kcat.
+func TestProduceKcatFlags(t *testing.T) {
+	addr := newKafka(t)
+	in := "u1:{\"n\":1}\nno delimiter\nu2:{\"n\":2}:x\n"
+	code, _, stderr := runCLI(t, in, "produce", "-b", addr, "-t", "kc", "-K:", "-H", "src=kcat", "-H", "v=", "-p", "2")
+	if code != 0 || !strings.Contains(stderr, "eddy: produced 3 records to kc\n") {
+		t.Fatalf("produce: exit %d: %s", code, stderr)
+	}
+	recs := runtest.TopicRecords(t, addr, "kc")
+	want := map[string]string{`{"n":1}`: "u1", "no delimiter": "", `{"n":2}:x`: "u2"}
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(recs), len(want))
+	}
+	for _, r := range recs {
+		k, ok := want[string(r.Value)]
+		if !ok || string(r.Key) != k {
+			t.Errorf("record key %q value %q, want key %q", r.Key, r.Value, k)
+		}
+		if r.Partition != 2 {
+			t.Errorf("record %q in partition %d, want 2", r.Value, r.Partition)
+		}
+		if len(r.Headers) != 2 || r.Headers[0].Key != "src" || string(r.Headers[0].Value) != "kcat" || r.Headers[1].Key != "v" || len(r.Headers[1].Value) != 0 {
+			t.Errorf("record %q headers %+v", r.Value, r.Headers)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-p", "7"}, "-p 7: kc has partitions 0 to 2"},
+		{[]string{"-H", "novalue"}, `-H "novalue": want KEY=VALUE`},
+		{[]string{"-K:", "--key", "id"}, "-K splits keys off stdin lines"},
+	} {
+		code, _, stderr := runCLI(t, "", append([]string{"produce", "-b", addr, "-t", "kc"}, tt.args...)...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("produce %v: exit %d %q, want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}

@@ -21,6 +21,9 @@ import (
 type produceFlags struct {
 	topic       string
 	key         string
+	keyDelim    string
+	headers     []string
+	partition   int32
 	partitions  int32
 	replication int16
 	strict      bool
@@ -51,6 +54,10 @@ instead of stdin, keyed by its natural key unless --key says otherwise:
 nexmark bids by auction, persons and auctions by id; clickstream by user_id;
 sensors by device; payments by account.
 
+As in kcat -P: -K DELIM splits each line into key and value at the first
+DELIM, -H KEY=VALUE adds a header to every record (repeatable), and -p N
+writes every record to partition N.
+
 --rate paces the records, stdin or fixture, to that many per second of wall
 clock (0: as fast as the cluster takes them).
 
@@ -72,6 +79,9 @@ to stderr; it exits 1 if any record failed.`,
 	fl := c.Flags()
 	fl.StringVarP(&f.topic, "topic", "t", "", "`TOPIC` to write to (required; created when missing)")
 	fl.StringVar(&f.key, "key", "", "use this top-level `FIELD` of each line as the record key")
+	fl.StringVarP(&f.keyDelim, "key-delimiter", "K", "", "split each line at the first `DELIM`: key before, value after (kcat -K)")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, "add header `KEY=VALUE` to every record, repeatable (kcat -H)")
+	fl.Int32VarP(&f.partition, "partition", "p", -1, "write every record to partition `N` (-1: by key, or spread)")
 	fl.Int32Var(&f.partitions, "partitions", 3, "`N` partitions for the topic when produce creates it")
 	fl.Int16Var(&f.replication, "replication", 1, "replication factor `R` for the topic when produce creates it (-1: the broker's default)")
 	fl.BoolVar(&f.strict, "strict", false, "stop with exit 1 at the first line that is not valid JSON")
@@ -97,6 +107,20 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 	if !(f.rate >= 0) {
 		return usagef("produce: --rate %v must not be negative", f.rate)
 	}
+	if f.keyDelim != "" && (f.key != "" || f.fixture != "") {
+		return usagef("produce: -K splits keys off stdin lines; it excludes --key and --fixture")
+	}
+	if f.partition < -1 {
+		return usagef("produce: -p %d: a partition is 0 or more (-1: any)", f.partition)
+	}
+	var headers []kgo.RecordHeader
+	for _, h := range f.headers {
+		k, v, ok := strings.Cut(h, "=")
+		if !ok || k == "" {
+			return usagef("produce: -H %q: want KEY=VALUE", h)
+		}
+		headers = append(headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	}
 	var opts fixtures.Options
 	if f.fixture == "" {
 		for _, name := range []string{"count", "bad-ratio", "seed"} {
@@ -120,18 +144,26 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 	key := produce.NewKeyer(field)
 
 	ctx := c.Context()
-	cl, err := connect(c,
-		kgo.ProducerLinger(5*time.Millisecond),
+	copts := []kgo.Opt{
+		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.SnappyCompression(), kgo.NoCompression()),
 		// A broker that stops answering fails the run instead of hanging it.
 		kgo.RecordDeliveryTimeout(time.Minute),
-	)
+	}
+	if f.partition >= 0 {
+		copts = append(copts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	cl, err := connect(c, copts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if err := ensureTopic(ctx, kadm.NewClient(cl), f, c.ErrOrStderr()); err != nil {
+	nparts, err := ensureTopic(ctx, kadm.NewClient(cl), f, c.ErrOrStderr())
+	if err != nil {
 		return err
+	}
+	if f.partition >= nparts {
+		return usagef("produce: -p %d: %s has partitions 0 to %d", f.partition, f.topic, nparts-1)
 	}
 
 	// The input: stdin, or a generator writing into a pipe.
@@ -150,7 +182,10 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 		in = pr
 	}
 
-	p := &produce.Producer{Client: cl, Topic: f.topic}
+	p := &produce.Producer{Client: cl, Topic: f.topic, Headers: headers, Partition: f.partition}
+	if f.keyDelim != "" {
+		p.KeyDelim = []byte(f.keyDelim)
+	}
 	// Records carry a context that Ctrl-C does not cancel, so what was read
 	// before the interrupt is still delivered; reading stops at once.
 	readErr := p.Lines(ctx, context.WithoutCancel(ctx), in, what, f.strict, key, pace.New(f.rate, 0))
@@ -175,21 +210,23 @@ func runProduce(c *cobra.Command, f produceFlags) error {
 	return nil
 }
 
-// ensureTopic creates the topic when it does not exist.
-func ensureTopic(ctx context.Context, adm *kadm.Client, f produceFlags, stderr io.Writer) error {
-	_, exists, err := lookupTopic(ctx, adm, f.topic)
+// ensureTopic creates the topic when it does not exist, and returns how
+// many partitions it has.
+func ensureTopic(ctx context.Context, adm *kadm.Client, f produceFlags, stderr io.Writer) (int32, error) {
+	parts, exists, err := lookupTopic(ctx, adm, f.topic)
 	if err != nil || exists {
-		return err
+		return int32(len(parts)), err
 	}
 	_, err = adm.CreateTopic(ctx, f.partitions, f.replication, nil, f.topic)
 	switch {
 	case errors.Is(err, kerr.TopicAlreadyExists): // created meanwhile by someone else
-		return nil
+		parts, _, err := lookupTopic(ctx, adm, f.topic)
+		return int32(len(parts)), err
 	case err != nil:
-		return fmt.Errorf("create topic %q: %w", f.topic, err)
+		return 0, fmt.Errorf("create topic %q: %w", f.topic, err)
 	}
 	if f.verbose {
 		fmt.Fprintf(stderr, "eddy: created topic %s (%d partitions, replication %d)\n", f.topic, f.partitions, f.replication)
 	}
-	return nil
+	return f.partitions, nil
 }

@@ -27,7 +27,16 @@ import (
 type Producer struct {
 	Client *kgo.Client
 	Topic  string
-	wg     sync.WaitGroup
+	// KeyDelim, when set, splits each line at its first occurrence, as
+	// kcat -K does: the key before it, the value after it (a line without
+	// it is all value, with no key). The Keyer is then not used.
+	KeyDelim []byte
+	// Headers go on every record (kcat -H).
+	Headers []kgo.RecordHeader
+	// Partition is the partition every record goes to (kcat -p; the
+	// client needs kgo.ManualPartitioner); -1 lets the partitioner choose.
+	Partition int32
+	wg        sync.WaitGroup
 
 	mu       sync.Mutex
 	ok       int64
@@ -80,16 +89,24 @@ func (p *Producer) Lines(ctx, recCtx context.Context, r io.Reader, what string, 
 		case l.err != nil:
 			return fmt.Errorf("read %s: %w", what, l.err)
 		}
-		if strict && !decode.Valid(l.b) {
+		rec := &kgo.Record{Topic: p.Topic, Value: l.b, Headers: p.Headers, Partition: p.Partition}
+		if p.KeyDelim != nil {
+			if k, v, ok := bytes.Cut(l.b, p.KeyDelim); ok {
+				rec.Key, rec.Value = k, v
+			}
+		} else {
+			rec.Key = key.Key(l.b)
+		}
+		if strict && !decode.Valid(rec.Value) {
 			var v json.RawMessage
-			jerr := json.Unmarshal(l.b, &v)
+			jerr := json.Unmarshal(rec.Value, &v)
 			return fmt.Errorf("%s line %d: not valid JSON (--strict): %v", what, l.no, jerr)
 		}
 		if err := pacer.Wait(ctx); err != nil {
 			return err
 		}
 		p.wg.Add(1)
-		p.Client.Produce(recCtx, &kgo.Record{Topic: p.Topic, Key: key.Key(l.b), Value: l.b}, p.promise)
+		p.Client.Produce(recCtx, rec, p.promise)
 	}
 }
 
