@@ -76,7 +76,7 @@ var Known = []string{
 
 // ignored are common Java-client properties that do not apply to eddy;
 // they are accepted silently so existing files load unchanged.
-var ignored = regexp.MustCompile(`^(key|value)\.(de)?serializer$|^(acks|linger\.ms|batch\.size|compression\.type|retries|retry\.backoff\.ms|max\.poll\.records|session\.timeout\.ms|heartbeat\.interval\.ms|auto\.offset\.reset|enable\.auto\.commit|group\.id|client\.dns\.lookup|sasl\.login\..*|sasl\.oauthbearer\.(clock\.skew\.seconds|expected\.(audience|issuer)|jwks\.endpoint\..*|scope\.claim\.name|sub\.claim\.name)|ssl\.protocol|ssl\.enabled\.protocols|ssl\.cipher\.suites|basic\.auth\..*|schema\.registry\..*|interceptor\.classes|metric\..*|reconnect\..*)$`)
+var ignored = regexp.MustCompile(`^(key|value)\.(de)?serializer$|^(acks|linger\.ms|batch\.size|compression\.type|retries|retry\.backoff\.ms|max\.poll\.records|auto\.offset\.reset|enable\.auto\.commit|group\.id|client\.dns\.lookup|sasl\.login\..*|sasl\.oauthbearer\.(clock\.skew\.seconds|expected\.(audience|issuer)|jwks\.endpoint\..*|scope\.claim\.name|sub\.claim\.name)|ssl\.protocol|ssl\.enabled\.protocols|ssl\.cipher\.suites|basic\.auth\..*|schema\.registry\..*|interceptor\.classes|metric\..*|reconnect\..*)$`)
 
 // Merge returns a configuration with base's properties overridden by
 // top's; top's Warn is kept.
@@ -106,6 +106,16 @@ func (c *Config) Set(key, value string) error {
 		c.props[key] = value
 		return nil
 	}
+	if k, ok := tuningAliases[key]; ok {
+		key = k
+	}
+	if _, ok := tuning[key]; ok {
+		if err := checkTuning(key, strings.TrimSpace(value)); err != nil {
+			return err
+		}
+		c.props[key] = strings.TrimSpace(value)
+		return nil
+	}
 	if ignored.MatchString(key) {
 		return nil
 	}
@@ -117,7 +127,7 @@ func (c *Config) Set(key, value string) error {
 		}
 	}
 	if !known {
-		return fmt.Errorf("unknown Kafka client property %q", key)
+		return fmt.Errorf("unknown Kafka client property %q (docs/kafka.md lists those eddy takes)", key)
 	}
 	c.props[key] = value
 	return nil
@@ -388,7 +398,7 @@ func (c *Config) Opts() ([]kgo.Opt, error) {
 		}
 		opts = append(opts, kgo.SASL(m))
 	}
-	return opts, nil
+	return append(opts, c.tuningOpts()...), nil
 }
 
 func (c *Config) mechanism() (sasl.Mechanism, error) {

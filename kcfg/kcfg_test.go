@@ -21,6 +21,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func writeTemp(t *testing.T, name, content string) string {
@@ -87,12 +88,12 @@ func TestLoadProperties(t *testing.T) {
 		{
 			name:    "unknown keys are errors with file and line",
 			file:    "# header\nbootstrap.servers=k:1\n\nbootstrap.server=k:2\n",
-			wantErr: `FILE:4: unknown Kafka client property "bootstrap.server"`,
+			wantErr: `FILE:4: unknown Kafka client property "bootstrap.server" (docs/kafka.md lists those eddy takes)`,
 		},
 		{
 			name:    "a continued unknown key is reported at its first line",
 			file:    "client.id=a\nnope=a \\\n  b\n",
-			wantErr: `FILE:2: unknown Kafka client property "nope"`,
+			wantErr: `FILE:2: unknown Kafka client property "nope" (docs/kafka.md lists those eddy takes)`,
 		},
 		{
 			name:    "a line without a separator",
@@ -191,7 +192,7 @@ func TestPrecedence(t *testing.T) {
 func TestSetAndOverrideErrors(t *testing.T) {
 	c := New()
 	for _, tt := range []struct{ kv, wantErr string }{
-		{"bootstrap.server=x", `unknown Kafka client property "bootstrap.server"`},
+		{"bootstrap.server=x", `unknown Kafka client property "bootstrap.server" (docs/kafka.md lists those eddy takes)`},
 		{"noequals", "-X noequals: expected key=value"},
 		{"acks=all", ""}, // ignored Java property
 		{" client.id =x", ""},
@@ -551,5 +552,52 @@ func TestSASL(t *testing.T) {
 				t.Errorf("error = %q, want it to say authentication failed", msg)
 			}
 		})
+	}
+}
+
+// TestTuningProperties: the fetch, group and producer properties kcat
+// users pass with -X, by librdkafka or Java name, reach the franz-go
+// client; bad values and other names are refused clearly.
+func TestTuningProperties(t *testing.T) {
+	c := New()
+	for _, kv := range []string{"bootstrap.servers=127.0.0.1:1", "fetch.wait.max.ms=250", "fetch.message.max.bytes=2097152",
+		"fetch.min.bytes=10", "fetch.max.bytes=8388608", "session.timeout.ms=12000", "heartbeat.interval.ms=3000",
+		"message.max.bytes=500000", "queued.max.messages.kbytes=4096", "queued.min.messages=200000", "receive.message.max.bytes=9000000"} {
+		if err := c.SetOverride(kv); err != nil {
+			t.Fatalf("-X %s: %v", kv, err)
+		}
+	}
+	opts, err := c.Opts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for key, want := range map[string]any{
+		"FetchMaxWait":           250 * time.Millisecond,
+		"FetchMaxPartitionBytes": int32(2097152),
+		"FetchMinBytes":          int32(10),
+		"FetchMaxBytes":          int32(4096 * 1024), // queued.max.messages.kbytes bounds a fetch below fetch.max.bytes
+		"SessionTimeout":         12 * time.Second,
+		"HeartbeatInterval":      3 * time.Second,
+		"ProducerBatchMaxBytes":  int32(500000),
+		"MaxConcurrentFetches":   2,
+		"BrokerMaxReadBytes":     int32(9000000),
+	} {
+		if got := cl.OptValue(key); got != want {
+			t.Errorf("%s = %v (%T), want %v (%T)", key, got, got, want, want)
+		}
+	}
+	for _, tt := range []struct{ kv, want string }{
+		{"fetch.wait.max.ms=soon", "property fetch.max.wait.ms=soon: want a whole number of ms above 0"},
+		{"message.max.bytes=0", "property max.request.size=0: want a whole number of bytes above 0"},
+		{"queued.max.messages=1000", `unknown Kafka client property "queued.max.messages"`},
+	} {
+		if err := New().SetOverride(tt.kv); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("-X %s: %v, want %q", tt.kv, err, tt.want)
+		}
 	}
 }
