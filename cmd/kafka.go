@@ -26,6 +26,7 @@ type kafkaFlags struct {
 	saslUser   string
 	saslPass   string
 	registry   string
+	context    string
 }
 
 // kafkaFlagSet defines the Kafka connection flags, with pointers into k.
@@ -43,6 +44,7 @@ func kafkaFlagSet(k *kafkaFlags) *pflag.FlagSet {
 	f.StringVar(&k.saslMech, "sasl-mechanism", "", "SASL `MECHANISM`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")
 	f.StringVar(&k.saslUser, "sasl-user", "", "SASL `USER` (or $EDDY_SASL_USERNAME)")
 	f.StringVar(&k.saslPass, "sasl-password", "", "SASL password; prefer $EDDY_SASL_PASSWORD, which stays out of ps and shell history")
+	f.StringVar(&k.context, "context", "", "named cluster `NAME` from eddy's config file (default $EDDY_CONTEXT, else the file's current:)")
 	f.StringVar(&k.registry, "schema-registry", "", "schema registry `URL` of a spec's format avro, protobuf or json-schema in eddy run (over the spec, schema.registry.url and $EDDY_SCHEMA_REGISTRY)")
 	return f
 }
@@ -78,8 +80,39 @@ func readKafkaFlags(c *cobra.Command) kafkaFlags {
 		tlsCA: str("tls-ca"), tlsCert: str("tls-cert"), tlsKey: str("tls-key"), tlsServer: str("tls-server-name"),
 		tlsSkip: set("tls-insecure-skip-verify"), tls: set("tls"),
 		saslMech: str("sasl-mechanism"), saslUser: str("sasl-user"), saslPass: str("sasl-password"),
-		registry: str("schema-registry"),
+		registry: str("schema-registry"), context: str("context"),
 	}
+}
+
+// contextConfig is the named cluster of eddy's config file that name (or
+// else $EDDY_CONTEXT, or else the file's current:) selects, as the base of
+// a command's Kafka settings, and its name; an empty Config and "" when
+// none is selected.
+func contextConfig(name string) (*kcfg.Config, string, error) {
+	if name == "" {
+		name = os.Getenv("EDDY_CONTEXT")
+	}
+	cs, err := kcfg.LoadContexts(kcfg.DefaultContextsPath(os.Getenv))
+	if err != nil {
+		return nil, "", usageError{err}
+	}
+	ctx, err := cs.Select(name)
+	if err != nil || ctx == nil {
+		return kcfg.New(), "", usageErr(err)
+	}
+	cfg, err := ctx.Config()
+	if err != nil {
+		return nil, "", usageError{err}
+	}
+	return cfg, ctx.Name, nil
+}
+
+// usageErr wraps a non-nil err as a usage error.
+func usageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
 }
 
 // registryConfig is the schema registry of the --schema-registry flag
@@ -94,9 +127,12 @@ func registryConfig(c *cobra.Command) (flag, env format.Config) {
 // kafkaConfig resolves the connection settings: properties file, then
 // environment, then flags, then -X overrides.
 func kafkaConfig(c *cobra.Command) (*kcfg.Config, error) {
-	cfg := kcfg.New()
-	cfg.Warn = func(s string) { fmt.Fprintf(c.ErrOrStderr(), "eddy: warning: %s\n", s) }
 	kflags := readKafkaFlags(c)
+	cfg, _, err := contextConfig(kflags.context)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Warn = func(s string) { fmt.Fprintf(c.ErrOrStderr(), "eddy: warning: %s\n", s) }
 	file := kflags.configFile
 	if file == "" {
 		file = os.Getenv("EDDY_KAFKA_CONFIG")

@@ -27,9 +27,10 @@ import (
 // settings cannot leak into a test.
 func clearKafkaEnv(t *testing.T) {
 	for _, k := range []string{"EDDY_BROKERS", "EDDY_KAFKA_CONFIG", "EDDY_SECURITY_PROTOCOL",
-		"EDDY_SASL_MECHANISM", "EDDY_SASL_USERNAME", "EDDY_SASL_PASSWORD", "COLUMNS"} {
+		"EDDY_SASL_MECHANISM", "EDDY_SASL_USERNAME", "EDDY_SASL_PASSWORD", "COLUMNS", "EDDY_CONTEXT"} {
 		t.Setenv(k, "")
 	}
+	t.Setenv("EDDY_CONFIG", filepath.Join(t.TempDir(), "no-config.yaml"))
 }
 
 // newKafka starts an in-process cluster with the given topics (3 partitions
@@ -890,5 +891,39 @@ func TestProduceKcatFlags(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("produce %v: exit %d %q, want 2 and %q", tt.args, code, stderr, tt.want)
 		}
+	}
+}
+
+// TestContexts: --context picks a named cluster from the config file,
+// $EDDY_CONTEXT and the file's current: stand in for it, -b still wins,
+// and a context the file does not define is a usage error naming it.
+func TestContexts(t *testing.T) {
+	addr := newKafka(t, "only-here")
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("current: dead\ncontexts:\n  dead: {brokers: 127.0.0.1:1}\n  good:\n    brokers: ["+addr+"]\n    properties: {client.id: ctx-test}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EDDY_CONFIG", cfg)
+	listsTopic := func(args ...string) bool {
+		code, out, _ := runCLI(t, "", append([]string{"topics"}, args...)...)
+		return code == 0 && strings.Contains(out, "only-here")
+	}
+	if !listsTopic("--context", "good") {
+		t.Error("--context good did not reach the cluster")
+	}
+	if !listsTopic("-b", addr) {
+		t.Error("-b did not win over the current context")
+	}
+	t.Setenv("EDDY_CONTEXT", "good")
+	if !listsTopic() {
+		t.Error("$EDDY_CONTEXT did not select the context")
+	}
+	code, _, stderr := runCLI(t, "", "topics", "--context", "prod")
+	if code != 2 || !strings.Contains(stderr, `context "prod" is not in `+cfg+" (defined: dead, good)") {
+		t.Errorf("unknown context: %d %s", code, stderr)
+	}
+	code, out, _ := runCLI(t, "", "contexts")
+	if code != 0 || !strings.Contains(out, "       dead  127.0.0.1:1") || !strings.Contains(out, "*        good  "+addr) {
+		t.Errorf("contexts: %d\n%s", code, out)
 	}
 }

@@ -100,7 +100,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	acceptKafkaFlagsFirst(root)
-	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd())
+	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd())
 	// the commands that talk to Kafka
 	for _, c := range []*cobra.Command{newRunCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newGroupsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
 		root.AddCommand(withKafkaFlags(c))

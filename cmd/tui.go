@@ -114,5 +114,8 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 	defer cl.Close()
 	opts.Label = cfg.Get("bootstrap.servers")
 	opts.Brokers = strings.Split(opts.Label, ",")
+	if _, name, _ := contextConfig(readKafkaFlags(c).context); name != "" {
+		opts.Label = name + " " + opts.Label // the context in the status bar
+	}
 	return clusterWorkbench(ctx, c, conn, cl, opts, f.logFile)
 }
