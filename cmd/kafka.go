@@ -1,11 +1,16 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/kcfg"
@@ -54,7 +59,50 @@ func kafkaFlagSet(k *kafkaFlags) *pflag.FlagSet {
 // They are read back by name from the invoked command (readKafkaFlags).
 func withKafkaFlags(c *cobra.Command) *cobra.Command {
 	c.PersistentFlags().AddFlagSet(kafkaFlagSet(new(kafkaFlags)))
+	completeTopicFlags(c)
 	return c
+}
+
+// completeTopicFlags makes the shell complete -t/--topic (and tui's
+// :attach) of c and its subcommands with the cluster's topics.
+func completeTopicFlags(c *cobra.Command) {
+	if c.Flags().Lookup("topic") != nil {
+		_ = c.RegisterFlagCompletionFunc("topic", completeTopics)
+	}
+	for _, sub := range c.Commands() {
+		completeTopicFlags(sub)
+	}
+}
+
+// completeTopics lists the topics of the cluster the command's flags,
+// environment and context name, that start with what was typed; internal
+// topics only when asked for by their "__" prefix. A cluster that does not
+// answer within two seconds completes nothing.
+func completeTopics(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+	none := cobra.ShellCompDirectiveNoFileComp
+	cfg, err := kafkaConfig(c)
+	if err != nil {
+		return nil, none
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cl, err := cfg.Client(ctx, 2*time.Second)
+	if err != nil {
+		return nil, none
+	}
+	defer cl.Close()
+	tds, err := kadm.NewClient(cl).ListTopicsWithInternal(ctx)
+	if err != nil {
+		return nil, none
+	}
+	var names []string
+	for _, name := range tds.Names() {
+		if strings.HasPrefix(name, prefix) && (strings.HasPrefix(prefix, "__") || !strings.HasPrefix(name, "__")) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, none
 }
 
 // acceptKafkaFlagsFirst lets the connection flags come before the command

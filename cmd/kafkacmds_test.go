@@ -927,3 +927,20 @@ func TestContexts(t *testing.T) {
 		t.Errorf("contexts: %d\n%s", code, out)
 	}
 }
+
+// TestCompleteTopics: the shell's completion of -t asks the cluster for
+// its topics, on every command that takes one.
+func TestCompleteTopics(t *testing.T) {
+	addr := newKafka(t, "orders", "orders.dlq", "payments")
+	for _, args := range [][]string{
+		{"tail", "-b", addr, "-t", "ord"},
+		{"dlq", "replay", "-b", addr, "-t", "ord"},
+		{"groups", "reset", "g", "-b", addr, "-t", "ord"},
+	} {
+		code, out, stderr := runCLI(t, "", append([]string{"__complete"}, args...)...)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if code != 0 || len(lines) != 3 || lines[0] != "orders" || lines[1] != "orders.dlq" || !strings.HasPrefix(lines[2], ":") {
+			t.Errorf("complete %v: %d %q %s", args, code, out, stderr)
+		}
+	}
+}
