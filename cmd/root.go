@@ -100,7 +100,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	acceptKafkaFlagsFirst(root)
-	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd())
+	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd(), newDiffCmd())
 	// the commands that talk to Kafka
 	for _, c := range []*cobra.Command{newRunCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newGroupsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
 		root.AddCommand(withKafkaFlags(c))
@@ -176,12 +176,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return 0
 	}
+	var q exitError
+	if errors.As(err, &q) {
+		return q.code // said what it had to on its own
+	}
 	if i, ok := interruption(ctx); ok && errors.Is(err, context.Canceled) && !errors.As(err, new(interrupted)) {
 		err = i // what was cancelled is no failure of its own
 	}
 	fmt.Fprintf(stderr, "eddy: %v\n", err)
 	return exitCode(err)
 }
+
+// exitError ends a command with an exit status and no message: eddy diff
+// --exit-code, whose output already says the results differ.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func exitCode(err error) int {
 	var i interrupted
