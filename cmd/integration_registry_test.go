@@ -12,10 +12,12 @@ package cmd
 //	go test -tags integration -count=1 -run IntegrationRegistry ./cmd/ -v
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,6 +88,33 @@ func TestIntegrationRegistry(t *testing.T) {
 			}
 		})
 	}
+
+	// eddy tail decodes the same topics for reading: each value as JSON,
+	// the same bids as the JSON file (compared by auction and price)
+	t.Run("tail -s", func(t *testing.T) {
+		pairs := func(lines []string) []string {
+			var out []string
+			for _, l := range lines {
+				var b struct{ Auction, Price int64 }
+				if err := json.Unmarshal([]byte(l), &b); err != nil {
+					t.Fatalf("not a JSON bid: %.200s: %v", l, err)
+				}
+				out = append(out, fmt.Sprint(b.Auction, " ", b.Price))
+			}
+			slices.Sort(out)
+			return out
+		}
+		want := pairs(strings.Split(strings.TrimSpace(itReadFile(t, jsonl)), "\n"))
+		for _, tc := range []struct{ topic, format string }{{"avro", "avro"}, {"protobuf", "protobuf"}, {"jsonschema", "json-schema"}} {
+			code, out, stderr := runCLI(t, "", "tail", "-b", env.brokers, "--schema-registry", reg, "-t", prefix+"-"+tc.topic, "-e", "-f", "%v\n", "-s", tc.format)
+			if code != 0 || strings.Contains(stderr, "could not be decoded") {
+				t.Fatalf("tail %s: %d %s", tc.topic, code, stderr)
+			}
+			if got := pairs(strings.Split(strings.TrimSpace(out), "\n")); !slices.Equal(got, want) {
+				t.Errorf("tail -s %s: %d bids, the file's %d, or they differ", tc.format, len(got), len(want))
+			}
+		}
+	})
 
 	t.Run("no registry is a usage error", func(t *testing.T) {
 		spec := runtest.WriteFile(t, dir, "none.yaml", fmt.Sprintf("source: {kafka: {topic: %s-avro, stop: caught-up}}\nformat: avro\n", prefix)+itWindow)

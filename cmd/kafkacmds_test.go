@@ -16,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/eddyhq/eddy/internal/runtest"
 )
@@ -942,5 +945,50 @@ func TestCompleteTopics(t *testing.T) {
 		if code != 0 || len(lines) != 3 || lines[0] != "orders" || lines[1] != "orders.dlq" || !strings.HasPrefix(lines[2], ":") {
 			t.Errorf("complete %v: %d %q %s", args, code, out, stderr)
 		}
+	}
+}
+
+// TestTailValueFormat: tail -s avro prints Avro values as JSON through the
+// registry (franz-go's srfake here; TestIntegrationRegistry uses a real
+// one), a value it cannot decode as it is with a count at the end, and
+// --where sees the decoded fields.
+func TestTailValueFormat(t *testing.T) {
+	addr := newKafka(t, "bids")
+	reg := srfake.New()
+	defer reg.Close()
+	schema := `{"type":"record","name":"Bid","fields":[{"name":"auction","type":"long"},{"name":"bidder","type":["null","string"]}]}`
+	reg.SeedSchema("bids-value", 1, 7, sr.Schema{Schema: schema, Type: sr.TypeAvro})
+	s := avro.MustParse(schema)
+	var recs []*kgo.Record
+	for i, b := range []map[string]any{{"auction": 1, "bidder": "ada"}, {"auction": 2, "bidder": nil}} {
+		payload, err := avro.Marshal(s, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h sr.ConfluentHeader
+		v, _ := h.AppendEncode(nil, 7, nil)
+		recs = append(recs, &kgo.Record{Topic: "bids", Partition: int32(i), Value: append(v, payload...)})
+	}
+	recs = append(recs, &kgo.Record{Topic: "bids", Partition: 2, Value: []byte(`{"plain":"json"}`)})
+	runtest.Produce(t, addr, recs...)
+
+	code, out, stderr := runCLI(t, "", "tail", "-b", addr, "-t", "bids", "-e", "-f", "%v\n", "-s", "avro", "--schema-registry", reg.URL())
+	got := runtest.SortedLines(out)
+	want := []string{`{"auction":1,"bidder":"ada"}`, `{"auction":2,"bidder":null}`, `{"plain":"json"}`}
+	if code != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tail -s avro: %d\n%s\nwant\n%s\n%s", code, strings.Join(got, "\n"), strings.Join(want, "\n"), stderr)
+	}
+	if !strings.Contains(stderr, "eddy: 1 values could not be decoded as avro and were printed as they are (first: bids/2@0: wrong magic byte") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	code, out, _ = runCLI(t, "", "tail", "-b", addr, "-t", "bids", "-e", "-f", "%v\n", "-s", "value=avro", "--schema-registry", reg.URL(), "--where", `bidder == "ada"`)
+	if code != 0 || strings.TrimSpace(out) != `{"auction":1,"bidder":"ada"}` {
+		t.Errorf("tail -s value=avro --where: %d %q", code, out)
+	}
+	if code, _, stderr := runCLI(t, "", "tail", "-b", addr, "-t", "bids", "-e", "-s", "avro"); code != 2 || !strings.Contains(stderr, "needs a schema registry") {
+		t.Errorf("no registry: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "", "tail", "-b", addr, "-t", "bids", "-e", "-s", "thrift"); code != 2 || !strings.Contains(stderr, `--value-format "thrift"`) {
+		t.Errorf("unknown format: %d %s", code, stderr)
 	}
 }

@@ -6,13 +6,16 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/internal/recprint"
+	"github.com/eddyhq/eddy/job"
 )
 
 type tailFlags struct {
@@ -22,6 +25,7 @@ type tailFlags struct {
 	count     int
 	where     string
 	format    string
+	value     string
 	partition int32
 }
 
@@ -48,6 +52,11 @@ kcat's:
 A second -o e@MS (kcat's) ends each partition before its first record
 stamped at or after MS (epoch milliseconds); tail exits when every partition
 has ended.
+
+Values in Avro, Protobuf or JSON Schema (-s avro|protobuf|json-schema, or
+kcat's -s value=avro) are decoded through the schema registry
+(--schema-registry, schema.registry.url in the client properties, or
+$EDDY_SCHEMA_REGISTRY) and printed as JSON; --where sees their fields.
 
 Formats (-f):
   json   one object per line: topic, partition, offset, timestamp (RFC 3339,
@@ -91,6 +100,7 @@ the topic does not exist or the cluster fails, 2 on bad flags.`,
 	fl.IntVarP(&f.count, "count", "c", 0, "stop after printing `N` records (0: no limit)")
 	fl.StringVar(&f.where, "where", "", "print only records matching this filter `EXPR`")
 	fl.StringVarP(&f.format, "format", "f", "json", "output `FORMAT`: json, raw, table or a %-layout (see above)")
+	fl.StringVarP(&f.value, "value-format", "s", "", "decode values as `FORMAT`: avro, protobuf or json-schema through the schema registry (kcat's -s value=avro works too)")
 	fl.Int32VarP(&f.partition, "partition", "p", -1, "read only this `PARTITION` (-1: all)")
 	return c
 }
@@ -129,6 +139,10 @@ func runTail(c *cobra.Command, f tailFlags) error {
 		return err
 	}
 	defer cl.Close()
+	decodeValue, err := valueDecoder(c, f.value)
+	if err != nil {
+		return err
+	}
 	adm := kadm.NewClient(cl)
 	parts, err := topicPartitions(ctx, adm, f.topic)
 	if err != nil {
@@ -166,6 +180,7 @@ func runTail(c *cobra.Command, f tailFlags) error {
 		pending: map[int32]bool{},
 		out:     out,
 		stderr:  c.ErrOrStderr(),
+		decode:  decodeValue,
 	}
 	offsets := map[int32]kgo.Offset{}
 	for p, r := range ranges {
@@ -184,8 +199,42 @@ func runTail(c *cobra.Command, f tailFlags) error {
 	if ferr := t.out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("write output: %w", ferr)
 	}
+	if t.undecoded > 0 {
+		fmt.Fprintf(c.ErrOrStderr(), "eddy: %d values could not be decoded as %s and were printed as they are (first: %v)\n", t.undecoded, f.value, t.decodeErr)
+	}
 	if t.skipped > 0 {
 		fmt.Fprintf(c.ErrOrStderr(), "eddy: skipped %d records the filter could not evaluate (first error: %v)\n", t.skipped, t.firstErr)
 	}
 	return err
+}
+
+// valueDecoder is tail's --value-format: nil for none (json), else a
+// decoder of framed records into JSON, with the registry from the flag,
+// the client properties and the environment (highest first).
+func valueDecoder(c *cobra.Command, kind string) (func([]byte) ([]byte, error), error) {
+	kind = strings.TrimPrefix(kind, "value=")
+	if kind == "" || kind == "json" {
+		return nil, nil
+	}
+	if !slices.Contains(format.Kinds, kind) {
+		return nil, usagef("--value-format %q: want avro, protobuf or json-schema", kind)
+	}
+	cfg, err := kafkaConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	props, err := cfg.Registry()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	flag, env := registryConfig(c)
+	reg := job.MergeRegistry(flag, props, env)
+	if len(reg.URLs) == 0 {
+		return nil, usagef("--value-format %s needs a schema registry: --schema-registry, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", kind)
+	}
+	cl, err := reg.Client()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return format.WholeJSON(format.NewCache(c.Context(), cl, format.CacheOptions{}), kind)
 }

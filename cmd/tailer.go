@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/internal/recprint"
 	"github.com/eddyhq/eddy/source"
 )
@@ -26,6 +27,11 @@ type tailer struct {
 	pending map[int32]bool // -e: partitions not yet at their end
 	out     *recprint.Printer
 	stderr  io.Writer
+	decode  func([]byte) ([]byte, error) // --value-format; nil: values as they are
+
+	undecoded int
+	decodeErr error
+	fatal     error // the registry is unreachable: tail stops
 
 	printed  int
 	skipped  int
@@ -34,7 +40,7 @@ type tailer struct {
 }
 
 func (t *tailer) done() bool {
-	return (t.exit && len(t.pending) == 0) || (t.limit > 0 && t.printed >= t.limit) ||
+	return t.fatal != nil || (t.exit && len(t.pending) == 0) || (t.limit > 0 && t.printed >= t.limit) ||
 		(t.stopMs >= 0 && len(t.stopped) == len(t.ranges))
 }
 
@@ -68,7 +74,7 @@ func (t *tailer) run(ctx context.Context) error {
 			return fmt.Errorf("write output: %w", err)
 		}
 	}
-	return nil
+	return t.fatal
 }
 
 // handle prints one record if it is wanted and reports whether tail is done.
@@ -97,6 +103,19 @@ func (t *tailer) handle(r *kgo.Record) bool {
 	}
 	if r.Attrs.IsControl() {
 		return t.done()
+	}
+	if t.decode != nil && r.Value != nil {
+		if v, err := t.decode(r.Value); format.Fatal(err) {
+			t.fatal = fmt.Errorf("decode %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			return true
+		} else if err != nil {
+			if t.undecoded == 0 {
+				t.decodeErr = fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			}
+			t.undecoded++
+		} else {
+			r.Value = append([]byte(nil), v...)
+		}
 	}
 	if t.match != nil {
 		t.rec = source.Record{Key: r.Key, Value: r.Value, Topic: r.Topic, Partition: r.Partition,

@@ -67,7 +67,7 @@ func (a *Avro) Decode(b []byte, out []value.Value) error {
 		return p.err
 	}
 	r := avroReader{b: payload, out: out, id: id}
-	r.record(p.op, 0)
+	r.field(p.op, 0) // the record itself may be wanted whole (an empty path)
 	if r.err == nil && r.i != len(r.b) {
 		r.fail(ErrCorrupt, "%d bytes after the record", len(r.b)-r.i)
 	}

@@ -145,6 +145,9 @@ func (p *Protobuf) prog(id int) (*protoProg, error) {
 		if prog.err == nil {
 			c := protoCompiler{id: id, plain: map[protoreflect.FullName]*pmsg{}}
 			prog.msg, prog.err = c.wanted(prog.desc, p.want, nil, &prog.dyn)
+			if p.want.slot >= 0 { // the record itself is wanted whole
+				prog.dyn = append(prog.dyn, dynSlot{slot: p.want.slot})
+			}
 		}
 	}
 	p.progs[key] = prog
@@ -812,6 +815,15 @@ func (r *protoReader) dynamic(prog *protoProg, b []byte) {
 		return
 	}
 	for _, d := range prog.dyn {
+		if len(d.steps) == 0 { // the record itself (an empty path)
+			buf, err := appendProtoMessage(nil, m.ProtoReflect())
+			if err != nil {
+				r.fail(ErrCorrupt, "%v", err)
+				return
+			}
+			r.out[d.slot] = value.OfJSON(string(buf))
+			continue
+		}
 		cur := m.ProtoReflect()
 		var v protoreflect.Value
 		var fd protoreflect.FieldDescriptor
@@ -916,6 +928,8 @@ func appendProtoJSON(dst []byte, fd protoreflect.FieldDescriptor, v protoreflect
 			}
 		}
 		return append(dst, '}'), nil
+	case fd.Message() != nil && wktOf(fd.Message()) == wktNone:
+		return appendProtoMessage(dst, v.Message())
 	case fd.Message() != nil:
 		b, err := protoJSON.Marshal(v.Message().Interface())
 		if err != nil {
@@ -928,6 +942,34 @@ func appendProtoJSON(dst []byte, fd protoreflect.FieldDescriptor, v protoreflect
 		return append(dst, buf.Bytes()...), nil
 	}
 	return value.AppendJSON(dst, protoScalar(fd, v)), nil
+}
+
+// appendProtoMessage appends a message as a JSON object of its fields in
+// declaration order, by their proto names, with the values eddy decodes
+// them to (64-bit integers as numbers, enums by name, well-known types as
+// protojson writes them); a field with presence that is not set is left
+// out, one without presence is written with its value (the default).
+func appendProtoMessage(dst []byte, m protoreflect.Message) ([]byte, error) {
+	fields := m.Descriptor().Fields()
+	dst = append(dst, '{')
+	first := true
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.HasPresence() && !m.Has(fd) {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = value.AppendString(dst, string(fd.Name()))
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendProtoJSON(dst, fd, m.Get(fd), fd.IsList(), fd.IsMap()); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 func mapKeyString(k protoreflect.MapKey) string { return k.Value().String() }

@@ -114,8 +114,8 @@ func TestProtobufTypes(t *testing.T) {
 		{"score", value.OfFloat(2.25)},
 		{"ok", value.OfBool(true)},
 		{"byname.k.name", value.OfString("Bo")},
-		{"byname.k", value.OfJSON(`{"name":"Bo"}`)},
-		{"byname", value.OfJSON(`{"k":{"name":"Bo"}}`)},
+		{"byname.k", value.OfJSON(`{"name":"Bo","n":0}`)}, // proto3: an unset scalar is its default
+		{"byname", value.OfJSON(`{"k":{"name":"Bo","n":0}}`)},
 		{"opt", value.Value{}},
 		{"neg", value.OfInt(-5)},
 		{"when", value.OfString("2026-01-01T00:00:10Z")},
