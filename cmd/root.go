@@ -50,7 +50,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	acceptKafkaFlagsFirst(root)
 	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd())
 	// the commands that talk to Kafka
-	for _, c := range []*cobra.Command{newRunCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
+	for _, c := range []*cobra.Command{newRunCmd(), newServeCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
 		root.AddCommand(withKafkaFlags(c))
 	}
 	return root

@@ -68,8 +68,10 @@ type Options struct {
 	// /metrics); it may be set with or without Metrics.
 	Registry *prometheus.Registry
 	// Sinks are sinks of the caller's that the engine writes every row
-	// to after the spec's (eddy serve's feature table). The job neither
-	// tracks them in checkpoints nor closes them: they are the caller's.
+	// to after the spec's (eddy serve's feature table); with them a spec
+	// without sinks gets none (else its rows go to Stdout). The job
+	// neither tracks them in checkpoints nor closes them: they are the
+	// caller's.
 	Sinks []sink.Sink
 }
 
@@ -111,7 +113,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if p.Source == (pipeline.Source{Line: p.Source.Line}) {
 		return nil, specErr(fmt.Errorf("%s: no input: set source.file or source.kafka in the spec or pass --input", p.File))
 	}
-	if len(p.Sinks) == 0 {
+	if len(p.Sinks) == 0 && len(o.Sinks) == 0 {
 		p.Sinks = []pipeline.Target{{File: "-"}}
 	}
 	plan, err := pipeline.Compile(p)
