@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -386,4 +387,41 @@ func keyPEM(t *testing.T, k *ecdsa.PrivateKey) *pem.Block {
 		t.Fatal(err)
 	}
 	return &pem.Block{Type: "EC PRIVATE KEY", Bytes: b}
+}
+
+// BenchmarkGet is one lookup over real HTTP on loopback, from
+// GOMAXPROCS clients in parallel, against a table of 100,000 keys.
+//
+//	go test ./serve -run '^$' -bench Get -benchtime 2s
+func BenchmarkGet(b *testing.B) {
+	tb := NewTable(testLayout, TableOptions{})
+	const keys = 100_000
+	for i := range keys {
+		_ = tb.Write(row(fmt.Sprint("u", i), value.OfString("DE"), 0, 60, 0, 1, 1))
+	}
+	h, err := Handler(Config{Pipeline: "clicks", Table: tb})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			resp, err := client.Get(fmt.Sprintf("%s/v1/features/clicks?key=u%d&key=DE", srv.URL, i*7919%keys))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+			i++
+		}
+	})
 }
