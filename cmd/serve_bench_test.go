@@ -160,7 +160,9 @@ stages:
 		}
 		slices.Sort(lat)
 		slices.Sort(svc)
-		q := func(l []time.Duration, f float64) float64 { return float64(l[min(len(l)-1, int(f*float64(len(l))))]) / 1e6 }
+		q := func(l []time.Duration, f float64) float64 {
+			return float64(l[min(len(l)-1, int(f*float64(len(l))))]) / 1e6
+		}
 		p50s, p99s, p999s = append(p50s, q(lat, 0.5)), append(p99s, q(lat, 0.99)), append(p999s, q(lat, 0.999))
 		sent99s = append(sent99s, q(svc, 0.99))
 		rates = append(rates, float64(len(lat))/elapsed.Seconds())
