@@ -42,13 +42,7 @@ func TestServeSIGTERMBinary(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Process.Kill() })
-		waitFor(t, "the server's address", func() bool {
-			m := servingAt.FindStringSubmatch(s.stderr.String())
-			if m != nil {
-				s.url = m[1]
-			}
-			return m != nil
-		})
+		s.waitAddr()
 		s.waitReady()
 		return c, s
 	}
@@ -74,38 +68,12 @@ func TestServeSIGTERMBinary(t *testing.T) {
 			t.Errorf("stderr does not mention the final checkpoint:\n%s", s.stderr)
 		}
 	}
-	// the served windows, once two lookups agree, against the reference;
-	// after a restart (restored: the end of the last window served before
-	// it) the table holds only windows closed since, so a key whose latest
-	// window closed before the restart is not served until its next one
-	settled := func(s *serving, after, restored string) string {
-		t.Helper()
-		var until string
-		var got, prev map[[2]string]window
-		waitFor(t, "served windows after "+after, func() bool {
-			prev, got = got, s.served(latest(t, ref, ""))
-			until = ""
-			for _, w := range got {
-				until = max(until, w.End)
-			}
-			return until > after && fmt.Sprint(prev) == fmt.Sprint(got)
-		})
-		want := latest(t, ref, until)
-		for k, w := range want {
-			if w.End <= restored {
-				delete(want, k)
-			}
-		}
-		sameWindows(t, got, want)
-		return until
-	}
-
 	c, s := start("--reset-state")
-	first := settled(s, "", "")
+	first := s.settled(ref, "", "")
 	stop(c, s)
 
 	produceLines(t, addr, "clicks", lines[3000:])
 	c, s = start()
-	settled(s, first, first)
+	s.settled(ref, first, first)
 	stop(c, s)
 }
