@@ -179,3 +179,47 @@ func TestTableBadRow(t *testing.T) {
 		t.Error("a row of the wrong shape was accepted")
 	}
 }
+
+// BenchmarkTableGet is one lookup in a table of 100,000 keys, without
+// HTTP, while nothing writes.
+//
+//	go test ./serve -run '^$' -bench TableGet
+func BenchmarkTableGet(b *testing.B) {
+	tb := NewTable(testLayout, TableOptions{})
+	const keys = 100_000
+	names := make([]string, keys)
+	for i := range keys {
+		names[i] = fmt.Sprint("u", i)
+		_ = tb.Write(row(names[i], value.OfString("DE"), 0, 60, 0, 1, 1))
+	}
+	buf := make([]byte, 0, 64)
+	vals := []string{"", "DE"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		vals[0] = names[i*7919%keys]
+		if _, ok := tb.Get(vals, buf); !ok {
+			b.Fatal("not found")
+		}
+	}
+}
+
+// BenchmarkTableWrite is one row written over 100,000 keys.
+func BenchmarkTableWrite(b *testing.B) {
+	tb := NewTable(testLayout, TableOptions{})
+	const keys = 100_000
+	rows := make([]*sink.Row, keys)
+	for i := range keys {
+		rows[i] = row(fmt.Sprint("u", i), value.OfString("DE"), 0, 60, 0, 1, 1)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r := rows[i%keys]
+		r.Vals[3].I += 1000 // a later window each round
+		if err := tb.Write(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
