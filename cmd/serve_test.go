@@ -39,7 +39,11 @@ func startServe(t *testing.T, args ...string) *serving {
 	go func() {
 		s.done <- run(ctx, append([]string{"serve"}, args...), strings.NewReader(""), &stdout, s.stderr)
 	}()
-	t.Cleanup(func() { cancel(nil) })
+	t.Cleanup(func() {
+		if s.cancel != nil { // not stopped: stop it before its directories go
+			s.stop()
+		}
+	})
 	s.waitAddr()
 	return s
 }
@@ -120,6 +124,7 @@ func (s *serving) waitReady() {
 func (s *serving) stop() int {
 	s.t.Helper()
 	s.cancel(interrupted{syscall.SIGTERM})
+	s.cancel = nil
 	select {
 	case code := <-s.done:
 		return code
