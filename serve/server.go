@@ -436,7 +436,10 @@ func Start(h http.Handler, l Listen) (*Server, error) {
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
-	s := &Server{srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}, ln: ln, tls: tc != nil, done: make(chan error, 1)}
+	// a client may hold a connection idle (keep-alive) but not trickle a
+	// request or its answer
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	s := &Server{srv: hs, ln: ln, tls: tc != nil, done: make(chan error, 1)}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	return s, nil
 }

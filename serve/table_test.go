@@ -222,4 +222,3 @@ func BenchmarkTableWrite(b *testing.B) {
 		}
 	}
 }
-
