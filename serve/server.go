@@ -273,6 +273,9 @@ func (h *handler) batchKeys(body io.Reader) ([][]string, error) {
 	if err := dec.Decode(&req); err != nil {
 		return nil, fmt.Errorf("want a JSON object {\"keys\": [[V, …], …]}: %w", err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("want one JSON object {\"keys\": [[V, …], …]}: data after it")
+	}
 	if len(req.Keys) > h.cfg.MaxBatch {
 		return nil, fmt.Errorf("%d keys asked for, at most %d per request", len(req.Keys), h.cfg.MaxBatch)
 	}

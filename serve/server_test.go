@@ -94,6 +94,7 @@ func TestHandlers(t *testing.T) {
 		{"batch too many", "POST", "/v1/features/clicks:batchGet", `{"keys":[["a","b"],["a","b"],["a","b"],["a","b"]]}`, false, 400, []string{"4 keys asked for, at most 3 per request"}},
 		{"batch wrong length", "POST", "/v1/features/clicks:batchGet", `{"keys":[["u1","DE"],"u1"]}`, false, 400, []string{"keys[1]: 1 value(s), want 2 (user, country)"}},
 		{"batch not JSON", "POST", "/v1/features/clicks:batchGet", `keys=u1`, false, 400, []string{`want a JSON object {\"keys\": [[V, …], …]}`}},
+		{"batch data after the object", "POST", "/v1/features/clicks:batchGet", `{"keys":[]} {"keys":[]}`, false, 400, []string{"data after it"}},
 		{"batch unknown field", "POST", "/v1/features/clicks:batchGet", `{"key":[["u1","DE"]]}`, false, 400, []string{`unknown field \"key\"`}},
 		{"batch an object value", "POST", "/v1/features/clicks:batchGet", `{"keys":[["u1",{"a":1}]]}`, false, 400, []string{"keys[0][1]: a key value is a string, number, boolean or null"}},
 		{"batch too big", "POST", "/v1/features/clicks:batchGet", `{"keys":["` + strings.Repeat("x", maxBody) + `"]}`, false, 413, []string{"too large"}},
