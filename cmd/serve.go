@@ -47,7 +47,7 @@ exits 0.
 The serve: section of the spec sets listen, ttl, max_keys and the TLS files;
 flags override it. The server binds to loopback; another --listen address
 is refused unless a bearer token (--token or EDDY_SERVE_TOKEN) or mutual
-TLS (--tls-cert, --tls-key, --client-ca) is given.
+TLS (--serve-tls-cert, --serve-tls-key, --client-ca) is given.
 
 Exit status: 0 when stopped by a signal or after a bounded input, 1 on a
 runtime failure, 2 on a bad spec or bad flags.`,
@@ -63,8 +63,8 @@ runtime failure, 2 on a bad spec or bad flags.`,
 	fl.BoolVar(&f.resetState, "reset-state", false, "discard the spec's state directory (state.dir) and start from the beginning")
 	fl.StringVar(&f.listen, "listen", "", "serve on `HOST:PORT` (default serve.listen, else "+pipeline.DefaultServeListen+"; \":PORT\" is loopback)")
 	fl.StringVar(&f.token, "token", "", "require `TOKEN` as a bearer token (default $EDDY_SERVE_TOKEN)")
-	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `PEM` (with --tls-key)")
-	fl.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key `PEM`")
+	fl.StringVar(&f.tlsCert, "serve-tls-cert", "", "serve HTTPS with this certificate `PEM` (with --serve-tls-key)")
+	fl.StringVar(&f.tlsKey, "serve-tls-key", "", "the certificate's private key `PEM`")
 	fl.StringVar(&f.clientCA, "client-ca", "", "require client certificates signed by this CA bundle `PEM` (mutual TLS)")
 	fl.DurationVar(&f.ttl, "ttl", 0, "stop answering a key not updated for this `DURATION` (default serve.ttl, else never)")
 	fl.IntVar(&f.maxKeys, "max-keys", 0, "keep at most `N` keys, evicting the least recently updated (default serve.max_keys, else 1000000)")
@@ -83,8 +83,8 @@ func serveSettings(c *cobra.Command, p *pipeline.Pipeline, f serveFlags) (serve.
 		}
 	}
 	set("listen", &sv.Listen, f.listen)
-	set("tls-cert", &sv.TLSCert, f.tlsCert)
-	set("tls-key", &sv.TLSKey, f.tlsKey)
+	set("serve-tls-cert", &sv.TLSCert, f.tlsCert)
+	set("serve-tls-key", &sv.TLSKey, f.tlsKey)
 	set("client-ca", &sv.ClientCA, f.clientCA)
 	if c.Flags().Changed("ttl") {
 		sv.TTL = f.ttl

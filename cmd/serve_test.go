@@ -327,8 +327,8 @@ func TestServeRefuses(t *testing.T) {
 		want string
 	}{
 		{"all interfaces without auth", []string{spec, "--listen", "0.0.0.0:0"}, "--listen 0.0.0.0:0 is not a loopback address: refusing"},
-		{"tls without a client ca is no auth", []string{spec, "--listen", "0.0.0.0:0", "--tls-cert", "c", "--tls-key", "k"}, "is not a loopback address"},
-		{"client ca without tls", []string{spec, "--client-ca", "ca.pem"}, "--client-ca needs --tls-cert and --tls-key"},
+		{"tls without a client ca is no auth", []string{spec, "--listen", "0.0.0.0:0", "--serve-tls-cert", "c", "--serve-tls-key", "k"}, "is not a loopback address"},
+		{"client ca without tls", []string{spec, "--client-ca", "ca.pem"}, "--client-ca needs --serve-tls-cert and --serve-tls-key"},
 		{"no window", []string{noWindow}, "eddy serve needs a pipeline that ends in a window"},
 		{"no name", []string{noName}, "eddy serve needs the pipeline's name"},
 		{"bad serve section", []string{badServe}, "bad.yaml:12: serve.max_keys: must be a positive integer"},
@@ -340,5 +340,22 @@ func TestServeRefuses(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errs, tt.want)
 			}
 		})
+	}
+}
+
+// TestServeFlagsKeepKafkas: the server's certificate flags are not the
+// Kafka connection's --tls-cert and --tls-key, which eddy serve keeps for
+// its source and sinks.
+func TestServeFlagsKeepKafkas(t *testing.T) {
+	c, _, err := NewRoot().Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"tls-cert": "client certificate", "tls-key": "client key",
+		"serve-tls-cert": "serve HTTPS", "serve-tls-key": "private key", "client-ca": "client certificates"} {
+		f := c.Flag(name)
+		if f == nil || !strings.Contains(f.Usage, want) {
+			t.Errorf("eddy serve --%s: %v, want a flag about %q", name, f, want)
+		}
 	}
 }

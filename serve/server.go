@@ -368,16 +368,16 @@ func (l Listen) Check() (string, error) {
 		return "", fmt.Errorf("--listen %s: want HOST:PORT or :PORT: %w", l.Addr, err)
 	}
 	if (l.TLSCert == "") != (l.TLSKey == "") {
-		return "", errors.New("--tls-cert and --tls-key go together")
+		return "", errors.New("--serve-tls-cert and --serve-tls-key go together")
 	}
 	if l.ClientCA != "" && l.TLSCert == "" {
-		return "", errors.New("--client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)")
+		return "", errors.New("--client-ca needs --serve-tls-cert and --serve-tls-key (mutual TLS is TLS)")
 	}
 	if host == "" {
 		return net.JoinHostPort("127.0.0.1", port), nil
 	}
 	if !loopback(host) && l.Token == "" && l.ClientCA == "" {
-		return "", fmt.Errorf("--listen %s is not a loopback address: refusing to serve features to anyone who can reach it; give --token (or EDDY_SERVE_TOKEN) or mutual TLS (--tls-cert, --tls-key, --client-ca)", l.Addr)
+		return "", fmt.Errorf("--listen %s is not a loopback address: refusing to serve features to anyone who can reach it; give --token (or EDDY_SERVE_TOKEN) or mutual TLS (--serve-tls-cert, --serve-tls-key, --client-ca)", l.Addr)
 	}
 	return l.Addr, nil
 }

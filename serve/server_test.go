@@ -273,8 +273,8 @@ func TestListenCheck(t *testing.T) {
 		{"tls alone is no authentication", Listen{Addr: "0.0.0.0:8080", TLSCert: "c", TLSKey: "k"}, "", "is not a loopback address"},
 		{"with a token", Listen{Addr: "0.0.0.0:8080", Token: "t"}, "0.0.0.0:8080", ""},
 		{"with mutual tls", Listen{Addr: "[::]:8080", TLSCert: "c", TLSKey: "k", ClientCA: "ca"}, "[::]:8080", ""},
-		{"cert without key", Listen{Addr: ":1", TLSCert: "c"}, "", "--tls-cert and --tls-key go together"},
-		{"client ca without tls", Listen{Addr: ":1", ClientCA: "ca"}, "", "--client-ca needs --tls-cert and --tls-key"},
+		{"cert without key", Listen{Addr: ":1", TLSCert: "c"}, "", "--serve-tls-cert and --serve-tls-key go together"},
+		{"client ca without tls", Listen{Addr: ":1", ClientCA: "ca"}, "", "--client-ca needs --serve-tls-cert and --serve-tls-key"},
 		{"no port", Listen{Addr: "localhost"}, "", "want HOST:PORT or :PORT"},
 	}
 	for _, tt := range tests {
