@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -153,8 +154,13 @@ func runServe(c *cobra.Command, specPath string, f serveFlags) error {
 		return jobError(err)
 	}
 	defer j.Close()
+	save := func() {}
+	if p.State != nil { // the table is saved beside the checkpoints, and loaded again
+		save = table.Persist(ctx, filepath.Join(p.State.Dir, "serve-table"), p.State.CheckpointEvery, stderr)
+	}
 	running.Store(j)
 	_, err = j.Run(ctx)
+	save()
 	switch {
 	case err == nil && ctx.Err() == nil:
 		fmt.Fprintf(stderr, "eddy: end of input: serving the final windows until SIGINT or SIGTERM\n")

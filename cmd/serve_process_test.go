@@ -18,8 +18,9 @@ import (
 
 // TestServeSIGTERMBinary: the eddy binary serving a followed topic with
 // state answers lookups once ready, stops on a real SIGTERM after its
-// final checkpoint with exit 0, and a restart resumes from that
-// checkpoint and serves the windows that close after it.
+// final checkpoint with exit 0, and a restart loads the table it saved
+// beside the checkpoints, resumes from the checkpoint and serves every
+// key: the saved windows and those that close after it.
 //
 //	go test -tags process -count=1 ./cmd -run ServeSIGTERMBinary
 func TestServeSIGTERMBinary(t *testing.T) {
@@ -74,6 +75,10 @@ func TestServeSIGTERMBinary(t *testing.T) {
 
 	produceLines(t, addr, "clicks", lines[3000:])
 	c, s = start()
-	s.settled(ref, first, first)
+	if !strings.Contains(s.stderr.String(), "features loaded from") {
+		t.Errorf("the restart did not load the saved table:\n%s", s.stderr)
+	}
+	// the saved table, then the windows closing after the checkpoint
+	s.settled(ref, first, "")
 	stop(c, s)
 }

@@ -116,17 +116,26 @@ func (t *Table) Write(r *sink.Row) error {
 		kb = binary.AppendUvarint(kb, uint64(len(plain)))
 		kb = append(kb, plain...)
 	}
-	body := t.body(keys, start, end, rev, aggs)
 	now := t.now().UnixNano()
-	s := &t.shards[maphash.Bytes(t.seed, kb)%uint64(len(t.shards))]
+	t.put(string(kb), end, rev, now, t.body(keys, start, end, rev, aggs), now)
+	return nil
+}
+
+// put keeps an entry for key unless the key holds a newer window or
+// revision, evicting the shard's least recently updated key when full.
+func (t *Table) put(key string, end, rev, updated int64, body []byte, now int64) {
+	s := &t.shards[maphash.String(t.seed, key)%uint64(len(t.shards))]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t.expire(s, now)
-	e := s.m[string(kb)]
+	if t.ttl != 0 && now-updated > t.ttl {
+		return
+	}
+	e := s.m[key]
 	if e != nil {
 		if end < e.end || end == e.end && rev < e.rev {
 			t.stale.Add(1)
-			return nil
+			return
 		}
 		s.unlink(e)
 	} else {
@@ -136,12 +145,11 @@ func (t *Table) Write(r *sink.Row) error {
 			s.unlink(old)
 			delete(s.m, old.key)
 		}
-		e = &entry{key: string(kb)}
-		s.m[e.key] = e
+		e = &entry{key: key}
+		s.m[key] = e
 	}
-	e.end, e.rev, e.updated, e.body = end, rev, now, body
+	e.end, e.rev, e.updated, e.body = end, rev, updated, body
 	s.pushFront(e)
-	return nil
 }
 
 // expire drops the shard's entries older than the TTL (s.mu held).
@@ -194,7 +202,7 @@ type Lookup struct {
 // older than the TTL). buf is scratch space for the table's key.
 func (t *Table) Get(vals []string, buf []byte) (l Lookup, ok bool) {
 	kb := lookupKey(buf[:0], vals)
-	s := &t.shards[maphash.Bytes(t.seed, kb)%uint64(len(t.shards))]
+	s := &t.shards[maphash.Bytes(t.seed, kb)%uint64(len(t.shards))] // maphash.Bytes(x) == maphash.String(string(x))
 	s.mu.RLock()
 	e := s.m[string(kb)]
 	if e != nil {
