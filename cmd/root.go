@@ -102,7 +102,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	acceptKafkaFlagsFirst(root)
 	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd(), newDiffCmd())
 	// the commands that talk to Kafka
-	for _, c := range []*cobra.Command{newRunCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newGroupsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
+	for _, c := range []*cobra.Command{newRunCmd(), newServeCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newGroupsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
 		root.AddCommand(withKafkaFlags(c))
 	}
 	return root

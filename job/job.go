@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -67,6 +68,16 @@ type Options struct {
 	// (default 10000). It needs Metrics and a pipeline ending in a window.
 	MetricsWindows   bool
 	MetricsMaxSeries int
+	// Registry, when set, takes the run's collectors (those Metrics
+	// serves) for a caller that serves them itself (eddy serve's
+	// /metrics); it may be set with or without Metrics.
+	Registry *prometheus.Registry
+	// Sinks are sinks of the caller's that the engine writes every row
+	// to after the spec's (eddy serve's feature table); with them a spec
+	// without sinks gets none (else its rows go to Stdout). The job
+	// neither tracks them in checkpoints nor closes them: they are the
+	// caller's.
+	Sinks []sink.Sink
 }
 
 // SpecError is an error in the spec or the options (a refused run, a
@@ -87,6 +98,7 @@ type Job struct {
 	eng   *engine.Engine
 	sinks []sink.Sink
 	dead  sink.DeadLetters
+	ended atomic.Bool // Run reached the end of a bounded input
 }
 
 // Open applies o to p, refuses a run that would destroy its own files,
@@ -106,7 +118,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if p.Source == (pipeline.Source{Line: p.Source.Line}) {
 		return nil, specErr(fmt.Errorf("%s: no input: set source.file or source.kafka in the spec or pass --input", p.File))
 	}
-	if len(p.Sinks) == 0 {
+	if len(p.Sinks) == 0 && len(o.Sinks) == 0 {
 		p.Sinks = []pipeline.Target{{File: "-"}}
 	}
 	plan, err := pipeline.Compile(p)
@@ -179,9 +191,9 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if err != nil {
 		return nil, err
 	}
-	engSinks := sinks
+	engSinks := append(sinks[:len(sinks):len(sinks)], o.Sinks...)
 	if gauges != nil {
-		engSinks = append(sinks[:len(sinks):len(sinks)], gauges)
+		engSinks = append(engSinks, gauges)
 	}
 	opts := engine.Options{Sinks: engSinks, Dead: dead, TrackOffsets: track, Schemas: schemas,
 		Warn: func(msg string) { fmt.Fprintf(o.Stderr, "eddy: warning: %s\n", msg) }}
@@ -196,11 +208,19 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		return nil, err
 	}
 	r.closers = append(r.closers, eng.Close)
-	if o.Metrics != "" {
-		if r.st != nil {
-			collectors = append(collectors, newCheckpointCollector(r.st.cp, p.Name))
+	if r.st != nil {
+		collectors = append(collectors, newCheckpointCollector(r.st.cp, p.Name))
+	}
+	collectors = append(collectors, newStatsCollector(eng, p.Name))
+	if o.Registry != nil {
+		for _, c := range collectors {
+			if err := o.Registry.Register(c); err != nil {
+				return nil, fmt.Errorf("metrics: %w", err)
+			}
 		}
-		m, err := startMetrics(o.Metrics, o.Stderr, append(collectors, newStatsCollector(eng, p.Name))...)
+	}
+	if o.Metrics != "" {
+		m, err := startMetrics(o.Metrics, o.Stderr, collectors...)
 		if err != nil {
 			return nil, err
 		}
@@ -229,6 +249,9 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 func (j *Job) Run(ctx context.Context) (engine.Stats, error) {
 	r, o := j.r, j.r.o
 	runErr := engine.Run(ctx, j.src, j.eng)
+	if runErr == nil {
+		j.ended.Store(true)
+	}
 	closeErr := r.closeAll()
 	if cause, ok := interruption(ctx); ok && errors.Is(runErr, context.Canceled) {
 		// (a signal after the end of a bounded input changes nothing)
@@ -248,6 +271,19 @@ func (j *Job) Run(ctx context.Context) (engine.Stats, error) {
 		return st, runErr
 	}
 	return st, closeErr
+}
+
+// CaughtUp reports whether the source has handed out every record it held
+// when the job was opened (a Kafka source: each partition read up to its
+// high watermark as of Open, from the restored positions on); a source
+// that cannot tell (a file, stdin) is caught up once Run has reached the
+// end of its input. Safe to call from any goroutine; once true it stays
+// true.
+func (j *Job) CaughtUp() bool {
+	if c, ok := j.src.(interface{ CaughtUp() bool }); ok && c.CaughtUp() {
+		return true
+	}
+	return j.ended.Load()
 }
 
 // Close closes what is still open; after Run nothing is.

@@ -76,6 +76,25 @@ func Format(p *Pipeline) []byte {
 		m.Style = yaml.FlowStyle
 		root.add("state", m.Node)
 	}
+	if sv := p.Serve; sv != nil {
+		m := mapping()
+		if sv.Listen != "" && sv.Listen != DefaultServeListen {
+			m.add("listen", scalar(sv.Listen))
+		}
+		if sv.TTL > 0 {
+			m.add("ttl", scalar(FormatDuration(sv.TTL)))
+		}
+		if sv.MaxKeys > 0 && sv.MaxKeys != DefaultServeMaxKeys {
+			m.add("max_keys", &yaml.Node{Kind: yaml.ScalarNode, Value: strconv.Itoa(sv.MaxKeys), Tag: "!!int"})
+		}
+		for _, f := range [][2]string{{"tls_cert", sv.TLSCert}, {"tls_key", sv.TLSKey}, {"client_ca", sv.ClientCA}} {
+			if f[1] != "" {
+				m.add(f[0], scalar(f[1]))
+			}
+		}
+		m.Style = yaml.FlowStyle
+		root.add("serve", m.Node)
+	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

@@ -54,6 +54,11 @@ func strip(p *Pipeline) *Pipeline {
 		st.Line = 0
 		q.State = &st
 	}
+	if p.Serve != nil {
+		sv := *p.Serve
+		sv.Line = 0
+		q.Serve = &sv
+	}
 	return &q
 }
 
@@ -84,6 +89,7 @@ sinks:
   - parquet: {dir: pq, rotate: 1m}
   - parquet: {path: one.parquet}
 state: {dir: st, checkpoint_every: 2s, memory_limit: 64MiB}
+serve: {listen: "0.0.0.0:9000", ttl: 10m, max_keys: 5000, tls_cert: s.crt, tls_key: s.key, client_ca: ca.pem}
 `
 
 func TestFormatRoundTrip(t *testing.T) {
@@ -102,6 +108,7 @@ func TestFormatRoundTrip(t *testing.T) {
 	specs["registry.yaml"] = []byte("source:\n  kafka:\n    topic: bids\n    registry:\n      url: https://sr:8081\n      user: u\n      password: p\n      tls: {ca: ca.pem, insecure: true}\nformat: avro\nstages:\n  - project: {a: auction}\n")
 	specs["session.yaml"] = []byte("source: {file: in.jsonl}\nstages:\n  - window: {session: {gap: 30s}, aggregate: {n: count()}}\nsinks: [{file: out.jsonl}]\n")
 	specs["state.yaml"] = []byte("source: {file: in.jsonl}\nstate: {dir: /tmp/x, memory_limit: 1500KB}\nsinks: [{file: out.jsonl}]\n")
+	specs["serve.yaml"] = []byte("source: {file: in.jsonl}\nserve: {}\n")
 	specs["tumbling.yaml"] = []byte("source: {file: in.jsonl}\ntime: {field: ts}\nstages:\n  - window: {tumbling: 10s, key: user, aggregate: {n: count()}}\n")
 	for name, src := range specs {
 		t.Run(filepath.Base(name), func(t *testing.T) {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -86,6 +87,9 @@ func Load(path string) (*Pipeline, error) {
 	}
 	if p.State != nil {
 		p.State.Dir = rel(p.State.Dir)
+	}
+	if s := p.Serve; s != nil {
+		s.TLSCert, s.TLSKey, s.ClientCA = rel(s.TLSCert), rel(s.TLSKey), rel(s.ClientCA)
 	}
 	for i := range p.Sinks {
 		resolvePaths(&p.Sinks[i], AsSink, rel)
@@ -214,7 +218,7 @@ func (ps *parser) duration(n *yaml.Node, path string, positive bool) time.Durati
 	return d
 }
 
-var topKeys = []string{"name", "source", "format", "time", "late", "stages", "dlq", "sinks", "state"}
+var topKeys = []string{"name", "source", "format", "time", "late", "stages", "dlq", "sinks", "state", "serve"}
 
 func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 	var formatNode *yaml.Node
@@ -264,6 +268,8 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 			ps.stages(p, v)
 		case "state":
 			p.State = ps.state(v, key)
+		case "serve":
+			p.Serve = ps.serve(v, key)
 		case "dlq":
 			t := ps.target(v, key, false)
 			p.DLQ = &t
@@ -324,6 +330,52 @@ func (ps *parser) state(n *yaml.Node, path string) *State {
 		ps.errorf(limit, join(path, "memory_limit"), "must be at least %s with backend pebble (about 50MiB for the process, the rest for the cache and Pebble)", formatSize(MinMemoryLimit))
 	}
 	return st
+}
+
+func (ps *parser) serve(n *yaml.Node, path string) *Serve {
+	sv := &Serve{Line: n.Line, Listen: DefaultServeListen, MaxKeys: DefaultServeMaxKeys}
+	paths := map[string]*string{"tls_cert": &sv.TLSCert, "tls_key": &sv.TLSKey, "client_ca": &sv.ClientCA}
+	lines := map[string]*yaml.Node{}
+	ps.fields(n, path, []string{"listen", "ttl", "max_keys", "tls_cert", "tls_key", "client_ca"}, func(k string, v *yaml.Node) {
+		kp := join(path, k)
+		lines[k] = v
+		switch k {
+		case "listen":
+			if s, ok := ps.str(v, kp); ok {
+				if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+					ps.errorf(v, kp, "want HOST:PORT or :PORT, not %q", s)
+				}
+				sv.Listen = s
+			}
+		case "ttl":
+			sv.TTL = ps.duration(v, kp, false)
+		case "max_keys":
+			var m int
+			if err := v.Decode(&m); err != nil || m <= 0 {
+				ps.errorf(v, kp, "must be a positive integer")
+				return
+			}
+			sv.MaxKeys = m
+		default:
+			if s, ok := ps.str(v, kp); ok {
+				if s == "" {
+					ps.errorf(v, kp, "must not be empty")
+				}
+				*paths[k] = s
+			}
+		}
+	})
+	if (sv.TLSCert == "") != (sv.TLSKey == "") {
+		k := "tls_cert"
+		if sv.TLSCert != "" {
+			k = "tls_key"
+		}
+		ps.errorf(n, join(path, k), "is required with %s", map[string]string{"tls_cert": "tls_key", "tls_key": "tls_cert"}[k])
+	}
+	if sv.ClientCA != "" && sv.TLSCert == "" {
+		ps.errorf(lines["client_ca"], join(path, "client_ca"), "needs tls_cert and tls_key (mutual TLS is TLS)")
+	}
+	return sv
 }
 
 // ParseSize reads a byte size: a number with an optional unit B, KB, MB, GB

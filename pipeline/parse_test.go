@@ -24,7 +24,7 @@ func firstLine(err error) string {
 	return s
 }
 
-const topKeys = "name, source, format, time, late, stages, dlq, sinks, state"
+const topKeys = "name, source, format, time, late, stages, dlq, sinks, state, serve"
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
@@ -567,6 +567,42 @@ func TestParseErrors(t *testing.T) {
 			name:    "duckdb batch_rows",
 			yaml:    spec("sinks:", "  - duckdb: {path: o.db, table: t, batch_rows: 0}"),
 			wantErr: `p.yaml:2: sinks[0].duckdb.batch_rows: must be a positive number of rows, not "0"`,
+		},
+		// serve
+		{
+			name:    "serve unknown key",
+			yaml:    spec("serve:", "  listen: :8080", "  port: 80"),
+			wantErr: "p.yaml:3: serve.port: unknown key (expected one of: listen, ttl, max_keys, tls_cert, tls_key, client_ca)",
+		},
+		{
+			name:    "serve bad listen",
+			yaml:    spec("serve: {listen: localhost}"),
+			wantErr: `p.yaml:1: serve.listen: want HOST:PORT or :PORT, not "localhost"`,
+		},
+		{
+			name:    "serve bad ttl",
+			yaml:    spec("serve:", "  ttl: 5"),
+			wantErr: `p.yaml:2: serve.ttl: invalid duration "5" (use Go syntax: 500ms, 10s, 1m, 1h30m)`,
+		},
+		{
+			name:    "serve zero max keys",
+			yaml:    spec("serve:", "  max_keys: 0"),
+			wantErr: "p.yaml:2: serve.max_keys: must be a positive integer",
+		},
+		{
+			name:    "serve cert without key",
+			yaml:    spec("name: x", "serve:", "  tls_cert: s.crt"),
+			wantErr: "p.yaml:3: serve.tls_key: is required with tls_cert",
+		},
+		{
+			name:    "serve client ca without tls",
+			yaml:    spec("serve:", "  client_ca: ca.pem"),
+			wantErr: "p.yaml:2: serve.client_ca: needs tls_cert and tls_key (mutual TLS is TLS)",
+		},
+		{
+			name:    "serve not a mapping",
+			yaml:    spec("serve: 8080"),
+			wantErr: "p.yaml:1: serve: must be a mapping with keys listen, ttl, max_keys, tls_cert, tls_key, client_ca",
 		},
 		// state
 		{
@@ -1117,6 +1153,31 @@ func TestParseState(t *testing.T) {
 	}
 }
 
+func TestParseServe(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want *pipeline.Serve
+	}{
+		{"absent", spec("name: x"), nil},
+		{"defaults", spec("name: x", "serve: {}"),
+			&pipeline.Serve{Listen: "127.0.0.1:8080", MaxKeys: 1_000_000, Line: 2}},
+		{"every field", spec("serve: {listen: ':9000', ttl: 1m, max_keys: 10, tls_cert: c, tls_key: k, client_ca: ca}"),
+			&pipeline.Serve{Listen: ":9000", TTL: time.Minute, MaxKeys: 10, TLSCert: "c", TLSKey: "k", ClientCA: "ca", Line: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := pipeline.Parse("p.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(p.Serve, tt.want) {
+				t.Errorf("Serve = %+v, want %+v", p.Serve, tt.want)
+			}
+		})
+	}
+}
+
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	sub := filepath.Join(dir, "specs")
@@ -1133,6 +1194,7 @@ func TestLoad(t *testing.T) {
 		`  - file: "-"`,
 		"  - file: "+abs,
 		"state: {dir: state}",
+		"serve: {tls_cert: tls/s.crt, tls_key: "+abs+", client_ca: ../ca.pem}",
 	)
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -1152,6 +1214,9 @@ func TestLoad(t *testing.T) {
 	}
 	if want := filepath.Join(sub, "state"); p.State == nil || p.State.Dir != want {
 		t.Errorf("State = %+v, want dir %q", p.State, want)
+	}
+	if want := (pipeline.Serve{Listen: pipeline.DefaultServeListen, MaxKeys: pipeline.DefaultServeMaxKeys, TLSCert: filepath.Join(sub, "tls", "s.crt"), TLSKey: abs, ClientCA: filepath.Join(dir, "ca.pem"), Line: 8}); p.Serve == nil || *p.Serve != want {
+		t.Errorf("Serve = %+v, want %+v", p.Serve, want)
 	}
 	var sinks []string
 	for _, s := range p.Sinks {

@@ -18,7 +18,27 @@ type Pipeline struct {
 	DLQ    *Target // nil: dead letters go to stderr
 	Sinks  []Target
 	State  *State // nil: no checkpoints (state lives and dies with the process)
+	Serve  *Serve // nil: eddy serve's defaults; eddy run ignores it
 }
+
+// Serve configures eddy serve: where it listens and how many features it
+// keeps (see docs/serving.md). The bearer token is never in the spec: it
+// comes from --token or EDDY_SERVE_TOKEN.
+type Serve struct {
+	Listen   string        // HOST:PORT; default DefaultServeListen (loopback)
+	TTL      time.Duration // a key not updated for this long is dropped; 0: kept until max_keys evicts it
+	MaxKeys  int           // keys kept at most (one entry each); default DefaultServeMaxKeys
+	TLSCert  string        // server certificate (PEM); with TLSKey serves HTTPS
+	TLSKey   string        // its private key (PEM)
+	ClientCA string        // CA bundle client certificates must chain to (mutual TLS)
+	Line     int
+}
+
+// Defaults of the serve section.
+const (
+	DefaultServeListen  = "127.0.0.1:8080"
+	DefaultServeMaxKeys = 1_000_000
+)
 
 // State configures checkpointing of window state, source positions and sink
 // progress (see docs/state.md).

@@ -76,6 +76,21 @@ func (l *Layout) read(r *Row) (window, error) {
 	return w, nil
 }
 
+// Parts splits r as the serving sinks read it: the key values, the window
+// bounds (epoch ms), the revision (0 without allowed lateness) and the
+// aggregate values; the slices alias r.Vals, so they must not be kept
+// after Write returns.
+func (l *Layout) Parts(r *Row) (keys []value.Value, start, end, revision int64, aggs []value.Value, err error) {
+	w, err := l.read(r)
+	return w.keys, w.start, w.end, w.revision, w.aggs, err
+}
+
+// AppendPlain appends v as the text the serving sinks name keys by
+// (Redis keys, Prometheus labels, InfluxDB tags, eddy serve's lookups):
+// strings as they are, numbers as JSON (1 and 1.0 alike), times as
+// RFC 3339 UTC, null as nothing.
+func AppendPlain(b []byte, v value.Value) []byte { return appendPlain(b, v) }
+
 // appendPlain appends v as text without JSON quoting: strings as they are,
 // times as RFC 3339 UTC, null as nothing.
 func appendPlain(b []byte, v value.Value) []byte {

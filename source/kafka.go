@@ -92,6 +92,7 @@ type Kafka struct {
 	directly bool                // partitions assigned by eddy, not by a group
 
 	lagMu sync.Mutex
+	catch map[Partition]int64 // high watermarks at the start of partitions not yet read up to them
 	hw    map[Partition]int64 // high watermark per partition, from the last fetch
 	pos   map[Partition]int64 // next offset per partition after the records handed out
 	found []Partition         // partitions found after the start, for Partitions
@@ -112,12 +113,30 @@ func (k *Kafka) Lag() int64 {
 	return n
 }
 
+// CaughtUp reports whether Next has handed out every record each
+// partition held at the start (its high watermark then, from the start
+// position or the checkpoint on); partitions that started at their end are
+// caught up at once. It is safe to call from any goroutine; once true it
+// stays true.
+func (k *Kafka) CaughtUp() bool {
+	k.lagMu.Lock()
+	defer k.lagMu.Unlock()
+	return len(k.catch) == 0
+}
+
 func (k *Kafka) noteProgress(fetches kgo.Fetches) {
 	k.lagMu.Lock()
 	defer k.lagMu.Unlock()
 	if k.hw == nil {
 		k.hw, k.pos = map[Partition]int64{}, map[Partition]int64{}
 	}
+	defer func() {
+		for p, e := range k.catch {
+			if k.pos[p] >= e {
+				delete(k.catch, p)
+			}
+		}
+	}()
 	fetches.EachPartition(func(f kgo.FetchTopicPartition) {
 		p := Partition{f.Topic, f.Partition}
 		if f.HighWatermark > 0 {
@@ -274,6 +293,12 @@ func OpenKafka(ctx context.Context, conn []kgo.Opt, o KafkaOptions) (*Kafka, err
 		opts = append(opts, kgo.ConsumePartitions(parts))
 	}
 	k.starts = starts
+	k.catch = map[Partition]int64{}
+	for p, s := range starts {
+		if e := ends[p.Topic][p.Partition].Offset; s < e {
+			k.catch[p] = e
+		}
+	}
 	k.known, k.missing, k.ids = map[Partition]bool{}, map[string]int{}, map[string]kadm.TopicID{}
 	for p := range starts {
 		k.parts = append(k.parts, p)

@@ -288,3 +288,51 @@ func TestKafkaStartPositions(t *testing.T) {
 		t.Errorf("start last:x: %v, want an error naming it", err)
 	}
 }
+
+// TestKafkaCaughtUp: a followed source is caught up once it has handed out
+// every record its partitions held at the start, and not before; records
+// produced later do not take it back; an empty topic is caught up at once.
+func TestKafkaCaughtUp(t *testing.T) {
+	_, addr, _ := fakeCluster(t, "t", 2)
+	_, emptyAddr, _ := fakeCluster(t, "e", 1)
+	produceTo(t, addr, "t", 0, 5)
+	produceTo(t, addr, "t", 1, 3)
+	tests := []struct {
+		name, addr, topic, start string
+		want                     map[string]bool // records read before CaughtUp may be true
+	}{
+		{"earliest", addr, "t", "earliest", map[string]bool{"p0-4": true, "p1-2": true}},
+		{"from offset 3", addr, "t", "offset:3", map[string]bool{"p0-3": true, "p0-4": true}}, // t/1 starts at its end
+		{"latest", addr, "t", "latest", nil},
+		{"empty topic", emptyAddr, "e", "earliest", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := OpenKafka(context.Background(), []kgo.Opt{kgo.SeedBrokers(tt.addr)}, KafkaOptions{Topics: []string{tt.topic}, Start: tt.start})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if len(tt.want) == 0 {
+				if !src.CaughtUp() {
+					t.Fatal("CaughtUp = false at the start, want true: nothing to read")
+				}
+				return
+			}
+			if src.CaughtUp() {
+				t.Fatal("CaughtUp = true before anything was read")
+			}
+			r := &reader{t: t, src: src, got: map[string]bool{}, added: map[Partition]int64{}}
+			r.until("caught up", src.CaughtUp)
+			for v := range tt.want {
+				if !r.got[v] {
+					t.Errorf("caught up without %s (read %v)", v, r.got)
+				}
+			}
+			produceTo(t, tt.addr, tt.topic, 0, 1)
+			if !src.CaughtUp() {
+				t.Error("CaughtUp went back to false after a later record")
+			}
+		})
+	}
+}

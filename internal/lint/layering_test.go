@@ -46,6 +46,7 @@ var rules = []rule{
 	{"tui never imports cmd", []string{"tui"}, project("cmd")},
 	{"startpos imports the standard library only", []string{"startpos"}, func(p pkg) bool { return !p.Standard && !project("startpos")(p) }},
 	{"job imports neither cmd nor tui", []string{"job"}, project("cmd", "tui")},
+	{"serve imports neither the engine, the job, cmd nor tui", []string{"serve"}, project("engine", "job", "cmd", "tui")},
 	{"decode, value and pipeline import no I/O package of the project", []string{"decode", "value", "pipeline"},
 		project("source", "sink", "duck", "state", "kcfg", "replay", "demo", "engine", "tui", "cmd")},
 	{"format imports decode and value only of the project", []string{"format"},
