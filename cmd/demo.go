@@ -75,6 +75,7 @@ to the clicks.dlq topic.`,
 	fl.BoolVar(&f.headless, "headless", false, "run only the cluster and the traffic")
 	fl.BoolVar(&f.print, "print", false, "print the live pipeline's windows instead of opening the workbench")
 	fl.StringVar(&f.logFile, "log", "", "write the workbench's logs to `FILE` (default: no logs)")
+	fl.String("metrics", "", "serve the running pipeline's counters at http://`ADDR`/metrics (Prometheus text format; :PORT is loopback)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	fl.DurationVar(&f.window, "window", 10*time.Second, "window size of the demo pipeline")
 	return c

@@ -45,6 +45,7 @@ per second when given. Logs go to --log, never to the screen.`,
 	fl.Float64Var(&f.rate, "rate", 0, "with --input, replay at about `R` records per second (0: as fast as it reads)")
 	fl.StringVar(&f.start, "start", "last:200", "where to start reading a topic: earliest | latest | offset:N | last:N | time:RFC3339 | time:-15m")
 	fl.StringVar(&f.logFile, "log", "", "write logs to `FILE` (default: no logs)")
+	fl.String("metrics", "", "serve the running pipeline's counters at http://`ADDR`/metrics (Prometheus text format; :PORT is loopback)")
 	return c
 }
 

@@ -8,12 +8,15 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/replay"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/tui"
@@ -54,6 +57,17 @@ func workbench(ctx context.Context, c *cobra.Command, opts tui.Options, logFile 
 		defer lf.Close()
 		lg := log.New(lf, "", log.LstdFlags|log.Lmicroseconds)
 		opts.Logf = lg.Printf
+	}
+	if addr, _ := c.Flags().GetString("metrics"); addr != "" {
+		// the running pipeline's counters, as eddy run --metrics serves them
+		var last atomic.Pointer[engine.Stats]
+		last.Store(&engine.Stats{})
+		opts.OnStats = func(s engine.Stats) { last.Store(&s) }
+		stop, err := job.ServeMetrics(addr, c.ErrOrStderr(), "workbench", func() engine.Stats { return *last.Load() })
+		if err != nil {
+			return jobError(err)
+		}
+		defer stop()
 	}
 	m := tui.New(ctx, opts)
 	defer m.Stop()

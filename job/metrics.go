@@ -22,7 +22,7 @@ import (
 // copy the engine publishes once per batch, so a scrape never touches the
 // per-record path.
 type statsCollector struct {
-	eng      *engine.Engine
+	stats    func() engine.Stats
 	pipeline string
 	descs    [6]*prometheus.Desc
 }
@@ -37,8 +37,8 @@ var metricNames = [6][2]string{
 	{"eddy_rows_total", "Result rows written to the sinks."},
 }
 
-func newStatsCollector(eng *engine.Engine, pipeline string) *statsCollector {
-	c := &statsCollector{eng: eng, pipeline: pipeline}
+func newStatsCollector(stats func() engine.Stats, pipeline string) *statsCollector {
+	c := &statsCollector{stats: stats, pipeline: pipeline}
 	for i, n := range metricNames {
 		c.descs[i] = prometheus.NewDesc(n[0], n[1], nil, prometheus.Labels{"pipeline": pipeline})
 	}
@@ -52,7 +52,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.eng.Stats()
+	s := c.stats()
 	for i, v := range [6]int64{s.In, s.Passed, s.Filtered, s.Dead, s.Late, s.Rows} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
 	}
@@ -113,6 +113,17 @@ func windowGauges(p *pipeline.Pipeline, o Options) (*sink.WindowGauges, error) {
 		return nil, specErr(fmt.Errorf("--metrics-max-series %d: want a positive number", max))
 	}
 	return sink.NewWindowGauges(l, max), nil
+}
+
+// ServeMetrics serves on addr, as eddy run --metrics does, the counters
+// stats returns (the workbench's running pipeline, whose engine changes
+// with each edit) for pipeline; stop shuts the server down.
+func ServeMetrics(addr string, w io.Writer, pipeline string, stats func() engine.Stats) (stop func() error, err error) {
+	m, err := startMetrics(addr, w, newStatsCollector(stats, pipeline))
+	if err != nil {
+		return nil, err
+	}
+	return m.stop, nil
 }
 
 // startMetrics listens on addr (loopback unless the host says otherwise,

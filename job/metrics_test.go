@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +271,31 @@ func TestMetricsCheckpoints(t *testing.T) {
 			t.Fatalf("no 2 checkpoints with a size scraped: %v %v", err, fams)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServeMetrics: the workbench's metrics read the counters of whatever
+// pipeline runs at the moment of the scrape.
+func TestServeMetrics(t *testing.T) {
+	addr := freeAddr(t)
+	var cur atomic.Pointer[engine.Stats]
+	cur.Store(&engine.Stats{In: 3, Passed: 2, Dead: 1})
+	stop, err := ServeMetrics(addr, io.Discard, "workbench", func() engine.Stats { return *cur.Load() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for _, want := range []engine.Stats{{In: 3, Passed: 2, Dead: 1}, {In: 10, Passed: 4, Filtered: 6, Rows: 2}} {
+		cur.Store(&want)
+		mf, err := scrape(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]int64{"eddy_records_in_total": want.In, "eddy_records_filtered_total": want.Filtered, "eddy_rows_total": want.Rows} {
+			m := mf[name]
+			if m == nil || len(m.Metric) != 1 || int64(m.Metric[0].GetCounter().GetValue()) != v || m.Metric[0].Label[0].GetValue() != "workbench" {
+				t.Errorf("%s = %v, want %d with pipeline=workbench", name, m, v)
+			}
+		}
 	}
 }

@@ -43,6 +43,10 @@ type Options struct {
 	PipelinePath string
 	// Logf writes a log line (to a file, never the screen); default: discard.
 	Logf func(format string, args ...any)
+	// OnStats, when set, is told the running pipeline's counters each time
+	// the feed reports them (on the program's goroutine): eddy tui
+	// --metrics serves them.
+	OnStats func(engine.Stats)
 	// Dead-letter actions (replay, topics); nil hides them. See [DeadOps].
 	Dead *DeadOps
 }
@@ -410,6 +414,9 @@ func (m *Model) feedMsg(msg FeedMsg) tea.Cmd {
 		m.dead.add(msg.Counts, msg.Dead)
 		m.deadBkt += float64(max(msg.Stats.Dead-m.lastDead, 0))
 		m.stats, m.lastDead = msg.Stats, msg.Stats.Dead
+		if m.opts.OnStats != nil {
+			m.opts.OnStats(m.stats)
+		}
 		for _, w := range msg.Warnings {
 			m.pipe.warnings = append(m.pipe.warnings, w)
 			m.note("warning: "+w, false)
