@@ -16,6 +16,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -517,18 +518,29 @@ func (p *deadPane) View() string {
 	if p.busy != "" {
 		lines = append(lines, p.busy)
 	}
+	// The question, the edit's error and the report wrap: a prompt is
+	// never cut, however narrow the screen.
 	var tail []string
+	wrapped := func(st lipgloss.Style, text string) {
+		for _, l := range wrap(text, p.w) {
+			tail = append(tail, st.Render(l))
+		}
+	}
 	switch {
 	case p.confirm != "":
-		tail = append(tail, s.Error.Render(p.confirm))
+		wrapped(s.Error, p.confirm)
 	case p.editing:
-		tail = append(tail, "edit the value (JSON) here or in $EDITOR (ctrl+o); enter checks it:", p.edit.view(true))
+		wrapped(lipgloss.NewStyle(), "edit the value (JSON) here or in $EDITOR (ctrl+o); enter checks it:")
+		tail = append(tail, p.edit.view(true))
 		if p.editErr != "" {
-			tail = append(tail, s.Error.Render("error: "+p.editErr))
+			wrapped(s.Error, "error: "+p.editErr)
 		}
 	default:
-		tail = append(tail, p.report...)
+		for _, r := range p.report {
+			wrapped(lipgloss.NewStyle(), r)
+		}
 	}
+	tail = tail[:min(len(tail), max(p.h-2, 1))]
 	if p.detail {
 		if it, ok := p.selected(); ok {
 			lines = append(lines, letterDetail(it)...)
