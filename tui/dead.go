@@ -162,6 +162,8 @@ type deadPane struct {
 	items  []DeadItem
 	sel    int // index into items; -1 follows the newest
 	detail bool
+	colOff int // first list column shown after ORIGIN (←/→)
+	page   int // list rows of the last drawn view (PgUp/PgDn)
 
 	busy    string   // what runs now
 	report  []string // the last action's result
@@ -191,7 +193,7 @@ func (p *deadPane) Keys() []key.Binding {
 	}
 	enter := k.Enter
 	enter.SetHelp("enter", "detail")
-	return []key.Binding{enter, k.DryRun, k.Replay, k.EditReplay}
+	return []key.Binding{enter, k.DryRun, k.Replay, k.EditReplay, k.Left, scrollHelp}
 }
 
 // reset empties the live view for a new pipeline; a topic view stays.
@@ -364,17 +366,15 @@ func (p *deadPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	}
+	if sel, ok := paging(k, km, p.sel, len(p.items), p.page, true); ok {
+		p.sel = sel
+		return nil
+	}
 	switch {
-	case key.Matches(km, k.Up):
-		if p.sel < 0 {
-			p.sel = max(len(p.items)-1, 0)
-		} else {
-			p.sel = max(p.sel-1, 0)
-		}
-	case key.Matches(km, k.Down):
-		if p.sel >= 0 {
-			p.sel = min(p.sel+1, len(p.items)-1)
-		}
+	case key.Matches(km, k.Left):
+		p.colOff = max(p.colOff-1, 0)
+	case key.Matches(km, k.Right):
+		p.colOff++ // STAGE, ERROR, VALUE scroll, ORIGIN stays; clamped when drawn
 	case key.Matches(km, k.Enter):
 		if len(p.items) > 0 {
 			if p.sel < 0 {
@@ -579,7 +579,13 @@ func (p *deadPane) View() string {
 	if p.sel >= 0 {
 		mark = p.sel - lo
 	}
-	lines = append(lines, table(s, []string{"ORIGIN", "STAGE", "ERROR", "VALUE"}, list, p.w, mark)...)
+	p.page = left - 1
+	t, sh := scrolled(s, []string{"ORIGIN", "STAGE", "ERROR", "VALUE"}, list, p.w, mark, colView{Frozen: 1, First: p.colOff})
+	p.colOff = sh.First
+	if more := sh.more(); more != "" {
+		lines[0] += s.Dim.Render(" · " + more)
+	}
+	lines = append(lines, t...)
 	out := block(lines, p.w, p.h-len(tail))
 	if len(tail) == 0 {
 		return out

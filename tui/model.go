@@ -709,11 +709,13 @@ func (m *Model) helpLines() []string {
 	}
 	out = append(out,
 		"records   / filter · r raw · space pause · s seek · enter inspect",
-		"          x export · ↑↓ select · g oldest · G newest",
+		"          x export · ↑↓ pgup/pgdn select · g oldest · G newest · ←→ columns",
 		"pipeline  a add · e edit · d delete · K/J move · w write · o open",
 		"          form: tab/↑↓ field · enter apply (live) · esc cancel",
 		"results   ←→ column · s sort (desc, asc, off) · c chart · x export",
-		"dead      ↑↓ · enter detail · D dry run · P replay · E edit+replay",
+		"          ↑↓ pgup/pgdn g/G rows (key columns stay when the others scroll)",
+		"dead      ↑↓ pgup/pgdn g/G · ←→ columns · enter detail · D dry run",
+		"          P replay · E edit+replay",
 		t("Commands")+" (: opens, tab completes)")
 	for _, c := range commands {
 		out = append(out, fmt.Sprintf("  %-16s %s", c.usage, c.desc))

@@ -11,6 +11,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/engine"
@@ -67,6 +69,7 @@ type recordsPane struct {
 	filterErr error
 
 	inspecting bool
+	colOff     int // first field column shown (←/→); OFFSET stays
 
 	start    string // where the attached source started reading
 	lastLine int64  // the newest record's line (files)
@@ -134,7 +137,7 @@ func (p *recordsPane) Keys() []key.Binding {
 	}
 	enter := k.Enter
 	enter.SetHelp("enter", "inspect")
-	return []key.Binding{k.Filter, k.Raw, pause, k.Seek, enter, k.Export}
+	return []key.Binding{k.Filter, k.Raw, pause, k.Seek, enter, k.Export, k.Left, scrollHelp}
 }
 
 // visible returns the indexes of the entries that pass the filter.
@@ -255,25 +258,15 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 			}
 			p.inspecting = true
 		}
-	case key.Matches(km, k.Up):
-		if p.sel < 0 {
-			p.sel = max(n-1, 0) // the first up selects the newest
-		} else {
-			p.sel = max(p.sel-1, 0)
-		}
-	case key.Matches(km, k.Down):
-		if p.sel >= 0 {
-			p.sel++
-			if p.sel >= n-1 {
-				p.sel = -1 // back to following the newest
-			}
-		}
-	case key.Matches(km, k.Top):
-		p.sel = 0
-	case key.Matches(km, k.Bottom):
-		p.sel = -1
+	case key.Matches(km, k.Left):
+		p.colOff = max(p.colOff-1, 0)
+	case key.Matches(km, k.Right):
+		p.colOff++ // clamped when drawn: no further than the last column needs
 	case key.Matches(km, k.Back):
 		p.sel = -1
+	default:
+		// the last row means following the newest again
+		p.sel, _ = paging(k, km, p.sel, n, p.h-4, true)
 	}
 	return nil
 }
@@ -369,12 +362,28 @@ func (p *recordsPane) View() string {
 		}
 	} else {
 		cols := columns(p.ring, v[lo:hi])
+		header := append([]string{"OFFSET"}, cols...)
+		if len(cols) == 0 {
+			header = append(header, "VALUE") // every record shown is malformed
+		}
+		// A malformed record is marked in the first field's column, cut to
+		// the width the other records give it: a long broken value must
+		// not widen the column and push the others away (enter or r shows
+		// it whole).
+		markW := lipgloss.Width(header[1])
+		for i := lo; i < hi; i++ {
+			if e := p.ring[v[i]]; e.cells != nil && len(cols) > 0 {
+				markW = max(markW, lipgloss.Width(e.cells[cols[0]]))
+			}
+		}
+		mark1 := ansi.Truncate(malformedMark, max(markW, 2), "…")
 		rows := make([][]string, 0, hi-lo)
 		for i := lo; i < hi; i++ {
 			e := p.ring[v[i]]
 			row := []string{coord(e.rec)}
 			if e.cells == nil {
-				row = append(row, string(e.rec.Value))
+				rows = append(rows, append(row, mark1))
+				continue
 			}
 			for _, c := range cols {
 				row = append(row, e.cells[c])
@@ -385,10 +394,19 @@ func (p *recordsPane) View() string {
 		if p.sel >= 0 {
 			mark = sel - lo
 		}
-		lines = table(s, append([]string{"OFFSET"}, cols...), rows, p.w, mark)
+		var sh shown
+		lines, sh = scrolled(s, header, rows, p.w, mark, colView{Frozen: 1, First: p.colOff})
+		p.colOff = sh.First
+		if more := sh.more(); more != "" {
+			top[0] += s.Dim.Render(" · " + more)
+		}
 	}
 	return block(append(top, lines...), p.w, p.h)
 }
+
+// malformedMark stands in a Records row for a record that is not a JSON
+// object.
+const malformedMark = "⚠ malformed"
 
 // columns are the field names of the shown entries, in first-seen order.
 func columns(ring []entry, idx []int) []string {
