@@ -53,7 +53,7 @@ capture 1-topics
 echo "2. attach to clicks"
 keys Enter
 wait_for '\[Records\]'
-wait_for 'OFFSET +ts +user_id'
+wait_for 'P +OFFSET +.*ts +user_id'
 capture 2-records
 
 echo "3. add a filter stage; the counters react"

@@ -326,7 +326,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	m.attached, m.start, m.finished, m.lastErr = name, start, false, ""
 	m.stats, m.rate, m.lastRead, m.lastAt, m.lastDead, m.lag = engine.Stats{}, 0, 0, time.Time{}, 0, -1
 	*m.records = recordsPane{c: m.c, w: m.records.w, h: m.records.h, sel: -1, raw: m.records.raw,
-		matcher: m.records.matcher, expr: m.records.expr, start: start}
+		matcher: m.records.matcher, expr: m.records.expr, parts: m.records.parts, start: start}
 	// The saved pipeline reads what is attached; a pipeline begun here
 	// writes rows to stdout and dead letters beside its input.
 	p := *m.pipe.p
@@ -705,7 +705,7 @@ func (m *Model) helpLines() []string {
 	out := []string{t("Keys") + " (esc closes · ↑↓ scroll)",
 		"global    tab/shift+tab pane · : command · ? help · esc back · q quit"}
 	if m.topics != nil {
-		out = append(out, "topics    ↑↓ select · enter attach · R reload")
+		out = append(out, "topics    ↑↓ select · enter attach · / search · R reload")
 	}
 	out = append(out,
 		"records   / filter · r raw · space pause · s seek · enter inspect",

@@ -25,6 +25,7 @@ var commands = []command{
 	{"attach", "attach TOPIC", "attach to a topic (restarts consumer and pipeline)"},
 	{"seek", "seek POSITION", "earliest | latest | offset:N | last:N | time:T"},
 	{"filter", "filter [EXPR]", "quick filter of the records tail (none: clear)"},
+	{"partition", "partition [N,M]", "show those partitions' records (none: all)"},
 	{"open", "open FILE", "run the pipeline of a YAML file"},
 	{"write", "write [FILE]", "save the pipeline as YAML for eddy run"},
 	{"sort", "sort COL [asc]", "sort the results (descending by default)"},
@@ -152,6 +153,14 @@ func (m *Model) run(line string) (tea.Cmd, error) {
 		return m.seek(args[0]), nil
 	case "filter":
 		if err := m.records.setFilter(rest); err != nil {
+			return nil, err
+		}
+		return nil, m.gotoPane("records")
+	case "partition", "partitions":
+		if m.opts.File {
+			return nil, fmt.Errorf("a file has no partitions")
+		}
+		if err := m.records.setPartitions(rest); err != nil {
 			return nil, err
 		}
 		return nil, m.gotoPane("records")

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -67,6 +69,7 @@ type recordsPane struct {
 	expr      string // the applied filter
 	matcher   *engine.Matcher
 	filterErr error
+	parts     map[int32]bool // partitions shown; nil: all
 
 	inspecting bool
 	colOff     int // first field column shown (←/→); OFFSET stays
@@ -152,7 +155,10 @@ func (p *recordsPane) visible() []int {
 }
 
 func (p *recordsPane) match(e *entry) {
-	e.passes = true
+	e.passes = p.parts == nil || (!e.rec.File && p.parts[e.rec.Partition])
+	if !e.passes {
+		return
+	}
 	if p.matcher != nil {
 		ok, err := p.matcher.Match(&e.rec)
 		e.passes = ok && err == nil
@@ -271,6 +277,42 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// setPartitions shows only the records of the listed partitions
+// ("0,2"; "" shows all again).
+func (p *recordsPane) setPartitions(list string) error {
+	var parts map[int32]bool
+	if list = strings.TrimSpace(list); list != "" {
+		parts = map[int32]bool{}
+		for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+			n, err := strconv.ParseInt(f, 10, 32)
+			if err != nil || n < 0 {
+				return fmt.Errorf("partition %q: want a partition number (0, 1, …), a list (0,2), or nothing for all", f)
+			}
+			parts[int32(n)] = true
+		}
+	}
+	p.parts = parts
+	for i := range p.ring {
+		p.match(&p.ring[i])
+	}
+	p.sel = -1
+	return nil
+}
+
+// partList is the partition filter as typed back ("0,2").
+func (p *recordsPane) partList() string {
+	ns := make([]int, 0, len(p.parts))
+	for n := range p.parts {
+		ns = append(ns, int(n))
+	}
+	slices.Sort(ns)
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = strconv.Itoa(n)
+	}
+	return strings.Join(out, ",")
+}
+
 // applyFilter compiles the typed expression; an error stays in place.
 func (p *recordsPane) applyFilter() {
 	in := strings.TrimSpace(p.input.String())
@@ -321,6 +363,9 @@ func (p *recordsPane) View() string {
 	if p.expr != "" {
 		state += " · filter: " + p.expr
 	}
+	if p.parts != nil {
+		state += " · partition " + p.partList()
+	}
 	top = append(top, s.Dim.Render(state))
 	if p.filtering {
 		top = append(top, "/"+p.input.view(true))
@@ -362,7 +407,8 @@ func (p *recordsPane) View() string {
 		}
 	} else {
 		cols := columns(p.ring, v[lo:hi])
-		header := append([]string{"OFFSET"}, cols...)
+		meta := metaColumns(p.ring, v[lo:hi])
+		header := append(slices.Clone(meta.names), cols...)
 		if len(cols) == 0 {
 			header = append(header, "VALUE") // every record shown is malformed
 		}
@@ -370,7 +416,7 @@ func (p *recordsPane) View() string {
 		// the width the other records give it: a long broken value must
 		// not widen the column and push the others away (enter or r shows
 		// it whole).
-		markW := lipgloss.Width(header[1])
+		markW := lipgloss.Width(header[len(meta.names)])
 		for i := lo; i < hi; i++ {
 			if e := p.ring[v[i]]; e.cells != nil && len(cols) > 0 {
 				markW = max(markW, lipgloss.Width(e.cells[cols[0]]))
@@ -380,7 +426,7 @@ func (p *recordsPane) View() string {
 		rows := make([][]string, 0, hi-lo)
 		for i := lo; i < hi; i++ {
 			e := p.ring[v[i]]
-			row := []string{coord(e.rec)}
+			row := meta.cells(e.rec)
 			if e.cells == nil {
 				rows = append(rows, append(row, mark1))
 				continue
@@ -395,13 +441,75 @@ func (p *recordsPane) View() string {
 			mark = sel - lo
 		}
 		var sh shown
-		lines, sh = scrolled(s, header, rows, p.w, mark, colView{Frozen: 1, First: p.colOff})
+		lines, sh = scrolled(s, header, rows, p.w, mark, colView{Frozen: meta.frozen, First: p.colOff})
 		p.colOff = sh.First
 		if more := sh.more(); more != "" {
 			top[0] += s.Dim.Render(" · " + more)
 		}
 	}
 	return block(append(top, lines...), p.w, p.h)
+}
+
+// meta are the columns of a record's own coordinates before its fields:
+// LINE for a file; P (partition) and OFFSET, then KEY and TIME when any
+// record shown has a key or a timestamp, for a topic. The first (LINE, or
+// P and OFFSET) stay when the others scroll.
+type meta struct {
+	names        []string
+	frozen       int
+	file         bool
+	key, created bool
+}
+
+func metaColumns(ring []entry, idx []int) meta {
+	m := meta{names: []string{"LINE"}, frozen: 1, file: len(idx) > 0 && ring[idx[0]].rec.File}
+	if m.file {
+		return m
+	}
+	m.names, m.frozen = []string{"P", "OFFSET"}, 2
+	for _, i := range idx {
+		r := ring[i].rec
+		m.key = m.key || r.Key != nil
+		m.created = m.created || r.Timestamp != 0
+	}
+	if m.key {
+		m.names = append(m.names, "KEY")
+	}
+	if m.created {
+		m.names = append(m.names, "TIME")
+	}
+	return m
+}
+
+// cells are a record's meta cells.
+func (m meta) cells(r source.Record) []string {
+	if m.file {
+		return []string{coord(r)}
+	}
+	out := []string{strconv.Itoa(int(r.Partition)), strconv.FormatInt(r.Offset, 10)}
+	if m.key {
+		out = append(out, keyCell(r.Key))
+	}
+	if m.created {
+		ts := ""
+		if r.Timestamp != 0 {
+			ts = time.UnixMilli(r.Timestamp).UTC().Format("15:04:05.000")
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+// keyCell shows a record key as text, quoted when it is not printable
+// UTF-8 so that no two keys look alike.
+func keyCell(k []byte) string {
+	if k == nil {
+		return ""
+	}
+	if utf8.Valid(k) && strconv.CanBackquote(string(k)) && !strings.ContainsAny(string(k), "`\"") {
+		return string(k)
+	}
+	return strconv.Quote(string(k))
 }
 
 // malformedMark stands in a Records row for a record that is not a JSON

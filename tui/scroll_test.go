@@ -34,12 +34,22 @@ func row(s, prefix string) string {
 	return ""
 }
 
+// recRow is the Records line of partition p, offset off ("" if none).
+func recRow(s string, p, off int) string {
+	for _, l := range strings.Split(s, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == fmt.Sprint(p) && f[1] == fmt.Sprint(off) {
+			return l
+		}
+	}
+	return ""
+}
+
 func TestRecordsScroll(t *testing.T) {
 	m := newTestModel(t, 80, 24, false)
 	fakeAttach(m, "wide")
 	feedRecords(m, wideRecords(300), t0, engine.Stats{In: 300})
 	s := screen(m)
-	if row(s, "0/299 ") == "" || row(s, "0/0 ") != "" || strings.Contains(s, "zeta") {
+	if recRow(s, 0, 299) == "" || recRow(s, 0, 0) != "" || strings.Contains(s, "zeta") {
 		t.Fatalf("the newest rows and the first columns should show:\n%s", s)
 	}
 	if !strings.Contains(s, "columns 1-") || !strings.Contains(s, "→ more") {
@@ -47,12 +57,12 @@ func TestRecordsScroll(t *testing.T) {
 	}
 	// g: the oldest, selected and in sight
 	keys(m, "g")
-	if s = screen(m); row(s, "0/0 ") == "" || m.records.sel != 0 {
+	if s = screen(m); recRow(s, 0, 0) == "" || m.records.sel != 0 {
 		t.Fatalf("g does not reach the oldest row:\n%s", s)
 	}
 	// PgDn moves a page and keeps the selection in sight
 	keys(m, "pgdown")
-	if m.records.sel < 10 || row(screen(m), fmt.Sprintf("0/%d ", m.records.sel)) == "" {
+	if m.records.sel < 10 || recRow(screen(m), 0, m.records.sel) == "" {
 		t.Fatalf("pgdown: selection %d not shown:\n%s", m.records.sel, screen(m))
 	}
 	keys(m, "pgup")
@@ -64,16 +74,16 @@ func TestRecordsScroll(t *testing.T) {
 		keys(m, "right")
 	}
 	s = screen(m)
-	if !strings.Contains(s, "zeta") || !strings.Contains(row(s, "OFFSET"), "OFFSET") || !strings.Contains(row(s, "0/0 "), "z-0000") {
+	if !strings.Contains(s, "zeta") || !strings.Contains(row(s, "P "), "OFFSET") || !strings.Contains(recRow(s, 0, 0), "z-0000") {
 		t.Fatalf("→ does not reach the last column with OFFSET kept:\n%s", s)
 	}
 	golden(t, "records-scrolled-80x24", m.Render())
 	keys(m, "left", "left", "left", "left", "left", "left", "left", "left", "left", "left")
-	if s = screen(m); !strings.Contains(row(s, "OFFSET"), "alpha") {
+	if s = screen(m); !strings.Contains(row(s, "P "), "alpha") {
 		t.Errorf("← does not scroll back:\n%s", s)
 	}
 	keys(m, "G")
-	if m.records.sel != -1 || row(screen(m), "0/299 ") == "" {
+	if m.records.sel != -1 || recRow(screen(m), 0, 299) == "" {
 		t.Errorf("G does not follow the newest again")
 	}
 }
@@ -84,15 +94,15 @@ func TestMalformedRecordDoesNotWidenColumns(t *testing.T) {
 	rs := clickRecords(0, 10)
 	before := func() string {
 		feedRecords(m, rs, t0, engine.Stats{In: 10})
-		return row(screen(m), "OFFSET")
+		return row(screen(m), "P ")
 	}()
 	bad := source.Record{Topic: "clicks", Partition: 1, Offset: 99, Value: []byte(`{"ts":` + strings.Repeat("9", 80) + `,"broken`)}
 	feedRecords(m, []source.Record{bad}, t0, engine.Stats{In: 11})
 	s := screen(m)
-	if got := row(s, "OFFSET"); got != before {
+	if got := row(s, "P "); got != before {
 		t.Errorf("a malformed record moved the columns:\nbefore %q\nafter  %q", before, got)
 	}
-	if l := row(s, "1/99 "); !strings.Contains(l, "⚠ malformed") || strings.Contains(l, "999999") {
+	if l := recRow(s, 1, 99); !strings.Contains(l, "⚠ malformed") || strings.Contains(l, "999999") {
 		t.Errorf("the malformed record is not marked: %q", l)
 	}
 }
@@ -157,4 +167,72 @@ func TestDeadScrollUnderReport(t *testing.T) {
 		t.Fatalf("selection %d is not in sight above the report:\n%s", sel, s)
 	}
 	golden(t, "dead-scrolled-80x24", m.Render())
+}
+
+func TestTopicsSearch(t *testing.T) {
+	m := newTestModel(t, 80, 24, false)
+	keys(m, "/")
+	if !m.topics.searching {
+		t.Fatal("/ does not open the search")
+	}
+	typeText(m, "BID")
+	s := screen(m)
+	if !strings.Contains(s, "nexmark.bids") || strings.Contains(s, "sensors") || !strings.Contains(s, "(1 of 3 topics)") {
+		t.Fatalf("the search does not narrow the list:\n%s", s)
+	}
+	keys(m, "enter") // keeps the search; enter again attaches to the match
+	var attached string
+	m.topics.reload = nil
+	if cmd := keys(m, "enter"); cmd != nil {
+		if a, ok := cmd().(AttachMsg); ok {
+			attached = a.Name
+		}
+	}
+	if attached != "nexmark.bids" {
+		t.Errorf("enter on the match attaches to %q", attached)
+	}
+	keys(m, "esc")
+	if s := screen(m); !strings.Contains(s, "sensors") || strings.Contains(s, "search:") {
+		t.Errorf("esc does not show every topic again:\n%s", s)
+	}
+}
+
+func TestRecordsPartitionFilterAndMeta(t *testing.T) {
+	m := newTestModel(t, 120, 36, false)
+	fakeAttach(m, "clicks")
+	rs := clickRecords(0, 30)
+	rs[4].Key = []byte("bad\x00key")
+	feedRecords(m, rs, t0, engine.Stats{In: 30})
+	s := screen(m)
+	if h := row(s, "P "); !strings.Contains(h, "OFFSET") || !strings.Contains(h, "KEY") || !strings.Contains(h, "TIME") {
+		t.Fatalf("no partition, key and time columns: %q", h)
+	}
+	if l := recRow(s, int(rs[4].Partition), int(rs[4].Offset)); !strings.Contains(l, `"bad\x00key"`) || !strings.Contains(l, "12:00:01.000") {
+		t.Errorf("key not quoted or time not shown: %q", l)
+	}
+	keys(m, ":")
+	typeText(m, "partition 0,2")
+	keys(m, "enter")
+	if m.palette != nil {
+		t.Fatalf(":partition 0,2 refused: %s", m.palErr)
+	}
+	s = screen(m)
+	if recRow(s, 1, 3) != "" || recRow(s, 0, 3) == "" || recRow(s, 2, 3) == "" || !strings.Contains(s, "partition 0,2") {
+		t.Fatalf("partition 1 still shown, or 0 and 2 not:\n%s", s)
+	}
+	if n := len(m.records.visible()); n != 20 {
+		t.Errorf("%d records pass the partition filter, want 20", n)
+	}
+	keys(m, ":")
+	typeText(m, "partition x")
+	keys(m, "enter")
+	if !strings.Contains(m.palErr, `partition "x"`) {
+		t.Errorf("a bad partition is not refused: %q", m.palErr)
+	}
+	m.palErr = ""
+	m.palette.set("partition")
+	keys(m, "enter")
+	if n := len(m.records.visible()); n != 30 || m.records.parts != nil {
+		t.Errorf(":partition with no list shows %d records, want all 30", n)
+	}
 }
