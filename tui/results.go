@@ -203,7 +203,12 @@ func (p *resultsPane) add(rows []ResultRow) {
 		p.version++
 	}
 	p.total += int64(len(rows))
+	before := len(p.rows)
 	p.rows = keepLast(p.rows, ResultCap, rows...)
+	if p.sel >= 0 && p.sortBy < 0 {
+		// keep the selection on the same row as old ones fall out
+		p.sel = max(p.sel-(before+len(rows)-len(p.rows)), 0)
+	}
 	if p.sch.windowed {
 		for _, r := range rows {
 			p.track(r)

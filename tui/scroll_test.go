@@ -236,3 +236,16 @@ func TestRecordsPartitionFilterAndMeta(t *testing.T) {
 		t.Errorf(":partition with no list shows %d records, want all 30", n)
 	}
 }
+
+func TestResultsSelectionStaysOnItsRow(t *testing.T) {
+	m := newTestModel(t, 120, 36, true)
+	fakeAttach(m, "clicks")
+	m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, Rows: windowRows(0, ResultCap/3)}) // 498 rows
+	_ = m.gotoPane("results")
+	keys(m, "g", "down", "down")
+	want := m.results.rows[m.results.sel].Cells
+	m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, Rows: windowRows(ResultCap/3, 1)}) // 3 more: 1 falls out
+	if got := m.results.rows[m.results.sel].Cells; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("the selection moved from %v to %v as old rows fell out", want, got)
+	}
+}
