@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -67,6 +68,15 @@ func (m *Model) questionLines(w int) []string {
 		out = append(out, row(l))
 	}
 	return append(out, "└"+strings.Repeat("─", max(w-2, 0))+"┘")
+}
+
+// wrapStyled is wrap with each line rendered in st.
+func wrapStyled(st lipgloss.Style, text string, w int) []string {
+	lines := wrap(text, w)
+	for i, l := range lines {
+		lines[i] = st.Render(l)
+	}
+	return lines
 }
 
 // wrap breaks text into lines of at most w cells, at spaces where it can

@@ -521,11 +521,7 @@ func (p *deadPane) View() string {
 	// The question, the edit's error and the report wrap: a prompt is
 	// never cut, however narrow the screen.
 	var tail []string
-	wrapped := func(st lipgloss.Style, text string) {
-		for _, l := range wrap(text, p.w) {
-			tail = append(tail, st.Render(l))
-		}
-	}
+	wrapped := func(st lipgloss.Style, text string) { tail = append(tail, wrapStyled(st, text, p.w)...) }
 	switch {
 	case p.confirm != "":
 		wrapped(s.Error, p.confirm)

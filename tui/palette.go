@@ -97,9 +97,7 @@ func (m *Model) paletteLines() []string {
 		}
 	}
 	if m.palErr != "" {
-		for _, l := range wrap("error: "+m.palErr, m.c.Width) {
-			lines = append(lines, s.Error.Render(l))
-		}
+		lines = append(lines, wrapStyled(s.Error, "error: "+m.palErr, m.c.Width)...)
 	}
 	return append(lines, ":"+m.palette.view(true))
 }

@@ -813,13 +813,11 @@ func (p *pipelinePane) View() string {
 	}
 	lines := []string{s.Dim.Render(fmt.Sprintf("pipeline %s · %s · %s", name, src, tm))}
 	if p.applied != "" {
-		for _, l := range wrap(p.applied, p.w) {
-			lines = append(lines, s.Dim.Render(l))
-		}
+		lines = append(lines, wrapStyled(s.Dim, p.applied, p.w)...)
 	}
 	for _, w := range p.warnings {
 		// wrapped, not cut: the field name is what the user needs to read
-		lines = append(lines, strings.Split(s.Error.Width(max(p.w, 20)).Render("warning: "+w), "\n")...)
+		lines = append(lines, wrapStyled(s.Error, "warning: "+w, p.w)...)
 	}
 	switch {
 	case p.form != nil:
@@ -849,11 +847,7 @@ func (p *pipelinePane) View() string {
 	}
 	lines = append(lines, "")
 	// Questions and notes wrap: a prompt is never cut.
-	wrapped := func(st lipgloss.Style, text string) {
-		for _, l := range wrap(text, p.w) {
-			lines = append(lines, st.Render(l))
-		}
-	}
+	wrapped := func(st lipgloss.Style, text string) { lines = append(lines, wrapStyled(st, text, p.w)...) }
 	switch {
 	case p.confirmPath != "":
 		wrapped(s.Error, p.confirmPath+" exists: overwrite it? y/n")
@@ -913,7 +907,7 @@ func (p *pipelinePane) formView() []string {
 	}
 	lines = append(lines, "")
 	if f.err != "" {
-		lines = append(lines, s.Error.Render("✗ "+f.err))
+		lines = append(lines, wrapStyled(s.Error, "✗ "+f.err, p.w)...)
 	} else {
 		lines = append(lines, "✓ valid · enter applies it to the running pipeline")
 	}

@@ -367,16 +367,18 @@ func (p *recordsPane) View() string {
 		state += " · partition " + p.partList()
 	}
 	top = append(top, s.Dim.Render(state))
+	// Prompts and errors wrap: none is cut at the edge.
 	if p.filtering {
 		top = append(top, "/"+p.input.view(true))
 		if p.filterErr != nil {
-			top = append(top, s.Error.Render("error: "+p.filterErr.Error()))
+			top = append(top, wrapStyled(s.Error, "error: "+p.filterErr.Error(), p.w)...)
 		}
 	}
 	if p.seeking {
-		top = append(top, "seek to (earliest | latest | offset:N | last:N | time:RFC3339 | time:-5m): "+p.seekIn.view(true))
+		top = append(top, wrapStyled(s.Dim, "seek to earliest | latest | offset:N | last:N | time:RFC3339 | time:-5m", p.w)...)
+		top = append(top, "seek to: "+p.seekIn.view(true))
 		if p.seekErr != "" {
-			top = append(top, s.Error.Render("error: "+p.seekErr))
+			top = append(top, wrapStyled(s.Error, "error: "+p.seekErr, p.w)...)
 		}
 	}
 	if p.inspecting {

@@ -242,6 +242,11 @@ func TestPromptGoldenScreens(t *testing.T) {
 		shot(m, "message-wraps", long)
 		m.notice = ""
 
+		// the seek prompt: its hint wraps, the typed position is not pushed off
+		keys(m, "s")
+		shot(m, "seek-prompt", "seek to earliest | latest | offset:N | last:N | time:RFC3339 | time:-5m")
+		keys(m, "esc")
+
 		// the replay prompt of a dead-letter topic
 		_ = m.gotoPane("dead")
 		m.dead.ops = &DeadOps{Replay: func(context.Context, replay.Options) (*replay.Report, error) { return &replay.Report{}, nil }}

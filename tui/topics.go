@@ -191,7 +191,7 @@ func (p *topicsPane) View() string {
 	var lines []string
 	switch {
 	case p.err != nil:
-		lines = append(lines, p.c.Styles.Error.Render("error: "+p.err.Error()))
+		lines = append(lines, wrapStyled(p.c.Styles.Error, "error: "+p.err.Error(), p.w)...)
 	case p.loading && len(p.topics) == 0:
 		lines = append(lines, "loading topics…")
 	case len(p.topics) == 0:
