@@ -102,7 +102,7 @@ func TestTUIAttachesToKafkaTopic(t *testing.T) {
 	_, cmd := m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 	cmd = driveTUI(t, m, cmd, func() bool { return strings.Contains(screen(), "in 30 ") })
 	s := screen()
-	for _, want := range []string{"[Records]", "30 records", "OFFSET  n   event", "view"} {
+	for _, want := range []string{"[Records]", "30 records", "P  OFFSET  KEY", "view"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("records pane lacks %q:\n%s", want, s)
 		}

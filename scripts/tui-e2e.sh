@@ -4,10 +4,13 @@
 #
 #   scripts/tui-e2e.sh ./eddy [CAPTURE_DIR]
 #
-# It starts `eddy demo`, sees the demo topics, attaches to clicks, adds a
-# filter stage and sees the counters react, adds a tumbling window and sees
-# rows and a chart, writes the pipeline and checks that `eddy run` accepts
-# the file, and quits with q expecting exit status 0. With CAPTURE_DIR, each
+# It starts `eddy demo`, sees the demo topics, attaches to clicks, scrolls
+# the paused tail and exports it, adds a filter stage and sees the counters
+# react, adds a tumbling window and sees rows and a chart, exports the
+# results twice (the second time asks), sees q and d ask while the pipeline
+# is unsaved, writes the pipeline and checks that `eddy run` accepts the
+# file, sees a question whole at 80x24, and quits with q expecting exit
+# status 0. With CAPTURE_DIR, each
 # step's screen is saved there as text. Installs tmux with apt-get if needed.
 set -euo pipefail
 
@@ -41,6 +44,16 @@ capture() { [ -z "$captures" ] || screen >"$captures/$1.txt"; }
 keys() { tmux send-keys -t "$sess" "$@"; }
 text() { tmux send-keys -t "$sess" -l "$1"; }
 
+# wait_whole PATTERN [SECONDS]: the same over the screen's lines joined
+# with single spaces, for text that wraps (a question, a long message).
+wait_whole() {
+  local deadline=$(( $(date +%s) + ${2:-30} ))
+  until screen | tr '\n' ' ' | tr -s ' ' | grep -Pq -- "$1"; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "timed out waiting for /$1/ (lines joined)"
+    sleep 0.2
+  done
+}
+
 [ -z "$captures" ] || mkdir -p "$captures"
 tmux new-session -d -s "$sess" -x 120 -y 36 \
   "cd '$tmp' && TERM=xterm-256color '$eddy' demo --listen 127.0.0.1:0 --log '$tmp/eddy.log'; echo \$? >'$tmp/exit'; sleep 60"
@@ -53,8 +66,30 @@ capture 1-topics
 echo "2. attach to clicks"
 keys Enter
 wait_for '\[Records\]'
-wait_for 'OFFSET +ts +user_id'
+wait_for 'P +OFFSET +.*ts +user_id'
 capture 2-records
+
+echo "2b. scroll the tail (paused): g, pgdn and g again; export it with x"
+first_row() { screen | grep -P '^\d+ +\d+ ' | head -1; }
+keys Space
+wait_for 'PAUSED'
+keys g
+sleep 0.3
+top=$(first_row)
+keys PPage; keys NPage; keys NPage
+sleep 0.3
+[ "$(first_row)" != "$top" ] || fail "pgdn did not scroll the records"
+keys g
+sleep 0.3
+[ "$(first_row)" = "$top" ] || fail "g did not go back to the oldest record ($top)"
+capture 2-scrolled
+keys Space
+keys x
+wait_for 'export duckdb eddy-records\.duckdb records'
+keys Enter
+wait_whole 'wrote [0-9]+ rows to eddy-records\.duckdb, table records'
+capture 2-exported
+[ -s "$tmp/eddy-records.duckdb" ] || fail "no eddy-records.duckdb written"
 
 echo "3. add a filter stage; the counters react"
 keys Tab
@@ -91,6 +126,40 @@ wait_for '[\x{2801}-\x{28FF}]{3}' # the chart's braille
 wait_for '^ *0└'
 capture 4-results
 
+echo "4b. export the results twice: the second time asks append, replace or a new table"
+keys x
+wait_for 'export duckdb eddy-results\.duckdb results'
+keys Enter
+wait_whole 'wrote [0-9]+ rows to eddy-results\.duckdb, table results'
+keys x
+wait_for 'export duckdb eddy-results\.duckdb results'
+keys Enter
+wait_whole 'Table results in eddy-results\.duckdb already has [0-9]+ rows'
+wait_whole 't new table results_2'
+capture 4-export-question
+keys t
+wait_whole 'table results_2\b'
+
+echo "4c. q with the unsaved pipeline asks; n stays"
+keys q
+wait_whole 'Quit and lose them\?'
+capture 4-quit-question
+keys n
+wait_for 'not quit'
+[ ! -s "$tmp/exit" ] || fail "eddy quit after n"
+
+echo "4d. d on the window stage asks; n keeps it"
+keys BTab
+wait_for '\[Pipeline\]'
+keys Down Down
+keys d
+wait_whole 'delete stage 2 \(window: .* the state of the windows still open is discarded .* y deletes · n/esc keeps it'
+capture 4-delete-question
+keys n
+wait_for 'not deleted'
+keys Tab
+wait_for '\[Results\]'
+
 echo "5. write the pipeline; eddy run accepts it"
 keys BTab
 wait_for '\[Pipeline\]'
@@ -121,7 +190,14 @@ done < <(screen)
 wait_for '\? help · q quit' 5
 capture 6-resized
 
-echo "7. quit with q"
+echo "6b. at 80x24 the delete question is shown whole"
+keys d
+wait_whole 'delete stage 2 \(window: .* the state of the windows still open is discarded .* y deletes · n/esc keeps it'
+capture 6-delete-question-80x24
+keys n
+wait_for 'not deleted'
+
+echo "7. quit with q (the pipeline is saved: no question)"
 keys q
 for _ in $(seq 100); do [ -s "$tmp/exit" ] && break; sleep 0.1; done
 [ -s "$tmp/exit" ] || fail "eddy did not exit after q"

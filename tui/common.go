@@ -1,9 +1,11 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -51,6 +53,7 @@ func DefaultStyles() Styles {
 // KeyMap holds the global keys and the keys panes share.
 type KeyMap struct {
 	Quit, Help, Next, Prev, Back, Enter, Up, Down, Top, Bottom key.Binding
+	PageUp, PageDown                                           key.Binding
 	Raw, Pause, Filter, Refresh, Seek, Export                  key.Binding
 	Palette, Add, Edit, Delete, MoveUp, MoveDown, Write, Open  key.Binding
 	Left, Right, Sort, Chart                                   key.Binding
@@ -63,22 +66,24 @@ func DefaultKeys() KeyMap {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
 	}
 	return KeyMap{
-		Quit:    b("q", "quit", "q", "ctrl+c"),
-		Help:    b("?", "help", "?"),
-		Next:    b("tab", "next pane", "tab"),
-		Prev:    b("shift+tab", "prev pane", "shift+tab"),
-		Back:    b("esc", "back", "esc"),
-		Enter:   b("enter", "open", "enter"),
-		Up:      b("↑/k", "up", "up", "k"),
-		Down:    b("↓/j", "down", "down", "j"),
-		Top:     b("g", "oldest", "g", "home"),
-		Bottom:  b("G", "newest", "G", "end"),
-		Raw:     b("r", "raw", "r"),
-		Pause:   b("space", "pause", "space"),
-		Filter:  b("/", "filter", "/"),
-		Refresh: b("R", "reload", "R"),
-		Seek:    b("s", "seek", "s"),
-		Export:  b("x", "export", "x"),
+		Quit:     b("q", "quit", "q", "ctrl+c"),
+		Help:     b("?", "help", "?"),
+		Next:     b("tab", "next pane", "tab"),
+		Prev:     b("shift+tab", "prev pane", "shift+tab"),
+		Back:     b("esc", "back", "esc"),
+		Enter:    b("enter", "open", "enter"),
+		Up:       b("↑/k", "up", "up", "k"),
+		Down:     b("↓/j", "down", "down", "j"),
+		Top:      b("g", "oldest", "g", "home"),
+		Bottom:   b("G", "newest", "G", "end"),
+		PageUp:   b("pgup", "page up", "pgup", "ctrl+b"),
+		PageDown: b("pgdn", "page down", "pgdown", "ctrl+f"),
+		Raw:      b("r", "raw", "r"),
+		Pause:    b("space", "pause", "space"),
+		Filter:   b("/", "filter", "/"),
+		Refresh:  b("R", "reload", "R"),
+		Seek:     b("s", "seek", "s"),
+		Export:   b("x", "export", "x"),
 
 		Palette:  b(":", "command", ":"),
 		Add:      b("a", "add stage", "a"),
@@ -99,6 +104,9 @@ func DefaultKeys() KeyMap {
 		EditReplay: b("E", "edit+replay", "E"),
 	}
 }
+
+// scrollHelp names the keys every table scrolls with, in footers.
+var scrollHelp = key.NewBinding(key.WithHelp("↑↓/pgup/pgdn/g/G", "scroll"))
 
 // fit cuts or pads s to exactly w cells.
 func fit(s string, w int) string {
@@ -138,33 +146,126 @@ func helpLine(s Styles, bs []key.Binding) string {
 // table renders rows under a header with column widths fitted to w; cells
 // wider than a column are cut with "…". sel is the selected row, -1 for none.
 func table(s Styles, header []string, rows [][]string, w, sel int) []string {
-	if len(header) == 0 {
-		return nil
+	lines, _ := scrolled(s, header, rows, w, sel, colView{})
+	return lines
+}
+
+// colView says which columns a scrolled table shows: the first Frozen ones
+// always (the key columns), then the others from the First-th of them on.
+type colView struct{ Frozen, First int }
+
+// shown is what a scrolled table drew: how many columns there are past
+// the frozen ones, the first and the last of them drawn whole.
+type shown struct{ Scrollable, First, Last int }
+
+// more says which way there are columns out of sight ("" when none are).
+func (sh shown) more() string {
+	var parts []string
+	if sh.First > 0 {
+		parts = append(parts, "←")
 	}
-	widths := make([]int, len(header))
+	if sh.Last < sh.Scrollable-1 {
+		parts = append(parts, "→")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("columns %d-%d of %d (%s more)", sh.First+1, sh.Last+1, sh.Scrollable, strings.Join(parts, " "))
+}
+
+// colWidth caps a column's width: one long cell must not push the others
+// out of sight.
+const colWidth = 30
+
+// widths are the columns' natural widths, capped when they do not fit.
+func widths(header []string, rows [][]string, w int) []int {
+	ws := make([]int, len(header))
 	for i, h := range header {
-		widths[i] = lipgloss.Width(h)
+		ws[i] = lipgloss.Width(h)
 	}
 	for _, r := range rows {
-		for i := range min(len(r), len(widths)) {
-			widths[i] = max(widths[i], lipgloss.Width(r[i]))
+		for i := range min(len(r), len(ws)) {
+			ws[i] = max(ws[i], lipgloss.Width(r[i]))
 		}
 	}
 	// When the columns do not fit, every one but the last is capped; the
 	// last takes what is left.
-	total := 2 * (len(widths) - 1)
-	for _, wd := range widths {
+	total := 2 * (len(ws) - 1)
+	for _, wd := range ws {
 		total += wd
 	}
 	if total > w {
-		for i := range widths[:len(widths)-1] {
-			widths[i] = min(widths[i], 30)
+		for i := range ws[:len(ws)-1] {
+			ws[i] = min(ws[i], colWidth)
 		}
+	}
+	return ws
+}
+
+// scrolled is table with the columns c picks: the frozen columns, then
+// the others from c.First (clamped to the last one) on, as far as w goes.
+func scrolled(s Styles, header []string, rows [][]string, w, sel int, c colView) ([]string, shown) {
+	if len(header) == 0 {
+		return nil, shown{}
+	}
+	// Scrolled no further than the last column needs: while one column
+	// less to the left still shows the last one whole, show it.
+	for c.First > 0 {
+		if _, sh := layout(header, rows, w, colView{c.Frozen, c.First - 1}); sh.Last < sh.Scrollable-1 {
+			break
+		}
+		c.First--
+	}
+	return drawTable(s, header, rows, w, sel, c)
+}
+
+// layout is what scrolled shows with c, without drawing it.
+func layout(header []string, rows [][]string, w int, c colView) ([]string, shown) {
+	return drawTable(Styles{}, header, rows, w, -1, c)
+}
+
+func drawTable(s Styles, header []string, rows [][]string, w, sel int, c colView) ([]string, shown) {
+	frozen := min(c.Frozen, len(header))
+	sh := shown{Scrollable: len(header) - frozen}
+	sh.First = max(min(c.First, sh.Scrollable-1), 0)
+	all := len(header)
+	pick := func(r []string) []string {
+		out := make([]string, 0, all)
+		for i := range all {
+			if i < frozen || i >= frozen+sh.First {
+				if i < len(r) {
+					out = append(out, r[i])
+				} else {
+					out = append(out, "")
+				}
+			}
+		}
+		return out
+	}
+	header = pick(header)
+	picked := make([][]string, len(rows))
+	for i, r := range rows {
+		picked[i] = pick(r)
+	}
+	ws := widths(header, picked, w)
+	used := -2
+	sh.Last = sh.First - 1
+	for i, wd := range ws {
+		used += 2 + wd
+		if used > w {
+			break
+		}
+		if i >= frozen {
+			sh.Last = sh.First + i - frozen
+		}
+	}
+	if sh.Scrollable == 0 {
+		sh.Last = -1
 	}
 	line := func(cells []string) string {
 		var b strings.Builder
 		used := 0
-		for i, wd := range widths {
+		for i, wd := range ws {
 			if used >= w {
 				break
 			}
@@ -172,25 +273,89 @@ func table(s Styles, header []string, rows [][]string, w, sel int) []string {
 				b.WriteString("  ")
 				used += 2
 			}
-			c := ""
-			if i < len(cells) {
-				c = cells[i]
-			}
 			wd = min(wd, max(w-used, 1))
-			b.WriteString(fit(c, wd))
+			b.WriteString(fit(cells[i], wd))
 			used += wd
 		}
 		return b.String()
 	}
 	out := []string{s.Header.Render(line(header))}
-	for i, r := range rows {
+	for i, r := range picked {
 		l := fit(line(r), w)
 		if i == sel {
 			l = s.Selected.Render(l)
 		}
 		out = append(out, l)
 	}
-	return out
+	return out, sh
+}
+
+// scrollTo returns the first scrollable column to show so that column col
+// (counted among all) is in sight, moving the view as little as it can.
+func scrollTo(header []string, rows [][]string, w int, c colView, col int) int {
+	if col < c.Frozen {
+		return c.First
+	}
+	i := col - c.Frozen
+	if i < c.First {
+		return i
+	}
+	for first := c.First; first <= i; first++ {
+		if _, sh := layout(header, rows, w, colView{c.Frozen, first}); sh.Last >= i {
+			return first
+		}
+	}
+	return i
+}
+
+// paging moves a selection (-1: none yet, meaning the newest at the
+// bottom) by the keys every table shares: ↑/↓ one row, PgUp/PgDn a page,
+// g/G the first and the last. It returns the new selection and whether the
+// key was one of these; follow tells that the last row means "follow the
+// newest" (-1).
+func paging(k KeyMap, km tea.KeyPressMsg, sel, n, page int, follow bool) (int, bool) {
+	if n == 0 {
+		return sel, key.Matches(km, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom)
+	}
+	cur := sel
+	if cur < 0 || cur >= n {
+		cur = n - 1
+	}
+	page = max(page, 1)
+	switch {
+	case key.Matches(km, k.Up):
+		if sel < 0 {
+			cur = n - 1 // the first up selects the newest
+		} else {
+			cur--
+		}
+	case key.Matches(km, k.Down):
+		if sel < 0 {
+			return sel, true
+		}
+		cur++
+	case key.Matches(km, k.PageUp):
+		cur -= page
+	case key.Matches(km, k.PageDown):
+		if sel < 0 {
+			return sel, true
+		}
+		cur += page
+	case key.Matches(km, k.Top):
+		cur = 0
+	case key.Matches(km, k.Bottom):
+		cur = n - 1
+		if follow {
+			return -1, true
+		}
+	default:
+		return sel, false
+	}
+	cur = max(min(cur, n-1), 0)
+	if follow && cur == n-1 && !key.Matches(km, k.Up) {
+		return -1, true
+	}
+	return cur, true
 }
 
 // window returns the range [lo, hi) of n items that shows sel within h lines.

@@ -16,6 +16,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -161,6 +162,8 @@ type deadPane struct {
 	items  []DeadItem
 	sel    int // index into items; -1 follows the newest
 	detail bool
+	colOff int // first list column shown after ORIGIN (←/→)
+	page   int // list rows of the last drawn view (PgUp/PgDn)
 
 	busy    string   // what runs now
 	report  []string // the last action's result
@@ -190,7 +193,7 @@ func (p *deadPane) Keys() []key.Binding {
 	}
 	enter := k.Enter
 	enter.SetHelp("enter", "detail")
-	return []key.Binding{enter, k.DryRun, k.Replay, k.EditReplay}
+	return []key.Binding{enter, k.DryRun, k.Replay, k.EditReplay, k.Left, scrollHelp}
 }
 
 // reset empties the live view for a new pipeline; a topic view stays.
@@ -363,17 +366,15 @@ func (p *deadPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	}
+	if sel, ok := paging(k, km, p.sel, len(p.items), p.page, true); ok {
+		p.sel = sel
+		return nil
+	}
 	switch {
-	case key.Matches(km, k.Up):
-		if p.sel < 0 {
-			p.sel = max(len(p.items)-1, 0)
-		} else {
-			p.sel = max(p.sel-1, 0)
-		}
-	case key.Matches(km, k.Down):
-		if p.sel >= 0 {
-			p.sel = min(p.sel+1, len(p.items)-1)
-		}
+	case key.Matches(km, k.Left):
+		p.colOff = max(p.colOff-1, 0)
+	case key.Matches(km, k.Right):
+		p.colOff++ // STAGE, ERROR, VALUE scroll, ORIGIN stays; clamped when drawn
 	case key.Matches(km, k.Enter):
 		if len(p.items) > 0 {
 			if p.sel < 0 {
@@ -517,18 +518,25 @@ func (p *deadPane) View() string {
 	if p.busy != "" {
 		lines = append(lines, p.busy)
 	}
+	// The question, the edit's error and the report wrap: a prompt is
+	// never cut, however narrow the screen.
 	var tail []string
+	wrapped := func(st lipgloss.Style, text string) { tail = append(tail, wrapStyled(st, text, p.w)...) }
 	switch {
 	case p.confirm != "":
-		tail = append(tail, s.Error.Render(p.confirm))
+		wrapped(s.Error, p.confirm)
 	case p.editing:
-		tail = append(tail, "edit the value (JSON) here or in $EDITOR (ctrl+o); enter checks it:", p.edit.view(true))
+		wrapped(lipgloss.NewStyle(), "edit the value (JSON) here or in $EDITOR (ctrl+o); enter checks it:")
+		tail = append(tail, p.edit.view(true))
 		if p.editErr != "" {
-			tail = append(tail, s.Error.Render("error: "+p.editErr))
+			wrapped(s.Error, "error: "+p.editErr)
 		}
 	default:
-		tail = append(tail, p.report...)
+		for _, r := range p.report {
+			wrapped(lipgloss.NewStyle(), r)
+		}
 	}
+	tail = tail[:min(len(tail), max(p.h-2, 1))]
 	if p.detail {
 		if it, ok := p.selected(); ok {
 			lines = append(lines, letterDetail(it)...)
@@ -567,7 +575,13 @@ func (p *deadPane) View() string {
 	if p.sel >= 0 {
 		mark = p.sel - lo
 	}
-	lines = append(lines, table(s, []string{"ORIGIN", "STAGE", "ERROR", "VALUE"}, list, p.w, mark)...)
+	p.page = left - 1
+	t, sh := scrolled(s, []string{"ORIGIN", "STAGE", "ERROR", "VALUE"}, list, p.w, mark, colView{Frozen: 1, First: p.colOff})
+	p.colOff = sh.First
+	if more := sh.more(); more != "" {
+		lines[0] += s.Dim.Render(" · " + more)
+	}
+	lines = append(lines, t...)
 	out := block(lines, p.w, p.h-len(tail))
 	if len(tail) == 0 {
 		return out

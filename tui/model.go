@@ -92,7 +92,10 @@ type Model struct {
 	helpTop       int    // first help line shown
 	palette       *input // nil: closed
 	palErr        string
-	exportResults bool // the palette's export command writes the results, not the records
+	question      *question    // nil: no modal question open
+	quitting      bool         // the open question asks to quit with unsaved changes
+	sized         map[pane]int // the height each pane was last given
+	exportResults bool         // the palette's export command writes the results, not the records
 
 	feed     *feed
 	feedID   int
@@ -142,6 +145,7 @@ func New(ctx context.Context, opts Options) *Model {
 	if opts.Pipeline != nil {
 		if q, plan, err := check(opts.Pipeline); err == nil {
 			m.pipe.p, m.plan, m.gen = q, plan, 1
+			m.pipe.markSaved()
 			m.results.reset(schemaOf(q.Name, plan))
 		} else {
 			m.lastErr = describe(err)
@@ -184,9 +188,42 @@ func (m *Model) Stop() {
 }
 
 func (m *Model) resize() {
+	if m.sized == nil {
+		m.sized = map[pane]int{}
+	}
 	for _, p := range m.panes {
 		p.SetSize(m.c.Width, m.bodyHeight())
+		m.sized[p] = m.bodyHeight()
 	}
+}
+
+// sizeActive gives the active pane h lines (fewer than the body while a
+// message wraps above the status bar), telling it only when that changes.
+func (m *Model) sizeActive(h int) {
+	p := m.panes[m.active]
+	if m.sized[p] != h {
+		p.SetSize(m.c.Width, h)
+		m.sized[p] = h
+	}
+}
+
+// quit leaves the workbench, asking first when the pipeline has changes
+// that were not written to a file. A second ctrl+c while asking quits.
+func (m *Model) quit() tea.Cmd {
+	if !m.quitting && m.pipe.unsaved() {
+		m.quitting = true
+		m.ask(&question{
+			text: fmt.Sprintf("The pipeline has changes that are not written to a file (%s). Quit and lose them? (n, then w in the Pipeline pane, writes them)", m.pipe.changeSummary()),
+			choices: []choice{
+				{key: "y", desc: "quit without saving", do: func() tea.Cmd { m.Stop(); return tea.Quit }},
+				{key: "n", desc: "stay", do: func() tea.Cmd { m.note("not quit: the pipeline is still unsaved (w writes it)", false); return nil }},
+			},
+			cancel: func() tea.Cmd { m.note("not quit: the pipeline is still unsaved (w writes it)", false); return nil },
+		})
+		return nil
+	}
+	m.Stop()
+	return tea.Quit
 }
 
 // bodyHeight is the screen minus the tab line, the status bar and the footer.
@@ -249,6 +286,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case noticeMsg:
 		m.note(msg.text, msg.err)
 		return m, nil
+	case exportProbeMsg:
+		return m, m.probed(msg)
 	case writtenMsg, loadedMsg:
 		return m, m.pipe.Update(msg)
 	case seekMsg:
@@ -291,7 +330,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	m.attached, m.start, m.finished, m.lastErr = name, start, false, ""
 	m.stats, m.rate, m.lastRead, m.lastAt, m.lastDead, m.lag = engine.Stats{}, 0, 0, time.Time{}, 0, -1
 	*m.records = recordsPane{c: m.c, w: m.records.w, h: m.records.h, sel: -1, raw: m.records.raw,
-		matcher: m.records.matcher, expr: m.records.expr, start: start}
+		matcher: m.records.matcher, expr: m.records.expr, parts: m.records.parts, start: start}
 	// The saved pipeline reads what is attached; a pipeline begun here
 	// writes rows to stdout and dead letters beside its input.
 	p := *m.pipe.p
@@ -364,6 +403,7 @@ func (m *Model) openSpec(msg openSpecMsg) tea.Cmd {
 		return nil
 	}
 	m.apply(checked, plan, "opened "+msg.path)
+	m.pipe.markSaved()
 	if other != "" {
 		return m.open(other, m.start)
 	}
@@ -454,8 +494,16 @@ func (m *Model) sample(at time.Time) {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	if msg.String() == "ctrl+c" {
-		m.Stop()
-		return tea.Quit
+		if m.quitting {
+			m.Stop()
+			return tea.Quit
+		}
+		m.palette = nil
+		return m.quit()
+	}
+	if m.question != nil {
+		m.quitting = false
+		return m.answer(msg)
 	}
 	if m.palette != nil {
 		return m.paletteKey(msg)
@@ -473,15 +521,13 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.Up):
 			m.helpTop = max(m.helpTop-1, 0)
 		case key.Matches(msg, k.Quit):
-			m.Stop()
-			return tea.Quit
+			return m.quit()
 		}
 		return nil
 	}
 	switch {
 	case key.Matches(msg, k.Quit):
-		m.Stop()
-		return tea.Quit
+		return m.quit()
 	case key.Matches(msg, k.Help):
 		m.help = true
 	case key.Matches(msg, k.Palette):
@@ -519,23 +565,63 @@ func (m *Model) Render() string {
 		}
 	}
 	head := fit(s.Title.Render("eddy")+" "+strings.Join(tabs, ""), w)
+	// A notice or an error that does not fit in the status bar moves to
+	// lines of its own above it, wrapped: a message is never cut.
+	base, msgs := m.statusParts()
+	status := " " + strings.Join(append(slices.Clip(base), msgs...), " │ ")
+	var msgLines []string
+	if lipgloss.Width(status) > w && len(msgs) > 0 {
+		status = " " + strings.Join(base, " │ ")
+		for _, t := range msgs {
+			st := s.Dim
+			if strings.HasPrefix(t, "error: ") {
+				st = s.Error
+			}
+			for _, l := range wrap(t, w) {
+				msgLines = append(msgLines, st.Render(l))
+			}
+		}
+		msgLines = msgLines[:min(len(msgLines), max(m.bodyHeight()-3, 1))]
+	}
+	bh := m.bodyHeight() - len(msgLines)
+	m.sizeActive(bh)
 	body := m.panes[m.active].View()
 	switch {
 	case m.help:
 		lines := m.helpLines()
-		m.helpTop = max(min(m.helpTop, len(lines)-m.bodyHeight()), 0)
-		body = block(lines[m.helpTop:], w, m.bodyHeight())
+		m.helpTop = max(min(m.helpTop, len(lines)-bh), 0)
+		body = block(lines[m.helpTop:], w, bh)
+	case m.question != nil:
+		body = overlay(body, m.questionLines(w), w, bh)
 	case m.palette != nil:
-		lines := strings.Split(body, "\n")
-		pl := m.paletteLines()
-		copy(lines[max(len(lines)-len(pl), 0):], pl)
-		body = block(lines, w, m.bodyHeight())
+		body = overlay(body, m.paletteLines(), w, bh)
 	}
-	return strings.Join([]string{head, body, s.Status.Render(fit(m.status(), w)), fit(m.footer(), w)}, "\n")
+	out := []string{head, body}
+	out = append(out, msgLines...)
+	return strings.Join(append(out, s.Status.Render(fit(status, w)), fit(m.footer(), w)), "\n")
 }
 
-// status is the status bar's text.
+// overlay draws lines over the bottom of a body of h lines.
+func overlay(body string, over []string, w, h int) string {
+	lines := strings.Split(body, "\n")
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	lines = lines[:h]
+	copy(lines[max(len(lines)-len(over), 0):], over[max(len(over)-h, 0):])
+	return block(lines, w, h)
+}
+
+// status is the status bar's text with its notice and error, as it reads
+// when nothing needs to wrap.
 func (m *Model) status() string {
+	base, msgs := m.statusParts()
+	return " " + strings.Join(append(base, msgs...), " │ ")
+}
+
+// statusParts are the status bar's fields and, apart, the current notice
+// and the last error.
+func (m *Model) statusParts() (base, msgs []string) {
 	src := m.attached
 	if src == "" {
 		src = "(not attached)"
@@ -565,12 +651,12 @@ func (m *Model) status() string {
 		parts = append(parts, "ended")
 	}
 	if m.notice != "" && m.now().Sub(m.noticeAt) < 5*time.Second && m.notice != m.lastErr {
-		parts = append(parts, m.notice)
+		msgs = append(msgs, m.notice)
 	}
 	if m.lastErr != "" {
-		parts = append(parts, "error: "+m.lastErr)
+		msgs = append(msgs, "error: "+m.lastErr)
 	}
-	return " " + strings.Join(parts, " │ ")
+	return parts, msgs
 }
 
 // human formats a rate with k/M suffixes.
@@ -588,6 +674,13 @@ func (m *Model) footer() string {
 	k := m.c.Keys
 	if m.help {
 		return helpLine(m.c.Styles, []key.Binding{k.Back, k.Quit})
+	}
+	if m.question != nil {
+		var bs []key.Binding
+		for _, c := range m.question.choices {
+			bs = append(bs, key.NewBinding(key.WithHelp(c.key, c.desc)))
+		}
+		return helpLine(m.c.Styles, append(bs, key.NewBinding(key.WithHelp("esc", "cancel"))))
 	}
 	if m.palette != nil {
 		return helpLine(m.c.Styles, []key.Binding{key.NewBinding(key.WithHelp("enter", "run")), key.NewBinding(key.WithHelp("tab", "complete")), key.NewBinding(key.WithHelp("esc", "cancel"))})
@@ -619,15 +712,17 @@ func (m *Model) helpLines() []string {
 	out := []string{t("Keys") + " (esc closes · ↑↓ scroll)",
 		"global    tab/shift+tab pane · : command · ? help · esc back · q quit"}
 	if m.topics != nil {
-		out = append(out, "topics    ↑↓ select · enter attach · R reload")
+		out = append(out, "topics    ↑↓ select · enter attach · / search · R reload")
 	}
 	out = append(out,
 		"records   / filter · r raw · space pause · s seek · enter inspect",
-		"          x export · ↑↓ select · g oldest · G newest",
+		"          x export · ↑↓ pgup/pgdn select · g oldest · G newest · ←→ columns",
 		"pipeline  a add · e edit · d delete · K/J move · w write · o open",
 		"          form: tab/↑↓ field · enter apply (live) · esc cancel",
 		"results   ←→ column · s sort (desc, asc, off) · c chart · x export",
-		"dead      ↑↓ · enter detail · D dry run · P replay · E edit+replay",
+		"          ↑↓ pgup/pgdn g/G rows (key columns stay when the others scroll)",
+		"dead      ↑↓ pgup/pgdn g/G · ←→ columns · enter detail · D dry run",
+		"          P replay · E edit+replay",
 		t("Commands")+" (: opens, tab completes)")
 	for _, c := range commands {
 		out = append(out, fmt.Sprintf("  %-16s %s", c.usage, c.desc))

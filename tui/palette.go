@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,7 @@ var commands = []command{
 	{"attach", "attach TOPIC", "attach to a topic (restarts consumer and pipeline)"},
 	{"seek", "seek POSITION", "earliest | latest | offset:N | last:N | time:T"},
 	{"filter", "filter [EXPR]", "quick filter of the records tail (none: clear)"},
+	{"partition", "partition [N,M]", "show those partitions' records (none: all)"},
 	{"open", "open FILE", "run the pipeline of a YAML file"},
 	{"write", "write [FILE]", "save the pipeline as YAML for eddy run"},
 	{"sort", "sort COL [asc]", "sort the results (descending by default)"},
@@ -95,7 +97,7 @@ func (m *Model) paletteLines() []string {
 		}
 	}
 	if m.palErr != "" {
-		lines = append(lines, s.Error.Render("error: "+m.palErr))
+		lines = append(lines, wrapStyled(s.Error, "error: "+m.palErr, m.c.Width)...)
 	}
 	return append(lines, ":"+m.palette.view(true))
 }
@@ -123,8 +125,7 @@ func (m *Model) run(line string) (tea.Cmd, error) {
 	case "":
 		return nil, nil
 	case "q", "quit":
-		m.Stop()
-		return tea.Quit, nil
+		return m.quit(), nil
 	case "help":
 		m.help = true
 		return nil, nil
@@ -150,6 +151,14 @@ func (m *Model) run(line string) (tea.Cmd, error) {
 		return m.seek(args[0]), nil
 	case "filter":
 		if err := m.records.setFilter(rest); err != nil {
+			return nil, err
+		}
+		return nil, m.gotoPane("records")
+	case "partition", "partitions":
+		if m.opts.File {
+			return nil, fmt.Errorf("a file has no partitions")
+		}
+		if err := m.records.setPartitions(rest); err != nil {
 			return nil, err
 		}
 		return nil, m.gotoPane("records")
@@ -208,80 +217,223 @@ func (m *Model) startExport(results bool) tea.Cmd {
 	return nil
 }
 
+// exportJob is one export: what to write where.
+type exportJob struct {
+	format, path, table string
+	mode                duck.Mode
+	rows                []sink.Row
+	recs                []source.Record // the records of rows (a records export); nil for results
+	cols                []string        // the results' columns, in order
+}
+
+// exportProbeMsg carries the tables of the database a results export
+// writes to, read before writing.
+type exportProbeMsg struct {
+	job    exportJob
+	tables []duck.TableInfo
+	err    error
+}
+
 // export writes the current view: the records tail (as filtered, with
-// their coordinates) or the results rows, off the UI goroutine.
+// their coordinates) or the results rows, off the UI goroutine. Results
+// going into a DuckDB table that exists are held until the user says
+// whether to append, replace or write a new table.
 func (m *Model) export(args []string) (tea.Cmd, error) {
 	if len(args) < 2 || (args[0] != "duckdb" && args[0] != "parquet") {
 		return nil, fmt.Errorf("usage: export duckdb PATH [TABLE] | export parquet PATH")
 	}
-	format, path := args[0], args[1]
-	table := "records"
+	job := exportJob{format: args[0], path: args[1], table: "records"}
 	if m.exportResults {
-		table = "results"
+		job.table = "results"
 	}
 	if len(args) > 2 {
-		table = args[2]
+		job.table = args[2]
 	}
-	results := m.exportResults
-	var rows []sink.Row
-	var recs []source.Record
-	if results {
+	if m.exportResults {
+		seen := map[string]bool{}
 		for _, r := range m.results.sortedRows() {
-			rows = append(rows, sink.Row{Names: r.Names, Vals: r.Vals, JSON: r.JSON})
+			job.rows = append(job.rows, sink.Row{Names: r.Names, Vals: r.Vals, JSON: r.JSON})
+			for _, n := range r.Names {
+				if !seen[n] {
+					seen[n] = true
+					job.cols = append(job.cols, n)
+				}
+			}
 		}
 	} else {
 		for _, i := range m.records.visible() {
 			r := m.records.ring[i].rec
-			recs = append(recs, r)
-			rows = append(rows, sink.Row{JSON: r.Value})
+			job.recs = append(job.recs, r)
+			job.rows = append(job.rows, sink.Row{JSON: r.Value})
 		}
 	}
-	if len(rows) == 0 {
+	if len(job.rows) == 0 {
 		return nil, fmt.Errorf("nothing to export yet")
 	}
-	ctx := m.ctx
-	return func() tea.Msg {
-		n, err := exportRows(ctx, format, path, table, rows, recs)
-		if err != nil {
-			return noticeMsg{text: "export: " + err.Error(), err: true}
-		}
-		where := path
-		if format == "duckdb" {
-			where = fmt.Sprintf("%s (table %s)", path, table)
-		}
-		return noticeMsg{text: fmt.Sprintf("exported %d rows to %s", n, where)}
-	}, nil
+	if job.recs == nil && job.format == "duckdb" {
+		ctx := m.ctx
+		return func() tea.Msg {
+			tables, err := duck.Describe(ctx, job.path)
+			return exportProbeMsg{job: job, tables: tables, err: err}
+		}, nil
+	}
+	return m.runExport(job), nil
 }
 
-// exportRows writes rows (with their records' coordinates when recs is
-// given) and reports how many were committed.
-func exportRows(ctx context.Context, format, path, table string, rows []sink.Row, recs []source.Record) (int64, error) {
-	var o duck.RecordWriter
-	coords := recs != nil
-	if format == "duckdb" {
-		t, err := duck.OpenTable(path, table, duck.Options{Coordinates: coords, Dedupe: coords})
+// probed decides, once the database's tables are known, whether a results
+// export can go ahead or must ask first.
+func (m *Model) probed(msg exportProbeMsg) tea.Cmd {
+	job := msg.job
+	if msg.err != nil {
+		m.note("export: "+msg.err.Error(), true)
+		return nil
+	}
+	taken := map[string]bool{}
+	var have *duck.TableInfo
+	for i, t := range msg.tables {
+		taken[strings.ToLower(t.Name)] = true
+		if strings.EqualFold(t.Name, job.table) {
+			have = &msg.tables[i]
+		}
+	}
+	if have == nil {
+		return m.runExport(job)
+	}
+	fresh := job.table
+	for n := 2; taken[strings.ToLower(fresh)]; n++ {
+		fresh = fmt.Sprintf("%s_%d", job.table, n)
+	}
+	same := sameColumns(have.Columns, job.cols)
+	text := fmt.Sprintf("Table %s in %s already has %d rows with columns (%s). ",
+		have.Name, job.path, have.Rows, strings.Join(have.Columns, ", "))
+	if same {
+		text += fmt.Sprintf("These %d result rows have the same columns; appending adds them to those rows (twice, if they were exported before).", len(job.rows))
+	} else {
+		text += fmt.Sprintf("These %d result rows have other columns (%s): appending would mix two schemas in one table, so it is not offered.",
+			len(job.rows), strings.Join(job.cols, ", "))
+	}
+	var cs []choice
+	if same {
+		cs = append(cs, choice{key: "a", desc: "append", do: func() tea.Cmd { return m.runExport(job) }})
+	}
+	cs = append(cs,
+		choice{key: "r", desc: fmt.Sprintf("replace (drops its %d rows)", have.Rows), do: func() tea.Cmd {
+			j := job
+			j.mode = duck.Replace
+			return m.runExport(j)
+		}},
+		choice{key: "t", desc: "new table " + fresh, do: func() tea.Cmd {
+			j := job
+			j.table = fresh
+			return m.runExport(j)
+		}})
+	m.ask(&question{text: text, choices: cs,
+		cancel: func() tea.Cmd { m.note("export cancelled: nothing written", false); return nil }})
+	return nil
+}
+
+// sameColumns reports whether a table's columns and a row set's columns
+// are the same names (DuckDB's are case-insensitive), in any order.
+func sameColumns(table, rows []string) bool {
+	if len(table) != len(rows) {
+		return false
+	}
+	have := map[string]bool{}
+	for _, c := range table {
+		have[strings.ToLower(c)] = true
+	}
+	for _, c := range rows {
+		if c == "" {
+			c = "_"
+		}
+		if !have[strings.ToLower(c)] {
+			return false
+		}
+	}
+	return true
+}
+
+// runExport writes a job off the UI goroutine and reports what it wrote.
+func (m *Model) runExport(job exportJob) tea.Cmd {
+	ctx := m.ctx
+	return func() tea.Msg {
+		res, err := exportRows(ctx, job)
+		where := res.path
+		if job.format == "duckdb" {
+			where += ", table " + job.table
+		}
+		var extra []string
+		if res.bad > 0 {
+			extra = append(extra, fmt.Sprintf("%d malformed skipped", res.bad))
+		}
+		if res.dup > 0 {
+			extra = append(extra, fmt.Sprintf("%d already there", res.dup))
+		}
+		if job.mode == duck.Replace {
+			extra = append(extra, "table replaced")
+		}
+		text := fmt.Sprintf("wrote %d rows to %s", res.written-res.dup, where)
+		if len(extra) > 0 {
+			text += " (" + strings.Join(extra, ", ") + ")"
+		}
 		if err != nil {
-			return 0, err
+			return noticeMsg{text: "export: " + err.Error() + "; " + text, err: true}
+		}
+		if res.bad > 0 {
+			text += "; first malformed: " + res.firstBad.Error()
+		}
+		return noticeMsg{text: text}
+	}
+}
+
+// exported is what an export wrote.
+type exported struct {
+	path     string
+	written  int64 // rows committed (with the ones dedupe found there already)
+	dup      int64 // of them, rows already in the table
+	bad      int64 // records skipped: not JSON objects
+	firstBad error
+}
+
+// exportRows writes a job's rows (with their records' coordinates for a
+// records export), skipping and counting the records that are not JSON
+// objects as eddy export does.
+func exportRows(ctx context.Context, job exportJob) (exported, error) {
+	res := exported{path: job.path}
+	var o duck.RecordWriter
+	coords := job.recs != nil
+	if job.format == "duckdb" {
+		t, err := duck.OpenTable(job.path, job.table, duck.Options{Mode: job.mode, Coordinates: coords, Dedupe: coords})
+		if err != nil {
+			return res, err
 		}
 		o = t
 	} else {
-		if filepath.Ext(path) == "" {
-			path += ".parquet"
+		if filepath.Ext(res.path) == "" {
+			res.path += ".parquet"
 		}
-		p, err := duck.OpenParquet(path, duck.ParquetOptions{Coordinates: coords})
+		p, err := duck.OpenParquet(res.path, duck.ParquetOptions{Coordinates: coords})
 		if err != nil {
-			return 0, err
+			return res, err
 		}
 		o = p
 	}
 	var err error
-	for i := range rows {
+	for i := range job.rows {
 		var rec *source.Record
 		if coords {
-			rec = &recs[i]
+			rec = &job.recs[i]
 		}
-		if err = o.WriteRecord(&rows[i], rec); err != nil {
-			break
+		if err = o.WriteRecord(&job.rows[i], rec); err != nil {
+			var re *duck.RowError
+			if !errors.As(err, &re) {
+				break
+			}
+			if res.bad == 0 {
+				res.firstBad = fmt.Errorf("%s: %w", recordAt(rec), re.Err)
+			}
+			res.bad++
+			err = nil
 		}
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -291,10 +443,25 @@ func exportRows(ctx context.Context, format, path, table string, rows []sink.Row
 	if pq, ok := o.(*duck.Parquet); ok && err != nil {
 		// a single file is written whole or not at all
 		_ = pq.Abort()
-		return 0, err
+		return res, err
 	}
 	if cerr := o.Close(); err == nil {
 		err = cerr
 	}
-	return o.Written(), err
+	res.written = o.Written()
+	if t, ok := o.(*duck.Table); ok {
+		res.dup = t.Skipped()
+	}
+	return res, err
+}
+
+// recordAt names a record's position for a message ("row" for results).
+func recordAt(r *source.Record) string {
+	if r == nil {
+		return "a result row"
+	}
+	if r.File {
+		return fmt.Sprintf("%s line %d", r.Topic, r.Offset)
+	}
+	return fmt.Sprintf("%s/%d offset %d", r.Topic, r.Partition, r.Offset)
 }

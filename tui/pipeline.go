@@ -11,6 +11,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/windows"
@@ -347,6 +348,9 @@ type pipelinePane struct {
 	path        input
 	promptErr   string
 	confirmPath string // the path whose overwrite awaits y/n
+	confirmDel  int    // 1 + the index of the stage whose deletion awaits y/n; 0: none
+
+	saved string // stagesKey of the pipeline as last written or opened
 
 	guessTime func() string // a likely event-time field of the attached records
 }
@@ -355,13 +359,40 @@ func newPipelinePane(c *Common, p *pipeline.Pipeline, path string) *pipelinePane
 	if p == nil {
 		p = &pipeline.Pipeline{Name: "workbench", Format: "json", Late: "dlq", Time: pipeline.Time{IdleTimeout: 30 * time.Second}}
 	}
-	return &pipelinePane{c: c, p: p, lastPath: path, guessTime: func() string { return "" }}
+	return &pipelinePane{c: c, p: p, lastPath: path, saved: stagesKey(p), guessTime: func() string { return "" }}
+}
+
+// stagesKey is what of a pipeline the user edits in the pane (its stages
+// and time settings), as YAML: the source, sinks and dead letters follow
+// the attached topic and are not changes of the user's.
+func stagesKey(p *pipeline.Pipeline) string {
+	return string(pipeline.Format(&pipeline.Pipeline{Name: p.Name, Stages: p.Stages, Time: p.Time, Late: p.Late, Format: p.Format}))
+}
+
+// unsaved reports whether the stages differ from what was last written or
+// opened (a new workbench's empty pipeline counts as saved).
+func (p *pipelinePane) unsaved() bool { return stagesKey(p.p) != p.saved }
+
+// markSaved records the running pipeline as written or opened.
+func (p *pipelinePane) markSaved() { p.saved = stagesKey(p.p) }
+
+// changeSummary names the unsaved pipeline for the quit question.
+func (p *pipelinePane) changeSummary() string {
+	n := len(p.p.Stages)
+	what := fmt.Sprintf("%d stages", n)
+	if n == 1 {
+		what = "1 stage"
+	}
+	if p.lastPath != "" {
+		return what + ", last saved to " + p.lastPath
+	}
+	return what + ", never saved"
 }
 
 func (p *pipelinePane) Title() string    { return "Pipeline" }
 func (p *pipelinePane) SetSize(w, h int) { p.w, p.h = w, h }
 func (p *pipelinePane) Capturing() bool {
-	return p.choosing || p.form != nil || p.prompt != "" || p.confirmPath != ""
+	return p.choosing || p.form != nil || p.prompt != "" || p.confirmPath != "" || p.confirmDel > 0
 }
 
 func (p *pipelinePane) Keys() []key.Binding {
@@ -373,6 +404,8 @@ func (p *pipelinePane) Keys() []key.Binding {
 		return []key.Binding{key.NewBinding(key.WithHelp("tab/↑↓", "field")), key.NewBinding(key.WithHelp("enter", "apply")), key.NewBinding(key.WithHelp("esc", "cancel"))}
 	case p.confirmPath != "":
 		return []key.Binding{key.NewBinding(key.WithHelp("y", "overwrite")), key.NewBinding(key.WithHelp("n/esc", "cancel"))}
+	case p.confirmDel > 0:
+		return []key.Binding{key.NewBinding(key.WithHelp("y", "delete")), key.NewBinding(key.WithHelp("n/esc", "keep it"))}
 	case p.prompt != "":
 		return []key.Binding{key.NewBinding(key.WithHelp("enter", p.prompt)), key.NewBinding(key.WithHelp("esc", "cancel"))}
 	}
@@ -483,6 +516,7 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 			p.note, p.noteErr = msg.err.Error(), true
 		default:
 			p.lastPath = msg.path
+			p.markSaved()
 			p.note, p.noteErr = "wrote "+msg.path+" · run it headless: eddy run "+shellQuote(msg.path), false
 		}
 		return nil
@@ -515,6 +549,15 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.note, p.noteErr = "not written", false
 		return nil
+	case p.confirmDel > 0:
+		i := p.confirmDel - 1
+		p.confirmDel = 0
+		if km.String() != "y" || i >= len(p.p.Stages) {
+			p.note, p.noteErr = "not deleted", false
+			return nil
+		}
+		what := fmt.Sprintf("deleted stage %d (%s)", i+1, p.p.Stages[i].Kind)
+		return p.apply(p.withStages(slices.Delete(slices.Clone(p.p.Stages), i, i+1), p.p.Time), what)
 	case p.prompt != "":
 		return p.promptKey(km)
 	}
@@ -536,8 +579,7 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 		}
 	case key.Matches(km, k.Delete):
 		if p.sel < n {
-			what := fmt.Sprintf("deleted stage %d (%s)", p.sel+1, p.p.Stages[p.sel].Kind)
-			return p.apply(p.withStages(slices.Delete(slices.Clone(p.p.Stages), p.sel, p.sel+1), p.p.Time), what)
+			p.confirmDel, p.note = p.sel+1, ""
 		}
 	case key.Matches(km, k.MoveUp), key.Matches(km, k.MoveDown):
 		to := p.sel - 1
@@ -564,6 +606,18 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 		p.path = newInput(p.lastPath)
 	}
 	return nil
+}
+
+// deleteQuestion asks before deleting stage i, saying what is lost.
+func (p *pipelinePane) deleteQuestion(i int) string {
+	st := p.p.Stages[i]
+	q := fmt.Sprintf("delete stage %d (%s: %s)? ", i+1, st.Kind, stageLine(st))
+	if p.hasWindow() {
+		q += "The running pipeline restarts: the state of the windows still open is discarded and the counters start at zero. "
+	} else {
+		q += "The running pipeline restarts with the counters at zero. "
+	}
+	return q + "y deletes · n/esc keeps it"
 }
 
 // defaultPath is where w proposes to write.
@@ -759,11 +813,11 @@ func (p *pipelinePane) View() string {
 	}
 	lines := []string{s.Dim.Render(fmt.Sprintf("pipeline %s · %s · %s", name, src, tm))}
 	if p.applied != "" {
-		lines = append(lines, s.Dim.Render(p.applied))
+		lines = append(lines, wrapStyled(s.Dim, p.applied, p.w)...)
 	}
 	for _, w := range p.warnings {
 		// wrapped, not cut: the field name is what the user needs to read
-		lines = append(lines, strings.Split(s.Error.Width(max(p.w, 20)).Render("warning: "+w), "\n")...)
+		lines = append(lines, wrapStyled(s.Error, "warning: "+w, p.w)...)
 	}
 	switch {
 	case p.form != nil:
@@ -792,19 +846,23 @@ func (p *pipelinePane) View() string {
 		lines = append(lines, table(s, []string{"#", "STAGE", "DEFINITION"}, rows, p.w, sel)...)
 	}
 	lines = append(lines, "")
+	// Questions and notes wrap: a prompt is never cut.
+	wrapped := func(st lipgloss.Style, text string) { lines = append(lines, wrapStyled(st, text, p.w)...) }
 	switch {
 	case p.confirmPath != "":
-		lines = append(lines, s.Error.Render(p.confirmPath+" exists: overwrite it? y/n"))
+		wrapped(s.Error, p.confirmPath+" exists: overwrite it? y/n")
+	case p.confirmDel > 0:
+		wrapped(s.Error, p.deleteQuestion(p.confirmDel-1))
 	case p.prompt != "":
 		lines = append(lines, p.prompt+" pipeline file: "+p.path.view(true))
 		if p.promptErr != "" {
-			lines = append(lines, s.Error.Render("error: "+p.promptErr))
+			wrapped(s.Error, "error: "+p.promptErr)
 		}
 	case p.note != "":
 		if p.noteErr {
-			lines = append(lines, s.Error.Render("error: "+p.note))
+			wrapped(s.Error, "error: "+p.note)
 		} else {
-			lines = append(lines, p.note)
+			wrapped(lipgloss.NewStyle(), p.note)
 		}
 	}
 	// The YAML that w writes, as far as it fits.
@@ -849,7 +907,7 @@ func (p *pipelinePane) formView() []string {
 	}
 	lines = append(lines, "")
 	if f.err != "" {
-		lines = append(lines, s.Error.Render("✗ "+f.err))
+		lines = append(lines, wrapStyled(s.Error, "✗ "+f.err, p.w)...)
 	} else {
 		lines = append(lines, "✓ valid · enter applies it to the running pipeline")
 	}

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/engine"
@@ -65,8 +69,10 @@ type recordsPane struct {
 	expr      string // the applied filter
 	matcher   *engine.Matcher
 	filterErr error
+	parts     map[int32]bool // partitions shown; nil: all
 
 	inspecting bool
+	colOff     int // first field column shown (←/→); OFFSET stays
 
 	start    string // where the attached source started reading
 	lastLine int64  // the newest record's line (files)
@@ -134,7 +140,7 @@ func (p *recordsPane) Keys() []key.Binding {
 	}
 	enter := k.Enter
 	enter.SetHelp("enter", "inspect")
-	return []key.Binding{k.Filter, k.Raw, pause, k.Seek, enter, k.Export}
+	return []key.Binding{k.Filter, k.Raw, pause, k.Seek, enter, k.Export, k.Left, scrollHelp}
 }
 
 // visible returns the indexes of the entries that pass the filter.
@@ -149,7 +155,10 @@ func (p *recordsPane) visible() []int {
 }
 
 func (p *recordsPane) match(e *entry) {
-	e.passes = true
+	e.passes = p.parts == nil || (!e.rec.File && p.parts[e.rec.Partition])
+	if !e.passes {
+		return
+	}
 	if p.matcher != nil {
 		ok, err := p.matcher.Match(&e.rec)
 		e.passes = ok && err == nil
@@ -255,27 +264,53 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 			}
 			p.inspecting = true
 		}
-	case key.Matches(km, k.Up):
-		if p.sel < 0 {
-			p.sel = max(n-1, 0) // the first up selects the newest
-		} else {
-			p.sel = max(p.sel-1, 0)
-		}
-	case key.Matches(km, k.Down):
-		if p.sel >= 0 {
-			p.sel++
-			if p.sel >= n-1 {
-				p.sel = -1 // back to following the newest
-			}
-		}
-	case key.Matches(km, k.Top):
-		p.sel = 0
-	case key.Matches(km, k.Bottom):
-		p.sel = -1
+	case key.Matches(km, k.Left):
+		p.colOff = max(p.colOff-1, 0)
+	case key.Matches(km, k.Right):
+		p.colOff++ // clamped when drawn: no further than the last column needs
 	case key.Matches(km, k.Back):
 		p.sel = -1
+	default:
+		// the last row means following the newest again
+		p.sel, _ = paging(k, km, p.sel, n, p.h-4, true)
 	}
 	return nil
+}
+
+// setPartitions shows only the records of the listed partitions
+// ("0,2"; "" shows all again).
+func (p *recordsPane) setPartitions(list string) error {
+	var parts map[int32]bool
+	if list = strings.TrimSpace(list); list != "" {
+		parts = map[int32]bool{}
+		for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+			n, err := strconv.ParseInt(f, 10, 32)
+			if err != nil || n < 0 {
+				return fmt.Errorf("partition %q: want a partition number (0, 1, …), a list (0,2), or nothing for all", f)
+			}
+			parts[int32(n)] = true
+		}
+	}
+	p.parts = parts
+	for i := range p.ring {
+		p.match(&p.ring[i])
+	}
+	p.sel = -1
+	return nil
+}
+
+// partList is the partition filter as typed back ("0,2").
+func (p *recordsPane) partList() string {
+	ns := make([]int, 0, len(p.parts))
+	for n := range p.parts {
+		ns = append(ns, int(n))
+	}
+	slices.Sort(ns)
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = strconv.Itoa(n)
+	}
+	return strings.Join(out, ",")
 }
 
 // applyFilter compiles the typed expression; an error stays in place.
@@ -328,17 +363,22 @@ func (p *recordsPane) View() string {
 	if p.expr != "" {
 		state += " · filter: " + p.expr
 	}
+	if p.parts != nil {
+		state += " · partition " + p.partList()
+	}
 	top = append(top, s.Dim.Render(state))
+	// Prompts and errors wrap: none is cut at the edge.
 	if p.filtering {
 		top = append(top, "/"+p.input.view(true))
 		if p.filterErr != nil {
-			top = append(top, s.Error.Render("error: "+p.filterErr.Error()))
+			top = append(top, wrapStyled(s.Error, "error: "+p.filterErr.Error(), p.w)...)
 		}
 	}
 	if p.seeking {
-		top = append(top, "seek to (earliest | latest | offset:N | last:N | time:RFC3339 | time:-5m): "+p.seekIn.view(true))
+		top = append(top, wrapStyled(s.Dim, "seek to earliest | latest | offset:N | last:N | time:RFC3339 | time:-5m", p.w)...)
+		top = append(top, "seek to: "+p.seekIn.view(true))
 		if p.seekErr != "" {
-			top = append(top, s.Error.Render("error: "+p.seekErr))
+			top = append(top, wrapStyled(s.Error, "error: "+p.seekErr, p.w)...)
 		}
 	}
 	if p.inspecting {
@@ -369,12 +409,29 @@ func (p *recordsPane) View() string {
 		}
 	} else {
 		cols := columns(p.ring, v[lo:hi])
+		meta := metaColumns(p.ring, v[lo:hi])
+		header := append(slices.Clone(meta.names), cols...)
+		if len(cols) == 0 {
+			header = append(header, "VALUE") // every record shown is malformed
+		}
+		// A malformed record is marked in the first field's column, cut to
+		// the width the other records give it: a long broken value must
+		// not widen the column and push the others away (enter or r shows
+		// it whole).
+		markW := lipgloss.Width(header[len(meta.names)])
+		for i := lo; i < hi; i++ {
+			if e := p.ring[v[i]]; e.cells != nil && len(cols) > 0 {
+				markW = max(markW, lipgloss.Width(e.cells[cols[0]]))
+			}
+		}
+		mark1 := ansi.Truncate(malformedMark, max(markW, 2), "…")
 		rows := make([][]string, 0, hi-lo)
 		for i := lo; i < hi; i++ {
 			e := p.ring[v[i]]
-			row := []string{coord(e.rec)}
+			row := meta.cells(e.rec)
 			if e.cells == nil {
-				row = append(row, string(e.rec.Value))
+				rows = append(rows, append(row, mark1))
+				continue
 			}
 			for _, c := range cols {
 				row = append(row, e.cells[c])
@@ -385,10 +442,81 @@ func (p *recordsPane) View() string {
 		if p.sel >= 0 {
 			mark = sel - lo
 		}
-		lines = table(s, append([]string{"OFFSET"}, cols...), rows, p.w, mark)
+		var sh shown
+		lines, sh = scrolled(s, header, rows, p.w, mark, colView{Frozen: meta.frozen, First: p.colOff})
+		p.colOff = sh.First
+		if more := sh.more(); more != "" {
+			top[0] += s.Dim.Render(" · " + more)
+		}
 	}
 	return block(append(top, lines...), p.w, p.h)
 }
+
+// meta are the columns of a record's own coordinates before its fields:
+// LINE for a file; P (partition) and OFFSET, then KEY and TIME when any
+// record shown has a key or a timestamp, for a topic. The first (LINE, or
+// P and OFFSET) stay when the others scroll.
+type meta struct {
+	names        []string
+	frozen       int
+	file         bool
+	key, created bool
+}
+
+func metaColumns(ring []entry, idx []int) meta {
+	m := meta{names: []string{"LINE"}, frozen: 1, file: len(idx) > 0 && ring[idx[0]].rec.File}
+	if m.file {
+		return m
+	}
+	m.names, m.frozen = []string{"P", "OFFSET"}, 2
+	for _, i := range idx {
+		r := ring[i].rec
+		m.key = m.key || r.Key != nil
+		m.created = m.created || r.Timestamp != 0
+	}
+	if m.key {
+		m.names = append(m.names, "KEY")
+	}
+	if m.created {
+		m.names = append(m.names, "TIME")
+	}
+	return m
+}
+
+// cells are a record's meta cells.
+func (m meta) cells(r source.Record) []string {
+	if m.file {
+		return []string{coord(r)}
+	}
+	out := []string{strconv.Itoa(int(r.Partition)), strconv.FormatInt(r.Offset, 10)}
+	if m.key {
+		out = append(out, keyCell(r.Key))
+	}
+	if m.created {
+		ts := ""
+		if r.Timestamp != 0 {
+			ts = time.UnixMilli(r.Timestamp).UTC().Format("15:04:05.000")
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+// keyCell shows a record key as text, quoted when it is not printable
+// UTF-8 so that no two keys look alike.
+func keyCell(k []byte) string {
+	if k == nil {
+		return ""
+	}
+	if utf8.Valid(k) && strconv.CanBackquote(string(k)) && !strings.ContainsAny(string(k), "`\"") {
+		return string(k)
+	}
+	return strconv.Quote(string(k))
+}
+
+// malformedMark stands in a Records row for a record that is not a JSON
+// object.
+const malformedMark = "⚠ malformed"
 
 // columns are the field names of the shown entries, in first-seen order.
 func columns(ring []entry, idx []int) []string {

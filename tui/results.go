@@ -64,6 +64,8 @@ type resultsPane struct {
 	total int64
 
 	col      int  // selected column (for sorting)
+	colOff   int  // first non-key column shown
+	sel      int  // selected row of the shown order; -1: none (the newest, or the top when sorted)
 	sortBy   int  // column sorted by; -1: arrival order
 	desc     bool // sort descending
 	chartAgg int  // index into sch.aggs
@@ -84,7 +86,7 @@ type resultsPane struct {
 }
 
 func newResultsPane(c *Common) *resultsPane {
-	return &resultsPane{c: c, sortBy: -1, series: map[string]*series{}}
+	return &resultsPane{c: c, sortBy: -1, sel: -1, series: map[string]*series{}}
 }
 
 func (p *resultsPane) Title() string    { return "Results" }
@@ -92,12 +94,12 @@ func (p *resultsPane) SetSize(w, h int) { p.w, p.h = w, h; p.version++ }
 func (p *resultsPane) Capturing() bool  { return false }
 func (p *resultsPane) Keys() []key.Binding {
 	k := p.c.Keys
-	return []key.Binding{k.Left, k.Sort, k.Chart, k.Export}
+	return []key.Binding{k.Left, k.Sort, k.Chart, k.Export, scrollHelp}
 }
 
 // reset starts over for a newly applied pipeline.
 func (p *resultsPane) reset(s schema) {
-	*p = resultsPane{c: p.c, w: p.w, h: p.h, sch: s, sortBy: -1, series: map[string]*series{}, in: p.in, dead: p.dead,
+	*p = resultsPane{c: p.c, w: p.w, h: p.h, sch: s, sortBy: -1, sel: -1, series: map[string]*series{}, in: p.in, dead: p.dead,
 		version: p.version + 1}
 }
 
@@ -141,8 +143,38 @@ func (p *resultsPane) Update(msg tea.Msg) tea.Cmd {
 			p.chartAgg = (p.chartAgg + 1) % len(p.sch.aggs)
 			p.version++
 		}
+	case key.Matches(km, k.Back):
+		p.sel = -1
+	default:
+		// In arrival order the last row means following the newest.
+		p.sel, _ = paging(k, km, p.sel, len(p.rows), p.tableRows(), p.sortBy < 0)
 	}
 	return nil
+}
+
+// frozen is how many leading columns stay in sight when the others
+// scroll: the window's key columns.
+func (p *resultsPane) frozen() int {
+	names := p.names()
+	n := 0
+	for n < len(names) && slices.Contains(p.sch.keys, names[n]) {
+		n++
+	}
+	return n
+}
+
+// chartHeight is the lines the chart takes (0: no chart).
+func (p *resultsPane) chartHeight() int {
+	if p.sch.windowed && len(p.sch.aggs) > 0 {
+		return max(min(p.h/2, 14), 5)
+	}
+	return 0
+}
+
+// tableRows is how many rows the table shows: the pane less the head
+// line, the chart, the sparklines and the table's header.
+func (p *resultsPane) tableRows() int {
+	return max(p.h-1-p.chartHeight()-2-1, 1)
 }
 
 // sortByName sorts by a column by name (the palette's sort command).
@@ -171,7 +203,12 @@ func (p *resultsPane) add(rows []ResultRow) {
 		p.version++
 	}
 	p.total += int64(len(rows))
+	before := len(p.rows)
 	p.rows = keepLast(p.rows, ResultCap, rows...)
+	if p.sel >= 0 && p.sortBy < 0 {
+		// keep the selection on the same row as old ones fall out
+		p.sel = max(p.sel-(before+len(rows)-len(p.rows)), 0)
+	}
 	if p.sch.windowed {
 		for _, r := range rows {
 			p.track(r)
@@ -427,10 +464,7 @@ func (p *resultsPane) View() string {
 		p.sparkV = p.version
 	}
 	sparks := p.sparkCache
-	chartH := 0
-	if p.sch.windowed && len(p.sch.aggs) > 0 {
-		chartH = max(min(p.h/2, 14), 5)
-	}
+	chartH := p.chartHeight()
 	tableH := p.h - 1 - chartH - len(sparks)
 	if len(p.rows) == 0 {
 		msg := "no rows yet: rows appear as windows close"
@@ -441,8 +475,12 @@ func (p *resultsPane) View() string {
 		lines = append(lines, make([]string, max(tableH-1, 0))...)
 	} else {
 		rows := p.sortedRows()
-		lo, hi := window(len(rows), -1, tableH-1)
-		if p.sortBy >= 0 {
+		sel := p.sel
+		if sel >= len(rows) {
+			sel = len(rows) - 1
+		}
+		lo, hi := window(len(rows), sel, tableH-1)
+		if p.sortBy >= 0 && sel < 0 {
 			lo, hi = 0, min(len(rows), tableH-1)
 		}
 		cells := make([][]string, 0, hi-lo)
@@ -459,7 +497,19 @@ func (p *resultsPane) View() string {
 		if p.col < len(header) {
 			header[p.col] = "[" + header[p.col] + "]"
 		}
-		t := table(s, header, cells, p.w, -1)
+		// The key columns stay; the others scroll to keep the picked
+		// column in sight.
+		view := colView{Frozen: p.frozen(), First: p.colOff}
+		view.First = scrollTo(header, cells, p.w, view, p.col)
+		mark := -1
+		if sel >= 0 {
+			mark = sel - lo
+		}
+		t, sh := scrolled(s, header, cells, p.w, mark, view)
+		p.colOff = sh.First
+		if more := sh.more(); more != "" {
+			lines[0] += s.Dim.Render(" · " + more)
+		}
 		lines = append(lines, t...)
 		lines = append(lines, make([]string, max(tableH-len(t), 0))...)
 	}

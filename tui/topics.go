@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -55,16 +56,58 @@ type topicsPane struct {
 	prev     map[string]int64
 	prevAt   time.Time
 	ticking  bool // a relisting is scheduled
+
+	searching bool   // the / input is open
+	search    input  // what is typed
+	query     string // the search that narrows the list ("" shows every topic)
+}
+
+// shown are the topics whose names contain the search, any case.
+func (p *topicsPane) shown() []TopicInfo {
+	if p.query == "" {
+		return p.topics
+	}
+	q := strings.ToLower(p.query)
+	var out []TopicInfo
+	for _, t := range p.topics {
+		if strings.Contains(strings.ToLower(t.Name), q) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (p *topicsPane) Title() string    { return "Topics" }
 func (p *topicsPane) SetSize(w, h int) { p.w, p.h = w, h }
-func (p *topicsPane) Capturing() bool  { return false }
+func (p *topicsPane) Capturing() bool  { return p.searching }
 func (p *topicsPane) Keys() []key.Binding {
 	k := p.c.Keys
+	if p.searching {
+		return []key.Binding{key.NewBinding(key.WithHelp("enter", "keep the search")), key.NewBinding(key.WithHelp("↑↓", "select")), key.NewBinding(key.WithHelp("esc", "clear"))}
+	}
 	enter := k.Enter
 	enter.SetHelp("enter", "attach")
-	return []key.Binding{k.Up, k.Down, enter, k.Refresh}
+	search := k.Filter
+	search.SetHelp("/", "search")
+	return []key.Binding{k.Up, k.Down, enter, search, k.Refresh}
+}
+
+// searchKey edits the search; the list narrows as it is typed.
+func (p *topicsPane) searchKey(km tea.KeyPressMsg) {
+	switch km.String() {
+	case "esc":
+		p.searching, p.query = false, ""
+	case "enter":
+		p.searching = false
+	case "up":
+		p.sel = max(p.sel-1, 0)
+	case "down":
+		p.sel = min(p.sel+1, max(len(p.shown())-1, 0))
+	default:
+		p.search.update(km)
+		p.query = strings.TrimSpace(p.search.String())
+		p.sel = 0
+	}
 }
 
 func (p *topicsPane) Update(msg tea.Msg) tea.Cmd {
@@ -82,30 +125,48 @@ func (p *topicsPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.ticking = true
 		return tea.Tick(TopicsEvery, func(time.Time) tea.Msg { return topicsTickMsg{} })
+	case tea.PasteMsg:
+		if p.searching {
+			p.search.update(msg)
+			p.query, p.sel = strings.TrimSpace(p.search.String()), 0
+		}
 	case tea.KeyPressMsg:
+		if p.searching {
+			p.searchKey(msg)
+			return nil
+		}
 		k := p.c.Keys
+		shown := p.shown()
 		switch {
+		case key.Matches(msg, k.Filter):
+			p.searching, p.search = true, newInput(p.query)
+		case key.Matches(msg, k.Back):
+			p.query, p.sel = "", 0
 		case key.Matches(msg, k.Up):
 			p.sel = max(p.sel-1, 0)
 		case key.Matches(msg, k.Down):
-			p.sel = min(p.sel+1, max(len(p.topics)-1, 0))
+			p.sel = min(p.sel+1, max(len(shown)-1, 0))
 		case key.Matches(msg, k.Top):
 			p.sel = 0
 		case key.Matches(msg, k.Bottom):
-			p.sel = max(len(p.topics)-1, 0)
+			p.sel = max(len(shown)-1, 0)
 		case key.Matches(msg, k.Refresh):
 			if p.reload != nil {
 				p.loading = true
 				return p.reload()
 			}
 		case key.Matches(msg, k.Enter):
-			if p.sel < len(p.topics) {
-				name := p.topics[p.sel].Name
+			if p.sel < len(shown) {
+				name := shown[p.sel].Name
 				return func() tea.Msg { return AttachMsg{Name: name} }
 			}
 		}
 	}
 	return nil
+}
+
+func (p *topicsPane) searchCount(n int) string {
+	return "  (" + strconv.Itoa(n) + " of " + strconv.Itoa(len(p.topics)) + " topics)"
 }
 
 // rate works out each topic's messages per second since the last listing.
@@ -130,14 +191,22 @@ func (p *topicsPane) View() string {
 	var lines []string
 	switch {
 	case p.err != nil:
-		lines = append(lines, p.c.Styles.Error.Render("error: "+p.err.Error()))
+		lines = append(lines, wrapStyled(p.c.Styles.Error, "error: "+p.err.Error(), p.w)...)
 	case p.loading && len(p.topics) == 0:
 		lines = append(lines, "loading topics…")
 	case len(p.topics) == 0:
 		lines = append(lines, "no topics")
 	}
-	rows := make([][]string, len(p.topics))
-	for i, t := range p.topics {
+	shown := p.shown()
+	switch {
+	case p.searching:
+		lines = append(lines, "/"+p.search.view(true)+p.c.Styles.Dim.Render(p.searchCount(len(shown))))
+	case p.query != "":
+		lines = append(lines, p.c.Styles.Dim.Render("search: "+p.query+p.searchCount(len(shown))+" · esc shows all"))
+	}
+	p.sel = min(p.sel, max(len(shown)-1, 0))
+	rows := make([][]string, len(shown))
+	for i, t := range shown {
 		mark := " "
 		if t.Name == p.attached {
 			mark = "*"

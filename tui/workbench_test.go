@@ -174,10 +174,19 @@ func TestPipelinePaneWindowFormAndMoves(t *testing.T) {
 	if kinds := stageKinds(m.pipe.p); kinds != "filter,coerce,window" || !m.pipe.noteErr {
 		t.Fatalf("window moved: %s", kinds)
 	}
+	// d asks first, saying the window state goes; n keeps the stage
 	m.pipe.sel = 0
 	runCmd(m, keys(m, "d"))
+	if v := ansi.Strip(m.Render()); !strings.Contains(v, "delete stage 1 (filter") || !strings.Contains(v, "the state of the windows") {
+		t.Fatalf("d does not ask:\n%s", v)
+	}
+	runCmd(m, keys(m, "n"))
+	if kinds := stageKinds(m.plan.Pipeline); kinds != "filter,coerce,window" || !strings.Contains(m.pipe.View(), "not deleted") {
+		t.Fatalf("after d n: %s", kinds)
+	}
+	runCmd(m, keys(m, "d", "y"))
 	if kinds := stageKinds(m.pipe.p); kinds != "coerce,window" || stageKinds(m.plan.Pipeline) != "coerce,window" {
-		t.Fatalf("after d: %s", kinds)
+		t.Fatalf("after d y: %s", kinds)
 	}
 	// e edits the selected stage in place
 	m.pipe.sel = 0
@@ -607,18 +616,21 @@ func TestExportRecordsAndResultsToDuckDB(t *testing.T) {
 	}
 	m.palette.set("export duckdb " + db + " recs")
 	runCmd(m, keys(m, "enter"))
-	if !strings.Contains(m.notice, "exported 30 rows") {
-		t.Fatalf("notice = %q (err %q)", m.notice, m.lastErr)
+	if want := "wrote 30 rows to " + db + ", table recs"; m.notice != want {
+		t.Fatalf("notice = %q (err %q), want %q", m.notice, m.lastErr, want)
 	}
 	// again: the coordinates dedupe, nothing is added
 	keys(m, "x")
 	m.palette.set("export duckdb " + db + " recs")
 	runCmd(m, keys(m, "enter"))
+	if want := "wrote 0 rows to " + db + ", table recs (30 already there)"; m.notice != want {
+		t.Fatalf("notice = %q (err %q), want %q", m.notice, m.lastErr, want)
+	}
 	_ = m.gotoPane("results")
 	keys(m, "x")
 	m.palette.set("export duckdb " + db + " res")
 	runCmd(m, keys(m, "enter"))
-	if !strings.Contains(m.notice, "exported 6 rows") {
+	if !strings.HasPrefix(m.notice, "wrote 6 rows") {
 		t.Fatalf("notice = %q (err %q)", m.notice, m.lastErr)
 	}
 	pq := filepath.Join(dir, "res.parquet")
