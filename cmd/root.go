@@ -48,6 +48,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	acceptKafkaFlagsFirst(root)
+	addAWSFlags(root)
 	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd())
 	// the commands that talk to Kafka
 	for _, c := range []*cobra.Command{newRunCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {

@@ -44,6 +44,10 @@ type Options struct {
 	// spec's brokers replace theirs. It is called only when the spec names
 	// a cluster. Nil: none.
 	Kafka func() (*kcfg.Config, error)
+	// AWSProfile is the shared-config profile of the AWS sources and
+	// sinks (--aws-profile); "" leaves it to AWS_PROFILE and the default
+	// credential chain.
+	AWSProfile string
 	// SchemaRegistry returns the schema registry settings from outside the
 	// spec, for the avro, protobuf and json-schema formats: flag (the
 	// --schema-registry flag) goes over the spec's source.kafka.registry
@@ -99,7 +103,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		p.DLQ = &pipeline.Target{File: o.DLQ}
 	}
 	if p.Source == (pipeline.Source{Line: p.Source.Line}) {
-		return nil, specErr(fmt.Errorf("%s: no input: set source.file or source.kafka in the spec or pass --input", p.File))
+		return nil, specErr(fmt.Errorf("%s: no input: set source.file, source.kafka or source.kinesis in the spec or pass --input", p.File))
 	}
 	if len(p.Sinks) == 0 {
 		p.Sinks = []pipeline.Target{{File: "-"}}

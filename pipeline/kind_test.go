@@ -18,9 +18,9 @@ func TestKindErrors(t *testing.T) {
 		want []string
 	}{
 		{"source with two kinds", spec("source:", "  file: in.jsonl", "  kafka: {topic: a}"),
-			[]string{"p.yaml:2: source: needs exactly one of file or kafka"}},
+			[]string{"p.yaml:2: source: needs exactly one of file, kafka or kinesis"}},
 		{"source not a mapping", spec("source: in.jsonl"),
-			[]string{"p.yaml:1: source: must be a mapping with keys file, kafka"}},
+			[]string{"p.yaml:1: source: must be a mapping with keys file, kafka, kinesis"}},
 		{"source file not a string", spec("source: {file: [a]}"),
 			[]string{"p.yaml:1: source.file: must be a string"}},
 		{"kafka source without topic", spec("source:", "  kafka: {group: g}"),
@@ -126,7 +126,7 @@ func TestKindDefaults(t *testing.T) {
 		role pipeline.Role
 		want string
 	}{
-		{pipeline.AsSource, "file kafka"},
+		{pipeline.AsSource, "file kafka kinesis"},
 		{pipeline.AsSink, "file kafka duckdb parquet redis influxdb prometheus"},
 		{pipeline.AsDeadLetter, "file kafka"},
 	} {

@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "unknown key in source",
 			yaml:    spec("source:", "  file: in.jsonl", "  path: in.jsonl"),
-			wantErr: "p.yaml:3: source.path: unknown key (expected one of: file, kafka)",
+			wantErr: "p.yaml:3: source.path: unknown key (expected one of: file, kafka, kinesis)",
 		},
 		{
 			name:    "unknown key in time",
@@ -446,6 +446,31 @@ func TestParseErrors(t *testing.T) {
 			name:    "kafka source",
 			yaml:    spec("source:", "  kafka: {topic: bids, start: yesterday}"),
 			wantErr: `p.yaml:2: source.kafka.start: invalid start "yesterday" (earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m)`,
+		},
+		{
+			name:    "kinesis start",
+			yaml:    spec("source:", "  kinesis: {stream: clicks, start: earliest}"),
+			wantErr: `p.yaml:2: source.kinesis.start: invalid start "earliest" (trim_horizon, latest, at_timestamp:RFC3339, at_timestamp:-15m or at_sequence:SEQUENCE)`,
+		},
+		{
+			name:    "kinesis at_sequence not a number",
+			yaml:    spec("source:", "  kinesis: {stream: clicks, start: 'at_sequence:49x'}"),
+			wantErr: `p.yaml:2: source.kinesis.start: invalid start "at_sequence:49x": the sequence number is not a decimal number`,
+		},
+		{
+			name:    "kinesis at_timestamp",
+			yaml:    spec("source:", "  kinesis: {stream: clicks, start: 'at_timestamp:noon'}"),
+			wantErr: `p.yaml:2: source.kinesis.start: invalid start "at_timestamp:noon": invalid time "noon": expected RFC 3339 or a duration like -15m`,
+		},
+		{
+			name:    "kinesis stop",
+			yaml:    spec("source:", "  kinesis: {stream: clicks, stop: time:-1m}"),
+			wantErr: `p.yaml:2: source.kinesis.stop: invalid stop "time:-1m" (none or caught-up)`,
+		},
+		{
+			name:    "kinesis without stream",
+			yaml:    spec("source:", "  kinesis: {region: eu-west-1}"),
+			wantErr: `p.yaml:2: source.kinesis.stream: is required`,
 		},
 		{
 			name:    "duckdb sink",

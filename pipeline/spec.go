@@ -39,9 +39,10 @@ const (
 
 // Source says where records come from.
 type Source struct {
-	File  string // path, or "-" for stdin
-	Kafka *KafkaSource
-	Line  int
+	File    string // path, or "-" for stdin
+	Kafka   *KafkaSource
+	Kinesis *KinesisSource
+	Line    int
 }
 
 // KafkaSource reads topics from a Kafka cluster.
@@ -78,7 +79,15 @@ type RegistryTLS struct {
 var Formats = []string{"json", "avro", "protobuf", "json-schema"}
 
 // Bounded reports whether the source ends.
-func (s Source) Bounded() bool { return s.Kafka == nil || s.Kafka.Stop != "none" }
+func (s Source) Bounded() bool {
+	switch {
+	case s.Kafka != nil:
+		return s.Kafka.Stop != "none"
+	case s.Kinesis != nil:
+		return s.Kinesis.Stop != "none"
+	}
+	return true
+}
 
 // Time configures event time and watermarks.
 type Time struct {
