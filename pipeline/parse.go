@@ -70,8 +70,8 @@ func Load(path string) (*Pipeline, error) {
 	}
 	dir := filepath.Dir(path)
 	rel := func(f string) string {
-		if f == "" || f == "-" || filepath.IsAbs(f) {
-			return f
+		if f == "" || f == "-" || filepath.IsAbs(f) || strings.Contains(f, "://") {
+			return f // a URL (s3://) is no file name
 		}
 		return filepath.Join(dir, f)
 	}

@@ -473,6 +473,26 @@ func TestParseErrors(t *testing.T) {
 			wantErr: `p.yaml:2: source.kinesis.stream: is required`,
 		},
 		{
+			name:    "parquet s3 path without key",
+			yaml:    spec("sinks:", "  - parquet: {path: 's3://lake'}"),
+			wantErr: `p.yaml:2: sinks[0].parquet.path: "s3://lake": want s3://BUCKET/KEY (one object; a prefix goes in dir)`,
+		},
+		{
+			name:    "parquet s3 path a prefix",
+			yaml:    spec("sinks:", "  - parquet: {path: 's3://lake/bids/'}"),
+			wantErr: `p.yaml:2: sinks[0].parquet.path: "s3://lake/bids/": want s3://BUCKET/KEY (one object; a prefix goes in dir)`,
+		},
+		{
+			name:    "parquet s3 dir without bucket",
+			yaml:    spec("sinks:", "  - parquet: {dir: 's3:///bids/'}"),
+			wantErr: `p.yaml:2: sinks[0].parquet.dir: "s3:///bids/": want s3://BUCKET/PREFIX/`,
+		},
+		{
+			name:    "parquet endpoint on a local file",
+			yaml:    spec("sinks:", "  - parquet: {path: out.parquet, endpoint: 'http://127.0.0.1:9000'}"),
+			wantErr: `p.yaml:2: sinks[0].parquet: endpoint, region and path_style go with an s3:// path or dir`,
+		},
+		{
 			name:    "duckdb sink",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "  - duckdb: out.db"),
 			wantErr: "p.yaml:3: sinks[1].duckdb: must be a mapping with keys path, table, mode, batch_rows",

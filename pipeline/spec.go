@@ -155,9 +155,15 @@ type DuckDBTarget struct {
 // ParquetTarget writes rows to one Parquet file (Path) or to rolling files
 // in Dir, rotated by Rotate (a row count like 100000, or a duration like 1m).
 type ParquetTarget struct {
-	Path   string
-	Dir    string
+	Path   string // a file, or s3://BUCKET/KEY
+	Dir    string // a directory, or s3://BUCKET/PREFIX/
 	Rotate string
+	// Endpoint, Region and PathStyle are for s3:// paths: an
+	// S3-compatible store's URL, the bucket's region and path-style
+	// addressing (ENDPOINT/BUCKET/KEY).
+	Endpoint  string
+	Region    string
+	PathStyle bool
 }
 
 // KafkaTarget writes to a Kafka topic.
