@@ -5,6 +5,7 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -243,5 +244,93 @@ func TestIntegrationKinesisKilled(t *testing.T) {
 			dir := killedRun(t, bin, base, fmt.Sprintf("run%d", seed), spec, seed+20, final, wantStats)
 			runtest.SameOutputs(t, ref, dir)
 		})
+	}
+}
+
+// TestIntegrationS3Parquet runs a window pipeline with Parquet sinks on
+// moto's S3 (one object, and rolling parts under a prefix) beside a local
+// Parquet file: pyarrow reads the same rows from each. A second run adds
+// parts numbered after the first run's.
+func TestIntegrationS3Parquet(t *testing.T) {
+	env := awsSetup(t)
+	bin := itBuild(t)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "bids.jsonl")
+	runtest.GenBids(t, input, 5000)
+	bucket := strings.ToLower(awsName("lake"))
+	env.boto(t, env.moto, "bucket", bucket)
+	s3 := fmt.Sprintf("endpoint: %q, path_style: true", env.moto)
+	spec := runtest.WriteFile(t, dir, "p.yaml", strings.Replace(runtest.StateSpec("source: {file: "+input+"}"),
+		"sinks:\n", fmt.Sprintf("sinks:\n  - parquet: {path: local.parquet}\n  - parquet: {path: 's3://%s/win/one.parquet', %s}\n  - parquet: {dir: 's3://%s/win/parts/', rotate: 300, %s}\n",
+			bucket, s3, bucket, s3), 1))
+	// no state: a parquet path is refused with one
+	spec = runtest.WriteFile(t, dir, "p.yaml", strings.Replace(mustRead(t, spec), "state: {dir: st, checkpoint_every: 20ms}\n", "", 1))
+	runToEnd(t, bin, "run", spec)
+	want := env.boto(t, env.moto, "parquetfile", filepath.Join(dir, "local.parquet"))
+	if strings.Count(want, "\n") < 100 {
+		t.Fatalf("the local file holds %d rows: too few", strings.Count(want, "\n"))
+	}
+	if got := env.boto(t, env.moto, "parquet", bucket, "win/one.parquet"); got != want {
+		t.Errorf("s3 object: %d rows, want the local file's %d", strings.Count(got, "\n"), strings.Count(want, "\n"))
+	}
+	parts := strings.Fields(env.boto(t, env.moto, "ls", bucket, "win/parts/"))
+	var all []string
+	for _, k := range parts {
+		all = append(all, strings.Split(strings.TrimSpace(env.boto(t, env.moto, "parquet", bucket, k)), "\n")...)
+	}
+	slices.Sort(all)
+	if got := strings.Join(all, "\n") + "\n"; got != want || len(parts) < 2 {
+		t.Errorf("%d parts with %d rows, want the local file's %d in more than one part", len(parts), len(all), strings.Count(want, "\n"))
+	}
+	runToEnd(t, bin, "run", spec)
+	again := strings.Fields(env.boto(t, env.moto, "ls", bucket, "win/parts/"))
+	if len(again) != 2*len(parts) || !slices.Equal(again[:len(parts)], parts) || !strings.HasPrefix(again[len(parts)], fmt.Sprintf("win/parts/part-%06d-", len(parts)+1)) {
+		t.Errorf("after a second run: parts %v, want the first run's %d and as many numbered after them", again, len(parts))
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestIntegrationS3Export exports 300,000 bids to one S3 object, larger
+// than a part: it goes up as a multipart upload (ETag …-2) and pyarrow
+// reads every row; no upload is left in progress. A missing bucket fails
+// before anything is read, naming the bucket.
+func TestIntegrationS3Export(t *testing.T) {
+	env := awsSetup(t)
+	bin := itBuild(t)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "bids.jsonl")
+	runtest.GenBids(t, input, 300_000)
+	bucket := strings.ToLower(awsName("export"))
+	env.boto(t, env.moto, "bucket", bucket)
+	flags := []string{"--s3-endpoint", env.moto, "--s3-path-style"}
+	stderr := runToEnd(t, bin, append([]string{"export", "--input", input, "--parquet", "s3://" + bucket + "/bids.parquet"}, flags...)...)
+	if !strings.Contains(stderr, "exported ") {
+		t.Fatalf("no export line:\n%s", stderr)
+	}
+	rows := strings.TrimSpace(env.boto(t, env.moto, "rows", bucket, "bids.parquet"))
+	local := filepath.Join(dir, "bids.parquet")
+	runToEnd(t, bin, "export", "--input", input, "--parquet", local)
+	if want := strings.TrimSpace(env.boto(t, env.moto, "rowsfile", local)); rows != want || len(rows) < 6 {
+		t.Errorf("the object holds %s rows, the local export %s (at least 100000)", rows, want)
+	}
+	if etag := strings.TrimSpace(env.boto(t, env.moto, "etag", bucket, "bids.parquet")); !strings.HasSuffix(etag, "-2") {
+		t.Errorf("ETag %s: want a multipart upload of 2 parts", etag)
+	}
+	if n := strings.TrimSpace(env.boto(t, env.moto, "uploads", bucket)); n != "0" {
+		t.Errorf("%s multipart uploads left in progress", n)
+	}
+	c := exec.Command(bin, append([]string{"export", "--input", input, "--parquet", "s3://no-such-bucket-eddy/x.parquet"}, flags...)...)
+	out, err := c.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), `s3 bucket "no-such-bucket-eddy"`) {
+		t.Errorf("export to a missing bucket: %v\n%s", err, out)
 	}
 }

@@ -19,6 +19,9 @@ scripts/aws.sh env prints them).
   bucket BUCKET                 create an S3 bucket
   parquet BUCKET KEY            print the rows of a Parquet object as JSON lines
                                 (pyarrow), sorted
+  parquetfile PATH              the same for a local Parquet file
+  rows BUCKET KEY | rowsfile PATH   print the number of rows of a Parquet object or file
+  etag BUCKET KEY               print an object's ETag (…-N: a multipart upload of N parts)
   ls BUCKET PREFIX              print the keys under PREFIX
   uploads BUCKET                print the number of multipart uploads in progress
 """
@@ -127,6 +130,18 @@ def main(argv):
         rows = pq.read_table(io.BytesIO(body)).to_pylist()
         for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in rows):
             print(line)
+    elif cmd == "parquetfile":
+        import pyarrow.parquet as pq
+        for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in pq.read_table(args[0]).to_pylist()):
+            print(line)
+    elif cmd == "rows":
+        import pyarrow.parquet as pq
+        print(pq.read_metadata(io.BytesIO(s3().get_object(Bucket=args[0], Key=args[1])["Body"].read())).num_rows)
+    elif cmd == "rowsfile":
+        import pyarrow.parquet as pq
+        print(pq.read_metadata(args[0]).num_rows)
+    elif cmd == "etag":
+        print(s3().head_object(Bucket=args[0], Key=args[1])["ETag"].strip('"'))
     elif cmd == "ls":
         out = s3().list_objects_v2(Bucket=args[0], Prefix=args[1] if len(args) > 1 else "")
         for o in out.get("Contents", []):
