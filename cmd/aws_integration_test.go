@@ -65,7 +65,7 @@ func TestIntegrationKinesisLikeFile(t *testing.T) {
 	bin := itBuild(t)
 	base := t.TempDir()
 	input := filepath.Join(base, "bids.jsonl")
-	runtest.GenBids(t, input, 5000)
+	runtest.GenBids(t, input, 3000)
 	for _, tc := range []struct {
 		shards string
 		spec   func(string) string
@@ -78,8 +78,8 @@ func TestIntegrationKinesisLikeFile(t *testing.T) {
 		t.Run("shards"+tc.shards, func(t *testing.T) {
 			stream := awsName("bids")
 			env.boto(t, env.moto, "create", stream, tc.shards)
-			if n := strings.TrimSpace(env.boto(t, env.moto, "put", stream, input, "auction")); n != "5000" {
-				t.Fatalf("put %s records, want 5000", n)
+			if n := strings.TrimSpace(env.boto(t, env.moto, "put", stream, input, "auction")); n != "3000" {
+				t.Fatalf("put %s records, want 3000", n)
 			}
 			fileDir := filepath.Join(base, "file"+tc.shards)
 			os.Mkdir(fileDir, 0o755)
@@ -232,7 +232,7 @@ func TestIntegrationKinesisKilled(t *testing.T) {
 	bin := itBuild(t)
 	base := t.TempDir()
 	input := filepath.Join(base, "bids.jsonl")
-	runtest.GenBids(t, input, 10_000)
+	runtest.GenBids(t, input, 6000)
 	stream := awsName("killed")
 	env.boto(t, env.moto, "create", stream, "1")
 	env.boto(t, env.moto, "put", stream, input, "auction")
