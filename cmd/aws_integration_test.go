@@ -334,3 +334,48 @@ func TestIntegrationS3Export(t *testing.T) {
 		t.Errorf("export to a missing bucket: %v\n%s", err, out)
 	}
 }
+
+// TestIntegrationKinesisSink runs the window pipeline over a file with a
+// Kinesis sink keyed by auction and a Kinesis dead-letter stream on moto:
+// boto3 reads back the file sink's rows and the dead-letter file's count,
+// each row's partition key its auction.
+func TestIntegrationKinesisSink(t *testing.T) {
+	env := awsSetup(t)
+	bin := itBuild(t)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "bids.jsonl")
+	runtest.GenBids(t, input, 3000)
+	rows, dead := awsName("rows"), awsName("dead")
+	env.boto(t, env.moto, "create", rows, "2")
+	env.boto(t, env.moto, "create", dead, "1")
+	spec := strings.Replace(runtest.StateSpec("source: {file: "+input+"}"), "dlq: {file: dead.jsonl}\n",
+		fmt.Sprintf("  - kinesis: {stream: %s, endpoint: %q, key: [auction]}\ndlq: {kinesis: {stream: %s, endpoint: %q}}\n", rows, env.moto, dead, env.moto), 1)
+	spec = strings.Replace(spec, "state: {dir: st, checkpoint_every: 20ms}\n", "", 1)
+	runToEnd(t, bin, "run", runtest.WriteFile(t, dir, "p.yaml", spec))
+	want := runtest.SortedFile(t, filepath.Join(dir, "out.jsonl"))
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(env.boto(t, env.moto, "dump", rows)), "\n") {
+		var r struct{ Key, Data string }
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		var row struct{ Auction json.Number }
+		if err := json.Unmarshal([]byte(r.Data), &row); err != nil || r.Key != row.Auction.String() {
+			t.Errorf("record %s has partition key %q, want its auction", r.Data, r.Key)
+		}
+		got = append(got, r.Data)
+	}
+	slices.Sort(got)
+	if len(want) < 50 || !slices.Equal(got, want) {
+		t.Errorf("the stream holds %d rows, want the file sink's %d", len(got), len(want))
+	}
+	// the reference: the same pipeline with its dead letters in a file
+	ref := strings.Replace(runtest.StateSpec("source: {file: "+input+"}"), "state: {dir: st, checkpoint_every: 20ms}\n", "", 1)
+	refDir := filepath.Join(dir, "ref")
+	os.Mkdir(refDir, 0o755)
+	runToEnd(t, bin, "run", runtest.WriteFile(t, refDir, "p.yaml", ref))
+	wantDead := len(runtest.SortedFile(t, filepath.Join(refDir, "dead.jsonl")))
+	if n := strings.Count(env.boto(t, env.moto, "dump", dead), "\n"); n != wantDead || n == 0 {
+		t.Errorf("the dead-letter stream holds %d records, want %d (more than none)", n, wantDead)
+	}
+}

@@ -26,6 +26,30 @@ func init() {
 		},
 		bind: configIn(func(s *Source) **KinesisSource { return &s.Kinesis }),
 	})
+
+	register(&Kind{
+		Name: "kinesis", Role: AsSink | AsDeadLetter, Order: 25,
+		Doc: "Puts each row (or dead letter, as its JSON object) as a record into a Kinesis stream with PutRecords, in calls of at most 500 records and 5 MiB, retrying the records a call rejects.",
+		Fields: []Field{
+			{Name: "stream", Type: StringValue, Required: true, NonEmpty: true,
+				Doc: "the stream to write"},
+			{Name: "region", Type: StringValue, DefaultDoc: "`AWS_REGION` or the profile's region",
+				Doc: "the stream's AWS region"},
+			{Name: "endpoint", Type: StringValue, DefaultDoc: "AWS's endpoint for the region",
+				Doc: "the Kinesis endpoint URL, for an emulator or a VPC endpoint"},
+			{Name: "key", Type: ListValue, Roles: AsSink, DefaultDoc: "none: rows spread over the shards",
+				Doc: "output fields whose values form the partition key"},
+		},
+		bind: configIn(func(t *Target) **KinesisTarget { return &t.Kinesis }),
+	})
+}
+
+// KinesisTarget puts rows into a Kinesis stream.
+type KinesisTarget struct {
+	Stream   string
+	Region   string
+	Endpoint string
+	Key      []string // output fields forming the partition key; empty: spread
 }
 
 // KinesisSource reads a Kinesis data stream.

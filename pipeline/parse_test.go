@@ -500,12 +500,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "parquet dlq",
 			yaml:    spec("dlq:", "  parquet: dead.parquet"),
-			wantErr: "p.yaml:2: dlq.parquet: dead letters go to a file or kafka, not parquet",
+			wantErr: "p.yaml:2: dlq.parquet: dead letters go to a file, kafka or kinesis, not parquet",
 		},
 		{
 			name:    "sink without file",
 			yaml:    spec("sinks:", "  - {}"),
-			wantErr: "p.yaml:2: sinks[0]: needs one of file, kafka, duckdb, parquet, redis, influxdb or prometheus",
+			wantErr: "p.yaml:2: sinks[0]: needs one of file, kafka, kinesis, duckdb, parquet, redis, influxdb or prometheus",
 		},
 		{
 			name:    "sink with empty file",
@@ -515,12 +515,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "sink with both file and duckdb",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "    duckdb: {path: o.db, table: t}"),
-			wantErr: "p.yaml:3: sinks[0].duckdb: give one of file, kafka, duckdb, parquet, redis, influxdb or prometheus per sink, not both file and duckdb",
+			wantErr: "p.yaml:3: sinks[0].duckdb: give one of file, kafka, kinesis, duckdb, parquet, redis, influxdb or prometheus per sink, not both file and duckdb",
 		},
 		{
 			name:    "dlq with both file and kafka",
 			yaml:    spec("dlq:", "  kafka: {topic: dead}", "  file: dead.jsonl"),
-			wantErr: "p.yaml:3: dlq.file: give one of file or kafka, not both kafka and file",
+			wantErr: "p.yaml:3: dlq.file: give one of file, kafka or kinesis, not both kafka and file",
 		},
 		{
 			name:    "empty sink topic",

@@ -102,6 +102,7 @@ type Time struct {
 type Target struct {
 	File       string // path, or "-" for stdout
 	Kafka      *KafkaTarget
+	Kinesis    *KinesisTarget
 	DuckDB     *DuckDBTarget     // sinks only
 	Parquet    *ParquetTarget    // sinks only
 	Redis      *RedisTarget      // sinks only

@@ -16,6 +16,7 @@ scripts/aws.sh env prints them).
   read STREAM                   read every shard (parents before children) until
                                 caught up; prints records/s on stderr and the
                                 count on stdout
+  dump STREAM                   print every record as {"key": partition key, "data": text}, sorted
   bucket BUCKET                 create an S3 bucket
   parquet BUCKET KEY            print the rows of a Parquet object as JSON lines
                                 (pyarrow), sorted
@@ -122,6 +123,19 @@ def main(argv):
         dt = time.perf_counter() - t0
         print("boto3 read %d records in %.3fs: %.0f records/s" % (n, dt, n / dt), file=sys.stderr)
         print(n)
+    elif cmd == "dump":
+        k = kinesis()
+        out = []
+        for s in k.list_shards(StreamName=args[0])["Shards"]:
+            it = k.get_shard_iterator(StreamName=args[0], ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            while it:
+                r = k.get_records(ShardIterator=it, Limit=10000)
+                out += [json.dumps({"key": x["PartitionKey"], "data": x["Data"].decode()}) for x in r["Records"]]
+                it = r.get("NextShardIterator")
+                if not r["Records"] and r.get("MillisBehindLatest", 0) == 0:
+                    break
+        for line in sorted(out):
+            print(line)
     elif cmd == "bucket":
         s3().create_bucket(Bucket=args[0])
     elif cmd == "parquet":
