@@ -21,6 +21,8 @@ scripts/aws.sh env prints them).
   parquet BUCKET KEY            print the rows of a Parquet object as JSON lines
                                 (pyarrow), sorted
   parquetfile PATH              the same for a local Parquet file
+  parquetall BUCKET PREFIX      the rows of every object under PREFIX, sorted, and on
+                                stderr how many objects
   rows BUCKET KEY | rowsfile PATH   print the number of rows of a Parquet object or file
   etag BUCKET KEY               print an object's ETag (…-N: a multipart upload of N parts)
   ls BUCKET PREFIX              print the keys under PREFIX
@@ -144,6 +146,15 @@ def main(argv):
         rows = pq.read_table(io.BytesIO(body)).to_pylist()
         for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in rows):
             print(line)
+    elif cmd == "parquetall":
+        import pyarrow.parquet as pq
+        c, rows = s3(), []
+        keys = [o["Key"] for o in c.list_objects_v2(Bucket=args[0], Prefix=args[1]).get("Contents", [])]
+        for key in keys:
+            rows += pq.read_table(io.BytesIO(c.get_object(Bucket=args[0], Key=key)["Body"].read())).to_pylist()
+        for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in rows):
+            print(line)
+        print("%d objects" % len(keys), file=sys.stderr)
     elif cmd == "parquetfile":
         import pyarrow.parquet as pq
         for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in pq.read_table(args[0]).to_pylist()):
