@@ -12,19 +12,22 @@ import (
 	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/internal/export"
+	"github.com/eddyhq/eddy/internal/s3store"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/startpos"
 )
 
 type exportFlags struct {
-	input, topic    string
-	from, to        string
-	where           string
-	duckdb, table   string
-	mode            string
-	parquet, rotate string
-	batchRows       int
-	threads         int
+	input, topic         string
+	from, to             string
+	where                string
+	duckdb, table        string
+	mode                 string
+	parquet, rotate      string
+	s3Endpoint, s3Region string
+	s3PathStyle          bool
+	batchRows            int
+	threads              int
 }
 
 func newExportCmd() *cobra.Command {
@@ -54,7 +57,10 @@ table first.
 Parquet: FILE is written at the end (to FILE.tmp, then renamed). A DIR
 (an existing directory, a path ending in /, or any path with --rotate) gets
 files part-NNNNNN-<time>.parquet, a new one every --rotate rows (100000) or
-time (1m).
+time (1m). An s3://BUCKET/KEY (or s3://BUCKET/PREFIX/ for parts) is staged
+locally and uploaded when finished, in parts of a multipart upload for large
+files: an object appears only once complete (docs/aws.md). Credentials come
+from the standard AWS chain, with --aws-profile.
 
 Records that are not JSON objects are skipped and counted. The last line on
 stderr is "eddy: exported N rows to ...". Exit status: 0 done, 1 runtime
@@ -62,7 +68,8 @@ failure or interrupted, 2 bad flags.`,
 		Example: `  eddy export --input bids.jsonl --duckdb bids.duckdb --table bids
   eddy export -b localhost:9092 -t orders --from -1h --duckdb lake.duckdb --table orders
   eddy export -t orders --where 'amount > 100' --parquet big-orders.parquet
-  eddy export -t clicks --parquet clicks/ --rotate 1m`,
+  eddy export -t clicks --parquet clicks/ --rotate 1m
+  eddy export -t clicks --parquet s3://lake/clicks/ --rotate 100000`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error { return runExport(c, f) },
 	}
@@ -75,7 +82,10 @@ failure or interrupted, 2 bad flags.`,
 	fl.StringVar(&f.duckdb, "duckdb", "", "write to the DuckDB database `FILE`")
 	fl.StringVar(&f.table, "table", "", "DuckDB `TABLE` to write (with --duckdb)")
 	fl.StringVar(&f.mode, "mode", "append", "`append` to the table or `replace` it (with --duckdb)")
-	fl.StringVar(&f.parquet, "parquet", "", "write a Parquet `FILE`, or files in a DIR")
+	fl.StringVar(&f.parquet, "parquet", "", "write a Parquet `FILE`, or files in a DIR; s3://BUCKET/KEY or s3://BUCKET/PREFIX/ for S3")
+	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "with --parquet s3://…: the `URL` of an S3-compatible store (default AWS's)")
+	fl.StringVar(&f.s3Region, "s3-region", "", "with --parquet s3://…: the bucket's `REGION` (default $AWS_REGION)")
+	fl.BoolVar(&f.s3PathStyle, "s3-path-style", false, "with --parquet s3://…: path-style addressing (ENDPOINT/BUCKET/KEY)")
 	fl.StringVar(&f.rotate, "rotate", "", "start a new Parquet file every `N` rows or DURATION (implies a directory)")
 	fl.IntVar(&f.batchRows, "batch-rows", duck.DefaultBatchRows, "rows per committed batch (DuckDB) or appended chunk (Parquet)")
 	fl.IntVar(&f.threads, "threads", 0, "DuckDB worker `THREADS` (default: one per core)")
@@ -150,6 +160,8 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	defer src.Close()
 
 	var out duck.RecordWriter
+	var pq *duck.Parquet   // the Parquet sink, local or staged for S3
+	var abort func() error // drops a partial single file
 	var dest string
 	if f.duckdb != "" {
 		t, err := duck.OpenTable(f.duckdb, f.table, duck.Options{Mode: duck.Mode(f.mode), BatchRows: f.batchRows, Coordinates: true, Dedupe: true, Threads: f.threads})
@@ -162,36 +174,52 @@ func runExport(c *cobra.Command, f exportFlags) error {
 		if st, err := os.Stat(f.parquet); err == nil && st.IsDir() {
 			dir = true
 		}
-		p, err := duck.OpenParquet(f.parquet, duck.ParquetOptions{Dir: dir, RotateRows: rotRows, RotateEvery: rotEvery,
-			BatchRows: f.batchRows, Coordinates: true, Threads: f.threads})
-		if err != nil {
-			return err
+		o := duck.ParquetOptions{Dir: dir, RotateRows: rotRows, RotateEvery: rotEvery,
+			BatchRows: f.batchRows, Coordinates: true, Threads: f.threads}
+		if s3store.IsURL(f.parquet) {
+			loc, err := s3store.ParseURL(f.parquet)
+			if err != nil {
+				return usageError{fmt.Errorf("export: --parquet %w", err)}
+			}
+			st, err := s3store.Open(ctx, s3store.Options{Region: f.s3Region, Endpoint: f.s3Endpoint, PathStyle: f.s3PathStyle, Profile: awsProfile(c)})
+			if err != nil {
+				return err
+			}
+			p, err := s3store.OpenParquet(ctx, st, loc, dir, o)
+			if err != nil {
+				return err
+			}
+			out, pq, abort = p, p.Parquet, p.Abort
+		} else {
+			p, err := duck.OpenParquet(f.parquet, o)
+			if err != nil {
+				return err
+			}
+			out, pq, abort = p, p, p.Abort
 		}
-		out, dest = p, f.parquet
+		dest = f.parquet
 	}
 
 	prog := newProgress(c.ErrOrStderr(), 250*time.Millisecond)
 	x := &export.Copy{Out: out, Match: match, FromLine: from.N, To: to, File: f.input != "", Progress: prog.show}
 	runErr := x.Run(ctx, src)
 	var closeErr error
-	if p, ok := out.(*duck.Parquet); ok && runErr != nil && !p.Dir() {
+	if pq != nil && runErr != nil && !pq.Dir() {
 		// a partial export must not replace a whole file
-		closeErr = p.Abort()
+		closeErr = abort()
 	} else {
 		closeErr = out.Close()
 	}
 	prog.clear()
 	stderr := c.ErrOrStderr()
 	line := fmt.Sprintf("eddy: exported %d rows to %s", out.Written(), dest)
-	switch o := out.(type) {
-	case *duck.Table:
+	if o, ok := out.(*duck.Table); ok {
 		if n := o.Skipped(); n > 0 {
 			line += fmt.Sprintf("; %d of them were there already and were skipped", n)
 		}
-	case *duck.Parquet:
-		if len(o.Files()) > 1 || f.rotate != "" {
-			line += fmt.Sprintf(" (%d files)", len(o.Files()))
-		}
+	}
+	if pq != nil && (len(pq.Files()) > 1 || f.rotate != "") {
+		line += fmt.Sprintf(" (%d files)", len(pq.Files()))
 	}
 	if x.Bad > 0 {
 		fmt.Fprintf(stderr, "eddy: skipped %d records that are not JSON objects (first: %v)\n", x.Bad, x.FirstBad)
@@ -202,13 +230,11 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	fmt.Fprintln(stderr, line)
 	if runErr != nil {
 		if ctx.Err() != nil && errors.Is(runErr, ctx.Err()) {
-			switch o := out.(type) {
-			case *duck.Table:
+			if _, ok := out.(*duck.Table); ok {
 				return errors.New("interrupted: run the same export again to complete it (rows already there are skipped)")
-			case *duck.Parquet:
-				if !o.Dir() {
-					return fmt.Errorf("interrupted: %s was not written", f.parquet)
-				}
+			}
+			if pq != nil && !pq.Dir() {
+				return fmt.Errorf("interrupted: %s was not written", f.parquet)
 			}
 			return errors.New("interrupted")
 		}

@@ -82,7 +82,7 @@ func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
 	ctx := c.Context()
 	j, err := job.Open(ctx, p, job.Options{Input: f.input, Out: f.out, DLQ: f.dlq, Stats: f.stats, ResetState: f.resetState, Metrics: f.metrics, MetricsWindows: f.metricsWindows, MetricsMaxSeries: f.metricsMaxSeries,
 		Stdin: c.InOrStdin(), Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(), Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }, Brokers: readKafkaFlags(c).brokers,
-		SchemaRegistry: func() (format.Config, format.Config) { return registryConfig(c) }})
+		SchemaRegistry: func() (format.Config, format.Config) { return registryConfig(c) }, AWSProfile: awsProfile(c)})
 	if err != nil {
 		return jobError(err)
 	}

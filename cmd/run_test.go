@@ -42,7 +42,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad spec names file, line and field", []string{"run", bad, "--input", in}, 2,
 			bad + ":3: stages[0].window.hopping.slide: must not exceed size (10s)"},
 		{"missing spec file is a usage error", []string{"run", filepath.Join(dir, "nope.yaml")}, 2, "read pipeline"},
-		{"no input", []string{"run", good}, 2, "no input: set source.file or source.kafka in the spec or pass --input"},
+		{"no input", []string{"run", good}, 2, "no input: set source.file, source.kafka or source.kinesis in the spec or pass --input"},
 		{"unknown flag", []string{"run", good, "--nope"}, 2, "unknown flag: --nope"},
 		{"missing argument", []string{"run"}, 2, "accepts 1 arg(s), received 0"},
 		{"unreadable input is a runtime failure", []string{"run", good, "--input", filepath.Join(dir, "missing.jsonl")}, 1, "open input"},

@@ -32,7 +32,7 @@ type tailFlags struct {
 func newTailCmd() *cobra.Command {
 	var f tailFlags
 	c := &cobra.Command{
-		Use:   "tail -t TOPIC",
+		Use:   "tail -t TOPIC | tail kinesis://STREAM",
 		Short: "Print a topic's records (like kcat -C)",
 		Long: `tail prints the records of a topic, one per line, from every partition (or
 the one named with -p), and keeps following new records until Ctrl-C. With -e
@@ -77,6 +77,14 @@ pipeline's filter syntax; coordinates as _key, _topic, _partition, _offset,
 _timestamp, _headers). Records it cannot evaluate (not JSON, or the expression
 fails on them) are skipped and counted on stderr at the end.
 
+A Kinesis stream (kinesis://STREAM, with ?region=R&endpoint=URL when the
+environment does not say them) is read from every shard, following reshards:
+-o takes trim_horizon (default; also earliest), latest, at_timestamp:TIME
+(also time:TIME) or at_sequence:SEQ, and -e stops once every shard is caught
+up. Its json lines carry stream, shard, sequence, timestamp, key (the
+partition key) and value. Credentials come from the standard AWS chain, with
+--aws-profile.
+
 Exit status: 0 at the end of the records (-e, -c, e@MS) or on Ctrl-C, 1 when
 the topic does not exist or the cluster fails, 2 on bad flags.`,
 		Example: `  # everything in orders, then stop
@@ -88,10 +96,23 @@ the topic does not exist or the cluster fails, 2 on bad flags.`,
   # follow bids above 1000 from the last quarter of an hour
   eddy tail -t bids -o @-15m --where 'price > 1000'
 
+  # a Kinesis stream, from its oldest records, until caught up
+  eddy tail kinesis://clicks -e
+
   # values only, for jq
   eddy tail -t orders -e -f raw | jq .amount`,
-		Args: exactArgs(0),
-		RunE: func(c *cobra.Command, _ []string) error { return runTail(c, f) },
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 && strings.HasPrefix(args[0], "kinesis://") {
+				return nil
+			}
+			return exactArgs(0)(c, args)
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return runTailKinesis(c, f, args[0])
+			}
+			return runTail(c, f)
+		},
 	}
 	fl := c.Flags()
 	fl.StringVarP(&f.topic, "topic", "t", "", "`TOPIC` to read (required)")

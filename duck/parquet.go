@@ -40,6 +40,14 @@ type ParquetOptions struct {
 	Threads int
 	// Clock tells the time for rotation and file names; default time.Now.
 	Clock func() time.Time
+	// Upload, when set, takes each finished file (synced, under its final
+	// local name) elsewhere, an object store, and returns the name it has
+	// there (for Files); the local file is removed once it returns. An
+	// error fails the sink, as a failed write would.
+	Upload func(ctx context.Context, local string) (string, error)
+	// FirstSeq, when above the local parts' next number, is where the
+	// numbering of a directory starts (the parts already uploaded).
+	FirstSeq int
 }
 
 // Validate checks the options.
@@ -101,7 +109,7 @@ func OpenParquet(path string, opts ParquetOptions) (*Parquet, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	p := &Parquet{path: path, o: opts, batchRows: opts.BatchRows, seq: 1}
+	p := &Parquet{path: path, o: opts, batchRows: opts.BatchRows, seq: max(1, opts.FirstSeq)}
 	if p.batchRows == 0 {
 		p.batchRows = DefaultBatchRows
 	}
@@ -263,6 +271,14 @@ func (p *Parquet) finish(ctx context.Context) error {
 	if err := syncRename(tmp, name); err != nil {
 		os.Remove(tmp)
 		return p.fail(err)
+	}
+	if p.o.Upload != nil {
+		remote, err := p.o.Upload(ctx, name)
+		os.Remove(name)
+		if err != nil {
+			return p.fail(err)
+		}
+		name = remote
 	}
 	// keep the columns and their types for the next file
 	q = fmt.Sprintf("CREATE OR REPLACE TABLE %[1]s AS SELECT * FROM %[1]s LIMIT 0", quoteIdent(memTable))

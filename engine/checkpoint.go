@@ -36,6 +36,10 @@ type PartitionState struct {
 	// Next is the next offset to read (Kafka) or the line after the last
 	// one read (files); -1 when nothing was read.
 	Next int64 `json:"next"`
+	// After is, for a source whose positions are sequence numbers
+	// (Kinesis), the Seq of the last record read: a restart resumes
+	// after it; "" when nothing was read.
+	After string `json:"after,omitempty"`
 	// MaxEventTime and Seen are the partition's watermark state.
 	MaxEventTime int64 `json:"max_event_time"`
 	Seen         bool  `json:"seen"`
@@ -57,7 +61,7 @@ func (e *Engine) Checkpoint() Checkpoint {
 	for _, ps := range e.parts {
 		mx, seen := ps.wm.MaxEventTime()
 		ck.Partitions = append(ck.Partitions, PartitionState{Topic: ps.key.Topic, Partition: ps.key.Partition,
-			Next: ps.next, MaxEventTime: mx, Seen: seen, Done: ps.done})
+			Next: ps.next, After: ps.after, MaxEventTime: mx, Seen: seen, Done: ps.done})
 	}
 	if e.op != nil {
 		e.snap = e.op.AppendSnapshot(e.snap[:0])
@@ -90,7 +94,7 @@ func (e *Engine) Restore(ck Checkpoint) error {
 		if e.byPart[k] != nil {
 			return fmt.Errorf("engine: partition %s/%d twice in the checkpoint", p.Topic, p.Partition)
 		}
-		ps := &partState{key: k, seen: now, next: p.Next, done: p.Done,
+		ps := &partState{key: k, seen: now, next: p.Next, after: p.After, done: p.Done,
 			wm: windows.Watermark{OutOfOrder: e.plan.Pipeline.Time.MaxOutOfOrder.Milliseconds()}}
 		ps.wm.Restore(p.MaxEventTime, p.Seen)
 		e.byPart[k] = ps

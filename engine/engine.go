@@ -204,6 +204,9 @@ func (e *Engine) Process(recs []source.Record) error {
 		r := &recs[i]
 		ps := e.partition(r, now)
 		ps.next = r.Offset + 1
+		if r.Seq != "" {
+			ps.after = r.Seq
+		}
 		e.cur = ps
 		e.record(r, now)
 		if e.op != nil {
@@ -538,7 +541,7 @@ func (e *Engine) deadLetter(r *source.Record, index int, kind, msg string) {
 	if r.File {
 		d.Origin = sink.Origin{IsFile: true, File: r.Topic, Line: r.Offset}
 	} else {
-		d.Origin = sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
+		d.Origin = sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Seq: r.Seq}
 	}
 	for _, h := range r.Headers {
 		d.Headers = append(d.Headers, sink.Header{Key: h.Key, Value: h.Value})

@@ -16,8 +16,9 @@ type partState struct {
 	wm      windows.Watermark
 	seen    int64 // wall clock ms of the last record
 	idle    bool
-	done    bool  // finished: no more records, does not hold the watermark
-	next    int64 // next offset after the last record processed
+	done    bool   // finished: no more records, does not hold the watermark
+	next    int64  // next offset after the last record processed
+	after   string // Seq of the last record processed (Kinesis)
 	pending []span
 }
 

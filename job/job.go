@@ -50,6 +50,10 @@ type Options struct {
 	// and every sink and dead-letter topic naming the same brokers or none.
 	// A target naming another cluster keeps it.
 	Brokers string
+	// AWSProfile is the shared-config profile of the AWS sources and
+	// sinks (--aws-profile); "" leaves it to AWS_PROFILE and the default
+	// credential chain.
+	AWSProfile string
 	// SchemaRegistry returns the schema registry settings from outside the
 	// spec, for the avro, protobuf and json-schema formats: flag (the
 	// --schema-registry flag) goes over the spec's source.kafka.registry
@@ -116,7 +120,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		p.DLQ = &pipeline.Target{File: o.DLQ}
 	}
 	if p.Source == (pipeline.Source{Line: p.Source.Line}) {
-		return nil, specErr(fmt.Errorf("%s: no input: set source.file or source.kafka in the spec or pass --input", p.File))
+		return nil, specErr(fmt.Errorf("%s: no input: set source.file, source.kafka or source.kinesis in the spec or pass --input", p.File))
 	}
 	if len(p.Sinks) == 0 && len(o.Sinks) == 0 {
 		p.Sinks = []pipeline.Target{{File: "-"}}

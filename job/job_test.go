@@ -26,7 +26,7 @@ func TestOpenRefuses(t *testing.T) {
 		o          Options
 		want       string
 	}{
-		{"no input", "sinks: [{file: out.jsonl}]\n", Options{}, "no input: set source.file or source.kafka in the spec or pass --input"},
+		{"no input", "sinks: [{file: out.jsonl}]\n", Options{}, "no input: set source.file, source.kafka or source.kinesis in the spec or pass --input"},
 		{"output is the input", src, Options{Out: in}, "is the input (source.file"},
 		{"two outputs on one file", src + "sinks: [{file: " + out + "}]\n", Options{DLQ: out}, "is also written by sinks[0].file"},
 		{"stats on an output", src + "sinks: [{file: " + out + "}]\n", Options{Stats: out}, "is also written by sinks[0].file"},

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/eddyhq/eddy/duck"
+	"github.com/eddyhq/eddy/internal/s3store"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 )
@@ -15,27 +16,47 @@ import (
 func init() {
 	registerSink(&sinkKind{
 		name: "parquet",
-		open: func(_ context.Context, r *runner, t pipeline.Target) (sink.Sink, error) {
+		open: func(ctx context.Context, r *runner, t pipeline.Target) (sink.Sink, error) {
 			pq := t.Parquet // checkRun refused a path with a group or state
 			rows, every, _ := pipeline.ParseRotate(pq.Rotate)
 			path := pq.Path
 			if pq.Dir != "" {
 				path = pq.Dir
 			}
-			w, err := duck.OpenParquet(path, duck.ParquetOptions{Dir: pq.Dir != "", RotateRows: rows, RotateEvery: every})
-			if err != nil {
-				return nil, err
+			o := duck.ParquetOptions{Dir: pq.Dir != "", RotateRows: rows, RotateEvery: every}
+			var w sink.Sink
+			if s3store.IsURL(path) {
+				loc, err := s3store.ParseURL(path)
+				if err != nil {
+					return nil, specErr(err)
+				}
+				st, err := s3store.Open(ctx, s3store.Options{Region: pq.Region, Endpoint: pq.Endpoint, PathStyle: pq.PathStyle, Profile: r.o.AWSProfile})
+				if err != nil {
+					return nil, err
+				}
+				if w, err = s3store.OpenParquet(ctx, st, loc, pq.Dir != "", o); err != nil {
+					return nil, err
+				}
+			} else {
+				p, err := duck.OpenParquet(path, o)
+				if err != nil {
+					return nil, err
+				}
+				w = p
 			}
 			r.st.inexact("parquet:" + path)
 			return w, nil
 		},
 		describe: func(t pipeline.Target) string {
 			if t.Parquet.Dir != "" {
-				return "parquet dir " + abs(t.Parquet.Dir) + " rotate " + t.Parquet.Rotate
+				return "parquet dir " + absOrURL(t.Parquet.Dir) + " rotate " + t.Parquet.Rotate
 			}
-			return "parquet " + abs(t.Parquet.Path)
+			return "parquet " + absOrURL(t.Parquet.Path)
 		},
 		writes: func(t pipeline.Target) []output {
+			if s3store.IsURL(t.Parquet.Path + t.Parquet.Dir) {
+				return nil // an object store: no file of this machine
+			}
 			if t.Parquet.Dir != "" {
 				return []output{{path: t.Parquet.Dir, field: "parquet.dir", dir: true}}
 			}
@@ -54,4 +75,12 @@ func init() {
 			return "parquet.path", "writes its file only at the end, so offsets of a consumer group could be committed before rows are durable; use parquet {dir, rotate} with a group"
 		},
 	})
+}
+
+// absOrURL is abs for a file, and an s3:// URL as it is.
+func absOrURL(path string) string {
+	if s3store.IsURL(path) {
+		return path
+	}
+	return abs(path)
 }

@@ -53,7 +53,7 @@ type Plan struct {
 	Steps    []Step     // the stateless stages, in order
 	Window   *WindowPlan
 	Output   Output // how a record that passed every step is written (no window)
-	// SinkKeys[i] says how sink i builds record keys (Kafka sinks with key
+	// SinkKeys[i] says how sink i builds record keys (Kafka and Kinesis sinks with key
 	// fields); nil for sinks without keys.
 	SinkKeys [][]KeyRef
 }
@@ -250,11 +250,17 @@ func Compile(p *Pipeline) (*Plan, error) {
 	}
 	plan.SinkKeys = make([][]KeyRef, len(p.Sinks))
 	for i, s := range p.Sinks {
-		if s.Kafka == nil {
+		var keys []string
+		var path string
+		switch {
+		case s.Kafka != nil:
+			keys, path = s.Kafka.Key, fmt.Sprintf("sinks[%d].kafka.key", i)
+		case s.Kinesis != nil:
+			keys, path = s.Kinesis.Key, fmt.Sprintf("sinks[%d].kinesis.key", i)
+		default:
 			continue
 		}
-		path := fmt.Sprintf("sinks[%d].kafka.key", i)
-		for _, name := range s.Kafka.Key {
+		for _, name := range keys {
 			ref := KeyRef{Name: name, Col: -1, Slot: -1}
 			var cols []string
 			switch {

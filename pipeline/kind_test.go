@@ -18,9 +18,9 @@ func TestKindErrors(t *testing.T) {
 		want []string
 	}{
 		{"source with two kinds", spec("source:", "  file: in.jsonl", "  kafka: {topic: a}"),
-			[]string{"p.yaml:2: source: needs exactly one of file or kafka"}},
+			[]string{"p.yaml:2: source: needs exactly one of file, kafka or kinesis"}},
 		{"source not a mapping", spec("source: in.jsonl"),
-			[]string{"p.yaml:1: source: must be a mapping with keys file, kafka"}},
+			[]string{"p.yaml:1: source: must be a mapping with keys file, kafka, kinesis"}},
 		{"source file not a string", spec("source: {file: [a]}"),
 			[]string{"p.yaml:1: source.file: must be a string"}},
 		{"kafka source without topic", spec("source:", "  kafka: {group: g}"),
@@ -39,18 +39,18 @@ func TestKindErrors(t *testing.T) {
 			[]string{"p.yaml:5: source.kafka.registry.urls: unknown key (expected one of: url, user, password, token, tls)",
 				`p.yaml:6: source.kafka.registry.tls.insecure: must be true or false, not "maybe"`}},
 		{"dlq of a sink kind", spec("dlq:", "  duckdb: {path: d.db, table: t}"),
-			[]string{"p.yaml:2: dlq.duckdb: dead letters go to a file or kafka, not duckdb"}},
+			[]string{"p.yaml:2: dlq.duckdb: dead letters go to a file, kafka or kinesis, not duckdb"}},
 		{"dlq with a sink's key", spec("dlq:", "  kafka: {topic: d, key: k}"),
 			[]string{"p.yaml:2: dlq.kafka.key: unknown key (expected one of: brokers, topic, config)"}},
 		{"dlq empty", spec("dlq: {}"),
-			[]string{"p.yaml:1: dlq: needs one of file, kafka, duckdb, parquet, redis, influxdb or prometheus"}},
+			[]string{"p.yaml:1: dlq: needs one of file, kafka, kinesis, duckdb, parquet, redis, influxdb or prometheus"}},
 		{"dlq empty file", spec(`dlq: {file: ""}`),
 			[]string{`p.yaml:1: dlq.file: must not be empty (use "-" for stdout)`}},
 		{"sink not a mapping", spec("sinks:", "  - out.jsonl"),
-			[]string{"p.yaml:2: sinks[0]: must be a mapping with keys file, kafka, duckdb, parquet, redis, influxdb, prometheus"}},
+			[]string{"p.yaml:2: sinks[0]: must be a mapping with keys file, kafka, kinesis, duckdb, parquet, redis, influxdb, prometheus"}},
 		{"sink unknown kind", spec("sinks:", "  - s3: {bucket: b}"),
-			[]string{"p.yaml:2: sinks[0].s3: unknown key (expected one of: file, kafka, duckdb, parquet, redis, influxdb, prometheus)",
-				"p.yaml:2: sinks[0]: needs one of file, kafka, duckdb, parquet, redis, influxdb or prometheus"}},
+			[]string{"p.yaml:2: sinks[0].s3: unknown key (expected one of: file, kafka, kinesis, duckdb, parquet, redis, influxdb, prometheus)",
+				"p.yaml:2: sinks[0]: needs one of file, kafka, kinesis, duckdb, parquet, redis, influxdb or prometheus"}},
 		{"kafka sink without topic", spec("sinks:", "  - kafka: {key: [user]}"),
 			[]string{"p.yaml:2: sinks[0].kafka.topic: is required"}},
 		{"kafka sink unknown key", spec("sinks:", "  - kafka: {topic: t, group: g}"),
@@ -126,9 +126,9 @@ func TestKindDefaults(t *testing.T) {
 		role pipeline.Role
 		want string
 	}{
-		{pipeline.AsSource, "file kafka"},
-		{pipeline.AsSink, "file kafka duckdb parquet redis influxdb prometheus"},
-		{pipeline.AsDeadLetter, "file kafka"},
+		{pipeline.AsSource, "file kafka kinesis"},
+		{pipeline.AsSink, "file kafka kinesis duckdb parquet redis influxdb prometheus"},
+		{pipeline.AsDeadLetter, "file kafka kinesis"},
 	} {
 		var names []string
 		for _, k := range pipeline.Kinds(tt.role) {

@@ -76,8 +76,8 @@ func Load(path string) (*Pipeline, error) {
 	}
 	dir := filepath.Dir(path)
 	rel := func(f string) string {
-		if f == "" || f == "-" || filepath.IsAbs(f) {
-			return f
+		if f == "" || f == "-" || filepath.IsAbs(f) || strings.Contains(f, "://") {
+			return f // a URL (s3://) is no file name
 		}
 		return filepath.Join(dir, f)
 	}
@@ -284,7 +284,7 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 			}
 		}
 	})
-	if formatNode != nil && p.Format != "json" && p.Source.Kafka == nil && p.Source.File != "" {
+	if formatNode != nil && p.Format != "json" && p.Source.File != "" {
 		ps.errorf(formatNode, "format", "format %s needs a kafka source (a file source holds lines of JSON)", p.Format)
 	}
 	return p

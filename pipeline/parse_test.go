@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "unknown key in source",
 			yaml:    spec("source:", "  file: in.jsonl", "  path: in.jsonl"),
-			wantErr: "p.yaml:3: source.path: unknown key (expected one of: file, kafka)",
+			wantErr: "p.yaml:3: source.path: unknown key (expected one of: file, kafka, kinesis)",
 		},
 		{
 			name:    "unknown key in time",
@@ -448,6 +448,51 @@ func TestParseErrors(t *testing.T) {
 			wantErr: `p.yaml:2: source.kafka.start: invalid start "yesterday" (earliest, latest, offset:N, last:N, time:RFC3339 or time:-15m)`,
 		},
 		{
+			name:    "kinesis start",
+			yaml:    spec("source:", "  kinesis: {stream: clicks, start: earliest}"),
+			wantErr: `p.yaml:2: source.kinesis.start: invalid start "earliest" (trim_horizon, latest, at_timestamp:RFC3339, at_timestamp:-15m or at_sequence:SEQUENCE)`,
+		},
+		{
+			name:    "kinesis at_sequence not a number",
+			yaml:    spec("source:", "  kinesis: {stream: clicks, start: 'at_sequence:49x'}"),
+			wantErr: `p.yaml:2: source.kinesis.start: invalid start "at_sequence:49x": the sequence number is not a decimal number`,
+		},
+		{
+			name:    "kinesis at_timestamp",
+			yaml:    spec("source:", "  kinesis: {stream: clicks, start: 'at_timestamp:noon'}"),
+			wantErr: `p.yaml:2: source.kinesis.start: invalid start "at_timestamp:noon": invalid time "noon": expected RFC 3339 or a duration like -15m`,
+		},
+		{
+			name:    "kinesis stop",
+			yaml:    spec("source:", "  kinesis: {stream: clicks, stop: time:-1m}"),
+			wantErr: `p.yaml:2: source.kinesis.stop: invalid stop "time:-1m" (none or caught-up)`,
+		},
+		{
+			name:    "kinesis without stream",
+			yaml:    spec("source:", "  kinesis: {region: eu-west-1}"),
+			wantErr: `p.yaml:2: source.kinesis.stream: is required`,
+		},
+		{
+			name:    "parquet s3 path without key",
+			yaml:    spec("sinks:", "  - parquet: {path: 's3://lake'}"),
+			wantErr: `p.yaml:2: sinks[0].parquet.path: "s3://lake": want s3://BUCKET/KEY (one object; a prefix goes in dir)`,
+		},
+		{
+			name:    "parquet s3 path a prefix",
+			yaml:    spec("sinks:", "  - parquet: {path: 's3://lake/bids/'}"),
+			wantErr: `p.yaml:2: sinks[0].parquet.path: "s3://lake/bids/": want s3://BUCKET/KEY (one object; a prefix goes in dir)`,
+		},
+		{
+			name:    "parquet s3 dir without bucket",
+			yaml:    spec("sinks:", "  - parquet: {dir: 's3:///bids/'}"),
+			wantErr: `p.yaml:2: sinks[0].parquet.dir: "s3:///bids/": want s3://BUCKET/PREFIX/`,
+		},
+		{
+			name:    "parquet endpoint on a local file",
+			yaml:    spec("sinks:", "  - parquet: {path: out.parquet, endpoint: 'http://127.0.0.1:9000'}"),
+			wantErr: `p.yaml:2: sinks[0].parquet: endpoint, region and path_style go with an s3:// path or dir`,
+		},
+		{
 			name:    "duckdb sink",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "  - duckdb: out.db"),
 			wantErr: "p.yaml:3: sinks[1].duckdb: must be a mapping with keys path, table, mode, batch_rows",
@@ -455,12 +500,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "parquet dlq",
 			yaml:    spec("dlq:", "  parquet: dead.parquet"),
-			wantErr: "p.yaml:2: dlq.parquet: dead letters go to a file or kafka, not parquet",
+			wantErr: "p.yaml:2: dlq.parquet: dead letters go to a file, kafka or kinesis, not parquet",
 		},
 		{
 			name:    "sink without file",
 			yaml:    spec("sinks:", "  - {}"),
-			wantErr: "p.yaml:2: sinks[0]: needs one of file, kafka, duckdb, parquet, redis, influxdb or prometheus",
+			wantErr: "p.yaml:2: sinks[0]: needs one of file, kafka, kinesis, duckdb, parquet, redis, influxdb or prometheus",
 		},
 		{
 			name:    "sink with empty file",
@@ -470,12 +515,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "sink with both file and duckdb",
 			yaml:    spec("sinks:", "  - file: out.jsonl", "    duckdb: {path: o.db, table: t}"),
-			wantErr: "p.yaml:3: sinks[0].duckdb: give one of file, kafka, duckdb, parquet, redis, influxdb or prometheus per sink, not both file and duckdb",
+			wantErr: "p.yaml:3: sinks[0].duckdb: give one of file, kafka, kinesis, duckdb, parquet, redis, influxdb or prometheus per sink, not both file and duckdb",
 		},
 		{
 			name:    "dlq with both file and kafka",
 			yaml:    spec("dlq:", "  kafka: {topic: dead}", "  file: dead.jsonl"),
-			wantErr: "p.yaml:3: dlq.file: give one of file or kafka, not both kafka and file",
+			wantErr: "p.yaml:3: dlq.file: give one of file, kafka or kinesis, not both kafka and file",
 		},
 		{
 			name:    "empty sink topic",

@@ -59,9 +59,10 @@ const (
 
 // Source says where records come from.
 type Source struct {
-	File  string // path, or "-" for stdin
-	Kafka *KafkaSource
-	Line  int
+	File    string // path, or "-" for stdin
+	Kafka   *KafkaSource
+	Kinesis *KinesisSource
+	Line    int
 }
 
 // KafkaSource reads topics from a Kafka cluster.
@@ -98,7 +99,15 @@ type RegistryTLS struct {
 var Formats = []string{"json", "avro", "protobuf", "json-schema"}
 
 // Bounded reports whether the source ends.
-func (s Source) Bounded() bool { return s.Kafka == nil || s.Kafka.Stop != "none" }
+func (s Source) Bounded() bool {
+	switch {
+	case s.Kafka != nil:
+		return s.Kafka.Stop != "none"
+	case s.Kinesis != nil:
+		return s.Kinesis.Stop != "none"
+	}
+	return true
+}
 
 // Time configures event time and watermarks.
 type Time struct {
@@ -113,6 +122,7 @@ type Time struct {
 type Target struct {
 	File       string // path, or "-" for stdout
 	Kafka      *KafkaTarget
+	Kinesis    *KinesisTarget
 	DuckDB     *DuckDBTarget     // sinks only
 	Parquet    *ParquetTarget    // sinks only
 	Redis      *RedisTarget      // sinks only
@@ -166,9 +176,15 @@ type DuckDBTarget struct {
 // ParquetTarget writes rows to one Parquet file (Path) or to rolling files
 // in Dir, rotated by Rotate (a row count like 100000, or a duration like 1m).
 type ParquetTarget struct {
-	Path   string
-	Dir    string
+	Path   string // a file, or s3://BUCKET/KEY
+	Dir    string // a directory, or s3://BUCKET/PREFIX/
 	Rotate string
+	// Endpoint, Region and PathStyle are for s3:// paths: an
+	// S3-compatible store's URL, the bucket's region and path-style
+	// addressing (ENDPOINT/BUCKET/KEY).
+	Endpoint  string
+	Region    string
+	PathStyle bool
 }
 
 // KafkaTarget writes to a Kafka topic.

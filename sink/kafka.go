@@ -152,6 +152,7 @@ const (
 	HeaderSourceTopic     = "eddy.source.topic"
 	HeaderSourcePartition = "eddy.source.partition"
 	HeaderSourceOffset    = "eddy.source.offset"
+	HeaderSourceSequence  = "eddy.source.sequence" // Kinesis sources
 	HeaderSourceTimestamp = "eddy.source.timestamp"
 	HeaderSourceFile      = "eddy.source.file"
 	HeaderSourceLine      = "eddy.source.line"
@@ -192,7 +193,11 @@ func (k *KafkaDead) WriteDead(d *DeadLetter) error {
 	} else {
 		add(HeaderSourceTopic, o.Topic)
 		add(HeaderSourcePartition, strconv.Itoa(int(o.Partition)))
-		add(HeaderSourceOffset, strconv.FormatInt(o.Offset, 10))
+		if o.Seq != "" {
+			add(HeaderSourceSequence, o.Seq)
+		} else {
+			add(HeaderSourceOffset, strconv.FormatInt(o.Offset, 10))
+		}
 		if o.Timestamp != 0 {
 			add(HeaderSourceTimestamp, value.FormatTime(o.Timestamp))
 		}

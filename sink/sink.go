@@ -247,6 +247,9 @@ type Origin struct {
 	Offset    int64
 	Timestamp int64 // epoch ms, 0 if unknown
 	IsFile    bool
+	// Seq is a Kinesis record's sequence number (Topic the stream,
+	// Partition the shard's number); "" for other sources.
+	Seq string
 }
 
 // Header is a record header.
@@ -357,8 +360,12 @@ func AppendDeadLetter(b []byte, d *DeadLetter) []byte {
 	return append(b, "]}"...)
 }
 
+// ShardID is the Kinesis shard ID of shard number n (shardId-000000000003).
+func ShardID(n int32) string { return fmt.Sprintf("shardId-%012d", n) }
+
 // AppendOrigin encodes where a record came from: {"file","line"} for file
-// sources, {"topic","partition","offset","timestamp"} for Kafka, with the
+// sources, {"topic","partition","offset","timestamp"} for Kafka,
+// {"stream","shard","sequence","timestamp"} for Kinesis, with the
 // timestamp as RFC 3339 UTC with milliseconds or null.
 func AppendOrigin(b []byte, o *Origin) []byte {
 	if o.IsFile {
@@ -368,12 +375,21 @@ func AppendOrigin(b []byte, o *Origin) []byte {
 		b = strconv.AppendInt(b, o.Line, 10)
 		return append(b, '}')
 	}
-	b = append(b, `{"topic":`...)
-	b = value.AppendString(b, o.Topic)
-	b = append(b, `,"partition":`...)
-	b = strconv.AppendInt(b, int64(o.Partition), 10)
-	b = append(b, `,"offset":`...)
-	b = strconv.AppendInt(b, o.Offset, 10)
+	if o.Seq != "" {
+		b = append(b, `{"stream":`...)
+		b = value.AppendString(b, o.Topic)
+		b = append(b, `,"shard":`...)
+		b = value.AppendString(b, ShardID(o.Partition))
+		b = append(b, `,"sequence":`...)
+		b = value.AppendString(b, o.Seq)
+	} else {
+		b = append(b, `{"topic":`...)
+		b = value.AppendString(b, o.Topic)
+		b = append(b, `,"partition":`...)
+		b = strconv.AppendInt(b, int64(o.Partition), 10)
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendInt(b, o.Offset, 10)
+	}
 	b = append(b, `,"timestamp":`...)
 	if o.Timestamp == 0 {
 		b = append(b, "null"...)

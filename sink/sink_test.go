@@ -107,3 +107,20 @@ func TestDeliveredOnFullDisk(t *testing.T) {
 		})
 	}
 }
+
+func TestAppendOriginKinds(t *testing.T) {
+	for _, tt := range []struct {
+		o    Origin
+		want string
+	}{
+		{Origin{IsFile: true, File: "in.jsonl", Line: 7}, `{"file":"in.jsonl","line":7}`},
+		{Origin{Topic: "bids", Partition: 2, Offset: 41, Timestamp: 1767225600000},
+			`{"topic":"bids","partition":2,"offset":41,"timestamp":"2026-01-01T00:00:00.000Z"}`},
+		{Origin{Topic: "clicks", Partition: 3, Seq: "49680790234844702744740549496732538487361451294705319954"},
+			`{"stream":"clicks","shard":"shardId-000000000003","sequence":"49680790234844702744740549496732538487361451294705319954","timestamp":null}`},
+	} {
+		if got := string(AppendOrigin(nil, &tt.o)); got != tt.want {
+			t.Errorf("AppendOrigin(%+v) = %s, want %s", tt.o, got, tt.want)
+		}
+	}
+}

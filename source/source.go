@@ -28,6 +28,12 @@ type Record struct {
 	Offset    int64
 	Timestamp int64 // epoch ms; 0 when unknown
 	File      bool  // the coordinates are a file and line
+	// Seq is the record's position when the source's positions are not
+	// offsets: a Kinesis sequence number (a decimal of up to 128 bits),
+	// with Topic the stream and Partition the shard's number. A restart
+	// resumes after the Seq of the last record handled per partition
+	// (engine.PartitionState.After).
+	Seq string
 }
 
 // Batch is a run of records. Their byte slices belong to the batch and stay

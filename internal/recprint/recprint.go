@@ -12,6 +12,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -156,19 +157,48 @@ func (p *Printer) appendJSON(b []byte, r *kgo.Record) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `],"value":`...)
-	switch {
-	case r.Value != nil && decode.Valid(r.Value):
-		if bytes.ContainsAny(r.Value, "\r\n") {
-			p.cbuf.Reset()
-			json.Compact(&p.cbuf, r.Value) // cannot fail: the value is valid
-			b = append(b, p.cbuf.Bytes()...)
-		} else {
-			b = append(b, bytes.TrimSpace(r.Value)...)
-		}
-	default:
-		b = appendText(b, r.Value, "value_encoding")
-	}
+	b = p.appendValue(b, r.Value)
 	return append(b, '}')
+}
+
+// appendValue embeds a JSON value, else writes it as text.
+func (p *Printer) appendValue(b, v []byte) []byte {
+	switch {
+	case v != nil && decode.Valid(v):
+		if bytes.ContainsAny(v, "\r\n") {
+			p.cbuf.Reset()
+			json.Compact(&p.cbuf, v) // cannot fail: the value is valid
+			return append(b, p.cbuf.Bytes()...)
+		}
+		return append(b, bytes.TrimSpace(v)...)
+	}
+	return appendText(b, v, "value_encoding")
+}
+
+// PrintKinesis writes a Kinesis record: in json as {stream, shard,
+// sequence, timestamp, key (the partition key), value}; in the other
+// formats as a record of topic stream, partition the shard's number and
+// offset 0.
+func (p *Printer) PrintKinesis(stream, shard string, num int32, seq string, ts int64, key, val []byte) {
+	if p.layout != nil || p.format == "table" {
+		p.Print(&kgo.Record{Topic: stream, Partition: num, Timestamp: time.UnixMilli(ts), Key: key, Value: val})
+		return
+	}
+	b := append(p.buf[:0], `{"stream":`...)
+	b = value.AppendString(b, stream)
+	b = append(b, `,"shard":`...)
+	b = value.AppendString(b, shard)
+	b = append(b, `,"sequence":`...)
+	b = value.AppendString(b, seq)
+	b = append(b, `,"timestamp":"`...)
+	b = value.AppendTime(b, ts)
+	b = append(b, `","key":`...)
+	b = appendText(b, key, "key_encoding")
+	b = append(b, `,"value":`...)
+	b = p.appendValue(b, val)
+	b = append(b, "}\n"...)
+	p.w.Write(b) // errors stick in the bufio.Writer and surface at flush
+	p.buf = b
 }
 
 // appendText appends bytes as null (nil), a JSON string (UTF-8), or a
