@@ -175,10 +175,11 @@ func (s genSink) Write(r *sink.Row) error {
 }
 
 // cell formats a value for a table: JSON, strings unquoted (invalid UTF-8
-// as \xNN), floats rounded to 6 decimals (exports keep the exact values).
+// as \xNN), floats to 6 significant digits, never in exponent form below
+// 10^15 (507.835551 shows as 507.836; exports keep the exact values).
 func cell(v value.Value) string {
 	if v.K == value.Float && !math.IsInf(v.F, 0) && !math.IsNaN(v.F) && math.Abs(v.F) < 1e15 {
-		return strconv.FormatFloat(math.Round(v.F*1e6)/1e6, 'f', -1, 64)
+		return roundFloat(v.F)
 	}
 	if v.K == value.String {
 		return string(value.AppendText(nil, v.S))
@@ -415,4 +416,16 @@ func (f *feed) wait() tea.Cmd {
 		}
 		return m
 	}
+}
+
+// roundFloat writes f with 6 significant digits (at most 6 decimals, and
+// none for numbers of 6 digits or more), without trailing zeros.
+func roundFloat(f float64) string {
+	if f == 0 {
+		return "0"
+	}
+	digits := int(math.Floor(math.Log10(math.Abs(f)))) + 1 // before the point
+	dec := min(max(6-digits, 0), 6)
+	p := math.Pow10(dec)
+	return strconv.FormatFloat(math.Round(f*p)/p, 'f', -1, 64)
 }

@@ -47,3 +47,17 @@ func TestFeedWarnsOfUnseenField(t *testing.T) {
 		t.Errorf("the Pipeline pane does not show the whole warning:\n%s", view)
 	}
 }
+
+func TestRoundFloat(t *testing.T) {
+	for _, tt := range []struct {
+		f    float64
+		want string
+	}{
+		{507.835551, "507.836"}, {457.03999999999996, "457.04"}, {0.000123456789, "0.000123"},
+		{1234567.891, "1234568"}, {-2.5, "-2.5"}, {0, "0"}, {99999.94, "99999.9"}, {0.1 + 0.2, "0.3"},
+	} {
+		if got := roundFloat(tt.f); got != tt.want {
+			t.Errorf("roundFloat(%v) = %s, want %s", tt.f, got, tt.want)
+		}
+	}
+}
