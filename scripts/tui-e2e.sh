@@ -153,7 +153,7 @@ keys BTab
 wait_for '\[Pipeline\]'
 keys Down Down
 keys d
-wait_whole 'delete stage 2 \(window: .* the state of the windows still open is discarded .* y deletes · n/esc keeps it'
+wait_whole 'delete stage 1:window \(.* the state of the windows still open is discarded .* y deletes · n/esc keeps it'
 capture 4-delete-question
 keys n
 wait_for 'not deleted'
@@ -192,7 +192,7 @@ capture 6-resized
 
 echo "6b. at 80x24 the delete question is shown whole"
 keys d
-wait_whole 'delete stage 2 \(window: .* the state of the windows still open is discarded .* y deletes · n/esc keeps it'
+wait_whole 'delete stage 1:window \(.* the state of the windows still open is discarded .* y deletes · n/esc keeps it'
 capture 6-delete-question-80x24
 keys n
 wait_for 'not deleted'

@@ -556,7 +556,7 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 			p.note, p.noteErr = "not deleted", false
 			return nil
 		}
-		what := fmt.Sprintf("deleted stage %d (%s)", i+1, p.p.Stages[i].Kind)
+		what := fmt.Sprintf("deleted stage %d:%s", i, p.p.Stages[i].Kind)
 		return p.apply(p.withStages(slices.Delete(slices.Clone(p.p.Stages), i, i+1), p.p.Time), what)
 	case p.prompt != "":
 		return p.promptKey(km)
@@ -595,7 +595,7 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 		}
 		stages := slices.Clone(p.p.Stages)
 		stages[p.sel], stages[to] = stages[to], stages[p.sel]
-		what := fmt.Sprintf("moved stage %d to %d", p.sel+1, to+1)
+		what := fmt.Sprintf("moved stage %d:%s to %d", p.sel, p.p.Stages[p.sel].Kind, to)
 		p.sel = to
 		return p.apply(p.withStages(stages, p.p.Time), what)
 	case key.Matches(km, k.Write):
@@ -611,7 +611,7 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 // deleteQuestion asks before deleting stage i, saying what is lost.
 func (p *pipelinePane) deleteQuestion(i int) string {
 	st := p.p.Stages[i]
-	q := fmt.Sprintf("delete stage %d (%s: %s)? ", i+1, st.Kind, stageLine(st))
+	q := fmt.Sprintf("delete stage %d:%s (%s)? ", i, st.Kind, stageLine(st))
 	if p.hasWindow() {
 		q += "The running pipeline restarts: the state of the windows still open is discarded and the counters start at zero. "
 	} else {
@@ -689,9 +689,9 @@ func (p *pipelinePane) formKey(km tea.KeyPressMsg) tea.Cmd {
 		if q == nil {
 			return nil
 		}
-		what := fmt.Sprintf("edited stage %d (%s)", f.index+1, f.kind)
+		what := fmt.Sprintf("edited stage %d:%s", f.index, f.kind)
 		if f.isNew {
-			what = fmt.Sprintf("added stage %d (%s)", f.index+1, f.kind)
+			what = fmt.Sprintf("added stage %d:%s", f.index, f.kind)
 			p.sel = f.index
 		}
 		p.form = nil
@@ -840,7 +840,8 @@ func (p *pipelinePane) View() string {
 	} else {
 		rows := make([][]string, len(p.p.Stages))
 		for i, st := range p.p.Stages {
-			rows[i] = []string{fmt.Sprint(i + 1), string(st.Kind), stageLine(st)}
+			// numbered as the spec's stages[i] and the dead letters' "i:kind"
+			rows[i] = []string{fmt.Sprint(i), string(st.Kind), stageLine(st)}
 		}
 		sel := p.sel
 		lines = append(lines, table(s, []string{"#", "STAGE", "DEFINITION"}, rows, p.w, sel)...)

@@ -177,7 +177,7 @@ func TestPipelinePaneWindowFormAndMoves(t *testing.T) {
 	// d asks first, saying the window state goes; n keeps the stage
 	m.pipe.sel = 0
 	runCmd(m, keys(m, "d"))
-	if v := ansi.Strip(m.Render()); !strings.Contains(v, "delete stage 1 (filter") || !strings.Contains(v, "the state of the windows") {
+	if v := ansi.Strip(m.Render()); !strings.Contains(v, "delete stage 0:filter (") || !strings.Contains(v, "the state of the windows") {
 		t.Fatalf("d does not ask:\n%s", v)
 	}
 	runCmd(m, keys(m, "n"))
