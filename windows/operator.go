@@ -83,10 +83,12 @@ type Operator struct {
 	lastPane *pane
 
 	// sessions
-	keys    map[string]*cachedKey
-	fireQ   sessionHeap
-	keepQ   sessionHeap
-	stale   int // queue items of evicted or merged sessions
+	keys map[string]*cachedKey
+	// the cached sessions (and those direct queued), each in one queue
+	// at most: an evicted or merged session leaves its queue at once, so
+	// nothing the cache dropped stays reachable from a queue
+	fireQ   sessionHeap // unfired, by end
+	keepQ   sessionHeap // fired and kept for lateness, by end+lateness
 	fireBuf []*session
 	// lower bounds of the times of the stored fire ('f') and keep ('l')
 	// index entries of keys not in the cache: Advance scans the store
@@ -143,8 +145,9 @@ type session struct {
 	entry
 	first, last int64
 	ks          *keySessions
-	fired, dead bool
-	gen         uint32
+	fired       bool
+	inQ         byte  // the queue holding s: 0 (none), 'f' or 'l'
+	qi          int32 // s's index in that queue
 }
 
 // New returns an operator for cfg.
@@ -556,8 +559,7 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 				s.cells[i].merge(&o.cfg.Aggs[i], &m.cells[i])
 			}
 			s.emits = max(s.emits, m.emits)
-			m.dead = true
-			o.stale++
+			o.dequeue(m)
 			o.nOpen--
 		}
 		ks.list = slices.Delete(ks.list, lo+1, hi)
@@ -571,15 +573,13 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 		o.emit(&s.entry, s.first, end)
 		if !s.fired || changed {
 			s.fired = true
-			s.gen++
-			heap.Push(&o.keepQ, qitem{addSat(end, o.cfg.Lateness), s, s.gen})
+			o.enqueue(s, 'l', addSat(end, o.cfg.Lateness))
 		}
 		return false
 	}
 	if s.fired || changed {
 		s.fired = false
-		s.gen++
-		heap.Push(&o.fireQ, qitem{end, s, s.gen})
+		o.enqueue(s, 'f', end)
 	}
 	return false
 }
@@ -665,10 +665,10 @@ func (o *Operator) readKey(r *reader, orderedKey string) *cachedKey {
 		end := addSat(s.last, gap)
 		if s.fired {
 			until := addSat(end, L)
-			heap.Push(&o.keepQ, qitem{until, s, 0})
+			o.enqueue(s, 'l', until)
 			ks.stored = append(ks.stored, indexKey('l', until, s.first, orderedKey))
 		} else {
-			heap.Push(&o.fireQ, qitem{end, s, 0})
+			o.enqueue(s, 'f', end)
 			ks.stored = append(ks.stored, indexKey('f', end, s.first, orderedKey))
 		}
 	}
@@ -743,16 +743,15 @@ func (o *Operator) readSession(r *reader, ks *keySessions) *session {
 	return s
 }
 
-// evictKey writes ks back if needed and drops it from the cache; its
-// sessions' queue items go stale.
+// evictKey writes ks back if needed and drops it from the cache and its
+// sessions from the queues.
 func (o *Operator) evictKey(ks *cachedKey) {
 	if ks.dirty {
 		o.writeKey(ks)
 	}
 	for _, s := range ks.list {
-		s.dead = true
+		o.dequeue(s)
 	}
-	o.stale += len(ks.list)
 	o.evicts++
 	o.complete = false
 	delete(o.keys, ks.str)
@@ -760,8 +759,7 @@ func (o *Operator) evictKey(ks *cachedKey) {
 }
 
 func (o *Operator) removeSession(s *session) {
-	s.dead = true
-	o.stale++
+	o.dequeue(s)
 	o.nOpen--
 	ks := o.keys[s.ks.str]
 	if i := slices.Index(ks.list, s); i >= 0 {
@@ -868,7 +866,7 @@ func (o *Operator) direct(kind byte, k, v []byte, orderedKey string) bool {
 		return true
 	}
 	ks.list = []*session{s}
-	heap.Push(&o.fireQ, qitem{readTime(k[1:9]), s, s.gen})
+	o.enqueue(s, 'f', readTime(k[1:9]))
 	return true
 }
 
@@ -897,12 +895,8 @@ func (o *Operator) fireSessions(upTo int64) {
 	w, L := o.w, o.cfg.Lateness
 	o.fireBuf = o.fireBuf[:0]
 	for len(o.fireQ) > 0 && o.fireQ[0].at <= upTo {
-		it := heap.Pop(&o.fireQ).(qitem)
-		if s := it.s; !s.dead && !s.fired && it.gen == s.gen {
-			o.fireBuf = append(o.fireBuf, s)
-		} else if s.dead && o.stale > 0 {
-			o.stale--
-		}
+		s := heap.Pop(&o.fireQ).(qitem).s
+		o.fireBuf = append(o.fireBuf, s)
 	}
 	slices.SortFunc(o.fireBuf, func(a, b *session) int {
 		if c := cmp.Compare(a.last, b.last); c != 0 {
@@ -932,8 +926,7 @@ func (o *Operator) fireSessions(upTo int64) {
 		}
 		ks.dirty = true
 		if addSat(end, L) > w {
-			s.gen++
-			heap.Push(&o.keepQ, qitem{addSat(end, L), s, s.gen})
+			o.enqueue(s, 'l', addSat(end, L))
 		} else {
 			o.removeSession(s)
 		}
@@ -942,44 +935,64 @@ func (o *Operator) fireSessions(upTo int64) {
 
 func (o *Operator) expireSessions(upTo int64) {
 	for len(o.keepQ) > 0 && o.keepQ[0].at <= upTo {
-		it := heap.Pop(&o.keepQ).(qitem)
-		if s := it.s; !s.dead && s.fired && it.gen == s.gen {
-			o.removeSession(s)
-		} else if s.dead && o.stale > 0 {
-			o.stale--
-		}
+		o.removeSession(heap.Pop(&o.keepQ).(qitem).s)
 	}
 }
 
-// purgeQueues drops the queue items of evicted or merged sessions once
-// they outnumber the live ones.
-func (o *Operator) purgeQueues() {
-	if o.stale < 1024 || o.stale < len(o.fireQ)+len(o.keepQ)-o.stale {
+// enqueue puts s in the queue of kind ('f' fire, 'l' keep) at time at,
+// taking it out of the queue it was in.
+func (o *Operator) enqueue(s *session, kind byte, at int64) {
+	q := &o.fireQ
+	if kind == 'l' {
+		q = &o.keepQ
+	}
+	if s.inQ == kind {
+		// a session that grew: move it within its queue
+		(*q)[s.qi].at = at
+		heap.Fix(q, int(s.qi))
 		return
 	}
-	for _, q := range []*sessionHeap{&o.fireQ, &o.keepQ} {
-		*q = slices.DeleteFunc(*q, func(it qitem) bool { return it.s.dead })
-		heap.Init(q)
+	o.dequeue(s)
+	s.inQ = kind
+	heap.Push(q, qitem{at, s})
+}
+
+// dequeue takes s out of its queue, if it is in one.
+func (o *Operator) dequeue(s *session) {
+	switch s.inQ {
+	case 'f':
+		heap.Remove(&o.fireQ, int(s.qi))
+	case 'l':
+		heap.Remove(&o.keepQ, int(s.qi))
 	}
-	o.stale = 0
 }
 
 type qitem struct {
-	at  int64
-	s   *session
-	gen uint32
+	at int64
+	s  *session
 }
 
+// sessionHeap is a queue of sessions by time; each session knows its
+// index in it, so that it can leave it (heap.Remove) when evicted.
 type sessionHeap []qitem
 
 func (h sessionHeap) Len() int           { return len(h) }
 func (h sessionHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h sessionHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *sessionHeap) Push(x any)        { *h = append(*h, x.(qitem)) }
+func (h sessionHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].s.qi, h[j].s.qi = int32(i), int32(j)
+}
+func (h *sessionHeap) Push(x any) {
+	it := x.(qitem)
+	it.s.qi = int32(len(*h))
+	*h = append(*h, it)
+}
 func (h *sessionHeap) Pop() any {
 	old := *h
 	it := old[len(old)-1]
+	old[len(old)-1] = qitem{}
 	*h = old[:len(old)-1]
+	it.s.inQ = 0
 	return it
 }
 
@@ -1045,7 +1058,6 @@ func (o *Operator) evictIfFull() {
 			}
 		}
 	}
-	o.purgeQueues()
 }
 
 // flushCache writes every dirty cached window to the store.
