@@ -1,6 +1,7 @@
 package windows_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -228,4 +229,65 @@ func BenchmarkSessionManyKeys(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
+}
+
+// TestInterruptStopsAdvance: Interrupt stops a long Advance within
+// checkEvery entries, over either store, for sessions and panes: the end
+// of the input fires 50,000 windows, and Interrupt comes with the first
+// row. The operator's error is then ErrInterrupted and it does nothing
+// more.
+func TestInterruptStopsAdvance(t *testing.T) {
+	const n = 50_000
+	shapes := []struct {
+		name string
+		spec windows.Spec
+	}{
+		{"session", windows.Spec{Type: windows.SessionType, Gap: 3600_000}},
+		{"tumbling", windows.Spec{Type: windows.TumblingType, Size: 3600_000}},
+	}
+	for _, be := range backends {
+		for _, sh := range shapes {
+			t.Run(be.name+"/"+sh.name, func(t *testing.T) {
+				var op *windows.Operator
+				rows, after := 0, 0
+				cfg := windows.Config{Window: sh.spec, Keys: []int{0}, Aggs: []windows.Agg{{Name: "n", Func: windows.Count, Arg: -1}},
+					Emit: func(*windows.Result) {
+						rows++
+						if rows == 1 {
+							op.Interrupt()
+						} else {
+							after++
+						}
+					},
+					Store: be.open(t, t.TempDir())}
+				op, err := windows.New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer op.Close()
+				row := make([]value.Value, 1)
+				for i := range n {
+					row[0] = value.OfString(fmt.Sprintf("k-%07d", i))
+					if _, err := op.Add(1_000_000+int64(i), row); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if ev, _ := op.Traffic(); ev == 0 {
+					t.Fatal("the cache never evicted: the windows are not in the store")
+				}
+				op.Flush()
+				if !errors.Is(op.Err(), windows.ErrInterrupted) {
+					t.Fatalf("Err() = %v after an interrupted Flush", op.Err())
+				}
+				t.Logf("%d rows after Interrupt", after)
+				if after > 2*1024 {
+					t.Fatalf("%d rows fired after Interrupt, of %d", after, n)
+				}
+				op.Advance(windows.EndOfInput)
+				if _, err := op.Add(1_000_000, row); err != nil || rows != after+1 {
+					t.Fatalf("the operator went on after the interruption: %d rows, Add: %v", rows, err)
+				}
+			})
+		}
+	}
 }

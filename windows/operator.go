@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -33,8 +34,18 @@ type Result struct {
 	Aggs       []value.Value
 }
 
-// fireChunk is how many stored sessions Advance loads before it fires them.
+// fireChunk is how many sessions Advance loads (and fires) at a time; it
+// checks for [Operator.Interrupt] between chunks.
 const fireChunk = 4096
+
+// checkEvery is how many entries (index entries scanned, windows fired)
+// Advance handles between two checks for [Operator.Interrupt].
+const checkEvery = 1024
+
+// ErrInterrupted is the operator's error after [Operator.Interrupt] stopped
+// an Advance before its end: some windows due fired, others not, so the
+// state is not one a checkpoint may take.
+var ErrInterrupted = errors.New("interrupted during a watermark advance")
 
 // Operator assigns records to windows, aggregates them and fires results as
 // the watermark advances. It is not safe for concurrent use: one goroutine
@@ -62,6 +73,8 @@ type Operator struct {
 	store      Store
 	cacheLimit int64 // 0: none
 	err        error
+	interrupt  atomic.Bool // set by Interrupt, from any goroutine
+	ticks      int         // entries since the last check of interrupt
 	w          int64
 	nOpen      int64
 	orderedKey []byte // of the record being added
@@ -190,6 +203,31 @@ func (o *Operator) Err() error { return o.err }
 
 // Close closes the store. The operator is unusable afterwards.
 func (o *Operator) Close() error { return o.store.Close() }
+
+// Interrupt makes a running or later Advance (or Flush) stop within about
+// a thousand entries, leaving Err ErrInterrupted: a watermark that fires or
+// expires millions of windows, most of them in the store, takes seconds to
+// minutes, and a run that is told to stop must not wait for it. It is the
+// only method safe to call from another goroutine. An Advance with nothing
+// to do is not interrupted.
+func (o *Operator) Interrupt() { o.interrupt.Store(true) }
+
+// stopping counts an entry handled by Advance and reports whether Advance
+// must stop: a store error, or Interrupt (checked every checkEvery
+// entries), which becomes the error.
+func (o *Operator) stopping() bool {
+	if o.err != nil {
+		return true
+	}
+	if o.ticks++; o.ticks >= checkEvery {
+		o.ticks = 0
+		if o.interrupt.Load() {
+			o.fail(ErrInterrupted)
+			return true
+		}
+	}
+	return false
+}
 
 func (o *Operator) fail(err error) {
 	if err != nil && o.err == nil {
@@ -442,6 +480,9 @@ func (o *Operator) firePane(p *pane, keep bool) {
 		}
 		slices.Sort(ks)
 		for _, k := range ks {
+			if o.stopping() {
+				return
+			}
 			e := p.byKey[k]
 			o.emit(&e.entry, p.start, p.end)
 			e.dirty = true
@@ -462,6 +503,9 @@ func (o *Operator) firePane(p *pane, keep bool) {
 	lo, hi := paneRange(p.start)
 	var e entry
 	o.fail(o.store.Scan(lo, hi, func(k, v []byte) bool {
+		if o.stopping() {
+			return false
+		}
 		if err := o.decodeEntry(v, &e); err != nil {
 			o.fail(err)
 			return false
@@ -492,11 +536,14 @@ func (o *Operator) dropPane(p *pane) {
 func (o *Operator) advancePanes(w int64) {
 	L := o.cfg.Lateness
 	n := 0
-	for n < len(o.open) && o.open[n].end <= w {
+	for n < len(o.open) && o.open[n].end <= w && o.err == nil {
 		p := o.open[n]
 		n++
 		keep := addSat(p.end, L) > w
 		o.firePane(p, keep)
+		if o.err != nil {
+			break // (interrupted: the state is ErrInterrupted's)
+		}
 		p.fired = true
 		if keep {
 			o.kept = insertByEnd(o.kept, p)
@@ -506,7 +553,7 @@ func (o *Operator) advancePanes(w int64) {
 	}
 	o.open = o.open[:copy(o.open, o.open[n:])]
 	n = 0
-	for n < len(o.kept) && addSat(o.kept[n].end, L) <= w {
+	for n < len(o.kept) && addSat(o.kept[n].end, L) <= w && !o.stopping() {
 		o.dropPane(o.kept[n])
 		n++
 	}
@@ -802,6 +849,9 @@ func (o *Operator) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more b
 	upTo, more = w, false
 	err := o.store.Scan(lo, appendTime([]byte{kind}, addSat(w, 1)), func(k, v []byte) bool {
 		o.scanned++
+		if o.stopping() {
+			return false
+		}
 		if len(k) < 17 {
 			o.fail(fmt.Errorf("%w: short index key", ErrCorrupt))
 			return false
@@ -872,7 +922,7 @@ func (o *Operator) direct(kind byte, k, v []byte, orderedKey string) bool {
 
 func (o *Operator) advanceSessions(w int64) {
 	var from []byte
-	for {
+	for o.err == nil {
 		upTo, more := o.loadDue('f', w, &from)
 		o.fireSessions(upTo)
 		o.evictIfFull()
@@ -881,7 +931,7 @@ func (o *Operator) advanceSessions(w int64) {
 		}
 	}
 	from = nil
-	for {
+	for o.err == nil {
 		upTo, more := o.loadDue('l', w, &from)
 		o.expireSessions(upTo)
 		o.evictIfFull()
@@ -891,13 +941,28 @@ func (o *Operator) advanceSessions(w int64) {
 	}
 }
 
+// fireSessions fires the queued sessions that end at or before upTo in
+// order of (last, first, key), a chunk of about fireChunk at a time (never
+// splitting a time, so the order is the same whatever the chunks).
 func (o *Operator) fireSessions(upTo int64) {
-	w, L := o.w, o.cfg.Lateness
-	o.fireBuf = o.fireBuf[:0]
-	for len(o.fireQ) > 0 && o.fireQ[0].at <= upTo {
-		s := heap.Pop(&o.fireQ).(qitem).s
-		o.fireBuf = append(o.fireBuf, s)
+	for len(o.fireQ) > 0 && o.fireQ[0].at <= upTo && o.err == nil {
+		o.fireBuf = o.fireBuf[:0]
+		var prev int64
+		for len(o.fireQ) > 0 && o.fireQ[0].at <= upTo {
+			if len(o.fireBuf) >= fireChunk && o.fireQ[0].at != prev {
+				break
+			}
+			it := heap.Pop(&o.fireQ).(qitem)
+			o.fireBuf = append(o.fireBuf, it.s)
+			prev = it.at
+		}
+		o.fireChunk()
 	}
+}
+
+// fireChunk fires the sessions in fireBuf.
+func (o *Operator) fireChunk() {
+	w, L := o.w, o.cfg.Lateness
 	slices.SortFunc(o.fireBuf, func(a, b *session) int {
 		if c := cmp.Compare(a.last, b.last); c != 0 {
 			return c
@@ -907,7 +972,14 @@ func (o *Operator) fireSessions(upTo int64) {
 		}
 		return strings.Compare(a.ks.str, b.ks.str)
 	})
-	for _, s := range o.fireBuf {
+	for i, s := range o.fireBuf {
+		if o.stopping() {
+			// the rest stays queued (the state is ErrInterrupted's anyway)
+			for _, s := range o.fireBuf[i:] {
+				o.enqueue(s, 'f', addSat(s.last, o.cfg.Window.Gap))
+			}
+			return
+		}
 		end := addSat(s.last, o.cfg.Window.Gap)
 		o.emit(&s.entry, s.first, end)
 		s.fired = true
@@ -934,7 +1006,7 @@ func (o *Operator) fireSessions(upTo int64) {
 }
 
 func (o *Operator) expireSessions(upTo int64) {
-	for len(o.keepQ) > 0 && o.keepQ[0].at <= upTo {
+	for len(o.keepQ) > 0 && o.keepQ[0].at <= upTo && !o.stopping() {
 		o.removeSession(heap.Pop(&o.keepQ).(qitem).s)
 	}
 }
