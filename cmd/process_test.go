@@ -541,6 +541,22 @@ func TestDlqReplayKilled(t *testing.T) {
 
 // largeKeysSpec is a session window per transaction id, one hour of gap:
 // every record opens a window of its own and none closes before the end.
+// writePayments writes n payments, each its own one-hour session (100,000
+// a second of event time), to dir/payments.jsonl and returns its path.
+func writePayments(t *testing.T, dir string, n int) string {
+	t.Helper()
+	input := filepath.Join(dir, "payments.jsonl")
+	f, err := os.Create(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := fixtures.Generate(f, "payments", fixtures.Options{Count: n, Seed: 5, Rate: 100_000}); err != nil {
+		t.Fatal(err)
+	}
+	return input
+}
+
 func largeKeysSpec(input, state string) string {
 	return "name: many-keys\nsource: {file: " + input + "}\ntime: {field: ts}\nstages:\n" +
 		"  - window: {session: {gap: 1h}, key: [txn_id], aggregate: {n: count(), amount: sum(amount)}}\n" +
@@ -587,15 +603,7 @@ func TestRunPebbleLargerThanMemory(t *testing.T) {
 	}
 	const limit = 128 << 20
 	dir := t.TempDir()
-	input := filepath.Join(dir, "payments.jsonl")
-	f, err := os.Create(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fixtures.Generate(f, "payments", fixtures.Options{Count: n, Seed: 5, Rate: 100_000}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	input := writePayments(t, dir, n)
 
 	mem, pebble := filepath.Join(dir, "memory"), filepath.Join(dir, "pebble")
 	os.Mkdir(mem, 0o755)
@@ -636,15 +644,7 @@ func TestRunPebbleSIGTERMMidAdvance(t *testing.T) {
 	bin := buildEddy(t)
 	const n = 400_000
 	dir := t.TempDir()
-	input := filepath.Join(dir, "payments.jsonl")
-	f, err := os.Create(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fixtures.Generate(f, "payments", fixtures.Options{Count: n, Seed: 5, Rate: 100_000}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	input := writePayments(t, dir, n)
 	runtest.WriteFile(t, dir, "p.yaml", largeKeysSpec(input, "state: {dir: st, backend: pebble, memory_limit: 128MiB}\n"))
 	out := filepath.Join(dir, "out.jsonl")
 
