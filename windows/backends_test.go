@@ -236,7 +236,7 @@ func BenchmarkSessionManyKeys(b *testing.B) {
 // its example (2 M records over 100,000 keys at memory_limit 128 MiB, a
 // key coming back every 10,000 s of event time on average), at 600,000
 // records: 30-minute sessions, the pebble backend with the budget split as
-// eddy run splits it (a 16 MiB decoded cache), against memory. It runs the
+// eddy run splits it (a 12.8 MiB decoded cache), against memory. It runs the
 // two in interleaved pairs and reports the median of the pairs' ratios
 // (pebble's time over memory's); docs/performance.md states the target.
 func BenchmarkSessionManyKeysRatio(b *testing.B) {
