@@ -7,7 +7,7 @@
 // integration, whose tests use their helpers); the restore protocol is
 // tested in process by go test ./job:
 //
-//	go test -tags process -count=1 ./cmd -run 'Killed|SIGINTBinary|LargerThanMemory'
+//	go test -tags process -count=1 ./cmd -run 'Killed|SIGINTBinary|LargerThanMemory|SIGTERMMidAdvance'
 
 package cmd
 
@@ -541,6 +541,22 @@ func TestDlqReplayKilled(t *testing.T) {
 
 // largeKeysSpec is a session window per transaction id, one hour of gap:
 // every record opens a window of its own and none closes before the end.
+// writePayments writes n payments, each its own one-hour session (100,000
+// a second of event time), to dir/payments.jsonl and returns its path.
+func writePayments(t *testing.T, dir string, n int) string {
+	t.Helper()
+	input := filepath.Join(dir, "payments.jsonl")
+	f, err := os.Create(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := fixtures.Generate(f, "payments", fixtures.Options{Count: n, Seed: 5, Rate: 100_000}); err != nil {
+		t.Fatal(err)
+	}
+	return input
+}
+
 func largeKeysSpec(input, state string) string {
 	return "name: many-keys\nsource: {file: " + input + "}\ntime: {field: ts}\nstages:\n" +
 		"  - window: {session: {gap: 1h}, key: [txn_id], aggregate: {n: count(), amount: sum(amount)}}\n" +
@@ -587,15 +603,7 @@ func TestRunPebbleLargerThanMemory(t *testing.T) {
 	}
 	const limit = 128 << 20
 	dir := t.TempDir()
-	input := filepath.Join(dir, "payments.jsonl")
-	f, err := os.Create(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fixtures.Generate(f, "payments", fixtures.Options{Count: n, Seed: 5, Rate: 100_000}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	input := writePayments(t, dir, n)
 
 	mem, pebble := filepath.Join(dir, "memory"), filepath.Join(dir, "pebble")
 	os.Mkdir(mem, 0o755)
@@ -622,5 +630,75 @@ func TestRunPebbleLargerThanMemory(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(pebble, "out.jsonl"))
 	if !bytes.Equal(a, b) {
 		t.Errorf("the rows differ: %d lines in memory, %d with pebble", bytes.Count(a, []byte("\n")), bytes.Count(b, []byte("\n")))
+	}
+}
+
+// TestRunPebbleSIGTERMMidAdvance: SIGTERM during the final watermark
+// advance of a pebble run (every one of 400,000 one-hour sessions fires at
+// the end of the input, most of them read back from the store) stops it
+// then, not once every window has fired: it used to be seen only between
+// batches, minutes later. The run exits with SIGTERM's code, having
+// written only part of the rows and no final checkpoint; run again, it
+// resumes from the last checkpoint and ends with every row once.
+func TestRunPebbleSIGTERMMidAdvance(t *testing.T) {
+	bin := buildEddy(t)
+	const n = 400_000
+	dir := t.TempDir()
+	input := writePayments(t, dir, n)
+	runtest.WriteFile(t, dir, "p.yaml", largeKeysSpec(input, "state: {dir: st, backend: pebble, memory_limit: 128MiB}\n"))
+	out := filepath.Join(dir, "out.jsonl")
+
+	cmd := exec.Command(bin, "run", "p.yaml")
+	cmd.Dir = dir
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// no session closes before the end of the input: the first rows are
+	// the final advance's
+	for lineCount(out) == 0 {
+		select {
+		case err := <-exited:
+			t.Fatalf("eddy run ended before the signal (%v): the final advance is too short to interrupt\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signalled := time.Now()
+	var code int
+	select {
+	case err := <-exited:
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	case <-time.After(60 * time.Second): // generous: it stops within about a second
+		cmd.Process.Kill()
+		t.Fatalf("eddy run still running 60 s after SIGTERM\n%s", stderr.String())
+	}
+	t.Logf("exited %v after SIGTERM, %d of %d rows written", time.Since(signalled).Round(time.Millisecond), lineCount(out), n)
+	if code != 143 {
+		t.Errorf("exit code %d, want 143\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped during a watermark advance, without a final checkpoint") {
+		t.Errorf("stderr does not say the advance was interrupted:\n%s", stderr.String())
+	}
+	if got := lineCount(out); got >= n {
+		t.Fatalf("%d rows written: the whole advance ran before the run stopped", got)
+	}
+
+	runToEnd(t, bin, "run", filepath.Join(dir, "p.yaml"))
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	slices.Sort(lines)
+	if len(lines) != n || len(slices.Compact(lines)) != n {
+		t.Fatalf("after the rerun %d rows, want each of the %d sessions once", len(lines), n)
 	}
 }

@@ -43,7 +43,10 @@ func (e *Engine) commit(ctx context.Context, c source.Committer) error {
 // only touched by the calling goroutine. A bounded source ends with Finish.
 // When src is a Committer and the engine tracks offsets, Run commits safe
 // offsets every CommitInterval, at the end, and when ctx is cancelled.
-// On cancellation it returns ctx's error without firing open windows.
+// On cancellation it returns ctx's error without firing open windows; a
+// watermark advance under way (one that fires or expires millions of
+// windows can take minutes) is interrupted within about a thousand windows,
+// and Run then returns [windows.ErrInterrupted] without a final checkpoint.
 func Run(ctx context.Context, src source.Source, e *Engine) error {
 	committer, _ := src.(source.Committer)
 	if !e.opts.TrackOffsets {
@@ -80,6 +83,9 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 	// the prefetcher's goroutine owns the source; this one the engine
 	pf := source.Prefetch(ctx, src, 2)
 	defer pf.Cancel()
+	if e.op != nil {
+		defer context.AfterFunc(ctx, e.op.Interrupt)()
+	}
 	if p, ok := src.(source.Partitioned); ok {
 		e.Expect(p.Partitions(), e.opts.Clock())
 	}
@@ -123,11 +129,20 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			}
 			return final(it.Err)
 		}
+		if ctx.Err() != nil {
+			// a batch and the cancellation came together: the batch is
+			// left to the next run (the final checkpoint is before it)
+			return final(ctx.Err())
+		}
 		if len(it.Batch.Added) > 0 {
 			e.StartAt(it.Batch.Added, e.opts.Clock())
 		}
 		err := e.Process(it.Batch.Records)
 		e.Done(it.Batch.Finished)
+		if err == nil && e.op != nil {
+			e.checkStore() // Done's advance may have been interrupted
+			err = e.err
+		}
 		if it.Batch.Pos != (source.FilePos{}) {
 			e.filePos = it.Batch.Pos
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/windows"
 )
 
 // Options are what a run takes besides its spec: replacements for parts of
@@ -260,6 +261,8 @@ func (j *Job) Run(ctx context.Context) (engine.Stats, error) {
 	if cause, ok := interruption(ctx); ok && errors.Is(runErr, context.Canceled) {
 		// (a signal after the end of a bounded input changes nothing)
 		runErr = stopped(runErr, closeErr, cause, r.st != nil)
+	} else if ok && errors.Is(runErr, windows.ErrInterrupted) {
+		runErr = interruptedAdvance(runErr, closeErr, cause, r.st != nil)
 	}
 	st := j.eng.Stats()
 	fmt.Fprintf(o.Stderr, "eddy: %s\n", st)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/windows"
 )
 
 // interruption returns the cause ctx was cancelled with, if it was
@@ -46,6 +47,27 @@ func stopped(runErr, closeErr, cause error, withState bool) error {
 		return fmt.Errorf("%w: stopped after the final checkpoint; run again to resume from it", cause)
 	}
 	return fmt.Errorf("%w: stopped before the end of the input (without a state section a rerun starts from the beginning)", cause)
+}
+
+// interruptedAdvance is the outcome of a run whose cancellation stopped a
+// watermark advance half-way (windows.ErrInterrupted): some of the windows
+// due were written, so no final checkpoint was taken, and a rerun resumes
+// from the one before, as after a crash.
+func interruptedAdvance(runErr, closeErr, cause error, withState bool) error {
+	rest := []error{runErr}
+	if j, ok := runErr.(interface{ Unwrap() []error }); ok {
+		rest = j.Unwrap()
+	}
+	rest = slices.DeleteFunc(rest, func(e error) bool {
+		return errors.Is(e, windows.ErrInterrupted) || errors.Is(e, context.Canceled)
+	})
+	if len(rest) > 0 || closeErr != nil {
+		return errors.Join(append(rest, closeErr)...)
+	}
+	if withState {
+		return fmt.Errorf("%w: stopped during a watermark advance, without a final checkpoint; run again to resume from the last checkpoint", cause)
+	}
+	return fmt.Errorf("%w: stopped during a watermark advance, before the end of the input (without a state section a rerun starts from the beginning)", cause)
 }
 
 // writeStats writes the final counters as one JSON object to path ("-":

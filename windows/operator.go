@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -33,8 +34,18 @@ type Result struct {
 	Aggs       []value.Value
 }
 
-// fireChunk is how many stored sessions Advance loads before it fires them.
+// fireChunk is how many sessions Advance loads (and fires) at a time; it
+// checks for [Operator.Interrupt] between chunks.
 const fireChunk = 4096
+
+// checkEvery is how many entries (index entries scanned, windows fired)
+// Advance handles between two checks for [Operator.Interrupt].
+const checkEvery = 1024
+
+// ErrInterrupted is the operator's error after [Operator.Interrupt] stopped
+// an Advance before its end: some windows due fired, others not, so the
+// state is not one a checkpoint may take.
+var ErrInterrupted = errors.New("interrupted during a watermark advance")
 
 // Operator assigns records to windows, aggregates them and fires results as
 // the watermark advances. It is not safe for concurrent use: one goroutine
@@ -62,6 +73,8 @@ type Operator struct {
 	store      Store
 	cacheLimit int64 // 0: none
 	err        error
+	interrupt  atomic.Bool // set by Interrupt, from any goroutine
+	ticks      int         // entries since the last check of interrupt
 	w          int64
 	nOpen      int64
 	orderedKey []byte // of the record being added
@@ -83,10 +96,12 @@ type Operator struct {
 	lastPane *pane
 
 	// sessions
-	keys    map[string]*cachedKey
-	fireQ   sessionHeap
-	keepQ   sessionHeap
-	stale   int // queue items of evicted or merged sessions
+	keys map[string]*cachedKey
+	// the cached sessions (and those direct queued), each in one queue
+	// at most: an evicted or merged session leaves its queue at once, so
+	// nothing the cache dropped stays reachable from a queue
+	fireQ   sessionHeap // unfired, by end
+	keepQ   sessionHeap // fired and kept for lateness, by end+lateness
 	fireBuf []*session
 	// lower bounds of the times of the stored fire ('f') and keep ('l')
 	// index entries of keys not in the cache: Advance scans the store
@@ -143,8 +158,9 @@ type session struct {
 	entry
 	first, last int64
 	ks          *keySessions
-	fired, dead bool
-	gen         uint32
+	fired       bool
+	inQ         byte  // the queue holding s: 0 (none), 'f' or 'l'
+	qi          int32 // s's index in that queue
 }
 
 // New returns an operator for cfg.
@@ -187,6 +203,31 @@ func (o *Operator) Err() error { return o.err }
 
 // Close closes the store. The operator is unusable afterwards.
 func (o *Operator) Close() error { return o.store.Close() }
+
+// Interrupt makes a running or later Advance (or Flush) stop within about
+// a thousand entries, leaving Err ErrInterrupted: a watermark that fires or
+// expires millions of windows, most of them in the store, takes seconds to
+// minutes, and a run that is told to stop must not wait for it. It is the
+// only method safe to call from another goroutine. An Advance with nothing
+// to do is not interrupted.
+func (o *Operator) Interrupt() { o.interrupt.Store(true) }
+
+// stopping counts an entry handled by Advance and reports whether Advance
+// must stop: a store error, or Interrupt (checked every checkEvery
+// entries), which becomes the error.
+func (o *Operator) stopping() bool {
+	if o.err != nil {
+		return true
+	}
+	if o.ticks++; o.ticks >= checkEvery {
+		o.ticks = 0
+		if o.interrupt.Load() {
+			o.fail(ErrInterrupted)
+			return true
+		}
+	}
+	return false
+}
 
 func (o *Operator) fail(err error) {
 	if err != nil && o.err == nil {
@@ -439,6 +480,9 @@ func (o *Operator) firePane(p *pane, keep bool) {
 		}
 		slices.Sort(ks)
 		for _, k := range ks {
+			if o.stopping() {
+				return
+			}
 			e := p.byKey[k]
 			o.emit(&e.entry, p.start, p.end)
 			e.dirty = true
@@ -459,6 +503,9 @@ func (o *Operator) firePane(p *pane, keep bool) {
 	lo, hi := paneRange(p.start)
 	var e entry
 	o.fail(o.store.Scan(lo, hi, func(k, v []byte) bool {
+		if o.stopping() {
+			return false
+		}
 		if err := o.decodeEntry(v, &e); err != nil {
 			o.fail(err)
 			return false
@@ -489,11 +536,14 @@ func (o *Operator) dropPane(p *pane) {
 func (o *Operator) advancePanes(w int64) {
 	L := o.cfg.Lateness
 	n := 0
-	for n < len(o.open) && o.open[n].end <= w {
+	for n < len(o.open) && o.open[n].end <= w && o.err == nil {
 		p := o.open[n]
 		n++
 		keep := addSat(p.end, L) > w
 		o.firePane(p, keep)
+		if o.err != nil {
+			break // (interrupted: the state is ErrInterrupted's)
+		}
 		p.fired = true
 		if keep {
 			o.kept = insertByEnd(o.kept, p)
@@ -503,7 +553,7 @@ func (o *Operator) advancePanes(w int64) {
 	}
 	o.open = o.open[:copy(o.open, o.open[n:])]
 	n = 0
-	for n < len(o.kept) && addSat(o.kept[n].end, L) <= w {
+	for n < len(o.kept) && addSat(o.kept[n].end, L) <= w && !o.stopping() {
 		o.dropPane(o.kept[n])
 		n++
 	}
@@ -556,8 +606,7 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 				s.cells[i].merge(&o.cfg.Aggs[i], &m.cells[i])
 			}
 			s.emits = max(s.emits, m.emits)
-			m.dead = true
-			o.stale++
+			o.dequeue(m)
 			o.nOpen--
 		}
 		ks.list = slices.Delete(ks.list, lo+1, hi)
@@ -571,15 +620,13 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 		o.emit(&s.entry, s.first, end)
 		if !s.fired || changed {
 			s.fired = true
-			s.gen++
-			heap.Push(&o.keepQ, qitem{addSat(end, o.cfg.Lateness), s, s.gen})
+			o.enqueue(s, 'l', addSat(end, o.cfg.Lateness))
 		}
 		return false
 	}
 	if s.fired || changed {
 		s.fired = false
-		s.gen++
-		heap.Push(&o.fireQ, qitem{end, s, s.gen})
+		o.enqueue(s, 'f', end)
 	}
 	return false
 }
@@ -665,10 +712,10 @@ func (o *Operator) readKey(r *reader, orderedKey string) *cachedKey {
 		end := addSat(s.last, gap)
 		if s.fired {
 			until := addSat(end, L)
-			heap.Push(&o.keepQ, qitem{until, s, 0})
+			o.enqueue(s, 'l', until)
 			ks.stored = append(ks.stored, indexKey('l', until, s.first, orderedKey))
 		} else {
-			heap.Push(&o.fireQ, qitem{end, s, 0})
+			o.enqueue(s, 'f', end)
 			ks.stored = append(ks.stored, indexKey('f', end, s.first, orderedKey))
 		}
 	}
@@ -743,16 +790,15 @@ func (o *Operator) readSession(r *reader, ks *keySessions) *session {
 	return s
 }
 
-// evictKey writes ks back if needed and drops it from the cache; its
-// sessions' queue items go stale.
+// evictKey writes ks back if needed and drops it from the cache and its
+// sessions from the queues.
 func (o *Operator) evictKey(ks *cachedKey) {
 	if ks.dirty {
 		o.writeKey(ks)
 	}
 	for _, s := range ks.list {
-		s.dead = true
+		o.dequeue(s)
 	}
-	o.stale += len(ks.list)
 	o.evicts++
 	o.complete = false
 	delete(o.keys, ks.str)
@@ -760,8 +806,7 @@ func (o *Operator) evictKey(ks *cachedKey) {
 }
 
 func (o *Operator) removeSession(s *session) {
-	s.dead = true
-	o.stale++
+	o.dequeue(s)
 	o.nOpen--
 	ks := o.keys[s.ks.str]
 	if i := slices.Index(ks.list, s); i >= 0 {
@@ -804,6 +849,9 @@ func (o *Operator) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more b
 	upTo, more = w, false
 	err := o.store.Scan(lo, appendTime([]byte{kind}, addSat(w, 1)), func(k, v []byte) bool {
 		o.scanned++
+		if o.stopping() {
+			return false
+		}
 		if len(k) < 17 {
 			o.fail(fmt.Errorf("%w: short index key", ErrCorrupt))
 			return false
@@ -868,13 +916,13 @@ func (o *Operator) direct(kind byte, k, v []byte, orderedKey string) bool {
 		return true
 	}
 	ks.list = []*session{s}
-	heap.Push(&o.fireQ, qitem{readTime(k[1:9]), s, s.gen})
+	o.enqueue(s, 'f', readTime(k[1:9]))
 	return true
 }
 
 func (o *Operator) advanceSessions(w int64) {
 	var from []byte
-	for {
+	for o.err == nil {
 		upTo, more := o.loadDue('f', w, &from)
 		o.fireSessions(upTo)
 		o.evictIfFull()
@@ -883,7 +931,7 @@ func (o *Operator) advanceSessions(w int64) {
 		}
 	}
 	from = nil
-	for {
+	for o.err == nil {
 		upTo, more := o.loadDue('l', w, &from)
 		o.expireSessions(upTo)
 		o.evictIfFull()
@@ -893,17 +941,28 @@ func (o *Operator) advanceSessions(w int64) {
 	}
 }
 
+// fireSessions fires the queued sessions that end at or before upTo in
+// order of (last, first, key), a chunk of about fireChunk at a time (never
+// splitting a time, so the order is the same whatever the chunks).
 func (o *Operator) fireSessions(upTo int64) {
-	w, L := o.w, o.cfg.Lateness
-	o.fireBuf = o.fireBuf[:0]
-	for len(o.fireQ) > 0 && o.fireQ[0].at <= upTo {
-		it := heap.Pop(&o.fireQ).(qitem)
-		if s := it.s; !s.dead && !s.fired && it.gen == s.gen {
-			o.fireBuf = append(o.fireBuf, s)
-		} else if s.dead && o.stale > 0 {
-			o.stale--
+	for len(o.fireQ) > 0 && o.fireQ[0].at <= upTo && o.err == nil {
+		o.fireBuf = o.fireBuf[:0]
+		var prev int64
+		for len(o.fireQ) > 0 && o.fireQ[0].at <= upTo {
+			if len(o.fireBuf) >= fireChunk && o.fireQ[0].at != prev {
+				break
+			}
+			it := heap.Pop(&o.fireQ).(qitem)
+			o.fireBuf = append(o.fireBuf, it.s)
+			prev = it.at
 		}
+		o.fireChunk()
 	}
+}
+
+// fireChunk fires the sessions in fireBuf.
+func (o *Operator) fireChunk() {
+	w, L := o.w, o.cfg.Lateness
 	slices.SortFunc(o.fireBuf, func(a, b *session) int {
 		if c := cmp.Compare(a.last, b.last); c != 0 {
 			return c
@@ -913,7 +972,14 @@ func (o *Operator) fireSessions(upTo int64) {
 		}
 		return strings.Compare(a.ks.str, b.ks.str)
 	})
-	for _, s := range o.fireBuf {
+	for i, s := range o.fireBuf {
+		if o.stopping() {
+			// the rest stays queued (the state is ErrInterrupted's anyway)
+			for _, s := range o.fireBuf[i:] {
+				o.enqueue(s, 'f', addSat(s.last, o.cfg.Window.Gap))
+			}
+			return
+		}
 		end := addSat(s.last, o.cfg.Window.Gap)
 		o.emit(&s.entry, s.first, end)
 		s.fired = true
@@ -932,8 +998,7 @@ func (o *Operator) fireSessions(upTo int64) {
 		}
 		ks.dirty = true
 		if addSat(end, L) > w {
-			s.gen++
-			heap.Push(&o.keepQ, qitem{addSat(end, L), s, s.gen})
+			o.enqueue(s, 'l', addSat(end, L))
 		} else {
 			o.removeSession(s)
 		}
@@ -941,45 +1006,65 @@ func (o *Operator) fireSessions(upTo int64) {
 }
 
 func (o *Operator) expireSessions(upTo int64) {
-	for len(o.keepQ) > 0 && o.keepQ[0].at <= upTo {
-		it := heap.Pop(&o.keepQ).(qitem)
-		if s := it.s; !s.dead && s.fired && it.gen == s.gen {
-			o.removeSession(s)
-		} else if s.dead && o.stale > 0 {
-			o.stale--
-		}
+	for len(o.keepQ) > 0 && o.keepQ[0].at <= upTo && !o.stopping() {
+		o.removeSession(heap.Pop(&o.keepQ).(qitem).s)
 	}
 }
 
-// purgeQueues drops the queue items of evicted or merged sessions once
-// they outnumber the live ones.
-func (o *Operator) purgeQueues() {
-	if o.stale < 1024 || o.stale < len(o.fireQ)+len(o.keepQ)-o.stale {
+// enqueue puts s in the queue of kind ('f' fire, 'l' keep) at time at,
+// taking it out of the queue it was in.
+func (o *Operator) enqueue(s *session, kind byte, at int64) {
+	q := &o.fireQ
+	if kind == 'l' {
+		q = &o.keepQ
+	}
+	if s.inQ == kind {
+		// a session that grew: move it within its queue
+		(*q)[s.qi].at = at
+		heap.Fix(q, int(s.qi))
 		return
 	}
-	for _, q := range []*sessionHeap{&o.fireQ, &o.keepQ} {
-		*q = slices.DeleteFunc(*q, func(it qitem) bool { return it.s.dead })
-		heap.Init(q)
+	o.dequeue(s)
+	s.inQ = kind
+	heap.Push(q, qitem{at, s})
+}
+
+// dequeue takes s out of its queue, if it is in one.
+func (o *Operator) dequeue(s *session) {
+	switch s.inQ {
+	case 'f':
+		heap.Remove(&o.fireQ, int(s.qi))
+	case 'l':
+		heap.Remove(&o.keepQ, int(s.qi))
 	}
-	o.stale = 0
 }
 
 type qitem struct {
-	at  int64
-	s   *session
-	gen uint32
+	at int64
+	s  *session
 }
 
+// sessionHeap is a queue of sessions by time; each session knows its
+// index in it, so that it can leave it (heap.Remove) when evicted.
 type sessionHeap []qitem
 
 func (h sessionHeap) Len() int           { return len(h) }
 func (h sessionHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h sessionHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *sessionHeap) Push(x any)        { *h = append(*h, x.(qitem)) }
+func (h sessionHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].s.qi, h[j].s.qi = int32(i), int32(j)
+}
+func (h *sessionHeap) Push(x any) {
+	it := x.(qitem)
+	it.s.qi = int32(len(*h))
+	*h = append(*h, it)
+}
 func (h *sessionHeap) Pop() any {
 	old := *h
 	it := old[len(old)-1]
+	old[len(old)-1] = qitem{}
 	*h = old[:len(old)-1]
+	it.s.inQ = 0
 	return it
 }
 
@@ -1045,7 +1130,6 @@ func (o *Operator) evictIfFull() {
 			}
 		}
 	}
-	o.purgeQueues()
 }
 
 // flushCache writes every dirty cached window to the store.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/eddyhq/eddy/windows"
@@ -28,7 +29,7 @@ type Options struct {
 	// cache. Default 512 MiB.
 	MemoryLimit int64
 	// CacheBytes overrides the decoded cache's share of the budget (a
-	// quarter); tests set it small to make the cache evict.
+	// fifth); tests set it small to make the cache evict.
 	CacheBytes int64
 	// FS is the file system; nil is the OS's. Tests inject faults (a
 	// full disk).
@@ -52,17 +53,25 @@ func (o Options) cacheBytes() int64 {
 	if o.CacheBytes > 0 {
 		return o.CacheBytes
 	}
-	return o.budget() / 4
+	return o.budget() / 5
 }
 func (o Options) memtableBytes() int64 { return clamp(o.budget()/16, 4<<20, 64<<20) }
 func (o Options) blockBytes() int64    { return clamp(o.budget()/8, 8<<20, 256<<20) }
 
+// otherBytes is the resident memory neither the Go heap nor Pebble's
+// cache accounts for: code, stacks, the collector's own, the heap's
+// fragmentation. 48 MiB (and a quarter of the budget for the decoded
+// cache) held while the block cache stayed empty (see openLive); with it
+// full, TestRunPebbleLargerThanMemory peaked at 128 MiB of 128, with 64
+// MiB and a fifth at 122 MiB.
+const otherBytes = 64 << 20
+
 // HeapLimit is the Go heap the process should keep to (a soft limit for
 // the collector) so that with Pebble's memory, which is not on the Go heap,
 // it stays within MemoryLimit: what is left after two memtables, the block
-// cache and 48 MiB of code and other memory the collector does not manage.
+// cache and otherBytes.
 func (o Options) HeapLimit() int64 {
-	return max(o.limit()-2*o.memtableBytes()-o.blockBytes()-48<<20, o.limit()/4)
+	return max(o.limit()-memtables*o.memtableBytes()-o.blockBytes()-otherBytes, o.limit()/4)
 }
 
 func clamp(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
@@ -70,6 +79,10 @@ func clamp(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
 // commitBytes is the size at which the pending batch is committed to the
 // live store (without sync: durability comes from checkpoints).
 const commitBytes = 4 << 20
+
+// memtables is how many memtables Pebble may hold (one being filled, one
+// being flushed) before it stops writes.
+const memtables = 2
 
 // Store is a [windows.Store] in Pebble. Like the operator that uses it, it
 // is not safe for concurrent use.
@@ -106,7 +119,10 @@ func (s *Store) HeapLimit() int64 { return s.opts.HeapLimit() }
 func (s *Store) openLive() error {
 	s.bg = &background{failed: make(chan struct{})}
 	if s.cache == nil {
-		s.cache = pebble.NewCache(s.opts.blockBytes())
+		// Pebble reserves its memtables in the block cache: without
+		// room for them (two, MemTableStopWritesThreshold) the cache held
+		// no block at all once the second one was allocated
+		s.cache = pebble.NewCache(s.opts.blockBytes() + memtables*s.opts.memtableBytes())
 	}
 	lo := &pebble.Options{
 		FS:                          s.opts.FS,
@@ -114,14 +130,24 @@ func (s *Store) openLive() error {
 		EventListener:               &pebble.EventListener{BackgroundError: s.bg.set},
 		Cache:                       s.cache,
 		MemTableSize:                uint64(s.opts.memtableBytes()),
-		MemTableStopWritesThreshold: 2,
+		MemTableStopWritesThreshold: memtables,
 		// the live store is scratch: durability comes from the
 		// checkpoints, which flush the memtable first
 		DisableWAL: true,
 	}
 	lo.EnsureDefaults()
+	// Sessions delete their entries as they fire: every table is dense
+	// with tombstones, and compacting them at once rewrote the whole store
+	// after each flush, leaving the block cache cold (a hit rate of 7 % in
+	// BenchmarkSessionManyKeys). The L0 and level thresholds still bound
+	// what a read visits.
+	lo.Experimental.TombstoneDenseCompactionThreshold = -1
 	for i := range lo.Levels {
 		lo.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		// the store is scratch on a local disk: reading blocks back
+		// (most reads miss the block cache) cost more in decompression
+		// than the smaller files save
+		lo.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	db, err := openPebble(filepath.Join(s.opts.Dir, "live"), lo)
 	if err != nil {
