@@ -62,7 +62,7 @@ func TestIntegrationWorkbench(t *testing.T) {
 	d.untilText("in 61 passed 60 filtered 0 dead 1")
 
 	d.press("tab", "a", "f", `event == "purchase"`, "enter")
-	d.untilText("added stage 1 (filter)")
+	d.untilText("added stage 0:filter")
 	kcatLines(t, env.brokers, topic, clickBatch(60, 30, base))
 	s := d.until("the filter's counters", func(s string) bool { in, _, _, _, _ := counters(s); return in == 31 })
 	if in, passed, filtered, dead, late := counters(s); passed != 10 || filtered != 20 || dead != 1 || in != passed+filtered+dead+late {
@@ -72,7 +72,7 @@ func TestIntegrationWorkbench(t *testing.T) {
 	d.press("a", "w", "tab", "ctrl+u", "1s", "tab", "country", "tab", "ctrl+u", "orders: count()")
 	d.untilText("valid · enter applies")
 	d.press("enter")
-	d.untilText("added stage 2 (window)")
+	d.untilText("added stage 1:window")
 	kcatLines(t, env.brokers, topic, clickBatch(90, 60, base))
 	d.press("tab")
 	s = d.untilText("orders per window, top 2 keys")

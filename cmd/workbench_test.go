@@ -114,7 +114,7 @@ func (d *driver) untilText(s string) string {
 	return d.until(fmt.Sprintf("%q", s), func(sc string) bool { return strings.Contains(sc, s) })
 }
 
-var statusRe = regexp.MustCompile(`in (\d+) passed (\d+) filtered (\d+) dead (\d+) late (\d+)`)
+var statusRe = regexp.MustCompile(`in (\d+) (?:passed|ok) (\d+) (?:filtered|filt) (\d+) dead (\d+) late (\d+)`)
 
 // counters reads the status bar's counters.
 func counters(s string) (in, passed, filtered, dead, late int) {
@@ -165,7 +165,7 @@ func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
 
 	// a filter: records produced from now on go through it
 	d.press("tab", "a", "f", `event == "purchase"`, "enter")
-	d.untilText("added stage 1 (filter)")
+	d.untilText("added stage 0:filter")
 	runtest.Produce(t, addr, clickBatch(60, 30, base)...)
 	s := d.until("the filter's counters", func(s string) bool { in, _, _, _, _ := counters(s); return in == 31 })
 	in, passed, filtered, dead, late := counters(s)
@@ -177,7 +177,7 @@ func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
 	d.press("a", "w", "tab", "ctrl+u", "1s", "tab", "country", "tab", "ctrl+u", "orders: count(), revenue: sum(amount)")
 	d.untilText("valid · enter applies")
 	d.press("enter")
-	d.untilText("added stage 2 (window)")
+	d.untilText("added stage 1:window")
 	runtest.Produce(t, addr, clickBatch(90, 60, base)...)
 	d.press("tab")
 	s = d.untilText("orders per window, top 2 keys")

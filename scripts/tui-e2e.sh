@@ -97,27 +97,27 @@ wait_for '\[Pipeline\]'
 keys a
 wait_for 'add a stage'
 keys f
-wait_for 'new stage 1: filter'
+wait_for 'new stage 0:filter'
 text 'event == "purchase"'
 wait_for 'valid · enter applies'
 capture 3-filter-form
 keys Enter
-wait_for 'added stage 1 \(filter\)'
-wait_for 'passed [1-9][0-9]* filtered [1-9][0-9]*'
+wait_for 'added stage 0:filter'
+wait_for '(passed|ok) [1-9][0-9]* (filtered|filt) [1-9][0-9]*'
 capture 3-filter-applied
 
 echo "4. add a tumbling window; rows and a chart appear"
 keys a
 wait_for 'add a stage'
 keys w
-wait_for 'new stage 2: window'
+wait_for 'new stage 1:window'
 keys Tab C-u; text '1s'
 keys Tab C-u; text 'country'
 keys Tab C-u; text 'orders: count(), revenue: sum(amount)'
 wait_for 'valid · enter applies'
 capture 4-window-form
 keys Enter
-wait_for 'added stage 2 \(window\)'
+wait_for 'added stage 1:window'
 keys Tab
 wait_for '\[Results\]'
 wait_for 'window_start +window_end +orders +revenue' 40

@@ -571,7 +571,9 @@ func (m *Model) Render() string {
 	status := " " + strings.Join(append(slices.Clip(base), msgs...), " │ ")
 	var msgLines []string
 	if lipgloss.Width(status) > w && len(msgs) > 0 {
-		status = " " + strings.Join(base, " │ ")
+		if status = " " + strings.Join(base, " │ "); lipgloss.Width(status) > w {
+			status = " " + strings.Join(m.compactStatus(base, w), " │ ")
+		}
 		for _, t := range msgs {
 			st := s.Dim
 			if strings.HasPrefix(t, "error: ") {
@@ -582,6 +584,8 @@ func (m *Model) Render() string {
 			}
 		}
 		msgLines = msgLines[:min(len(msgLines), max(m.bodyHeight()-3, 1))]
+	} else if lipgloss.Width(status) > w {
+		status = " " + strings.Join(m.compactStatus(base, w), " │ ")
 	}
 	bh := m.bodyHeight() - len(msgLines)
 	m.sizeActive(bh)
@@ -657,6 +661,31 @@ func (m *Model) statusParts() (base, msgs []string) {
 		msgs = append(msgs, "error: "+m.lastErr)
 	}
 	return parts, msgs
+}
+
+// compactStatus shortens the status fields until they fit w (the
+// counters' short labels, then the stage count, the lag or line and the
+// rate go), so the counters are read whole rather than cut with "…".
+func (m *Model) compactStatus(base []string, w int) []string {
+	fits := func(p []string) bool { return 1+lipgloss.Width(strings.Join(p, " │ ")) <= w }
+	out := slices.Clone(base)
+	st := m.stats
+	for i, p := range out {
+		if strings.HasPrefix(p, "in ") {
+			out[i] = fmt.Sprintf("in %d ok %d filt %d dead %d late %d", st.In, st.Passed, st.Filtered, st.Dead, st.Late)
+		}
+		if strings.HasSuffix(p, " rows") && strings.Contains(p, " stages, ") {
+			out[i] = p[strings.Index(p, ", ")+2:]
+		}
+	}
+	drop := func(match func(string) bool) {
+		if !fits(out) {
+			out = slices.DeleteFunc(out, match)
+		}
+	}
+	drop(func(p string) bool { return strings.HasPrefix(p, "lag ") || strings.HasPrefix(p, "line ") })
+	drop(func(p string) bool { return strings.HasSuffix(p, " ev/s") })
+	return out
 }
 
 // human formats a rate with k/M suffixes.

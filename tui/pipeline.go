@@ -885,11 +885,11 @@ func (p *pipelinePane) View() string {
 func (p *pipelinePane) formView() []string {
 	s := p.c.Styles
 	f := p.form
-	verb := "edit stage " + fmt.Sprint(f.index+1)
+	verb := "edit stage " + fmt.Sprint(f.index)
 	if f.isNew {
-		verb = "new stage " + fmt.Sprint(f.index+1)
+		verb = "new stage " + fmt.Sprint(f.index)
 	}
-	lines := []string{"", s.Title.Render(fmt.Sprintf("%s: %s", verb, f.kind))}
+	lines := []string{"", s.Title.Render(fmt.Sprintf("%s:%s", verb, f.kind))}
 	width := 0
 	for _, fl := range f.fields {
 		width = max(width, len(fl.label))
