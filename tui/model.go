@@ -664,8 +664,8 @@ func (m *Model) statusParts() (base, msgs []string) {
 }
 
 // compactStatus shortens the status fields until they fit w (the
-// counters' short labels, then the stage count, the lag or line and the
-// rate go), so the counters are read whole rather than cut with "…".
+// counters' short labels, then the stage count, the rate and the lag or
+// line go), so the counters are read whole rather than cut with "…".
 func (m *Model) compactStatus(base []string, w int) []string {
 	fits := func(p []string) bool { return 1+lipgloss.Width(strings.Join(p, " │ ")) <= w }
 	out := slices.Clone(base)
@@ -683,8 +683,8 @@ func (m *Model) compactStatus(base []string, w int) []string {
 			out = slices.DeleteFunc(out, match)
 		}
 	}
+	drop(func(p string) bool { return strings.HasSuffix(p, " ev/s") }) // the Records pane charts it
 	drop(func(p string) bool { return strings.HasPrefix(p, "lag ") || strings.HasPrefix(p, "line ") })
-	drop(func(p string) bool { return strings.HasSuffix(p, " ev/s") })
 	return out
 }
 
