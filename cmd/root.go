@@ -49,6 +49,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	acceptKafkaFlagsFirst(root)
 	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd())
+	root.AddCommand(withKafkaFlags(newDeployCmd()))
 	// the commands that talk to Kafka
 	for _, c := range []*cobra.Command{newRunCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
 		root.AddCommand(withKafkaFlags(c))
