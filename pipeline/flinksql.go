@@ -232,6 +232,7 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	kafka := o.Topic != "" || p.Source.Kafka != nil
 	var notes []string
 	coerced := map[string]Type{}
+	g.coerced = coerced
 
 	// the stages, as views; the source fields are recorded until the
 	// first project (after it, names are the projection's columns)
@@ -390,15 +391,13 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 		b.WriteString(v)
 		b.WriteString("\n\n")
 	}
-	b.WriteString(rows)
-	b.WriteString("\n\n")
 	for _, s := range sinks {
 		b.WriteString(s)
 		b.WriteString("\n\n")
 	}
 	var inserts []string
 	for i, s := range sinkNames {
-		inserts = append(inserts, fmt.Sprintf("INSERT INTO %s\nSELECT %s FROM %s;", flinkIdent(s), g.sinkSelect(i, rowCols), flinkIdent(flinkRows)))
+		inserts = append(inserts, fmt.Sprintf("INSERT INTO %s\nSELECT %s FROM (\n  %s\n) AS %s;", flinkIdent(s), g.sinkSelect(i, rowCols), rows, flinkIdent(flinkRows)))
 	}
 	if len(inserts) == 1 {
 		b.WriteString(inserts[0])
@@ -543,8 +542,11 @@ func (g *sqlGen) flinkWindow(w *WindowStage, path, prev string, projected bool, 
 		out = append(out, flinkCol{name: a.Name, typ: typ})
 	}
 	group := append(append([]string{}, keys...), "window_start", "window_end")
-	view := fmt.Sprintf("CREATE TEMPORARY VIEW %s AS\nSELECT %s\nFROM TABLE(\n  %s)\nWHERE %s > %s\nGROUP BY %s;",
-		flinkIdent(flinkRows), strings.Join(sel, ",\n  "), tvf, flinkIdent(flinkTime), flinkNoTime, strings.Join(group, ", "))
+	// the window query goes into each INSERT, not into a view: Flink 1.20
+	// writes a view's SESSION(... PARTITION BY (a, b) ...) back without
+	// the parentheses and then fails to read it ("Column 'b' not found")
+	view := fmt.Sprintf("SELECT %s\n  FROM TABLE(\n    %s)\n  WHERE %s > %s\n  GROUP BY %s",
+		strings.Join(sel, ",\n    "), tvf, flinkIdent(flinkTime), flinkNoTime, strings.Join(group, ", "))
 	return view, out, nil
 }
 
@@ -862,6 +864,11 @@ func (g *sqlGen) flinkType(e Expr, coerced map[string]Type) string {
 	if err != nil {
 		return ""
 	}
+	return g.nodeType(tree.Node, coerced)
+}
+
+// nodeType is the Flink type of an expression node, "" when unknown.
+func (g *sqlGen) nodeType(n ast.Node, coerced map[string]Type) string {
 	var typ func(n ast.Node) string
 	typ = func(n ast.Node) string {
 		switch n := n.(type) {
@@ -937,7 +944,7 @@ func (g *sqlGen) flinkType(e Expr, coerced map[string]Type) string {
 		}
 		return ""
 	}
-	return typ(tree.Node)
+	return typ(n)
 }
 
 // flinkParseTime is a Flink SQL expression reading event time from a STRING

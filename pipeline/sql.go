@@ -70,6 +70,7 @@ type sqlGen struct {
 	fields   *flinkFields
 	sinkKeys [][]string        // the record-key fields of each Flink sink
 	proj     map[string]string // Flink types of the last project's columns
+	coerced  map[string]Type   // the fields coerce stages type
 }
 
 // SQLError is an untranslatable construct in a pipeline.
@@ -464,6 +465,11 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 		case "+":
 			_, ls := n.Left.(*ast.StringNode)
 			_, rs := n.Right.(*ast.StringNode)
+			if t.g.flink {
+				// typed columns say whether + concatenates
+				ls = ls || t.g.nodeType(n.Left, t.g.coerced) == "STRING"
+				rs = rs || t.g.nodeType(n.Right, t.g.coerced) == "STRING"
+			}
 			if ls || rs {
 				return "(" + l + " || " + r + ")", nil
 			}

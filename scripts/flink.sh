@@ -38,7 +38,9 @@ POM=$SCRIPT_DIR/flink/pom.xml
 FLINK_VERSION=${EDDY_FLINK_VERSION:-1.20.3}
 CONNECTOR=${EDDY_FLINK_KAFKA_CONNECTOR:-3.4.0-1.20}
 CACHE_ROOT=${EDDY_FLINK_HOME:-${HOME:-/tmp}/.cache/eddy-flink}
-LIBS=$CACHE_ROOT/$FLINK_VERSION-$CONNECTOR/libs
+# a changed pom resolves again into a directory of its own
+POM_SUM=$(cksum <"$POM" | cut -d" " -f1)
+LIBS=$CACHE_ROOT/$FLINK_VERSION-$CONNECTOR-$POM_SUM/libs
 DATA=${EDDY_FLINK_DATA:-/tmp/eddy-flink}
 HOST=127.0.0.1
 REST_PORT=${EDDY_FLINK_REST_PORT:-18081}
