@@ -138,6 +138,13 @@ func firstWords(s string) string {
 }
 
 func jobCommand(ctx context.Context, gw *flinkgw.Client, status, cancel string, out interface{ Write([]byte) (int, error) }) error {
+	id := status
+	if cancel != "" {
+		id = cancel
+	}
+	if strings.Trim(strings.ToLower(id), "0123456789abcdef") != "" || len(id) != 32 {
+		return usagef("job id %q: want 32 hexadecimal digits", id)
+	}
 	sess, err := gw.Open(ctx, "eddy deploy", nil)
 	if err != nil {
 		return err
@@ -147,13 +154,6 @@ func jobCommand(ctx context.Context, gw *flinkgw.Client, status, cancel string, 
 		defer cc()
 		_ = sess.Close(cctx)
 	}()
-	id := status
-	if cancel != "" {
-		id = cancel
-	}
-	if strings.Trim(strings.ToLower(id), "0123456789abcdef") != "" || len(id) != 32 {
-		return usagef("job id %q: want 32 hexadecimal digits", id)
-	}
 	if cancel != "" {
 		if _, err := sess.Execute(ctx, "STOP JOB '"+id+"'"); err != nil {
 			return err
