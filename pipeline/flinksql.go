@@ -784,7 +784,9 @@ func (g *sqlGen) flinkSinks(o FlinkOptions, w *WindowStage, cols []flinkCol) ([]
 		g.flinkProperties(o, opt)
 		if len(k.key) > 0 {
 			opt("key.format", "raw")
-			opt("key.fields", "__eddy_key")
+			if !upsert {
+				opt("key.fields", "__eddy_key") // upsert-kafka's key is the primary key
+			}
 			opt("value.format", "json")
 			opt("value.fields-include", "EXCEPT_KEY")
 		} else {

@@ -78,7 +78,6 @@ CREATE TEMPORARY TABLE `eddy_sink_0` (
   'topic' = 'bids.out',
   'properties.bootstrap.servers' = 'kafka:9092',
   'key.format' = 'raw',
-  'key.fields' = '__eddy_key',
   'value.format' = 'json',
   'value.fields-include' = 'EXCEPT_KEY'
 );
@@ -103,7 +102,6 @@ CREATE TEMPORARY TABLE `eddy_sink_1` (
   'topic' = 'rows',
   'properties.bootstrap.servers' = 'kafka:9092',
   'key.format' = 'raw',
-  'key.fields' = '__eddy_key',
   'value.format' = 'json',
   'value.fields-include' = 'EXCEPT_KEY'
 );
