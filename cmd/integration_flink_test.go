@@ -35,6 +35,7 @@ type flinkCase struct {
 	name     string
 	spec     string
 	disorder time.Duration
+	sample   bool // deploy --sample: no coerce, types from the topic
 }
 
 var flinkCases = []flinkCase{
@@ -107,6 +108,14 @@ stages:
       key: [ch]
       aggregate: {n: count(), half_total: sum(half), webs: count_distinct(web), bigs: count_distinct(big)}
 `},
+	{name: "sampled-types", sample: true, spec: `time: {field: dateTime}
+stages:
+  - filter: price > 1000
+  - window:
+      tumbling: 500ms
+      key: auction
+      aggregate: {n: count(), hi: max(price), mean: avg(price), total: sum(price)}
+`},
 	{name: "disorder-within-bound", disorder: 40 * time.Millisecond, spec: `time: {field: dateTime, max_out_of_order: 60ms}
 stages:
   - coerce: {auction: int, price: int}
@@ -171,7 +180,11 @@ func TestIntegrationFlinkParity(t *testing.T) {
 			}
 
 			sink := itName("flink.out." + c.name)
-			code, jobOut, stderr := runCLI(t, "", "deploy", path, "--flink", gateway, "-b", env.brokers, "--sink-topic", sink, "--parallelism", "2")
+			args := []string{"deploy", path, "--flink", gateway, "-b", env.brokers, "--sink-topic", sink, "--parallelism", "2"}
+			if c.sample {
+				args = append(args, "--sample", "500")
+			}
+			code, jobOut, stderr := runCLI(t, "", args...)
 			if code != 0 {
 				t.Fatalf("eddy deploy: %d %s", code, stderr)
 			}

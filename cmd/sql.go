@@ -1,10 +1,12 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
@@ -48,8 +50,9 @@ with a watermark that fires windows exactly when eddy does, one view per
 stage, the window as a TUMBLE, HOP or SESSION table function, the sink
 tables and the INSERT. The header says what does not carry over (late
 records are dropped, not dead-lettered; allowed lateness and revisions have
-no window-TVF equivalent). Secrets are printed as '***' unless
---show-secrets. See docs/production.md.`,
+no window-TVF equivalent). --sample N types the columns no coerce stage
+types from the first N records of the topic (else from their use). Secrets
+are printed as '***' unless --show-secrets. See docs/production.md.`,
 		Example: `  eddy export --input bids.jsonl --duckdb bids.duckdb --table raw
   eddy sql pipeline.yaml --dialect duckdb --table raw > q.sql
   duckdb bids.duckdb < q.sql
@@ -98,12 +101,14 @@ type flinkFlags struct {
 	parallelism        int
 	checkpointInterval time.Duration
 	showSecrets        bool
+	sample             int
 }
 
 func (f *flinkFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.topic, "topic", "", "read this Kafka `TOPIC` instead of the spec's source (flink)")
 	c.Flags().StringVar(&f.sinkTopic, "sink-topic", "", "also write eddy's JSON rows to this Kafka `TOPIC` (flink)")
 	c.Flags().IntVar(&f.parallelism, "parallelism", 0, "the Flink job's parallelism `N` (0: the cluster's default)")
+	c.Flags().IntVar(&f.sample, "sample", 0, "type the source columns no coerce stage types from the first `N` records of the topic")
 	c.Flags().DurationVar(&f.checkpointInterval, "checkpoint-interval", 0, "Flink checkpoint `INTERVAL` (0: the spec's state.checkpoint_every when it has a state section, else none)")
 }
 
@@ -117,7 +122,7 @@ func (f *flinkFlags) options(c *cobra.Command, p *pipeline.Pipeline) (pipeline.F
 	if f.parallelism < 0 {
 		return o, usageError{fmt.Errorf("--parallelism %d: must be at least 1", f.parallelism)}
 	}
-	if p.Source.Kafka == nil && f.topic == "" && f.sinkTopic == "" {
+	if p.Source.Kafka == nil && f.topic == "" && f.sinkTopic == "" && f.sample == 0 {
 		return o, nil
 	}
 	cfg, err := kafkaConfig(c)
@@ -137,5 +142,46 @@ func (f *flinkFlags) options(c *cobra.Command, p *pipeline.Pipeline) (pipeline.F
 		return o, usageError{err}
 	}
 	o.Properties = props
+	if f.sample > 0 {
+		topic := f.topic
+		if topic == "" && p.Source.Kafka != nil && len(p.Source.Kafka.Topics) > 0 {
+			topic = p.Source.Kafka.Topics[0]
+		}
+		if topic == "" {
+			return o, usagef("--sample reads a Kafka topic: the spec has none (give --topic)")
+		}
+		vals, err := sampleTopic(c.Context(), cfg, topic, f.sample)
+		if err != nil {
+			return o, err
+		}
+		o.Sampled, o.SampleSize = pipeline.FlinkSampleTypes(vals), len(vals)
+	}
 	return o, nil
+}
+
+// sampleTopic reads up to n record values from the start of a topic,
+// waiting at most 10 seconds for them.
+func sampleTopic(ctx context.Context, cfg *kcfg.Config, topic string, n int) ([][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cl, err := cfg.Client(ctx, 10*time.Second, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return nil, cfg.Explain(err)
+	}
+	defer cl.Close()
+	var vals [][]byte
+	for len(vals) < n {
+		fs := cl.PollRecords(ctx, n-len(vals))
+		if ctx.Err() != nil {
+			break
+		}
+		if err := fs.Err0(); err != nil {
+			return nil, cfg.Explain(fmt.Errorf("sampling %s: %w", topic, err))
+		}
+		fs.EachRecord(func(r *kgo.Record) { vals = append(vals, r.Value) })
+	}
+	if len(vals) == 0 {
+		return nil, fmt.Errorf("sampling %s: no records within 10s", topic)
+	}
+	return vals, nil
 }

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -27,6 +29,11 @@ type FlinkOptions struct {
 	Topic string
 	// SinkTopic, when set, adds a Kafka sink writing to this topic.
 	SinkTopic string
+	// Sampled are column types inferred from the topic (FlinkSampleTypes);
+	// they take the place of types guessed from use, and coerce stages
+	// still win over them. SampleSize is how many records were read.
+	Sampled    map[string]string
+	SampleSize int
 	// Parallelism and CheckpointInterval become SET statements when not zero.
 	Parallelism        int
 	CheckpointInterval time.Duration
@@ -233,6 +240,7 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	var notes []string
 	coerced := map[string]Type{}
 	g.coerced = coerced
+	g.sampled = o.Sampled
 
 	// the stages, as views; the source fields are recorded until the
 	// first project (after it, names are the projection's columns)
@@ -315,6 +323,9 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	colType := func(name string) string {
 		if t, ok := coerced[name]; ok {
 			return flinkTypes[t]
+		}
+		if name != p.Time.Field {
+			return o.Sampled[name]
 		}
 		return ""
 	}
@@ -556,7 +567,7 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 	f := g.fields
 	timeField := p.Time.Field
 	var cols []string
-	var guessed []string
+	var guessed, sampled []string
 	seen := map[string]bool{}
 	fields := append([]string{timeField}, f.order...)
 	for _, name := range fields {
@@ -570,6 +581,9 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 			// parsed into the event-time column below
 		case coerced[name] != "":
 			typ = flinkTypes[coerced[name]]
+		case o.Sampled[name] != "":
+			typ = o.Sampled[name]
+			sampled = append(sampled, name+" "+typ)
 		case f.typ[name] != "":
 			typ = f.typ[name]
 			guessed = append(guessed, fmt.Sprintf("%s %s (from %s)", name, typ, f.why[name]))
@@ -672,6 +686,9 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 		notes = append(notes, "the file source is read by Flink's filesystem connector on the TaskManagers (the path must be readable there); deploy with --topic to read a Kafka topic instead")
 	}
 	notes = append(notes, "a value a coerce stage cannot convert, or a line that is not JSON, becomes NULL columns instead of a dead letter; records without a valid event time are dropped")
+	if len(sampled) > 0 {
+		notes = append(notes, fmt.Sprintf("column types inferred from %d sampled records: %s", o.SampleSize, strings.Join(sampled, ", ")))
+	}
 	if len(guessed) > 0 {
 		notes = append(notes, "column types guessed from their use (a coerce stage fixes them): "+strings.Join(guessed, "; "))
 	}
@@ -899,6 +916,9 @@ func (g *sqlGen) nodeType(n ast.Node, coerced map[string]Type) string {
 			if t, ok := coerced[n.Value]; ok {
 				return flinkTypes[t]
 			}
+			if t := g.sampled[n.Value]; t != "" && n.Value != g.p.Time.Field {
+				return t
+			}
 			if t := g.fields.typ[n.Value]; t != "" {
 				return t
 			}
@@ -962,4 +982,47 @@ func flinkParseTime(col string) string {
 		" WHEN REGEXP(%[1]s, '^-?[0-9]+\\.[0-9]*([eE][+-]?[0-9]+)?$') THEN CAST(TO_TIMESTAMP_LTZ(CAST(FLOOR(CAST(%[1]s AS DOUBLE)) AS BIGINT), 3) AS TIMESTAMP(3))"+
 		" WHEN REGEXP(%[1]s, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$') THEN TIMESTAMPADD(MINUTE, %[2]s, %[3]s) END",
 		x, offset, local)
+}
+
+// FlinkSampleTypes infers Flink column types from sampled JSON record
+// values (for --sample): integers BIGINT, other numbers DOUBLE (also where
+// integers and fractions mix), strings STRING, booleans BOOLEAN, objects and
+// arrays STRING (their JSON text); a field whose values disagree otherwise
+// is STRING. Nulls and values that are not JSON objects say nothing.
+func FlinkSampleTypes(values [][]byte) map[string]string {
+	out := map[string]string{}
+	for _, v := range values {
+		var m map[string]json.RawMessage
+		d := json.NewDecoder(bytes.NewReader(v))
+		if d.Decode(&m) != nil {
+			continue
+		}
+		for k, raw := range m {
+			var typ string
+			switch s := strings.TrimSpace(string(raw)); {
+			case s == "null":
+				continue
+			case s == "true" || s == "false":
+				typ = "BOOLEAN"
+			case strings.HasPrefix(s, `"`), strings.HasPrefix(s, "{"), strings.HasPrefix(s, "["):
+				typ = "STRING"
+			case strings.ContainsAny(s, ".eE"):
+				typ = "DOUBLE"
+			default:
+				typ = "BIGINT"
+				if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+					typ = "DOUBLE"
+				}
+			}
+			switch prev := out[k]; {
+			case prev == "" || prev == typ:
+				out[k] = typ
+			case (prev == "BIGINT" && typ == "DOUBLE") || (prev == "DOUBLE" && typ == "BIGINT"):
+				out[k] = "DOUBLE"
+			default:
+				out[k] = "STRING"
+			}
+		}
+	}
+	return out
 }

@@ -234,3 +234,46 @@ func TestFlinkInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestFlinkSampleTypes(t *testing.T) {
+	vals := [][]byte{
+		[]byte(`{"i": 1, "f": 1.5, "mix": 2, "s": "a", "b": true, "o": {"x": 1}, "n": null, "clash": 1}`),
+		[]byte(`{"i": -7, "f": 2, "mix": 2.5, "s": "b", "b": false, "o": [1], "n": null, "clash": "one"}`),
+		[]byte(`not json`),
+		[]byte(`{"big": 1e3, "huge": 123456789012345678901}`),
+	}
+	got := FlinkSampleTypes(vals)
+	want := map[string]string{"i": "BIGINT", "f": "DOUBLE", "mix": "DOUBLE", "s": "STRING", "b": "BOOLEAN",
+		"o": "STRING", "clash": "STRING", "big": "DOUBLE", "huge": "DOUBLE"}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %q, want %q", k, got[k], w)
+		}
+	}
+	if _, ok := got["n"]; ok {
+		t.Errorf("a field only ever null got a type: %q", got["n"])
+	}
+}
+
+// Sampled types replace guessed ones, type the window's keys and sinks, and
+// give way to coerce stages.
+func TestFlinkSQLSampled(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	spec := "source:\n  kafka: {topic: t}\ntime: {field: ts}\nstages:\n  - coerce: {c: float}\n  - filter: a > 1\n  - window: {tumbling: 1s, key: k, aggregate: {hi: max(a), lo: min(c)}}\nsinks:\n  - kafka: {topic: out}\n"
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := flinkScript(t, path, FlinkOptions{Brokers: []string{"k:9092"}, Sampled: map[string]string{"a": "BIGINT", "k": "BIGINT", "c": "BIGINT", "ts": "BIGINT"}, SampleSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"  `ts` STRING,", "  `a` BIGINT,", "  `k` BIGINT,", "  `c` DOUBLE,", "inferred from 10 sampled records: a BIGINT, k BIGINT", "  `hi` BIGINT,", "  `lo` DOUBLE\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "guessed") {
+		t.Error("a sampled column is called guessed")
+	}
+}

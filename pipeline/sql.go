@@ -71,6 +71,7 @@ type sqlGen struct {
 	sinkKeys [][]string        // the record-key fields of each Flink sink
 	proj     map[string]string // Flink types of the last project's columns
 	coerced  map[string]Type   // the fields coerce stages type
+	sampled  map[string]string // Flink types sampled from the topic
 }
 
 // SQLError is an untranslatable construct in a pipeline.
