@@ -785,7 +785,7 @@ func TestKafkaFlagsWhereTheyBelong(t *testing.T) {
 	if code, out, stderr := runCLI(t, "", "--tls", "tail", "--help"); code != 0 || !strings.HasPrefix(out, "tail prints") {
 		t.Errorf("--tls tail --help: exit %d, stdout %.40q, stderr %q", code, out, stderr)
 	}
-	for _, cmd := range [][]string{{"run"}, {"tail"}, {"produce"}, {"topics"}, {"dlq"}, {"dlq", "list"}, {"dlq", "replay"}, {"export"}, {"tui"}} {
+	for _, cmd := range [][]string{{"run"}, {"tail"}, {"produce"}, {"topics"}, {"dlq"}, {"dlq", "list"}, {"dlq", "replay"}, {"export"}, {"tui"}, {"sql"}, {"deploy"}} {
 		_, out, _ := runCLI(t, "", append(cmd, "--help")...)
 		for _, f := range []string{"--brokers", "--kafka-config", "--property", "--tls-ca", "--sasl-user"} {
 			if !strings.Contains(out, f) {
@@ -793,7 +793,8 @@ func TestKafkaFlagsWhereTheyBelong(t *testing.T) {
 			}
 		}
 	}
-	for _, cmd := range [][]string{{"gen"}, {"demo"}, {"sql"}, {"state", "inspect"}, {"version"}, {}} {
+	// sql takes them for --dialect flink (the Kafka tables' connection)
+	for _, cmd := range [][]string{{"gen"}, {"demo"}, {"state", "inspect"}, {"version"}, {}} {
 		_, out, _ := runCLI(t, "", append(cmd, "--help")...)
 		for _, f := range []string{"--brokers", "--kafka-config", "--tls", "--sasl"} {
 			if strings.Contains(out, f) {

@@ -102,6 +102,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	acceptKafkaFlagsFirst(root)
 	addAWSFlags(root)
 	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd(), newDiffCmd())
+	root.AddCommand(withKafkaFlags(newDeployCmd()))
 	// the commands that talk to Kafka
 	for _, c := range []*cobra.Command{newRunCmd(), newServeCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newGroupsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
 		root.AddCommand(withKafkaFlags(c))

@@ -537,3 +537,59 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// JavaProperties returns the connection properties as the Java client
+// (Flink's Kafka connector) takes them: security.protocol, sasl.mechanism,
+// a sasl.jaas.config built from sasl.username and sasl.password when none is
+// given, and PEM files as ssl.truststore.type/ssl.keystore.type PEM (a
+// client certificate and key are read and inlined, as the Java client has no
+// separate-file settings). eddy's own keys and bootstrap.servers are left
+// out; the values include secrets.
+func (c *Config) JavaProperties() (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range c.props {
+		switch {
+		case k == "bootstrap.servers", strings.HasPrefix(k, "eddy."), isRegistryKey(k),
+			k == "sasl.username", k == "sasl.password",
+			k == "ssl.keystore.certificate.location", k == "ssl.keystore.key.location":
+			continue
+		}
+		out[k] = v
+	}
+	if out["sasl.jaas.config"] == "" {
+		if user, pass := c.credentials(); user != "" {
+			module := "org.apache.kafka.common.security.plain.PlainLoginModule"
+			if strings.HasPrefix(strings.ToUpper(c.props["sasl.mechanism"]), "SCRAM-") {
+				module = "org.apache.kafka.common.security.scram.ScramLoginModule"
+			}
+			q := func(s string) string {
+				return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+			}
+			out["sasl.jaas.config"] = module + " required username=" + q(user) + " password=" + q(pass) + ";"
+		}
+	}
+	if ca := out["ssl.truststore.location"]; ca != "" && out["ssl.truststore.type"] == "" && !strings.HasSuffix(ca, ".jks") && !strings.HasSuffix(ca, ".p12") {
+		out["ssl.truststore.type"] = "PEM"
+	}
+	cert, key := c.props["ssl.keystore.certificate.location"], c.props["ssl.keystore.key.location"]
+	if cert != "" || key != "" {
+		if cert == "" || key == "" {
+			return nil, fmt.Errorf("a client certificate needs both ssl.certificate.location and ssl.key.location")
+		}
+		cb, err := os.ReadFile(cert)
+		if err != nil {
+			return nil, err
+		}
+		kb, err := os.ReadFile(key)
+		if err != nil {
+			return nil, err
+		}
+		out["ssl.keystore.type"] = "PEM"
+		out["ssl.keystore.certificate.chain"] = strings.TrimSpace(string(cb))
+		out["ssl.keystore.key"] = strings.TrimSpace(string(kb))
+	}
+	if c.props["eddy.ssl.verify"] == "false" {
+		out["ssl.endpoint.identification.algorithm"] = ""
+	}
+	return out, nil
+}

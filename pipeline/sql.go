@@ -63,6 +63,15 @@ type sqlGen struct {
 	p      *Pipeline
 	coords map[string]bool // coordinates referenced (always _partition and _offset)
 	ctes   []string
+	// flink switches the expression walk to Flink SQL (see FlinkSQL);
+	// fields records the source fields an expression reads and the type
+	// its use implies.
+	flink    bool
+	fields   *flinkFields
+	sinkKeys [][]string        // the record-key fields of each Flink sink
+	proj     map[string]string // Flink types of the last project's columns
+	coerced  map[string]Type   // the fields coerce stages type
+	sampled  map[string]string // Flink types sampled from the topic
 }
 
 // SQLError is an untranslatable construct in a pipeline.
@@ -351,6 +360,14 @@ func (t *sqlExpr) fail(n ast.Node, what string) error {
 		what, t.src, loc.From+1)
 }
 
+// ident quotes a column name in the generator's dialect.
+func (t *sqlExpr) ident(s string) string {
+	if t.g.flink {
+		return flinkIdent(s)
+	}
+	return quoteIdent(s)
+}
+
 var sqlBinary = map[string]string{
 	"<": "<", ">": ">", "<=": "<=", ">=": ">=",
 	"==": "IS NOT DISTINCT FROM", "!=": "IS DISTINCT FROM",
@@ -370,6 +387,9 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 	case *ast.IntegerNode:
 		return strconv.Itoa(n.Value), nil
 	case *ast.FloatNode:
+		if t.g.flink {
+			return "CAST(" + strconv.FormatFloat(n.Value, 'g', -1, 64) + " AS DOUBLE)", nil
+		}
 		return "(" + strconv.FormatFloat(n.Value, 'g', -1, 64) + ")::DOUBLE", nil
 	case *ast.StringNode:
 		return quoteString(n.Value), nil
@@ -379,12 +399,19 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 			return "", t.fail(n, "the coordinate _headers")
 		case "_topic", "_partition", "_offset", "_timestamp", "_key":
 			t.g.coords[n.Value] = true
+			if t.g.flink {
+				return flinkIdent(n.Value), nil
+			}
 			return sqlCoord + n.Value, nil
 		}
-		return quoteIdent(n.Value), nil
+		t.use(n)
+		return t.ident(n.Value), nil
 	case *ast.MemberNode:
 		return "", t.fail(n, "member access "+n.String()+" (dotted paths are not supported: nested objects are JSON columns in an export)")
 	case *ast.UnaryNode:
+		if n.Operator == "!" || n.Operator == "not" {
+			t.want(n.Node, "BOOLEAN")
+		}
 		x, err := t.node(n.Node)
 		if err != nil {
 			return "", err
@@ -399,6 +426,7 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 		}
 		return "", t.fail(n, "operator "+n.Operator)
 	case *ast.BinaryNode:
+		t.hint(n)
 		if n.Operator == "in" {
 			arr, ok := n.Right.(*ast.ArrayNode)
 			if !ok {
@@ -429,10 +457,20 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if t.g.flink {
+			if s, ok := t.flinkBinary(n.Operator, l, r); ok {
+				return s, nil
+			}
+		}
 		switch n.Operator {
 		case "+":
 			_, ls := n.Left.(*ast.StringNode)
 			_, rs := n.Right.(*ast.StringNode)
+			if t.g.flink {
+				// typed columns say whether + concatenates
+				ls = ls || t.g.nodeType(n.Left, t.g.coerced) == "STRING"
+				rs = rs || t.g.nodeType(n.Right, t.g.coerced) == "STRING"
+			}
 			if ls || rs {
 				return "(" + l + " || " + r + ")", nil
 			}
@@ -455,6 +493,7 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 		}
 		return "", t.fail(n, "operator "+n.Operator)
 	case *ast.ConditionalNode:
+		t.want(n.Cond, "BOOLEAN")
 		c, err := t.node(n.Cond)
 		if err != nil {
 			return "", err
@@ -477,6 +516,9 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 			x, err := t.node(n.Arguments[0])
 			if err != nil {
 				return "", err
+			}
+			if t.g.flink {
+				return strings.ToUpper(n.Name) + "(" + x + ")", nil
 			}
 			return n.Name + "(" + x + ")", nil
 		}

@@ -1,0 +1,1 @@
+-- refused: ../examples/large-payments.yaml: time: cannot translate to SQL: processing time (no time.field): Flink's window TVFs are translated on event time only, and processing-time results depend on the wall clock

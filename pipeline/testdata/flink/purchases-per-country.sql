@@ -1,0 +1,1 @@
+-- refused: ../examples/purchases-per-country.yaml:20: stages[2].window.aggregate.p95: cannot translate to SQL: quantile(amount, 0.95): Flink 1.20 has no quantile or percentile aggregate; the nearest built-ins are max(amount) (an upper bound) or avg(amount), else a user-defined aggregate function (remove or replace this aggregate to translate the pipeline)
