@@ -281,6 +281,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case ApplyMsg:
 		m.apply(msg.Pipeline, msg.Plan, msg.What)
 		return m, m.restartIfEnded()
+	case DiffMsg:
+		m.showDiff(msg)
+		return m, nil
 	case openSpecMsg:
 		return m, m.openSpec(msg)
 	case noticeMsg:

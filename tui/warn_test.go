@@ -2,6 +2,8 @@ package tui
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,5 +61,50 @@ func TestRoundFloat(t *testing.T) {
 		if got := roundFloat(tt.f); got != tt.want {
 			t.Errorf("roundFloat(%v) = %s, want %s", tt.f, got, tt.want)
 		}
+	}
+}
+
+// TestDiffCommand: :diff compares the saved pipeline with the running one
+// over the tail's records and shows the changed windows in a box.
+func TestDiffCommand(t *testing.T) {
+	m := newTestModel(t, 120, 36, false)
+	fakeAttach(m, "clicks")
+	feedRecords(m, clickRecords(0, 40), t0, engine.Stats{In: 40, Passed: 40})
+	if _, err := m.run("diff"); err == nil || !strings.Contains(err.Error(), "never written or opened") {
+		t.Fatalf(":diff without a saved pipeline: %v", err)
+	}
+	spec := func(filter string) string {
+		return "time: {field: ts}\nstages:\n  - filter: '" + filter + "'\n  - window: {tumbling: 5s, key: country, aggregate: {n: count()}}\n"
+	}
+	path := filepath.Join(t.TempDir(), "saved.yaml")
+	if err := os.WriteFile(path, []byte(spec("true")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.Parse("new.yaml", []byte(spec(`event == "purchase"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(ApplyMsg{Pipeline: p, Plan: plan, What: "test"})
+	m.pipe.lastPath = path
+	cmd, err := m.run("diff")
+	if err != nil || cmd == nil {
+		t.Fatalf(":diff: %v", err)
+	}
+	msg, ok := cmd().(DiffMsg)
+	if !ok || msg.Err != nil || msg.Records != 40 {
+		t.Fatalf("diff message %+v", msg)
+	}
+	m.Update(msg)
+	if m.question == nil || !strings.Contains(m.question.text, "over the 40 records of the tail: window rows by country, window_start, window_end:") ||
+		!strings.Contains(m.question.text, "~ country=") || !strings.Contains(m.question.text, " → ") {
+		t.Fatalf("no diff box: %+v", m.question)
+	}
+	// only purchases remain: every window with a view changes its count
+	if len(msg.Res.Changed) == 0 || msg.Res.OldStats.Filtered != 0 || msg.Res.NewStats.Filtered == 0 {
+		t.Errorf("diff %+v", msg.Res)
 	}
 }

@@ -101,3 +101,10 @@ func (*replay) Close() error          { return nil }
 type partitionedReplay struct{ replay }
 
 func (p *partitionedReplay) Partitions() []source.Partition { return p.r.partitions }
+
+// FromRecords is a recording of records already read (the workbench's
+// tail), as one batch.
+func FromRecords(recs []source.Record) *Recording {
+	b := clone(&source.Batch{Records: recs})
+	return &Recording{batches: []*source.Batch{b}, records: len(recs)}
+}
