@@ -58,6 +58,7 @@ type KeyMap struct {
 	Palette, Add, Edit, Delete, MoveUp, MoveDown, Write, Open  key.Binding
 	Left, Right, Sort, Chart                                   key.Binding
 	DryRun, Replay, EditReplay                                 key.Binding
+	Copy, CopyOther                                            key.Binding
 }
 
 // DefaultKeys returns the k9s/lazygit-style keys.
@@ -102,6 +103,9 @@ func DefaultKeys() KeyMap {
 		DryRun:     b("D", "dry run", "D"),
 		Replay:     b("P", "replay", "P"),
 		EditReplay: b("E", "edit+replay", "E"),
+
+		Copy:      b("y", "copy", "y"),
+		CopyOther: b("Y", "copy key/cell", "Y"),
 	}
 }
 
@@ -371,4 +375,12 @@ func window(n, sel, h int) (lo, hi int) {
 		lo = n - h
 	}
 	return lo, lo + h
+}
+
+// copyCmd puts text on the terminal's clipboard (OSC 52, which tmux and
+// most terminals pass on) and says what was copied.
+func copyCmd(what, text string) tea.Cmd {
+	return tea.Batch(tea.SetClipboard(text), func() tea.Msg {
+		return noticeMsg{text: fmt.Sprintf("copied %s (%d bytes) to the clipboard", what, len(text))}
+	})
 }

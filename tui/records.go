@@ -140,7 +140,7 @@ func (p *recordsPane) Keys() []key.Binding {
 	}
 	enter := k.Enter
 	enter.SetHelp("enter", "inspect")
-	return []key.Binding{k.Filter, k.Raw, pause, k.Seek, enter, k.Export, k.Left, scrollHelp}
+	return []key.Binding{k.Filter, k.Raw, pause, k.Seek, enter, k.Export, k.Copy, k.Left, scrollHelp}
 }
 
 // visible returns the indexes of the entries that pass the filter.
@@ -264,6 +264,24 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 			}
 			p.inspecting = true
 		}
+	case key.Matches(km, k.Copy, k.CopyOther):
+		vis := p.visible()
+		if len(vis) == 0 {
+			return nil
+		}
+		i := p.sel
+		if i < 0 || i >= len(vis) {
+			i = len(vis) - 1
+		}
+		r := p.ring[vis[i]].rec
+		at := fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)
+		if r.File {
+			at = fmt.Sprintf("%s line %d", r.Topic, r.Offset)
+		}
+		if key.Matches(km, k.CopyOther) {
+			return copyCmd("the key of "+at, string(r.Key))
+		}
+		return copyCmd("the value of "+at, string(r.Value))
 	case key.Matches(km, k.Left):
 		p.colOff = max(p.colOff-1, 0)
 	case key.Matches(km, k.Right):

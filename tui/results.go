@@ -94,7 +94,7 @@ func (p *resultsPane) SetSize(w, h int) { p.w, p.h = w, h; p.version++ }
 func (p *resultsPane) Capturing() bool  { return false }
 func (p *resultsPane) Keys() []key.Binding {
 	k := p.c.Keys
-	return []key.Binding{k.Left, k.Sort, k.Chart, k.Export, scrollHelp}
+	return []key.Binding{k.Left, k.Sort, k.Chart, k.Export, k.Copy, scrollHelp}
 }
 
 // reset starts over for a newly applied pipeline.
@@ -143,6 +143,20 @@ func (p *resultsPane) Update(msg tea.Msg) tea.Cmd {
 			p.chartAgg = (p.chartAgg + 1) % len(p.sch.aggs)
 			p.version++
 		}
+	case key.Matches(km, k.Copy, k.CopyOther):
+		rows := p.sortedRows()
+		if len(rows) == 0 {
+			return nil
+		}
+		i := p.sel
+		if i < 0 || i >= len(rows) {
+			i = len(rows) - 1
+		}
+		r := rows[i]
+		if key.Matches(km, k.CopyOther) && p.col < len(r.Cells) && p.col < len(r.Names) {
+			return copyCmd("the cell "+r.Names[p.col], r.Cells[p.col])
+		}
+		return copyCmd("the row as JSON", string(r.JSON))
 	case key.Matches(km, k.Back):
 		p.sel = -1
 	default:

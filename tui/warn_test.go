@@ -2,10 +2,13 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/pipeline"
@@ -106,5 +109,41 @@ func TestDiffCommand(t *testing.T) {
 	// only purchases remain: every window with a view changes its count
 	if len(msg.Res.Changed) == 0 || msg.Res.OldStats.Filtered != 0 || msg.Res.NewStats.Filtered == 0 {
 		t.Errorf("diff %+v", msg.Res)
+	}
+}
+
+// TestCopy: y copies the selected record's value and Y its key in
+// Records; in Results y copies the row as JSON and Y the selected cell,
+// each through the terminal's clipboard, with a notice.
+func TestCopy(t *testing.T) {
+	m := newTestModel(t, 120, 36, false)
+	fakeAttach(m, "clicks")
+	recs := clickRecords(0, 5)
+	feedRecords(m, recs, t0, engine.Stats{In: 5, Passed: 5})
+	_ = m.gotoPane("records")
+	run := func(cmd tea.Cmd) (clip, notice string) {
+		if cmd == nil {
+			t.Fatal("no command")
+		}
+		b, ok := cmd().(tea.BatchMsg)
+		if !ok {
+			t.Fatal("not a batch")
+		}
+		for _, c := range b {
+			switch msg := c().(type) {
+			case noticeMsg:
+				notice = msg.text
+			default:
+				clip = fmt.Sprint(msg)
+			}
+		}
+		return clip, notice
+	}
+	clip, notice := run(keys(m, "y"))
+	if clip != string(recs[4].Value) || !strings.Contains(notice, "copied the value of clicks/1@1") {
+		t.Errorf("y: clipboard %q, notice %q", clip, notice)
+	}
+	if clip, _ := run(keys(m, "Y")); clip != string(recs[4].Key) {
+		t.Errorf("Y: clipboard %q, want the key %q", clip, recs[4].Key)
 	}
 }
