@@ -120,3 +120,39 @@ func TestGroupsReset(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkbenchGroupLister: the workbench's :groups reads each group's
+// commit, end and lag per partition from the cluster.
+func TestWorkbenchGroupLister(t *testing.T) {
+	addr := runtest.Cluster(t, "ev")
+	var recs []*kgo.Record
+	for i := range 9 {
+		recs = append(recs, &kgo.Record{Topic: "ev", Partition: int32(i % 3), Value: []byte(`{}`)})
+	}
+	runtest.Produce(t, addr, recs...)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var os kadm.Offsets
+	os.AddOffset("ev", 0, 1, -1)
+	os.AddOffset("ev", 1, 3, -1)
+	if _, err := adm.CommitOffsets(context.Background(), "g", os); err != nil {
+		t.Fatal(err)
+	}
+	lags, err := groupLister(adm)(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int32]string{}
+	for _, l := range lags {
+		if l.Group == "g" && l.Topic == "ev" {
+			got[l.Partition] = fmt.Sprintf("%d/%d lag %d", l.Committed, l.End, l.Lag)
+		}
+	}
+	if got[0] != "1/3 lag 2" || got[1] != "3/3 lag 0" {
+		t.Errorf("lags %v", got)
+	}
+}

@@ -26,6 +26,7 @@ import (
 // produces edited dead letters; conn opens consumers and replays.
 func clusterWorkbench(ctx context.Context, c *cobra.Command, conn []kgo.Opt, cl *kgo.Client, opts tui.Options, logFile string) error {
 	opts.Topics = topicLister(kadm.NewClient(cl))
+	opts.Groups = groupLister(kadm.NewClient(cl))
 	opts.Open = kafkaOpener(conn)
 	opts.Dead = deadOps(conn, cl)
 	return workbench(ctx, c, opts, logFile)
@@ -129,6 +130,35 @@ func topicLister(adm *kadm.Client) func(context.Context) ([]tui.TopicInfo, error
 				ti.Messages += hi.Offset - lo.Offset
 			}
 			out = append(out, ti)
+		}
+		return out, nil
+	}
+}
+
+// groupLister lists every consumer group's lag per partition (as eddy
+// groups describe shows it), for the workbench's :groups.
+func groupLister(adm *kadm.Client) func(context.Context) ([]tui.GroupLag, error) {
+	return func(ctx context.Context) ([]tui.GroupLag, error) {
+		lags, err := adm.Lag(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describe groups: %w", err)
+		}
+		var out []tui.GroupLag
+		for _, g := range lags.Sorted() {
+			if err := g.Error(); err != nil {
+				return nil, fmt.Errorf("group %s: %w", g.Group, err)
+			}
+			for _, l := range g.Lag.Sorted() {
+				gl := tui.GroupLag{Group: g.Group, State: g.State, Members: len(g.Members), Topic: l.Topic, Partition: l.Partition,
+					Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag}
+				if l.Err != nil {
+					gl.Lag = -1
+				}
+				if l.Member != nil {
+					gl.Member = l.Member.ClientID + " " + l.Member.ClientHost
+				}
+				out = append(out, gl)
+			}
 		}
 		return out, nil
 	}

@@ -27,6 +27,9 @@ type Options struct {
 	Brokers []string
 	// Topics lists the cluster's topics; nil hides the topics pane (file input).
 	Topics func(ctx context.Context) ([]TopicInfo, error)
+	// Groups lists the cluster's consumer groups' lag per partition, for
+	// :groups; nil without a cluster. It runs off the UI goroutine.
+	Groups func(ctx context.Context) ([]GroupLag, error)
 	// Open opens a source on a topic or input by name, reading from start
 	// (earliest, latest, offset:N, last:N, time:...; "" for the default).
 	// It runs off the UI goroutine.
@@ -283,6 +286,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.restartIfEnded()
 	case DiffMsg:
 		m.showDiff(msg)
+		return m, nil
+	case groupsMsg:
+		m.showGroups(msg)
 		return m, nil
 	case openSpecMsg:
 		return m, m.openSpec(msg)

@@ -32,6 +32,7 @@ var commands = []command{
 	{"chart", "chart AGG", "chart that aggregate for the top keys"},
 	{"export", "export FMT PATH", "duckdb|parquet; the tail or results (x)"},
 	{"dlq", "dlq TOPIC", "read a dead-letter topic into Dead letters"},
+	{"groups", "groups [GROUP]", "consumer groups and their lag; one group's partitions"},
 	{"diff", "diff [FILE]", "what the edits change: the saved pipeline against the running one, over the tail"},
 	{"pane", "pane NAME", "topics, records, pipeline, results, dead"},
 	{"help", "help", "keys and commands"},
@@ -195,6 +196,8 @@ func (m *Model) run(line string) (tea.Cmd, error) {
 		return m.export(args)
 	case "diff":
 		return m.diffTail(rest)
+	case "groups":
+		return m.groups(rest)
 	case "dlq":
 		if len(args) != 1 {
 			return nil, fmt.Errorf("usage: dlq TOPIC")

@@ -147,3 +147,38 @@ func TestCopy(t *testing.T) {
 		t.Errorf("Y: clipboard %q, want the key %q", clip, recs[4].Key)
 	}
 }
+
+// TestGroupsCommand: :groups sums each group's lag per topic, :groups G
+// lists its partitions, in a box.
+func TestGroupsCommand(t *testing.T) {
+	m := newTestModel(t, 120, 36, false)
+	lags := []GroupLag{
+		{Group: "billing", State: "Stable", Members: 1, Topic: "orders", Partition: 0, Committed: 10, End: 15, Lag: 5, Member: "c1 /10.0.0.1"},
+		{Group: "billing", State: "Stable", Members: 1, Topic: "orders", Partition: 1, Committed: -1, End: 7, Lag: 7},
+		{Group: "audit", State: "Empty", Topic: "orders", Partition: 0, Committed: 15, End: 15, Lag: 0},
+	}
+	m.opts.Groups = func(context.Context) ([]GroupLag, error) { return lags, nil }
+	for _, tt := range []struct {
+		arg  string
+		want []string
+	}{
+		{"", []string{"consumer groups", "billing  Stable, 1 members  orders  12", "audit    Empty, 0 members   orders  0"}},
+		{"billing", []string{"group billing", "orders  0          10         15   5    c1 /10.0.0.1", "orders  1          -          7    7    -"}},
+		{"nope", []string{`no group "nope"`}},
+	} {
+		cmd, err := m.run(strings.TrimSpace("groups " + tt.arg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Update(cmd())
+		if m.question == nil {
+			t.Fatalf(":groups %s: no box", tt.arg)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(m.question.text, w) {
+				t.Errorf(":groups %s: box lacks %q:\n%s", tt.arg, w, m.question.text)
+			}
+		}
+		m.question = nil
+	}
+}
