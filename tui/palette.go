@@ -48,8 +48,15 @@ func (m *Model) paletteKey(km tea.KeyPressMsg) tea.Cmd {
 		m.palette = nil
 		return nil
 	case "tab":
-		if c := m.completions(); len(c) == 1 {
+		c := m.completions()
+		switch {
+		case len(c) == 1:
 			m.palette.set(c[0] + " ")
+		case len(c) > 1:
+			// as a shell does: as far as every completion agrees
+			if p := commonPrefix(c); len(p) > len(strings.TrimSpace(m.palette.String())) {
+				m.palette.set(p)
+			}
 		}
 		return nil
 	case "enter":
@@ -67,9 +74,20 @@ func (m *Model) paletteKey(km tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// completions are the command names that the typed word begins.
+// completions are the command names that the typed word begins, or for
+// attach, the lines with the cluster's topics that the typed name begins.
 func (m *Model) completions() []string {
 	word := strings.TrimSpace(m.palette.String())
+	if prefix, ok := strings.CutPrefix(strings.TrimLeft(m.palette.String(), " "), "attach "); ok && m.topics != nil {
+		prefix = strings.TrimSpace(prefix)
+		var out []string
+		for _, t := range m.topics.topics {
+			if strings.HasPrefix(t.Name, prefix) {
+				out = append(out, "attach "+t.Name)
+			}
+		}
+		return out
+	}
 	if strings.Contains(word, " ") {
 		return nil
 	}
@@ -470,4 +488,15 @@ func recordAt(r *source.Record) string {
 		return fmt.Sprintf("%s line %d", r.Topic, r.Offset)
 	}
 	return fmt.Sprintf("%s/%d offset %d", r.Topic, r.Partition, r.Offset)
+}
+
+// commonPrefix is the longest prefix every string of ss shares.
+func commonPrefix(ss []string) string {
+	p := ss[0]
+	for _, s := range ss[1:] {
+		for !strings.HasPrefix(s, p) {
+			p = p[:len(p)-1]
+		}
+	}
+	return p
 }

@@ -182,3 +182,21 @@ func TestGroupsCommand(t *testing.T) {
 		m.question = nil
 	}
 }
+
+// TestAttachCompletesTopics: tab after :attach completes the cluster's
+// topic names, as far as they agree.
+func TestAttachCompletesTopics(t *testing.T) {
+	m := newTestModel(t, 120, 36, false)
+	keys(m, ":")
+	typeText(m, "attach cl")
+	keys(m, "tab")
+	if got := m.palette.String(); got != "attach clicks " {
+		t.Errorf("tab: %q", got)
+	}
+	m.Update(TopicsMsg{Topics: []TopicInfo{{"orders", 3, 1}, {"orders.dlq", 3, 1}, {"payments", 1, 1}}})
+	m.palette.set("attach or")
+	keys(m, "tab")
+	if got := m.palette.String(); got != "attach orders" {
+		t.Errorf("tab over orders, orders.dlq: %q", got)
+	}
+}
