@@ -562,7 +562,7 @@ func TestTuningProperties(t *testing.T) {
 	c := New()
 	for _, kv := range []string{"bootstrap.servers=127.0.0.1:1", "fetch.wait.max.ms=250", "fetch.message.max.bytes=2097152",
 		"fetch.min.bytes=10", "fetch.max.bytes=8388608", "session.timeout.ms=12000", "heartbeat.interval.ms=3000",
-		"message.max.bytes=500000", "queued.max.messages.kbytes=4096", "queued.min.messages=200000", "receive.message.max.bytes=9000000"} {
+		"message.max.bytes=500000", "queued.max.messages.kbytes=4096", "fetch.error.backoff.ms=700", "fetch.queue.backoff.ms=1000", "queued.min.messages=200000", "receive.message.max.bytes=9000000"} {
 		if err := c.SetOverride(kv); err != nil {
 			t.Fatalf("-X %s: %v", kv, err)
 		}

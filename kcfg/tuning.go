@@ -27,6 +27,15 @@ var tuning = map[string]struct {
 	"rebalance.timeout.ms":      {"ms", func(n int64) kgo.Opt { return kgo.RebalanceTimeout(time.Duration(n) * time.Millisecond) }},
 	"max.request.size":          {"bytes", func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) }},
 	"receive.message.max.bytes": {"bytes", func(n int64) kgo.Opt { return kgo.BrokerMaxReadBytes(int32(n)) }},
+	// librdkafka's wait after a fetch error: franz-go's backoff between
+	// retried requests
+	"fetch.error.backoff.ms": {"ms", func(n int64) kgo.Opt {
+		return kgo.RetryBackoffFn(func(int) time.Duration { return time.Duration(n) * time.Millisecond })
+	}},
+	// librdkafka's wait when its pre-fetch queue is full: franz-go keeps no
+	// such queue (fetched records wait in PollFetches), so it has nothing
+	// to tune; accepted so kcat command lines carry over
+	"fetch.queue.backoff.ms": {"ms", func(int64) kgo.Opt { return nil }},
 	// franz-go buffers fetched records per fetch, not in a queue of its
 	// own: the byte bound of librdkafka's pre-fetch queue bounds what one
 	// fetch takes, the record count how many fetches run at once (one
@@ -47,6 +56,8 @@ var tuningAliases = map[string]string{
 	"heartbeat.interval.ms":      "heartbeat.interval.ms",
 	"queued.max.messages.kbytes": "queued.max.messages.kbytes",
 	"queued.min.messages":        "queued.min.messages",
+	"fetch.error.backoff.ms":     "fetch.error.backoff.ms",
+	"fetch.queue.backoff.ms":     "fetch.queue.backoff.ms",
 }
 
 // checkTuning checks a tuning property's value: a whole number above 0
@@ -78,7 +89,9 @@ func (c *Config) tuningOpts() []kgo.Opt {
 		case "queued.max.messages.kbytes":
 			fetchMax = minSet(fetchMax, n*1024)
 		default:
-			opts = append(opts, tuning[key].opt(n))
+			if o := tuning[key].opt(n); o != nil {
+				opts = append(opts, o)
+			}
 		}
 	}
 	if fetchMax > 0 {
