@@ -4,6 +4,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/internal/runtest"
+	"github.com/eddyhq/eddy/job"
+	"github.com/eddyhq/eddy/tui"
 )
 
 // awsEnv is what scripts/aws.sh up prints: moto (S3, and Kinesis for the
@@ -370,5 +373,56 @@ func TestIntegrationKinesisSink(t *testing.T) {
 	wantDead := len(runtest.SortedFile(t, filepath.Join(refDir, "dead.jsonl")))
 	if n := strings.Count(env.boto(t, env.moto, "dump", dead), "\n"); n != wantDead || n == 0 {
 		t.Errorf("the dead-letter stream holds %d records, want %d (more than none)", n, wantDead)
+	}
+}
+
+// TestIntegrationKinesisWorkbench: the workbench on a Kinesis account lists
+// its streams with their shards and, attached to one, reads every record
+// boto3 put (from the trim horizon, as last:N maps there).
+func TestIntegrationKinesisWorkbench(t *testing.T) {
+	env := awsSetup(t)
+	base := t.TempDir()
+	input := filepath.Join(base, "bids.jsonl")
+	runtest.GenBids(t, input, 200)
+	stream := awsName("wb")
+	env.boto(t, env.moto, "create", stream, "2")
+	if n := strings.TrimSpace(env.boto(t, env.moto, "put", stream, input, "auction")); n != "200" {
+		t.Fatalf("put %s records, want 200", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ku := kinesisURL{stream: stream, region: "us-east-1", endpoint: env.moto}
+	cl, err := job.KinesisClient(ctx, ku.region, ku.endpoint, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := kinesisWorkbench(tui.Options{Start: "last:200"}, cl, ku)
+	topics, err := opts.Topics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ti := range topics {
+		found = found || (ti.Name == stream && ti.Partitions == 2)
+	}
+	if !found || opts.Attach != stream {
+		t.Fatalf("streams %+v do not list %s with 2 shards", topics, stream)
+	}
+	src, err := opts.Open(ctx, stream, opts.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	n := 0
+	for n < 200 {
+		b, err := src.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d records: %v", n, err)
+		}
+		n += len(b.Records)
+		src.Release(b)
+	}
+	if n != 200 {
+		t.Errorf("read %d records, want 200", n)
 	}
 }

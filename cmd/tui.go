@@ -2,10 +2,12 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/startpos"
@@ -34,7 +36,8 @@ partition) and followed. --input replays a JSON Lines file, at --rate records
 per second when given. Logs go to --log, never to the screen.`,
 		Example: `  eddy tui -b localhost:9092
   eddy tui -b localhost:9092 -t clicks -p examples/purchases-per-country.yaml
-  eddy tui --input bids.jsonl --rate 500 -p pipeline.yaml`,
+  eddy tui --input bids.jsonl --rate 500 -p pipeline.yaml
+  eddy tui -t 'kinesis://clicks?region=eu-west-1'`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runTUI(c, f) },
 	}
@@ -78,6 +81,17 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 				opts.Attach = k.Topics[0]
 			}
 		}
+	}
+	if strings.HasPrefix(f.topic, "kinesis://") {
+		ku, err := parseKinesisURL(f.topic)
+		if err != nil {
+			return usageError{fmt.Errorf("tui: %w", err)}
+		}
+		cl, err := job.KinesisClient(ctx, ku.region, ku.endpoint, awsProfile(c))
+		if err != nil {
+			return err
+		}
+		return workbench(ctx, c, kinesisWorkbench(opts, cl, ku), f.logFile)
 	}
 	if f.input != "" {
 		if f.topic != "" {
