@@ -29,16 +29,17 @@ func init() {
 				return err
 			}
 			r.srcCfg = cfg
-			in := cfg.Get("bootstrap.servers")
-			if r.o.Brokers != "" && len(k.Brokers) > 0 && strings.Join(k.Brokers, ",") != r.o.Brokers {
-				in += " (from -b; the spec names " + strings.Join(k.Brokers, ",") + ")"
-			}
-			fmt.Fprintf(r.o.Stderr, "eddy: reading %s from %s\n", strings.Join(k.Topics, ","), in)
 			ping, err := cfg.Client(ctx, 10*time.Second)
 			if err != nil {
 				return err
 			}
 			ping.Close()
+			// once connected, so that a failure is the only line it prints
+			in := cfg.Get("bootstrap.servers")
+			if r.o.Brokers != "" && len(k.Brokers) > 0 && strings.Join(k.Brokers, ",") != r.o.Brokers {
+				in += " (from -b; the spec names " + strings.Join(k.Brokers, ",") + ")"
+			}
+			fmt.Fprintf(r.o.Stderr, "eddy: reading %s from %s\n", strings.Join(k.Topics, ","), in)
 			return nil
 		},
 		open: func(ctx context.Context, r *runner) (source.Source, bool, error) {
