@@ -63,7 +63,10 @@ func TestIntegrationWorkbench(t *testing.T) {
 	d.press("/", "tui.clicks")
 	d.untilText("it.tui.clicks")
 	d.press("esc", ":", "attach "+topic, "enter")
-	d.until("in 61, 60 passed, 1 dead", func(s string) bool { in, passed, filtered, dead, _ := counters(s); return in == 61 && passed == 60 && filtered == 0 && dead == 1 })
+	d.until("in 61, 60 passed, 1 dead", func(s string) bool {
+		in, passed, filtered, dead, _ := counters(s)
+		return in == 61 && passed == 60 && filtered == 0 && dead == 1
+	})
 
 	d.press("tab", "a", "f", `event == "purchase"`, "enter")
 	d.untilText("added stage 0:filter")

@@ -161,7 +161,10 @@ func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
 	d := newDriver(t, m)
 	d.untilText("clicks")
 	d.press("enter")
-	d.until("in 61, 60 passed, 1 dead", func(s string) bool { in, passed, filtered, dead, _ := counters(s); return in == 61 && passed == 60 && filtered == 0 && dead == 1 })
+	d.until("in 61, 60 passed, 1 dead", func(s string) bool {
+		in, passed, filtered, dead, _ := counters(s)
+		return in == 61 && passed == 60 && filtered == 0 && dead == 1
+	})
 
 	// a filter: records produced from now on go through it
 	d.press("tab", "a", "f", `event == "purchase"`, "enter")
