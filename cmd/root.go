@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -158,10 +159,19 @@ func Execute() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		first := (<-sigs).(syscall.Signal)
+		at := time.Now()
 		cancel(interrupted{first})
-		second := (<-sigs).(syscall.Signal)
-		fmt.Fprintf(os.Stderr, "eddy: %s again: exiting without waiting for the final checkpoint\n", signalName(second))
-		os.Exit(interrupted{first}.code())
+		for {
+			second := (<-sigs).(syscall.Signal)
+			if time.Since(at) < time.Second {
+				// the same signal delivered twice at once (timeout(1) and
+				// supervisors signal the process and then its group): one
+				// request to stop, not an insistence
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "eddy: %s again: exiting without waiting for the final checkpoint\n", signalName(second))
+			os.Exit(interrupted{first}.code())
+		}
 	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	signal.Stop(sigs)
