@@ -135,7 +135,7 @@ type akind uint8
 const (
 	aNull akind = iota
 	aBool
-	aInt // int and long: zigzag varints
+	aInt // int and long: zigzag varints (narrow: an int, 32 bits)
 	aFloat
 	aDouble
 	aString // string and bytes
@@ -179,6 +179,7 @@ type aop struct {
 	deep     bool     // a record, union or map with wanted children
 	missing  string   // a union branch lacking a wanted path: its name
 	zeroSize bool     // encodes as no bytes (null), so a count is not bounded by bytes
+	narrow   bool     // an int, not a long: 32 bits in five bytes at most
 }
 
 type mapKey struct {
@@ -214,7 +215,7 @@ func (c *avroCompiler) plain(s avro.Schema) (*aop, error) {
 		case avro.Boolean:
 			op.kind = aBool
 		case avro.Int, avro.Long:
-			op.kind = aInt
+			op.kind, op.narrow = aInt, s.Type() == avro.Int
 		case avro.Float:
 			op.kind = aFloat
 		case avro.Double:
@@ -420,6 +421,26 @@ func (r *avroReader) long() int64 {
 	return int64(u>>1) ^ -int64(u&1)
 }
 
+// int reads an Avro int: a zigzag varint of 32 bits, five bytes at most.
+// A longer or wider one is corrupt, not a long to accept: readers that
+// follow the specification (hamba/avro, Java's) refuse it too.
+func (r *avroReader) int() int64 {
+	start := r.i
+	n := r.long()
+	if r.err == nil && (r.i-start > 5 || n != int64(int32(n))) {
+		r.fail(ErrCorrupt, "an int at byte %d does not fit 32 bits", start)
+	}
+	return n
+}
+
+// number reads an int or a long, as op says.
+func (r *avroReader) number(op *aop) int64 {
+	if op.narrow {
+		return r.int()
+	}
+	return r.long()
+}
+
 // bytes reads a length-prefixed string or bytes, pointing into the record.
 func (r *avroReader) bytes() []byte {
 	n := r.long()
@@ -579,8 +600,10 @@ func (r *avroReader) skip(op *aop, depth int) {
 		if b := r.fixed(1); r.err == nil && b[0] > 1 {
 			r.fail(ErrCorrupt, "boolean byte 0x%02x", b[0])
 		}
-	case aInt, aEnum:
-		r.long()
+	case aInt:
+		r.number(op)
+	case aEnum:
+		r.int()
 	case aFloat:
 		r.fixed(4)
 	case aDouble:
@@ -626,7 +649,7 @@ func (r *avroReader) value(op *aop, asTime bool, depth int) value.Value {
 		}
 		return value.OfBool(b[0] == 1)
 	case aInt:
-		n := r.long()
+		n := r.number(op)
 		switch op.conv {
 		case cTimeMillis:
 			return value.OfTime(n)
@@ -679,7 +702,7 @@ func (r *avroReader) value(op *aop, asTime bool, depth int) value.Value {
 		}
 		return value.OfString(string(b))
 	case aEnum:
-		n := r.long()
+		n := r.int()
 		if r.err != nil {
 			return value.Value{}
 		}

@@ -230,7 +230,8 @@ func TestAvroErrors(t *testing.T) {
 		"url": "u", "dateTime": time.UnixMilli(0).UTC(), "extra": "e"}
 	good := frameAvro(t, 1, bidAvro, bid)
 	nulls := `{"type":"record","name":"N","fields":[{"name":"n","type":{"type":"array","items":"null"}},{"name":"l","type":{"type":"array","items":"long"}}]}`
-	c := cacheOf(t, map[int]sr.Schema{1: {Schema: bidAvro}, 8: {Schema: nulls}, 5: {Schema: `syntax = "proto3";`, Type: sr.TypeProtobuf}, 6: {Schema: `{"type":"nope"}`}, 7: {Schema: `"long"`}})
+	ints := `{"type":"record","name":"I","fields":[{"name":"i","type":"int"},{"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}}]}`
+	c := cacheOf(t, map[int]sr.Schema{1: {Schema: bidAvro}, 8: {Schema: nulls}, 9: {Schema: ints}, 5: {Schema: `syntax = "proto3";`, Type: sr.TypeProtobuf}, 6: {Schema: `{"type":"nope"}`}, 7: {Schema: `"long"`}})
 	// a string length of 2^60 declared in a record of a few bytes
 	huge := append([]byte{0, 0, 0, 0, 1, 2, 4, 6}, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20)
 	// an array of 2^40 nulls: no bytes each, so the count is capped instead
@@ -248,7 +249,12 @@ func TestAvroErrors(t *testing.T) {
 		{"huge block", paths("l"), manyLongs, ErrTruncated},
 		{"empty", paths("price"), nil, ErrTruncated},
 		{"short header", paths("price"), []byte{0, 0, 1}, ErrTruncated},
-		{"unknown id", paths("price"), []byte{0, 0, 0, 0, 9, 2}, ErrUnknownSchema},
+		{"unknown id", paths("price"), []byte{0, 0, 0, 0, 19, 2}, ErrUnknownSchema},
+		// an int is 32 bits in five bytes at most (fuzz: hamba/avro refused
+		// a six-byte one this decoder read as a long)
+		{"int in six bytes", paths("e"), []byte{0, 0, 0, 0, 9, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0}, ErrCorrupt},
+		{"int over 32 bits wanted", paths("i"), []byte{0, 0, 0, 0, 9, 0x80, 0x80, 0x80, 0x80, 0x7f, 0}, ErrCorrupt},
+		{"enum index in six bytes", paths("i"), []byte{0, 0, 0, 0, 9, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00}, ErrCorrupt},
 		{"cut payload", paths("price"), good[:len(good)-3], ErrTruncated},
 		{"trailing bytes", paths("price"), append(append([]byte(nil), good...), 0), ErrCorrupt},
 		{"huge length", paths("price"), huge, ErrTruncated},
