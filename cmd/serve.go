@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -154,13 +153,11 @@ func runServe(c *cobra.Command, specPath string, f serveFlags) error {
 		return jobError(err)
 	}
 	defer j.Close()
-	save := func() {}
-	if p.State != nil { // the table is saved beside the checkpoints, and loaded again
-		save = table.Persist(ctx, filepath.Join(p.State.Dir, "serve-table"), p.State.CheckpointEvery, stderr)
+	if n := table.Len(); n > 0 { // restored with the checkpoint (sink.Stateful)
+		fmt.Fprintf(stderr, "eddy: %d features restored with the checkpoint\n", n)
 	}
 	running.Store(j)
 	_, err = j.Run(ctx)
-	save()
 	switch {
 	case err == nil && ctx.Err() == nil:
 		fmt.Fprintf(stderr, "eddy: end of input: serving the final windows until SIGINT or SIGTERM\n")

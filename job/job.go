@@ -16,6 +16,7 @@ import (
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/state"
 	"github.com/eddyhq/eddy/windows"
 )
 
@@ -79,9 +80,10 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Sinks are sinks of the caller's that the engine writes every row
 	// to after the spec's (eddy serve's feature table); with them a spec
-	// without sinks gets none (else its rows go to Stdout). The job
-	// neither tracks them in checkpoints nor closes them: they are the
-	// caller's.
+	// without sinks gets none (else its rows go to Stdout). The job does
+	// not close them: they are the caller's. With a state section, those
+	// that are sink.Stateful are part of every checkpoint and restored
+	// with it (the others are not tracked).
 	Sinks []sink.Sink
 }
 
@@ -195,6 +197,13 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	dead, err := r.openDead(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if r.st != nil {
+		for i, x := range o.Sinks {
+			if sf, ok := x.(sink.Stateful); ok {
+				r.st.cp.Parts = append(r.st.cp.Parts, state.Part{Name: fmt.Sprintf("extra sink %d", i), State: sf})
+			}
+		}
 	}
 	engSinks := append(sinks[:len(sinks):len(sinks)], o.Sinks...)
 	if gauges != nil {

@@ -159,7 +159,7 @@ func (s *stateRun) start(ctx context.Context, eng *engine.Engine, src source.Sou
 		if err := eng.Restore(s.ck.Engine); err != nil {
 			return fmt.Errorf("state %s: restore: %w", s.store.Dir(), err)
 		}
-		return nil
+		return s.cp.RestoreParts(s.ck)
 	}
 	if ks, ok := src.(startsAt); ok {
 		// record where the partitions start (a Kafka source): a restart

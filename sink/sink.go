@@ -86,6 +86,20 @@ type Redoer interface {
 	Redo(ctx context.Context, rows []byte, seq int64, offsets map[string]map[int32]int64) error
 }
 
+// Stateful is a sink whose contents are state of the run, kept inside
+// each checkpoint and put back on restart (eddy serve's feature table): a
+// restart restores them as of the checkpoint the engine restores, and the
+// replay after it writes the same rows again, so a killed run ends with
+// the contents of one that was never killed (docs/state.md).
+type Stateful interface {
+	// AppendState appends the contents, encoded, to b. It is called on
+	// the engine's goroutine between two batches.
+	AppendState(b []byte) []byte
+	// RestoreState replaces the contents with those AppendState encoded;
+	// bytes it cannot read are an error and leave it empty.
+	RestoreState(b []byte) error
+}
+
 // Delivery is how many of the rows (or dead letters) a run gave a sink
 // reached its destination: the file (written to the OS), the committed
 // table. A run that fails reports the difference (a full disk).

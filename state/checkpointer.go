@@ -19,6 +19,13 @@ type Tracked struct {
 	// neither: the sink cannot be rolled back (at-least-once)
 }
 
+// Part is a sink whose contents each checkpoint holds (sink.Stateful),
+// as a Checkpointer sees it.
+type Part struct {
+	Name  string // its key in Checkpoint.Parts
+	State sink.Stateful
+}
+
 // Checkpointer writes checkpoints of an engine run to a Store. It
 // implements engine.Checkpointer and runs on the engine's goroutine. With
 // no transactional sink the Pebble write runs on a goroutine of its own
@@ -33,6 +40,9 @@ type Checkpointer struct {
 	Meta  Meta
 	Sinks []Tracked
 	Dead  *Tracked
+	// Parts are the stateful sinks: their state is taken with the
+	// engine's in every checkpoint and put back by RestoreParts.
+	Parts []Part
 	// Group, when set, commits a consumer group's offsets after the
 	// sinks' commits (when no Kafka sink commits them in its transaction).
 	Group sink.Transactional
@@ -53,7 +63,8 @@ type Checkpointer struct {
 	// sync, snapshot, and with transactional sinks the write and commits).
 	Last time.Duration
 
-	saving chan error // the write in flight; nil when none
+	saving   chan error // the write in flight; nil when none
+	partBufs [][]byte   // reused for Parts: the write in flight holds them
 	// what Metrics reads from another goroutine
 	count, totalNs, lastNs, lastBytes atomic.Int64
 }
@@ -78,6 +89,9 @@ func (c *Checkpointer) done(start time.Time, ck *Checkpoint) {
 	n := int64(len(ck.Engine.Window))
 	for _, r := range ck.Redo {
 		n += int64(len(r))
+	}
+	for _, p := range ck.Parts {
+		n += int64(len(p))
 	}
 	c.lastBytes.Store(n)
 	c.lastNs.Store(int64(c.Last))
@@ -141,6 +155,16 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 	if err := e.WindowErr(); err != nil {
 		return err
 	}
+	if len(c.Parts) > 0 {
+		if len(c.partBufs) != len(c.Parts) {
+			c.partBufs = make([][]byte, len(c.Parts))
+		}
+		ck.Parts = make(map[string][]byte, len(c.Parts))
+		for i, p := range c.Parts {
+			c.partBufs[i] = p.State.AppendState(c.partBufs[i][:0])
+			ck.Parts[p.Name] = c.partBufs[i]
+		}
+	}
 	for i, t := range txns {
 		if r, ok := t.Txn.(sink.Redoer); ok && i > 0 {
 			if ck.Redo == nil {
@@ -184,6 +208,22 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, e *engine.Engine) error {
 		}
 	}
 	c.done(start, ck)
+	return nil
+}
+
+// RestoreParts puts back the state of each of c.Parts that ck holds; a
+// part ck does not hold (a checkpoint written before the sink was
+// stateful) starts empty.
+func (c *Checkpointer) RestoreParts(ck *Checkpoint) error {
+	for _, p := range c.Parts {
+		b, ok := ck.Parts[p.Name]
+		if !ok {
+			continue
+		}
+		if err := p.State.RestoreState(b); err != nil {
+			return fmt.Errorf("state %s: %w: checkpoint #%d: %s: %v", c.Store.Dir(), ErrCorrupt, ck.Meta.Seq, p.Name, err)
+		}
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -58,6 +60,9 @@ type Meta struct {
 	WindowCRC uint32 `json:"window_crc"`
 	WindowLen int    `json:"window_len"`
 	RedoCRC   uint32 `json:"redo_crc,omitempty"`
+	// the parts' value (Checkpoint.Parts); PartsLen is 0 without one
+	PartsCRC uint32 `json:"parts_crc,omitempty"`
+	PartsLen int    `json:"parts_len,omitempty"`
 }
 
 // Sink is one sink's progress in a checkpoint.
@@ -81,6 +86,10 @@ type Checkpoint struct {
 	// the rows of its transaction of this checkpoint (sink.Redoer), so a
 	// restart can commit them when a crash came before that sink's commit.
 	Redo map[string][]byte
+	// Parts holds the state of the stateful sinks (sink.Stateful: eddy
+	// serve's feature table) by name, taken with the engine's, so a
+	// restart puts back both as of the same moment.
+	Parts map[string][]byte
 
 	slot int // where the store holds it (LoadAll)
 }
@@ -369,7 +378,61 @@ func (s *Store) load(slot int) (*Checkpoint, error) {
 			return nil, fmt.Errorf("state %s: %w: redo rows: %v", s.dir, ErrCorrupt, err)
 		}
 	}
+	parts, err := s.get(key(slot, "parts"))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound) && ck.Meta.PartsLen == 0:
+	case err != nil:
+		return nil, fmt.Errorf("state %s: %w: sink state: %v", s.dir, ErrCorrupt, err)
+	case len(parts) != ck.Meta.PartsLen || crc32.ChecksumIEEE(parts) != ck.Meta.PartsCRC:
+		return nil, fmt.Errorf("state %s: %w: sink state fails its checksum", s.dir, ErrCorrupt)
+	default:
+		if ck.Parts, err = decodeParts(parts); err != nil {
+			return nil, fmt.Errorf("state %s: %w: sink state: %v", s.dir, ErrCorrupt, err)
+		}
+	}
 	return ck, nil
+}
+
+// appendParts encodes parts as (name, bytes) pairs in name order, each
+// length-prefixed: binary, because a feature table is big.
+func appendParts(b []byte, parts map[string][]byte) []byte {
+	names := make([]string, 0, len(parts))
+	for n := range parts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+		b = binary.AppendUvarint(b, uint64(len(parts[n])))
+		b = append(b, parts[n]...)
+	}
+	return b
+}
+
+func decodeParts(b []byte) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	field := func() ([]byte, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, errors.New("cut short")
+		}
+		f := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return f, nil
+	}
+	for len(b) > 0 {
+		name, err := field()
+		if err != nil {
+			return nil, err
+		}
+		v, err := field()
+		if err != nil {
+			return nil, err
+		}
+		out[string(name)] = v
+	}
+	return out, nil
 }
 
 func (s *Store) get(key []byte) ([]byte, error) {
@@ -404,7 +467,7 @@ func (s *Store) rollback(ck *Checkpoint) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	errs := []error{b.Set(keyCurrent, []byte{byte('0' + ck.slot)}, nil)}
-	for _, name := range []string{"meta", "engine", "window", "redo"} {
+	for _, name := range []string{"meta", "engine", "window", "redo", "parts"} {
 		errs = append(errs, b.Delete(key(other, name), nil))
 	}
 	errs = append(errs, b.Commit(pebble.Sync))
@@ -440,6 +503,13 @@ func (s *Store) save(ck *Checkpoint) error {
 		}
 		m.RedoCRC = crc32.ChecksumIEEE(redo)
 	}
+	var parts []byte
+	if len(ck.Parts) > 0 {
+		parts = appendParts(nil, ck.Parts)
+		m.PartsLen, m.PartsCRC = len(parts), crc32.ChecksumIEEE(parts)
+	} else {
+		m.PartsLen, m.PartsCRC = 0, 0
+	}
 	meta, err := json.Marshal(&m)
 	if err != nil {
 		return fmt.Errorf("state %s: encode: %w", s.dir, err)
@@ -460,6 +530,11 @@ func (s *Store) save(ck *Checkpoint) error {
 		errs = append(errs, b.Set(key(slot, "redo"), redo, nil))
 	} else {
 		errs = append(errs, b.Delete(key(slot, "redo"), nil))
+	}
+	if parts != nil {
+		errs = append(errs, b.Set(key(slot, "parts"), parts, nil))
+	} else {
+		errs = append(errs, b.Delete(key(slot, "parts"), nil))
 	}
 	errs = append(errs, b.Set(keyCurrent, []byte{byte('0' + slot)}, nil), b.Commit(pebble.Sync))
 	if err := errors.Join(errs...); err != nil {

@@ -27,6 +27,7 @@ func sample() *Checkpoint {
 		Engine: engine.Checkpoint{Stats: engine.Stats{In: 10, Passed: 9, Late: 1, Rows: 4}, File: source.FilePos{Offset: 100, Line: 10},
 			Partitions:  []engine.PartitionState{{Topic: "in", Next: 11, MaxEventTime: 5000, Seen: true}},
 			OpenWindows: 2, Watermark: 4000, Window: []byte("EWOP-window-bytes")},
+		Parts: map[string][]byte{"serve table": []byte("EDDYFT2\n-table"), "empty": {}},
 	}
 }
 
@@ -45,7 +46,7 @@ func TestSaveLoad(t *testing.T) {
 	}
 	// a second checkpoint without window state replaces the first
 	second := sample()
-	second.Meta.Seq, second.Engine.Window = 4, nil
+	second.Meta.Seq, second.Engine.Window, second.Parts = 4, nil, nil
 	if err := s.Save(second); err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +103,8 @@ func TestCorruptState(t *testing.T) {
 			"window state fails its checksum"},
 		{"engine state changed", func(t *testing.T, dir string) { set(t, dir, key(0, "engine"), []byte(`{"stats":{}}`)) },
 			"engine state fails its checksum"},
+		{"sink state changed", func(t *testing.T, dir string) { set(t, dir, key(0, "parts"), []byte("\x05emptx\x00")) },
+			"sink state fails its checksum"},
 		{"description garbled", func(t *testing.T, dir string) { set(t, dir, key(0, "meta"), []byte("{not json")) },
 			"checkpoint description"},
 		{"other format version", func(t *testing.T, dir string) { set(t, dir, key(0, "meta"), []byte(`{"format":99}`)) },
