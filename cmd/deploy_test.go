@@ -92,3 +92,40 @@ func TestSQLFlinkConnection(t *testing.T) {
 		t.Errorf("--show-secrets: no JAAS line with the password in\n%s", out)
 	}
 }
+
+// A format: avro spec reads its topic with Flink's avro-confluent format
+// from the registry eddy run would use: --schema-registry over the spec's,
+// the spec's over EDDY_SCHEMA_REGISTRY.
+func TestSQLFlinkAvroRegistry(t *testing.T) {
+	t.Setenv("EDDY_BROKERS", "")
+	t.Setenv("EDDY_SCHEMA_REGISTRY", "http://env:8081")
+	dir := t.TempDir()
+	avro := strings.Replace(deploySpec, "time:", "format: avro\ntime:", 1)
+	noReg := runtest.WriteFile(t, dir, "p.yaml", avro)
+	withReg := runtest.WriteFile(t, dir, "q.yaml", strings.Replace(avro, "stop: caught-up", "stop: caught-up, registry: {url: 'http://spec:8081'}", 1))
+	for _, c := range []struct {
+		spec string
+		flag []string
+		want string
+	}{
+		{noReg, nil, "http://env:8081"},
+		{withReg, nil, "http://spec:8081"},
+		{withReg, []string{"--schema-registry", "http://flag:8081"}, "http://flag:8081"},
+	} {
+		args := append([]string{"sql", c.spec, "--dialect", "flink", "-b", "k:9092"}, c.flag...)
+		code, out, stderr := runCLI(t, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		for _, want := range []string{"'value.format' = 'avro-confluent'", "'value.avro-confluent.url' = '" + c.want + "'"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: script lacks %s", c.flag, want)
+			}
+		}
+	}
+	t.Setenv("EDDY_SCHEMA_REGISTRY", "")
+	code, _, stderr := runCLI(t, "", "sql", noReg, "--dialect", "flink", "-b", "k:9092")
+	if code != 2 || !strings.Contains(stderr, "no schema registry") {
+		t.Errorf("no registry: exit %d %s, want 2 naming the missing registry", code, stderr)
+	}
+}

@@ -137,7 +137,7 @@ func TestRunRefusesWithState(t *testing.T) {
 			wantErr: "p.yaml:3: sinks[0].parquet.path: writes its file only at the end"},
 		{name: "two duckdb sinks with state",
 			spec:    "source: {file: in.jsonl}\nsinks:\n  - duckdb: {path: a.db, table: t}\n  - duckdb: {path: b.db, table: t}\nstate: {dir: st}\n",
-			wantErr: "p.yaml:4: sinks[1].duckdb: at most one duckdb sink with a state section"},
+			wantErr: "p.yaml:4: sinks[1].duckdb: at most one duckdb sink or parquet directory with a state section"},
 		{name: "stdin with state",
 			spec:    "source: {file: \"-\"}\nstate: {dir: st}\n",
 			wantErr: "p.yaml:1: source.file: cannot resume stdin after a restart"},

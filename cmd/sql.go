@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddyhq/eddy/format"
+	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 )
@@ -142,6 +144,25 @@ func (f *flinkFlags) options(c *cobra.Command, p *pipeline.Pipeline) (pipeline.F
 		return o, usageError{err}
 	}
 	o.Properties = props
+	if p.Format == "avro" {
+		// the registry as eddy run merges it: flag, spec, client
+		// properties, environment
+		flag, env := registryConfig(c)
+		fromProps, err := cfg.Registry()
+		if err != nil {
+			return o, usageError{err}
+		}
+		var spec format.Config
+		if p.Source.Kafka != nil {
+			spec = job.SpecRegistry(p.Source.Kafka.Registry)
+		}
+		if r := job.MergeRegistry(flag, spec, fromProps, env); len(r.URLs) > 0 {
+			o.Registry = &pipeline.Registry{URL: r.URLs[0], User: r.User, Password: r.Password, Token: r.BearerToken}
+			if t := r.TLS; t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify {
+				o.Registry.TLS = &pipeline.RegistryTLS{CA: t.CAFile, Cert: t.CertFile, Key: t.KeyFile, Insecure: t.InsecureSkipVerify}
+			}
+		}
+	}
 	if f.sample > 0 {
 		topic := f.topic
 		if topic == "" && p.Source.Kafka != nil && len(p.Source.Kafka.Topics) > 0 {

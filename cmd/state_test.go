@@ -93,7 +93,7 @@ run with --reset-state to discard the state and start over`) {
 	t.Run("two duckdb sinks", func(t *testing.T) {
 		q := runtest.WriteFile(t, dir, "g.yaml", strings.Replace(spec("10s"), "[{file: out.jsonl}]", "[{duckdb: {path: a.duckdb, table: a}}, {duckdb: {path: b.duckdb, table: b}}]", 1))
 		code, _, stderr := runCLI(t, "", "run", q)
-		if code != 2 || !strings.Contains(stderr, "duckdb: at most one duckdb sink with a state section") {
+		if code != 2 || !strings.Contains(stderr, "duckdb: at most one duckdb sink or parquet directory with a state section") {
 			t.Errorf("two duckdb sinks with state: exit %d\n%s", code, stderr)
 		}
 	})

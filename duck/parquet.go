@@ -48,6 +48,13 @@ type ParquetOptions struct {
 	// FirstSeq, when above the local parts' next number, is where the
 	// numbering of a directory starts (the parts already uploaded).
 	FirstSeq int
+	// Exactly makes a directory a sink.Transactional whose files are
+	// named and made visible at checkpoints (parquet_exact.go); rotation
+	// still splits an interval's rows into several files. Dir only.
+	Exactly bool
+	// Store is where Exactly puts the parts and the marker; default the
+	// directory itself. Upload is not used with Exactly.
+	Store PartStore
 }
 
 // Validate checks the options.
@@ -57,6 +64,9 @@ func (o ParquetOptions) Validate() error {
 	}
 	if !o.Dir && (o.RotateRows > 0 || o.RotateEvery > 0) {
 		return errors.New("rotation needs a directory")
+	}
+	if !o.Dir && o.Exactly {
+		return errors.New("exactly once needs a directory")
 	}
 	if o.BatchRows < 0 {
 		return fmt.Errorf("batch rows %d: must not be negative", o.BatchRows)
@@ -89,6 +99,7 @@ type Parquet struct {
 	files     atomic.Pointer[[]string]
 	err       error
 	closed    bool
+	x         *exact // with Exactly
 }
 
 var (
@@ -122,6 +133,11 @@ func OpenParquet(path string, opts ParquetOptions) (*Parquet, error) {
 		return nil, fmt.Errorf("parquet %s: %w", path, err)
 	}
 	ctx := context.Background()
+	if opts.Exactly {
+		if err := p.openExact(ctx); err != nil {
+			return nil, fmt.Errorf("parquet %s: %w", path, err)
+		}
+	}
 	db, err := openDB(ctx, "", opts.Threads)
 	if err != nil {
 		return nil, fmt.Errorf("parquet %s: %w", path, err)
@@ -263,10 +279,26 @@ func (p *Parquet) finish(ctx context.Context) error {
 	}
 	name := p.fileName()
 	tmp := name + ".tmp"
+	if p.x != nil {
+		tmp = filepath.Join(p.path, fmt.Sprintf("part-pending-%03d.parquet.tmp", len(p.x.pending)))
+	}
 	q := fmt.Sprintf("COPY %s TO %s (FORMAT parquet)", quoteIdent(memTable), quoteString(tmp))
 	if _, err := p.w.exec(ctx, q); err != nil {
 		os.Remove(tmp)
 		return p.fail(fmt.Errorf("write %s: %w", tmp, err))
+	}
+	if p.x != nil {
+		// named and made visible by Commit
+		if err := syncRename(tmp, tmp); err != nil {
+			os.Remove(tmp)
+			return p.fail(err)
+		}
+		if err := p.emptyTable(ctx); err != nil {
+			return err
+		}
+		p.x.pending = append(p.x.pending, pending{local: tmp, rows: p.fileRows})
+		p.fileRows = 0
+		return nil
 	}
 	if err := syncRename(tmp, name); err != nil {
 		os.Remove(tmp)
@@ -280,16 +312,24 @@ func (p *Parquet) finish(ctx context.Context) error {
 		}
 		name = remote
 	}
-	// keep the columns and their types for the next file
-	q = fmt.Sprintf("CREATE OR REPLACE TABLE %[1]s AS SELECT * FROM %[1]s LIMIT 0", quoteIdent(memTable))
-	if _, err := p.w.exec(ctx, q); err != nil {
-		return p.fail(fmt.Errorf("empty the in-memory table: %w", err))
+	if err := p.emptyTable(ctx); err != nil {
+		return err
 	}
 	p.written.Add(p.fileRows)
 	files := append(append([]string(nil), *p.files.Load()...), name)
 	p.files.Store(&files)
 	p.fileRows = 0
 	p.seq++
+	return nil
+}
+
+// emptyTable empties the in-memory table, keeping the columns and their
+// types for the next file.
+func (p *Parquet) emptyTable(ctx context.Context) error {
+	q := fmt.Sprintf("CREATE OR REPLACE TABLE %[1]s AS SELECT * FROM %[1]s LIMIT 0", quoteIdent(memTable))
+	if _, err := p.w.exec(ctx, q); err != nil {
+		return p.fail(fmt.Errorf("empty the in-memory table: %w", err))
+	}
 	return nil
 }
 
@@ -333,6 +373,15 @@ func (p *Parquet) Close() error {
 	}
 	p.closed = true
 	err := p.err
+	if p.x != nil {
+		// the rows since the last checkpoint are written again by a run
+		// restarted from it; the end of a run checkpoints before Close
+		p.x.dropPending()
+		if cerr := p.closeDB(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("parquet %s: close: %w", p.path, cerr))
+		}
+		return err
+	}
 	if err == nil && (!p.o.Dir || p.fileRows > 0) {
 		if !p.o.Dir && p.fileRows == 0 {
 			p.fileStart = p.o.Clock()
@@ -356,6 +405,9 @@ func (p *Parquet) Abort() error {
 	p.closed = true
 	if p.w.inTx {
 		p.w.rollback()
+	}
+	if p.x != nil {
+		p.x.dropPending()
 	}
 	return p.closeDB()
 }

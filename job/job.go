@@ -247,7 +247,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	}
 	if r.st != nil {
 		if l := append(r.atLeastOnce, r.st.atLeastOnce...); len(l) > 0 {
-			fmt.Fprintf(o.Stderr, "eddy: %s: at-least-once: after a restart, what was written since the last checkpoint is written again (exactly once: file, duckdb and kafka sinks, dead-letter files)\n", strings.Join(l, ", "))
+			fmt.Fprintf(o.Stderr, "eddy: %s: at-least-once: after a restart, what was written since the last checkpoint is written again (exactly once: file, duckdb, parquet directory and kafka sinks, dead-letter files)\n", strings.Join(l, ", "))
 		}
 	} else if track && len(r.atLeastOnce) > 0 {
 		fmt.Fprintf(o.Stderr, "eddy: delivery is at-least-once: after a restart, rows and dead letters since the last commit may be written again\n")

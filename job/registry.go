@@ -23,7 +23,7 @@ func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
 	}
 	layers := []format.Config{flag}
 	if k := r.p.Source.Kafka; k != nil {
-		layers = append(layers, specRegistry(k.Registry))
+		layers = append(layers, SpecRegistry(k.Registry))
 	}
 	if r.srcCfg != nil {
 		props, err := r.srcCfg.Registry()
@@ -43,8 +43,8 @@ func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
 	return format.NewCache(ctx, cl, format.CacheOptions{}), nil
 }
 
-// specRegistry is source.kafka.registry as a format.Config.
-func specRegistry(s *pipeline.Registry) format.Config {
+// SpecRegistry is source.kafka.registry as a format.Config.
+func SpecRegistry(s *pipeline.Registry) format.Config {
 	var c format.Config
 	if s == nil {
 		return c

@@ -10,7 +10,7 @@ import (
 
 func TestMergeRegistry(t *testing.T) {
 	flag := format.Config{URLs: []string{"http://flag"}}
-	spec := specRegistry(&pipeline.Registry{URL: "http://spec", User: "su:sp", TLS: &pipeline.RegistryTLS{CA: "spec-ca.pem"}})
+	spec := SpecRegistry(&pipeline.Registry{URL: "http://spec", User: "su:sp", TLS: &pipeline.RegistryTLS{CA: "spec-ca.pem"}})
 	props := format.Config{URLs: []string{"http://props"}, BearerToken: "tok",
 		TLS: format.TLSConfig{CAFile: "props-ca.pem", CertFile: "c.pem", KeyFile: "k.pem", InsecureSkipVerify: true}}
 	env := format.Config{URLs: []string{"http://env"}, User: "eu", Password: "ep"}
@@ -35,11 +35,11 @@ func TestMergeRegistry(t *testing.T) {
 }
 
 func TestSpecRegistry(t *testing.T) {
-	got := specRegistry(&pipeline.Registry{URL: "u", User: "a", Password: "b:c", Token: ""})
+	got := SpecRegistry(&pipeline.Registry{URL: "u", User: "a", Password: "b:c", Token: ""})
 	if got.User != "a" || got.Password != "b:c" || !reflect.DeepEqual(got.URLs, []string{"u"}) {
 		t.Errorf("got %+v", got)
 	}
-	if got := specRegistry(nil); !reflect.DeepEqual(got, format.Config{}) {
+	if got := SpecRegistry(nil); !reflect.DeepEqual(got, format.Config{}) {
 		t.Errorf("nil: %+v", got)
 	}
 }

@@ -29,6 +29,6 @@ func init() {
 			return []output{{path: t.DuckDB.Path, field: "duckdb.path", table: t.DuckDB.Table}}
 		},
 		holdsCheckpoint: true,
-		decides:         "at most one duckdb sink with a state section (two databases cannot commit a checkpoint together); write the other table from its own pipeline",
+		decides:         "at most one duckdb sink or parquet directory with a state section (two of them cannot commit a checkpoint together); write the other from its own pipeline",
 	})
 }

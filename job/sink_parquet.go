@@ -11,8 +11,11 @@ import (
 
 // The parquet kind (pipeline/kind_parquet.go): one file written at the
 // end (path), which neither a state section nor a consumer group can
-// make durable in time, or rolling files in a directory (dir), kept
-// after a restart (at-least-once).
+// make durable in time, or rolling files in a directory (dir): with a
+// state section named and made visible at each checkpoint with a marker
+// (duck/parquet_exact.go), so the directory, which cannot redo a commit,
+// decides which checkpoint a restart restores; without one kept after a
+// restart (at-least-once).
 func init() {
 	registerSink(&sinkKind{
 		name: "parquet",
@@ -23,7 +26,9 @@ func init() {
 			if pq.Dir != "" {
 				path = pq.Dir
 			}
-			o := duck.ParquetOptions{Dir: pq.Dir != "", RotateRows: rows, RotateEvery: every}
+			// with state a directory commits its files at checkpoints
+			// (checkRun refused a single file with state)
+			o := duck.ParquetOptions{Dir: pq.Dir != "", RotateRows: rows, RotateEvery: every, Exactly: r.st != nil && pq.Dir != ""}
 			var w sink.Sink
 			if s3store.IsURL(path) {
 				loc, err := s3store.ParseURL(path)
@@ -44,7 +49,9 @@ func init() {
 				}
 				w = p
 			}
-			r.st.inexact("parquet:" + path)
+			if !o.Exactly {
+				r.st.inexact("parquet:" + path)
+			}
 			return w, nil
 		},
 		describe: func(t pipeline.Target) string {
@@ -62,6 +69,8 @@ func init() {
 			}
 			return []output{{path: t.Parquet.Path, field: "parquet.path"}}
 		},
+		holdsCheckpoint: true,
+		decides:         "at most one duckdb sink or parquet directory with a state section (two of them cannot commit a checkpoint together); write the other from its own pipeline",
 		refuseState: func(t pipeline.Target) (string, string) {
 			if t.Parquet.Path == "" {
 				return "", ""

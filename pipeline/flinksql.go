@@ -37,6 +37,11 @@ type FlinkOptions struct {
 	// Parallelism and CheckpointInterval become SET statements when not zero.
 	Parallelism        int
 	CheckpointInterval time.Duration
+	// Registry is the schema registry of format: avro (the flag, the
+	// spec, the client properties and the environment merged); the
+	// script reads the topic with Flink's avro-confluent format from it.
+	// Nil: the spec's source.kafka.registry.
+	Registry *Registry
 }
 
 // FlinkVersion is the Flink release the scripts are written for and tested on.
@@ -233,10 +238,16 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	if !p.HasWindow() {
 		return "", g.errf(0, "stages", "the pipeline has no window stage; the Flink script is generated for windowed pipelines")
 	}
-	if p.Format != "" && p.Format != "json" {
-		return "", g.errf(0, "format", "format %q: only json is translated (avro-confluent waits for registry support in the script)", p.Format)
-	}
 	kafka := o.Topic != "" || p.Source.Kafka != nil
+	switch p.Format {
+	case "", "json":
+	case "avro":
+		if !kafka {
+			return "", g.errf(0, "format", "format avro reads a Kafka topic with a schema registry; the source is a file (deploy with --topic)")
+		}
+	default:
+		return "", g.errf(0, "format", "format %q: Flink 1.20 has no format for %s framed for a schema registry (json and avro, as avro-confluent, are translated)", p.Format, p.Format)
+	}
 	var notes []string
 	coerced := map[string]Type{}
 	g.coerced = coerced
@@ -578,7 +589,11 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 		typ := "STRING"
 		switch {
 		case name == timeField:
-			// parsed into the event-time column below
+			// parsed into the event-time column below; an Avro event
+			// time is a long of epoch milliseconds (or timestamp-millis)
+			if p.Format == "avro" {
+				typ = "BIGINT"
+			}
 		case coerced[name] != "":
 			typ = flinkTypes[coerced[name]]
 		case o.Sampled[name] != "":
@@ -603,6 +618,9 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 	// epoch milliseconds (digits) or RFC 3339 in UTC; anything else has no
 	// event time and is filtered out before the window
 	parse := "COALESCE(" + flinkParseTime(tf) + ", " + flinkNoTime + ")"
+	if p.Format == "avro" {
+		parse = "COALESCE(CAST(TO_TIMESTAMP_LTZ(" + tf + ", 3) AS TIMESTAMP(3)), " + flinkNoTime + ")"
+	}
 	cols = append(cols, fmt.Sprintf("  %s AS %s", flinkIdent(flinkTime), parse))
 	cols = append(cols, fmt.Sprintf("  WATERMARK FOR %[1]s AS %[1]s - %[2]s", flinkIdent(flinkTime), flinkInterval(p.Time.MaxOutOfOrder.Milliseconds()+1)))
 
@@ -664,9 +682,17 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 		g.flinkProperties(o, opt)
 		opt("key.format", "raw")
 		opt("key.fields", "_key")
-		opt("value.format", "json")
-		opt("value.fields-include", "EXCEPT_KEY")
-		opt("value.json.ignore-parse-errors", "true")
+		if p.Format == "avro" {
+			n, err := g.flinkAvro(o, opt)
+			if err != nil {
+				return "", nil, err
+			}
+			notes = append(notes, n...)
+		} else {
+			opt("value.format", "json")
+			opt("value.fields-include", "EXCEPT_KEY")
+			opt("value.json.ignore-parse-errors", "true")
+		}
 		opt("scan.watermark.emit.strategy", "on-event")
 		if p.Time.IdleTimeout > 0 {
 			opt("scan.watermark.idle-timeout", fmt.Sprintf("%d ms", p.Time.IdleTimeout.Milliseconds()))
@@ -685,7 +711,11 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 		opt("json.ignore-parse-errors", "true")
 		notes = append(notes, "the file source is read by Flink's filesystem connector on the TaskManagers (the path must be readable there); deploy with --topic to read a Kafka topic instead")
 	}
-	notes = append(notes, "a value a coerce stage cannot convert, or a line that is not JSON, becomes NULL columns instead of a dead letter; records without a valid event time are dropped")
+	if p.Format == "avro" {
+		notes = append(notes, "a record whose Avro schema does not resolve to the columns fails the job instead of becoming a dead letter; records without a valid event time are dropped")
+	} else {
+		notes = append(notes, "a value a coerce stage cannot convert, or a line that is not JSON, becomes NULL columns instead of a dead letter; records without a valid event time are dropped")
+	}
 	if len(sampled) > 0 {
 		notes = append(notes, fmt.Sprintf("column types inferred from %d sampled records: %s", o.SampleSize, strings.Join(sampled, ", ")))
 	}
@@ -716,6 +746,46 @@ func flinkWith(with [][2]string) string {
 		lines = append(lines, fmt.Sprintf("  %s = %s", quoteString(kv[0]), quoteString(kv[1])))
 	}
 	return strings.Join(lines, ",\n") + "\n"
+}
+
+// flinkAvro writes the value format options of format: avro: Flink's
+// avro-confluent format, which reads the Confluent framing (magic byte,
+// schema id) and the writer schema from the registry, resolved to a reader
+// schema derived from the columns.
+func (g *sqlGen) flinkAvro(o FlinkOptions, opt func(k, v string)) ([]string, error) {
+	p := g.p
+	r := o.Registry
+	if r == nil && p.Source.Kafka != nil {
+		r = p.Source.Kafka.Registry
+	}
+	if r == nil || r.URL == "" {
+		return nil, g.errf(p.Source.Line, "source.kafka.registry.url", "format avro: no schema registry for Flink's avro-confluent format (give --schema-registry, source.kafka.registry.url, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY)")
+	}
+	if t := r.TLS; t != nil && (t.CA != "" || t.Cert != "" || t.Key != "" || t.Insecure) {
+		return nil, g.errf(p.Source.Line, "source.kafka.registry.tls", "registry TLS files are PEM; Flink's avro-confluent takes Java keystores (set 'value.avro-confluent.ssl.truststore.location' and the keystore options in the script by hand)")
+	}
+	opt("value.format", "avro-confluent")
+	opt("value.avro-confluent.url", r.URL)
+	secret := func(v string) string {
+		if o.Redact {
+			return "***"
+		}
+		return v
+	}
+	user, pass := r.User, r.Password
+	if pass == "" {
+		user, pass, _ = strings.Cut(r.User, ":")
+	}
+	switch {
+	case r.Token != "":
+		opt("value.avro-confluent.bearer-auth.credentials-source", "STATIC_TOKEN")
+		opt("value.avro-confluent.bearer-auth.token", secret(r.Token))
+	case user != "":
+		opt("value.avro-confluent.basic-auth.credentials-source", "USER_INFO")
+		opt("value.avro-confluent.basic-auth.user-info", user+":"+secret(pass))
+	}
+	opt("value.fields-include", "EXCEPT_KEY")
+	return []string{"format avro is Flink's avro-confluent format (the flink-sql-avro-confluent-registry jar must be on the cluster's classpath); the columns are the reader schema, so their types must be the writer schema's or promotions of them (int to BIGINT, float to DOUBLE; a coerce stage sets them), and the event-time field is read as a long of epoch milliseconds"}, nil
 }
 
 // flinkProperties writes the client properties as properties.* options.

@@ -175,7 +175,9 @@ func TestFlinkSQLRefusals(t *testing.T) {
 		{"coordinate as key", base("{field: ts}", "  - window: {tumbling: 1s, key: _partition, aggregate: {n: count()}}\n")},
 		{"relative start", "source:\n  kafka: {topic: t, start: 'time:-15m'}\ntime: {field: ts}\nstages:\n" + win},
 		{"offset start", "source:\n  kafka: {topic: t, start: 'offset:5'}\ntime: {field: ts}\nstages:\n" + win},
-		{"avro", "source:\n  kafka: {topic: t}\nformat: avro\ntime: {field: ts}\nstages:\n" + win},
+		{"avro without a registry", "source:\n  kafka: {topic: t}\nformat: avro\ntime: {field: ts}\nstages:\n" + win},
+		{"avro with registry TLS", "source:\n  kafka: {topic: t, registry: {url: 'https://r:8081', tls: {ca: ca.pem}}}\nformat: avro\ntime: {field: ts}\nstages:\n" + win},
+		{"protobuf", "source:\n  kafka: {topic: t, registry: {url: 'http://r:8081'}}\nformat: protobuf\ntime: {field: ts}\nstages:\n" + win},
 		{"stdin", "source:\n  file: '-'\ntime: {field: ts}\nstages:\n" + win},
 		{"coordinate from a file", "source:\n  file: in.jsonl\ntime: {field: ts}\nstages:\n  - filter: _offset > 3\n" + win},
 	}
@@ -209,6 +211,57 @@ func TestFlinkSQLRefusals(t *testing.T) {
 		}
 	}
 	flinkGolden(t, "refusals.txt", b.String())
+}
+
+const flinkAvroSpec = `name: bids-avro
+source:
+  kafka: {topic: bids.avro, stop: caught-up, registry: {url: "http://registry:8081/apis/ccompat/v7", user: "eddy:s3cret"}}
+format: avro
+time: {field: dateTime, max_out_of_order: 1s, idle_timeout: 2s}
+stages:
+  - coerce: {auction: int, price: int}
+  - filter: price > 1000
+  - window:
+      tumbling: 10s
+      key: [channel]
+      aggregate: {n: count(), total: sum(price), mean: avg(price)}
+sinks:
+  - file: "-"
+`
+
+// format: avro is Flink's avro-confluent with the registry's URL and
+// credentials (redacted for printing); the options' registry (the flag and
+// environment, merged by the command) wins over the spec's.
+func TestFlinkSQLAvro(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bids.yaml")
+	if err := os.WriteFile(path, []byte(flinkAvroSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := FlinkOptions{Brokers: []string{"kafka:9092"}, Redact: true}
+	out, err := flinkScript(t, path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Error("the registry password is in the redacted script")
+	}
+	flinkGolden(t, "avro-confluent.sql", out)
+
+	o.Redact = false
+	o.Registry = &Registry{URL: "http://other:8081", Token: "tok"}
+	out, err = flinkScript(t, path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"'value.avro-confluent.url' = 'http://other:8081'", "'value.avro-confluent.bearer-auth.token' = 'tok'"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the script with the options' registry has no %s", want)
+		}
+	}
+	if strings.Contains(out, "registry:8081") || strings.Contains(out, "user-info") {
+		t.Error("the spec's registry is in the script although the options name one")
+	}
 }
 
 func asSQLError(err error, se **SQLError) bool {

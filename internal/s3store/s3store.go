@@ -7,9 +7,11 @@
 package s3store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/internal/awsconf"
@@ -155,7 +158,9 @@ func OpenParquet(ctx context.Context, s *Store, loc Location, dir bool, o duck.P
 	}
 	local := filepath.Join(stage, "part")
 	o.Dir = dir
-	if dir {
+	if o.Exactly {
+		o.Store = parts{s: s, loc: loc}
+	} else if dir {
 		if o.FirstSeq, err = s.NextPart(ctx, loc); err != nil {
 			os.RemoveAll(stage)
 			return nil, err
@@ -176,6 +181,80 @@ func OpenParquet(ctx context.Context, s *Store, loc Location, dir bool, o duck.P
 		return nil, fmt.Errorf("parquet %s: %w", loc, err)
 	}
 	return &Parquet{Parquet: p, stage: stage}, nil
+}
+
+// parts is the duck.PartStore of an exactly-once directory under a
+// prefix: each part goes up whole (a multipart upload is visible only
+// once completed) and the marker is one small PutObject.
+type parts struct {
+	s   *Store
+	loc Location
+}
+
+func (p parts) key(name string) Location {
+	return Location{Bucket: p.loc.Bucket, Key: p.loc.Key + name}
+}
+
+func (p parts) Marker(ctx context.Context) ([]byte, error) {
+	k := p.key(duck.MarkerName)
+	out, err := p.s.cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(k.Bucket), Key: aws.String(k.Key)})
+	if err != nil {
+		var nk *types.NoSuchKey
+		if errors.As(err, &nk) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", k, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", k, err)
+	}
+	return b, nil
+}
+
+func (p parts) PutMarker(ctx context.Context, b []byte) error {
+	k := p.key(duck.MarkerName)
+	if _, err := p.s.cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(k.Bucket), Key: aws.String(k.Key),
+		Body: bytes.NewReader(b), ContentType: aws.String("application/json")}); err != nil {
+		return fmt.Errorf("put %s: %w", k, err)
+	}
+	return nil
+}
+
+func (p parts) Parts(ctx context.Context) ([]string, error) {
+	var names []string
+	pg := s3.NewListObjectsV2Paginator(p.s.cl, &s3.ListObjectsV2Input{Bucket: aws.String(p.loc.Bucket), Prefix: aws.String(p.loc.Key + "part-")})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", p.loc, err)
+		}
+		for _, o := range page.Contents {
+			name := strings.TrimPrefix(aws.ToString(o.Key), p.loc.Key)
+			if !strings.Contains(name, "/") && strings.HasSuffix(name, ".parquet") {
+				names = append(names, name)
+			}
+		}
+	}
+	return names, nil
+}
+
+func (p parts) Remove(ctx context.Context, name string) error {
+	k := p.key(name)
+	if _, err := p.s.cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(k.Bucket), Key: aws.String(k.Key)}); err != nil {
+		return fmt.Errorf("delete %s: %w", k, err)
+	}
+	return nil
+}
+
+func (p parts) Put(ctx context.Context, local, name string) (string, error) {
+	k := p.key(name)
+	err := p.s.Upload(ctx, local, k)
+	if err == nil {
+		os.Remove(local)
+	}
+	return k.String(), err
 }
 
 // Parquet is a duck.Parquet whose files go to S3.
