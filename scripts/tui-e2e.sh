@@ -138,7 +138,9 @@ wait_whole 'Table results in eddy-results\.duckdb already has [0-9]+ rows'
 wait_whole 't new table results_2'
 capture 4-export-question
 keys t
-wait_whole 'table results_2\b'
+# the question's own line names results_2 until t is read: wait for the
+# export's report, or it lands later and replaces the next step's message
+wait_whole 'wrote [0-9]+ rows to eddy-results\.duckdb, table results_2\b'
 
 echo "4c. q with the unsaved pipeline asks; n stays"
 keys q
