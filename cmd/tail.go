@@ -238,7 +238,10 @@ func valueDecoder(c *cobra.Command, kind string) (func([]byte) ([]byte, error), 
 		return nil, nil
 	}
 	if !slices.Contains(format.Kinds, kind) {
-		return nil, usagef("--value-format %q: want avro, protobuf or json-schema", kind)
+		return nil, usagef("--value-format %q: want avro, protobuf, json-schema or raw", kind)
+	}
+	if !format.NeedsRegistry(kind) {
+		return format.WholeJSON(nil, kind)
 	}
 	cfg, err := kafkaConfig(c)
 	if err != nil {

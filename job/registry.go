@@ -14,7 +14,7 @@ import (
 // spec's source.kafka.registry, the cluster's properties and the
 // environment.
 func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
-	if r.p.Format == "" || r.p.Format == "json" {
+	if !format.NeedsRegistry(r.p.Format) {
 		return nil, nil
 	}
 	var flag, env format.Config
