@@ -233,12 +233,20 @@ func runTail(c *cobra.Command, f tailFlags) error {
 // decoder of framed records into JSON, with the registry from the flag,
 // the client properties and the environment (highest first).
 func valueDecoder(c *cobra.Command, kind string) (func([]byte) ([]byte, error), error) {
-	kind = strings.TrimPrefix(kind, "value=")
+	return recordDecoder(c, "--value-format", strings.TrimPrefix(kind, "value="), format.Config{})
+}
+
+// recordDecoder is the decoder of a --format (or -s) flag's kind into
+// the JSON of whole records: nil for json, else through the registry
+// from --schema-registry, the spec's source.kafka.registry (spec, for
+// tui -p), the client properties and the environment, highest first.
+// Raw needs no registry.
+func recordDecoder(c *cobra.Command, flagName, kind string, spec format.Config) (func([]byte) ([]byte, error), error) {
 	if kind == "" || kind == "json" {
 		return nil, nil
 	}
 	if !slices.Contains(format.Kinds, kind) {
-		return nil, usagef("--value-format %q: want avro, protobuf, json-schema or raw", kind)
+		return nil, usagef("%s %q: want json, avro, protobuf, json-schema or raw", flagName, kind)
 	}
 	if !format.NeedsRegistry(kind) {
 		return format.WholeJSON(nil, kind)
@@ -252,9 +260,9 @@ func valueDecoder(c *cobra.Command, kind string) (func([]byte) ([]byte, error), 
 		return nil, usageError{err}
 	}
 	flag, env := registryConfig(c)
-	reg := job.MergeRegistry(flag, props, env)
+	reg := job.MergeRegistry(flag, spec, props, env)
 	if len(reg.URLs) == 0 {
-		return nil, usagef("--value-format %s needs a schema registry: --schema-registry, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", kind)
+		return nil, usagef("%s %s needs a schema registry: --schema-registry, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", flagName, kind)
 	}
 	cl, err := reg.Client()
 	if err != nil {
