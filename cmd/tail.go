@@ -245,11 +245,22 @@ func recordDecoder(c *cobra.Command, flagName, kind string, spec format.Config) 
 	if kind == "" || kind == "json" {
 		return nil, nil
 	}
-	if !slices.Contains(format.Kinds, kind) {
+	cache, err := formatCache(c, flagName, kind, spec)
+	if err != nil {
+		return nil, err
+	}
+	return format.WholeJSON(cache, kind)
+}
+
+// formatCache checks a --format flag's kind and, for the formats read
+// through a schema registry, makes the schema cache (nil for raw and
+// json); see recordDecoder.
+func formatCache(c *cobra.Command, flagName, kind string, spec format.Config) (*format.Cache, error) {
+	if !slices.Contains(format.Kinds, kind) && kind != "json" {
 		return nil, usagef("%s %q: want json, avro, protobuf, json-schema or raw", flagName, kind)
 	}
 	if !format.NeedsRegistry(kind) {
-		return format.WholeJSON(nil, kind)
+		return nil, nil
 	}
 	cfg, err := kafkaConfig(c)
 	if err != nil {
@@ -268,5 +279,5 @@ func recordDecoder(c *cobra.Command, flagName, kind string, spec format.Config) 
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return format.WholeJSON(format.NewCache(c.Context(), cl, format.CacheOptions{}), kind)
+	return format.NewCache(c.Context(), cl, format.CacheOptions{}), nil
 }

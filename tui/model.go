@@ -52,6 +52,16 @@ type Options struct {
 	OnStats func(engine.Stats)
 	// Dead-letter actions (replay, topics); nil hides them. See [DeadOps].
 	Dead *DeadOps
+	// Format is the format of the attached records' values (avro,
+	// protobuf, json-schema or raw; "" for JSON), which pipelines saved
+	// here name. Decoder then makes, for each opened source, a decoder
+	// of a value into the JSON of the whole record (format.WholeJSON):
+	// the panes and the pipeline see the decoded fields. Fatal tells the
+	// decoder's errors that end the feed (the registry is down) from
+	// those of one record, whose value is then kept as it came.
+	Format  string
+	Decoder func() (func([]byte) ([]byte, error), error)
+	Fatal   func(error) bool
 }
 
 // pane is what the root needs of a sub-model.
@@ -175,9 +185,18 @@ func (m *Model) Init() tea.Cmd {
 
 // open opens a source off the UI goroutine.
 func (m *Model) open(name, start string) tea.Cmd {
-	ctx, open := m.ctx, m.opts.Open
+	ctx, open, decoder, fatal := m.ctx, m.opts.Open, m.opts.Decoder, m.opts.Fatal
 	return func() tea.Msg {
 		src, err := open(ctx, name, start)
+		if err == nil && decoder != nil {
+			var dec func([]byte) ([]byte, error)
+			if dec, err = decoder(); err == nil {
+				src = &decoded{Source: src, decode: dec, fatal: fatal}
+			} else {
+				src.Close()
+				src = nil
+			}
+		}
 		return openedMsg{name: name, start: start, src: src, err: err}
 	}
 }
@@ -344,6 +363,9 @@ func (m *Model) attach(name, start string, src source.Source) {
 	// writes rows to stdout and dead letters beside its input.
 	p := *m.pipe.p
 	p.Source = m.sourceFor(p.Source)
+	if m.opts.Format != "" {
+		p.Format = m.opts.Format // the saved pipeline reads the topic as it is
+	}
 	if m.defaultTargets || (m.opts.Pipeline == nil && p.Sinks == nil && p.DLQ == nil) {
 		m.defaultTargets = true
 		p.Sinks = []pipeline.Target{{File: "-"}}
@@ -360,7 +382,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	}
 	m.results.reset(schemaOf(m.pipe.p.Name, m.plan))
 	m.dead.reset()
-	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.plan, m.opts.Logf)
+	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.runnable(m.plan), m.opts.Logf)
 	if m.topics != nil {
 		m.topics.attached = name
 		if m.panes[m.active] == m.topics {
@@ -380,7 +402,7 @@ func (m *Model) apply(p *pipeline.Pipeline, plan *pipeline.Plan, what string) {
 	m.dead.reset()
 	m.stats, m.lastDead = engine.Stats{}, 0
 	if m.feed != nil && !m.finished {
-		m.feed.swap(m.gen, plan)
+		m.feed.swap(m.gen, m.runnable(plan))
 	}
 	m.note(what+": running now, window state restarted", false)
 	m.opts.Logf("applied pipeline generation %d: %s", m.gen, what)
