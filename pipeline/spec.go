@@ -193,6 +193,7 @@ type KafkaTarget struct {
 	Brokers []string // empty: the source's cluster
 	Topic   string
 	Key     []string // fields whose values form the record key (sinks only)
+	Format  string   // json (default) or avro (sinks only)
 	Config  string
 }
 
