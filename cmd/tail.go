@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/format"
@@ -245,7 +246,7 @@ func recordDecoder(c *cobra.Command, flagName, kind string, spec format.Config) 
 	if kind == "" || kind == "json" {
 		return nil, nil
 	}
-	cache, err := formatCache(c, flagName, kind, spec)
+	cache, _, err := formatCache(c, flagName, kind, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -254,30 +255,30 @@ func recordDecoder(c *cobra.Command, flagName, kind string, spec format.Config) 
 
 // formatCache checks a --format flag's kind and, for the formats read
 // through a schema registry, makes the schema cache (nil for raw and
-// json); see recordDecoder.
-func formatCache(c *cobra.Command, flagName, kind string, spec format.Config) (*format.Cache, error) {
+// json), and returns the registry's client too; see recordDecoder.
+func formatCache(c *cobra.Command, flagName, kind string, spec format.Config) (*format.Cache, *sr.Client, error) {
 	if !slices.Contains(format.Kinds, kind) && kind != "json" {
-		return nil, usagef("%s %q: want json, avro, protobuf, json-schema or raw", flagName, kind)
+		return nil, nil, usagef("%s %q: want json, avro, protobuf, json-schema or raw", flagName, kind)
 	}
 	if !format.NeedsRegistry(kind) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cfg, err := kafkaConfig(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	props, err := cfg.Registry()
 	if err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
 	flag, env := registryConfig(c)
 	reg := job.MergeRegistry(flag, spec, props, env)
 	if len(reg.URLs) == 0 {
-		return nil, usagef("%s %s needs a schema registry: --schema-registry, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", flagName, kind)
+		return nil, nil, usagef("%s %s needs a schema registry: --schema-registry, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", flagName, kind)
 	}
 	cl, err := reg.Client()
 	if err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
-	return format.NewCache(c.Context(), cl, format.CacheOptions{}), nil
+	return format.NewCache(c.Context(), cl, format.CacheOptions{}), cl, nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/job"
@@ -103,9 +105,12 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		if f.input != "" && format.NeedsRegistry(f.format) {
 			return usagef("tui: --format %s reads a topic; a file holds lines (json or raw)", f.format)
 		}
-		cache, err := formatCache(c, "--format", f.format, specRegistry)
+		cache, reg, err := formatCache(c, "--format", f.format, specRegistry)
 		if err != nil {
 			return err
+		}
+		if reg != nil {
+			opts.Schema = schemaInfo(reg)
 		}
 		kind := f.format
 		opts.Format, opts.Fatal = kind, format.Fatal
@@ -162,4 +167,26 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		opts.Label = name + " " + opts.Label // the context in the status bar
 	}
 	return clusterWorkbench(ctx, c, conn, cl, opts, f.logFile)
+}
+
+// schemaInfo describes a schema by id for the workbench's inspector: the
+// subject versions holding it, its type and text.
+func schemaInfo(reg *sr.Client) func(context.Context, int) (tui.SchemaInfo, error) {
+	return func(ctx context.Context, id int) (tui.SchemaInfo, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := reg.SchemaByID(ctx, id)
+		if err != nil {
+			return tui.SchemaInfo{ID: id}, err
+		}
+		info := tui.SchemaInfo{ID: id, Type: s.Type.String(), Text: s.Schema}
+		vs, err := reg.SchemaVersionsByID(ctx, id)
+		if err != nil {
+			info.Versions = []string{"subject unknown: " + err.Error()}
+		}
+		for _, v := range vs {
+			info.Versions = append(info.Versions, fmt.Sprintf("%s v%d", v.Subject, v.Version))
+		}
+		return info, nil
+	}
 }

@@ -3,9 +3,11 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
@@ -97,5 +99,40 @@ func TestAttachKeepsFormat(t *testing.T) {
 	}
 	if m.plan == nil || m.runnable(m.plan).Pipeline.Format != "json" {
 		t.Errorf("the feed does not run over JSON")
+	}
+}
+
+// TestInspectorSchema: a decoded record's inspector shows its writer
+// schema's id, subject version and type (asked once per id), and i shows
+// the schema's text.
+func TestInspectorSchema(t *testing.T) {
+	m := newTestModel(t, 100, 40, false)
+	m.opts.Decoder = func() (func([]byte) ([]byte, error), error) { return nil, nil }
+	m.records.book = newSchemaBook()
+	asked := 0
+	fetch := func(_ context.Context, id int) (SchemaInfo, error) {
+		asked++
+		return SchemaInfo{ID: id, Versions: []string{"bids-value v2"}, Type: "AVRO", Text: `{"type":"record","name":"Bid","fields":[]}`}, nil
+	}
+	fakeAttach(m, "bids")
+	var recs []source.Record
+	for i := range 3 {
+		r := source.Record{Topic: "bids", Partition: 0, Offset: int64(i), Value: []byte{0, 0, 0, 0, 7, 2}}
+		m.records.book.note(context.Background(), &r, fetch)
+		r.Value = []byte(fmt.Sprintf(`{"auction":%d}`, i))
+		recs = append(recs, r)
+	}
+	if asked != 1 {
+		t.Errorf("the registry was asked %d times for one id", asked)
+	}
+	feedRecords(m, recs, t0, engine.Stats{In: 3})
+	keys(m, "enter")
+	view := m.records.View()
+	if !strings.Contains(view, "schema id 7  bids-value v2  AVRO  (i: show the schema)") || strings.Contains(view, `"name": "Bid"`) {
+		t.Fatalf("inspector:\n%s", view)
+	}
+	keys(m, "i")
+	if view := m.records.View(); !strings.Contains(view, `"name": "Bid"`) {
+		t.Errorf("i does not show the schema:\n%s", view)
 	}
 }

@@ -62,6 +62,10 @@ type Options struct {
 	Format  string
 	Decoder func() (func([]byte) ([]byte, error), error)
 	Fatal   func(error) bool
+	// Schema describes a writer schema by id for the record inspector
+	// (subject versions, type, text); nil shows the ids alone. It runs
+	// on the feed's goroutine, once per id.
+	Schema func(ctx context.Context, id int) (SchemaInfo, error)
 }
 
 // pane is what the root needs of a sub-model.
@@ -144,6 +148,9 @@ func New(ctx context.Context, opts Options) *Model {
 	c := &Common{Width: 80, Height: 24, Styles: DefaultStyles(), Keys: DefaultKeys()}
 	m := &Model{ctx: ctx, opts: opts, c: c, start: opts.Start, now: time.Now}
 	m.records = &recordsPane{c: c, sel: -1}
+	if opts.Decoder != nil {
+		m.records.book = newSchemaBook()
+	}
 	m.pipe = newPipelinePane(c, opts.Pipeline, opts.PipelinePath)
 	m.pipe.guessTime = m.records.timeField
 	m.results = newResultsPane(c)
@@ -185,13 +192,13 @@ func (m *Model) Init() tea.Cmd {
 
 // open opens a source off the UI goroutine.
 func (m *Model) open(name, start string) tea.Cmd {
-	ctx, open, decoder, fatal := m.ctx, m.opts.Open, m.opts.Decoder, m.opts.Fatal
+	ctx, open, decoder, fatal, book, schema := m.ctx, m.opts.Open, m.opts.Decoder, m.opts.Fatal, m.records.book, m.opts.Schema
 	return func() tea.Msg {
 		src, err := open(ctx, name, start)
 		if err == nil && decoder != nil {
 			var dec func([]byte) ([]byte, error)
 			if dec, err = decoder(); err == nil {
-				src = &decoded{Source: src, decode: dec, fatal: fatal}
+				src = &decoded{Source: src, decode: dec, fatal: fatal, book: book, schema: schema}
 			} else {
 				src.Close()
 				src = nil
@@ -358,7 +365,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	m.attached, m.start, m.finished, m.lastErr = name, start, false, ""
 	m.stats, m.rate, m.lastRead, m.lastAt, m.lastDead, m.lag = engine.Stats{}, 0, 0, time.Time{}, 0, -1
 	*m.records = recordsPane{c: m.c, w: m.records.w, h: m.records.h, sel: -1, raw: m.records.raw,
-		matcher: m.records.matcher, expr: m.records.expr, parts: m.records.parts, start: start}
+		matcher: m.records.matcher, expr: m.records.expr, parts: m.records.parts, start: start, book: m.records.book}
 	// The saved pipeline reads what is attached; a pipeline begun here
 	// writes rows to stdout and dead letters beside its input.
 	p := *m.pipe.p
