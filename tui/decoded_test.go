@@ -136,3 +136,16 @@ func TestInspectorSchema(t *testing.T) {
 		t.Errorf("i does not show the schema:\n%s", view)
 	}
 }
+
+// TestFormOffersFields: a stage form lists the attached records'
+// top-level fields (for a --format topic, the decoded record's).
+func TestFormOffersFields(t *testing.T) {
+	m := newTestModel(t, 120, 30, false)
+	fakeAttach(m, "clicks")
+	feedRecords(m, clickRecords(0, 4), t0, engine.Stats{In: 4})
+	_ = m.gotoPane("pipeline")
+	keys(m, "a", "f")
+	if v := m.pipe.View(); !strings.Contains(v, "fields of the attached records: ts, user_id, event, country, amount") {
+		t.Errorf("form:\n%s", v)
+	}
+}

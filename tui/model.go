@@ -153,6 +153,7 @@ func New(ctx context.Context, opts Options) *Model {
 	}
 	m.pipe = newPipelinePane(c, opts.Pipeline, opts.PipelinePath)
 	m.pipe.guessTime = m.records.timeField
+	m.pipe.fields = m.records.fieldNames
 	m.results = newResultsPane(c)
 	m.dead = newDeadPane(c, opts.Dead)
 	m.dead.plan = func() *pipeline.Plan { return m.plan }

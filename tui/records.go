@@ -108,6 +108,18 @@ func (p *recordsPane) timeField() string {
 	return ""
 }
 
+// fieldNames are the top-level fields of the newest record that is an
+// object (for --format topics, the decoded record's), for the pipeline
+// forms.
+func (p *recordsPane) fieldNames() []string {
+	for i := len(p.ring) - 1; i >= max(0, len(p.ring)-100); i-- {
+		if e := p.ring[i]; e.cells != nil {
+			return e.names
+		}
+	}
+	return nil
+}
+
 // setFilter applies a quick filter expression ("" clears it).
 func (p *recordsPane) setFilter(expr string) error {
 	p.input = newInput(expr)
