@@ -352,7 +352,7 @@ type pipelinePane struct {
 
 	saved string // stagesKey of the pipeline as last written or opened
 
-	guessTime func() string // a likely event-time field of the attached records
+	guessTime func() string   // a likely event-time field of the attached records
 	fields    func() []string // the attached records' top-level fields (decoded ones too)
 }
 
