@@ -58,6 +58,8 @@ Values in Avro, Protobuf or JSON Schema (-s avro|protobuf|json-schema, or
 kcat's -s value=avro) are decoded through the schema registry
 (--schema-registry, schema.registry.url in the client properties, or
 $EDDY_SCHEMA_REGISTRY) and printed as JSON; --where sees their fields.
+-s raw shows each value as {"value": "..."} (no registry), for --where on
+text that is not JSON (value contains "ERROR").
 
 Formats (-f):
   json   one object per line: topic, partition, offset, timestamp (RFC 3339,
@@ -122,7 +124,7 @@ the topic does not exist or the cluster fails, 2 on bad flags.`,
 	fl.IntVarP(&f.count, "count", "c", 0, "stop after printing `N` records (0: no limit)")
 	fl.StringVar(&f.where, "where", "", "print only records matching this filter `EXPR`")
 	fl.StringVarP(&f.format, "format", "f", "json", "output `FORMAT`: json, raw, table or a %-layout (see above)")
-	fl.StringVarP(&f.value, "value-format", "s", "", "decode values as `FORMAT`: avro, protobuf or json-schema through the schema registry (kcat's -s value=avro works too)")
+	fl.StringVarP(&f.value, "value-format", "s", "", "decode values as `FORMAT`: avro, protobuf or json-schema through the schema registry (kcat's -s value=avro works too), or raw")
 	fl.Int32VarP(&f.partition, "partition", "p", -1, "read only this `PARTITION` (-1: all)")
 	return c
 }
