@@ -11,6 +11,7 @@ import (
 
 	"github.com/eddyhq/eddy/duck"
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/internal/export"
 	"github.com/eddyhq/eddy/internal/s3store"
 	"github.com/eddyhq/eddy/source"
@@ -21,6 +22,7 @@ type exportFlags struct {
 	input, topic         string
 	from, to             string
 	where                string
+	format               string
 	duckdb, table        string
 	mode                 string
 	parquet, rotate      string
@@ -62,6 +64,15 @@ locally and uploaded when finished, in parts of a multipart upload for large
 files: an object appears only once complete (docs/aws.md). Credentials come
 from the standard AWS chain, with --aws-profile.
 
+--format reads values in another format than JSON: avro, protobuf or
+json-schema through the schema registry (--schema-registry, schema.registry.url
+in the client properties, or $EDDY_SCHEMA_REGISTRY), each record decoded as a
+whole with its writer's schema, so its fields become columns with their types
+(longs BIGINT, timestamps TIMESTAMP; records, arrays and maps JSON); or raw:
+the value's bytes as one VARCHAR column, value (a file's lines too). Records
+that do not decode are skipped and counted; a registry that cannot be reached
+stops the export (exit 1).
+
 Records that are not JSON objects are skipped and counted. The last line on
 stderr is "eddy: exported N rows to ...". Exit status: 0 done, 1 runtime
 failure or interrupted, 2 bad flags.`,
@@ -69,7 +80,9 @@ failure or interrupted, 2 bad flags.`,
   eddy export -b localhost:9092 -t orders --from -1h --duckdb lake.duckdb --table orders
   eddy export -t orders --where 'amount > 100' --parquet big-orders.parquet
   eddy export -t clicks --parquet clicks/ --rotate 1m
-  eddy export -t clicks --parquet s3://lake/clicks/ --rotate 100000`,
+  eddy export -t clicks --parquet s3://lake/clicks/ --rotate 100000
+  eddy export -t bids-avro --format avro --schema-registry http://localhost:8081 --duckdb lake.duckdb --table bids
+  eddy export --input app.log --format raw --parquet app-log.parquet`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error { return runExport(c, f) },
 	}
@@ -79,6 +92,7 @@ failure or interrupted, 2 bad flags.`,
 	fl.StringVar(&f.from, "from", "", "start at this offset or time (`OFFSET|TIME`, inclusive)")
 	fl.StringVar(&f.to, "to", "", "stop before this offset or time (`OFFSET|TIME`)")
 	fl.StringVar(&f.where, "where", "", "export only records matching this filter `EXPR`")
+	fl.StringVar(&f.format, "format", "json", "the values' `FORMAT`: json, avro, protobuf or json-schema (through the schema registry) or raw")
 	fl.StringVar(&f.duckdb, "duckdb", "", "write to the DuckDB database `FILE`")
 	fl.StringVar(&f.table, "table", "", "DuckDB `TABLE` to write (with --duckdb)")
 	fl.StringVar(&f.mode, "mode", "append", "`append` to the table or `replace` it (with --duckdb)")
@@ -130,6 +144,13 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	rotRows, rotEvery, err := rotation(f.rotate)
 	if err != nil {
 		return usageError{err}
+	}
+	if f.input != "" && format.NeedsRegistry(f.format) {
+		return usagef("export: --format %s reads a topic (-t); a file holds lines (--format json or raw)", f.format)
+	}
+	decodeValue, err := recordDecoder(c, "--format", f.format, format.Config{})
+	if err != nil {
+		return err
 	}
 	var match *engine.Matcher
 	if f.where != "" {
@@ -201,7 +222,8 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	}
 
 	prog := newProgress(c.ErrOrStderr(), 250*time.Millisecond)
-	x := &export.Copy{Out: out, Match: match, FromLine: from.N, To: to, File: f.input != "", Progress: prog.show}
+	x := &export.Copy{Out: out, Match: match, FromLine: from.N, To: to, File: f.input != "", Progress: prog.show,
+		Decode: decodeValue, Fatal: format.Fatal}
 	runErr := x.Run(ctx, src)
 	var closeErr error
 	if pq != nil && runErr != nil && !pq.Dir() {
@@ -220,6 +242,9 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	}
 	if pq != nil && (len(pq.Files()) > 1 || f.rotate != "") {
 		line += fmt.Sprintf(" (%d files)", len(pq.Files()))
+	}
+	if x.Undecoded > 0 {
+		fmt.Fprintf(stderr, "eddy: skipped %d records that could not be decoded as %s (first: %v)\n", x.Undecoded, f.format, x.FirstUndecoded)
 	}
 	if x.Bad > 0 {
 		fmt.Fprintf(stderr, "eddy: skipped %d records that are not JSON objects (first: %v)\n", x.Bad, x.FirstBad)

@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/eddyhq/eddy/fixtures"
 	"github.com/eddyhq/eddy/internal/runtest"
@@ -361,5 +364,74 @@ func TestExportInterrupted(t *testing.T) {
 	}
 	if _, err := os.Stat(file + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("left %s.tmp: %v", file, err)
+	}
+}
+
+// TestExportFormat: --format avro decodes each record through the
+// registry (srfake) into typed columns: a long as BIGINT, a
+// timestamp-millis as TIMESTAMP, a nested record as JSON; a record that
+// does not decode is skipped and counted; --where sees decoded fields.
+// --format raw exports a file's lines as one VARCHAR column, value.
+func TestExportFormat(t *testing.T) {
+	addr := newKafka(t, "bids")
+	reg := srfake.New()
+	defer reg.Close()
+	schema := `{"type":"record","name":"Bid","fields":[{"name":"auction","type":"long"},{"name":"price","type":"double"},
+		{"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+		{"name":"who","type":{"type":"record","name":"Who","fields":[{"name":"city","type":"string"}]}}]}`
+	reg.SeedSchema("bids-value", 1, 3, sr.Schema{Schema: schema, Type: sr.TypeAvro})
+	s := avro.MustParse(schema)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var recs []*kgo.Record
+	for i := range 4 {
+		payload, err := avro.Marshal(s, map[string]any{"auction": int64(100 + i), "price": float64(i) + 0.5,
+			"at": base.Add(time.Duration(i) * time.Second), "who": map[string]any{"city": fmt.Sprintf("c%d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h sr.ConfluentHeader
+		v, _ := h.AppendEncode(nil, 3, nil)
+		recs = append(recs, &kgo.Record{Topic: "bids", Partition: 0, Value: append(v, payload...)})
+	}
+	recs = append(recs, &kgo.Record{Topic: "bids", Partition: 0, Value: []byte(`{"auction":9}`)})
+	runtest.Produce(t, addr, recs...)
+
+	db := filepath.Join(t.TempDir(), "f.duckdb")
+	stderr := exportOK(t, "", "-b", addr, "-t", "bids", "--format", "avro", "--schema-registry", reg.URL(), "--duckdb", db, "--table", "bids")
+	if !strings.Contains(stderr, "exported 4 rows") || !strings.Contains(stderr, "skipped 1 records that could not be decoded as avro (first: bids/0 offset 4: wrong magic byte") {
+		t.Errorf("stderr %q", stderr)
+	}
+	got := queryDB(t, db, `SELECT string_agg(auction || ' ' || price || ' ' || strftime("at", '%H:%M:%S') || ' ' || (who->>'city'), '; ' ORDER BY auction) FROM bids`)
+	if want := "100 0.5 00:00:00 c0; 101 1.5 00:00:01 c1; 102 2.5 00:00:02 c2; 103 3.5 00:00:03 c3"; got != want {
+		t.Errorf("rows:\n got %s\nwant %s", got, want)
+	}
+	if got := queryDB(t, db, `SELECT typeof(auction) || ' ' || typeof(price) || ' ' || typeof("at") || ' ' || typeof(who) FROM bids LIMIT 1`); got != "BIGINT DOUBLE TIMESTAMP JSON" {
+		t.Errorf("types %s", got)
+	}
+	exportOK(t, "", "-b", addr, "-t", "bids", "--format", "avro", "--schema-registry", reg.URL(), "--where", "who.city == 'c2'", "--duckdb", db, "--table", "one")
+	if got := queryDB(t, db, `SELECT string_agg(auction::VARCHAR, ',') FROM one`); got != "102" {
+		t.Errorf("--where on a decoded field: %s", got)
+	}
+
+	log := filepath.Join(t.TempDir(), "app.log")
+	if err := os.WriteFile(log, []byte("12:00 INFO up\n12:01 ERROR \"disk\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exportOK(t, "", "--input", log, "--format", "raw", "--where", `value contains "ERROR"`, "--duckdb", db, "--table", "log")
+	if got := queryDB(t, db, `SELECT string_agg(_offset || ' ' || typeof(value) || ' ' || value, '; ') FROM log`); got != `2 VARCHAR 12:01 ERROR "disk"` {
+		t.Errorf("raw: %s", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-b", addr, "-t", "bids", "--format", "avro"}, "--format avro needs a schema registry"},
+		{[]string{"-b", addr, "-t", "bids", "--format", "xml"}, `--format "xml": want json, avro, protobuf, json-schema or raw`},
+		{[]string{"--input", log, "--format", "protobuf"}, "--format protobuf reads a topic"},
+	} {
+		code, _, stderr := runCLI(t, "", append(append([]string{"export"}, tc.args...), "--duckdb", db, "--table", "x")...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d %s, want 2 and %q", tc.args, code, stderr, tc.want)
+		}
 	}
 }

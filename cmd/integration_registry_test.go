@@ -14,6 +14,8 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,6 +118,26 @@ func TestIntegrationRegistry(t *testing.T) {
 		}
 	})
 
+	// eddy export decodes them into typed columns: every bid, the
+	// auction a BIGINT and dateTime (timestamp-millis) a TIMESTAMP
+	t.Run("export --format", func(t *testing.T) {
+		for _, tc := range []struct{ topic, format string }{{"avro", "avro"}, {"protobuf", "protobuf"}} {
+			db := filepath.Join(dir, tc.topic+".duckdb")
+			code, _, stderr := runCLI(t, "", "export", "-b", env.brokers, "--schema-registry", reg, "-t", prefix+"-"+tc.topic,
+				"--format", tc.format, "--duckdb", db, "--table", "bids")
+			if code != 0 || !strings.Contains(stderr, "exported 6000 rows") || strings.Contains(stderr, "could not be decoded") {
+				t.Fatalf("export %s: %d %s", tc.topic, code, stderr)
+			}
+			if got := queryDB(t, db, `SELECT typeof(auction) || ' ' || typeof(price) FROM bids LIMIT 1`); got != "BIGINT BIGINT" {
+				t.Errorf("%s: types %s", tc.topic, got)
+			}
+		}
+		db := filepath.Join(dir, "avro.duckdb")
+		if got := queryDB(t, db, `SELECT typeof("dateTime") FROM bids LIMIT 1`); got != "TIMESTAMP" {
+			t.Errorf("avro dateTime: %s", got)
+		}
+	})
+
 	t.Run("no registry is a usage error", func(t *testing.T) {
 		spec := runtest.WriteFile(t, dir, "none.yaml", fmt.Sprintf("source: {kafka: {topic: %s-avro, stop: caught-up}}\nformat: avro\n", prefix)+itWindow)
 		code, _, stderr := runCLI(t, "", "-b", env.brokers, "run", spec)
@@ -135,4 +157,104 @@ func TestIntegrationRegistry(t *testing.T) {
 			t.Errorf("dead letters written: %.300s", b)
 		}
 	})
+
+	// eddy's Avro sink, read back by an independent client: the windowed
+	// rows from the Avro topic, written both as JSON (a file sink) and as
+	// Avro (a kafka sink, format avro), decode with confluent-kafka's
+	// AvroDeserializer (scripts/registry/consume.py) to the same rows
+	t.Run("avro sink", func(t *testing.T) {
+		out := prefix + "-out-avro"
+		jsonOut := filepath.Join(dir, "sink.jsonl")
+		spec := runtest.WriteFile(t, dir, "sink.yaml", fmt.Sprintf("source: {kafka: {topic: %s-avro, start: earliest, stop: caught-up}}\nformat: avro\n", prefix)+itWindow+
+			fmt.Sprintf("sinks:\n  - file: %s\n  - kafka: {topic: %s, key: [auction], format: avro}\n", jsonOut, out))
+		code, _, stderr := runCLI(t, "", "-b", env.brokers, "--schema-registry", reg, "run", spec)
+		if code != 0 {
+			t.Fatalf("run: %d %s", code, stderr)
+		}
+		want := runtest.SortedLines(itReadFile(t, jsonOut))
+		if len(want) == 0 || strings.Join(want, "\n") != strings.Join(runtest.SortedLines(jsonRows), "\n") {
+			t.Fatalf("the file sink's %d rows differ from the JSON run's %d", len(want), len(runtest.SortedLines(jsonRows)))
+		}
+		consume := exec.Command(py, filepath.Join("..", "scripts", "registry", "consume.py"), "--brokers", env.brokers,
+			"--registry", reg, "--topic", out, "--count", fmt.Sprint(len(want)), "--expect", fmt.Sprint(len(want)))
+		var cerr strings.Builder
+		consume.Stderr = &cerr
+		got, err := consume.Output()
+		if err != nil {
+			t.Fatalf("consume.py: %v\n%s", err, cerr.String())
+		}
+		var rows []string
+		for _, l := range strings.Split(strings.TrimSpace(string(got)), "\n") {
+			var rec struct {
+				Key   string
+				Value map[string]any
+			}
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatalf("consume.py line %.200s: %v", l, err)
+			}
+			if rec.Key != fmt.Sprint(rec.Value["auction"]) {
+				t.Errorf("key %q, auction %v", rec.Key, rec.Value["auction"])
+			}
+			rows = append(rows, itCanonical(t, rec.Value))
+		}
+		slices.Sort(rows)
+		var wantRows []string
+		for _, l := range want {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatal(err)
+			}
+			wantRows = append(wantRows, itCanonical(t, v))
+		}
+		slices.Sort(wantRows)
+		if !slices.Equal(rows, wantRows) {
+			n := min(3, len(rows), len(wantRows))
+			t.Errorf("Avro rows differ from the JSON sink's: %d vs %d; first %v vs %v", len(rows), len(wantRows), rows[:n], wantRows[:n])
+		}
+	})
+
+	// a subject whose versions the derived schema is incompatible with
+	// (auction was a string, under BACKWARD): the registry's 409 and its
+	// reason end the run
+	t.Run("avro sink refused", func(t *testing.T) {
+		out := prefix + "-refused"
+		subject := reg + "/subjects/" + out + "-value"
+		itRegistryCall(t, "POST", subject+"/versions", `{"schema":"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"auction\",\"type\":\"string\"}]}"}`)
+		itRegistryCall(t, "PUT", reg+"/config/"+out+"-value", `{"compatibility":"BACKWARD"}`)
+		spec := runtest.WriteFile(t, dir, "refused.yaml", fmt.Sprintf("source: {kafka: {topic: %s-avro, start: earliest, stop: caught-up}}\nformat: avro\n", prefix)+itWindow+
+			fmt.Sprintf("sinks:\n  - kafka: {topic: %s, format: avro}\n", out))
+		code, _, stderr := runCLI(t, "", "-b", env.brokers, "--schema-registry", reg, "run", spec)
+		if code != 1 || !strings.Contains(stderr, "the schema registry refuses the schema for subject "+out+"-value (HTTP 409") ||
+			!strings.Contains(stderr, "auction") {
+			t.Errorf("exit %d, stderr %.1000s", code, stderr)
+		}
+	})
+}
+
+// itCanonical is v as JSON with sorted keys and numbers as they parse.
+func itCanonical(t *testing.T, v map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// itRegistryCall sends a JSON body to the registry's Confluent API.
+func itRegistryCall(t *testing.T, method, url, body string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %s %s", method, url, resp.Status, b)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/format"
@@ -57,6 +58,8 @@ Values in Avro, Protobuf or JSON Schema (-s avro|protobuf|json-schema, or
 kcat's -s value=avro) are decoded through the schema registry
 (--schema-registry, schema.registry.url in the client properties, or
 $EDDY_SCHEMA_REGISTRY) and printed as JSON; --where sees their fields.
+-s raw shows each value as {"value": "..."} (no registry), for --where on
+text that is not JSON (value contains "ERROR").
 
 Formats (-f):
   json   one object per line: topic, partition, offset, timestamp (RFC 3339,
@@ -121,7 +124,7 @@ the topic does not exist or the cluster fails, 2 on bad flags.`,
 	fl.IntVarP(&f.count, "count", "c", 0, "stop after printing `N` records (0: no limit)")
 	fl.StringVar(&f.where, "where", "", "print only records matching this filter `EXPR`")
 	fl.StringVarP(&f.format, "format", "f", "json", "output `FORMAT`: json, raw, table or a %-layout (see above)")
-	fl.StringVarP(&f.value, "value-format", "s", "", "decode values as `FORMAT`: avro, protobuf or json-schema through the schema registry (kcat's -s value=avro works too)")
+	fl.StringVarP(&f.value, "value-format", "s", "", "decode values as `FORMAT`: avro, protobuf or json-schema through the schema registry (kcat's -s value=avro works too), or raw")
 	fl.Int32VarP(&f.partition, "partition", "p", -1, "read only this `PARTITION` (-1: all)")
 	return c
 }
@@ -233,29 +236,51 @@ func runTail(c *cobra.Command, f tailFlags) error {
 // decoder of framed records into JSON, with the registry from the flag,
 // the client properties and the environment (highest first).
 func valueDecoder(c *cobra.Command, kind string) (func([]byte) ([]byte, error), error) {
-	kind = strings.TrimPrefix(kind, "value=")
+	return recordDecoder(c, "--value-format", strings.TrimPrefix(kind, "value="), format.Config{})
+}
+
+// recordDecoder is the decoder of a --format (or -s) flag's kind into
+// the JSON of whole records: nil for json, else through the registry
+// from --schema-registry, the spec's source.kafka.registry (spec, for
+// tui -p), the client properties and the environment, highest first.
+// Raw needs no registry.
+func recordDecoder(c *cobra.Command, flagName, kind string, spec format.Config) (func([]byte) ([]byte, error), error) {
 	if kind == "" || kind == "json" {
 		return nil, nil
 	}
-	if !slices.Contains(format.Kinds, kind) {
-		return nil, usagef("--value-format %q: want avro, protobuf or json-schema", kind)
-	}
-	cfg, err := kafkaConfig(c)
+	cache, _, err := formatCache(c, flagName, kind, spec)
 	if err != nil {
 		return nil, err
 	}
+	return format.WholeJSON(cache, kind)
+}
+
+// formatCache checks a --format flag's kind and, for the formats read
+// through a schema registry, makes the schema cache (nil for raw and
+// json), and returns the registry's client too; see recordDecoder.
+func formatCache(c *cobra.Command, flagName, kind string, spec format.Config) (*format.Cache, *sr.Client, error) {
+	if !slices.Contains(format.Kinds, kind) && kind != "json" {
+		return nil, nil, usagef("%s %q: want json, avro, protobuf, json-schema or raw", flagName, kind)
+	}
+	if !format.NeedsRegistry(kind) {
+		return nil, nil, nil
+	}
+	cfg, err := kafkaConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	props, err := cfg.Registry()
 	if err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
 	flag, env := registryConfig(c)
-	reg := job.MergeRegistry(flag, props, env)
+	reg := job.MergeRegistry(flag, spec, props, env)
 	if len(reg.URLs) == 0 {
-		return nil, usagef("--value-format %s needs a schema registry: --schema-registry, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", kind)
+		return nil, nil, usagef("%s %s needs a schema registry: --schema-registry, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", flagName, kind)
 	}
 	cl, err := reg.Client()
 	if err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
-	return format.WholeJSON(format.NewCache(c.Context(), cl, format.CacheOptions{}), kind)
+	return format.NewCache(c.Context(), cl, format.CacheOptions{}), cl, nil
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
@@ -16,6 +19,7 @@ import (
 
 type tuiFlags struct {
 	topic, pipeline, input, logFile, start string
+	format                                 string
 	rate                                   float64
 }
 
@@ -33,11 +37,18 @@ eddy run. Press ? for every key, : for commands.
 
 Kafka topics are read from --start (default the last 200 records of each
 partition) and followed. --input replays a JSON Lines file, at --rate records
-per second when given. Logs go to --log, never to the screen.`,
+per second when given. Logs go to --log, never to the screen.
+
+--format avro|protobuf|json-schema decodes the values through the schema
+registry (--schema-registry, the -p spec's source.kafka.registry,
+schema.registry.url in the client properties, or $EDDY_SCHEMA_REGISTRY), so
+the panes and the pipeline see their fields; --format raw shows each value as
+one string field, value. Without --format, the -p spec's format is used.`,
 		Example: `  eddy tui -b localhost:9092
   eddy tui -b localhost:9092 -t clicks -p examples/purchases-per-country.yaml
   eddy tui --input bids.jsonl --rate 500 -p pipeline.yaml
-  eddy tui -t 'kinesis://clicks?region=eu-west-1'`,
+  eddy tui -t 'kinesis://clicks?region=eu-west-1'
+  eddy tui -t bids-avro --format avro --schema-registry http://localhost:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runTUI(c, f) },
 	}
@@ -48,6 +59,7 @@ per second when given. Logs go to --log, never to the screen.`,
 	fl.Float64Var(&f.rate, "rate", 0, "with --input, replay at about `R` records per second (0: as fast as it reads)")
 	fl.StringVar(&f.start, "start", "last:200", "where to start reading a topic: earliest | latest | offset:N | last:N | time:RFC3339 | time:-15m")
 	fl.StringVar(&f.logFile, "log", "", "write logs to `FILE` (default: no logs)")
+	fl.StringVar(&f.format, "format", "", "the values' `FORMAT`: json, avro, protobuf, json-schema (through the schema registry) or raw (default: the -p spec's, else json)")
 	fl.String("metrics", "", "serve the running pipeline's counters at http://`ADDR`/metrics (Prometheus text format; :PORT is loopback)")
 	return c
 }
@@ -65,6 +77,7 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		return usagef("tui: --start: %v", err)
 	}
 	opts := tui.Options{Attach: f.topic, Start: f.start}
+	var specRegistry format.Config
 	if f.pipeline != "" {
 		p, err := pipeline.Load(f.pipeline)
 		if err != nil {
@@ -74,6 +87,12 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 			return usageError{err}
 		}
 		opts.Pipeline, opts.PipelinePath = p, f.pipeline
+		if f.format == "" && p.Format != "json" {
+			f.format = p.Format
+		}
+		if k := p.Source.Kafka; k != nil {
+			specRegistry = job.SpecRegistry(k.Registry)
+		}
 		if f.input == "" && f.topic == "" {
 			if p.Source.File != "" && p.Source.File != "-" {
 				f.input = p.Source.File
@@ -81,6 +100,21 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 				opts.Attach = k.Topics[0]
 			}
 		}
+	}
+	if f.format != "" && f.format != "json" {
+		if f.input != "" && format.NeedsRegistry(f.format) {
+			return usagef("tui: --format %s reads a topic; a file holds lines (json or raw)", f.format)
+		}
+		cache, reg, err := formatCache(c, "--format", f.format, specRegistry)
+		if err != nil {
+			return err
+		}
+		if reg != nil {
+			opts.Schema = schemaInfo(reg)
+		}
+		kind := f.format
+		opts.Format, opts.Fatal = kind, format.Fatal
+		opts.Decoder = func() (func([]byte) ([]byte, error), error) { return format.WholeJSON(cache, kind) }
 	}
 	if strings.HasPrefix(f.topic, "kinesis://") {
 		ku, err := parseKinesisURL(f.topic)
@@ -133,4 +167,26 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		opts.Label = name + " " + opts.Label // the context in the status bar
 	}
 	return clusterWorkbench(ctx, c, conn, cl, opts, f.logFile)
+}
+
+// schemaInfo describes a schema by id for the workbench's inspector: the
+// subject versions holding it, its type and text.
+func schemaInfo(reg *sr.Client) func(context.Context, int) (tui.SchemaInfo, error) {
+	return func(ctx context.Context, id int) (tui.SchemaInfo, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := reg.SchemaByID(ctx, id)
+		if err != nil {
+			return tui.SchemaInfo{ID: id}, err
+		}
+		info := tui.SchemaInfo{ID: id, Type: s.Type.String(), Text: s.Schema}
+		vs, err := reg.SchemaVersionsByID(ctx, id)
+		if err != nil {
+			info.Versions = []string{"subject unknown: " + err.Error()}
+		}
+		for _, v := range vs {
+			info.Versions = append(info.Versions, fmt.Sprintf("%s v%d", v.Subject, v.Version))
+		}
+		return info, nil
+	}
 }

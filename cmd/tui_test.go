@@ -26,6 +26,11 @@ func TestTUIUsageErrors(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: x\nstages: [{nope: 1}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// the -p spec's format is the workbench's
+	avroSpec := filepath.Join(dir, "avro.yaml")
+	if err := os.WriteFile(avroSpec, []byte("source: {kafka: {topic: bids}}\nformat: avro\nstages: [{project: {a: a}}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -35,6 +40,10 @@ func TestTUIUsageErrors(t *testing.T) {
 		{[]string{"tui", "--input", "x.jsonl", "--rate", "-1"}, "--rate must be >= 0"},
 		{[]string{"tui", "--input", "x.jsonl", "-t", "clicks"}, "exclude each other"},
 		{[]string{"tui", "--input", "x.jsonl", "-p", bad}, "bad.yaml"},
+		{[]string{"tui", "--input", "x.jsonl", "--format", "avro"}, "--format avro reads a topic"},
+		{[]string{"tui", "--input", "x.jsonl", "--format", "xml"}, `--format "xml": want json, avro, protobuf, json-schema or raw`},
+		{[]string{"tui", "-b", "localhost:1", "--format", "protobuf"}, "--format protobuf needs a schema registry"},
+		{[]string{"tui", "-b", "localhost:1", "-p", avroSpec}, "--format avro needs a schema registry"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), tc.args, strings.NewReader(""), &out, &errb)

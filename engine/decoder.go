@@ -37,6 +37,16 @@ func newDecoder(plan *pipeline.Plan, schemas *format.Cache) (decoder, error) {
 		}
 		return d, nil
 	}
+	if f == "raw" {
+		if plan.Output.Raw && plan.Window == nil {
+			return nil, fmt.Errorf("format raw: records pass through as they came only as JSON; add a project stage (e.g. project: {line: value}) or a window")
+		}
+		d, err := format.NewRaw(plan.Input)
+		if err != nil {
+			return nil, err
+		}
+		return noSpans{d}, nil
+	}
 	if schemas == nil {
 		return nil, fmt.Errorf("format %s needs a schema registry (--schema-registry, source.kafka.registry, schema.registry.url or EDDY_SCHEMA_REGISTRY)", f)
 	}

@@ -103,3 +103,41 @@ func TestFormatNeedsRegistryAndSelect(t *testing.T) {
 		}
 	}
 }
+
+// TestRawFormat: format raw reads each value as one string field, value,
+// which filters and projections use like any field; a path other than
+// value and a pass-through pipeline are refused when the engine is made.
+func TestRawFormat(t *testing.T) {
+	spec := "source: {file: app.log}\nformat: raw\nstages:\n  - filter: value contains \"ERROR\"\n  - project: {line: value, n: len(value)}\n"
+	out, dead := &collect{}, &deadList{}
+	e, err := New(compileSpec(t, spec), Options{Sinks: []sink.Sink{out}, Dead: dead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []source.Record{
+		{Value: []byte(`12:00 INFO start`), Offset: 1},
+		{Value: []byte(`12:01 ERROR disk "full"`), Offset: 2},
+		{Value: []byte{'E', 'R', 'R', 'O', 'R', ' ', 0xff}, Offset: 3},
+		{Value: []byte(`{"not":"parsed"} ERROR`), Offset: 4},
+	}
+	if err := e.Process(recs); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"line":"12:01 ERROR disk \"full\"","n":23}` + "\n" +
+		`{"line":"ERROR \udcff","n":7}` + "\n" +
+		`{"line":"{\"not\":\"parsed\"} ERROR","n":22}`
+	if got := strings.Join(out.rows, "\n"); got != want {
+		t.Errorf("rows:\n got %s\nwant %s", got, want)
+	}
+	if len(dead.lines) != 0 {
+		t.Errorf("dead letters: %v", dead.lines)
+	}
+	for _, tc := range []struct{ spec, want string }{
+		{"source: {file: a.log}\nformat: raw\nstages:\n  - project: {x: level}\n", "a record has one field, value (its bytes as a string), not level"},
+		{"source: {file: a.log}\nformat: raw\nstages:\n  - filter: value != \"\"\n", "format raw: records pass through as they came only as JSON"},
+	} {
+		if _, err := New(compileSpec(t, tc.spec), Options{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.spec, err, tc.want)
+		}
+	}
+}

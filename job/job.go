@@ -133,6 +133,9 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		return nil, specErr(err)
 	}
 	// before anything is opened or created
+	if err := checkAvroSinks(p, plan); err != nil {
+		return nil, err
+	}
 	if err := checkRun(p, o); err != nil {
 		return nil, err
 	}

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/sr"
+
 	"github.com/eddyhq/eddy/format"
+	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/sink"
 )
 
 // schemas is the schema cache of the pipeline's format: nil for json.
@@ -14,9 +18,21 @@ import (
 // spec's source.kafka.registry, the cluster's properties and the
 // environment.
 func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
-	if r.p.Format == "" || r.p.Format == "json" {
+	if !format.NeedsRegistry(r.p.Format) {
 		return nil, nil
 	}
+	cl, err := r.registryClient(r.srcCfg, "format "+r.p.Format)
+	if err != nil {
+		return nil, err
+	}
+	return format.NewCache(ctx, cl, format.CacheOptions{}), nil
+}
+
+// registryClient is the schema registry for what (a format, a sink):
+// the settings merged, highest first, from the flag, the spec's
+// source.kafka.registry, the properties of cluster (nil: none) and the
+// environment.
+func (r *runner) registryClient(cluster *kcfg.Config, what string) (*sr.Client, error) {
 	var flag, env format.Config
 	if r.o.SchemaRegistry != nil {
 		flag, env = r.o.SchemaRegistry()
@@ -25,8 +41,8 @@ func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
 	if k := r.p.Source.Kafka; k != nil {
 		layers = append(layers, SpecRegistry(k.Registry))
 	}
-	if r.srcCfg != nil {
-		props, err := r.srcCfg.Registry()
+	if cluster != nil {
+		props, err := cluster.Registry()
 		if err != nil {
 			return nil, specErr(err)
 		}
@@ -34,13 +50,43 @@ func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
 	}
 	cfg := MergeRegistry(append(layers, env)...)
 	if len(cfg.URLs) == 0 {
-		return nil, specErr(fmt.Errorf("format %s needs a schema registry: --schema-registry, source.kafka.registry.url, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", r.p.Format))
+		return nil, specErr(fmt.Errorf("%s needs a schema registry: --schema-registry, source.kafka.registry.url, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", what))
 	}
 	cl, err := cfg.Client()
 	if err != nil {
 		return nil, specErr(err)
 	}
-	return format.NewCache(ctx, cl, format.CacheOptions{}), nil
+	return cl, nil
+}
+
+// checkAvroSinks refuses a Kafka sink of format avro when the rows are
+// records passed through as they came (no named fields to derive the
+// schema from).
+func checkAvroSinks(p *pipeline.Pipeline, plan *pipeline.Plan) error {
+	for i, t := range p.Sinks {
+		if t.Kafka != nil && t.Kafka.Format == "avro" && plan.Output.Raw && plan.Window == nil {
+			return specErr(fmt.Errorf("sinks[%d].kafka.format: avro needs rows with named fields to derive the schema from; add a project stage or a window", i))
+		}
+	}
+	return nil
+}
+
+// avroRows is the Avro encoder of a Kafka sink with format avro (nil for
+// json): subject TOPIC-value (the topic-name strategy), schemas registered
+// in the registry of the sink's cluster.
+func (r *runner) avroRows(t *pipeline.KafkaTarget) (*sink.AvroRows, error) {
+	if t.Format != "avro" {
+		return nil, nil
+	}
+	cfg, err := r.targetConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := r.registryClient(cfg, "kafka sink "+t.Topic+" with format avro")
+	if err != nil {
+		return nil, err
+	}
+	return sink.NewAvroRows(cl, t.Topic+"-value", t.Topic), nil
 }
 
 // SpecRegistry is source.kafka.registry as a format.Config.

@@ -21,15 +21,23 @@ func init() {
 	registerSink(&sinkKind{
 		name: "kafka",
 		open: func(ctx context.Context, r *runner, t pipeline.Target) (sink.Sink, error) {
+			avro, err := r.avroRows(t.Kafka)
+			if err != nil {
+				return nil, err
+			}
 			if r.st != nil {
-				return orNil[sink.Sink](r.st.openKafka(ctx, r, t))
+				k, err := r.st.openKafka(ctx, r, t)
+				if err != nil {
+					return nil, err
+				}
+				return k.WithAvro(avro), nil
 			}
 			cl, err := r.producer(ctx, t.Kafka)
 			if err != nil {
 				return nil, err
 			}
 			r.atLeastOnce = append(r.atLeastOnce, "kafka:"+t.Kafka.Topic)
-			return sink.NewKafka(cl, t.Kafka.Topic, true), nil
+			return sink.NewKafka(cl, t.Kafka.Topic, true).WithAvro(avro), nil
 		},
 		openDead: func(ctx context.Context, r *runner, t pipeline.Target) (sink.DeadLetters, error) {
 			cl, err := r.producer(ctx, t.Kafka)

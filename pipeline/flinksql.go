@@ -245,6 +245,8 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 		if !kafka {
 			return "", g.errf(0, "format", "format avro reads a Kafka topic with a schema registry; the source is a file (deploy with --topic)")
 		}
+	case "raw":
+		return "", g.errf(0, "format", "format raw is not translated to Flink SQL (json and avro, as avro-confluent, are)")
 	default:
 		return "", g.errf(0, "format", "format %q: Flink 1.20 has no format for %s framed for a schema registry (json and avro, as avro-confluent, are translated)", p.Format, p.Format)
 	}

@@ -1,5 +1,14 @@
 package pipeline
 
+import "fmt"
+
+func checkSinkFormat(s string) error {
+	if s != "json" && s != "avro" {
+		return fmt.Errorf("unsupported format %q (json or avro)", s)
+	}
+	return nil
+}
+
 func init() {
 	brokers := Field{Name: "brokers", Type: ListValue,
 		Doc: "the bootstrap brokers"}
@@ -53,6 +62,8 @@ func init() {
 				Doc: "the topic to write"},
 			{Name: "key", Type: ListValue, Roles: AsSink, DefaultDoc: "no key",
 				Doc: "output fields whose values form the record key"},
+			{Name: "format", Type: StringValue, Roles: AsSink, Default: "json", Check: checkSinkFormat,
+				Doc: "the record values: `json`, or `avro` framed for the schema registry (subject `TOPIC-value`, schema derived from the rows; [formats.md](formats.md#writing-avro))"},
 			config,
 		},
 		bind: configIn(func(t *Target) **KafkaTarget { return &t.Kafka }),

@@ -54,7 +54,7 @@ func TestKindErrors(t *testing.T) {
 		{"kafka sink without topic", spec("sinks:", "  - kafka: {key: [user]}"),
 			[]string{"p.yaml:2: sinks[0].kafka.topic: is required"}},
 		{"kafka sink unknown key", spec("sinks:", "  - kafka: {topic: t, group: g}"),
-			[]string{"p.yaml:2: sinks[0].kafka.group: unknown key (expected one of: brokers, topic, key, config)"}},
+			[]string{"p.yaml:2: sinks[0].kafka.group: unknown key (expected one of: brokers, topic, key, format, config)"}},
 		{"duckdb sink without path and table", spec("sinks:", "  - duckdb: {mode: replace}"),
 			[]string{"p.yaml:2: sinks[0].duckdb.path: is required", "p.yaml:2: sinks[0].duckdb.table: is required"}},
 		{"duckdb sink mode", spec("sinks:", "  - duckdb:", "      path: d.db", "      table: t", "      mode: upsert"),

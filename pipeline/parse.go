@@ -284,7 +284,7 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 			}
 		}
 	})
-	if formatNode != nil && p.Format != "json" && p.Source.File != "" {
+	if formatNode != nil && p.Format != "json" && p.Format != "raw" && p.Source.File != "" {
 		ps.errorf(formatNode, "format", "format %s needs a kafka source (a file source holds lines of JSON)", p.Format)
 	}
 	return p

@@ -440,7 +440,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "format xml",
 			yaml:    spec("format: xml"),
-			wantErr: `p.yaml:1: format: unsupported format "xml" (supported: json, avro, protobuf or json-schema)`,
+			wantErr: `p.yaml:1: format: unsupported format "xml" (supported: json, avro, protobuf, json-schema or raw)`,
 		},
 		{
 			name:    "kafka source",

@@ -94,9 +94,10 @@ type RegistryTLS struct {
 	Insecure      bool
 }
 
-// Formats are the record formats a spec's format key takes: JSON, and
-// Avro, Protobuf and JSON Schema framed for a schema registry.
-var Formats = []string{"json", "avro", "protobuf", "json-schema"}
+// Formats are the record formats a spec's format key takes: JSON, Avro,
+// Protobuf and JSON Schema framed for a schema registry, and raw (the value's
+// bytes as one string field, value).
+var Formats = []string{"json", "avro", "protobuf", "json-schema", "raw"}
 
 // Bounded reports whether the source ends.
 func (s Source) Bounded() bool {
@@ -192,6 +193,7 @@ type KafkaTarget struct {
 	Brokers []string // empty: the source's cluster
 	Topic   string
 	Key     []string // fields whose values form the record key (sinks only)
+	Format  string   // json (default) or avro (sinks only)
 	Config  string
 }
 

@@ -81,13 +81,21 @@ func (p *producer) close() error {
 // Kafka writes rows as JSON record values to a topic, keyed by the row's
 // Key (see the pipeline's sink key fields).
 type Kafka struct {
-	p   producer
-	txn *txnState // nil: no transactions (NewKafka)
+	p    producer
+	txn  *txnState // nil: no transactions (NewKafka)
+	avro *AvroRows // nil: JSON values
 }
 
 // NewKafka writes to topic through cl. With owned, Close closes cl.
 func NewKafka(cl *kgo.Client, topic string, owned bool) *Kafka {
 	return &Kafka{p: producer{cl: cl, topic: topic, owned: owned, kind: kindSink}}
+}
+
+// WithAvro makes the sink write Avro values framed for a schema registry
+// (format: avro) instead of JSON. It returns k.
+func (k *Kafka) WithAvro(a *AvroRows) *Kafka {
+	k.avro = a
+	return k
 }
 
 // Transactional reports whether the sink writes in transactions
@@ -96,7 +104,15 @@ func (k *Kafka) Transactional() bool { return k.txn != nil }
 
 // Write produces one row (asynchronously; see Flush).
 func (k *Kafka) Write(r *Row) error {
-	rec := &kgo.Record{Topic: k.p.topic, Value: append([]byte(nil), r.JSON...)}
+	val := r.JSON
+	if k.avro != nil {
+		b, err := k.avro.Encode(r)
+		if err != nil {
+			return fmt.Errorf("kafka sink %s: %w", k.p.topic, err)
+		}
+		val = b
+	}
+	rec := &kgo.Record{Topic: k.p.topic, Value: append([]byte(nil), val...)}
 	if r.Key != nil {
 		rec.Key = append([]byte(nil), r.Key...)
 	}

@@ -52,6 +52,20 @@ type Options struct {
 	OnStats func(engine.Stats)
 	// Dead-letter actions (replay, topics); nil hides them. See [DeadOps].
 	Dead *DeadOps
+	// Format is the format of the attached records' values (avro,
+	// protobuf, json-schema or raw; "" for JSON), which pipelines saved
+	// here name. Decoder then makes, for each opened source, a decoder
+	// of a value into the JSON of the whole record (format.WholeJSON):
+	// the panes and the pipeline see the decoded fields. Fatal tells the
+	// decoder's errors that end the feed (the registry is down) from
+	// those of one record, whose value is then kept as it came.
+	Format  string
+	Decoder func() (func([]byte) ([]byte, error), error)
+	Fatal   func(error) bool
+	// Schema describes a writer schema by id for the record inspector
+	// (subject versions, type, text); nil shows the ids alone. It runs
+	// on the feed's goroutine, once per id.
+	Schema func(ctx context.Context, id int) (SchemaInfo, error)
 }
 
 // pane is what the root needs of a sub-model.
@@ -134,8 +148,12 @@ func New(ctx context.Context, opts Options) *Model {
 	c := &Common{Width: 80, Height: 24, Styles: DefaultStyles(), Keys: DefaultKeys()}
 	m := &Model{ctx: ctx, opts: opts, c: c, start: opts.Start, now: time.Now}
 	m.records = &recordsPane{c: c, sel: -1}
+	if opts.Decoder != nil {
+		m.records.book = newSchemaBook()
+	}
 	m.pipe = newPipelinePane(c, opts.Pipeline, opts.PipelinePath)
 	m.pipe.guessTime = m.records.timeField
+	m.pipe.fields = m.records.fieldNames
 	m.results = newResultsPane(c)
 	m.dead = newDeadPane(c, opts.Dead)
 	m.dead.plan = func() *pipeline.Plan { return m.plan }
@@ -175,9 +193,18 @@ func (m *Model) Init() tea.Cmd {
 
 // open opens a source off the UI goroutine.
 func (m *Model) open(name, start string) tea.Cmd {
-	ctx, open := m.ctx, m.opts.Open
+	ctx, open, decoder, fatal, book, schema := m.ctx, m.opts.Open, m.opts.Decoder, m.opts.Fatal, m.records.book, m.opts.Schema
 	return func() tea.Msg {
 		src, err := open(ctx, name, start)
+		if err == nil && decoder != nil {
+			var dec func([]byte) ([]byte, error)
+			if dec, err = decoder(); err == nil {
+				src = &decoded{Source: src, decode: dec, fatal: fatal, book: book, schema: schema}
+			} else {
+				src.Close()
+				src = nil
+			}
+		}
 		return openedMsg{name: name, start: start, src: src, err: err}
 	}
 }
@@ -339,11 +366,14 @@ func (m *Model) attach(name, start string, src source.Source) {
 	m.attached, m.start, m.finished, m.lastErr = name, start, false, ""
 	m.stats, m.rate, m.lastRead, m.lastAt, m.lastDead, m.lag = engine.Stats{}, 0, 0, time.Time{}, 0, -1
 	*m.records = recordsPane{c: m.c, w: m.records.w, h: m.records.h, sel: -1, raw: m.records.raw,
-		matcher: m.records.matcher, expr: m.records.expr, parts: m.records.parts, start: start}
+		matcher: m.records.matcher, expr: m.records.expr, parts: m.records.parts, start: start, book: m.records.book}
 	// The saved pipeline reads what is attached; a pipeline begun here
 	// writes rows to stdout and dead letters beside its input.
 	p := *m.pipe.p
 	p.Source = m.sourceFor(p.Source)
+	if m.opts.Format != "" {
+		p.Format = m.opts.Format // the saved pipeline reads the topic as it is
+	}
 	if m.defaultTargets || (m.opts.Pipeline == nil && p.Sinks == nil && p.DLQ == nil) {
 		m.defaultTargets = true
 		p.Sinks = []pipeline.Target{{File: "-"}}
@@ -360,7 +390,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	}
 	m.results.reset(schemaOf(m.pipe.p.Name, m.plan))
 	m.dead.reset()
-	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.plan, m.opts.Logf)
+	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.runnable(m.plan), m.opts.Logf)
 	if m.topics != nil {
 		m.topics.attached = name
 		if m.panes[m.active] == m.topics {
@@ -380,7 +410,7 @@ func (m *Model) apply(p *pipeline.Pipeline, plan *pipeline.Plan, what string) {
 	m.dead.reset()
 	m.stats, m.lastDead = engine.Stats{}, 0
 	if m.feed != nil && !m.finished {
-		m.feed.swap(m.gen, plan)
+		m.feed.swap(m.gen, m.runnable(plan))
 	}
 	m.note(what+": running now, window state restarted", false)
 	m.opts.Logf("applied pipeline generation %d: %s", m.gen, what)

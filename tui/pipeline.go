@@ -352,7 +352,8 @@ type pipelinePane struct {
 
 	saved string // stagesKey of the pipeline as last written or opened
 
-	guessTime func() string // a likely event-time field of the attached records
+	guessTime func() string   // a likely event-time field of the attached records
+	fields    func() []string // the attached records' top-level fields (decoded ones too)
 }
 
 func newPipelinePane(c *Common, p *pipeline.Pipeline, path string) *pipelinePane {
@@ -890,6 +891,11 @@ func (p *pipelinePane) formView() []string {
 		verb = "new stage " + fmt.Sprint(f.index)
 	}
 	lines := []string{"", s.Title.Render(fmt.Sprintf("%s:%s", verb, f.kind))}
+	if p.fields != nil {
+		if names := p.fields(); len(names) > 0 {
+			lines = append(lines, wrapStyled(s.Dim, "fields of the attached records: "+strings.Join(names, ", "), p.w)...)
+		}
+	}
 	width := 0
 	for _, fl := range f.fields {
 		width = max(width, len(fl.label))

@@ -72,7 +72,9 @@ type recordsPane struct {
 	parts     map[int32]bool // partitions shown; nil: all
 
 	inspecting bool
-	colOff     int // first field column shown (←/→); OFFSET stays
+	showSchema bool        // i in the inspector: the record's writer schema
+	book       *schemaBook // the schema ids of decoded records; nil: none
+	colOff     int         // first field column shown (←/→); OFFSET stays
 
 	start    string // where the attached source started reading
 	lastLine int64  // the newest record's line (files)
@@ -106,6 +108,18 @@ func (p *recordsPane) timeField() string {
 	return ""
 }
 
+// fieldNames are the top-level fields of the newest record that is an
+// object (for --format topics, the decoded record's), for the pipeline
+// forms.
+func (p *recordsPane) fieldNames() []string {
+	for i := len(p.ring) - 1; i >= max(0, len(p.ring)-100); i-- {
+		if e := p.ring[i]; e.cells != nil {
+			return e.names
+		}
+	}
+	return nil
+}
+
 // setFilter applies a quick filter expression ("" clears it).
 func (p *recordsPane) setFilter(expr string) error {
 	p.input = newInput(expr)
@@ -132,6 +146,9 @@ func (p *recordsPane) Keys() []key.Binding {
 		return []key.Binding{key.NewBinding(key.WithHelp("enter", "apply")), key.NewBinding(key.WithHelp("esc", "cancel"))}
 	}
 	if p.inspecting {
+		if p.book != nil {
+			return []key.Binding{k.Back, key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "schema"))}
+		}
 		return []key.Binding{k.Back}
 	}
 	pause := k.Pause
@@ -242,7 +259,9 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 	}
 	if p.inspecting {
 		if key.Matches(km, k.Back, k.Enter) {
-			p.inspecting = false
+			p.inspecting, p.showSchema = false, false
+		} else if km.String() == "i" && p.book != nil {
+			p.showSchema = !p.showSchema
 		}
 		return nil
 	}
@@ -401,7 +420,18 @@ func (p *recordsPane) View() string {
 	}
 	if p.inspecting {
 		if e, ok := p.selected(); ok {
-			return block(append(top, inspect(e)...), p.w, p.h)
+			lines := inspect(e)
+			if sl := p.book.schemaLines(&e.rec, p.showSchema); sl != nil {
+				// after the coordinates, timestamp, key and headers, before the value
+				at := len(lines)
+				for i, l := range lines {
+					if l == "value" {
+						at = i
+					}
+				}
+				lines = append(lines[:at:at], append(sl, lines[at:]...)...)
+			}
+			return block(append(top, lines...), p.w, p.h)
 		}
 	}
 	if len(p.ring) == 0 {

@@ -35,11 +35,19 @@ type Copy struct {
 	To       Bound
 	File     bool                      // the source is a file (lines), not a topic
 	Progress func(read, written int64) // after each batch; nil: none
+	// Decode, when set, turns each value into the JSON of the whole
+	// record (eddy export --format) before the filter and the writer see
+	// it. A record it fails on is skipped and counted in Undecoded; an
+	// error for which Fatal is true (the registry is down) ends the copy.
+	Decode func([]byte) ([]byte, error)
+	Fatal  func(error) bool
 
-	Read, Bad, Unmatched int64
-	FirstBad             error
-	FirstUnmatched       error
-	row                  sink.Row
+	Read, Bad, Unmatched, Undecoded int64
+	FirstBad                        error
+	FirstUnmatched                  error
+	FirstUndecoded                  error
+	row                             sink.Row
+	rec                             source.Record
 }
 
 // Run copies until the source ends (a file, a topic read to its end as of
@@ -75,6 +83,24 @@ func (x *Copy) batch(recs []source.Record) (done bool, err error) {
 			continue
 		}
 		x.Read++
+		if x.Decode != nil {
+			v, err := x.Decode(r.Value)
+			if err != nil {
+				if x.Fatal != nil && x.Fatal(err) {
+					return false, fmt.Errorf("%s: %w", where(r), err)
+				}
+				if x.Undecoded == 0 {
+					x.FirstUndecoded = fmt.Errorf("%s: %w", where(r), err)
+				}
+				x.Undecoded++
+				continue
+			}
+			// the decoded value stands for the record; the source's own
+			// buffers are left as they are
+			x.rec = *r
+			x.rec.Value = v
+			r = &x.rec
+		}
 		if x.Match != nil {
 			ok, err := x.Match.Match(r)
 			if err != nil {
