@@ -110,6 +110,9 @@ type Operator struct {
 	// index entries written, and visited by loadDue, for tests: the
 	// scans must stay proportional to the writes
 	indexed, scanned int64
+	// the session keys the store holds (nil without a cache limit, or for
+	// panes): a new key skips the store's read
+	filter *keyFilter
 }
 
 type entry struct {
@@ -180,6 +183,9 @@ func New(cfg Config) (*Operator, error) {
 	}
 	o := &Operator{cfg: cfg, store: st, cacheLimit: st.CacheBytes(), w: NoWatermark, complete: true,
 		panes: map[int64]*pane{}, keys: map[string]*cachedKey{}, fireDue: EndOfInput, keepDue: EndOfInput}
+	if o.cacheLimit != 0 && cfg.Window.Type == SessionType {
+		o.filter = newKeyFilter(o.cacheLimit / filterShare)
+	}
 	o.res.Aggs = make([]value.Value, len(cfg.Aggs))
 	return o, nil
 }
@@ -565,7 +571,7 @@ func (o *Operator) advancePanes(w int64) {
 func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 	gap := o.cfg.Window.Gap
 	ks := o.keys[string(o.orderedKey)]
-	if ks == nil {
+	if ks == nil && o.mayBeStored(o.orderedKey) {
 		ks = o.loadKey(string(o.orderedKey))
 		if o.err != nil {
 			return false
@@ -645,6 +651,28 @@ func touched(list []*session, ts, gap int64) (lo, hi int, first, last int64) {
 		last = max(last, list[hi-1].last)
 	}
 	return lo, hi, first, last
+}
+
+// filterShare: the key filter takes at most this fraction of the cache's
+// budget (what it takes is counted in it). At memory_limit 256MiB that is a
+// table of 16 MiB, room for 1.5 M keys.
+const filterShare = 2
+
+// mayBeStored reports whether the store may hold the sessions of a key
+// that is not cached: not when every window is cached (nothing was
+// evicted since New or Restore), nor when the key filter says so.
+func (o *Operator) mayBeStored(orderedKey []byte) bool {
+	if o.complete {
+		return false
+	}
+	return o.filter == nil || o.filter.mayHold(string(orderedKey))
+}
+
+// unstored records that the store no longer holds a key's sessions.
+func (o *Operator) unstored(orderedKey string) {
+	if o.filter != nil {
+		o.filter.remove(orderedKey)
+	}
 }
 
 // loadKey reads a key's sessions from the store into the cache and queues
@@ -762,6 +790,7 @@ func (o *Operator) writeKey(ks *cachedKey) {
 	if len(ks.list) == 0 {
 		if ks.onDisk {
 			o.del(o.sessionKey(ks.str))
+			o.unstored(ks.str)
 		}
 		ks.onDisk = false
 	} else {
@@ -771,6 +800,9 @@ func (o *Operator) writeKey(ks *cachedKey) {
 			o.valBuf = o.appendSession(o.valBuf, s)
 		}
 		o.set(o.sessionKey(ks.str), o.valBuf)
+		if !ks.onDisk && o.filter != nil {
+			o.filter.add(ks.str)
+		}
 		ks.onDisk = true
 	}
 	ks.stored = want
@@ -902,6 +934,7 @@ func (o *Operator) direct(kind byte, k, v []byte, orderedKey string) bool {
 	}
 	if kind == 'l' {
 		o.del(o.sessionKey(orderedKey))
+		o.unstored(orderedKey)
 		o.del(k)
 		o.nOpen--
 		return true
@@ -992,6 +1025,7 @@ func (o *Operator) fireChunk() {
 			} else {
 				o.del(fired)
 				o.del(o.sessionKey(s.ks.str))
+				o.unstored(s.ks.str)
 				o.nOpen--
 			}
 			continue
@@ -1092,7 +1126,10 @@ func (o *Operator) Flush() { o.Advance(EndOfInput) }
 // survive one sweep) until the cache is at three quarters of its budget.
 func (o *Operator) evictIfFull() {
 	limit := o.cacheLimit
-	if limit == 0 || o.cached <= limit {
+	if o.filter != nil {
+		limit -= o.filter.bytes() // counted in the cache's budget
+	}
+	if limit <= 0 || o.cached <= limit {
 		return
 	}
 	o.complete = false

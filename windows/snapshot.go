@@ -184,6 +184,9 @@ func (o *Operator) Restore(data []byte) error {
 		o.fireQ, o.keepQ = nil, nil
 		o.w, o.nOpen, o.cached, o.err = NoWatermark, 0, 0, nil
 		o.panes, o.open, o.kept, o.lastPane = map[int64]*pane{}, nil, nil, nil
+		if o.filter != nil {
+			o.filter.reset()
+		}
 		return err
 	}
 	return nil
@@ -246,9 +249,23 @@ func (o *Operator) restore(data []byte) error {
 	if o.cacheLimit != 0 {
 		// unknown: the first Advance scans
 		o.fireDue, o.keepDue, o.complete = NoWatermark, NoWatermark, false
-		return nil
+		return o.refilter()
 	}
 	return o.loadAll()
+}
+
+// refilter rebuilds the key filter from the session keys the restored
+// store holds.
+func (o *Operator) refilter() error {
+	if o.filter == nil {
+		return nil
+	}
+	o.filter.reset()
+	o.fail(o.store.Scan([]byte{'k'}, []byte{'k' + 1}, func(k, _ []byte) bool {
+		o.filter.add(string(k[1:]))
+		return true
+	}))
+	return o.err
 }
 
 // The forms of a snapshot's windows: written from the cache (every window

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,18 +30,23 @@ type Options struct {
 	// cache. Default 512 MiB.
 	MemoryLimit int64
 	// CacheBytes overrides the decoded cache's share of the budget (a
-	// fifth); tests set it small to make the cache evict.
+	// quarter of HeapLimit); tests set it small to make the cache evict.
 	CacheBytes int64
 	// FS is the file system; nil is the OS's. Tests inject faults (a
 	// full disk).
-	FS vfs.FS
+	FS  vfs.FS
+	own int64 // the process's resident memory outside the Go heap, at Open
 }
 
-// The process itself (code, runtime, source buffers) takes about 50 MiB
-// of resident memory; the rest of MemoryLimit is the window state's
-// budget, split between the decoded cache and Pebble's memtables and
-// block cache.
-const processBytes = 64 << 20
+// The split of MemoryLimit. Resident memory is the process's own (code,
+// static data, runtime: about 70 MiB for eddy, most of it outside the Go
+// heap, measured when the store opens), the Go heap (the decoded cache and
+// everything else the run holds) and Pebble's cache, outside the Go heap,
+// in which its memtables are reserved; slack covers what neither counts
+// (the C allocator's fragmentation, Pebble's buffers outside its cache,
+// the collector's lag under a soft limit). A fixed 64 MiB for the process
+// and 64 MiB outside the Go heap left the runs of docs/performance.md 2–6 %
+// over the limit: eddy's own resident memory at start is 72–76 MiB.
 
 func (o Options) limit() int64 {
 	if o.MemoryLimit <= 0 {
@@ -48,30 +54,64 @@ func (o Options) limit() int64 {
 	}
 	return o.MemoryLimit
 }
-func (o Options) budget() int64 { return max(o.limit()-processBytes, 16<<20) }
+
+// processBytes is the resident memory outside the Go heap when the
+// process's own is not known (not Linux).
+const processBytes = 72 << 20
+
+// outside is what the limit sets aside outside the Go heap and Pebble's
+// cache: the process's own resident memory and the slack.
+func (o Options) outside() int64 {
+	own := o.own
+	if own <= 0 {
+		own = processBytes
+	}
+	return own + max(o.limit()/32, 8<<20)
+}
+
+// budget is the Go heap's and Pebble's cache's share.
+func (o Options) budget() int64 { return max(o.limit()-o.outside(), 32<<20) }
+
+func (o Options) memtableBytes() int64 { return clamp(o.budget()/16, 4<<20, 64<<20) }
+func (o Options) blockBytes() int64    { return clamp(o.budget()/8, 8<<20, 256<<20) }
+
+// pebbleBytes is Pebble's cache: its blocks and two memtables.
+func (o Options) pebbleBytes() int64 { return o.blockBytes() + memtables*o.memtableBytes() }
+
+// HeapLimit is the Go heap the process should keep to (a soft limit for
+// the collector, which counts all the memory the Go runtime holds) so
+// that with Pebble's cache and the process's own memory outside the Go
+// heap it stays within MemoryLimit: the budget less Pebble's cache.
+func (o Options) HeapLimit() int64 { return max(o.budget()-o.pebbleBytes(), 16<<20) }
+
+// cacheBytes is the decoded cache's share: a quarter of the Go heap (the
+// heap also holds the store's pending batch, the queues, the engine's
+// batches and the garbage between two collections).
 func (o Options) cacheBytes() int64 {
 	if o.CacheBytes > 0 {
 		return o.CacheBytes
 	}
-	return o.budget() / 5
+	return o.HeapLimit() / 4
 }
-func (o Options) memtableBytes() int64 { return clamp(o.budget()/16, 4<<20, 64<<20) }
-func (o Options) blockBytes() int64    { return clamp(o.budget()/8, 8<<20, 256<<20) }
 
-// otherBytes is the resident memory neither the Go heap nor Pebble's
-// cache accounts for: code, stacks, the collector's own, the heap's
-// fragmentation. 48 MiB (and a quarter of the budget for the decoded
-// cache) held while the block cache stayed empty (see openLive); with it
-// full, TestRunPebbleLargerThanMemory peaked at 128 MiB of 128, with 64
-// MiB and a fifth at 122 MiB.
-const otherBytes = 64 << 20
-
-// HeapLimit is the Go heap the process should keep to (a soft limit for
-// the collector) so that with Pebble's memory, which is not on the Go heap,
-// it stays within MemoryLimit: what is left after two memtables, the block
-// cache and otherBytes.
-func (o Options) HeapLimit() int64 {
-	return max(o.limit()-memtables*o.memtableBytes()-o.blockBytes()-otherBytes, o.limit()/4)
+// ownResident returns the process's resident memory outside the Go
+// runtime's (code, static data, C allocations); 0 when unknown.
+func ownResident() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return max(pages*int64(os.Getpagesize())-int64(ms.Sys-ms.HeapReleased), 0)
 }
 
 func clamp(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
@@ -100,6 +140,7 @@ var _ windows.Store = (*Store)(nil)
 
 // Open returns a store with an empty live store in opts.Dir.
 func Open(opts Options) (*Store, error) {
+	opts.own = ownResident()
 	s := &Store{opts: opts}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("window store: %w", err)
@@ -122,7 +163,7 @@ func (s *Store) openLive() error {
 		// Pebble reserves its memtables in the block cache: without
 		// room for them (two, MemTableStopWritesThreshold) the cache held
 		// no block at all once the second one was allocated
-		s.cache = pebble.NewCache(s.opts.blockBytes() + memtables*s.opts.memtableBytes())
+		s.cache = pebble.NewCache(s.opts.pebbleBytes())
 	}
 	lo := &pebble.Options{
 		FS:                          s.opts.FS,

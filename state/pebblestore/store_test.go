@@ -185,3 +185,46 @@ func TestBlockCacheHoldsBlocks(t *testing.T) {
 		t.Fatalf("block cache hit rate %.0f%% (%d hits, %d misses, %d bytes cached)", 100*rate, m.BlockCache.Hits, m.BlockCache.Misses, m.BlockCache.Size)
 	}
 }
+
+// TestBudgetSplit: the parts of MemoryLimit (the process's own resident
+// memory and the slack, the Go heap's soft limit, Pebble's cache) add up to
+// at most the limit, with the process's own memory as measured (eddy's is
+// 72–76 MiB, of which the old split set aside 64) or, where it is not
+// known, as assumed; the decoded cache is a quarter of the heap.
+func TestBudgetSplit(t *testing.T) {
+	const MiB = 1 << 20
+	cases := []struct {
+		limit, own int64
+		heap       int64 // HeapLimit, MiB
+	}{
+		{128 * MiB, 70 * MiB, 34},
+		{128 * MiB, 0, 32},
+		{256 * MiB, 70 * MiB, 133},
+		{256 * MiB, 76 * MiB, 129},
+		{512 * MiB, 70 * MiB, 319},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%dMiB-own%dMiB", c.limit/MiB, c.own/MiB), func(t *testing.T) {
+			o := Options{MemoryLimit: c.limit, own: c.own}
+			own := max(c.own, 0)
+			if own == 0 {
+				own = processBytes
+			}
+			total := own + o.HeapLimit() + o.pebbleBytes()
+			if total > c.limit || o.outside() < own+8*MiB {
+				t.Fatalf("own %d + heap %d + pebble %d = %d MiB of %d, outside %d", own/MiB, o.HeapLimit()/MiB, o.pebbleBytes()/MiB, total/MiB, c.limit/MiB, o.outside()/MiB)
+			}
+			if got := o.HeapLimit() / MiB; got != c.heap {
+				t.Fatalf("HeapLimit %d MiB, want %d", got, c.heap)
+			}
+			if o.cacheBytes() != o.HeapLimit()/4 {
+				t.Fatalf("decoded cache %d of a heap of %d", o.cacheBytes(), o.HeapLimit())
+			}
+		})
+	}
+	if _, err := os.Stat("/proc/self/statm"); err == nil {
+		if own := ownResident(); own <= 0 || own > 1<<30 {
+			t.Fatalf("ownResident() = %d on Linux", own)
+		}
+	}
+}
