@@ -47,28 +47,24 @@ const (
 
 func ts(expr string) string { return fmt.Sprintf(fmtTs, expr) }
 
+const tumblingSpec = `
+  - window:
+      tumbling: 10s
+      key: [auction]
+      aggregate: {n: count(), max_price: max(price)}`
+
+var tumblingQuery = `SELECT auction, ` + ts("ws") + ` AS window_start, ` + ts("ws + 10000") + ` AS window_end, n, max_price FROM (
+  SELECT auction, ` + tsMs + ` // 10000 * 10000 AS ws, count(*) AS n, max(price) AS max_price
+  FROM read_json('{input}', format = 'newline_delimited') GROUP BY ALL)`
+
 var workloads = []workload{
 	{
 		name: "tumbling", input: "bids",
-		spec: `
-  - window:
-      tumbling: 10s
-      key: [auction]
-      aggregate: {n: count(), max_price: max(price)}`,
-		query: `SELECT auction, ` + ts("ws") + ` AS window_start, ` + ts("ws + 10000") + ` AS window_end, n, max_price FROM (
-  SELECT auction, ` + tsMs + ` // 10000 * 10000 AS ws, count(*) AS n, max(price) AS max_price
-  FROM read_json('{input}', format = 'newline_delimited') GROUP BY ALL)`,
+		spec: tumblingSpec, query: tumblingQuery,
 	},
 	{
 		name: "tumbling-10k", input: "bids10k",
-		spec: `
-  - window:
-      tumbling: 10s
-      key: [auction]
-      aggregate: {n: count(), max_price: max(price)}`,
-		query: `SELECT auction, ` + ts("ws") + ` AS window_start, ` + ts("ws + 10000") + ` AS window_end, n, max_price FROM (
-  SELECT auction, ` + tsMs + ` // 10000 * 10000 AS ws, count(*) AS n, max(price) AS max_price
-  FROM read_json('{input}', format = 'newline_delimited') GROUP BY ALL)`,
+		spec: tumblingSpec, query: tumblingQuery,
 	},
 	{
 		name: "hopping", input: "bids",
