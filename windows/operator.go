@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -103,6 +104,7 @@ type Operator struct {
 	fireQ   sessionHeap // unfired, by end
 	keepQ   sessionHeap // fired and kept for lateness, by end+lateness
 	fireBuf []*session
+	firing  []keyedEntry // a firing pane's entries, sorted by key
 	// lower bounds of the times of the stored fire ('f') and keep ('l')
 	// index entries of keys not in the cache: Advance scans the store
 	// only when the watermark reaches them
@@ -118,6 +120,11 @@ type entry struct {
 	emits int
 }
 
+type keyedEntry struct {
+	k string
+	e *cachedEntry
+}
+
 type pane struct {
 	start, end int64
 	fired      bool
@@ -130,13 +137,59 @@ type pane struct {
 	// order, which is several times faster than the map's random order
 	// over a million entries. Nil under a cache limit.
 	order []*cachedEntry
+	// slab hands out the entries of a pane with no cache limit in
+	// chunks (nil under a cache limit, where entries come and go)
+	slab *slab
+}
+
+// slab allocates a pane's entries, their cells, key values and map keys
+// in chunks: a new (window, key) is then a slice of four chunks instead of
+// four allocations. It is only for panes nothing leaves but as a whole
+// (the memory backend): a chunk is freed when its pane is.
+type slab struct {
+	entries []cachedEntry
+	cells   []cell
+	vals    []value.Value
+	keys    []byte
+	n       int // entries handed out, for the next chunk's size
+}
+
+// slabChunk is the most entries a chunk holds; chunks grow from 8 to it,
+// so that a pane with few keys stays small.
+const slabChunk = 512
+
+// entry returns a new entry with the key fields of row and cells for
+// every aggregate, and its map key: a copy of orderedKey.
+func (s *slab) entry(row []value.Value, slots []int, aggs int, orderedKey []byte) (*cachedEntry, string) {
+	if len(s.entries) == cap(s.entries) {
+		n := min(max(s.n, 8), slabChunk)
+		s.entries = make([]cachedEntry, 0, n)
+		s.cells = make([]cell, 0, n*aggs)
+		s.vals = make([]value.Value, 0, n*len(slots))
+	}
+	s.n++
+	s.entries = append(s.entries, cachedEntry{})
+	e := &s.entries[len(s.entries)-1]
+	i := len(s.cells)
+	s.cells = s.cells[:i+aggs]
+	e.cells = s.cells[i : i+aggs : i+aggs]
+	i = len(s.vals)
+	for _, k := range slots {
+		s.vals = append(s.vals, row[k])
+	}
+	e.key = s.vals[i:len(s.vals):len(s.vals)]
+	if len(s.keys)+len(orderedKey) > cap(s.keys) {
+		s.keys = make([]byte, 0, max(len(orderedKey)*min(max(s.n, 8), slabChunk), 64))
+	}
+	i = len(s.keys)
+	s.keys = append(s.keys, orderedKey...)
+	return e, unsafe.String(&s.keys[i], len(orderedKey))
 }
 
 // cachedEntry is a pane's (window, key) entry held decoded in the cache.
 type cachedEntry struct {
 	entry
 	dirty, ref bool // changed since stored; used since the last eviction sweep
-	size       int64
 }
 
 type keySessions struct {
@@ -396,6 +449,9 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 		p = o.panes[start]
 		if p == nil {
 			p = &pane{start: start, end: end, byKey: map[string]*cachedEntry{}}
+			if o.cacheLimit == 0 {
+				p.slab = &slab{}
+			}
 			o.panes[start] = p
 			if end <= o.w {
 				p.fired = true
@@ -409,27 +465,45 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 	}
 	e := p.byKey[string(o.orderedKey)]
 	if e == nil {
-		e = o.loadEntry(p)
-		if o.err != nil {
+		e = o.newPaneEntry(p, row)
+		if e == nil {
 			return
 		}
-		if e == nil {
-			e = &cachedEntry{entry: o.newEntry(row)}
-			o.nOpen++
-			p.n++
-		}
-		p.byKey[string(o.orderedKey)] = e
-		if o.cacheLimit == 0 {
-			p.order = append(p.order, e)
-		}
-		e.size = entrySize(&e.entry)
-		o.cached += e.size
 	}
 	o.update(&e.entry, ts, row)
 	e.dirty, e.ref = true, true
 	if p.fired {
 		o.emit(&e.entry, p.start, p.end)
 	}
+}
+
+// newPaneEntry returns the entry of o.orderedKey in p that is not in the
+// cache: read back from the store, or new. Nil after a store failure.
+func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
+	if p.slab != nil && (!p.stored || o.complete) {
+		e, k := p.slab.entry(row, o.cfg.Keys, len(o.cfg.Aggs), o.orderedKey)
+		o.nOpen++
+		p.n++
+		p.byKey[k] = e
+		p.order = append(p.order, e)
+		o.cached += entrySize(&e.entry)
+		return e
+	}
+	e := o.loadEntry(p)
+	if o.err != nil {
+		return nil
+	}
+	if e == nil {
+		e = &cachedEntry{entry: o.newEntry(row)}
+		o.nOpen++
+		p.n++
+	}
+	p.byKey[string(o.orderedKey)] = e
+	if o.cacheLimit == 0 {
+		p.order = append(p.order, e)
+	}
+	o.cached += entrySize(&e.entry)
+	return e
 }
 
 func (o *Operator) newEntry(row []value.Value) entry {
@@ -474,29 +548,30 @@ func (o *Operator) writeEntry(p *pane, orderedKey string, e *cachedEntry) {
 // first, so one ordered scan of the store sees them all.
 func (o *Operator) firePane(p *pane, keep bool) {
 	if !p.stored || o.complete {
-		ks := make([]string, 0, len(p.byKey))
-		for k := range p.byKey {
-			ks = append(ks, k)
+		ks := o.firing[:0]
+		for k, e := range p.byKey {
+			ks = append(ks, keyedEntry{k, e})
 		}
-		slices.Sort(ks)
-		for _, k := range ks {
+		slices.SortFunc(ks, func(a, b keyedEntry) int { return strings.Compare(a.k, b.k) })
+		for _, ke := range ks {
 			if o.stopping() {
-				return
+				break
 			}
-			e := p.byKey[k]
-			o.emit(&e.entry, p.start, p.end)
-			e.dirty = true
+			o.emit(&ke.e.entry, p.start, p.end)
+			ke.e.dirty = true
 		}
+		clear(ks)
+		o.firing = ks[:0]
 		return
 	}
 	for k, e := range p.byKey {
 		if e.dirty {
 			o.writeEntry(p, k, e)
 		}
-		o.cached -= e.size
+		o.cached -= entrySize(&e.entry)
 	}
 	clear(p.byKey)
-	p.order = nil
+	p.order, p.slab = nil, nil
 	if o.err != nil {
 		return
 	}
@@ -522,7 +597,7 @@ func (o *Operator) dropPane(p *pane) {
 	delete(o.panes, p.start)
 	o.nOpen -= p.n
 	for _, e := range p.byKey {
-		o.cached -= e.size
+		o.cached -= entrySize(&e.entry)
 	}
 	if p.stored {
 		lo, hi := paneRange(p.start)
@@ -1124,8 +1199,8 @@ func (o *Operator) evictIfFull() {
 					o.writeEntry(p, k, e)
 				}
 				delete(p.byKey, k)
-				p.order = nil
-				o.cached -= e.size
+				p.order, p.slab = nil, nil
+				o.cached -= entrySize(&e.entry)
 				o.evicts++
 			}
 		}

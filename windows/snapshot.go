@@ -344,8 +344,7 @@ func (o *Operator) restoreCached(r *reader) error {
 				if o.cacheLimit == 0 {
 					p.order = append(p.order, e)
 				}
-				e.size = entrySize(&e.entry)
-				o.cached += e.size
+				o.cached += entrySize(&e.entry)
 				p.n++
 			}
 			held += p.n
@@ -396,8 +395,7 @@ func (o *Operator) loadAll() error {
 					o.fail(err)
 					return false
 				}
-				e.size = entrySize(&e.entry)
-				o.cached += e.size
+				o.cached += entrySize(&e.entry)
 				p.byKey[string(k[9:])] = e
 				inPane++
 				return true
