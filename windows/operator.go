@@ -91,10 +91,14 @@ type Operator struct {
 	complete bool
 
 	// tumbling and hopping
-	panes    map[int64]*pane
-	open     []*pane // not fired, sorted by start
-	kept     []*pane // fired, kept for allowed lateness, sorted by end
-	lastPane *pane
+	panes map[int64]*pane
+	open  []*pane // not fired, sorted by start
+	kept  []*pane // fired, kept for allowed lateness, sorted by end
+	// recent holds the panes last used, by start/step mod its length
+	// (step: the slide, or the size of tumbling windows): a record's
+	// panes are found without a map lookup
+	recent []*pane
+	step   int64
 
 	// sessions
 	keys map[string]*cachedKey
@@ -178,6 +182,9 @@ func (s *slab) entry(row []value.Value, slots []int, aggs int, orderedKey []byte
 		s.vals = append(s.vals, row[k])
 	}
 	e.key = s.vals[i:len(s.vals):len(s.vals)]
+	if len(orderedKey) == 0 { // no key fields: one group
+		return e, ""
+	}
 	if len(s.keys)+len(orderedKey) > cap(s.keys) {
 		s.keys = make([]byte, 0, max(len(orderedKey)*min(max(s.n, 8), slabChunk), 64))
 	}
@@ -234,6 +241,14 @@ func New(cfg Config) (*Operator, error) {
 	o := &Operator{cfg: cfg, store: st, cacheLimit: st.CacheBytes(), w: NoWatermark, complete: true,
 		panes: map[int64]*pane{}, keys: map[string]*cachedKey{}, fireDue: EndOfInput, keepDue: EndOfInput}
 	o.res.Aggs = make([]value.Value, len(cfg.Aggs))
+	o.step = cfg.Window.Size
+	if cfg.Window.Type == HoppingType {
+		o.step = cfg.Window.Slide
+	}
+	o.recent = make([]*pane, 1)
+	if cfg.Window.Type != SessionType {
+		o.recent = make([]*pane, min(cfg.Window.Size/o.step+1, 64))
+	}
 	return o, nil
 }
 
@@ -444,7 +459,8 @@ func (o *Operator) encodeEntry(e *entry) []byte {
 // ---- panes ----
 
 func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
-	p := o.lastPane
+	slot := &o.recent[uint64(floorDiv(start, o.step))%uint64(len(o.recent))]
+	p := *slot
 	if p == nil || p.start != start {
 		p = o.panes[start]
 		if p == nil {
@@ -461,7 +477,7 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 				o.open = slices.Insert(o.open, i, p)
 			}
 		}
-		o.lastPane = p
+		*slot = p
 	}
 	e := p.byKey[string(o.orderedKey)]
 	if e == nil {
@@ -603,8 +619,10 @@ func (o *Operator) dropPane(p *pane) {
 		lo, hi := paneRange(p.start)
 		o.fail(o.store.DeleteRange(lo, hi))
 	}
-	if o.lastPane == p {
-		o.lastPane = nil
+	for i, q := range o.recent {
+		if q == p {
+			o.recent[i] = nil
+		}
 	}
 }
 

@@ -183,7 +183,8 @@ func (o *Operator) Restore(data []byte) error {
 		clear(o.keys)
 		o.fireQ, o.keepQ = nil, nil
 		o.w, o.nOpen, o.cached, o.err = NoWatermark, 0, 0, nil
-		o.panes, o.open, o.kept, o.lastPane = map[int64]*pane{}, nil, nil, nil
+		o.panes, o.open, o.kept = map[int64]*pane{}, nil, nil
+		clear(o.recent)
 		return err
 	}
 	return nil
