@@ -97,6 +97,7 @@ type Engine struct {
 	prefix         [][]byte
 	startMs, endMs int64
 	startJS, endJS []byte
+	fast           []*fastCmp // per step: a filter compared without the VM, or nil
 	stats          Stats
 	dl             sink.DeadLetter
 	err            error // first sink failure
@@ -127,6 +128,12 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 	}
 	if opts.Warn != nil && e.nIn > 0 {
 		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
+	}
+	e.fast = make([]*fastCmp, len(plan.Steps))
+	for i := range plan.Steps {
+		if st := &plan.Steps[i]; st.Kind == pipeline.Filter {
+			e.fast[i] = newFastCmp(st.Filter)
+		}
 	}
 	var err error
 	if e.dec, err = newDecoder(plan, opts.Schemas); err != nil {
@@ -334,6 +341,15 @@ func (e *Engine) record(r *source.Record, now int64) {
 		st := &e.plan.Steps[si]
 		switch st.Kind {
 		case pipeline.Filter:
+			if fc := e.fast[si]; fc != nil {
+				if keep, ok := fc.eval(row); ok {
+					if !keep {
+						e.stats.Filtered++
+						return
+					}
+					continue
+				}
+			}
 			res, err := e.eval(st.Filter, r)
 			if err != nil {
 				e.dead(r, st.Index, "filter", err.Error())
