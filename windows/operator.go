@@ -2,7 +2,6 @@ package windows
 
 import (
 	"cmp"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -1045,7 +1044,7 @@ func (o *Operator) fireSessions(upTo int64) {
 			if len(o.fireBuf) >= fireChunk && o.fireQ[0].at != prev {
 				break
 			}
-			it := heap.Pop(&o.fireQ).(qitem)
+			it := o.fireQ.pop()
 			o.fireBuf = append(o.fireBuf, it.s)
 			prev = it.at
 		}
@@ -1100,7 +1099,7 @@ func (o *Operator) fireChunk() {
 
 func (o *Operator) expireSessions(upTo int64) {
 	for len(o.keepQ) > 0 && o.keepQ[0].at <= upTo && !o.stopping() {
-		o.removeSession(heap.Pop(&o.keepQ).(qitem).s)
+		o.removeSession(o.keepQ.pop().s)
 	}
 }
 
@@ -1114,21 +1113,21 @@ func (o *Operator) enqueue(s *session, kind byte, at int64) {
 	if s.inQ == kind {
 		// a session that grew: move it within its queue
 		(*q)[s.qi].at = at
-		heap.Fix(q, int(s.qi))
+		q.fix(int(s.qi))
 		return
 	}
 	o.dequeue(s)
 	s.inQ = kind
-	heap.Push(q, qitem{at, s})
+	q.push(qitem{at, s})
 }
 
 // dequeue takes s out of its queue, if it is in one.
 func (o *Operator) dequeue(s *session) {
 	switch s.inQ {
 	case 'f':
-		heap.Remove(&o.fireQ, int(s.qi))
+		o.fireQ.remove(int(s.qi))
 	case 'l':
-		heap.Remove(&o.keepQ, int(s.qi))
+		o.keepQ.remove(int(s.qi))
 	}
 }
 
@@ -1137,28 +1136,91 @@ type qitem struct {
 	s  *session
 }
 
-// sessionHeap is a queue of sessions by time; each session knows its
-// index in it, so that it can leave it (heap.Remove) when evicted.
+// sessionHeap is a queue of sessions by time, a binary min-heap (the
+// algorithm of container/heap, typed: no boxing of each item in an
+// interface). Each session knows its index in it, so that it can leave it
+// when evicted or merged.
 type sessionHeap []qitem
 
-func (h sessionHeap) Len() int           { return len(h) }
-func (h sessionHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h sessionHeap) Swap(i, j int) {
+func (h sessionHeap) less(i, j int) bool { return h[i].at < h[j].at }
+
+func (h sessionHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].s.qi, h[j].s.qi = int32(i), int32(j)
 }
-func (h *sessionHeap) Push(x any) {
-	it := x.(qitem)
+
+func (h *sessionHeap) push(it qitem) {
 	it.s.qi = int32(len(*h))
 	*h = append(*h, it)
+	h.up(len(*h) - 1)
 }
-func (h *sessionHeap) Pop() any {
+
+// pop removes and returns the item with the smallest time.
+func (h *sessionHeap) pop() qitem {
+	n := len(*h) - 1
+	h.swap(0, n)
+	h.down(0, n)
+	return h.take()
+}
+
+// remove takes out the item at index i.
+func (h *sessionHeap) remove(i int) {
+	n := len(*h) - 1
+	if n != i {
+		h.swap(i, n)
+		if !h.down(i, n) {
+			h.up(i)
+		}
+	}
+	h.take()
+}
+
+// fix restores the order after the item at i changed its time.
+func (h sessionHeap) fix(i int) {
+	if !h.down(i, len(h)) {
+		h.up(i)
+	}
+}
+
+// take drops the last item and returns it.
+func (h *sessionHeap) take() qitem {
 	old := *h
 	it := old[len(old)-1]
 	old[len(old)-1] = qitem{}
 	*h = old[:len(old)-1]
 	it.s.inQ = 0
 	return it
+}
+
+func (h sessionHeap) up(j int) {
+	for {
+		i := (j - 1) / 2 // parent
+		if i == j || !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h sessionHeap) down(i0, n int) bool {
+	i := i0
+	for {
+		j1 := 2*i + 1
+		if j1 >= n || j1 < 0 {
+			break
+		}
+		j := j1 // left child
+		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
+			j = j2
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
 }
 
 // ---- both ----
