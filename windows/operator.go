@@ -124,8 +124,41 @@ type entry struct {
 }
 
 type keyedEntry struct {
-	k string
-	e *cachedEntry
+	pre uint64 // 8 bytes of k after the prefix all keys share, big-endian
+	k   string
+	e   *cachedEntry
+}
+
+// sortKeyed sorts entries by key. The keys of a pane often share a
+// prefix (the kind tag and the high bytes of numbers), so each is first
+// compared by the next 8 bytes as an integer and only a tie compares the
+// strings: the order is the strings' order.
+func sortKeyed(ks []keyedEntry) {
+	if len(ks) < 2 {
+		return
+	}
+	first := ks[0].k
+	common := len(first)
+	for i := range ks[1:] {
+		k := ks[i+1].k
+		n := min(common, len(k))
+		j := 0
+		for j < n && k[j] == first[j] {
+			j++
+		}
+		common = j
+	}
+	for i := range ks {
+		var b [8]byte
+		copy(b[:], ks[i].k[common:])
+		ks[i].pre = binary.BigEndian.Uint64(b[:])
+	}
+	slices.SortFunc(ks, func(a, b keyedEntry) int {
+		if a.pre != b.pre {
+			return cmp.Compare(a.pre, b.pre)
+		}
+		return strings.Compare(a.k, b.k)
+	})
 }
 
 type pane struct {
@@ -565,9 +598,9 @@ func (o *Operator) firePane(p *pane, keep bool) {
 	if !p.stored || o.complete {
 		ks := o.firing[:0]
 		for k, e := range p.byKey {
-			ks = append(ks, keyedEntry{k, e})
+			ks = append(ks, keyedEntry{k: k, e: e})
 		}
-		slices.SortFunc(ks, func(a, b keyedEntry) int { return strings.Compare(a.k, b.k) })
+		sortKeyed(ks)
 		for _, ke := range ks {
 			if o.stopping() {
 				break
