@@ -5,9 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -94,7 +96,7 @@ func benchSource(b *testing.B, plan *pipeline.Plan, opts func() Options, open fu
 			b.Fatal(err)
 		}
 		st := e.Stats()
-		if st.Passed != benchBids {
+		if st.In != benchBids || st.Passed+st.Filtered != benchBids {
 			b.Fatalf("stats %s", st)
 		}
 		rows = st.Rows
@@ -175,4 +177,62 @@ stages:
 			})
 		}
 	}
+}
+
+// BenchmarkNexmarkShapes is the whole path of `eddy run` over the bids for
+// the other shapes of issue 18: high-cardinality tumbling windows (the
+// bids' auctions spread over 10,000, about 0.63 rows per bid), hopping
+// windows (five per bid), sessions per bidder and a stateless filter and
+// project.
+func BenchmarkNexmarkShapes(b *testing.B) {
+	window := func(w, key string) string {
+		return "  - window:\n      " + w + "\n      key: [" + key + "]\n      aggregate: {n: count(), max_price: max(price)}\n"
+	}
+	shapes := []struct {
+		name, stages string
+		spread       bool
+	}{
+		{"tumbling-10k", window("tumbling: 10s", "auction"), true},
+		{"hopping", window("hopping: {size: 10s, slide: 2s}", "auction"), false},
+		{"session", window("session: {gap: 1s}", "bidder"), false},
+		{"filter", "  - filter: price > 50000\n  - project: {auction: auction, bidder: bidder, price: price}\n", false},
+	}
+	for _, s := range shapes {
+		b.Run(s.name, func(b *testing.B) {
+			plan := compileBench(b, "name: "+s.name+"\ntime: {field: dateTime}\nstages:\n"+s.stages)
+			data := bids(b)
+			if s.spread {
+				data = spreadBids(b)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			benchSource(b, plan, func() Options { return Options{} },
+				func() source.Source { return source.NewReader("bids", bytes.NewReader(data)) })
+		})
+	}
+}
+
+// spreadBids is the bids with each auction replaced by one of 10,000
+// (uniform, seeded), as scripts/benchduck writes its high-cardinality file.
+var spreadOnce = sync.OnceValue(func() []byte {
+	data, _ := bidsOnce()
+	rng := rand.New(rand.NewPCG(10_000, 1))
+	out := make([]byte, 0, len(data)+len(data)/20)
+	field := []byte(`"auction":`)
+	for line := range bytes.Lines(data) {
+		i := bytes.Index(line, field) + len(field)
+		j := i
+		for j < len(line) && line[j] >= '0' && line[j] <= '9' {
+			j++
+		}
+		out = append(out, line[:i]...)
+		out = strconv.AppendInt(out, int64(1000+rng.IntN(10_000)), 10)
+		out = append(out, line[j:]...)
+	}
+	return out
+})
+
+func spreadBids(b *testing.B) []byte {
+	bids(b)
+	return spreadOnce()
 }

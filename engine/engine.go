@@ -91,9 +91,16 @@ type Engine struct {
 	env    map[string]any
 	out    sink.Row
 	buf    []byte
-	stats  Stats
-	dl     sink.DeadLetter
-	err    error // first sink failure
+	// result rows: each column's `"name":` (after the first a comma
+	// before it), encoded once, and the last window bounds encoded (the
+	// rows of a firing share them)
+	prefix         [][]byte
+	startMs, endMs int64
+	startJS, endJS []byte
+	fast           []*fastCmp // per step: a filter compared without the VM, or nil
+	stats          Stats
+	dl             sink.DeadLetter
+	err            error // first sink failure
 
 	filePos source.FilePos // position of a file source after the last batch handled
 	snap    []byte         // the last window snapshot's buffer
@@ -122,6 +129,12 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 	if opts.Warn != nil && e.nIn > 0 {
 		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
 	}
+	e.fast = make([]*fastCmp, len(plan.Steps))
+	for i := range plan.Steps {
+		if st := &plan.Steps[i]; st.Kind == pipeline.Filter {
+			e.fast[i] = newFastCmp(st.Filter)
+		}
+	}
 	var err error
 	if e.dec, err = newDecoder(plan, opts.Schemas); err != nil {
 		return nil, err
@@ -146,6 +159,15 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		}
 		e.out.Names = w.Names
 		e.out.Vals = make([]value.Value, len(w.Names))
+		e.prefix = make([][]byte, len(w.Names))
+		for i, name := range w.Names {
+			b := []byte{'{'}
+			if i > 0 {
+				b[0] = ','
+			}
+			b = value.AppendString(b, name)
+			e.prefix[i] = append(b, ':')
+		}
 	} else if opts.WindowStore != nil {
 		// no window to keep: the store is not needed
 		if err := opts.WindowStore.Close(); err != nil {
@@ -319,6 +341,15 @@ func (e *Engine) record(r *source.Record, now int64) {
 		st := &e.plan.Steps[si]
 		switch st.Kind {
 		case pipeline.Filter:
+			if fc := e.fast[si]; fc != nil {
+				if keep, ok := fc.eval(row); ok {
+					if !keep {
+						e.stats.Filtered++
+						return
+					}
+					continue
+				}
+			}
 			res, err := e.eval(st.Filter, r)
 			if err != nil {
 				e.dead(r, st.Index, "filter", err.Error())
@@ -470,14 +501,23 @@ func (e *Engine) emitResult(r *windows.Result) {
 	}
 	vals = append(vals, r.Aggs...)
 	e.out.Vals = vals
-	b := append(e.buf[:0], '{')
-	for i, name := range w.Names {
-		if i > 0 {
-			b = append(b, ',')
+	if len(e.startJS) == 0 || r.Start != e.startMs {
+		e.startMs, e.startJS = r.Start, value.AppendJSON(e.startJS[:0], vals[len(r.Key)])
+	}
+	if len(e.endJS) == 0 || r.End != e.endMs {
+		e.endMs, e.endJS = r.End, value.AppendJSON(e.endJS[:0], vals[len(r.Key)+1])
+	}
+	b := e.buf[:0]
+	for i := range w.Names {
+		b = append(b, e.prefix[i]...)
+		switch i - len(r.Key) {
+		case 0:
+			b = append(b, e.startJS...)
+		case 1:
+			b = append(b, e.endJS...)
+		default:
+			b = value.AppendJSON(b, vals[i])
 		}
-		b = value.AppendString(b, name)
-		b = append(b, ':')
-		b = value.AppendJSON(b, vals[i])
 	}
 	b = append(b, '}')
 	e.buf = b

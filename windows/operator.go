@@ -2,7 +2,6 @@ package windows
 
 import (
 	"cmp"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -90,10 +90,14 @@ type Operator struct {
 	complete bool
 
 	// tumbling and hopping
-	panes    map[int64]*pane
-	open     []*pane // not fired, sorted by start
-	kept     []*pane // fired, kept for allowed lateness, sorted by end
-	lastPane *pane
+	panes map[int64]*pane
+	open  []*pane // not fired, sorted by start
+	kept  []*pane // fired, kept for allowed lateness, sorted by end
+	// recent holds the panes last used, by start/step mod its length
+	// (step: the slide, or the size of tumbling windows): a record's
+	// panes are found without a map lookup
+	recent []*pane
+	step   int64
 
 	// sessions
 	keys map[string]*cachedKey
@@ -103,6 +107,7 @@ type Operator struct {
 	fireQ   sessionHeap // unfired, by end
 	keepQ   sessionHeap // fired and kept for lateness, by end+lateness
 	fireBuf []*session
+	firing  []keyedEntry // a firing pane's entries, sorted by key
 	// lower bounds of the times of the stored fire ('f') and keep ('l')
 	// index entries of keys not in the cache: Advance scans the store
 	// only when the watermark reaches them
@@ -121,6 +126,44 @@ type entry struct {
 	emits int
 }
 
+type keyedEntry struct {
+	pre uint64 // 8 bytes of k after the prefix all keys share, big-endian
+	k   string
+	e   *cachedEntry
+}
+
+// sortKeyed sorts entries by key. The keys of a pane often share a
+// prefix (the kind tag and the high bytes of numbers), so each is first
+// compared by the next 8 bytes as an integer and only a tie compares the
+// strings: the order is the strings' order.
+func sortKeyed(ks []keyedEntry) {
+	if len(ks) < 2 {
+		return
+	}
+	first := ks[0].k
+	common := len(first)
+	for i := range ks[1:] {
+		k := ks[i+1].k
+		n := min(common, len(k))
+		j := 0
+		for j < n && k[j] == first[j] {
+			j++
+		}
+		common = j
+	}
+	for i := range ks {
+		var b [8]byte
+		copy(b[:], ks[i].k[common:])
+		ks[i].pre = binary.BigEndian.Uint64(b[:])
+	}
+	slices.SortFunc(ks, func(a, b keyedEntry) int {
+		if a.pre != b.pre {
+			return cmp.Compare(a.pre, b.pre)
+		}
+		return strings.Compare(a.k, b.k)
+	})
+}
+
 type pane struct {
 	start, end int64
 	fired      bool
@@ -133,13 +176,62 @@ type pane struct {
 	// order, which is several times faster than the map's random order
 	// over a million entries. Nil under a cache limit.
 	order []*cachedEntry
+	// slab hands out the entries of a pane with no cache limit in
+	// chunks (nil under a cache limit, where entries come and go)
+	slab *slab
+}
+
+// slab allocates a pane's entries, their cells, key values and map keys
+// in chunks: a new (window, key) is then a slice of four chunks instead of
+// four allocations. It is only for panes nothing leaves but as a whole
+// (the memory backend): a chunk is freed when its pane is.
+type slab struct {
+	entries []cachedEntry
+	cells   []cell
+	vals    []value.Value
+	keys    []byte
+	n       int // entries handed out, for the next chunk's size
+}
+
+// slabChunk is the most entries a chunk holds; chunks grow from 8 to it,
+// so that a pane with few keys stays small.
+const slabChunk = 512
+
+// entry returns a new entry with the key fields of row and cells for
+// every aggregate, and its map key: a copy of orderedKey.
+func (s *slab) entry(row []value.Value, slots []int, aggs int, orderedKey []byte) (*cachedEntry, string) {
+	if len(s.entries) == cap(s.entries) {
+		n := min(max(s.n, 8), slabChunk)
+		s.entries = make([]cachedEntry, 0, n)
+		s.cells = make([]cell, 0, n*aggs)
+		s.vals = make([]value.Value, 0, n*len(slots))
+	}
+	s.n++
+	s.entries = append(s.entries, cachedEntry{})
+	e := &s.entries[len(s.entries)-1]
+	i := len(s.cells)
+	s.cells = s.cells[:i+aggs]
+	e.cells = s.cells[i : i+aggs : i+aggs]
+	i = len(s.vals)
+	for _, k := range slots {
+		s.vals = append(s.vals, row[k])
+	}
+	e.key = s.vals[i:len(s.vals):len(s.vals)]
+	if len(orderedKey) == 0 { // no key fields: one group
+		return e, ""
+	}
+	if len(s.keys)+len(orderedKey) > cap(s.keys) {
+		s.keys = make([]byte, 0, max(len(orderedKey)*min(max(s.n, 8), slabChunk), 64))
+	}
+	i = len(s.keys)
+	s.keys = append(s.keys, orderedKey...)
+	return e, unsafe.String(&s.keys[i], len(orderedKey))
 }
 
 // cachedEntry is a pane's (window, key) entry held decoded in the cache.
 type cachedEntry struct {
 	entry
 	dirty, ref bool // changed since stored; used since the last eviction sweep
-	size       int64
 }
 
 type keySessions struct {
@@ -187,6 +279,14 @@ func New(cfg Config) (*Operator, error) {
 		o.filter = newKeyFilter(o.cacheLimit / filterShare)
 	}
 	o.res.Aggs = make([]value.Value, len(cfg.Aggs))
+	o.step = cfg.Window.Size
+	if cfg.Window.Type == HoppingType {
+		o.step = cfg.Window.Slide
+	}
+	o.recent = make([]*pane, 1)
+	if cfg.Window.Type != SessionType {
+		o.recent = make([]*pane, min(cfg.Window.Size/o.step+1, 64))
+	}
 	return o, nil
 }
 
@@ -397,11 +497,15 @@ func (o *Operator) encodeEntry(e *entry) []byte {
 // ---- panes ----
 
 func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
-	p := o.lastPane
+	slot := &o.recent[uint64(floorDiv(start, o.step))%uint64(len(o.recent))]
+	p := *slot
 	if p == nil || p.start != start {
 		p = o.panes[start]
 		if p == nil {
 			p = &pane{start: start, end: end, byKey: map[string]*cachedEntry{}}
+			if o.cacheLimit == 0 {
+				p.slab = &slab{}
+			}
 			o.panes[start] = p
 			if end <= o.w {
 				p.fired = true
@@ -411,31 +515,49 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 				o.open = slices.Insert(o.open, i, p)
 			}
 		}
-		o.lastPane = p
+		*slot = p
 	}
 	e := p.byKey[string(o.orderedKey)]
 	if e == nil {
-		e = o.loadEntry(p)
-		if o.err != nil {
+		e = o.newPaneEntry(p, row)
+		if e == nil {
 			return
 		}
-		if e == nil {
-			e = &cachedEntry{entry: o.newEntry(row)}
-			o.nOpen++
-			p.n++
-		}
-		p.byKey[string(o.orderedKey)] = e
-		if o.cacheLimit == 0 {
-			p.order = append(p.order, e)
-		}
-		e.size = entrySize(&e.entry)
-		o.cached += e.size
 	}
 	o.update(&e.entry, ts, row)
 	e.dirty, e.ref = true, true
 	if p.fired {
 		o.emit(&e.entry, p.start, p.end)
 	}
+}
+
+// newPaneEntry returns the entry of o.orderedKey in p that is not in the
+// cache: read back from the store, or new. Nil after a store failure.
+func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
+	if p.slab != nil && (!p.stored || o.complete) {
+		e, k := p.slab.entry(row, o.cfg.Keys, len(o.cfg.Aggs), o.orderedKey)
+		o.nOpen++
+		p.n++
+		p.byKey[k] = e
+		p.order = append(p.order, e)
+		o.cached += entrySize(&e.entry)
+		return e
+	}
+	e := o.loadEntry(p)
+	if o.err != nil {
+		return nil
+	}
+	if e == nil {
+		e = &cachedEntry{entry: o.newEntry(row)}
+		o.nOpen++
+		p.n++
+	}
+	p.byKey[string(o.orderedKey)] = e
+	if o.cacheLimit == 0 {
+		p.order = append(p.order, e)
+	}
+	o.cached += entrySize(&e.entry)
+	return e
 }
 
 func (o *Operator) newEntry(row []value.Value) entry {
@@ -480,29 +602,30 @@ func (o *Operator) writeEntry(p *pane, orderedKey string, e *cachedEntry) {
 // first, so one ordered scan of the store sees them all.
 func (o *Operator) firePane(p *pane, keep bool) {
 	if !p.stored || o.complete {
-		ks := make([]string, 0, len(p.byKey))
-		for k := range p.byKey {
-			ks = append(ks, k)
+		ks := o.firing[:0]
+		for k, e := range p.byKey {
+			ks = append(ks, keyedEntry{k: k, e: e})
 		}
-		slices.Sort(ks)
-		for _, k := range ks {
+		sortKeyed(ks)
+		for _, ke := range ks {
 			if o.stopping() {
-				return
+				break
 			}
-			e := p.byKey[k]
-			o.emit(&e.entry, p.start, p.end)
-			e.dirty = true
+			o.emit(&ke.e.entry, p.start, p.end)
+			ke.e.dirty = true
 		}
+		clear(ks)
+		o.firing = ks[:0]
 		return
 	}
 	for k, e := range p.byKey {
 		if e.dirty {
 			o.writeEntry(p, k, e)
 		}
-		o.cached -= e.size
+		o.cached -= entrySize(&e.entry)
 	}
 	clear(p.byKey)
-	p.order = nil
+	p.order, p.slab = nil, nil
 	if o.err != nil {
 		return
 	}
@@ -528,14 +651,16 @@ func (o *Operator) dropPane(p *pane) {
 	delete(o.panes, p.start)
 	o.nOpen -= p.n
 	for _, e := range p.byKey {
-		o.cached -= e.size
+		o.cached -= entrySize(&e.entry)
 	}
 	if p.stored {
 		lo, hi := paneRange(p.start)
 		o.fail(o.store.DeleteRange(lo, hi))
 	}
-	if o.lastPane == p {
-		o.lastPane = nil
+	for i, q := range o.recent {
+		if q == p {
+			o.recent[i] = nil
+		}
 	}
 }
 
@@ -985,7 +1110,7 @@ func (o *Operator) fireSessions(upTo int64) {
 			if len(o.fireBuf) >= fireChunk && o.fireQ[0].at != prev {
 				break
 			}
-			it := heap.Pop(&o.fireQ).(qitem)
+			it := o.fireQ.pop()
 			o.fireBuf = append(o.fireBuf, it.s)
 			prev = it.at
 		}
@@ -1041,7 +1166,7 @@ func (o *Operator) fireChunk() {
 
 func (o *Operator) expireSessions(upTo int64) {
 	for len(o.keepQ) > 0 && o.keepQ[0].at <= upTo && !o.stopping() {
-		o.removeSession(heap.Pop(&o.keepQ).(qitem).s)
+		o.removeSession(o.keepQ.pop().s)
 	}
 }
 
@@ -1055,21 +1180,21 @@ func (o *Operator) enqueue(s *session, kind byte, at int64) {
 	if s.inQ == kind {
 		// a session that grew: move it within its queue
 		(*q)[s.qi].at = at
-		heap.Fix(q, int(s.qi))
+		q.fix(int(s.qi))
 		return
 	}
 	o.dequeue(s)
 	s.inQ = kind
-	heap.Push(q, qitem{at, s})
+	q.push(qitem{at, s})
 }
 
 // dequeue takes s out of its queue, if it is in one.
 func (o *Operator) dequeue(s *session) {
 	switch s.inQ {
 	case 'f':
-		heap.Remove(&o.fireQ, int(s.qi))
+		o.fireQ.remove(int(s.qi))
 	case 'l':
-		heap.Remove(&o.keepQ, int(s.qi))
+		o.keepQ.remove(int(s.qi))
 	}
 }
 
@@ -1078,28 +1203,91 @@ type qitem struct {
 	s  *session
 }
 
-// sessionHeap is a queue of sessions by time; each session knows its
-// index in it, so that it can leave it (heap.Remove) when evicted.
+// sessionHeap is a queue of sessions by time, a binary min-heap (the
+// algorithm of container/heap, typed: no boxing of each item in an
+// interface). Each session knows its index in it, so that it can leave it
+// when evicted or merged.
 type sessionHeap []qitem
 
-func (h sessionHeap) Len() int           { return len(h) }
-func (h sessionHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h sessionHeap) Swap(i, j int) {
+func (h sessionHeap) less(i, j int) bool { return h[i].at < h[j].at }
+
+func (h sessionHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].s.qi, h[j].s.qi = int32(i), int32(j)
 }
-func (h *sessionHeap) Push(x any) {
-	it := x.(qitem)
+
+func (h *sessionHeap) push(it qitem) {
 	it.s.qi = int32(len(*h))
 	*h = append(*h, it)
+	h.up(len(*h) - 1)
 }
-func (h *sessionHeap) Pop() any {
+
+// pop removes and returns the item with the smallest time.
+func (h *sessionHeap) pop() qitem {
+	n := len(*h) - 1
+	h.swap(0, n)
+	h.down(0, n)
+	return h.take()
+}
+
+// remove takes out the item at index i.
+func (h *sessionHeap) remove(i int) {
+	n := len(*h) - 1
+	if n != i {
+		h.swap(i, n)
+		if !h.down(i, n) {
+			h.up(i)
+		}
+	}
+	h.take()
+}
+
+// fix restores the order after the item at i changed its time.
+func (h sessionHeap) fix(i int) {
+	if !h.down(i, len(h)) {
+		h.up(i)
+	}
+}
+
+// take drops the last item and returns it.
+func (h *sessionHeap) take() qitem {
 	old := *h
 	it := old[len(old)-1]
 	old[len(old)-1] = qitem{}
 	*h = old[:len(old)-1]
 	it.s.inQ = 0
 	return it
+}
+
+func (h sessionHeap) up(j int) {
+	for {
+		i := (j - 1) / 2 // parent
+		if i == j || !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h sessionHeap) down(i0, n int) bool {
+	i := i0
+	for {
+		j1 := 2*i + 1
+		if j1 >= n || j1 < 0 {
+			break
+		}
+		j := j1 // left child
+		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
+			j = j2
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
 }
 
 // ---- both ----
@@ -1161,8 +1349,8 @@ func (o *Operator) evictIfFull() {
 					o.writeEntry(p, k, e)
 				}
 				delete(p.byKey, k)
-				p.order = nil
-				o.cached -= e.size
+				p.order, p.slab = nil, nil
+				o.cached -= entrySize(&e.entry)
 				o.evicts++
 			}
 		}

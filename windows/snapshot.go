@@ -183,7 +183,8 @@ func (o *Operator) Restore(data []byte) error {
 		clear(o.keys)
 		o.fireQ, o.keepQ = nil, nil
 		o.w, o.nOpen, o.cached, o.err = NoWatermark, 0, 0, nil
-		o.panes, o.open, o.kept, o.lastPane = map[int64]*pane{}, nil, nil, nil
+		o.panes, o.open, o.kept = map[int64]*pane{}, nil, nil
+		clear(o.recent)
 		if o.filter != nil {
 			o.filter.reset()
 		}
@@ -361,8 +362,7 @@ func (o *Operator) restoreCached(r *reader) error {
 				if o.cacheLimit == 0 {
 					p.order = append(p.order, e)
 				}
-				e.size = entrySize(&e.entry)
-				o.cached += e.size
+				o.cached += entrySize(&e.entry)
 				p.n++
 			}
 			held += p.n
@@ -413,8 +413,7 @@ func (o *Operator) loadAll() error {
 					o.fail(err)
 					return false
 				}
-				e.size = entrySize(&e.entry)
-				o.cached += e.size
+				o.cached += entrySize(&e.entry)
 				p.byKey[string(k[9:])] = e
 				inPane++
 				return true

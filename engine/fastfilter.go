@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/value"
+)
+
+// fastCmp is a filter of the form `field OP number` (or `number OP
+// field`) evaluated on the row without the expression VM, for the values
+// it can compare (ints and floats). Any other value (null, a string) goes
+// to the VM, so that errors and dead letters are the VM's.
+type fastCmp struct {
+	slot  int
+	op    byte // '<', '>', 'l' (<=), 'g' (>=), '=', '!'
+	isInt bool // the literal is an int (compared as int with ints)
+	i     int64
+	f     float64
+}
+
+// newFastCmp returns the fast form of a filter program, or nil.
+func newFastCmp(p *pipeline.Program) *fastCmp {
+	if p == nil || p.Prog == nil || len(p.Vars) != 1 || p.Vars[0].Coord != pipeline.NoCoord {
+		return nil
+	}
+	b, ok := p.Prog.Node().(*ast.BinaryNode)
+	if !ok {
+		return nil
+	}
+	ops := map[string]byte{"<": '<', ">": '>', "<=": 'l', ">=": 'g', "==": '=', "!=": '!'}
+	op, ok := ops[b.Operator]
+	if !ok {
+		return nil
+	}
+	id, lit := b.Left, b.Right
+	if _, ok := id.(*ast.IdentifierNode); !ok {
+		// number OP field: the same as field OP' number
+		id, lit = b.Right, b.Left
+		op = map[byte]byte{'<': '>', '>': '<', 'l': 'g', 'g': 'l', '=': '=', '!': '!'}[op]
+	}
+	ident, ok := id.(*ast.IdentifierNode)
+	if !ok || ident.Value != p.Vars[0].Name {
+		return nil
+	}
+	c := &fastCmp{slot: p.Vars[0].Slot, op: op}
+	switch n := lit.(type) {
+	case *ast.IntegerNode:
+		c.isInt, c.i, c.f = true, int64(n.Value), float64(n.Value)
+	case *ast.FloatNode:
+		c.f = n.Value
+	default:
+		return nil
+	}
+	return c
+}
+
+// eval reports the filter's result and whether it could compare the value
+// (as expr does: ints with an int literal as ints, else as floats).
+func (c *fastCmp) eval(row []value.Value) (keep, ok bool) {
+	v := row[c.slot]
+	var d int // the sign of v - literal; NaN: no order
+	switch {
+	case v.K == value.Int && c.isInt:
+		d = cmp3(v.I, c.i)
+	case v.K == value.Int:
+		x := float64(v.I)
+		if x != x || c.f != c.f {
+			return c.op == '!', true
+		}
+		d = cmp3(x, c.f)
+	case v.K == value.Float:
+		if v.F != v.F || c.f != c.f {
+			return c.op == '!', true
+		}
+		d = cmp3(v.F, c.f)
+	default:
+		return false, false
+	}
+	switch c.op {
+	case '<':
+		return d < 0, true
+	case '>':
+		return d > 0, true
+	case 'l':
+		return d <= 0, true
+	case 'g':
+		return d >= 0, true
+	case '=':
+		return d == 0, true
+	}
+	return d != 0, true
+}
+
+func cmp3[T int64 | float64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
