@@ -49,10 +49,20 @@ func (t *Table) openRows(ctx context.Context) error {
 	return nil
 }
 
-// stamp tells a file's versions apart.
+// stamp tells a file's versions apart: a file renamed over it is another
+// file (whatever its time and size: file times are only as fine as the
+// kernel's clock tick), one written in place has another time or size.
 type stamp struct {
+	fi   os.FileInfo
 	mod  time.Time
 	size int64
+}
+
+func (s stamp) same(o stamp) bool {
+	if s.fi == nil || o.fi == nil {
+		return s.fi == o.fi
+	}
+	return os.SameFile(s.fi, o.fi) && s.mod.Equal(o.mod) && s.size == o.size
 }
 
 func (t *Table) fileStamp() (stamp, error) {
@@ -63,7 +73,7 @@ func (t *Table) fileStamp() (stamp, error) {
 	if err != nil {
 		return stamp{}, err
 	}
-	return stamp{fi.ModTime(), fi.Size()}, nil
+	return stamp{fi, fi.ModTime(), fi.Size()}, nil
 }
 
 // reload checks the file every refresh and reads it when its stamp
@@ -84,12 +94,12 @@ func (t *Table) reload(ctx context.Context, last stamp) {
 			t.warn("kept the version in use: %v", err)
 			continue
 		}
-		if t.decl.File != "" && st == last {
+		if t.decl.File != "" && st.same(last) {
 			continue
 		}
-		err = t.reloadOnce(ctx)
-		if after, _ := t.fileStamp(); after != st {
-			continue // changed while read: read the final version next time
+		err = t.reloadOnce(ctx, st)
+		if errors.Is(err, errChanged) {
+			continue // read the final version at the next check
 		}
 		last = st
 		if err != nil && ctx.Err() == nil {
@@ -98,9 +108,16 @@ func (t *Table) reload(ctx context.Context, last stamp) {
 	}
 }
 
-// reloadOnce reads a new version and swaps it in.
-func (t *Table) reloadOnce(ctx context.Context) error {
+// errChanged is a file that changed while it was read.
+var errChanged = errors.New("changed while read")
+
+// reloadOnce reads a new version and swaps it in, unless the file's stamp
+// is no longer st when it has been read.
+func (t *Table) reloadOnce(ctx context.Context, st stamp) error {
 	l, err := t.read(ctx)
+	if after, _ := t.fileStamp(); !after.same(st) {
+		return errChanged
+	}
 	if err != nil {
 		return err
 	}
