@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -107,5 +108,67 @@ func TestLookupCompile(t *testing.T) {
 	}
 	if plan.Slots != 6 {
 		t.Errorf("slots %d, want 6", plan.Slots)
+	}
+}
+
+func TestLookupSQL(t *testing.T) {
+	head := "source: {kafka: {brokers: [k:9092], topic: bids}}\ntime: {field: ts}\ntables:\n  users: {kafka: {topic: users, key: uid}}\n  products: {file: p.csv}\n  q: {duckdb: {path: x.db, query: 'SELECT 1 AS id'}}\n"
+	compile := func(t *testing.T, stages string) *pipeline.Plan {
+		t.Helper()
+		p, err := pipeline.Parse("p.yaml", []byte(head+"stages:\n"+stages+"  - window: {tumbling: 10s, key: tier, aggregate: {n: count(), s: sum(score)}}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pipeline.Compile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	for _, tc := range []struct {
+		name, stages, dialect string
+		want                  []string // in the script, or the error
+		err                   bool
+	}{
+		{"flink temporal join", "  - lookup: {table: users, on: {bidder: uid}, select: [tier, score], on_missing: drop}\n", "flink", []string{
+			"CREATE TEMPORARY TABLE `eddy_table_users` (\n  `uid` STRING,\n  `tier` STRING,\n  `score` DOUBLE,",
+			"'connector' = 'upsert-kafka'", "PRIMARY KEY (`uid`) NOT ENFORCED", "WATERMARK FOR `__eddy_vt` AS `__eddy_vt`",
+			"JOIN `eddy_table_users` FOR SYSTEM_TIME AS OF r.`__eddy_t` AS u\n  ON CAST(r.`bidder` AS STRING) = u.`uid`;",
+		}, false},
+		{"flink left join", "  - lookup: {table: users, on: {bidder: uid}, select: [tier, score]}\n", "flink", []string{"LEFT JOIN `eddy_table_users` FOR SYSTEM_TIME AS OF"}, false},
+		{"flink refuses a file", "  - lookup: {table: products, on: {pid: id}, select: [tier, score]}\n", "flink", []string{
+			"p.yaml:8: stages[0].lookup.table: cannot translate to SQL: table products is a file: Flink's filesystem connector is not a lookup source"}, true},
+		{"duckdb left join", "  - lookup: {table: products, on: {pid: id}, select: [tier, score]}\n", "duckdb", []string{
+			"LEFT JOIN (SELECT \"id\" AS __eddy_key, * FROM read_csv('p.csv')) AS __lk", "SELECT COLUMNS(c -> c NOT IN ('tier', 'score')) FROM src"}, false},
+		{"duckdb inner join for dlq", "  - lookup: {table: products, on: {pid: id}, select: [tier, score], on_missing: dlq}\n", "duckdb", []string{"\n  JOIN (SELECT \"id\""}, false},
+		{"duckdb refuses a topic", "  - lookup: {table: users, on: {bidder: uid}, select: [tier, score]}\n", "duckdb", []string{
+			"stages[0].lookup.table: cannot translate to SQL: table users is a Kafka topic, which DuckDB cannot read"}, true},
+		{"duckdb refuses a query", "  - lookup: {table: q, on: {x: id}, select: [tier, score]}\n", "duckdb", []string{
+			"table q is a DuckDB query, which names tables of its own database"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := compile(t, tc.stages)
+			var out string
+			var err error
+			if tc.dialect == "flink" {
+				out, err = pipeline.FlinkSQL(plan, pipeline.FlinkOptions{})
+			} else {
+				out, err = pipeline.SQL(plan, "raw", "duckdb")
+			}
+			if tc.err {
+				if err == nil || !strings.Contains(err.Error(), tc.want[0]) {
+					t.Fatalf("err %v, want %q", err, tc.want[0])
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("missing %q in:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

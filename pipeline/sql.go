@@ -73,6 +73,7 @@ type sqlGen struct {
 	coerced  map[string]Type   // the fields coerce stages type
 	sampled  map[string]string // Flink types sampled from the topic
 	attach   []string          // statements the query needs first (ATTACH of lookup databases)
+	joined   map[string]string // Flink types of the columns lookups join
 }
 
 // SQLError is an untranslatable construct in a pipeline.
