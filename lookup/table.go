@@ -144,10 +144,36 @@ func (t *Table) Keyed(column string) (*Keyed, error) {
 // Get returns the row whose key column holds key, as Columns orders it;
 // the row must not be changed.
 func (k *Keyed) Get(key value.Value) ([]value.Value, bool) {
-	kt, ok := KeyText(key)
+	var buf [24]byte
+	var kb []byte
+	switch key.K {
+	case value.String, value.JSON:
+		return k.get(key.S)
+	case value.Int: // the common case, without allocating its text
+		kb = strconv.AppendInt(buf[:0], key.I, 10)
+	default:
+		kt, ok := KeyText(key)
+		if !ok {
+			return nil, false
+		}
+		return k.get(kt)
+	}
+	t := k.t
+	if t.decl.Kafka != nil {
+		t.mu.RLock()
+		row, ok := t.live[string(kb)]
+		t.mu.RUnlock()
+		return row, ok
+	}
+	s := t.snap.Load()
+	i, ok := s.index[k.i][string(kb)]
 	if !ok {
 		return nil, false
 	}
+	return s.rows[i], true
+}
+
+func (k *Keyed) get(kt string) ([]value.Value, bool) {
 	t := k.t
 	if t.decl.Kafka != nil {
 		t.mu.RLock()
