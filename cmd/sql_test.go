@@ -29,6 +29,7 @@ func TestSQLParityWithEngine(t *testing.T) {
 	lines := genLines(t, "nexmark", fixtures.Options{Count: 4000, Seed: 11, Only: "bids"})
 	in := runtest.WriteFile(t, dir, "bids.jsonl", strings.Join(lines, "\n")+"\n")
 	dbPath := filepath.Join(dir, "bids.duckdb")
+	auctionTable(t, dir, lines)
 	if code, _, stderr := runCLI(t, "", "export", "--input", in, "--duckdb", dbPath, "--table", "raw"); code != 0 {
 		t.Fatalf("export: %d %s", code, stderr)
 	}
@@ -92,6 +93,29 @@ stages:
       aggregate: {n: count(), total: sum(p), h: sum(half), w: max(who), first_line: first(line), last_line: last(line)}
 `,
 	}
+	// lookups (issue 19): a LEFT JOIN for on_missing null, an inner join
+	// for drop and dlq; the joined channel replaces the bid's
+	specs["lookup-null"] = `time: {field: dateTime}
+tables: {auctions: {file: auctions.csv}}
+stages:
+  - lookup: {table: auctions, on: {auction: id}, select: [category, channel]}
+  - window:
+      tumbling: 250ms
+      key: [category, channel]
+      aggregate: {n: count(), total: sum(price), bidders: count_distinct(bidder)}
+`
+	specs["lookup-drop"] = `time: {field: dateTime}
+tables: {auctions: {file: auctions.csv}}
+stages:
+  - lookup: {table: auctions, on: {auction: id}, select: [category, reserve], on_missing: drop}
+  - filter: price > reserve
+  - project: {cat: category, p: price, r: reserve}
+  - window:
+      tumbling: 500ms
+      key: cat
+      aggregate: {n: count(), total: sum(p), top: max(r)}
+`
+	specs["lookup-dlq"] = strings.Replace(specs["lookup-drop"], "on_missing: drop", "on_missing: dlq", 1)
 	db, err := sql.Open("duckdb", dbPath+"?access_mode=read_only")
 	if err != nil {
 		t.Fatal(err)
@@ -101,8 +125,15 @@ stages:
 		t.Run(name, func(t *testing.T) {
 			specPath := runtest.WriteFile(t, dir, name+".yaml", spec)
 			out := filepath.Join(dir, name+".rows.jsonl")
-			code, _, stderr := runCLI(t, "", "run", specPath, "--input", in, "--out", out)
-			if code != 0 || !strings.Contains(stderr, "dead=0 late=0") {
+			code, _, stderr := runCLI(t, "", "run", specPath, "--input", in, "--out", out, "--dlq", filepath.Join(dir, name+".dead.jsonl"))
+			wantDead := "dead=0 late=0"
+			if name == "lookup-dlq" {
+				wantDead = " late=0" // the bids of auctions not in the table are dead letters
+				if strings.Contains(stderr, "dead=0 ") {
+					t.Errorf("no dead letters: %s", stderr)
+				}
+			}
+			if code != 0 || !strings.Contains(stderr, wantDead) {
 				t.Fatalf("run: %d %s", code, stderr)
 			}
 			code, query, stderr := runCLI(t, "", "sql", specPath, "--dialect", "duckdb", "--table", "raw")
@@ -125,6 +156,26 @@ stages:
 			}
 		})
 	}
+}
+
+// auctionTable writes auctions.csv: two auctions in three of the bids'
+// auctions, with a category, a reserve and a channel of their own.
+func auctionTable(t *testing.T, dir string, lines []string) {
+	seen := map[int64]bool{}
+	var b strings.Builder
+	b.WriteString("id,category,reserve,channel\n")
+	for _, l := range lines {
+		var bid struct{ Auction int64 }
+		if err := json.Unmarshal([]byte(l), &bid); err != nil || seen[bid.Auction] {
+			continue
+		}
+		seen[bid.Auction] = true
+		if bid.Auction%3 == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%d,c%d,%d,T%d\n", bid.Auction, bid.Auction%5, (bid.Auction*37)%5000, bid.Auction%3)
+	}
+	runtest.WriteFile(t, dir, "auctions.csv", b.String())
 }
 
 type jsonCol struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eddyhq/eddy/decode"
 	"github.com/eddyhq/eddy/format"
+	"github.com/eddyhq/eddy/lookup"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
@@ -61,6 +62,10 @@ type Options struct {
 	// Schemas is the schema cache the avro, protobuf and json-schema
 	// formats decode through; nil for json.
 	Schemas *format.Cache
+	// Tables are the reference tables of the lookup stages, by name
+	// (lookup.Open, checked with lookup.Check). The engine does not close
+	// them.
+	Tables map[string]*lookup.Table
 	// Warn, when set, is told of input fields the pipeline reads that
 	// none of the first records has (see unseenCheck), once per run, on
 	// the goroutine that processes records.
@@ -82,7 +87,8 @@ type Engine struct {
 	lastBatch, resumedAt int64 // wall ms of the last batch with records, and of the start of the current stretch
 	late                 bool  // true: late records are dead-lettered
 	nIn                  int
-	unseen               *unseenFields // nil once checked, or without Options.Warn
+	unseen               *unseenFields  // nil once checked, or without Options.Warn
+	lookups              []*boundLookup // by step; nil for other steps
 
 	cur    *partState // partition of the record being processed
 	doneW  int64      // watermark at which the current record is fully handled
@@ -137,6 +143,12 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 	}
 	var err error
 	if e.dec, err = newDecoder(plan, opts.Schemas); err != nil {
+		return nil, err
+	}
+	if e.lookups, err = bindLookups(plan, opts.Tables); err != nil {
+		if opts.WindowStore != nil {
+			return nil, errors.Join(err, opts.WindowStore.Close())
+		}
 		return nil, err
 	}
 	if w := plan.Window; w != nil {
@@ -222,6 +234,7 @@ func (e *Engine) Process(recs []source.Record) error {
 		e.lastBatch = now
 	}
 	e.checkIdle(now)
+	e.checkTables()
 	for i := range recs {
 		r := &recs[i]
 		ps := e.partition(r, now)
@@ -373,6 +386,10 @@ func (e *Engine) record(r *source.Record, now int64) {
 				}
 				row[c.Slot] = v
 			}
+		case pipeline.Lookup:
+			if !e.lookup(st, e.lookups[si], r) {
+				return
+			}
 		case pipeline.Project:
 			for _, p := range st.Project {
 				if p.Prog == nil {
@@ -436,7 +453,7 @@ func (e *Engine) writeRecord(r *source.Record) {
 	out := &e.plan.Output
 	b := e.buf[:0]
 	if out.Raw {
-		b = e.substitute(b, r.Value, out.Coerced)
+		b = e.substitute(b, r.Value, out.Coerced, out.Joined)
 		e.out.Vals = e.out.Vals[:0]
 	} else {
 		b = append(b, '{')
@@ -458,8 +475,9 @@ func (e *Engine) writeRecord(r *source.Record) {
 }
 
 // substitute copies the raw JSON object, replacing the values of coerced
-// top-level fields, and trims surrounding space.
-func (e *Engine) substitute(b, raw []byte, slots []int) []byte {
+// top-level fields and of the record's fields a lookup joined, appending
+// the joined fields it does not have, and trims surrounding space.
+func (e *Engine) substitute(b, raw []byte, slots []int, joined []pipeline.Joined) []byte {
 	start := 0
 	type rep struct {
 		span decode.Span
@@ -470,6 +488,11 @@ func (e *Engine) substitute(b, raw []byte, slots []int) []byte {
 	for _, s := range slots {
 		if sp := e.spans[s]; sp.Start >= 0 {
 			list = append(list, rep{sp, e.row[s]})
+		}
+	}
+	for _, j := range joined {
+		if sp := e.spans[j.Input]; sp.Start >= 0 {
+			list = append(list, rep{sp, e.row[j.Slot]})
 		}
 	}
 	if len(list) > 1 {
@@ -486,7 +509,25 @@ func (e *Engine) substitute(b, raw []byte, slots []int) []byte {
 		start = int(r.span.End)
 	}
 	b = append(b, raw[start:]...)
-	return trimSpace(b)
+	b = trimSpace(b)
+	if len(joined) > 0 && len(b) > 0 && b[len(b)-1] == '}' {
+		b = b[:len(b)-1]
+		empty := len(bytes.TrimSpace(b)) == 1 // only the {
+		for _, j := range joined {
+			if e.spans[j.Input].Start >= 0 {
+				continue
+			}
+			if !empty {
+				b = append(b, ',')
+			}
+			empty = false
+			b = value.AppendString(b, j.Name)
+			b = append(b, ':')
+			b = value.AppendJSON(b, e.row[j.Slot])
+		}
+		b = append(b, '}')
+	}
+	return b
 }
 
 func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }

@@ -170,6 +170,13 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if err != nil {
 		return nil, err
 	}
+	tables, err := r.openTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tables != nil {
+		collectors = append(collectors, newTableCollector(tables, p.Name))
+	}
 	sinks := make([]sink.Sink, len(p.Sinks))
 	if r.st != nil {
 		// the transactional sinks first: which checkpoint is restored
@@ -212,7 +219,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if gauges != nil {
 		engSinks = append(engSinks, gauges)
 	}
-	opts := engine.Options{Sinks: engSinks, Dead: dead, TrackOffsets: track, Schemas: schemas,
+	opts := engine.Options{Sinks: engSinks, Dead: dead, TrackOffsets: track, Schemas: schemas, Tables: tables,
 		Warn: func(msg string) { fmt.Fprintf(o.Stderr, "eddy: warning: %s\n", msg) }}
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -74,6 +75,20 @@ type Step struct {
 	Filter  *Program
 	Coerce  []CoerceOp
 	Project []ProjectOp
+	Lookup  *LookupOp
+}
+
+// LookupOp looks the value in KeySlot up in Table's key Column and
+// writes the Select columns of the row found into Slots (nulls when none
+// is found, unless OnMissing says to drop or dead-letter the record).
+type LookupOp struct {
+	Table     string
+	Field     string
+	Column    string
+	KeySlot   int
+	Select    []string
+	Slots     []int
+	OnMissing string
 }
 
 // CoerceOp converts the value in Slot to Type.
@@ -105,11 +120,23 @@ type WindowPlan struct {
 // Output describes a streamed (unwindowed) record. With Raw, the original
 // JSON object is written with the values of Coerced slots substituted;
 // otherwise an object of Names taken from Slots.
+//
+// Joined are the fields lookups add to a raw record: each replaces the
+// record's own field of that name (decoded into slot Input to find it) or
+// is appended to the object.
 type Output struct {
 	Raw     bool
 	Coerced []int
+	Joined  []Joined
 	Names   []string
 	Slots   []int
+}
+
+// Joined is a field a lookup adds to a streamed raw record.
+type Joined struct {
+	Name  string
+	Input int // the record's own field of that name, replaced when present
+	Slot  int // the looked-up value
 }
 
 // Var is a variable an expression reads: a slot or a coordinate.
@@ -144,14 +171,19 @@ func (s *schema) resolve(name string) (int, bool) {
 	if !s.open {
 		return 0, false
 	}
+	return s.input(name), true
+}
+
+// input returns the input slot decoding field name, adding one if needed.
+func (s *schema) input(name string) int {
 	if slot, ok := s.inputs[name]; ok {
-		return slot, true
+		return slot
 	}
 	slot := s.plan.Slots
 	s.plan.Slots++
 	s.plan.Input = append(s.plan.Input, strings.Split(name, "."))
 	s.inputs[name] = slot
-	return slot, true
+	return slot
 }
 
 func (s *schema) unknown(name string) string {
@@ -159,8 +191,70 @@ func (s *schema) unknown(name string) string {
 }
 
 type compiler struct {
-	p    *Pipeline
-	errs Errors
+	p       *Pipeline
+	errs    Errors
+	nJoined int // lookup slots handed out as placeholders
+}
+
+// joinedBase is where the placeholder slots of lookup columns start.
+const joinedBase = 1 << 30
+
+// remapJoined gives the lookup columns' placeholder slots their places
+// after every other slot.
+func (c *compiler) remapJoined(plan *Plan) {
+	if c.nJoined == 0 {
+		return
+	}
+	base := plan.Slots
+	plan.Slots += c.nJoined
+	m := func(s *int) {
+		if *s >= joinedBase {
+			*s = base + *s - joinedBase
+		}
+	}
+	prog := func(p *Program) {
+		if p != nil {
+			for i := range p.Vars {
+				m(&p.Vars[i].Slot)
+			}
+		}
+	}
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		prog(st.Filter)
+		for j := range st.Coerce {
+			m(&st.Coerce[j].Slot)
+		}
+		for j := range st.Project {
+			m(&st.Project[j].From)
+			prog(st.Project[j].Prog)
+		}
+		if l := st.Lookup; l != nil {
+			m(&l.KeySlot)
+			for j := range l.Slots {
+				m(&l.Slots[j])
+			}
+		}
+	}
+	if w := plan.Window; w != nil {
+		for j := range w.Keys {
+			m(&w.Keys[j])
+		}
+		for j := range w.Aggs {
+			m(&w.Aggs[j].Arg)
+		}
+	}
+	for j := range plan.Output.Joined {
+		m(&plan.Output.Joined[j].Slot)
+	}
+	for j := range plan.Output.Slots {
+		m(&plan.Output.Slots[j])
+	}
+	for _, keys := range plan.SinkKeys {
+		for j := range keys {
+			m(&keys[j].Slot)
+		}
+	}
 }
 
 func (c *compiler) errorf(line int, path, format string, args ...any) {
@@ -187,6 +281,7 @@ func Compile(p *Pipeline) (*Plan, error) {
 		}
 	}
 	var coerced []int
+	var joined []Joined
 	for i, st := range p.Stages {
 		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
 		switch st.Kind {
@@ -201,7 +296,7 @@ func Compile(p *Pipeline) (*Plan, error) {
 					c.errorf(ft.Line, join(path, ft.Field), "%s", sc.unknown(ft.Field))
 					continue
 				}
-				if sc.open {
+				if sc.open && slot < len(plan.Input) {
 					coerced = append(coerced, slot)
 				}
 				step.Coerce = append(step.Coerce, CoerceOp{Field: ft.Field, Slot: slot, Type: ft.Type})
@@ -234,13 +329,16 @@ func Compile(p *Pipeline) (*Plan, error) {
 			}
 			*sc = schema{plan: plan, names: names, slots: slots, what: fmt.Sprintf("the project at stages[%d]", i)}
 			plan.Steps = append(plan.Steps, step)
+		case Lookup:
+			step := Step{Index: i, Kind: Lookup, Lookup: c.lookup(st.Lookup, path, sc, &coerced, &joined)}
+			plan.Steps = append(plan.Steps, step)
 		case Window:
 			plan.Window = c.window(i, st.Window, path, sc)
 		}
 	}
 	if plan.Window == nil {
 		if sc.open {
-			plan.Output = Output{Raw: true, Coerced: coerced}
+			plan.Output = Output{Raw: true, Coerced: coerced, Joined: joined}
 		} else {
 			plan.Output = Output{Names: sc.names}
 			for _, n := range sc.names {
@@ -285,10 +383,59 @@ func Compile(p *Pipeline) (*Plan, error) {
 			plan.SinkKeys[i] = append(plan.SinkKeys[i], ref)
 		}
 	}
+	c.remapJoined(plan)
 	if len(c.errs) > 0 {
 		return nil, c.errs
 	}
 	return plan, nil
+}
+
+// lookup compiles a lookup stage: the key field is read where the stage
+// is, and each selected column gets a fresh slot that later stages see
+// under its name (over a field of the record of the same name).
+func (c *compiler) lookup(l *LookupStage, path string, sc *schema, coerced *[]int, joined *[]Joined) *LookupOp {
+	op := &LookupOp{Table: l.Table, Field: l.Field, Column: l.Column, OnMissing: l.OnMissing, Select: l.Select}
+	t := c.p.Table(l.Table)
+	switch {
+	case t == nil && len(c.p.Tables) == 0:
+		c.errorf(l.TableLine, join(path, "table"), "unknown table %q: the spec has no tables section", l.Table)
+	case t == nil:
+		names := make([]string, len(c.p.Tables))
+		for i, t := range c.p.Tables {
+			names[i] = t.Name
+		}
+		c.errorf(l.TableLine, join(path, "table"), "unknown table %q (the tables section has %s)", l.Table, strings.Join(names, ", "))
+	case t.Kafka != nil && l.Column != t.Kafka.Key:
+		c.errorf(l.OnLine, join(path, "on"), "table %s is keyed by its record key, column %s, not %s", t.Name, t.Kafka.Key, l.Column)
+	}
+	if slot, ok := sc.resolve(l.Field); ok {
+		op.KeySlot = slot
+	} else {
+		c.errorf(l.OnLine, join(path, "on"), "%s", sc.unknown(l.Field))
+	}
+	for _, name := range l.Select {
+		in := -1
+		if sc.open {
+			// the record's own field of this name, to replace it in place
+			in = sc.input(name)
+		}
+		// a placeholder: input slots must stay 0..len(Input)-1, and later
+		// stages may still add inputs (see remapJoined)
+		slot := joinedBase + c.nJoined
+		c.nJoined++
+		op.Slots = append(op.Slots, slot)
+		if _, had := sc.slots[name]; !had && !sc.open {
+			sc.names = append(sc.names, name)
+		}
+		sc.slots[name] = slot
+		if sc.open {
+			// the joined value is written over the record's, coerced or not
+			*coerced = slices.DeleteFunc(*coerced, func(s int) bool { return s == in })
+			*joined = slices.DeleteFunc(*joined, func(j Joined) bool { return j.Name == name })
+			*joined = append(*joined, Joined{Name: name, Input: in, Slot: slot})
+		}
+	}
+	return op
 }
 
 func isLiteral(s string) bool { return s == "true" || s == "false" || s == "nil" }

@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -262,6 +264,7 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	var wpath string
 	prev := flinkSource
 	var cols []string // the columns after a project; nil: the source's
+	var lookupTables []string
 	for i, st := range p.Stages {
 		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
 		name := fmt.Sprintf("eddy_stage_%d", i)
@@ -319,6 +322,17 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 			g.fields.on = false
 			cols = names
 			views = append(views, fmt.Sprintf("CREATE TEMPORARY VIEW %s AS\nSELECT %s\nFROM %s;", flinkIdent(name), strings.Join(sel, ", "), flinkIdent(prev)))
+		case Lookup:
+			ddl, view, note, err := g.flinkLookup(o, st.Lookup, path, name, prev, cols != nil)
+			if err != nil {
+				return "", err
+			}
+			lookupTables = append(lookupTables, ddl)
+			views = append(views, view)
+			notes = append(notes, note)
+			if cols != nil {
+				cols = append(cols, st.Lookup.Select...)
+			}
 		case Window:
 			w, wpath = st.Window, path
 			continue
@@ -334,6 +348,9 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	// the window's columns: keys and aggregate inputs are source fields
 	// when no project came before
 	colType := func(name string) string {
+		if t, ok := g.joined[name]; ok {
+			return t
+		}
 		if t, ok := coerced[name]; ok {
 			return flinkTypes[t]
 		}
@@ -411,6 +428,10 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	b.WriteString("\n")
 	b.WriteString(src)
 	b.WriteString("\n\n")
+	for _, t := range lookupTables {
+		b.WriteString(t)
+		b.WriteString("\n\n")
+	}
 	for _, v := range views {
 		b.WriteString(v)
 		b.WriteString("\n\n")
@@ -584,7 +605,7 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 	seen := map[string]bool{}
 	fields := append([]string{timeField}, f.order...)
 	for _, name := range fields {
-		if seen[name] || CoordOf(name) != NoCoord {
+		if _, joined := g.joined[name]; seen[name] || joined || CoordOf(name) != NoCoord {
 			continue
 		}
 		seen[name] = true
@@ -1097,4 +1118,110 @@ func FlinkSampleTypes(values [][]byte) map[string]string {
 		}
 	}
 	return out
+}
+
+// flinkLookup translates a lookup of a kafka table into an event-time
+// temporal join (FOR SYSTEM_TIME AS OF) with an upsert-kafka table of the
+// topic: the versioned table Flink keeps per key, tombstones deleting. A
+// file or DuckDB table has no faithful translation: Flink's filesystem
+// connector is no lookup source and does not reread a file when it
+// changes, and Flink has no DuckDB connector.
+func (g *sqlGen) flinkLookup(o FlinkOptions, l *LookupStage, path, name, prev string, projected bool) (ddl, view, note string, err error) {
+	t := g.p.Table(l.Table)
+	if t.Kafka == nil {
+		kind := "a file"
+		why := "Flink's filesystem connector is not a lookup source and does not read a file again when it changes"
+		if t.DuckDB != nil {
+			kind, why = "a DuckDB table", "Flink has no DuckDB connector"
+		}
+		return "", "", "", g.errf(l.TableLine, path+".table", "table %s is %s: %s; declare the table as a compacted kafka topic (tables: {%s: {kafka: {topic, key}}}) to translate the lookup as a temporal join", t.Name, kind, why, t.Name)
+	}
+	if strings.Contains(l.Field, ".") {
+		return "", "", "", g.errf(l.OnLine, path+".on", "dotted path %q: nested fields are not translated", l.Field)
+	}
+	if g.joined == nil {
+		g.joined = map[string]string{}
+	}
+	for _, c := range l.Select {
+		if !projected {
+			if _, read := g.fields.typ[c]; read {
+				return "", "", "", g.errf(l.SelectLine, path+".select", "the record's field %s is read before the lookup joins a column of that name; rename one of them (a project) to translate it", c)
+			}
+		}
+		typ := "STRING"
+		for _, st := range g.p.Stages {
+			if w := st.Window; w != nil {
+				for _, a := range w.Aggregates {
+					switch a.Func {
+					case windows.Sum, windows.Avg, windows.Min, windows.Max, windows.Quantile:
+						if a.Field == c {
+							typ = "DOUBLE"
+						}
+					}
+				}
+			}
+		}
+		g.joined[c] = typ
+	}
+	if !projected {
+		g.fields.add(l.Field)
+	}
+	brokers := t.Kafka.Brokers
+	if len(brokers) == 0 {
+		brokers = o.Brokers
+	}
+	if len(brokers) == 0 && g.p.Source.Kafka != nil {
+		brokers = g.p.Source.Kafka.Brokers
+	}
+	if len(brokers) == 0 {
+		return "", "", "", g.errf(t.Line, "tables."+t.Name+".kafka.brokers", "no brokers for the table's topic (give them in the spec or with --brokers)")
+	}
+	tname := "eddy_table_" + t.Name
+	cols := []string{fmt.Sprintf("  %s STRING", flinkIdent(t.Kafka.Key))}
+	var selected []string
+	for _, c := range l.Select {
+		if c == t.Kafka.Key {
+			continue
+		}
+		selected = append(selected, c)
+	}
+	for _, c := range t.Kafka.Columns {
+		if !slices.Contains(selected, c) {
+			selected = append(selected, c)
+		}
+	}
+	for _, c := range selected {
+		cols = append(cols, fmt.Sprintf("  %s %s", flinkIdent(c), cmp.Or(g.joined[c], "STRING")))
+	}
+	cols = append(cols,
+		"  `__eddy_vts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
+		"  `__eddy_vt` AS CAST(`__eddy_vts` AS TIMESTAMP(3))",
+		fmt.Sprintf("  PRIMARY KEY (%s) NOT ENFORCED", flinkIdent(t.Kafka.Key)),
+		"  WATERMARK FOR `__eddy_vt` AS `__eddy_vt`")
+	var with [][2]string
+	opt := func(k, v string) { with = append(with, [2]string{k, v}) }
+	opt("connector", "upsert-kafka")
+	opt("topic", t.Kafka.Topic)
+	opt("properties.bootstrap.servers", strings.Join(brokers, ","))
+	g.flinkProperties(o, opt)
+	opt("key.format", "raw")
+	opt("value.format", "json")
+	opt("value.fields-include", "EXCEPT_KEY")
+	ddl = fmt.Sprintf("-- table %s: the compacted topic %s, the latest value per key (a tombstone deletes it)\nCREATE TEMPORARY TABLE %s (\n%s\n) WITH (\n%s);",
+		t.Name, t.Kafka.Topic, flinkIdent(tname), strings.Join(cols, ",\n"), flinkWith(with))
+	join := "LEFT JOIN"
+	if l.OnMissing != MissingNull {
+		join = "JOIN"
+	}
+	var sel []string
+	for _, c := range l.Select {
+		sel = append(sel, "u."+flinkIdent(c))
+	}
+	view = fmt.Sprintf("CREATE TEMPORARY VIEW %s AS\nSELECT r.*, %s\nFROM %s AS r\n%s %s FOR SYSTEM_TIME AS OF r.%s AS u\n  ON CAST(r.%s AS STRING) = u.%s;",
+		flinkIdent(name), strings.Join(sel, ", "), flinkIdent(prev), join, flinkIdent(tname), flinkIdent(flinkTime), flinkIdent(l.Field), flinkIdent(t.Kafka.Key))
+	note = fmt.Sprintf("%s: Flink joins each record with table %s as of the record's event time (a temporal join on the topic's record timestamps, records waiting for the table's watermark; an idle table topic holds them until the idle timeout), where eddy joins the latest value read when the record is processed: the two agree when a key's value is produced before the records that need it", path, t.Name)
+	if l.OnMissing == MissingDLQ {
+		note += "; records without a row are dropped, not dead-lettered"
+	}
+	return ddl, view, note, nil
 }

@@ -44,6 +44,9 @@ func Format(p *Pipeline) []byte {
 	if p.Late == "drop" {
 		root.add("late", scalar("drop"))
 	}
+	if len(p.Tables) > 0 {
+		root.add("tables", formatTables(p.Tables))
+	}
 	if len(p.Stages) > 0 {
 		seq := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, st := range p.Stages {
@@ -125,8 +128,76 @@ func FormatStage(st Stage) *yaml.Node {
 		m.add("project", c.Node)
 	case Window:
 		m.add("window", formatWindow(st.Window))
+	case Lookup:
+		m.add("lookup", formatLookup(st.Lookup))
 	}
 	return m.Node
+}
+
+func formatLookup(l *LookupStage) *yaml.Node {
+	m := mapping()
+	if l == nil {
+		return m.Node
+	}
+	m.add("table", scalar(l.Table))
+	on := mapping()
+	on.add(l.Field, scalar(l.Column))
+	on.Style = yaml.FlowStyle
+	m.add("on", on.Node)
+	m.add("select", list(l.Select))
+	if l.OnMissing != "" && l.OnMissing != MissingNull {
+		m.add("on_missing", scalar(l.OnMissing))
+	}
+	m.Style = yaml.FlowStyle
+	return m.Node
+}
+
+func formatTables(ts []Table) *yaml.Node {
+	root := mapping()
+	for _, t := range ts {
+		m := mapping()
+		switch {
+		case t.File != "":
+			m.add("file", scalar(t.File))
+			if t.Refresh > 0 && t.Refresh != DefaultFileRefresh {
+				m.add("refresh", scalar(FormatDuration(t.Refresh)))
+			}
+		case t.DuckDB != nil:
+			d := mapping()
+			d.add("path", scalar(t.DuckDB.Path))
+			if t.DuckDB.Table != "" {
+				d.add("table", scalar(t.DuckDB.Table))
+			} else {
+				d.add("query", scalar(t.DuckDB.Query))
+			}
+			d.Style = yaml.FlowStyle
+			m.add("duckdb", d.Node)
+			if t.Refresh > 0 {
+				m.add("refresh", scalar(FormatDuration(t.Refresh)))
+			}
+		case t.Kafka != nil:
+			k := mapping()
+			if len(t.Kafka.Brokers) > 0 {
+				k.add("brokers", list(t.Kafka.Brokers))
+			}
+			k.add("topic", scalar(t.Kafka.Topic))
+			k.add("key", scalar(t.Kafka.Key))
+			if len(t.Kafka.Columns) > 0 {
+				k.add("columns", list(t.Kafka.Columns))
+			}
+			if t.Kafka.Config != "" {
+				k.add("config", scalar(t.Kafka.Config))
+			}
+			k.Style = yaml.FlowStyle
+			m.add("kafka", k.Node)
+		}
+		if t.MemoryLimit > 0 && t.MemoryLimit != DefaultTableMemoryLimit {
+			m.add("memory_limit", scalar(formatSize(t.MemoryLimit)))
+		}
+		m.Style = yaml.FlowStyle
+		root.add(t.Name, m.Node)
+	}
+	return root.Node
 }
 
 func formatWindow(w *WindowStage) *yaml.Node {

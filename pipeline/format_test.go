@@ -38,7 +38,17 @@ func strip(p *Pipeline) *Pipeline {
 			}
 			st.Window = &w
 		}
+		if st.Lookup != nil {
+			l := *st.Lookup
+			l.Line, l.TableLine, l.OnLine, l.SelectLine = 0, 0, 0, 0
+			st.Lookup = &l
+		}
 		q.Stages = append(q.Stages, st)
+	}
+	q.Tables = nil
+	for _, t := range p.Tables {
+		t.Line = 0
+		q.Tables = append(q.Tables, t)
 	}
 	strip := func(t Target) Target { t.Line = 0; return t }
 	if p.DLQ != nil {
@@ -109,6 +119,7 @@ func TestFormatRoundTrip(t *testing.T) {
 	specs["session.yaml"] = []byte("source: {file: in.jsonl}\nstages:\n  - window: {session: {gap: 30s}, aggregate: {n: count()}}\nsinks: [{file: out.jsonl}]\n")
 	specs["state.yaml"] = []byte("source: {file: in.jsonl}\nstate: {dir: /tmp/x, memory_limit: 1500KB}\nsinks: [{file: out.jsonl}]\n")
 	specs["serve.yaml"] = []byte("source: {file: in.jsonl}\nserve: {}\n")
+	specs["lookup.yaml"] = []byte("source: {file: in.jsonl}\ntables:\n  p: {file: p.csv, refresh: 5s, memory_limit: 1MiB}\n  d: {duckdb: {path: x.db, query: 'SELECT 1 AS id'}, refresh: 1m}\n  k: {kafka: {topic: users, key: id, columns: [name]}}\nstages:\n  - lookup: {table: p, on: {pid: id}, select: [name], on_missing: drop}\n  - lookup: {table: k, on: {user: id}, select: [name], on_missing: dlq}\n  - lookup: {table: d, on: {x: id}, select: [id]}\n")
 	specs["tumbling.yaml"] = []byte("source: {file: in.jsonl}\ntime: {field: ts}\nstages:\n  - window: {tumbling: 10s, key: user, aggregate: {n: count()}}\n")
 	for name, src := range specs {
 		t.Run(filepath.Base(name), func(t *testing.T) {

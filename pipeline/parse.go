@@ -94,6 +94,16 @@ func Load(path string) (*Pipeline, error) {
 	for i := range p.Sinks {
 		resolvePaths(&p.Sinks[i], AsSink, rel)
 	}
+	for i := range p.Tables {
+		t := &p.Tables[i]
+		t.File = rel(t.File)
+		if t.DuckDB != nil {
+			t.DuckDB.Path = rel(t.DuckDB.Path)
+		}
+		if t.Kafka != nil {
+			t.Kafka.Config = rel(t.Kafka.Config)
+		}
+	}
 	return p, nil
 }
 
@@ -218,7 +228,7 @@ func (ps *parser) duration(n *yaml.Node, path string, positive bool) time.Durati
 	return d
 }
 
-var topKeys = []string{"name", "source", "format", "time", "late", "stages", "dlq", "sinks", "state", "serve"}
+var topKeys = []string{"name", "source", "format", "time", "late", "tables", "stages", "dlq", "sinks", "state", "serve"}
 
 func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 	var formatNode *yaml.Node
@@ -264,6 +274,8 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 				}
 				p.Late = s
 			}
+		case "tables":
+			p.Tables = ps.tables(v, key)
 		case "stages":
 			ps.stages(p, v)
 		case "state":
@@ -523,7 +535,7 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 		path := fmt.Sprintf("stages[%d]", i)
 		sn = deref(sn)
 		if sn.Kind != yaml.MappingNode || len(sn.Content) != 2 {
-			ps.errorf(sn, path, "must be a mapping with exactly one of: filter, coerce, project, window")
+			ps.errorf(sn, path, "must be a mapping with exactly one of: filter, coerce, project, lookup, window")
 			continue
 		}
 		k, v := sn.Content[0], sn.Content[1]
@@ -557,6 +569,8 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 				}
 				st.Project = append(st.Project, Column{Name: key.Value, Expr: ps.exprAt(val, val.Value)})
 			})
+		case Lookup:
+			st.Lookup = ps.lookup(v, sp)
 		case Window:
 			st.Window = ps.window(v, sp)
 			if i != len(n.Content)-1 {
@@ -574,7 +588,7 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 				}
 			}
 		default:
-			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project or window)", k.Value)
+			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project, lookup or window)", k.Value)
 			continue
 		}
 		p.Stages = append(p.Stages, st)
@@ -834,4 +848,212 @@ func parseAggregate(name, src string) (Aggregate, error) {
 		a.Q = q
 	}
 	return a, nil
+}
+
+// tables decodes the tables section: a mapping of table name to where its
+// rows come from.
+func (ps *parser) tables(n *yaml.Node, path string) []Table {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		ps.errorf(n, path, "must be a mapping of table name to {file: PATH}, {duckdb: {...}} or {kafka: {...}}")
+		return nil
+	}
+	var out []Table
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), n.Content[i+1]
+		tp := join(path, k.Value)
+		if !validName(k.Value) {
+			ps.errorf(k, tp, "invalid table name %q (letters, digits and _)", k.Value)
+			continue
+		}
+		if seen[k.Value] {
+			ps.errorf(k, tp, "duplicate table")
+			continue
+		}
+		seen[k.Value] = true
+		out = append(out, ps.table(k.Value, v, tp))
+	}
+	return out
+}
+
+func (ps *parser) table(name string, n *yaml.Node, path string) Table {
+	t := Table{Name: name, Line: n.Line, MemoryLimit: DefaultTableMemoryLimit}
+	kinds := 0
+	var refresh *yaml.Node
+	ps.fields(n, path, []string{"file", "duckdb", "kafka", "refresh", "memory_limit"}, func(k string, v *yaml.Node) {
+		kp := join(path, k)
+		switch k {
+		case "file":
+			kinds++
+			if s, ok := ps.str(v, kp); ok {
+				t.File = s
+				if s == "" || s == "-" {
+					ps.errorf(v, kp, "must name a file")
+				} else if tableFormat(s) == "" {
+					ps.errorf(v, kp, "%q: want a .jsonl, .ndjson, .json, .csv or .parquet file", s)
+				}
+			}
+		case "duckdb":
+			kinds++
+			d := &DuckDBTable{}
+			t.DuckDB = d
+			ps.fields(v, kp, []string{"path", "table", "query"}, func(k string, v *yaml.Node) {
+				s, _ := ps.str(v, join(kp, k))
+				switch k {
+				case "path":
+					d.Path = s
+				case "table":
+					d.Table = s
+				case "query":
+					d.Query = s
+				}
+			})
+			switch {
+			case deref(v).Kind != yaml.MappingNode:
+			case d.Path == "":
+				ps.errorf(v, join(kp, "path"), "is required")
+			case (d.Table == "") == (d.Query == ""):
+				ps.errorf(v, kp, "needs exactly one of table or query")
+			}
+		case "kafka":
+			kinds++
+			kt := &KafkaTable{}
+			t.Kafka = kt
+			ps.fields(v, kp, []string{"brokers", "topic", "key", "columns", "config"}, func(k string, v *yaml.Node) {
+				vp := join(kp, k)
+				switch k {
+				case "brokers":
+					kt.Brokers = ps.strList(v, vp)
+				case "topic":
+					kt.Topic, _ = ps.str(v, vp)
+				case "key":
+					if kt.Key, _ = ps.str(v, vp); !validName(kt.Key) {
+						ps.errorf(v, vp, "invalid column name %q", kt.Key)
+					}
+				case "columns":
+					for i, c := range ps.strList(v, vp) {
+						if !validName(c) {
+							ps.errorf(v, fmt.Sprintf("%s[%d]", vp, i), "invalid column name %q", c)
+						}
+						kt.Columns = append(kt.Columns, c)
+					}
+				case "config":
+					kt.Config, _ = ps.str(v, vp)
+				}
+			})
+			switch {
+			case deref(v).Kind != yaml.MappingNode:
+			case kt.Topic == "":
+				ps.errorf(v, join(kp, "topic"), "is required")
+			case kt.Key == "":
+				ps.errorf(v, join(kp, "key"), "is required: the column the record key is kept in")
+			case slices.Contains(kt.Columns, kt.Key):
+				ps.errorf(v, join(kp, "columns"), "holds the key column %q: the key comes from the record key", kt.Key)
+			}
+		case "refresh":
+			t.Refresh, refresh = ps.duration(v, kp, false), v
+		case "memory_limit":
+			if s, ok := ps.str(v, kp); ok {
+				b, err := ParseSize(s)
+				if err != nil {
+					ps.errorf(v, kp, "%v", err)
+				}
+				t.MemoryLimit = b
+			}
+		}
+	})
+	if deref(n).Kind != yaml.MappingNode {
+		return t
+	}
+	if kinds != 1 {
+		ps.errorf(n, path, "needs exactly one of file, duckdb or kafka")
+	}
+	switch {
+	case t.File != "" && refresh == nil:
+		t.Refresh = DefaultFileRefresh
+	case t.File != "" && t.Refresh == 0:
+		ps.errorf(refresh, join(path, "refresh"), "must be > 0 for a file (how often it is checked for changes)")
+	case t.Kafka != nil && refresh != nil:
+		ps.errorf(refresh, join(path, "refresh"), "a kafka table is kept live; refresh is for file and duckdb tables")
+	}
+	return t
+}
+
+// tableFormat is the format of a table file by its extension: jsonl, csv,
+// parquet, or "" when unknown.
+func tableFormat(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson", ".json":
+		return "jsonl"
+	case ".csv":
+		return "csv"
+	case ".parquet":
+		return "parquet"
+	}
+	return ""
+}
+
+// TableFormat is the format of a file table: jsonl, csv or parquet.
+func (t *Table) TableFormat() string { return tableFormat(t.File) }
+
+func (ps *parser) lookup(n *yaml.Node, path string) *LookupStage {
+	l := &LookupStage{Line: n.Line, OnMissing: MissingNull}
+	has := map[string]bool{}
+	ps.fields(n, path, []string{"table", "on", "select", "on_missing"}, func(k string, v *yaml.Node) {
+		kp := join(path, k)
+		has[k] = true
+		switch k {
+		case "table":
+			l.Table, _ = ps.str(v, kp)
+			l.TableLine = v.Line
+		case "on":
+			l.OnLine = v.Line
+			v = deref(v)
+			if v.Kind != yaml.MappingNode || len(v.Content) != 2 {
+				ps.errorf(v, kp, "must be one pair field: key_column, e.g. on: {product_id: id}")
+				return
+			}
+			l.Field, l.Column = v.Content[0].Value, deref(v.Content[1]).Value
+			if !validPath(l.Field) {
+				ps.errorf(v.Content[0], kp, "invalid field name %q", l.Field)
+			}
+			if !validName(l.Column) {
+				ps.errorf(v.Content[1], join(kp, l.Field), "invalid column name %q", l.Column)
+			}
+		case "select":
+			l.SelectLine = v.Line
+			seen := map[string]bool{}
+			for i, c := range ps.strList(v, kp) {
+				cp := fmt.Sprintf("%s[%d]", kp, i)
+				switch {
+				case !validName(c):
+					ps.errorf(v, cp, "invalid column name %q", c)
+				case seen[c]:
+					ps.errorf(v, cp, "duplicate column %q", c)
+				}
+				seen[c] = true
+				l.Select = append(l.Select, c)
+			}
+		case "on_missing":
+			if deref(v).Tag == "!!null" {
+				l.OnMissing = MissingNull // on_missing: null, unquoted
+				return
+			}
+			if s, ok := ps.str(v, kp); ok {
+				if s != MissingNull && s != MissingDrop && s != MissingDLQ {
+					ps.errorf(v, kp, "must be null, drop or dlq, not %q", s)
+				}
+				l.OnMissing = s
+			}
+		}
+	})
+	if deref(n).Kind == yaml.MappingNode {
+		for _, k := range []string{"table", "on", "select"} {
+			if !has[k] {
+				ps.errorf(n, join(path, k), "is required")
+			}
+		}
+	}
+	return l
 }

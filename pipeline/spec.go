@@ -13,7 +13,8 @@ type Pipeline struct {
 	Source Source
 	Format string // one of Formats; "json" by default
 	Time   Time
-	Late   string // "dlq" (default) or "drop"
+	Late   string  // "dlq" (default) or "drop"
+	Tables []Table // reference tables the lookup stages read, in spec order
 	Stages []Stage
 	DLQ    *Target // nil: dead letters go to stderr
 	Sinks  []Target
@@ -197,6 +198,52 @@ type KafkaTarget struct {
 	Config  string
 }
 
+// Table is a reference table of the tables section (see docs/lookup.md):
+// exactly one of File, DuckDB and Kafka is set.
+type Table struct {
+	Name   string
+	File   string // JSON Lines (.jsonl, .ndjson, .json), CSV (.csv) or Parquet (.parquet)
+	DuckDB *DuckDBTable
+	Kafka  *KafkaTable
+	// Refresh is how often a file is checked for changes (default
+	// DefaultFileRefresh) or a DuckDB table read again (0: once).
+	Refresh     time.Duration
+	MemoryLimit int64 // bytes the table may take; default DefaultTableMemoryLimit
+	Line        int
+}
+
+// DuckDBTable reads a table, or the rows of a query, of a DuckDB database.
+type DuckDBTable struct {
+	Path  string
+	Table string
+	Query string
+}
+
+// KafkaTable keeps the latest value per key of a compacted topic.
+type KafkaTable struct {
+	Brokers []string // empty: the source's cluster
+	Topic   string
+	Key     string   // the column the record key is stored in
+	Columns []string // the value fields kept; empty: those the topic holds when the run starts
+	Config  string
+}
+
+// Defaults of a table.
+const (
+	DefaultFileRefresh            = time.Second
+	DefaultTableMemoryLimit int64 = 256 << 20
+)
+
+// Table returns the table named name, or nil.
+func (p *Pipeline) Table(name string) *Table {
+	for i := range p.Tables {
+		if p.Tables[i].Name == name {
+			return &p.Tables[i]
+		}
+	}
+	return nil
+}
+
 // StageKind names a stage type.
 type StageKind string
 
@@ -206,6 +253,7 @@ const (
 	Coerce  StageKind = "coerce"
 	Project StageKind = "project"
 	Window  StageKind = "window"
+	Lookup  StageKind = "lookup"
 )
 
 // Stage is one step of the pipeline. Exactly one of the kind-specific
@@ -217,6 +265,28 @@ type Stage struct {
 	Coerce  []FieldType
 	Project []Column
 	Window  *WindowStage
+	Lookup  *LookupStage
+}
+
+// The on_missing choices of a lookup stage.
+const (
+	MissingNull = "null" // the selected fields are null (a left join)
+	MissingDrop = "drop" // the record is filtered out (an inner join)
+	MissingDLQ  = "dlq"  // the record is a dead letter, reason lookup_missing
+)
+
+// LookupStage joins a record with the row of a reference table whose
+// Column equals the record's Field.
+type LookupStage struct {
+	Table      string
+	Field      string // the record's field
+	Column     string // the table's key column
+	Select     []string
+	OnMissing  string // MissingNull (default), MissingDrop or MissingDLQ
+	Line       int
+	TableLine  int
+	OnLine     int
+	SelectLine int
 }
 
 // Expr is an expression with where it was written.

@@ -72,6 +72,8 @@ type sqlGen struct {
 	proj     map[string]string // Flink types of the last project's columns
 	coerced  map[string]Type   // the fields coerce stages type
 	sampled  map[string]string // Flink types sampled from the topic
+	attach   []string          // statements the query needs first (ATTACH of lookup databases)
+	joined   map[string]string // Flink types of the columns lookups join
 }
 
 // SQLError is an untranslatable construct in a pipeline.
@@ -194,6 +196,12 @@ func (g *sqlGen) build(table string) (string, error) {
 			// at the end, so a placeholder is filled in below
 			cols = append(cols, "\x00coords\x00")
 			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  SELECT %s\n  FROM %s\n)", name, strings.Join(cols, ", "), prev))
+		case Lookup:
+			cte, err := g.lookupCTE(st.Lookup, path, name, prev)
+			if err != nil {
+				return "", err
+			}
+			g.ctes = append(g.ctes, cte)
 		case Window:
 			w, wpath = st.Window, path
 			name = prev
@@ -232,6 +240,9 @@ func (g *sqlGen) build(table string) (string, error) {
 		b.WriteString(p.Name + ": ")
 	}
 	b.WriteString("equal to the engine's rows when no record is late (SQL has no watermark)\n")
+	for _, a := range g.attach {
+		b.WriteString(a + "\n")
+	}
 	b.WriteString("WITH ")
 	b.WriteString(strings.ReplaceAll(strings.Join(ctes, ",\n"), "\x00coords\x00", strings.Join(carry, ", ")))
 	b.WriteString("\n")
@@ -532,4 +543,47 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 	}
 	what := strings.TrimPrefix(strings.TrimSuffix(fmt.Sprintf("%T", n), "Node"), "*ast.")
 	return "", t.fail(n, strings.ToLower(what)+" "+n.String())
+}
+
+// lookupCTE joins a lookup's table: a LEFT JOIN for on_missing null, an
+// inner join (the semi-join the engine does, as keys are unique) for drop
+// and dlq, whose records are no rows. Keys are compared as text, as the
+// engine compares them (an integer field finds a text key); the joined
+// columns replace the record's columns of the same name.
+func (g *sqlGen) lookupCTE(l *LookupStage, path, name, prev string) (string, error) {
+	t := g.p.Table(l.Table)
+	if strings.Contains(l.Field, ".") {
+		return "", g.errf(l.OnLine, path+".on", "dotted path %q (nested objects are JSON columns in an export)", l.Field)
+	}
+	var from string
+	switch {
+	case t.File != "":
+		switch t.TableFormat() {
+		case "csv":
+			from = "read_csv(" + quoteString(t.File) + ")"
+		case "parquet":
+			from = "read_parquet(" + quoteString(t.File) + ")"
+		default:
+			from = "read_json(" + quoteString(t.File) + ", format = 'newline_delimited')"
+		}
+	case t.DuckDB != nil && t.DuckDB.Table != "":
+		from = "(SELECT * FROM " + quoteIdent("eddy_"+t.Name) + "." + quoteIdent(t.DuckDB.Table) + ")"
+		g.attach = append(g.attach, fmt.Sprintf("ATTACH IF NOT EXISTS %s AS %s (READ_ONLY);", quoteString(t.DuckDB.Path), quoteIdent("eddy_"+t.Name)))
+	case t.DuckDB != nil:
+		return "", g.errf(l.TableLine, path+".table", "table %s is a DuckDB query, which names tables of its own database; declare it as a table of that database (duckdb: {path, table}) to export it", t.Name)
+	default:
+		return "", g.errf(l.TableLine, path+".table", "table %s is a Kafka topic, which DuckDB cannot read; export the topic (eddy export --duckdb) and declare that table instead", t.Name)
+	}
+	var sel, excl []string
+	for _, c := range l.Select {
+		sel = append(sel, "__lk."+quoteIdent(c))
+		excl = append(excl, quoteString(c))
+	}
+	join := "LEFT JOIN"
+	if l.OnMissing != MissingNull {
+		join = "JOIN"
+	}
+	return fmt.Sprintf("%s AS (\n  -- lookup %s on %s = %s, on_missing %s\n  SELECT __r.*, %s\n  FROM (SELECT COLUMNS(c -> c NOT IN (%s)) FROM %s) AS __r\n  %s (SELECT %s AS __eddy_key, * FROM %s) AS __lk\n    ON CAST(__r.%s AS VARCHAR) = CAST(__lk.__eddy_key AS VARCHAR)\n)",
+		name, t.Name, l.Field, l.Column, l.OnMissing, strings.Join(sel, ", "), strings.Join(excl, ", "), prev,
+		join, quoteIdent(l.Column), from, quoteIdent(l.Field)), nil
 }

@@ -41,6 +41,10 @@ func (p *Plan) UsedBy(slot int) []string {
 					at("project." + op.Name)
 				}
 			}
+		case Lookup:
+			if st.Lookup.KeySlot == slot {
+				at("lookup.on")
+			}
 		}
 	}
 	if w := p.Window; w != nil {

@@ -276,7 +276,7 @@ type Header struct {
 type DeadLetter struct {
 	Error      string
 	StageIndex int    // -1 for decode and time, which precede the stages
-	StageKind  string // decode, time, filter, coerce, project, window
+	StageKind  string // decode, time, filter, coerce, project, lookup, window
 	Origin     Origin
 	Key        []byte // nil: no key
 	Value      []byte
