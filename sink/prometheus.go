@@ -290,7 +290,7 @@ func (s *Prometheus) write(ctx context.Context, series []*promSeries) error {
 	}
 	s.body = appendWriteRequest(s.body[:0], series)
 	s.zipped = snappy.Encode(s.zipped[:cap(s.zipped)], s.body)
-	return s.retry.do(ctx, func() error { return s.post(ctx) })
+	return s.retry.do(ctx, &s.b.faults, func() error { return s.post(ctx) })
 }
 
 func (s *Prometheus) post(ctx context.Context) error {
@@ -331,6 +331,9 @@ func (s *Prometheus) Flush(context.Context) error { return s.b.flush() }
 
 // Delivery counts the rows whose samples the server accepted (or held).
 func (s *Prometheus) Delivery() Delivery { return s.b.delivery() }
+
+// SendCounts counts the rows the server accepted, failed tries and retries.
+func (s *Prometheus) SendCounts() SendCounts { return s.b.sendCounts() }
 
 // Close sends the batch.
 func (s *Prometheus) Close() error {

@@ -113,7 +113,7 @@ func NewRedis(ctx context.Context, t *pipeline.RedisTarget, o ServingOptions) (*
 		batch = DefaultRedisBatch
 	}
 	s.b.init(ctx, batch, o.Flush, s.send)
-	if err := s.retry.do(ctx, func() error { return redisNewer.Load(ctx, s.c).Err() }); err != nil {
+	if err := s.retry.do(ctx, &s.b.faults, func() error { return redisNewer.Load(ctx, s.c).Err() }); err != nil {
 		s.c.Close()
 		return nil, fmt.Errorf("redis %s: %w", t.Addr, err)
 	}
@@ -181,7 +181,7 @@ func (s *Redis) Write(r *Row) error {
 }
 
 func (s *Redis) send(ctx context.Context) error {
-	err := s.retry.do(ctx, func() error {
+	err := s.retry.do(ctx, &s.b.faults, func() error {
 		p := s.c.Pipeline()
 		for _, c := range s.batch[:s.chunks] {
 			p.EvalSha(ctx, redisNewer.Hash(), c.keys, c.args...)
@@ -211,6 +211,9 @@ func (s *Redis) Flush(context.Context) error { return s.b.flush() }
 
 // Delivery counts the rows the server accepted.
 func (s *Redis) Delivery() Delivery { return s.b.delivery() }
+
+// SendCounts counts the rows the server accepted, failed tries and retries.
+func (s *Redis) SendCounts() SendCounts { return s.b.sendCounts() }
 
 // Close sends the batch and closes the connections.
 func (s *Redis) Close() error {
