@@ -32,8 +32,8 @@ func TestRedisLayout(t *testing.T) {
 	s.add(&w)
 	s.add(&w)
 	want := []any{int64(20000), 5, "window_start", "window_end", "revision", "n", "avg",
-		int64(20000), int64(2), int64(10000), int64(20000), int64(2), "7", "1.5",
-		int64(20000), int64(2), int64(10000), int64(20000), int64(2), "7", "1.5"}
+		int64(10000), int64(20000), int64(2), "7", "1.5",
+		int64(10000), int64(20000), int64(2), "7", "1.5"}
 	if got := s.batch[0].args; s.chunks != 1 || !reflect.DeepEqual(got, want) || len(s.batch[0].keys) != 2 {
 		t.Errorf("%d chunks, args = %#v\nwant %#v", s.chunks, got, want)
 	}
