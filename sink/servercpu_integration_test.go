@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -51,14 +50,6 @@ func (m *cpuMeter) report(b *testing.B, rows int) {
 	}
 	b.ReportMetric(float64(server.Nanoseconds())/float64(rows), "server-cpu-ns/row")
 	b.ReportMetric(float64(rows)/server.Seconds(), "rows/server-cpu-s")
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procCPU is the CPU time of process pid (its threads included) from
