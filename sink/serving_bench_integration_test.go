@@ -13,25 +13,12 @@ import (
 )
 
 // benchServing writes b.N rows of 10,000 keys through s and reports rows/s
-// (loopback, the real server of scripts/serving.sh).
+// and the CPU per row of both sides (loopback, the real server of
+// scripts/serving.sh).
 func benchServing(b *testing.B, s Sink, start int64, server string) {
 	b.Helper()
-	users := make([]string, 10000)
-	for i := range users {
-		users[i] = "u" + strconv.Itoa(i)
-	}
-	b.ResetTimer()
 	cpu := startCPU(b, server)
-	for i := 0; i < b.N; i++ {
-		end := start + int64(i/len(users))*10000
-		if err := s.Write(testRow(users[i%len(users)], end, 0, int64(i), float64(i)/3)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	writeBenchRows(b, s, start)
 	cpu.report(b, b.N)
 }
 
