@@ -16,7 +16,9 @@ import (
 // progress it is everything a restarted run needs to carry on as if it had
 // never stopped. Only the engine's goroutine may take or restore one.
 type Checkpoint struct {
-	Stats      Stats            `json:"stats"`
+	Stats Stats `json:"stats"`
+	// Stages is the counts by stage (Engine.Published), the source first.
+	Stages     []StageCount     `json:"stages,omitempty"`
 	Partitions []PartitionState `json:"partitions"`
 	// File is the file source's position after the last batch handled
 	// (zero for other sources and before the first batch).
@@ -57,7 +59,7 @@ type Checkpointer interface {
 // reused by the next Checkpoint: store or copy them before. Call it
 // between batches.
 func (e *Engine) Checkpoint() Checkpoint {
-	ck := Checkpoint{Stats: e.stats, File: e.filePos, Watermark: e.Watermark(), OpenWindows: e.OpenWindows()}
+	ck := Checkpoint{Stats: e.stats, Stages: slices.Clone(e.stage), File: e.filePos, Watermark: e.Watermark(), OpenWindows: e.OpenWindows()}
 	for _, ps := range e.parts {
 		mx, seen := ps.wm.MaxEventTime()
 		ck.Partitions = append(ck.Partitions, PartitionState{Topic: ps.key.Topic, Partition: ps.key.Partition,
@@ -101,6 +103,7 @@ func (e *Engine) Restore(ck Checkpoint) error {
 		e.parts = append(e.parts, ps)
 	}
 	e.stats = ck.Stats
+	e.restoreStages(ck)
 	e.filePos = ck.File
 	e.publish()
 	return nil

@@ -103,6 +103,9 @@ stages:
 				if e.Stats() != ref.Stats() {
 					t.Errorf("stats %v, want %v", e.Stats(), ref.Stats())
 				}
+				if got, want := e.Published().Stages, ref.Published().Stages; !slices.Equal(got, want) {
+					t.Errorf("counts by stage after restores %+v, want %+v", got, want)
+				}
 				if len(wantOut.rows) == 0 || ref.Stats().Dead == 0 {
 					t.Fatalf("the stream exercises too little: %v", ref.Stats())
 				}

@@ -111,8 +111,17 @@ type Engine struct {
 	filePos source.FilePos // position of a file source after the last batch handled
 	snap    []byte         // the last window snapshot's buffer
 
-	mu  sync.Mutex
-	pub Stats
+	stage     []StageCount // [0] the source, [i+1] spec.stages[i]
+	stageKind []string
+	stageBase Stats // totals the counts by stage start from (restoreStages)
+	sinkRows  []int64
+
+	mu           sync.Mutex
+	pub          Stats
+	pubStages    []StageCount
+	pubSinkRows  []int64
+	pubWatermark int64
+	pubParts     []PartitionStats
 }
 
 // New builds an engine for plan.
@@ -131,6 +140,10 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		byPart: map[source.Partition]*partState{},
 		idleMs: p.Time.IdleTimeout.Milliseconds(),
 		spans:  make([]decode.Span, len(plan.Input)),
+
+		stage:     make([]StageCount, len(p.Stages)+1),
+		stageKind: stageKinds(plan),
+		sinkRows:  make([]int64, len(opts.Sinks)),
 	}
 	if opts.Warn != nil && e.nIn > 0 {
 		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
@@ -220,6 +233,7 @@ func (e *Engine) OpenWindows() int {
 func (e *Engine) publish() {
 	e.mu.Lock()
 	e.pub = e.stats
+	e.publishMore()
 	e.mu.Unlock()
 }
 
@@ -375,6 +389,7 @@ func (e *Engine) record(r *source.Record, now int64) {
 			}
 			if !keep {
 				e.stats.Filtered++
+				e.stage[st.Index+1].Filtered++
 				return
 			}
 		case pipeline.Coerce:
@@ -414,6 +429,7 @@ func (e *Engine) record(r *source.Record, now int64) {
 			e.dead(r, e.plan.Window.Index, "window", err.Error())
 		case late:
 			e.stats.Late++
+			e.stage[e.plan.Window.Index+1].Late++
 			if e.late {
 				e.deadLetter(r, e.plan.Window.Index, "window",
 					fmt.Sprintf("late: event time %s is behind the watermark %s and every window it belongs to has closed",
@@ -573,8 +589,12 @@ func (e *Engine) write() {
 		if i < len(e.plan.SinkKeys) && e.plan.SinkKeys[i] != nil {
 			e.out.Key = e.sinkKey(e.plan.SinkKeys[i])
 		}
-		if err := s.Write(&e.out); err != nil && e.err == nil {
-			e.err = err
+		if err := s.Write(&e.out); err != nil {
+			if e.err == nil {
+				e.err = err
+			}
+		} else {
+			e.sinkRows[i]++
 		}
 	}
 }
@@ -610,6 +630,7 @@ func (e *Engine) sinkKey(refs []pipeline.KeyRef) []byte {
 
 func (e *Engine) dead(r *source.Record, index int, kind, msg string) {
 	e.stats.Dead++
+	e.stage[index+1].Dead++
 	e.deadLetter(r, index, kind, msg)
 }
 

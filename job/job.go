@@ -235,7 +235,8 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if r.st != nil {
 		collectors = append(collectors, newCheckpointCollector(r.st.cp, p.Name))
 	}
-	collectors = append(collectors, newStatsCollector(eng.Stats, p.Name))
+	collectors = append(collectors, newStatsCollector(eng.Stats, p.Name),
+		newRunCollector(eng.Published, p.Name, runSinks(p, sinks, o.Sinks, gauges), src))
 	if o.Registry != nil {
 		for _, c := range collectors {
 			if err := o.Registry.Register(c); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -234,7 +235,7 @@ func TestMetricsWindows(t *testing.T) {
 
 // TestMetricsCheckpoints: a run with a state section, following a topic,
 // exposes its checkpoints: their count and time grow and the last one's
-// window snapshot has a size.
+// window snapshot has a size; and its lag per partition, 0 once read.
 func TestMetricsCheckpoints(t *testing.T) {
 	addr := runtest.Cluster(t, "bids")
 	runtest.ProducePartitioned(t, addr, "bids", 500)
@@ -261,7 +262,13 @@ func TestMetricsCheckpoints(t *testing.T) {
 	for {
 		fams, err := scrape(maddr)
 		n, _ := counter(fams, "eddy_checkpoints_total")
-		if err == nil && n >= 2 && fams["eddy_checkpoint_last_bytes"].Metric[0].GetGauge().GetValue() > 0 {
+		// the 500 records read: each of the 3 partitions has a lag, of 0
+		lag := fams["eddy_partition_lag_records"]
+		caughtUp := lag != nil && len(lag.Metric) == 3
+		for _, m := range lag.GetMetric() {
+			caughtUp = caughtUp && m.GetGauge().GetValue() == 0 && m.GetLabel()[2].GetValue() == "bids"
+		}
+		if err == nil && n >= 2 && caughtUp && fams["eddy_checkpoint_last_bytes"].Metric[0].GetGauge().GetValue() > 0 {
 			if s := fams["eddy_checkpoint_seconds_total"].Metric[0].GetCounter().GetValue(); s <= 0 {
 				t.Errorf("eddy_checkpoint_seconds_total %v after %d checkpoints", s, n)
 			}
@@ -297,5 +304,130 @@ func TestServeMetrics(t *testing.T) {
 				t.Errorf("%s = %v, want %d with pipeline=workbench", name, m, v)
 			}
 		}
+	}
+}
+
+// series finds the sample of family name whose labels include want.
+func series(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			match = match && have[k] == v
+		}
+		if !match {
+			continue
+		}
+		switch f.GetType() {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue(), true
+		case dto.MetricType_GAUGE:
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// TestMetricsByStage runs a window pipeline into an InfluxDB sink (a
+// test server that fails the first request) and scrapes the counts by
+// stage, the rows by sink, the sink's errors and retries and the
+// watermark delays: every stage's in = passed + filtered + dead + late,
+// each stage's in is the one before's passed, and the stages add up to
+// the run's totals.
+func TestMetricsByStage(t *testing.T) {
+	var tries atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tries.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	spec := "name: s\nsource: {file: '-'}\ntime: {field: ts}\nlate: drop\nstages:\n  - filter: v > 0\n" +
+		"  - window: {tumbling: 10s, key: [k], aggregate: {n: count()}}\n" +
+		"sinks:\n  - influxdb: {url: '" + srv.URL + "', db: d, flush: 20ms}\n"
+	addr := freeAddr(t)
+	w, wait := runPiped(t, spec, Options{Metrics: addr})
+	io.WriteString(w, `{"ts":1000,"k":"a","v":1}
+{"ts":2000,"k":"b","v":1}
+nope
+{"ts":"x","k":"a","v":1}
+{"ts":3000,"k":"a","v":0}
+{"ts":25000,"k":"a","v":1}
+{"ts":4000,"k":"a","v":1}
+`)
+	var fams map[string]*dto.MetricFamily
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		fams, err = scrape(addr)
+		if n, _ := series(fams, "eddy_sink_rows_written_total", nil); err == nil && n == 2 {
+			if in, _ := counter(fams, "eddy_records_in_total"); in == 7 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 2 rows written scraped: %v %v", err, fams)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Close()
+	st, err := wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		stage, kind                      string
+		in, passed, filtered, dead, late float64
+	}{
+		{"source", "source", 7, 5, 0, 2, 0},
+		{"0", "filter", 5, 4, 1, 0, 0},
+		{"1", "window", 4, 3, 0, 0, 1},
+	}
+	var filtered, dead, late float64
+	for _, s := range want {
+		labels := map[string]string{"pipeline": "s", "stage": s.stage, "kind": s.kind}
+		var got [5]float64
+		for i, n := range stageMetricNames {
+			v, ok := series(fams, n[0], labels)
+			if !ok {
+				t.Fatalf("no %s%v in %v", n[0], labels, fams[n[0]])
+			}
+			got[i] = v
+		}
+		if w := [5]float64{s.in, s.passed, s.filtered, s.dead, s.late}; got != w {
+			t.Errorf("stage %s: in, passed, filtered, dead, late = %v, want %v", s.stage, got, w)
+		}
+		if got[0] != got[1]+got[2]+got[3]+got[4] {
+			t.Errorf("stage %s: in %v != passed+filtered+dead+late", s.stage, got[0])
+		}
+		filtered, dead, late = filtered+got[2], dead+got[3], late+got[4]
+	}
+	if last := want[len(want)-1]; int64(last.passed) != st.Passed || int64(filtered) != st.Filtered || int64(dead) != st.Dead || int64(late) != st.Late || int64(want[0].in) != st.In {
+		t.Errorf("the stages do not add up to the run's %s", st)
+	}
+	sinkLabels := map[string]string{"pipeline": "s", "sink": "0", "kind": "influxdb"}
+	for name, w := range map[string]float64{"eddy_sink_rows_total": 2, "eddy_sink_rows_written_total": 2, "eddy_sink_errors_total": 1, "eddy_sink_retries_total": 1} {
+		if v, ok := series(fams, name, sinkLabels); !ok || v != w {
+			t.Errorf("%s%v = %v (%v), want %v", name, sinkLabels, v, ok, w)
+		}
+	}
+	// event times in 1970: the watermark is decades behind the clock
+	for _, name := range []string{"eddy_watermark_delay_seconds", "eddy_partition_watermark_delay_seconds"} {
+		if v, ok := series(fams, name, map[string]string{"pipeline": "s"}); !ok || v < 50*365*24*3600 {
+			t.Errorf("%s = %v (%v)", name, v, ok)
+		}
+	}
+	if _, ok := fams["eddy_partition_lag_records"]; ok {
+		t.Error("a file source has a lag per partition")
 	}
 }

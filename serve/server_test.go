@@ -426,3 +426,49 @@ func BenchmarkGet(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHandlerGet is one lookup through the handler alone, without
+// a connection: routing, the metrics, the query, the table and the answer.
+func BenchmarkHandlerGet(b *testing.B) {
+	tb := NewTable(testLayout, TableOptions{})
+	const keys = 10_000
+	for i := range keys {
+		_ = tb.Write(row(fmt.Sprint("u", i), value.OfString("DE"), 0, 60, 0, 1, 1))
+	}
+	h, err := Handler(Config{Pipeline: "clicks", Table: tb})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs := make([]*http.Request, 64)
+	for i := range reqs {
+		reqs[i] = httptest.NewRequest(http.MethodGet, fmt.Sprintf("/v1/features/clicks?key=u%d&key=DE", i*7919%keys), nil)
+	}
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		clear(w.h)
+		w.code = 0
+		h.ServeHTTP(w, reqs[i%len(reqs)])
+		if w.code != http.StatusOK {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+func (w *discardWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(p), nil
+}

@@ -202,7 +202,7 @@ func (s *InfluxDB) send(ctx context.Context) error {
 	if err := s.zw.Close(); err != nil {
 		return fmt.Errorf("influxdb %s: %w", s.name, err)
 	}
-	err := s.retry.do(ctx, func() error { return s.post(ctx) })
+	err := s.retry.do(ctx, &s.b.faults, func() error { return s.post(ctx) })
 	if err != nil {
 		return fmt.Errorf("influxdb %s: write %d points: %w", s.name, s.b.rows, err)
 	}
@@ -259,6 +259,9 @@ func (s *InfluxDB) Flush(context.Context) error { return s.b.flush() }
 
 // Delivery counts the rows the server accepted.
 func (s *InfluxDB) Delivery() Delivery { return s.b.delivery() }
+
+// SendCounts counts the rows the server accepted, failed tries and retries.
+func (s *InfluxDB) SendCounts() SendCounts { return s.b.sendCounts() }
 
 // Close sends the batch.
 func (s *InfluxDB) Close() error {

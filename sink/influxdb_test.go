@@ -139,6 +139,14 @@ func TestInfluxFailures(t *testing.T) {
 			if d := s.Delivery(); (d.Written == 2) != (tt.wantErr == "") || d.Total != 2 {
 				t.Errorf("delivery %+v", d)
 			}
+			// every try but a last good one failed; every try after the first is a retry
+			want := SendCounts{Written: 2, Errors: int64(tt.wantTries) - 1, Retries: int64(tt.wantTries) - 1}
+			if tt.wantErr != "" {
+				want.Written, want.Errors = 0, int64(tt.wantTries)
+			}
+			if got := s.SendCounts(); got != want {
+				t.Errorf("send counts %+v, want %+v", got, want)
+			}
 		})
 	}
 }

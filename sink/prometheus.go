@@ -39,9 +39,11 @@ type Prometheus struct {
 	labels []string // the label name per key field
 	retry  Retry
 	client *http.Client
-	series map[string]*promSeries // the batch's series by identity
+	// series holds every series written, by identity, with its labels
+	// and the newest timestamp sent (kept across batches: a row of a
+	// series seen before allocates nothing); order is the batch's
+	series map[string]*promSeries
 	order  []*promSeries
-	last   map[string]int64 // the newest timestamp sent per series
 	stale  int64
 	body   []byte
 	zipped []byte
@@ -58,8 +60,10 @@ type promSample struct {
 
 type promSeries struct {
 	id      string
-	labels  []promLabel // sorted by name
-	samples []promSample
+	labels  []promLabel  // sorted by name
+	samples []promSample // the batch's
+	last    int64        // the newest timestamp sent, if sent
+	sent    bool
 }
 
 // DefaultPrometheusBatch is the remote-write sink's rows per request.
@@ -75,7 +79,7 @@ func NewPrometheus(ctx context.Context, t *pipeline.PrometheusTarget, o ServingO
 		prefix = o.Layout.Pipeline
 	}
 	s := &Prometheus{url: t.RemoteWrite, prefix: prefix, layout: o.Layout, retry: o.Retry,
-		client: &http.Client{Timeout: 30 * time.Second}, series: map[string]*promSeries{}, last: map[string]int64{}}
+		client: &http.Client{Timeout: 30 * time.Second}, series: map[string]*promSeries{}}
 	if s.retry.Attempts == 0 {
 		s.retry = DefaultRetry
 	}
@@ -165,6 +169,8 @@ func (s *Prometheus) add(w *window) {
 		if se == nil {
 			se = &promSeries{id: string(b), labels: s.labelsOf(i, w)}
 			s.series[se.id] = se
+		}
+		if len(se.samples) == 0 {
 			s.order = append(s.order, se)
 		}
 		se.samples = append(se.samples, promSample{w.end, f})
@@ -195,7 +201,7 @@ func (s *Prometheus) prepare() []*promSeries {
 				s.stale++ // replaced by a later revision in the batch
 				continue
 			}
-			if last, ok := s.last[se.id]; ok && x.t <= last {
+			if se.sent && x.t <= se.last {
 				s.stale++
 				continue
 			}
@@ -265,9 +271,11 @@ func (s *Prometheus) send(ctx context.Context) error {
 		}
 	}
 	for _, se := range series {
-		s.last[se.id] = se.samples[len(se.samples)-1].t
+		se.last, se.sent = se.samples[len(se.samples)-1].t, true
 	}
-	clear(s.series)
+	for _, se := range s.order {
+		se.samples = se.samples[:0]
+	}
 	s.order = s.order[:0]
 	return nil
 }
@@ -290,7 +298,7 @@ func (s *Prometheus) write(ctx context.Context, series []*promSeries) error {
 	}
 	s.body = appendWriteRequest(s.body[:0], series)
 	s.zipped = snappy.Encode(s.zipped[:cap(s.zipped)], s.body)
-	return s.retry.do(ctx, func() error { return s.post(ctx) })
+	return s.retry.do(ctx, &s.b.faults, func() error { return s.post(ctx) })
 }
 
 func (s *Prometheus) post(ctx context.Context) error {
@@ -331,6 +339,9 @@ func (s *Prometheus) Flush(context.Context) error { return s.b.flush() }
 
 // Delivery counts the rows whose samples the server accepted (or held).
 func (s *Prometheus) Delivery() Delivery { return s.b.delivery() }
+
+// SendCounts counts the rows the server accepted, failed tries and retries.
+func (s *Prometheus) SendCounts() SendCounts { return s.b.sendCounts() }
 
 // Close sends the batch.
 func (s *Prometheus) Close() error {

@@ -47,26 +47,25 @@ const redisKeysPerCall = 100
 
 // redisNewer writes each hash of KEYS unless it holds a later window_end,
 // or the same window_end with a revision at least as high. ARGV: the TTL
-// in ms (0: none), the number of fields F, the F field names, then per key
-// its window_end, revision and F values. Returns the number written.
+// in ms (0: none), the number of fields F, the F field names
+// (window_start, window_end, revision, then the aggregates), then per key
+// its F values. Returns the number written.
 var redisNewer = redis.NewScript(`
 local ttl, nf = tonumber(ARGV[1]), tonumber(ARGV[2])
-local p, n = 3 + nf, 0
 local hset = {}
+for i = 1, nf do hset[2 * i - 1] = ARGV[2 + i] end
+local p, n = 3 + nf, 0
 for k = 1, #KEYS do
-  local ne, nr = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
+  local ne, nr = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
   local h = redis.call('HMGET', KEYS[k], 'window_end', 'revision')
   local e, r = tonumber(h[1]), tonumber(h[2])
   if not (e and (e > ne or (e == ne and (r or 0) >= nr))) then
-    for i = 1, nf do
-      hset[2 * i - 1] = ARGV[2 + i]
-      hset[2 * i] = ARGV[p + 1 + i]
-    end
+    for i = 1, nf do hset[2 * i] = ARGV[p + i - 1] end
     redis.call('HSET', KEYS[k], unpack(hset))
     if ttl > 0 then redis.call('PEXPIRE', KEYS[k], ttl) end
     n = n + 1
   end
-  p = p + 2 + nf
+  p = p + nf
 end
 return n
 `)
@@ -113,7 +112,7 @@ func NewRedis(ctx context.Context, t *pipeline.RedisTarget, o ServingOptions) (*
 		batch = DefaultRedisBatch
 	}
 	s.b.init(ctx, batch, o.Flush, s.send)
-	if err := s.retry.do(ctx, func() error { return redisNewer.Load(ctx, s.c).Err() }); err != nil {
+	if err := s.retry.do(ctx, &s.b.faults, func() error { return redisNewer.Load(ctx, s.c).Err() }); err != nil {
 		s.c.Close()
 		return nil, fmt.Errorf("redis %s: %w", t.Addr, err)
 	}
@@ -143,7 +142,7 @@ func (s *Redis) header(a []any) []any {
 
 // appendArgs appends the script's arguments for w.
 func (s *Redis) appendArgs(a []any, w *window) []any {
-	a = append(a, w.end, w.revision, w.start, w.end, w.revision)
+	a = append(a, w.start, w.end, w.revision)
 	for _, v := range w.aggs {
 		a = append(a, string(appendPlain(nil, v)))
 	}
@@ -181,7 +180,7 @@ func (s *Redis) Write(r *Row) error {
 }
 
 func (s *Redis) send(ctx context.Context) error {
-	err := s.retry.do(ctx, func() error {
+	err := s.retry.do(ctx, &s.b.faults, func() error {
 		p := s.c.Pipeline()
 		for _, c := range s.batch[:s.chunks] {
 			p.EvalSha(ctx, redisNewer.Hash(), c.keys, c.args...)
@@ -211,6 +210,9 @@ func (s *Redis) Flush(context.Context) error { return s.b.flush() }
 
 // Delivery counts the rows the server accepted.
 func (s *Redis) Delivery() Delivery { return s.b.delivery() }
+
+// SendCounts counts the rows the server accepted, failed tries and retries.
+func (s *Redis) SendCounts() SendCounts { return s.b.sendCounts() }
 
 // Close sends the batch and closes the connections.
 func (s *Redis) Close() error {

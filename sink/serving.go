@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -122,12 +123,37 @@ type errPermanent struct{ error }
 
 func (e errPermanent) Unwrap() error { return e.error }
 
+// SendCounts is what a serving sink counts of its requests to its
+// server: the rows it accepted, the tries that failed and the retries
+// (each try after the first).
+type SendCounts struct {
+	Written, Errors, Retries int64
+}
+
+// SendCounter is a sink that counts its requests (the serving sinks);
+// SendCounts is safe to call from any goroutine and never waits for a
+// request in flight.
+type SendCounter interface {
+	SendCounts() SendCounts
+}
+
+// faults counts failed tries and retries.
+type faults struct{ errors, retries atomic.Int64 }
+
 // do runs f until it succeeds, fails permanently, the attempts run out or
-// ctx ends; the error is the last one, with the number of tries.
-func (r Retry) do(ctx context.Context, f func() error) error {
+// ctx ends; the error is the last one, with the number of tries. Every
+// failed try is counted in c's errors and every try after the first in
+// its retries.
+func (r Retry) do(ctx context.Context, c *faults, f func() error) error {
 	wait := r.Base
 	for try := 1; ; try++ {
+		if try > 1 {
+			c.retries.Add(1)
+		}
 		err := f()
+		if err != nil {
+			c.errors.Add(1)
+		}
 		var perm errPermanent
 		switch {
 		case err == nil:
@@ -174,8 +200,9 @@ type batcher struct {
 	rows    int // rows in the batch
 	sendFn  func(ctx context.Context) error
 	err     error
-	written int64 // rows accepted by the server
-	total   int64 // rows given to Write
+	written atomic.Int64 // rows accepted by the server (read by metrics without mu)
+	total   int64        // rows given to Write
+	faults  faults
 }
 
 func (b *batcher) init(ctx context.Context, max int, every time.Duration, send func(context.Context) error) {
@@ -225,7 +252,7 @@ func (b *batcher) sendLocked() error {
 		b.err = err
 		return err
 	}
-	b.written += int64(b.rows)
+	b.written.Add(int64(b.rows))
 	b.rows = 0
 	return nil
 }
@@ -236,10 +263,14 @@ func (b *batcher) flush() error {
 	return b.sendLocked()
 }
 
+func (b *batcher) sendCounts() SendCounts {
+	return SendCounts{Written: b.written.Load(), Errors: b.faults.errors.Load(), Retries: b.faults.retries.Load()}
+}
+
 func (b *batcher) delivery() Delivery {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Delivery{Written: b.written, Total: b.total}
+	return Delivery{Written: b.written.Load(), Total: b.total}
 }
 
 // OpenServing opens the serving sink t names (redis, influxdb or

@@ -13,24 +13,13 @@ import (
 )
 
 // benchServing writes b.N rows of 10,000 keys through s and reports rows/s
-// (loopback, the real server of scripts/serving.sh).
-func benchServing(b *testing.B, s Sink, start int64) {
+// and the CPU per row of both sides (loopback, the real server of
+// scripts/serving.sh).
+func benchServing(b *testing.B, s Sink, start int64, server string) {
 	b.Helper()
-	users := make([]string, 10000)
-	for i := range users {
-		users[i] = "u" + strconv.Itoa(i)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		end := start + int64(i/len(users))*10000
-		if err := s.Write(testRow(users[i%len(users)], end, 0, int64(i), float64(i)/3)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	cpu := startCPU(b, server)
+	writeBenchRows(b, s, start)
+	cpu.report(b, b.N)
 }
 
 func BenchmarkRedisIntegration(b *testing.B) {
@@ -42,7 +31,7 @@ func BenchmarkRedisIntegration(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchServing(b, s, time.Now().UnixMilli())
+	benchServing(b, s, time.Now().UnixMilli(), "redis")
 }
 
 func BenchmarkInfluxDBIntegration(b *testing.B) {
@@ -55,7 +44,7 @@ func BenchmarkInfluxDBIntegration(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchServing(b, s, time.Now().UnixMilli())
+	benchServing(b, s, time.Now().UnixMilli(), "influxdb")
 }
 
 func BenchmarkPrometheusIntegration(b *testing.B) {
@@ -69,5 +58,5 @@ func BenchmarkPrometheusIntegration(b *testing.B) {
 		b.Fatal(err)
 	}
 	// samples at most an hour old, per series in time order
-	benchServing(b, s, time.Now().Add(-50*time.Minute).UnixMilli())
+	benchServing(b, s, time.Now().Add(-50*time.Minute).UnixMilli(), "prometheus")
 }

@@ -32,8 +32,8 @@ func TestRedisLayout(t *testing.T) {
 	s.add(&w)
 	s.add(&w)
 	want := []any{int64(20000), 5, "window_start", "window_end", "revision", "n", "avg",
-		int64(20000), int64(2), int64(10000), int64(20000), int64(2), "7", "1.5",
-		int64(20000), int64(2), int64(10000), int64(20000), int64(2), "7", "1.5"}
+		int64(10000), int64(20000), int64(2), "7", "1.5",
+		int64(10000), int64(20000), int64(2), "7", "1.5"}
 	if got := s.batch[0].args; s.chunks != 1 || !reflect.DeepEqual(got, want) || len(s.batch[0].keys) != 2 {
 		t.Errorf("%d chunks, args = %#v\nwant %#v", s.chunks, got, want)
 	}
@@ -44,18 +44,19 @@ func TestRedisLayout(t *testing.T) {
 
 func TestRetry(t *testing.T) {
 	r := Retry{Attempts: 3, Base: time.Millisecond, Max: 2 * time.Millisecond}
+	var c faults
 	tries := 0
-	err := r.do(context.Background(), func() error { tries++; return errors.New("down") })
+	err := r.do(context.Background(), &c, func() error { tries++; return errors.New("down") })
 	if err == nil || tries != 3 || err.Error() != "down (gave up after 3 tries)" {
 		t.Errorf("err %v after %d tries", err, tries)
 	}
 	tries = 0
-	err = r.do(context.Background(), func() error { tries++; return errPermanent{errors.New("bad")} })
+	err = r.do(context.Background(), &c, func() error { tries++; return errPermanent{errors.New("bad")} })
 	if err == nil || tries != 1 || err.Error() != "bad" {
 		t.Errorf("permanent: err %v after %d tries", err, tries)
 	}
 	tries = 0
-	err = r.do(context.Background(), func() error {
+	err = r.do(context.Background(), &c, func() error {
 		tries++
 		if tries < 2 {
 			return errors.New("once")
@@ -64,6 +65,10 @@ func TestRetry(t *testing.T) {
 	})
 	if err != nil || tries != 2 {
 		t.Errorf("err %v after %d tries", err, tries)
+	}
+	// 3 failed tries, 1 permanent failure, 1 failed and 1 good
+	if e, r := c.errors.Load(), c.retries.Load(); e != 5 || r != 3 {
+		t.Errorf("%d errors and %d retries, want 5 and 3", e, r)
 	}
 }
 

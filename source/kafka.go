@@ -113,6 +113,19 @@ func (k *Kafka) Lag() int64 {
 	return n
 }
 
+// PartitionLag is Lag per partition: the records each partition read so
+// far holds beyond what Next has handed out, as of the last fetch; safe
+// to call from any goroutine.
+func (k *Kafka) PartitionLag() map[Partition]int64 {
+	k.lagMu.Lock()
+	defer k.lagMu.Unlock()
+	lag := make(map[Partition]int64, len(k.hw))
+	for p, hw := range k.hw {
+		lag[p] = max(hw-k.pos[p], 0)
+	}
+	return lag
+}
+
 // CaughtUp reports whether Next has handed out every record each
 // partition held at the start (its high watermark then, from the start
 // position or the checkpoint on); partitions that started at their end are

@@ -336,3 +336,44 @@ func TestKafkaCaughtUp(t *testing.T) {
 		})
 	}
 }
+
+// TestKafkaPartitionLag: the lag per partition is what each partition's
+// last fetch held beyond what Next handed out, and Lag is their sum.
+func TestKafkaPartitionLag(t *testing.T) {
+	_, addr, _ := fakeCluster(t, "t", 2)
+	produceTo(t, addr, "t", 0, 5)
+	produceTo(t, addr, "t", 1, 3)
+	// one record batch per partition and fetch (each record was produced alone)
+	src, err := OpenKafka(context.Background(), []kgo.Opt{kgo.SeedBrokers(addr), kgo.FetchMaxPartitionBytes(1), kgo.FetchMaxBytes(1)},
+		KafkaOptions{Topics: []string{"t"}, Start: "earliest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if lag := src.PartitionLag(); len(lag) != 0 {
+		t.Fatalf("lag before a fetch: %v", lag)
+	}
+	r := &reader{t: t, src: src, got: map[string]bool{}, added: map[Partition]int64{}}
+	r.until("a record of each partition", func() bool { return r.got["p0-0"] && r.got["p1-0"] })
+	lag := src.PartitionLag()
+	var sum int64
+	for p, n := range lag {
+		read := 0
+		for v := range r.got {
+			if strings.HasPrefix(v, fmt.Sprintf("p%d-", p.Partition)) {
+				read++
+			}
+		}
+		if total := map[int32]int{0: 5, 1: 3}[p.Partition]; n != int64(total-read) {
+			t.Errorf("lag of %v = %d, want %d (%d of %d read)", p, n, total-read, read, total)
+		}
+		sum += n
+	}
+	if len(lag) != 2 || sum != src.Lag() || sum == 0 {
+		t.Errorf("lag %v, Lag() %d", lag, src.Lag())
+	}
+	r.until("caught up", src.CaughtUp)
+	if lag := src.PartitionLag(); lag[Partition{"t", 0}] != 0 || lag[Partition{"t", 1}] != 0 {
+		t.Errorf("lag once caught up: %v", lag)
+	}
+}
