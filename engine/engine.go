@@ -371,7 +371,7 @@ func (e *Engine) record(r *source.Record, now int64) {
 			if fc := e.fast[si]; fc != nil {
 				if keep, ok := fc.eval(row); ok {
 					if !keep {
-						e.stats.Filtered++
+						e.filtered(st.Index)
 						return
 					}
 					continue
@@ -388,8 +388,7 @@ func (e *Engine) record(r *source.Record, now int64) {
 				return
 			}
 			if !keep {
-				e.stats.Filtered++
-				e.stage[st.Index+1].Filtered++
+				e.filtered(st.Index)
 				return
 			}
 		case pipeline.Coerce:
@@ -626,6 +625,14 @@ func (e *Engine) sinkKey(refs []pipeline.KeyRef) []byte {
 		b = value.AppendJSON(b, get(r))
 	}
 	return append(b, ']')
+}
+
+// filtered counts a record that stage index dropped, in the run's totals
+// and the stage's (every drop goes through here, so in = passed + filtered
+// + dead + late holds per stage).
+func (e *Engine) filtered(index int) {
+	e.stats.Filtered++
+	e.stage[index+1].Filtered++
 }
 
 func (e *Engine) dead(r *source.Record, index int, kind, msg string) {

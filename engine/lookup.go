@@ -61,7 +61,7 @@ func (e *Engine) lookup(st *pipeline.Step, b *boundLookup, r *source.Record) boo
 	}
 	switch op.OnMissing {
 	case pipeline.MissingDrop:
-		e.stats.Filtered++
+		e.filtered(st.Index)
 		return false
 	case pipeline.MissingDLQ:
 		e.dead(r, st.Index, "lookup", fmt.Sprintf("lookup_missing: table %s has no row with %s = %s (the record's %s)",
