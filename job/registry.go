@@ -6,27 +6,33 @@ import (
 	"strings"
 
 	"github.com/eddyhq/eddy/format"
+	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 )
 
-// schemas is the schema cache of the pipeline's format: nil for json.
-// The registry settings are merged, highest first, from the flag, the
-// spec's source.kafka.registry, the cluster's properties and the
-// environment.
+// schemas is the schema cache of the pipeline's format (SchemaCache).
 func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
-	if r.p.Format == "" || r.p.Format == "json" {
-		return nil, nil
-	}
 	var flag, env format.Config
 	if r.o.SchemaRegistry != nil {
 		flag, env = r.o.SchemaRegistry()
 	}
+	return SchemaCache(ctx, r.p, flag, env, r.srcCfg)
+}
+
+// SchemaCache is the schema cache of pipeline p's format (nil for json),
+// its registry settings merged, highest first, from flag, the spec's
+// source.kafka.registry, the properties of the source's cluster srcCfg
+// (nil: none) and env.
+func SchemaCache(ctx context.Context, p *pipeline.Pipeline, flag, env format.Config, srcCfg *kcfg.Config) (*format.Cache, error) {
+	if p.Format == "" || p.Format == "json" {
+		return nil, nil
+	}
 	layers := []format.Config{flag}
-	if k := r.p.Source.Kafka; k != nil {
+	if k := p.Source.Kafka; k != nil {
 		layers = append(layers, SpecRegistry(k.Registry))
 	}
-	if r.srcCfg != nil {
-		props, err := r.srcCfg.Registry()
+	if srcCfg != nil {
+		props, err := srcCfg.Registry()
 		if err != nil {
 			return nil, specErr(err)
 		}
@@ -34,7 +40,7 @@ func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
 	}
 	cfg := MergeRegistry(append(layers, env)...)
 	if len(cfg.URLs) == 0 {
-		return nil, specErr(fmt.Errorf("format %s needs a schema registry: --schema-registry, source.kafka.registry.url, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", r.p.Format))
+		return nil, specErr(fmt.Errorf("format %s needs a schema registry: --schema-registry, source.kafka.registry.url, schema.registry.url in the client properties or EDDY_SCHEMA_REGISTRY", p.Format))
 	}
 	cl, err := cfg.Client()
 	if err != nil {
