@@ -183,9 +183,6 @@ func replayAndReport(c *cobra.Command, dryRun bool, maxReplays int, run func(pro
 	if rep.Created {
 		fmt.Fprintf(stderr, "eddy: topic %s did not exist; it was created\n", rep.Missing)
 	}
-	if rep.Recovered+rep.Resent > 0 {
-		fmt.Fprintf(stderr, "eddy: finished the batch an interrupted replay left: %d records were in the streams already, %d put now\n", rep.Recovered, rep.Resent)
-	}
 	writeReplaySummary(stderr, rep, maxReplays)
 	return err
 }
@@ -261,6 +258,9 @@ func runDlqReplayKinesis(c *cobra.Command, f dlqReplayFlags) error {
 	}
 	return replayAndReport(c, o.DryRun, o.MaxReplays, func(progress func(replay.Progress)) (*replay.Report, error) {
 		o.Progress = progress
+		o.Recovered = func(found, put int) {
+			fmt.Fprintf(c.ErrOrStderr(), "eddy: finished the batch an interrupted replay left: %d records were in the streams already, %d put now\n", found, put)
+		}
 		return replay.RunKinesis(ctx, cl, o)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,6 +44,10 @@ type KinesisOptions struct {
 	Rate      float64
 	BatchSize int // at most 500, Kinesis's limit per call (default 500)
 	Progress  func(Progress)
+	// Recovered, when set, is called once a batch an interrupted run left
+	// pending is finished, with the records found in the target streams
+	// and those put now.
+	Recovered func(found, put int)
 	// Poll is the pause of the readers after an empty read (default
 	// 250 ms).
 	Poll time.Duration
@@ -124,6 +129,9 @@ func RunKinesis(ctx context.Context, cl *kinesis.Client, o KinesisOptions) (*Rep
 		if err := r.recover(ctx); err != nil {
 			return rep, fmt.Errorf("finish the interrupted batch: %w", err)
 		}
+		if o.Recovered != nil {
+			o.Recovered(rep.Recovered, rep.Resent)
+		}
 	}
 	resume := map[source.Partition]source.KinesisResume{}
 	for id, seq := range led.After {
@@ -161,7 +169,7 @@ func (r *krun) loop(ctx context.Context, src *source.Kinesis, start time.Time) e
 	b := r.newBatch()
 	batches := 0
 	flush := func() error {
-		if b.read == 0 && len(b.done) == len(r.led.Done) {
+		if o.DryRun || (b.read == 0 && len(b.done) == len(r.led.Done)) {
 			return nil
 		}
 		batches++
@@ -231,7 +239,14 @@ func (r *krun) loop(ctx context.Context, src *source.Kinesis, start time.Time) e
 }
 
 func (r *krun) newBatch() *kbatch {
-	return &kbatch{after: maps.Clone(r.led.After), done: maps.Clone(r.led.Done)}
+	b := &kbatch{after: maps.Clone(r.led.After), done: maps.Clone(r.led.Done)}
+	if b.after == nil {
+		b.after = map[string]string{}
+	}
+	if b.done == nil {
+		b.done = map[string]bool{}
+	}
+	return b
 }
 
 // letterOf decodes a record of a Kinesis dead-letter stream (a dead
@@ -295,7 +310,11 @@ func (r *krun) decide(ctx context.Context, l *Letter) (verdict, *Entry, error) {
 		return v, nil, nil
 	}
 	v.outcome, v.target = Replayed, target
-	return v, &Entry{Stream: target, Key: partitionKey(l.Key, l), Data: l.Value, Count: count + 1}, nil
+	e := &Entry{Stream: target, Key: partitionKey(l.Key, l), Data: l.Value, Count: count + 1}
+	if org := &l.Origin; org.Kinesis() && org.Topic == target && org.Partition != nil {
+		e.OriginShard, e.OriginSeq = sink.ShardID(*org.Partition), org.Sequence
+	}
+	return v, e, nil
 }
 
 // partitionKey is the key a record is put with: key (the letter's record
@@ -370,7 +389,8 @@ func (r *krun) commit(ctx context.Context, b *kbatch, n int) error {
 				break
 			}
 		}
-		led.Pending = &Pending{Since: time.Now().Add(-ClockMargin).UTC(), After: b.after, Done: b.done,
+		now := time.Now().UTC()
+		led.Pending = &Pending{Since: now.Add(-ClockMargin), Started: now, After: b.after, Done: b.done,
 			Entries: b.entries, Counts: counts}
 		if err := led.save(r.o.Ledger); err != nil {
 			led.Pending = nil
@@ -404,8 +424,13 @@ func (r *krun) finish(p *Pending) error {
 	}
 	led.After, led.Done = p.After, p.Done
 	for _, e := range p.Entries {
-		if e.Pos != "" {
-			led.Replayed[e.Pos] = e.Count
+		if e.Pos == "" {
+			continue
+		}
+		led.Replayed[e.Pos] = e.Count
+		i := strings.LastIndexByte(e.Pos, '/')
+		if tip, seq := e.Pos[:i], e.Pos[i+1:]; compareSeq(seq, led.Tips[tip]) > 0 {
+			led.Tips[tip] = seq
 		}
 	}
 	for k, n := range p.Counts {
@@ -493,6 +518,13 @@ func callOf(entries []Entry, todo []int) []int {
 // that arrived are matched to its entries, and the others are put.
 func (r *krun) recover(ctx context.Context) error {
 	p := r.led.Pending
+	if wait := time.Until(p.Started.Add(Settle)); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	streams := map[string]bool{}
 	for _, e := range p.Entries {
 		streams[e.Stream] = true
@@ -504,7 +536,16 @@ func (r *krun) recover(ctx context.Context) error {
 			}
 			return err
 		}
-		src, err := source.OpenKinesis(ctx, r.cl, source.KinesisOptions{Stream: stream,
+		// shards the replay put to before are read after the highest
+		// sequence number it got there, the others from the batch's start
+		resume := map[source.Partition]source.KinesisResume{}
+		for tip, seq := range r.led.Tips {
+			st, shard, _ := strings.Cut(tip, "/")
+			if num, err := source.ShardNumber(shard); st == stream && err == nil {
+				resume[source.Partition{Topic: stream, Partition: num}] = source.KinesisResume{After: seq}
+			}
+		}
+		src, err := source.OpenKinesis(ctx, r.cl, source.KinesisOptions{Stream: stream, Resume: resume,
 			Start: "at_timestamp:" + p.Since.Format(time.RFC3339Nano), Stop: "caught-up", Poll: r.o.Poll})
 		if err != nil {
 			return err
@@ -520,8 +561,8 @@ func (r *krun) recover(ctx context.Context) error {
 				return err
 			}
 			for _, rec := range kb.Records {
-				recs = append(recs, arrived{stream: stream, key: string(rec.Key),
-					pos: RecordPos(stream, sink.ShardID(rec.Partition), rec.Seq), data: append([]byte(nil), rec.Value...)})
+				recs = append(recs, arrived{stream: stream, shard: sink.ShardID(rec.Partition), seq: rec.Seq,
+					key: string(rec.Key), data: append([]byte(nil), rec.Value...)})
 			}
 			src.Release(kb)
 		}

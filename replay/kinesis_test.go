@@ -100,7 +100,7 @@ func TestPendingMatch(t *testing.T) {
 		return []Entry{
 			{Stream: "a", Key: "k1", Data: []byte("x")},
 			{Stream: "a", Key: "k1", Data: []byte("x")},
-			{Stream: "a", Key: "k2", Data: []byte("y")},
+			{Stream: "a", Key: "k2", Data: []byte("y"), OriginShard: "s", OriginSeq: "10"},
 			{Stream: "b", Key: "k1", Data: []byte("x"), Pos: "b/s/1"}, // put in this run already
 		}
 	}
@@ -112,18 +112,23 @@ func TestPendingMatch(t *testing.T) {
 	}{
 		{"nothing arrived", nil, []string{"", "", "", "b/s/1"}},
 		{"an earlier batch's record is not this batch's",
-			[]arrived{{stream: "a", key: "k1", data: []byte("x"), pos: "a/s/1"}}, []string{"", "", "", "b/s/1"}},
+			[]arrived{{stream: "a", shard: "s", seq: "1", key: "k1", data: []byte("x")}}, []string{"", "", "", "b/s/1"}},
 		{"the first of two equal entries",
-			[]arrived{{stream: "a", key: "k1", data: []byte("x"), pos: "a/s/2"}}, []string{"a/s/2", "", "", "b/s/1"}},
+			[]arrived{{stream: "a", shard: "s", seq: "2", key: "k1", data: []byte("x")}}, []string{"a/s/2", "", "", "b/s/1"}},
 		{"all arrived, out of order",
-			[]arrived{{stream: "a", key: "k2", data: []byte("y"), pos: "a/t/3"}, {stream: "a", key: "k1", data: []byte("x"), pos: "a/s/2"},
-				{stream: "a", key: "k1", data: []byte("x"), pos: "a/s/4"}}, []string{"a/s/2", "a/s/4", "a/t/3", "b/s/1"}},
+			[]arrived{{stream: "a", shard: "t", seq: "3", key: "k2", data: []byte("y")}, {stream: "a", shard: "s", seq: "2", key: "k1", data: []byte("x")},
+				{stream: "a", shard: "s", seq: "4", key: "k1", data: []byte("x")}}, []string{"a/s/2", "a/s/4", "a/t/3", "b/s/1"}},
 		{"other key, data or stream is another record",
-			[]arrived{{stream: "a", key: "k2", data: []byte("x"), pos: "a/s/2"}, {stream: "a", key: "k1", data: []byte("y"), pos: "a/s/3"},
-				{stream: "c", key: "k1", data: []byte("x"), pos: "c/s/1"}}, []string{"", "", "", "b/s/1"}},
+			[]arrived{{stream: "a", shard: "s", seq: "2", key: "k2", data: []byte("x")}, {stream: "a", shard: "s", seq: "3", key: "k1", data: []byte("y")},
+				{stream: "c", shard: "s", seq: "1", key: "k1", data: []byte("x")}}, []string{"", "", "", "b/s/1"}},
+		{"not the origin record or one before it in its shard",
+			[]arrived{{stream: "a", shard: "s", seq: "9", key: "k2", data: []byte("y")}, {stream: "a", shard: "s", seq: "10", key: "k2", data: []byte("y")},
+				{stream: "a", shard: "s", seq: "11", key: "k2", data: []byte("y")}}, []string{"", "", "a/s/11", "b/s/1"}},
+		{"a copy in another shard than the origin's",
+			[]arrived{{stream: "a", shard: "t", seq: "3", key: "k2", data: []byte("y")}}, []string{"", "", "a/t/3", "b/s/1"}},
 		{"more equal records than entries",
-			[]arrived{{stream: "a", key: "k1", data: []byte("x"), pos: "a/s/2"}, {stream: "a", key: "k1", data: []byte("x"), pos: "a/s/3"},
-				{stream: "a", key: "k1", data: []byte("x"), pos: "a/s/4"}}, []string{"a/s/2", "a/s/3", "", "b/s/1"}},
+			[]arrived{{stream: "a", shard: "s", seq: "2", key: "k1", data: []byte("x")}, {stream: "a", shard: "s", seq: "3", key: "k1", data: []byte("x")},
+				{stream: "a", shard: "s", seq: "4", key: "k1", data: []byte("x")}}, []string{"a/s/2", "a/s/3", "", "b/s/1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &Pending{Entries: entries()}
@@ -182,17 +187,17 @@ func TestKinesisDecide(t *testing.T) {
 	}{
 		{name: "to its stream", to: ToOriginal, rec: kinesisLetter(t, kin, "a1", `{"qty":"x"}`),
 			want:  verdict{outcome: Replayed, target: "bids"},
-			entry: &Entry{Stream: "bids", Key: "a1", Data: []byte(`{"qty":"x"}`), Count: 1}},
+			entry: &Entry{Stream: "bids", Key: "a1", Data: []byte(`{"qty":"x"}`), Count: 1, OriginShard: "shardId-000000000003", OriginSeq: testSeq}},
 		{name: "without key: keyed by the origin", to: ToOriginal, rec: kinesisLetter(t, kin, "", `{}`),
 			want:  verdict{outcome: Replayed, target: "bids"},
-			entry: &Entry{Stream: "bids", Key: "bids/3", Data: []byte(`{}`), Count: 1}},
+			entry: &Entry{Stream: "bids", Key: "bids/3", Data: []byte(`{}`), Count: 1, OriginShard: "shardId-000000000003", OriginSeq: testSeq}},
 		{name: "to another stream", to: "fixed", rec: kinesisLetter(t, kin, "a1", `{}`),
 			want:  verdict{outcome: Replayed, target: "fixed"},
 			entry: &Entry{Stream: "fixed", Key: "a1", Data: []byte(`{}`), Count: 1}},
 		{name: "replayed before: the ledger's count", to: ToOriginal, rec: kinesisLetter(t, kin, "a1", `{}`),
 			replayed: map[string]int{replayedPos: 2},
 			want:     verdict{outcome: Replayed, target: "bids"},
-			entry:    &Entry{Stream: "bids", Key: "a1", Data: []byte(`{}`), Count: 3}},
+			entry:    &Entry{Stream: "bids", Key: "a1", Data: []byte(`{}`), Count: 3, OriginShard: "shardId-000000000003", OriginSeq: testSeq}},
 		{name: "at the cap: parked as stored", to: ToOriginal, rec: kinesisLetter(t, kin, "a1", `{}`),
 			replayed: map[string]int{replayedPos: 3},
 			want:     verdict{outcome: Parked, target: "bids-dead.parked"},

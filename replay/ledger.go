@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,7 +34,11 @@ type Ledger struct {
 	// parked), by position (RecordPos): a letter whose origin is one of
 	// them has that count.
 	Replayed map[string]int `json:"replayed"`
-	Pending  *Pending       `json:"pending,omitempty"`
+	// Tips is, per shard of a target stream (STREAM/SHARD-ID), the highest
+	// sequence number the replay put there: a later run looks for a
+	// pending batch's records after it.
+	Tips    map[string]string `json:"tips,omitempty"`
+	Pending *Pending          `json:"pending,omitempty"`
 	// Totals of the committed batches, over every run.
 	Totals map[string]int `json:"totals,omitempty"`
 }
@@ -42,9 +48,11 @@ type Pending struct {
 	// Since is when the first put of the batch may have arrived, less a
 	// margin for the clocks: a later run looks for the batch's records
 	// from there on.
-	Since time.Time         `json:"since"`
-	After map[string]string `json:"after"` // the positions once the batch is done
-	Done  map[string]bool   `json:"done,omitempty"`
+	Since time.Time `json:"since"`
+	// Started is when the batch was written, before its first put.
+	Started time.Time         `json:"started"`
+	After   map[string]string `json:"after"` // the positions once the batch is done
+	Done    map[string]bool   `json:"done,omitempty"`
 	// Entries are the records to put, in order.
 	Entries []Entry        `json:"entries"`
 	Counts  map[string]int `json:"counts,omitempty"` // outcomes, added to Totals
@@ -60,6 +68,11 @@ type Entry struct {
 	Count int `json:"count"`
 	// Pos is set once the record is known to be in Stream (RecordPos).
 	Pos string `json:"pos,omitempty"`
+	// Origin is, for a letter put back into the stream it came from, the
+	// origin record's shard and sequence number: that record and those
+	// before it in its shard are not this entry's copy.
+	OriginShard string `json:"origin_shard,omitempty"`
+	OriginSeq   string `json:"origin_seq,omitempty"`
 }
 
 const ledgerVersion = 1
@@ -69,12 +82,17 @@ const ledgerVersion = 1
 // clock).
 const ClockMargin = time.Minute
 
+// Settle is how long after a batch was started a later run waits before
+// it looks for the batch's records: a put the interrupted run had sent may
+// still be applied by the service after the run died.
+var Settle = 10 * time.Second
+
 // RecordPos names a record of a stream: STREAM/SHARD-ID/SEQUENCE.
 func RecordPos(stream, shard, seq string) string { return stream + "/" + shard + "/" + seq }
 
 func newLedger(stream string) *Ledger {
 	return &Ledger{Version: ledgerVersion, Stream: stream, After: map[string]string{}, Done: map[string]bool{},
-		Replayed: map[string]int{}, Totals: map[string]int{}}
+		Replayed: map[string]int{}, Tips: map[string]string{}, Totals: map[string]int{}}
 }
 
 // DefaultLedger is where the ledger of a replay with group is kept:
@@ -118,6 +136,9 @@ func loadLedger(path, stream string) (*Ledger, error) {
 	}
 	if l.Replayed == nil {
 		l.Replayed = map[string]int{}
+	}
+	if l.Tips == nil {
+		l.Tips = map[string]string{}
 	}
 	if l.Totals == nil {
 		l.Totals = map[string]int{}
@@ -177,15 +198,18 @@ func lockLedger(path string) (unlock func(), err error) {
 
 // arrived is a record read back from a target stream.
 type arrived struct {
-	stream, key, pos string
-	data             []byte
+	stream, shard, seq, key string
+	data                    []byte
 }
+
+func (a *arrived) pos() string { return RecordPos(a.stream, a.shard, a.seq) }
 
 // match marks the pending entries that arrived: each record read back
 // from a target stream since the batch began, and not a record the ledger
 // already knows (an earlier batch's), is taken by the first entry not yet
-// matched with the same stream, partition key and data. It returns how
-// many entries it marked.
+// matched with the same stream, partition key and data, unless the record
+// is the entry's origin or before it in the origin's shard. It returns
+// how many entries it marked.
 func (p *Pending) match(known map[string]int, recs []arrived) int {
 	type id struct{ stream, key, sum string }
 	open := map[id][]int{}
@@ -198,17 +222,33 @@ func (p *Pending) match(known map[string]int, recs []arrived) int {
 	}
 	n := 0
 	for _, r := range recs {
-		if _, ok := known[r.pos]; ok {
+		pos := r.pos()
+		if _, ok := known[pos]; ok {
 			continue
 		}
 		k := id{r.stream, r.key, digest(r.data)}
-		if q := open[k]; len(q) > 0 {
-			p.Entries[q[0]].Pos = r.pos
-			open[k] = q[1:]
+		q := open[k]
+		for j, i := range q {
+			e := &p.Entries[i]
+			if e.OriginShard == r.shard && compareSeq(r.seq, e.OriginSeq) <= 0 {
+				continue
+			}
+			e.Pos = pos
+			open[k] = append(q[:j:j], q[j+1:]...)
 			n++
+			break
 		}
 	}
 	return n
+}
+
+// compareSeq compares two sequence numbers (decimals without leading
+// zeros).
+func compareSeq(a, b string) int {
+	if len(a) != len(b) {
+		return cmp.Compare(len(a), len(b))
+	}
+	return strings.Compare(a, b)
 }
 
 func digest(b []byte) string {
