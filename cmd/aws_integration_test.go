@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -470,5 +471,119 @@ func TestIntegrationS3ParquetKilled(t *testing.T) {
 	}
 	if n := strings.TrimSpace(env.boto(t, env.moto, "uploads", bucket)); n != "0" {
 		t.Errorf("%s multipart uploads left open", n)
+	}
+}
+
+// TestIntegrationKinesisReplayKilled fills a Kinesis dead-letter stream
+// from a pipeline over a stream of records that all fail to coerce, then
+// replays it to the original stream with `eddy dlq replay`, SIGKILLed at
+// random moments and restarted with its ledger until it finishes: the
+// source stream then holds every record exactly twice (the original and
+// its one replay) with its partition key, and another run replays nothing.
+func TestIntegrationKinesisReplayKilled(t *testing.T) {
+	env := awsSetup(t)
+	bin := itBuild(t)
+	dir := t.TempDir()
+	src, dead := awsName("misc-replay-src"), awsName("misc-replay-dead")
+	env.boto(t, env.moto, "create", src, "3")
+	env.boto(t, env.moto, "create", dead, "2")
+	const n = 1000
+	var in bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&in, `{"id":%d,"user":"u%d","qty":"x%d"}`+"\n", i, i%13, i)
+	}
+	input := runtest.WriteFile(t, dir, "in.jsonl", in.String())
+	if got := strings.TrimSpace(env.boto(t, env.moto, "put", src, input, "user")); got != fmt.Sprint(n) {
+		t.Fatalf("put %s records, want %d", got, n)
+	}
+	spec := runtest.WriteFile(t, dir, "p.yaml", fmt.Sprintf(`name: misc-replay
+source: {kinesis: {stream: %s, endpoint: %q, stop: caught-up}}
+stages:
+  - coerce: {qty: int}
+dlq: {kinesis: {stream: %s, endpoint: %q}}
+sinks: [{file: %s}]
+`, src, env.moto, dead, env.moto, filepath.Join(dir, "out.jsonl")))
+	runToEnd(t, bin, "run", spec)
+	url := fmt.Sprintf("kinesis://%s?endpoint=%s", dead, env.moto)
+	ledger := filepath.Join(dir, "ledger.json")
+	args := []string{"dlq", "replay", "-t", url, "--ledger", ledger, "--batch", "10"}
+
+	out, err := exec.Command(bin, append(args, "--dry-run")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d dead letters: %d would be replayed, 0 parked, 0 skipped", n, n)) {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(killSeeds(1)), 7))
+	kills, recovered := 0, 0
+	for attempt := 0; ; attempt++ {
+		c := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		c.Stderr = &stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- c.Wait() }()
+		// a run that finds a pending batch first waits replay.Settle (10 s)
+		// for puts still in flight: let it get past that before the kill
+		delay := time.Duration(300+rng.IntN(1500)) * time.Millisecond
+		if b, _ := os.ReadFile(ledger); bytes.Contains(b, []byte(`"pending"`)) {
+			delay += 10 * time.Second
+		}
+		var err error
+		killed := false
+		if attempt < 8 {
+			select {
+			case err = <-exited:
+			case <-time.After(delay):
+				c.Process.Signal(syscall.SIGKILL)
+				err = <-exited
+				killed = err != nil
+			}
+		} else {
+			err = <-exited
+		}
+		if strings.Contains(stderr.String(), "finished the batch an interrupted replay left") {
+			recovered++
+		}
+		if killed {
+			kills++
+			continue
+		}
+		if err != nil {
+			t.Fatalf("replay %d: %v\n%s", attempt, err, stderr.String())
+		}
+		t.Logf("last replay:\n%s", stderr.String())
+		break
+	}
+	t.Logf("killed %d times; %d runs finished a batch a killed one left pending", kills, recovered)
+	if kills == 0 {
+		t.Fatal("never killed: the test proves nothing")
+	}
+	count := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(env.boto(t, env.moto, "dump", src)), "\n") {
+		var r struct{ Key, Data string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("dump: %q: %v", line, err)
+		}
+		var v struct {
+			User string `json:"user"`
+		}
+		if json.Unmarshal([]byte(r.Data), &v) != nil || v.User != r.Key {
+			t.Errorf("record %s has partition key %q, want its user", r.Data, r.Key)
+		}
+		count[r.Data]++
+	}
+	for _, l := range strings.Split(strings.TrimSpace(in.String()), "\n") {
+		if count[l] != 2 {
+			t.Errorf("%s is in the stream %d times, want 2 (the original and one replay)", l, count[l])
+		}
+	}
+	if len(count) != n {
+		t.Errorf("%d distinct records in the stream, want %d", len(count), n)
+	}
+	out, err = exec.Command(bin, args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "nothing to replay: ledger "+ledger+" is at the end of "+dead) {
+		t.Fatalf("a run after the end: %v\n%s", err, out)
 	}
 }

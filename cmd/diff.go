@@ -9,7 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/internal/diff"
+	"github.com/eddyhq/eddy/job"
+	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
 )
@@ -65,6 +68,7 @@ func runDiff(c *cobra.Command, oldPath, newPath, input string, max int, asJSON, 
 	}
 	ctx := c.Context()
 	var src source.Source
+	var srcCfg *kcfg.Config // the Kafka source's cluster, for its registry settings
 	switch {
 	case input == "-":
 		src = source.NewReader("-", c.InOrStdin())
@@ -90,6 +94,7 @@ func runDiff(c *cobra.Command, oldPath, newPath, input string, max int, asJSON, 
 		if err != nil {
 			return usageError{err}
 		}
+		srcCfg = cfg
 		ks, err := source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop})
 		if err != nil {
 			return err
@@ -108,7 +113,16 @@ func runDiff(c *cobra.Command, oldPath, newPath, input string, max int, asJSON, 
 	if err != nil {
 		return fmt.Errorf("diff: read the input: %w", err)
 	}
-	res, err := diff.Run(ctx, plans[0], plans[1], rec)
+	// Registry formats (avro, ...) decode with a schema cache, the
+	// registry found as eddy run finds it.
+	var schemas [2]*format.Cache
+	flag, env := registryConfig(c)
+	for i, p := range specs {
+		if schemas[i], err = job.SchemaCache(ctx, p, flag, env, srcCfg); err != nil {
+			return jobError(err)
+		}
+	}
+	res, err := diff.RunSchemas(ctx, plans[0], plans[1], rec, schemas)
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}

@@ -63,7 +63,11 @@ func reasons(m map[string]int) []string {
 func writeReplaySummary(w io.Writer, rep *replay.Report, maxReplays int) {
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
-	if rep.Total == 0 {
+	switch {
+	case rep.Total == 0 && rep.Ledger != "":
+		fmt.Fprintf(bw, "eddy: nothing to replay: ledger %s is at the end of %s\n", rep.Ledger, rep.Topic)
+		return
+	case rep.Total == 0:
 		fmt.Fprintf(bw, "eddy: nothing to replay: group %s is at the end of %s\n", rep.Group, rep.Topic)
 		return
 	}
@@ -84,7 +88,7 @@ func writeReplaySummary(w io.Writer, rep *replay.Report, maxReplays int) {
 	}
 	line("parked", rep.Count[replay.Parked], fmt.Sprintf("to %s: at the replay cap of %d", parked, maxReplays))
 	line("skipped", rep.Count[replay.Skipped], strings.Join(reasons(rep.Skips), ", "))
-	line("failed", rep.Failed, "left in the topic for the next run")
+	line("failed", rep.Failed, "left for the next run")
 	if rep.WhereErr != nil {
 		fmt.Fprintf(bw, "eddy: first --where error: %v\n", rep.WhereErr)
 	}
@@ -106,7 +110,9 @@ func replayTargets(rep *replay.Report) map[string]int {
 
 func writeDryRun(w io.Writer, rep *replay.Report, maxReplays int) error {
 	bw := bufio.NewWriter(w)
-	if rep.Group != "" {
+	if rep.Ledger != "" {
+		fmt.Fprintf(bw, "dry run of %s from the positions in ledger %s: nothing was written or committed\n", rep.Topic, rep.Ledger)
+	} else if rep.Group != "" {
 		fmt.Fprintf(bw, "dry run of %s from the offsets of group %s: nothing was written or committed\n", rep.Topic, rep.Group)
 	} else {
 		fmt.Fprintf(bw, "dry run of %s: nothing was written or committed\n", rep.Topic)

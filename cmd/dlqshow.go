@@ -172,6 +172,9 @@ func originText(o *replay.Origin) string {
 		off = strconv.FormatInt(*o.Offset, 10)
 	}
 	s := orQ(o.Topic) + " partition " + part + " offset " + off
+	if o.Kinesis() {
+		s = "stream " + orQ(o.Topic) + " shard " + part + " sequence " + o.Sequence
+	}
 	if o.Timestamp != nil {
 		s += "  " + value.FormatTime(*o.Timestamp)
 	}

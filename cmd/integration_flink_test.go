@@ -11,13 +11,14 @@ package cmd
 //	export $(scripts/kafka.sh up) $(scripts/flink.sh up)
 //	go test -tags integration -count=1 -run IntegrationFlink ./cmd/ -v
 //
-// EDDY_TEST_FLINK_SHORT=1 runs the first three pipelines and every fourth
-// expression form only (CI).
+// EDDY_TEST_FLINK_SHORT=1 runs the first three pipelines, the idle
+// partitions and every fourth expression form only (CI).
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"sort"
 	"strings"
@@ -36,6 +37,9 @@ type flinkCase struct {
 	spec     string
 	disorder time.Duration
 	sample   bool // deploy --sample: no coerce, types from the topic
+	// idle: the topic has four partitions and every record goes to
+	// partitions 0 and 1 (by auction), so two stay silent.
+	idle bool
 }
 
 var flinkCases = []flinkCase{
@@ -124,6 +128,14 @@ stages:
       key: [auction]
       aggregate: {n: count(), hi: max(price)}
 `},
+	{name: "idle-partitions", idle: true, spec: `time: {field: dateTime, max_out_of_order: 50ms, idle_timeout: 200ms}
+stages:
+  - coerce: {auction: int, price: int}
+  - window:
+      tumbling: 200ms
+      key: auction
+      aggregate: {n: count(), hi: max(price)}
+`},
 	{name: "disorder-hopping-session", disorder: 20 * time.Millisecond, spec: `time: {field: dateTime, max_out_of_order: 25ms}
 stages:
   - coerce: {price: int}
@@ -134,6 +146,15 @@ stages:
 `},
 }
 
+func flinkIdleCase() flinkCase {
+	for _, c := range flinkCases {
+		if c.idle {
+			return c
+		}
+	}
+	panic("no idle-partitions case")
+}
+
 func TestIntegrationFlinkParity(t *testing.T) {
 	env := itSetup(t)
 	gateway := os.Getenv("EDDY_TEST_FLINK_GATEWAY")
@@ -142,29 +163,54 @@ func TestIntegrationFlinkParity(t *testing.T) {
 	}
 	cases := flinkCases
 	if os.Getenv("EDDY_TEST_FLINK_SHORT") != "" {
-		cases = cases[:3]
+		// the first three, and the idle partitions (CI)
+		cases = append(cases[:3:3], flinkIdleCase())
 	}
 	adm := itAdmin(t, env.brokers)
 	dir := t.TempDir()
-	topics := map[time.Duration]string{}
+	type input struct {
+		disorder time.Duration
+		idle     bool
+	}
+	topics := map[input]string{}
 	for _, c := range cases {
-		if _, ok := topics[c.disorder]; ok {
+		in := input{c.disorder, c.idle}
+		if _, ok := topics[in]; ok {
 			continue
 		}
 		lines := genLines(t, "nexmark", fixtures.Options{Count: 3000, Seed: 16, Only: "bids", Disorder: c.disorder})
 		topic := itName(fmt.Sprintf("flink.bids.%d", c.disorder.Milliseconds()))
-		itCreateTopic(t, adm, topic)
 		// eddy produce keeps each partition in the order of the lines
 		// (kcat's producer may reorder a batch it retries, which would
 		// make records late)
-		if code, _, stderr := runCLI(t, strings.Join(lines, "\n")+"\n", "produce", "-b", env.brokers, "-t", topic, "--key", "auction"); code != 0 {
-			t.Fatalf("produce: %d %s", code, stderr)
+		if !c.idle {
+			itCreateTopic(t, adm, topic)
+			if code, _, stderr := runCLI(t, strings.Join(lines, "\n")+"\n", "produce", "-b", env.brokers, "-t", topic, "--key", "auction"); code != 0 {
+				t.Fatalf("produce: %d %s", code, stderr)
+			}
+		} else {
+			topic += ".idle"
+			itCreateTopics(t, adm, 4, topic)
+			var parts [2][]string
+			for _, l := range lines {
+				var b map[string]any
+				if err := json.Unmarshal([]byte(l), &b); err != nil {
+					t.Fatal(err)
+				}
+				p := crc32.ChecksumIEEE([]byte(fmt.Sprint(b["auction"]))) % 2
+				parts[p] = append(parts[p], l)
+			}
+			for p, ls := range parts {
+				if code, _, stderr := runCLI(t, strings.Join(ls, "\n")+"\n", "produce", "-b", env.brokers, "-t", topic, "--key", "auction", "-p", fmt.Sprint(p)); code != 0 {
+					t.Fatalf("produce: %d %s", code, stderr)
+				}
+			}
 		}
-		topics[c.disorder] = topic
+		topics[in] = topic
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			topic := topics[c.disorder]
+			topic := topics[input{c.disorder, c.idle}]
 			spec := fmt.Sprintf("name: %s\nsource:\n  kafka: {topic: %s, stop: caught-up}\n%s", c.name, topic, c.spec)
 			path := runtest.WriteFile(t, dir, c.name+".yaml", spec+"sinks:\n  - file: \"-\"\n")
 			code, out, stderr := runCLI(t, "", "run", path, "-b", env.brokers)

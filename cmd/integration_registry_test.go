@@ -138,6 +138,50 @@ func TestIntegrationRegistry(t *testing.T) {
 		}
 	})
 
+	// eddy diff over the Avro topic: the same changes as the diff of the
+	// JSON pipelines over the JSON file of the same bids.
+	t.Run("diff over avro", func(t *testing.T) {
+		filter := "  - filter: 'price % 3 != 0'\n"
+		withFilter := strings.Replace(itWindow, "stages:\n", "stages:\n"+filter, 1)
+		src := fmt.Sprintf("source: {kafka: {topic: %s-avro, start: earliest, stop: caught-up}}\nformat: avro\n", prefix)
+		oldAvro := runtest.WriteFile(t, dir, "diff-old-avro.yaml", src+itWindow)
+		newAvro := runtest.WriteFile(t, dir, "diff-new-avro.yaml", src+withFilter)
+		oldJSON := runtest.WriteFile(t, dir, "diff-old-json.yaml", itWindow)
+		newJSON := runtest.WriteFile(t, dir, "diff-new-json.yaml", withFilter)
+		code, want, stderr := runCLI(t, "", "diff", oldJSON, newJSON, "--input", jsonl, "--json")
+		if code != 0 {
+			t.Fatalf("diff of the JSON pipelines: %d %s", code, stderr)
+		}
+		code, got, stderr := runCLI(t, "", "-b", env.brokers, "--schema-registry", reg, "diff", oldAvro, newAvro, "--json")
+		if code != 0 {
+			t.Fatalf("diff over the Avro topic: %d %s", code, stderr)
+		}
+		var w, g struct {
+			Records int
+			Changed []struct{ Columns []string }
+			Same    int
+		}
+		if err := json.Unmarshal([]byte(want), &w); err != nil || w.Records != 6000 || len(w.Changed) == 0 || w.Same == 0 {
+			t.Fatalf("JSON diff %+v, %v: want 6000 records, some windows changed and some the same", w, err)
+		}
+		json.Unmarshal([]byte(got), &g)
+		strip := func(s string) string { // the stats name no source; the rest must be equal
+			var m map[string]any
+			json.Unmarshal([]byte(s), &m)
+			delete(m, "old_stats")
+			delete(m, "new_stats")
+			b, _ := json.Marshal(m)
+			return string(b)
+		}
+		if strip(got) != strip(want) {
+			t.Errorf("diff over Avro: %d records, %d same, %d changed; want the JSON diff's %d, %d, %d", g.Records, g.Same, len(g.Changed), w.Records, w.Same, len(w.Changed))
+		}
+		code, _, stderr = runCLI(t, "", "-b", env.brokers, "diff", oldAvro, newAvro)
+		if code != 2 || !strings.Contains(stderr, "format avro needs a schema registry") {
+			t.Errorf("diff without a registry: exit %d, stderr %s", code, stderr)
+		}
+	})
+
 	t.Run("no registry is a usage error", func(t *testing.T) {
 		spec := runtest.WriteFile(t, dir, "none.yaml", fmt.Sprintf("source: {kafka: {topic: %s-avro, stop: caught-up}}\nformat: avro\n", prefix)+itWindow)
 		code, _, stderr := runCLI(t, "", "-b", env.brokers, "run", spec)

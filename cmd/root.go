@@ -102,8 +102,8 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	acceptKafkaFlagsFirst(root)
 	addAWSFlags(root)
-	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd(), newDiffCmd())
-	root.AddCommand(withKafkaFlags(newDeployCmd()))
+	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd())
+	root.AddCommand(withKafkaFlags(newDeployCmd()), withKafkaFlags(newDiffCmd()))
 	// the commands that talk to Kafka
 	for _, c := range []*cobra.Command{newRunCmd(), newServeCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newGroupsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {
 		root.AddCommand(withKafkaFlags(c))

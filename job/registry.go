@@ -13,32 +13,42 @@ import (
 	"github.com/eddyhq/eddy/sink"
 )
 
-// schemas is the schema cache of the pipeline's format: nil for json.
-// The registry settings are merged, highest first, from the flag, the
-// spec's source.kafka.registry, the cluster's properties and the
-// environment.
+// schemas is the schema cache of the pipeline's format (SchemaCache).
 func (r *runner) schemas(ctx context.Context) (*format.Cache, error) {
-	if !format.NeedsRegistry(r.p.Format) {
+	flag, env := r.registryFlags()
+	return SchemaCache(ctx, r.p, flag, env, r.srcCfg)
+}
+
+// SchemaCache is the schema cache of pipeline p's format (nil for json),
+// its registry settings merged, highest first, from flag, the spec's
+// source.kafka.registry, the properties of the source's cluster srcCfg
+// (nil: none) and env.
+func SchemaCache(ctx context.Context, p *pipeline.Pipeline, flag, env format.Config, srcCfg *kcfg.Config) (*format.Cache, error) {
+	if !format.NeedsRegistry(p.Format) {
 		return nil, nil
 	}
-	cl, err := r.registryClient(r.srcCfg, "format "+r.p.Format)
+	cl, err := registryClient(p, flag, env, srcCfg, "format "+p.Format)
 	if err != nil {
 		return nil, err
 	}
 	return format.NewCache(ctx, cl, format.CacheOptions{}), nil
 }
 
-// registryClient is the schema registry for what (a format, a sink):
-// the settings merged, highest first, from the flag, the spec's
-// source.kafka.registry, the properties of cluster (nil: none) and the
-// environment.
-func (r *runner) registryClient(cluster *kcfg.Config, what string) (*sr.Client, error) {
-	var flag, env format.Config
+// registryFlags is the --schema-registry flag's settings and the
+// environment's.
+func (r *runner) registryFlags() (flag, env format.Config) {
 	if r.o.SchemaRegistry != nil {
 		flag, env = r.o.SchemaRegistry()
 	}
+	return flag, env
+}
+
+// registryClient is the schema registry for what (a format, a sink):
+// the settings merged, highest first, from flag, p's
+// source.kafka.registry, the properties of cluster (nil: none) and env.
+func registryClient(p *pipeline.Pipeline, flag, env format.Config, cluster *kcfg.Config, what string) (*sr.Client, error) {
 	layers := []format.Config{flag}
-	if k := r.p.Source.Kafka; k != nil {
+	if k := p.Source.Kafka; k != nil {
 		layers = append(layers, SpecRegistry(k.Registry))
 	}
 	if cluster != nil {
@@ -82,7 +92,8 @@ func (r *runner) avroRows(t *pipeline.KafkaTarget) (*sink.AvroRows, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := r.registryClient(cfg, "kafka sink "+t.Topic+" with format avro")
+	flag, env := r.registryFlags()
+	cl, err := registryClient(r.p, flag, env, cfg, "kafka sink "+t.Topic+" with format avro")
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -29,6 +30,9 @@ type fileLetter struct {
 		Topic     *string `json:"topic"`
 		Partition *int32  `json:"partition"`
 		Offset    *int64  `json:"offset"`
+		Stream    *string `json:"stream"`
+		Shard     *string `json:"shard"`
+		Sequence  *string `json:"sequence"`
 		Timestamp *string `json:"timestamp"`
 	} `json:"source"`
 	Key           *string `json:"key"`
@@ -134,19 +138,42 @@ func parseFileLine(name string, no int64, line []byte) (Letter, error) {
 		o.File, o.Line = *s.File, s.Line
 	case s.Topic != nil:
 		o.Topic, o.Partition, o.Offset = *s.Topic, s.Partition, s.Offset
-		if s.Timestamp != nil {
-			if ms, ok := value.ParseTime([]byte(*s.Timestamp)); ok {
-				o.Timestamp = &ms
+		l.originTime(s.Timestamp)
+	case s.Stream != nil:
+		o.Topic = *s.Stream
+		if s.Shard != nil {
+			if n, err := source.ShardNumber(*s.Shard); err == nil {
+				o.Partition = &n
 			} else {
-				l.note("source.timestamp %s is not an RFC 3339 time", quote([]byte(*s.Timestamp)))
+				l.note("source.shard %s is not a shard ID", quote([]byte(*s.Shard)))
 			}
 		}
+		switch {
+		case s.Sequence != nil && validSequence(*s.Sequence):
+			o.Sequence = *s.Sequence
+		case s.Sequence != nil:
+			l.note("source.sequence %s is not a sequence number", quote([]byte(*s.Sequence)))
+		default:
+			l.note("source has a stream but no sequence")
+		}
+		l.originTime(s.Timestamp)
 	default:
-		l.note("source has neither file nor topic")
+		l.note("source has neither file, topic nor stream")
 	}
 	// A replayed record that failed again carries its count in its headers.
 	l.replayCount()
 	return l, nil
+}
+
+func (l *Letter) originTime(ts *string) {
+	if ts == nil {
+		return
+	}
+	if ms, ok := value.ParseTime([]byte(*ts)); ok {
+		l.Origin.Timestamp = &ms
+	} else {
+		l.note("source.timestamp %s is not an RFC 3339 time", quote([]byte(*ts)))
+	}
 }
 
 // fileBytes decodes a key, value or header value of the file format.

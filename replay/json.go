@@ -16,7 +16,9 @@ import (
 //
 //	{"dlq":{"topic","partition","offset","timestamp"} or {"file","line"},
 //	 "convention","class","error","stage",
-//	 "origin":{"topic","partition","offset","timestamp"} or {"file","line"},
+//	 "origin":{"topic","partition","offset","timestamp"} or {"file","line"}
+//	   (a Kinesis origin: topic the stream, partition the shard's number,
+//	   offset null and "sequence" after it),
 //	 "pipeline" | "connector","task","executing" | "group" (when set),
 //	 "replays","key","headers":[{"key","value"}],"value","notes":[...]}
 //
@@ -57,6 +59,10 @@ func (l *Letter) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, `,"offset":`...)
 		b = appendInt(b, o.Offset)
+		if o.Kinesis() {
+			b = append(b, `,"sequence":`...)
+			b = value.AppendString(b, o.Sequence)
+		}
 		b = append(b, `,"timestamp":`...)
 		if o.Timestamp == nil {
 			b = append(b, "null"...)

@@ -80,7 +80,14 @@ type Origin struct {
 	Timestamp *int64 // epoch ms
 	File      string // eddy dead letters of file sources: the input file
 	Line      *int64 // ... and its 1-based line
+	// Sequence is set when the origin is a Kinesis stream: Topic is the
+	// stream, Partition the shard's number and Sequence the record's
+	// sequence number (Offset is nil).
+	Sequence string
 }
+
+// Kinesis reports whether the origin is a Kinesis stream.
+func (o *Origin) Kinesis() bool { return o.Sequence != "" }
 
 // Letter is one dead letter: the record as stored in the dead-letter topic
 // or file, and what its headers say about the failure.
@@ -115,6 +122,11 @@ type Letter struct {
 	Replays int
 	// Notes say which headers were missing or could not be read.
 	Notes []string
+
+	// A letter of a Kinesis dead-letter stream: the record's partition
+	// key and data as stored.
+	dlqKey  string
+	rawData []byte
 }
 
 // Seen is the letter's time for triage: the dead-letter record's timestamp,
@@ -239,6 +251,20 @@ func (l *Letter) decimal(key, what string, lo, hi int64) (int64, bool) {
 
 const maxInt32 = 1<<31 - 1
 
+// validSequence reports whether s is a Kinesis sequence number: a decimal
+// of at most 128 digits (the API's pattern), no sign.
+func validSequence(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func (l *Letter) decodeEddy() {
 	l.Error = l.text(sink.HeaderError, true)
 	kind := ""
@@ -267,7 +293,13 @@ func (l *Letter) decodeEddy() {
 		p := int32(n)
 		o.Partition = &p
 	}
-	if n, ok := l.decimal(sink.HeaderSourceOffset, "an offset", 0, math.MaxInt64); ok {
+	if seq, ok := header(l.Headers, sink.HeaderSourceSequence); ok {
+		if validSequence(string(seq)) {
+			o.Sequence = string(seq)
+		} else {
+			l.note("%s: %s is not a sequence number", sink.HeaderSourceSequence, quote(seq))
+		}
+	} else if n, ok := l.decimal(sink.HeaderSourceOffset, "an offset", 0, math.MaxInt64); ok {
 		o.Offset = &n
 	}
 	if v, ok := header(l.Headers, sink.HeaderSourceTimestamp); ok {

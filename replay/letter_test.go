@@ -30,6 +30,17 @@ var conventionCases = []struct {
 			Origin: Origin{Topic: "orders", Partition: ptr[int32](2), Offset: ptr[int64](41), Timestamp: ptr[int64](1767225604000)}},
 	},
 	{
+		name: "eddy, Kinesis source",
+		headers: hdrs("eddy.error", `amount: cannot coerce "x" to int`, "eddy.stage", "1:coerce",
+			"eddy.source.topic", "bids", "eddy.source.partition", "3",
+			"eddy.source.sequence", "49590338271490256608559692538361571095921575989136588850",
+			"eddy.source.timestamp", "2026-01-01T00:00:04.000Z", "eddy.pipeline", "bids", "eddy.replay.count", "0"),
+		want: Letter{Convention: Eddy, Error: `amount: cannot coerce "x" to int`, Class: "coerce: amount: cannot coerce",
+			Stage: "1:coerce", Pipeline: "bids",
+			Origin: Origin{Topic: "bids", Partition: ptr[int32](3), Timestamp: ptr[int64](1767225604000),
+				Sequence: "49590338271490256608559692538361571095921575989136588850"}},
+	},
+	{
 		name: "eddy, file source",
 		headers: hdrs("eddy.error", "invalid JSON at byte 64: unexpected end of record in object", "eddy.stage", "decode",
 			"eddy.source.file", "orders.jsonl", "eddy.source.line", "5", "eddy.pipeline", "", "eddy.replay.count", "0"),

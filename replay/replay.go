@@ -182,12 +182,14 @@ type ClassCount struct {
 // transactions are counted, except Failed.
 type Report struct {
 	Topic, Group string
-	DryRun       bool
-	Through      bool
-	Total        int64 // offsets to read at the start (an upper bound on records)
-	Done         int64 // offsets read and committed (dry run: read)
-	Letters      int   // dead letters read
-	Count        [numOutcomes]int
+	// Ledger is, for a replay from a Kinesis stream, the ledger file.
+	Ledger  string
+	DryRun  bool
+	Through bool
+	Total   int64 // offsets to read at the start (an upper bound on records)
+	Done    int64 // offsets read and committed (dry run: read)
+	Letters int   // dead letters read
+	Count   [numOutcomes]int
 	// Failed counts the records of a transaction that was aborted (they
 	// stay in the dead-letter topic, uncommitted, for the next run).
 	Failed   int
@@ -203,6 +205,10 @@ type Report struct {
 	// after an interrupted replay they may hold rows written twice.
 	Outside []string
 	Elapsed time.Duration
+	// Recovered and Resent are, for a replay from a Kinesis stream that
+	// finished a batch an interrupted run left pending, the records of
+	// that batch found in the target streams and those put again.
+	Recovered, Resent int
 
 	classes map[groupKey]*ClassCount
 }
@@ -261,6 +267,27 @@ func (r *Report) apply(v verdict) {
 	case Dead, Late:
 		c.Again[v.again]++
 	}
+}
+
+// selects reports whether the filter w (nil: all) picks the letter; when
+// not, v is the skip, and the first evaluation error is kept.
+func (r *Report) selects(w *Filter, l *Letter, v *verdict) bool {
+	if w == nil {
+		return true
+	}
+	ok, err := w.Match(l)
+	switch {
+	case err != nil:
+		if r.WhereErr == nil {
+			r.WhereErr = err
+		}
+		v.outcome, v.reason = Skipped, SkipWhereFailed
+		return false
+	case !ok:
+		v.outcome, v.reason = Skipped, SkipNotSelected
+		return false
+	}
+	return true
 }
 
 // ReplayRecord is the record a dead letter is replayed as: its key, value
@@ -460,19 +487,8 @@ func (r *run) topicExists(ctx context.Context, topic string) (bool, error) {
 func (r *run) decide(ctx context.Context, l *Letter) (verdict, *kgo.Record, error) {
 	v := verdict{class: l.Class, stage: l.Stage}
 	o := r.o
-	if o.Where != nil {
-		ok, err := o.Where.Match(l)
-		switch {
-		case err != nil:
-			if r.rep.WhereErr == nil {
-				r.rep.WhereErr = err
-			}
-			v.outcome, v.reason = Skipped, SkipWhereFailed
-			return v, nil, nil
-		case !ok:
-			v.outcome, v.reason = Skipped, SkipNotSelected
-			return v, nil, nil
-		}
+	if !r.rep.selects(o.Where, l, &v) {
+		return v, nil, nil
 	}
 	if l.Replays >= o.MaxReplays {
 		v.outcome, v.target = Parked, r.parked
@@ -495,6 +511,9 @@ func (r *run) decide(ctx context.Context, l *Letter) (verdict, *kgo.Record, erro
 			return v, nil, nil
 		case target == o.Topic:
 			v.outcome, v.reason = Skipped, SkipSelf
+			return v, nil, nil
+		case l.Origin.Kinesis():
+			v.outcome, v.reason = Skipped, SkipKinesisTopic
 			return v, nil, nil
 		}
 		ok, err := r.topicExists(ctx, target)

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/value"
@@ -72,11 +73,18 @@ func (r *Result) Differs() bool {
 
 // Run runs old and new over the recorded input and compares their rows.
 func Run(ctx context.Context, old, new *pipeline.Plan, in *Recording) (*Result, error) {
-	a, err := collect(ctx, old, in)
+	return RunSchemas(ctx, old, new, in, [2]*format.Cache{})
+}
+
+// RunSchemas is Run for pipelines of registry formats (avro, protobuf,
+// json-schema): schemas are the schema caches of old and new (nil for
+// json).
+func RunSchemas(ctx context.Context, old, new *pipeline.Plan, in *Recording, schemas [2]*format.Cache) (*Result, error) {
+	a, err := collect(ctx, old, in, schemas[0])
 	if err != nil {
 		return nil, fmt.Errorf("old pipeline: %w", err)
 	}
-	b, err := collect(ctx, new, in)
+	b, err := collect(ctx, new, in, schemas[1])
 	if err != nil {
 		return nil, fmt.Errorf("new pipeline: %w", err)
 	}
@@ -124,10 +132,10 @@ func (c collector) Write(r *sink.Row) error {
 
 func (collector) Close() error { return nil }
 
-func collect(ctx context.Context, p *pipeline.Plan, in *Recording) (*run, error) {
+func collect(ctx context.Context, p *pipeline.Plan, in *Recording, schemas *format.Cache) (*run, error) {
 	src := in.Source()
 	r := &run{}
-	e, err := engine.New(p, engine.Options{Sinks: []sink.Sink{collector{&r.rows}}})
+	e, err := engine.New(p, engine.Options{Sinks: []sink.Sink{collector{&r.rows}}, Schemas: schemas})
 	if err != nil {
 		return nil, err
 	}
