@@ -736,7 +736,7 @@ func TestIntegrationFaults(t *testing.T) {
 		group := itName("g-broker")
 		p, f := run(spec("group", group), "group")
 		// mid-run: the first commit (after 5 s) is stored
-		itWaitUntil(30*time.Second, func() bool { return p.exited() || itCommitted(adm, group, topic) > 0 })
+		itWaitUntil(2*time.Minute, func() bool { return p.exited() || itCommitted(adm, group, topic) > 0 })
 		if p.exited() {
 			t.Skipf("eddy finished before its first commit, so the broker could not be killed mid-run; make itPacing costlier: %s", p.stderr.String())
 		}
@@ -768,7 +768,7 @@ func TestIntegrationFaults(t *testing.T) {
 		group := itName("g-kill")
 		specPath := spec("rerun", group)
 		p1, f1 := run(specPath, "first")
-		itWaitUntil(30*time.Second, func() bool { return p1.exited() || itCommitted(adm, group, topic) > 0 })
+		itWaitUntil(2*time.Minute, func() bool { return p1.exited() || itCommitted(adm, group, topic) > 0 })
 		if p1.exited() {
 			t.Skipf("eddy finished before its first commit, so it could not be killed mid-run; make itPacing costlier: %s", p1.stderr.String())
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/eddyhq/eddy/source"
@@ -49,11 +50,14 @@ func workbenchKinesisStart(start string) string {
 }
 
 // kinesisStreams lists the account's streams with their open shards.
+// Pages follow NextToken, or, from a server that answers HasMoreStreams
+// without one (moto does), the last name as ExclusiveStartStreamName, as
+// the API allowed before NextToken existed.
 func kinesisStreams(ctx context.Context, cl *kinesis.Client) ([]tui.TopicInfo, error) {
 	var out []tui.TopicInfo
-	p := kinesis.NewListStreamsPaginator(cl, &kinesis.ListStreamsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	in := &kinesis.ListStreamsInput{}
+	for {
+		page, err := cl.ListStreams(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("list streams: %w", err)
 		}
@@ -64,6 +68,13 @@ func kinesisStreams(ctx context.Context, cl *kinesis.Client) ([]tui.TopicInfo, e
 			}
 			out = append(out, info)
 		}
+		switch {
+		case page.NextToken != nil && *page.NextToken != "":
+			in = &kinesis.ListStreamsInput{NextToken: page.NextToken}
+		case aws.ToBool(page.HasMoreStreams) && len(page.StreamNames) > 0:
+			in = &kinesis.ListStreamsInput{ExclusiveStartStreamName: aws.String(page.StreamNames[len(page.StreamNames)-1])}
+		default:
+			return out, nil
+		}
 	}
-	return out, nil
 }
