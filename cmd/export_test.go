@@ -441,7 +441,8 @@ func TestExportFormat(t *testing.T) {
 // is a DECIMAL(p,s) with its exact value, a record a STRUCT, an array a
 // LIST, a map a MAP; a record written with a later schema version (a field
 // added to the nested record) widens the STRUCT and the older rows read
-// NULL there. The Parquet export keeps them too.
+// NULL there; one with a field removed keeps the field (NULL in its rows).
+// The Parquet export keeps them too.
 func TestExportFormatTypes(t *testing.T) {
 	addr := newKafka(t, "typed")
 	reg := srfake.New()
@@ -457,6 +458,9 @@ func TestExportFormatTypes(t *testing.T) {
 	v2 := strings.Replace(v1, `{"name":"city","type":"string"},`, `{"name":"city","type":"string"},{"name":"zip","type":["null","string"],"default":null},`, 1)
 	reg.SeedSchema("typed-value", 1, 3, sr.Schema{Schema: v1, Type: sr.TypeAvro})
 	reg.SeedSchema("typed-value", 2, 4, sr.Schema{Schema: v2, Type: sr.TypeAvro})
+	v3 := strings.Replace(v2, `,
+			{"name":"since","type":{"type":"long","logicalType":"timestamp-millis"}}`, "", 1)
+	reg.SeedSchema("typed-value", 3, 5, sr.Schema{Schema: v3, Type: sr.TypeAvro})
 	since := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
 	framed := func(id int, schema string, v map[string]any) *kgo.Record {
 		t.Helper()
@@ -474,7 +478,12 @@ func TestExportFormatTypes(t *testing.T) {
 		"who": map[string]any{"city": "Oslo", "since": since}, "items": []int64{3, 4, 5}, "attrs": map[string]any{"a": 1.5}})
 	rec2 := framed(4, v2, map[string]any{"id": int64(2), "amount": big.NewRat(1, 10000), "small": nil,
 		"who": map[string]any{"city": "Rome", "zip": "00184", "since": since}, "items": []int64{}, "attrs": map[string]any{}})
-	runtest.Produce(t, addr, rec1, rec2)
+	rec3 := framed(5, v3, map[string]any{"id": int64(3), "amount": big.NewRat(-5, 1), "small": big.NewRat(1, 4),
+		"who": map[string]any{"city": "Pisa", "zip": nil}, "items": []int64{7}, "attrs": map[string]any{"b": 2.0}})
+	// v2 again after v3: the column holds both already
+	rec4 := framed(4, v2, map[string]any{"id": int64(4), "amount": big.NewRat(0, 1), "small": nil,
+		"who": map[string]any{"city": "Bari", "zip": nil, "since": since}, "items": []int64{1, 2}, "attrs": map[string]any{}})
+	runtest.Produce(t, addr, rec1, rec2, rec3, rec4)
 
 	db := filepath.Join(t.TempDir(), "t.duckdb")
 	exportOK(t, "", "-b", addr, "-t", "typed", "--format", "avro", "--schema-registry", reg.URL(), "--duckdb", db, "--table", "o")
@@ -482,18 +491,19 @@ func TestExportFormatTypes(t *testing.T) {
 	exportOK(t, "", "-b", addr, "-t", "typed", "--format", "avro", "--schema-registry", reg.URL(), "--parquet", pq)
 	for _, from := range []string{"o", fmt.Sprintf("read_parquet('%s')", pq)} {
 		if got := queryDB(t, db, `SELECT typeof(amount) || ' | ' || typeof(small) || ' | ' || typeof(who) || ' | ' || typeof(items) || ' | ' || typeof(attrs) FROM `+from+` LIMIT 1`); got !=
-			`DECIMAL(20,4) | DECIMAL(6,2) | STRUCT(city VARCHAR, zip VARCHAR, since TIMESTAMP) | BIGINT[] | MAP(VARCHAR, DOUBLE)` {
+			`DECIMAL(20,4) | DECIMAL(6,2) | STRUCT(city VARCHAR, since TIMESTAMP, zip VARCHAR) | BIGINT[] | MAP(VARCHAR, DOUBLE)` {
 			t.Errorf("%s: types %s", from, got)
 		}
 		got := queryDB(t, db, `SELECT string_agg(id || ' ' || amount::VARCHAR || ' ' || coalesce(small::VARCHAR, 'null') || ' ' || who.city || ' ' ||
-			coalesce(who.zip, 'null') || ' ' || strftime(who.since, '%Y-%m-%d %H:%M:%S') || ' ' || len(items) || ' ' || coalesce(items[2]::VARCHAR, 'null') || ' ' ||
+			coalesce(who.zip, 'null') || ' ' || coalesce(strftime(who.since, '%Y-%m-%d %H:%M:%S'), 'null') || ' ' || len(items) || ' ' || coalesce(items[2]::VARCHAR, 'null') || ' ' ||
 			coalesce(attrs['a']::VARCHAR, 'null'), '; ' ORDER BY id) FROM `+from)
-		if want := "1 1234567890123456.7891 -12.50 Oslo null 2020-05-06 07:08:09 3 4 1.5; 2 0.0001 null Rome 00184 2020-05-06 07:08:09 0 null null"; got != want {
+		if want := "1 1234567890123456.7891 -12.50 Oslo null 2020-05-06 07:08:09 3 4 1.5; 2 0.0001 null Rome 00184 2020-05-06 07:08:09 0 null null; " +
+			"3 -5.0000 0.25 Pisa null null 1 null null; 4 0.0000 null Bari null 2020-05-06 07:08:09 2 2 null"; got != want {
 			t.Errorf("%s: rows\n got %s\nwant %s", from, got, want)
 		}
 	}
 	// exact: the decimal sums as a DECIMAL, not as a double
-	if got := queryDB(t, db, `SELECT typeof(sum(amount)) || ' ' || sum(amount)::VARCHAR FROM o`); got != "DECIMAL(38,4) 1234567890123456.7892" {
+	if got := queryDB(t, db, `SELECT typeof(sum(amount)) || ' ' || sum(amount)::VARCHAR FROM o`); got != "DECIMAL(38,4) 1234567890123451.7892" {
 		t.Errorf("sum %s", got)
 	}
 }

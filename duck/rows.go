@@ -132,13 +132,15 @@ func (cb *colBuf) column(i int) string {
 		return "make_timestamp(c" + strconv.Itoa(i) + ")"
 	}
 	if cb.typ == tDeclared {
-		// DuckDB casts the text: a decimal's digits exactly, JSON into
-		// STRUCT, LIST and MAP values (by field name; a field the JSON
-		// lacks is NULL)
+		// DuckDB casts the text: a decimal's digits exactly; JSON goes
+		// into STRUCT, LIST and MAP values by json_transform, by field
+		// name, a field the JSON lacks (a record of an older or newer
+		// schema version) NULL, where CAST would fail
 		if strings.HasPrefix(cb.sql, "DECIMAL") {
 			return "CAST(c" + strconv.Itoa(i) + " AS " + cb.sql + ")"
 		}
-		return "CAST(CAST(c" + strconv.Itoa(i) + " AS JSON) AS " + cb.sql + ")"
+		structure, _ := json.Marshal(cb.sql)
+		return "json_transform(c" + strconv.Itoa(i) + ", " + quoteString(string(structure)) + ")"
 	}
 	return "c" + strconv.Itoa(i)
 }

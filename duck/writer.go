@@ -82,6 +82,9 @@ type column struct {
 	other string  // the SQL type when typ is tOther or tDeclared
 	fixed colType // a coordinate column's type (tNone: not a coordinate)
 	pos   int     // index in writer.order; -1 when not in the table
+	// declared types (tDeclared) the column's type holds: the ones it was
+	// made or altered for
+	declared map[string]bool
 }
 
 type partKey struct {
@@ -385,7 +388,7 @@ func (w *writer) putSlow(c *column, v value.Value) {
 		return
 	}
 	if t == tDeclared {
-		if sql := w.declared[c.name]; c.typ != tDeclared || c.other != sql {
+		if sql := w.declared[c.name]; c.typ != tDeclared || !c.declared[sql] {
 			w.noteDeclared(c, sql)
 			return
 		}
@@ -414,7 +417,7 @@ func (w *writer) noteDeclared(c *column, sql string) {
 func (w *writer) checkDeclared() {
 	for name, sql := range w.declared {
 		c := w.byName[name]
-		if c == nil || c.pos < 0 || c.fixed != tNone || c.typ == tDeclared && c.other == sql {
+		if c == nil || c.pos < 0 || c.fixed != tNone || c.typ == tDeclared && c.declared[sql] {
 			continue
 		}
 		if c.typ != tDeclared && c.typ != tOther && c.typ != tJSON && c.typ != tNone {
@@ -690,13 +693,26 @@ func (w *writer) change(ctx context.Context, changes []change) error {
 		}
 	}
 	var stmts, defs []string
-	for _, ch := range changes {
+	for i := range changes {
+		ch := &changes[i]
 		c := ch.c
 		switch {
 		case c.typ == tNone && w.exists:
 			stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", w.qtable, quoteIdent(c.name), ch.sqlType()))
 		case c.typ == tNone:
 			defs = append(defs, quoteIdent(c.name)+" "+ch.sqlType())
+		case ch.typ == tDeclared && c.typ == tDeclared:
+			// another version of the schema: the column takes the type
+			// that holds both (STRUCT fields by name: a field added or
+			// removed keeps every field; DECIMAL widened)
+			both, err := w.joinDeclared(ctx, c.other, ch.sql)
+			if err != nil {
+				return err
+			}
+			ch.sql = both
+			if both != c.other {
+				stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET DATA TYPE %s", w.qtable, quoteIdent(c.name), both))
+			}
 		default:
 			q := fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET DATA TYPE %s", w.qtable, quoteIdent(c.name), ch.sqlType())
 			if using := widenUsing(quoteIdent(c.name), c.typ, ch.typ); using != "" {
@@ -719,12 +735,37 @@ func (w *writer) change(ctx context.Context, changes []change) error {
 			ch.c.pos = len(w.order)
 			w.order = append(w.order, ch.c)
 		}
-		ch.c.typ = ch.typ
 		if ch.typ == tDeclared {
+			if ch.c.typ != tDeclared {
+				ch.c.declared = map[string]bool{}
+			}
 			ch.c.other = ch.sql
+			ch.c.declared[ch.sql] = true
+			if w.declared[ch.c.name] != "" {
+				ch.c.declared[w.declared[ch.c.name]] = true
+			}
 		}
+		ch.c.typ = ch.typ
 	}
 	return nil
+}
+
+// joinDeclared asks DuckDB for the type that holds values of both types
+// (the element type of a list of both).
+func (w *writer) joinDeclared(ctx context.Context, a, b string) (string, error) {
+	if a == b {
+		return a, nil
+	}
+	var both string
+	q := fmt.Sprintf("SELECT typeof([CAST(NULL AS %s), CAST(NULL AS %s)])", a, b)
+	err := w.query(ctx, q, 1, func(d []driver.Value) error {
+		both, _ = d[0].(string)
+		return nil
+	})
+	if err != nil || !strings.HasSuffix(both, "[]") {
+		return "", fmt.Errorf("table %q: no type holds both %s and %s: %v", w.table, a, b, err)
+	}
+	return strings.TrimSuffix(both, "[]"), nil
 }
 
 // create makes the table with the coordinate columns, so it exists even
