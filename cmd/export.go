@@ -148,7 +148,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 	if f.input != "" && format.NeedsRegistry(f.format) {
 		return usagef("export: --format %s reads a topic (-t); a file holds lines (--format json or raw)", f.format)
 	}
-	decodeValue, err := recordDecoder(c, "--format", f.format, format.Config{})
+	decodeValue, types, err := recordTypedDecoder(c, "--format", f.format, format.Config{})
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func runExport(c *cobra.Command, f exportFlags) error {
 
 	prog := newProgress(c.ErrOrStderr(), 250*time.Millisecond)
 	x := &export.Copy{Out: out, Match: match, FromLine: from.N, To: to, File: f.input != "", Progress: prog.show,
-		Decode: decodeValue, Fatal: format.Fatal}
+		Decode: decodeValue, Types: types, Fatal: format.Fatal}
 	runErr := x.Run(ctx, src)
 	var closeErr error
 	if pq != nil && runErr != nil && !pq.Dir() {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -401,11 +402,11 @@ func TestExportFormat(t *testing.T) {
 	if !strings.Contains(stderr, "exported 4 rows") || !strings.Contains(stderr, "skipped 1 records that could not be decoded as avro (first: bids/0 offset 4: wrong magic byte") {
 		t.Errorf("stderr %q", stderr)
 	}
-	got := queryDB(t, db, `SELECT string_agg(auction || ' ' || price || ' ' || strftime("at", '%H:%M:%S') || ' ' || (who->>'city'), '; ' ORDER BY auction) FROM bids`)
+	got := queryDB(t, db, `SELECT string_agg(auction || ' ' || price || ' ' || strftime("at", '%H:%M:%S') || ' ' || who.city, '; ' ORDER BY auction) FROM bids`)
 	if want := "100 0.5 00:00:00 c0; 101 1.5 00:00:01 c1; 102 2.5 00:00:02 c2; 103 3.5 00:00:03 c3"; got != want {
 		t.Errorf("rows:\n got %s\nwant %s", got, want)
 	}
-	if got := queryDB(t, db, `SELECT typeof(auction) || ' ' || typeof(price) || ' ' || typeof("at") || ' ' || typeof(who) FROM bids LIMIT 1`); got != "BIGINT DOUBLE TIMESTAMP JSON" {
+	if got := queryDB(t, db, `SELECT typeof(auction) || ' ' || typeof(price) || ' ' || typeof("at") || ' ' || typeof(who) FROM bids LIMIT 1`); got != "BIGINT DOUBLE TIMESTAMP STRUCT(city VARCHAR)" {
 		t.Errorf("types %s", got)
 	}
 	exportOK(t, "", "-b", addr, "-t", "bids", "--format", "avro", "--schema-registry", reg.URL(), "--where", "who.city == 'c2'", "--duckdb", db, "--table", "one")
@@ -433,5 +434,76 @@ func TestExportFormat(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d %s, want 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+// TestExportFormatTypes: an Avro export keeps the schema's types: a decimal
+// is a DECIMAL(p,s) with its exact value, a record a STRUCT, an array a
+// LIST, a map a MAP; a record written with a later schema version (a field
+// added to the nested record) widens the STRUCT and the older rows read
+// NULL there; one with a field removed keeps the field (NULL in its rows).
+// The Parquet export keeps them too.
+func TestExportFormatTypes(t *testing.T) {
+	addr := newKafka(t, "typed")
+	reg := srfake.New()
+	defer reg.Close()
+	v1 := `{"type":"record","name":"Order","fields":[
+		{"name":"id","type":"long"},
+		{"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":20,"scale":4}},
+		{"name":"small","type":["null",{"type":"bytes","logicalType":"decimal","precision":6,"scale":2}],"default":null},
+		{"name":"who","type":{"type":"record","name":"Who","fields":[{"name":"city","type":"string"},
+			{"name":"since","type":{"type":"long","logicalType":"timestamp-millis"}}]}},
+		{"name":"items","type":{"type":"array","items":"long"}},
+		{"name":"attrs","type":{"type":"map","values":"double"}}]}`
+	v2 := strings.Replace(v1, `{"name":"city","type":"string"},`, `{"name":"city","type":"string"},{"name":"zip","type":["null","string"],"default":null},`, 1)
+	reg.SeedSchema("typed-value", 1, 3, sr.Schema{Schema: v1, Type: sr.TypeAvro})
+	reg.SeedSchema("typed-value", 2, 4, sr.Schema{Schema: v2, Type: sr.TypeAvro})
+	v3 := strings.Replace(v2, `,
+			{"name":"since","type":{"type":"long","logicalType":"timestamp-millis"}}`, "", 1)
+	reg.SeedSchema("typed-value", 3, 5, sr.Schema{Schema: v3, Type: sr.TypeAvro})
+	since := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
+	framed := func(id int, schema string, v map[string]any) *kgo.Record {
+		t.Helper()
+		payload, err := avro.Marshal(avro.MustParse(schema), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h sr.ConfluentHeader
+		b, _ := h.AppendEncode(nil, id, nil)
+		return &kgo.Record{Topic: "typed", Partition: 0, Value: append(b, payload...)}
+	}
+	amount, _ := new(big.Rat).SetString("1234567890123456.7891")
+	small, _ := new(big.Rat).SetString("-12.5")
+	rec1 := framed(3, v1, map[string]any{"id": int64(1), "amount": amount, "small": small,
+		"who": map[string]any{"city": "Oslo", "since": since}, "items": []int64{3, 4, 5}, "attrs": map[string]any{"a": 1.5}})
+	rec2 := framed(4, v2, map[string]any{"id": int64(2), "amount": big.NewRat(1, 10000), "small": nil,
+		"who": map[string]any{"city": "Rome", "zip": "00184", "since": since}, "items": []int64{}, "attrs": map[string]any{}})
+	rec3 := framed(5, v3, map[string]any{"id": int64(3), "amount": big.NewRat(-5, 1), "small": big.NewRat(1, 4),
+		"who": map[string]any{"city": "Pisa", "zip": nil}, "items": []int64{7}, "attrs": map[string]any{"b": 2.0}})
+	// v2 again after v3: the column holds both already
+	rec4 := framed(4, v2, map[string]any{"id": int64(4), "amount": big.NewRat(0, 1), "small": nil,
+		"who": map[string]any{"city": "Bari", "zip": nil, "since": since}, "items": []int64{1, 2}, "attrs": map[string]any{}})
+	runtest.Produce(t, addr, rec1, rec2, rec3, rec4)
+
+	db := filepath.Join(t.TempDir(), "t.duckdb")
+	exportOK(t, "", "-b", addr, "-t", "typed", "--format", "avro", "--schema-registry", reg.URL(), "--duckdb", db, "--table", "o")
+	pq := filepath.Join(t.TempDir(), "o.parquet")
+	exportOK(t, "", "-b", addr, "-t", "typed", "--format", "avro", "--schema-registry", reg.URL(), "--parquet", pq)
+	for _, from := range []string{"o", fmt.Sprintf("read_parquet('%s')", pq)} {
+		if got := queryDB(t, db, `SELECT typeof(amount) || ' | ' || typeof(small) || ' | ' || typeof(who) || ' | ' || typeof(items) || ' | ' || typeof(attrs) FROM `+from+` LIMIT 1`); got !=
+			`DECIMAL(20,4) | DECIMAL(6,2) | STRUCT(city VARCHAR, since TIMESTAMP, zip VARCHAR) | BIGINT[] | MAP(VARCHAR, DOUBLE)` {
+			t.Errorf("%s: types %s", from, got)
+		}
+		got := queryDB(t, db, `SELECT string_agg(id || ' ' || amount::VARCHAR || ' ' || coalesce(small::VARCHAR, 'null') || ' ' || who.city || ' ' ||
+			coalesce(who.zip, 'null') || ' ' || coalesce(strftime(who.since, '%Y-%m-%d %H:%M:%S'), 'null') || ' ' || len(items) || ' ' || coalesce(items[2]::VARCHAR, 'null') || ' ' ||
+			coalesce(attrs['a']::VARCHAR, 'null'), '; ' ORDER BY id) FROM `+from)
+		if want := "1 1234567890123456.7891 -12.50 Oslo null 2020-05-06 07:08:09 3 4 1.5; 2 0.0001 null Rome 00184 2020-05-06 07:08:09 0 null null; " +
+			"3 -5.0000 0.25 Pisa null null 1 null null; 4 0.0000 null Bari null 2020-05-06 07:08:09 2 2 null"; got != want {
+			t.Errorf("%s: rows\n got %s\nwant %s", from, got, want)
+		}
+	}
+	// exact: the decimal sums as a DECIMAL, not as a double
+	if got := queryDB(t, db, `SELECT typeof(sum(amount)) || ' ' || sum(amount)::VARCHAR FROM o`); got != "DECIMAL(38,4) 1234567890123451.7892" {
+		t.Errorf("sum %s", got)
 	}
 }

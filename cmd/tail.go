@@ -255,6 +255,24 @@ func recordDecoder(c *cobra.Command, flagName, kind string, spec format.Config) 
 	return format.WholeJSON(cache, kind)
 }
 
+// recordTypedDecoder is recordDecoder with, for Avro and Protobuf, the
+// function that gives the DuckDB types each record's schema declares
+// (format.DuckTypes), for the exports.
+func recordTypedDecoder(c *cobra.Command, flagName, kind string, spec format.Config) (func([]byte) ([]byte, error), func([]byte) (map[string]string, error), error) {
+	if kind == "" || kind == "json" {
+		return nil, nil, nil
+	}
+	cache, _, err := formatCache(c, flagName, kind, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	dec, err := format.WholeJSON(cache, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dec, format.DuckTypes(cache, kind), nil
+}
+
 // formatCache checks a --format flag's kind and, for the formats read
 // through a schema registry, makes the schema cache (nil for raw and
 // json), and returns the registry's client too; see recordDecoder.

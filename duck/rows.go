@@ -86,7 +86,8 @@ type colBuf struct {
 	null  []bool
 	ints  []int64   // BIGINT, INTEGER, BOOLEAN (0 or 1), TIMESTAMP (epoch ms)
 	flts  []float64 // DOUBLE
-	strs  []string  // VARCHAR, JSON (as text)
+	strs  []string  // VARCHAR, JSON (as text), declared types (as text or JSON)
+	sql   string    // the declared type
 	nulls int       // rows with NULL
 	same  bool      // VARCHAR: every row holds strs[0]; BIGINT, INTEGER, BOOLEAN: ints[0]
 }
@@ -130,6 +131,17 @@ func (cb *colBuf) column(i int) string {
 	if cb.typ == tTimestamp {
 		return "make_timestamp(c" + strconv.Itoa(i) + ")"
 	}
+	if cb.typ == tDeclared {
+		// DuckDB casts the text: a decimal's digits exactly; JSON goes
+		// into STRUCT, LIST and MAP values by json_transform, by field
+		// name, a field the JSON lacks (a record of an older or newer
+		// schema version) NULL, where CAST would fail
+		if strings.HasPrefix(cb.sql, "DECIMAL") {
+			return "CAST(c" + strconv.Itoa(i) + " AS " + cb.sql + ")"
+		}
+		structure, _ := json.Marshal(cb.sql)
+		return "json_transform(c" + strconv.Itoa(i) + ", " + quoteString(string(structure)) + ")"
+	}
 	return "c" + strconv.Itoa(i)
 }
 
@@ -145,7 +157,10 @@ func (b *rowBuf) reset(order []*column) {
 	}
 	for i, c := range order {
 		cb := &b.cols[i]
-		cb.typ = c.typ
+		cb.typ, cb.sql = c.typ, ""
+		if c.typ == tDeclared {
+			cb.sql = c.other
+		}
 		cb.null, cb.ints, cb.flts = cb.null[:0], cb.ints[:0], cb.flts[:0]
 		cb.nulls, cb.same = 0, true
 		clear(cb.strs) // let the strings go
@@ -205,6 +220,12 @@ func (b *rowBuf) add(row []value.Value) error {
 				}
 			}
 			cb.strs = append(cb.strs, s)
+		case tDeclared:
+			s := ""
+			if !null {
+				s = b.keep(text(*v))
+			}
+			cb.strs = append(cb.strs, s)
 		case tJSON:
 			s := ""
 			if !null {
@@ -241,7 +262,7 @@ var typeInfos = func() map[colType]duckdb.TypeInfo {
 	m := map[colType]duckdb.TypeInfo{}
 	for t, dt := range map[colType]duckdb.Type{tBigint: duckdb.TYPE_BIGINT, tDouble: duckdb.TYPE_DOUBLE,
 		tVarchar: duckdb.TYPE_VARCHAR, tBoolean: duckdb.TYPE_BOOLEAN, tTimestamp: duckdb.TYPE_BIGINT, // see column
-		tJSON: duckdb.TYPE_VARCHAR, tInteger: duckdb.TYPE_INTEGER} {
+		tJSON: duckdb.TYPE_VARCHAR, tInteger: duckdb.TYPE_INTEGER, tDeclared: duckdb.TYPE_VARCHAR} {
 		info, err := duckdb.NewTypeInfo(dt)
 		if err != nil {
 			panic(err)

@@ -27,9 +27,13 @@ const (
 	tJSON
 	tInteger
 	tOther
+	// tDeclared is a type the record's schema declares (DECIMAL, STRUCT,
+	// LIST, MAP; see Table.SetDeclared), in column.other: its values go in
+	// as text (JSON for the nested ones) that DuckDB casts.
+	tDeclared
 )
 
-var typeNames = [...]string{"(none)", "BIGINT", "DOUBLE", "VARCHAR", "BOOLEAN", "TIMESTAMP", "JSON", "INTEGER", "(other)"}
+var typeNames = [...]string{"(none)", "BIGINT", "DOUBLE", "VARCHAR", "BOOLEAN", "TIMESTAMP", "JSON", "INTEGER", "(other)", "(declared)"}
 
 func (t colType) String() string { return typeNames[t] }
 

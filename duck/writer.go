@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -78,9 +79,12 @@ var errNoFields = errors.New("the row has no fields and the table no columns yet
 type column struct {
 	name  string
 	typ   colType // in the table as of the open transaction
-	other string  // the SQL type when typ is tOther
+	other string  // the SQL type when typ is tOther or tDeclared
 	fixed colType // a coordinate column's type (tNone: not a coordinate)
 	pos   int     // index in writer.order; -1 when not in the table
+	// declared types (tDeclared) the column's type holds: the ones it was
+	// made or altered for
+	declared map[string]bool
 }
 
 type partKey struct {
@@ -126,6 +130,9 @@ type writer struct {
 	nulls   []*column   // columns of the current row with only a null (no table yet)
 	rowErr  error       // the first value of the current row that cannot fit
 	fieldFn func(string, value.Value)
+
+	declared  map[string]string // the DuckDB types the current record's schema declares, by field
+	redeclare bool              // declared changed: check the columns against it
 
 	dedupe     bool
 	ranges     map[partKey]offRange // offsets committed per partition (a superset)
@@ -359,6 +366,7 @@ var takes = [...]uint8{
 	tJSON:      1<<value.Null | 1<<value.JSON,
 	tInteger:   1 << value.Null,
 	tOther:     1 << value.Null,
+	tDeclared:  1<<value.Null | 1<<value.Int | 1<<value.Float | 1<<value.String | 1<<value.JSON,
 }
 
 // putSlow is put for a value that needs fit: a column not in the table
@@ -379,11 +387,55 @@ func (w *writer) putSlow(c *column, v value.Value) {
 		}
 		return
 	}
+	if t == tDeclared {
+		if sql := w.declared[c.name]; c.typ != tDeclared || !c.declared[sql] {
+			w.noteDeclared(c, sql)
+			return
+		}
+	}
 	if t != c.typ {
 		w.note(c, t)
 		return
 	}
 	w.row[c.pos] = v
+}
+
+// noteDeclared adds the change of column c to the declared type sql.
+func (w *writer) noteDeclared(c *column, sql string) {
+	for i := range w.changes {
+		if ch := &w.changes[i]; ch.c == c {
+			ch.typ, ch.sql = tDeclared, sql
+			return
+		}
+	}
+	w.changes = append(w.changes, change{c: c, typ: tDeclared, sql: sql})
+}
+
+// checkDeclared notes the changes of the columns in the table whose type is
+// not the one the record's schema now declares (a field added to a record:
+// its STRUCT widens).
+func (w *writer) checkDeclared() {
+	for name, sql := range w.declared {
+		c := w.byName[name]
+		if c == nil || c.pos < 0 || c.fixed != tNone || c.typ == tDeclared && c.declared[sql] {
+			continue
+		}
+		if c.typ != tDeclared && c.typ != tOther && c.typ != tJSON && c.typ != tNone {
+			continue // a column of eddy's own types (made before the field had a declared type) stays
+		}
+		w.noteDeclared(c, sql)
+	}
+}
+
+// setDeclared sets the types the following records' schema declares.
+func (w *writer) setDeclared(m map[string]string) {
+	if len(m) == 0 && len(w.declared) == 0 {
+		return
+	}
+	if len(m) == len(w.declared) && (len(m) == 0 || reflect.ValueOf(m).UnsafePointer() == reflect.ValueOf(w.declared).UnsafePointer()) {
+		return
+	}
+	w.declared, w.redeclare = m, true
 }
 
 // note adds a column change the row needs, joined with any other change of
@@ -399,7 +451,7 @@ func (w *writer) note(c *column, t colType) {
 			return
 		}
 	}
-	w.changes = append(w.changes, change{c, t})
+	w.changes = append(w.changes, change{c: c, typ: t})
 }
 
 // add writes one row into the open batch (opening one if needed). A
@@ -431,7 +483,11 @@ func (w *writer) add(ctx context.Context, r *sink.Row, rec *source.Record) error
 		if !w.exists && len(w.changes) == 0 {
 			// only nulls so far: keep them as text so the table has columns
 			for _, c := range w.nulls {
-				w.note(c, tVarchar)
+				if sql, ok := w.declared[c.name]; ok {
+					w.noteDeclared(c, sql)
+				} else {
+					w.note(c, tVarchar)
+				}
 			}
 		}
 		if len(w.changes) == 0 {
@@ -450,6 +506,7 @@ func (w *writer) add(ctx context.Context, r *sink.Row, rec *source.Record) error
 		w.rollback()
 		return err
 	}
+	w.redeclare = false
 	return nil
 }
 
@@ -474,6 +531,9 @@ func (w *writer) build(r *sink.Row, rec *source.Record) (members int, err error)
 	if len(w.coord) > 0 {
 		w.putCoords(rec)
 		members++
+	}
+	if w.redeclare {
+		w.checkDeclared()
 	}
 	return members, nil
 }
@@ -560,6 +620,9 @@ func (w *writer) fit(c *column, p *value.Value) (colType, error) {
 	if c.fixed != tNone {
 		return c.fixed, nil
 	}
+	if _, ok := w.declared[c.name]; ok && takes[tDeclared]&(1<<v.K) != 0 {
+		return tDeclared, nil
+	}
 	switch c.typ {
 	case tBigint:
 		if v.K == value.Int {
@@ -607,6 +670,15 @@ func (w *writer) fit(c *column, p *value.Value) (colType, error) {
 type change struct {
 	c   *column
 	typ colType
+	sql string // the declared type when typ is tDeclared
+}
+
+// sqlType is the change's column type in SQL.
+func (ch change) sqlType() string {
+	if ch.typ == tDeclared {
+		return ch.sql
+	}
+	return ch.typ.String()
 }
 
 // change creates or alters columns inside the open transaction. Rows
@@ -621,15 +693,28 @@ func (w *writer) change(ctx context.Context, changes []change) error {
 		}
 	}
 	var stmts, defs []string
-	for _, ch := range changes {
+	for i := range changes {
+		ch := &changes[i]
 		c := ch.c
 		switch {
 		case c.typ == tNone && w.exists:
-			stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", w.qtable, quoteIdent(c.name), ch.typ))
+			stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", w.qtable, quoteIdent(c.name), ch.sqlType()))
 		case c.typ == tNone:
-			defs = append(defs, quoteIdent(c.name)+" "+ch.typ.String())
+			defs = append(defs, quoteIdent(c.name)+" "+ch.sqlType())
+		case ch.typ == tDeclared && c.typ == tDeclared:
+			// another version of the schema: the column takes the type
+			// that holds both (STRUCT fields by name: a field added or
+			// removed keeps every field; DECIMAL widened)
+			both, err := w.joinDeclared(ctx, c.other, ch.sql)
+			if err != nil {
+				return err
+			}
+			ch.sql = both
+			if both != c.other {
+				stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET DATA TYPE %s", w.qtable, quoteIdent(c.name), both))
+			}
 		default:
-			q := fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET DATA TYPE %s", w.qtable, quoteIdent(c.name), ch.typ)
+			q := fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET DATA TYPE %s", w.qtable, quoteIdent(c.name), ch.sqlType())
 			if using := widenUsing(quoteIdent(c.name), c.typ, ch.typ); using != "" {
 				q += " USING " + using
 			}
@@ -650,9 +735,37 @@ func (w *writer) change(ctx context.Context, changes []change) error {
 			ch.c.pos = len(w.order)
 			w.order = append(w.order, ch.c)
 		}
+		if ch.typ == tDeclared {
+			if ch.c.typ != tDeclared {
+				ch.c.declared = map[string]bool{}
+			}
+			ch.c.other = ch.sql
+			ch.c.declared[ch.sql] = true
+			if w.declared[ch.c.name] != "" {
+				ch.c.declared[w.declared[ch.c.name]] = true
+			}
+		}
 		ch.c.typ = ch.typ
 	}
 	return nil
+}
+
+// joinDeclared asks DuckDB for the type that holds values of both types
+// (the element type of a list of both).
+func (w *writer) joinDeclared(ctx context.Context, a, b string) (string, error) {
+	if a == b {
+		return a, nil
+	}
+	var both string
+	q := fmt.Sprintf("SELECT typeof([CAST(NULL AS %s), CAST(NULL AS %s)])", a, b)
+	err := w.query(ctx, q, 1, func(d []driver.Value) error {
+		both, _ = d[0].(string)
+		return nil
+	})
+	if err != nil || !strings.HasSuffix(both, "[]") {
+		return "", fmt.Errorf("table %q: no type holds both %s and %s: %v", w.table, a, b, err)
+	}
+	return strings.TrimSuffix(both, "[]"), nil
 }
 
 // create makes the table with the coordinate columns, so it exists even
@@ -660,7 +773,7 @@ func (w *writer) change(ctx context.Context, changes []change) error {
 func (w *writer) create(ctx context.Context) error {
 	var changes []change
 	for _, c := range w.coord {
-		changes = append(changes, change{c, c.fixed})
+		changes = append(changes, change{c: c, typ: c.fixed})
 	}
 	return w.change(ctx, changes)
 }
@@ -783,7 +896,7 @@ func (w *writer) addNullColumns(ctx context.Context) error {
 	var changes []change
 	for _, c := range w.cols {
 		if c.typ == tNone {
-			changes = append(changes, change{c, tVarchar})
+			changes = append(changes, change{c: c, typ: tVarchar})
 		}
 	}
 	if !w.exists || len(changes) == 0 {
@@ -800,3 +913,28 @@ func (w *writer) addNullColumns(ctx context.Context) error {
 	_, _, err := w.commit(ctx)
 	return err
 }
+
+// Declarer is a writer that takes the column types a record's schema
+// declares: eddy export --format avro|protobuf calls SetDeclared before
+// each record (see format.DuckTypes).
+type Declarer interface {
+	// SetDeclared sets the DuckDB types (DECIMAL(p,s), STRUCT(…), T[],
+	// MAP(…)) of the following records' fields, by field name; nil or an
+	// empty map: none. A field with a declared type gets a column of that
+	// type, its values (numbers or strings for decimals, JSON for the
+	// nested types) cast by DuckDB; when the declared type of a column
+	// changes (a field added to a record) the column is altered to it.
+	// The same map for every record of a schema makes this cheap.
+	SetDeclared(types map[string]string)
+}
+
+var (
+	_ Declarer = (*Table)(nil)
+	_ Declarer = (*Parquet)(nil)
+)
+
+// SetDeclared implements Declarer.
+func (t *Table) SetDeclared(types map[string]string) { t.w.setDeclared(types) }
+
+// SetDeclared implements Declarer.
+func (p *Parquet) SetDeclared(types map[string]string) { p.w.setDeclared(types) }

@@ -96,6 +96,17 @@ func (a *Avro) prog(id int) (*avroProg, error) {
 }
 
 func compileAvro(c *Cache, id int, s sr.Schema, w *want) (*aop, error) {
+	sch, err := parseAvro(c, id, s)
+	if err != nil {
+		return nil, err
+	}
+	cp := avroCompiler{id: id, generic: map[string]*aop{}}
+	return cp.wanted(sch, w)
+}
+
+// parseAvro parses a registered Avro schema (with its references), which
+// must be a record.
+func parseAvro(c *Cache, id int, s sr.Schema) (avro.Schema, error) {
 	if s.Type != sr.TypeAvro {
 		return nil, recordErr(ErrSchema, id, "a %s schema, not Avro", s.Type)
 	}
@@ -116,8 +127,7 @@ func compileAvro(c *Cache, id int, s sr.Schema, w *want) (*aop, error) {
 	if sch.Type() != avro.Record {
 		return nil, recordErr(ErrSchema, id, "the schema is a %s, not a record", sch.Type())
 	}
-	cp := avroCompiler{id: id, generic: map[string]*aop{}}
-	return cp.wanted(sch, w)
+	return sch, nil
 }
 
 // wrapSchemaErr keeps record and registry errors as they are and makes

@@ -41,6 +41,10 @@ type Copy struct {
 	// error for which Fatal is true (the registry is down) ends the copy.
 	Decode func([]byte) ([]byte, error)
 	Fatal  func(error) bool
+	// Types, when set with Decode, gives the column types the value's
+	// schema declares (format.DuckTypes), handed to Out when it is a
+	// duck.Declarer before the record is written.
+	Types func([]byte) (map[string]string, error)
 
 	Read, Bad, Unmatched, Undecoded int64
 	FirstBad                        error
@@ -84,6 +88,13 @@ func (x *Copy) batch(recs []source.Record) (done bool, err error) {
 		}
 		x.Read++
 		if x.Decode != nil {
+			if x.Types != nil {
+				if d, ok := x.Out.(duck.Declarer); ok {
+					// an error here is the decoder's too, counted below
+					m, _ := x.Types(r.Value)
+					d.SetDeclared(m)
+				}
+			}
 			v, err := x.Decode(r.Value)
 			if err != nil {
 				if x.Fatal != nil && x.Fatal(err) {
