@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/lookup"
@@ -91,5 +92,64 @@ func TestWorkbenchLookup(t *testing.T) {
 				t.Errorf("counters %+v: want in=3 passed=2 filtered=1", st)
 			}
 		})
+	}
+}
+
+// TestPipelinePaneLookupForm: with tables in the spec, a l adds a lookup
+// stage from a form; the joined columns are offered to the next stage's
+// form; a spec without tables is not offered the lookup.
+func TestPipelinePaneLookupForm(t *testing.T) {
+	m := newTestModel(t, 100, 30, false)
+	m.now = func() time.Time { return t0 } // the golden screen shows when the stage was applied
+	fakeAttach(m, "orders")
+	_ = m.gotoPane("pipeline")
+	keys(m, "a", "l")
+	if m.pipe.form != nil {
+		t.Fatal("a l opens a lookup form though the spec has no tables")
+	}
+	keys(m, "esc")
+	p, err := pipeline.Parse("orders.yaml", []byte("source: {file: orders.jsonl}\ntables:\n  products: {file: products.jsonl}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.pipe.p = p
+	keys(m, "a")
+	if v := m.Render(); !strings.Contains(v, "l  lookup") {
+		t.Errorf("the add menu does not offer lookup:\n%s", v)
+	}
+	keys(m, "l")
+	golden(t, "pipeline-add-lookup-100x30", m.Render())
+	f := m.pipe.form
+	if f == nil || f.kind != pipeline.Lookup || f.fields[0].in.String() != "products" || f.fields[3].in.String() != "null" {
+		t.Fatalf("a l: form %+v", f)
+	}
+	keys(m, "tab")
+	typeText(m, "p: id")
+	keys(m, "tab")
+	typeText(m, "name, price")
+	keys(m, "tab")
+	typeText(m, "x")
+	m.pipe.validate()
+	if !strings.Contains(f.err, "on missing: want null, drop or dlq") {
+		t.Errorf("bad on missing: %q", f.err)
+	}
+	keys(m, "backspace")
+	runCmd(m, keys(m, "enter"))
+	if m.pipe.form != nil {
+		t.Fatalf("the form did not apply: %s", m.pipe.form.err)
+	}
+	st := m.pipe.p.Stages
+	if len(st) != 1 || st[0].Lookup == nil || st[0].Lookup.Field != "p" || st[0].Lookup.Column != "id" ||
+		strings.Join(st[0].Lookup.Select, ",") != "name,price" || stageLine(st[0]) != "products on p = id → name, price" {
+		t.Fatalf("stages %+v", st)
+	}
+	keys(m, "a", "f")
+	golden(t, "pipeline-add-after-lookup-100x30", m.Render())
+	if v := m.Render(); !strings.Contains(v, "fields joined by lookups: name, price") {
+		t.Errorf("the filter form does not offer the joined fields:\n%s", v)
+	}
+	keys(m, "esc", "e")
+	if f := m.pipe.form; f == nil || f.kind != pipeline.Lookup || f.fields[1].in.String() != "p: id" || f.fields[2].in.String() != "name, price" {
+		t.Errorf("e on the lookup: form %+v", f)
 	}
 }
