@@ -87,7 +87,7 @@ type Tables struct {
 
 // OpenTables opens the tables p's lookup stages read (none: an empty set)
 // and checks the stages' columns against them; each table's rows and
-// memory are written to o.Stderr. Of o only the standard streams, Kafka
+// memory are written to o.Stderr (Table.Describe). Of o only the standard streams, Kafka
 // and Brokers are used. The caller closes what it gets.
 func OpenTables(ctx context.Context, p *pipeline.Pipeline, o Options) (*Tables, error) {
 	o.defaults()
@@ -106,21 +106,6 @@ func (t *Tables) Map() map[string]*lookup.Table {
 		return nil
 	}
 	return t.m
-}
-
-// Memory describes each open table's rows and memory, one line each, in
-// the order of the spec.
-func (t *Tables) Memory() []string {
-	if t == nil {
-		return nil
-	}
-	var lines []string
-	for _, decl := range t.r.p.Tables {
-		if x := t.m[decl.Name]; x != nil {
-			lines = append(lines, x.Describe())
-		}
-	}
-	return lines
 }
 
 // Close stops keeping the tables current; a nil Tables closes nothing.
