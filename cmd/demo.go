@@ -14,6 +14,7 @@ import (
 	"github.com/eddyhq/eddy/demo"
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/examples"
+	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
@@ -151,8 +152,13 @@ func runDemo(c *cobra.Command, f demoFlags) error {
 	}
 	dead := sink.NewKafkaDead(dlqClient, p.DLQ.Kafka.Topic, p.Name, true)
 	defer dead.Close()
+	tables, err := job.OpenTables(ctx, p, job.Options{Stderr: out}) // as eddy run opens them
+	if err != nil {
+		return err
+	}
+	defer tables.Close()
 	table := &liveTable{w: out}
-	eng, err := engine.New(plan, engine.Options{Sinks: []sink.Sink{table}, Dead: dead})
+	eng, err := engine.New(plan, engine.Options{Sinks: []sink.Sink{table}, Dead: dead, Tables: tables.Map()})
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/internal/diff"
 	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/kcfg"
@@ -115,14 +114,22 @@ func runDiff(c *cobra.Command, oldPath, newPath, input string, max int, asJSON, 
 	}
 	// Registry formats (avro, ...) decode with a schema cache, the
 	// registry found as eddy run finds it.
-	var schemas [2]*format.Cache
+	// Lookup stages read their tables, opened as eddy run opens them.
+	var inputs [2]diff.Inputs
 	flag, env := registryConfig(c)
 	for i, p := range specs {
-		if schemas[i], err = job.SchemaCache(ctx, p, flag, env, srcCfg); err != nil {
+		if inputs[i].Schemas, err = job.SchemaCache(ctx, p, flag, env, srcCfg); err != nil {
 			return jobError(err)
 		}
+		tables, err := job.OpenTables(ctx, p, job.Options{Stderr: c.ErrOrStderr(),
+			Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }, Brokers: readKafkaFlags(c).brokers})
+		if err != nil {
+			return jobError(err)
+		}
+		defer tables.Close()
+		inputs[i].Tables = tables.Map()
 	}
-	res, err := diff.RunSchemas(ctx, plans[0], plans[1], rec, schemas)
+	res, err := diff.RunWith(ctx, plans[0], plans[1], rec, inputs)
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}

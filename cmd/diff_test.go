@@ -39,3 +39,33 @@ func TestDiff(t *testing.T) {
 		t.Errorf("missing spec: %d %s", code, stderr)
 	}
 }
+
+// TestDiffLookup: eddy diff opens the tables of each spec's lookup stages
+// as eddy run does, so the joined fields are compared.
+func TestDiffLookup(t *testing.T) {
+	dir := t.TempDir()
+	runtest.WriteFile(t, dir, "in.jsonl", `{"u":"a","p":1}`+"\n"+`{"u":"b","p":2}`+"\n"+`{"u":"c","p":9}`+"\n")
+	runtest.WriteFile(t, dir, "products.jsonl", `{"id":1,"name":"pen"}`+"\n"+`{"id":2,"name":"ink"}`+"\n")
+	head := "source: {file: in.jsonl}\ntables:\n  products: {file: products.jsonl}\nstages:\n"
+	old := runtest.WriteFile(t, dir, "old.yaml", head+"  - lookup: {table: products, on: {p: id}, select: [name]}\n")
+	new := runtest.WriteFile(t, dir, "new.yaml", head+"  - lookup: {table: products, on: {p: id}, select: [name], on_missing: drop}\n")
+	code, out, stderr := runCLI(t, "", "diff", old, new, "--json")
+	var res struct {
+		Records, Same int
+		Removed       []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Records != 3 || res.Same != 2 ||
+		len(res.Removed) != 1 || res.Removed[0]["u"] != "c" || res.Removed[0]["name"] != nil {
+		t.Fatalf("diff with a lookup: %d %v %+v\n%s\n%s", code, err, res, out, stderr)
+	}
+	if !strings.Contains(stderr, "table products: 2 rows") {
+		t.Errorf("the tables' memory is not reported: %s", stderr)
+	}
+	plain := runtest.WriteFile(t, dir, "plain.yaml", "source: {file: in.jsonl}\n")
+	code, out, stderr = runCLI(t, "", "diff", plain, old, "--json")
+	var added struct{ Added []map[string]any }
+	if err := json.Unmarshal([]byte(out), &added); code != 0 || err != nil || len(added.Added) != 3 ||
+		added.Added[0]["name"] != "pen" || added.Added[1]["name"] != "ink" {
+		t.Errorf("the joined fields: %d %v %+v\n%s", code, err, added, stderr)
+	}
+}

@@ -417,3 +417,34 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("progress\n got %q\nwant %q", b.String(), want)
 	}
 }
+
+// TestDlqReplayThroughLookup: dlq replay --through opens the pipeline's
+// tables as eddy run does: an order whose product was missing from the
+// catalogue is replayed once the catalogue has it, with its joined name.
+func TestDlqReplayThroughLookup(t *testing.T) {
+	clearKafkaEnv(t)
+	addr := runtest.Cluster(t, "orders", "orders.dlq")
+	dir := t.TempDir()
+	products := runtest.WriteFile(t, dir, "products.jsonl", `{"id":1,"name":"pen"}`+"\n")
+	runtest.Produce(t, addr, &kgo.Record{Topic: "orders", Value: []byte(`{"o":1,"p":1}`)}, &kgo.Record{Topic: "orders", Value: []byte(`{"o":2,"p":2}`)})
+	spec := func(name, out string) string {
+		return runtest.WriteFile(t, dir, name, "name: orders\nsource: {kafka: {topic: orders, stop: caught-up}}\n"+
+			"tables:\n  products: {file: "+products+"}\n"+
+			"stages:\n  - lookup: {table: products, on: {p: id}, select: [name], on_missing: dlq}\n"+
+			"dlq: {kafka: {topic: orders.dlq}}\nsinks:\n  - file: "+filepath.Join(dir, out)+"\n")
+	}
+	if code, _, stderr := runCLI(t, "", "-b", addr, "run", spec("run.yaml", "out.jsonl")); code != 0 {
+		t.Fatalf("run: %d %s", code, stderr)
+	}
+	if got := readFile(t, filepath.Join(dir, "out.jsonl")); got != `{"o":1,"p":1,"name":"pen"}`+"\n" {
+		t.Fatalf("run wrote %q", got)
+	}
+	runtest.WriteFile(t, dir, "products.jsonl", `{"id":1,"name":"pen"}`+"\n"+`{"id":2,"name":"ink"}`+"\n")
+	code, _, stderr := runCLI(t, "", "-b", addr, "dlq", "replay", "-t", "orders.dlq", "--through", spec("fixed.yaml", "fixed.jsonl"))
+	if code != 0 || !strings.Contains(stderr, "eddy: table products: 2 rows") {
+		t.Fatalf("replay --through: %d %s", code, stderr)
+	}
+	if got := readFile(t, filepath.Join(dir, "fixed.jsonl")); got != `{"o":2,"p":2,"name":"ink"}`+"\n" {
+		t.Errorf("replay --through wrote %q, want the order with its product's name", got)
+	}
+}

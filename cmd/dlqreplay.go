@@ -137,9 +137,15 @@ func runDlqReplay(c *cobra.Command, f dlqReplayFlags) error {
 		if err != nil {
 			return usageError{err}
 		}
-		out := job.NewOutputs(p, job.Options{Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(),
-			Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }, Brokers: readKafkaFlags(c).brokers})
-		o.Through = &replay.Through{Plan: plan,
+		jo := job.Options{Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(),
+			Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }, Brokers: readKafkaFlags(c).brokers}
+		out := job.NewOutputs(p, jo)
+		tables, err := job.OpenTables(ctx, p, jo)
+		if err != nil {
+			return jobError(err)
+		}
+		defer tables.Close()
+		o.Through = &replay.Through{Plan: plan, Tables: tables.Map(),
 			OpenSink: func(t pipeline.Target) (sink.Sink, error) { s, err := out.Sink(ctx, t); return s, jobError(err) },
 			OpenDead: func(*pipeline.Target) (sink.DeadLetters, error) { d, err := out.Dead(ctx); return d, jobError(err) },
 		}

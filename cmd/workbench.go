@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"slices"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/job"
+	"github.com/eddyhq/eddy/kcfg"
+	"github.com/eddyhq/eddy/lookup"
+	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/replay"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/tui"
@@ -58,6 +62,20 @@ func workbench(ctx context.Context, c *cobra.Command, opts tui.Options, logFile 
 		defer lf.Close()
 		lg := log.New(lf, "", log.LstdFlags|log.Lmicroseconds)
 		opts.Logf = lg.Printf
+	}
+	// lookup stages read their tables as eddy run opens them; what
+	// each holds goes to the log
+	var tableLog io.Writer
+	if opts.Logf != nil {
+		tableLog = logfWriter(opts.Logf)
+	}
+	opts.Tables = func(ctx context.Context, p *pipeline.Pipeline) (map[string]*lookup.Table, func() error, error) {
+		t, err := job.OpenTables(ctx, p, job.Options{Stderr: tableLog,
+			Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }, Brokers: readKafkaFlags(c).brokers})
+		if err != nil {
+			return nil, nil, err
+		}
+		return t.Map(), t.Close, nil
 	}
 	if addr, _ := c.Flags().GetString("metrics"); addr != "" {
 		// the running pipeline's counters, as eddy run --metrics serves them
@@ -162,4 +180,12 @@ func groupLister(adm *kadm.Client) func(context.Context) ([]tui.GroupLag, error)
 		}
 		return out, nil
 	}
+}
+
+// logfWriter writes each line it is given to a log function.
+type logfWriter func(format string, args ...any)
+
+func (f logfWriter) Write(b []byte) (int, error) {
+	f("%s", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddyhq/eddy/kcfg"
 	"github.com/eddyhq/eddy/lookup"
+	"github.com/eddyhq/eddy/pipeline"
 )
 
 // openTables opens the reference tables the lookup stages read (a table
@@ -73,4 +74,44 @@ func (c *tableCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(t.Bytes()), name)
 		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(t.Limit()), name)
 	}
+}
+
+// Tables are the reference tables of a pipeline's lookup stages, opened
+// as eddy run opens them, for a caller that drives the plan itself (eddy
+// diff, dlq replay --through, the workbench, the demo): it passes Map to
+// engine.Options.Tables and closes them after the run.
+type Tables struct {
+	r *runner
+	m map[string]*lookup.Table
+}
+
+// OpenTables opens the tables p's lookup stages read (none: an empty set)
+// and checks the stages' columns against them; each table's rows and
+// memory are written to o.Stderr (Table.Describe). Of o only the standard streams, Kafka
+// and Brokers are used. The caller closes what it gets.
+func OpenTables(ctx context.Context, p *pipeline.Pipeline, o Options) (*Tables, error) {
+	o.defaults()
+	r := &runner{p: p, o: o}
+	m, err := r.openTables(ctx)
+	if err != nil {
+		r.closeAll()
+		return nil, err
+	}
+	return &Tables{r: r, m: m}, nil
+}
+
+// Map is the open tables by name, for engine.Options.Tables (nil: none).
+func (t *Tables) Map() map[string]*lookup.Table {
+	if t == nil {
+		return nil
+	}
+	return t.m
+}
+
+// Close stops keeping the tables current; a nil Tables closes nothing.
+func (t *Tables) Close() error {
+	if t == nil {
+		return nil
+	}
+	return t.r.closeAll()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/internal/pace"
+	"github.com/eddyhq/eddy/lookup"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
@@ -62,6 +63,9 @@ type Through struct {
 	// itself, inside its transactions. Neither is called on a dry run.
 	OpenSink func(t pipeline.Target) (sink.Sink, error)
 	OpenDead func(t *pipeline.Target) (sink.DeadLetters, error)
+	// Tables are the open reference tables of the lookup stages
+	// (job.OpenTables; the caller closes them); nil for none.
+	Tables map[string]*lookup.Table
 }
 
 // Options configures Run.
@@ -437,7 +441,7 @@ func (r *run) openDry() error {
 		return nil
 	}
 	r.tap = &deadTap{}
-	eng, err := engine.New(r.o.Through.Plan, engine.Options{Dead: r.tap})
+	eng, err := engine.New(r.o.Through.Plan, engine.Options{Dead: r.tap, Tables: r.o.Through.Tables})
 	r.eng = eng
 	return err
 }
@@ -644,7 +648,7 @@ func (r *run) openThrough(cl *kgo.Client) (closeAll func() error, err error) {
 		}
 	}
 	closers = append(closers, r.tap.Close)
-	r.eng, err = engine.New(th.Plan, engine.Options{Sinks: sinks, Dead: r.tap})
+	r.eng, err = engine.New(th.Plan, engine.Options{Sinks: sinks, Dead: r.tap, Tables: th.Tables})
 	return closeAll, err
 }
 

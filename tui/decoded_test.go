@@ -34,7 +34,7 @@ func TestDecodedFeed(t *testing.T) {
 	if run.Pipeline.Format != "json" || plan.Pipeline.Format != "raw" {
 		t.Fatalf("formats: run %s, spec %s", run.Pipeline.Format, plan.Pipeline.Format)
 	}
-	f := startFeed(context.Background(), 1, src, 1, run, t.Logf)
+	f := startFeed(context.Background(), 1, src, 1, run, nil, t.Logf)
 	var recs, rows []string
 	var last FeedMsg
 	for m := range f.ch {

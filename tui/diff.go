@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -39,19 +40,37 @@ func (m *Model) diffTail(path string) (tea.Cmd, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("no records in the tail to compare over")
 	}
-	in, cur, ctx := diff.FromRecords(recs), m.plan, m.ctx
+	in, cur, ctx, open := diff.FromRecords(recs), m.plan, m.ctx, m.opts.Tables
 	return func() tea.Msg {
 		msg := DiffMsg{Path: path, Records: len(recs)}
 		p, err := pipeline.Load(path)
 		if err == nil {
 			var old *pipeline.Plan
 			if old, err = pipeline.Compile(p); err == nil {
-				msg.Res, err = diff.Run(ctx, old, cur, in)
+				msg.Res, err = diffWith(ctx, old, cur, in, open)
 			}
 		}
 		msg.Err = err
 		return msg
 	}, nil
+}
+
+// diffWith runs diff.RunWith with the tables of each side's lookups,
+// opened by open (nil: none) and closed after.
+func diffWith(ctx context.Context, old, cur *pipeline.Plan, in *diff.Recording, open TablesFunc) (*diff.Result, error) {
+	var inputs [2]diff.Inputs
+	for i, p := range []*pipeline.Plan{old, cur} {
+		if open == nil || len(p.Pipeline.Tables) == 0 {
+			continue
+		}
+		tables, closeTables, err := open(ctx, p.Pipeline)
+		if err != nil {
+			return nil, err
+		}
+		defer closeTables()
+		inputs[i].Tables = tables
+	}
+	return diff.RunWith(ctx, old, cur, in, inputs)
 }
 
 // showDiff opens the box with what the edit changes.

@@ -14,6 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/lookup"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/replay"
 	"github.com/eddyhq/eddy/sink"
@@ -267,9 +268,10 @@ func (f *feed) swap(gen int, plan *pipeline.Plan) {
 }
 
 // startFeed reads src (closing it at the end) and runs plan (nil: tail only)
-// over it as generation gen; [feed.swap] replaces the plan. The feed's
-// channel is closed after the last message.
-func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pipeline.Plan, logf func(string, ...any)) *feed {
+// over it as generation gen; [feed.swap] replaces the plan. A plan's
+// lookup stages read the tables that tables opens. The feed's channel is
+// closed after the last message.
+func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pipeline.Plan, tables TablesFunc, logf func(string, ...any)) *feed {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &feed{id: id, cancel: cancel, ch: make(chan FeedMsg), swaps: make(chan swapReq, 1)}
 	h := &hub{}
@@ -296,7 +298,7 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 			}
 			finish(err)
 		}()
-		err = run(ctx, src, h, f.swaps)
+		err = run(ctx, src, h, f.swaps, tables)
 	}()
 	go func() {
 		defer close(f.ch)
@@ -342,20 +344,33 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 // run is the feed's engine goroutine: it owns the engine. A prefetching
 // goroutine owns the source (as in engine.Run), so a swap is taken between
 // batches even while the source waits for records.
-func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) error {
+func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, openTables TablesFunc) error {
 	pf := source.Prefetch(ctx, src, 2)
+	var eng *engine.Engine
+	closeTables := func() error { return nil } // the running engine's tables
 	defer func() {
 		pf.Stop()
 		_ = src.Close()
+		_ = closeTables()
 	}()
-	var eng *engine.Engine
 	install := func(r swapReq) {
 		var next *engine.Engine
+		nextClose := func() error { return nil }
 		if r.plan != nil {
+			var tables map[string]*lookup.Table
+			if len(r.plan.Pipeline.Tables) > 0 && openTables != nil {
+				t, c, err := openTables(ctx, r.plan.Pipeline)
+				if err != nil {
+					h.fail(fmt.Errorf("apply pipeline: %w", err))
+					return
+				}
+				tables, nextClose = t, c
+			}
 			var err error
 			gs := genSink{h, r.gen}
-			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{gs}, Dead: gs, Warn: gs.warn})
+			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{gs}, Dead: gs, Warn: gs.warn, Tables: tables})
 			if err != nil {
+				_ = nextClose()
 				h.fail(fmt.Errorf("apply pipeline: %w", err))
 				return
 			}
@@ -363,7 +378,8 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq) e
 				next.Expect(p.Partitions(), time.Now())
 			}
 		}
-		eng = next
+		_ = closeTables()
+		eng, closeTables = next, nextClose
 		h.install(r.gen, eng)
 	}
 	for {

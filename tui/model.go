@@ -13,6 +13,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/lookup"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/startpos"
@@ -66,7 +67,16 @@ type Options struct {
 	// (subject versions, type, text); nil shows the ids alone. It runs
 	// on the feed's goroutine, once per id.
 	Schema func(ctx context.Context, id int) (SchemaInfo, error)
+	// Tables opens the reference tables of a pipeline's lookup stages as
+	// eddy run does (job.OpenTables), each time a pipeline declaring
+	// tables is applied; close is called when it is replaced or the feed
+	// ends. It runs on the feed's goroutine. Nil: such a pipeline fails
+	// with "table X is not open".
+	Tables TablesFunc
 }
+
+// TablesFunc opens the tables p's lookup stages read.
+type TablesFunc func(ctx context.Context, p *pipeline.Pipeline) (tables map[string]*lookup.Table, close func() error, err error)
 
 // pane is what the root needs of a sub-model.
 type pane interface {
@@ -390,7 +400,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	}
 	m.results.reset(schemaOf(m.pipe.p.Name, m.plan))
 	m.dead.reset()
-	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.runnable(m.plan), m.opts.Logf)
+	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.runnable(m.plan), m.opts.Tables, m.opts.Logf)
 	if m.topics != nil {
 		m.topics.attached = name
 		if m.panes[m.active] == m.topics {

@@ -107,7 +107,7 @@ const (
 )
 
 // newForm builds the form for kind, filled from st when editing.
-func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guessTime string) *stageForm {
+func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guessTime string, tables []pipeline.Table) *stageForm {
 	f := &stageForm{kind: kind}
 	add := func(label, hint, val string) {
 		f.fields = append(f.fields, formField{label: label, hint: hint, in: newInput(val)})
@@ -135,6 +135,23 @@ func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guess
 			}
 		}
 		add("columns", "name: expression; ... e.g. user: user_id; total: amount * qty", strings.Join(parts, "; "))
+	case pipeline.Lookup:
+		var names []string
+		for _, d := range tables {
+			names = append(names, d.Name)
+		}
+		table, on, sel, missing := "", "", "", pipeline.MissingNull
+		if len(names) == 1 {
+			table = names[0]
+		}
+		if st != nil && st.Lookup != nil {
+			l := st.Lookup
+			table, on, sel, missing = l.Table, l.Field+": "+l.Column, strings.Join(l.Select, ", "), l.OnMissing
+		}
+		add("table", "one of the spec's tables: "+strings.Join(names, ", "), table)
+		add("on", "record_field: key_column, e.g. product_id: id", on)
+		add("select", "the table's columns to add, comma-separated", sel)
+		add("on missing", "null | drop | dlq: a record whose key the table lacks", missing)
 	case pipeline.Window:
 		typ, size, slide, gap, keys, aggs := "tumbling", "10s", "", "", "", "n: count()"
 		if st != nil && st.Window != nil {
@@ -277,6 +294,27 @@ func (f *stageForm) build(t pipeline.Time) (pipeline.Stage, pipeline.Time, error
 		for _, p := range ps {
 			st.Project = append(st.Project, pipeline.Column{Name: p[0], Expr: pipeline.Expr{Src: p[1]}})
 		}
+	case pipeline.Lookup:
+		l := &pipeline.LookupStage{Table: val(0), Select: splitTop(val(2), ','), OnMissing: val(3)}
+		if l.Table == "" {
+			return st, t, errors.New("table: name one of the spec's tables")
+		}
+		on, err := pairs(val(1), ',', "record_field: key_column")
+		if err != nil || len(on) != 1 {
+			return st, t, errors.New("on: want one record_field: key_column, e.g. product_id: id")
+		}
+		l.Field, l.Column = on[0][0], on[0][1]
+		if len(l.Select) == 0 {
+			return st, t, errors.New("select: name at least one column of the table")
+		}
+		switch l.OnMissing {
+		case "":
+			l.OnMissing = pipeline.MissingNull
+		case pipeline.MissingNull, pipeline.MissingDrop, pipeline.MissingDLQ:
+		default:
+			return st, t, fmt.Errorf("on missing: want null, drop or dlq, not %q", l.OnMissing)
+		}
+		st.Lookup = l
 	case pipeline.Window:
 		w := &pipeline.WindowStage{}
 		dur := func(i int) (int64, error) {
@@ -400,6 +438,9 @@ func (p *pipelinePane) Keys() []key.Binding {
 	k := p.c.Keys
 	switch {
 	case p.choosing:
+		if len(p.p.Tables) > 0 {
+			return []key.Binding{key.NewBinding(key.WithHelp("f/c/p/w/l", "filter/coerce/project/window/lookup")), key.NewBinding(key.WithHelp("esc", "cancel"))}
+		}
 		return []key.Binding{key.NewBinding(key.WithHelp("f/c/p/w", "filter/coerce/project/window")), key.NewBinding(key.WithHelp("esc", "cancel"))}
 	case p.form != nil:
 		return []key.Binding{key.NewBinding(key.WithHelp("tab/↑↓", "field")), key.NewBinding(key.WithHelp("enter", "apply")), key.NewBinding(key.WithHelp("esc", "cancel"))}
@@ -450,6 +491,13 @@ func stageLine(st pipeline.Stage) string {
 			as = append(as, a.Name+": "+a.Src)
 		}
 		return s + " → " + strings.Join(as, ", ")
+	case pipeline.Lookup:
+		l := st.Lookup
+		s := fmt.Sprintf("%s on %s = %s → %s", l.Table, l.Field, l.Column, strings.Join(l.Select, ", "))
+		if l.OnMissing != "" && l.OnMissing != pipeline.MissingNull {
+			s += " (missing: " + l.OnMissing + ")"
+		}
+		return s
 	}
 	return ""
 }
@@ -574,7 +622,7 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, k.Edit), key.Matches(km, k.Enter):
 		if p.sel < n {
 			st := p.p.Stages[p.sel]
-			p.form = newForm(st.Kind, &st, p.p.Time, "")
+			p.form = newForm(st.Kind, &st, p.p.Time, "", p.p.Tables)
 			p.form.index = p.sel
 			p.validate()
 		}
@@ -635,6 +683,9 @@ func (p *pipelinePane) defaultPath() string {
 
 func (p *pipelinePane) choose(km tea.KeyPressMsg) tea.Cmd {
 	kinds := map[string]pipeline.StageKind{"f": pipeline.Filter, "c": pipeline.Coerce, "p": pipeline.Project, "w": pipeline.Window}
+	if len(p.p.Tables) > 0 {
+		kinds["l"] = pipeline.Lookup // only a spec's tables can be looked up
+	}
 	if km.String() == "esc" {
 		p.choosing = false
 		return nil
@@ -659,7 +710,7 @@ func (p *pipelinePane) choose(km tea.KeyPressMsg) tea.Cmd {
 	if n == 0 {
 		at = 0
 	}
-	p.form = newForm(kind, nil, p.p.Time, p.guessTime())
+	p.form = newForm(kind, nil, p.p.Time, p.guessTime(), p.p.Tables)
 	p.form.index, p.form.isNew = at, true
 	p.validate()
 	return nil
@@ -829,6 +880,9 @@ func (p *pipelinePane) View() string {
 			"  c  coerce   convert fields to int, float, string, bool or timestamp",
 			"  p  project  compute the output fields",
 			"  w  window   aggregate in tumbling, hopping or session windows")
+		if len(p.p.Tables) > 0 {
+			lines = append(lines, "  l  lookup   add the columns of a row of a table (the spec's tables:)")
+		}
 		if p.hasWindow() {
 			lines = append(lines, s.Dim.Render("  (new stages go before the window stage)"))
 		}
@@ -881,6 +935,22 @@ func (p *pipelinePane) View() string {
 	return block(lines, p.w, p.h)
 }
 
+// joinedBefore lists the columns the lookup stages before stage i add to
+// the records, for the forms of the stages after them.
+func (p *pipelinePane) joinedBefore(i int) []string {
+	var out []string
+	for _, st := range p.p.Stages[:min(i, len(p.p.Stages))] {
+		if st.Kind == pipeline.Lookup && st.Lookup != nil {
+			for _, c := range st.Lookup.Select {
+				if !slices.Contains(out, c) {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // formView draws the open form: every field, the focused one with a
 // cursor, and the validation result in place.
 func (p *pipelinePane) formView() []string {
@@ -895,6 +965,9 @@ func (p *pipelinePane) formView() []string {
 		if names := p.fields(); len(names) > 0 {
 			lines = append(lines, wrapStyled(s.Dim, "fields of the attached records: "+strings.Join(names, ", "), p.w)...)
 		}
+	}
+	if joined := p.joinedBefore(f.index); len(joined) > 0 {
+		lines = append(lines, wrapStyled(s.Dim, "fields joined by lookups: "+strings.Join(joined, ", "), p.w)...)
 	}
 	width := 0
 	for _, fl := range f.fields {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/format"
+	"github.com/eddyhq/eddy/lookup"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/value"
@@ -73,18 +74,27 @@ func (r *Result) Differs() bool {
 
 // Run runs old and new over the recorded input and compares their rows.
 func Run(ctx context.Context, old, new *pipeline.Plan, in *Recording) (*Result, error) {
-	return RunSchemas(ctx, old, new, in, [2]*format.Cache{})
+	return RunWith(ctx, old, new, in, [2]Inputs{})
 }
 
-// RunSchemas is Run for pipelines of registry formats (avro, protobuf,
-// json-schema): schemas are the schema caches of old and new (nil for
-// json).
-func RunSchemas(ctx context.Context, old, new *pipeline.Plan, in *Recording, schemas [2]*format.Cache) (*Result, error) {
-	a, err := collect(ctx, old, in, schemas[0])
+// Inputs are what a pipeline reads besides its records: the zero value
+// is none.
+type Inputs struct {
+	// Schemas is the schema cache of a registry format (avro, protobuf,
+	// json-schema); nil for json.
+	Schemas *format.Cache
+	// Tables are the open reference tables of the lookup stages
+	// (job.OpenTables); nil for none.
+	Tables map[string]*lookup.Table
+}
+
+// RunWith is Run with the inputs of old and new.
+func RunWith(ctx context.Context, old, new *pipeline.Plan, in *Recording, inputs [2]Inputs) (*Result, error) {
+	a, err := collect(ctx, old, in, inputs[0])
 	if err != nil {
 		return nil, fmt.Errorf("old pipeline: %w", err)
 	}
-	b, err := collect(ctx, new, in, schemas[1])
+	b, err := collect(ctx, new, in, inputs[1])
 	if err != nil {
 		return nil, fmt.Errorf("new pipeline: %w", err)
 	}
@@ -132,10 +142,10 @@ func (c collector) Write(r *sink.Row) error {
 
 func (collector) Close() error { return nil }
 
-func collect(ctx context.Context, p *pipeline.Plan, in *Recording, schemas *format.Cache) (*run, error) {
+func collect(ctx context.Context, p *pipeline.Plan, in *Recording, x Inputs) (*run, error) {
 	src := in.Source()
 	r := &run{}
-	e, err := engine.New(p, engine.Options{Sinks: []sink.Sink{collector{&r.rows}}, Schemas: schemas})
+	e, err := engine.New(p, engine.Options{Sinks: []sink.Sink{collector{&r.rows}}, Schemas: x.Schemas, Tables: x.Tables})
 	if err != nil {
 		return nil, err
 	}
