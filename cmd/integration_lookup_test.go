@@ -104,11 +104,12 @@ dlq: {file: dead.jsonl}
 			_ = proc.Wait()
 		}
 	}()
-	if !itWaitUntil(60*time.Second, func() bool { return strings.Contains(errb.String(), "reading "+bids) }) {
-		t.Fatalf("the live run did not start:\n%s", errb.String())
-	}
-	if !strings.Contains(errb.String(), "table users: 2 rows") {
-		t.Fatalf("the live run did not load its table before reading:\n%s", errb.String())
+	// the source is connected ("reading …") before the tables load, and
+	// the run reads its first record only after both
+	if !itWaitUntil(60*time.Second, func() bool {
+		return strings.Contains(errb.String(), "reading "+bids) && strings.Contains(errb.String(), "table users: 2 rows")
+	}) {
+		t.Fatalf("the live run did not connect and load its table:\n%s", errb.String())
 	}
 	produce(user("9", `{"tier":"new"}`), user("2", ""))
 	// bids produced after the users for 5 s: within moments eddy has the
