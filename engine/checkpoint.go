@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -68,6 +69,9 @@ func (e *Engine) Checkpoint() Checkpoint {
 	if e.op != nil {
 		e.snap = e.op.AppendSnapshot(e.snap[:0])
 		ck.Window = e.snap
+	} else if e.pool != nil && e.pool.window {
+		e.snap = e.pool.appendSnapshot(e.snap[:0])
+		ck.Window = e.snap
 	}
 	return ck
 }
@@ -82,8 +86,15 @@ func (e *Engine) Restore(ck Checkpoint) error {
 	if e.opts.TrackOffsets {
 		return errors.New("engine: Restore with TrackOffsets (a consumer group) is not supported")
 	}
-	if (e.op != nil) != (ck.Window != nil) {
+	if (e.op != nil || e.pool != nil && e.pool.window) != (ck.Window != nil) {
 		return fmt.Errorf("%w: the checkpoint's window state does not match the pipeline", windows.ErrCorrupt)
+	}
+	if e.pool != nil && ck.Window != nil {
+		if err := e.pool.restore(ck.Window); err != nil {
+			return err
+		}
+	} else if e.op != nil && bytes.HasPrefix(ck.Window, snapshotMagic) {
+		return fmt.Errorf("%w: the checkpoint was taken by several workers; run it with as many (--workers, or --reset-state)", errWorkers)
 	}
 	if e.op != nil {
 		if err := e.op.Restore(ck.Window); err != nil {

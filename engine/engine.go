@@ -70,6 +70,14 @@ type Options struct {
 	// none of the first records has (see unseenCheck), once per run, on
 	// the goroutine that processes records.
 	Warn func(msg string)
+	// Workers is how many cores run the pipeline (eddy run --workers);
+	// 0 or 1 is one. Several give the same output as one (see pool.go):
+	// a pipeline that cannot runs on one, with a notice through Warn.
+	Workers int
+	// WorkerStores, with Workers > 1, are the workers' window stores, one
+	// each (WindowStore is then unused); nil keeps every window in memory.
+	// The engine owns them from New on.
+	WorkerStores []windows.Store
 }
 
 // Engine runs one compiled pipeline. See the package doc for ownership.
@@ -116,6 +124,8 @@ type Engine struct {
 	stageBase Stats // totals the counts by stage start from (restoreStages)
 	sinkRows  []int64
 
+	pool *pool // Options.Workers > 1: the parallel workers (pool.go)
+
 	mu           sync.Mutex
 	pub          Stats
 	pubStages    []StageCount
@@ -128,6 +138,24 @@ type Engine struct {
 func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
+	}
+	if opts.Workers > 1 {
+		why := parallelRefusal(plan, opts)
+		if why == "" {
+			return newPool(plan, opts)
+		}
+		if opts.Warn != nil {
+			opts.Warn(fmt.Sprintf("--workers %d: running on one worker: %s", opts.Workers, why))
+		}
+		opts.Workers = 1
+		if opts.WorkerStores != nil {
+			for _, s := range opts.WorkerStores[1:] {
+				if err := s.Close(); err != nil {
+					return nil, err
+				}
+			}
+			opts.WindowStore, opts.WorkerStores = opts.WorkerStores[0], nil
+		}
 	}
 	p := plan.Pipeline
 	e := &Engine{
@@ -216,6 +244,9 @@ func (e *Engine) Stats() Stats {
 // Watermark returns the current watermark (windows.NoWatermark before any
 // event time, windows.EndOfInput after Finish).
 func (e *Engine) Watermark() int64 {
+	if e.pool != nil {
+		return e.pool.watermark()
+	}
 	if e.op != nil {
 		return e.op.Watermark()
 	}
@@ -224,6 +255,9 @@ func (e *Engine) Watermark() int64 {
 
 // OpenWindows returns the number of open (window, key) states.
 func (e *Engine) OpenWindows() int {
+	if e.pool != nil {
+		return e.pool.open()
+	}
 	if e.op == nil {
 		return 0
 	}
@@ -249,6 +283,13 @@ func (e *Engine) Process(recs []source.Record) error {
 	}
 	e.checkIdle(now)
 	e.checkTables()
+	if e.pool != nil {
+		if e.err == nil {
+			e.pool.process(recs, now)
+		}
+		e.publish()
+		return e.err
+	}
 	for i := range recs {
 		r := &recs[i]
 		ps := e.partition(r, now)
@@ -276,6 +317,10 @@ func (e *Engine) Process(recs []source.Record) error {
 // window fires. Sinks are not closed.
 func (e *Engine) Finish() error {
 	e.warnUnseen()
+	if e.pool != nil {
+		e.pool.ws[0].sub.warnUnseen()
+		e.pool.flush()
+	}
 	if e.op != nil {
 		e.op.Flush()
 		e.checkStore()
@@ -294,6 +339,15 @@ func (e *Engine) checkStore() {
 
 // WindowErr returns the window store's first failure (nil in memory).
 func (e *Engine) WindowErr() error {
+	if e.pool != nil {
+		var errs []error
+		for _, w := range e.pool.ws {
+			if w.win != nil {
+				errs = append(errs, w.win.op.Err())
+			}
+		}
+		return errors.Join(errs...)
+	}
 	if e.op == nil {
 		return nil
 	}
@@ -302,6 +356,9 @@ func (e *Engine) WindowErr() error {
 
 // Close releases the window store, if any. Sinks are not closed.
 func (e *Engine) Close() error {
+	if e.pool != nil {
+		return e.pool.close()
+	}
 	if e.op == nil {
 		return nil
 	}

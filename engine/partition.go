@@ -96,6 +96,9 @@ func (e *Engine) Done(parts []source.Partition) {
 	if changed && e.op != nil {
 		e.op.Advance(e.globalWatermark())
 	}
+	if changed && e.pool != nil {
+		e.pool.settle()
+	}
 }
 
 // checkIdle marks partitions without records for the idle timeout; they

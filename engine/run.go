@@ -86,6 +86,9 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 	if e.op != nil {
 		defer context.AfterFunc(ctx, e.op.Interrupt)()
 	}
+	if e.pool != nil {
+		defer context.AfterFunc(ctx, e.pool.interrupt)()
+	}
 	if p, ok := src.(source.Partitioned); ok {
 		e.Expect(p.Partitions(), e.opts.Clock())
 	}

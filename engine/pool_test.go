@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/state/pebblestore"
+	"github.com/eddyhq/eddy/windows"
+)
+
+// poolBids is nexmark bids with malformed records and event times up to
+// 4 s out of order (late for the pipelines below, whose watermark trails
+// by 1 s).
+func poolBids(t testing.TB, n int) []byte {
+	var b bytes.Buffer
+	if err := fixtures.Generate(&b, "nexmark", fixtures.Options{Count: n, Seed: 7, Only: "bids", BadRatio: 0.02, Disorder: 4 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// poolSpecs are the shapes the workers must run as one does: windows of
+// each type (with and without allowed lateness, several keys, no key),
+// filters, projects and the raw record streamed.
+var poolSpecs = map[string]string{
+	"tumbling": `  - filter: price > 1000
+  - window:
+      tumbling: 2s
+      key: [auction]
+      aggregate: {n: count(), max_price: max(price), total: sum(price)}`,
+	"tumbling-lateness": `  - window:
+      tumbling: 2s
+      key: [auction, bidder]
+      aggregate: {n: count(), first: first(price), p50: "quantile(price, 0.5)"}`,
+	"hopping": `  - window:
+      hopping: {size: 2s, slide: 500ms}
+      key: [bidder]
+      aggregate: {n: count(), avg_price: avg(price), mn: min(price)}`,
+	"session": `  - window:
+      session: {gap: 500ms}
+      key: [bidder]
+      aggregate: {n: count(), max_price: max(price), last: last(auction)}`,
+	"global": `  - window:
+      tumbling: 1s
+      aggregate: {n: count(), d: count_distinct(bidder)}`,
+	"filter-project": `  - filter: price > 50000 && bidder % 3 != 1
+  - project: {auction: auction, bidder: bidder, price: price, cents: price * 100}`,
+	"raw": `  - filter: auction % 2 == 0`,
+	"divide": `  - project: {auction: auction, q: 1000000 / (price % 7)}`,
+}
+
+type poolRun struct {
+	rows  []string
+	dead  []string
+	stats Stats
+}
+
+type deadBytes struct{ lines []string }
+
+func (d *deadBytes) WriteDead(x *sink.DeadLetter) error {
+	d.lines = append(d.lines, string(sink.AppendDeadLetter(nil, x)))
+	return nil
+}
+func (d *deadBytes) Close() error { return nil }
+
+func poolPlan(t testing.TB, name, stages string) *pipeline.Plan {
+	t.Helper()
+	lateness := "0s"
+	if strings.HasSuffix(name, "-lateness") || name == "session" {
+		lateness = "1500ms"
+	}
+	spec := fmt.Sprintf("name: %s\ntime: {field: dateTime, max_out_of_order: 1s, allowed_lateness: %s}\nstages:\n%s\n", name, lateness, stages)
+	p, err := pipeline.Parse("pool.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// runWorkers runs data through plan with workers and checks the
+// accounting after every batch.
+func runWorkers(t testing.TB, plan *pipeline.Plan, data []byte, workers int, stores []windows.Store) poolRun {
+	t.Helper()
+	out, dead := &collect{}, &deadBytes{}
+	o := Options{Sinks: []sink.Sink{out}, Dead: dead, Workers: workers, WorkerStores: stores}
+	if workers == 1 && stores != nil {
+		o.WindowStore, o.WorkerStores = stores[0], nil
+	}
+	e, err := New(plan, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	src := &checkedSource{Source: source.NewReader("bids.jsonl", bytes.NewReader(data)), t: t, e: e}
+	if err := Run(context.Background(), src, e); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	if st.In != st.Passed+st.Filtered+st.Dead+st.Late {
+		t.Errorf("workers %d: accounting broken: %s", workers, st)
+	}
+	return poolRun{rows: out.rows, dead: dead.lines, stats: st}
+}
+
+// checkedSource checks the engine's published counters add up each time
+// the engine asks for a batch.
+type checkedSource struct {
+	source.Source
+	t testing.TB
+	e *Engine
+}
+
+func (c *checkedSource) Next(ctx context.Context) (*source.Batch, error) {
+	if st := c.e.Stats(); st.In != st.Passed+st.Filtered+st.Dead+st.Late {
+		c.t.Errorf("accounting broken between batches: %s", st)
+	}
+	return c.Source.Next(ctx)
+}
+
+func samePoolRun(t *testing.T, what string, want, got poolRun) {
+	t.Helper()
+	if got.stats != want.stats {
+		t.Errorf("%s: stats %s, one worker %s", what, got.stats, want.stats)
+	}
+	if len(want.rows) == 0 {
+		t.Errorf("%s: no rows: the case tests nothing", what)
+	}
+	for _, c := range []struct {
+		kind      string
+		want, got []string
+	}{{"row", want.rows, got.rows}, {"dead letter", want.dead, got.dead}} {
+		for i := range max(len(c.want), len(c.got)) {
+			if i >= len(c.want) || i >= len(c.got) || c.want[i] != c.got[i] {
+				w, g := "(none)", "(none)"
+				if i < len(c.want) {
+					w = c.want[i]
+				}
+				if i < len(c.got) {
+					g = c.got[i]
+				}
+				t.Errorf("%s: %s %d of %d (one worker: %d):\n got %s\nwant %s", what, c.kind, i, len(c.got), len(c.want), g, w)
+				break
+			}
+		}
+	}
+}
+
+// TestWorkersSameOutput: 2 and 3 workers write the same rows in the same
+// order, the same dead letters and the same counters as one, for every
+// shape, over bids with bad and late records.
+func TestWorkersSameOutput(t *testing.T) {
+	data := poolBids(t, 30000)
+	for name, stages := range poolSpecs {
+		t.Run(name, func(t *testing.T) {
+			plan := poolPlan(t, name, stages)
+			one := runWorkers(t, plan, data, 1, nil)
+			if one.stats.Dead == 0 || (plan.Window != nil && one.stats.Late == 0) {
+				t.Errorf("one worker: %s: the input should have dead and late records", one.stats)
+			}
+			for _, n := range []int{2, 3} {
+				samePoolRun(t, fmt.Sprintf("%d workers", n), one, runWorkers(t, plan, data, n, nil))
+			}
+		})
+	}
+}
+
+// TestWorkersPebble: the workers over one Pebble store each (with a
+// cache small enough to evict) write what one worker in memory does.
+func TestWorkersPebble(t *testing.T) {
+	data := poolBids(t, 20000)
+	for _, name := range []string{"tumbling-lateness", "session", "hopping"} {
+		t.Run(name, func(t *testing.T) {
+			plan := poolPlan(t, name, poolSpecs[name])
+			one := runWorkers(t, plan, data, 1, nil)
+			for _, n := range []int{1, 2, 3} {
+				stores := make([]windows.Store, n)
+				for k := range stores {
+					st, err := pebblestore.Open(pebblestore.Options{Dir: filepath.Join(t.TempDir(), fmt.Sprint(k)), MemoryLimit: 64 << 20})
+					if err != nil {
+						t.Fatal(err)
+					}
+					stores[k] = st
+				}
+				samePoolRun(t, fmt.Sprintf("%d workers on pebble", n), one, runWorkers(t, plan, data, n, stores))
+			}
+		})
+	}
+}
