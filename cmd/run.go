@@ -16,6 +16,7 @@ type runFlags struct {
 	input, out, dlq, stats, metrics string
 	resetState, metricsWindows      bool
 	metricsMaxSeries                int
+	workers                         int
 }
 
 func newRunCmd() *cobra.Command {
@@ -44,6 +45,13 @@ text format while it runs (docs/serving.md, "eddy's own metrics");
 --metrics-windows adds the latest closed window of each key as gauges, at
 most --metrics-max-series series.
 
+--workers N runs decoding, the stages and the window on N cores, keys
+hash-partitioned across them; the rows, their order, the dead letters and
+the counters are those of one worker (docs/design.md, "Parallel workers").
+A checkpoint is resumed with the number of workers that took it. A
+pipeline that cannot run on several (a consumer group without state, the
+registry formats) runs on one with a warning.
+
 Exit status: 0 when the run completes (dead letters are not failures),
 1 on a runtime failure, 2 on a bad spec or bad flags.`,
 		Example: `  eddy gen nexmark --only bids --count 1000000 > bids.jsonl
@@ -60,6 +68,7 @@ Exit status: 0 when the run completes (dead letters are not failures),
 	fl.StringVar(&f.metrics, "metrics", "", "serve the run's counters at `HOST:PORT`/metrics for Prometheus (\":PORT\" is loopback; another host is reachable by others)")
 	fl.BoolVar(&f.metricsWindows, "metrics-windows", false, "with --metrics, also serve the latest closed window of each key as gauges (one per aggregate)")
 	fl.IntVar(&f.metricsMaxSeries, "metrics-max-series", 10000, "with --metrics-windows, keep at most `N` series; rows of further keys are counted as overflow")
+	fl.IntVar(&f.workers, "workers", 1, "run the pipeline on `N` cores (same output as one)")
 	fl.BoolVar(&f.resetState, "reset-state", false, "discard the spec's state directory (state.dir) and start from the beginning")
 	return c
 }
@@ -75,12 +84,15 @@ func exactArgs(n int) cobra.PositionalArgs {
 }
 
 func runPipeline(c *cobra.Command, specPath string, f runFlags) error {
+	if f.workers < 1 {
+		return usageError{fmt.Errorf("--workers %d: must be at least 1", f.workers)}
+	}
 	p, err := pipeline.Load(specPath)
 	if err != nil {
 		return usageError{err}
 	}
 	ctx := c.Context()
-	j, err := job.Open(ctx, p, job.Options{Input: f.input, Out: f.out, DLQ: f.dlq, Stats: f.stats, ResetState: f.resetState, Metrics: f.metrics, MetricsWindows: f.metricsWindows, MetricsMaxSeries: f.metricsMaxSeries,
+	j, err := job.Open(ctx, p, job.Options{Input: f.input, Out: f.out, DLQ: f.dlq, Stats: f.stats, ResetState: f.resetState, Workers: f.workers, Metrics: f.metrics, MetricsWindows: f.metricsWindows, MetricsMaxSeries: f.metricsMaxSeries,
 		Stdin: c.InOrStdin(), Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(), Kafka: func() (*kcfg.Config, error) { return kafkaConfig(c) }, Brokers: readKafkaFlags(c).brokers,
 		SchemaRegistry: func() (format.Config, format.Config) { return registryConfig(c) }, AWSProfile: awsProfile(c)})
 	if err != nil {

@@ -199,3 +199,35 @@ func TestWorkersPebble(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkWorkers is BenchmarkNexmarkShapes's whole path on 1 and 2
+// workers (docs/performance.md, "Every core").
+func BenchmarkWorkers(b *testing.B) {
+	window := func(w, key string) string {
+		return "  - window:\n      " + w + "\n      key: [" + key + "]\n      aggregate: {n: count(), max_price: max(price)}\n"
+	}
+	shapes := []struct {
+		name, stages string
+		spread       bool
+	}{
+		{"tumbling", window("tumbling: 10s", "auction"), false},
+		{"tumbling-10k", window("tumbling: 10s", "auction"), true},
+		{"hopping", window("hopping: {size: 10s, slide: 2s}", "auction"), false},
+		{"session", window("session: {gap: 1s}", "bidder"), false},
+		{"filter", "  - filter: price > 50000\n  - project: {auction: auction, bidder: bidder, price: price}\n", false},
+	}
+	for _, s := range shapes {
+		for _, n := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/workers=%d", s.name, n), func(b *testing.B) {
+				plan := compileBench(b, "name: "+s.name+"\ntime: {field: dateTime}\nstages:\n"+s.stages)
+				data := bids(b)
+				if s.spread {
+					data = spreadBids(b)
+				}
+				b.SetBytes(int64(len(data)))
+				benchSource(b, plan, func() Options { return Options{Workers: n} },
+					func() source.Source { return source.NewReader("bids", bytes.NewReader(data)) })
+			})
+		}
+	}
+}

@@ -36,6 +36,10 @@ type Options struct {
 	Stats string
 	// ResetState discards state.dir before the run.
 	ResetState bool
+	// Workers is how many cores run the pipeline (eddy run --workers,
+	// engine.Options.Workers); 0 or 1 is one. With state.backend pebble
+	// each worker has a store of its own (windowStores).
+	Workers int
 
 	// Stdin, Stdout and Stderr stand for "-" in the spec and the options;
 	// Stderr also takes the run's notices, the final counters and, after
@@ -220,10 +224,14 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		engSinks = append(engSinks, gauges)
 	}
 	opts := engine.Options{Sinks: engSinks, Dead: dead, TrackOffsets: track, Schemas: schemas, Tables: tables,
-		Warn: func(msg string) { fmt.Fprintf(o.Stderr, "eddy: warning: %s\n", msg) }}
+		Warn: func(msg string) { fmt.Fprintf(o.Stderr, "eddy: warning: %s\n", msg) }, Workers: o.Workers}
 	if r.st != nil {
 		opts.Checkpointer, opts.CheckpointEvery = r.st.cp, p.State.CheckpointEvery
-		if opts.WindowStore, err = windowStore(p); err != nil {
+		if o.Workers > 1 {
+			if opts.WorkerStores, err = windowStores(p, o.Workers); err != nil {
+				return nil, err
+			}
+		} else if opts.WindowStore, err = windowStore(p); err != nil {
 			return nil, err
 		}
 	}
