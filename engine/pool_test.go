@@ -54,7 +54,7 @@ var poolSpecs = map[string]string{
       aggregate: {n: count(), d: count_distinct(bidder)}`,
 	"filter-project": `  - filter: price > 50000 && bidder % 3 != 1
   - project: {auction: auction, bidder: bidder, price: price, cents: price * 100}`,
-	"raw": `  - filter: auction % 2 == 0`,
+	"raw":    `  - filter: auction % 2 == 0`,
 	"divide": `  - project: {auction: auction, q: 1000000 / (price % 7)}`,
 }
 
