@@ -94,7 +94,8 @@ func (e *Engine) Restore(ck Checkpoint) error {
 			return err
 		}
 	} else if e.op != nil && bytes.HasPrefix(ck.Window, snapshotMagic) {
-		return fmt.Errorf("%w: the checkpoint was taken by several workers; run it with as many (--workers, or --reset-state)", errWorkers)
+		n, _, _ := readUvarint(ck.Window[len(snapshotMagic):])
+		return fmt.Errorf("%w: the checkpoint was taken by %d workers; run it with --workers %d (or --reset-state)", errWorkers, n, n)
 	}
 	if e.op != nil {
 		if err := e.op.Restore(ck.Window); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -51,8 +50,7 @@ type pool struct {
 	wIndex  int   // the window stage's spec index
 	opW     int64 // the window operator's watermark as a single engine has it
 	prep    []prep
-	fatalAt int // index of a record whose decoding must stop the run; -1
-	seed    maphash.Seed
+	fatalAt int  // index of a record whose decoding must stop the run; -1
 	keyed   bool // some sink builds record keys
 	cur     []int
 	wg      sync.WaitGroup
@@ -116,7 +114,7 @@ func newPool(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		return nil, closeStores(err)
 	}
 	e.unseen = nil // worker 0 observes the first records
-	p := &pool{e: e, window: plan.Window != nil, opW: windows.NoWatermark, seed: maphash.MakeSeed(), fatalAt: -1}
+	p := &pool{e: e, window: plan.Window != nil, opW: windows.NoWatermark, fatalAt: -1}
 	for _, k := range plan.SinkKeys {
 		p.keyed = p.keyed || k != nil
 	}

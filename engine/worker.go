@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"hash/maphash"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
@@ -141,7 +140,7 @@ func (w *worker) prepare(recs []source.Record, from, to int, now int64) {
 			pr.off = int32(len(w.rows))
 			w.rows = append(w.rows, s.row...)
 			w.kbuf = windows.AppendKey(w.kbuf[:0], s.row, w.keys)
-			pr.owner = int32(maphash.Bytes(p.seed, w.kbuf) % n)
+			pr.owner = int32(route(w.kbuf) % n)
 		default:
 			pr.off = int32(len(w.outs) - 1) // noted by noteSink
 		}
@@ -259,3 +258,17 @@ func (n noteDead) WriteDead(d *sink.DeadLetter) error {
 }
 
 func (noteDead) Close() error { return nil }
+
+// route hashes a key's encoding (FNV-1a, then a finalising mix): a
+// function of the key alone, so that a restored run routes each key to
+// the worker whose checkpointed state holds it.
+func route(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}

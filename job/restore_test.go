@@ -24,6 +24,12 @@ import (
 // stderr and whether the fault fired.
 func faultRun(t *testing.T, spec, fail string) (error, string, bool) {
 	t.Helper()
+	return faultRunOn(t, spec, fail, Options{})
+}
+
+// faultRunOn is faultRun with options (Workers).
+func faultRunOn(t *testing.T, spec, fail string, o Options) (error, string, bool) {
+	t.Helper()
 	fired := false
 	fail, at, _ := strings.Cut(fail, "@")
 	fault := func(step string, seq int64) error {
@@ -44,7 +50,8 @@ func faultRun(t *testing.T, spec, fail string) (error, string, bool) {
 	}
 	var stderr bytes.Buffer
 	ctx := context.Background()
-	j, err := Open(ctx, p, Options{Stderr: &stderr, AfterStep: fault})
+	o.Stderr, o.AfterStep = &stderr, fault
+	j, err := Open(ctx, p, o)
 	if err != nil {
 		if errors.As(err, new(*SpecError)) {
 			t.Fatalf("open %s: %v", spec, err)
