@@ -108,28 +108,36 @@ func main() {
 	pairs := flag.Int("pairs", 5, "interleaved pairs per workload")
 	count := flag.Int("count", 2_000_000, "bids")
 	only := flag.String("only", "", "comma-separated workload names (default all)")
+	workers := flag.Int("workers", 1, "with N > 1: eddy --workers N against eddy --workers 1 and DuckDB with N threads, on N cores (workers.go)")
+	threads := flag.Int("threads", 1, "with -duck: DuckDB's threads")
 	flag.Parse()
 	if *duck != "" {
-		if err := runDuck(*duck); err != nil {
+		if err := runDuck(*duck, *threads); err != nil {
 			fmt.Fprintln(os.Stderr, "benchduck:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := bench(*eddy, *dir, *pairs, *count, *only); err != nil {
+	run := bench
+	if *workers > 1 {
+		run = func(eddy, dir string, pairs, count int, only string) error {
+			return benchWorkers(eddy, dir, pairs, count, only, *workers)
+		}
+	}
+	if err := run(*eddy, *dir, *pairs, *count, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "benchduck:", err)
 		os.Exit(1)
 	}
 }
 
-func runDuck(stmt string) error {
+func runDuck(stmt string, threads int) error {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec("SET threads = 1"); err != nil {
+	if _, err := db.Exec(fmt.Sprintf("SET threads = %d", threads)); err != nil {
 		return err
 	}
 	_, err = db.Exec(stmt)
