@@ -185,31 +185,42 @@ stages:
 // windows (five per bid), sessions per bidder and a stateless filter and
 // project.
 func BenchmarkNexmarkShapes(b *testing.B) {
-	window := func(w, key string) string {
-		return "  - window:\n      " + w + "\n      key: [" + key + "]\n      aggregate: {n: count(), max_price: max(price)}\n"
-	}
-	shapes := []struct {
-		name, stages string
-		spread       bool
-	}{
-		{"tumbling-10k", window("tumbling: 10s", "auction"), true},
-		{"hopping", window("hopping: {size: 10s, slide: 2s}", "auction"), false},
-		{"session", window("session: {gap: 1s}", "bidder"), false},
-		{"filter", "  - filter: price > 50000\n  - project: {auction: auction, bidder: bidder, price: price}\n", false},
-	}
-	for _, s := range shapes {
+	for _, s := range benchShapes {
 		b.Run(s.name, func(b *testing.B) {
-			plan := compileBench(b, "name: "+s.name+"\ntime: {field: dateTime}\nstages:\n"+s.stages)
-			data := bids(b)
-			if s.spread {
-				data = spreadBids(b)
-			}
-			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
-			benchSource(b, plan, func() Options { return Options{} },
-				func() source.Source { return source.NewReader("bids", bytes.NewReader(data)) })
+			s.bench(b, Options{})
 		})
 	}
+}
+
+// benchShape is one of issue 18's workloads: its stages, over the bids or
+// the bids spread over 10,000 auctions.
+type benchShape struct {
+	name, stages string
+	spread       bool
+}
+
+func shapeWindow(w, key string) string {
+	return "  - window:\n      " + w + "\n      key: [" + key + "]\n      aggregate: {n: count(), max_price: max(price)}\n"
+}
+
+var benchShapes = []benchShape{
+	{"tumbling-10k", shapeWindow("tumbling: 10s", "auction"), true},
+	{"hopping", shapeWindow("hopping: {size: 10s, slide: 2s}", "auction"), false},
+	{"session", shapeWindow("session: {gap: 1s}", "bidder"), false},
+	{"filter", "  - filter: price > 50000\n  - project: {auction: auction, bidder: bidder, price: price}\n", false},
+}
+
+// bench runs the shape's whole path with engines made with o.
+func (s benchShape) bench(b *testing.B, o Options) {
+	plan := compileBench(b, "name: "+s.name+"\ntime: {field: dateTime}\nstages:\n"+s.stages)
+	data := bids(b)
+	if s.spread {
+		data = spreadBids(b)
+	}
+	b.SetBytes(int64(len(data)))
+	benchSource(b, plan, func() Options { return o },
+		func() source.Source { return source.NewReader("bids", bytes.NewReader(data)) })
 }
 
 // spreadBids is the bids with each auction replaced by one of 10,000

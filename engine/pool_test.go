@@ -72,22 +72,13 @@ func (d *deadBytes) WriteDead(x *sink.DeadLetter) error {
 }
 func (d *deadBytes) Close() error { return nil }
 
-func poolPlan(t testing.TB, name, stages string) *pipeline.Plan {
+func poolPlan(t *testing.T, name, stages string) *pipeline.Plan {
 	t.Helper()
 	lateness := "0s"
 	if strings.HasSuffix(name, "-lateness") || name == "session" {
 		lateness = "1500ms"
 	}
-	spec := fmt.Sprintf("name: %s\ntime: {field: dateTime, max_out_of_order: 1s, allowed_lateness: %s}\nstages:\n%s\n", name, lateness, stages)
-	p, err := pipeline.Parse("pool.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := pipeline.Compile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return plan
+	return compileSpec(t, fmt.Sprintf("name: %s\ntime: {field: dateTime, max_out_of_order: 1s, allowed_lateness: %s}\nstages:\n%s\n", name, lateness, stages))
 }
 
 // runWorkers runs data through plan with workers and checks the
@@ -200,33 +191,15 @@ func TestWorkersPebble(t *testing.T) {
 	}
 }
 
-// BenchmarkWorkers is BenchmarkNexmarkShapes's whole path on 1 and 2
-// workers (docs/performance.md, "Every core").
+// BenchmarkWorkers is BenchmarkNexmarkShapes's whole path (and the
+// low-cardinality tumbling shape) on 1 and 2 workers (docs/performance.md,
+// "Every core").
 func BenchmarkWorkers(b *testing.B) {
-	window := func(w, key string) string {
-		return "  - window:\n      " + w + "\n      key: [" + key + "]\n      aggregate: {n: count(), max_price: max(price)}\n"
-	}
-	shapes := []struct {
-		name, stages string
-		spread       bool
-	}{
-		{"tumbling", window("tumbling: 10s", "auction"), false},
-		{"tumbling-10k", window("tumbling: 10s", "auction"), true},
-		{"hopping", window("hopping: {size: 10s, slide: 2s}", "auction"), false},
-		{"session", window("session: {gap: 1s}", "bidder"), false},
-		{"filter", "  - filter: price > 50000\n  - project: {auction: auction, bidder: bidder, price: price}\n", false},
-	}
+	shapes := append([]benchShape{{"tumbling", shapeWindow("tumbling: 10s", "auction"), false}}, benchShapes...)
 	for _, s := range shapes {
 		for _, n := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/workers=%d", s.name, n), func(b *testing.B) {
-				plan := compileBench(b, "name: "+s.name+"\ntime: {field: dateTime}\nstages:\n"+s.stages)
-				data := bids(b)
-				if s.spread {
-					data = spreadBids(b)
-				}
-				b.SetBytes(int64(len(data)))
-				benchSource(b, plan, func() Options { return Options{Workers: n} },
-					func() source.Source { return source.NewReader("bids", bytes.NewReader(data)) })
+				s.bench(b, Options{Workers: n})
 			})
 		}
 	}

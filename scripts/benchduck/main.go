@@ -144,27 +144,37 @@ func runDuck(stmt string, threads int) error {
 	return err
 }
 
-func bench(eddy, dir string, pairs, count int, only string) error {
+// setup makes dir and the inputs and returns eddy's absolute path, this
+// program's, the inputs and the workloads only names (all for "").
+func setup(eddy, dir string, count int, only string) (string, string, map[string]string, []workload, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return "", "", nil, nil, err
 	}
 	eddy, err := filepath.Abs(eddy)
 	if err != nil {
-		return err
+		return "", "", nil, nil, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return "", "", nil, nil, err
 	}
 	inputs, err := makeInputs(eddy, dir, count)
 	if err != nil {
-		return err
+		return "", "", nil, nil, err
 	}
 	var ws []workload
 	for _, w := range workloads {
 		if only == "" || slices.Contains(strings.Split(only, ","), w.name) {
 			ws = append(ws, w)
 		}
+	}
+	return eddy, self, inputs, ws, nil
+}
+
+func bench(eddy, dir string, pairs, count int, only string) error {
+	eddy, self, inputs, ws, err := setup(eddy, dir, count, only)
+	if err != nil {
+		return err
 	}
 	type side struct{ cmd []string }
 	type result struct {

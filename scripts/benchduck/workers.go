@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,28 +17,11 @@ import (
 // ratios and the load average before and after, since the machine may be
 // shared.
 func benchWorkers(eddy, dir string, pairs, count int, only string, n int) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	eddy, err := filepath.Abs(eddy)
-	if err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	inputs, err := makeInputs(eddy, dir, count)
+	eddy, self, inputs, ws, err := setup(eddy, dir, count, only)
 	if err != nil {
 		return err
 	}
 	cpus := fmt.Sprintf("0-%d", n-1)
-	var ws []workload
-	for _, w := range workloads {
-		if only == "" || slices.Contains(strings.Split(only, ","), w.name) {
-			ws = append(ws, w)
-		}
-	}
 	names := []string{"eddy-1", fmt.Sprintf("eddy-%d", n), fmt.Sprintf("duckdb-%d", n)}
 	cmds := make([][3][]string, len(ws))
 	for i, w := range ws {
