@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
@@ -19,10 +20,10 @@ import (
 // letters, the same counters after every batch. See docs/design.md,
 // "Parallel workers". Each batch goes through four phases:
 //
-//	A (parallel)   each worker decodes and runs the stages over a
-//	               contiguous chunk of the batch (its own decoder, VM and
-//	               lookups), noting each record's outcome and event time
-//	               and copying the rows that reach the window
+//	A (parallel)   the workers decode and run the stages over chunks of
+//	               the batch (each its own decoder, VM and lookups),
+//	               noting each record's outcome and event time and
+//	               copying the rows that reach the window
 //	B (sequential) the coordinator (Run's goroutine) walks the batch in
 //	               input order: partitions, watermark (as one engine
 //	               computes it), and routes each windowed row to the
@@ -53,8 +54,12 @@ type pool struct {
 	fatalAt int  // index of a record whose decoding must stop the run; -1
 	keyed   bool // some sink builds record keys
 	cur     []int
+	next    atomic.Int64 // phase A: the first record no worker has claimed
 	wg      sync.WaitGroup
 }
+
+// chunkRecords is how many records a worker claims at a time in phase A.
+const chunkRecords = 256
 
 type prepKind uint8
 
@@ -140,14 +145,25 @@ func newPool(plan *pipeline.Plan, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// parallel runs f on every worker, worker 0 on the calling goroutine.
-func (p *pool) parallel(f func(w *worker)) {
+// parallel runs f on every worker, worker 0 on the calling goroutine; it
+// reports false when one panicked (the run then stops with its error).
+func (p *pool) parallel(f func(w *worker)) bool {
 	for _, w := range p.ws[1:] {
 		p.wg.Add(1)
 		w.run <- f
 	}
 	f(p.ws[0])
 	p.wg.Wait()
+	ok := true
+	for _, w := range p.ws[1:] {
+		if w.panicked != nil {
+			ok = false
+			if p.e.err == nil {
+				p.e.err = w.panicked
+			}
+		}
+	}
+	return ok
 }
 
 // process is Engine.Process on the pool.
@@ -157,12 +173,23 @@ func (p *pool) process(recs []source.Record, now int64) {
 		p.prep = make([]prep, len(recs))
 	}
 	p.prep = p.prep[:len(recs)]
-	// A: decode and stages, a contiguous chunk per worker
-	n := len(p.ws)
-	p.parallel(func(w *worker) {
-		from, to := len(recs)*w.id/n, len(recs)*(w.id+1)/n
-		w.prepare(recs, from, to, now)
-	})
+	// A: decode and stages, chunks of the batch claimed in order by
+	// whichever worker is free (one the OS has descheduled holds up no
+	// more than its chunk)
+	p.next.Store(0)
+	if !p.parallel(func(w *worker) {
+		for {
+			from := int(p.next.Add(chunkRecords)) - chunkRecords
+			if from >= len(recs) {
+				return
+			}
+			if !w.prepare(recs, from, min(from+chunkRecords, len(recs)), now) {
+				return
+			}
+		}
+	}) {
+		return
+	}
 	// B: partitions, watermark and routing, in input order
 	p.note()
 	end := len(recs)
@@ -231,7 +258,9 @@ func (p *pool) flush() {
 // apply runs phase C and writes the rows in order.
 func (p *pool) apply() {
 	to := p.opW
-	p.parallel(func(w *worker) { w.apply(p.prep, to) })
+	if !p.parallel(func(w *worker) { w.apply(p.prep, to) }) {
+		return
+	}
 	for _, w := range p.ws {
 		if err := w.win.op.Err(); err != nil && p.e.err == nil {
 			p.e.err = err

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
@@ -41,8 +42,9 @@ type worker struct {
 	vals  []value.Value
 	rkeys []keyRange // per row, one per sink
 
-	snap []byte
-	run  chan func(*worker)
+	snap     []byte
+	run      chan func(*worker)
+	panicked error
 }
 
 type addOp struct {
@@ -107,16 +109,28 @@ func newWorker(p *pool, id int, plan *pipeline.Plan, opts Options, st windows.St
 	if id > 0 {
 		go func() {
 			for f := range w.run {
-				f(w)
-				p.wg.Done()
+				w.do(f)
 			}
 		}()
 	}
 	return w, nil
 }
 
-// prepare is phase A over recs[from:to].
-func (w *worker) prepare(recs []source.Record, from, to int, now int64) {
+// do runs one phase on the worker's goroutine; a panic there stops the
+// run with an error (Engine.Process returns it) instead of the process.
+func (w *worker) do(f func(*worker)) {
+	defer w.p.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			w.panicked = fmt.Errorf("engine: worker %d: panic: %v", w.id, r)
+		}
+	}()
+	f(w)
+}
+
+// prepare is phase A over recs[from:to]; false when a record must stop
+// the run (the records after it are left).
+func (w *worker) prepare(recs []source.Record, from, to int, now int64) bool {
 	s, p := w.sub, w.p
 	n := uint64(len(p.ws))
 	for i := from; i < to; i++ {
@@ -129,7 +143,7 @@ func (w *worker) prepare(recs []source.Record, from, to int, now int64) {
 		s.record(r, now)
 		if s.stats.In == in { // the registry failed: the run stops here
 			pr.kind, pr.err, s.err = prepFatal, s.err, nil
-			return
+			return false
 		}
 		pr.ts, pr.hasTs = w.ps.wm.MaxEventTime()
 		switch {
@@ -145,6 +159,7 @@ func (w *worker) prepare(recs []source.Record, from, to int, now int64) {
 			pr.off = int32(len(w.outs) - 1) // noted by noteSink
 		}
 	}
+	return true
 }
 
 func (w *worker) filteredStage() int {
