@@ -258,7 +258,19 @@ func (p *pool) flush() {
 // apply runs phase C and writes the rows in order.
 func (p *pool) apply() {
 	to := p.opW
-	if !p.parallel(func(w *worker) { w.apply(p.prep, to) }) {
+	for _, w := range p.ws {
+		w.claimed.Store(false)
+	}
+	// each worker's keys are data, not a goroutine's: a worker runs its
+	// own, then any another has not begun (one the OS has descheduled)
+	if !p.parallel(func(w *worker) {
+		for k := range p.ws {
+			o := p.ws[(w.id+k)%len(p.ws)]
+			if o.claimed.CompareAndSwap(false, true) {
+				o.apply(p.prep, to)
+			}
+		}
+	}) {
 		return
 	}
 	for _, w := range p.ws {

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
@@ -45,6 +46,7 @@ type worker struct {
 	snap     []byte
 	run      chan func(*worker)
 	panicked error
+	claimed  atomic.Bool // phase C: a goroutine runs this worker's keys
 }
 
 type addOp struct {
