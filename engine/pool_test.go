@@ -204,3 +204,56 @@ func BenchmarkWorkers(b *testing.B) {
 		}
 	}
 }
+
+// TestWorkersPartitions: records of three partitions interleaved in
+// batches of uneven sizes, the partitions finishing one by one (Done),
+// through Process directly: the watermark is the minimum over partitions,
+// and 2 and 3 workers must still write what one does.
+func TestWorkersPartitions(t *testing.T) {
+	data := poolBids(t, 20000)
+	var recs []source.Record
+	next := [3]int64{}
+	for line := range bytes.Lines(data) {
+		p := int32(len(recs) % 3)
+		if len(recs)%7 == 0 {
+			p = 0
+		}
+		recs = append(recs, source.Record{Value: bytes.TrimSpace(line), Topic: "bids", Partition: p, Offset: next[p]})
+		next[p]++
+	}
+	for _, name := range []string{"tumbling-lateness", "session", "filter-project"} {
+		t.Run(name, func(t *testing.T) {
+			plan := poolPlan(t, name, poolSpecs[name])
+			run := func(workers int) poolRun {
+				out, dead := &collect{}, &deadBytes{}
+				e, err := New(plan, Options{Sinks: []sink.Sink{out}, Dead: dead, Workers: workers})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer e.Close()
+				parts := []source.Partition{{Topic: "bids", Partition: 0}, {Topic: "bids", Partition: 1}, {Topic: "bids", Partition: 2}}
+				e.Expect(parts, time.Now())
+				for i, size := 0, 1; i < len(recs); i, size = i+size, size*3%1000+1 {
+					if err := e.Process(recs[i:min(i+size, len(recs))]); err != nil {
+						t.Fatal(err)
+					}
+					if st := e.Stats(); st.In != st.Passed+st.Filtered+st.Dead+st.Late {
+						t.Fatalf("accounting broken: %s", st)
+					}
+					if i > len(recs)/2 && i < len(recs)/2+size {
+						e.Done(parts[2:]) // partition 2 stops holding the watermark
+					}
+				}
+				e.Done(parts)
+				if err := e.Finish(); err != nil {
+					t.Fatal(err)
+				}
+				return poolRun{rows: out.rows, dead: dead.lines, stats: e.Stats()}
+			}
+			one := run(1)
+			for _, n := range []int{2, 3} {
+				samePoolRun(t, fmt.Sprintf("%d workers", n), one, run(n))
+			}
+		})
+	}
+}
