@@ -257,3 +257,18 @@ func TestWorkersPartitions(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkersFallBack: a pipeline that one worker must run (a consumer
+// group without state) runs on one, saying why.
+func TestWorkersFallBack(t *testing.T) {
+	plan := poolPlan(t, "tumbling", poolSpecs["tumbling"])
+	var warned []string
+	e, err := New(plan, Options{Workers: 2, TrackOffsets: true, Warn: func(m string) { warned = append(warned, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.pool != nil || len(warned) != 1 || !strings.Contains(warned[0], "--workers 2: running on one worker: a consumer group without state") {
+		t.Errorf("pool %v, warnings %q", e.pool != nil, warned)
+	}
+}
