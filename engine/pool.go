@@ -54,8 +54,6 @@ type pool struct {
 	fatalAt int  // index of a record whose decoding must stop the run; -1
 	keyed   bool // some sink builds record keys
 	cur     []int
-	next    atomic.Int64 // phase A: the first record no worker has claimed
-	wg      sync.WaitGroup
 }
 
 // chunkRecords is how many records a worker claims at a time in phase A.
@@ -145,25 +143,78 @@ func newPool(plan *pipeline.Plan, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// parallel runs f on every worker, worker 0 on the calling goroutine; it
-// reports false when one panicked (the run then stops with its error).
-func (p *pool) parallel(f func(w *worker)) bool {
-	for _, w := range p.ws[1:] {
-		p.wg.Add(1)
-		w.run <- f
+// task is one parallel phase: n items, claimed in order by whichever
+// goroutine comes first, the coordinator included. The coordinator waits
+// for the items to be done, not for every worker to show up: on a busy
+// machine a worker the OS has not scheduled yet holds up nothing, and one
+// descheduled in the middle of an item holds up that item only.
+type task struct {
+	n    int64
+	item func(w *worker, i int) bool // false: skip the items not begun
+	next atomic.Int64
+	left atomic.Int64
+	stop atomic.Bool
+	done chan struct{}
+	mu   sync.Mutex
+	err  error // the first panic
+}
+
+func (t *task) work(w *worker) {
+	for {
+		i := t.next.Add(1) - 1
+		if i >= t.n {
+			return
+		}
+		t.run(w, int(i))
 	}
-	f(p.ws[0])
-	p.wg.Wait()
-	ok := true
-	for _, w := range p.ws[1:] {
-		if w.panicked != nil {
-			ok = false
-			if p.e.err == nil {
-				p.e.err = w.panicked
+}
+
+func (t *task) run(w *worker, i int) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.mu.Lock()
+			if t.err == nil {
+				t.err = fmt.Errorf("engine: worker %d: panic: %v", w.id, r)
 			}
+			t.mu.Unlock()
+			t.stop.Store(true)
+		}
+		if t.left.Add(-1) == 0 {
+			close(t.done)
+		}
+	}()
+	if !t.stop.Load() && !t.item(w, i) {
+		t.stop.Store(true)
+	}
+}
+
+// parallel runs item over 0..n-1 on the workers; false when one panicked
+// (the run then stops with its error).
+func (p *pool) parallel(n int, item func(w *worker, i int) bool) bool {
+	t := &task{n: int64(n), item: item, done: make(chan struct{})}
+	t.left.Store(int64(n))
+	if n == 0 {
+		return true
+	}
+	for _, w := range p.ws[1:] {
+		select { // a task the worker has not taken yet is stale: replace it
+		case <-w.run:
+		default:
+		}
+		select {
+		case w.run <- t:
+		default:
 		}
 	}
-	return ok
+	t.work(p.ws[0])
+	<-t.done
+	if t.err != nil {
+		if p.e.err == nil {
+			p.e.err = t.err
+		}
+		return false
+	}
+	return true
 }
 
 // process is Engine.Process on the pool.
@@ -176,17 +227,9 @@ func (p *pool) process(recs []source.Record, now int64) {
 	// A: decode and stages, chunks of the batch claimed in order by
 	// whichever worker is free (one the OS has descheduled holds up no
 	// more than its chunk)
-	p.next.Store(0)
-	if !p.parallel(func(w *worker) {
-		for {
-			from := int(p.next.Add(chunkRecords)) - chunkRecords
-			if from >= len(recs) {
-				return
-			}
-			if !w.prepare(recs, from, min(from+chunkRecords, len(recs)), now) {
-				return
-			}
-		}
+	if !p.parallel((len(recs)+chunkRecords-1)/chunkRecords, func(w *worker, i int) bool {
+		from := i * chunkRecords
+		return w.prepare(recs, from, min(from+chunkRecords, len(recs)), now)
 	}) {
 		return
 	}
@@ -258,18 +301,11 @@ func (p *pool) flush() {
 // apply runs phase C and writes the rows in order.
 func (p *pool) apply() {
 	to := p.opW
-	for _, w := range p.ws {
-		w.claimed.Store(false)
-	}
-	// each worker's keys are data, not a goroutine's: a worker runs its
-	// own, then any another has not begun (one the OS has descheduled)
-	if !p.parallel(func(w *worker) {
-		for k := range p.ws {
-			o := p.ws[(w.id+k)%len(p.ws)]
-			if o.claimed.CompareAndSwap(false, true) {
-				o.apply(p.prep, to)
-			}
-		}
+	// each worker's keys are data, not a goroutine's: whichever
+	// goroutine claims them runs them
+	if !p.parallel(len(p.ws), func(_ *worker, k int) bool {
+		p.ws[k].apply(p.prep, to)
+		return true
 	}) {
 		return
 	}

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"errors"
-	"fmt"
-	"sync/atomic"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
@@ -43,10 +41,8 @@ type worker struct {
 	vals  []value.Value
 	rkeys []keyRange // per row, one per sink
 
-	snap     []byte
-	run      chan func(*worker)
-	panicked error
-	claimed  atomic.Bool // phase C: a goroutine runs this worker's keys
+	snap []byte
+	run  chan *task // the phase to help with (workers 1..N-1)
 }
 
 type addOp struct {
@@ -72,7 +68,7 @@ type keyRange struct {
 }
 
 func newWorker(p *pool, id int, plan *pipeline.Plan, opts Options, st windows.Store) (*worker, error) {
-	w := &worker{p: p, id: id, slots: plan.Slots, tag: -1, run: make(chan func(*worker))}
+	w := &worker{p: p, id: id, slots: plan.Slots, tag: -1, run: make(chan *task, 1)}
 	nSinks := max(1, len(opts.Sinks))
 	so := Options{Clock: opts.Clock, Tables: opts.Tables, Dead: noteDead{w}}
 	if id == 0 {
@@ -110,24 +106,12 @@ func newWorker(p *pool, id int, plan *pipeline.Plan, opts Options, st windows.St
 	}
 	if id > 0 {
 		go func() {
-			for f := range w.run {
-				w.do(f)
+			for t := range w.run {
+				t.work(w)
 			}
 		}()
 	}
 	return w, nil
-}
-
-// do runs one phase on the worker's goroutine; a panic there stops the
-// run with an error (Engine.Process returns it) instead of the process.
-func (w *worker) do(f func(*worker)) {
-	defer w.p.wg.Done()
-	defer func() {
-		if r := recover(); r != nil {
-			w.panicked = fmt.Errorf("engine: worker %d: panic: %v", w.id, r)
-		}
-	}()
-	f(w)
 }
 
 // prepare is phase A over recs[from:to]; false when a record must stop
