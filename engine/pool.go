@@ -46,7 +46,8 @@ import (
 // at or before the watermark before its record, and before the others.
 type pool struct {
 	e       *Engine
-	ws      []*worker
+	workers int       // goroutines: the coordinator and workers 1..workers-1
+	ws      []*worker // the key shards, each a worker: the first workers also decode
 	window  bool
 	wIndex  int   // the window stage's spec index
 	opW     int64 // the window operator's watermark as a single engine has it
@@ -54,10 +55,17 @@ type pool struct {
 	fatalAt int  // index of a record whose decoding must stop the run; -1
 	keyed   bool // some sink builds record keys
 	cur     []int
+	heap    []int // merge: shards by their next fired row
 }
 
 // chunkRecords is how many records a worker claims at a time in phase A.
 const chunkRecords = 256
+
+// shardsPerWorker is how many key shards (window operators) there are per
+// worker in memory: phase C's items, so that a worker the OS deschedules
+// in the middle of one holds up an eighth of the work, not half. With
+// Pebble, one store (and shard) per worker.
+const shardsPerWorker = 4
 
 type prepKind uint8
 
@@ -129,7 +137,12 @@ func newPool(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		e.op = nil
 	}
 	e.pool = p
-	for k := 0; k < opts.Workers; k++ {
+	p.workers = opts.Workers
+	shards := opts.Workers * shardsPerWorker
+	if stores != nil {
+		shards = opts.Workers // one Pebble store per worker
+	}
+	for k := 0; k < shards; k++ {
 		var st windows.Store
 		if stores != nil {
 			st, stores[k] = stores[k], nil
@@ -196,7 +209,7 @@ func (p *pool) parallel(n int, item func(w *worker, i int) bool) bool {
 	if n == 0 {
 		return true
 	}
-	for _, w := range p.ws[1:] {
+	for _, w := range p.ws[1:p.workers] {
 		select { // a task the worker has not taken yet is stale: replace it
 		case <-w.run:
 		default:
@@ -331,26 +344,47 @@ func (p *pool) merge() {
 	adv, add := p.cur[:len(p.ws)], p.cur[len(p.ws):2*len(p.ws)]
 	clear(adv)
 	clear(add)
-	fired := func(upTo int64, all bool) {
+	// the shards with fired rows left, a min-heap by their next row
+	h := p.heap[:0]
+	head := func(k int) *emitted { return &p.ws[k].adv[adv[k]] }
+	less := func(a, b int) bool { return p.less(p.ws[h[a]], head(h[a]), p.ws[h[b]], head(h[b])) }
+	down := func(i int) {
 		for {
-			best := -1
-			for k, w := range p.ws {
-				if adv[k] >= len(w.adv) {
-					continue
-				}
-				r := &w.adv[adv[k]]
-				if !all && r.end > upTo {
-					continue
-				}
-				if best < 0 || p.less(w, r, p.ws[best], &p.ws[best].adv[adv[best]]) {
-					best = k
-				}
-			}
-			if best < 0 {
+			c := 2*i + 1
+			if c >= len(h) {
 				return
 			}
-			p.write(p.ws[best], &p.ws[best].adv[adv[best]])
-			adv[best]++
+			if c+1 < len(h) && less(c+1, c) {
+				c++
+			}
+			if !less(c, i) {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	for k, w := range p.ws {
+		if len(w.adv) > 0 {
+			h = append(h, k)
+		}
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	fired := func(upTo int64, all bool) {
+		for len(h) > 0 {
+			k := h[0]
+			r := head(k)
+			if !all && r.end > upTo {
+				return
+			}
+			p.write(p.ws[k], r)
+			if adv[k]++; adv[k] == len(p.ws[k].adv) {
+				h[0] = h[len(h)-1]
+				h = h[:len(h)-1]
+			}
+			down(0)
 		}
 	}
 	for {
@@ -372,6 +406,7 @@ func (p *pool) merge() {
 		}
 	}
 	fired(0, true)
+	p.heap = h
 }
 
 func (p *pool) less(wa *worker, a *emitted, wb *worker, b *emitted) bool {
@@ -479,11 +514,13 @@ func (p *pool) close() error {
 }
 
 // snapshotMagic starts the window bytes of a checkpoint taken by several
-// workers: the count, then each worker's operator snapshot with its length.
+// workers: their count, the count of key shards, then each shard's
+// operator snapshot with its length.
 var snapshotMagic = []byte("EWPL")
 
 func (p *pool) appendSnapshot(b []byte) []byte {
 	b = append(b, snapshotMagic...)
+	b = binary.AppendUvarint(b, uint64(p.workers))
 	b = binary.AppendUvarint(b, uint64(len(p.ws)))
 	for _, w := range p.ws {
 		w.snap = w.win.op.AppendSnapshot(w.snap[:0])
@@ -502,8 +539,11 @@ func (p *pool) restore(b []byte) error {
 	if !ok {
 		return fmt.Errorf("%w: the workers' window state is cut short", windows.ErrCorrupt)
 	}
-	if int(n) != len(p.ws) {
+	if int(n) != p.workers {
 		return fmt.Errorf("%w: the checkpoint was taken by %d workers; run it with --workers %d (or --reset-state)", errWorkers, n, n)
+	}
+	if n, b, ok = readUvarint(b); !ok || int(n) != len(p.ws) {
+		return fmt.Errorf("%w: the checkpoint's window state is in %d shards, not %d (another state backend?)", windows.ErrCorrupt, n, len(p.ws))
 	}
 	for _, w := range p.ws {
 		var l uint64

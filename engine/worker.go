@@ -104,7 +104,7 @@ func newWorker(p *pool, id int, plan *pipeline.Plan, opts Options, st windows.St
 			w.cols = append(w.cols, i)
 		}
 	}
-	if id > 0 {
+	if id > 0 && id < p.workers {
 		go func() {
 			for t := range w.run {
 				t.work(w)
@@ -191,7 +191,7 @@ func (w *worker) reset() {
 }
 
 func (w *worker) close() error {
-	if w.id > 0 {
+	if w.id > 0 && w.id < w.p.workers {
 		close(w.run)
 	}
 	err := w.sub.Close()
