@@ -239,10 +239,13 @@ func (p *pool) process(recs []source.Record, now int64) {
 	p.prep = p.prep[:len(recs)]
 	// A: decode and stages, chunks of the batch claimed in order by
 	// whichever worker is free (one the OS has descheduled holds up no
-	// more than its chunk)
+	// more than its chunk); every chunk is prepared, also after a record
+	// that stops the run (phase B stops there), so none before it is
+	// skipped
 	if !p.parallel((len(recs)+chunkRecords-1)/chunkRecords, func(w *worker, i int) bool {
 		from := i * chunkRecords
-		return w.prepare(recs, from, min(from+chunkRecords, len(recs)), now)
+		w.prepare(recs, from, min(from+chunkRecords, len(recs)), now)
+		return true
 	}) {
 		return
 	}
