@@ -61,11 +61,12 @@ type pool struct {
 // chunkRecords is how many records a worker claims at a time in phase A.
 const chunkRecords = 256
 
-// shardsPerWorker is how many key shards (window operators) there are per
-// worker in memory: phase C's items, so that a worker the OS deschedules
-// in the middle of one holds up an eighth of the work, not half. With
-// Pebble, one store (and shard) per worker.
-const shardsPerWorker = 4
+// shardsPerWorker is how many key shards (window operators, phase C's
+// items) there are per worker in memory; with Pebble one (one store per
+// worker). More shards let a worker the OS deschedules in the middle of
+// one hold up less of the work, but 4 cost 10-30 % more CPU time than 1
+// (smaller panes, more of them; docs/performance.md, "Every core").
+const shardsPerWorker = 1
 
 type prepKind uint8
 
