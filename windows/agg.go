@@ -255,24 +255,24 @@ func (st *state) merge(a *Agg, p place, o *state) {
 	}
 }
 
-// result is the aggregate's value.
-func (st *state) result(a *Agg, p place) value.Value {
+// result is the value of the aggregate of e at p; l is e's layout.
+func result(e *entry, l *layout, a *Agg, p place) value.Value {
 	switch a.Func {
 	case Count:
-		return value.OfInt(st.nums[p.n])
-	case CountDistinct:
-		set, _ := st.objs[p.o].(map[string]struct{})
-		return value.OfInt(int64(len(set)))
+		return value.OfInt(*numAt(e, p.n))
 	case Min, Max, First, Last:
-		return st.vals[p.v]
+		return *valAt(e, p.v)
+	case CountDistinct:
+		set, _ := unsafe.Slice(e.objs, l.objs)[p.o].(map[string]struct{})
+		return value.OfInt(int64(len(set)))
 	case Quantile:
-		sk, _ := st.objs[p.o].(*Sketch)
+		sk, _ := unsafe.Slice(e.objs, l.objs)[p.o].(*Sketch)
 		if sk == nil {
 			return value.Value{}
 		}
 		return value.OfFloat(sk.Quantile(a.Q))
 	}
-	n := st.nums[p.n : p.n+5 : p.n+5]
+	n := unsafe.Slice(numAt(e, p.n), 5)
 	if n[0] == 0 {
 		return value.Value{}
 	}

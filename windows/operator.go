@@ -495,9 +495,9 @@ func (o *Operator) emit(key []value.Value, e *entry, start, end int64) {
 	if e.emits < math.MaxInt32 {
 		e.emits++
 	}
-	st := o.state(e)
+	at := o.lay.at[:len(o.cfg.Aggs)]
 	for i := range o.cfg.Aggs {
-		o.res.Aggs[i] = st.result(&o.cfg.Aggs[i], o.lay.at[i])
+		o.res.Aggs[i] = result(e, &o.lay, &o.cfg.Aggs[i], at[i])
 	}
 	o.cfg.Emit(&o.res)
 }
