@@ -109,6 +109,7 @@ type Operator struct {
 	keepQ   sessionHeap // fired and kept for lateness, by end+lateness
 	fireBuf []*session
 	firing  []keyedEntry // a firing pane's entries, sorted by key
+	sortTmp []keyedEntry // sortKeyed's scratch
 	// lower bounds of the times of the stored fire ('f') and keep ('l')
 	// index entries of keys not in the cache: Advance scans the store
 	// only when the watermark reaches them
@@ -143,9 +144,12 @@ type keyedEntry struct {
 
 // sortKeyed sorts entries by key. The keys of a pane often share a
 // prefix (the kind tag and the high bytes of numbers), so each is first
-// compared by the next 8 bytes as an integer and only a tie compares the
-// strings: the order is the strings' order.
-func sortKeyed(ks []keyedEntry) {
+// ordered by the next 8 bytes as an integer and only a tie compares the
+// strings: the order is the strings' order. Many entries (a firing pane of
+// thousands of keys) are ordered by that integer with a radix sort, which
+// moves each entry once per byte that differs between them, where a
+// comparison sort calls its comparison n·log n times; tmp is its scratch.
+func sortKeyed(ks []keyedEntry, tmp *[]keyedEntry) {
 	if len(ks) < 2 {
 		return
 	}
@@ -165,12 +169,68 @@ func sortKeyed(ks []keyedEntry) {
 		copy(b[:], ks[i].k[common:])
 		ks[i].pre = binary.BigEndian.Uint64(b[:])
 	}
-	slices.SortFunc(ks, func(a, b keyedEntry) int {
-		if a.pre != b.pre {
-			return cmp.Compare(a.pre, b.pre)
+	if len(ks) < radixMin {
+		slices.SortFunc(ks, func(a, b keyedEntry) int {
+			if a.pre != b.pre {
+				return cmp.Compare(a.pre, b.pre)
+			}
+			return strings.Compare(a.k, b.k)
+		})
+		return
+	}
+	radixSort(ks, tmp)
+	for i := 0; i < len(ks); {
+		j := i + 1
+		for j < len(ks) && ks[j].pre == ks[i].pre {
+			j++
 		}
-		return strings.Compare(a.k, b.k)
-	})
+		if j-i > 1 {
+			slices.SortFunc(ks[i:j], func(a, b keyedEntry) int { return strings.Compare(a.k, b.k) })
+		}
+		i = j
+	}
+}
+
+// radixMin is the fewest entries sortKeyed radix-sorts.
+const radixMin = 256
+
+// radixSort sorts ks by pre, least significant byte first, skipping the
+// bytes in which every entry agrees.
+func radixSort(ks []keyedEntry, tmp *[]keyedEntry) {
+	var counts [8][256]int
+	for i := range ks {
+		p := ks[i].pre
+		for b := range 8 {
+			counts[b][byte(p>>(8*b))]++
+		}
+	}
+	if cap(*tmp) < len(ks) {
+		*tmp = make([]keyedEntry, len(ks))
+	}
+	src, dst := ks, (*tmp)[:len(ks)]
+	for b := range 8 {
+		c := &counts[b]
+		if c[byte(ks[0].pre>>(8*b))] == len(ks) {
+			continue // every entry has the same byte here
+		}
+		at := 0
+		for d := range c {
+			n := c[d]
+			c[d] = at
+			at += n
+		}
+		shift := 8 * b
+		for i := range src {
+			d := byte(src[i].pre >> shift)
+			dst[c[d]] = src[i]
+			c[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &ks[0] {
+		copy(ks, src)
+	}
+	clear(*tmp) // no entry stays reachable from the scratch
 }
 
 type pane struct {
@@ -680,7 +740,7 @@ func (o *Operator) firePane(p *pane, keep bool) {
 		for k, e := range p.byKey {
 			ks = append(ks, keyedEntry{k: k, e: e})
 		}
-		sortKeyed(ks)
+		sortKeyed(ks, &o.sortTmp)
 		for _, ke := range ks {
 			if o.stopping() {
 				break
