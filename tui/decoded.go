@@ -13,44 +13,49 @@ import (
 	"github.com/eddyhq/eddy/source"
 )
 
-// decoded is a source whose values are decoded into the JSON of whole
-// records (Options.Decoder): the records pane, the quick filter and the
-// pipeline then see decoded fields. A value that does not decode is kept
-// as it came (the pipeline makes it a dead letter: not JSON); an error
-// that fatal says is the registry's own ends the feed.
-type decoded struct {
-	source.Source
+// tailView decodes the records' values into the JSON of whole records
+// (Options.Decoder) before the hub and the engine see them: the records
+// pane, the quick filter, the forms, the x export and the pipeline then
+// see decoded fields. A value that does not decode is kept as it came (the
+// pipeline makes it a dead letter), and why in the book; an error that
+// fatal says is the registry's own ends the feed. It runs on the feed's
+// goroutine.
+type tailView struct {
 	decode func([]byte) ([]byte, error)
 	fatal  func(error) bool
-	book   *schemaBook // nil: schema ids are not kept
+	book   *schemaBook // nil: schema ids, types and failures are not kept
 	schema func(context.Context, int) (SchemaInfo, error)
+	types  func([]byte) (map[string]string, error) // nil: no declared types
 }
 
-func (d *decoded) Next(ctx context.Context) (*source.Batch, error) {
-	b, err := d.Source.Next(ctx)
-	if err != nil || b == nil {
-		return b, err
+// batch decodes the values of rs in place (a decoded value is a slice of
+// its own; the batch's bytes stay the source's).
+func (d *tailView) batch(ctx context.Context, rs []source.Record) error {
+	if d == nil || d.decode == nil {
+		return nil
 	}
-	for i := range b.Records {
-		r := &b.Records[i]
+	for i := range rs {
+		r := &rs[i]
 		if r.Value == nil {
 			continue // a tombstone
 		}
 		if d.book != nil {
-			d.book.note(ctx, r, d.schema)
+			d.book.note(ctx, r, d.schema, d.types)
 		}
 		v, err := d.decode(r.Value)
 		if err != nil {
 			if d.fatal != nil && d.fatal(err) {
-				d.Source.Release(b)
-				return nil, err
+				return err
+			}
+			if d.book != nil {
+				d.book.failed(r, err)
 			}
 			continue
 		}
-		// the decoder reuses its buffer; the source keeps its own
+		// the decoder reuses its buffer
 		r.Value = append([]byte(nil), v...)
 	}
-	return b, nil
+	return nil
 }
 
 // runnable is the plan the feed runs: over decoded records (Options.Decoder
@@ -83,14 +88,24 @@ type SchemaInfo struct {
 	Text     string
 }
 
-// schemaBook remembers the writer schema id of the records decoded lately
-// (the feed's goroutine writes, the UI's reads) and what Options.Schema
-// said about each id, fetched once per id on the feed's goroutine.
+// schemaBook remembers, for the records decoded lately, their writer
+// schema id, the DuckDB types the schema declares (Options.Types) and, for
+// those that did not decode, why (the feed's goroutine writes, the UI's
+// reads); and what Options.Schema said about each id, fetched once per id
+// on the feed's goroutine.
 type schemaBook struct {
 	mu    sync.Mutex
-	ids   map[recKey]int
+	ids   map[recKey]bookEntry
 	order []recKey // oldest first, at most bookCap
 	info  map[int]schemaAnswer
+}
+
+// bookEntry is what the book knows of one record.
+type bookEntry struct {
+	id     int
+	framed bool              // id is the value's schema id
+	types  map[string]string // shared by the records of one schema
+	err    error             // the decoder's, for a value that did not decode
 }
 
 type recKey struct {
@@ -108,26 +123,23 @@ type schemaAnswer struct {
 const bookCap = 4 * TailCap
 
 func newSchemaBook() *schemaBook {
-	return &schemaBook{ids: map[recKey]int{}, info: map[int]schemaAnswer{}}
+	return &schemaBook{ids: map[recKey]bookEntry{}, info: map[int]schemaAnswer{}}
 }
 
-// note records r's schema id (from its framed value) and fetches the
-// schema's description the first time the id is seen.
-func (b *schemaBook) note(ctx context.Context, r *source.Record, fetch func(context.Context, int) (SchemaInfo, error)) {
+// note records r's schema id (from its framed value) and the types its
+// schema declares (types nil: none), and fetches the schema's description
+// the first time the id is seen.
+func (b *schemaBook) note(ctx context.Context, r *source.Record, fetch func(context.Context, int) (SchemaInfo, error), types func([]byte) (map[string]string, error)) {
 	id, _, err := format.SchemaID(r.Value)
 	if err != nil {
 		return
 	}
-	k := recKey{r.Topic, r.Partition, r.Offset}
-	b.mu.Lock()
-	if _, ok := b.ids[k]; !ok {
-		b.order = append(b.order, k)
-		if len(b.order) > bookCap {
-			delete(b.ids, b.order[0])
-			b.order = append(b.order[:0], b.order[1:]...)
-		}
+	e := bookEntry{id: id, framed: true}
+	if types != nil {
+		e.types, _ = types(r.Value) // an error here is the decoder's too, kept by failed
 	}
-	b.ids[k] = id
+	b.mu.Lock()
+	b.put(recKey{r.Topic, r.Partition, r.Offset}, e)
 	_, known := b.info[id]
 	b.mu.Unlock()
 	if known || fetch == nil {
@@ -139,6 +151,42 @@ func (b *schemaBook) note(ctx context.Context, r *source.Record, fetch func(cont
 	b.mu.Unlock()
 }
 
+// put sets what the book knows of a record, keeping the last bookCap to
+// 2×bookCap: the oldest are dropped bookCap at a time, so a record costs
+// O(1) amortised (this runs for every record of the feed); b.mu is held.
+func (b *schemaBook) put(k recKey, e bookEntry) {
+	if _, ok := b.ids[k]; !ok {
+		if len(b.order) >= 2*bookCap {
+			for _, old := range b.order[:bookCap] {
+				delete(b.ids, old)
+			}
+			b.order = append(b.order[:0], b.order[bookCap:]...)
+		}
+		b.order = append(b.order, k)
+	}
+	b.ids[k] = e
+}
+
+// failed records why r's value did not decode.
+func (b *schemaBook) failed(r *source.Record, err error) {
+	k := recKey{r.Topic, r.Partition, r.Offset}
+	b.mu.Lock()
+	e := b.ids[k]
+	e.err = err
+	b.put(k, e)
+	b.mu.Unlock()
+}
+
+// entry is what the book knows of r (the zero entry when nothing).
+func (b *schemaBook) entry(r *source.Record) bookEntry {
+	if b == nil {
+		return bookEntry{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ids[recKey{r.Topic, r.Partition, r.Offset}]
+}
+
 // lookup is the schema of a record shown in the tail, if it was framed.
 func (b *schemaBook) lookup(r *source.Record) (id int, a schemaAnswer, ok bool) {
 	if b == nil {
@@ -146,11 +194,11 @@ func (b *schemaBook) lookup(r *source.Record) (id int, a schemaAnswer, ok bool) 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	id, ok = b.ids[recKey{r.Topic, r.Partition, r.Offset}]
-	if ok {
-		a = b.info[id]
+	e := b.ids[recKey{r.Topic, r.Partition, r.Offset}]
+	if !e.framed {
+		return 0, a, false
 	}
-	return id, a, ok
+	return e.id, b.info[e.id], true
 }
 
 // schemaLines are the inspector's lines about r's writer schema: a

@@ -98,6 +98,7 @@ func keepLastLazy[T any](s []T, limit int, x T) []T {
 	return append(s, x)
 }
 
+// addRecords keeps copies of the last TailCap records of rs.
 func (h *hub) addRecords(rs []source.Record) {
 	skip := max(0, len(rs)-TailCap)
 	cp := make([]source.Record, 0, len(rs)-skip)
@@ -269,9 +270,10 @@ func (f *feed) swap(gen int, plan *pipeline.Plan) {
 
 // startFeed reads src (closing it at the end) and runs plan (nil: tail only)
 // over it as generation gen; [feed.swap] replaces the plan. A plan's
-// lookup stages read the tables that tables opens. The feed's channel is
-// closed after the last message.
-func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pipeline.Plan, tables TablesFunc, logf func(string, ...any)) *feed {
+// lookup stages read the tables that tables opens. view (nil: none)
+// decodes the records' values. The feed's channel is closed after the last
+// message.
+func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pipeline.Plan, tables TablesFunc, view *tailView, logf func(string, ...any)) *feed {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &feed{id: id, cancel: cancel, ch: make(chan FeedMsg), swaps: make(chan swapReq, 1)}
 	h := &hub{}
@@ -298,7 +300,7 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 			}
 			finish(err)
 		}()
-		err = run(ctx, src, h, f.swaps, tables)
+		err = run(ctx, src, h, f.swaps, tables, view)
 	}()
 	go func() {
 		defer close(f.ch)
@@ -344,7 +346,7 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 // run is the feed's engine goroutine: it owns the engine. A prefetching
 // goroutine owns the source (as in engine.Run), so a swap is taken between
 // batches even while the source waits for records.
-func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, openTables TablesFunc) error {
+func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, openTables TablesFunc, view *tailView) error {
 	pf := source.Prefetch(ctx, src, 2)
 	var eng *engine.Engine
 	closeTables := func() error { return nil } // the running engine's tables
@@ -404,6 +406,10 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, o
 			case r := <-swaps:
 				install(r)
 			default:
+			}
+			if err := view.batch(ctx, it.Batch.Records); err != nil {
+				pf.Done(it.Batch)
+				return err
 			}
 			h.addRecords(it.Batch.Records)
 			var err error

@@ -59,10 +59,17 @@ type Options struct {
 	// of a value into the JSON of the whole record (format.WholeJSON):
 	// the panes and the pipeline see the decoded fields. Fatal tells the
 	// decoder's errors that end the feed (the registry is down) from
-	// those of one record, whose value is then kept as it came.
+	// those of one record, whose value is then kept as it came (the
+	// records pane and the inspector say why it did not decode).
 	Format  string
 	Decoder func() (func([]byte) ([]byte, error), error)
 	Fatal   func(error) bool
+	// Types, with Decoder, makes for each opened source a function that
+	// gives the DuckDB types a framed value's schema declares
+	// (format.DuckTypes): the x export of the records then keeps them
+	// (DECIMAL, STRUCT, LIST, MAP), as eddy export does. Nil: the
+	// export types columns by their values alone.
+	Types func() func([]byte) (map[string]string, error)
 	// Schema describes a writer schema by id for the record inspector
 	// (subject versions, type, text); nil shows the ids alone. It runs
 	// on the feed's goroutine, once per id.
@@ -92,6 +99,7 @@ type pane interface {
 type openedMsg struct {
 	name, start string
 	src         source.Source
+	view        *tailView // decodes the tail's records; nil: none
 	err         error
 }
 
@@ -148,6 +156,7 @@ type Model struct {
 	// defaultTargets: the pipeline's sinks and dead letters are the
 	// workbench's defaults, which follow the attached topic or file.
 	defaultTargets bool
+	view           *tailView // the attached source's tail decoder (Options.Decoder); nil: none
 }
 
 // New returns the workbench's root model. ctx bounds the feeds it starts.
@@ -203,19 +212,22 @@ func (m *Model) Init() tea.Cmd {
 
 // open opens a source off the UI goroutine.
 func (m *Model) open(name, start string) tea.Cmd {
-	ctx, open, decoder, fatal, book, schema := m.ctx, m.opts.Open, m.opts.Decoder, m.opts.Fatal, m.records.book, m.opts.Schema
+	ctx, open, o, book := m.ctx, m.opts.Open, m.opts, m.records.book
 	return func() tea.Msg {
 		src, err := open(ctx, name, start)
-		if err == nil && decoder != nil {
-			var dec func([]byte) ([]byte, error)
-			if dec, err = decoder(); err == nil {
-				src = &decoded{Source: src, decode: dec, fatal: fatal, book: book, schema: schema}
+		var view *tailView
+		if err == nil && o.Decoder != nil {
+			view = &tailView{fatal: o.Fatal, book: book, schema: o.Schema}
+			if view.decode, err = o.Decoder(); err == nil {
+				if o.Types != nil {
+					view.types = o.Types()
+				}
 			} else {
 				src.Close()
-				src = nil
+				src, view = nil, nil
 			}
 		}
-		return openedMsg{name: name, start: start, src: src, err: err}
+		return openedMsg{name: name, start: start, src: src, view: view, err: err}
 	}
 }
 
@@ -314,6 +326,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.note(fmt.Sprintf("attach %s: %v", msg.name, msg.err), true)
 			return m, nil
 		}
+		m.view = msg.view
 		m.attach(msg.name, msg.start, msg.src)
 		return m, m.feed.wait()
 	case FeedMsg:
@@ -400,7 +413,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	}
 	m.results.reset(schemaOf(m.pipe.p.Name, m.plan))
 	m.dead.reset()
-	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.runnable(m.plan), m.opts.Tables, m.opts.Logf)
+	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.runnable(m.plan), m.opts.Tables, m.view, m.opts.Logf)
 	if m.topics != nil {
 		m.topics.attached = name
 		if m.panes[m.active] == m.topics {

@@ -246,8 +246,9 @@ type exportJob struct {
 	format, path, table string
 	mode                duck.Mode
 	rows                []sink.Row
-	recs                []source.Record // the records of rows (a records export); nil for results
-	cols                []string        // the results' columns, in order
+	recs                []source.Record     // the records of rows (a records export); nil for results
+	types               []map[string]string // the types each record's schema declares (Options.Types); nil: none
+	cols                []string            // the results' columns, in order
 }
 
 // exportProbeMsg carries the tables of the database a results export
@@ -285,10 +286,16 @@ func (m *Model) export(args []string) (tea.Cmd, error) {
 			}
 		}
 	} else {
+		declared := false
 		for _, i := range m.records.visible() {
-			r := m.records.ring[i].rec
-			job.recs = append(job.recs, r)
-			job.rows = append(job.rows, sink.Row{JSON: r.Value})
+			e := m.records.ring[i]
+			job.recs = append(job.recs, e.rec)
+			job.rows = append(job.rows, sink.Row{JSON: e.rec.Value})
+			job.types = append(job.types, e.types)
+			declared = declared || e.types != nil
+		}
+		if !declared {
+			job.types = nil
 		}
 	}
 	if len(job.rows) == 0 {
@@ -443,10 +450,14 @@ func exportRows(ctx context.Context, job exportJob) (exported, error) {
 		o = p
 	}
 	var err error
+	d, _ := o.(duck.Declarer)
 	for i := range job.rows {
 		var rec *source.Record
 		if coords {
 			rec = &job.recs[i]
+		}
+		if d != nil && job.types != nil {
+			d.SetDeclared(job.types[i]) // as eddy export: the types of this record's schema
 		}
 		if err = o.WriteRecord(&job.rows[i], rec); err != nil {
 			var re *duck.RowError
