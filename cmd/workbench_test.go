@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -385,5 +388,100 @@ func TestWorkbenchAvroExportKeepsTypes(t *testing.T) {
 	// exact: the decimals sum as a DECIMAL
 	if got := queryDB(t, db, `SELECT sum(amount)::VARCHAR FROM orders`); got != "3703703670370370.3673" { // the {"id":9} record has none
 		t.Errorf("sum %s", got)
+	}
+}
+
+// TestWorkbenchMetricsByStage: the workbench's --metrics serves what eddy
+// run --metrics does for its running pipeline: the totals, the counts by
+// stage, the rows by sink; scraped over HTTP, they are the status bar's
+// counters, and they follow an edit (a new pipeline counts from zero).
+func TestWorkbenchMetricsByStage(t *testing.T) {
+	addr := newKafka(t, "clicks")
+	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	runtest.Produce(t, addr, clickBatch(0, 60, base)...)
+	conn := []kgo.Opt{kgo.SeedBrokers(addr)}
+	cl, err := kgo.NewClient(conn...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	opts := tui.Options{Label: addr, Brokers: []string{addr}, Start: "earliest", Topics: topicLister(kadm.NewClient(cl)), Open: kafkaOpener(conn)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maddr := ln.Addr().String()
+	ln.Close()
+	stop, err := serveWorkbenchMetrics(maddr, io.Discard, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	scrape := func() map[string]float64 {
+		t.Helper()
+		resp, err := http.Get("http://" + maddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got := map[string]float64{}
+		for _, l := range strings.Split(string(b), "\n") {
+			if i := strings.LastIndexByte(l, ' '); strings.HasPrefix(l, "eddy_") && i > 0 {
+				v, _ := strconv.ParseFloat(l[i+1:], 64)
+				got[l[:i]] = v
+			}
+		}
+		return got
+	}
+	m := tui.New(context.Background(), opts)
+	defer m.Stop()
+	d := newDriver(t, m)
+	d.untilText("clicks")
+	d.press("enter")
+	d.until("in 61", func(s string) bool { in, _, _, _, _ := counters(s); return in == 61 })
+	const src = `{kind="source",pipeline="workbench",stage="source"}`
+	got := scrape()
+	for k, want := range map[string]float64{
+		`eddy_records_in_total{pipeline="workbench"}`:                        61,
+		`eddy_records_dead_total{pipeline="workbench"}`:                      1,
+		"eddy_stage_records_in_total" + src:                                  61,
+		"eddy_stage_records_dead_total" + src:                                1,
+		"eddy_stage_records_passed_total" + src:                              60,
+		`eddy_sink_rows_total{kind="results",pipeline="workbench",sink="0"}`: 60,
+	} {
+		if v, ok := got[k]; !ok || v != want {
+			t.Errorf("before the edit: %s = %v (%v), want %v", k, v, ok, want)
+		}
+	}
+
+	d.press("tab", "a", "f", `event == "purchase"`, "enter")
+	d.untilText("added stage 0:filter")
+	runtest.Produce(t, addr, clickBatch(60, 30, base)...)
+	s := d.until("the filter's counters", func(s string) bool { in, _, _, _, _ := counters(s); return in == 31 })
+	in, passed, filtered, dead, _ := counters(s)
+	const filter = `{kind="filter",pipeline="workbench",stage="0"}`
+	got = scrape()
+	for k, want := range map[string]int{
+		`eddy_records_in_total{pipeline="workbench"}`:                        in,
+		`eddy_records_passed_total{pipeline="workbench"}`:                    passed,
+		`eddy_records_filtered_total{pipeline="workbench"}`:                  filtered,
+		"eddy_stage_records_in_total" + src:                                  in,
+		"eddy_stage_records_dead_total" + src:                                dead,
+		"eddy_stage_records_passed_total" + src:                              in - dead,
+		"eddy_stage_records_in_total" + filter:                               in - dead,
+		"eddy_stage_records_filtered_total" + filter:                         filtered,
+		"eddy_stage_records_passed_total" + filter:                           passed,
+		`eddy_sink_rows_total{kind="results",pipeline="workbench",sink="0"}`: passed,
+	} {
+		if v, ok := got[k]; !ok || v != float64(want) {
+			t.Errorf("after the edit: %s = %v (%v), want %d", k, v, ok, want)
+		}
+	}
+	if passed != 10 || filtered != 20 || dead != 1 {
+		t.Errorf("status bar: passed %d filtered %d dead %d", passed, filtered, dead)
+	}
+	if _, ok := got[`eddy_watermark_delay_seconds{pipeline="workbench"}`]; !ok {
+		t.Errorf("no watermark delay:\n%v", got)
 	}
 }

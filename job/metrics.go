@@ -115,11 +115,14 @@ func windowGauges(p *pipeline.Pipeline, o Options) (*sink.WindowGauges, error) {
 	return sink.NewWindowGauges(l, max), nil
 }
 
-// ServeMetrics serves on addr, as eddy run --metrics does, the counters
-// stats returns (the workbench's running pipeline, whose engine changes
-// with each edit) for pipeline; stop shuts the server down.
-func ServeMetrics(addr string, w io.Writer, pipeline string, stats func() engine.Stats) (stop func() error, err error) {
-	m, err := startMetrics(addr, w, newStatsCollector(stats, pipeline))
+// ServeMetrics serves on addr, as eddy run --metrics does, what pub
+// returns (the workbench's running pipeline, whose engine changes with
+// each edit) for pipeline: the totals, the counts by stage, the rows of
+// the engine's one sink (kind, the workbench's results) and the watermark
+// delays; stop shuts the server down.
+func ServeMetrics(addr string, w io.Writer, pipeline, kind string, pub func() engine.Published) (stop func() error, err error) {
+	m, err := startMetrics(addr, w, newStatsCollector(func() engine.Stats { return pub().Stats }, pipeline),
+		newRunCollector(pub, pipeline, []runSink{{kind: kind}}, nil))
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,10 @@ type FeedMsg struct {
 	Dead    []DeadItem
 	Counts  map[DeadKey]int64 // dead letters by class and stage since the last message
 	Stats   engine.Stats      // the running pipeline's counters since it was applied
+	// Published is what the running engine published as of its last
+	// batch (counts by stage and sink, watermarks), for --metrics; its
+	// Stats are Stats. Tail only: just the Stats.
+	Published engine.Published
 	Read    int64             // records read since the feed started
 	Since   int64             // records read before generation Gen started (all handled by earlier ones)
 	Dropped int64             // records not shown because more than TailCap arrived between refreshes
@@ -327,7 +331,10 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 				}
 				mu.Unlock()
 				if eng := h.drain(&m); eng != nil {
-					m.Stats = eng.Stats()
+					m.Published = eng.Published()
+					m.Stats = m.Published.Stats
+				} else {
+					m.Published.Stats = m.Stats
 				}
 				select {
 				case f.ch <- m:

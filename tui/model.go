@@ -47,10 +47,11 @@ type Options struct {
 	PipelinePath string
 	// Logf writes a log line (to a file, never the screen); default: discard.
 	Logf func(format string, args ...any)
-	// OnStats, when set, is told the running pipeline's counters each time
-	// the feed reports them (on the program's goroutine): eddy tui
-	// --metrics serves them.
-	OnStats func(engine.Stats)
+	// OnPublished, when set, is told what the running pipeline's engine
+	// published (the counters, by stage and sink, and the watermarks)
+	// each time the feed reports it (on the program's goroutine): eddy
+	// tui --metrics serves it.
+	OnPublished func(engine.Published)
 	// Dead-letter actions (replay, topics); nil hides them. See [DeadOps].
 	Dead *DeadOps
 	// Format is the format of the attached records' values (avro,
@@ -516,8 +517,8 @@ func (m *Model) feedMsg(msg FeedMsg) tea.Cmd {
 		m.dead.add(msg.Counts, msg.Dead)
 		m.deadBkt += float64(max(msg.Stats.Dead-m.lastDead, 0))
 		m.stats, m.lastDead = msg.Stats, msg.Stats.Dead
-		if m.opts.OnStats != nil {
-			m.opts.OnStats(m.stats)
+		if m.opts.OnPublished != nil {
+			m.opts.OnPublished(msg.Published)
 		}
 		for _, w := range msg.Warnings {
 			m.pipe.warnings = append(m.pipe.warnings, w)
