@@ -38,12 +38,12 @@ type FeedMsg struct {
 	// batch (counts by stage and sink, watermarks), for --metrics; its
 	// Stats are Stats. Tail only: just the Stats.
 	Published engine.Published
-	Read    int64             // records read since the feed started
-	Since   int64             // records read before generation Gen started (all handled by earlier ones)
-	Dropped int64             // records not shown because more than TailCap arrived between refreshes
-	Lag     int64             // records behind the end of the topic; -1 unknown (files)
-	Done    bool
-	Err     error
+	Read      int64 // records read since the feed started
+	Since     int64 // records read before generation Gen started (all handled by earlier ones)
+	Dropped   int64 // records not shown because more than TailCap arrived between refreshes
+	Lag       int64 // records behind the end of the topic; -1 unknown (files)
+	Done      bool
+	Err       error
 	// Warnings are the running pipeline's notices (fields it reads that
 	// no record has), for generation Gen, each sent once.
 	Warnings []string
