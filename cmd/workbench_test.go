@@ -152,19 +152,26 @@ func clickBatch(from, n int, base time.Time) []*kgo.Record {
 // test, in process against kfake: attach, add a filter and see the
 // counters react, add a window and see rows and the chart, write the
 // pipeline and run it with eddy run.
-func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
-	addr := newKafka(t, "clicks")
-	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+// clickCluster is a kfake cluster whose topic clicks holds clickBatch(0,
+// 60, base), and the options of a workbench on it.
+func clickCluster(t *testing.T, base time.Time) (addr string, opts tui.Options) {
+	addr = newKafka(t, "clicks")
 	runtest.Produce(t, addr, clickBatch(0, 60, base)...)
 	conn := []kgo.Opt{kgo.SeedBrokers(addr)}
 	cl, err := kgo.NewClient(conn...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close)
+	return addr, tui.Options{Label: addr, Brokers: []string{addr}, Start: "earliest",
+		Topics: topicLister(kadm.NewClient(cl)), Open: kafkaOpener(conn)}
+}
+
+func TestWorkbenchBuildsPipelineOnKafka(t *testing.T) {
+	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	addr, opts := clickCluster(t, base)
 	dir := t.TempDir()
-	m := tui.New(context.Background(), tui.Options{Label: addr, Brokers: []string{addr}, Start: "earliest",
-		Topics: topicLister(kadm.NewClient(cl)), Open: kafkaOpener(conn)})
+	m := tui.New(context.Background(), opts)
 	defer m.Stop()
 	d := newDriver(t, m)
 	d.untilText("clicks")
@@ -396,16 +403,8 @@ func TestWorkbenchAvroExportKeepsTypes(t *testing.T) {
 // stage, the rows by sink; scraped over HTTP, they are the status bar's
 // counters, and they follow an edit (a new pipeline counts from zero).
 func TestWorkbenchMetricsByStage(t *testing.T) {
-	addr := newKafka(t, "clicks")
 	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	runtest.Produce(t, addr, clickBatch(0, 60, base)...)
-	conn := []kgo.Opt{kgo.SeedBrokers(addr)}
-	cl, err := kgo.NewClient(conn...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	opts := tui.Options{Label: addr, Brokers: []string{addr}, Start: "earliest", Topics: topicLister(kadm.NewClient(cl)), Open: kafkaOpener(conn)}
+	addr, opts := clickCluster(t, base)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
