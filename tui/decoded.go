@@ -16,24 +16,34 @@ import (
 // tailView decodes the records' values into the JSON of whole records
 // (Options.Decoder) before the hub and the engine see them: the records
 // pane, the quick filter, the forms, the x export and the pipeline then
-// see decoded fields. A value that does not decode is kept as it came (the
-// pipeline makes it a dead letter), and why in the book; an error that
-// fatal says is the registry's own ends the feed. It runs on the feed's
-// goroutine.
+// see decoded fields. A value that does not decode is kept as it came, and
+// why in the book; the feed makes it a dead letter of the decode stage
+// with the decoder's reason, as eddy run does, without giving it to the
+// engine. An error that fatal says is the registry's own ends the feed.
+// It runs on the feed's goroutine.
 type tailView struct {
 	decode func([]byte) ([]byte, error)
 	fatal  func(error) bool
 	book   *schemaBook // nil: schema ids, types and failures are not kept
 	schema func(context.Context, int) (SchemaInfo, error)
 	types  func([]byte) (map[string]string, error) // nil: no declared types
+	bad    []undecoded                             // the last batch's values that did not decode
+}
+
+// undecoded is a record of a batch whose value did not decode.
+type undecoded struct {
+	i   int // its index in the batch
+	err error
 }
 
 // batch decodes the values of rs in place (a decoded value is a slice of
-// its own; the batch's bytes stay the source's).
-func (d *tailView) batch(ctx context.Context, rs []source.Record) error {
+// its own; the batch's bytes stay the source's) and returns those that
+// did not decode, in order (valid until the next call).
+func (d *tailView) batch(ctx context.Context, rs []source.Record) ([]undecoded, error) {
 	if d == nil || d.decode == nil {
-		return nil
+		return nil, nil
 	}
+	d.bad = d.bad[:0]
 	for i := range rs {
 		r := &rs[i]
 		if r.Value == nil {
@@ -45,17 +55,36 @@ func (d *tailView) batch(ctx context.Context, rs []source.Record) error {
 		v, err := d.decode(r.Value)
 		if err != nil {
 			if d.fatal != nil && d.fatal(err) {
-				return err
+				return nil, err
 			}
 			if d.book != nil {
 				d.book.failed(r, err)
 			}
+			d.bad = append(d.bad, undecoded{i, err})
 			continue
 		}
 		// the decoder reuses its buffer
 		r.Value = append([]byte(nil), v...)
 	}
-	return nil
+	return d.bad, nil
+}
+
+// withoutUndecoded is rs less the records of bad (rs itself when none;
+// else a copy in buf).
+func withoutUndecoded(rs []source.Record, bad []undecoded, buf []source.Record) []source.Record {
+	if len(bad) == 0 {
+		return rs
+	}
+	out := buf[:0]
+	j := 0
+	for i := range rs {
+		if j < len(bad) && bad[j].i == i {
+			j++
+			continue
+		}
+		out = append(out, rs[i])
+	}
+	return out
 }
 
 // runnable is the plan the feed runs: over decoded records (Options.Decoder

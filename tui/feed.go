@@ -81,6 +81,10 @@ type hub struct {
 	genRead int64          // read when gen started (tail-only counters)
 	err     error          // a failed swap, reported once
 	warns   []string       // the running generation's warnings not yet drained
+	// undecoded counts the running generation's records whose values did
+	// not decode (Options.Decoder): dead letters of the decode stage that
+	// the feed wrote, not the engine, added to the engine's counters.
+	undecoded int64
 }
 
 // keepLast appends xs to s and drops the oldest beyond limit.
@@ -142,7 +146,7 @@ func clone(b []byte) []byte {
 // what the previous one left undrained is dropped.
 func (h *hub) install(gen int, eng *engine.Engine) {
 	h.mu.Lock()
-	h.gen, h.eng, h.genRead = gen, eng, h.read
+	h.gen, h.eng, h.genRead, h.undecoded = gen, eng, h.read, 0
 	h.rows, h.dead, h.counts, h.warns = nil, nil, nil, nil
 	h.mu.Unlock()
 }
@@ -226,8 +230,9 @@ func (s genSink) warn(msg string) {
 	h.mu.Unlock()
 }
 
-// drain takes what arrived since the last call.
-func (h *hub) drain(m *FeedMsg) *engine.Engine {
+// drain takes what arrived since the last call; it returns the running
+// engine and the records of its generation that did not decode.
+func (h *hub) drain(m *FeedMsg) (*engine.Engine, int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	m.Records, h.recs = h.recs, nil
@@ -244,7 +249,42 @@ func (h *hub) drain(m *FeedMsg) *engine.Engine {
 		m.Stats.In = h.read - h.genRead
 		m.Stats.Passed = m.Stats.In
 	}
-	return h.eng
+	return h.eng, h.undecoded
+}
+
+// undecodedDead makes a record whose value did not decode a dead letter of
+// the decode stage of generation gs, as the engine would (eddy run's
+// engine decodes the values itself).
+func (h *hub) undecodedDead(gs genSink, r *source.Record, err error) {
+	d := sink.DeadLetter{Error: err.Error(), StageIndex: -1, StageKind: "decode", Key: r.Key, Value: r.Value}
+	if r.File {
+		d.Origin = sink.Origin{IsFile: true, File: r.Topic, Line: r.Offset}
+	} else {
+		d.Origin = sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Seq: r.Seq}
+	}
+	for _, x := range r.Headers {
+		d.Headers = append(d.Headers, sink.Header{Key: x.Key, Value: x.Value})
+	}
+	_ = gs.WriteDead(&d)
+	h.mu.Lock()
+	if h.gen == gs.gen {
+		h.undecoded++
+	}
+	h.mu.Unlock()
+}
+
+// addUndecoded counts n undecoded records in an engine's publication:
+// read by the source stage and dead there.
+func addUndecoded(p *engine.Published, n int64) {
+	if n == 0 {
+		return
+	}
+	p.Stats.In += n
+	p.Stats.Dead += n
+	if len(p.Stages) > 0 {
+		p.Stages[0].In += n
+		p.Stages[0].Dead += n
+	}
 }
 
 // swapReq asks the feed to run plan (nil: tail only) as generation gen.
@@ -330,8 +370,9 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 					m.Err = ferr
 				}
 				mu.Unlock()
-				if eng := h.drain(&m); eng != nil {
+				if eng, n := h.drain(&m); eng != nil {
 					m.Published = eng.Published()
+					addUndecoded(&m.Published, n)
 					m.Stats = m.Published.Stats
 				} else {
 					m.Published.Stats = m.Stats
@@ -355,7 +396,11 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 // batches even while the source waits for records.
 func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, openTables TablesFunc, view *tailView) error {
 	pf := source.Prefetch(ctx, src, 2)
-	var eng *engine.Engine
+	var (
+		eng  *engine.Engine
+		gs   genSink         // the running engine's
+		kept []source.Record // a batch less its undecoded records
+	)
 	closeTables := func() error { return nil } // the running engine's tables
 	defer func() {
 		pf.Stop()
@@ -376,8 +421,8 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, o
 				tables, nextClose = t, c
 			}
 			var err error
-			gs := genSink{h, r.gen}
-			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{gs}, Dead: gs, Warn: gs.warn, Tables: tables})
+			ngs := genSink{h, r.gen}
+			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{ngs}, Dead: ngs, Warn: ngs.warn, Tables: tables})
 			if err != nil {
 				_ = nextClose()
 				h.fail(fmt.Errorf("apply pipeline: %w", err))
@@ -388,7 +433,7 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, o
 			}
 		}
 		_ = closeTables()
-		eng, closeTables = next, nextClose
+		eng, closeTables, gs = next, nextClose, genSink{h, r.gen}
 		h.install(r.gen, eng)
 	}
 	for {
@@ -414,17 +459,21 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, o
 				install(r)
 			default:
 			}
-			if err := view.batch(ctx, it.Batch.Records); err != nil {
+			bad, err := view.batch(ctx, it.Batch.Records)
+			if err != nil {
 				pf.Done(it.Batch)
 				return err
 			}
 			h.addRecords(it.Batch.Records)
-			var err error
 			if eng != nil {
 				if len(it.Batch.Added) > 0 {
 					eng.StartAt(it.Batch.Added, time.Now())
 				}
-				err = eng.Process(it.Batch.Records)
+				for _, b := range bad {
+					h.undecodedDead(gs, &it.Batch.Records[b.i], b.err)
+				}
+				kept = withoutUndecoded(it.Batch.Records, bad, kept)
+				err = eng.Process(kept)
 				eng.Done(it.Batch.Finished)
 			}
 			pf.Done(it.Batch)

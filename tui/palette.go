@@ -248,7 +248,9 @@ type exportJob struct {
 	rows                []sink.Row
 	recs                []source.Record     // the records of rows (a records export); nil for results
 	types               []map[string]string // the types each record's schema declares (Options.Types); nil: none
-	cols                []string            // the results' columns, in order
+	undecoded           int64               // records of the tail left out: their values did not decode
+	firstUndecoded      error
+	cols                []string // the results' columns, in order
 }
 
 // exportProbeMsg carries the tables of the database a results export
@@ -289,6 +291,13 @@ func (m *Model) export(args []string) (tea.Cmd, error) {
 		declared := false
 		for _, i := range m.records.visible() {
 			e := m.records.ring[i]
+			if e.undecoded != nil { // as eddy export --format: skipped and counted
+				if job.undecoded == 0 {
+					job.firstUndecoded = fmt.Errorf("%s: %w", recordAt(&e.rec), e.undecoded)
+				}
+				job.undecoded++
+				continue
+			}
 			job.recs = append(job.recs, e.rec)
 			job.rows = append(job.rows, sink.Row{JSON: e.rec.Value})
 			job.types = append(job.types, e.types)
@@ -394,6 +403,9 @@ func (m *Model) runExport(job exportJob) tea.Cmd {
 			where += ", table " + job.table
 		}
 		var extra []string
+		if job.undecoded > 0 {
+			extra = append(extra, fmt.Sprintf("%d not decoded skipped", job.undecoded))
+		}
 		if res.bad > 0 {
 			extra = append(extra, fmt.Sprintf("%d malformed skipped", res.bad))
 		}
@@ -409,6 +421,9 @@ func (m *Model) runExport(job exportJob) tea.Cmd {
 		}
 		if err != nil {
 			return noticeMsg{text: "export: " + err.Error() + "; " + text, err: true}
+		}
+		if job.undecoded > 0 {
+			text += "; first not decoded: " + job.firstUndecoded.Error()
 		}
 		if res.bad > 0 {
 			text += "; first malformed: " + res.firstBad.Error()

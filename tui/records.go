@@ -203,6 +203,11 @@ func (p *recordsPane) add(rs []source.Record, dropped int64) {
 		if p.book != nil {
 			be := p.book.entry(&r)
 			es[i].types, es[i].undecoded = be.types, be.err
+			if be.err != nil {
+				// a value that is JSON already still did not decode: the
+				// pipeline makes it a dead letter, the row shows why
+				es[i].names, es[i].cells = nil, nil
+			}
 		}
 		p.match(&es[i])
 	}
