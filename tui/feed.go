@@ -256,15 +256,8 @@ func (h *hub) drain(m *FeedMsg) (*engine.Engine, int64) {
 // the decode stage of generation gs, as the engine would (eddy run's
 // engine decodes the values itself).
 func (h *hub) undecodedDead(gs genSink, r *source.Record, err error) {
-	d := sink.DeadLetter{Error: err.Error(), StageIndex: -1, StageKind: "decode", Key: r.Key, Value: r.Value}
-	if r.File {
-		d.Origin = sink.Origin{IsFile: true, File: r.Topic, Line: r.Offset}
-	} else {
-		d.Origin = sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Seq: r.Seq}
-	}
-	for _, x := range r.Headers {
-		d.Headers = append(d.Headers, sink.Header{Key: x.Key, Value: x.Value})
-	}
+	d := sink.DeadLetter{Error: err.Error(), StageIndex: -1, StageKind: "decode"}
+	d.SetRecord(r)
 	_ = gs.WriteDead(&d)
 	h.mu.Lock()
 	if h.gen == gs.gen {
