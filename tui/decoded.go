@@ -44,21 +44,26 @@ func (d *tailView) batch(ctx context.Context, rs []source.Record) ([]undecoded, 
 		return nil, nil
 	}
 	d.bad = d.bad[:0]
+	kept := len(rs) - TailCap // the book keeps what the tail may show: the hub keeps no more of a batch
 	for i := range rs {
 		r := &rs[i]
 		if r.Value == nil {
 			continue // a tombstone
 		}
-		if d.book != nil {
-			d.book.note(ctx, r, d.schema, d.types)
+		book := d.book
+		if i < kept {
+			book = nil
+		}
+		if book != nil {
+			book.note(ctx, r, d.schema, d.types)
 		}
 		v, err := d.decode(r.Value)
 		if err != nil {
 			if d.fatal != nil && d.fatal(err) {
 				return nil, err
 			}
-			if d.book != nil {
-				d.book.failed(r, err)
+			if book != nil {
+				book.failed(r, err)
 			}
 			d.bad = append(d.bad, undecoded{i, err})
 			continue
@@ -123,10 +128,12 @@ type SchemaInfo struct {
 // reads); and what Options.Schema said about each id, fetched once per id
 // on the feed's goroutine.
 type schemaBook struct {
-	mu    sync.Mutex
-	ids   map[recKey]bookEntry
-	order []recKey // oldest first, at most bookCap
-	info  map[int]schemaAnswer
+	mu sync.Mutex
+	// ids holds the newest records (up to bookCap), old the bookCap
+	// before them: when ids is full it becomes old, dropping old whole,
+	// so no record is ever deleted one by one.
+	ids, old map[recKey]bookEntry
+	info     map[int]schemaAnswer
 }
 
 // bookEntry is what the book knows of one record.
@@ -181,26 +188,27 @@ func (b *schemaBook) note(ctx context.Context, r *source.Record, fetch func(cont
 }
 
 // put sets what the book knows of a record, keeping the last bookCap to
-// 2×bookCap: the oldest are dropped bookCap at a time, so a record costs
-// O(1) amortised (this runs for every record of the feed); b.mu is held.
+// 2×bookCap records; b.mu is held.
 func (b *schemaBook) put(k recKey, e bookEntry) {
-	if _, ok := b.ids[k]; !ok {
-		if len(b.order) >= 2*bookCap {
-			for _, old := range b.order[:bookCap] {
-				delete(b.ids, old)
-			}
-			b.order = append(b.order[:0], b.order[bookCap:]...)
-		}
-		b.order = append(b.order, k)
+	if _, ok := b.ids[k]; !ok && len(b.ids) >= bookCap {
+		b.old, b.ids = b.ids, make(map[recKey]bookEntry, bookCap)
 	}
 	b.ids[k] = e
+}
+
+// get is what the book knows of a record; b.mu is held.
+func (b *schemaBook) get(k recKey) bookEntry {
+	if e, ok := b.ids[k]; ok {
+		return e
+	}
+	return b.old[k]
 }
 
 // failed records why r's value did not decode.
 func (b *schemaBook) failed(r *source.Record, err error) {
 	k := recKey{r.Topic, r.Partition, r.Offset}
 	b.mu.Lock()
-	e := b.ids[k]
+	e := b.get(k)
 	e.err = err
 	b.put(k, e)
 	b.mu.Unlock()
@@ -213,7 +221,7 @@ func (b *schemaBook) entry(r *source.Record) bookEntry {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.ids[recKey{r.Topic, r.Partition, r.Offset}]
+	return b.get(recKey{r.Topic, r.Partition, r.Offset})
 }
 
 // lookup is the schema of a record shown in the tail, if it was framed.
@@ -223,7 +231,7 @@ func (b *schemaBook) lookup(r *source.Record) (id int, a schemaAnswer, ok bool) 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	e := b.ids[recKey{r.Topic, r.Partition, r.Offset}]
+	e := b.get(recKey{r.Topic, r.Partition, r.Offset})
 	if !e.framed {
 		return 0, a, false
 	}

@@ -159,3 +159,33 @@ func TestFormOffersFields(t *testing.T) {
 		t.Errorf("form:\n%s", v)
 	}
 }
+
+// TestSchemaBookKeepsTheNewest: the book remembers at least the last
+// bookCap records it was told of, and forgets older ones.
+func TestSchemaBookKeepsTheNewest(t *testing.T) {
+	b := newSchemaBook()
+	n := 3*bookCap + 7
+	for i := range n {
+		r := source.Record{Topic: "t", Offset: int64(i), Value: []byte{0, 0, 0, 0, byte(i % 200)}}
+		b.note(context.Background(), &r, nil, nil)
+		if i%2 == 0 {
+			b.failed(&r, fmt.Errorf("bad %d", i))
+		}
+	}
+	for _, tc := range []struct {
+		off  int
+		kept bool
+	}{{n - 1, true}, {n - bookCap, true}, {n - 2*bookCap - 1, false}, {0, false}} {
+		r := source.Record{Topic: "t", Offset: int64(tc.off)}
+		e := b.entry(&r)
+		if e.framed != tc.kept || tc.kept && e.id != tc.off%200 {
+			t.Errorf("offset %d: %+v, kept %v", tc.off, e, tc.kept)
+		}
+		if wantErr := tc.kept && tc.off%2 == 0; (e.err != nil) != wantErr || wantErr && e.err.Error() != fmt.Sprintf("bad %d", tc.off) {
+			t.Errorf("offset %d: err %v", tc.off, e.err)
+		}
+	}
+	if len(b.ids)+len(b.old) > 2*bookCap {
+		t.Errorf("the book holds %d records", len(b.ids)+len(b.old))
+	}
+}
