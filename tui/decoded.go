@@ -28,6 +28,7 @@ type tailView struct {
 	schema func(context.Context, int) (SchemaInfo, error)
 	types  func([]byte) (map[string]string, error) // nil: no declared types
 	bad    []undecoded                             // the last batch's values that did not decode
+	arena  []byte                                  // the last batch's decoded values
 }
 
 // undecoded is a record of a batch whose value did not decode.
@@ -36,14 +37,16 @@ type undecoded struct {
 	err error
 }
 
-// batch decodes the values of rs in place (a decoded value is a slice of
-// its own; the batch's bytes stay the source's) and returns those that
-// did not decode, in order (valid until the next call).
+// batch decodes the values of rs in place and returns those that did not
+// decode, in order. The decoded values lie in an arena reused by the next
+// call (the batch's own bytes stay the source's): the feed handles a
+// batch whole before the next, and the hub, the rows and the dead letters
+// keep copies.
 func (d *tailView) batch(ctx context.Context, rs []source.Record) ([]undecoded, error) {
 	if d == nil || d.decode == nil {
 		return nil, nil
 	}
-	d.bad = d.bad[:0]
+	d.bad, d.arena = d.bad[:0], d.arena[:0]
 	kept := len(rs) - TailCap // the book keeps what the tail may show: the hub keeps no more of a batch
 	for i := range rs {
 		r := &rs[i]
@@ -69,7 +72,9 @@ func (d *tailView) batch(ctx context.Context, rs []source.Record) ([]undecoded, 
 			continue
 		}
 		// the decoder reuses its buffer
-		r.Value = append([]byte(nil), v...)
+		at := len(d.arena)
+		d.arena = append(d.arena, v...)
+		r.Value = d.arena[at:len(d.arena):len(d.arena)]
 	}
 	return d.bad, nil
 }
