@@ -99,12 +99,18 @@ func workbench(ctx context.Context, c *cobra.Command, opts tui.Options, logFile 
 
 // serveWorkbenchMetrics serves on addr, as eddy run --metrics does, the
 // counters of the workbench's running pipeline (totals, by stage, the rows
-// its results pane took, the watermark delays), which opts then reports.
+// its results pane took, the watermark delays) and its Kafka source's lag
+// per partition, which opts then reports.
 func serveWorkbenchMetrics(addr string, w io.Writer, opts *tui.Options) (stop func() error, err error) {
-	var last atomic.Pointer[engine.Published]
-	last.Store(&engine.Published{})
-	opts.OnPublished = func(p engine.Published) { last.Store(&p) }
-	return job.ServeMetrics(addr, w, "workbench", "results", func() engine.Published { return *last.Load() })
+	type snapshot struct {
+		pub engine.Published
+		lag map[source.Partition]int64
+	}
+	var last atomic.Pointer[snapshot]
+	last.Store(&snapshot{})
+	opts.OnPublished = func(p engine.Published, lag map[source.Partition]int64) { last.Store(&snapshot{p, lag}) }
+	return job.ServeMetrics(addr, w, "workbench", "results", func() engine.Published { return last.Load().pub },
+		func() map[source.Partition]int64 { return last.Load().lag })
 }
 
 // kafkaOpener opens a followed Kafka source on one topic from start.

@@ -415,7 +415,7 @@ func TestWorkbenchAvroExportKeepsTypes(t *testing.T) {
 
 // TestWorkbenchMetricsByStage: the workbench's --metrics serves what eddy
 // run --metrics does for its running pipeline: the totals, the counts by
-// stage, the rows by sink; scraped over HTTP, they are the status bar's
+// stage, the rows by sink, the lag by partition; scraped over HTTP, they are the status bar's
 // counters, and they follow an edit (a new pipeline counts from zero).
 func TestWorkbenchMetricsByStage(t *testing.T) {
 	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -457,12 +457,13 @@ func TestWorkbenchMetricsByStage(t *testing.T) {
 	const src = `{kind="source",pipeline="workbench",stage="source"}`
 	got := scrape()
 	for k, want := range map[string]float64{
-		`eddy_records_in_total{pipeline="workbench"}`:                        61,
-		`eddy_records_dead_total{pipeline="workbench"}`:                      1,
-		"eddy_stage_records_in_total" + src:                                  61,
-		"eddy_stage_records_dead_total" + src:                                1,
-		"eddy_stage_records_passed_total" + src:                              60,
-		`eddy_sink_rows_total{kind="results",pipeline="workbench",sink="0"}`: 60,
+		`eddy_records_in_total{pipeline="workbench"}`:                                   61,
+		`eddy_records_dead_total{pipeline="workbench"}`:                                 1,
+		"eddy_stage_records_in_total" + src:                                             61,
+		"eddy_stage_records_dead_total" + src:                                           1,
+		"eddy_stage_records_passed_total" + src:                                         60,
+		`eddy_sink_rows_total{kind="results",pipeline="workbench",sink="0"}`:            60,
+		`eddy_partition_lag_records{partition="1",pipeline="workbench",topic="clicks"}`: 0, // read to its end
 	} {
 		if v, ok := got[k]; !ok || v != want {
 			t.Errorf("before the edit: %s = %v (%v), want %v", k, v, ok, want)

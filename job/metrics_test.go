@@ -21,6 +21,7 @@ import (
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/internal/runtest"
 	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/windows"
 )
 
@@ -289,7 +290,10 @@ func TestServeMetrics(t *testing.T) {
 	addr := freeAddr(t)
 	var cur atomic.Pointer[engine.Published]
 	cur.Store(&engine.Published{Stats: engine.Stats{In: 3, Passed: 2, Dead: 1}})
-	stop, err := ServeMetrics(addr, io.Discard, "workbench", "results", func() engine.Published { return *cur.Load() })
+	stop, err := ServeMetrics(addr, io.Discard, "workbench", "results", func() engine.Published { return *cur.Load() },
+		func() map[source.Partition]int64 {
+			return map[source.Partition]int64{{Topic: "clicks", Partition: 2}: 7}
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +328,7 @@ func TestServeMetrics(t *testing.T) {
 			{"eddy_stage_records_filtered_total", map[string]string{"stage": "0", "kind": "filter"}, 6},
 			{"eddy_stage_records_passed_total", map[string]string{"stage": "source", "kind": "source"}, 10},
 			{"eddy_sink_rows_total", map[string]string{"sink": "0", "kind": "results"}, 2},
+			{"eddy_partition_lag_records", map[string]string{"topic": "clicks", "partition": "2"}, 7},
 		} {
 			if v, ok := series(mf, tc.name, tc.labels); !ok || v != tc.want {
 				t.Errorf("%s%v = %v (%v), want %v", tc.name, tc.labels, v, ok, tc.want)

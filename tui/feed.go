@@ -42,8 +42,11 @@ type FeedMsg struct {
 	Since     int64 // records read before generation Gen started (all handled by earlier ones)
 	Dropped   int64 // records not shown because more than TailCap arrived between refreshes
 	Lag       int64 // records behind the end of the topic; -1 unknown (files)
-	Done      bool
-	Err       error
+	// PartitionLag is Lag per partition (a Kafka source; nil otherwise),
+	// for --metrics.
+	PartitionLag map[source.Partition]int64
+	Done         bool
+	Err          error
 	// Warnings are the running pipeline's notices (fields it reads that
 	// no record has), for generation Gen, each sent once.
 	Warnings []string
@@ -356,6 +359,11 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 				m := FeedMsg{ID: id, At: now, Lag: -1}
 				if l, ok := src.(interface{ Lag() int64 }); ok {
 					m.Lag = l.Lag()
+				}
+				if l, ok := src.(interface {
+					PartitionLag() map[source.Partition]int64
+				}); ok {
+					m.PartitionLag = l.PartitionLag()
 				}
 				mu.Lock()
 				m.Done = done

@@ -48,10 +48,11 @@ type Options struct {
 	// Logf writes a log line (to a file, never the screen); default: discard.
 	Logf func(format string, args ...any)
 	// OnPublished, when set, is told what the running pipeline's engine
-	// published (the counters, by stage and sink, and the watermarks)
-	// each time the feed reports it (on the program's goroutine): eddy
-	// tui --metrics serves it.
-	OnPublished func(engine.Published)
+	// published (the counters, by stage and sink, and the watermarks) and
+	// the source's lag per partition (nil: not a Kafka source) each time
+	// the feed reports them (on the program's goroutine): eddy tui
+	// --metrics serves them.
+	OnPublished func(engine.Published, map[source.Partition]int64)
 	// Dead-letter actions (replay, topics); nil hides them. See [DeadOps].
 	Dead *DeadOps
 	// Format is the format of the attached records' values (avro,
@@ -518,7 +519,7 @@ func (m *Model) feedMsg(msg FeedMsg) tea.Cmd {
 		m.deadBkt += float64(max(msg.Stats.Dead-m.lastDead, 0))
 		m.stats, m.lastDead = msg.Stats, msg.Stats.Dead
 		if m.opts.OnPublished != nil {
-			m.opts.OnPublished(msg.Published)
+			m.opts.OnPublished(msg.Published, msg.PartitionLag)
 		}
 		for _, w := range msg.Warnings {
 			m.pipe.warnings = append(m.pipe.warnings, w)
