@@ -463,7 +463,7 @@ func (p *recordsPane) View() string {
 		lines = append(lines, s.Header.Render(fit("OFFSET    VALUE", p.w)))
 		for i := lo; i < hi; i++ {
 			e := p.ring[v[i]]
-			l := fit(fmt.Sprintf("%-8s  %s", coord(e.rec), e.rec.Value), p.w)
+			l := fit(fmt.Sprintf("%-8s  %s", coord(e.rec), printable(string(e.rec.Value))), p.w)
 			if i == sel && p.sel >= 0 {
 				l = s.Selected.Render(l)
 			}
