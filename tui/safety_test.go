@@ -303,7 +303,9 @@ func TestHostileBytesNeverReachTheTerminal(t *testing.T) {
 	keys(m, "r")
 	raw := m.Render()
 	_ = m.gotoPane("dead")
-	for name, screen := range map[string]string{"raw view": raw, "dead letters": m.Render()} {
+	edit := newInput(hostile[0]) // E on a letter prefills its value
+	edit.pos = 3
+	for name, screen := range map[string]string{"raw view": raw, "dead letters": m.Render(), "an input": edit.view(true) + edit.view(false)} {
 		for _, bad := range []string{"\x1b]", "\x07", "\x00", "\u009b", "\x1b[2J", "\xff"} {
 			if strings.Contains(screen, bad) {
 				t.Errorf("%s: %q reaches the terminal", name, bad)
