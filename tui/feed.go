@@ -195,7 +195,7 @@ func cell(v value.Value) string {
 		return roundFloat(v.F)
 	}
 	if v.K == value.String {
-		return string(value.AppendText(nil, v.S))
+		return printable(string(value.AppendText(nil, v.S))) // C1 controls are valid text
 	}
 	b := value.AppendJSON(nil, v)
 	if len(b) >= 2 && b[0] == '"' {

@@ -651,7 +651,9 @@ func inspect(e entry) []string {
 	lines = append(lines, "value")
 	var buf bytes.Buffer
 	if json.Indent(&buf, r.Value, "  ", "  ") == nil {
-		lines = append(lines, strings.Split("  "+buf.String(), "\n")...)
+		for _, l := range strings.Split("  "+buf.String(), "\n") {
+			lines = append(lines, printable(l)) // JSON strings may hold C1 controls
+		}
 	} else {
 		lines = append(lines, "  "+strconv.Quote(string(r.Value)))
 	}
@@ -663,7 +665,7 @@ func inspect(e entry) []string {
 func orderedFields(b []byte) ([]string, []string) {
 	names, cells := fields(b)
 	if names == nil {
-		return []string{"value"}, []string{string(b)}
+		return []string{"value"}, []string{printable(string(b))}
 	}
 	out := make([]string, len(names))
 	for i, n := range names {
