@@ -646,15 +646,8 @@ func (e *Engine) deadLetter(r *source.Record, index int, kind, msg string) {
 		return
 	}
 	d := &e.dl
-	*d = sink.DeadLetter{Error: msg, StageIndex: index, StageKind: kind, Key: r.Key, Value: r.Value, Headers: d.Headers[:0]}
-	if r.File {
-		d.Origin = sink.Origin{IsFile: true, File: r.Topic, Line: r.Offset}
-	} else {
-		d.Origin = sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Seq: r.Seq}
-	}
-	for _, h := range r.Headers {
-		d.Headers = append(d.Headers, sink.Header{Key: h.Key, Value: h.Value})
-	}
+	*d = sink.DeadLetter{Error: msg, StageIndex: index, StageKind: kind, Headers: d.Headers[:0]}
+	d.SetRecord(r)
 	if err := e.opts.Dead.WriteDead(d); err != nil && e.err == nil {
 		e.err = err
 	}
