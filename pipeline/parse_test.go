@@ -308,13 +308,13 @@ func TestParseErrors(t *testing.T) {
 			wantErr: "p.yaml:4: stages[1].filter: stages after a window need time.allowed_lateness 0: a revised window row would be counted again by the stages after it",
 		},
 		{
-			name: "a coordinate after a window",
-			yaml: spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - filter: _offset > 1"),
+			name:    "a coordinate after a window",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - filter: _offset > 1"),
 			wantErr: "p.yaml:3: stages[1].filter: _offset is a record coordinate: the rows after a window are window results, not source records",
 		},
 		{
-			name: "a filter after a window reads a record field",
-			yaml: spec("stages:", "  - window: {tumbling: 10s, key: [user], aggregate: {n: count()}}", "  - filter: amount > 1"),
+			name:    "a filter after a window reads a record field",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, key: [user], aggregate: {n: count()}}", "  - filter: amount > 1"),
 			wantErr: `p.yaml:3: stages[1].filter: unknown field "amount": the rows of the window at stages[0] only has user, window_start, window_end, n`,
 		},
 		{
