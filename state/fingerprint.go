@@ -59,6 +59,17 @@ func Describe(p *pipeline.Pipeline, source string, target func(pipeline.Target) 
 				parts = append(parts, a.Name+": "+a.Src)
 			}
 			add(name+".aggregate", "%s", strings.Join(parts, ", "))
+		case pipeline.Top:
+			t := st.Top
+			var parts []string
+			for _, o := range t.By {
+				if o.Desc {
+					parts = append(parts, o.Field+" desc")
+				} else {
+					parts = append(parts, o.Field)
+				}
+			}
+			add(name, "k=%d by=%s ties=%v", t.K, strings.Join(parts, ", "), t.Ties)
 		}
 	}
 	if p.State != nil && p.State.Backend == "pebble" {
