@@ -9,10 +9,12 @@ package nexmark
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/eddyhq/eddy/engine"
@@ -190,4 +192,40 @@ func (discard) Close() error          { return nil }
 // eddy bench prints.
 var Flink13 = map[string]float64{
 	"q0": 155e3, "q1": 158e3, "q2": 175e3, "q5": 22e3, "q7": 12e3, "q8": 146e3, "q11": 40e3, "q12": 76e3,
+}
+
+// Bench runs each query repeat times over recs and returns, per query,
+// the run with the median time.
+func Bench(qs []Query, recs []source.Record, repeat int, o Options) ([]Result, error) {
+	repeat = max(repeat, 1)
+	out := make([]Result, 0, len(qs))
+	for _, q := range qs {
+		runs := make([]Result, 0, repeat)
+		for range repeat {
+			r, err := Run(q, recs, o)
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, r)
+		}
+		slices.SortFunc(runs, func(a, b Result) int { return int(a.Elapsed - b.Elapsed) })
+		out = append(out, runs[len(runs)/2])
+	}
+	return out, nil
+}
+
+// Report writes results as a table: rows, seconds, events/s (one
+// goroutine: per core) and Flink 1.13's per-core figure with the ratio.
+func Report(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "query\tevents\trows\tseconds\tevents/s/core\tFlink 1.13/core\teddy/Flink\t")
+	for _, r := range results {
+		flink, ratio := "-", "-"
+		if f, ok := Flink13[r.Query]; ok {
+			flink = fmt.Sprintf("%.0fK", f/1e3)
+			ratio = fmt.Sprintf("%.1f×", r.PerSecond()/f)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.0fK\t%s\t%s\t\n", r.Query, r.Events, r.Rows, r.Elapsed.Seconds(), r.PerSecond()/1e3, flink, ratio)
+	}
+	return tw.Flush()
 }
