@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
@@ -38,12 +39,15 @@ type afterSeg struct {
 	start, end int64
 }
 
-// topBuf holds the rows of one window that reached a top step.
+// topBuf holds the rows of one window that reached a top step: only
+// those that may still be among the first K (with ties, also those tied
+// with the K-th), in order, equal rows in arrival order (the window's key
+// order), so a window of many rows costs one comparison for most of them.
 type topBuf struct {
-	op         *pipeline.TopOp
-	rows       [][]value.Value // rows[:n] are held; the rest are spare
-	n          int
-	start, end int64
+	op    *pipeline.TopOp
+	kept  [][]value.Value
+	spare [][]value.Value // row buffers to reuse
+	seen  int             // rows added since the last release
 }
 
 // newAfter builds the segments of plan (none when the first window is the
@@ -196,36 +200,52 @@ func (e *Engine) runSeg(si int, row []value.Value, from int) {
 }
 
 func (t *topBuf) add(row []value.Value) {
-	if t.n == len(t.rows) {
-		t.rows = append(t.rows, nil)
+	t.seen++
+	k := t.op.K
+	if len(t.kept) >= k {
+		c := t.compare(row, t.kept[k-1])
+		if c > 0 || (c == 0 && !t.op.Ties) {
+			return // after the K-th (a tie arrived later: not among the first K)
+		}
 	}
-	t.rows[t.n] = append(t.rows[t.n][:0], row...)
-	t.n++
+	// after every row not greater than it: equal rows keep arrival order
+	i := sort.Search(len(t.kept), func(i int) bool { return t.compare(t.kept[i], row) > 0 })
+	var buf []value.Value
+	if n := len(t.spare); n > 0 {
+		buf, t.spare = t.spare[n-1], t.spare[:n-1]
+	}
+	t.kept = slices.Insert(t.kept, i, append(buf[:0], row...))
+	if len(t.kept) > k {
+		n := k
+		if t.op.Ties {
+			for n < len(t.kept) && t.compare(t.kept[n], t.kept[k-1]) == 0 {
+				n++
+			}
+		}
+		t.spare = append(t.spare, t.kept[n:]...)
+		clear(t.kept[n:])
+		t.kept = t.kept[:n]
+	}
 }
 
-// releaseTops ranks the rows held by the top steps of segment si from
-// step `from` on and sends the kept ones on, in order.
+// releaseTops sends the rows held by the top steps of segment si on, in
+// order, and counts the others as filtered by the top.
 func (e *Engine) releaseTops(si, from int) {
 	a := e.after[si]
 	for k := from; k < len(a.tops); k++ {
 		t := a.tops[k]
-		if t == nil || t.n == 0 {
+		if t == nil || t.seen == 0 {
 			continue
 		}
-		rows := t.rows[:t.n]
-		t.n = 0
-		// a stable sort keeps the window's key order among equal rows
-		slices.SortStableFunc(rows, t.compare)
-		kept := min(t.op.K, len(rows))
-		if t.op.Ties {
-			for kept < len(rows) && t.compare(rows[kept-1], rows[kept]) == 0 {
-				kept++
-			}
-		}
-		e.stage[a.seg.Steps[k].Index+1].Filtered += int64(len(rows) - kept)
-		for _, row := range rows[:kept] {
+		rows := t.kept
+		e.stage[a.seg.Steps[k].Index+1].Filtered += int64(t.seen - len(rows))
+		t.kept, t.seen = nil, 0
+		for _, row := range rows {
 			e.runSeg(si, row, k+1)
 		}
+		t.spare = append(t.spare, rows...)
+		clear(rows)
+		t.kept = rows[:0]
 	}
 }
 

@@ -172,3 +172,43 @@ func TestAfterWindowCounts(t *testing.T) {
 		t.Errorf("the second window took %d rows, the project passed %d", stages[5].In, stages[4].Passed)
 	}
 }
+
+// TestTopOrder holds the top stage to SQL's rank() and row_number()
+// semantics on a window with ties and nulls: nulls last in either
+// direction, ties in key order, and with ties every row equal to the
+// K-th.
+func TestTopOrder(t *testing.T) {
+	lines := []string{
+		`{"ts":1000,"k":"a","v":5}`, `{"ts":1001,"k":"b","v":7}`, `{"ts":1002,"k":"c"}`,
+		`{"ts":1003,"k":"d","v":7}`, `{"ts":1004,"k":"e","v":5}`, `{"ts":1005,"k":"f","v":1}`,
+		`{"ts":1006,"k":"g","v":5}`,
+	}
+	window := "time: {field: ts}\nstages:\n  - window: {tumbling: 10s, key: [k], aggregate: {hi: max(v)}}\n"
+	tests := []struct {
+		top  string
+		want string // the keys of the rows, in order
+	}{
+		{"{k: 2, by: hi desc}", "b d"},
+		{"{k: 3, by: hi desc}", "b d a"},
+		{"{k: 3, by: hi desc, ties: true}", "b d a e g"},
+		{"{k: 1, by: hi desc, ties: true}", "b d"},
+		{"{k: 2, by: hi}", "f a"},
+		{"{k: 2, by: hi, ties: true}", "f a e g"},
+		{"{k: 7, by: hi}", "f a e g b d c"},
+		{"{k: 7, by: hi desc}", "b d a e g f c"},
+		{"{k: 2, by: [hi desc, k desc]}", "d b"},
+		{"{k: 9, by: k desc, ties: true}", "g f e d c b a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.top, func(t *testing.T) {
+			rows, _, _ := runSpec(t, window+"  - top: "+tt.top+"\n  - project: {k: k}\n", lines...)
+			var keys []string
+			for _, r := range rows {
+				keys = append(keys, strings.Trim(strings.TrimPrefix(r, `{"k":`), `"}`))
+			}
+			if got := strings.Join(keys, " "); got != tt.want {
+				t.Errorf("rows %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -8,13 +8,16 @@ import (
 )
 
 // fastCmp is a filter of the form `field OP number` (or `number OP
-// field`) evaluated on the row without the expression VM, for the values
-// it can compare (ints and floats). Any other value (null, a string) goes
-// to the VM, so that errors and dead letters are the VM's.
+// field`), or `field == "text"` (or !=), evaluated on the row without the
+// expression VM, for the values it can compare (ints and floats with a
+// number, strings with a string). Any other value (null, a string with a
+// number) goes to the VM, so that errors and dead letters are the VM's.
 type fastCmp struct {
 	slot  int
 	op    byte // '<', '>', 'l' (<=), 'g' (>=), '=', '!'
 	isInt bool // the literal is an int (compared as int with ints)
+	isStr bool // the literal is a string: op is '=' or '!'
+	s     string
 	i     int64
 	f     float64
 }
@@ -49,6 +52,11 @@ func newFastCmp(p *pipeline.Program) *fastCmp {
 		c.isInt, c.i, c.f = true, int64(n.Value), float64(n.Value)
 	case *ast.FloatNode:
 		c.f = n.Value
+	case *ast.StringNode:
+		if op != '=' && op != '!' {
+			return nil
+		}
+		c.isStr, c.s = true, n.Value
 	default:
 		return nil
 	}
@@ -59,6 +67,12 @@ func newFastCmp(p *pipeline.Program) *fastCmp {
 // (as expr does: ints with an int literal as ints, else as floats).
 func (c *fastCmp) eval(row []value.Value) (keep, ok bool) {
 	v := row[c.slot]
+	if c.isStr {
+		if v.K != value.String {
+			return false, false
+		}
+		return (v.S == c.s) == (c.op == '='), true
+	}
 	var d int // the sign of v - literal; NaN: no order
 	switch {
 	case v.K == value.Int && c.isInt:

@@ -24,12 +24,15 @@ func TestFastCmpAgreesWithVM(t *testing.T) {
 		{"price > 2.5", true}, {"price == 3.0", true}, {"2.5 != price", true},
 		{"price > 9007199254740993", true}, {"price > 1e300", true},
 		{"price > -1", true}, {"price > bid", false}, {"price + 1 > 3", false}, {"price > 3 && price < 9", false},
+		{`price == "3"`, true}, {`price != "3"`, true}, {`"bid" == price`, true}, {`price != ""`, true},
+		{`price < "3"`, false}, {`price == "3" && price != "4"`, false},
 	}
 	vals := []value.Value{
 		value.OfInt(3), value.OfInt(2), value.OfInt(4), value.OfInt(50000), value.OfInt(50001), value.OfInt(-7),
 		value.OfInt(math.MaxInt64), value.OfInt(math.MinInt64), value.OfInt(9007199254740993), value.OfInt(9007199254740992),
 		value.OfFloat(2.5), value.OfFloat(3), value.OfFloat(-0.0), value.OfFloat(math.Inf(1)), value.OfFloat(math.Inf(-1)),
 		value.OfFloat(math.NaN()), value.OfFloat(1e300), value.Value{}, value.OfString("3"), value.OfBool(true),
+		value.OfString(""), value.OfString("bid"), value.OfString("Bid"), value.OfString("3 "),
 	}
 	for _, f := range filters {
 		spec := fmt.Sprintf("name: f\nstages:\n  - filter: %q\n", f.src)
@@ -60,8 +63,11 @@ func TestFastCmpAgreesWithVM(t *testing.T) {
 			var m vm.VM
 			res, err := prog.Run(&m, env, 10)
 			if !ok {
-				if v.K == value.Int || v.K == value.Float {
+				if (v.K == value.Int || v.K == value.Float) && !fc.isStr {
 					t.Errorf("%s with %v: declined a number", f.src, v)
+				}
+				if v.K == value.String && fc.isStr {
+					t.Errorf("%s with %v: declined a string", f.src, v)
 				}
 				continue
 			}
