@@ -42,7 +42,7 @@ SELECT c.auction, c.num FROM counts c JOIN maxes m ON c.ws = m.ws AND c.num >= m
 	"q7": `WITH m AS (
   SELECT ts - ts % 10000 AS ws, max(price) AS maxprice FROM bid GROUP BY ws
 )
-SELECT b.auction, b.price, b.bidder, b."dateTime" FROM bid b
+SELECT b.auction, b.bidder, b.price, b."dateTime", b.extra FROM bid b
 JOIN m ON b.price = m.maxprice AND b.ts >= m.ws AND b.ts < m.ws + 10000`,
 	"q11": `WITH o AS (
   SELECT bidder, ts, CASE WHEN ts - lag(ts) OVER (PARTITION BY bidder ORDER BY ts) <= 10000 THEN 0 ELSE 1 END AS new FROM bid
