@@ -104,7 +104,8 @@ type Engine struct {
 	prefix         [][]byte
 	startMs, endMs int64
 	startJS, endJS []byte
-	fast           []*fastCmp // per step: a filter compared without the VM, or nil
+	fast           []*fastCmp     // per step: a filter compared without the VM, or nil
+	fastProj       [][]*fastArith // per step and column: a project computed without the VM, or nil
 	stats          Stats
 	dl             sink.DeadLetter
 	err            error // first sink failure
@@ -150,9 +151,16 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
 	}
 	e.fast = make([]*fastCmp, len(plan.Steps))
+	e.fastProj = make([][]*fastArith, len(plan.Steps))
 	for i := range plan.Steps {
-		if st := &plan.Steps[i]; st.Kind == pipeline.Filter {
+		switch st := &plan.Steps[i]; st.Kind {
+		case pipeline.Filter:
 			e.fast[i] = newFastCmp(st.Filter)
+		case pipeline.Project:
+			e.fastProj[i] = make([]*fastArith, len(st.Project))
+			for j := range st.Project {
+				e.fastProj[i][j] = newFastArith(st.Project[j].Prog)
+			}
 		}
 	}
 	var err error
@@ -410,10 +418,16 @@ func (e *Engine) record(r *source.Record, now int64) {
 				return
 			}
 		case pipeline.Project:
-			for _, p := range st.Project {
+			for j, p := range st.Project {
 				if p.Prog == nil {
 					row[p.Slot] = row[p.From]
 					continue
+				}
+				if fa := e.fastProj[si][j]; fa != nil {
+					if v, ok := fa.eval(row); ok {
+						row[p.Slot] = v
+						continue
+					}
 				}
 				res, err := e.eval(p.Prog, r)
 				if err == nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // fastCmp is a filter of the form `field OP number` (or `number OP
-// field`), or `field == "text"` (or !=), evaluated on the row without the
+// field`, or `field % N OP number` for ints), or `field == "text"` (or !=), evaluated on the row without the
 // expression VM, for the values it can compare (ints and floats with a
 // number, strings with a string). Any other value (null, a string with a
 // number) goes to the VM, so that errors and dead letters are the VM's.
@@ -18,6 +18,7 @@ type fastCmp struct {
 	isInt bool // the literal is an int (compared as int with ints)
 	isStr bool // the literal is a string: op is '=' or '!'
 	s     string
+	mod   int64 // not 0: the form is `field % mod OP number`, for ints only
 	i     int64
 	f     float64
 }
@@ -37,16 +38,23 @@ func newFastCmp(p *pipeline.Program) *fastCmp {
 		return nil
 	}
 	id, lit := b.Left, b.Right
-	if _, ok := id.(*ast.IdentifierNode); !ok {
+	if !isFieldOrMod(id) {
 		// number OP field: the same as field OP' number
 		id, lit = b.Right, b.Left
 		op = map[byte]byte{'<': '>', '>': '<', 'l': 'g', 'g': 'l', '=': '=', '!': '!'}[op]
+	}
+	c := &fastCmp{slot: p.Vars[0].Slot, op: op}
+	if m, ok := id.(*ast.BinaryNode); ok {
+		n, ok := m.Right.(*ast.IntegerNode)
+		if !ok || n.Value == 0 {
+			return nil
+		}
+		id, c.mod = m.Left, int64(n.Value)
 	}
 	ident, ok := id.(*ast.IdentifierNode)
 	if !ok || ident.Value != p.Vars[0].Name {
 		return nil
 	}
-	c := &fastCmp{slot: p.Vars[0].Slot, op: op}
 	switch n := lit.(type) {
 	case *ast.IntegerNode:
 		c.isInt, c.i, c.f = true, int64(n.Value), float64(n.Value)
@@ -72,6 +80,12 @@ func (c *fastCmp) eval(row []value.Value) (keep, ok bool) {
 			return false, false
 		}
 		return (v.S == c.s) == (c.op == '='), true
+	}
+	if c.mod != 0 {
+		if v.K != value.Int {
+			return false, false
+		}
+		v = value.OfInt(v.I % c.mod)
 	}
 	var d int // the sign of v - literal; NaN: no order
 	switch {
@@ -104,6 +118,15 @@ func (c *fastCmp) eval(row []value.Value) (keep, ok bool) {
 		return d == 0, true
 	}
 	return d != 0, true
+}
+
+// isFieldOrMod reports whether n is a field or `field % N`.
+func isFieldOrMod(n ast.Node) bool {
+	if m, ok := n.(*ast.BinaryNode); ok && m.Operator == "%" {
+		n = m.Left
+	}
+	_, ok := n.(*ast.IdentifierNode)
+	return ok
 }
 
 func cmp3[T int64 | float64](a, b T) int {
