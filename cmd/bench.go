@@ -33,9 +33,11 @@ func newBenchNexmarkCmd() *cobra.Command {
 		Long: `bench nexmark generates the Nexmark event stream in memory (persons,
 auctions and bids, 1:3:46, as eddy gen nexmark writes it), then runs each
 query of examples/nexmark through the engine on one goroutine and prints
-its rows, its time and its events per second, which is per core, beside
-Flink 1.13's per-core figure. Generation is not timed; decoding, the
-stages and the encoding of every row are.
+its rows, its wall and CPU time, events per wall second and events per
+CPU second (the per-core rate, however busy the machine) beside Flink
+1.13's per-core figure. Generation is not timed; decoding, the stages and
+the encoding of every row are. Run it as GOMAXPROCS=1 taskset -c 0 eddy
+bench nexmark to keep the collector on the engine's core.
 
 The queries that need a join of streams (q3, q4, q6, q8, q9) are not
 expressible yet: docs/nexmark.md says why.`,
