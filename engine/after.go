@@ -276,25 +276,21 @@ func (t *topBuf) compare(x, y []value.Value) int {
 
 // advanceAfter follows a watermark advance of the first window (which
 // may have fed the segments): each segment's tops release their rows, then
-// its window advances to w too, in order.
-func (e *Engine) advanceAfter(w int64) {
+// its window advances to w too, in order. With flush (the input has ended)
+// every window after the first fires.
+func (e *Engine) advanceAfter(w int64, flush bool) {
 	for si, a := range e.after {
 		e.releaseTops(si, 0)
-		if a.op != nil {
+		if a.op == nil {
+			continue
+		}
+		if flush {
+			a.op.Flush()
+		} else {
 			a.op.Advance(w)
 		}
-	}
-}
-
-// flushAfter fires every window after the first (the input has ended).
-func (e *Engine) flushAfter() {
-	for si, a := range e.after {
-		e.releaseTops(si, 0)
-		if a.op != nil {
-			a.op.Flush()
-			if err := a.op.Err(); err != nil && e.err == nil {
-				e.err = err
-			}
+		if err := a.op.Err(); err != nil && e.err == nil {
+			e.err = err
 		}
 	}
 }
@@ -324,8 +320,16 @@ func (e *Engine) writeWindowRow(w *pipeline.WindowPlan) func(*windows.Result) {
 // writeVals writes one row of e.out.Names.
 func (e *Engine) writeVals(vals []value.Value) {
 	e.out.Vals = vals
-	b := append(e.buf[:0], '{')
-	for i, name := range e.out.Names {
+	b := appendObject(e.buf[:0], e.out.Names, vals)
+	e.buf = b
+	e.out.JSON = b
+	e.write()
+}
+
+// appendObject appends the JSON object of names and their vals.
+func appendObject(b []byte, names []string, vals []value.Value) []byte {
+	b = append(b, '{')
+	for i, name := range names {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -333,10 +337,7 @@ func (e *Engine) writeVals(vals []value.Value) {
 		b = append(b, ':')
 		b = value.AppendJSON(b, vals[i])
 	}
-	b = append(b, '}')
-	e.buf = b
-	e.out.JSON = b
-	e.write()
+	return append(b, '}')
 }
 
 // deadRow dead-letters a row of segment si: the value is the row as
@@ -346,17 +347,7 @@ func (e *Engine) deadRow(si int, row []value.Value, index int, kind, msg string)
 	if e.opts.Dead == nil {
 		return
 	}
-	from := e.after[si].seg.From
-	b := []byte{'{'}
-	for i, name := range from.Names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = value.AppendString(b, name)
-		b = append(b, ':')
-		b = value.AppendJSON(b, row[i])
-	}
-	b = append(b, '}')
+	b := appendObject(nil, e.after[si].seg.From.Names, row)
 	e.deadLetter(&source.Record{File: true, Topic: windowResultOrigin, Value: b}, index, kind, msg)
 }
 
@@ -371,18 +362,23 @@ const windowResultOrigin = "(window result)"
 // input is one row per window and key of the window before).
 var afterMagic = [4]byte{'E', 'A', 'F', 'T'}
 
-func (e *Engine) appendWindows(b []byte) []byte {
-	if e.after == nil {
-		return e.op.AppendSnapshot(b)
-	}
-	b = append(b, afterMagic[:]...)
-	var ops []*windows.Operator
-	ops = append(ops, e.op)
+// windowOps lists the window operators, the first and those after it.
+func (e *Engine) windowOps() []*windows.Operator {
+	ops := []*windows.Operator{e.op}
 	for _, a := range e.after {
 		if a.op != nil {
 			ops = append(ops, a.op)
 		}
 	}
+	return ops
+}
+
+func (e *Engine) appendWindows(b []byte) []byte {
+	if e.after == nil {
+		return e.op.AppendSnapshot(b)
+	}
+	b = append(b, afterMagic[:]...)
+	ops := e.windowOps()
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for _, op := range ops {
 		at := len(b)
@@ -406,13 +402,7 @@ func (e *Engine) restoreWindows(data []byte) error {
 	}
 	data = data[4:]
 	n, k := binary.Uvarint(data)
-	var ops []*windows.Operator
-	ops = append(ops, e.op)
-	for _, a := range e.after {
-		if a.op != nil {
-			ops = append(ops, a.op)
-		}
-	}
+	ops := e.windowOps()
 	if k <= 0 || n != uint64(len(ops)) {
 		return bad
 	}
@@ -436,10 +426,8 @@ func (e *Engine) restoreWindows(data []byte) error {
 // openAfter counts the open windows after the first.
 func (e *Engine) openAfter() int {
 	n := 0
-	for _, a := range e.after {
-		if a.op != nil {
-			n += a.op.Open()
-		}
+	for _, op := range e.windowOps()[1:] {
+		n += op.Open()
 	}
 	return n
 }
@@ -448,6 +436,6 @@ func (e *Engine) openAfter() int {
 func (e *Engine) advanceTo(w int64) {
 	e.op.Advance(w)
 	if e.after != nil {
-		e.advanceAfter(w)
+		e.advanceAfter(w, false)
 	}
 }

@@ -212,3 +212,36 @@ func TestTopOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestAfterWindowDeadRow: a filter that fails on a window's row makes a
+// dead letter holding the row, counted in the stage's dead, not in the
+// run's (which count source records).
+func TestAfterWindowDeadRow(t *testing.T) {
+	lines := []string{`{"ts":1000,"k":"a","v":5}`, `{"ts":1001,"k":"b","v":"x"}`, `{"ts":1002,"k":"b"}`}
+	plan := compileSpec(t, "time: {field: ts}\nstages:\n  - window: {tumbling: 10s, key: [k], aggregate: {hi: first(v)}}\n  - filter: hi > 1\n")
+	out, dead := &collect{}, &deadList{}
+	e, err := New(plan, Options{Sinks: []sink.Sink{out}, Dead: dead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Process(records(lines...)); err != nil {
+		t.Fatal(err)
+	}
+	e.Finish()
+	st, stages := e.Stats(), e.Published().Stages
+	if st.Dead != 0 || st.Passed != 3 || len(out.rows) != 1 {
+		t.Fatalf("stats %v, rows %v", st, out.rows)
+	}
+	if f := stages[2]; f.In != 2 || f.Dead != 1 || f.Passed != 1 {
+		t.Errorf("the filter's counts %+v, want in 2, dead 1, passed 1", f)
+	}
+	if len(dead.lines) != 1 {
+		t.Fatalf("dead letters %v", dead.lines)
+	}
+	d := fmt.Sprint(dead.lines[0])
+	for _, want := range []string{windowResultOrigin, `"k":"b"`, `"hi":"x"`, "filter"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("dead letter %s lacks %s", d, want)
+		}
+	}
+}

@@ -290,7 +290,7 @@ func (e *Engine) Finish() error {
 	e.warnUnseen()
 	if e.op != nil {
 		e.op.Flush()
-		e.flushAfter()
+		e.advanceAfter(windows.EndOfInput, true)
 		e.checkStore()
 	}
 	e.publish()

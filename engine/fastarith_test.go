@@ -5,9 +5,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/expr-lang/expr/vm"
-
-	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -31,14 +28,7 @@ func TestFastArithAgreesWithVM(t *testing.T) {
 	}
 	for _, c := range cols {
 		spec := fmt.Sprintf("name: f\nstages:\n  - project: {x: %q}\n", c.src)
-		p, err := pipeline.Parse("f.yaml", []byte(spec))
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := pipeline.Compile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		plan := compileSpec(t, spec)
 		prog := plan.Steps[0].Project[0].Prog
 		fa := newFastArith(prog)
 		if (fa != nil) != c.fast {
@@ -51,12 +41,7 @@ func TestFastArithAgreesWithVM(t *testing.T) {
 		for _, v := range vals {
 			row[fa.slot] = v
 			got, ok := fa.eval(row)
-			env := map[string]any{}
-			for _, pv := range prog.Vars {
-				env[pv.Name] = row[pv.Slot].Any(nil)
-			}
-			var m vm.VM
-			res, err := prog.Run(&m, env, 10)
+			res, err := runVM(prog, row)
 			if !ok {
 				if v.K == value.Int || v.K == value.Float {
 					t.Errorf("%s with %v: declined a number", c.src, v)

@@ -38,14 +38,7 @@ func TestFastCmpAgreesWithVM(t *testing.T) {
 	}
 	for _, f := range filters {
 		spec := fmt.Sprintf("name: f\nstages:\n  - filter: %q\n", f.src)
-		p, err := pipeline.Parse("f.yaml", []byte(spec))
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := pipeline.Compile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		plan := compileSpec(t, spec)
 		prog := plan.Steps[0].Filter
 		fc := newFastCmp(prog)
 		if (fc != nil) != f.fast {
@@ -58,12 +51,7 @@ func TestFastCmpAgreesWithVM(t *testing.T) {
 		for _, v := range vals {
 			row[fc.slot] = v
 			keep, ok := fc.eval(row)
-			env := map[string]any{}
-			for _, pv := range prog.Vars {
-				env[pv.Name] = row[pv.Slot].Any(nil)
-			}
-			var m vm.VM
-			res, err := prog.Run(&m, env, 10)
+			res, err := runVM(prog, row)
 			if !ok {
 				if (v.K == value.Int || (v.K == value.Float && fc.mod == 0)) && !fc.isStr {
 					t.Errorf("%s with %v: declined a number", f.src, v)
@@ -78,4 +66,14 @@ func TestFastCmpAgreesWithVM(t *testing.T) {
 			}
 		}
 	}
+}
+
+// runVM runs prog over row with the expression VM, as the engine would.
+func runVM(prog *pipeline.Program, row []value.Value) (any, error) {
+	env := map[string]any{}
+	for _, pv := range prog.Vars {
+		env[pv.Name] = row[pv.Slot].Any(nil)
+	}
+	var m vm.VM
+	return prog.Run(&m, env, 10)
 }

@@ -151,32 +151,15 @@ func (g *sqlGen) build(table string) (string, error) {
 		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
 		name := fmt.Sprintf("s%d", i)
 		switch st.Kind {
-		case Filter:
-			cond, err := g.expr(st.Filter, path)
-			if err != nil {
-				return "", err
-			}
-			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  SELECT * FROM %s\n  WHERE %s\n)", name, prev, cond))
-		case Coerce:
-			cte, err := g.coerceCTE(st, path, name, prev)
+		case Filter, Coerce, Project:
+			// a project carries the event time and the coordinates'
+			// copies; which ones is known only at the end, so a
+			// placeholder is filled in below
+			cte, err := g.rowCTE(st, path, name, prev, sqlTS, "\x00coords\x00")
 			if err != nil {
 				return "", err
 			}
 			g.ctes = append(g.ctes, cte)
-		case Project:
-			var cols []string
-			for _, c := range st.Project {
-				e, err := g.expr(c.Expr, path+"."+c.Name)
-				if err != nil {
-					return "", err
-				}
-				cols = append(cols, fmt.Sprintf("%s AS %s", e, quoteIdent(c.Name)))
-			}
-			cols = append(cols, sqlTS)
-			// the coordinates' copies go along; which ones is known only
-			// at the end, so a placeholder is filled in below
-			cols = append(cols, "\x00coords\x00")
-			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  SELECT %s\n  FROM %s\n)", name, strings.Join(cols, ", "), prev))
 		case Lookup:
 			cte, err := g.lookupCTE(st.Lookup, path, name, prev)
 			if err != nil {
@@ -357,6 +340,31 @@ func (g *sqlGen) windowAs(w *WindowStage, path, prev, sfx string, inner bool) (s
 	}
 	return fmt.Sprintf("SELECT %s\nFROM win%s\nGROUP BY %s\nORDER BY %s",
 		strings.Join(sel, ",\n  "), sfx, strings.Join(group, ", "), strings.Join(ord, ", ")), nil
+}
+
+// rowCTE translates a filter (a WHERE), a coerce or a project (which
+// keeps the carry columns besides its own) into a CTE over prev.
+func (g *sqlGen) rowCTE(st Stage, path, name, prev string, carry ...string) (string, error) {
+	switch st.Kind {
+	case Filter:
+		cond, err := g.expr(st.Filter, path)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s AS (\n  SELECT * FROM %s\n  WHERE %s\n)", name, prev, cond), nil
+	case Coerce:
+		return g.coerceCTE(st, path, name, prev)
+	}
+	var cols []string
+	for _, c := range st.Project {
+		e, err := g.expr(c.Expr, path+"."+c.Name)
+		if err != nil {
+			return "", err
+		}
+		cols = append(cols, fmt.Sprintf("%s AS %s", e, quoteIdent(c.Name)))
+	}
+	cols = append(cols, carry...)
+	return fmt.Sprintf("%s AS (\n  SELECT %s\n  FROM %s\n)", name, strings.Join(cols, ", "), prev), nil
 }
 
 // coerceCTE translates a coerce stage: a value that cannot be converted

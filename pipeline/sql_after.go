@@ -46,31 +46,18 @@ func (g *sqlGen) after(w *WindowStage, wpath, prev string) (string, error) {
 		name := fmt.Sprintf("a%d", i)
 		hidden := g.hidden()
 		switch st.Kind {
-		case Filter:
-			cond, err := g.expr(st.Filter, path)
-			if err != nil {
-				return "", err
-			}
-			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  SELECT * FROM %s\n  WHERE %s\n)", name, prev, cond))
-		case Coerce:
-			cte, err := g.coerceCTE(st, path, name, prev)
+		case Filter, Coerce, Project:
+			cte, err := g.rowCTE(st, path, name, prev, hidden...)
 			if err != nil {
 				return "", err
 			}
 			g.ctes = append(g.ctes, cte)
-		case Project:
-			var cols []string
-			names = names[:0]
-			for _, c := range st.Project {
-				e, err := g.expr(c.Expr, path+"."+c.Name)
-				if err != nil {
-					return "", err
+			if st.Kind == Project {
+				names = names[:0]
+				for _, c := range st.Project {
+					names = append(names, c.Name)
 				}
-				cols = append(cols, fmt.Sprintf("%s AS %s", e, quoteIdent(c.Name)))
-				names = append(names, c.Name)
 			}
-			cols = append(cols, hidden...)
-			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  SELECT %s\n  FROM %s\n)", name, strings.Join(cols, ", "), prev))
 		case Top:
 			t := st.Top
 			var ord []string
