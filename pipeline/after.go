@@ -142,6 +142,10 @@ func (c *compiler) noCoords(step Step, st Stage, path string) {
 }
 
 func (c *compiler) top(t *TopStage, path string, sc *schema) *TopOp {
+	if t == nil || t.K < 1 {
+		c.errorf(0, path, "a top stage needs k ≥ 1 and by")
+		return &TopOp{K: 1}
+	}
 	op := &TopOp{K: t.K, Ties: t.Ties}
 	for i, o := range t.By {
 		slot, ok := sc.resolve(o.Field)
