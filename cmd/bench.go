@@ -1,11 +1,13 @@
 package cmd
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 
 	"github.com/spf13/cobra"
 
+	"github.com/eddyhq/eddy/fixtures"
 	"github.com/eddyhq/eddy/internal/nexmark"
 )
 
@@ -26,12 +28,13 @@ func newBenchNexmarkCmd() *cobra.Command {
 		rate    float64
 		repeat  int
 		batch   int
+		skew    string
 	)
 	c := &cobra.Command{
 		Use:   "nexmark",
 		Short: "Run the Nexmark queries over generated events and print events/s and rows per query",
 		Long: `bench nexmark generates the Nexmark event stream in memory (persons,
-auctions and bids, 1:3:46, as eddy gen nexmark writes it), then runs each
+auctions and bids, 1:3:46, as eddy gen nexmark --skew nexmark writes it), then runs each
 query of examples/nexmark through the engine on one goroutine and prints
 its rows, its wall and CPU time, events per wall second and events per
 CPU second (the per-core rate, however busy the machine) beside Flink
@@ -55,13 +58,16 @@ expressible yet: docs/nexmark.md says why.`,
 			if err != nil {
 				return usagef("bench nexmark: %v", err)
 			}
-			recs, size, err := nexmark.Events(events, seed, rate)
+			if skew == "eddy" {
+				skew = ""
+			}
+			recs, size, err := nexmark.Events(events, seed, rate, skew)
 			if err != nil {
 				return err
 			}
 			out := c.OutOrStdout()
-			fmt.Fprintf(out, "%d events (%.1f MB, seed %d, %.0f events/s of event time), GOMAXPROCS %d, %s/%s\n",
-				len(recs), float64(size)/1e6, seed, rate, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(out, "%d events (%.1f MB, seed %d, %.0f events/s of event time, skew %s), GOMAXPROCS %d, %s/%s\n",
+				len(recs), float64(size)/1e6, seed, rate, cmp.Or(skew, "eddy"), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 			results, err := nexmark.Bench(qs, recs, repeat, nexmark.Options{Batch: batch})
 			if err != nil {
 				return err
@@ -76,5 +82,6 @@ expressible yet: docs/nexmark.md says why.`,
 	f.Float64Var(&rate, "rate", nexmark.DefaultRate, "events per second of event time")
 	f.IntVar(&repeat, "repeat", 1, "runs per query; the median is printed")
 	f.IntVar(&batch, "batch", nexmark.DefaultBatch, "records per engine batch")
+	f.StringVar(&skew, "skew", fixtures.SkewNexmark, "how bids pick auctions and bidders: nexmark (Nexmark's hot-key rules) or eddy (eddy gen's default)")
 	return c
 }

@@ -4,11 +4,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/eddyhq/eddy/fixtures"
 	"github.com/eddyhq/eddy/source"
 )
 
 var benchEvents = sync.OnceValues(func() ([]source.Record, error) {
-	recs, _, err := Events(1_000_000, 1, DefaultRate)
+	recs, _, err := Events(1_000_000, 1, DefaultRate, fixtures.SkewNexmark)
 	return recs, err
 })
 

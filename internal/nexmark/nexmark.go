@@ -92,12 +92,12 @@ func Select(names ...string) ([]Query, error) {
 const DefaultRate = 10_000
 
 // Events generates n events of the nexmark fixture (persons, auctions
-// and bids, 1:3:46) as records of one file partition, and returns them
-// with their total size in bytes.
-func Events(n int, seed uint64, rate float64) ([]source.Record, int64, error) {
+// and bids, 1:3:46; skew as fixtures.Options.Skew) as records of one file
+// partition, and returns them with their total size in bytes.
+func Events(n int, seed uint64, rate float64, skew string) ([]source.Record, int64, error) {
 	var b bytes.Buffer
 	b.Grow(n * 200)
-	if err := fixtures.Generate(&b, "nexmark", fixtures.Options{Count: n, Seed: seed, Rate: rate}); err != nil {
+	if err := fixtures.Generate(&b, "nexmark", fixtures.Options{Count: n, Seed: seed, Rate: rate, Skew: skew}); err != nil {
 		return nil, 0, err
 	}
 	data := b.Bytes()

@@ -64,8 +64,14 @@ FROM p GROUP BY bidder, pt - pt % 10000`,
 // queries have no order). q12's processing time is a clock of one second
 // per batch, which the reference computes from the event's index.
 func TestQueriesMatchDuckDB(t *testing.T) {
+	for _, skew := range []string{"", fixtures.SkewNexmark} {
+		t.Run("skew="+skew, func(t *testing.T) { queriesMatchDuckDB(t, skew) })
+	}
+}
+
+func queriesMatchDuckDB(t *testing.T, skew string) {
 	const events, batch = 60_000, 1000
-	recs, _, err := Events(events, 7, 1000)
+	recs, _, err := Events(events, 7, 1000, skew)
 	if err != nil {
 		t.Fatal(err)
 	}
