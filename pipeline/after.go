@@ -160,8 +160,8 @@ func (c *compiler) top(t *TopStage, path string, sc *schema) *TopOp {
 	return op
 }
 
-// describeOrder renders a top stage's order as SQL's ORDER BY would.
-func describeOrder(t *TopStage) string {
+// Order renders a top stage's by as written: "num desc, auction".
+func (t *TopStage) Order() string {
 	parts := make([]string, len(t.By))
 	for i, o := range t.By {
 		parts[i] = o.Field

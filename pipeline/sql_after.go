@@ -77,7 +77,7 @@ func (g *sqlGen) after(w *WindowStage, wpath, prev string) (string, error) {
 				}
 			}
 			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  -- top %d by %s per window%s\n  SELECT * FROM %s\n  QUALIFY %s OVER (PARTITION BY %s, %s ORDER BY %s) <= %d\n)",
-				name, t.K, describeOrder(t), map[bool]string{true: ", with ties", false: ""}[t.Ties], prev,
+				name, t.K, t.Order(), map[bool]string{true: ", with ties", false: ""}[t.Ties], prev,
 				fn, sqlWStart, sqlWEnd, strings.Join(ord, ", "), t.K))
 		case Window:
 			// the rows as records: event time window_end − 1 ms, in the

@@ -60,16 +60,7 @@ func Describe(p *pipeline.Pipeline, source string, target func(pipeline.Target) 
 			}
 			add(name+".aggregate", "%s", strings.Join(parts, ", "))
 		case pipeline.Top:
-			t := st.Top
-			var parts []string
-			for _, o := range t.By {
-				if o.Desc {
-					parts = append(parts, o.Field+" desc")
-				} else {
-					parts = append(parts, o.Field)
-				}
-			}
-			add(name, "k=%d by=%s ties=%v", t.K, strings.Join(parts, ", "), t.Ties)
+			add(name, "k=%d by=%s ties=%v", st.Top.K, st.Top.Order(), st.Top.Ties)
 		}
 	}
 	if p.State != nil && p.State.Backend == "pebble" {

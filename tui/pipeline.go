@@ -500,15 +500,7 @@ func stageLine(st pipeline.Stage) string {
 		return s
 	case pipeline.Top:
 		t := st.Top
-		var by []string
-		for _, o := range t.By {
-			if o.Desc {
-				by = append(by, o.Field+" desc")
-			} else {
-				by = append(by, o.Field)
-			}
-		}
-		s := fmt.Sprintf("first %d by %s per window", t.K, strings.Join(by, ", "))
+		s := fmt.Sprintf("first %d by %s per window", t.K, t.Order())
 		if t.Ties {
 			s += ", with ties"
 		}
