@@ -58,8 +58,12 @@ expressible yet: docs/nexmark.md says why.`,
 			if err != nil {
 				return usagef("bench nexmark: %v", err)
 			}
-			if skew == "eddy" {
+			switch skew {
+			case "eddy":
 				skew = ""
+			case fixtures.SkewNexmark:
+			default:
+				return usagef("bench nexmark: --skew %q: want nexmark or eddy", skew)
 			}
 			recs, size, err := nexmark.Events(events, seed, rate, skew)
 			if err != nil {
