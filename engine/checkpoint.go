@@ -66,7 +66,7 @@ func (e *Engine) Checkpoint() Checkpoint {
 			Next: ps.next, After: ps.after, MaxEventTime: mx, Seen: seen, Done: ps.done})
 	}
 	if e.op != nil {
-		e.snap = e.op.AppendSnapshot(e.snap[:0])
+		e.snap = e.appendWindows(e.snap[:0])
 		ck.Window = e.snap
 	}
 	return ck
@@ -86,7 +86,7 @@ func (e *Engine) Restore(ck Checkpoint) error {
 		return fmt.Errorf("%w: the checkpoint's window state does not match the pipeline", windows.ErrCorrupt)
 	}
 	if e.op != nil {
-		if err := e.op.Restore(ck.Window); err != nil {
+		if err := e.restoreWindows(ck.Window); err != nil {
 			return err
 		}
 	}

@@ -89,6 +89,7 @@ type Engine struct {
 	nIn                  int
 	unseen               *unseenFields  // nil once checked, or without Options.Warn
 	lookups              []*boundLookup // by step; nil for other steps
+	after                []*afterSeg    // the stages after the window (after.go); nil without
 
 	cur    *partState // partition of the record being processed
 	doneW  int64      // watermark at which the current record is fully handled
@@ -103,7 +104,8 @@ type Engine struct {
 	prefix         [][]byte
 	startMs, endMs int64
 	startJS, endJS []byte
-	fast           []*fastCmp // per step: a filter compared without the VM, or nil
+	fast           []*fastCmp     // per step: a filter compared without the VM, or nil
+	fastProj       [][]*fastArith // per step and column: a project computed without the VM, or nil
 	stats          Stats
 	dl             sink.DeadLetter
 	err            error // first sink failure
@@ -149,9 +151,16 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
 	}
 	e.fast = make([]*fastCmp, len(plan.Steps))
+	e.fastProj = make([][]*fastArith, len(plan.Steps))
 	for i := range plan.Steps {
-		if st := &plan.Steps[i]; st.Kind == pipeline.Filter {
+		switch st := &plan.Steps[i]; st.Kind {
+		case pipeline.Filter:
 			e.fast[i] = newFastCmp(st.Filter)
+		case pipeline.Project:
+			e.fastProj[i] = make([]*fastArith, len(st.Project))
+			for j := range st.Project {
+				e.fastProj[i][j] = newFastArith(st.Project[j].Prog)
+			}
 		}
 	}
 	var err error
@@ -168,7 +177,7 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		cfg := windows.Config{
 			Window: w.Spec, Keys: w.Keys, Aggs: w.Aggs,
 			Lateness: p.Time.AllowedLateness.Milliseconds(),
-			Emit:     e.emitResult,
+			Emit:     e.emitFirst,
 			Store:    opts.WindowStore,
 		}
 		if opts.WindowStore != nil && opts.TrackOffsets {
@@ -192,6 +201,9 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 			}
 			b = value.AppendString(b, name)
 			e.prefix[i] = append(b, ':')
+		}
+		if err := e.newAfter(); err != nil {
+			return nil, errors.Join(err, e.op.Close())
 		}
 	} else if opts.WindowStore != nil {
 		// no window to keep: the store is not needed
@@ -227,7 +239,7 @@ func (e *Engine) OpenWindows() int {
 	if e.op == nil {
 		return 0
 	}
-	return e.op.Open()
+	return e.op.Open() + e.openAfter()
 }
 
 func (e *Engine) publish() {
@@ -278,6 +290,7 @@ func (e *Engine) Finish() error {
 	e.warnUnseen()
 	if e.op != nil {
 		e.op.Flush()
+		e.advanceAfter(windows.EndOfInput, true)
 		e.checkStore()
 	}
 	e.publish()
@@ -405,10 +418,16 @@ func (e *Engine) record(r *source.Record, now int64) {
 				return
 			}
 		case pipeline.Project:
-			for _, p := range st.Project {
+			for j, p := range st.Project {
 				if p.Prog == nil {
 					row[p.Slot] = row[p.From]
 					continue
+				}
+				if fa := e.fastProj[si][j]; fa != nil {
+					if v, ok := fa.eval(row); ok {
+						row[p.Slot] = v
+						continue
+					}
 				}
 				res, err := e.eval(p.Prog, r)
 				if err == nil {
@@ -459,7 +478,7 @@ func (e *Engine) advance(ts int64) {
 	ps := e.cur
 	old := ps.wm.Value()
 	if w := ps.wm.Observe(ts); w != old && e.op != nil {
-		e.op.Advance(e.globalWatermark())
+		e.advanceTo(e.globalWatermark())
 	}
 }
 
@@ -670,14 +689,24 @@ func (e *Engine) windowRange(t int64) string {
 // eval runs an expression with its variables bound from the row and the
 // record's coordinates.
 func (e *Engine) eval(p *pipeline.Program, r *source.Record) (any, error) {
+	return e.evalRow(p, e.row, r)
+}
+
+// evalRow is eval over another row (a window's result row, with r nil:
+// such programs read no coordinates).
+func (e *Engine) evalRow(p *pipeline.Program, row []value.Value, r *source.Record) (any, error) {
+	size := 0
 	for _, v := range p.Vars {
 		if v.Coord != pipeline.NoCoord {
 			e.env[v.Name] = coordValue(v.Coord, r)
 			continue
 		}
-		e.env[v.Name] = e.row[v.Slot].Any(decodeJSON)
+		e.env[v.Name] = row[v.Slot].Any(decodeJSON)
 	}
-	res, err := p.Run(&e.vm, e.env, len(r.Value))
+	if r != nil {
+		size = len(r.Value)
+	}
+	res, err := p.Run(&e.vm, e.env, size)
 	if err != nil {
 		return nil, errors.New(firstLine(err.Error()))
 	}

@@ -94,7 +94,7 @@ func (e *Engine) Done(parts []source.Partition) {
 		}
 	}
 	if changed && e.op != nil {
-		e.op.Advance(e.globalWatermark())
+		e.advanceTo(e.globalWatermark())
 	}
 }
 
@@ -114,7 +114,7 @@ func (e *Engine) checkIdle(now int64) {
 		}
 	}
 	if changed && e.op != nil {
-		e.op.Advance(e.globalWatermark())
+		e.advanceTo(e.globalWatermark())
 	}
 }
 

@@ -240,6 +240,9 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	if !p.HasWindow() {
 		return "", g.errf(0, "stages", "the pipeline has no window stage; the Flink script is generated for windowed pipelines")
 	}
+	if p.AfterWindow() {
+		return "", g.errf(0, "stages", "stages after a window (a filter of its rows, a top or a second window) are not translated to Flink SQL yet")
+	}
 	kafka := o.Topic != "" || p.Source.Kafka != nil
 	switch p.Format {
 	case "", "json":

@@ -535,7 +535,7 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 		path := fmt.Sprintf("stages[%d]", i)
 		sn = deref(sn)
 		if sn.Kind != yaml.MappingNode || len(sn.Content) != 2 {
-			ps.errorf(sn, path, "must be a mapping with exactly one of: filter, coerce, project, lookup, window")
+			ps.errorf(sn, path, "must be a mapping with exactly one of: filter, coerce, project, lookup, window, top")
 			continue
 		}
 		k, v := sn.Content[0], sn.Content[1]
@@ -573,22 +573,10 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 			st.Lookup = ps.lookup(v, sp)
 		case Window:
 			st.Window = ps.window(v, sp)
-			if i != len(n.Content)-1 {
-				other := -1
-				for j := i + 1; j < len(n.Content); j++ {
-					if c := deref(n.Content[j]); c.Kind == yaml.MappingNode && len(c.Content) == 2 && c.Content[0].Value == string(Window) {
-						other = j
-						break
-					}
-				}
-				if other >= 0 {
-					ps.errorf(k, sp, "only one window stage is allowed; another is at stages[%d]", other)
-				} else {
-					ps.errorf(k, sp, "the window stage must be the last stage")
-				}
-			}
+		case Top:
+			st.Top = ps.top(v, sp)
 		default:
-			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project, lookup or window)", k.Value)
+			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project, lookup, window or top)", k.Value)
 			continue
 		}
 		p.Stages = append(p.Stages, st)

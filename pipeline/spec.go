@@ -266,6 +266,7 @@ type Stage struct {
 	Project []Column
 	Window  *WindowStage
 	Lookup  *LookupStage
+	Top     *TopStage
 }
 
 // The on_missing choices of a lookup stage.
@@ -347,7 +348,24 @@ type Aggregate struct {
 	Line  int
 }
 
-// HasWindow reports whether the last stage is a window.
+// HasWindow reports whether the pipeline has a window stage (its rows are
+// window results).
 func (p *Pipeline) HasWindow() bool {
-	return len(p.Stages) > 0 && p.Stages[len(p.Stages)-1].Kind == Window
+	for _, st := range p.Stages {
+		if st.Kind == Window {
+			return true
+		}
+	}
+	return false
+}
+
+// AfterWindow reports whether stages follow the first window (their rows
+// are the window's results).
+func (p *Pipeline) AfterWindow() bool {
+	for i, st := range p.Stages {
+		if st.Kind == Window {
+			return i < len(p.Stages)-1
+		}
+	}
+	return false
 }

@@ -59,6 +59,8 @@ func Describe(p *pipeline.Pipeline, source string, target func(pipeline.Target) 
 				parts = append(parts, a.Name+": "+a.Src)
 			}
 			add(name+".aggregate", "%s", strings.Join(parts, ", "))
+		case pipeline.Top:
+			add(name, "k=%d by=%s ties=%v", st.Top.K, st.Top.Order(), st.Top.Ties)
 		}
 	}
 	if p.State != nil && p.State.Backend == "pebble" {
