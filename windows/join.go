@@ -1,0 +1,349 @@
+package windows
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/eddyhq/eddy/value"
+)
+
+// JoinConfig configures an [IntervalJoin].
+type JoinConfig struct {
+	// Lower and Upper bound the interval, in ms: a left row at time tl
+	// matches a right row at tr of the same key when
+	// tr + Lower <= tl <= tr + Upper (both bounds inclusive, as in
+	// Flink's l.t BETWEEN r.t + Lower AND r.t + Upper).
+	Lower, Upper int64
+	// Lateness is the allowed lateness: a row is late when its time is
+	// behind the watermark minus Lateness.
+	Lateness int64
+	// Outer makes it a left outer join: a left row that matched nothing
+	// is emitted once with right == nil when it can match no more.
+	Outer bool
+	// Store keeps the rows; nil: a [MemStore]. The join owns it.
+	Store Store
+	// Emit is called for each joined row, with the values the left and
+	// the right row were added with (right nil for an unmatched left row
+	// of an outer join), valid only during the call.
+	Emit func(left, right []value.Value)
+}
+
+// IntervalJoin is a stream–stream interval join on a keyed [Store]. A
+// left row's output is emitted once, complete, when the watermark shows
+// no right row can match it any more (tl - Lower < watermark - Lateness):
+// its matches in the order of their time (then of their values), the
+// rows of a watermark advance in the order of their left time, key and
+// values. So the rows and their order depend only on which rows came and
+// which were late, not on how the inputs interleaved.
+//
+// Store keys: 'L' time key values (left rows), 'R' key time values (right
+// rows by key, for matching) and 'T' time key values (the same right rows
+// by time, for expiry); each value is the row's multiplicity (uvarint).
+type IntervalJoin struct {
+	cfg     JoinConfig
+	st      Store
+	w       int64
+	err     error
+	left    int64 // left rows held (with multiplicity)
+	right   int64
+	k, k2   []byte
+	lvals   []value.Value
+	rvals   []value.Value
+	expired [][]byte
+}
+
+// NewIntervalJoin returns a join with no rows.
+func NewIntervalJoin(cfg JoinConfig) (*IntervalJoin, error) {
+	if cfg.Lower > cfg.Upper {
+		return nil, fmt.Errorf("windows: join interval [%d, %d] is empty", cfg.Lower, cfg.Upper)
+	}
+	if cfg.Emit == nil {
+		return nil, errors.New("windows: join needs Emit")
+	}
+	j := &IntervalJoin{cfg: cfg, st: cfg.Store, w: NoWatermark}
+	if j.st == nil {
+		j.st = NewMemStore(0)
+	}
+	return j, nil
+}
+
+// Watermark returns the watermark of the last Advance.
+func (j *IntervalJoin) Watermark() int64 { return j.w }
+
+// Held returns the left and right rows held.
+func (j *IntervalJoin) Held() (left, right int64) { return j.left, j.right }
+
+// Err returns the store's first failure.
+func (j *IntervalJoin) Err() error { return j.err }
+
+// Close releases the store.
+func (j *IntervalJoin) Close() error { return j.st.Close() }
+
+func (j *IntervalJoin) fail(err error) {
+	if j.err == nil && err != nil {
+		j.err = err
+	}
+}
+
+// horizon is the earliest time a row may have and not be late.
+func (j *IntervalJoin) horizon() int64 {
+	switch {
+	case j.w == NoWatermark:
+		return math.MinInt64
+	case j.w == EndOfInput:
+		return math.MaxInt64
+	}
+	return j.w - j.cfg.Lateness
+}
+
+// Late reports whether a row at time t is late: behind the watermark minus
+// the allowed lateness.
+func (j *IntervalJoin) Late(t int64) bool { return t < j.horizon() }
+
+
+// appendKeyTuple appends a key as its order-preserving encoding after
+// its length, so that a key is a prefix of exactly its own rows.
+func appendKeyTuple(b []byte, key []value.Value) []byte {
+	n := len(b)
+	b = binary.AppendUvarint(b, 0)
+	start := len(b)
+	for _, v := range key {
+		b = appendOrdered(b, v)
+	}
+	enc := append([]byte(nil), b[start:]...)
+	b = binary.AppendUvarint(b[:n], uint64(len(enc)))
+	return append(b, enc...)
+}
+
+// keyTupleLen is the length of the key tuple at the start of b, or -1.
+func keyTupleLen(b []byte) int {
+	l, n := binary.Uvarint(b)
+	if n <= 0 || uint64(len(b)-n) < l {
+		return -1
+	}
+	return n + int(l)
+}
+
+// add increments the multiplicity under k.
+func (j *IntervalJoin) add(k []byte) {
+	var n uint64
+	if _, err := j.st.Get(k, func(v []byte) { n, _ = binary.Uvarint(v) }); err != nil {
+		j.fail(err)
+		return
+	}
+	var buf [binary.MaxVarintLen64]byte
+	j.fail(j.st.Set(k, buf[:binary.PutUvarint(buf[:], n+1)]))
+}
+
+// AddLeft adds a left row at time t with key key and values vals; it
+// reports false (and keeps nothing) when the row is late.
+func (j *IntervalJoin) AddLeft(t int64, key, vals []value.Value) bool {
+	if j.Late(t) {
+		return false
+	}
+	j.k = appendKeyTuple(appendTime(append(j.k[:0], 'L'), t), key)
+	j.k = binary.AppendUvarint(j.k, uint64(len(vals)))
+	j.k = appendValues(j.k, vals)
+	j.add(j.k)
+	j.left++
+	return true
+}
+
+// AddRight adds a right row; false when it is late.
+func (j *IntervalJoin) AddRight(t int64, key, vals []value.Value) bool {
+	if j.Late(t) {
+		return false
+	}
+	j.k = appendTime(appendKeyTuple(append(j.k[:0], 'R'), key), t)
+	j.k = appendValues(j.k, vals)
+	j.add(j.k)
+	j.k2 = appendValues(appendKeyTuple(appendTime(append(j.k2[:0], 'T'), t), key), vals)
+	j.add(j.k2)
+	j.right++
+	return true
+}
+
+// Advance moves the watermark to w (a lower w is ignored), emitting the
+// rows of the left rows that can match no more and dropping the rows no
+// future row can match.
+func (j *IntervalJoin) Advance(w int64) {
+	if w <= j.w || j.err != nil {
+		return
+	}
+	j.w = w
+	h := j.horizon()
+	// left rows with tl - Lower < h: every right row they can match has
+	// come (a later one would be late)
+	if lim, ok := addClamp(h, j.cfg.Lower); ok || h == math.MaxInt64 {
+		hi := []byte{'M'} // every 'L' key
+		if ok {
+			hi = appendTime([]byte{'L'}, lim)
+		}
+		j.expired = j.expired[:0]
+		j.fail(j.st.Scan([]byte{'L'}, hi, func(k, v []byte) bool {
+			j.expired = append(j.expired, append([]byte(nil), k...))
+			n, _ := binary.Uvarint(v)
+			j.emitLeft(k, n)
+			return j.err == nil
+		}))
+		for _, k := range j.expired {
+			j.fail(j.st.Delete(k))
+		}
+	}
+	// right rows with tr + Upper + max(0, -Lower) < h: no left row
+	// held or to come can match them
+	keep := j.cfg.Upper + max(0, -j.cfg.Lower)
+	if lim, ok := addClamp(h, -keep); ok || h == math.MaxInt64 {
+		hi := []byte{'U'}
+		if ok {
+			hi = appendTime([]byte{'T'}, lim)
+		}
+		j.expired = j.expired[:0]
+		j.fail(j.st.Scan([]byte{'T'}, hi, func(k, v []byte) bool {
+			j.expired = append(j.expired, append([]byte(nil), k...))
+			n, _ := binary.Uvarint(v)
+			j.right -= int64(n)
+			return true
+		}))
+		for _, k := range j.expired {
+			j.fail(j.st.Delete(k))
+			// the 'R' twin: 'R' key time values from 'T' time key values
+			kl := keyTupleLen(k[9:])
+			if kl < 0 {
+				j.fail(fmt.Errorf("%w: bad join key", ErrCorrupt))
+				return
+			}
+			r := append([]byte{'R'}, k[9:9+kl]...)
+			r = append(r, k[1:9]...)
+			j.fail(j.st.Delete(append(r, k[9+kl:]...)))
+		}
+	}
+}
+
+// addClamp returns a+b, false when it overflows or a is unbounded.
+func addClamp(a, b int64) (int64, bool) {
+	if a == math.MinInt64 || a == math.MaxInt64 {
+		return 0, false
+	}
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		return 0, false
+	}
+	return s, true
+}
+
+// emitLeft emits the rows of the left row under store key k (held n
+// times) and counts it gone.
+func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
+	t := int64(binary.BigEndian.Uint64(k[1:9]) ^ 1<<63)
+	body := k[9:]
+	keyLen := keyTupleLen(body)
+	if keyLen < 0 {
+		j.fail(fmt.Errorf("%w: bad join key", ErrCorrupt))
+		return
+	}
+	keyEnc := body[:keyLen]
+	r := &reader{b: body[keyLen:]}
+	nv := r.count()
+	j.lvals = j.lvals[:0]
+	for i := 0; i < nv && r.err == nil; i++ {
+		j.lvals = append(j.lvals, r.value())
+	}
+	if r.err != nil {
+		j.fail(fmt.Errorf("%w: %v", ErrCorrupt, r.err))
+		return
+	}
+	j.left -= int64(n)
+	matched := false
+	// right rows with tr in [tl - Upper, tl - Lower] (right rows with a
+	// null in their key are never added)
+	{
+		lo := appendTime(append([]byte{'R'}, keyEnc...), satAdd(t, -j.cfg.Upper))
+		hiT := satAdd(t, -j.cfg.Lower)
+		var hi []byte
+		if hiT == math.MaxInt64 {
+			hi = append(append([]byte{'R'}, keyEnc...), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
+		} else {
+			hi = appendTime(append([]byte{'R'}, keyEnc...), hiT+1)
+		}
+		j.fail(j.st.Scan(lo, hi, func(rk, rv []byte) bool {
+			m, _ := binary.Uvarint(rv)
+			rr := &reader{b: rk[1+len(keyEnc)+8:]}
+			j.rvals = j.rvals[:0]
+			for rr.err == nil && len(rr.b) > 0 {
+				j.rvals = append(j.rvals, rr.value())
+			}
+			if rr.err != nil {
+				j.fail(fmt.Errorf("%w: %v", ErrCorrupt, rr.err))
+				return false
+			}
+			matched = true
+			for range n * m {
+				j.cfg.Emit(j.lvals, j.rvals)
+			}
+			return true
+		}))
+	}
+	if !matched && j.cfg.Outer {
+		for range n {
+			j.cfg.Emit(j.lvals, nil)
+		}
+	}
+}
+
+func satAdd(a, b int64) int64 {
+	s := a + b
+	switch {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
+	}
+	return s
+}
+
+// KeyHasNull reports whether a key tuple has a null: such a key never
+// matches (as in SQL).
+func KeyHasNull(key []value.Value) bool {
+	for _, v := range key {
+		if v.IsNull() {
+			return true
+		}
+	}
+	return false
+}
+
+var joinMagic = [4]byte{'e', 'j', 'n', '1'}
+
+// AppendSnapshot appends the join's state (its rows, through the store's
+// Checkpoint) to b. The watermark is not in it: the engine restores it
+// from the partitions' watermarks and advances the join to it.
+func (j *IntervalJoin) AppendSnapshot(b []byte) ([]byte, error) {
+	b = append(b, joinMagic[:]...)
+	b = binary.AppendVarint(b, j.left)
+	b = binary.AppendVarint(b, j.right)
+	b = binary.AppendVarint(b, j.w)
+	return j.st.Checkpoint(b)
+}
+
+// Restore replaces the state of a new join with a snapshot.
+func (j *IntervalJoin) Restore(data []byte) error {
+	if j.left != 0 || j.right != 0 || j.w != NoWatermark {
+		return errors.New("windows: Restore needs a new join")
+	}
+	if len(data) < 4 || [4]byte(data[:4]) != joinMagic {
+		return fmt.Errorf("%w: not a join snapshot", ErrCorrupt)
+	}
+	r := &reader{b: data[4:]}
+	left, right, w := r.varint(), r.varint(), r.varint()
+	if r.err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
+	}
+	if err := j.st.Restore(r.b); err != nil {
+		return err
+	}
+	j.left, j.right, j.w = left, right, w
+	return nil
+}
