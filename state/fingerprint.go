@@ -59,6 +59,14 @@ func Describe(p *pipeline.Pipeline, source string, target func(pipeline.Target) 
 				parts = append(parts, a.Name+": "+a.Src)
 			}
 			add(name+".aggregate", "%s", strings.Join(parts, ", "))
+		case pipeline.Join:
+			j := st.Join
+			var sel []string
+			for _, c := range j.Select {
+				sel = append(sel, c.Name+": "+c.Field)
+			}
+			add(name, "with=%s on=%s=%s between=[%v, %v] type=%s select=%s", j.With, strings.Join(j.Left, ","), strings.Join(j.Right, ","),
+				j.Lower, j.Upper, j.Type, strings.Join(sel, ", "))
 		}
 	}
 	if p.State != nil && p.State.Backend == "pebble" {
