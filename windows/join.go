@@ -32,11 +32,11 @@ type JoinConfig struct {
 
 // IntervalJoin is a stream–stream interval join on a keyed [Store]. A
 // left row's output is emitted once, complete, when the watermark shows
-// no right row can match it any more (tl - Lower < watermark - Lateness):
-// its matches in the order of their time (then of their values), the
-// rows of a watermark advance in the order of their left time, key and
-// values. So the rows and their order depend only on which rows came and
-// which were late, not on how the inputs interleaved.
+// no right row can match it any more and no left row before it can come
+// (tl - max(Lower, 0) < watermark - Lateness): its matches in the order
+// of their time (then of their values), the left rows in the order of
+// their time, key and values. So the rows and their order depend only on
+// which rows came and which were late, not on how the inputs interleaved.
 //
 // Store keys: 'L' time key values (left rows), 'R' key time values (right
 // rows by key, for matching) and 'T' time key values (the same right rows
@@ -175,8 +175,10 @@ func (j *IntervalJoin) Advance(w int64) {
 	j.w = w
 	h := j.horizon()
 	// left rows with tl - Lower < h: every right row they can match has
-	// come (a later one would be late)
-	if lim, ok := addClamp(h, j.cfg.Lower); ok || h == math.MaxInt64 {
+	// come (a later one would be late); and tl < h, so that a left row
+	// yet to come (tl >= h) sorts after every row emitted so far: the
+	// output is in the order of left time, then key and values
+	if lim, ok := addClamp(h, min(j.cfg.Lower, 0)); ok || h == math.MaxInt64 {
 		hi := []byte{'M'} // every 'L' key
 		if ok {
 			hi = appendTime([]byte{'L'}, lim)

@@ -1,0 +1,244 @@
+package engine_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/value"
+)
+
+// joinRec is one record of a join test: key k (nil: missing), event time
+// ms, id and a value.
+type joinRec struct {
+	k  *string
+	ms int64
+	id int
+	v  int
+}
+
+func (r joinRec) line(val string) string {
+	m := map[string]any{"t": value.FormatTime(r.ms), "ms": r.ms, "id": r.id, val: r.v}
+	if r.k != nil {
+		m["k"] = *r.k
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// joinSpec is the spec of a join of source l with source r.
+func joinSpec(dir string, lower, upper, ooo time.Duration, typ string, extra string) string {
+	return fmt.Sprintf(`sources:
+  l: {file: %s}
+  r: {file: %s}
+time: {field: t, max_out_of_order: %s}
+stages:
+%s  - join:
+      with: r
+      on: {k: k}
+      between: [%s, %s]
+      type: %s
+      select: [id, v, {rid: r.id}, r.w]
+`, filepath.Join(dir, "l.jsonl"), filepath.Join(dir, "r.jsonl"), ooo, extra, lower, upper, typ)
+}
+
+type joinOut struct {
+	ID  int  `json:"id"`
+	V   int  `json:"v"`
+	RID *int `json:"rid"`
+	W   *int `json:"w"`
+}
+
+func (o joinOut) String() string {
+	f := func(p *int) string {
+		if p == nil {
+			return "null"
+		}
+		return fmt.Sprint(*p)
+	}
+	return fmt.Sprintf("%d,%d,%s,%s", o.ID, o.V, f(o.RID), f(o.W))
+}
+
+// runJoinSpec runs spec over the files through source.Merge and Run, and
+// returns the rows (as joinOut strings, in output order) and the stats.
+func runJoinSpec(t *testing.T, spec string) ([]string, engine.Stats, *engine.Engine) {
+	t.Helper()
+	p, err := pipeline.Parse("j.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &rowSink{}
+	e, err := engine.New(plan, engine.Options{Sinks: []sink.Sink{out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcs []source.Source
+	for _, ns := range p.Sources {
+		f, err := source.OpenFile(ns.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, f)
+	}
+	m := source.NewMerge(srcs...)
+	defer m.Close()
+	if err := engine.Run(context.Background(), m, e); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, r := range out.rows {
+		var o joinOut
+		if err := json.Unmarshal(r, &o); err != nil {
+			t.Fatalf("row %s: %v", r, err)
+		}
+		rows = append(rows, o.String())
+	}
+	return rows, e.Stats(), e
+}
+
+// TestJoinDifferentialDuckDB joins random streams with the engine and with
+// DuckDB (l JOIN r ON l.k = r.k AND l.ms BETWEEN r.ms + LOWER AND r.ms +
+// UPPER, or a LEFT JOIN) and requires the same rows. The disorder of each
+// source is below max_out_of_order, so nothing is late and the two must
+// agree; the engine's order must not depend on how the sources interleave.
+func TestJoinDifferentialDuckDB(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	seeds := 12
+	if testing.Short() {
+		seeds = 4
+	}
+	keys := []string{"a", "b", "c", `x"y`}
+	for seed := range uint64(seeds) {
+		for _, typ := range []string{"inner", "left"} {
+			t.Run(fmt.Sprintf("%s/seed=%d", typ, seed), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(seed, 7))
+				dir := t.TempDir()
+				lower := time.Duration(rng.Int64N(40)-30) * time.Millisecond
+				upper := lower + time.Duration(rng.Int64N(40))*time.Millisecond
+				if seed%4 == 0 {
+					upper = lower // a point interval
+				}
+				const ooo = 50 * time.Millisecond
+				gen := func(n int, val string) string {
+					var lines []string
+					var base int64 = 1_700_000_000_000
+					for i := range n {
+						base += rng.Int64N(4)
+						r := joinRec{ms: base - rng.Int64N(int64(ooo/time.Millisecond)), id: i, v: rng.IntN(1000)}
+						if rng.IntN(20) > 0 {
+							r.k = &keys[rng.IntN(len(keys))]
+						}
+						lines = append(lines, r.line(val))
+					}
+					return strings.Join(lines, "\n") + "\n"
+				}
+				if err := os.WriteFile(filepath.Join(dir, "l.jsonl"), []byte(gen(300, "v")), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "r.jsonl"), []byte(gen(200, "w")), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				spec := joinSpec(dir, lower, upper, ooo, typ, "")
+				got, st, e := runJoinSpec(t, spec)
+				if st.Late != 0 || st.Dead != 0 {
+					t.Fatalf("stats %v: nothing should be late or dead", st)
+				}
+				if st.In != 500 || st.In != st.Passed+st.Filtered+st.Dead+st.Late {
+					t.Fatalf("stats %v do not add up to 500 records", st)
+				}
+				var sum engine.SourceStats
+				for _, s := range e.SourceStats() {
+					if s.In != s.Passed+s.Filtered+s.Dead+s.Late {
+						t.Errorf("source %s: %+v does not add up", s.Source, s)
+					}
+					sum.In, sum.Passed, sum.Filtered = sum.In+s.In, sum.Passed+s.Passed, sum.Filtered+s.Filtered
+				}
+				if sum.In != st.In || sum.Passed != st.Passed || sum.Filtered != st.Filtered {
+					t.Errorf("by source %+v, totals %v", sum, st)
+				}
+				again, _, _ := runJoinSpec(t, spec)
+				if !slices.Equal(got, again) {
+					t.Fatalf("two runs gave the rows in different orders")
+				}
+				join := "JOIN"
+				if typ == "left" {
+					join = "LEFT JOIN"
+				}
+				q := fmt.Sprintf(`SELECT l.id, l.v, r.id, r.w FROM read_json_auto('%s') l %s read_json_auto('%s') r
+					ON l.k = r.k AND l.ms BETWEEN r.ms + %d AND r.ms + %d`,
+					filepath.Join(dir, "l.jsonl"), join, filepath.Join(dir, "r.jsonl"), lower.Milliseconds(), upper.Milliseconds())
+				rs, err := db.Query(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []string
+				for rs.Next() {
+					var o joinOut
+					var rid, w sql.NullInt64
+					if err := rs.Scan(&o.ID, &o.V, &rid, &w); err != nil {
+						t.Fatal(err)
+					}
+					if rid.Valid {
+						a, b := int(rid.Int64), int(w.Int64)
+						o.RID, o.W = &a, &b
+					}
+					want = append(want, o.String())
+				}
+				if err := rs.Err(); err != nil {
+					t.Fatal(err)
+				}
+				rs.Close()
+				sorted := slices.Clone(got)
+				slices.Sort(sorted)
+				slices.Sort(want)
+				if !slices.Equal(sorted, want) {
+					t.Fatalf("between [%v, %v] %s: engine %d rows, DuckDB %d\nengine only: %v\nduckdb only: %v", lower, upper, typ,
+						len(sorted), len(want), minus(sorted, want), minus(want, sorted))
+				}
+				if len(want) == 0 {
+					t.Fatalf("no rows: the case tests nothing")
+				}
+			})
+		}
+	}
+}
+
+// minus returns the elements of a not in b (multisets, sorted).
+func minus(a, b []string) []string {
+	var out []string
+	i := 0
+	for _, x := range a {
+		for i < len(b) && b[i] < x {
+			i++
+		}
+		if i < len(b) && b[i] == x {
+			i++
+			continue
+		}
+		out = append(out, x)
+	}
+	if len(out) > 10 {
+		out = out[:10]
+	}
+	return out
+}
