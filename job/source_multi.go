@@ -116,4 +116,3 @@ func checkSources(p *pipeline.Pipeline, f Options, outs []place, at func(place, 
 		}
 	}
 }
-

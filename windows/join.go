@@ -102,7 +102,6 @@ func (j *IntervalJoin) horizon() int64 {
 // the allowed lateness.
 func (j *IntervalJoin) Late(t int64) bool { return t < j.horizon() }
 
-
 // appendKeyTuple appends a key as its order-preserving encoding after
 // its length, so that a key is a prefix of exactly its own rows.
 func appendKeyTuple(b []byte, key []value.Value) []byte {
