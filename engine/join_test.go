@@ -242,3 +242,95 @@ func minus(a, b []string) []string {
 	}
 	return out
 }
+
+// TestJoinLatePerSide feeds the two sources in a chosen order (SetSource,
+// one batch each) and checks which rows are late on which side, their dead
+// letters, and that the totals and the counts by source add up.
+func TestJoinLatePerSide(t *testing.T) {
+	spec := `sources:
+  l: {file: l.jsonl}
+  r: {file: r.jsonl}
+time: {field: t, max_out_of_order: 0s, allowed_lateness: 1s}
+stages:
+  - filter: _source == "r" || v > 0
+  - join:
+      with: r
+      on: {k: k}
+      between: [-1s, 1s]
+      type: left
+      select: [id, v, {rid: r.id}, r.w]
+`
+	p, err := pipeline.Parse("j.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, dead := &rowSink{}, &deadSink{}
+	e, err := engine.New(plan, engine.Options{Sinks: []sink.Sink{out}, Dead: dead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) string { return `"2026-01-01T00:00:` + s + `Z"` }
+	feed := func(src int, lines ...string) {
+		e.SetSource(src)
+		var recs []source.Record
+		for i, l := range lines {
+			recs = append(recs, source.Record{Value: []byte(l), Topic: []string{"l.jsonl", "r.jsonl"}[src], Offset: int64(i + 1), File: true})
+		}
+		if err := e.Process(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed(1, `{"k":"a","t":`+at("10")+`,"id":1,"w":10}`)
+	feed(0, `{"k":"a","t":`+at("10.5")+`,"id":1,"v":1}`, `{"k":"a","t":`+at("20")+`,"id":2,"v":1}`, `{"k":"b","t":`+at("20")+`,"id":3,"v":0}`)
+	// the watermark is at 10 (r's) until r moves: r at 30 moves it to 20
+	// (l's), and the left row at 10.5 has all its matches
+	feed(1, `{"k":"a","t":`+at("30")+`,"id":2,"w":20}`)
+	// now the watermark is 20: a left row at 18.999 is late, one at 19 not;
+	// a right row at 18 is late
+	feed(0, `{"k":"a","t":`+at("18.999")+`,"id":4,"v":1}`, `{"k":"a","t":`+at("19")+`,"id":5,"v":1}`)
+	feed(1, `{"k":"a","t":`+at("18")+`,"id":3,"w":30}`, `{"t":`+at("31")+`,"id":4,"w":40}`)
+	if err := e.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, r := range out.rows {
+		rows = append(rows, string(r))
+	}
+	want := []string{
+		`{"id":1,"v":1,"rid":1,"w":10}`,
+		`{"id":5,"v":1,"rid":null,"w":null}`,
+		`{"id":2,"v":1,"rid":null,"w":null}`,
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("rows\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	if l, r := e.JoinLate(); l != 1 || r != 1 {
+		t.Errorf("late left %d, right %d; want 1 and 1", l, r)
+	}
+	st := e.Stats()
+	// in 9: the left row with v 0 filtered, the right row without k
+	// filtered (a null key), one late row per side
+	if st.In != 9 || st.Filtered != 2 || st.Late != 2 || st.Passed != 5 || st.Rows != 3 {
+		t.Errorf("stats %v", st)
+	}
+	for _, s := range e.SourceStats() {
+		if s.In != s.Passed+s.Filtered+s.Dead+s.Late {
+			t.Errorf("source %s: %+v does not add up", s.Source, s)
+		}
+		if s.Late != 1 {
+			t.Errorf("source %s: %d late, want 1", s.Source, s.Late)
+		}
+	}
+	if len(dead.msgs) != 2 {
+		t.Fatalf("dead letters %q, want the 2 late rows", dead.msgs)
+	}
+	for i, side := range []string{"left", "right"} {
+		if d := dead.msgs[i]; !strings.Contains(d, "join: late: the "+side+" row") {
+			t.Errorf("dead letter %d: %q", i, d)
+		}
+	}
+}
