@@ -19,7 +19,9 @@ func Format(p *Pipeline) []byte {
 	if p.Name != "" {
 		root.add("name", scalar(p.Name))
 	}
-	if src := formatSource(p.Source); src != nil {
+	if len(p.Sources) > 0 {
+		root.add("sources", formatSources(p.Sources))
+	} else if src := formatSource(p.Source); src != nil {
 		root.add("source", src)
 	}
 	if p.Format != "" && p.Format != "json" {
@@ -130,6 +132,8 @@ func FormatStage(st Stage) *yaml.Node {
 		m.add("window", formatWindow(st.Window))
 	case Lookup:
 		m.add("lookup", formatLookup(st.Lookup))
+	case Join:
+		m.add("join", formatJoin(st.Join))
 	}
 	return m.Node
 }

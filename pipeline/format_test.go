@@ -13,6 +13,11 @@ import (
 func strip(p *Pipeline) *Pipeline {
 	q := *p
 	q.File, q.Source.Line, q.Time.Line = "", 0, 0
+	q.Sources = nil
+	for _, ns := range p.Sources {
+		ns.Line = 0
+		q.Sources = append(q.Sources, ns)
+	}
 	q.Stages = nil
 	for _, st := range p.Stages {
 		st.Line = 0
@@ -37,6 +42,16 @@ func strip(p *Pipeline) *Pipeline {
 				w.Aggregates = append(w.Aggregates, a)
 			}
 			st.Window = &w
+		}
+		if st.Join != nil {
+			j := *st.Join
+			j.Line, j.WithLine, j.OnLine, j.BetweenLine, j.SelectLine = 0, 0, 0, 0, 0
+			j.Select = nil
+			for _, c := range st.Join.Select {
+				c.Line = 0
+				j.Select = append(j.Select, c)
+			}
+			st.Join = &j
 		}
 		if st.Lookup != nil {
 			l := *st.Lookup

@@ -360,3 +360,47 @@ func (g *sqlGen) refuseSources() error {
 	}
 	return g.errf(line, "sources", "several sources are not translated: the export reads one table")
 }
+
+func formatSources(srcs []NamedSource) *yaml.Node {
+	m := mapping()
+	for _, ns := range srcs {
+		n := formatSource(ns.Source)
+		if n == nil {
+			n = mapping().Node
+		}
+		n.Style = yaml.FlowStyle
+		m.add(ns.Name, n)
+	}
+	return m.Node
+}
+
+func formatJoin(j *JoinStage) *yaml.Node {
+	m := mapping()
+	if j == nil {
+		return m.Node
+	}
+	m.add("with", scalar(j.With))
+	on := mapping()
+	for i := range j.Left {
+		on.add(j.Left[i], scalar(j.Right[i]))
+	}
+	on.Style = yaml.FlowStyle
+	m.add("on", on.Node)
+	m.add("between", list([]string{FormatDuration(j.Lower), FormatDuration(j.Upper)}))
+	if j.Type != "" && j.Type != JoinInner {
+		m.add("type", scalar(j.Type))
+	}
+	sel := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, c := range j.Select {
+		if c.Name == c.Field[strings.LastIndexByte(c.Field, '.')+1:] {
+			sel.Content = append(sel.Content, scalar(c.Field))
+			continue
+		}
+		p := mapping()
+		p.add(c.Name, scalar(c.Field))
+		p.Style = yaml.FlowStyle
+		sel.Content = append(sel.Content, p.Node)
+	}
+	m.add("select", sel)
+	return m.Node
+}
