@@ -157,7 +157,8 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		e.bySrc = append(e.bySrc, SourceStats{Source: ns.Name})
 	}
 	e.filePoses = make([]source.FilePos, max(1, len(p.Sources)))
-	if opts.Warn != nil && e.nIn > 0 {
+	if opts.Warn != nil && e.nIn > 0 && len(p.Sources) == 0 {
+		// (with several sources a field may be in one source's records only)
 		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
 	}
 	e.fast = make([]*fastCmp, len(plan.Steps))
@@ -294,6 +295,7 @@ func (e *Engine) Process(recs []source.Record) error {
 			break
 		}
 	}
+	e.expireJoin()
 	e.publish()
 	return e.err
 }
@@ -308,9 +310,7 @@ func (e *Engine) Finish() error {
 	}
 	if e.join != nil {
 		e.join.op.Advance(windows.EndOfInput)
-		if err := e.join.op.Err(); err != nil && e.err == nil {
-			e.err = err
-		}
+		e.expireJoin()
 	}
 	e.publish()
 	return e.err

@@ -165,10 +165,20 @@ func (e *Engine) advanceOps() {
 		e.op.Advance(w)
 	}
 	if e.join != nil {
-		e.join.op.Advance(w)
-		if err := e.join.op.Err(); err != nil && e.err == nil {
-			e.err = err
-		}
+		e.join.op.Advance(w) // cheap: the rows it lets go wait for expireJoin
+	}
+}
+
+// expireJoin emits the joined rows the watermark lets go; once per batch
+// (and at the end), so the join's state is scanned once per batch, not
+// per record (the rows and their order are the same).
+func (e *Engine) expireJoin() {
+	if e.join == nil {
+		return
+	}
+	e.join.op.Expire()
+	if err := e.join.op.Err(); err != nil && e.err == nil {
+		e.err = err
 	}
 }
 

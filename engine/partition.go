@@ -95,6 +95,7 @@ func (e *Engine) Done(parts []source.Partition) {
 	}
 	if changed && (e.op != nil || e.join != nil) {
 		e.advanceOps()
+		e.expireJoin()
 	}
 }
 

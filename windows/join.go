@@ -52,6 +52,8 @@ type IntervalJoin struct {
 	lvals   []value.Value
 	rvals   []value.Value
 	expired [][]byte
+	// expiredAt is the watermark of the last Expire
+	expiredAt int64
 }
 
 // NewIntervalJoin returns a join with no rows.
@@ -62,7 +64,7 @@ func NewIntervalJoin(cfg JoinConfig) (*IntervalJoin, error) {
 	if cfg.Emit == nil {
 		return nil, errors.New("windows: join needs Emit")
 	}
-	j := &IntervalJoin{cfg: cfg, st: cfg.Store, w: NoWatermark}
+	j := &IntervalJoin{cfg: cfg, st: cfg.Store, w: NoWatermark, expiredAt: NoWatermark}
 	if j.st == nil {
 		j.st = NewMemStore(0)
 	}
@@ -164,14 +166,24 @@ func (j *IntervalJoin) AddRight(t int64, key, vals []value.Value) bool {
 	return true
 }
 
-// Advance moves the watermark to w (a lower w is ignored), emitting the
-// rows of the left rows that can match no more and dropping the rows no
-// future row can match.
+// Advance moves the watermark to w (a lower w is ignored): rows behind
+// it minus the lateness are late from now on. It is cheap; the rows it
+// lets go are emitted and dropped by the next Expire.
 func (j *IntervalJoin) Advance(w int64) {
-	if w <= j.w || j.err != nil {
+	if w > j.w {
+		j.w = w
+	}
+}
+
+// Expire emits the rows of the left rows that can match no more and
+// drops the rows no future row can match, as of the watermark. Calling it
+// less often (once per batch) changes when rows come out, not which or in
+// what order.
+func (j *IntervalJoin) Expire() {
+	if j.err != nil || j.w == j.expiredAt {
 		return
 	}
-	j.w = w
+	j.expiredAt = j.w
 	h := j.horizon()
 	// left rows with tl - Lower < h: every right row they can match has
 	// come (a later one would be late); and tl < h, so that a left row
@@ -345,6 +357,6 @@ func (j *IntervalJoin) Restore(data []byte) error {
 	if err := j.st.Restore(r.b); err != nil {
 		return err
 	}
-	j.left, j.right, j.w = left, right, w
+	j.left, j.right, j.w, j.expiredAt = left, right, w, NoWatermark
 	return nil
 }

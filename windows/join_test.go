@@ -20,7 +20,7 @@ type jrow struct {
 // runJoin feeds rows in order, advancing the watermark to each row's time
 // minus outOfOrder after it, and returns the joined rows as "l<id>+r<id>"
 // ("l<id>+null" for an unmatched left row) and the late rows.
-func runJoin(t *testing.T, cfg JoinConfig, rows []jrow, outOfOrder int64, snapshotAt int) (out, late []string) {
+func runJoin(t *testing.T, cfg JoinConfig, rows []jrow, outOfOrder int64, snapshotAt, expireEvery int) (out, late []string) {
 	t.Helper()
 	emit := func(l, r []value.Value) {
 		if r == nil {
@@ -37,6 +37,7 @@ func runJoin(t *testing.T, cfg JoinConfig, rows []jrow, outOfOrder int64, snapsh
 	var maxT int64 = NoWatermark
 	for i, r := range rows {
 		if i == snapshotAt {
+			j.Expire() // as the engine does before a checkpoint
 			snap, err := j.AppendSnapshot(nil)
 			if err != nil {
 				t.Fatal(err)
@@ -66,8 +67,12 @@ func runJoin(t *testing.T, cfg JoinConfig, rows []jrow, outOfOrder int64, snapsh
 		}
 		maxT = max(maxT, r.t)
 		j.Advance(maxT - outOfOrder)
+		if i%expireEvery == 0 {
+			j.Expire()
+		}
 	}
 	j.Advance(EndOfInput)
+	j.Expire()
 	if err := j.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +123,7 @@ func TestIntervalJoinSemantics(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, at := range []int{-1, len(tc.rows) / 2} {
 				cfg := JoinConfig{Lower: tc.lower, Upper: tc.upper, Outer: tc.outer, Lateness: tc.lateness}
-				out, late := runJoin(t, cfg, tc.rows, tc.ooo, at)
+				out, late := runJoin(t, cfg, tc.rows, tc.ooo, at, 1)
 				if got := strings.Join(out, " "); got != tc.want {
 					t.Errorf("snapshot at %d: rows %q, want %q", at, got, tc.want)
 				}
@@ -167,7 +172,7 @@ func TestIntervalJoinBruteForce(t *testing.T) {
 			rows := append(slices.Clone(lefts), rights...)
 			rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 			// out of order by at most 300: nothing is late
-			out, late := runJoin(t, cfg, rows, 300, perm*20)
+			out, late := runJoin(t, cfg, rows, 300, perm*20, 1+perm*7)
 			if len(late) > 0 {
 				t.Fatalf("late rows %v", late)
 			}
