@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -52,8 +53,10 @@ type IntervalJoin struct {
 	lvals   []value.Value
 	rvals   []value.Value
 	expired [][]byte
-	// expiredAt is the watermark of the last Expire
-	expiredAt int64
+	// expiredAt is the watermark of the last Expire; lFrom and tFrom
+	// where its scans of left and right rows ended (nil: the start)
+	expiredAt    int64
+	lFrom, tFrom []byte
 }
 
 // NewIntervalJoin returns a join with no rows.
@@ -194,8 +197,15 @@ func (j *IntervalJoin) Expire() {
 		if ok {
 			hi = appendTime([]byte{'L'}, lim)
 		}
+		// every left row before the last scan's limit is gone, and none
+		// can come (it would be late): start there, past the deleted keys
+		lo := []byte{'L'}
+		if j.lFrom != nil {
+			lo = slices.Clone(j.lFrom)
+		}
 		j.expired = j.expired[:0]
-		j.fail(j.st.Scan([]byte{'L'}, hi, func(k, v []byte) bool {
+		j.lFrom = append(j.lFrom[:0], hi...)
+		j.fail(j.st.Scan(lo, hi, func(k, v []byte) bool {
 			j.expired = append(j.expired, append([]byte(nil), k...))
 			n, _ := binary.Uvarint(v)
 			j.emitLeft(k, n)
@@ -213,8 +223,13 @@ func (j *IntervalJoin) Expire() {
 		if ok {
 			hi = appendTime([]byte{'T'}, lim)
 		}
+		lo := []byte{'T'}
+		if j.tFrom != nil {
+			lo = slices.Clone(j.tFrom)
+		}
 		j.expired = j.expired[:0]
-		j.fail(j.st.Scan([]byte{'T'}, hi, func(k, v []byte) bool {
+		j.tFrom = append(j.tFrom[:0], hi...)
+		j.fail(j.st.Scan(lo, hi, func(k, v []byte) bool {
 			j.expired = append(j.expired, append([]byte(nil), k...))
 			n, _ := binary.Uvarint(v)
 			j.right -= int64(n)
