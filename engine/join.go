@@ -100,7 +100,27 @@ func (e *Engine) joinRecord(r *source.Record, ts int64) {
 		j.vals = append(j.vals, e.row[s])
 	}
 	var ok bool
-	if right {
+	if w := j.plan.Window; w != nil {
+		// once per window the row is in, the window's start in its key
+		// (and, for a left row, last in its values: the output's bounds)
+		step := w.Size
+		if w.Type == windows.HoppingType {
+			step = w.Slide
+		}
+		first, _ := w.Extent(ts)
+		n, nk := len(j.vals), len(j.key)
+		for ws := first; ws <= ts; ws += step {
+			j.key = append(j.key[:nk], value.OfTime(ws))
+			if right {
+				ok = j.op.AddRight(ts, j.key, j.vals)
+			} else {
+				ok = j.op.AddLeft(ts, j.key, append(j.vals[:n], value.OfTime(ws)))
+			}
+			if !ok {
+				break
+			}
+		}
+	} else if right {
 		ok = j.op.AddRight(ts, j.key, j.vals)
 	} else {
 		ok = j.op.AddLeft(ts, j.key, j.vals)
@@ -142,6 +162,10 @@ func (e *Engine) emitJoined(left, right []value.Value) {
 		default:
 			vals = append(vals, right[c.Pos])
 		}
+	}
+	if w := jp.Window; w != nil {
+		ws := left[len(left)-1].I
+		vals = append(vals, value.OfTime(ws), value.OfTime(ws+w.Size))
 	}
 	e.out.Vals = vals
 	b := e.buf[:0]

@@ -38,27 +38,33 @@ func (r joinRec) line(val string) string {
 	return string(b)
 }
 
-// joinSpec is the spec of a join of source l with source r.
-func joinSpec(dir string, lower, upper, ooo time.Duration, typ string, extra string) string {
+// joinSpec is the spec of a join of source l with source r: an interval
+// join, or with window set a window join.
+func joinSpec(dir string, lower, upper, ooo time.Duration, typ, window string) string {
+	bounds := fmt.Sprintf("between: [%s, %s]", lower, upper)
+	if window != "" {
+		bounds = "window: " + window
+	}
 	return fmt.Sprintf(`sources:
   l: {file: %s}
   r: {file: %s}
 time: {field: t, max_out_of_order: %s}
 stages:
-%s  - join:
+  - join:
       with: r
       on: {k: k}
-      between: [%s, %s]
+      %s
       type: %s
       select: [id, v, {rid: r.id}, r.w]
-`, filepath.Join(dir, "l.jsonl"), filepath.Join(dir, "r.jsonl"), ooo, extra, lower, upper, typ)
+`, filepath.Join(dir, "l.jsonl"), filepath.Join(dir, "r.jsonl"), ooo, bounds, typ)
 }
 
 type joinOut struct {
-	ID  int  `json:"id"`
-	V   int  `json:"v"`
-	RID *int `json:"rid"`
-	W   *int `json:"w"`
+	ID  int    `json:"id"`
+	V   int    `json:"v"`
+	RID *int   `json:"rid"`
+	W   *int   `json:"w"`
+	WS  string `json:"window_start"` // window joins
 }
 
 func (o joinOut) String() string {
@@ -68,7 +74,7 @@ func (o joinOut) String() string {
 		}
 		return fmt.Sprint(*p)
 	}
-	return fmt.Sprintf("%d,%d,%s,%s", o.ID, o.V, f(o.RID), f(o.W))
+	return fmt.Sprintf("%d,%d,%s,%s,%s", o.ID, o.V, f(o.RID), f(o.W), o.WS)
 }
 
 // runJoinSpec runs spec over the files through source.Merge and Run, and
@@ -129,8 +135,12 @@ func TestJoinDifferentialDuckDB(t *testing.T) {
 	}
 	keys := []string{"a", "b", "c", `x"y`}
 	for seed := range uint64(seeds) {
-		for _, typ := range []string{"inner", "left"} {
-			t.Run(fmt.Sprintf("%s/seed=%d", typ, seed), func(t *testing.T) {
+		for _, kind := range []string{"inner", "left", "tumbling/inner", "tumbling/left", "hopping/inner", "hopping/left"} {
+			win, typ, _ := strings.Cut(kind, "/")
+			if typ == "" {
+				win, typ = "", win
+			}
+			t.Run(fmt.Sprintf("%s/seed=%d", kind, seed), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 7))
 				dir := t.TempDir()
 				lower := time.Duration(rng.Int64N(40)-30) * time.Millisecond
@@ -158,7 +168,16 @@ func TestJoinDifferentialDuckDB(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(dir, "r.jsonl"), []byte(gen(200, "w")), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				spec := joinSpec(dir, lower, upper, ooo, typ, "")
+				size := 1 + rng.Int64N(40)
+				slide := 1 + rng.Int64N(size)
+				window := ""
+				switch win {
+				case "tumbling":
+					window = fmt.Sprintf("{tumbling: %dms}", size)
+				case "hopping":
+					window = fmt.Sprintf("{hopping: {size: %dms, slide: %dms}}", size, slide)
+				}
+				spec := joinSpec(dir, lower, upper, ooo, typ, window)
 				got, st, e := runJoinSpec(t, spec)
 				if st.Late != 0 || st.Dead != 0 {
 					t.Fatalf("stats %v: nothing should be late or dead", st)
@@ -184,9 +203,20 @@ func TestJoinDifferentialDuckDB(t *testing.T) {
 				if typ == "left" {
 					join = "LEFT JOIN"
 				}
-				q := fmt.Sprintf(`SELECT l.id, l.v, r.id, r.w FROM read_json_auto('%s') l %s read_json_auto('%s') r
-					ON l.k = r.k AND l.ms BETWEEN r.ms + %d AND r.ms + %d`,
-					filepath.Join(dir, "l.jsonl"), join, filepath.Join(dir, "r.jsonl"), lower.Milliseconds(), upper.Milliseconds())
+				lf, rf := filepath.Join(dir, "l.jsonl"), filepath.Join(dir, "r.jsonl")
+				q := fmt.Sprintf(`SELECT l.id, l.v, r.id, r.w, '' FROM read_json_auto('%s') l %s read_json_auto('%s') r
+					ON l.k = r.k AND l.ms BETWEEN r.ms + %d AND r.ms + %d`, lf, join, rf, lower.Milliseconds(), upper.Milliseconds())
+				if win != "" {
+					// each row once per window it is in (a tumbling
+					// window is a hopping one with slide = size)
+					step := size
+					if win == "hopping" {
+						step = slide
+					}
+					sides := fmt.Sprintf(`(SELECT *, unnest(range((ms - %[1]d) // %[2]d * %[2]d + %[2]d, ms + 1, %[2]d)) AS ws FROM read_json_auto('%%s'))`, size, step)
+					q = fmt.Sprintf(`SELECT l.id, l.v, r.id, r.w, strftime(make_timestamp(l.ws * 1000), '%%Y-%%m-%%dT%%H:%%M:%%S.%%g') || 'Z'
+						FROM %s l %s %s r ON l.k = r.k AND l.ws = r.ws`, fmt.Sprintf(sides, lf), join, fmt.Sprintf(sides, rf))
+				}
 				rs, err := db.Query(q)
 				if err != nil {
 					t.Fatal(err)
@@ -195,7 +225,7 @@ func TestJoinDifferentialDuckDB(t *testing.T) {
 				for rs.Next() {
 					var o joinOut
 					var rid, w sql.NullInt64
-					if err := rs.Scan(&o.ID, &o.V, &rid, &w); err != nil {
+					if err := rs.Scan(&o.ID, &o.V, &rid, &w, &o.WS); err != nil {
 						t.Fatal(err)
 					}
 					if rid.Valid {
@@ -212,7 +242,7 @@ func TestJoinDifferentialDuckDB(t *testing.T) {
 				slices.Sort(sorted)
 				slices.Sort(want)
 				if !slices.Equal(sorted, want) {
-					t.Fatalf("between [%v, %v] %s: engine %d rows, DuckDB %d\nengine only: %v\nduckdb only: %v", lower, upper, typ,
+					t.Fatalf("between [%v, %v] window %q %s: engine %d rows, DuckDB %d\nengine only: %v\nduckdb only: %v", lower, upper, window, typ,
 						len(sorted), len(want), minus(sorted, want), minus(want, sorted))
 				}
 				if len(want) == 0 {

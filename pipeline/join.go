@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/eddyhq/eddy/windows"
 )
 
 // NamedSource is one source of the sources section.
@@ -30,12 +32,15 @@ type JoinStage struct {
 	Left, Right  []string // key fields, pairwise equal
 	Lower, Upper time.Duration
 	Type         string // JoinInner (default) or JoinLeft
-	Select       []JoinColumn
-	Line         int
-	WithLine     int
-	OnLine       int
-	BetweenLine  int
-	SelectLine   int
+	// Window, instead of Lower and Upper, makes it a window join: rows
+	// join when they are in the same tumbling or hopping window.
+	Window      *windows.Spec
+	Select      []JoinColumn
+	Line        int
+	WithLine    int
+	OnLine      int
+	BetweenLine int
+	SelectLine  int
 }
 
 // JoinColumn is one output column of a join: Field of the left row, or of
@@ -121,7 +126,7 @@ func (ps *parser) sources(n *yaml.Node, path string) []NamedSource {
 func (ps *parser) join(n *yaml.Node, path string) *JoinStage {
 	j := &JoinStage{Line: n.Line, Type: JoinInner}
 	has := map[string]bool{}
-	ps.fields(n, path, []string{"with", "on", "between", "type", "select"}, func(k string, v *yaml.Node) {
+	ps.fields(n, path, []string{"with", "on", "between", "window", "type", "select"}, func(k string, v *yaml.Node) {
 		kp := join(path, k)
 		has[k] = true
 		switch k {
@@ -167,6 +172,9 @@ func (ps *parser) join(n *yaml.Node, path string) *JoinStage {
 				ps.errorf(v, kp, "the lower bound %v is above the upper bound %v", d[0], d[1])
 			}
 			j.Lower, j.Upper = d[0], d[1]
+		case "window":
+			j.BetweenLine = v.Line
+			j.Window = ps.joinWindow(v, kp)
 		case "type":
 			if s, ok := ps.str(v, kp); ok {
 				if s != JoinInner && s != JoinLeft {
@@ -180,13 +188,50 @@ func (ps *parser) join(n *yaml.Node, path string) *JoinStage {
 		}
 	})
 	if deref(n).Kind == yaml.MappingNode {
-		for _, k := range []string{"with", "on", "between", "select"} {
+		for _, k := range []string{"with", "on", "select"} {
 			if !has[k] {
 				ps.errorf(n, join(path, k), "is required")
 			}
 		}
+		if has["between"] == has["window"] {
+			ps.errorf(n, path, "needs exactly one of between (an interval join) or window (a window join)")
+		}
 	}
 	return j
+}
+
+// joinWindow decodes the window of a window join: {tumbling: SIZE} or
+// {hopping: {size: SIZE, slide: SLIDE}}.
+func (ps *parser) joinWindow(n *yaml.Node, path string) *windows.Spec {
+	sp := &windows.Spec{}
+	kinds := 0
+	ps.fields(n, path, []string{"tumbling", "hopping"}, func(k string, v *yaml.Node) {
+		kp := join(path, k)
+		kinds++
+		switch k {
+		case "tumbling":
+			sp.Type = windows.TumblingType
+			sp.Size = ps.duration(v, kp, true).Milliseconds()
+		case "hopping":
+			sp.Type = windows.HoppingType
+			ps.fields(v, kp, []string{"size", "slide"}, func(k string, v *yaml.Node) {
+				d := ps.duration(v, join(kp, k), true).Milliseconds()
+				if k == "size" {
+					sp.Size = d
+				} else {
+					sp.Slide = d
+				}
+			})
+		}
+	})
+	if deref(n).Kind == yaml.MappingNode {
+		if kinds != 1 {
+			ps.errorf(n, path, "needs exactly one of tumbling or hopping, e.g. window: {tumbling: 10s}")
+		} else if err := sp.Validate(); err != nil && sp.Size > 0 {
+			ps.errorf(n, path, "%v", err)
+		}
+	}
+	return sp
 }
 
 // joinSelect decodes the select list of a join: each item a field (FIELD
@@ -242,6 +287,10 @@ type JoinPlan struct {
 	// Pos of the left row's values, or of the right row's when Right.
 	Cols  []JoinCol
 	Names []string
+	// Window is the window of a window join (nil: an interval join): each
+	// row is added once per window it is in, its key extended with the
+	// window's start, and the rows get window_start and window_end last.
+	Window *windows.Spec
 }
 
 // JoinCol is one output column of a join.
@@ -309,6 +358,17 @@ func (c *compiler) join(index int, j *JoinStage, path string, sc *schema) *JoinP
 		}
 		jp.Cols = append(jp.Cols, jc)
 		jp.Names = append(jp.Names, col.Name)
+	}
+	if w := j.Window; w != nil {
+		// rows in one window are less than its size apart
+		jp.Window = w
+		jp.Lower, jp.Upper = -(w.Size - 1), w.Size-1
+		for _, n := range []string{"window_start", "window_end"} {
+			if seen[n] {
+				c.errorf(j.SelectLine, join(path, "select"), "%s is a column of a window join's rows: name the selected field otherwise", n)
+			}
+			jp.Names = append(jp.Names, n)
+		}
 	}
 	return jp
 }
@@ -386,7 +446,11 @@ func formatJoin(j *JoinStage) *yaml.Node {
 	}
 	on.Style = yaml.FlowStyle
 	m.add("on", on.Node)
-	m.add("between", list([]string{FormatDuration(j.Lower), FormatDuration(j.Upper)}))
+	if w := j.Window; w != nil {
+		m.add("window", formatJoinWindow(w))
+	} else {
+		m.add("between", list([]string{FormatDuration(j.Lower), FormatDuration(j.Upper)}))
+	}
 	if j.Type != "" && j.Type != JoinInner {
 		m.add("type", scalar(j.Type))
 	}
@@ -402,5 +466,21 @@ func formatJoin(j *JoinStage) *yaml.Node {
 		sel.Content = append(sel.Content, p.Node)
 	}
 	m.add("select", sel)
+	return m.Node
+}
+
+func formatJoinWindow(w *windows.Spec) *yaml.Node {
+	m := mapping()
+	ms := func(v int64) *yaml.Node { return scalar(FormatDuration(time.Duration(v) * time.Millisecond)) }
+	if w.Type == windows.HoppingType {
+		h := mapping()
+		h.add("size", ms(w.Size))
+		h.add("slide", ms(w.Slide))
+		h.Style = yaml.FlowStyle
+		m.add("hopping", h.Node)
+	} else {
+		m.add("tumbling", ms(w.Size))
+	}
+	m.Style = yaml.FlowStyle
 	return m.Node
 }

@@ -65,8 +65,12 @@ func Describe(p *pipeline.Pipeline, source string, target func(pipeline.Target) 
 			for _, c := range j.Select {
 				sel = append(sel, c.Name+": "+c.Field)
 			}
-			add(name, "with=%s on=%s=%s between=[%v, %v] type=%s select=%s", j.With, strings.Join(j.Left, ","), strings.Join(j.Right, ","),
-				j.Lower, j.Upper, j.Type, strings.Join(sel, ", "))
+			bounds := fmt.Sprintf("between=[%v, %v]", j.Lower, j.Upper)
+			if j.Window != nil {
+				bounds = "window=" + j.Window.String()
+			}
+			add(name, "with=%s on=%s=%s %s type=%s select=%s", j.With, strings.Join(j.Left, ","), strings.Join(j.Right, ","),
+				bounds, j.Type, strings.Join(sel, ", "))
 		}
 	}
 	if p.State != nil && p.State.Backend == "pebble" {
