@@ -44,7 +44,9 @@ type JoinConfig struct {
 // by time, for expiry); each value is the row's multiplicity (uvarint).
 type IntervalJoin struct {
 	cfg     JoinConfig
-	st      Store
+	st      Store // the left rows ('L')
+	rs      Store // the right rows ('R', 'T'): st, or in memory a store of their own
+	split   bool  // rs is not st
 	w       int64
 	err     error
 	left    int64 // left rows held (with multiplicity)
@@ -69,7 +71,11 @@ func NewIntervalJoin(cfg JoinConfig) (*IntervalJoin, error) {
 	}
 	j := &IntervalJoin{cfg: cfg, st: cfg.Store, w: NoWatermark, expiredAt: NoWatermark}
 	if j.st == nil {
-		j.st = NewMemStore(0)
+		// in memory, the long-lived right rows in a store of their own:
+		// the left rows' churn does not reorder them
+		j.st, j.rs, j.split = NewMemStore(0), NewMemStore(0), true
+	} else {
+		j.rs = j.st
 	}
 	return j, nil
 }
@@ -84,7 +90,12 @@ func (j *IntervalJoin) Held() (left, right int64) { return j.left, j.right }
 func (j *IntervalJoin) Err() error { return j.err }
 
 // Close releases the store.
-func (j *IntervalJoin) Close() error { return j.st.Close() }
+func (j *IntervalJoin) Close() error {
+	if j.split {
+		return errors.Join(j.st.Close(), j.rs.Close())
+	}
+	return j.st.Close()
+}
 
 func (j *IntervalJoin) fail(err error) {
 	if j.err == nil && err != nil {
@@ -130,15 +141,15 @@ func keyTupleLen(b []byte) int {
 	return n + int(l)
 }
 
-// add increments the multiplicity under k.
-func (j *IntervalJoin) add(k []byte) {
+// add increments the multiplicity under k in st.
+func (j *IntervalJoin) add(st Store, k []byte) {
 	var n uint64
-	if _, err := j.st.Get(k, func(v []byte) { n, _ = binary.Uvarint(v) }); err != nil {
+	if _, err := st.Get(k, func(v []byte) { n, _ = binary.Uvarint(v) }); err != nil {
 		j.fail(err)
 		return
 	}
 	var buf [binary.MaxVarintLen64]byte
-	j.fail(j.st.Set(k, buf[:binary.PutUvarint(buf[:], n+1)]))
+	j.fail(st.Set(k, buf[:binary.PutUvarint(buf[:], n+1)]))
 }
 
 // AddLeft adds a left row at time t with key key and values vals; it
@@ -150,7 +161,7 @@ func (j *IntervalJoin) AddLeft(t int64, key, vals []value.Value) bool {
 	j.k = appendKeyTuple(appendTime(append(j.k[:0], 'L'), t), key)
 	j.k = binary.AppendUvarint(j.k, uint64(len(vals)))
 	j.k = appendValues(j.k, vals)
-	j.add(j.k)
+	j.add(j.st, j.k)
 	j.left++
 	return true
 }
@@ -162,9 +173,9 @@ func (j *IntervalJoin) AddRight(t int64, key, vals []value.Value) bool {
 	}
 	j.k = appendTime(appendKeyTuple(append(j.k[:0], 'R'), key), t)
 	j.k = appendValues(j.k, vals)
-	j.add(j.k)
+	j.add(j.rs, j.k)
 	j.k2 = appendValues(appendKeyTuple(appendTime(append(j.k2[:0], 'T'), t), key), vals)
-	j.add(j.k2)
+	j.add(j.rs, j.k2)
 	j.right++
 	return true
 }
@@ -229,14 +240,14 @@ func (j *IntervalJoin) Expire() {
 		}
 		j.expired = j.expired[:0]
 		j.tFrom = append(j.tFrom[:0], hi...)
-		j.fail(j.st.Scan(lo, hi, func(k, v []byte) bool {
+		j.fail(j.rs.Scan(lo, hi, func(k, v []byte) bool {
 			j.expired = append(j.expired, append([]byte(nil), k...))
 			n, _ := binary.Uvarint(v)
 			j.right -= int64(n)
 			return true
 		}))
 		for _, k := range j.expired {
-			j.fail(j.st.Delete(k))
+			j.fail(j.rs.Delete(k))
 			// the 'R' twin: 'R' key time values from 'T' time key values
 			kl := keyTupleLen(k[9:])
 			if kl < 0 {
@@ -245,7 +256,7 @@ func (j *IntervalJoin) Expire() {
 			}
 			r := append([]byte{'R'}, k[9:9+kl]...)
 			r = append(r, k[1:9]...)
-			j.fail(j.st.Delete(append(r, k[9+kl:]...)))
+			j.fail(j.rs.Delete(append(r, k[9+kl:]...)))
 		}
 	}
 }
@@ -296,7 +307,7 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 		} else {
 			hi = appendTime(append([]byte{'R'}, keyEnc...), hiT+1)
 		}
-		j.fail(j.st.Scan(lo, hi, func(rk, rv []byte) bool {
+		j.fail(j.rs.Scan(lo, hi, func(rk, rv []byte) bool {
 			m, _ := binary.Uvarint(rv)
 			rr := &reader{b: rk[1+len(keyEnc)+8:]}
 			j.rvals = j.rvals[:0]
@@ -353,7 +364,19 @@ func (j *IntervalJoin) AppendSnapshot(b []byte) ([]byte, error) {
 	b = binary.AppendVarint(b, j.left)
 	b = binary.AppendVarint(b, j.right)
 	b = binary.AppendVarint(b, j.w)
-	return j.st.Checkpoint(b)
+	if !j.split {
+		return j.st.Checkpoint(append(b, 1))
+	}
+	// two stores: the left one's copy after its length, then the right's
+	b = append(b, 2)
+	at := len(b)
+	b = append(b, make([]byte, 8)...)
+	b, err := j.st.Checkpoint(b)
+	if err != nil {
+		return b, err
+	}
+	binary.BigEndian.PutUint64(b[at:], uint64(len(b)-at-8))
+	return j.rs.Checkpoint(b)
 }
 
 // Restore replaces the state of a new join with a snapshot.
@@ -369,8 +392,27 @@ func (j *IntervalJoin) Restore(data []byte) error {
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
 	}
-	if err := j.st.Restore(r.b); err != nil {
-		return err
+	switch n := r.byte(); {
+	case r.err != nil:
+		return fmt.Errorf("%w: %v", ErrCorrupt, r.err)
+	case n == 1 && !j.split:
+		if err := j.st.Restore(r.b); err != nil {
+			return err
+		}
+	case n == 2 && j.split:
+		lb := r.take(8)
+		if lb == nil || binary.BigEndian.Uint64(lb) > uint64(len(r.b)) {
+			return fmt.Errorf("%w: truncated join snapshot", ErrCorrupt)
+		}
+		l := int(binary.BigEndian.Uint64(lb))
+		if err := j.st.Restore(r.b[:l]); err != nil {
+			return err
+		}
+		if err := j.rs.Restore(r.b[l:]); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: the join snapshot is of another backend", ErrCorrupt)
 	}
 	j.left, j.right, j.w, j.expiredAt = left, right, w, NoWatermark
 	return nil
