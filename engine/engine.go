@@ -204,15 +204,7 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		}
 		e.out.Names = w.Names
 		e.out.Vals = make([]value.Value, len(w.Names))
-		e.prefix = make([][]byte, len(w.Names))
-		for i, name := range w.Names {
-			b := []byte{'{'}
-			if i > 0 {
-				b[0] = ','
-			}
-			b = value.AppendString(b, name)
-			e.prefix[i] = append(b, ':')
-		}
+		e.prefix = columnPrefixes(w.Names)
 	} else if opts.WindowStore != nil {
 		// no window to keep: the store is not needed
 		if err := opts.WindowStore.Close(); err != nil {

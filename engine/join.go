@@ -64,16 +64,23 @@ func (e *Engine) newJoin(store windows.Store) error {
 	e.join = j
 	e.out.Names = jp.Names
 	e.out.Vals = make([]value.Value, len(jp.Names))
-	e.prefix = make([][]byte, len(jp.Names))
-	for i, name := range jp.Names {
+	e.prefix = columnPrefixes(jp.Names)
+	return nil
+}
+
+// columnPrefixes encodes each column's `"name":` once, after a { for the
+// first and a comma for the others, for rows written column by column.
+func columnPrefixes(names []string) [][]byte {
+	out := make([][]byte, len(names))
+	for i, name := range names {
 		b := []byte{'{'}
 		if i > 0 {
 			b[0] = ','
 		}
 		b = value.AppendString(b, name)
-		e.prefix[i] = append(b, ':')
+		out[i] = append(b, ':')
 	}
-	return nil
+	return out
 }
 
 // joinRecord hands a record that passed the stages before the join to it:

@@ -93,20 +93,8 @@ func (ps *parser) sources(n *yaml.Node, path string) []NamedSource {
 		return nil
 	}
 	var out []NamedSource
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
-		sp := join(path, k.Value)
-		if !validName(k.Value) {
-			ps.errorf(k, sp, "invalid source name %q (letters, digits and _)", k.Value)
-			continue
-		}
-		if seen[k.Value] {
-			ps.errorf(k, sp, "duplicate source")
-			continue
-		}
-		seen[k.Value] = true
-		ns := NamedSource{Name: k.Value}
+	ps.named(n, path, "source", func(name string, v *yaml.Node, sp string) {
+		ns := NamedSource{Name: name}
 		ps.source(&ns.Source, v, sp)
 		if ns.Source == (Source{Line: ns.Line}) {
 			ps.errorf(v, sp, "needs one of %s", orList(kindNames(Kinds(AsSource))))
@@ -115,10 +103,10 @@ func (ps *parser) sources(n *yaml.Node, path string) []NamedSource {
 			ps.errorf(v, join(sp, "file"), "stdin cannot be one of several sources")
 		}
 		if ns.Line == 0 {
-			ns.Line = k.Line
+			ns.Line = v.Line
 		}
 		out = append(out, ns)
-	}
+	})
 	return out
 }
 
@@ -471,16 +459,7 @@ func formatJoin(j *JoinStage) *yaml.Node {
 
 func formatJoinWindow(w *windows.Spec) *yaml.Node {
 	m := mapping()
-	ms := func(v int64) *yaml.Node { return scalar(FormatDuration(time.Duration(v) * time.Millisecond)) }
-	if w.Type == windows.HoppingType {
-		h := mapping()
-		h.add("size", ms(w.Size))
-		h.add("slide", ms(w.Slide))
-		h.Style = yaml.FlowStyle
-		m.add("hopping", h.Node)
-	} else {
-		m.add("tumbling", ms(w.Size))
-	}
+	addAligned(m, *w)
 	m.Style = yaml.FlowStyle
 	return m.Node
 }

@@ -871,22 +871,30 @@ func (ps *parser) tables(n *yaml.Node, path string) []Table {
 		return nil
 	}
 	var out []Table
+	ps.named(n, path, "table", func(name string, v *yaml.Node, tp string) {
+		out = append(out, ps.table(name, v, tp))
+	})
+	return out
+}
+
+// named calls fn for each entry of the mapping n whose key is a valid,
+// new name, reporting the others (what names the entries: table, source).
+func (ps *parser) named(n *yaml.Node, path, what string, fn func(name string, v *yaml.Node, path string)) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), n.Content[i+1]
-		tp := join(path, k.Value)
+		kp := join(path, k.Value)
 		if !validName(k.Value) {
-			ps.errorf(k, tp, "invalid table name %q (letters, digits and _)", k.Value)
+			ps.errorf(k, kp, "invalid %s name %q (letters, digits and _)", what, k.Value)
 			continue
 		}
 		if seen[k.Value] {
-			ps.errorf(k, tp, "duplicate table")
+			ps.errorf(k, kp, "duplicate %s", what)
 			continue
 		}
 		seen[k.Value] = true
-		out = append(out, ps.table(k.Value, v, tp))
+		fn(k.Value, v, kp)
 	}
-	return out
 }
 
 func (ps *parser) table(name string, n *yaml.Node, path string) Table {
