@@ -145,8 +145,10 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			err = e.err
 		}
 		if it.Batch.Pos != (source.FilePos{}) {
-			e.filePos = it.Batch.Pos
 			e.filePoses[e.src] = it.Batch.Pos
+			if e.bySrc == nil { // with several sources: Checkpoint.Files
+				e.filePos = it.Batch.Pos
+			}
 		}
 		pf.Done(it.Batch)
 		if err != nil {
