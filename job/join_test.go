@@ -146,3 +146,31 @@ func TestJoinKafkaSources(t *testing.T) {
 		t.Logf("stderr: %s", stderr.String())
 	}
 }
+
+// TestCheckRunSources: what several sources cannot do is refused before
+// anything is opened, naming the field and line.
+func TestCheckRunSources(t *testing.T) {
+	spec := `sources:
+  bids: {kafka: {topic: bids, group: g}}
+  auctions: {file: auctions.jsonl}
+sinks:
+  - file: auctions.jsonl
+`
+	p, err := pipeline.Parse("p.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = checkRun(p, Options{Input: "x.jsonl"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`p.yaml: --input: replaces the source, but the spec has several (sources at line 2): run it without --input`,
+		`p.yaml:2: sources.bids.kafka.group: a consumer group is not supported with several sources`,
+		`p.yaml:5: sinks[0].file: "auctions.jsonl" is the input of source auctions (line 3)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error\n%v\nlacks\n%s", err, want)
+		}
+	}
+}
