@@ -32,6 +32,9 @@ type Checkpoint struct {
 	Files []SourcePos `json:"files,omitempty"`
 	// Sources are, with several sources, the counts by source.
 	Sources []SourceStats `json:"sources,omitempty"`
+	// JoinLateLeft and JoinLateRight are a join's late rows by side.
+	JoinLateLeft  int64 `json:"join_late_left,omitempty"`
+	JoinLateRight int64 `json:"join_late_right,omitempty"`
 	// Window is the window operator's snapshot (windows.Operator.AppendSnapshot),
 	// or the join's (windows.IntervalJoin.AppendSnapshot); nil without a
 	// window or join stage.
@@ -89,6 +92,7 @@ func (e *Engine) Checkpoint() Checkpoint {
 		}
 	}
 	ck.Sources = slices.Clone(e.bySrc)
+	ck.JoinLateLeft, ck.JoinLateRight = e.JoinLate()
 	return ck
 }
 
@@ -124,6 +128,9 @@ func (e *Engine) Restore(ck Checkpoint) error {
 	}
 	if len(ck.Sources) == len(e.bySrc) {
 		copy(e.bySrc, ck.Sources)
+	}
+	if e.join != nil {
+		e.join.lateLeft, e.join.lateRight = ck.JoinLateLeft, ck.JoinLateRight
 	}
 	now := e.opts.Clock().UnixMilli()
 	for _, p := range ck.Partitions {

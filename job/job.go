@@ -286,6 +286,7 @@ func (j *Job) Run(ctx context.Context) (engine.Stats, error) {
 	}
 	st := j.eng.Stats()
 	fmt.Fprintf(o.Stderr, "eddy: %s\n", st)
+	printSourceStats(o.Stderr, j.eng)
 	if runErr != nil || closeErr != nil {
 		ReportDelivery(o.Stderr, r.p, j.sinks, j.dead)
 	}

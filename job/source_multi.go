@@ -3,7 +3,10 @@ package job
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
+
+	"github.com/eddyhq/eddy/engine"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
@@ -114,5 +117,17 @@ func checkSources(p *pipeline.Pipeline, f Options, outs []place, at func(place, 
 				at(o, "%q is the input of source %s (line %d): opening it for writing would truncate the input before it is read; write the output elsewhere", o.path, ns.Name, ns.Line)
 			}
 		}
+	}
+}
+
+// printSourceStats writes, with several sources, each one's counters
+// (in = passed + filtered + dead + late per source) and a join's late rows
+// by side, under the totals.
+func printSourceStats(w io.Writer, e *engine.Engine) {
+	for _, s := range e.SourceStats() {
+		fmt.Fprintf(w, "eddy:   source %s: in=%d passed=%d filtered=%d dead=%d late=%d\n", s.Source, s.In, s.Passed, s.Filtered, s.Dead, s.Late)
+	}
+	if l, r := e.JoinLate(); l+r > 0 {
+		fmt.Fprintf(w, "eddy:   join: late left=%d right=%d\n", l, r)
 	}
 }
