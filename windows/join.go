@@ -43,22 +43,25 @@ type JoinConfig struct {
 // rows by key, for matching) and 'T' time key values (the same right rows
 // by time, for expiry); each value is the row's multiplicity (uvarint).
 type IntervalJoin struct {
-	cfg     JoinConfig
-	st      Store // the left rows ('L')
-	rs      Store // the right rows ('R', 'T'): st, or in memory a store of their own
-	split   bool  // rs is not st
-	w       int64
-	err     error
-	left    int64 // left rows held (with multiplicity)
-	right   int64
-	k, k2   []byte
-	lvals   []value.Value
-	rvals   []value.Value
-	expired [][]byte
+	cfg   JoinConfig
+	st    Store // the left rows ('L')
+	rs    Store // the right rows ('R', 'T'): st, or in memory a store of their own
+	split bool  // rs is not st
+	w     int64
+	err   error
+	left  int64 // left rows held (with multiplicity)
+	right int64
+	k, k2 []byte
+	lvals []value.Value
+	rvals []value.Value
 	// expiredAt is the watermark of the last Expire; lFrom and tFrom
 	// where its scans of left and right rows ended (nil: the start)
 	expiredAt    int64
 	lFrom, tFrom []byte
+	n            uint64 // readN's result
+	arena        []byte // the expired keys of a scan, end to end
+	ends         []int
+	lo, hi       []byte // emitLeft's scan bounds
 }
 
 // NewIntervalJoin returns a join with no rows.
@@ -121,14 +124,12 @@ func (j *IntervalJoin) Late(t int64) bool { return t < j.horizon() }
 // appendKeyTuple appends a key as its order-preserving encoding after
 // its length, so that a key is a prefix of exactly its own rows.
 func appendKeyTuple(b []byte, key []value.Value) []byte {
-	n := len(b)
-	b = binary.AppendUvarint(b, 0)
-	start := len(b)
+	var tmp [64]byte
+	enc := tmp[:0]
 	for _, v := range key {
-		b = appendOrdered(b, v)
+		enc = appendOrdered(enc, v)
 	}
-	enc := append([]byte(nil), b[start:]...)
-	b = binary.AppendUvarint(b[:n], uint64(len(enc)))
+	b = binary.AppendUvarint(b, uint64(len(enc)))
 	return append(b, enc...)
 }
 
@@ -141,15 +142,17 @@ func keyTupleLen(b []byte) int {
 	return n + int(l)
 }
 
+func (j *IntervalJoin) readN(v []byte) { j.n, _ = binary.Uvarint(v) }
+
 // add increments the multiplicity under k in st.
 func (j *IntervalJoin) add(st Store, k []byte) {
-	var n uint64
-	if _, err := st.Get(k, func(v []byte) { n, _ = binary.Uvarint(v) }); err != nil {
+	j.n = 0
+	if _, err := st.Get(k, j.readN); err != nil {
 		j.fail(err)
 		return
 	}
 	var buf [binary.MaxVarintLen64]byte
-	j.fail(st.Set(k, buf[:binary.PutUvarint(buf[:], n+1)]))
+	j.fail(st.Set(k, buf[:binary.PutUvarint(buf[:], j.n+1)]))
 }
 
 // AddLeft adds a left row at time t with key key and values vals; it
@@ -214,15 +217,17 @@ func (j *IntervalJoin) Expire() {
 		if j.lFrom != nil {
 			lo = slices.Clone(j.lFrom)
 		}
-		j.expired = j.expired[:0]
+		j.arena, j.ends = j.arena[:0], j.ends[:0]
 		j.lFrom = append(j.lFrom[:0], hi...)
 		j.fail(j.st.Scan(lo, hi, func(k, v []byte) bool {
-			j.expired = append(j.expired, append([]byte(nil), k...))
+			j.arena = append(j.arena, k...)
+			j.ends = append(j.ends, len(j.arena))
 			n, _ := binary.Uvarint(v)
 			j.emitLeft(k, n)
 			return j.err == nil
 		}))
-		for _, k := range j.expired {
+		for i, end := range j.ends {
+			k := j.arena[j.start(i):end]
 			j.fail(j.st.Delete(k))
 		}
 	}
@@ -238,15 +243,17 @@ func (j *IntervalJoin) Expire() {
 		if j.tFrom != nil {
 			lo = slices.Clone(j.tFrom)
 		}
-		j.expired = j.expired[:0]
+		j.arena, j.ends = j.arena[:0], j.ends[:0]
 		j.tFrom = append(j.tFrom[:0], hi...)
 		j.fail(j.rs.Scan(lo, hi, func(k, v []byte) bool {
-			j.expired = append(j.expired, append([]byte(nil), k...))
+			j.arena = append(j.arena, k...)
+			j.ends = append(j.ends, len(j.arena))
 			n, _ := binary.Uvarint(v)
 			j.right -= int64(n)
 			return true
 		}))
-		for _, k := range j.expired {
+		for i, end := range j.ends {
+			k := j.arena[j.start(i):end]
 			j.fail(j.rs.Delete(k))
 			// the 'R' twin: 'R' key time values from 'T' time key values
 			kl := keyTupleLen(k[9:])
@@ -259,6 +266,14 @@ func (j *IntervalJoin) Expire() {
 			j.fail(j.rs.Delete(append(r, k[9+kl:]...)))
 		}
 	}
+}
+
+// start is where expired key i starts in the arena.
+func (j *IntervalJoin) start(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return j.ends[i-1]
 }
 
 // addClamp returns a+b, false when it overflows or a is unbounded.
@@ -299,14 +314,16 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 	// right rows with tr in [tl - Upper, tl - Lower] (right rows with a
 	// null in their key are never added)
 	{
-		lo := appendTime(append([]byte{'R'}, keyEnc...), satAdd(t, -j.cfg.Upper))
+		j.lo = appendTime(append(append(j.lo[:0], 'R'), keyEnc...), satAdd(t, -j.cfg.Upper))
+		lo := j.lo
 		hiT := satAdd(t, -j.cfg.Lower)
 		var hi []byte
 		if hiT == math.MaxInt64 {
-			hi = append(append([]byte{'R'}, keyEnc...), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
+			hi = append(append(append(j.hi[:0], 'R'), keyEnc...), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
 		} else {
-			hi = appendTime(append([]byte{'R'}, keyEnc...), hiT+1)
+			hi = appendTime(append(append(j.hi[:0], 'R'), keyEnc...), hiT+1)
 		}
+		j.hi = hi
 		j.fail(j.rs.Scan(lo, hi, func(rk, rv []byte) bool {
 			m, _ := binary.Uvarint(rv)
 			rr := &reader{b: rk[1+len(keyEnc)+8:]}
