@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/engine"
+	"github.com/eddyhq/eddy/fixtures"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
@@ -363,4 +364,91 @@ stages:
 			t.Errorf("dead letter %d: %q", i, d)
 		}
 	}
+}
+
+// TestJoinNexmarkQ3DuckDB runs Nexmark q3 (persons in OR, ID or CA with
+// their category-10 auctions) as an interval join with bounds wider than
+// the data over generated persons and auctions, and requires DuckDB's
+// regular join's rows.
+func TestJoinNexmarkQ3DuckDB(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{}
+	for only, n := range map[string]int{"auctions": 6000, "persons": 2000} {
+		var b strings.Builder
+		if err := fixtures.Generate(&b, "nexmark", fixtures.Options{Count: n, Seed: 3, Only: only}); err != nil {
+			t.Fatal(err)
+		}
+		files[only] = filepath.Join(dir, only+".jsonl")
+		if err := os.WriteFile(files[only], []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := fmt.Sprintf(`sources:
+  auctions: {file: %s}
+  persons: {file: %s}
+time: {field: dateTime, max_out_of_order: 1s}
+stages:
+  - filter: '_source == "persons" ? state in ["OR", "ID", "CA"] : category == 10'
+  - join:
+      with: persons
+      on: {seller: id}
+      between: [-1h, 1h]
+      select: [{auction_id: id}, persons.name, persons.city, persons.state]
+`, files["auctions"], files["persons"])
+	p, err := pipeline.Parse("q3.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &rowSink{}
+	e, err := engine.New(plan, engine.Options{Sinks: []sink.Sink{out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := source.NewMerge(mustOpen(t, files["auctions"]), mustOpen(t, files["persons"]))
+	defer m.Close()
+	if err := engine.Run(context.Background(), m, e); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range out.rows {
+		got = append(got, string(r))
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rs, err := db.Query(fmt.Sprintf(`SELECT json_object('auction_id', a.id, 'name', p.name, 'city', p.city, 'state', p.state)::VARCHAR
+	  FROM read_json_auto('%s') a JOIN read_json_auto('%s') p ON a.seller = p.id
+	  WHERE a.category = 10 AND p.state IN ('OR', 'ID', 'CA')`, files["auctions"], files["persons"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var want []string
+	for rs.Next() {
+		var s string
+		if err := rs.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, s)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(want) < 100 || !slices.Equal(got, want) {
+		t.Fatalf("engine %d rows, DuckDB %d\nengine only: %v\nduckdb only: %v", len(got), len(want), minus(got, want), minus(want, got))
+	}
+}
+
+func mustOpen(t *testing.T, path string) *source.File {
+	t.Helper()
+	f, err := source.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
