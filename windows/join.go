@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -46,7 +47,8 @@ type IntervalJoin struct {
 	cfg   JoinConfig
 	st    Store // the left rows ('L')
 	rs    Store // the right rows ('R', 'T'): st, or in memory a store of their own
-	split bool  // rs is not st
+	split bool  // rs is not st: in memory, rs holds only 'T' keys and byKey replaces 'R'
+	byKey map[string][]rrow
 	w     int64
 	err   error
 	left  int64 // left rows held (with multiplicity)
@@ -59,6 +61,7 @@ type IntervalJoin struct {
 	expiredAt    int64
 	lFrom, tFrom []byte
 	n            uint64 // readN's result
+	cnts         []uint64
 	arena        []byte // the expired keys of a scan, end to end
 	ends         []int
 	lo, hi       []byte // emitLeft's scan bounds
@@ -77,6 +80,7 @@ func NewIntervalJoin(cfg JoinConfig) (*IntervalJoin, error) {
 		// in memory, the long-lived right rows in a store of their own:
 		// the left rows' churn does not reorder them
 		j.st, j.rs, j.split = NewMemStore(0), NewMemStore(0), true
+		j.byKey = map[string][]rrow{}
 	} else {
 		j.rs = j.st
 	}
@@ -174,11 +178,16 @@ func (j *IntervalJoin) AddRight(t int64, key, vals []value.Value) bool {
 	if j.Late(t) {
 		return false
 	}
-	j.k = appendTime(appendKeyTuple(append(j.k[:0], 'R'), key), t)
-	j.k = appendValues(j.k, vals)
-	j.add(j.rs, j.k)
 	j.k2 = appendValues(appendKeyTuple(appendTime(append(j.k2[:0], 'T'), t), key), vals)
 	j.add(j.rs, j.k2)
+	if j.split {
+		kl := keyTupleLen(j.k2[9:])
+		j.index(j.k2[9:9+kl], t, j.k2[9+kl:], 1)
+	} else {
+		j.k = appendTime(appendKeyTuple(append(j.k[:0], 'R'), key), t)
+		j.k = appendValues(j.k, vals)
+		j.add(j.rs, j.k)
+	}
 	j.right++
 	return true
 }
@@ -243,12 +252,13 @@ func (j *IntervalJoin) Expire() {
 		if j.tFrom != nil {
 			lo = slices.Clone(j.tFrom)
 		}
-		j.arena, j.ends = j.arena[:0], j.ends[:0]
+		j.arena, j.ends, j.cnts = j.arena[:0], j.ends[:0], j.cnts[:0]
 		j.tFrom = append(j.tFrom[:0], hi...)
 		j.fail(j.rs.Scan(lo, hi, func(k, v []byte) bool {
 			j.arena = append(j.arena, k...)
 			j.ends = append(j.ends, len(j.arena))
 			n, _ := binary.Uvarint(v)
+			j.cnts = append(j.cnts, n)
 			j.right -= int64(n)
 			return true
 		}))
@@ -260,6 +270,10 @@ func (j *IntervalJoin) Expire() {
 			if kl < 0 {
 				j.fail(fmt.Errorf("%w: bad join key", ErrCorrupt))
 				return
+			}
+			if j.split {
+				j.index(k[9:9+kl], readTime(k[1:9]), k[9+kl:], -int64(j.cnts[i]))
+				continue
 			}
 			r := append([]byte{'R'}, k[9:9+kl]...)
 			r = append(r, k[1:9]...)
@@ -313,7 +327,26 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 	matched := false
 	// right rows with tr in [tl - Upper, tl - Lower] (right rows with a
 	// null in their key are never added)
-	{
+	if j.split {
+		rows := j.byKey[string(keyEnc)]
+		lo, hi := satAdd(t, -j.cfg.Upper), satAdd(t, -j.cfg.Lower)
+		i, _ := slices.BinarySearchFunc(rows, lo, func(r rrow, t int64) int { return cmpInt(r.t, t) })
+		for ; i < len(rows) && rows[i].t <= hi; i++ {
+			rr := &reader{b: []byte(rows[i].vals)}
+			j.rvals = j.rvals[:0]
+			for rr.err == nil && len(rr.b) > 0 {
+				j.rvals = append(j.rvals, rr.value())
+			}
+			if rr.err != nil {
+				j.fail(fmt.Errorf("%w: %v", ErrCorrupt, rr.err))
+				return
+			}
+			matched = true
+			for range n * rows[i].n {
+				j.cfg.Emit(j.lvals, j.rvals)
+			}
+		}
+	} else {
 		j.lo = appendTime(append(append(j.lo[:0], 'R'), keyEnc...), satAdd(t, -j.cfg.Upper))
 		lo := j.lo
 		hiT := satAdd(t, -j.cfg.Lower)
@@ -428,9 +461,76 @@ func (j *IntervalJoin) Restore(data []byte) error {
 		if err := j.rs.Restore(r.b[l:]); err != nil {
 			return err
 		}
+		// the index of the right rows by key, from their 'T' keys
+		err := j.rs.Scan([]byte{'T'}, []byte{'U'}, func(k, v []byte) bool {
+			kl := -1
+			if len(k) > 9 {
+				kl = keyTupleLen(k[9:])
+			}
+			if kl < 0 {
+				r.fail("bad join key")
+				return false
+			}
+			c, _ := binary.Uvarint(v)
+			j.index(k[9:9+kl], readTime(k[1:9]), k[9+kl:], int64(c))
+			return true
+		})
+		if err == nil && r.err != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r.err)
+		}
+		if err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("%w: the join snapshot is of another backend", ErrCorrupt)
 	}
 	j.left, j.right, j.w, j.expiredAt = left, right, w, NoWatermark
 	return nil
+}
+
+// rrow is a right row in the memory index: its time, its values encoded,
+// and its multiplicity.
+type rrow struct {
+	t    int64
+	vals string
+	n    uint64
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// index adds d (negative: removes) to the multiplicity of the right row
+// (t, vals) of key in the memory index, kept in the order of time, then
+// values.
+func (j *IntervalJoin) index(key []byte, t int64, vals []byte, d int64) {
+	rows := j.byKey[string(key)]
+	i, found := slices.BinarySearchFunc(rows, rrow{t: t, vals: string(vals)}, func(a, b rrow) int {
+		if c := cmpInt(a.t, b.t); c != 0 {
+			return c
+		}
+		return strings.Compare(a.vals, b.vals)
+	})
+	switch {
+	case found:
+		n := int64(rows[i].n) + d
+		if n <= 0 {
+			rows = slices.Delete(rows, i, i+1)
+		} else {
+			rows[i].n = uint64(n)
+		}
+	case d > 0:
+		rows = slices.Insert(rows, i, rrow{t: t, vals: string(vals), n: uint64(d)})
+	}
+	if len(rows) == 0 {
+		delete(j.byKey, string(key))
+		return
+	}
+	j.byKey[string(key)] = rows
 }
