@@ -78,9 +78,9 @@ func (o joinOut) String() string {
 	return fmt.Sprintf("%d,%d,%s,%s,%s", o.ID, o.V, f(o.RID), f(o.W), o.WS)
 }
 
-// runJoinSpec runs spec over the files through source.Merge and Run, and
-// returns the rows (as joinOut strings, in output order) and the stats.
-func runJoinSpec(t *testing.T, spec string) ([]string, engine.Stats, *engine.Engine) {
+// runJoinRaw runs spec over its file sources through source.Merge and
+// Run, and returns the rows' JSON, the stats and the engine.
+func runJoinRaw(t *testing.T, spec string) ([][]byte, engine.Stats, *engine.Engine) {
 	t.Helper()
 	p, err := pipeline.Parse("j.yaml", []byte(spec))
 	if err != nil {
@@ -97,26 +97,30 @@ func runJoinSpec(t *testing.T, spec string) ([]string, engine.Stats, *engine.Eng
 	}
 	var srcs []source.Source
 	for _, ns := range p.Sources {
-		f, err := source.OpenFile(ns.File)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srcs = append(srcs, f)
+		srcs = append(srcs, mustOpen(t, ns.File))
 	}
 	m := source.NewMerge(srcs...)
 	defer m.Close()
 	if err := engine.Run(context.Background(), m, e); err != nil {
 		t.Fatal(err)
 	}
+	return out.rows, e.Stats(), e
+}
+
+// runJoinSpec is runJoinRaw with the rows as joinOut strings, in output
+// order.
+func runJoinSpec(t *testing.T, spec string) ([]string, engine.Stats, *engine.Engine) {
+	t.Helper()
+	raw, st, e := runJoinRaw(t, spec)
 	var rows []string
-	for _, r := range out.rows {
+	for _, r := range raw {
 		var o joinOut
 		if err := json.Unmarshal(r, &o); err != nil {
 			t.Fatalf("row %s: %v", r, err)
 		}
 		rows = append(rows, o.String())
 	}
-	return rows, e.Stats(), e
+	return rows, st, e
 }
 
 // TestJoinDifferentialDuckDB joins random streams with the engine and with
@@ -395,26 +399,9 @@ stages:
       between: [-1h, 1h]
       select: [{auction_id: id}, persons.name, persons.city, persons.state]
 `, files["auctions"], files["persons"])
-	p, err := pipeline.Parse("q3.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := pipeline.Compile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &rowSink{}
-	e, err := engine.New(plan, engine.Options{Sinks: []sink.Sink{out}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := source.NewMerge(mustOpen(t, files["auctions"]), mustOpen(t, files["persons"]))
-	defer m.Close()
-	if err := engine.Run(context.Background(), m, e); err != nil {
-		t.Fatal(err)
-	}
+	raw, _, _ := runJoinRaw(t, spec)
 	var got []string
-	for _, r := range out.rows {
+	for _, r := range raw {
 		got = append(got, string(r))
 	}
 	db, err := sql.Open("duckdb", "")
