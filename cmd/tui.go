@@ -86,6 +86,9 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		if _, err := pipeline.Compile(p); err != nil {
 			return usageError{err}
 		}
+		if len(p.Sources) > 0 {
+			return usageError{fmt.Errorf("%s: the workbench edits pipelines of one source; this spec has several (sources at line %d): run it with eddy run", f.pipeline, p.Sources[0].Line)}
+		}
 		opts.Pipeline, opts.PipelinePath = p, f.pipeline
 		if f.format == "" && p.Format != "json" {
 			f.format = p.Format

@@ -111,7 +111,15 @@ type Engine struct {
 	err            error // first sink failure
 
 	filePos source.FilePos // position of a file source after the last batch handled
-	snap    []byte         // the last window snapshot's buffer
+
+	// several sources: the current batch's source, the counts by source,
+	// and each file source's position
+	src       int
+	bySrc     []SourceStats
+	pubBySrc  []SourceStats
+	filePoses []source.FilePos
+	join      *join  // the join stage; nil without one
+	snap      []byte // the last window snapshot's buffer
 
 	stage     []StageCount // [0] the source, [i+1] spec.stages[i]
 	stageKind []string
@@ -147,7 +155,12 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		stageKind: stageKinds(plan),
 		sinkRows:  make([]int64, len(opts.Sinks)),
 	}
-	if opts.Warn != nil && e.nIn > 0 {
+	for _, ns := range p.Sources {
+		e.bySrc = append(e.bySrc, SourceStats{Source: ns.Name})
+	}
+	e.filePoses = make([]source.FilePos, max(1, len(p.Sources)))
+	if opts.Warn != nil && e.nIn > 0 && len(p.Sources) == 0 {
+		// (with several sources a field may be in one source's records only)
 		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
 	}
 	e.fast = make([]*fastCmp, len(plan.Steps))
@@ -173,7 +186,14 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		}
 		return nil, err
 	}
-	if w := plan.Window; w != nil {
+	if plan.Join != nil {
+		if err := e.newJoin(opts.WindowStore); err != nil {
+			if opts.WindowStore != nil {
+				return nil, errors.Join(err, opts.WindowStore.Close())
+			}
+			return nil, err
+		}
+	} else if w := plan.Window; w != nil {
 		cfg := windows.Config{
 			Window: w.Spec, Keys: w.Keys, Aggs: w.Aggs,
 			Lateness: p.Time.AllowedLateness.Milliseconds(),
@@ -193,15 +213,7 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		}
 		e.out.Names = w.Names
 		e.out.Vals = make([]value.Value, len(w.Names))
-		e.prefix = make([][]byte, len(w.Names))
-		for i, name := range w.Names {
-			b := []byte{'{'}
-			if i > 0 {
-				b[0] = ','
-			}
-			b = value.AppendString(b, name)
-			e.prefix[i] = append(b, ':')
-		}
+		e.prefix = columnPrefixes(w.Names)
 		if err := e.newAfter(); err != nil {
 			return nil, errors.Join(err, e.op.Close())
 		}
@@ -211,7 +223,7 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	if w := plan.Window; w == nil && !plan.Output.Raw {
+	if w := plan.Window; w == nil && plan.Join == nil && !plan.Output.Raw {
 		e.out.Names = plan.Output.Names
 		e.out.Vals = make([]value.Value, len(plan.Output.Names))
 	}
@@ -245,6 +257,7 @@ func (e *Engine) OpenWindows() int {
 func (e *Engine) publish() {
 	e.mu.Lock()
 	e.pub = e.stats
+	e.pubBySrc = append(e.pubBySrc[:0], e.bySrc...)
 	e.publishMore()
 	e.mu.Unlock()
 }
@@ -269,7 +282,13 @@ func (e *Engine) Process(recs []source.Record) error {
 			ps.after = r.Seq
 		}
 		e.cur = ps
-		e.record(r, now)
+		if e.bySrc != nil {
+			before := e.stats
+			e.record(r, now)
+			e.countSource(before)
+		} else {
+			e.record(r, now)
+		}
 		if e.op != nil {
 			e.checkStore()
 		}
@@ -280,6 +299,7 @@ func (e *Engine) Process(recs []source.Record) error {
 			break
 		}
 	}
+	e.expireJoin()
 	e.publish()
 	return e.err
 }
@@ -292,6 +312,10 @@ func (e *Engine) Finish() error {
 		e.op.Flush()
 		e.advanceAfter(windows.EndOfInput, true)
 		e.checkStore()
+	}
+	if e.join != nil {
+		e.join.op.Advance(windows.EndOfInput)
+		e.expireJoin()
 	}
 	e.publish()
 	return e.err
@@ -315,6 +339,9 @@ func (e *Engine) WindowErr() error {
 
 // Close releases the window store, if any. Sinks are not closed.
 func (e *Engine) Close() error {
+	if e.join != nil {
+		return e.join.op.Close()
+	}
 	if e.op == nil {
 		return nil
 	}
@@ -440,6 +467,10 @@ func (e *Engine) record(r *source.Record, now int64) {
 			}
 		}
 	}
+	if e.join != nil {
+		e.joinRecord(r, ts)
+		return
+	}
 	if e.op != nil {
 		late, err := e.op.Add(ts, row)
 		switch {
@@ -477,8 +508,8 @@ func watermarkText(w int64) string {
 func (e *Engine) advance(ts int64) {
 	ps := e.cur
 	old := ps.wm.Value()
-	if w := ps.wm.Observe(ts); w != old && e.op != nil {
-		e.advanceTo(e.globalWatermark())
+	if w := ps.wm.Observe(ts); w != old && (e.op != nil || e.join != nil) {
+		e.advanceOps()
 	}
 }
 
@@ -697,6 +728,10 @@ func (e *Engine) eval(p *pipeline.Program, r *source.Record) (any, error) {
 func (e *Engine) evalRow(p *pipeline.Program, row []value.Value, r *source.Record) (any, error) {
 	size := 0
 	for _, v := range p.Vars {
+		if v.Coord == pipeline.CoordSource {
+			e.env[v.Name] = e.sourceName()
+			continue
+		}
 		if v.Coord != pipeline.NoCoord {
 			e.env[v.Name] = coordValue(v.Coord, r)
 			continue
@@ -711,6 +746,15 @@ func (e *Engine) evalRow(p *pipeline.Program, row []value.Value, r *source.Recor
 		return nil, errors.New(firstLine(err.Error()))
 	}
 	return res, nil
+}
+
+// sourceName is the name of the current record's source; nil with a
+// single source.
+func (e *Engine) sourceName() any {
+	if e.bySrc == nil {
+		return nil
+	}
+	return e.bySrc[e.src].Source
 }
 
 func coordValue(c pipeline.Coord, r *source.Record) any {

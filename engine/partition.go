@@ -93,8 +93,9 @@ func (e *Engine) Done(parts []source.Partition) {
 			ps.done, changed = true, true
 		}
 	}
-	if changed && e.op != nil {
-		e.advanceTo(e.globalWatermark())
+	if changed && (e.op != nil || e.join != nil) {
+		e.advanceOps()
+		e.expireJoin()
 	}
 }
 
@@ -113,8 +114,8 @@ func (e *Engine) checkIdle(now int64) {
 			ps.idle, changed = idle, true
 		}
 	}
-	if changed && e.op != nil {
-		e.advanceTo(e.globalWatermark())
+	if changed && (e.op != nil || e.join != nil) {
+		e.advanceOps()
 	}
 }
 

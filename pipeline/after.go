@@ -86,6 +86,8 @@ func (c *compiler) after(plan *Plan, from int) []Segment {
 			seg.Steps = append(seg.Steps, step)
 		case Lookup:
 			c.errorf(st.Line, path, "a lookup after a window is not supported yet: put it before the window")
+		case Join:
+			c.errorf(st.Line, path, "a join after a window is not supported yet: a join is the last stage, and a pipeline has a join or windows, not both")
 		case Top:
 			if prev.Spec.Type == windows.SessionType {
 				c.errorf(st.Line, path, "a top stage ranks the rows of one window, and every session is a window of its own: use tumbling or hopping windows")

@@ -33,11 +33,13 @@ const (
 	CoordOffset
 	CoordTimestamp
 	CoordHeaders
+	CoordSource // the name of the record's source (a sources section)
 )
 
 var coords = map[string]Coord{
 	"_key": CoordKey, "_topic": CoordTopic, "_partition": CoordPartition,
 	"_offset": CoordOffset, "_timestamp": CoordTimestamp, "_headers": CoordHeaders,
+	"_source": CoordSource,
 }
 
 // CoordOf returns the coordinate a variable name refers to, or NoCoord.
@@ -56,7 +58,8 @@ type Plan struct {
 	// After are the stages after Window, fed by its rows (see Segment);
 	// empty when the window is the last stage.
 	After  []Segment
-	Output Output // how a record that passed every step is written (no window)
+	Join   *JoinPlan // the join stage, the last stage; nil without one
+	Output Output    // how a record that passed every step is written (no window)
 	// SinkKeys[i] says how sink i builds record keys (Kafka and Kinesis sinks with key
 	// fields); nil for sinks without keys.
 	SinkKeys [][]KeyRef
@@ -240,6 +243,9 @@ func (c *compiler) remapJoined(plan *Plan) {
 			}
 		}
 	}
+	if plan.Join != nil {
+		plan.Join.remap(m)
+	}
 	if w := plan.Window; w != nil {
 		for j := range w.Keys {
 			m(&w.Keys[j])
@@ -298,13 +304,20 @@ func Compile(p *Pipeline) (*Plan, error) {
 			c.errorf(st.Line, path, "a top stage ranks the rows of a window: put it after a window stage")
 		case Window:
 			plan.Window = c.window(i, st.Window, path, sc)
+		case Join:
+			plan.Join = c.join(i, st.Join, path, sc)
 		}
 		if plan.Window != nil {
 			plan.After = c.after(plan, i+1)
 			break
 		}
 	}
-	if plan.Window == nil {
+	if len(p.Sources) > 0 {
+		c.checkSources()
+	}
+	if plan.Join != nil {
+		plan.Output = Output{Names: plan.Join.Names}
+	} else if plan.Window == nil {
 		if sc.open {
 			plan.Output = Output{Raw: true, Coerced: coerced, Joined: joined}
 		} else {

@@ -223,6 +223,9 @@ func FlinkSQL(plan *Plan, o FlinkOptions) (string, error) {
 	p := plan.Pipeline
 	g := &sqlGen{p: p, coords: map[string]bool{}, flink: true,
 		fields: &flinkFields{typ: map[string]string{}, why: map[string]string{}, on: true}}
+	if err := g.refuseSources(); err != nil {
+		return "", err
+	}
 	return g.flinkScript(o)
 }
 

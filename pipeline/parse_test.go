@@ -24,7 +24,7 @@ func firstLine(err error) string {
 	return s
 }
 
-const topKeys = "name, source, format, time, late, tables, stages, dlq, sinks, state, serve"
+const topKeys = "name, source, sources, format, time, late, tables, stages, dlq, sinks, state, serve"
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
@@ -319,18 +319,18 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name:    "unknown stage kind",
-			yaml:    spec("stages:", "  - filter: amount > 0", "  - join: users"),
-			wantErr: `p.yaml:3: stages[1]: unknown stage "join" (expected filter, coerce, project, lookup, window or top)`,
+			yaml:    spec("stages:", "  - filter: amount > 0", "  - union: users"),
+			wantErr: `p.yaml:3: stages[1]: unknown stage "union" (expected filter, coerce, project, lookup, join, window or top)`,
 		},
 		{
 			name:    "two kinds in one stage",
 			yaml:    spec("stages:", "  - filter: amount > 0", "    coerce: {amount: float}"),
-			wantErr: "p.yaml:2: stages[0]: must be a mapping with exactly one of: filter, coerce, project, lookup, window, top",
+			wantErr: "p.yaml:2: stages[0]: must be a mapping with exactly one of: filter, coerce, project, lookup, join, window, top",
 		},
 		{
 			name:    "empty stage",
 			yaml:    spec("stages:", "  -"),
-			wantErr: "p.yaml:2: stages[0]: must be a mapping with exactly one of: filter, coerce, project, lookup, window, top",
+			wantErr: "p.yaml:2: stages[0]: must be a mapping with exactly one of: filter, coerce, project, lookup, join, window, top",
 		},
 		{
 			name:    "stages is a mapping",

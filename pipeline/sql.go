@@ -46,6 +46,9 @@ func SQL(plan *Plan, table, dialect string) (string, error) {
 	}
 	p := plan.Pipeline
 	g := &sqlGen{p: p, coords: map[string]bool{}}
+	if err := g.refuseSources(); err != nil {
+		return "", err
+	}
 	return g.build(table)
 }
 
