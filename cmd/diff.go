@@ -63,6 +63,9 @@ func runDiff(c *cobra.Command, oldPath, newPath, input string, max int, asJSON, 
 		if plans[i], err = pipeline.Compile(p); err != nil {
 			return usageError{err}
 		}
+		if len(p.Sources) > 0 {
+			return usageError{fmt.Errorf("%s: eddy diff replays one source; this spec has several (sources at line %d)", path, p.Sources[0].Line)}
+		}
 		specs[i] = p
 	}
 	ctx := c.Context()

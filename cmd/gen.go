@@ -19,6 +19,7 @@ func newGenCmd() *cobra.Command {
 		badRatio float64
 		disorder time.Duration
 		only     string
+		skew     string
 		rate     float64
 		start    string
 	)
@@ -34,7 +35,8 @@ Fixtures (` + names + `):
                page, product_id, amount, country. A user's sessions are more
                than 30 minutes of event time apart.
   nexmark      the Nexmark benchmark's persons, auctions and bids, 1:3:46 in
-               every 50 events; --only keeps one type.
+               every 50 events; --only keeps one type; --skew nexmark picks
+               auctions, bidders and sellers by Nexmark's hot-key rules.
   payments     ts, txn_id, account, merchant, amount, currency, status,
                card_country.
   sensors      ts, device, site, temperature, humidity, battery, ok.
@@ -66,6 +68,7 @@ wrong type and a missing event time.`,
 				BadRatio: badRatio,
 				Disorder: disorder,
 				Only:     only,
+				Skew:     skew,
 				Rate:     rate,
 			}
 			var err error
@@ -96,6 +99,7 @@ wrong type and a missing event time.`,
 	f.Float64Var(&badRatio, "bad-ratio", 0, "fraction of records, 0 to 1, replaced by malformed ones")
 	f.DurationVar(&disorder, "disorder", 0, "shift each event time back by a random amount up to this")
 	f.StringVar(&only, "only", "", "nexmark only: write just bids, persons or auctions")
+	f.StringVar(&skew, "skew", "", "nexmark only: nexmark draws auctions, bidders and sellers by Nexmark's hot-key rules (default: eddy's)")
 	f.Float64Var(&rate, "rate", fixtures.DefaultRate, "events per second of event time")
 	f.StringVar(&start, "start", fixtures.DefaultStart.Format(time.RFC3339), "event time of the first event (RFC 3339)")
 	return c

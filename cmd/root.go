@@ -102,7 +102,7 @@ Run a pipeline headless:  eddy run pipeline.yaml`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	acceptKafkaFlagsFirst(root)
 	addAWSFlags(root)
-	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd())
+	root.AddCommand(newVersionCmd(), newGenCmd(), newDemoCmd(), newSQLCmd(), newStateCmd(), newContextsCmd(), newBenchCmd())
 	root.AddCommand(withKafkaFlags(newDeployCmd()), withKafkaFlags(newDiffCmd()))
 	// the commands that talk to Kafka
 	for _, c := range []*cobra.Command{newRunCmd(), newServeCmd(), newTailCmd(), newProduceCmd(), newTopicsCmd(), newGroupsCmd(), newDlqCmd(), newExportCmd(), newTUICmd()} {

@@ -40,9 +40,11 @@ Translated: filter, coerce and project stages whose expressions use
 top-level field names, the coordinates (_topic, _partition, _offset,
 _timestamp, _key), literals, == != < > <= >= && || ! + - * / % ** ?? in
 [...], contains, startsWith, endsWith, ?: and upper()/lower(); tumbling,
-hopping and session windows on event time; every aggregate. Anything else
-(dotted paths, other functions, processing time, no window stage) is an
-error naming the stage and the construct, with exit status 2.
+hopping and session windows on event time; every aggregate; the stages
+after a window (filters, projects, top as QUALIFY rank()/row_number() per
+window, further windows over window_end - 1 ms). Anything else (dotted
+paths, other functions, processing time, no window stage) is an error
+naming the stage and the construct, with exit status 2.
 
 With --dialect flink, sql prints a complete Flink SQL script (Flink 1.20)
 instead: the Kafka source table (connection from the spec and the client

@@ -115,6 +115,42 @@ stages:
       key: cat
       aggregate: {n: count(), total: sum(p), top: max(r)}
 `
+	// stages after a window (issue 19 item 4): a filter, a project and a
+	// second window over the first's rows; top-k with and without ties
+	specs["after-window"] = `time: {field: dateTime}
+stages:
+  - window:
+      tumbling: 100ms
+      key: [auction]
+      aggregate: {n: count(), hi: max(price), lo: min(price)}
+  - filter: n >= 2
+  - project: {auction: auction, n: n, spread: hi - lo, window_end: window_end}
+  - window:
+      hopping: {size: 1s, slide: 500ms}
+      key: [n]
+      aggregate: {auctions: count(), widest: max(spread), first_auction: first(auction), last_auction: last(auction)}
+`
+	specs["top-ties"] = `time: {field: dateTime}
+stages:
+  - window:
+      hopping: {size: 500ms, slide: 250ms}
+      key: [auction]
+      aggregate: {num: count()}
+  - top: {k: 2, by: num desc, ties: true}
+`
+	specs["top-project-window"] = `time: {field: dateTime}
+stages:
+  - filter: price > 500
+  - window:
+      tumbling: 200ms
+      key: [bidder, channel]
+      aggregate: {n: count(), spent: sum(price)}
+  - top: {k: 3, by: [spent desc, n]}
+  - project: {who: bidder, spent: spent}
+  - window:
+      tumbling: 1s
+      aggregate: {rows: count(), total: sum(spent), best: max(spent)}
+`
 	specs["lookup-dlq"] = strings.Replace(specs["lookup-drop"], "on_missing: drop", "on_missing: dlq", 1)
 	db, err := sql.Open("duckdb", dbPath+"?access_mode=read_only")
 	if err != nil {

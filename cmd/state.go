@@ -61,6 +61,7 @@ type inspection struct {
 	WindowStore int64                   `json:"window_store_bytes,omitempty"`
 	Stats       engine.Stats            `json:"stats"`
 	File        *source.FilePos         `json:"file,omitempty"`
+	Files       []engine.SourcePos      `json:"files,omitempty"` // several sources: each file source's position
 	Partitions  []engine.PartitionState `json:"partitions"`
 	Sinks       []state.Sink            `json:"sinks"`
 	Dead        *state.Sink             `json:"dead,omitempty"`
@@ -108,6 +109,7 @@ func inspectState(c *cobra.Command, dir string, asJSON bool) error {
 	if e.File != (source.FilePos{}) {
 		in.File = &e.File
 	}
+	in.Files = e.Files
 	out := c.OutOrStdout()
 	if asJSON {
 		b, err := json.MarshalIndent(in, "", "  ")
@@ -138,6 +140,9 @@ func inspectState(c *cobra.Command, dir string, asJSON bool) error {
 	fmt.Fprintf(tw, "counters:\t%s\n", in.Stats)
 	if in.File != nil {
 		fmt.Fprintf(tw, "file position:\tbyte %d, after line %d\n", in.File.Offset, in.File.Line)
+	}
+	for _, f := range in.Files {
+		fmt.Fprintf(tw, "file position:\tsource %s: byte %d, after line %d\n", f.Source, f.Pos.Offset, f.Pos.Line)
 	}
 	for _, p := range in.Partitions {
 		label, pos := fmt.Sprintf("partition:\t%s/%d", p.Topic, p.Partition), fmt.Sprintf("next offset %d", p.Next)

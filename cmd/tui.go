@@ -86,6 +86,9 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		if _, err := pipeline.Compile(p); err != nil {
 			return usageError{err}
 		}
+		if len(p.Sources) > 0 {
+			return usageError{fmt.Errorf("%s: the workbench edits pipelines of one source; this spec has several (sources at line %d): run it with eddy run", f.pipeline, p.Sources[0].Line)}
+		}
 		opts.Pipeline, opts.PipelinePath = p, f.pipeline
 		if f.format == "" && p.Format != "json" {
 			f.format = p.Format
@@ -109,12 +112,7 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		if err != nil {
 			return err
 		}
-		if reg != nil {
-			opts.Schema = schemaInfo(reg)
-		}
-		kind := f.format
-		opts.Format, opts.Fatal = kind, format.Fatal
-		opts.Decoder = func() (func([]byte) ([]byte, error), error) { return format.WholeJSON(cache, kind) }
+		decodeOptions(&opts, cache, reg, f.format)
 	}
 	if strings.HasPrefix(f.topic, "kinesis://") {
 		ku, err := parseKinesisURL(f.topic)
@@ -167,6 +165,18 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		opts.Label = name + " " + opts.Label // the context in the status bar
 	}
 	return clusterWorkbench(ctx, c, conn, cl, opts, f.logFile)
+}
+
+// decodeOptions sets the workbench to decode values of kind through cache
+// (nil for raw), with the DuckDB types each schema declares for the x
+// export; reg, when set, describes the schemas in the inspector.
+func decodeOptions(opts *tui.Options, cache *format.Cache, reg *sr.Client, kind string) {
+	if reg != nil {
+		opts.Schema = schemaInfo(reg)
+	}
+	opts.Format, opts.Fatal = kind, format.Fatal
+	opts.Decoder = func() (func([]byte) ([]byte, error), error) { return format.WholeJSON(cache, kind) }
+	opts.Types = func() func([]byte) (map[string]string, error) { return format.DuckTypes(cache, kind) }
 }
 
 // schemaInfo describes a schema by id for the workbench's inspector: the

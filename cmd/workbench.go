@@ -78,11 +78,7 @@ func workbench(ctx context.Context, c *cobra.Command, opts tui.Options, logFile 
 		return t.Map(), t.Close, nil
 	}
 	if addr, _ := c.Flags().GetString("metrics"); addr != "" {
-		// the running pipeline's counters, as eddy run --metrics serves them
-		var last atomic.Pointer[engine.Stats]
-		last.Store(&engine.Stats{})
-		opts.OnStats = func(s engine.Stats) { last.Store(&s) }
-		stop, err := job.ServeMetrics(addr, c.ErrOrStderr(), "workbench", func() engine.Stats { return *last.Load() })
+		stop, err := serveWorkbenchMetrics(addr, c.ErrOrStderr(), &opts)
 		if err != nil {
 			return jobError(err)
 		}
@@ -99,6 +95,22 @@ func workbench(ctx context.Context, c *cobra.Command, opts tui.Options, logFile 
 		return fmt.Errorf("workbench: %w", err)
 	}
 	return nil
+}
+
+// serveWorkbenchMetrics serves on addr, as eddy run --metrics does, the
+// counters of the workbench's running pipeline (totals, by stage, the rows
+// its results pane took, the watermark delays) and its Kafka source's lag
+// per partition, which opts then reports.
+func serveWorkbenchMetrics(addr string, w io.Writer, opts *tui.Options) (stop func() error, err error) {
+	type snapshot struct {
+		pub engine.Published
+		lag map[source.Partition]int64
+	}
+	var last atomic.Pointer[snapshot]
+	last.Store(&snapshot{})
+	opts.OnPublished = func(p engine.Published, lag map[source.Partition]int64) { last.Store(&snapshot{p, lag}) }
+	return job.ServeMetrics(addr, w, "workbench", "results", func() engine.Published { return last.Load().pub },
+		func() map[source.Partition]int64 { return last.Load().lag })
 }
 
 // kafkaOpener opens a followed Kafka source on one topic from start.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/windows"
 )
@@ -27,8 +28,17 @@ type Checkpoint struct {
 	// Watermark and OpenWindows describe Window, for inspection.
 	Watermark   int64 `json:"watermark"`
 	OpenWindows int   `json:"open_windows"`
-	// Window is the window operator's snapshot (windows.Operator.AppendSnapshot);
-	// nil without a window stage.
+	// Files are, with several sources, each file source's position
+	// after the last batch of it handled (File is then unused).
+	Files []SourcePos `json:"files,omitempty"`
+	// Sources are, with several sources, the counts by source.
+	Sources []SourceStats `json:"sources,omitempty"`
+	// JoinLateLeft and JoinLateRight are a join's late rows by side.
+	JoinLateLeft  int64 `json:"join_late_left,omitempty"`
+	JoinLateRight int64 `json:"join_late_right,omitempty"`
+	// Window is the window operator's snapshot (windows.Operator.AppendSnapshot),
+	// or the join's (windows.IntervalJoin.AppendSnapshot); nil without a
+	// window or join stage.
 	Window []byte `json:"-"`
 }
 
@@ -67,12 +77,26 @@ func (e *Engine) Checkpoint() Checkpoint {
 			Next: ps.next, After: ps.after, MaxEventTime: mx, Seen: seen, Done: ps.done})
 	}
 	if e.op != nil {
-		e.snap = e.op.AppendSnapshot(e.snap[:0])
+		e.snap = e.appendWindows(e.snap[:0])
 		ck.Window = e.snap
 	} else if e.pool != nil && e.pool.window {
 		e.snap = e.pool.appendSnapshot(e.snap[:0])
 		ck.Window = e.snap
 	}
+	if e.join != nil {
+		var err error
+		if e.snap, err = e.join.op.AppendSnapshot(e.snap[:0]); err != nil && e.err == nil {
+			e.err = err
+		}
+		ck.Window = e.snap
+	}
+	for i, ns := range e.plan.Pipeline.Sources {
+		if ns.File != "" {
+			ck.Files = append(ck.Files, SourcePos{Source: ns.Name, Pos: e.filePoses[i]})
+		}
+	}
+	ck.Sources = slices.Clone(e.bySrc)
+	ck.JoinLateLeft, ck.JoinLateRight = e.JoinLate()
 	return ck
 }
 
@@ -86,7 +110,7 @@ func (e *Engine) Restore(ck Checkpoint) error {
 	if e.opts.TrackOffsets {
 		return errors.New("engine: Restore with TrackOffsets (a consumer group) is not supported")
 	}
-	if (e.op != nil || e.pool != nil && e.pool.window) != (ck.Window != nil) {
+	if (e.op != nil || e.join != nil || e.pool != nil && e.pool.window) != (ck.Window != nil) {
 		return fmt.Errorf("%w: the checkpoint's window state does not match the pipeline", windows.ErrCorrupt)
 	}
 	if e.pool != nil && ck.Window != nil {
@@ -98,9 +122,27 @@ func (e *Engine) Restore(ck Checkpoint) error {
 		return fmt.Errorf("%w: the checkpoint was taken by %d workers; run it with --workers %d (or --reset-state)", errWorkers, n, n)
 	}
 	if e.op != nil {
-		if err := e.op.Restore(ck.Window); err != nil {
+		if err := e.restoreWindows(ck.Window); err != nil {
 			return err
 		}
+	}
+	if e.join != nil {
+		if err := e.join.op.Restore(ck.Window); err != nil {
+			return err
+		}
+	}
+	for _, fp := range ck.Files {
+		i := slices.IndexFunc(e.plan.Pipeline.Sources, func(ns pipeline.NamedSource) bool { return ns.Name == fp.Source })
+		if i < 0 {
+			return fmt.Errorf("engine: the checkpoint has a position in source %s, which the pipeline does not have", fp.Source)
+		}
+		e.filePoses[i] = fp.Pos
+	}
+	if len(ck.Sources) == len(e.bySrc) {
+		copy(e.bySrc, ck.Sources)
+	}
+	if e.join != nil {
+		e.join.lateLeft, e.join.lateRight = ck.JoinLateLeft, ck.JoinLateRight
 	}
 	now := e.opts.Clock().UnixMilli()
 	for _, p := range ck.Partitions {

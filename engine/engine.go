@@ -97,6 +97,7 @@ type Engine struct {
 	nIn                  int
 	unseen               *unseenFields  // nil once checked, or without Options.Warn
 	lookups              []*boundLookup // by step; nil for other steps
+	after                []*afterSeg    // the stages after the window (after.go); nil without
 
 	cur    *partState // partition of the record being processed
 	doneW  int64      // watermark at which the current record is fully handled
@@ -111,13 +112,22 @@ type Engine struct {
 	prefix         [][]byte
 	startMs, endMs int64
 	startJS, endJS []byte
-	fast           []*fastCmp // per step: a filter compared without the VM, or nil
+	fast           []*fastCmp     // per step: a filter compared without the VM, or nil
+	fastProj       [][]*fastArith // per step and column: a project computed without the VM, or nil
 	stats          Stats
 	dl             sink.DeadLetter
 	err            error // first sink failure
 
 	filePos source.FilePos // position of a file source after the last batch handled
-	snap    []byte         // the last window snapshot's buffer
+
+	// several sources: the current batch's source, the counts by source,
+	// and each file source's position
+	src       int
+	bySrc     []SourceStats
+	pubBySrc  []SourceStats
+	filePoses []source.FilePos
+	join      *join  // the join stage; nil without one
+	snap      []byte // the last window snapshot's buffer
 
 	stage     []StageCount // [0] the source, [i+1] spec.stages[i]
 	stageKind []string
@@ -173,13 +183,25 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		stageKind: stageKinds(plan),
 		sinkRows:  make([]int64, len(opts.Sinks)),
 	}
-	if opts.Warn != nil && e.nIn > 0 {
+	for _, ns := range p.Sources {
+		e.bySrc = append(e.bySrc, SourceStats{Source: ns.Name})
+	}
+	e.filePoses = make([]source.FilePos, max(1, len(p.Sources)))
+	if opts.Warn != nil && e.nIn > 0 && len(p.Sources) == 0 {
+		// (with several sources a field may be in one source's records only)
 		e.unseen = &unseenFields{seen: make([]bool, e.nIn)}
 	}
 	e.fast = make([]*fastCmp, len(plan.Steps))
+	e.fastProj = make([][]*fastArith, len(plan.Steps))
 	for i := range plan.Steps {
-		if st := &plan.Steps[i]; st.Kind == pipeline.Filter {
+		switch st := &plan.Steps[i]; st.Kind {
+		case pipeline.Filter:
 			e.fast[i] = newFastCmp(st.Filter)
+		case pipeline.Project:
+			e.fastProj[i] = make([]*fastArith, len(st.Project))
+			for j := range st.Project {
+				e.fastProj[i][j] = newFastArith(st.Project[j].Prog)
+			}
 		}
 	}
 	var err error
@@ -192,11 +214,18 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		}
 		return nil, err
 	}
-	if w := plan.Window; w != nil {
+	if plan.Join != nil {
+		if err := e.newJoin(opts.WindowStore); err != nil {
+			if opts.WindowStore != nil {
+				return nil, errors.Join(err, opts.WindowStore.Close())
+			}
+			return nil, err
+		}
+	} else if w := plan.Window; w != nil {
 		cfg := windows.Config{
 			Window: w.Spec, Keys: w.Keys, Aggs: w.Aggs,
 			Lateness: p.Time.AllowedLateness.Milliseconds(),
-			Emit:     e.emitResult,
+			Emit:     e.emitFirst,
 			Store:    opts.WindowStore,
 		}
 		if opts.WindowStore != nil && opts.TrackOffsets {
@@ -212,14 +241,9 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 		}
 		e.out.Names = w.Names
 		e.out.Vals = make([]value.Value, len(w.Names))
-		e.prefix = make([][]byte, len(w.Names))
-		for i, name := range w.Names {
-			b := []byte{'{'}
-			if i > 0 {
-				b[0] = ','
-			}
-			b = value.AppendString(b, name)
-			e.prefix[i] = append(b, ':')
+		e.prefix = columnPrefixes(w.Names)
+		if err := e.newAfter(); err != nil {
+			return nil, errors.Join(err, e.op.Close())
 		}
 	} else if opts.WindowStore != nil {
 		// no window to keep: the store is not needed
@@ -227,7 +251,7 @@ func New(plan *pipeline.Plan, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	if w := plan.Window; w == nil && !plan.Output.Raw {
+	if w := plan.Window; w == nil && plan.Join == nil && !plan.Output.Raw {
 		e.out.Names = plan.Output.Names
 		e.out.Vals = make([]value.Value, len(plan.Output.Names))
 	}
@@ -261,12 +285,13 @@ func (e *Engine) OpenWindows() int {
 	if e.op == nil {
 		return 0
 	}
-	return e.op.Open()
+	return e.op.Open() + e.openAfter()
 }
 
 func (e *Engine) publish() {
 	e.mu.Lock()
 	e.pub = e.stats
+	e.pubBySrc = append(e.pubBySrc[:0], e.bySrc...)
 	e.publishMore()
 	e.mu.Unlock()
 }
@@ -298,7 +323,13 @@ func (e *Engine) Process(recs []source.Record) error {
 			ps.after = r.Seq
 		}
 		e.cur = ps
-		e.record(r, now)
+		if e.bySrc != nil {
+			before := e.stats
+			e.record(r, now)
+			e.countSource(before)
+		} else {
+			e.record(r, now)
+		}
 		if e.op != nil {
 			e.checkStore()
 		}
@@ -309,6 +340,7 @@ func (e *Engine) Process(recs []source.Record) error {
 			break
 		}
 	}
+	e.expireJoin()
 	e.publish()
 	return e.err
 }
@@ -323,7 +355,12 @@ func (e *Engine) Finish() error {
 	}
 	if e.op != nil {
 		e.op.Flush()
+		e.advanceAfter(windows.EndOfInput, true)
 		e.checkStore()
+	}
+	if e.join != nil {
+		e.join.op.Advance(windows.EndOfInput)
+		e.expireJoin()
 	}
 	e.publish()
 	return e.err
@@ -358,6 +395,9 @@ func (e *Engine) WindowErr() error {
 func (e *Engine) Close() error {
 	if e.pool != nil {
 		return e.pool.close()
+	}
+	if e.join != nil {
+		return e.join.op.Close()
 	}
 	if e.op == nil {
 		return nil
@@ -462,10 +502,16 @@ func (e *Engine) record(r *source.Record, now int64) {
 				return
 			}
 		case pipeline.Project:
-			for _, p := range st.Project {
+			for j, p := range st.Project {
 				if p.Prog == nil {
 					row[p.Slot] = row[p.From]
 					continue
+				}
+				if fa := e.fastProj[si][j]; fa != nil {
+					if v, ok := fa.eval(row); ok {
+						row[p.Slot] = v
+						continue
+					}
 				}
 				res, err := e.eval(p.Prog, r)
 				if err == nil {
@@ -477,6 +523,10 @@ func (e *Engine) record(r *source.Record, now int64) {
 				}
 			}
 		}
+	}
+	if e.join != nil {
+		e.joinRecord(r, ts)
+		return
 	}
 	if e.op != nil {
 		late, err := e.op.Add(ts, row)
@@ -515,8 +565,8 @@ func watermarkText(w int64) string {
 func (e *Engine) advance(ts int64) {
 	ps := e.cur
 	old := ps.wm.Value()
-	if w := ps.wm.Observe(ts); w != old && e.op != nil {
-		e.op.Advance(e.globalWatermark())
+	if w := ps.wm.Observe(ts); w != old && (e.op != nil || e.join != nil) {
+		e.advanceOps()
 	}
 }
 
@@ -703,15 +753,8 @@ func (e *Engine) deadLetter(r *source.Record, index int, kind, msg string) {
 		return
 	}
 	d := &e.dl
-	*d = sink.DeadLetter{Error: msg, StageIndex: index, StageKind: kind, Key: r.Key, Value: r.Value, Headers: d.Headers[:0]}
-	if r.File {
-		d.Origin = sink.Origin{IsFile: true, File: r.Topic, Line: r.Offset}
-	} else {
-		d.Origin = sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Seq: r.Seq}
-	}
-	for _, h := range r.Headers {
-		d.Headers = append(d.Headers, sink.Header{Key: h.Key, Value: h.Value})
-	}
+	*d = sink.DeadLetter{Error: msg, StageIndex: index, StageKind: kind, Headers: d.Headers[:0]}
+	d.SetRecord(r)
 	if err := e.opts.Dead.WriteDead(d); err != nil && e.err == nil {
 		e.err = err
 	}
@@ -734,18 +777,41 @@ func (e *Engine) windowRange(t int64) string {
 // eval runs an expression with its variables bound from the row and the
 // record's coordinates.
 func (e *Engine) eval(p *pipeline.Program, r *source.Record) (any, error) {
+	return e.evalRow(p, e.row, r)
+}
+
+// evalRow is eval over another row (a window's result row, with r nil:
+// such programs read no coordinates).
+func (e *Engine) evalRow(p *pipeline.Program, row []value.Value, r *source.Record) (any, error) {
+	size := 0
 	for _, v := range p.Vars {
+		if v.Coord == pipeline.CoordSource {
+			e.env[v.Name] = e.sourceName()
+			continue
+		}
 		if v.Coord != pipeline.NoCoord {
 			e.env[v.Name] = coordValue(v.Coord, r)
 			continue
 		}
-		e.env[v.Name] = e.row[v.Slot].Any(decodeJSON)
+		e.env[v.Name] = row[v.Slot].Any(decodeJSON)
 	}
-	res, err := p.Run(&e.vm, e.env, len(r.Value))
+	if r != nil {
+		size = len(r.Value)
+	}
+	res, err := p.Run(&e.vm, e.env, size)
 	if err != nil {
 		return nil, errors.New(firstLine(err.Error()))
 	}
 	return res, nil
+}
+
+// sourceName is the name of the current record's source; nil with a
+// single source.
+func (e *Engine) sourceName() any {
+	if e.bySrc == nil {
+		return nil
+	}
+	return e.bySrc[e.src].Source
 }
 
 func coordValue(c pipeline.Coord, r *source.Record) any {

@@ -8,13 +8,17 @@ import (
 )
 
 // fastCmp is a filter of the form `field OP number` (or `number OP
-// field`) evaluated on the row without the expression VM, for the values
-// it can compare (ints and floats). Any other value (null, a string) goes
-// to the VM, so that errors and dead letters are the VM's.
+// field`, or `field % N OP number` for ints), or `field == "text"` (or !=), evaluated on the row without the
+// expression VM, for the values it can compare (ints and floats with a
+// number, strings with a string). Any other value (null, a string with a
+// number) goes to the VM, so that errors and dead letters are the VM's.
 type fastCmp struct {
 	slot  int
 	op    byte // '<', '>', 'l' (<=), 'g' (>=), '=', '!'
 	isInt bool // the literal is an int (compared as int with ints)
+	isStr bool // the literal is a string: op is '=' or '!'
+	s     string
+	mod   int64 // not 0: the form is `field % mod OP number`, for ints only
 	i     int64
 	f     float64
 }
@@ -34,21 +38,33 @@ func newFastCmp(p *pipeline.Program) *fastCmp {
 		return nil
 	}
 	id, lit := b.Left, b.Right
-	if _, ok := id.(*ast.IdentifierNode); !ok {
+	if !isFieldOrMod(id) {
 		// number OP field: the same as field OP' number
 		id, lit = b.Right, b.Left
 		op = map[byte]byte{'<': '>', '>': '<', 'l': 'g', 'g': 'l', '=': '=', '!': '!'}[op]
+	}
+	c := &fastCmp{slot: p.Vars[0].Slot, op: op}
+	if m, ok := id.(*ast.BinaryNode); ok {
+		n, ok := m.Right.(*ast.IntegerNode)
+		if !ok || n.Value == 0 {
+			return nil
+		}
+		id, c.mod = m.Left, int64(n.Value)
 	}
 	ident, ok := id.(*ast.IdentifierNode)
 	if !ok || ident.Value != p.Vars[0].Name {
 		return nil
 	}
-	c := &fastCmp{slot: p.Vars[0].Slot, op: op}
 	switch n := lit.(type) {
 	case *ast.IntegerNode:
 		c.isInt, c.i, c.f = true, int64(n.Value), float64(n.Value)
 	case *ast.FloatNode:
 		c.f = n.Value
+	case *ast.StringNode:
+		if op != '=' && op != '!' {
+			return nil
+		}
+		c.isStr, c.s = true, n.Value
 	default:
 		return nil
 	}
@@ -59,6 +75,18 @@ func newFastCmp(p *pipeline.Program) *fastCmp {
 // (as expr does: ints with an int literal as ints, else as floats).
 func (c *fastCmp) eval(row []value.Value) (keep, ok bool) {
 	v := row[c.slot]
+	if c.isStr {
+		if v.K != value.String {
+			return false, false
+		}
+		return (v.S == c.s) == (c.op == '='), true
+	}
+	if c.mod != 0 {
+		if v.K != value.Int {
+			return false, false
+		}
+		v = value.OfInt(v.I % c.mod)
+	}
 	var d int // the sign of v - literal; NaN: no order
 	switch {
 	case v.K == value.Int && c.isInt:
@@ -90,6 +118,15 @@ func (c *fastCmp) eval(row []value.Value) (keep, ok bool) {
 		return d == 0, true
 	}
 	return d != 0, true
+}
+
+// isFieldOrMod reports whether n is a field or `field % N`.
+func isFieldOrMod(n ast.Node) bool {
+	if m, ok := n.(*ast.BinaryNode); ok && m.Operator == "%" {
+		n = m.Left
+	}
+	_, ok := n.(*ast.IdentifierNode)
+	return ok
 }
 
 func cmp3[T int64 | float64](a, b T) int {

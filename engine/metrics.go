@@ -12,6 +12,9 @@ type StageCount struct {
 	Filtered int64 `json:"filtered,omitempty"`
 	Dead     int64 `json:"dead,omitempty"`
 	Late     int64 `json:"late,omitempty"`
+	// Rows is, for a window, the rows it emitted: the In of the stages
+	// after it, which count rows, not records (see after.go).
+	Rows int64 `json:"rows,omitempty"`
 }
 
 // StageStats is one stage's accounting: In = Passed + Filtered + Dead +
@@ -76,6 +79,9 @@ func (e *Engine) Published() Published {
 		s.Passed = s.In - s.Filtered - s.Dead - s.Late
 		p.Stages[i] = s
 		in = s.Passed
+		if s.Kind == string(pipeline.Window) && i < len(e.pubStages)-1 {
+			in = c.Rows // the stages after a window take its rows
+		}
 	}
 	return p
 }

@@ -93,8 +93,9 @@ func (e *Engine) Done(parts []source.Partition) {
 			ps.done, changed = true, true
 		}
 	}
-	if changed && e.op != nil {
-		e.op.Advance(e.globalWatermark())
+	if changed && (e.op != nil || e.join != nil) {
+		e.advanceOps()
+		e.expireJoin()
 	}
 	if changed && e.pool != nil {
 		e.pool.settle()
@@ -116,8 +117,8 @@ func (e *Engine) checkIdle(now int64) {
 			ps.idle, changed = idle, true
 		}
 	}
-	if changed && e.op != nil {
-		e.op.Advance(e.globalWatermark())
+	if changed && (e.op != nil || e.join != nil) {
+		e.advanceOps()
 	}
 }
 

@@ -98,6 +98,12 @@ type prep struct {
 // Options.Workers says; "" when it may run on several.
 func parallelRefusal(plan *pipeline.Plan, opts Options) string {
 	switch {
+	case len(plan.Pipeline.Sources) > 0:
+		return "several sources are counted by source on one worker"
+	case plan.Join != nil:
+		return "a join stage runs on one worker"
+	case len(plan.After) > 0:
+		return "stages after a window (top-k among others) see every key's rows, which one worker holds"
 	case opts.TrackOffsets:
 		return "a consumer group without state commits offsets as windows close, which one worker tracks"
 	case opts.Schemas != nil:

@@ -259,16 +259,27 @@ func TestWorkersPartitions(t *testing.T) {
 }
 
 // TestWorkersFallBack: a pipeline that one worker must run (a consumer
-// group without state) runs on one, saying why.
+// group without state, stages after a window) runs on one, saying why.
 func TestWorkersFallBack(t *testing.T) {
-	plan := poolPlan(t, "tumbling", poolSpecs["tumbling"])
-	var warned []string
-	e, err := New(plan, Options{Workers: 2, TrackOffsets: true, Warn: func(m string) { warned = append(warned, m) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if e.pool != nil || len(warned) != 1 || !strings.Contains(warned[0], "--workers 2: running on one worker: a consumer group without state") {
-		t.Errorf("pool %v, warnings %q", e.pool != nil, warned)
+	for _, tt := range []struct {
+		name, stages string
+		track        bool
+		why          string
+	}{
+		{"group", poolSpecs["tumbling"], true, "a consumer group without state"},
+		{"top", poolSpecs["tumbling"] + "\n  - top: {k: 1, by: n desc}", false, "stages after a window"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := poolPlan(t, "tumbling", tt.stages)
+			var warned []string
+			e, err := New(plan, Options{Workers: 2, TrackOffsets: tt.track, Warn: func(m string) { warned = append(warned, m) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if e.pool != nil || len(warned) != 1 || !strings.Contains(warned[0], "--workers 2: running on one worker: "+tt.why) {
+				t.Errorf("pool %v, warnings %q", e.pool != nil, warned)
+			}
+		})
 	}
 }

@@ -140,6 +140,7 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 		if len(it.Batch.Added) > 0 {
 			e.StartAt(it.Batch.Added, e.opts.Clock())
 		}
+		e.SetSource(it.Batch.Source)
 		err := e.Process(it.Batch.Records)
 		e.Done(it.Batch.Finished)
 		if err == nil && e.op != nil {
@@ -147,7 +148,10 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			err = e.err
 		}
 		if it.Batch.Pos != (source.FilePos{}) {
-			e.filePos = it.Batch.Pos
+			e.filePoses[e.src] = it.Batch.Pos
+			if e.bySrc == nil { // with several sources: Checkpoint.Files
+				e.filePos = it.Batch.Pos
+			}
 		}
 		pf.Done(it.Batch)
 		if err != nil {

@@ -8,3 +8,9 @@ import "embed"
 //
 //go:embed *.yaml
 var FS embed.FS
+
+// Nexmark holds the Nexmark queries eddy runs (nexmark/qN.yaml), for
+// eddy bench nexmark; see docs/nexmark.md.
+//
+//go:embed nexmark/*.yaml
+var Nexmark embed.FS

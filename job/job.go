@@ -126,7 +126,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 	if o.DLQ != "" {
 		p.DLQ = &pipeline.Target{File: o.DLQ}
 	}
-	if p.Source == (pipeline.Source{Line: p.Source.Line}) {
+	if p.Source == (pipeline.Source{Line: p.Source.Line}) && len(p.Sources) == 0 {
 		return nil, specErr(fmt.Errorf("%s: no input: set source.file, source.kafka or source.kinesis in the spec or pass --input", p.File))
 	}
 	if len(p.Sinks) == 0 && len(o.Sinks) == 0 {
@@ -165,7 +165,7 @@ func Open(ctx context.Context, p *pipeline.Pipeline, o Options) (_ *Job, err err
 		st.cp.AfterStep = o.AfterStep
 		r.closers = append(r.closers, func() error { return errors.Join(st.cp.Wait(), st.store.Close()) })
 	}
-	if c := sourceKindOf(p.Source).connect; c != nil {
+	if c := kindOfSources(p).connect; c != nil {
 		if err := c(ctx, r); err != nil {
 			return nil, err
 		}
@@ -294,6 +294,7 @@ func (j *Job) Run(ctx context.Context) (engine.Stats, error) {
 	}
 	st := j.eng.Stats()
 	fmt.Fprintf(o.Stderr, "eddy: %s\n", st)
+	printSourceStats(o.Stderr, j.eng)
 	if runErr != nil || closeErr != nil {
 		ReportDelivery(o.Stderr, r.p, j.sinks, j.dead)
 	}

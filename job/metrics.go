@@ -15,6 +15,7 @@ import (
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
+	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/state"
 )
 
@@ -115,16 +116,28 @@ func windowGauges(p *pipeline.Pipeline, o Options) (*sink.WindowGauges, error) {
 	return sink.NewWindowGauges(l, max), nil
 }
 
-// ServeMetrics serves on addr, as eddy run --metrics does, the counters
-// stats returns (the workbench's running pipeline, whose engine changes
-// with each edit) for pipeline; stop shuts the server down.
-func ServeMetrics(addr string, w io.Writer, pipeline string, stats func() engine.Stats) (stop func() error, err error) {
-	m, err := startMetrics(addr, w, newStatsCollector(stats, pipeline))
+// ServeMetrics serves on addr, as eddy run --metrics does, what pub
+// returns (the workbench's running pipeline, whose engine changes with
+// each edit) for pipeline: the totals, the counts by stage, the rows of
+// the engine's one sink (kind, the workbench's results), the watermark
+// delays and the lag per partition that lag returns (nil: none); stop
+// shuts the server down.
+func ServeMetrics(addr string, w io.Writer, pipeline, kind string, pub func() engine.Published, lag func() map[source.Partition]int64) (stop func() error, err error) {
+	rc := newRunCollector(pub, pipeline, []runSink{{kind: kind}}, nil)
+	if lag != nil {
+		rc.src = lagFunc(lag)
+	}
+	m, err := startMetrics(addr, w, newStatsCollector(func() engine.Stats { return pub().Stats }, pipeline), rc)
 	if err != nil {
 		return nil, err
 	}
 	return m.stop, nil
 }
+
+// lagFunc is a lagger of a function's answer.
+type lagFunc func() map[source.Partition]int64
+
+func (f lagFunc) PartitionLag() map[source.Partition]int64 { return f() }
 
 // startMetrics listens on addr (loopback unless the host says otherwise,
 // with a warning to w) and serves the run's counters at /metrics.

@@ -21,6 +21,8 @@ import (
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/internal/runtest"
 	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/source"
+	"github.com/eddyhq/eddy/windows"
 )
 
 // freeAddr is a loopback address nothing listens on.
@@ -281,27 +283,55 @@ func TestMetricsCheckpoints(t *testing.T) {
 	}
 }
 
-// TestServeMetrics: the workbench's metrics read the counters of whatever
-// pipeline runs at the moment of the scrape.
+// TestServeMetrics: the workbench's metrics read what the engine of
+// whatever pipeline runs at the moment of the scrape published: the
+// totals, the counts by stage and the rows of its one sink.
 func TestServeMetrics(t *testing.T) {
 	addr := freeAddr(t)
-	var cur atomic.Pointer[engine.Stats]
-	cur.Store(&engine.Stats{In: 3, Passed: 2, Dead: 1})
-	stop, err := ServeMetrics(addr, io.Discard, "workbench", func() engine.Stats { return *cur.Load() })
+	var cur atomic.Pointer[engine.Published]
+	cur.Store(&engine.Published{Stats: engine.Stats{In: 3, Passed: 2, Dead: 1}})
+	stop, err := ServeMetrics(addr, io.Discard, "workbench", "results", func() engine.Published { return *cur.Load() },
+		func() map[source.Partition]int64 {
+			return map[source.Partition]int64{{Topic: "clicks", Partition: 2}: 7}
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	for _, want := range []engine.Stats{{In: 3, Passed: 2, Dead: 1}, {In: 10, Passed: 4, Filtered: 6, Rows: 2}} {
+	second := engine.Published{Stats: engine.Stats{In: 10, Passed: 4, Filtered: 6, Rows: 2},
+		Stages:   []engine.StageStats{{Index: -1, Kind: "source", In: 10, Passed: 10}, {Index: 0, Kind: "filter", In: 10, Passed: 4, Filtered: 6}},
+		SinkRows: []int64{2}, Watermark: windows.NoWatermark}
+	for _, want := range []engine.Published{*cur.Load(), second} {
 		cur.Store(&want)
 		mf, err := scrape(addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, v := range map[string]int64{"eddy_records_in_total": want.In, "eddy_records_filtered_total": want.Filtered, "eddy_rows_total": want.Rows} {
+		for name, v := range map[string]int64{"eddy_records_in_total": want.Stats.In, "eddy_records_filtered_total": want.Stats.Filtered, "eddy_rows_total": want.Stats.Rows} {
 			m := mf[name]
 			if m == nil || len(m.Metric) != 1 || int64(m.Metric[0].GetCounter().GetValue()) != v || m.Metric[0].Label[0].GetValue() != "workbench" {
 				t.Errorf("%s = %v, want %d with pipeline=workbench", name, m, v)
+			}
+		}
+		if len(want.Stages) == 0 {
+			if mf["eddy_stage_records_in_total"] != nil {
+				t.Errorf("stages without a pipeline: %v", mf["eddy_stage_records_in_total"])
+			}
+			continue
+		}
+		for _, tc := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{"eddy_stage_records_in_total", map[string]string{"stage": "0", "kind": "filter"}, 10},
+			{"eddy_stage_records_filtered_total", map[string]string{"stage": "0", "kind": "filter"}, 6},
+			{"eddy_stage_records_passed_total", map[string]string{"stage": "source", "kind": "source"}, 10},
+			{"eddy_sink_rows_total", map[string]string{"sink": "0", "kind": "results"}, 2},
+			{"eddy_partition_lag_records", map[string]string{"topic": "clicks", "partition": "2"}, 7},
+		} {
+			if v, ok := series(mf, tc.name, tc.labels); !ok || v != tc.want {
+				t.Errorf("%s%v = %v (%v), want %v", tc.name, tc.labels, v, ok, tc.want)
 			}
 		}
 	}

@@ -99,7 +99,7 @@ func (r *runner) targetConfig(t *pipeline.KafkaTarget) (*kcfg.Config, error) {
 // openSource opens the source at the restored checkpoint's positions and
 // says whether the engine tracks the offsets a consumer group commits.
 func (r *runner) openSource(ctx context.Context) (source.Source, bool, error) {
-	return sourceKindOf(r.p.Source).open(ctx, r)
+	return kindOfSources(r.p).open(ctx, r)
 }
 
 func (r *runner) openSink(ctx context.Context, t pipeline.Target) (sink.Sink, error) {

@@ -28,7 +28,7 @@ func checkRun(p *pipeline.Pipeline, f Options) error {
 	at := func(pl place, format string, args ...any) {
 		es = append(es, &pipeline.Error{File: p.File, Line: pl.line, Path: pl.field, Msg: fmt.Sprintf(format, args...)})
 	}
-	srcKind := sourceKindOf(p.Source)
+	srcKind := kindOfSources(p)
 	var in *place
 	if path := srcKind.reads(p.Source); path != "" {
 		in = &place{path: path, field: "source." + srcKind.name, line: p.Source.Line}
@@ -113,6 +113,7 @@ func checkRun(p *pipeline.Pipeline, f Options) error {
 			refused(i, t, k.refuseState)
 		}
 	}
+	checkSources(p, f, outs, at)
 	if srcKind.group(p.Source) != "" {
 		for i, t := range p.Sinks {
 			refused(i, t, sinkKindOf(t, pipeline.AsSink).refuseGroup)

@@ -59,7 +59,7 @@ func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
 		st.Close()
 		return nil, err
 	}
-	fields := state.Describe(p, sourceKindOf(p.Source).describe(p.Source), describeTarget)
+	fields := state.Describe(p, kindOfSources(p).describe(p.Source), describeTarget)
 	for _, ck := range cks {
 		if err := state.Check(dir, ck, fields); err != nil {
 			st.Close()
@@ -67,7 +67,7 @@ func openState(p *pipeline.Pipeline, reset bool) (*stateRun, error) {
 		}
 	}
 	meta := state.Meta{Pipeline: p.Name, Spec: p.File, Fingerprint: state.Fingerprint(fields), Semantics: fields}
-	cp := &state.Checkpointer{Store: st, Meta: meta, Offsets: sourceKindOf(p.Source).offsets}
+	cp := &state.Checkpointer{Store: st, Meta: meta, Offsets: kindOfSources(p).offsets}
 	s := &stateRun{store: st, cks: cks, cp: cp, deciders: deciders}
 	if len(cks) > 0 {
 		s.ck = cks[0] // until choose

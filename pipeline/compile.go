@@ -33,11 +33,13 @@ const (
 	CoordOffset
 	CoordTimestamp
 	CoordHeaders
+	CoordSource // the name of the record's source (a sources section)
 )
 
 var coords = map[string]Coord{
 	"_key": CoordKey, "_topic": CoordTopic, "_partition": CoordPartition,
 	"_offset": CoordOffset, "_timestamp": CoordTimestamp, "_headers": CoordHeaders,
+	"_source": CoordSource,
 }
 
 // CoordOf returns the coordinate a variable name refers to, or NoCoord.
@@ -53,7 +55,11 @@ type Plan struct {
 	Slots    int        // row width
 	Steps    []Step     // the stateless stages, in order
 	Window   *WindowPlan
-	Output   Output // how a record that passed every step is written (no window)
+	// After are the stages after Window, fed by its rows (see Segment);
+	// empty when the window is the last stage.
+	After  []Segment
+	Join   *JoinPlan // the join stage, the last stage; nil without one
+	Output Output    // how a record that passed every step is written (no window)
 	// SinkKeys[i] says how sink i builds record keys (Kafka and Kinesis sinks with key
 	// fields); nil for sinks without keys.
 	SinkKeys [][]KeyRef
@@ -76,6 +82,7 @@ type Step struct {
 	Coerce  []CoerceOp
 	Project []ProjectOp
 	Lookup  *LookupOp
+	Top     *TopOp
 }
 
 // LookupOp looks the value in KeySlot up in Table's key Column and
@@ -236,6 +243,9 @@ func (c *compiler) remapJoined(plan *Plan) {
 			}
 		}
 	}
+	if plan.Join != nil {
+		plan.Join.remap(m)
+	}
 	if w := plan.Window; w != nil {
 		for j := range w.Keys {
 			m(&w.Keys[j])
@@ -285,58 +295,29 @@ func Compile(p *Pipeline) (*Plan, error) {
 	for i, st := range p.Stages {
 		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
 		switch st.Kind {
-		case Filter:
-			prog := c.program(st.Filter, path, sc, true)
-			plan.Steps = append(plan.Steps, Step{Index: i, Kind: Filter, Filter: prog})
-		case Coerce:
-			step := Step{Index: i, Kind: Coerce}
-			for _, ft := range st.Coerce {
-				slot, ok := sc.resolve(ft.Field)
-				if !ok {
-					c.errorf(ft.Line, join(path, ft.Field), "%s", sc.unknown(ft.Field))
-					continue
-				}
-				if sc.open && slot < len(plan.Input) {
-					coerced = append(coerced, slot)
-				}
-				step.Coerce = append(step.Coerce, CoerceOp{Field: ft.Field, Slot: slot, Type: ft.Type})
-			}
-			plan.Steps = append(plan.Steps, step)
-		case Project:
-			step := Step{Index: i, Kind: Project}
-			for _, col := range st.Project {
-				op := ProjectOp{Name: col.Name, From: -1}
-				cp := join(path, col.Name)
-				if src := strings.TrimSpace(col.Expr.Src); isCopy(src, sc) {
-					if slot, ok := sc.resolve(src); ok {
-						op.From = slot
-					} else {
-						c.errorf(col.Expr.Line, cp, "%s", sc.unknown(src))
-					}
-				} else {
-					op.Prog = c.program(col.Expr, cp, sc, false)
-				}
-				step.Project = append(step.Project, op)
-			}
-			// the new schema: fresh slots so later stages never see stale values
-			names := make([]string, len(step.Project))
-			slots := map[string]int{}
-			for j := range step.Project {
-				step.Project[j].Slot = plan.Slots
-				plan.Slots++
-				names[j] = step.Project[j].Name
-				slots[names[j]] = step.Project[j].Slot
-			}
-			*sc = schema{plan: plan, names: names, slots: slots, what: fmt.Sprintf("the project at stages[%d]", i)}
-			plan.Steps = append(plan.Steps, step)
+		case Filter, Coerce, Project:
+			plan.Steps = append(plan.Steps, c.stateless(i, st, path, sc, &coerced))
 		case Lookup:
 			step := Step{Index: i, Kind: Lookup, Lookup: c.lookup(st.Lookup, path, sc, &coerced, &joined)}
 			plan.Steps = append(plan.Steps, step)
+		case Top:
+			c.errorf(st.Line, path, "a top stage ranks the rows of a window: put it after a window stage")
 		case Window:
 			plan.Window = c.window(i, st.Window, path, sc)
+		case Join:
+			plan.Join = c.join(i, st.Join, path, sc)
+		}
+		if plan.Window != nil {
+			plan.After = c.after(plan, i+1)
+			break
 		}
 	}
-	if plan.Window == nil {
+	if len(p.Sources) > 0 {
+		c.checkSources()
+	}
+	if plan.Join != nil {
+		plan.Output = Output{Names: plan.Join.Names}
+	} else if plan.Window == nil {
 		if sc.open {
 			plan.Output = Output{Raw: true, Coerced: coerced, Joined: joined}
 		} else {
@@ -363,7 +344,7 @@ func Compile(p *Pipeline) (*Plan, error) {
 			var cols []string
 			switch {
 			case plan.Window != nil:
-				cols = plan.Window.Names
+				cols = plan.OutputNames()
 			case !plan.Output.Raw:
 				cols = plan.Output.Names
 			}
@@ -388,6 +369,56 @@ func Compile(p *Pipeline) (*Plan, error) {
 		return nil, c.errs
 	}
 	return plan, nil
+}
+
+// stateless compiles a filter, coerce or project stage against sc (whose
+// plan hands out the fresh slots of a project).
+func (c *compiler) stateless(i int, st Stage, path string, sc *schema, coerced *[]int) Step {
+	plan := sc.plan
+	switch st.Kind {
+	case Filter:
+		return Step{Index: i, Kind: Filter, Filter: c.program(st.Filter, path, sc, true)}
+	case Coerce:
+		step := Step{Index: i, Kind: Coerce}
+		for _, ft := range st.Coerce {
+			slot, ok := sc.resolve(ft.Field)
+			if !ok {
+				c.errorf(ft.Line, join(path, ft.Field), "%s", sc.unknown(ft.Field))
+				continue
+			}
+			if sc.open && slot < len(plan.Input) {
+				*coerced = append(*coerced, slot)
+			}
+			step.Coerce = append(step.Coerce, CoerceOp{Field: ft.Field, Slot: slot, Type: ft.Type})
+		}
+		return step
+	}
+	step := Step{Index: i, Kind: Project}
+	for _, col := range st.Project {
+		op := ProjectOp{Name: col.Name, From: -1}
+		cp := join(path, col.Name)
+		if src := strings.TrimSpace(col.Expr.Src); isCopy(src, sc) {
+			if slot, ok := sc.resolve(src); ok {
+				op.From = slot
+			} else {
+				c.errorf(col.Expr.Line, cp, "%s", sc.unknown(src))
+			}
+		} else {
+			op.Prog = c.program(col.Expr, cp, sc, false)
+		}
+		step.Project = append(step.Project, op)
+	}
+	// the new schema: fresh slots so later stages never see stale values
+	names := make([]string, len(step.Project))
+	slots := map[string]int{}
+	for j := range step.Project {
+		step.Project[j].Slot = plan.Slots
+		plan.Slots++
+		names[j] = step.Project[j].Name
+		slots[names[j]] = step.Project[j].Slot
+	}
+	*sc = schema{plan: plan, names: names, slots: slots, what: fmt.Sprintf("the project at stages[%d]", i)}
+	return step
 }
 
 // lookup compiles a lookup stage: the key field is read where the stage

@@ -223,6 +223,9 @@ func FlinkSQL(plan *Plan, o FlinkOptions) (string, error) {
 	p := plan.Pipeline
 	g := &sqlGen{p: p, coords: map[string]bool{}, flink: true,
 		fields: &flinkFields{typ: map[string]string{}, why: map[string]string{}, on: true}}
+	if err := g.refuseSources(); err != nil {
+		return "", err
+	}
 	return g.flinkScript(o)
 }
 
@@ -239,6 +242,9 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	}
 	if !p.HasWindow() {
 		return "", g.errf(0, "stages", "the pipeline has no window stage; the Flink script is generated for windowed pipelines")
+	}
+	if p.AfterWindow() {
+		return "", g.errf(0, "stages", "stages after a window (a filter of its rows, a top or a second window) are not translated to Flink SQL yet")
 	}
 	kafka := o.Topic != "" || p.Source.Kafka != nil
 	switch p.Format {

@@ -19,7 +19,9 @@ func Format(p *Pipeline) []byte {
 	if p.Name != "" {
 		root.add("name", scalar(p.Name))
 	}
-	if src := formatSource(p.Source); src != nil {
+	if len(p.Sources) > 0 {
+		root.add("sources", formatSources(p.Sources))
+	} else if src := formatSource(p.Source); src != nil {
 		root.add("source", src)
 	}
 	if p.Format != "" && p.Format != "json" {
@@ -130,6 +132,8 @@ func FormatStage(st Stage) *yaml.Node {
 		m.add("window", formatWindow(st.Window))
 	case Lookup:
 		m.add("lookup", formatLookup(st.Lookup))
+	case Join:
+		m.add("join", formatJoin(st.Join))
 	}
 	return m.Node
 }
@@ -207,14 +211,8 @@ func formatWindow(w *WindowStage) *yaml.Node {
 	}
 	ms := func(v int64) *yaml.Node { return scalar(FormatDuration(time.Duration(v) * time.Millisecond)) }
 	switch w.Spec.Type {
-	case windows.TumblingType:
-		m.add("tumbling", ms(w.Spec.Size))
-	case windows.HoppingType:
-		h := mapping()
-		h.add("size", ms(w.Spec.Size))
-		h.add("slide", ms(w.Spec.Slide))
-		h.Style = yaml.FlowStyle
-		m.add("hopping", h.Node)
+	case windows.TumblingType, windows.HoppingType:
+		addAligned(m, w.Spec)
 	case windows.SessionType:
 		s := mapping()
 		s.add("gap", ms(w.Spec.Gap))
@@ -304,4 +302,18 @@ func formatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10) + "B"
+}
+
+// addAligned adds a tumbling or hopping window's key to m.
+func addAligned(m mapNode, sp windows.Spec) {
+	ms := func(v int64) *yaml.Node { return scalar(FormatDuration(time.Duration(v) * time.Millisecond)) }
+	if sp.Type == windows.TumblingType {
+		m.add("tumbling", ms(sp.Size))
+		return
+	}
+	h := mapping()
+	h.add("size", ms(sp.Size))
+	h.add("slide", ms(sp.Slide))
+	h.Style = yaml.FlowStyle
+	m.add("hopping", h.Node)
 }

@@ -13,6 +13,11 @@ import (
 func strip(p *Pipeline) *Pipeline {
 	q := *p
 	q.File, q.Source.Line, q.Time.Line = "", 0, 0
+	q.Sources = nil
+	for _, ns := range p.Sources {
+		ns.Line = 0
+		q.Sources = append(q.Sources, ns)
+	}
 	q.Stages = nil
 	for _, st := range p.Stages {
 		st.Line = 0
@@ -37,6 +42,16 @@ func strip(p *Pipeline) *Pipeline {
 				w.Aggregates = append(w.Aggregates, a)
 			}
 			st.Window = &w
+		}
+		if st.Join != nil {
+			j := *st.Join
+			j.Line, j.WithLine, j.OnLine, j.BetweenLine, j.SelectLine = 0, 0, 0, 0, 0
+			j.Select = nil
+			for _, c := range st.Join.Select {
+				c.Line = 0
+				j.Select = append(j.Select, c)
+			}
+			st.Join = &j
 		}
 		if st.Lookup != nil {
 			l := *st.Lookup
@@ -120,6 +135,8 @@ func TestFormatRoundTrip(t *testing.T) {
 	specs["state.yaml"] = []byte("source: {file: in.jsonl}\nstate: {dir: /tmp/x, memory_limit: 1500KB}\nsinks: [{file: out.jsonl}]\n")
 	specs["serve.yaml"] = []byte("source: {file: in.jsonl}\nserve: {}\n")
 	specs["lookup.yaml"] = []byte("source: {file: in.jsonl}\ntables:\n  p: {file: p.csv, refresh: 5s, memory_limit: 1MiB}\n  d: {duckdb: {path: x.db, query: 'SELECT 1 AS id'}, refresh: 1m}\n  k: {kafka: {topic: users, key: id, columns: [name]}}\nstages:\n  - lookup: {table: p, on: {pid: id}, select: [name], on_missing: drop}\n  - lookup: {table: k, on: {user: id}, select: [name], on_missing: dlq}\n  - lookup: {table: d, on: {x: id}, select: [id]}\n")
+	specs["join.yaml"] = []byte("sources:\n  a: {file: a.jsonl}\n  b: {kafka: {topic: b, stop: caught-up}}\ntime: {field: t}\nstages:\n  - join: {with: b, on: {x: y, u: v}, window: {hopping: {size: 10s, slide: 5s}}, type: left, select: [x, b.w, {z: b.u.q}]}\n")
+	specs["interval.yaml"] = []byte("sources:\n  a: {file: a.jsonl}\n  b: {file: b.jsonl}\ntime: {field: t}\nstages:\n  - join: {with: b, on: {x: y}, between: [-1m30s, 250ms], select: [x, b.w]}\n")
 	specs["tumbling.yaml"] = []byte("source: {file: in.jsonl}\ntime: {field: ts}\nstages:\n  - window: {tumbling: 10s, key: user, aggregate: {n: count()}}\n")
 	for name, src := range specs {
 		t.Run(filepath.Base(name), func(t *testing.T) {

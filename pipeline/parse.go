@@ -82,6 +82,9 @@ func Load(path string) (*Pipeline, error) {
 		return filepath.Join(dir, f)
 	}
 	resolvePaths(&p.Source, AsSource, rel)
+	for i := range p.Sources {
+		resolvePaths(&p.Sources[i].Source, AsSource, rel)
+	}
 	if p.DLQ != nil {
 		resolvePaths(p.DLQ, AsDeadLetter, rel)
 	}
@@ -228,10 +231,10 @@ func (ps *parser) duration(n *yaml.Node, path string, positive bool) time.Durati
 	return d
 }
 
-var topKeys = []string{"name", "source", "format", "time", "late", "tables", "stages", "dlq", "sinks", "state", "serve"}
+var topKeys = []string{"name", "source", "sources", "format", "time", "late", "tables", "stages", "dlq", "sinks", "state", "serve"}
 
 func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
-	var formatNode *yaml.Node
+	var formatNode, sourceNode, sourcesNode *yaml.Node
 	p := &Pipeline{File: ps.file, Format: "json", Late: "dlq", Time: Time{IdleTimeout: 30 * time.Second}}
 	ps.fields(n, "", topKeys, func(key string, v *yaml.Node) {
 		switch key {
@@ -239,6 +242,10 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 			p.Name, _ = ps.str(v, key)
 		case "source":
 			ps.source(&p.Source, v, key)
+			sourceNode = v
+		case "sources":
+			p.Sources = ps.sources(v, key)
+			sourcesNode = v
 		case "format":
 			if f, ok := ps.str(v, key); ok {
 				if !slices.Contains(Formats, f) {
@@ -296,6 +303,9 @@ func (ps *parser) pipeline(n *yaml.Node) *Pipeline {
 			}
 		}
 	})
+	if sourceNode != nil && sourcesNode != nil {
+		ps.errorf(sourcesNode, "sources", "give either source or sources, not both (source is at line %d)", sourceNode.Line)
+	}
 	if formatNode != nil && p.Format != "json" && p.Format != "raw" && p.Source.File != "" {
 		ps.errorf(formatNode, "format", "format %s needs a kafka source (a file source holds lines of JSON)", p.Format)
 	}
@@ -535,7 +545,7 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 		path := fmt.Sprintf("stages[%d]", i)
 		sn = deref(sn)
 		if sn.Kind != yaml.MappingNode || len(sn.Content) != 2 {
-			ps.errorf(sn, path, "must be a mapping with exactly one of: filter, coerce, project, lookup, window")
+			ps.errorf(sn, path, "must be a mapping with exactly one of: filter, coerce, project, lookup, join, window, top")
 			continue
 		}
 		k, v := sn.Content[0], sn.Content[1]
@@ -571,24 +581,14 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 			})
 		case Lookup:
 			st.Lookup = ps.lookup(v, sp)
+		case Join:
+			st.Join = ps.join(v, sp)
 		case Window:
 			st.Window = ps.window(v, sp)
-			if i != len(n.Content)-1 {
-				other := -1
-				for j := i + 1; j < len(n.Content); j++ {
-					if c := deref(n.Content[j]); c.Kind == yaml.MappingNode && len(c.Content) == 2 && c.Content[0].Value == string(Window) {
-						other = j
-						break
-					}
-				}
-				if other >= 0 {
-					ps.errorf(k, sp, "only one window stage is allowed; another is at stages[%d]", other)
-				} else {
-					ps.errorf(k, sp, "the window stage must be the last stage")
-				}
-			}
+		case Top:
+			st.Top = ps.top(v, sp)
 		default:
-			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project, lookup or window)", k.Value)
+			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project, lookup, join, window or top)", k.Value)
 			continue
 		}
 		p.Stages = append(p.Stages, st)
@@ -859,22 +859,30 @@ func (ps *parser) tables(n *yaml.Node, path string) []Table {
 		return nil
 	}
 	var out []Table
+	ps.named(n, path, "table", func(name string, v *yaml.Node, tp string) {
+		out = append(out, ps.table(name, v, tp))
+	})
+	return out
+}
+
+// named calls fn for each entry of the mapping n whose key is a valid,
+// new name, reporting the others (what names the entries: table, source).
+func (ps *parser) named(n *yaml.Node, path, what string, fn func(name string, v *yaml.Node, path string)) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), n.Content[i+1]
-		tp := join(path, k.Value)
+		kp := join(path, k.Value)
 		if !validName(k.Value) {
-			ps.errorf(k, tp, "invalid table name %q (letters, digits and _)", k.Value)
+			ps.errorf(k, kp, "invalid %s name %q (letters, digits and _)", what, k.Value)
 			continue
 		}
 		if seen[k.Value] {
-			ps.errorf(k, tp, "duplicate table")
+			ps.errorf(k, kp, "duplicate %s", what)
 			continue
 		}
 		seen[k.Value] = true
-		out = append(out, ps.table(k.Value, v, tp))
+		fn(k.Value, v, kp)
 	}
-	return out
 }
 
 func (ps *parser) table(name string, n *yaml.Node, path string) Table {

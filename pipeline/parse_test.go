@@ -24,7 +24,7 @@ func firstLine(err error) string {
 	return s
 }
 
-const topKeys = "name, source, format, time, late, tables, stages, dlq, sinks, state, serve"
+const topKeys = "name, source, sources, format, time, late, tables, stages, dlq, sinks, state, serve"
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
@@ -264,32 +264,73 @@ func TestParseErrors(t *testing.T) {
 
 		// stage structure
 		{
-			name: "window is not the last stage",
-			yaml: spec("stages:", "  - window:", "      tumbling: 10s", "      aggregate: {n: count()}",
-				"  - filter: n > 1"),
-			wantErr: "p.yaml:2: stages[0].window: the window stage must be the last stage",
+			name: "lookup after a window",
+			yaml: spec("tables:", "  t: {file: t.jsonl}", "stages:", "  - window: {tumbling: 10s, key: [user], aggregate: {n: count()}}",
+				"  - lookup: {table: t, on: {user: id}, select: [name]}"),
+			wantErr: "p.yaml:5: stages[1].lookup: a lookup after a window is not supported yet: put it before the window",
 		},
 		{
-			name: "two window stages",
-			yaml: spec("stages:", "  - filter: amount > 0",
-				"  - window: {tumbling: 10s, aggregate: {n: count()}}",
-				"  - window: {tumbling: 1m, aggregate: {n: count()}}"),
-			wantErr: "p.yaml:3: stages[1].window: only one window stage is allowed; another is at stages[2]",
+			name:    "top without a window before it",
+			yaml:    spec("stages:", "  - top: {k: 3, by: amount desc}"),
+			wantErr: "p.yaml:2: stages[0].top: a top stage ranks the rows of a window: put it after a window stage",
+		},
+		{
+			name: "top by a column the window rows lack",
+			yaml: spec("stages:", "  - window: {tumbling: 10s, key: [user], aggregate: {n: count()}}",
+				"  - top: {k: 3, by: amount desc}"),
+			wantErr: `p.yaml:3: stages[1].top.by[0]: unknown field "amount": the rows of the window at stages[0] only has user, window_start, window_end, n`,
+		},
+		{
+			name: "top after a session window",
+			yaml: spec("stages:", "  - window: {session: {gap: 1m}, key: [user], aggregate: {n: count()}}",
+				"  - top: {k: 3, by: n desc}"),
+			wantErr: "p.yaml:3: stages[1].top: a top stage ranks the rows of one window, and every session is a window of its own: use tumbling or hopping windows",
+		},
+		{
+			name:    "top k zero",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - top: {k: 0, by: n}"),
+			wantErr: `p.yaml:3: stages[1].top.k: must be a whole number from 1 to 1000000, not "0"`,
+		},
+		{
+			name:    "top by with a bad direction",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - top: {k: 1, by: n downwards}"),
+			wantErr: `p.yaml:3: stages[1].top.by[0]: must be a column, optionally followed by asc or desc, not "n downwards"`,
+		},
+		{
+			name:    "top per something else",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - top: {k: 1, by: n, per: key}"),
+			wantErr: `p.yaml:3: stages[1].top.per: must be window (the rows of each window are ranked apart), not "key"`,
+		},
+		{
+			name: "stages after a window with allowed lateness",
+			yaml: spec("time: {field: ts, allowed_lateness: 1m}", "stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}",
+				"  - filter: n > 1"),
+			wantErr: "p.yaml:4: stages[1].filter: stages after a window need time.allowed_lateness 0: a revised window row would be counted again by the stages after it",
+		},
+		{
+			name:    "a coordinate after a window",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - filter: _offset > 1"),
+			wantErr: "p.yaml:3: stages[1].filter: _offset is a record coordinate: the rows after a window are window results, not source records",
+		},
+		{
+			name:    "a filter after a window reads a record field",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, key: [user], aggregate: {n: count()}}", "  - filter: amount > 1"),
+			wantErr: `p.yaml:3: stages[1].filter: unknown field "amount": the rows of the window at stages[0] only has user, window_start, window_end, n`,
 		},
 		{
 			name:    "unknown stage kind",
-			yaml:    spec("stages:", "  - filter: amount > 0", "  - join: users"),
-			wantErr: `p.yaml:3: stages[1]: unknown stage "join" (expected filter, coerce, project, lookup or window)`,
+			yaml:    spec("stages:", "  - filter: amount > 0", "  - union: users"),
+			wantErr: `p.yaml:3: stages[1]: unknown stage "union" (expected filter, coerce, project, lookup, join, window or top)`,
 		},
 		{
 			name:    "two kinds in one stage",
 			yaml:    spec("stages:", "  - filter: amount > 0", "    coerce: {amount: float}"),
-			wantErr: "p.yaml:2: stages[0]: must be a mapping with exactly one of: filter, coerce, project, lookup, window",
+			wantErr: "p.yaml:2: stages[0]: must be a mapping with exactly one of: filter, coerce, project, lookup, join, window, top",
 		},
 		{
 			name:    "empty stage",
 			yaml:    spec("stages:", "  -"),
-			wantErr: "p.yaml:2: stages[0]: must be a mapping with exactly one of: filter, coerce, project, lookup, window",
+			wantErr: "p.yaml:2: stages[0]: must be a mapping with exactly one of: filter, coerce, project, lookup, join, window, top",
 		},
 		{
 			name:    "stages is a mapping",

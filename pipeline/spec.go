@@ -11,15 +11,19 @@ type Pipeline struct {
 	File   string // the spec's path, for messages; "" when parsed from memory
 	Name   string
 	Source Source
-	Format string // one of Formats; "json" by default
-	Time   Time
-	Late   string  // "dlq" (default) or "drop"
-	Tables []Table // reference tables the lookup stages read, in spec order
-	Stages []Stage
-	DLQ    *Target // nil: dead letters go to stderr
-	Sinks  []Target
-	State  *State // nil: no checkpoints (state lives and dies with the process)
-	Serve  *Serve // nil: eddy serve's defaults; eddy run ignores it
+	// Sources are the named sources of a spec with several (the sources
+	// section, see docs/joins.md); then Source is empty. Each record's
+	// source name is the _source coordinate.
+	Sources []NamedSource
+	Format  string // one of Formats; "json" by default
+	Time    Time
+	Late    string  // "dlq" (default) or "drop"
+	Tables  []Table // reference tables the lookup stages read, in spec order
+	Stages  []Stage
+	DLQ     *Target // nil: dead letters go to stderr
+	Sinks   []Target
+	State   *State // nil: no checkpoints (state lives and dies with the process)
+	Serve   *Serve // nil: eddy serve's defaults; eddy run ignores it
 }
 
 // Serve configures eddy serve: where it listens and how many features it
@@ -254,6 +258,7 @@ const (
 	Project StageKind = "project"
 	Window  StageKind = "window"
 	Lookup  StageKind = "lookup"
+	Join    StageKind = "join"
 )
 
 // Stage is one step of the pipeline. Exactly one of the kind-specific
@@ -266,6 +271,8 @@ type Stage struct {
 	Project []Column
 	Window  *WindowStage
 	Lookup  *LookupStage
+	Top     *TopStage
+	Join    *JoinStage
 }
 
 // The on_missing choices of a lookup stage.
@@ -347,7 +354,24 @@ type Aggregate struct {
 	Line  int
 }
 
-// HasWindow reports whether the last stage is a window.
+// HasWindow reports whether the pipeline has a window stage (its rows are
+// window results).
 func (p *Pipeline) HasWindow() bool {
-	return len(p.Stages) > 0 && p.Stages[len(p.Stages)-1].Kind == Window
+	for _, st := range p.Stages {
+		if st.Kind == Window {
+			return true
+		}
+	}
+	return false
+}
+
+// AfterWindow reports whether stages follow the first window (their rows
+// are the window's results).
+func (p *Pipeline) AfterWindow() bool {
+	for i, st := range p.Stages {
+		if st.Kind == Window {
+			return i < len(p.Stages)-1
+		}
+	}
+	return false
 }

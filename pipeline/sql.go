@@ -46,6 +46,9 @@ func SQL(plan *Plan, table, dialect string) (string, error) {
 	}
 	p := plan.Pipeline
 	g := &sqlGen{p: p, coords: map[string]bool{}}
+	if err := g.refuseSources(); err != nil {
+		return "", err
+	}
 	return g.build(table)
 }
 
@@ -74,6 +77,9 @@ type sqlGen struct {
 	sampled  map[string]string // Flink types sampled from the topic
 	attach   []string          // statements the query needs first (ATTACH of lookup databases)
 	joined   map[string]string // Flink types of the columns lookups join
+	// innerKeys is how many key copies (sqlKey0…) the rows of the last
+	// inner window carry (sql_after.go)
+	innerKeys int
 }
 
 // SQLError is an untranslatable construct in a pipeline.
@@ -148,54 +154,15 @@ func (g *sqlGen) build(table string) (string, error) {
 		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
 		name := fmt.Sprintf("s%d", i)
 		switch st.Kind {
-		case Filter:
-			cond, err := g.expr(st.Filter, path)
+		case Filter, Coerce, Project:
+			// a project carries the event time and the coordinates'
+			// copies; which ones is known only at the end, so a
+			// placeholder is filled in below
+			cte, err := g.rowCTE(st, path, name, prev, sqlTS, "\x00coords\x00")
 			if err != nil {
 				return "", err
 			}
-			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  SELECT * FROM %s\n  WHERE %s\n)", name, prev, cond))
-		case Coerce:
-			var repl, conds []string
-			for _, ft := range st.Coerce {
-				if strings.Contains(ft.Field, ".") {
-					return "", g.errf(ft.Line, path+"."+ft.Field, "dotted path")
-				}
-				col := quoteIdent(ft.Field)
-				var conv string
-				switch ft.Type {
-				case TInt:
-					conv = fmt.Sprintf("TRY_CAST(%s AS BIGINT)", col)
-				case TFloat:
-					conv = fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", col)
-				case TString:
-					conv = fmt.Sprintf("TRY_CAST(%s AS VARCHAR)", col)
-				case TBool:
-					conv = fmt.Sprintf("TRY_CAST(%s AS BOOLEAN)", col)
-				case TTimestamp:
-					conv = fmt.Sprintf("epoch_ms(%s)", sqlEpochMs(col))
-				default:
-					return "", g.errf(ft.Line, path+"."+ft.Field, "type %q", ft.Type)
-				}
-				repl = append(repl, fmt.Sprintf("%s AS %s", conv, col))
-				// a value that cannot be converted is a dead letter: drop it
-				conds = append(conds, fmt.Sprintf("(%s IS NULL OR %s IS NOT NULL)", col, conv))
-			}
-			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  SELECT * REPLACE (%s) FROM %s\n  WHERE %s\n)",
-				name, strings.Join(repl, ", "), prev, strings.Join(conds, " AND ")))
-		case Project:
-			var cols []string
-			for _, c := range st.Project {
-				e, err := g.expr(c.Expr, path+"."+c.Name)
-				if err != nil {
-					return "", err
-				}
-				cols = append(cols, fmt.Sprintf("%s AS %s", e, quoteIdent(c.Name)))
-			}
-			cols = append(cols, sqlTS)
-			// the coordinates' copies go along; which ones is known only
-			// at the end, so a placeholder is filled in below
-			cols = append(cols, "\x00coords\x00")
-			g.ctes = append(g.ctes, fmt.Sprintf("%s AS (\n  SELECT %s\n  FROM %s\n)", name, strings.Join(cols, ", "), prev))
+			g.ctes = append(g.ctes, cte)
 		case Lookup:
 			cte, err := g.lookupCTE(st.Lookup, path, name, prev)
 			if err != nil {
@@ -207,11 +174,20 @@ func (g *sqlGen) build(table string) (string, error) {
 			name = prev
 		}
 		prev = name
+		if w != nil {
+			break
+		}
 	}
 	if w == nil {
 		return "", g.errf(0, "stages", "the pipeline has no window stage")
 	}
-	final, err := g.window(w, wpath, prev)
+	var final string
+	var err error
+	if p.AfterWindow() {
+		final, err = g.after(w, wpath, prev)
+	} else {
+		final, err = g.window(w, wpath, prev)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -251,6 +227,13 @@ func (g *sqlGen) build(table string) (string, error) {
 }
 
 func (g *sqlGen) window(w *WindowStage, path, prev string) (string, error) {
+	return g.windowAs(w, path, prev, "", false)
+}
+
+// windowAs translates a window stage; sfx tells its CTEs apart from
+// another window's, and an inner window (stages follow it) also selects
+// its bounds in epoch ms and copies of its keys (see sql_after.go), unordered.
+func (g *sqlGen) windowAs(w *WindowStage, path, prev, sfx string, inner bool) (string, error) {
 	var keys []string
 	for _, k := range w.Key {
 		if strings.Contains(k, ".") {
@@ -343,9 +326,80 @@ func (g *sqlGen) window(w *WindowStage, path, prev string) (string, error) {
 	for _, k := range keys {
 		ord = append(ord, k+" NULLS FIRST")
 	}
+	if sfx != "" {
+		r := strings.NewReplacer("win AS (", "win"+sfx+" AS (", "hop AS (", "hop"+sfx+" AS (", "FROM hop", "FROM hop"+sfx,
+			"brk AS (", "brk"+sfx+" AS (", "FROM brk", "FROM brk"+sfx, "sess AS (", "sess"+sfx+" AS (", "FROM sess", "FROM sess"+sfx)
+		win = r.Replace(win)
+	}
 	g.ctes = append(g.ctes, win)
-	return fmt.Sprintf("SELECT %s\nFROM win\nGROUP BY %s\nORDER BY %s",
-		strings.Join(sel, ",\n  "), strings.Join(group, ", "), strings.Join(ord, ", ")), nil
+	if inner {
+		sel = append(sel, sqlWStart, sqlWEnd)
+		for i, k := range keys {
+			sel = append(sel, fmt.Sprintf("%s AS %s%d", k, sqlKey, i))
+		}
+		g.innerKeys = len(keys)
+		return fmt.Sprintf("SELECT %s\nFROM win%s\nGROUP BY %s",
+			strings.Join(sel, ",\n  "), sfx, strings.Join(group, ", ")), nil
+	}
+	return fmt.Sprintf("SELECT %s\nFROM win%s\nGROUP BY %s\nORDER BY %s",
+		strings.Join(sel, ",\n  "), sfx, strings.Join(group, ", "), strings.Join(ord, ", ")), nil
+}
+
+// rowCTE translates a filter (a WHERE), a coerce or a project (which
+// keeps the carry columns besides its own) into a CTE over prev.
+func (g *sqlGen) rowCTE(st Stage, path, name, prev string, carry ...string) (string, error) {
+	switch st.Kind {
+	case Filter:
+		cond, err := g.expr(st.Filter, path)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s AS (\n  SELECT * FROM %s\n  WHERE %s\n)", name, prev, cond), nil
+	case Coerce:
+		return g.coerceCTE(st, path, name, prev)
+	}
+	var cols []string
+	for _, c := range st.Project {
+		e, err := g.expr(c.Expr, path+"."+c.Name)
+		if err != nil {
+			return "", err
+		}
+		cols = append(cols, fmt.Sprintf("%s AS %s", e, quoteIdent(c.Name)))
+	}
+	cols = append(cols, carry...)
+	return fmt.Sprintf("%s AS (\n  SELECT %s\n  FROM %s\n)", name, strings.Join(cols, ", "), prev), nil
+}
+
+// coerceCTE translates a coerce stage: a value that cannot be converted
+// is a dead letter, so its row is dropped.
+func (g *sqlGen) coerceCTE(st Stage, path, name, prev string) (string, error) {
+	var repl, conds []string
+	for _, ft := range st.Coerce {
+		if strings.Contains(ft.Field, ".") {
+			return "", g.errf(ft.Line, path+"."+ft.Field, "dotted path")
+		}
+		col := quoteIdent(ft.Field)
+		var conv string
+		switch ft.Type {
+		case TInt:
+			conv = fmt.Sprintf("TRY_CAST(%s AS BIGINT)", col)
+		case TFloat:
+			conv = fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", col)
+		case TString:
+			conv = fmt.Sprintf("TRY_CAST(%s AS VARCHAR)", col)
+		case TBool:
+			conv = fmt.Sprintf("TRY_CAST(%s AS BOOLEAN)", col)
+		case TTimestamp:
+			conv = fmt.Sprintf("epoch_ms(%s)", sqlEpochMs(col))
+		default:
+			return "", g.errf(ft.Line, path+"."+ft.Field, "type %q", ft.Type)
+		}
+		repl = append(repl, fmt.Sprintf("%s AS %s", conv, col))
+		// a value that cannot be converted is a dead letter: drop it
+		conds = append(conds, fmt.Sprintf("(%s IS NULL OR %s IS NOT NULL)", col, conv))
+	}
+	return fmt.Sprintf("%s AS (\n  SELECT * REPLACE (%s) FROM %s\n  WHERE %s\n)",
+		name, strings.Join(repl, ", "), prev, strings.Join(conds, " AND ")), nil
 }
 
 // expr translates one expression of the stage at path.

@@ -33,7 +33,7 @@ type Layout struct {
 
 // LayoutOf is the layout of p's result rows; p must end in a window.
 func LayoutOf(p *pipeline.Pipeline) (Layout, error) {
-	if !p.HasWindow() {
+	if len(p.Stages) == 0 || p.Stages[len(p.Stages)-1].Kind != pipeline.Window {
 		return Layout{}, errors.New("the redis, influxdb and prometheus sinks need a pipeline that ends in a window")
 	}
 	w := p.Stages[len(p.Stages)-1].Window

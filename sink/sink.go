@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -281,6 +282,20 @@ type DeadLetter struct {
 	Key        []byte // nil: no key
 	Value      []byte
 	Headers    []Header
+}
+
+// SetRecord sets d's key, value, headers (appended to d.Headers) and
+// origin to those of r, the record d stands for; the bytes stay r's.
+func (d *DeadLetter) SetRecord(r *source.Record) {
+	d.Key, d.Value = r.Key, r.Value
+	if r.File {
+		d.Origin = Origin{IsFile: true, File: r.Topic, Line: r.Offset}
+	} else {
+		d.Origin = Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Seq: r.Seq}
+	}
+	for _, h := range r.Headers {
+		d.Headers = append(d.Headers, Header{Key: h.Key, Value: h.Value})
+	}
 }
 
 // DeadLetters receives dead letters.

@@ -50,7 +50,10 @@ type Batch struct {
 	// Pos is, for file sources, the position just after this batch's last
 	// line: where a restarted run resumes once the batch is handled.
 	Pos FilePos
-	buf []byte
+	// Source is, for a [Merge] of several sources, the index of the
+	// source the batch came from; 0 otherwise.
+	Source int
+	buf    []byte
 }
 
 // FilePos is a position in a file source: a byte offset at the start of a
@@ -169,6 +172,9 @@ func (f *File) Seek(pos FilePos) error {
 
 // Bounded is true: a file ends.
 func (f *File) Bounded() bool { return true }
+
+// Name is the file's name, the Topic of its records.
+func (f *File) Name() string { return f.name }
 
 // Close closes the file.
 func (f *File) Close() error {

@@ -59,6 +59,20 @@ func Describe(p *pipeline.Pipeline, source string, target func(pipeline.Target) 
 				parts = append(parts, a.Name+": "+a.Src)
 			}
 			add(name+".aggregate", "%s", strings.Join(parts, ", "))
+		case pipeline.Top:
+			add(name, "k=%d by=%s ties=%v", st.Top.K, st.Top.Order(), st.Top.Ties)
+		case pipeline.Join:
+			j := st.Join
+			var sel []string
+			for _, c := range j.Select {
+				sel = append(sel, c.Name+": "+c.Field)
+			}
+			bounds := fmt.Sprintf("between=[%v, %v]", j.Lower, j.Upper)
+			if j.Window != nil {
+				bounds = "window=" + j.Window.String()
+			}
+			add(name, "with=%s on=%s=%s %s type=%s select=%s", j.With, strings.Join(j.Left, ","), strings.Join(j.Right, ","),
+				bounds, j.Type, strings.Join(sel, ", "))
 		}
 	}
 	if p.State != nil && p.State.Backend == "pebble" {

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -383,4 +384,35 @@ func copyCmd(what, text string) tea.Cmd {
 	return tea.Batch(tea.SetClipboard(text), func() tea.Msg {
 		return noticeMsg{text: fmt.Sprintf("copied %s (%d bytes) to the clipboard", what, len(text))}
 	})
+}
+
+// printable is s for a terminal cell: control characters (C0, DEL, C1)
+// and invalid UTF-8 bytes as \xNN, so that a record's bytes (an
+// undecodable binary value, a hostile one) never reach the terminal as
+// escape sequences; everything else as it is.
+func printable(s string) string {
+	ok := true
+	for _, r := range s {
+		if r < 0x20 || r >= 0x7f && r <= 0x9f || r == utf8.RuneError {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r >= 0x7f && r <= 0x9f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }

@@ -64,7 +64,7 @@ func letterOf(d *sink.DeadLetter, class, stage string) replay.Letter {
 // itemOf formats a letter for the list.
 func itemOf(l replay.Letter) DeadItem {
 	it := DeadItem{DeadKey: DeadKey{Class: l.Class, Stage: l.Stage}, Error: l.Error,
-		Value: value.Abbrev(string(l.Value), 200), L: l}
+		Value: value.Abbrev(printable(string(l.Value)), 200), L: l}
 	o := l.Origin
 	switch {
 	case o.File != "" && o.Line != nil:

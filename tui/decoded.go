@@ -13,44 +13,88 @@ import (
 	"github.com/eddyhq/eddy/source"
 )
 
-// decoded is a source whose values are decoded into the JSON of whole
-// records (Options.Decoder): the records pane, the quick filter and the
-// pipeline then see decoded fields. A value that does not decode is kept
-// as it came (the pipeline makes it a dead letter: not JSON); an error
-// that fatal says is the registry's own ends the feed.
-type decoded struct {
-	source.Source
+// tailView decodes the records' values into the JSON of whole records
+// (Options.Decoder) before the hub and the engine see them: the records
+// pane, the quick filter, the forms, the x export and the pipeline then
+// see decoded fields. A value that does not decode is kept as it came, and
+// why in the book; the feed makes it a dead letter of the decode stage
+// with the decoder's reason, as eddy run does, without giving it to the
+// engine. An error that fatal says is the registry's own ends the feed.
+// It runs on the feed's goroutine.
+type tailView struct {
 	decode func([]byte) ([]byte, error)
 	fatal  func(error) bool
-	book   *schemaBook // nil: schema ids are not kept
+	book   *schemaBook // nil: schema ids, types and failures are not kept
 	schema func(context.Context, int) (SchemaInfo, error)
+	types  func([]byte) (map[string]string, error) // nil: no declared types
+	bad    []undecoded                             // the last batch's values that did not decode
+	arena  []byte                                  // the last batch's decoded values
 }
 
-func (d *decoded) Next(ctx context.Context) (*source.Batch, error) {
-	b, err := d.Source.Next(ctx)
-	if err != nil || b == nil {
-		return b, err
+// undecoded is a record of a batch whose value did not decode.
+type undecoded struct {
+	i   int // its index in the batch
+	err error
+}
+
+// batch decodes the values of rs in place and returns those that did not
+// decode, in order. The decoded values lie in an arena reused by the next
+// call (the batch's own bytes stay the source's): the feed handles a
+// batch whole before the next, and the hub, the rows and the dead letters
+// keep copies.
+func (d *tailView) batch(ctx context.Context, rs []source.Record) ([]undecoded, error) {
+	if d == nil || d.decode == nil {
+		return nil, nil
 	}
-	for i := range b.Records {
-		r := &b.Records[i]
+	d.bad, d.arena = d.bad[:0], d.arena[:0]
+	kept := len(rs) - TailCap // the book keeps what the tail may show: the hub keeps no more of a batch
+	for i := range rs {
+		r := &rs[i]
 		if r.Value == nil {
 			continue // a tombstone
 		}
-		if d.book != nil {
-			d.book.note(ctx, r, d.schema)
+		book := d.book
+		if i < kept {
+			book = nil
+		}
+		if book != nil {
+			book.note(ctx, r, d.schema, d.types)
 		}
 		v, err := d.decode(r.Value)
 		if err != nil {
 			if d.fatal != nil && d.fatal(err) {
-				d.Source.Release(b)
 				return nil, err
 			}
+			if book != nil {
+				book.failed(r, err)
+			}
+			d.bad = append(d.bad, undecoded{i, err})
 			continue
 		}
-		// the decoder reuses its buffer; the source keeps its own
-		r.Value = append([]byte(nil), v...)
+		// the decoder reuses its buffer
+		at := len(d.arena)
+		d.arena = append(d.arena, v...)
+		r.Value = d.arena[at:len(d.arena):len(d.arena)]
 	}
-	return b, nil
+	return d.bad, nil
+}
+
+// withoutUndecoded is rs less the records of bad (rs itself when none;
+// else a copy in buf).
+func withoutUndecoded(rs []source.Record, bad []undecoded, buf []source.Record) []source.Record {
+	if len(bad) == 0 {
+		return rs
+	}
+	out := buf[:0]
+	j := 0
+	for i := range rs {
+		if j < len(bad) && bad[j].i == i {
+			j++
+			continue
+		}
+		out = append(out, rs[i])
+	}
+	return out
 }
 
 // runnable is the plan the feed runs: over decoded records (Options.Decoder
@@ -83,14 +127,26 @@ type SchemaInfo struct {
 	Text     string
 }
 
-// schemaBook remembers the writer schema id of the records decoded lately
-// (the feed's goroutine writes, the UI's reads) and what Options.Schema
-// said about each id, fetched once per id on the feed's goroutine.
+// schemaBook remembers, for the records decoded lately, their writer
+// schema id, the DuckDB types the schema declares (Options.Types) and, for
+// those that did not decode, why (the feed's goroutine writes, the UI's
+// reads); and what Options.Schema said about each id, fetched once per id
+// on the feed's goroutine.
 type schemaBook struct {
-	mu    sync.Mutex
-	ids   map[recKey]int
-	order []recKey // oldest first, at most bookCap
-	info  map[int]schemaAnswer
+	mu sync.Mutex
+	// ids holds the newest records (up to bookCap), old the bookCap
+	// before them: when ids is full it becomes old, dropping old whole,
+	// so no record is ever deleted one by one.
+	ids, old map[recKey]bookEntry
+	info     map[int]schemaAnswer
+}
+
+// bookEntry is what the book knows of one record.
+type bookEntry struct {
+	id     int
+	framed bool              // id is the value's schema id
+	types  map[string]string // shared by the records of one schema
+	err    error             // the decoder's, for a value that did not decode
 }
 
 type recKey struct {
@@ -108,26 +164,23 @@ type schemaAnswer struct {
 const bookCap = 4 * TailCap
 
 func newSchemaBook() *schemaBook {
-	return &schemaBook{ids: map[recKey]int{}, info: map[int]schemaAnswer{}}
+	return &schemaBook{ids: map[recKey]bookEntry{}, info: map[int]schemaAnswer{}}
 }
 
-// note records r's schema id (from its framed value) and fetches the
-// schema's description the first time the id is seen.
-func (b *schemaBook) note(ctx context.Context, r *source.Record, fetch func(context.Context, int) (SchemaInfo, error)) {
+// note records r's schema id (from its framed value) and the types its
+// schema declares (types nil: none), and fetches the schema's description
+// the first time the id is seen.
+func (b *schemaBook) note(ctx context.Context, r *source.Record, fetch func(context.Context, int) (SchemaInfo, error), types func([]byte) (map[string]string, error)) {
 	id, _, err := format.SchemaID(r.Value)
 	if err != nil {
 		return
 	}
-	k := recKey{r.Topic, r.Partition, r.Offset}
-	b.mu.Lock()
-	if _, ok := b.ids[k]; !ok {
-		b.order = append(b.order, k)
-		if len(b.order) > bookCap {
-			delete(b.ids, b.order[0])
-			b.order = append(b.order[:0], b.order[1:]...)
-		}
+	e := bookEntry{id: id, framed: true}
+	if types != nil {
+		e.types, _ = types(r.Value) // an error here is the decoder's too, kept by failed
 	}
-	b.ids[k] = id
+	b.mu.Lock()
+	b.put(recKey{r.Topic, r.Partition, r.Offset}, e)
 	_, known := b.info[id]
 	b.mu.Unlock()
 	if known || fetch == nil {
@@ -139,6 +192,43 @@ func (b *schemaBook) note(ctx context.Context, r *source.Record, fetch func(cont
 	b.mu.Unlock()
 }
 
+// put sets what the book knows of a record, keeping the last bookCap to
+// 2×bookCap records; b.mu is held.
+func (b *schemaBook) put(k recKey, e bookEntry) {
+	if _, ok := b.ids[k]; !ok && len(b.ids) >= bookCap {
+		b.old, b.ids = b.ids, make(map[recKey]bookEntry, bookCap)
+	}
+	b.ids[k] = e
+}
+
+// get is what the book knows of a record; b.mu is held.
+func (b *schemaBook) get(k recKey) bookEntry {
+	if e, ok := b.ids[k]; ok {
+		return e
+	}
+	return b.old[k]
+}
+
+// failed records why r's value did not decode.
+func (b *schemaBook) failed(r *source.Record, err error) {
+	k := recKey{r.Topic, r.Partition, r.Offset}
+	b.mu.Lock()
+	e := b.get(k)
+	e.err = err
+	b.put(k, e)
+	b.mu.Unlock()
+}
+
+// entry is what the book knows of r (the zero entry when nothing).
+func (b *schemaBook) entry(r *source.Record) bookEntry {
+	if b == nil {
+		return bookEntry{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.get(recKey{r.Topic, r.Partition, r.Offset})
+}
+
 // lookup is the schema of a record shown in the tail, if it was framed.
 func (b *schemaBook) lookup(r *source.Record) (id int, a schemaAnswer, ok bool) {
 	if b == nil {
@@ -146,11 +236,11 @@ func (b *schemaBook) lookup(r *source.Record) (id int, a schemaAnswer, ok bool) 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	id, ok = b.ids[recKey{r.Topic, r.Partition, r.Offset}]
-	if ok {
-		a = b.info[id]
+	e := b.get(recKey{r.Topic, r.Partition, r.Offset})
+	if !e.framed {
+		return 0, a, false
 	}
-	return id, a, ok
+	return e.id, b.info[e.id], true
 }
 
 // schemaLines are the inspector's lines about r's writer schema: a

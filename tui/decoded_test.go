@@ -13,7 +13,7 @@ import (
 	"github.com/eddyhq/eddy/source"
 )
 
-// TestDecodedFeed: over a source decoded with Options.Decoder (raw here),
+// TestDecodedFeed: over values decoded with Options.Decoder (raw here),
 // the records carry the decoded JSON and a format raw pipeline runs on it
 // as JSON: every record accounted for, rows from the decoded field.
 func TestDecodedFeed(t *testing.T) {
@@ -21,7 +21,7 @@ func TestDecodedFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &decoded{Source: source.NewReader("app.log", strings.NewReader("12:00 INFO up\n12:01 ERROR disk\n12:02 ERROR net\n")), decode: dec}
+	src := source.NewReader("app.log", strings.NewReader("12:00 INFO up\n12:01 ERROR disk\n12:02 ERROR net\n"))
 	p, err := pipeline.Parse("p.yaml", []byte("source: {file: app.log}\nformat: raw\nstages:\n  - filter: value contains \"ERROR\"\n  - project: {line: value}\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestDecodedFeed(t *testing.T) {
 	if run.Pipeline.Format != "json" || plan.Pipeline.Format != "raw" {
 		t.Fatalf("formats: run %s, spec %s", run.Pipeline.Format, plan.Pipeline.Format)
 	}
-	f := startFeed(context.Background(), 1, src, 1, run, nil, t.Logf)
+	f := startFeed(context.Background(), 1, src, 1, run, nil, &tailView{decode: dec}, t.Logf)
 	var recs, rows []string
 	var last FeedMsg
 	for m := range f.ch {
@@ -57,11 +57,13 @@ func TestDecodedFeed(t *testing.T) {
 	}
 }
 
-// TestDecodedErrors: a value that does not decode is kept as it came; a
-// fatal error (the registry is down) ends the source with that error.
+// TestDecodedErrors: a value that does not decode is kept as it came,
+// with the reason in the book; a fatal error (the registry is down) ends
+// the feed with that error.
 func TestDecodedErrors(t *testing.T) {
 	down := errors.New("down")
-	src := &decoded{Source: source.NewReader("in", strings.NewReader("ok\nbad\nfatal\n")),
+	book := newSchemaBook()
+	view := &tailView{book: book,
 		decode: func(b []byte) ([]byte, error) {
 			switch string(b) {
 			case "bad":
@@ -72,16 +74,24 @@ func TestDecodedErrors(t *testing.T) {
 			return []byte(`{"v":1}`), nil
 		},
 		fatal: func(err error) bool { return errors.Is(err, down) }}
-	if _, err := src.Next(context.Background()); !errors.Is(err, down) {
-		t.Fatalf("err = %v, want the fatal one", err)
+	f := startFeed(context.Background(), 1, source.NewReader("in", strings.NewReader("ok\nbad\nfatal\n")), 0, nil, nil, view, t.Logf)
+	var last FeedMsg
+	for m := range f.ch {
+		last = m
 	}
-	src = &decoded{Source: source.NewReader("in", strings.NewReader("ok\nbad\n")), decode: src.decode, fatal: src.fatal}
-	b, err := src.Next(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(last.Err, down) {
+		t.Fatalf("err = %v, want the fatal one", last.Err)
 	}
-	if len(b.Records) != 2 || string(b.Records[0].Value) != `{"v":1}` || string(b.Records[1].Value) != "bad" {
-		t.Errorf("records %+v", b.Records)
+	f = startFeed(context.Background(), 1, source.NewReader("in", strings.NewReader("ok\nbad\n")), 0, nil, nil, view, t.Logf)
+	var recs []source.Record
+	for m := range f.ch {
+		recs = append(recs, m.Records...)
+	}
+	if len(recs) != 2 || string(recs[0].Value) != `{"v":1}` || string(recs[1].Value) != "bad" {
+		t.Fatalf("records %+v", recs)
+	}
+	if e := book.entry(&recs[1]); e.err == nil || e.err.Error() != "corrupt" {
+		t.Errorf("book: %+v", e)
 	}
 }
 
@@ -118,7 +128,7 @@ func TestInspectorSchema(t *testing.T) {
 	var recs []source.Record
 	for i := range 3 {
 		r := source.Record{Topic: "bids", Partition: 0, Offset: int64(i), Value: []byte{0, 0, 0, 0, 7, 2}}
-		m.records.book.note(context.Background(), &r, fetch)
+		m.records.book.note(context.Background(), &r, fetch, nil)
 		r.Value = []byte(fmt.Sprintf(`{"auction":%d}`, i))
 		recs = append(recs, r)
 	}
@@ -147,5 +157,35 @@ func TestFormOffersFields(t *testing.T) {
 	keys(m, "a", "f")
 	if v := m.pipe.View(); !strings.Contains(v, "fields of the attached records: ts, user_id, event, country, amount") {
 		t.Errorf("form:\n%s", v)
+	}
+}
+
+// TestSchemaBookKeepsTheNewest: the book remembers at least the last
+// bookCap records it was told of, and forgets older ones.
+func TestSchemaBookKeepsTheNewest(t *testing.T) {
+	b := newSchemaBook()
+	n := 3*bookCap + 7
+	for i := range n {
+		r := source.Record{Topic: "t", Offset: int64(i), Value: []byte{0, 0, 0, 0, byte(i % 200)}}
+		b.note(context.Background(), &r, nil, nil)
+		if i%2 == 0 {
+			b.failed(&r, fmt.Errorf("bad %d", i))
+		}
+	}
+	for _, tc := range []struct {
+		off  int
+		kept bool
+	}{{n - 1, true}, {n - bookCap, true}, {n - 2*bookCap - 1, false}, {0, false}} {
+		r := source.Record{Topic: "t", Offset: int64(tc.off)}
+		e := b.entry(&r)
+		if e.framed != tc.kept || tc.kept && e.id != tc.off%200 {
+			t.Errorf("offset %d: %+v, kept %v", tc.off, e, tc.kept)
+		}
+		if wantErr := tc.kept && tc.off%2 == 0; (e.err != nil) != wantErr || wantErr && e.err.Error() != fmt.Sprintf("bad %d", tc.off) {
+			t.Errorf("offset %d: err %v", tc.off, e.err)
+		}
+	}
+	if len(b.ids)+len(b.old) > 2*bookCap {
+		t.Errorf("the book holds %d records", len(b.ids)+len(b.old))
 	}
 }

@@ -34,12 +34,19 @@ type FeedMsg struct {
 	Dead    []DeadItem
 	Counts  map[DeadKey]int64 // dead letters by class and stage since the last message
 	Stats   engine.Stats      // the running pipeline's counters since it was applied
-	Read    int64             // records read since the feed started
-	Since   int64             // records read before generation Gen started (all handled by earlier ones)
-	Dropped int64             // records not shown because more than TailCap arrived between refreshes
-	Lag     int64             // records behind the end of the topic; -1 unknown (files)
-	Done    bool
-	Err     error
+	// Published is what the running engine published as of its last
+	// batch (counts by stage and sink, watermarks), for --metrics; its
+	// Stats are Stats. Tail only: just the Stats.
+	Published engine.Published
+	Read      int64 // records read since the feed started
+	Since     int64 // records read before generation Gen started (all handled by earlier ones)
+	Dropped   int64 // records not shown because more than TailCap arrived between refreshes
+	Lag       int64 // records behind the end of the topic; -1 unknown (files)
+	// PartitionLag is Lag per partition (a Kafka source; nil otherwise),
+	// for --metrics.
+	PartitionLag map[source.Partition]int64
+	Done         bool
+	Err          error
 	// Warnings are the running pipeline's notices (fields it reads that
 	// no record has), for generation Gen, each sent once.
 	Warnings []string
@@ -77,6 +84,10 @@ type hub struct {
 	genRead int64          // read when gen started (tail-only counters)
 	err     error          // a failed swap, reported once
 	warns   []string       // the running generation's warnings not yet drained
+	// undecoded counts the running generation's records whose values did
+	// not decode (Options.Decoder): dead letters of the decode stage that
+	// the feed wrote, not the engine, added to the engine's counters.
+	undecoded int64
 }
 
 // keepLast appends xs to s and drops the oldest beyond limit.
@@ -98,6 +109,7 @@ func keepLastLazy[T any](s []T, limit int, x T) []T {
 	return append(s, x)
 }
 
+// addRecords keeps copies of the last TailCap records of rs.
 func (h *hub) addRecords(rs []source.Record) {
 	skip := max(0, len(rs)-TailCap)
 	cp := make([]source.Record, 0, len(rs)-skip)
@@ -137,7 +149,7 @@ func clone(b []byte) []byte {
 // what the previous one left undrained is dropped.
 func (h *hub) install(gen int, eng *engine.Engine) {
 	h.mu.Lock()
-	h.gen, h.eng, h.genRead = gen, eng, h.read
+	h.gen, h.eng, h.genRead, h.undecoded = gen, eng, h.read, 0
 	h.rows, h.dead, h.counts, h.warns = nil, nil, nil, nil
 	h.mu.Unlock()
 }
@@ -183,7 +195,7 @@ func cell(v value.Value) string {
 		return roundFloat(v.F)
 	}
 	if v.K == value.String {
-		return string(value.AppendText(nil, v.S))
+		return printable(string(value.AppendText(nil, v.S))) // C1 controls are valid text
 	}
 	b := value.AppendJSON(nil, v)
 	if len(b) >= 2 && b[0] == '"' {
@@ -221,8 +233,9 @@ func (s genSink) warn(msg string) {
 	h.mu.Unlock()
 }
 
-// drain takes what arrived since the last call.
-func (h *hub) drain(m *FeedMsg) *engine.Engine {
+// drain takes what arrived since the last call; it returns the running
+// engine and the records of its generation that did not decode.
+func (h *hub) drain(m *FeedMsg) (*engine.Engine, int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	m.Records, h.recs = h.recs, nil
@@ -239,7 +252,35 @@ func (h *hub) drain(m *FeedMsg) *engine.Engine {
 		m.Stats.In = h.read - h.genRead
 		m.Stats.Passed = m.Stats.In
 	}
-	return h.eng
+	return h.eng, h.undecoded
+}
+
+// undecodedDead makes a record whose value did not decode a dead letter of
+// the decode stage of generation gs, as the engine would (eddy run's
+// engine decodes the values itself).
+func (h *hub) undecodedDead(gs genSink, r *source.Record, err error) {
+	d := sink.DeadLetter{Error: err.Error(), StageIndex: -1, StageKind: "decode"}
+	d.SetRecord(r)
+	_ = gs.WriteDead(&d)
+	h.mu.Lock()
+	if h.gen == gs.gen {
+		h.undecoded++
+	}
+	h.mu.Unlock()
+}
+
+// addUndecoded counts n undecoded records in an engine's publication:
+// read by the source stage and dead there.
+func addUndecoded(p *engine.Published, n int64) {
+	if n == 0 {
+		return
+	}
+	p.Stats.In += n
+	p.Stats.Dead += n
+	if len(p.Stages) > 0 {
+		p.Stages[0].In += n
+		p.Stages[0].Dead += n
+	}
 }
 
 // swapReq asks the feed to run plan (nil: tail only) as generation gen.
@@ -269,9 +310,10 @@ func (f *feed) swap(gen int, plan *pipeline.Plan) {
 
 // startFeed reads src (closing it at the end) and runs plan (nil: tail only)
 // over it as generation gen; [feed.swap] replaces the plan. A plan's
-// lookup stages read the tables that tables opens. The feed's channel is
-// closed after the last message.
-func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pipeline.Plan, tables TablesFunc, logf func(string, ...any)) *feed {
+// lookup stages read the tables that tables opens. view (nil: none)
+// decodes the records' values. The feed's channel is closed after the last
+// message.
+func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pipeline.Plan, tables TablesFunc, view *tailView, logf func(string, ...any)) *feed {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &feed{id: id, cancel: cancel, ch: make(chan FeedMsg), swaps: make(chan swapReq, 1)}
 	h := &hub{}
@@ -298,7 +340,7 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 			}
 			finish(err)
 		}()
-		err = run(ctx, src, h, f.swaps, tables)
+		err = run(ctx, src, h, f.swaps, tables, view)
 	}()
 	go func() {
 		defer close(f.ch)
@@ -318,14 +360,23 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 				if l, ok := src.(interface{ Lag() int64 }); ok {
 					m.Lag = l.Lag()
 				}
+				if l, ok := src.(interface {
+					PartitionLag() map[source.Partition]int64
+				}); ok {
+					m.PartitionLag = l.PartitionLag()
+				}
 				mu.Lock()
 				m.Done = done
 				if ferr != nil {
 					m.Err = ferr
 				}
 				mu.Unlock()
-				if eng := h.drain(&m); eng != nil {
-					m.Stats = eng.Stats()
+				if eng, n := h.drain(&m); eng != nil {
+					m.Published = eng.Published()
+					addUndecoded(&m.Published, n)
+					m.Stats = m.Published.Stats
+				} else {
+					m.Published.Stats = m.Stats
 				}
 				select {
 				case f.ch <- m:
@@ -344,9 +395,13 @@ func startFeed(ctx context.Context, id int, src source.Source, gen int, plan *pi
 // run is the feed's engine goroutine: it owns the engine. A prefetching
 // goroutine owns the source (as in engine.Run), so a swap is taken between
 // batches even while the source waits for records.
-func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, openTables TablesFunc) error {
+func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, openTables TablesFunc, view *tailView) error {
 	pf := source.Prefetch(ctx, src, 2)
-	var eng *engine.Engine
+	var (
+		eng  *engine.Engine
+		gs   genSink         // the running engine's
+		kept []source.Record // a batch less its undecoded records
+	)
 	closeTables := func() error { return nil } // the running engine's tables
 	defer func() {
 		pf.Stop()
@@ -367,8 +422,8 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, o
 				tables, nextClose = t, c
 			}
 			var err error
-			gs := genSink{h, r.gen}
-			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{gs}, Dead: gs, Warn: gs.warn, Tables: tables})
+			ngs := genSink{h, r.gen}
+			next, err = engine.New(r.plan, engine.Options{Sinks: []sink.Sink{ngs}, Dead: ngs, Warn: ngs.warn, Tables: tables})
 			if err != nil {
 				_ = nextClose()
 				h.fail(fmt.Errorf("apply pipeline: %w", err))
@@ -379,7 +434,7 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, o
 			}
 		}
 		_ = closeTables()
-		eng, closeTables = next, nextClose
+		eng, closeTables, gs = next, nextClose, genSink{h, r.gen}
 		h.install(r.gen, eng)
 	}
 	for {
@@ -405,13 +460,21 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, o
 				install(r)
 			default:
 			}
+			bad, err := view.batch(ctx, it.Batch.Records)
+			if err != nil {
+				pf.Done(it.Batch)
+				return err
+			}
 			h.addRecords(it.Batch.Records)
-			var err error
 			if eng != nil {
 				if len(it.Batch.Added) > 0 {
 					eng.StartAt(it.Batch.Added, time.Now())
 				}
-				err = eng.Process(it.Batch.Records)
+				for _, b := range bad {
+					h.undecodedDead(gs, &it.Batch.Records[b.i], b.err)
+				}
+				kept = withoutUndecoded(it.Batch.Records, bad, kept)
+				err = eng.Process(kept)
 				eng.Done(it.Batch.Finished)
 			}
 			pf.Done(it.Batch)

@@ -80,11 +80,13 @@ func (in *input) insert(s string) {
 
 // view renders the text with the cursor as a block; focused false hides it.
 func (in *input) view(focused bool) string {
+	// what is typed or prefilled (a dead letter's value to edit) may hold
+	// control characters: shown as \xNN, kept as they are
 	if !focused {
-		return string(in.r)
+		return printable(string(in.r))
 	}
 	if in.pos >= len(in.r) {
-		return string(in.r) + "█"
+		return printable(string(in.r)) + "█"
 	}
-	return string(in.r[:in.pos]) + "\x1b[7m" + string(in.r[in.pos]) + "\x1b[27m" + string(in.r[in.pos+1:])
+	return printable(string(in.r[:in.pos])) + "\x1b[7m" + printable(string(in.r[in.pos])) + "\x1b[27m" + printable(string(in.r[in.pos+1:]))
 }

@@ -47,10 +47,12 @@ type Options struct {
 	PipelinePath string
 	// Logf writes a log line (to a file, never the screen); default: discard.
 	Logf func(format string, args ...any)
-	// OnStats, when set, is told the running pipeline's counters each time
+	// OnPublished, when set, is told what the running pipeline's engine
+	// published (the counters, by stage and sink, and the watermarks) and
+	// the source's lag per partition (nil: not a Kafka source) each time
 	// the feed reports them (on the program's goroutine): eddy tui
 	// --metrics serves them.
-	OnStats func(engine.Stats)
+	OnPublished func(engine.Published, map[source.Partition]int64)
 	// Dead-letter actions (replay, topics); nil hides them. See [DeadOps].
 	Dead *DeadOps
 	// Format is the format of the attached records' values (avro,
@@ -59,10 +61,17 @@ type Options struct {
 	// of a value into the JSON of the whole record (format.WholeJSON):
 	// the panes and the pipeline see the decoded fields. Fatal tells the
 	// decoder's errors that end the feed (the registry is down) from
-	// those of one record, whose value is then kept as it came.
+	// those of one record, whose value is then kept as it came (the
+	// records pane and the inspector say why it did not decode).
 	Format  string
 	Decoder func() (func([]byte) ([]byte, error), error)
 	Fatal   func(error) bool
+	// Types, with Decoder, makes for each opened source a function that
+	// gives the DuckDB types a framed value's schema declares
+	// (format.DuckTypes): the x export of the records then keeps them
+	// (DECIMAL, STRUCT, LIST, MAP), as eddy export does. Nil: the
+	// export types columns by their values alone.
+	Types func() func([]byte) (map[string]string, error)
 	// Schema describes a writer schema by id for the record inspector
 	// (subject versions, type, text); nil shows the ids alone. It runs
 	// on the feed's goroutine, once per id.
@@ -92,6 +101,7 @@ type pane interface {
 type openedMsg struct {
 	name, start string
 	src         source.Source
+	view        *tailView // decodes the tail's records; nil: none
 	err         error
 }
 
@@ -148,6 +158,7 @@ type Model struct {
 	// defaultTargets: the pipeline's sinks and dead letters are the
 	// workbench's defaults, which follow the attached topic or file.
 	defaultTargets bool
+	view           *tailView // the attached source's tail decoder (Options.Decoder); nil: none
 }
 
 // New returns the workbench's root model. ctx bounds the feeds it starts.
@@ -203,19 +214,22 @@ func (m *Model) Init() tea.Cmd {
 
 // open opens a source off the UI goroutine.
 func (m *Model) open(name, start string) tea.Cmd {
-	ctx, open, decoder, fatal, book, schema := m.ctx, m.opts.Open, m.opts.Decoder, m.opts.Fatal, m.records.book, m.opts.Schema
+	ctx, open, o, book := m.ctx, m.opts.Open, m.opts, m.records.book
 	return func() tea.Msg {
 		src, err := open(ctx, name, start)
-		if err == nil && decoder != nil {
-			var dec func([]byte) ([]byte, error)
-			if dec, err = decoder(); err == nil {
-				src = &decoded{Source: src, decode: dec, fatal: fatal, book: book, schema: schema}
+		var view *tailView
+		if err == nil && o.Decoder != nil {
+			view = &tailView{fatal: o.Fatal, book: book, schema: o.Schema}
+			if view.decode, err = o.Decoder(); err == nil {
+				if o.Types != nil {
+					view.types = o.Types()
+				}
 			} else {
 				src.Close()
-				src = nil
+				src, view = nil, nil
 			}
 		}
-		return openedMsg{name: name, start: start, src: src, err: err}
+		return openedMsg{name: name, start: start, src: src, view: view, err: err}
 	}
 }
 
@@ -314,6 +328,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.note(fmt.Sprintf("attach %s: %v", msg.name, msg.err), true)
 			return m, nil
 		}
+		m.view = msg.view
 		m.attach(msg.name, msg.start, msg.src)
 		return m, m.feed.wait()
 	case FeedMsg:
@@ -400,7 +415,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	}
 	m.results.reset(schemaOf(m.pipe.p.Name, m.plan))
 	m.dead.reset()
-	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.runnable(m.plan), m.opts.Tables, m.opts.Logf)
+	m.feed = startFeed(m.ctx, m.feedID, src, m.gen, m.runnable(m.plan), m.opts.Tables, m.view, m.opts.Logf)
 	if m.topics != nil {
 		m.topics.attached = name
 		if m.panes[m.active] == m.topics {
@@ -503,8 +518,8 @@ func (m *Model) feedMsg(msg FeedMsg) tea.Cmd {
 		m.dead.add(msg.Counts, msg.Dead)
 		m.deadBkt += float64(max(msg.Stats.Dead-m.lastDead, 0))
 		m.stats, m.lastDead = msg.Stats, msg.Stats.Dead
-		if m.opts.OnStats != nil {
-			m.opts.OnStats(m.stats)
+		if m.opts.OnPublished != nil {
+			m.opts.OnPublished(msg.Published, msg.PartitionLag)
 		}
 		for _, w := range msg.Warnings {
 			m.pipe.warnings = append(m.pipe.warnings, w)

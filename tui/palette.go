@@ -246,8 +246,11 @@ type exportJob struct {
 	format, path, table string
 	mode                duck.Mode
 	rows                []sink.Row
-	recs                []source.Record // the records of rows (a records export); nil for results
-	cols                []string        // the results' columns, in order
+	recs                []source.Record     // the records of rows (a records export); nil for results
+	types               []map[string]string // the types each record's schema declares (Options.Types); nil: none
+	undecoded           int64               // records of the tail left out: their values did not decode
+	firstUndecoded      error
+	cols                []string // the results' columns, in order
 }
 
 // exportProbeMsg carries the tables of the database a results export
@@ -285,10 +288,23 @@ func (m *Model) export(args []string) (tea.Cmd, error) {
 			}
 		}
 	} else {
+		declared := false
 		for _, i := range m.records.visible() {
-			r := m.records.ring[i].rec
-			job.recs = append(job.recs, r)
-			job.rows = append(job.rows, sink.Row{JSON: r.Value})
+			e := m.records.ring[i]
+			if e.undecoded != nil { // as eddy export --format: skipped and counted
+				if job.undecoded == 0 {
+					job.firstUndecoded = fmt.Errorf("%s: %w", recordAt(&e.rec), e.undecoded)
+				}
+				job.undecoded++
+				continue
+			}
+			job.recs = append(job.recs, e.rec)
+			job.rows = append(job.rows, sink.Row{JSON: e.rec.Value})
+			job.types = append(job.types, e.types)
+			declared = declared || e.types != nil
+		}
+		if !declared {
+			job.types = nil
 		}
 	}
 	if len(job.rows) == 0 {
@@ -387,6 +403,9 @@ func (m *Model) runExport(job exportJob) tea.Cmd {
 			where += ", table " + job.table
 		}
 		var extra []string
+		if job.undecoded > 0 {
+			extra = append(extra, fmt.Sprintf("%d not decoded skipped", job.undecoded))
+		}
 		if res.bad > 0 {
 			extra = append(extra, fmt.Sprintf("%d malformed skipped", res.bad))
 		}
@@ -402,6 +421,9 @@ func (m *Model) runExport(job exportJob) tea.Cmd {
 		}
 		if err != nil {
 			return noticeMsg{text: "export: " + err.Error() + "; " + text, err: true}
+		}
+		if job.undecoded > 0 {
+			text += "; first not decoded: " + job.firstUndecoded.Error()
 		}
 		if res.bad > 0 {
 			text += "; first malformed: " + res.firstBad.Error()
@@ -443,10 +465,14 @@ func exportRows(ctx context.Context, job exportJob) (exported, error) {
 		o = p
 	}
 	var err error
+	d, _ := o.(duck.Declarer)
 	for i := range job.rows {
 		var rec *source.Record
 		if coords {
 			rec = &job.recs[i]
+		}
+		if d != nil && job.types != nil {
+			d.SetDeclared(job.types[i]) // as eddy export: the types of this record's schema
 		}
 		if err = o.WriteRecord(&job.rows[i], rec); err != nil {
 			var re *duck.RowError

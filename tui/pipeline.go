@@ -498,12 +498,22 @@ func stageLine(st pipeline.Stage) string {
 			s += " (missing: " + l.OnMissing + ")"
 		}
 		return s
+	case pipeline.Top:
+		t := st.Top
+		s := fmt.Sprintf("first %d by %s per window", t.K, t.Order())
+		if t.Ties {
+			s += ", with ties"
+		}
+		return s
 	}
 	return ""
 }
 
 // hasWindow reports whether p ends with a window stage.
-func (p *pipelinePane) hasWindow() bool { return p.p.HasWindow() }
+func (p *pipelinePane) hasWindow() bool {
+	st := p.p.Stages
+	return len(st) > 0 && st[len(st)-1].Kind == pipeline.Window
+}
 
 // withStages is a copy of the pipeline with other stages and time settings.
 func (p *pipelinePane) withStages(stages []pipeline.Stage, t pipeline.Time) *pipeline.Pipeline {
@@ -620,6 +630,10 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, k.Add):
 		p.choosing, p.note = true, ""
 	case key.Matches(km, k.Edit), key.Matches(km, k.Enter):
+		if p.sel < n && p.p.Stages[p.sel].Kind == pipeline.Top {
+			p.note = "a top stage has no form yet: edit it in the spec file"
+			return nil
+		}
 		if p.sel < n {
 			st := p.p.Stages[p.sel]
 			p.form = newForm(st.Kind, &st, p.p.Time, "", p.p.Tables)

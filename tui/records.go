@@ -28,6 +28,11 @@ type entry struct {
 	names  []string
 	cells  map[string]string
 	passes bool // passes the quick filter
+	// Of a decoded topic (Options.Decoder), from the book: the DuckDB
+	// types the record's schema declares, for the export, and why a
+	// value that is not decoded did not decode.
+	types     map[string]string
+	undecoded error
 }
 
 func newEntry(r source.Record) entry {
@@ -195,6 +200,15 @@ func (p *recordsPane) add(rs []source.Record, dropped int64) {
 	es := make([]entry, len(rs))
 	for i, r := range rs {
 		es[i] = newEntry(r)
+		if p.book != nil {
+			be := p.book.entry(&r)
+			es[i].types, es[i].undecoded = be.types, be.err
+			if be.err != nil {
+				// a value that is JSON already still did not decode: the
+				// pipeline makes it a dead letter, the row shows why
+				es[i].names, es[i].cells = nil, nil
+			}
+		}
 		p.match(&es[i])
 	}
 	if p.sel >= 0 {
@@ -449,7 +463,7 @@ func (p *recordsPane) View() string {
 		lines = append(lines, s.Header.Render(fit("OFFSET    VALUE", p.w)))
 		for i := lo; i < hi; i++ {
 			e := p.ring[v[i]]
-			l := fit(fmt.Sprintf("%-8s  %s", coord(e.rec), e.rec.Value), p.w)
+			l := fit(fmt.Sprintf("%-8s  %s", coord(e.rec), printable(string(e.rec.Value))), p.w)
 			if i == sel && p.sel >= 0 {
 				l = s.Selected.Render(l)
 			}
@@ -467,9 +481,15 @@ func (p *recordsPane) View() string {
 		// not widen the column and push the others away (enter or r shows
 		// it whole).
 		markW := lipgloss.Width(header[len(meta.names)])
+		if len(cols) == 0 {
+			markW = p.w // the only column: the reasons show whole
+		}
 		for i := lo; i < hi; i++ {
 			if e := p.ring[v[i]]; e.cells != nil && len(cols) > 0 {
 				markW = max(markW, lipgloss.Width(e.cells[cols[0]]))
+			} else if e.undecoded != nil {
+				// the decoder's reason shows, up to a bound
+				markW = max(markW, min(reasonW, lipgloss.Width(undecodedMark+e.undecoded.Error())))
 			}
 		}
 		mark1 := ansi.Truncate(malformedMark, max(markW, 2), "…")
@@ -478,7 +498,11 @@ func (p *recordsPane) View() string {
 			e := p.ring[v[i]]
 			row := meta.cells(e.rec)
 			if e.cells == nil {
-				rows = append(rows, append(row, mark1))
+				mark := mark1
+				if e.undecoded != nil {
+					mark = ansi.Truncate(undecodedMark+e.undecoded.Error(), max(markW, 2), "…")
+				}
+				rows = append(rows, append(row, mark))
 				continue
 			}
 			for _, c := range cols {
@@ -563,8 +587,13 @@ func keyCell(k []byte) string {
 }
 
 // malformedMark stands in a Records row for a record that is not a JSON
-// object.
-const malformedMark = "⚠ malformed"
+// object; undecodedMark, before the decoder's reason, for a value of a
+// --format topic that did not decode.
+const (
+	malformedMark = "⚠ malformed"
+	undecodedMark = "⚠ "
+	reasonW       = 48 // the most a reason widens the first field's column
+)
 
 // columns are the field names of the shown entries, in first-seen order.
 func columns(ring []entry, idx []int) []string {
@@ -616,10 +645,15 @@ func inspect(e entry) []string {
 			lines = append(lines, fmt.Sprintf("  %s: %q", h.Key, h.Value))
 		}
 	}
+	if e.undecoded != nil {
+		lines = append(lines, "not decoded: "+e.undecoded.Error())
+	}
 	lines = append(lines, "value")
 	var buf bytes.Buffer
 	if json.Indent(&buf, r.Value, "  ", "  ") == nil {
-		lines = append(lines, strings.Split("  "+buf.String(), "\n")...)
+		for _, l := range strings.Split("  "+buf.String(), "\n") {
+			lines = append(lines, printable(l)) // JSON strings may hold C1 controls
+		}
 	} else {
 		lines = append(lines, "  "+strconv.Quote(string(r.Value)))
 	}
@@ -631,7 +665,7 @@ func inspect(e entry) []string {
 func orderedFields(b []byte) ([]string, []string) {
 	names, cells := fields(b)
 	if names == nil {
-		return []string{"value"}, []string{string(b)}
+		return []string{"value"}, []string{printable(string(b))}
 	}
 	out := make([]string, len(names))
 	for i, n := range names {

@@ -33,9 +33,15 @@ func schemaOf(name string, plan *pipeline.Plan) schema {
 	if plan == nil || plan.Window == nil {
 		return s
 	}
+	last := plan.Pipeline.Stages[len(plan.Pipeline.Stages)-1]
+	if last.Kind != pipeline.Window {
+		// stages after the window (a filter, a top, a project) write
+		// rows of their own columns: shown as a table, not charted
+		return s
+	}
 	s.windowed = true
-	s.keys = plan.Window.KeyNames
-	for _, a := range plan.Pipeline.Stages[len(plan.Pipeline.Stages)-1].Window.Aggregates {
+	s.keys = plan.FinalWindow().KeyNames
+	for _, a := range last.Window.Aggregates {
 		s.aggs = append(s.aggs, a.Name)
 	}
 	return s

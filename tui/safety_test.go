@@ -13,6 +13,7 @@ import (
 
 	"github.com/eddyhq/eddy/engine"
 	"github.com/eddyhq/eddy/replay"
+	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/value"
 )
 
@@ -281,5 +282,43 @@ func TestPromptGoldenScreens(t *testing.T) {
 		keys(m, "q")
 		m.notice = ""
 		shot(m, "quit-question", m.question.text)
+	}
+}
+
+// TestHostileBytesNeverReachTheTerminal: a record's bytes (a binary value
+// that did not decode, or one made to attack the terminal) show as \xNN in
+// the raw view and the dead-letter list, never as control characters.
+func TestHostileBytesNeverReachTheTerminal(t *testing.T) {
+	hostile := []string{"\x1b]52;c;aGk=\x07", "\x00\x00\x00\x00c\x02\x04", "\u009b2J", "\xff\x1b[2J", `{"a":"\u009b2J"}`}
+	m := newTestModel(t, 120, 36, false)
+	fakeAttach(m, "clicks")
+	var rs []source.Record
+	var dead []DeadItem
+	for i, h := range hostile {
+		rs = append(rs, source.Record{Topic: "clicks", Offset: int64(i), Value: []byte(h)})
+		dead = append(dead, itemOf(replay.Letter{Value: []byte(h), Class: "decode: x", Stage: "decode", Error: "x"}))
+	}
+	feedRecords(m, rs, t0, engine.Stats{In: 5})
+	m.Update(FeedMsg{ID: m.feedID, Gen: m.gen, At: t0, Dead: dead, Counts: map[DeadKey]int64{dead[0].DeadKey: 5}, Lag: -1})
+	cells := m.Render() // the last record's field a, decoded: a C1 control
+	keys(m, "enter")
+	inspector := m.Render()
+	keys(m, "esc", "r")
+	raw := m.Render()
+	_ = m.gotoPane("dead")
+	edit := newInput(hostile[0]) // E on a letter prefills its value
+	edit.pos = 3
+	for name, screen := range map[string]string{"raw view": raw, "dead letters": m.Render(), "an input": edit.view(true) + edit.view(false)} {
+		if name == "an input" {
+			screen += cells + inspector
+		}
+		for _, bad := range []string{"\x1b]", "\x07", "\x00", "\u009b", "\x1b[2J", "\xff"} {
+			if strings.Contains(screen, bad) {
+				t.Errorf("%s: %q reaches the terminal", name, bad)
+			}
+		}
+		if !strings.Contains(ansi.Strip(screen), `\x1b]52;c;aGk=\x07`) {
+			t.Errorf("%s does not show the bytes escaped:\n%s", name, ansi.Strip(screen))
+		}
 	}
 }

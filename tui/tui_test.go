@@ -344,7 +344,7 @@ func TestTUIFeedRunsPipeline(t *testing.T) {
 	}
 	b.WriteString("not json\n")
 	src := Pace(source.NewReader("clicks.jsonl", strings.NewReader(b.String())), 20000)
-	f := startFeed(context.Background(), 1, src, 0, testPlan(t), nil, t.Logf)
+	f := startFeed(context.Background(), 1, src, 0, testPlan(t), nil, nil, t.Logf)
 	var recs, rows int
 	var dead int64
 	var last FeedMsg
@@ -369,7 +369,7 @@ func TestTUIFeedRunsPipeline(t *testing.T) {
 }
 
 func TestFeedPanicBecomesError(t *testing.T) {
-	f := startFeed(context.Background(), 1, panicSource{}, 0, nil, nil, t.Logf)
+	f := startFeed(context.Background(), 1, panicSource{}, 0, nil, nil, nil, t.Logf)
 	var last FeedMsg
 	for m := range f.ch {
 		last = m

@@ -31,7 +31,7 @@ func TestFeedWarnsOfUnseenField(t *testing.T) {
 	swaps := make(chan swapReq, 1)
 	swaps <- swapReq{gen: 1, plan: plan}
 	src := source.NewReader("in", strings.NewReader(`{"amount":1}`+"\n"+`{"amount":2}`+"\n"))
-	if err := run(context.Background(), src, h, swaps, nil); err != nil {
+	if err := run(context.Background(), src, h, swaps, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	var msg FeedMsg

@@ -507,7 +507,7 @@ func TestFeedSwapKeepsSource(t *testing.T) {
 	}
 	src := Pace(source.NewReader("clicks.jsonl", strings.NewReader(b.String())), 8000)
 	first := testPlan(t)
-	f := startFeed(context.Background(), 1, src, 1, first, nil, t.Logf)
+	f := startFeed(context.Background(), 1, src, 1, first, nil, nil, t.Logf)
 	p := *first.Pipeline
 	p.Stages = p.Stages[:1] // the filter only: rows are the passing records
 	_, second, err := check(&p)

@@ -19,9 +19,11 @@ var backends = []struct {
 	name string
 	open func(t testing.TB, dir string) windows.Store
 }{
-	{"memory-small-cache", func(testing.TB, string) windows.Store { return windows.NewMemStore(64 << 10) }},
+	// 16 KiB: a few dozen (window, key) states of AllAggs, so that both
+	// stores evict and load back many times
+	{"memory-small-cache", func(testing.TB, string) windows.Store { return windows.NewMemStore(16 << 10) }},
 	{"pebble", func(t testing.TB, dir string) windows.Store {
-		st, err := pebblestore.Open(pebblestore.Options{Dir: dir, CacheBytes: 64 << 10})
+		st, err := pebblestore.Open(pebblestore.Options{Dir: dir, CacheBytes: 16 << 10})
 		if err != nil {
 			t.Fatal(err)
 		}

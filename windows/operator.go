@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -108,6 +109,7 @@ type Operator struct {
 	keepQ   sessionHeap // fired and kept for lateness, by end+lateness
 	fireBuf []*session
 	firing  []keyedEntry // a firing pane's entries, sorted by key
+	sortTmp []keyedEntry // sortKeyed's scratch
 	// lower bounds of the times of the stored fire ('f') and keep ('l')
 	// index entries of keys not in the cache: Advance scans the store
 	// only when the watermark reaches them
@@ -118,12 +120,20 @@ type Operator struct {
 	// the session keys the store holds (nil without a cache limit, or for
 	// panes): a new key skips the store's read
 	filter *keyFilter
+	// where each aggregate's state is in an entry
+	lay layout
 }
 
+// entry is the state of one (window, key): the operator's [layout] says
+// where each aggregate's state is in its arrays, whose lengths are the
+// layout's (the key values first, for a pane). The arrays are pointers to
+// their first elements rather than slices: 8 bytes each instead of 24 on
+// every open window (see [Operator.state]).
 type entry struct {
-	key   []value.Value
-	cells []cell
-	emits int
+	vals  *value.Value
+	nums  *int64
+	objs  *any
+	emits int32 // rows emitted (saturates)
 }
 
 type keyedEntry struct {
@@ -134,9 +144,12 @@ type keyedEntry struct {
 
 // sortKeyed sorts entries by key. The keys of a pane often share a
 // prefix (the kind tag and the high bytes of numbers), so each is first
-// compared by the next 8 bytes as an integer and only a tie compares the
-// strings: the order is the strings' order.
-func sortKeyed(ks []keyedEntry) {
+// ordered by the next 8 bytes as an integer and only a tie compares the
+// strings: the order is the strings' order. Many entries (a firing pane of
+// thousands of keys) are ordered by that integer with a radix sort, which
+// moves each entry once per byte that differs between them, where a
+// comparison sort calls its comparison n·log n times; tmp is its scratch.
+func sortKeyed(ks []keyedEntry, tmp *[]keyedEntry) {
 	if len(ks) < 2 {
 		return
 	}
@@ -156,12 +169,68 @@ func sortKeyed(ks []keyedEntry) {
 		copy(b[:], ks[i].k[common:])
 		ks[i].pre = binary.BigEndian.Uint64(b[:])
 	}
-	slices.SortFunc(ks, func(a, b keyedEntry) int {
-		if a.pre != b.pre {
-			return cmp.Compare(a.pre, b.pre)
+	if len(ks) < radixMin {
+		slices.SortFunc(ks, func(a, b keyedEntry) int {
+			if a.pre != b.pre {
+				return cmp.Compare(a.pre, b.pre)
+			}
+			return strings.Compare(a.k, b.k)
+		})
+		return
+	}
+	radixSort(ks, tmp)
+	for i := 0; i < len(ks); {
+		j := i + 1
+		for j < len(ks) && ks[j].pre == ks[i].pre {
+			j++
 		}
-		return strings.Compare(a.k, b.k)
-	})
+		if j-i > 1 {
+			slices.SortFunc(ks[i:j], func(a, b keyedEntry) int { return strings.Compare(a.k, b.k) })
+		}
+		i = j
+	}
+}
+
+// radixMin is the fewest entries sortKeyed radix-sorts.
+const radixMin = 256
+
+// radixSort sorts ks by pre, least significant byte first, skipping the
+// bytes in which every entry agrees.
+func radixSort(ks []keyedEntry, tmp *[]keyedEntry) {
+	var counts [8][256]int
+	for i := range ks {
+		p := ks[i].pre
+		for b := range 8 {
+			counts[b][byte(p>>(8*b))]++
+		}
+	}
+	if cap(*tmp) < len(ks) {
+		*tmp = make([]keyedEntry, len(ks))
+	}
+	src, dst := ks, (*tmp)[:len(ks)]
+	for b := range 8 {
+		c := &counts[b]
+		if c[byte(ks[0].pre>>(8*b))] == len(ks) {
+			continue // every entry has the same byte here
+		}
+		at := 0
+		for d := range c {
+			n := c[d]
+			c[d] = at
+			at += n
+		}
+		shift := 8 * b
+		for i := range src {
+			d := byte(src[i].pre >> shift)
+			dst[c[d]] = src[i]
+			c[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &ks[0] {
+		copy(ks, src)
+	}
+	clear(*tmp) // no entry stays reachable from the scratch
 }
 
 type pane struct {
@@ -187,8 +256,9 @@ type pane struct {
 // (the memory backend): a chunk is freed when its pane is.
 type slab struct {
 	entries []cachedEntry
-	cells   []cell
 	vals    []value.Value
+	nums    []int64
+	objs    []any
 	keys    []byte
 	n       int // entries handed out, for the next chunk's size
 }
@@ -197,33 +267,44 @@ type slab struct {
 // so that a pane with few keys stays small.
 const slabChunk = 512
 
-// entry returns a new entry with the key fields of row and cells for
-// every aggregate, and its map key: a copy of orderedKey.
-func (s *slab) entry(row []value.Value, slots []int, aggs int, orderedKey []byte) (*cachedEntry, string) {
+// entry returns a new entry with the key fields of row and the state of
+// every aggregate laid out by l, and its map key: a copy of orderedKey.
+func (s *slab) entry(row []value.Value, slots []int, l *layout, orderedKey []byte) (*cachedEntry, string) {
 	if len(s.entries) == cap(s.entries) {
 		n := min(max(s.n, 8), slabChunk)
 		s.entries = make([]cachedEntry, 0, n)
-		s.cells = make([]cell, 0, n*aggs)
-		s.vals = make([]value.Value, 0, n*len(slots))
+		s.vals = make([]value.Value, 0, n*l.vals)
+		s.nums = make([]int64, 0, n*l.nums)
+		s.objs = make([]any, 0, n*l.objs)
 	}
 	s.n++
 	s.entries = append(s.entries, cachedEntry{})
 	e := &s.entries[len(s.entries)-1]
-	i := len(s.cells)
-	s.cells = s.cells[:i+aggs]
-	e.cells = s.cells[i : i+aggs : i+aggs]
-	i = len(s.vals)
-	for _, k := range slots {
-		s.vals = append(s.vals, row[k])
+	if l.vals > 0 {
+		i := len(s.vals)
+		for _, k := range slots {
+			s.vals = append(s.vals, row[k])
+		}
+		s.vals = s.vals[:i+l.vals]
+		e.vals = &s.vals[i]
 	}
-	e.key = s.vals[i:len(s.vals):len(s.vals)]
+	if l.nums > 0 {
+		i := len(s.nums)
+		s.nums = s.nums[:i+l.nums]
+		e.nums = &s.nums[i]
+	}
+	if l.objs > 0 {
+		i := len(s.objs)
+		s.objs = s.objs[:i+l.objs]
+		e.objs = &s.objs[i]
+	}
 	if len(orderedKey) == 0 { // no key fields: one group
 		return e, ""
 	}
 	if len(s.keys)+len(orderedKey) > cap(s.keys) {
 		s.keys = make([]byte, 0, max(len(orderedKey)*min(max(s.n, 8), slabChunk), 64))
 	}
-	i = len(s.keys)
+	i := len(s.keys)
 	s.keys = append(s.keys, orderedKey...)
 	return e, unsafe.String(&s.keys[i], len(orderedKey))
 }
@@ -279,6 +360,11 @@ func New(cfg Config) (*Operator, error) {
 		o.filter = newKeyFilter(o.cacheLimit / filterShare)
 	}
 	o.res.Aggs = make([]value.Value, len(cfg.Aggs))
+	keys := len(cfg.Keys)
+	if cfg.Window.Type == SessionType {
+		keys = 0 // a session's key is its key's (keySessions.key)
+	}
+	o.lay = newLayout(cfg.Aggs, keys)
 	o.step = cfg.Window.Size
 	if cfg.Window.Type == HoppingType {
 		o.step = cfg.Window.Slide
@@ -408,24 +494,70 @@ func (o *Operator) isLate(end int64) bool {
 	return o.w != NoWatermark && addSat(end, o.cfg.Lateness) <= o.w
 }
 
+// state returns e's arrays as slices of the layout's lengths.
+func (o *Operator) state(e *entry) state {
+	var st state
+	if e.vals != nil {
+		st.vals = unsafe.Slice(e.vals, o.lay.vals)
+	}
+	if e.nums != nil {
+		st.nums = unsafe.Slice(e.nums, o.lay.nums)
+	}
+	if e.objs != nil {
+		st.objs = unsafe.Slice(e.objs, o.lay.objs)
+	}
+	return st
+}
+
+// keyOf returns the key values of a pane's entry.
+func (o *Operator) keyOf(e *entry) []value.Value {
+	if o.lay.keys == 0 {
+		return nil
+	}
+	return unsafe.Slice(e.vals, o.lay.keys)
+}
+
+// newState returns an entry with fresh arrays, the key values set to key
+// (a pane's; nil for a session).
+func (o *Operator) newState(key []value.Value) entry {
+	var e entry
+	if o.lay.vals > 0 {
+		vs := make([]value.Value, o.lay.vals)
+		copy(vs, key)
+		e.vals = &vs[0]
+	}
+	if o.lay.nums > 0 {
+		e.nums = &make([]int64, o.lay.nums)[0]
+	}
+	if o.lay.objs > 0 {
+		e.objs = &make([]any, o.lay.objs)[0]
+	}
+	return e
+}
+
 func (o *Operator) update(e *entry, ts int64, row []value.Value) {
+	at := o.lay.at[:len(o.cfg.Aggs)]
 	for i := range o.cfg.Aggs {
 		a := &o.cfg.Aggs[i]
 		var v value.Value
 		if a.Arg >= 0 {
 			v = row[a.Arg]
 		}
-		o.tmp = e.cells[i].add(a, v, ts, o.tmp)
+		o.tmp = add(e, &o.lay, a, at[i], v, ts, o.tmp)
 	}
 }
 
-func (o *Operator) emit(e *entry, start, end int64) {
-	o.res.Key = e.key
+// emit emits e, of the window [start, end) of key.
+func (o *Operator) emit(key []value.Value, e *entry, start, end int64) {
+	o.res.Key = key
 	o.res.Start, o.res.End = start, end
-	o.res.Revision = e.emits
-	e.emits++
+	o.res.Revision = int(e.emits)
+	if e.emits < math.MaxInt32 {
+		e.emits++
+	}
+	at := o.lay.at[:len(o.cfg.Aggs)]
 	for i := range o.cfg.Aggs {
-		o.res.Aggs[i] = e.cells[i].result(&o.cfg.Aggs[i])
+		o.res.Aggs[i] = result(e, &o.lay, &o.cfg.Aggs[i], at[i])
 	}
 	o.cfg.Emit(&o.res)
 }
@@ -477,8 +609,9 @@ func (o *Operator) del(k []byte)    { o.fail(o.store.Delete(k)) }
 
 func (o *Operator) decodeEntry(v []byte, e *entry) error {
 	r := &reader{b: v}
-	e.key = o.readValues(r, len(o.cfg.Keys))
-	o.readEntry(r, e)
+	*e = o.newState(nil)
+	o.readKeyValues(r, e)
+	o.readCells(r, e)
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("%d bytes after a stored window", len(r.b))
 	}
@@ -489,8 +622,8 @@ func (o *Operator) decodeEntry(v []byte, e *entry) error {
 }
 
 func (o *Operator) encodeEntry(e *entry) []byte {
-	o.valBuf = appendValues(o.valBuf[:0], e.key)
-	o.valBuf = o.appendEntry(o.valBuf, e, false)
+	o.valBuf = appendValues(o.valBuf[:0], o.keyOf(e))
+	o.valBuf = o.appendEntry(o.valBuf, e)
 	return o.valBuf
 }
 
@@ -527,7 +660,7 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 	o.update(&e.entry, ts, row)
 	e.dirty, e.ref = true, true
 	if p.fired {
-		o.emit(&e.entry, p.start, p.end)
+		o.emit(o.keyOf(&e.entry), &e.entry, p.start, p.end)
 	}
 }
 
@@ -535,12 +668,12 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 // cache: read back from the store, or new. Nil after a store failure.
 func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
 	if p.slab != nil && (!p.stored || o.complete) {
-		e, k := p.slab.entry(row, o.cfg.Keys, len(o.cfg.Aggs), o.orderedKey)
+		e, k := p.slab.entry(row, o.cfg.Keys, &o.lay, o.orderedKey)
 		o.nOpen++
 		p.n++
 		p.byKey[k] = e
 		p.order = append(p.order, e)
-		o.cached += entrySize(&e.entry)
+		o.cached += o.entrySize(&e.entry)
 		return e
 	}
 	e := o.loadEntry(p)
@@ -556,16 +689,17 @@ func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
 	if o.cacheLimit == 0 {
 		p.order = append(p.order, e)
 	}
-	o.cached += entrySize(&e.entry)
+	o.cached += o.entrySize(&e.entry)
 	return e
 }
 
 func (o *Operator) newEntry(row []value.Value) entry {
-	key := make([]value.Value, len(o.cfg.Keys))
+	e := o.newState(nil)
+	key := o.keyOf(&e)
 	for i, k := range o.cfg.Keys {
 		key[i] = row[k]
 	}
-	return entry{key: key, cells: make([]cell, len(o.cfg.Aggs))}
+	return e
 }
 
 func insertByEnd(ps []*pane, p *pane) []*pane {
@@ -606,12 +740,12 @@ func (o *Operator) firePane(p *pane, keep bool) {
 		for k, e := range p.byKey {
 			ks = append(ks, keyedEntry{k: k, e: e})
 		}
-		sortKeyed(ks)
+		sortKeyed(ks, &o.sortTmp)
 		for _, ke := range ks {
 			if o.stopping() {
 				break
 			}
-			o.emit(&ke.e.entry, p.start, p.end)
+			o.emit(o.keyOf(&ke.e.entry), &ke.e.entry, p.start, p.end)
 			ke.e.dirty = true
 		}
 		clear(ks)
@@ -622,7 +756,7 @@ func (o *Operator) firePane(p *pane, keep bool) {
 		if e.dirty {
 			o.writeEntry(p, k, e)
 		}
-		o.cached -= entrySize(&e.entry)
+		o.cached -= o.entrySize(&e.entry)
 	}
 	clear(p.byKey)
 	p.order, p.slab = nil, nil
@@ -639,7 +773,7 @@ func (o *Operator) firePane(p *pane, keep bool) {
 			o.fail(err)
 			return false
 		}
-		o.emit(&e, p.start, p.end)
+		o.emit(o.keyOf(&e), &e, p.start, p.end)
 		if keep {
 			o.set(k, o.encodeEntry(&e))
 		}
@@ -651,7 +785,7 @@ func (o *Operator) dropPane(p *pane) {
 	delete(o.panes, p.start)
 	o.nOpen -= p.n
 	for _, e := range p.byKey {
-		o.cached -= entrySize(&e.entry)
+		o.cached -= o.entrySize(&e.entry)
 	}
 	if p.stored {
 		lo, hi := paneRange(p.start)
@@ -724,17 +858,18 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 	var s *session
 	if hi == lo {
 		s = &session{ks: &ks.keySessions, first: ts, last: ts}
-		s.entry = entry{key: ks.key, cells: make([]cell, len(o.cfg.Aggs))}
+		s.entry = o.newState(nil)
 		o.nOpen++
 		ks.list = slices.Insert(ks.list, lo, s)
-		sz := sessionSize(s)
+		sz := o.sessionSize(s)
 		ks.size += sz
 		o.cached += sz
 	} else {
 		s = ks.list[lo]
 		for _, m := range ks.list[lo+1 : hi] {
+			st, mt := o.state(&s.entry), o.state(&m.entry)
 			for i := range o.cfg.Aggs {
-				s.cells[i].merge(&o.cfg.Aggs[i], &m.cells[i])
+				st.merge(&o.cfg.Aggs[i], o.lay.at[i], &mt)
 			}
 			s.emits = max(s.emits, m.emits)
 			o.dequeue(m)
@@ -748,7 +883,7 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 	end := addSat(last, gap)
 	if end <= o.w {
 		// complete already: (re)emit now and keep it for the lateness period
-		o.emit(&s.entry, s.first, end)
+		o.emit(ks.key, &s.entry, s.first, end)
 		if !s.fired || changed {
 			s.fired = true
 			o.enqueue(s, 'l', addSat(end, o.cfg.Lateness))
@@ -818,7 +953,7 @@ func (o *Operator) cacheKey(ks *cachedKey) int64 {
 	o.keys[ks.str] = ks
 	ks.size = keySize(ks)
 	for _, s := range ks.list {
-		ks.size += sessionSize(s)
+		ks.size += o.sessionSize(s)
 	}
 	o.cached += ks.size
 	return int64(len(ks.list))
@@ -937,13 +1072,13 @@ func (o *Operator) appendSession(b []byte, s *session) []byte {
 	b = binary.AppendVarint(b, s.first)
 	b = binary.AppendVarint(b, s.last)
 	b = appendBool(b, s.fired)
-	return o.appendEntry(b, &s.entry, false)
+	return o.appendEntry(b, &s.entry)
 }
 
 func (o *Operator) readSession(r *reader, ks *keySessions) *session {
 	s := &session{ks: ks, first: r.varint(), last: r.varint(), fired: r.bool()}
-	s.entry.key = ks.key
-	o.readEntry(r, &s.entry)
+	s.entry = o.newState(nil)
+	o.readCells(r, &s.entry)
 	return s
 }
 
@@ -968,7 +1103,7 @@ func (o *Operator) removeSession(s *session) {
 	ks := o.keys[s.ks.str]
 	if i := slices.Index(ks.list, s); i >= 0 {
 		ks.list = slices.Delete(ks.list, i, i+1)
-		sz := sessionSize(s)
+		sz := o.sessionSize(s)
 		ks.size -= sz
 		o.cached -= sz
 	}
@@ -1139,7 +1274,7 @@ func (o *Operator) fireChunk() {
 			return
 		}
 		end := addSat(s.last, o.cfg.Window.Gap)
-		o.emit(&s.entry, s.first, end)
+		o.emit(s.ks.key, &s.entry, s.first, end)
 		s.fired = true
 		ks := o.keys[s.ks.str]
 		if ks == nil {
@@ -1350,7 +1485,7 @@ func (o *Operator) evictIfFull() {
 				}
 				delete(p.byKey, k)
 				p.order, p.slab = nil, nil
-				o.cached -= entrySize(&e.entry)
+				o.cached -= o.entrySize(&e.entry)
 				o.evicts++
 			}
 		}
@@ -1374,15 +1509,16 @@ func (o *Operator) flushCache() {
 }
 
 // Size estimates, in bytes of Go heap, of cached windows.
-func entrySize(e *entry) int64 {
-	n := int64(96 + 48*len(e.key) + 112*len(e.cells))
-	for _, v := range e.key {
+func (o *Operator) entrySize(e *entry) int64 {
+	l := &o.lay
+	n := int64(96 + 40*l.vals + 8*l.nums + 16*l.objs)
+	for _, v := range o.keyOf(e) {
 		n += int64(len(v.S))
 	}
 	return n
 }
 
-func sessionSize(s *session) int64 { return 64 + entrySize(&s.entry) }
+func (o *Operator) sessionSize(s *session) int64 { return 64 + o.entrySize(&s.entry) }
 
 func keySize(ks *cachedKey) int64 {
 	n := int64(160 + 2*len(ks.str) + 48*len(ks.key))

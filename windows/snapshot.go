@@ -84,40 +84,56 @@ func (o *Operator) appendShape(b []byte) []byte {
 	return b
 }
 
-func (o *Operator) appendEntry(b []byte, e *entry, withKey bool) []byte {
-	if withKey {
-		b = appendValues(b, e.key)
-	}
+// appendEntry writes e's revision count and aggregates (not its key).
+func (o *Operator) appendEntry(b []byte, e *entry) []byte {
 	b = binary.AppendUvarint(b, uint64(e.emits))
-	for i := range e.cells {
-		b = e.cells[i].appendTo(b, &o.cfg.Aggs[i])
+	st := o.state(e)
+	for i := range o.cfg.Aggs {
+		b = st.appendTo(b, &o.cfg.Aggs[i], o.lay.at[i])
 	}
 	return b
 }
 
-// appendTo writes the parts of the cell that a's function uses.
-func (c *cell) appendTo(b []byte, a *Agg) []byte {
-	b = binary.AppendVarint(b, c.n)
+// appendTo writes the parts of the aggregate at p that a's function uses:
+// a count first (for min, max, first and last, 1 when a value is held),
+// then the function's state.
+func (st *state) appendTo(b []byte, a *Agg, p place) []byte {
 	switch a.Func {
+	case Count:
+		return binary.AppendVarint(b, st.nums[p.n])
 	case Sum, Avg:
-		b = appendBool(b, c.float)
-		b = binary.AppendVarint(b, c.hi)
-		b = binary.AppendUvarint(b, c.lo)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.fsum))
-	case Min, Max:
-		b = appendValue(b, c.v)
-	case First, Last:
-		b = appendValue(b, c.v)
-		b = binary.AppendVarint(b, c.t)
+		n := st.nums[p.n : p.n+5 : p.n+5]
+		b = binary.AppendVarint(b, n[0])
+		b = appendBool(b, n[4] != 0)
+		b = binary.AppendVarint(b, n[1])
+		b = binary.AppendUvarint(b, uint64(n[2]))
+		return binary.LittleEndian.AppendUint64(b, uint64(n[3]))
+	case Min, Max, First, Last:
+		v := st.vals[p.v]
+		held := int64(0)
+		if !v.IsNull() {
+			held = 1
+		}
+		b = binary.AppendVarint(b, held)
+		b = appendValue(b, v)
+		if p.n >= 0 {
+			b = binary.AppendVarint(b, st.nums[p.n])
+		}
+		return b
 	case CountDistinct:
-		b = binary.AppendUvarint(b, uint64(len(c.set)))
-		for k := range c.set {
+		b = binary.AppendVarint(b, st.nums[p.n])
+		set, _ := st.objs[p.o].(map[string]struct{})
+		b = binary.AppendUvarint(b, uint64(len(set)))
+		for k := range set {
 			b = appendBytes(b, k)
 		}
+		return b
 	case Quantile:
-		b = appendBool(b, c.sk != nil)
-		if c.sk != nil {
-			b = c.sk.appendTo(b)
+		b = binary.AppendVarint(b, st.nums[p.n])
+		sk, _ := st.objs[p.o].(*Sketch)
+		b = appendBool(b, sk != nil)
+		if sk != nil {
+			b = sk.appendTo(b)
 		}
 	}
 	return b
@@ -299,14 +315,14 @@ func (o *Operator) appendCached(b []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(len(p.byKey)))
 		if len(p.order) == len(p.byKey) {
 			for _, e := range p.order {
-				b = appendValues(b, e.key)
-				b = o.appendEntry(b, &e.entry, false)
+				b = appendValues(b, o.keyOf(&e.entry))
+				b = o.appendEntry(b, &e.entry)
 			}
 			continue
 		}
 		for _, e := range p.byKey {
-			b = appendValues(b, e.key)
-			b = o.appendEntry(b, &e.entry, false)
+			b = appendValues(b, o.keyOf(&e.entry))
+			b = o.appendEntry(b, &e.entry)
 		}
 	}
 	return b
@@ -344,14 +360,14 @@ func (o *Operator) restoreCached(r *reader) error {
 			p.byKey = make(map[string]*cachedEntry, ne)
 			o.panes[p.start] = p
 			for range ne {
-				e := &cachedEntry{dirty: true}
-				e.key = o.readValues(r, len(o.cfg.Keys))
-				o.readEntry(r, &e.entry)
+				e := &cachedEntry{entry: o.newState(nil), dirty: true}
+				o.readKeyValues(r, &e.entry)
+				o.readCells(r, &e.entry)
 				if r.err != nil {
 					break
 				}
 				o.orderedKey = o.orderedKey[:0]
-				for _, v := range e.key {
+				for _, v := range o.keyOf(&e.entry) {
 					o.orderedKey = appendOrdered(o.orderedKey, v)
 				}
 				if p.byKey[string(o.orderedKey)] != nil {
@@ -362,7 +378,7 @@ func (o *Operator) restoreCached(r *reader) error {
 				if o.cacheLimit == 0 {
 					p.order = append(p.order, e)
 				}
-				o.cached += entrySize(&e.entry)
+				o.cached += o.entrySize(&e.entry)
 				p.n++
 			}
 			held += p.n
@@ -413,7 +429,7 @@ func (o *Operator) loadAll() error {
 					o.fail(err)
 					return false
 				}
-				o.cached += entrySize(&e.entry)
+				o.cached += o.entrySize(&e.entry)
 				p.byKey[string(k[9:])] = e
 				inPane++
 				return true
@@ -439,43 +455,57 @@ func (o *Operator) readValues(r *reader, n int) []value.Value {
 	return vs
 }
 
-func (o *Operator) readEntry(r *reader, e *entry) {
-	e.cells = make([]cell, len(o.cfg.Aggs))
-	o.readCells(r, e)
-}
-
-// readCells reads the revision count and the cells into e.cells.
-func (o *Operator) readCells(r *reader, e *entry) {
-	e.emits = int(r.uvarint())
-	for i := range e.cells {
-		e.cells[i].readFrom(r, &o.cfg.Aggs[i])
+// readKeyValues reads a pane entry's key values into e (whose arrays
+// newState made).
+func (o *Operator) readKeyValues(r *reader, e *entry) {
+	for i := range o.keyOf(e) {
+		o.keyOf(e)[i] = r.value()
 	}
 }
 
-func (c *cell) readFrom(r *reader, a *Agg) {
-	c.n = r.varint()
+// readCells reads the revision count and the aggregates into e (whose
+// arrays newState made), as appendEntry wrote them.
+func (o *Operator) readCells(r *reader, e *entry) {
+	e.emits = int32(min(r.uvarint(), math.MaxInt32))
+	st := o.state(e)
+	for i := range o.cfg.Aggs {
+		st.readFrom(r, &o.cfg.Aggs[i], o.lay.at[i])
+	}
+}
+
+func (st *state) readFrom(r *reader, a *Agg, p place) {
+	n := r.varint()
 	switch a.Func {
+	case Count:
+		st.nums[p.n] = n
 	case Sum, Avg:
-		c.float = r.bool()
-		c.hi = r.varint()
-		c.lo = r.uvarint()
-		c.fsum = r.float()
-	case Min, Max:
-		c.v = r.value()
-	case First, Last:
-		c.v = r.value()
-		c.t = r.varint()
-	case CountDistinct:
-		n := r.count()
-		if n > 0 || c.n > 0 {
-			c.set = make(map[string]struct{}, n)
+		m := st.nums[p.n : p.n+5 : p.n+5]
+		m[0] = n
+		if r.bool() {
+			m[4] = 1
 		}
-		for range n {
-			c.set[r.str()] = struct{}{}
+		m[1] = r.varint()
+		m[2] = int64(r.uvarint())
+		m[3] = int64(math.Float64bits(r.float()))
+	case Min, Max, First, Last:
+		st.vals[p.v] = r.value()
+		if p.n >= 0 {
+			st.nums[p.n] = r.varint()
+		}
+	case CountDistinct:
+		st.nums[p.n] = n
+		c := r.count()
+		if c > 0 || n > 0 {
+			set := make(map[string]struct{}, c)
+			for range c {
+				set[r.str()] = struct{}{}
+			}
+			st.objs[p.o] = set
 		}
 	case Quantile:
+		st.nums[p.n] = n
 		if r.bool() {
-			c.sk = r.sketch()
+			st.objs[p.o] = r.sketch()
 		}
 	}
 }

@@ -110,12 +110,17 @@ func RunWith(ctx context.Context, old, new *pipeline.Plan, in *Recording, inputs
 }
 
 // identity names the columns that identify a window result: the keys and
-// the window bounds; nil for a pipeline without a window.
+// the window bounds of the last window; nil for a pipeline without a
+// window, or whose rows come out of stages after its last window (a
+// filter, a top, a project: compared as bags).
 func identity(p *pipeline.Plan) []string {
 	if p.Window == nil {
 		return nil
 	}
-	return append(slices.Clone(p.Window.KeyNames), "window_start", "window_end")
+	if st := p.Pipeline.Stages; st[len(st)-1].Kind != pipeline.Window {
+		return nil
+	}
+	return append(slices.Clone(p.FinalWindow().KeyNames), "window_start", "window_end")
 }
 
 type run struct {

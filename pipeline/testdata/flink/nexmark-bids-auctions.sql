@@ -1,0 +1,1 @@
+-- refused: ../examples/nexmark-bids-auctions.yaml:20: stages[1].join: cannot translate to SQL: a join of two sources is not translated: the export reads one table; docs/joins.md gives the equivalent SQL (l JOIN r ON l.k = r.k AND l.t BETWEEN r.t + LOWER AND r.t + UPPER)
