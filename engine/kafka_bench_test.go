@@ -35,8 +35,9 @@ import (
 )
 
 const (
-	kafkaBenchTopic = "bench.bids"
-	kafkaBenchBids  = 5_000_000
+	kafkaBenchTopic      = "bench.bids"
+	kafkaBenchBids       = 5_000_000
+	kafkaBenchPartitions = 4 // issue 18 item 4's topic
 )
 
 func kafkaBenchBrokers(b *testing.B) string {
@@ -61,12 +62,13 @@ func kafkaBenchTopicReady(b *testing.B, brokers string) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	n, exists := kafkaBenchCount(b, adm)
-	if n == kafkaBenchBids {
+	n, parts, exists := kafkaBenchCount(b, adm)
+	if n == kafkaBenchBids && parts == kafkaBenchPartitions {
 		return
 	}
 	if exists {
-		b.Logf("%s holds %d records, not %d: recreating it", kafkaBenchTopic, n, kafkaBenchBids)
+		b.Logf("%s holds %d records in %d partitions, not %d in %d: recreating it", kafkaBenchTopic, n, parts,
+			kafkaBenchBids, kafkaBenchPartitions)
 		if _, err := adm.DeleteTopic(ctx, kafkaBenchTopic); err != nil {
 			b.Fatalf("delete %s: %v", kafkaBenchTopic, err)
 		}
@@ -76,7 +78,7 @@ func kafkaBenchTopicReady(b *testing.B, brokers string) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for ; ; <-tick.C {
-		resp, err := adm.CreateTopic(ctx, 3, 1, nil, kafkaBenchTopic)
+		resp, err := adm.CreateTopic(ctx, kafkaBenchPartitions, 1, nil, kafkaBenchTopic)
 		if err == nil {
 			err = resp.Err
 		}
@@ -118,15 +120,15 @@ func kafkaBenchTopicReady(b *testing.B, brokers string) {
 	if prodErr != nil {
 		b.Fatalf("produce: %v", prodErr)
 	}
-	if n, _ := kafkaBenchCount(b, adm); n != kafkaBenchBids {
+	if n, _, _ := kafkaBenchCount(b, adm); n != kafkaBenchBids {
 		b.Fatalf("%s holds %d records after producing, want %d", kafkaBenchTopic, n, kafkaBenchBids)
 	}
 	b.Logf("produced in %v", time.Since(start).Round(time.Second))
 }
 
-// kafkaBenchCount returns the number of records in bench.bids and whether
-// it exists.
-func kafkaBenchCount(b *testing.B, adm *kadm.Client) (int64, bool) {
+// kafkaBenchCount returns the number of records and partitions of
+// bench.bids and whether it exists.
+func kafkaBenchCount(b *testing.B, adm *kadm.Client) (records int64, partitions int, exists bool) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -134,8 +136,9 @@ func kafkaBenchCount(b *testing.B, adm *kadm.Client) (int64, bool) {
 	if err != nil {
 		b.Fatalf("list topics: %v", err)
 	}
-	if d, ok := topics[kafkaBenchTopic]; !ok || d.Err != nil {
-		return 0, false
+	d, ok := topics[kafkaBenchTopic]
+	if !ok || d.Err != nil {
+		return 0, 0, false
 	}
 	ends, err := adm.ListEndOffsets(ctx, kafkaBenchTopic)
 	if err == nil {
@@ -146,7 +149,7 @@ func kafkaBenchCount(b *testing.B, adm *kadm.Client) (int64, bool) {
 	}
 	var n int64
 	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n, true
+	return n, len(d.Partitions), true
 }
 
 // auctionKey returns the digits after "auction": in a bid.
