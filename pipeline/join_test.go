@@ -111,8 +111,9 @@ sinks:
 	if p.AllBounded() {
 		t.Error("a followed topic is not bounded")
 	}
-	if _, err := pipeline.SQL(plan, "t", "duckdb"); err == nil || !strings.Contains(err.Error(), "a join of two sources is not translated") {
-		t.Errorf("sql: %v", err)
+	q, err := pipeline.SQL(plan, "t", "duckdb")
+	if err != nil || !strings.Contains(q, "FROM l LEFT JOIN r") || !strings.Contains(q, "BETWEEN r.__eddy_ts + -10000 AND r.__eddy_ts + 5000") {
+		t.Errorf("sql: %v\n%s", err, q)
 	}
 	if _, err := pipeline.FlinkSQL(plan, pipeline.FlinkOptions{}); err == nil || !strings.Contains(err.Error(), "a join of two sources is not translated") {
 		t.Errorf("flink: %v", err)
