@@ -83,6 +83,9 @@ type sqlGen struct {
 	// joinScan: the sources are scans of files and tables (sql_join.go),
 	// without Kafka coordinates
 	joinScan bool
+	// flinkCarry are the columns a Flink project carries besides its own
+	// and the event time (_source in a join's script)
+	flinkCarry []string
 }
 
 // SQLError is an untranslatable construct in a pipeline.
