@@ -136,16 +136,23 @@ func (f *flinkFlags) options(c *cobra.Command, p *pipeline.Pipeline) (pipeline.F
 	if f.parallelism < 0 {
 		return o, usageError{fmt.Errorf("--parallelism %d: must be at least 1", f.parallelism)}
 	}
-	if p.Source.Kafka == nil && f.topic == "" && f.sinkTopic == "" && f.sample == 0 {
+	// the Kafka source: the spec's, or the first Kafka one of its sources
+	ks := p.Source.Kafka
+	for _, s := range p.Sources {
+		if ks == nil {
+			ks = s.Kafka
+		}
+	}
+	if ks == nil && f.topic == "" && f.sinkTopic == "" && f.sample == 0 {
 		return o, nil
 	}
 	cfg, err := kafkaConfig(c)
 	if err != nil {
 		return o, err
 	}
-	if p.Source.Kafka != nil && p.Source.Kafka.Config != "" && f.topic == "" {
+	if ks != nil && ks.Config != "" && f.topic == "" {
 		base := kcfg.New()
-		if err := base.LoadProperties(p.Source.Kafka.Config); err != nil {
+		if err := base.LoadProperties(ks.Config); err != nil {
 			return o, usageError{err}
 		}
 		cfg = kcfg.Merge(base, cfg)

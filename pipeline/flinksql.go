@@ -223,8 +223,8 @@ func FlinkSQL(plan *Plan, o FlinkOptions) (string, error) {
 	p := plan.Pipeline
 	g := &sqlGen{p: p, coords: map[string]bool{}, flink: true,
 		fields: &flinkFields{typ: map[string]string{}, why: map[string]string{}, on: true}}
-	if err := g.refuseSources(); err != nil {
-		return "", err
+	if len(p.Sources) > 0 {
+		return g.flinkJoinScript(o)
 	}
 	return g.flinkScript(o)
 }
@@ -903,7 +903,7 @@ func (g *sqlGen) flinkSinks(o FlinkOptions, sinkKey []string, cols []flinkCol) (
 		}
 		def = append(def, fmt.Sprintf("  %s %s", flinkIdent(c.name), typ))
 	}
-	upsert := p.Time.AllowedLateness > 0
+	upsert := p.Time.AllowedLateness > 0 && !g.joinScan // revisions of a window; a join has none
 	for i, k := range ks {
 		name := fmt.Sprintf("eddy_sink_%d", len(names))
 		var with [][2]string

@@ -115,7 +115,11 @@ sinks:
 	if err != nil || !strings.Contains(q, "FROM l LEFT JOIN r") || !strings.Contains(q, "BETWEEN r.__eddy_ts + -10000 AND r.__eddy_ts + 5000") {
 		t.Errorf("sql: %v\n%s", err, q)
 	}
-	if _, err := pipeline.FlinkSQL(plan, pipeline.FlinkOptions{}); err == nil || !strings.Contains(err.Error(), "a join of two sources is not translated") {
-		t.Errorf("flink: %v", err)
+	if _, err := pipeline.FlinkSQL(plan, pipeline.FlinkOptions{}); err == nil || !strings.Contains(err.Error(), "sources.bids.kafka.brokers: cannot translate to SQL: no brokers") {
+		t.Errorf("flink without brokers: %v", err)
+	}
+	fq, err := pipeline.FlinkSQL(plan, pipeline.FlinkOptions{Brokers: []string{"k:9092"}})
+	if err != nil || !strings.Contains(fq, "FROM `eddy_left` AS l LEFT JOIN `eddy_right` AS r") {
+		t.Errorf("flink: %v\n%s", err, fq)
 	}
 }
