@@ -36,6 +36,7 @@ func TestSQLJoinParityWithEngine(t *testing.T) {
 {"t":1001,"k":"aaa","w":"z"}
 {"t":1000,"k":null,"w":"n"}
 `)
+	runtest.WriteFile(t, dir, "regions.csv", "state,region\nOR,west\nCA,west\nID,west\nNY,east\nMA,east\n")
 	bidsAuctions := "sources:\n  bids: {file: bids.jsonl}\n  auctions: {file: auctions.jsonl}\ntime: {field: dateTime, max_out_of_order: 1s}\n"
 	ties := "sources:\n  l: {file: ties-l.jsonl}\n  r: {file: ties-r.jsonl}\ntime: {field: t}\nstages:"
 	tests := []struct {
@@ -77,6 +78,21 @@ stages:
       window: {tumbling: 10s}
       select: [id, name, {auction: auctions.id}, {reserve: auctions.reserve}]
 `, ""},
+		{"lookup-interval-left", `sources:
+  auctions: {file: auctions.jsonl}
+  persons: {file: persons.jsonl}
+tables: {regions: {file: regions.csv}}
+time: {field: dateTime}
+stages:
+  - lookup: {table: regions, on: {state: state}, select: [region]}
+  - filter: '_source == "auctions" || region != nil'
+  - join:
+      with: persons
+      on: {seller: id}
+      between: [-1m, 1m]
+      type: left
+      select: [id, seller, {name: persons.name}, {region: persons.region}]
+`, "region"},
 		{"window-hopping-left", bidsAuctions + `stages:
   - filter: '_source == "auctions" ? category != 10 : bidder % 3 == 0'
   - join:
@@ -112,7 +128,8 @@ stages:
 			specPath := runtest.WriteFile(t, dir, tc.name+".yaml", tc.spec)
 			out := filepath.Join(dir, tc.name+".rows.jsonl")
 			code, _, stderr := runCLI(t, "", "run", specPath, "--out", out, "--dlq", filepath.Join(dir, tc.name+".dead.jsonl"))
-			if code != 0 || !strings.Contains(strings.SplitN(stderr, "\n", 2)[0], "dead=0 late=0") {
+			_, totals, _ := strings.Cut(stderr, "eddy: in=")
+			if code != 0 || !strings.Contains(strings.SplitN(totals, "\n", 2)[0], "dead=0 late=0") {
 				t.Fatalf("run: %d %s", code, stderr)
 			}
 			code, query, stderr := runCLI(t, "", "sql", specPath, "--dialect", "duckdb")
