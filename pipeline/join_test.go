@@ -112,7 +112,9 @@ sinks:
 		t.Error("a followed topic is not bounded")
 	}
 	q, err := pipeline.SQL(plan, "t", "duckdb")
-	if err != nil || !strings.Contains(q, "FROM l LEFT JOIN r") || !strings.Contains(q, "BETWEEN r.__eddy_ts + -10000 AND r.__eddy_ts + 5000") {
+	// the topic is read from the table of its source's name (eddy export --table bids)
+	if err != nil || !strings.Contains(q, "FROM l LEFT JOIN r") || !strings.Contains(q, "BETWEEN r.__eddy_ts + -10000 AND r.__eddy_ts + 5000") ||
+		!strings.Contains(q, `SELECT *, 'bids' AS _source FROM "bids"`) || !strings.Contains(q, `'auctions' AS _source FROM read_json('a.jsonl', format = 'newline_delimited')`) {
 		t.Errorf("sql: %v\n%s", err, q)
 	}
 	if _, err := pipeline.FlinkSQL(plan, pipeline.FlinkOptions{}); err == nil || !strings.Contains(err.Error(), "sources.bids.kafka.brokers: cannot translate to SQL: no brokers") {

@@ -37,6 +37,10 @@ import (
 // operators == != < > <= >= && || ! and or not + - * / % ** ?? in,
 // contains, startsWith, endsWith, the ternary, and upper/lower. Dotted
 // paths are not supported (nested objects are JSON columns in an export).
+//
+// A pipeline of several sources whose last stage is a join reads its
+// sources instead of table (see joinSQL): the query returns the join's
+// rows in the engine's order.
 func SQL(plan *Plan, table, dialect string) (string, error) {
 	if dialect != "duckdb" {
 		return "", fmt.Errorf("dialect %q is not supported (only duckdb)", dialect)
