@@ -24,9 +24,10 @@ const (
 // The rows are ordered as the engine emits them: by the left row's time,
 // its key (the engine's key order: by the length of the key's encoding,
 // then by value), its selected values, then the right row's time and
-// values. Left rows with the same time and key but different values are
-// the one tie SQL orders otherwise: the engine orders them by their
-// encoding, SQL by value.
+// values. Two ties SQL orders otherwise: left rows with the same time and
+// key but different values, and a left row's matches at the same time
+// with different values; the engine orders them by their encoding
+// (varints), SQL by value.
 func (g *sqlGen) joinSQL() (string, error) {
 	p := g.p
 	j, ji := p.JoinStage()
