@@ -46,6 +46,16 @@ window, further windows over window_end - 1 ms). Anything else (dotted
 paths, other functions, processing time, no window stage) is an error
 naming the stage and the construct, with exit status 2.
 
+A pipeline of several sources whose last stage is a join (docs/joins.md)
+is translated over the sources themselves: each file source is a
+read_json scan of its file, each Kafka source the table of its name (eddy
+export --table NAME), unioned by column name with _source; the stages
+before the join (filter, coerce, project, lookup) run over the union; an
+interval join is l JOIN r ON keys AND l.t BETWEEN r.t + LOWER AND r.t +
+UPPER (LEFT JOIN for type: left), a window join joins each side's windows
+on key and window start; the rows are ordered as the engine emits them
+(left time, key, values, then the right row's time and values).
+
 With --dialect flink, sql prints a complete Flink SQL script (Flink 1.20)
 instead: the Kafka source table (connection from the spec and the client
 config, TLS/SASL as properties.*, JSON values, typed columns from the
@@ -126,16 +136,23 @@ func (f *flinkFlags) options(c *cobra.Command, p *pipeline.Pipeline) (pipeline.F
 	if f.parallelism < 0 {
 		return o, usageError{fmt.Errorf("--parallelism %d: must be at least 1", f.parallelism)}
 	}
-	if p.Source.Kafka == nil && f.topic == "" && f.sinkTopic == "" && f.sample == 0 {
+	// the Kafka source: the spec's, or the first Kafka one of its sources
+	ks := p.Source.Kafka
+	for _, s := range p.Sources {
+		if ks == nil {
+			ks = s.Kafka
+		}
+	}
+	if ks == nil && f.topic == "" && f.sinkTopic == "" && f.sample == 0 {
 		return o, nil
 	}
 	cfg, err := kafkaConfig(c)
 	if err != nil {
 		return o, err
 	}
-	if p.Source.Kafka != nil && p.Source.Kafka.Config != "" && f.topic == "" {
+	if ks != nil && ks.Config != "" && f.topic == "" {
 		base := kcfg.New()
-		if err := base.LoadProperties(p.Source.Kafka.Config); err != nil {
+		if err := base.LoadProperties(ks.Config); err != nil {
 			return o, usageError{err}
 		}
 		cfg = kcfg.Merge(base, cfg)

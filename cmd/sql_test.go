@@ -181,16 +181,22 @@ stages:
 			if len(engineRows) < 3 {
 				t.Fatalf("only %d engine rows: a weak test", len(engineRows))
 			}
-			quantiles := map[string]bool{"p90": true, "med": true}
-			for i := range max(len(engineRows), len(sqlRows)) {
-				if i >= len(engineRows) || i >= len(sqlRows) {
-					t.Fatalf("engine has %d rows, SQL %d; row %d: engine %v sql %v", len(engineRows), len(sqlRows), i, at(engineRows, i), at(sqlRows, i))
-				}
-				if msg := diffJSONRow(engineRows[i], sqlRows[i], quantiles); msg != "" {
-					t.Fatalf("row %d of %d: %s\n engine: %v\n    sql: %v\n%s", i, len(engineRows), msg, engineRows[i], sqlRows[i], query)
-				}
-			}
+			sameRows(t, engineRows, sqlRows, map[string]bool{"p90": true, "med": true}, query)
 		})
+	}
+}
+
+// sameRows fails unless the engine's rows and the query's are the same,
+// in the same order (the columns in approx within 1 %).
+func sameRows(t *testing.T, engineRows, sqlRows [][]jsonCol, approx map[string]bool, query string) {
+	t.Helper()
+	for i := range max(len(engineRows), len(sqlRows)) {
+		if i >= len(engineRows) || i >= len(sqlRows) {
+			t.Fatalf("engine has %d rows, SQL %d; row %d: engine %v sql %v\n%s", len(engineRows), len(sqlRows), i, at(engineRows, i), at(sqlRows, i), query)
+		}
+		if msg := diffJSONRow(engineRows[i], sqlRows[i], approx); msg != "" {
+			t.Fatalf("row %d of %d: %s\n engine: %v\n    sql: %v\n%s", i, len(engineRows), msg, engineRows[i], sqlRows[i], query)
+		}
 	}
 }
 

@@ -223,8 +223,8 @@ func FlinkSQL(plan *Plan, o FlinkOptions) (string, error) {
 	p := plan.Pipeline
 	g := &sqlGen{p: p, coords: map[string]bool{}, flink: true,
 		fields: &flinkFields{typ: map[string]string{}, why: map[string]string{}, on: true}}
-	if err := g.refuseSources(); err != nil {
-		return "", err
+	if len(p.Sources) > 0 {
+		return g.flinkJoinScript(o)
 	}
 	return g.flinkScript(o)
 }
@@ -265,86 +265,12 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 
 	// the stages, as views; the source fields are recorded until the
 	// first project (after it, names are the projection's columns)
-	var views []string
-	var w *WindowStage
-	var wpath string
-	prev := flinkSource
-	var cols []string // the columns after a project; nil: the source's
-	var lookupTables []string
-	for i, st := range p.Stages {
-		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
-		name := fmt.Sprintf("eddy_stage_%d", i)
-		switch st.Kind {
-		case Filter:
-			cond, err := g.expr(st.Filter, path)
-			if err != nil {
-				return "", err
-			}
-			views = append(views, fmt.Sprintf("CREATE TEMPORARY VIEW %s AS\nSELECT * FROM %s\nWHERE (%s) IS TRUE;", flinkIdent(name), flinkIdent(prev), cond))
-		case Coerce:
-			if !g.fields.on {
-				return "", g.errf(st.Line, path, "a coerce after a project is not translated (the script types source columns; move the coerce before the project)")
-			}
-			for _, ft := range st.Coerce {
-				if strings.Contains(ft.Field, ".") {
-					return "", g.errf(ft.Line, path+"."+ft.Field, "dotted path %q: nested fields are not translated", ft.Field)
-				}
-				if CoordOf(ft.Field) != NoCoord {
-					return "", g.errf(ft.Line, path+"."+ft.Field, "coercing the coordinate %s is not translated", ft.Field)
-				}
-				if ft.Type == TTimestamp {
-					return "", g.errf(ft.Line, path+"."+ft.Field, "coerce to timestamp is not translated (eddy's timestamps take epoch milliseconds and RFC 3339 alike; only the event-time field is parsed so)")
-				}
-				if _, ok := flinkTypes[ft.Type]; !ok {
-					return "", g.errf(ft.Line, path+"."+ft.Field, "type %q", ft.Type)
-				}
-				if ft.Field == p.Time.Field {
-					continue
-				}
-				g.fields.add(ft.Field)
-				coerced[ft.Field] = ft.Type
-			}
-			continue
-		case Project:
-			types := map[string]string{}
-			var sel []string
-			var names []string
-			for _, c := range st.Project {
-				e, err := g.expr(c.Expr, path+"."+c.Name)
-				if err != nil {
-					return "", err
-				}
-				sel = append(sel, fmt.Sprintf("%s AS %s", e, flinkIdent(c.Name)))
-				names = append(names, c.Name)
-				types[c.Name] = g.flinkType(c.Expr, coerced)
-			}
-			g.proj = types
-			sel = append(sel, flinkIdent(flinkTime))
-			if kafka {
-				for _, c := range sqlCoords {
-					sel = append(sel, flinkIdent(c))
-				}
-			}
-			g.fields.on = false
-			cols = names
-			views = append(views, fmt.Sprintf("CREATE TEMPORARY VIEW %s AS\nSELECT %s\nFROM %s;", flinkIdent(name), strings.Join(sel, ", "), flinkIdent(prev)))
-		case Lookup:
-			ddl, view, note, err := g.flinkLookup(o, st.Lookup, path, name, prev, cols != nil)
-			if err != nil {
-				return "", err
-			}
-			lookupTables = append(lookupTables, ddl)
-			views = append(views, view)
-			notes = append(notes, note)
-			if cols != nil {
-				cols = append(cols, st.Lookup.Select...)
-			}
-		case Window:
-			w, wpath = st.Window, path
-			continue
-		}
-		prev = name
+	st, err := g.flinkStages(o, p.Stages, flinkSource, kafka)
+	if err != nil {
+		return "", err
 	}
+	views, w, wpath, prev, cols, lookupTables := st.views, st.w, st.wpath, st.prev, st.cols, st.lookups
+	notes = append(notes, st.notes...)
 	if !kafka {
 		for c := range g.coords {
 			return "", g.errf(0, "source", "the coordinate %s is read but the source is a file (Flink's filesystem source has no Kafka coordinates; deploy with --topic)", c)
@@ -390,18 +316,26 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 	notes = append(notes, lateNote)
 
 	// the source table
-	src, srcNotes, err := g.flinkSource(o, coerced)
+	src, srcNotes, err := g.flinkSource(o, coerced, flinkSource)
 	if err != nil {
 		return "", err
 	}
 	notes = append(notes, srcNotes...)
 
-	sinks, sinkNames, sinkNotes, err := g.flinkSinks(o, w, rowCols)
+	sinks, sinkNames, sinkNotes, err := g.flinkSinks(o, w.Key, rowCols)
 	if err != nil {
 		return "", err
 	}
 	notes = append(notes, sinkNotes...)
 
+	return g.flinkWrite(o, notes, append([]string{src}, lookupTables...), views, sinks, sinkNames, rows, rowCols), nil
+}
+
+// flinkWrite assembles the script: the header with the notes, the SET
+// statements, the tables, the views, the sinks and the INSERT of rows
+// (with columns rowCols) into each sink.
+func (g *sqlGen) flinkWrite(o FlinkOptions, notes, tables, views, sinks, sinkNames []string, rows string, rowCols []flinkCol) string {
+	p := g.p
 	var b strings.Builder
 	b.WriteString("-- eddy: ")
 	if p.Name != "" {
@@ -432,9 +366,7 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 		set("execution.checkpointing.interval", fmt.Sprintf("%d ms", o.CheckpointInterval.Milliseconds()))
 	}
 	b.WriteString("\n")
-	b.WriteString(src)
-	b.WriteString("\n\n")
-	for _, t := range lookupTables {
+	for _, t := range tables {
 		b.WriteString(t)
 		b.WriteString("\n\n")
 	}
@@ -458,7 +390,108 @@ func (g *sqlGen) flinkScript(o FlinkOptions) (string, error) {
 		b.WriteString("\nEND;")
 	}
 	b.WriteString("\n")
-	return b.String(), nil
+	return b.String()
+}
+
+// flinkStaged is what flinkStages translated: the stages' views (the last
+// named prev), the lookups' tables, the window stage (nil: none), and the
+// columns after a project (nil: the source's).
+type flinkStaged struct {
+	views, notes, lookups []string
+	w                     *WindowStage
+	wpath, prev           string
+	cols                  []string
+}
+
+// flinkStages translates the row stages (filter, coerce, project, lookup)
+// over the table from into views, up to a window stage.
+func (g *sqlGen) flinkStages(o FlinkOptions, stages []Stage, from string, kafka bool) (flinkStaged, error) {
+	p := g.p
+	coerced := g.coerced
+	var views, notes []string
+	var w *WindowStage
+	var wpath string
+	prev := from
+	var cols []string // the columns after a project; nil: the source's
+	var lookupTables []string
+	for i, st := range stages {
+		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
+		name := fmt.Sprintf("eddy_stage_%d", i)
+		switch st.Kind {
+		case Filter:
+			cond, err := g.expr(st.Filter, path)
+			if err != nil {
+				return flinkStaged{}, err
+			}
+			views = append(views, fmt.Sprintf("CREATE TEMPORARY VIEW %s AS\nSELECT * FROM %s\nWHERE (%s) IS TRUE;", flinkIdent(name), flinkIdent(prev), cond))
+		case Coerce:
+			if !g.fields.on {
+				return flinkStaged{}, g.errf(st.Line, path, "a coerce after a project is not translated (the script types source columns; move the coerce before the project)")
+			}
+			for _, ft := range st.Coerce {
+				if strings.Contains(ft.Field, ".") {
+					return flinkStaged{}, g.errf(ft.Line, path+"."+ft.Field, "dotted path %q: nested fields are not translated", ft.Field)
+				}
+				if CoordOf(ft.Field) != NoCoord {
+					return flinkStaged{}, g.errf(ft.Line, path+"."+ft.Field, "coercing the coordinate %s is not translated", ft.Field)
+				}
+				if ft.Type == TTimestamp {
+					return flinkStaged{}, g.errf(ft.Line, path+"."+ft.Field, "coerce to timestamp is not translated (eddy's timestamps take epoch milliseconds and RFC 3339 alike; only the event-time field is parsed so)")
+				}
+				if _, ok := flinkTypes[ft.Type]; !ok {
+					return flinkStaged{}, g.errf(ft.Line, path+"."+ft.Field, "type %q", ft.Type)
+				}
+				if ft.Field == p.Time.Field {
+					continue
+				}
+				g.fields.add(ft.Field)
+				coerced[ft.Field] = ft.Type
+			}
+			continue
+		case Project:
+			types := map[string]string{}
+			var sel []string
+			var names []string
+			for _, c := range st.Project {
+				e, err := g.expr(c.Expr, path+"."+c.Name)
+				if err != nil {
+					return flinkStaged{}, err
+				}
+				sel = append(sel, fmt.Sprintf("%s AS %s", e, flinkIdent(c.Name)))
+				names = append(names, c.Name)
+				types[c.Name] = g.flinkType(c.Expr, coerced)
+			}
+			g.proj = types
+			sel = append(sel, flinkIdent(flinkTime))
+			for _, c := range g.flinkCarry {
+				sel = append(sel, flinkIdent(c))
+			}
+			if kafka {
+				for _, c := range sqlCoords {
+					sel = append(sel, flinkIdent(c))
+				}
+			}
+			g.fields.on = false
+			cols = names
+			views = append(views, fmt.Sprintf("CREATE TEMPORARY VIEW %s AS\nSELECT %s\nFROM %s;", flinkIdent(name), strings.Join(sel, ", "), flinkIdent(prev)))
+		case Lookup:
+			ddl, view, note, err := g.flinkLookup(o, st.Lookup, path, name, prev, cols != nil)
+			if err != nil {
+				return flinkStaged{}, err
+			}
+			lookupTables = append(lookupTables, ddl)
+			views = append(views, view)
+			notes = append(notes, note)
+			if cols != nil {
+				cols = append(cols, st.Lookup.Select...)
+			}
+		case Window:
+			w, wpath = st.Window, path
+			continue
+		}
+		prev = name
+	}
+	return flinkStaged{views: views, notes: notes, w: w, wpath: wpath, prev: prev, cols: cols, lookups: lookupTables}, nil
 }
 
 // wrapComment writes one note as SQL comment lines of at most ~100 characters.
@@ -602,7 +635,7 @@ func (g *sqlGen) flinkWindow(w *WindowStage, path, prev string, projected bool, 
 }
 
 // flinkSource writes the CREATE TABLE of the source.
-func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, []string, error) {
+func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type, table string) (string, []string, error) {
 	p := g.p
 	f := g.fields
 	timeField := p.Time.Field
@@ -763,7 +796,7 @@ func (g *sqlGen) flinkSource(o FlinkOptions, coerced map[string]Type) (string, [
 	}
 done:
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TEMPORARY TABLE %s (\n%s\n) WITH (\n", flinkIdent(flinkSource), strings.Join(cols, ",\n"))
+	fmt.Fprintf(&b, "CREATE TEMPORARY TABLE %s (\n%s\n) WITH (\n", flinkIdent(table), strings.Join(cols, ",\n"))
 	b.WriteString(flinkWith(with))
 	b.WriteString(");")
 	return b.String(), notes, nil
@@ -838,7 +871,7 @@ func (g *sqlGen) flinkProperties(o FlinkOptions, opt func(k, v string)) {
 
 // flinkSinks writes the sink tables (Kafka sinks of the spec and
 // --sink-topic; the print connector for standard output).
-func (g *sqlGen) flinkSinks(o FlinkOptions, w *WindowStage, cols []flinkCol) ([]string, []string, []string, error) {
+func (g *sqlGen) flinkSinks(o FlinkOptions, sinkKey []string, cols []flinkCol) ([]string, []string, []string, error) {
 	p := g.p
 	var tables, names, notes []string
 	type ksink struct {
@@ -859,7 +892,7 @@ func (g *sqlGen) flinkSinks(o FlinkOptions, w *WindowStage, cols []flinkCol) ([]
 		}
 	}
 	if o.SinkTopic != "" {
-		ks = append(ks, ksink{topic: o.SinkTopic, key: w.Key})
+		ks = append(ks, ksink{topic: o.SinkTopic, key: sinkKey})
 		printOut = false
 	}
 	var def []string
@@ -870,7 +903,7 @@ func (g *sqlGen) flinkSinks(o FlinkOptions, w *WindowStage, cols []flinkCol) ([]
 		}
 		def = append(def, fmt.Sprintf("  %s %s", flinkIdent(c.name), typ))
 	}
-	upsert := p.Time.AllowedLateness > 0
+	upsert := p.Time.AllowedLateness > 0 && !g.joinScan // revisions of a window; a join has none
 	for i, k := range ks {
 		name := fmt.Sprintf("eddy_sink_%d", len(names))
 		var with [][2]string

@@ -330,3 +330,83 @@ func TestFlinkSQLSampled(t *testing.T) {
 		t.Error("a sampled column is called guessed")
 	}
 }
+
+// Joins of several sources (issue 19 item 7): an interval join of two
+// topics with a project before it and a negative lower bound, window
+// joins (tumbling left, hopping inner) of files; and the refusals.
+func TestFlinkSQLJoin(t *testing.T) {
+	dir := t.TempDir()
+	kafka := "sources:\n  bids: {kafka: {topic: bids, stop: caught-up}}\n  auctions: {kafka: {topic: auctions, brokers: [k2:9092]}}\ntime: {field: dateTime, max_out_of_order: 2s, allowed_lateness: 1s}\n"
+	files := "sources:\n  persons: {file: persons.jsonl}\n  auctions: {file: auctions.jsonl}\ntime: {field: dateTime}\n"
+	specs := []struct{ name, spec string }{
+		{"join-interval-inner", kafka + `stages:
+  - coerce: {price: int}
+  - project:
+      k: '_source == "bids" ? auction : id'
+      p: price
+      who: bidder ?? seller
+  - filter: '_source == "auctions" || p > 100'
+  - join: {with: auctions, on: {k: k}, between: [-5s, 1m], select: [k, p, {seller: auctions.who}]}
+sinks:
+  - kafka: {topic: out, key: [k]}
+`},
+		{"join-window-tumbling-left", files + `stages:
+  - filter: _source == "persons" || reserve > 1000
+  - join: {with: auctions, on: {id: seller}, window: {tumbling: 10s}, type: left, select: [id, name, {auction: auctions.id}]}
+`},
+		{"join-window-hopping", files + `stages:
+  - join: {with: auctions, on: {id: seller, state: category}, window: {hopping: {size: 10s, slide: 5s}}, select: [id, _source, auctions.reserve]}
+`},
+	}
+	o := FlinkOptions{Brokers: []string{"kafka-1:9092"}}
+	for _, c := range specs {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.name+".yaml")
+			if err := os.WriteFile(path, []byte(c.spec), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := flinkScript(t, path, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flinkGolden(t, c.name+".sql", strings.ReplaceAll(out, dir, "<dir>"))
+		})
+	}
+	refusals := []struct{ name, spec, want string }{
+		{"coordinate", files + "stages:\n  - filter: _offset > 1\n  - join: {with: auctions, on: {id: seller}, between: [0s, 1s], select: [id]}\n",
+			"p.yaml:6: stages[0].filter: cannot translate to SQL: the coordinate _offset"},
+		{"hop not a multiple", files + "stages:\n  - join: {with: auctions, on: {id: seller}, window: {hopping: {size: 10s, slide: 3s}}, select: [id]}\n",
+			"p.yaml:6: stages[0].join.window.hopping: cannot translate to SQL: size 10s is not a multiple of slide 3s"},
+		{"dotted select", files + "stages:\n  - join: {with: auctions, on: {id: seller}, between: [0s, 1s], select: [id, auctions.a.b]}\n",
+			`p.yaml:6: stages[0].join.select[1]: cannot translate to SQL: dotted path "a.b"`},
+		{"sources without a join", files + "stages:\n  - window: {tumbling: 1s, aggregate: {n: count()}}\n",
+			"p.yaml:2: sources: cannot translate to SQL: several sources without a join stage"},
+	}
+	for _, c := range refusals {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Parse("p.yaml", []byte(c.spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := Compile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = FlinkSQL(plan, o)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+	p, err := Parse("p.yaml", []byte(specs[1].spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FlinkSQL(plan, FlinkOptions{Topic: "t"}); err == nil || !strings.Contains(err.Error(), "--topic replaces the one source") {
+		t.Errorf("--topic with sources: %v", err)
+	}
+}

@@ -396,19 +396,6 @@ func (c *compiler) checkSources() {
 	}
 }
 
-// refuseSources refuses to translate several sources and joins: the
-// export reads one table (or topic), and a join's SQL needs two.
-func (g *sqlGen) refuseSources() error {
-	if len(g.p.Sources) == 0 {
-		return nil
-	}
-	line := g.p.Sources[0].Line
-	if j, i := g.p.JoinStage(); j != nil {
-		return g.errf(j.Line, fmt.Sprintf("stages[%d].join", i), "a join of two sources is not translated: the export reads one table; docs/joins.md gives the equivalent SQL (l JOIN r ON l.k = r.k AND l.t BETWEEN r.t + LOWER AND r.t + UPPER)")
-	}
-	return g.errf(line, "sources", "several sources are not translated: the export reads one table")
-}
-
 func formatSources(srcs []NamedSource) *yaml.Node {
 	m := mapping()
 	for _, ns := range srcs {

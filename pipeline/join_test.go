@@ -111,10 +111,17 @@ sinks:
 	if p.AllBounded() {
 		t.Error("a followed topic is not bounded")
 	}
-	if _, err := pipeline.SQL(plan, "t", "duckdb"); err == nil || !strings.Contains(err.Error(), "a join of two sources is not translated") {
-		t.Errorf("sql: %v", err)
+	q, err := pipeline.SQL(plan, "t", "duckdb")
+	// the topic is read from the table of its source's name (eddy export --table bids)
+	if err != nil || !strings.Contains(q, "FROM l LEFT JOIN r") || !strings.Contains(q, "BETWEEN r.__eddy_ts + -10000 AND r.__eddy_ts + 5000") ||
+		!strings.Contains(q, `SELECT *, 'bids' AS _source FROM "bids"`) || !strings.Contains(q, `'auctions' AS _source FROM read_json('a.jsonl', format = 'newline_delimited')`) {
+		t.Errorf("sql: %v\n%s", err, q)
 	}
-	if _, err := pipeline.FlinkSQL(plan, pipeline.FlinkOptions{}); err == nil || !strings.Contains(err.Error(), "a join of two sources is not translated") {
-		t.Errorf("flink: %v", err)
+	if _, err := pipeline.FlinkSQL(plan, pipeline.FlinkOptions{}); err == nil || !strings.Contains(err.Error(), "sources.bids.kafka.brokers: cannot translate to SQL: no brokers") {
+		t.Errorf("flink without brokers: %v", err)
+	}
+	fq, err := pipeline.FlinkSQL(plan, pipeline.FlinkOptions{Brokers: []string{"k:9092"}})
+	if err != nil || !strings.Contains(fq, "FROM `eddy_left` AS l LEFT JOIN `eddy_right` AS r") {
+		t.Errorf("flink: %v\n%s", err, fq)
 	}
 }

@@ -37,6 +37,10 @@ import (
 // operators == != < > <= >= && || ! and or not + - * / % ** ?? in,
 // contains, startsWith, endsWith, the ternary, and upper/lower. Dotted
 // paths are not supported (nested objects are JSON columns in an export).
+//
+// A pipeline of several sources whose last stage is a join reads its
+// sources instead of table (see joinSQL): the query returns the join's
+// rows in the engine's order.
 func SQL(plan *Plan, table, dialect string) (string, error) {
 	if dialect != "duckdb" {
 		return "", fmt.Errorf("dialect %q is not supported (only duckdb)", dialect)
@@ -46,8 +50,8 @@ func SQL(plan *Plan, table, dialect string) (string, error) {
 	}
 	p := plan.Pipeline
 	g := &sqlGen{p: p, coords: map[string]bool{}}
-	if err := g.refuseSources(); err != nil {
-		return "", err
+	if len(p.Sources) > 0 {
+		return g.joinSQL()
 	}
 	return g.build(table)
 }
@@ -80,6 +84,12 @@ type sqlGen struct {
 	// innerKeys is how many key copies (sqlKey0…) the rows of the last
 	// inner window carry (sql_after.go)
 	innerKeys int
+	// joinScan: the sources are scans of files and tables (sql_join.go),
+	// without Kafka coordinates
+	joinScan bool
+	// flinkCarry are the columns a Flink project carries besides its own
+	// and the event time (_source in a join's script)
+	flinkCarry []string
 }
 
 // SQLError is an untranslatable construct in a pipeline.
@@ -208,22 +218,29 @@ func (g *sqlGen) build(table string) (string, error) {
 	}
 	timed := fmt.Sprintf("timed AS (\n  -- event time in epoch ms from %s\n  SELECT %s\n  FROM %s\n)",
 		quoteIdent(p.Time.Field), strings.Join(srcCols, ",\n    "), quoteIdent(table))
+	q := g.query(timed, final)
+	return strings.ReplaceAll(q, "\x00coords\x00", strings.Join(carry, ", ")), nil
+}
+
+// query assembles the query: the header, the ATTACH statements, the CTEs
+// (timed, the records of valid event time, then the stages') and final.
+func (g *sqlGen) query(timed, final string) string {
 	src := "src AS (\n  -- records without a valid event time are dead letters\n  SELECT * FROM timed WHERE " + sqlTS + " IS NOT NULL\n)"
 	ctes := append([]string{timed, src}, g.ctes...)
 	var b strings.Builder
 	b.WriteString("-- eddy: ")
-	if p.Name != "" {
-		b.WriteString(p.Name + ": ")
+	if g.p.Name != "" {
+		b.WriteString(g.p.Name + ": ")
 	}
 	b.WriteString("equal to the engine's rows when no record is late (SQL has no watermark)\n")
 	for _, a := range g.attach {
 		b.WriteString(a + "\n")
 	}
 	b.WriteString("WITH ")
-	b.WriteString(strings.ReplaceAll(strings.Join(ctes, ",\n"), "\x00coords\x00", strings.Join(carry, ", ")))
+	b.WriteString(strings.Join(ctes, ",\n"))
 	b.WriteString("\n")
 	b.WriteString(final)
-	return b.String(), nil
+	return b.String()
 }
 
 func (g *sqlGen) window(w *WindowStage, path, prev string) (string, error) {
@@ -463,6 +480,9 @@ func (t *sqlExpr) node(n ast.Node) (string, error) {
 		case "_headers":
 			return "", t.fail(n, "the coordinate _headers")
 		case "_topic", "_partition", "_offset", "_timestamp", "_key":
+			if t.g.joinScan {
+				return "", t.fail(n, "the coordinate "+n.Value+" (the sources of a join are read as tables without Kafka coordinates)")
+			}
 			t.g.coords[n.Value] = true
 			if t.g.flink {
 				return flinkIdent(n.Value), nil

@@ -129,6 +129,8 @@ stages:
 
 func TestSQLErrors(t *testing.T) {
 	win := "  - window: {tumbling: 1s, aggregate: {n: count()}}\n"
+	twoSources := "sources: {a: {file: a.jsonl}, b: {file: b.jsonl}}\ntime: {field: ts}\nstages:\n"
+	joinAB := "  - join: {with: b, on: {k: k}, between: [0s, 1s], select: [v]}\n"
 	tests := []struct {
 		name, spec, dialect, want string
 	}{
@@ -152,6 +154,14 @@ func TestSQLErrors(t *testing.T) {
 			`p.yaml:3: stages[0].window.key: cannot translate to SQL: dotted path "user.tier"`},
 		{"dotted aggregate", "time: {field: ts}\nstages:\n  - window: {tumbling: 1s, aggregate: {n: sum(a.b)}}\n", "duckdb",
 			`stages[0].window.aggregate.n: cannot translate to SQL: dotted path "a.b" in sum(a.b)`},
+		{"sources without a join", "sources: {a: {file: a.jsonl}, b: {file: b.jsonl}}\ntime: {field: ts}\nstages:\n" + win, "duckdb",
+			`p.yaml:1: sources: cannot translate to SQL: several sources without a join stage are not translated`},
+		{"coordinate before a join", twoSources + "  - filter: _offset > 3\n" + joinAB, "duckdb",
+			`p.yaml:4: stages[0].filter: cannot translate to SQL: the coordinate _offset (the sources of a join are read as tables without Kafka coordinates)`},
+		{"dotted select of a join", twoSources + strings.Replace(joinAB, "select: [v]", "select: [v, b.w.x]", 1), "duckdb",
+			`p.yaml:4: stages[0].join.select[1]: cannot translate to SQL: dotted path "w.x"`},
+		{"coordinate select of a join", twoSources + strings.Replace(joinAB, "select: [v]", "select: [v, _key]", 1), "duckdb",
+			`stages[0].join.select[1]: cannot translate to SQL: the coordinate _key`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

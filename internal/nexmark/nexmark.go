@@ -190,10 +190,28 @@ func Run(q Query, recs []source.Record, o Options) (Result, error) {
 		return Result{}, err
 	}
 	defer e.Close()
+	rt := newRouter(q.Plan.Pipeline)
+	if rt != nil {
+		e.Expect(rt.parts, clock())
+	}
 	start, cpu := time.Now(), cpuTime()
 	for i := 0; i < len(recs); i += o.Batch {
-		if err := e.Process(recs[i:min(i+o.Batch, len(recs))]); err != nil {
-			return Result{}, fmt.Errorf("%s: %w", q.Name, err)
+		chunk := recs[i:min(i+o.Batch, len(recs))]
+		if rt == nil {
+			if err := e.Process(chunk); err != nil {
+				return Result{}, fmt.Errorf("%s: %w", q.Name, err)
+			}
+			batch++
+			continue
+		}
+		for s, sub := range rt.split(chunk) {
+			if len(sub) == 0 {
+				continue
+			}
+			e.SetSource(s)
+			if err := e.Process(sub); err != nil {
+				return Result{}, fmt.Errorf("%s: %w", q.Name, err)
+			}
 		}
 		batch++
 	}
@@ -202,6 +220,61 @@ func Run(q Query, recs []source.Record, o Options) (Result, error) {
 	}
 	st := e.Stats()
 	return Result{Query: q.Name, Events: len(recs), Rows: st.Rows, Elapsed: time.Since(start), CPU: cpuTime() - cpu, Stats: st}, nil
+}
+
+// router hands a query of several sources (q3: persons and auctions)
+// the events of each: the source named after the event's type plus s
+// (persons: the type person) takes them, as a topic of its own, and the
+// events of other types are no source's (a topic per type would not hold
+// them).
+type router struct {
+	types [][]byte
+	parts []source.Partition
+	subs  [][]source.Record
+}
+
+func newRouter(p *pipeline.Pipeline) *router {
+	if len(p.Sources) == 0 {
+		return nil
+	}
+	rt := &router{subs: make([][]source.Record, len(p.Sources))}
+	for _, s := range p.Sources {
+		rt.types = append(rt.types, []byte(strings.TrimSuffix(s.Name, "s")))
+		rt.parts = append(rt.parts, source.Partition{Topic: s.Name})
+	}
+	return rt
+}
+
+// split returns the records of each source in chunk, in order, valid
+// until the next split.
+func (rt *router) split(chunk []source.Record) [][]source.Record {
+	for i := range rt.subs {
+		rt.subs[i] = rt.subs[i][:0]
+	}
+	for _, r := range chunk {
+		typ := eventType(r.Value)
+		for s, t := range rt.types {
+			if bytes.Equal(t, typ) {
+				r.Topic = rt.parts[s].Topic
+				rt.subs[s] = append(rt.subs[s], r)
+				break
+			}
+		}
+	}
+	return rt.subs
+}
+
+// eventType is the type of a generated event (its first field: {"type":"bid",…).
+func eventType(v []byte) []byte {
+	const pre = `{"type":"`
+	if !bytes.HasPrefix(v, []byte(pre)) {
+		return nil
+	}
+	v = v[len(pre):]
+	if i := bytes.IndexByte(v, '"'); i >= 0 {
+		return v[:i]
+	}
+	return nil
 }
 
 // discard takes rows and drops them (the engine has encoded them).

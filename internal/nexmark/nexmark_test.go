@@ -32,6 +32,8 @@ var reference = map[string]string{
 	"q0": `SELECT auction, bidder, price, "dateTime", extra FROM bid`,
 	"q1": `SELECT auction, bidder, price * 0.908::DOUBLE AS price, "dateTime", extra FROM bid`,
 	"q2": `SELECT auction, price FROM bid WHERE auction % 123 = 0`,
+	"q3": `SELECT P.name, P.city, P.state, A.id FROM auction AS A JOIN person AS P ON A.seller = P.id
+WHERE A.category = 10 AND (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')`,
 	"q5": `WITH hop AS (
   SELECT auction, ws FROM bid, unnest(generate_series(ts - ts % 2000 - 8000, ts - ts % 2000, 2000)) AS t(ws)
 ), counts AS (
@@ -89,6 +91,15 @@ func queriesMatchDuckDB(t *testing.T, skew string) {
 		"dateTime": 'VARCHAR', extra: 'VARCHAR', ts: 'BIGINT'})`, "'"+bids+"'")); err != nil {
 		t.Fatal(err)
 	}
+	// the persons and auctions as they are (q3), a file each
+	files := map[string]string{}
+	for _, typ := range []string{"person", "auction"} {
+		files[typ] = filepath.Join(dir, typ+"s.jsonl")
+		writeType(t, files[typ], recs, typ)
+		if _, err := db.Exec(fmt.Sprintf(`CREATE TABLE %s AS SELECT * FROM read_json('%s', format = 'newline_delimited')`, typ, files[typ])); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// the bids as eddy export writes a table, for the queries eddy sql
 	// translates
 	if _, err := db.Exec(`CREATE VIEW raw AS SELECT 'nexmark' AS _topic, 0 AS _partition, seq + 1 AS _offset,
@@ -104,7 +115,7 @@ func queriesMatchDuckDB(t *testing.T, skew string) {
 	for _, q := range qs {
 		names = append(names, q.Name)
 	}
-	if want := []string{"q0", "q1", "q2", "q5", "q7", "q11", "q12"}; !slices.Equal(names, want) {
+	if want := []string{"q0", "q1", "q2", "q3", "q5", "q7", "q11", "q12"}; !slices.Equal(names, want) {
 		t.Fatalf("queries %v, want %v", names, want)
 	}
 	base := fixtures.DefaultStart.UnixMilli()
@@ -120,8 +131,12 @@ func queriesMatchDuckDB(t *testing.T, skew string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st := res.Stats; st.In != events || st.In != st.Passed+st.Filtered+st.Dead+st.Late || st.Dead+st.Late != 0 {
-				t.Fatalf("stats %v", st)
+			in := int64(events)
+			if len(q.Plan.Pipeline.Sources) > 0 {
+				in = int64(countType(recs, "person") + countType(recs, "auction")) // q3's sources
+			}
+			if st := res.Stats; st.In != in || st.In != st.Passed+st.Filtered+st.Dead+st.Late || st.Dead+st.Late != 0 {
+				t.Fatalf("stats %v, want in=%d", st, in)
 			}
 			got := out.rows
 			want := queryRows(t, db, strings.NewReplacer("{batch}", strconv.Itoa(batch), "{base}", strconv.FormatInt(base, 10)).Replace(ref))
@@ -130,17 +145,24 @@ func queriesMatchDuckDB(t *testing.T, skew string) {
 			if len(want) < 2 {
 				t.Fatalf("the reference has %d rows: a weak test", len(want))
 			}
+			if testing.Verbose() {
+				t.Logf("%d rows", len(want))
+			}
 			if res.Rows != int64(len(got)) {
 				t.Errorf("Result.Rows = %d, the sink took %d", res.Rows, len(got))
 			}
 			sameRows(t, "DuckDB", got, want)
 			// and eddy sql's translation of the pipeline, where it has one
 			// (not for the pipelines without a window, nor processing time)
-			if exported, err := pipeline.SQL(q.Plan, "raw", "duckdb"); err == nil {
+			plan := q.Plan
+			if len(plan.Pipeline.Sources) > 0 {
+				plan = withFiles(t, plan, files) // the sources read the test's files
+			}
+			if exported, err := pipeline.SQL(plan, "raw", "duckdb"); err == nil {
 				rows := queryRows(t, db, exported)
 				slices.Sort(rows)
 				sameRows(t, "eddy sql", got, rows)
-			} else if q.Plan.Window != nil && q.Plan.Pipeline.Time.Field != "" {
+			} else if (q.Plan.Window != nil || q.Plan.Join != nil) && q.Plan.Pipeline.Time.Field != "" {
 				t.Errorf("eddy sql: %v", err)
 			}
 		})
@@ -200,6 +222,47 @@ func writeBids(t *testing.T, path string, recs []source.Record) {
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeType writes the events of type typ in recs as they are.
+func writeType(t *testing.T, path string, recs []source.Record, typ string) {
+	t.Helper()
+	var b bytes.Buffer
+	for _, r := range recs {
+		if string(eventType(r.Value)) == typ {
+			b.Write(r.Value)
+			b.WriteByte('\n')
+		}
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countType(recs []source.Record, typ string) int {
+	n := 0
+	for _, r := range recs {
+		if string(eventType(r.Value)) == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// withFiles compiles a copy of a plan of several sources whose source
+// NAME (persons) reads files[TYPE] (person).
+func withFiles(t *testing.T, plan *pipeline.Plan, files map[string]string) *pipeline.Plan {
+	t.Helper()
+	p := *plan.Pipeline
+	p.Sources = slices.Clone(p.Sources)
+	for i := range p.Sources {
+		p.Sources[i].File = files[strings.TrimSuffix(p.Sources[i].Name, "s")]
+	}
+	out, err := pipeline.Compile(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // rows collects the engine's rows in canonical form.

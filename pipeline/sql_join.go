@@ -1,0 +1,187 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/eddyhq/eddy/windows"
+)
+
+// The internal columns of a join's query.
+const (
+	sqlSrc = "_source" // the _source coordinate, a column of every scan
+	sqlJWS = "__eddy_ws"
+)
+
+// joinSQL translates a pipeline of several sources whose last stage is a
+// join (docs/joins.md): every source is a scan tagged with its name in
+// _source (a file source read_json of its file, a Kafka source the table
+// of its name, as `eddy export --table NAME` writes it), the scans are
+// unioned by column name (a field a source lacks is NULL, as in the
+// engine), the stages before the join run over the union, and the join
+// splits it into its left rows (every source but with) and its right rows.
+//
+// The rows are ordered as the engine emits them: by the left row's time,
+// its key (the engine's key order: by the length of the key's encoding,
+// then by value), its selected values, then the right row's time and
+// values. Two ties SQL orders otherwise: left rows with the same time and
+// key but different values, and a left row's matches at the same time
+// with different values; the engine orders them by their encoding
+// (varints), SQL by value.
+func (g *sqlGen) joinSQL() (string, error) {
+	p := g.p
+	j, ji := p.JoinStage()
+	if j == nil {
+		return "", g.errf(p.Sources[0].Line, "sources", "several sources without a join stage are not translated: the export reads one table")
+	}
+	jpath := fmt.Sprintf("stages[%d].join", ji)
+	if strings.Contains(p.Time.Field, ".") {
+		return "", g.errf(p.Time.Line, "time.field", "dotted path %q (nested objects are JSON columns in an export)", p.Time.Field)
+	}
+	if p.Format != "" && p.Format != "json" {
+		return "", g.errf(0, "format", "format %s: the sources of a join are read as JSON Lines (read_json)", p.Format)
+	}
+	g.joinScan = true
+	var scans []string
+	for _, s := range p.Sources {
+		from := quoteIdent(s.Name) // a Kafka topic exported to the table of the source's name
+		if s.File != "" {
+			from = "read_json(" + quoteString(s.File) + ", format = 'newline_delimited')"
+		}
+		scans = append(scans, fmt.Sprintf("SELECT *, %s AS %s FROM %s", quoteString(s.Name), sqlSrc, from))
+	}
+	prev := "src"
+	for i, st := range p.Stages[:ji] {
+		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
+		name := fmt.Sprintf("s%d", i)
+		var cte string
+		var err error
+		switch st.Kind {
+		case Filter, Coerce, Project:
+			cte, err = g.rowCTE(st, path, name, prev, sqlTS, sqlSrc)
+		case Lookup:
+			cte, err = g.lookupCTE(st.Lookup, path, name, prev)
+		default:
+			err = g.errf(st.Line, path, "a %s stage before a join", st.Kind)
+		}
+		if err != nil {
+			return "", err
+		}
+		g.ctes = append(g.ctes, cte)
+		prev = name
+	}
+	with := quoteString(j.With)
+	g.ctes = append(g.ctes,
+		fmt.Sprintf("l AS (\n  -- the left rows: every source but %s\n  SELECT * FROM %s WHERE %s <> %s\n)", j.With, prev, sqlSrc, with),
+		fmt.Sprintf("r AS (\n  -- the right rows: source %s\n  SELECT * FROM %s WHERE %s = %s\n)", j.With, prev, sqlSrc, with))
+
+	col := func(side, field, path string, line int) (string, error) {
+		switch {
+		case strings.Contains(field, "."):
+			return "", g.errf(line, path, "dotted path %q (nested objects are JSON columns in an export)", field)
+		case field == sqlSrc:
+		case CoordOf(field) != NoCoord:
+			return "", g.errf(line, path, "the coordinate %s (the sources of a join are read as tables without Kafka coordinates)", field)
+		}
+		return side + "." + quoteIdent(field), nil
+	}
+	var on, lkeys []string
+	for i := range j.Left {
+		lk, err := col("l", j.Left[i], jpath+".on", j.OnLine)
+		if err != nil {
+			return "", err
+		}
+		rk, err := col("r", j.Right[i], jpath+".on", j.OnLine)
+		if err != nil {
+			return "", err
+		}
+		on = append(on, lk+" = "+rk)
+		lkeys = append(lkeys, lk)
+	}
+	var sel, lvals, rvals []string
+	for i, c := range j.Select {
+		side, field := "l", c.Field
+		if f, ok := strings.CutPrefix(field, j.With+"."); ok {
+			side, field = "r", f
+		}
+		e, err := col(side, field, fmt.Sprintf("%s.select[%d]", jpath, i), c.Line)
+		if err != nil {
+			return "", err
+		}
+		sel = append(sel, e+" AS "+quoteIdent(c.Name))
+		if side == "l" {
+			lvals = append(lvals, e+" NULLS FIRST")
+		} else {
+			rvals = append(rvals, e+" NULLS FIRST")
+		}
+	}
+	lt, rt := "l."+sqlTS, "r."+sqlTS
+	left, right := "l", "r"
+	what := fmt.Sprintf("interval join: l.t BETWEEN r.t + %s AND r.t + %s", FormatDuration(j.Lower), FormatDuration(j.Upper))
+	var lws []string
+	if w := j.Window; w != nil {
+		// each row once per window it is in; rows join in the same window
+		for _, side := range []string{"l", "r"} {
+			cte, err := g.joinWindows(w, jpath, side)
+			if err != nil {
+				return "", err
+			}
+			g.ctes = append(g.ctes, cte)
+		}
+		left, right = "lw AS l", "rw AS r"
+		on = append(on, "l."+sqlJWS+" = r."+sqlJWS)
+		sel = append(sel, "epoch_ms(l."+sqlJWS+") AS window_start", fmt.Sprintf("epoch_ms(l.%s + %d) AS window_end", sqlJWS, w.Size))
+		lws = []string{"l." + sqlJWS}
+		what = "window join: the same window on both sides"
+	} else {
+		on = append(on, fmt.Sprintf("%s BETWEEN %s + %d AND %s + %d", lt, rt, j.Lower.Milliseconds(), rt, j.Upper.Milliseconds()))
+	}
+	joinKw := "JOIN"
+	if j.Type == JoinLeft {
+		joinKw = "LEFT JOIN"
+	}
+	// the engine's order: left time, key tuple (its encoding's length,
+	// then its values, the window's start last), left values, right time
+	// and right values
+	order := []string{lt, joinKeyLen(lkeys)}
+	for _, k := range lkeys {
+		order = append(order, k+" NULLS FIRST")
+	}
+	order = append(append(append(order, lws...), lvals...), rt+" NULLS FIRST")
+	order = append(order, rvals...)
+	final := fmt.Sprintf("-- %s (%s)\nSELECT %s\nFROM %s %s %s\n  ON %s\nORDER BY %s",
+		j.Type, what, strings.Join(sel, ",\n  "), left, joinKw, right, strings.Join(on, "\n  AND "), strings.Join(order, ", "))
+
+	timed := fmt.Sprintf("timed AS (\n  -- every source, tagged with its name; event time in epoch ms from %s\n  SELECT *, %s AS %s\n  FROM (\n    %s\n  )\n)",
+		quoteIdent(p.Time.Field), sqlEpochMs(quoteIdent(p.Time.Field)), sqlTS, strings.Join(scans, "\n    UNION ALL BY NAME\n    "))
+	return g.query(timed, final), nil
+}
+
+// joinWindows gives the rows of side (l or r) once per window of w they
+// are in, the window's start in epoch ms in __eddy_ws.
+func (g *sqlGen) joinWindows(w *windows.Spec, path, side string) (string, error) {
+	floor := func(x string, m int64) string {
+		return fmt.Sprintf("(%[1]s - (((%[1]s %% %[2]d) + %[2]d) %% %[2]d))", x, m)
+	}
+	switch w.Type {
+	case windows.TumblingType:
+		return fmt.Sprintf("%[1]sw AS (\n  -- tumbling %[2]dms\n  SELECT *, %[3]s AS %[4]s FROM %[1]s\n)", side, w.Size, floor(sqlTS, w.Size), sqlJWS), nil
+	case windows.HoppingType:
+		last := floor(sqlTS, w.Slide)
+		return fmt.Sprintf("%[1]sh AS (\n  -- hopping %[2]dms every %[3]dms: every multiple of the slide in (ts - size, ts]\n  SELECT *, unnest(generate_series(%[4]s - %[5]d, %[4]s, %[3]d)) AS %[6]s FROM %[1]s\n),\n"+
+			"%[1]sw AS (\n  SELECT * FROM %[1]sh WHERE %[6]s > %[7]s - %[2]d\n)",
+			side, w.Size, w.Slide, last, (w.Size/w.Slide+1)*w.Slide, sqlJWS, sqlTS), nil
+	}
+	return "", g.errf(0, path+".window", "window type %v", w.Type)
+}
+
+// joinKeyLen is the length of the engine's encoding of a key (see
+// windows.appendOrdered): the engine orders keys by it first.
+func joinKeyLen(keys []string) string {
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("CASE WHEN %[1]s IS NULL THEN 1 WHEN typeof(%[1]s) = 'VARCHAR' THEN strlen(%[1]s::VARCHAR) + 3 "+
+			"WHEN typeof(%[1]s) = 'BOOLEAN' THEN 9 WHEN TRY_CAST(%[1]s AS DOUBLE) <> trunc(TRY_CAST(%[1]s AS DOUBLE)) THEN 11 ELSE 19 END", k))
+	}
+	return "(" + strings.Join(parts, " + ") + ")"
+}
