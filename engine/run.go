@@ -38,6 +38,31 @@ func (e *Engine) commit(ctx context.Context, c source.Committer) error {
 	return c.Commit(ctx, e.SafeOffsets())
 }
 
+// finalCommitTimeout bounds the last commit of a run, retries included.
+const finalCommitTimeout = 30 * time.Second
+
+// finalCommit commits what is safe at the end of a run. A commit that
+// fails for a reason that goes away by itself (the broker restarting: the
+// connection refused) is retried, with a growing pause, until ctx's
+// deadline: the run's records were all handled, and without the commit a
+// rerun would read them again. The periodic commits are not retried (the
+// next interval's commit covers them).
+func (e *Engine) finalCommit(ctx context.Context, c source.Committer) error {
+	pause := 250 * time.Millisecond
+	for {
+		err := e.commit(ctx, c)
+		if err == nil || !source.Transient(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
 // Run reads src to its end (or until ctx is done) and processes every batch.
 // Reading runs on its own goroutine so decoding overlaps I/O; the engine is
 // only touched by the calling goroutine. A bounded source ends with Finish.
@@ -76,9 +101,9 @@ func Run(ctx context.Context, src source.Source, e *Engine) error {
 			return err
 		}
 		// commit what is safe even when interrupted, with a fresh deadline
-		cctx, ccancel := context.WithTimeout(context.Background(), 15*time.Second)
+		cctx, ccancel := context.WithTimeout(context.Background(), finalCommitTimeout)
 		defer ccancel()
-		return errors.Join(err, e.commit(cctx, committer))
+		return errors.Join(err, e.finalCommit(cctx, committer))
 	}
 	// the prefetcher's goroutine owns the source; this one the engine
 	pf := source.Prefetch(ctx, src, 2)

@@ -685,6 +685,11 @@ func (k *Kafka) newPartitionsFromStart(_ context.Context, offs map[string]map[in
 	return offs, nil
 }
 
+// Transient reports whether err (from a fetch or a commit) is one that
+// goes away by itself: group session trouble, retriable broker errors, and
+// lost or refused connections during a broker restart.
+func Transient(err error) bool { return transient(err) }
+
 // transient reports whether a fetch error is one the client recovers from
 // by itself (it keeps retrying): group session trouble, retriable broker
 // errors, and lost connections during a broker restart.
