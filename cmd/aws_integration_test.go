@@ -506,7 +506,9 @@ sinks: [{file: %s}]
 	runToEnd(t, bin, "run", spec)
 	url := fmt.Sprintf("kinesis://%s?endpoint=%s", dead, env.moto)
 	ledger := filepath.Join(dir, "ledger.json")
-	args := []string{"dlq", "replay", "-t", url, "--ledger", ledger, "--batch", "10"}
+	// paced to 400 letters a second, so that a run lasts about 2.5 s and the
+	// kills (300–1800 ms in) land mid-run however fast the machine is
+	args := []string{"dlq", "replay", "-t", url, "--ledger", ledger, "--batch", "10", "--rate", "400"}
 
 	out, err := exec.Command(bin, append(args, "--dry-run")...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d dead letters: %d would be replayed, 0 parked, 0 skipped", n, n)) {
