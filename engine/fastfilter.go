@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+
 	"github.com/expr-lang/expr/ast"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -90,18 +92,18 @@ func (c *fastCmp) eval(row []value.Value) (keep, ok bool) {
 	var d int // the sign of v - literal; NaN: no order
 	switch {
 	case v.K == value.Int && c.isInt:
-		d = cmp3(v.I, c.i)
+		d = cmp.Compare(v.I, c.i)
 	case v.K == value.Int:
 		x := float64(v.I)
 		if x != x || c.f != c.f {
 			return c.op == '!', true
 		}
-		d = cmp3(x, c.f)
+		d = cmp.Compare(x, c.f)
 	case v.K == value.Float:
 		if v.F != v.F || c.f != c.f {
 			return c.op == '!', true
 		}
-		d = cmp3(v.F, c.f)
+		d = cmp.Compare(v.F, c.f)
 	default:
 		return false, false
 	}
@@ -127,14 +129,4 @@ func isFieldOrMod(n ast.Node) bool {
 	}
 	_, ok := n.(*ast.IdentifierNode)
 	return ok
-}
-
-func cmp3[T int64 | float64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -330,7 +331,7 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 	if j.split {
 		rows := j.byKey[string(keyEnc)]
 		lo, hi := satAdd(t, -j.cfg.Upper), satAdd(t, -j.cfg.Lower)
-		i, _ := slices.BinarySearchFunc(rows, lo, func(r rrow, t int64) int { return cmpInt(r.t, t) })
+		i, _ := slices.BinarySearchFunc(rows, lo, func(r rrow, t int64) int { return cmp.Compare(r.t, t) })
 		for ; i < len(rows) && rows[i].t <= hi; i++ {
 			rr := &reader{b: []byte(rows[i].vals)}
 			j.rvals = j.rvals[:0]
@@ -496,23 +497,13 @@ type rrow struct {
 	n    uint64
 }
 
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // index adds d (negative: removes) to the multiplicity of the right row
 // (t, vals) of key in the memory index, kept in the order of time, then
 // values.
 func (j *IntervalJoin) index(key []byte, t int64, vals []byte, d int64) {
 	rows := j.byKey[string(key)]
 	i, found := slices.BinarySearchFunc(rows, rrow{t: t, vals: string(vals)}, func(a, b rrow) int {
-		if c := cmpInt(a.t, b.t); c != 0 {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
 			return c
 		}
 		return strings.Compare(a.vals, b.vals)
