@@ -517,14 +517,12 @@ func (o *Operator) keyOf(e *entry) []value.Value {
 	return unsafe.Slice(e.vals, o.lay.keys)
 }
 
-// newState returns an entry with fresh arrays, the key values set to key
-// (a pane's; nil for a session).
-func (o *Operator) newState(key []value.Value) entry {
+// newState returns an entry with fresh, zero arrays of the layout's
+// lengths (a pane's key values are set by the caller).
+func (o *Operator) newState() entry {
 	var e entry
 	if o.lay.vals > 0 {
-		vs := make([]value.Value, o.lay.vals)
-		copy(vs, key)
-		e.vals = &vs[0]
+		e.vals = &make([]value.Value, o.lay.vals)[0]
 	}
 	if o.lay.nums > 0 {
 		e.nums = &make([]int64, o.lay.nums)[0]
@@ -609,7 +607,7 @@ func (o *Operator) del(k []byte)    { o.fail(o.store.Delete(k)) }
 
 func (o *Operator) decodeEntry(v []byte, e *entry) error {
 	r := &reader{b: v}
-	*e = o.newState(nil)
+	*e = o.newState()
 	o.readKeyValues(r, e)
 	o.readCells(r, e)
 	if r.err == nil && len(r.b) != 0 {
@@ -694,7 +692,7 @@ func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
 }
 
 func (o *Operator) newEntry(row []value.Value) entry {
-	e := o.newState(nil)
+	e := o.newState()
 	key := o.keyOf(&e)
 	for i, k := range o.cfg.Keys {
 		key[i] = row[k]
@@ -858,7 +856,7 @@ func (o *Operator) addSession(ts int64, row []value.Value) (late bool) {
 	var s *session
 	if hi == lo {
 		s = &session{ks: &ks.keySessions, first: ts, last: ts}
-		s.entry = o.newState(nil)
+		s.entry = o.newState()
 		o.nOpen++
 		ks.list = slices.Insert(ks.list, lo, s)
 		sz := o.sessionSize(s)
@@ -1077,7 +1075,7 @@ func (o *Operator) appendSession(b []byte, s *session) []byte {
 
 func (o *Operator) readSession(r *reader, ks *keySessions) *session {
 	s := &session{ks: ks, first: r.varint(), last: r.varint(), fired: r.bool()}
-	s.entry = o.newState(nil)
+	s.entry = o.newState()
 	o.readCells(r, &s.entry)
 	return s
 }

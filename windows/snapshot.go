@@ -360,7 +360,7 @@ func (o *Operator) restoreCached(r *reader) error {
 			p.byKey = make(map[string]*cachedEntry, ne)
 			o.panes[p.start] = p
 			for range ne {
-				e := &cachedEntry{entry: o.newState(nil), dirty: true}
+				e := &cachedEntry{entry: o.newState(), dirty: true}
 				o.readKeyValues(r, &e.entry)
 				o.readCells(r, &e.entry)
 				if r.err != nil {
