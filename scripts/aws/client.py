@@ -143,7 +143,7 @@ def main(argv):
     elif cmd == "parquet":
         import pyarrow.parquet as pq
         body = s3().get_object(Bucket=args[0], Key=args[1])["Body"].read()
-        rows = pq.read_table(io.BytesIO(body)).to_pylist()
+        rows = pq.read_table(io.BytesIO(body), use_threads=False).to_pylist()
         for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in rows):
             print(line)
     elif cmd == "parquetall":
@@ -151,13 +151,13 @@ def main(argv):
         c, rows = s3(), []
         keys = [o["Key"] for o in c.list_objects_v2(Bucket=args[0], Prefix=args[1]).get("Contents", [])]
         for key in keys:
-            rows += pq.read_table(io.BytesIO(c.get_object(Bucket=args[0], Key=key)["Body"].read())).to_pylist()
+            rows += pq.read_table(io.BytesIO(c.get_object(Bucket=args[0], Key=key)["Body"].read()), use_threads=False).to_pylist()
         for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in rows):
             print(line)
         print("%d objects" % len(keys), file=sys.stderr)
     elif cmd == "parquetfile":
         import pyarrow.parquet as pq
-        for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in pq.read_table(args[0]).to_pylist()):
+        for line in sorted(json.dumps(r, sort_keys=True, default=str) for r in pq.read_table(args[0], use_threads=False).to_pylist()):
             print(line)
     elif cmd == "rows":
         import pyarrow.parquet as pq
@@ -179,3 +179,10 @@ def main(argv):
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+    # pyarrow's thread pools can abort the interpreter's teardown
+    # ("terminate called without an active exception", apache/arrow#34314)
+    # after the work is done and printed: the reads above use no threads, and
+    # the process leaves without the teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
