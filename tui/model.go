@@ -760,7 +760,7 @@ func (m *Model) statusParts() (base, msgs []string) {
 	switch {
 	case m.lag >= 0 && m.attached != "":
 		parts = append(parts, fmt.Sprintf("lag %d", m.lag))
-	case m.records.lastLine > 0:
+	case m.records.lastLine > 0 && !m.multi: // several files: no one line
 		parts = append(parts, fmt.Sprintf("line %d", m.records.lastLine))
 	}
 	parts = append(parts, human(m.rate)+" ev/s",
