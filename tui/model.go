@@ -35,6 +35,11 @@ type Options struct {
 	// (earliest, latest, offset:N, last:N, time:...; "" for the default).
 	// It runs off the UI goroutine.
 	Open func(ctx context.Context, name, start string) (source.Source, error)
+	// OpenKafka opens the Kafka source of a pipeline's sources section
+	// as eddy run reads it: its topics from its start until its stop, on
+	// the workbench's cluster. Nil: each topic through Open, followed.
+	// It runs off the UI goroutine.
+	OpenKafka func(ctx context.Context, k pipeline.KafkaSource) (source.Source, error)
 	// Attach is what to attach to at start; "" waits for the user to pick a topic.
 	Attach string
 	// Start is where attaching starts reading ("" lets Open choose).

@@ -16,8 +16,9 @@ import (
 // A pipeline with a sources section runs over the records of every source
 // merged as eddy run merges them (source.Merge: each source read on a
 // goroutine of its own, each batch tagged with its source, which the
-// engine's _source and join read). Files are opened here; the topics of a
-// Kafka source through Options.Open, on the workbench's cluster.
+// engine's _source and join read). Files are opened here; a Kafka source
+// through Options.OpenKafka (or each topic through Options.Open), on the
+// workbench's cluster.
 
 // openSources opens p's sources off the UI goroutine.
 func (m *Model) openSources(p *pipeline.Pipeline) tea.Cmd {
@@ -59,6 +60,14 @@ func mergeSources(ctx context.Context, o Options, srcs []pipeline.NamedSource) (
 			}
 			if len(k.Brokers) > 0 && len(o.Brokers) > 0 && !slices.Equal(k.Brokers, o.Brokers) {
 				return fail(fmt.Errorf("source %s reads the cluster %s, the workbench %s: open it there", ns.Name, strings.Join(k.Brokers, ","), strings.Join(o.Brokers, ",")))
+			}
+			if o.OpenKafka != nil {
+				s, err := o.OpenKafka(ctx, *k)
+				if err != nil {
+					return fail(fmt.Errorf("source %s: %w", ns.Name, err))
+				}
+				opened = append(opened, s)
+				continue
 			}
 			var topics []source.Source
 			for _, t := range k.Topics {
