@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/eddyhq/eddy/job"
 	"github.com/eddyhq/eddy/pipeline"
+	"github.com/eddyhq/eddy/source"
 )
 
 // drive runs cmd and what the messages it leads to return, feeding the
@@ -275,8 +277,8 @@ func TestJoinFormErrors(t *testing.T) {
 }
 
 // TestJoinRules: j is offered only with several sources; a join stays
-// last and excludes a window; attaching one topic is refused while the
-// pipeline reads several sources.
+// last and excludes a window; attaching one topic, seeking and :diff are
+// refused while the pipeline reads several sources.
 func TestJoinRules(t *testing.T) {
 	m := newTestModel(t, 100, 30, false)
 	fakeAttach(m, "clicks")
@@ -319,5 +321,70 @@ func TestJoinRules(t *testing.T) {
 	}
 	if cmd := m.seek("earliest"); cmd != nil || !strings.Contains(m.lastErr, "several sources") {
 		t.Errorf("seek while reading several sources: %q", m.lastErr)
+	}
+	if _, m.plan, err = check(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.diffTail("old.yaml"); err == nil || !strings.Contains(err.Error(), "diff replays one source") {
+		t.Errorf(":diff while reading several sources: %v", err)
+	}
+}
+
+// TestWorkbenchOpensSourcesSpec: :open of a spec with a sources section
+// reads every source merged in place of the attached file, and :open of
+// a spec of one source goes back to the file.
+func TestWorkbenchOpensSourcesSpec(t *testing.T) {
+	t.Chdir(t.TempDir())
+	bids, auctions, _ := joinFiles(t, ".")
+	for name, spec := range map[string]string{
+		"join.yaml": fmt.Sprintf("sources:\n  bids: {file: %s}\n  auctions: {file: %s}\n", bids, auctions),
+		"one.yaml":  fmt.Sprintf("source: {file: %s}\nstages:\n  - filter: price > 120\n", bids),
+	} {
+		if err := os.WriteFile(name, []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(context.Background(), Options{Label: "file", Attach: bids, File: true, Start: "earliest",
+		Open: func(context.Context, string, string) (source.Source, error) { return source.OpenFile(bids) }})
+	defer m.Stop()
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	drive(t, m, m.Init())
+	if m.multi || m.stats.In != 40 {
+		t.Fatalf("attached to the file: multi %v, %+v", m.multi, m.stats)
+	}
+	data, err := os.ReadFile(bids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dear int64 // the bids the filter keeps
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var b struct{ Price int }
+		if err := json.Unmarshal([]byte(l), &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.Price > 120 {
+			dear++
+		}
+	}
+	for _, tc := range []struct {
+		spec        string
+		multi       bool
+		in, passed  int64
+		attached    string
+		sourceShown bool
+	}{
+		{"join.yaml", true, 48, 48, "sources bids,auctions", true},
+		{"one.yaml", false, 40, dear, bids, false},
+	} {
+		keys(m, ":")
+		typeText(m, "open "+tc.spec)
+		drive(t, m, keys(m, "enter"))
+		if m.multi != tc.multi || m.attached != tc.attached || m.stats.In != tc.in || m.stats.Passed != tc.passed {
+			t.Errorf("open %s: multi %v attached %q %+v; want %v %q in=%d passed=%d", tc.spec, m.multi, m.attached, m.stats, tc.multi, tc.attached, tc.in, tc.passed)
+		}
+		_ = m.gotoPane("records")
+		if got := strings.Contains(ansi.Strip(m.Render()), "_source"); got != tc.sourceShown {
+			t.Errorf("open %s: _source shown %v", tc.spec, got)
+		}
 	}
 }

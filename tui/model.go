@@ -505,7 +505,8 @@ func (m *Model) openSpec(msg openSpecMsg) tea.Cmd {
 	reattach := false
 	if m.multi {
 		// back to one source: the file the workbench was opened on, or the
-		// spec's topic of the cluster
+		// spec's topic of the cluster (else none until one is attached)
+		m.Stop()
 		m.multi, m.attached, m.records.sourceOf = false, "", nil
 		if m.opts.File {
 			m.attached, reattach = m.opts.Attach, true
