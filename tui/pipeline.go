@@ -952,8 +952,11 @@ func (p *pipelinePane) View() string {
 	}
 	lines = append(lines, "")
 	if len(p.p.Stages) == 0 {
-		lines = append(lines, "no stages: every record passes.",
-			"press a to add a filter, coerce, project or window stage; o opens a pipeline file")
+		hint := "press a to add a filter, coerce, project, window or lookup stage; o opens a pipeline file"
+		if len(p.p.Sources) > 1 {
+			hint = "press a to add a stage, j in its menu a join of two sources; o opens a pipeline file"
+		}
+		lines = append(lines, "no stages: every record passes.", hint)
 	} else {
 		rows := make([][]string, len(p.p.Stages))
 		for i, st := range p.p.Stages {
