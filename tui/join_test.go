@@ -223,6 +223,8 @@ func TestJoinFormErrors(t *testing.T) {
 		{joinFieldWith, "", "with: name the source of the right rows"},
 		{joinFieldWith, "people", `unknown source "people" (the sources section has bids, auctions)`},
 		{joinFieldOn, "auction", `on: "auction": want left_field: right_field`},
+		{joinFieldKind, "window", ""},        // its window: tumbling 10s
+		{joinFieldWindow, "hopping 10s", ""}, // not read by an interval join
 		{joinFieldKind, "regular", `join: want interval or window, not "regular"`},
 		{joinFieldBetween, "10s", "between: want LOWER, UPPER"},
 		{joinFieldBetween, "10s, 0s", "between: the lower bound 10s is above the upper bound 0s"},
@@ -276,7 +278,8 @@ func TestJoinFormErrors(t *testing.T) {
 	})
 }
 
-// TestJoinRules: j is offered only with several sources; a join stays
+// TestJoinRules: j is offered only with several sources; e edits a join
+// in its form; a join stays
 // last and excludes a window; attaching one topic, seeking and :diff are
 // refused while the pipeline reads several sources.
 func TestJoinRules(t *testing.T) {
@@ -299,7 +302,12 @@ func TestJoinRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.pipe.p, m.multi = p, true
-	keys(m, "a")
+	keys(m, "e")
+	if f := m.pipe.form; f == nil || f.kind != pipeline.Join || f.fields[joinFieldOn].in.String() != "auction: id" ||
+		f.fields[joinFieldBetween].in.String() != "0s, 1s" || f.fields[joinFieldSelect].in.String() != "auction" || f.err != "" {
+		t.Fatalf("e on the join: form %+v", f)
+	}
+	keys(m, "esc", "a")
 	if v := m.Render(); !strings.Contains(v, "j  join") || !strings.Contains(v, "new stages go before the join stage") {
 		t.Errorf("the add menu with a join:\n%s", v)
 	}
