@@ -396,3 +396,35 @@ func TestWorkbenchOpensSourcesSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestTableFor: a lookup form's table is one of the spec's tables or a
+// file, which declares a table named after it.
+func TestTableFor(t *testing.T) {
+	declared := []pipeline.Table{{Name: "products", File: "products.jsonl"}}
+	for _, tc := range []struct {
+		text, name, file, err string // file: the table added; "" none
+	}{
+		{"products", "products", "", ""},
+		{"products.jsonl", "products", "", ""},
+		{"data/users-2026.csv", "users_2026", "data/users-2026.csv", ""},
+		{"2026.parquet", "t_2026", "2026.parquet", ""},
+		{"other/products.csv", "", "", "the spec's table products reads something else than other/products.csv"},
+		{"users", "", "", `"users" is neither a table of the spec (products) nor a .jsonl, .csv or .parquet file`},
+		{"", "", "", "name one of the spec's tables (products) or give a file"},
+	} {
+		name, add, err := tableFor(tc.text, declared)
+		file := ""
+		if add != nil {
+			file = add.File
+			if add.Name != name {
+				t.Errorf("%q: table %q declared as %q", tc.text, name, add.Name)
+			}
+		}
+		if name != tc.name || file != tc.file || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: %q %q %v; want %q %q %q", tc.text, name, file, err, tc.name, tc.file, tc.err)
+		}
+	}
+	if _, _, err := tableFor("", nil); err == nil || !strings.Contains(err.Error(), "give the path of a .jsonl, .csv or .parquet file") {
+		t.Errorf("no tables, nothing typed: %v", err)
+	}
+}
