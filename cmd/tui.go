@@ -86,8 +86,12 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		if _, err := pipeline.Compile(p); err != nil {
 			return usageError{err}
 		}
-		if len(p.Sources) > 0 {
-			return usageError{fmt.Errorf("%s: the workbench edits pipelines of one source; this spec has several (sources at line %d): run it with eddy run", f.pipeline, p.Sources[0].Line)}
+		if len(p.Sources) > 0 && (f.input != "" || f.topic != "") {
+			flag := "--input"
+			if f.topic != "" {
+				flag = "--topic"
+			}
+			return usageError{fmt.Errorf("%s: %s replaces the source, but the spec has several (sources at line %d): the workbench reads them all; leave %s out", f.pipeline, flag, p.Sources[0].Line, flag)}
 		}
 		opts.Pipeline, opts.PipelinePath = p, f.pipeline
 		if f.format == "" && p.Format != "json" {
@@ -144,6 +148,11 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		return workbench(ctx, c, opts, f.logFile)
 	}
 	cfg, err := kafkaConfig(c)
+	if opts.Pipeline != nil && fileSources(opts.Pipeline) && (err != nil || cfg.Get("bootstrap.servers") == "") {
+		// several file sources and no cluster: the workbench reads the files
+		opts.Label = "files"
+		return workbench(ctx, c, opts, f.logFile)
+	}
 	if err != nil {
 		return err
 	}
@@ -165,6 +174,16 @@ func runTUI(c *cobra.Command, f tuiFlags) error {
 		opts.Label = name + " " + opts.Label // the context in the status bar
 	}
 	return clusterWorkbench(ctx, c, conn, cl, opts, f.logFile)
+}
+
+// fileSources reports whether p has a sources section of files only.
+func fileSources(p *pipeline.Pipeline) bool {
+	for _, ns := range p.Sources {
+		if ns.File == "" {
+			return false
+		}
+	}
+	return len(p.Sources) > 0
 }
 
 // decodeOptions sets the workbench to decode values of kind through cache

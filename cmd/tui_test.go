@@ -31,11 +31,18 @@ func TestTUIUsageErrors(t *testing.T) {
 	if err := os.WriteFile(avroSpec, []byte("source: {kafka: {topic: bids}}\nformat: avro\nstages: [{project: {a: a}}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// several sources: the workbench reads them all, no flag replaces them
+	multi := filepath.Join(dir, "multi.yaml")
+	if err := os.WriteFile(multi, []byte("sources:\n  a: {file: a.jsonl}\n  b: {file: b.jsonl}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"tui"}, "no brokers"},
+		{[]string{"tui", "--input", "x.jsonl", "-p", multi}, "--input replaces the source, but the spec has several (sources at line 2)"},
+		{[]string{"tui", "-t", "clicks", "-p", multi}, "--topic replaces the source, but the spec has several"},
 		{[]string{"tui", "--rate", "10"}, "--rate needs --input"},
 		{[]string{"tui", "--input", "x.jsonl", "--rate", "-1"}, "--rate must be >= 0"},
 		{[]string{"tui", "--input", "x.jsonl", "-t", "clicks"}, "exclude each other"},

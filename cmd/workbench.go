@@ -29,11 +29,21 @@ import (
 // clusterWorkbench runs the workbench on a cluster: cl lists topics and
 // produces edited dead letters; conn opens consumers and replays.
 func clusterWorkbench(ctx context.Context, c *cobra.Command, conn []kgo.Opt, cl *kgo.Client, opts tui.Options, logFile string) error {
+	clusterOptions(conn, cl, &opts)
+	return workbench(ctx, c, opts, logFile)
+}
+
+// clusterOptions sets what the workbench does on a cluster: list topics
+// and groups, open topics (one attached, or the Kafka sources of a
+// sources section as eddy run reads them) and act on dead letters.
+func clusterOptions(conn []kgo.Opt, cl *kgo.Client, opts *tui.Options) {
 	opts.Topics = topicLister(kadm.NewClient(cl))
 	opts.Groups = groupLister(kadm.NewClient(cl))
 	opts.Open = kafkaOpener(conn)
+	opts.OpenKafka = func(ctx context.Context, k pipeline.KafkaSource) (source.Source, error) {
+		return source.OpenKafka(ctx, conn, source.KafkaOptions{Topics: k.Topics, Start: k.Start, Stop: k.Stop})
+	}
 	opts.Dead = deadOps(conn, cl)
-	return workbench(ctx, c, opts, logFile)
 }
 
 // deadOps are the workbench's dead-letter actions on a cluster: the same

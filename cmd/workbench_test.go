@@ -382,7 +382,8 @@ func TestWorkbenchAvroExportKeepsTypes(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	d.press("x", "ctrl+u", "export duckdb "+db+" orders", "enter")
 	sc = d.untilText("wrote 3 rows")
-	if !strings.Contains(sc, "(2 not decoded skipped);") || !strings.Contains(sc, "first not decoded: orders/0 offset 3: wrong magic byte") {
+	// the notice wraps where the temporary path's length puts its words
+	if words := strings.Join(strings.Fields(sc), " "); !strings.Contains(words, "(2 not decoded skipped);") || !strings.Contains(words, "first not decoded: orders/0 offset 3: wrong magic byte") {
 		t.Errorf("notice:\n%s", sc)
 	}
 	pq := filepath.Join(t.TempDir(), "w.parquet")

@@ -10,7 +10,9 @@
 # results twice (the second time asks), sees q and d ask while the pipeline
 # is unsaved, writes the pipeline and checks that `eddy run` accepts the
 # file, sees a question whole at 80x24, and quits with q expecting exit
-# status 0. With CAPTURE_DIR, each
+# status 0; then opens a spec of two file sources, adds a left interval join
+# from its form, writes it and checks that eddy run writes as many rows with
+# the same counters. With CAPTURE_DIR, each
 # step's screen is saved there as text. Installs tmux with apt-get if needed.
 set -euo pipefail
 
@@ -42,7 +44,7 @@ wait_for() {
 }
 capture() { [ -z "$captures" ] || screen >"$captures/$1.txt"; }
 keys() { tmux send-keys -t "$sess" "$@"; }
-text() { tmux send-keys -t "$sess" -l "$1"; }
+text() { tmux send-keys -t "$sess" -l -- "$1"; }
 
 # wait_whole PATTERN [SECONDS]: the same over the screen's lines joined
 # with single spaces, for text that wraps (a question, a long message).
@@ -206,10 +208,64 @@ for _ in $(seq 100); do [ -s "$tmp/exit" ] && break; sleep 0.1; done
 [ "$(cat "$tmp/exit")" = 0 ] || fail "eddy exited with $(cat "$tmp/exit")"
 grep -q "attached to clicks" "$tmp/eddy.log" || fail "the log file has no attach line"
 
+echo "7b. a pipeline of two file sources: a join from the form; eddy run of the saved file gives the same rows"
+for i in $(seq 1 8); do
+  printf '{"id":%d,"seller":"s%d","dateTime":%d}\n' "$i" $((i % 3)) $((1700000000000 + i * 1000))
+done >"$tmp/auctions.jsonl"
+for i in $(seq 0 39); do
+  a=$((i % 10 + 1)) # auctions 9 and 10 do not exist: the left join's nulls
+  printf '{"auction":%d,"bidder":%d,"price":%d,"dateTime":%d}\n' "$a" $((i % 5)) $((100 + i * 7 % 50)) $((1700000000000 + a * 1000 + (i % 4) * 2000 - 1000))
+done >"$tmp/bids.jsonl"
+printf 'name: join\nsources:\n  bids: {file: bids.jsonl}\n  auctions: {file: auctions.jsonl}\nsinks:\n  - file: join-rows.jsonl\ndlq: {file: join-dead.jsonl}\n' >"$tmp/join.yaml"
+jn="eddy-e2e-join-$$"
+trap 'tmux kill-session -t "$sess" 2>/dev/null || true; tmux kill-session -t "$jn" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+tmux new-session -d -s "$jn" -x 120 -y 36 \
+  "cd '$tmp' && TERM=xterm-256color '$eddy' tui -p join.yaml --log '$tmp/join.log'; echo \$? >'$tmp/join-exit'; sleep 60"
+tmux kill-session -t "$sess" 2>/dev/null || true # the demo's workbench has exited
+sess=$jn # screen, keys and text drive this session now
+wait_for 'sources bids,auctions'
+wait_for '_source +POS'
+wait_for 'in 48 (passed|ok) 48 .*ended'
+capture 7b-sources
+keys Tab
+wait_for '\[Pipeline\]'
+keys a
+wait_for 'j  join'
+keys j
+wait_for 'new stage 0:join'
+wait_for 'fields of auctions: id, seller, dateTime'
+keys Tab; text 'auction: id'
+keys Tab Tab C-u; text '-1s, 3s'
+keys Tab C-u; text 'left'
+keys Tab; text 'auction, price, auctions.seller, auction_time: auctions.dateTime'
+keys Tab C-u; text 'dateTime'
+keys Tab C-u; text '20s'
+wait_for 'valid · enter applies'
+capture 7b-join-form
+keys Enter
+wait_for 'added stage 0:join'
+wait_for '[1-9][0-9]* rows.*ended'
+capture 7b-join-applied
+shown=$(screen | grep -oP '[0-9]+(?= rows)' | tail -1)
+counts=$(screen | grep -oP 'in [0-9]+ (passed|ok) [0-9]+ (filtered|filt) [0-9]+ dead [0-9]+ late [0-9]+' | tail -1 | grep -oP '[0-9]+' | tr '\n' ' ')
+keys w
+wait_for 'write pipeline file: join\.yaml'
+keys Enter
+wait_for 'wrote join\.yaml'
+keys q
+for _ in $(seq 100); do [ -s "$tmp/join-exit" ] && break; sleep 0.1; done
+[ "$(cat "$tmp/join-exit" 2>/dev/null)" = 0 ] || fail "the join workbench did not exit with 0 after q"
+grep -q 'join:' "$tmp/join.yaml" || fail "the written pipeline has no join stage"
+(cd "$tmp" && "$eddy" run join.yaml 2>"$tmp/join-run.err") || { cat "$tmp/join-run.err" >&2; fail "eddy run of the written join pipeline failed"; }
+ran=$(grep -oP 'in=[0-9]+ passed=[0-9]+ filtered=[0-9]+ dead=[0-9]+ late=[0-9]+' "$tmp/join-run.err" | head -1 | grep -oP '[0-9]+' | tr '\n' ' ')
+[ "$ran" = "$counts" ] || fail "eddy run's counters ($ran) differ from the workbench's ($counts)"
+[ "$(wc -l <"$tmp/join-rows.jsonl")" = "$shown" ] || fail "eddy run wrote $(wc -l <"$tmp/join-rows.jsonl") rows, the workbench showed $shown"
+echo "   join: $shown rows in the workbench and from eddy run, counters $counts"
+
 echo "8. NO_COLOR: no colour escapes, the same text"
 nc="eddy-e2e-nocolor-$$"
 tmux new-session -d -s "$nc" -x 100 -y 30 "cd '$tmp' && TERM=xterm-256color NO_COLOR=1 '$eddy' demo --listen 127.0.0.1:0; sleep 30"
-trap 'tmux kill-session -t "$sess" 2>/dev/null || true; tmux kill-session -t "$nc" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'tmux kill-session -t "$sess" 2>/dev/null || true; tmux kill-session -t "$jn" 2>/dev/null || true; tmux kill-session -t "$nc" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do tmux capture-pane -p -t "$nc" | grep -q 'clicks' && break; sleep 0.2; done
 tmux capture-pane -p -t "$nc" | grep -q 'enter attach' || fail "the NO_COLOR workbench did not start"
 if tmux capture-pane -e -p -t "$nc" | grep -Pq '\e\[(?:[0-9;]*;)?(?:3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;5|48;5|38;2|48;2)[;m]'; then

@@ -33,6 +33,9 @@ func (m *Model) diffTail(path string) (tea.Cmd, error) {
 	if m.plan == nil {
 		return nil, fmt.Errorf("no pipeline runs: add a stage first")
 	}
+	if m.multi {
+		return nil, fmt.Errorf("diff replays one source; this pipeline reads several (as eddy diff, it refuses)")
+	}
 	recs := make([]source.Record, 0, len(m.records.ring))
 	for _, e := range m.records.ring {
 		recs = append(recs, e.rec)

@@ -474,6 +474,7 @@ func run(ctx context.Context, src source.Source, h *hub, swaps <-chan swapReq, o
 					h.undecodedDead(gs, &it.Batch.Records[b.i], b.err)
 				}
 				kept = withoutUndecoded(it.Batch.Records, bad, kept)
+				eng.SetSource(it.Batch.Source) // several sources: the batch's (_source, a join's sides)
 				err = eng.Process(kept)
 				eng.Done(it.Batch.Finished)
 			}

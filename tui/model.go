@@ -35,6 +35,11 @@ type Options struct {
 	// (earliest, latest, offset:N, last:N, time:...; "" for the default).
 	// It runs off the UI goroutine.
 	Open func(ctx context.Context, name, start string) (source.Source, error)
+	// OpenKafka opens the Kafka source of a pipeline's sources section
+	// as eddy run reads it: its topics from its start until its stop, on
+	// the workbench's cluster. Nil: each topic through Open, followed.
+	// It runs off the UI goroutine.
+	OpenKafka func(ctx context.Context, k pipeline.KafkaSource) (source.Source, error)
 	// Attach is what to attach to at start; "" waits for the user to pick a topic.
 	Attach string
 	// Start is where attaching starts reading ("" lets Open choose).
@@ -103,6 +108,9 @@ type openedMsg struct {
 	src         source.Source
 	view        *tailView // decodes the tail's records; nil: none
 	err         error
+	// sources are the pipeline's sources that src merges (a pipeline
+	// with a sources section); nil: src is the topic or file name.
+	sources []pipeline.NamedSource
 }
 
 // noticeMsg shows a line in the status bar for a while.
@@ -159,6 +167,10 @@ type Model struct {
 	// workbench's defaults, which follow the attached topic or file.
 	defaultTargets bool
 	view           *tailView // the attached source's tail decoder (Options.Decoder); nil: none
+	// multi: what runs reads the pipeline's sources section, every source
+	// merged as eddy run merges them (source.Merge), not an attached
+	// topic or file; attached is then their label.
+	multi bool
 }
 
 // New returns the workbench's root model. ctx bounds the feeds it starts.
@@ -173,8 +185,9 @@ func New(ctx context.Context, opts Options) *Model {
 		m.records.book = newSchemaBook()
 	}
 	m.pipe = newPipelinePane(c, opts.Pipeline, opts.PipelinePath)
-	m.pipe.guessTime = m.records.timeField
+	m.pipe.guessTime = func() string { return m.records.timeField() }
 	m.pipe.fields = m.records.fieldNames
+	m.pipe.sourceFields = func(names []string) [][]string { return m.records.sourceFields(names) }
 	m.results = newResultsPane(c)
 	m.dead = newDeadPane(c, opts.Dead)
 	m.dead.plan = func() *pipeline.Plan { return m.plan }
@@ -193,7 +206,7 @@ func New(ctx context.Context, opts Options) *Model {
 			m.lastErr = describe(err)
 		}
 	}
-	if opts.Attach != "" && m.topics != nil {
+	if (opts.Attach != "" || len(m.pipe.p.Sources) > 0) && m.topics != nil {
 		m.active = 1
 	}
 	m.resize()
@@ -206,7 +219,10 @@ func (m *Model) Init() tea.Cmd {
 	if m.topics != nil {
 		cmds = append(cmds, m.topics.reload())
 	}
-	if m.opts.Attach != "" {
+	switch {
+	case len(m.pipe.p.Sources) > 0:
+		cmds = append(cmds, m.openSources(m.pipe.p))
+	case m.opts.Attach != "":
 		cmds = append(cmds, m.open(m.opts.Attach, m.start))
 	}
 	return tea.Batch(cmds...)
@@ -218,19 +234,29 @@ func (m *Model) open(name, start string) tea.Cmd {
 	return func() tea.Msg {
 		src, err := open(ctx, name, start)
 		var view *tailView
-		if err == nil && o.Decoder != nil {
-			view = &tailView{fatal: o.Fatal, book: book, schema: o.Schema}
-			if view.decode, err = o.Decoder(); err == nil {
-				if o.Types != nil {
-					view.types = o.Types()
-				}
-			} else {
-				src.Close()
-				src, view = nil, nil
-			}
+		if err == nil {
+			src, view, err = withView(o, book, src)
 		}
 		return openedMsg{name: name, start: start, src: src, view: view, err: err}
 	}
+}
+
+// withView makes the tail decoder of a source just opened when the
+// workbench decodes values (Options.Decoder); src is closed if it fails.
+func withView(o Options, book *schemaBook, src source.Source) (source.Source, *tailView, error) {
+	if o.Decoder == nil {
+		return src, nil, nil
+	}
+	view := &tailView{fatal: o.Fatal, book: book, schema: o.Schema}
+	var err error
+	if view.decode, err = o.Decoder(); err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	if o.Types != nil {
+		view.types = o.Types()
+	}
+	return src, view, nil
 }
 
 // Stop cancels the running feed.
@@ -322,6 +348,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.topics.ticking = false
 		return m, m.topics.reload()
 	case AttachMsg:
+		if err := m.attachable(); err != nil {
+			m.note(err.Error(), true)
+			return m, nil
+		}
 		return m, m.open(msg.Name, m.start)
 	case openedMsg:
 		if msg.err != nil {
@@ -329,6 +359,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.view = msg.view
+		m.multi = msg.sources != nil
+		m.records.sourceOf = sourceNames(msg.sources)
 		m.attach(msg.name, msg.start, msg.src)
 		return m, m.feed.wait()
 	case FeedMsg:
@@ -365,7 +397,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // sourceFor is the pipeline source that the attached topic or file gives.
 func (m *Model) sourceFor(base pipeline.Source) pipeline.Source {
-	if m.attached == "" {
+	if m.attached == "" || m.multi {
 		return base
 	}
 	if m.opts.File {
@@ -391,7 +423,8 @@ func (m *Model) attach(name, start string, src source.Source) {
 	m.attached, m.start, m.finished, m.lastErr = name, start, false, ""
 	m.stats, m.rate, m.lastRead, m.lastAt, m.lastDead, m.lag = engine.Stats{}, 0, 0, time.Time{}, 0, -1
 	*m.records = recordsPane{c: m.c, w: m.records.w, h: m.records.h, sel: -1, raw: m.records.raw,
-		matcher: m.records.matcher, expr: m.records.expr, parts: m.records.parts, start: start, book: m.records.book}
+		matcher: m.records.matcher, expr: m.records.expr, parts: m.records.parts, start: start, book: m.records.book,
+		sourceOf: m.records.sourceOf}
 	// The saved pipeline reads what is attached; a pipeline begun here
 	// writes rows to stdout and dead letters beside its input.
 	p := *m.pipe.p
@@ -399,7 +432,7 @@ func (m *Model) attach(name, start string, src source.Source) {
 	if m.opts.Format != "" {
 		p.Format = m.opts.Format // the saved pipeline reads the topic as it is
 	}
-	if m.defaultTargets || (m.opts.Pipeline == nil && p.Sinks == nil && p.DLQ == nil) {
+	if !m.multi && (m.defaultTargets || (m.opts.Pipeline == nil && p.Sinks == nil && p.DLQ == nil)) {
 		m.defaultTargets = true
 		p.Sinks = []pipeline.Target{{File: "-"}}
 		if m.opts.File {
@@ -444,7 +477,10 @@ func (m *Model) apply(p *pipeline.Pipeline, plan *pipeline.Plan, what string) {
 // restartIfEnded reopens a bounded input that has ended so a newly applied
 // pipeline runs over it.
 func (m *Model) restartIfEnded() tea.Cmd {
-	if m.finished && m.attached != "" {
+	switch {
+	case m.finished && m.multi:
+		return m.openSources(m.pipe.p)
+	case m.finished && m.attached != "":
 		return m.open(m.attached, m.start)
 	}
 	return nil
@@ -455,6 +491,27 @@ func (m *Model) restartIfEnded() tea.Cmd {
 func (m *Model) openSpec(msg openSpecMsg) tea.Cmd {
 	p := *msg.p
 	m.defaultTargets = false
+	if len(p.Sources) > 0 {
+		// its sources are read anew, whichever ran before
+		checked, plan, err := check(&p)
+		if err != nil {
+			m.note("open "+msg.path+": "+describe(err), true)
+			return nil
+		}
+		m.apply(checked, plan, "opened "+msg.path)
+		m.pipe.markSaved()
+		return m.openSources(checked)
+	}
+	reattach := false
+	if m.multi {
+		// back to one source: the file the workbench was opened on, or the
+		// spec's topic of the cluster (else none until one is attached)
+		m.Stop()
+		m.multi, m.attached, m.records.sourceOf = false, "", nil
+		if m.opts.File {
+			m.attached, reattach = m.opts.Attach, true
+		}
+	}
 	other := ""
 	if k := p.Source.Kafka; k != nil && len(k.Topics) == 1 && m.topics != nil && k.Topics[0] != m.attached {
 		other = k.Topics[0] // attaching sets the source
@@ -471,11 +528,18 @@ func (m *Model) openSpec(msg openSpecMsg) tea.Cmd {
 	if other != "" {
 		return m.open(other, m.start)
 	}
+	if reattach {
+		return m.open(m.attached, m.start)
+	}
 	return m.restartIfEnded()
 }
 
 // seek reattaches to the current topic or file from another position.
 func (m *Model) seek(start string) tea.Cmd {
+	if m.multi {
+		m.note("seek: a pipeline of several sources reads each from its own start (the spec's kafka start; a file from its first line)", true)
+		return nil
+	}
 	if m.attached == "" {
 		m.note("seek: attach to a topic first", true)
 		return nil
@@ -702,7 +766,7 @@ func (m *Model) statusParts() (base, msgs []string) {
 	switch {
 	case m.lag >= 0 && m.attached != "":
 		parts = append(parts, fmt.Sprintf("lag %d", m.lag))
-	case m.records.lastLine > 0:
+	case m.records.lastLine > 0 && !m.multi: // several files: no one line
 		parts = append(parts, fmt.Sprintf("line %d", m.records.lastLine))
 	}
 	parts = append(parts, human(m.rate)+" ev/s",
@@ -710,7 +774,7 @@ func (m *Model) statusParts() (base, msgs []string) {
 	switch n := len(m.pipe.p.Stages); {
 	case n == 0:
 		parts = append(parts, "no stages")
-	case m.plan != nil && m.plan.Window != nil:
+	case m.plan != nil && (m.plan.Window != nil || m.plan.Join != nil):
 		parts = append(parts, fmt.Sprintf("%d stages, %d rows", n, st.Rows))
 	default:
 		parts = append(parts, fmt.Sprintf("%d stages", n))

@@ -160,6 +160,9 @@ func (m *Model) run(line string) (tea.Cmd, error) {
 		if len(args) != 1 {
 			return nil, fmt.Errorf("usage: attach TOPIC")
 		}
+		if err := m.attachable(); err != nil {
+			return nil, err
+		}
 		return m.open(args[0], m.start), nil
 	case "seek":
 		if len(args) != 1 {

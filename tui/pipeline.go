@@ -83,6 +83,7 @@ type formField struct {
 	label, hint string
 	in          input
 	only        windows.Type // window fields that apply to one window type; 0: always
+	join        string       // join fields that apply to one kind of join (joinInterval, joinWindow); "": always
 }
 
 // stageForm adds or edits one stage.
@@ -93,6 +94,10 @@ type stageForm struct {
 	fields []formField
 	focus  int
 	err    string // why the form's stage does not validate; "" when it does
+	// tables are the spec's tables (a lookup form's choices); newTable is
+	// the table the lookup's file path declares, nil when it names one
+	tables   []pipeline.Table
+	newTable *pipeline.Table
 }
 
 const (
@@ -107,8 +112,9 @@ const (
 )
 
 // newForm builds the form for kind, filled from st when editing.
-func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guessTime string, tables []pipeline.Table) *stageForm {
-	f := &stageForm{kind: kind}
+func newForm(kind pipeline.StageKind, st *pipeline.Stage, p *pipeline.Pipeline, guessTime string) *stageForm {
+	f := &stageForm{kind: kind, tables: p.Tables}
+	t, tables := p.Time, p.Tables
 	add := func(label, hint, val string) {
 		f.fields = append(f.fields, formField{label: label, hint: hint, in: newInput(val)})
 	}
@@ -148,7 +154,11 @@ func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guess
 			l := st.Lookup
 			table, on, sel, missing = l.Table, l.Field+": "+l.Column, strings.Join(l.Select, ", "), l.OnMissing
 		}
-		add("table", "one of the spec's tables: "+strings.Join(names, ", "), table)
+		hint := "a .jsonl, .csv or .parquet file (declared in tables: by its base name)"
+		if len(names) > 0 {
+			hint = "one of the spec's tables (" + strings.Join(names, ", ") + ") or a .jsonl, .csv or .parquet file"
+		}
+		add("table", hint, table)
 		add("on", "record_field: key_column, e.g. product_id: id", on)
 		add("select", "the table's columns to add, comma-separated", sel)
 		add("on missing", "null | drop | dlq: a record whose key the table lacks", missing)
@@ -171,16 +181,7 @@ func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guess
 			}
 			aggs = strings.Join(as, ", ")
 		}
-		tf, ooo := t.Field, ""
-		if t.MaxOutOfOrder > 0 {
-			ooo = pipeline.FormatDuration(t.MaxOutOfOrder)
-		}
-		if st == nil && tf == "" {
-			tf = guessTime
-			if tf != "" && ooo == "" {
-				ooo = "2s"
-			}
-		}
+		tf, ooo := timeDefaults(t, st == nil, guessTime)
 		add("type", "tumbling | hopping | session", typ)
 		add("size", "e.g. 10s, 1m (tumbling, hopping)", size)
 		f.fields[windowFieldSize].only = windows.TumblingType
@@ -192,6 +193,8 @@ func newForm(kind pipeline.StageKind, st *pipeline.Stage, t pipeline.Time, guess
 		add("aggregate", "name: count() | sum(f) | avg(f) | min(f) | max(f) | quantile(f, 0.95) | ...", aggs)
 		add("time field", "event-time field (epoch ms or RFC 3339); empty: processing time", tf)
 		add("max out of order", "watermark delay, e.g. 2s", ooo)
+	case pipeline.Join:
+		newJoinForm(f, st, p, guessTime)
 	}
 	return f
 }
@@ -209,6 +212,9 @@ func (f *stageForm) windowType() windows.Type {
 
 // applies reports whether field i matters for the form as filled in.
 func (f *stageForm) applies(i int) bool {
+	if j := f.fields[i].join; j != "" {
+		return f.joinKind() == j
+	}
 	o := f.fields[i].only
 	if o == 0 {
 		return true
@@ -295,9 +301,10 @@ func (f *stageForm) build(t pipeline.Time) (pipeline.Stage, pipeline.Time, error
 			st.Project = append(st.Project, pipeline.Column{Name: p[0], Expr: pipeline.Expr{Src: p[1]}})
 		}
 	case pipeline.Lookup:
-		l := &pipeline.LookupStage{Table: val(0), Select: splitTop(val(2), ','), OnMissing: val(3)}
-		if l.Table == "" {
-			return st, t, errors.New("table: name one of the spec's tables")
+		l := &pipeline.LookupStage{Select: splitTop(val(2), ','), OnMissing: val(3)}
+		var err error
+		if l.Table, f.newTable, err = tableFor(val(0), f.tables); err != nil {
+			return st, t, err
 		}
 		on, err := pairs(val(1), ',', "record_field: key_column")
 		if err != nil || len(on) != 1 {
@@ -352,17 +359,32 @@ func (f *stageForm) build(t pipeline.Time) (pipeline.Stage, pipeline.Time, error
 			w.Aggregates = append(w.Aggregates, pipeline.Aggregate{Name: a[0], Src: a[1]})
 		}
 		st.Window = w
-		t.Field = val(windowFieldTime)
-		t.MaxOutOfOrder = 0
-		if s := val(windowFieldMaxOutOfOrder); s != "" {
-			d, err := time.ParseDuration(s)
-			if err != nil || d < 0 {
-				return st, t, fmt.Errorf("max out of order: want a duration like 2s, not %q", s)
-			}
-			t.MaxOutOfOrder = d
+		if t, err = f.buildTime(t, windowFieldTime, windowFieldMaxOutOfOrder); err != nil {
+			return st, t, err
 		}
+	case pipeline.Join:
+		j, t2, err := f.buildJoin(t)
+		if err != nil {
+			return st, t, err
+		}
+		st.Join, t = j, t2
 	}
 	return st, t, nil
+}
+
+// buildTime reads the time field and the watermark delay of a form's
+// fields field and delay into t.
+func (f *stageForm) buildTime(t pipeline.Time, field, delay int) (pipeline.Time, error) {
+	t.Field = strings.TrimSpace(f.fields[field].in.String())
+	t.MaxOutOfOrder = 0
+	if s := strings.TrimSpace(f.fields[delay].in.String()); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return t, fmt.Errorf("max out of order: want a duration like 2s, not %q", s)
+		}
+		t.MaxOutOfOrder = d
+	}
+	return t, nil
 }
 
 // pipelinePane is the stage list of the pipeline the workbench runs, with
@@ -392,6 +414,8 @@ type pipelinePane struct {
 
 	guessTime func() string   // a likely event-time field of the attached records
 	fields    func() []string // the attached records' top-level fields (decoded ones too)
+	// sourceFields are, with several sources, each named source's fields
+	sourceFields func(names []string) [][]string
 }
 
 func newPipelinePane(c *Common, p *pipeline.Pipeline, path string) *pipelinePane {
@@ -438,10 +462,10 @@ func (p *pipelinePane) Keys() []key.Binding {
 	k := p.c.Keys
 	switch {
 	case p.choosing:
-		if len(p.p.Tables) > 0 {
-			return []key.Binding{key.NewBinding(key.WithHelp("f/c/p/w/l", "filter/coerce/project/window/lookup")), key.NewBinding(key.WithHelp("esc", "cancel"))}
+		if len(p.p.Sources) > 1 {
+			return []key.Binding{key.NewBinding(key.WithHelp("f/c/p/w/l/j", "filter/coerce/project/window/lookup/join")), key.NewBinding(key.WithHelp("esc", "cancel"))}
 		}
-		return []key.Binding{key.NewBinding(key.WithHelp("f/c/p/w", "filter/coerce/project/window")), key.NewBinding(key.WithHelp("esc", "cancel"))}
+		return []key.Binding{key.NewBinding(key.WithHelp("f/c/p/w/l", "filter/coerce/project/window/lookup")), key.NewBinding(key.WithHelp("esc", "cancel"))}
 	case p.form != nil:
 		return []key.Binding{key.NewBinding(key.WithHelp("tab/↑↓", "field")), key.NewBinding(key.WithHelp("enter", "apply")), key.NewBinding(key.WithHelp("esc", "cancel"))}
 	case p.confirmPath != "":
@@ -498,6 +522,8 @@ func stageLine(st pipeline.Stage) string {
 			s += " (missing: " + l.OnMissing + ")"
 		}
 		return s
+	case pipeline.Join:
+		return joinLine(st.Join)
 	case pipeline.Top:
 		t := st.Top
 		s := fmt.Sprintf("first %d by %s per window", t.K, t.Order())
@@ -513,6 +539,12 @@ func stageLine(st pipeline.Stage) string {
 func (p *pipelinePane) hasWindow() bool {
 	st := p.p.Stages
 	return len(st) > 0 && st[len(st)-1].Kind == pipeline.Window
+}
+
+// hasJoin reports whether p ends with a join stage (a join is the last).
+func (p *pipelinePane) hasJoin() bool {
+	st := p.p.Stages
+	return len(st) > 0 && st[len(st)-1].Kind == pipeline.Join
 }
 
 // withStages is a copy of the pipeline with other stages and time settings.
@@ -538,7 +570,11 @@ func (p *pipelinePane) validate() (*pipeline.Pipeline, *pipeline.Plan) {
 	} else {
 		stages[f.index] = st
 	}
-	q, plan, err := check(p.withStages(stages, t))
+	with := p.withStages(stages, t)
+	if f.newTable != nil {
+		with.Tables = append(slices.Clone(with.Tables), *f.newTable)
+	}
+	q, plan, err := check(with)
 	if err != nil {
 		f.err = describe(err)
 		return nil, nil
@@ -636,7 +672,7 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 		}
 		if p.sel < n {
 			st := p.p.Stages[p.sel]
-			p.form = newForm(st.Kind, &st, p.p.Time, "", p.p.Tables)
+			p.form = newForm(st.Kind, &st, p.p, "")
 			p.form.index = p.sel
 			p.validate()
 		}
@@ -652,9 +688,11 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 		if p.sel >= n || to < 0 || to >= n {
 			return nil
 		}
-		if p.p.Stages[p.sel].Kind == pipeline.Window || p.p.Stages[to].Kind == pipeline.Window {
-			p.note, p.noteErr = "the window stage stays last", true
-			return nil
+		for _, k := range []pipeline.StageKind{pipeline.Window, pipeline.Join} {
+			if p.p.Stages[p.sel].Kind == k || p.p.Stages[to].Kind == k {
+				p.note, p.noteErr = "the "+string(k)+" stage stays last", true
+				return nil
+			}
 		}
 		stages := slices.Clone(p.p.Stages)
 		stages[p.sel], stages[to] = stages[to], stages[p.sel]
@@ -696,9 +734,9 @@ func (p *pipelinePane) defaultPath() string {
 }
 
 func (p *pipelinePane) choose(km tea.KeyPressMsg) tea.Cmd {
-	kinds := map[string]pipeline.StageKind{"f": pipeline.Filter, "c": pipeline.Coerce, "p": pipeline.Project, "w": pipeline.Window}
-	if len(p.p.Tables) > 0 {
-		kinds["l"] = pipeline.Lookup // only a spec's tables can be looked up
+	kinds := map[string]pipeline.StageKind{"f": pipeline.Filter, "c": pipeline.Coerce, "p": pipeline.Project, "w": pipeline.Window, "l": pipeline.Lookup}
+	if len(p.p.Sources) > 1 {
+		kinds["j"] = pipeline.Join // a join reads the records of two sources
 	}
 	if km.String() == "esc" {
 		p.choosing = false
@@ -711,20 +749,24 @@ func (p *pipelinePane) choose(km tea.KeyPressMsg) tea.Cmd {
 	p.choosing = false
 	n := len(p.p.Stages)
 	at := min(p.sel+1, n)
-	if p.hasWindow() {
-		if kind == pipeline.Window {
-			p.note, p.noteErr = "the pipeline has a window stage already: select it and press e to edit it", true
+	switch {
+	case p.hasJoin() && kind == pipeline.Window, p.hasWindow() && kind == pipeline.Join:
+		p.note, p.noteErr = "a pipeline has a join or windows, not both (a join's rows go to the sinks)", true
+		return nil
+	case p.hasWindow() || p.hasJoin():
+		if last := p.p.Stages[n-1].Kind; kind == last {
+			p.note, p.noteErr = "the pipeline has a "+string(kind)+" stage already: select it and press e to edit it", true
 			return nil
 		}
-		at = min(at, n-1) // the window stays last
+		at = min(at, n-1) // the window or the join stays last
 	}
-	if kind == pipeline.Window {
+	if kind == pipeline.Window || kind == pipeline.Join {
 		at = n
 	}
 	if n == 0 {
 		at = 0
 	}
-	p.form = newForm(kind, nil, p.p.Time, p.guessTime(), p.p.Tables)
+	p.form = newForm(kind, nil, p.p, p.guessTime())
 	p.form.index, p.form.isNew = at, true
 	p.validate()
 	return nil
@@ -861,6 +903,8 @@ func (p *pipelinePane) View() string {
 	s := p.c.Styles
 	src := "no source yet: attach to a topic"
 	switch {
+	case len(p.p.Sources) > 0:
+		src = describeSources(p.p.Sources)
 	case p.p.Source.Kafka != nil:
 		src = "source kafka " + strings.Join(p.p.Source.Kafka.Topics, ",")
 	case p.p.Source.File != "":
@@ -893,19 +937,26 @@ func (p *pipelinePane) View() string {
 			"  f  filter   keep records for which an expression is true",
 			"  c  coerce   convert fields to int, float, string, bool or timestamp",
 			"  p  project  compute the output fields",
-			"  w  window   aggregate in tumbling, hopping or session windows")
-		if len(p.p.Tables) > 0 {
-			lines = append(lines, "  l  lookup   add the columns of a row of a table (the spec's tables:)")
+			"  w  window   aggregate in tumbling, hopping or session windows",
+			"  l  lookup   add the columns of a table's row (a table of the spec, a file)")
+		if len(p.p.Sources) > 1 {
+			lines = append(lines, "  j  join     join the records of two sources (interval or window join)")
 		}
-		if p.hasWindow() {
+		switch {
+		case p.hasWindow():
 			lines = append(lines, s.Dim.Render("  (new stages go before the window stage)"))
+		case p.hasJoin():
+			lines = append(lines, s.Dim.Render("  (new stages go before the join stage)"))
 		}
 		return block(lines, p.w, p.h)
 	}
 	lines = append(lines, "")
 	if len(p.p.Stages) == 0 {
-		lines = append(lines, "no stages: every record passes.",
-			"press a to add a filter, coerce, project or window stage; o opens a pipeline file")
+		hint := "press a to add a filter, coerce, project, window or lookup stage; o opens a pipeline file"
+		if len(p.p.Sources) > 1 {
+			hint = "press a to add a stage, j in its menu a join of two sources; o opens a pipeline file"
+		}
+		lines = append(lines, "no stages: every record passes.", hint)
 	} else {
 		rows := make([][]string, len(p.p.Stages))
 		for i, st := range p.p.Stages {
@@ -975,7 +1026,17 @@ func (p *pipelinePane) formView() []string {
 		verb = "new stage " + fmt.Sprint(f.index)
 	}
 	lines := []string{"", s.Title.Render(fmt.Sprintf("%s:%s", verb, f.kind))}
-	if p.fields != nil {
+	switch {
+	case len(p.p.Sources) > 0 && p.sourceFields != nil:
+		// several sources: each one's fields, and _source to tell them apart
+		names := p.p.SourceNames()
+		for i, fs := range p.sourceFields(names) {
+			if len(fs) > 0 {
+				lines = append(lines, wrapStyled(s.Dim, "fields of "+names[i]+": "+strings.Join(fs, ", "), p.w)...)
+			}
+		}
+		lines = append(lines, wrapStyled(s.Dim, "_source is the record's source: "+strings.Join(names, ", "), p.w)...)
+	case p.fields != nil:
 		if names := p.fields(); len(names) > 0 {
 			lines = append(lines, wrapStyled(s.Dim, "fields of the attached records: "+strings.Join(names, ", "), p.w)...)
 		}

@@ -81,6 +81,10 @@ type recordsPane struct {
 	book       *schemaBook // the schema ids of decoded records; nil: none
 	colOff     int         // first field column shown (←/→); OFFSET stays
 
+	// sourceOf names the source of a record by its topic or file, with
+	// several sources (the _source column); nil: one source.
+	sourceOf map[string]string
+
 	start    string // where the attached source started reading
 	lastLine int64  // the newest record's line (files)
 	seeking  bool   // the seek prompt is open
@@ -123,6 +127,28 @@ func (p *recordsPane) fieldNames() []string {
 		}
 	}
 	return nil
+}
+
+// sourceFields are, with several sources, the top-level fields of each
+// source's newest record that is an object (among the last 1,000), in
+// the order of names; nil with one source.
+func (p *recordsPane) sourceFields(names []string) [][]string {
+	if p.sourceOf == nil {
+		return nil
+	}
+	out := make([][]string, len(names))
+	left := len(names)
+	for i := len(p.ring) - 1; i >= 0 && left > 0; i-- {
+		e := p.ring[i]
+		if e.cells == nil {
+			continue
+		}
+		j := slices.Index(names, p.sourceOf[e.rec.Topic])
+		if j >= 0 && out[j] == nil {
+			out[j], left = e.names, left-1
+		}
+	}
+	return out
 }
 
 // setFilter applies a quick filter expression ("" clears it).
@@ -435,6 +461,9 @@ func (p *recordsPane) View() string {
 	if p.inspecting {
 		if e, ok := p.selected(); ok {
 			lines := inspect(e)
+			if p.sourceOf != nil {
+				lines = append([]string{"source " + p.sourceOf[e.rec.Topic]}, lines...)
+			}
 			if sl := p.book.schemaLines(&e.rec, p.showSchema); sl != nil {
 				// after the coordinates, timestamp, key and headers, before the value
 				at := len(lines)
@@ -471,8 +500,11 @@ func (p *recordsPane) View() string {
 		}
 	} else {
 		cols := columns(p.ring, v[lo:hi])
-		meta := metaColumns(p.ring, v[lo:hi])
-		header := append(slices.Clone(meta.names), cols...)
+		mc := metaColumns(p.ring, v[lo:hi])
+		if p.sourceOf != nil {
+			mc = meta{names: []string{"_source", "POS"}, frozen: 2, sources: p.sourceOf}
+		}
+		header := append(slices.Clone(mc.names), cols...)
 		if len(cols) == 0 {
 			header = append(header, "VALUE") // every record shown is malformed
 		}
@@ -480,7 +512,7 @@ func (p *recordsPane) View() string {
 		// the width the other records give it: a long broken value must
 		// not widen the column and push the others away (enter or r shows
 		// it whole).
-		markW := lipgloss.Width(header[len(meta.names)])
+		markW := lipgloss.Width(header[len(mc.names)])
 		if len(cols) == 0 {
 			markW = p.w // the only column: the reasons show whole
 		}
@@ -496,7 +528,7 @@ func (p *recordsPane) View() string {
 		rows := make([][]string, 0, hi-lo)
 		for i := lo; i < hi; i++ {
 			e := p.ring[v[i]]
-			row := meta.cells(e.rec)
+			row := mc.cells(e.rec)
 			if e.cells == nil {
 				mark := mark1
 				if e.undecoded != nil {
@@ -515,7 +547,7 @@ func (p *recordsPane) View() string {
 			mark = sel - lo
 		}
 		var sh shown
-		lines, sh = scrolled(s, header, rows, p.w, mark, colView{Frozen: meta.frozen, First: p.colOff})
+		lines, sh = scrolled(s, header, rows, p.w, mark, colView{Frozen: mc.frozen, First: p.colOff})
 		p.colOff = sh.First
 		if more := sh.more(); more != "" {
 			top[0] += s.Dim.Render(" · " + more)
@@ -533,6 +565,9 @@ type meta struct {
 	frozen       int
 	file         bool
 	key, created bool
+	// sources, with several sources, names each record's source first
+	// (_source), before its position (L12, or partition/offset)
+	sources map[string]string
 }
 
 func metaColumns(ring []entry, idx []int) meta {
@@ -557,6 +592,9 @@ func metaColumns(ring []entry, idx []int) meta {
 
 // cells are a record's meta cells.
 func (m meta) cells(r source.Record) []string {
+	if m.sources != nil {
+		return []string{m.sources[r.Topic], coord(r)}
+	}
 	if m.file {
 		return []string{coord(r)}
 	}

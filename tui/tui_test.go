@@ -387,6 +387,10 @@ func (panicSource) Bounded() bool                               { return true }
 func (panicSource) Close() error                                { return nil }
 
 // golden compares the screen, without escape codes, with testdata/name.golden.
+// testdata is the golden files' directory, also for a test that changed
+// its working directory.
+var testdata, _ = filepath.Abs("testdata")
+
 func golden(t *testing.T, name, screen string) {
 	t.Helper()
 	got := ansi.Strip(screen)
@@ -395,7 +399,7 @@ func golden(t *testing.T, name, screen string) {
 		lines[i] = strings.TrimRight(l, " ")
 	}
 	got = strings.Join(lines, "\n") + "\n"
-	path := filepath.Join("testdata", name+".golden")
+	path := filepath.Join(testdata, name+".golden")
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
