@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -40,6 +41,9 @@ type join struct {
 	rightSrc   int
 	withName   string
 	emitErrors error
+	// with stages after the join: each row's event time is last in its
+	// values (an interval join)
+	timed bool
 }
 
 // newJoin builds the join of plan; store, when not nil, holds its rows.
@@ -65,6 +69,14 @@ func (e *Engine) newJoin(store windows.Store) error {
 	e.out.Names = jp.Names
 	e.out.Vals = make([]value.Value, len(jp.Names))
 	e.prefix = columnPrefixes(jp.Names)
+	if len(e.plan.After) > 0 {
+		// the stages after the join take its rows with their event time:
+		// an interval join keeps each row's time last in its values
+		j.timed = jp.Window == nil
+		if err := e.newAfter(); err != nil {
+			return errors.Join(err, op.Close())
+		}
+	}
 	return nil
 }
 
@@ -105,6 +117,9 @@ func (e *Engine) joinRecord(r *source.Record, ts int64) {
 	j.vals = j.vals[:0]
 	for _, s := range slots {
 		j.vals = append(j.vals, e.row[s])
+	}
+	if j.timed {
+		j.vals = append(j.vals, value.OfTime(ts))
 	}
 	var ok bool
 	if w := j.plan.Window; w != nil {
@@ -159,6 +174,10 @@ func (e *Engine) joinRecord(r *source.Record, ts int64) {
 // left outer join, its right columns null).
 func (e *Engine) emitJoined(left, right []value.Value) {
 	jp := e.join.plan
+	if e.after != nil {
+		e.feedJoined(left, right)
+		return
+	}
 	vals := e.out.Vals[:0]
 	for _, c := range jp.Cols {
 		switch {
@@ -189,6 +208,98 @@ func (e *Engine) emitJoined(left, right []value.Value) {
 	e.write()
 }
 
+// feedJoined runs a joined row through the stages after the join, at its
+// event time: the later of its rows' times for an interval join (the left
+// row's without a right row), its window's end − 1 ms for a window join
+// (as Flink's DataStream interval and window joins stamp their rows).
+func (e *Engine) feedJoined(left, right []value.Value) {
+	j := e.join
+	jp := j.plan
+	a := e.after[0]
+	row := a.row[:0] // (the segment's row is at least the join's columns wide)
+	for _, c := range jp.Cols {
+		switch {
+		case !c.Right:
+			row = append(row, left[c.Pos])
+		case right == nil:
+			row = append(row, value.Value{})
+		default:
+			row = append(row, right[c.Pos])
+		}
+	}
+	var t int64
+	if w := jp.Window; w != nil {
+		ws := left[len(left)-1].I
+		row = append(row, value.OfTime(ws), value.OfTime(ws+w.Size))
+		t = ws + w.Size - 1
+	} else {
+		t = left[len(left)-1].I
+		if right != nil {
+			t = max(t, right[len(right)-1].I)
+		}
+	}
+	e.stage[j.index+1].Rows++
+	a.t = t
+	e.runSeg(0, a.row, 0)
+}
+
+// advanceJoinAfter follows the join's expiry: the stages after it advance
+// to the join's watermark minus the allowed lateness minus max(0, −LOWER),
+// the time no row the join emits later can be behind (it emits a left row
+// at tl once tl + min(LOWER, 0) is behind the watermark minus the
+// lateness, and stamps its rows at tl or later), so its rows are never
+// late for the windows after it.
+func (e *Engine) advanceJoinAfter() {
+	w := e.join.op.Watermark()
+	if w == windows.NoWatermark || w == windows.EndOfInput {
+		return // nothing emitted yet, or Finish flushes
+	}
+	e.advanceAfter(w-e.plan.Pipeline.Time.AllowedLateness.Milliseconds()+min(e.join.plan.Lower, 0), false)
+}
+
+// appendJoinState appends the join's state, and that of the windows after
+// it (framed as appendWindows frames windows).
+func (e *Engine) appendJoinState(b []byte) ([]byte, error) {
+	ops := e.windowOps()
+	if len(ops) == 0 {
+		return e.join.op.AppendSnapshot(b)
+	}
+	var err error
+	b = append(b, joinAfterMagic[:]...)
+	b = binary.AppendUvarint(b, uint64(1+len(ops)))
+	b = appendFrame(b, func(b []byte) []byte {
+		b, err = e.join.op.AppendSnapshot(b)
+		return b
+	})
+	for _, op := range ops {
+		b = appendFrame(b, op.AppendSnapshot)
+	}
+	return b, err
+}
+
+// joinAfterMagic starts the state of a join and the windows after it.
+var joinAfterMagic = [4]byte{'E', 'J', 'A', 'F'}
+
+func (e *Engine) restoreJoinState(data []byte) error {
+	ops := e.windowOps()
+	if len(ops) == 0 {
+		return e.join.op.Restore(data)
+	}
+	frames, err := readFrames(data, joinAfterMagic, 1+len(ops))
+	if err != nil {
+		return err
+	}
+	if err := e.join.op.Restore(frames[0]); err != nil {
+		return err
+	}
+	for i, op := range ops {
+		if err := op.Restore(frames[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // advanceOps moves the window and the join to the global watermark.
 func (e *Engine) advanceOps() {
 	w := e.globalWatermark()
@@ -210,6 +321,9 @@ func (e *Engine) expireJoin() {
 	e.join.op.Expire()
 	if err := e.join.op.Err(); err != nil && e.err == nil {
 		e.err = err
+	}
+	if e.after != nil {
+		e.advanceJoinAfter()
 	}
 }
 

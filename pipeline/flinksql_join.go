@@ -23,6 +23,9 @@ func (g *sqlGen) flinkJoinScript(o FlinkOptions) (string, error) {
 		return "", g.errf(p.Sources[0].Line, "sources", "several sources without a join stage are not translated to Flink SQL")
 	}
 	jpath := fmt.Sprintf("stages[%d].join", ji)
+	if err := g.afterJoin(ji, "Flink"); err != nil {
+		return "", err
+	}
 	switch {
 	case p.Time.Field == "":
 		return "", g.errf(p.Time.Line, "time", "a join needs event time")

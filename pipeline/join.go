@@ -287,13 +287,10 @@ type JoinCol struct {
 	Pos   int
 }
 
-// join compiles a join stage, the last of the stages.
+// join compiles a join stage (the stages after it are Plan.After).
 func (c *compiler) join(index int, j *JoinStage, path string, sc *schema) *JoinPlan {
 	p := c.p
 	jp := &JoinPlan{Index: index, With: -1, Lower: j.Lower.Milliseconds(), Upper: j.Upper.Milliseconds(), Outer: j.Type == JoinLeft}
-	if index != len(p.Stages)-1 {
-		c.errorf(p.Stages[index+1].Line, fmt.Sprintf("stages[%d]", index+1), "a join must be the last stage: its rows go to the sinks (select picks their fields)")
-	}
 	switch {
 	case len(p.Sources) == 0:
 		c.errorf(j.WithLine, join(path, "with"), "a join needs a sources section with the source %q and another", j.With)
