@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
@@ -41,9 +43,10 @@ type join struct {
 	rightSrc   int
 	withName   string
 	emitErrors error
-	// with stages after the join: each row's event time is last in its
-	// values (an interval join)
-	timed bool
+	// timed: each row's event time follows its select values (at lt in
+	// a left row's, rt in a right row's), then until's time on its side
+	timed  bool
+	lt, rt int
 }
 
 // newJoin builds the join of plan; store, when not nil, holds its rows.
@@ -56,11 +59,28 @@ func (e *Engine) newJoin(store windows.Store) error {
 	if jp.With >= 0 {
 		j.withName = e.plan.Pipeline.Sources[jp.With].Name
 	}
-	op, err := windows.NewIntervalJoin(windows.JoinConfig{
+	// an interval join with stages after it or with until keeps each
+	// row's time after its select values, then until's time on its side
+	j.timed = jp.Window == nil && (len(e.plan.After) > 0 || jp.UntilSlot >= 0)
+	j.lt, j.rt = len(jp.LeftSlots), len(jp.RightSlots)
+	cfg := windows.JoinConfig{
 		Lower: jp.Lower, Upper: jp.Upper, Outer: jp.Outer,
 		Lateness: e.plan.Pipeline.Time.AllowedLateness.Milliseconds(),
 		Store:    store, Emit: e.emitJoined,
-	})
+	}
+	if jp.UntilSlot >= 0 {
+		lt, rt := j.lt, j.rt
+		if jp.UntilRight {
+			cfg.Match = func(l, r []value.Value) bool { return l[lt].I <= r[rt+1].I }
+		} else {
+			cfg.Match = func(l, r []value.Value) bool { return r[rt].I <= l[lt+1].I }
+		}
+	}
+	if sg := e.plan.After; len(sg) > 0 && slices.ContainsFunc(sg[0].Steps, func(st pipeline.Step) bool { return st.Kind == pipeline.Top }) {
+		// a top right after the join ranks each left row's rows
+		cfg.EndLeft = func() { e.releaseTops(0, 0) }
+	}
+	op, err := windows.NewIntervalJoin(cfg)
 	if err != nil {
 		return err
 	}
@@ -70,9 +90,7 @@ func (e *Engine) newJoin(store windows.Store) error {
 	e.out.Vals = make([]value.Value, len(jp.Names))
 	e.prefix = columnPrefixes(jp.Names)
 	if len(e.plan.After) > 0 {
-		// the stages after the join take its rows with their event time:
-		// an interval join keeps each row's time last in its values
-		j.timed = jp.Window == nil
+		// the stages after the join take its rows with their event time
 		if err := e.newAfter(); err != nil {
 			return errors.Join(err, op.Close())
 		}
@@ -120,6 +138,15 @@ func (e *Engine) joinRecord(r *source.Record, ts int64) {
 	}
 	if j.timed {
 		j.vals = append(j.vals, value.OfTime(ts))
+	}
+	if j.plan.UntilSlot >= 0 && j.plan.UntilRight == right {
+		// a null or a value that is not a time bounds the pair below
+		// every time: the row matches nothing
+		until, err := pipeline.EventTime(e.row[j.plan.UntilSlot])
+		if err != nil {
+			until = math.MinInt64
+		}
+		j.vals = append(j.vals, value.OfTime(until))
 	}
 	var ok bool
 	if w := j.plan.Window; w != nil {
@@ -233,9 +260,9 @@ func (e *Engine) feedJoined(left, right []value.Value) {
 		row = append(row, value.OfTime(ws), value.OfTime(ws+w.Size))
 		t = ws + w.Size - 1
 	} else {
-		t = left[len(left)-1].I
+		t = left[j.lt].I
 		if right != nil {
-			t = max(t, right[len(right)-1].I)
+			t = max(t, right[j.rt].I)
 		}
 	}
 	e.stage[j.index+1].Rows++

@@ -113,8 +113,13 @@ func (c *compiler) after(plan *Plan, from int) []Segment {
 			}
 			c.errorf(st.Line, path, "a join after a window is not supported yet: a pipeline has a join or windows before it, not both")
 		case Top:
+			if prev == nil && plan.Join.Window != nil {
+				c.errorf(st.Line, path, "a top right after a join ranks the rows of each left row of an interval join: after a window join put a window stage between the join and the top")
+				continue
+			}
 			if prev == nil {
-				c.errorf(st.Line, path, "a top stage ranks the rows of one window, and a join's rows are not grouped by window: put a window stage between the join and the top")
+				// the rows of each left row of the interval join
+				seg.Steps = append(seg.Steps, Step{Index: i, Kind: Top, Top: c.top(st.Top, path, sc)})
 				continue
 			}
 			if prev.Spec.Type == windows.SessionType {

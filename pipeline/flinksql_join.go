@@ -26,6 +26,9 @@ func (g *sqlGen) flinkJoinScript(o FlinkOptions) (string, error) {
 	if err := g.afterJoin(ji, "Flink"); err != nil {
 		return "", err
 	}
+	if j.Until != "" {
+		return "", g.errf(j.UntilLine, jpath+".until", "a bound from a field (until) is not translated to Flink SQL yet")
+	}
 	switch {
 	case p.Time.Field == "":
 		return "", g.errf(p.Time.Line, "time", "a join needs event time")

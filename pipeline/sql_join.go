@@ -138,6 +138,20 @@ func (g *sqlGen) joinSQL() (string, error) {
 		what = "window join: the same window on both sides"
 	} else {
 		on = append(on, fmt.Sprintf("%s BETWEEN %s + %d AND %s + %d", lt, rt, j.Lower.Milliseconds(), rt, j.Upper.Milliseconds()))
+		if j.Until != "" {
+			// the pair's other row's time at most the field's (a NULL
+			// or a value that is not a time matches nothing, as in the engine)
+			side, other, field := "l", rt, j.Until
+			if f, ok := strings.CutPrefix(field, j.With+"."); ok {
+				side, other, field = "r", lt, f
+			}
+			e, err := col(side, field, jpath+".until", j.UntilLine)
+			if err != nil {
+				return "", err
+			}
+			on = append(on, fmt.Sprintf("%s <= %s", other, sqlEpochMs(e)))
+			what += fmt.Sprintf(" and until %s", j.Until)
+		}
 	}
 	joinKw := "JOIN"
 	if j.Type == JoinLeft {

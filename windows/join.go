@@ -31,6 +31,15 @@ type JoinConfig struct {
 	// the right row were added with (right nil for an unmatched left row
 	// of an outer join), valid only during the call.
 	Emit func(left, right []value.Value)
+	// Match, when set, narrows the interval pair by pair: a left and a
+	// right row that the interval and the key join are joined only when
+	// it reports true (a bound from a field of a row; see until in
+	// docs/joins.md). A left row of an outer join whose every pair it
+	// refused is emitted with nulls.
+	Match func(left, right []value.Value) bool
+	// EndLeft, when set, is called after the rows of each left row (as
+	// held: identical left rows are held, and emitted, together).
+	EndLeft func()
 }
 
 // IntervalJoin is a stream–stream interval join on a keyed [Store]. A
@@ -342,6 +351,9 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 				j.fail(fmt.Errorf("%w: %v", ErrCorrupt, rr.err))
 				return
 			}
+			if j.cfg.Match != nil && !j.cfg.Match(j.lvals, j.rvals) {
+				continue
+			}
 			matched = true
 			for range n * rows[i].n {
 				j.cfg.Emit(j.lvals, j.rvals)
@@ -369,6 +381,9 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 				j.fail(fmt.Errorf("%w: %v", ErrCorrupt, rr.err))
 				return false
 			}
+			if j.cfg.Match != nil && !j.cfg.Match(j.lvals, j.rvals) {
+				return true
+			}
 			matched = true
 			for range n * m {
 				j.cfg.Emit(j.lvals, j.rvals)
@@ -380,6 +395,9 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 		for range n {
 			j.cfg.Emit(j.lvals, nil)
 		}
+	}
+	if j.cfg.EndLeft != nil {
+		j.cfg.EndLeft()
 	}
 }
 
