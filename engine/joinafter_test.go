@@ -158,3 +158,100 @@ func TestJoinAfterDifferentialDuckDB(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinUntilTopDifferentialDuckDB joins random streams with until (each
+// left row's u bounds its matches' time) and ranks each left row's matches
+// with a top right after the join, against DuckDB's LEFT JOIN or JOIN with
+// r.ms <= l.u in the ON and rank() OVER (PARTITION BY the left row).
+func TestJoinUntilTopDifferentialDuckDB(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys := []string{"a", "b", "c"}
+	for seed := range uint64(6) {
+		for _, typ := range []string{"inner", "left"} {
+			t.Run(fmt.Sprintf("%s/seed=%d", typ, seed), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(seed, 13))
+				dir := t.TempDir()
+				lower := -time.Duration(rng.Int64N(40)) * time.Millisecond
+				const ooo = 50 * time.Millisecond
+				gen := func(n int, val string, until bool) string {
+					var lines []string
+					var base int64 = 1_700_000_000_000
+					for i := range n {
+						base += rng.Int64N(4)
+						r := joinRec{ms: base - rng.Int64N(int64(ooo/time.Millisecond)), id: i, v: rng.IntN(5)}
+						if rng.IntN(20) > 0 {
+							r.k = &keys[rng.IntN(len(keys))]
+						}
+						line := r.line(val)
+						if until && rng.IntN(10) > 0 {
+							line = strings.TrimSuffix(line, "}") + fmt.Sprintf(`,"u":%d}`, r.ms+rng.Int64N(-lower.Milliseconds()+1))
+						}
+						lines = append(lines, line)
+					}
+					return strings.Join(lines, "\n") + "\n"
+				}
+				lf, rf := filepath.Join(dir, "l.jsonl"), filepath.Join(dir, "r.jsonl")
+				if err := os.WriteFile(lf, []byte(gen(300, "v", true)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(rf, []byte(gen(300, "w", false)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				spec := strings.Replace(joinSpec(dir, lower, 0, ooo, typ, ""), "      type:", "      until: u\n      type:", 1) +
+					"  - top: {k: 2, by: w desc, ties: true}\n"
+				got, st, e := runJoinSpec(t, spec)
+				if st.Late != 0 || st.Dead != 0 || st.In != 600 {
+					t.Fatalf("stats %v: 600 records, none late or dead", st)
+				}
+				pub := e.Published()
+				top := pub.Stages[len(pub.Stages)-1]
+				if top.In != top.Passed+top.Filtered || top.Filtered == 0 {
+					t.Errorf("the top: %+v, want some rows ranked out", top)
+				}
+				join := "JOIN"
+				if typ == "left" {
+					join = "LEFT JOIN"
+				}
+				q := fmt.Sprintf(`SELECT id, v, rid, w, '' FROM (
+					SELECT l.id, l.v, r.id AS rid, r.w, rank() OVER (PARTITION BY l.id ORDER BY r.w DESC NULLS LAST) AS rk
+					FROM read_json_auto('%s') l %s read_json_auto('%s') r
+					ON l.k = r.k AND l.ms BETWEEN r.ms + %d AND r.ms AND r.ms <= l.u
+				) WHERE rk <= 2`, lf, join, rf, lower.Milliseconds())
+				rs, err := db.Query(q)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, q)
+				}
+				var want []string
+				for rs.Next() {
+					var o joinOut
+					var rid, w sql.NullInt64
+					if err := rs.Scan(&o.ID, &o.V, &rid, &w, &o.WS); err != nil {
+						t.Fatal(err)
+					}
+					if rid.Valid {
+						a, b := int(rid.Int64), int(w.Int64)
+						o.RID, o.W = &a, &b
+					}
+					want = append(want, o.String())
+				}
+				if err := rs.Err(); err != nil {
+					t.Fatal(err)
+				}
+				rs.Close()
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Fatalf("between [%v, 0s] until u %s: engine %d rows, DuckDB %d\nengine only: %v\nduckdb only: %v", lower, typ,
+						len(got), len(want), minus(got, want), minus(want, got))
+				}
+				if len(want) < 10 {
+					t.Fatalf("%d rows: the case tests too little", len(want))
+				}
+			})
+		}
+	}
+}
