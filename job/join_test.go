@@ -133,6 +133,58 @@ func TestJoinAfterRestoreFaults(t *testing.T) {
 	}
 }
 
+// TestJoinUntilTopRestoreFaults is the kill -9 test of q9's shape: the
+// auctions joined with their bids until each expires, the top bid of each
+// auction right after the join, failed between the steps of checkpoints.
+func TestJoinUntilTopRestoreFaults(t *testing.T) {
+	base := t.TempDir()
+	bids := runtest.WriteFile(t, base, "bids.jsonl", string(nexmarkPart(t, "bids", 30000, 0.002)))
+	auctions := runtest.WriteFile(t, base, "auctions.jsonl", string(nexmarkPart(t, "auctions", 3000, 0)))
+	spec := func(state string) string {
+		return fmt.Sprintf(`sources:
+  auctions: {file: %s}
+  bids: {file: %s}
+time: {field: dateTime, max_out_of_order: 5s}
+stages:
+  - join:
+      with: bids
+      on: {id: auction}
+      between: [-10m, 0s]
+      until: expires
+      type: left
+      select: [id, seller, {bidder: bids.bidder}, {price: bids.price}, {bid_at: bids.dateTime}]
+  - top: {k: 1, by: "price desc, bid_at"}
+sinks:
+  - file: out.jsonl
+dlq: {file: dead.jsonl}
+`, auctions, bids) + state
+	}
+	t.Setenv("GOMEMLIMIT", "off")
+	ref, wantStats := referenceRun(t, base, spec(""))
+	out, _ := os.ReadFile(filepath.Join(ref, "out.jsonl"))
+	if n := bytes.Count(out, []byte("\n")); n < 1000 || !bytes.Contains(out, []byte(`"price":null`)) {
+		t.Fatalf("the uninterrupted run wrote %d rows, auctions with and without bids expected", n)
+	}
+	for i, tt := range []struct {
+		name  string
+		state string
+		fails []string
+	}{
+		{"memory", "state: {dir: st, checkpoint_every: 20ms}", []string{"sync", "save", "sync"}},
+		{"pebble", "state: {dir: st, checkpoint_every: 20ms, backend: pebble, memory_limit: 128MiB}", []string{"sync", "save", "sync"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(base, fmt.Sprint("run", i))
+			os.Mkdir(dir, 0o755)
+			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", spec(tt.state)), tt.fails...)
+			if got := runtest.StatsLine(stderr); got != wantStats {
+				t.Errorf("final counters %q, want %q", got, wantStats)
+			}
+			runtest.SameFiles(t, ref, dir)
+		})
+	}
+}
+
 // TestJoinKafkaSources reads bids and auctions from two topics of a
 // cluster (kfake) as two sources, to their caught-up ends, and must write
 // what the same join of the two files writes, row for row in order.
