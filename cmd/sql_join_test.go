@@ -47,10 +47,10 @@ func TestSQLJoinParityWithEngine(t *testing.T) {
 `)
 	runtest.WriteFile(t, dir, "until-r.jsonl", `{"t":1000,"k":"a","w":1}
 {"t":1001,"k":"a","w":2}
-{"t":1004,"k":"a","w":3}
-{"t":1006,"k":"a","w":4}
 {"t":1001,"k":"b","w":5}
 {"t":1003,"k":"c","w":6}
+{"t":1004,"k":"a","w":3}
+{"t":1006,"k":"a","w":4}
 {"t":1012,"k":"a","w":7}
 {"t":1013,"k":"a","w":8}
 `)

@@ -23,6 +23,11 @@ import (
 // checkpoint holds them. The windows after the first advance to the
 // engine's watermark right after the first has fired for it.
 //
+// After a join (plan.Join), segment 0 is fed by the join's rows instead
+// (feedJoined, join.go): their event time is afterSeg.t, the segments
+// advance after each expiry of the join (advanceJoinAfter), and a top in
+// segment 0 is released after each left row's rows (JoinConfig.EndLeft).
+//
 // Counting: those stages handle result rows, not source records, so what
 // they drop is counted per stage (StageCount.Filtered, .Dead) and not in
 // the run's totals; a window's StageCount.Rows is the rows it emitted,
