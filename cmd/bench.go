@@ -42,10 +42,9 @@ CPU second (the per-core rate, however busy the machine) beside Flink
 the encoding of every row are. Run it as GOMAXPROCS=1 taskset -c 0 eddy
 bench nexmark to keep the collector on the engine's core.
 
-q3 joins persons with auctions: each event goes to the source of its type
-(persons, auctions), the bids to none. The other queries that need a join
-of streams (q4, q6, q8, q9) are not expressible yet: docs/nexmark.md says
-why.`,
+q3 and q8 join persons with auctions, q4 and q9 auctions with bids: each
+event goes to the source of its type (persons, auctions, bids), the others
+to none. q6 is not expressible yet: docs/nexmark.md says why.`,
 		Example: `  # every query over a million events
   eddy bench nexmark
 

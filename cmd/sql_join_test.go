@@ -36,6 +36,24 @@ func TestSQLJoinParityWithEngine(t *testing.T) {
 {"t":1001,"k":"aaa","w":"z"}
 {"t":1000,"k":null,"w":"n"}
 `)
+	// until: each left row's u bounds its matches' time (null, missing or
+	// not a time: no match)
+	runtest.WriteFile(t, dir, "until-l.jsonl", `{"t":1000,"k":"a","u":1005,"v":1}
+{"t":1000,"k":"b","u":null,"v":2}
+{"t":1001,"k":"a","u":1001,"v":3}
+{"t":1002,"k":"c","u":"x","v":4}
+{"t":1003,"k":"a","v":5}
+{"t":1004,"k":"a","u":1012,"v":6}
+`)
+	runtest.WriteFile(t, dir, "until-r.jsonl", `{"t":1000,"k":"a","w":1}
+{"t":1001,"k":"a","w":2}
+{"t":1001,"k":"b","w":5}
+{"t":1003,"k":"c","w":6}
+{"t":1004,"k":"a","w":3}
+{"t":1006,"k":"a","w":4}
+{"t":1012,"k":"a","w":7}
+{"t":1013,"k":"a","w":8}
+`)
 	runtest.WriteFile(t, dir, "regions.csv", "state,region\nOR,west\nCA,west\nID,west\nNY,east\nMA,east\n")
 	bidsAuctions := "sources:\n  bids: {file: bids.jsonl}\n  auctions: {file: auctions.jsonl}\ntime: {field: dateTime, max_out_of_order: 1s}\n"
 	ties := "sources:\n  l: {file: ties-l.jsonl}\n  r: {file: ties-r.jsonl}\ntime: {field: t}\nstages:"
@@ -102,6 +120,33 @@ stages:
       type: left
       select: [auction, price, {reserve: auctions.reserve}]
 `, "reserve"},
+		{"interval-until-left", `sources:
+  auctions: {file: auctions.jsonl}
+  bids: {file: bids.jsonl}
+time: {field: dateTime, max_out_of_order: 1s}
+stages:
+  - filter: _source == "auctions" || price > 2000
+  - join:
+      with: bids
+      on: {id: auction}
+      between: [-10m, 0s]
+      until: expires
+      type: left
+      select: [id, expires, {bidder: bids.bidder}, {price: bids.price}, {bid_at: bids.dateTime}]
+`, "bidder"},
+		{"until-field-left", `sources:
+  l: {file: until-l.jsonl}
+  r: {file: until-r.jsonl}
+time: {field: t}
+stages:
+  - join:
+      with: r
+      on: {k: k}
+      between: [-10ms, 0s]
+      until: u
+      type: left
+      select: [k, v, r.w, {rt: r.t}]
+`, "rt"},
 		{"ties-left", ties + `
   - join:
       with: r

@@ -23,6 +23,11 @@ import (
 // checkpoint holds them. The windows after the first advance to the
 // engine's watermark right after the first has fired for it.
 //
+// After a join (plan.Join), segment 0 is fed by the join's rows instead
+// (feedJoined, join.go): their event time is afterSeg.t, the segments
+// advance after each expiry of the join (advanceJoinAfter), and a top in
+// segment 0 is released after each left row's rows (JoinConfig.EndLeft).
+//
 // Counting: those stages handle result rows, not source records, so what
 // they drop is counted per stage (StageCount.Filtered, .Dead) and not in
 // the run's totals; a window's StageCount.Rows is the rows it emitted,
@@ -35,8 +40,9 @@ type afterSeg struct {
 	fast []*fastCmp
 	op   *windows.Operator // seg.Window's operator; nil for the output segment
 	tops []*topBuf         // by step; nil for other steps
-	// the window of the row being handled
-	start, end int64
+	// the window of the row being handled, and its event time (the
+	// time it has in the segment's window)
+	start, end, t int64
 }
 
 // topBuf holds the rows of one window that reached a top step: only
@@ -119,6 +125,7 @@ func (e *Engine) feed(si int, w *pipeline.WindowPlan, r *windows.Result) {
 		e.releaseTops(si, 0)
 		a.start, a.end = r.Start, r.End
 	}
+	a.t = r.End - 1
 	e.runSeg(si, row, 0)
 }
 
@@ -187,7 +194,7 @@ func (e *Engine) runSeg(si int, row []value.Value, from int) {
 		return
 	}
 	w := a.seg.Window
-	late, err := a.op.Add(a.end-1, row)
+	late, err := a.op.Add(a.t, row)
 	switch {
 	case err != nil:
 		e.deadRow(si, row, w.Index, "window", err.Error())
@@ -347,8 +354,13 @@ func (e *Engine) deadRow(si int, row []value.Value, index int, kind, msg string)
 	if e.opts.Dead == nil {
 		return
 	}
-	b := appendObject(nil, e.after[si].seg.From.Names, row)
-	e.deadLetter(&source.Record{File: true, Topic: windowResultOrigin, Value: b}, index, kind, msg)
+	seg := e.after[si].seg
+	b := appendObject(nil, seg.In, row[:len(seg.In)])
+	origin := windowResultOrigin
+	if seg.FromJoin != nil {
+		origin = joinResultOrigin
+	}
+	e.deadLetter(&source.Record{File: true, Topic: origin, Value: b}, index, kind, msg)
 }
 
 // windowResultOrigin is the origin file of a dead letter of a stage after
@@ -356,15 +368,22 @@ func (e *Engine) deadRow(si int, row []value.Value, index int, kind, msg string)
 // cannot be replayed.
 const windowResultOrigin = "(window result)"
 
+// joinResultOrigin is the origin of a dead letter of a stage after a join.
+const joinResultOrigin = "(join result)"
+
 // afterSnapshot frames the snapshots of the windows after the first
 // behind the first's in Checkpoint.Window: a magic, the count, then each
 // length-prefixed. Those windows live in memory whatever the backend (their
 // input is one row per window and key of the window before).
 var afterMagic = [4]byte{'E', 'A', 'F', 'T'}
 
-// windowOps lists the window operators, the first and those after it.
+// windowOps lists the window operators, the first (none with a join)
+// and those after it.
 func (e *Engine) windowOps() []*windows.Operator {
-	ops := []*windows.Operator{e.op}
+	var ops []*windows.Operator
+	if e.op != nil {
+		ops = append(ops, e.op)
+	}
 	for _, a := range e.after {
 		if a.op != nil {
 			ops = append(ops, a.op)
@@ -381,44 +400,63 @@ func (e *Engine) appendWindows(b []byte) []byte {
 	ops := e.windowOps()
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for _, op := range ops {
-		at := len(b)
-		b = binary.AppendUvarint(b, 0) // room for the length
-		start := len(b)
-		b = op.AppendSnapshot(b)
-		snap := append([]byte(nil), b[start:]...)
-		b = binary.AppendUvarint(b[:at], uint64(len(snap)))
-		b = append(b, snap...)
+		b = appendFrame(b, op.AppendSnapshot)
 	}
 	return b
+}
+
+// appendFrame appends what add appends, after its length.
+func appendFrame(b []byte, add func([]byte) []byte) []byte {
+	at := len(b)
+	b = binary.AppendUvarint(b, 0) // room for the length
+	start := len(b)
+	b = add(b)
+	snap := append([]byte(nil), b[start:]...)
+	b = binary.AppendUvarint(b[:at], uint64(len(snap)))
+	return append(b, snap...)
+}
+
+// readFrames splits data, magic then a count of n then n frames of
+// appendFrame, into the frames.
+func readFrames(data []byte, magic [4]byte, n int) ([][]byte, error) {
+	bad := fmt.Errorf("%w: the checkpoint's windows do not match the pipeline's", windows.ErrCorrupt)
+	if len(data) < 4 || [4]byte(data[:4]) != magic {
+		return nil, bad
+	}
+	data = data[4:]
+	got, k := binary.Uvarint(data)
+	if k <= 0 || got != uint64(n) {
+		return nil, bad
+	}
+	data = data[k:]
+	frames := make([][]byte, 0, n)
+	for range n {
+		l, k := binary.Uvarint(data)
+		if k <= 0 || uint64(len(data)-k) < l {
+			return nil, bad
+		}
+		frames = append(frames, data[k:k+int(l)])
+		data = data[k+int(l):]
+	}
+	if len(data) != 0 {
+		return nil, bad
+	}
+	return frames, nil
 }
 
 func (e *Engine) restoreWindows(data []byte) error {
 	if e.after == nil {
 		return e.op.Restore(data)
 	}
-	bad := fmt.Errorf("%w: the checkpoint's windows do not match the pipeline's", windows.ErrCorrupt)
-	if len(data) < 4 || [4]byte(data[:4]) != afterMagic {
-		return bad
-	}
-	data = data[4:]
-	n, k := binary.Uvarint(data)
 	ops := e.windowOps()
-	if k <= 0 || n != uint64(len(ops)) {
-		return bad
+	frames, err := readFrames(data, afterMagic, len(ops))
+	if err != nil {
+		return err
 	}
-	data = data[k:]
-	for _, op := range ops {
-		l, k := binary.Uvarint(data)
-		if k <= 0 || uint64(len(data)-k) < l {
-			return bad
-		}
-		if err := op.Restore(data[k : k+int(l)]); err != nil {
+	for i, op := range ops {
+		if err := op.Restore(frames[i]); err != nil {
 			return err
 		}
-		data = data[k+int(l):]
-	}
-	if len(data) != 0 {
-		return bad
 	}
 	return nil
 }
@@ -426,8 +464,10 @@ func (e *Engine) restoreWindows(data []byte) error {
 // openAfter counts the open windows after the first.
 func (e *Engine) openAfter() int {
 	n := 0
-	for _, op := range e.windowOps()[1:] {
-		n += op.Open()
+	for _, a := range e.after {
+		if a.op != nil {
+			n += a.op.Open()
+		}
 	}
 	return n
 }

@@ -85,7 +85,7 @@ func (e *Engine) Checkpoint() Checkpoint {
 	}
 	if e.join != nil {
 		var err error
-		if e.snap, err = e.join.op.AppendSnapshot(e.snap[:0]); err != nil && e.err == nil {
+		if e.snap, err = e.appendJoinState(e.snap[:0]); err != nil && e.err == nil {
 			e.err = err
 		}
 		ck.Window = e.snap
@@ -127,7 +127,7 @@ func (e *Engine) Restore(ck Checkpoint) error {
 		}
 	}
 	if e.join != nil {
-		if err := e.join.op.Restore(ck.Window); err != nil {
+		if err := e.restoreJoinState(ck.Window); err != nil {
 			return err
 		}
 	}

@@ -283,7 +283,7 @@ func (e *Engine) OpenWindows() int {
 		return e.pool.open()
 	}
 	if e.op == nil {
-		return 0
+		return e.openAfter()
 	}
 	return e.op.Open() + e.openAfter()
 }
@@ -361,6 +361,9 @@ func (e *Engine) Finish() error {
 	if e.join != nil {
 		e.join.op.Advance(windows.EndOfInput)
 		e.expireJoin()
+		if e.after != nil {
+			e.advanceAfter(windows.EndOfInput, true)
+		}
 	}
 	e.publish()
 	return e.err

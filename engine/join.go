@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
@@ -40,6 +43,10 @@ type join struct {
 	rightSrc   int
 	withName   string
 	emitErrors error
+	// timed: each row's event time follows its select values (at lt in
+	// a left row's, rt in a right row's), then until's time on its side
+	timed  bool
+	lt, rt int
 }
 
 // newJoin builds the join of plan; store, when not nil, holds its rows.
@@ -52,11 +59,28 @@ func (e *Engine) newJoin(store windows.Store) error {
 	if jp.With >= 0 {
 		j.withName = e.plan.Pipeline.Sources[jp.With].Name
 	}
-	op, err := windows.NewIntervalJoin(windows.JoinConfig{
+	// an interval join with stages after it or with until keeps each
+	// row's time after its select values, then until's time on its side
+	j.timed = jp.Window == nil && (len(e.plan.After) > 0 || jp.UntilSlot >= 0)
+	j.lt, j.rt = len(jp.LeftSlots), len(jp.RightSlots)
+	cfg := windows.JoinConfig{
 		Lower: jp.Lower, Upper: jp.Upper, Outer: jp.Outer,
 		Lateness: e.plan.Pipeline.Time.AllowedLateness.Milliseconds(),
 		Store:    store, Emit: e.emitJoined,
-	})
+	}
+	if jp.UntilSlot >= 0 {
+		lt, rt := j.lt, j.rt
+		if jp.UntilRight {
+			cfg.Match = func(l, r []value.Value) bool { return l[lt].I <= r[rt+1].I }
+		} else {
+			cfg.Match = func(l, r []value.Value) bool { return r[rt].I <= l[lt+1].I }
+		}
+	}
+	if sg := e.plan.After; len(sg) > 0 && slices.ContainsFunc(sg[0].Steps, func(st pipeline.Step) bool { return st.Kind == pipeline.Top }) {
+		// a top right after the join ranks each left row's rows
+		cfg.EndLeft = func() { e.releaseTops(0, 0) }
+	}
+	op, err := windows.NewIntervalJoin(cfg)
 	if err != nil {
 		return err
 	}
@@ -65,6 +89,12 @@ func (e *Engine) newJoin(store windows.Store) error {
 	e.out.Names = jp.Names
 	e.out.Vals = make([]value.Value, len(jp.Names))
 	e.prefix = columnPrefixes(jp.Names)
+	if len(e.plan.After) > 0 {
+		// the stages after the join take its rows with their event time
+		if err := e.newAfter(); err != nil {
+			return errors.Join(err, op.Close())
+		}
+	}
 	return nil
 }
 
@@ -105,6 +135,18 @@ func (e *Engine) joinRecord(r *source.Record, ts int64) {
 	j.vals = j.vals[:0]
 	for _, s := range slots {
 		j.vals = append(j.vals, e.row[s])
+	}
+	if j.timed {
+		j.vals = append(j.vals, value.OfTime(ts))
+	}
+	if j.plan.UntilSlot >= 0 && j.plan.UntilRight == right {
+		// a null or a value that is not a time bounds the pair below
+		// every time: the row matches nothing
+		until, err := pipeline.EventTime(e.row[j.plan.UntilSlot])
+		if err != nil {
+			until = math.MinInt64
+		}
+		j.vals = append(j.vals, value.OfTime(until))
 	}
 	var ok bool
 	if w := j.plan.Window; w != nil {
@@ -159,6 +201,10 @@ func (e *Engine) joinRecord(r *source.Record, ts int64) {
 // left outer join, its right columns null).
 func (e *Engine) emitJoined(left, right []value.Value) {
 	jp := e.join.plan
+	if e.after != nil {
+		e.feedJoined(left, right)
+		return
+	}
 	vals := e.out.Vals[:0]
 	for _, c := range jp.Cols {
 		switch {
@@ -189,6 +235,98 @@ func (e *Engine) emitJoined(left, right []value.Value) {
 	e.write()
 }
 
+// feedJoined runs a joined row through the stages after the join, at its
+// event time: the later of its rows' times for an interval join (the left
+// row's without a right row), its window's end − 1 ms for a window join
+// (as Flink's DataStream interval and window joins stamp their rows).
+func (e *Engine) feedJoined(left, right []value.Value) {
+	j := e.join
+	jp := j.plan
+	a := e.after[0]
+	row := a.row[:0] // (the segment's row is at least the join's columns wide)
+	for _, c := range jp.Cols {
+		switch {
+		case !c.Right:
+			row = append(row, left[c.Pos])
+		case right == nil:
+			row = append(row, value.Value{})
+		default:
+			row = append(row, right[c.Pos])
+		}
+	}
+	var t int64
+	if w := jp.Window; w != nil {
+		ws := left[len(left)-1].I
+		row = append(row, value.OfTime(ws), value.OfTime(ws+w.Size))
+		t = ws + w.Size - 1
+	} else {
+		t = left[j.lt].I
+		if right != nil {
+			t = max(t, right[j.rt].I)
+		}
+	}
+	e.stage[j.index+1].Rows++
+	a.t = t
+	e.runSeg(0, a.row, 0)
+}
+
+// advanceJoinAfter follows the join's expiry: the stages after it advance
+// to the join's watermark minus the allowed lateness minus max(0, −LOWER),
+// the time no row the join emits later can be behind (it emits a left row
+// at tl once tl + min(LOWER, 0) is behind the watermark minus the
+// lateness, and stamps its rows at tl or later), so its rows are never
+// late for the windows after it.
+func (e *Engine) advanceJoinAfter() {
+	w := e.join.op.Watermark()
+	if w == windows.NoWatermark || w == windows.EndOfInput {
+		return // nothing emitted yet, or Finish flushes
+	}
+	e.advanceAfter(w-e.plan.Pipeline.Time.AllowedLateness.Milliseconds()+min(e.join.plan.Lower, 0), false)
+}
+
+// appendJoinState appends the join's state, and that of the windows after
+// it (framed as appendWindows frames windows).
+func (e *Engine) appendJoinState(b []byte) ([]byte, error) {
+	ops := e.windowOps()
+	if len(ops) == 0 {
+		return e.join.op.AppendSnapshot(b)
+	}
+	var err error
+	b = append(b, joinAfterMagic[:]...)
+	b = binary.AppendUvarint(b, uint64(1+len(ops)))
+	b = appendFrame(b, func(b []byte) []byte {
+		b, err = e.join.op.AppendSnapshot(b)
+		return b
+	})
+	for _, op := range ops {
+		b = appendFrame(b, op.AppendSnapshot)
+	}
+	return b, err
+}
+
+// joinAfterMagic starts the state of a join and the windows after it.
+var joinAfterMagic = [4]byte{'E', 'J', 'A', 'F'}
+
+func (e *Engine) restoreJoinState(data []byte) error {
+	ops := e.windowOps()
+	if len(ops) == 0 {
+		return e.join.op.Restore(data)
+	}
+	frames, err := readFrames(data, joinAfterMagic, 1+len(ops))
+	if err != nil {
+		return err
+	}
+	if err := e.join.op.Restore(frames[0]); err != nil {
+		return err
+	}
+	for i, op := range ops {
+		if err := op.Restore(frames[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // advanceOps moves the window and the join to the global watermark.
 func (e *Engine) advanceOps() {
 	w := e.globalWatermark()
@@ -210,6 +348,9 @@ func (e *Engine) expireJoin() {
 	e.join.op.Expire()
 	if err := e.join.op.Err(); err != nil && e.err == nil {
 		e.err = err
+	}
+	if e.after != nil {
+		e.advanceJoinAfter()
 	}
 }
 

@@ -79,8 +79,8 @@ func (e *Engine) Published() Published {
 		s.Passed = s.In - s.Filtered - s.Dead - s.Late
 		p.Stages[i] = s
 		in = s.Passed
-		if s.Kind == string(pipeline.Window) && i < len(e.pubStages)-1 {
-			in = c.Rows // the stages after a window take its rows
+		if (s.Kind == string(pipeline.Window) || s.Kind == string(pipeline.Join)) && i < len(e.pubStages)-1 {
+			in = c.Rows // the stages after a window or a join take its rows
 		}
 	}
 	return p

@@ -30,7 +30,11 @@ func nexmarkPart(t *testing.T, only string, n int, bad float64) []byte {
 
 // joinJobSpec joins bids (the left rows) with auctions, after a filter that
 // tells the sources apart by _source.
-func joinJobSpec(sources, state string) string {
+func joinJobSpec(sources, state string) string { return joinAfterSpec(sources, state, "") }
+
+// joinAfterSpec is joinJobSpec with the stages after (YAML list items
+// after the join).
+func joinAfterSpec(sources, state, after string) string {
 	return sources + `
 time: {field: dateTime, max_out_of_order: 5s}
 stages:
@@ -41,7 +45,7 @@ stages:
       between: [0s, 20s]
       type: left
       select: [auction, bidder, price, dateTime, auctions.seller, {auction_category: auctions.category}]
-sinks:
+` + after + `sinks:
   - file: out.jsonl
 dlq: {file: dead.jsonl}
 ` + state
@@ -79,6 +83,100 @@ func TestJoinRestoreFaults(t *testing.T) {
 			dir := filepath.Join(base, fmt.Sprint("run", i))
 			os.Mkdir(dir, 0o755)
 			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", joinJobSpec(sources, tt.state)), tt.fails...)
+			if got := runtest.StatsLine(stderr); got != wantStats {
+				t.Errorf("final counters %q, want %q", got, wantStats)
+			}
+			runtest.SameFiles(t, ref, dir)
+		})
+	}
+}
+
+// TestJoinAfterRestoreFaults is TestJoinRestoreFaults with stages after the
+// join: a window over the joined rows (at their event time, the later of
+// the bid's and the auction's) and a filter of its rows. The join's state
+// and the window's are in every checkpoint; a restored run must write
+// exactly what an uninterrupted one writes.
+func TestJoinAfterRestoreFaults(t *testing.T) {
+	base := t.TempDir()
+	bids := runtest.WriteFile(t, base, "bids.jsonl", string(nexmarkPart(t, "bids", 30000, 0.002)))
+	auctions := runtest.WriteFile(t, base, "auctions.jsonl", string(nexmarkPart(t, "auctions", 3000, 0)))
+	sources := fmt.Sprintf("sources:\n  bids: {file: %s}\n  auctions: {file: %s}", bids, auctions)
+	after := `  - window:
+      tumbling: 200ms
+      key: [auction_category]
+      aggregate: {n: count(), top: max(price)}
+  - filter: n > 1
+`
+	t.Setenv("GOMEMLIMIT", "off")
+	ref, wantStats := referenceRun(t, base, joinAfterSpec(sources, "", after))
+	out, _ := os.ReadFile(filepath.Join(ref, "out.jsonl"))
+	if n := bytes.Count(out, []byte("\n")); n < 100 || !bytes.Contains(out, []byte(`"auction_category":null`)) || !bytes.Contains(out, []byte(`"window_start"`)) {
+		t.Fatalf("the uninterrupted run wrote %d rows, window rows of matched and unmatched bids expected", n)
+	}
+	for i, tt := range []struct {
+		name  string
+		state string
+		fails []string
+	}{
+		{"memory", "state: {dir: st, checkpoint_every: 20ms}", []string{"sync", "save", "sync", "save"}},
+		{"pebble", "state: {dir: st, checkpoint_every: 20ms, backend: pebble, memory_limit: 128MiB}", []string{"sync", "save", "sync"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(base, fmt.Sprint("run", i))
+			os.Mkdir(dir, 0o755)
+			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", joinAfterSpec(sources, tt.state, after)), tt.fails...)
+			if got := runtest.StatsLine(stderr); got != wantStats {
+				t.Errorf("final counters %q, want %q", got, wantStats)
+			}
+			runtest.SameFiles(t, ref, dir)
+		})
+	}
+}
+
+// TestJoinUntilTopRestoreFaults is the kill -9 test of q9's shape: the
+// auctions joined with their bids until each expires, the top bid of each
+// auction right after the join, failed between the steps of checkpoints.
+func TestJoinUntilTopRestoreFaults(t *testing.T) {
+	base := t.TempDir()
+	bids := runtest.WriteFile(t, base, "bids.jsonl", string(nexmarkPart(t, "bids", 30000, 0.002)))
+	auctions := runtest.WriteFile(t, base, "auctions.jsonl", string(nexmarkPart(t, "auctions", 3000, 0)))
+	spec := func(state string) string {
+		return fmt.Sprintf(`sources:
+  auctions: {file: %s}
+  bids: {file: %s}
+time: {field: dateTime, max_out_of_order: 5s}
+stages:
+  - join:
+      with: bids
+      on: {id: auction}
+      between: [-10m, 0s]
+      until: expires
+      type: left
+      select: [id, seller, {bidder: bids.bidder}, {price: bids.price}, {bid_at: bids.dateTime}]
+  - top: {k: 1, by: "price desc, bid_at"}
+sinks:
+  - file: out.jsonl
+dlq: {file: dead.jsonl}
+`, auctions, bids) + state
+	}
+	t.Setenv("GOMEMLIMIT", "off")
+	ref, wantStats := referenceRun(t, base, spec(""))
+	out, _ := os.ReadFile(filepath.Join(ref, "out.jsonl"))
+	if n := bytes.Count(out, []byte("\n")); n < 1000 || !bytes.Contains(out, []byte(`"price":null`)) {
+		t.Fatalf("the uninterrupted run wrote %d rows, auctions with and without bids expected", n)
+	}
+	for i, tt := range []struct {
+		name  string
+		state string
+		fails []string
+	}{
+		{"memory", "state: {dir: st, checkpoint_every: 20ms}", []string{"sync", "save", "sync"}},
+		{"pebble", "state: {dir: st, checkpoint_every: 20ms, backend: pebble, memory_limit: 128MiB}", []string{"sync", "save", "sync"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(base, fmt.Sprint("run", i))
+			os.Mkdir(dir, 0o755)
+			stderr := failingRuns(t, runtest.WriteFile(t, dir, "p.yaml", spec(tt.state)), tt.fails...)
 			if got := runtest.StatsLine(stderr); got != wantStats {
 				t.Errorf("final counters %q, want %q", got, wantStats)
 			}

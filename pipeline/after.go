@@ -10,13 +10,22 @@ import (
 // Segment is the stages between two windows, or after the last one: they
 // run over the rows the window before them (From) emits, as records whose
 // columns are that window's (keys, window_start, window_end, aggregates)
-// in slots 0..len(From.Names)-1 and whose event time is the window's
+// in slots 0..len(In)-1 and whose event time is the window's
 // window_end minus one millisecond (Flink's window_time), so a window's
 // rows fall into the later window that holds its last instant.
+//
+// The first segment after a join stage (From nil, FromJoin set) runs over
+// the join's rows (its select columns, then window_start and window_end
+// for a window join); a row's event time is the later of its two rows'
+// times for an interval join (the left row's for an unmatched left row)
+// and its window's end minus one millisecond for a window join, as
+// Flink's DataStream joins stamp their rows (docs/joins.md).
 type Segment struct {
-	From  *WindowPlan
-	Slots int    // row width
-	Steps []Step // filter, coerce, project and top
+	From     *WindowPlan
+	FromJoin *JoinPlan
+	In       []string // the columns of the rows the segment takes
+	Slots    int      // row width
+	Steps    []Step   // filter, coerce, project and top
 	// Window is the window the segment's rows go into; nil when the rows
 	// are the output (Output.Names from Output.Slots).
 	Window *WindowPlan
@@ -61,21 +70,28 @@ func (p *Plan) FinalWindow() *WindowPlan {
 }
 
 // after compiles the stages from index `from` on, which follow the first
-// window: a segment per window they feed, and one for the output when the
-// last stage is not a window.
+// window or the join: a segment per window they feed, and one for the
+// output when the last stage is not a window.
 func (c *compiler) after(plan *Plan, from int) []Segment {
 	p := c.p
 	if from >= len(p.Stages) {
 		return nil
 	}
-	if p.Time.AllowedLateness > 0 {
+	if p.Time.AllowedLateness > 0 && plan.Join == nil {
+		// (a join emits each row once: its rows are never revised)
 		st := p.Stages[from]
 		c.errorf(st.Line, fmt.Sprintf("stages[%d].%s", from, st.Kind),
 			"stages after a window need time.allowed_lateness 0: a revised window row would be counted again by the stages after it")
 	}
 	var segs []Segment
 	prev := plan.Window
-	seg, sc := c.segment(prev)
+	var seg Segment
+	var sc *schema
+	if plan.Join != nil {
+		seg, sc = c.joinSegment(plan.Join)
+	} else {
+		seg, sc = c.segment(prev)
+	}
 	for i := from; i < len(p.Stages); i++ {
 		st := p.Stages[i]
 		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
@@ -85,10 +101,27 @@ func (c *compiler) after(plan *Plan, from int) []Segment {
 			c.noCoords(step, st, path)
 			seg.Steps = append(seg.Steps, step)
 		case Lookup:
+			if prev == nil {
+				c.errorf(st.Line, path, "a lookup after a join is not supported yet: put it before the join")
+				continue
+			}
 			c.errorf(st.Line, path, "a lookup after a window is not supported yet: put it before the window")
 		case Join:
-			c.errorf(st.Line, path, "a join after a window is not supported yet: a join is the last stage, and a pipeline has a join or windows, not both")
+			if plan.Join != nil {
+				c.errorf(st.Line, path, "a pipeline has one join stage")
+				continue
+			}
+			c.errorf(st.Line, path, "a join after a window is not supported yet: a pipeline has a join or windows before it, not both")
 		case Top:
+			if prev == nil && plan.Join.Window != nil {
+				c.errorf(st.Line, path, "a top right after a join ranks the rows of each left row of an interval join: after a window join put a window stage between the join and the top")
+				continue
+			}
+			if prev == nil {
+				// the rows of each left row of the interval join
+				seg.Steps = append(seg.Steps, Step{Index: i, Kind: Top, Top: c.top(st.Top, path, sc)})
+				continue
+			}
 			if prev.Spec.Type == windows.SessionType {
 				c.errorf(st.Line, path, "a top stage ranks the rows of one window, and every session is a window of its own: use tumbling or hopping windows")
 			}
@@ -121,7 +154,19 @@ func (c *compiler) segment(w *WindowPlan) (Segment, *schema) {
 	for i, n := range w.Names {
 		sc.slots[n] = i
 	}
-	return Segment{From: w}, sc
+	return Segment{From: w, In: w.Names}, sc
+}
+
+// joinSegment starts the segment fed by the join's rows: its schema is
+// the join's columns.
+func (c *compiler) joinSegment(jp *JoinPlan) (Segment, *schema) {
+	scratch := &Plan{Slots: len(jp.Names)}
+	sc := &schema{plan: scratch, names: append([]string(nil), jp.Names...), slots: map[string]int{},
+		what: fmt.Sprintf("the rows of the join at stages[%d]", jp.Index)}
+	for i, n := range jp.Names {
+		sc.slots[n] = i
+	}
+	return Segment{FromJoin: jp, In: jp.Names}, sc
 }
 
 // noCoords refuses record coordinates after a window: its rows are not
@@ -137,7 +182,7 @@ func (c *compiler) noCoords(step Step, st Stage, path string) {
 		}
 		for _, v := range p.Vars {
 			if v.Coord != NoCoord {
-				c.errorf(st.Line, path, "%s is a record coordinate: the rows after a window are window results, not source records", v.Name)
+				c.errorf(st.Line, path, "%s is a record coordinate: the rows after a window or a join are their results, not source records", v.Name)
 			}
 		}
 	}

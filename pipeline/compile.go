@@ -55,10 +55,10 @@ type Plan struct {
 	Slots    int        // row width
 	Steps    []Step     // the stateless stages, in order
 	Window   *WindowPlan
-	// After are the stages after Window, fed by its rows (see Segment);
-	// empty when the window is the last stage.
+	// After are the stages after Window or Join, fed by its rows (see
+	// Segment); empty when the window or the join is the last stage.
 	After  []Segment
-	Join   *JoinPlan // the join stage, the last stage; nil without one
+	Join   *JoinPlan // the join stage; nil without one (After then follows it)
 	Output Output    // how a record that passed every step is written (no window)
 	// SinkKeys[i] says how sink i builds record keys (Kafka and Kinesis sinks with key
 	// fields); nil for sinks without keys.
@@ -307,7 +307,7 @@ func Compile(p *Pipeline) (*Plan, error) {
 		case Join:
 			plan.Join = c.join(i, st.Join, path, sc)
 		}
-		if plan.Window != nil {
+		if plan.Window != nil || plan.Join != nil {
 			plan.After = c.after(plan, i+1)
 			break
 		}
@@ -343,7 +343,7 @@ func Compile(p *Pipeline) (*Plan, error) {
 			ref := KeyRef{Name: name, Col: -1, Slot: -1}
 			var cols []string
 			switch {
-			case plan.Window != nil:
+			case plan.Window != nil || plan.Join != nil:
 				cols = plan.OutputNames()
 			case !plan.Output.Raw:
 				cols = plan.Output.Names

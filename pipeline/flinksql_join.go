@@ -23,6 +23,12 @@ func (g *sqlGen) flinkJoinScript(o FlinkOptions) (string, error) {
 		return "", g.errf(p.Sources[0].Line, "sources", "several sources without a join stage are not translated to Flink SQL")
 	}
 	jpath := fmt.Sprintf("stages[%d].join", ji)
+	if err := g.afterJoin(ji, "Flink"); err != nil {
+		return "", err
+	}
+	if j.Until != "" {
+		return "", g.errf(j.UntilLine, jpath+".until", "a bound from a field (until) is not translated to Flink SQL yet")
+	}
 	switch {
 	case p.Time.Field == "":
 		return "", g.errf(p.Time.Line, "time", "a join needs event time")

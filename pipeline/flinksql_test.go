@@ -159,6 +159,7 @@ func TestFlinkSQLRefusals(t *testing.T) {
 		return "source:\n  kafka: {topic: t}\ntime: " + time + "\nstages:\n" + stages
 	}
 	win := "  - window: {tumbling: 1s, aggregate: {n: count()}}\n"
+	two := "sources:\n  a: {file: a.jsonl}\n  b: {file: b.jsonl}\ntime: {field: ts}\nstages:\n"
 	cases := []struct{ name, spec string }{
 		{"processing time", "source:\n  kafka: {topic: t}\nstages:\n" + win},
 		{"no window", base("{field: ts}", "  - filter: a > 1\n")},
@@ -180,6 +181,8 @@ func TestFlinkSQLRefusals(t *testing.T) {
 		{"protobuf", "source:\n  kafka: {topic: t, registry: {url: 'http://r:8081'}}\nformat: protobuf\ntime: {field: ts}\nstages:\n" + win},
 		{"stdin", "source:\n  file: '-'\ntime: {field: ts}\nstages:\n" + win},
 		{"coordinate from a file", "source:\n  file: in.jsonl\ntime: {field: ts}\nstages:\n  - filter: _offset > 3\n" + win},
+		{"a stage after a join", two + "  - join: {with: b, on: {k: k}, between: [0s, 1s], select: [k, v]}\n  - window: {tumbling: 1s, key: [k], aggregate: {n: count()}}\n"},
+		{"until", two + "  - join: {with: b, on: {k: k}, between: [0s, 1h], until: b.expires, select: [k, v]}\n"},
 	}
 	var b strings.Builder
 	dir := t.TempDir()

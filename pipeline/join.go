@@ -34,7 +34,12 @@ type JoinStage struct {
 	Type         string // JoinInner (default) or JoinLeft
 	// Window, instead of Lower and Upper, makes it a window join: rows
 	// join when they are in the same tumbling or hopping window.
-	Window      *windows.Spec
+	Window *windows.Spec
+	// Until bounds each pair by a time field of one of its rows: FIELD
+	// (of the left row) for right.t <= left.FIELD, WITH.FIELD for
+	// left.t <= right.FIELD; "" for none. An interval join only.
+	Until       string
+	UntilLine   int
 	Select      []JoinColumn
 	Line        int
 	WithLine    int
@@ -114,7 +119,7 @@ func (ps *parser) sources(n *yaml.Node, path string) []NamedSource {
 func (ps *parser) join(n *yaml.Node, path string) *JoinStage {
 	j := &JoinStage{Line: n.Line, Type: JoinInner}
 	has := map[string]bool{}
-	ps.fields(n, path, []string{"with", "on", "between", "window", "type", "select"}, func(k string, v *yaml.Node) {
+	ps.fields(n, path, []string{"with", "on", "between", "window", "until", "type", "select"}, func(k string, v *yaml.Node) {
 		kp := join(path, k)
 		has[k] = true
 		switch k {
@@ -163,6 +168,14 @@ func (ps *parser) join(n *yaml.Node, path string) *JoinStage {
 		case "window":
 			j.BetweenLine = v.Line
 			j.Window = ps.joinWindow(v, kp)
+		case "until":
+			j.UntilLine = v.Line
+			if s, ok := ps.str(v, kp); ok {
+				if !validPath(s) {
+					ps.errorf(v, kp, "invalid field name %q", s)
+				}
+				j.Until = s
+			}
 		case "type":
 			if s, ok := ps.str(v, kp); ok {
 				if s != JoinInner && s != JoinLeft {
@@ -183,6 +196,9 @@ func (ps *parser) join(n *yaml.Node, path string) *JoinStage {
 		}
 		if has["between"] == has["window"] {
 			ps.errorf(n, path, "needs exactly one of between (an interval join) or window (a window join)")
+		}
+		if has["until"] && has["window"] {
+			ps.errorf(n, join(path, "until"), "bounds the pairs of an interval join (between), not of a window join")
 		}
 	}
 	return j
@@ -279,6 +295,10 @@ type JoinPlan struct {
 	// row is added once per window it is in, its key extended with the
 	// window's start, and the rows get window_start and window_end last.
 	Window *windows.Spec
+	// UntilSlot is the slot of until's field (-1: none), a field of the
+	// right rows when UntilRight, else of the left rows.
+	UntilSlot  int
+	UntilRight bool
 }
 
 // JoinCol is one output column of a join.
@@ -287,13 +307,10 @@ type JoinCol struct {
 	Pos   int
 }
 
-// join compiles a join stage, the last of the stages.
+// join compiles a join stage (the stages after it are Plan.After).
 func (c *compiler) join(index int, j *JoinStage, path string, sc *schema) *JoinPlan {
 	p := c.p
-	jp := &JoinPlan{Index: index, With: -1, Lower: j.Lower.Milliseconds(), Upper: j.Upper.Milliseconds(), Outer: j.Type == JoinLeft}
-	if index != len(p.Stages)-1 {
-		c.errorf(p.Stages[index+1].Line, fmt.Sprintf("stages[%d]", index+1), "a join must be the last stage: its rows go to the sinks (select picks their fields)")
-	}
+	jp := &JoinPlan{Index: index, With: -1, Lower: j.Lower.Milliseconds(), Upper: j.Upper.Milliseconds(), Outer: j.Type == JoinLeft, UntilSlot: -1}
 	switch {
 	case len(p.Sources) == 0:
 		c.errorf(j.WithLine, join(path, "with"), "a join needs a sources section with the source %q and another", j.With)
@@ -347,6 +364,17 @@ func (c *compiler) join(index int, j *JoinStage, path string, sc *schema) *JoinP
 		jp.Cols = append(jp.Cols, jc)
 		jp.Names = append(jp.Names, col.Name)
 	}
+	if j.Until != "" {
+		field, right := j.Until, false
+		if f, ok := strings.CutPrefix(field, j.With+"."); ok {
+			field, right = f, true
+		}
+		slot, ok := sc.resolve(field)
+		if !ok {
+			c.errorf(j.UntilLine, join(path, "until"), "%s", sc.unknown(field))
+		}
+		jp.UntilSlot, jp.UntilRight = slot, right
+	}
 	if w := j.Window; w != nil {
 		// rows in one window are less than its size apart
 		jp.Window = w
@@ -367,6 +395,9 @@ func (jp *JoinPlan) remap(m func(*int)) {
 		for i := range l {
 			m(&l[i])
 		}
+	}
+	if jp.UntilSlot >= 0 {
+		m(&jp.UntilSlot)
 	}
 }
 
@@ -425,6 +456,9 @@ func formatJoin(j *JoinStage) *yaml.Node {
 		m.add("window", formatJoinWindow(w))
 	} else {
 		m.add("between", list([]string{FormatDuration(j.Lower), FormatDuration(j.Upper)}))
+	}
+	if j.Until != "" {
+		m.add("until", scalar(j.Until))
 	}
 	if j.Type != "" && j.Type != JoinInner {
 		m.add("type", scalar(j.Type))

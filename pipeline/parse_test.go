@@ -310,7 +310,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "a coordinate after a window",
 			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - filter: _offset > 1"),
-			wantErr: "p.yaml:3: stages[1].filter: _offset is a record coordinate: the rows after a window are window results, not source records",
+			wantErr: "p.yaml:3: stages[1].filter: _offset is a record coordinate: the rows after a window or a join are their results, not source records",
 		},
 		{
 			name:    "a filter after a window reads a record field",

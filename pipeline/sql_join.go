@@ -35,6 +35,9 @@ func (g *sqlGen) joinSQL() (string, error) {
 		return "", g.errf(p.Sources[0].Line, "sources", "several sources without a join stage are not translated: the export reads one table")
 	}
 	jpath := fmt.Sprintf("stages[%d].join", ji)
+	if err := g.afterJoin(ji, "DuckDB"); err != nil {
+		return "", err
+	}
 	if strings.Contains(p.Time.Field, ".") {
 		return "", g.errf(p.Time.Line, "time.field", "dotted path %q (nested objects are JSON columns in an export)", p.Time.Field)
 	}
@@ -135,6 +138,20 @@ func (g *sqlGen) joinSQL() (string, error) {
 		what = "window join: the same window on both sides"
 	} else {
 		on = append(on, fmt.Sprintf("%s BETWEEN %s + %d AND %s + %d", lt, rt, j.Lower.Milliseconds(), rt, j.Upper.Milliseconds()))
+		if j.Until != "" {
+			// the pair's other row's time at most the field's (a NULL
+			// or a value that is not a time matches nothing, as in the engine)
+			side, other, field := "l", rt, j.Until
+			if f, ok := strings.CutPrefix(field, j.With+"."); ok {
+				side, other, field = "r", lt, f
+			}
+			e, err := col(side, field, jpath+".until", j.UntilLine)
+			if err != nil {
+				return "", err
+			}
+			on = append(on, fmt.Sprintf("%s <= %s", other, sqlEpochMs(e)))
+			what += fmt.Sprintf(" and until %s", j.Until)
+		}
 	}
 	joinKw := "JOIN"
 	if j.Type == JoinLeft {
@@ -155,6 +172,18 @@ func (g *sqlGen) joinSQL() (string, error) {
 	timed := fmt.Sprintf("timed AS (\n  -- every source, tagged with its name; event time in epoch ms from %s\n  SELECT *, %s AS %s\n  FROM (\n    %s\n  )\n)",
 		quoteIdent(p.Time.Field), sqlEpochMs(quoteIdent(p.Time.Field)), sqlTS, strings.Join(scans, "\n    UNION ALL BY NAME\n    "))
 	return g.query(timed, final), nil
+}
+
+// afterJoin refuses the stages after a join (stage ji), which are not
+// translated yet: the error names the first.
+func (g *sqlGen) afterJoin(ji int, dialect string) error {
+	p := g.p
+	if ji+1 >= len(p.Stages) {
+		return nil
+	}
+	st := p.Stages[ji+1]
+	return g.errf(st.Line, fmt.Sprintf("stages[%d].%s", ji+1, st.Kind),
+		"stages after a join (here a %s of the joined rows) are not translated to %s SQL yet: only a join that is the last stage is", st.Kind, dialect)
 }
 
 // joinWindows gives the rows of side (l or r) once per window of w they

@@ -31,6 +31,15 @@ type JoinConfig struct {
 	// the right row were added with (right nil for an unmatched left row
 	// of an outer join), valid only during the call.
 	Emit func(left, right []value.Value)
+	// Match, when set, narrows the interval pair by pair: a left and a
+	// right row that the interval and the key join are joined only when
+	// it reports true (a bound from a field of a row; see until in
+	// docs/joins.md). A left row of an outer join whose every pair it
+	// refused is emitted with nulls.
+	Match func(left, right []value.Value) bool
+	// EndLeft, when set, is called after the rows of each left row (as
+	// held: identical left rows are held, and emitted, together).
+	EndLeft func()
 }
 
 // IntervalJoin is a stream–stream interval join on a keyed [Store]. A
@@ -66,6 +75,10 @@ type IntervalJoin struct {
 	arena        []byte // the expired keys of a scan, end to end
 	ends         []int
 	lo, hi       []byte // emitLeft's scan bounds
+	// lMin and rMin bound the times of the left and right rows held from
+	// below (math.MinInt64: unknown), so that Expire skips the scan of
+	// a side none of whose rows the watermark lets go
+	lMin, rMin int64
 }
 
 // NewIntervalJoin returns a join with no rows.
@@ -76,7 +89,7 @@ func NewIntervalJoin(cfg JoinConfig) (*IntervalJoin, error) {
 	if cfg.Emit == nil {
 		return nil, errors.New("windows: join needs Emit")
 	}
-	j := &IntervalJoin{cfg: cfg, st: cfg.Store, w: NoWatermark, expiredAt: NoWatermark}
+	j := &IntervalJoin{cfg: cfg, st: cfg.Store, w: NoWatermark, expiredAt: NoWatermark, lMin: math.MaxInt64, rMin: math.MaxInt64}
 	if j.st == nil {
 		// in memory, the long-lived right rows in a store of their own:
 		// the left rows' churn does not reorder them
@@ -171,6 +184,7 @@ func (j *IntervalJoin) AddLeft(t int64, key, vals []value.Value) bool {
 	j.k = appendValues(j.k, vals)
 	j.add(j.st, j.k)
 	j.left++
+	j.lMin = min(j.lMin, t)
 	return true
 }
 
@@ -190,6 +204,7 @@ func (j *IntervalJoin) AddRight(t int64, key, vals []value.Value) bool {
 		j.add(j.rs, j.k)
 	}
 	j.right++
+	j.rMin = min(j.rMin, t)
 	return true
 }
 
@@ -216,7 +231,14 @@ func (j *IntervalJoin) Expire() {
 	// come (a later one would be late); and tl < h, so that a left row
 	// yet to come (tl >= h) sorts after every row emitted so far: the
 	// output is in the order of left time, then key and values
-	if lim, ok := addClamp(h, min(j.cfg.Lower, 0)); ok || h == math.MaxInt64 {
+	if lim, ok := addClamp(h, min(j.cfg.Lower, 0)); (ok && lim > j.lMin) || h == math.MaxInt64 {
+		// (the rows before lim go: none when every row held is at lim
+		// or later, and then the scan, which costs a pass over the
+		// store's keys in memory, is skipped)
+		j.lMin = lim
+		if !ok {
+			j.lMin = math.MaxInt64 // every row goes
+		}
 		hi := []byte{'M'} // every 'L' key
 		if ok {
 			hi = appendTime([]byte{'L'}, lim)
@@ -244,7 +266,11 @@ func (j *IntervalJoin) Expire() {
 	// right rows with tr + Upper + max(0, -Lower) < h: no left row
 	// held or to come can match them
 	keep := j.cfg.Upper + max(0, -j.cfg.Lower)
-	if lim, ok := addClamp(h, -keep); ok || h == math.MaxInt64 {
+	if lim, ok := addClamp(h, -keep); (ok && lim > j.rMin) || h == math.MaxInt64 {
+		j.rMin = lim
+		if !ok {
+			j.rMin = math.MaxInt64
+		}
 		hi := []byte{'U'}
 		if ok {
 			hi = appendTime([]byte{'T'}, lim)
@@ -342,6 +368,9 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 				j.fail(fmt.Errorf("%w: %v", ErrCorrupt, rr.err))
 				return
 			}
+			if j.cfg.Match != nil && !j.cfg.Match(j.lvals, j.rvals) {
+				continue
+			}
 			matched = true
 			for range n * rows[i].n {
 				j.cfg.Emit(j.lvals, j.rvals)
@@ -369,6 +398,9 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 				j.fail(fmt.Errorf("%w: %v", ErrCorrupt, rr.err))
 				return false
 			}
+			if j.cfg.Match != nil && !j.cfg.Match(j.lvals, j.rvals) {
+				return true
+			}
 			matched = true
 			for range n * m {
 				j.cfg.Emit(j.lvals, j.rvals)
@@ -380,6 +412,9 @@ func (j *IntervalJoin) emitLeft(k []byte, n uint64) {
 		for range n {
 			j.cfg.Emit(j.lvals, nil)
 		}
+	}
+	if j.cfg.EndLeft != nil {
+		j.cfg.EndLeft()
 	}
 }
 
@@ -486,6 +521,7 @@ func (j *IntervalJoin) Restore(data []byte) error {
 		return fmt.Errorf("%w: the join snapshot is of another backend", ErrCorrupt)
 	}
 	j.left, j.right, j.w, j.expiredAt = left, right, w, NoWatermark
+	j.lMin, j.rMin = math.MinInt64, math.MinInt64 // unknown: the next Expire scans
 	return nil
 }
 
