@@ -117,8 +117,17 @@ func ownResident() int64 {
 func clamp(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
 
 // commitBytes is the size at which the pending batch is committed to the
-// live store (without sync: durability comes from checkpoints).
-const commitBytes = 4 << 20
+// live store (without sync: durability comes from checkpoints). The batch
+// is on the Go heap and is reused after each commit (Reset): its buffer,
+// of batchBytes, stays within what Pebble retains on a reset (1 MiB), and
+// a commit this small is copied into the memtable, outside the Go heap. At
+// 4 MiB, a new batch grew to an 8 MiB buffer for every commit and went to
+// Pebble as a flushable batch, held on the Go heap until flushed: with the
+// heap held to about 30 MiB (memory_limit 128MiB) the collector then ran
+// without pause (TestPendingWritesOffHeap).
+const commitBytes = batchBytes - 64<<10
+
+const batchBytes = 1 << 20
 
 // memtables is how many memtables Pebble may hold (one being filled, one
 // being flushed) before it stops writes.
@@ -195,7 +204,7 @@ func (s *Store) openLive() error {
 		return fmt.Errorf("window store %s: %w", s.opts.Dir, err)
 	}
 	s.db = db
-	s.b = db.NewIndexedBatch()
+	s.b = db.NewIndexedBatchWithSize(batchBytes)
 	return nil
 }
 
@@ -351,9 +360,8 @@ func (s *Store) commit() error {
 	if err := s.unlessFailed(func() error { return b.Commit(pebble.NoSync) }); err != nil {
 		return s.check(err)
 	}
-	err := s.b.Close()
-	s.b = s.db.NewIndexedBatch()
-	return s.check(err)
+	s.b.Reset()
+	return s.check(nil)
 }
 
 // flush writes the memtable out, or returns the background error that
