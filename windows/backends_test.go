@@ -305,10 +305,10 @@ func sessionRatio(b *testing.B, n, keys int, opts pebblestore.Options) {
 
 // BenchmarkSessionClickstreamRatio is the shape of eddy gen clickstream
 // (issue 12 item 6, docs/performance.md): 256 sessions at a time, each of
-// one to eight events a millisecond apart, then a new user; no user comes
-// back within the run, which is shorter than the 30-minute gap, so every
-// session stays open to the end and the cache (the split of memory_limit
-// 128MiB) holds a few percent of them. Memory and Pebble run in
+// one to eight events, then a new user who does not come back; a session
+// stays open for the 30-minute gap after its last event, so most are open
+// at once and the cache (the split of memory_limit 128MiB) holds a few
+// percent of them. Memory and Pebble run in
 // interleaved pairs, Pebble with the Go heap's soft limit that eddy run
 // sets; it reports the median of the pairs' ratios pebble/memory by user
 // CPU (the process's, so Pebble's flushes and compactions count) and by
@@ -367,7 +367,9 @@ func userCPU(tb testing.TB) time.Duration {
 // feedClickstream sends n records shaped as eddy gen clickstream's: 256
 // sessions run at once, a record advances one of them at random, and a
 // session of one to eight records ends with a new user taking its place;
-// records are a millisecond apart and the watermark advances every 256.
+// records are 4 ms apart (600,000 records span 40 minutes, so that sessions
+// fire during the run too), and the operator advances after each,
+// as the engine does whenever the watermark moves.
 func feedClickstream(tb testing.TB, op *windows.Operator, n int) {
 	const slots = 256
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -387,15 +389,11 @@ func feedClickstream(tb testing.TB, op *windows.Operator, n int) {
 		}
 		sl.left--
 		row[0], row[1] = sl.user, value.OfFloat(float64(i%1000)/10)
-		ts := int64(1_767_225_600_000 + i)
+		ts := int64(1_767_225_600_000 + 4*i)
 		if _, err := op.Add(ts, row); err != nil {
 			tb.Fatal(err)
 		}
-		if i%256 == 255 {
-			op.Advance(wm.Observe(ts))
-		} else {
-			wm.Observe(ts)
-		}
+		op.Advance(wm.Observe(ts)) // as the engine does when the watermark moves
 	}
 	op.Flush()
 }
