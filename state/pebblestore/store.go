@@ -344,12 +344,25 @@ func (s *Store) Scan(lo, hi []byte, f func(k, v []byte) bool) error {
 	return s.check(it.Close())
 }
 
+// maybeCommit commits the pending batch once it is commitBytes long, or
+// once the room it takes in a memtable reaches a quarter of one: Pebble
+// reserves for each entry its key and value and a node of the skiplist's
+// full height, about entryOverhead bytes, so that a batch of small entries
+// (the index entries and the deletions of fired sessions) takes several
+// times its length there. A batch reserving half a memtable is not copied
+// into it but queued as a flushable batch, taking the batch's buffer with
+// it, on the Go heap until flushed.
 func (s *Store) maybeCommit() error {
-	if s.b.Len() >= commitBytes {
+	if n := s.b.Len(); n >= commitBytes || n+int(s.b.Count())*entryOverhead >= int(s.opts.memtableBytes()/4) {
 		return s.commit()
 	}
 	return nil
 }
+
+// entryOverhead is what Pebble's memtable reserves for an entry beyond its
+// key and value (arenaskl's node of maximum height, 20 links, the
+// trailer, alignment), rounded up.
+const entryOverhead = 200
 
 // commit writes the pending batch to the live store.
 func (s *Store) commit() error {
