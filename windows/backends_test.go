@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -298,6 +301,101 @@ func sessionRatio(b *testing.B, n, keys int, opts pebblestore.Options) {
 	b.ReportMetric(ratios[len(ratios)/2], "pebble/memory")
 	b.ReportMetric(float64(n*len(ratios))/mem.Seconds(), "memory-records/s")
 	b.ReportMetric(float64(n*len(ratios))/peb.Seconds(), "pebble-records/s")
+}
+
+// BenchmarkSessionClickstreamRatio is the shape of eddy gen clickstream
+// (issue 12 item 6, docs/performance.md): 256 sessions at a time, each of
+// one to eight events, then a new user who does not come back; a session
+// stays open for the 30-minute gap after its last event, so most are open
+// at once and the cache (the split of memory_limit 128MiB) holds a few
+// percent of them. Memory and Pebble run in
+// interleaved pairs, Pebble with the Go heap's soft limit that eddy run
+// sets; it reports the median of the pairs' ratios pebble/memory by user
+// CPU (the process's, so Pebble's flushes and compactions count) and by
+// elapsed time.
+func BenchmarkSessionClickstreamRatio(b *testing.B) {
+	const n, pairs = 600_000, 3
+	cfg := windows.Config{Window: windows.Spec{Type: windows.SessionType, Gap: 30 * 60_000}, Keys: []int{0},
+		Aggs: []windows.Agg{{Name: "n", Func: windows.Count, Arg: -1}, {Name: "s", Func: windows.Sum, Arg: 1}}, Emit: func(*windows.Result) {}}
+	run := func(store windows.Store) (cpu, wall time.Duration) {
+		c := cfg
+		c.Store = store
+		op, err := windows.New(c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		u0, start := userCPU(b), time.Now()
+		feedClickstream(b, op, n)
+		wall, cpu = time.Since(start), userCPU(b)-u0
+		if err := op.Err(); err != nil {
+			b.Fatal(err)
+		}
+		op.Close()
+		return cpu, wall
+	}
+	var byCPU, byWall []float64
+	for b.Loop() {
+		for range pairs {
+			mc, mw := run(nil)
+			st, err := pebblestore.Open(pebblestore.Options{Dir: b.TempDir(), MemoryLimit: 128 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			old := debug.SetMemoryLimit(st.HeapLimit())
+			pc, pw := run(st)
+			debug.SetMemoryLimit(old)
+			byCPU = append(byCPU, pc.Seconds()/mc.Seconds())
+			byWall = append(byWall, pw.Seconds()/mw.Seconds())
+		}
+	}
+	slices.Sort(byCPU)
+	slices.Sort(byWall)
+	b.ReportMetric(byCPU[len(byCPU)/2], "pebble/memory-cpu")
+	b.ReportMetric(byWall[len(byWall)/2], "pebble/memory-wall")
+}
+
+// userCPU returns the process's user CPU time so far.
+func userCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano())
+}
+
+// feedClickstream sends n records shaped as eddy gen clickstream's: 256
+// sessions run at once, a record advances one of them at random, and a
+// session of one to eight records ends with a new user taking its place;
+// records are 4 ms apart (600,000 records span 40 minutes, so that sessions
+// fire during the run too), and the operator advances after each,
+// as the engine does whenever the watermark moves.
+func feedClickstream(tb testing.TB, op *windows.Operator, n int) {
+	const slots = 256
+	rng := rand.New(rand.NewPCG(3, 4))
+	type slot struct {
+		user value.Value
+		left int
+	}
+	var s [slots]slot
+	users := 0
+	wm := windows.Watermark{OutOfOrder: 1000}
+	row := make([]value.Value, 2)
+	for i := range n {
+		sl := &s[rng.IntN(slots)]
+		if sl.left == 0 {
+			sl.user, sl.left = value.OfString(fmt.Sprintf("u%07d", users)), 1+rng.IntN(8)
+			users++
+		}
+		sl.left--
+		row[0], row[1] = sl.user, value.OfFloat(float64(i%1000)/10)
+		ts := int64(1_767_225_600_000 + 4*i)
+		if _, err := op.Add(ts, row); err != nil {
+			tb.Fatal(err)
+		}
+		op.Advance(wm.Observe(ts)) // as the engine does when the watermark moves
+	}
+	op.Flush()
 }
 
 // TestInterruptStopsAdvance: Interrupt stops a long Advance within

@@ -114,9 +114,10 @@ type Operator struct {
 	// index entries of keys not in the cache: Advance scans the store
 	// only when the watermark reaches them
 	fireDue, keepDue int64
-	// index entries written, and visited by loadDue, for tests: the
-	// scans must stay proportional to the writes
-	indexed, scanned int64
+	// index entries written, and visited by loadDue, and the scans
+	// loadDue made, for tests: the scans must stay proportional to the
+	// writes
+	indexed, scanned, scans int64
 	// the session keys the store holds (nil without a cache limit, or for
 	// panes): a new key skips the store's read
 	filter *keyFilter
@@ -1137,7 +1138,14 @@ func (o *Operator) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more b
 	n := 0
 	var prev int64
 	upTo, more = w, false
-	err := o.store.Scan(lo, appendTime([]byte{kind}, addSat(w, 1)), func(k, v []byte) bool {
+	// The scan reads past w to the first later entry: its time is the
+	// next bound. With the bound at w+1 instead, every advance scanned
+	// again (an iterator over every table, for nothing) until the
+	// watermark reached the first stored session's end, half an hour of
+	// event time later.
+	next := int64(EndOfInput)
+	o.scans++
+	err := o.store.Scan(lo, []byte{kind + 1}, func(k, v []byte) bool {
 		o.scanned++
 		if o.stopping() {
 			return false
@@ -1150,6 +1158,10 @@ func (o *Operator) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more b
 			return true
 		}
 		at := readTime(k[1:9])
+		if at > w {
+			next = at
+			return false
+		}
 		if n >= fireChunk && at != prev {
 			upTo, more = prev, true
 			return false
@@ -1175,8 +1187,9 @@ func (o *Operator) loadDue(kind byte, w int64, from *[]byte) (upTo int64, more b
 	}
 	if !more {
 		// what is left at or before w belongs to keys in the cache, which
-		// write new entries (and lower the bound) when they are evicted
-		*due = addSat(w, 1)
+		// write new entries (and lower the bound) when they are evicted;
+		// the first entry after w bounds the rest
+		*due = next
 	}
 	return upTo, more
 }
@@ -1441,7 +1454,11 @@ func (o *Operator) Advance(w int64) {
 }
 
 // Flush ends a bounded input: the watermark goes to +∞ and every window fires.
-func (o *Operator) Flush() { o.Advance(EndOfInput) }
+func (o *Operator) Flush() {
+	println("ZZ before flush scans", o.scans, "scanned", o.scanned, "indexed", o.indexed, "loads", o.loads, "evicts", o.evicts)
+	o.Advance(EndOfInput)
+	println("ZZ after flush scans", o.scans, "scanned", o.scanned, "indexed", o.indexed, "loads", o.loads, "evicts", o.evicts)
+}
 
 // evictIfFull evicts cached windows (second chance: recently used ones
 // survive one sweep) until the cache is at three quarters of its budget.

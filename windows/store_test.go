@@ -82,6 +82,51 @@ func TestDueScanLinear(t *testing.T) {
 	}
 }
 
+// TestDueScanWaitsForNextEntry: an advance scans the store's fire index
+// only once the watermark reaches the next stored entry. 2,000 keys, one
+// record each a millisecond apart, are evicted; then one cached key takes
+// a record every millisecond for 10 s, and the watermark follows. Their
+// 2,000 ends come within 2 s, and an advance at most every millisecond
+// may find one due; past the last, nothing is stored before the end of
+// the input. The bound used to become w+1 after every scan, so every
+// later advance scanned again (36,812 scans before the end of input in
+// the clickstream run of docs/performance.md; 199,995 before).
+func TestDueScanWaitsForNextEntry(t *testing.T) {
+	const gap, keys = 60_000, 2000
+	rows := 0
+	cfg := Config{Window: Spec{Type: SessionType, Gap: gap}, Keys: []int{0},
+		Aggs: []Agg{{Name: "n", Func: Count, Arg: -1}}, Emit: func(*Result) { rows++ }, Store: NewMemStore(16 << 10)}
+	sp, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	row := make([]value.Value, 1)
+	for i := range keys {
+		row[0] = value.OfString(fmt.Sprintf("k%05d", i))
+		sp.Add(int64(i), row)
+		sp.Advance(int64(i))
+	}
+	if sp.evicts < keys/2 {
+		t.Fatalf("%d keys evicted of %d: the test does not test", sp.evicts, keys)
+	}
+	row[0] = value.OfString("hot")
+	for ts := int64(keys); ts < gap+10_000; ts++ {
+		sp.Add(ts, row)
+		sp.Advance(ts)
+	}
+	if err := sp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rows < keys*9/10 {
+		t.Fatalf("%d sessions fired of %d", rows, keys)
+	}
+	if sp.scans > keys+10 {
+		t.Fatalf("%d scans of the fire index for %d stored sessions", sp.scans, keys)
+	}
+	t.Logf("%d scans, %d entries visited, %d sessions fired", sp.scans, sp.scanned, rows)
+}
+
 // feedSessionKeys sends n records over keys random keys, 100 ms of event
 // time apart, so a key comes back after keys/10 s on average: with
 // 30-minute sessions and keys ≥ 18,000 sessions close all the time while

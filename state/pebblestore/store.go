@@ -117,8 +117,17 @@ func ownResident() int64 {
 func clamp(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
 
 // commitBytes is the size at which the pending batch is committed to the
-// live store (without sync: durability comes from checkpoints).
-const commitBytes = 4 << 20
+// live store (without sync: durability comes from checkpoints). The batch
+// is on the Go heap and is reused after each commit (Reset): its buffer,
+// of batchBytes, stays within what Pebble retains on a reset (1 MiB), and
+// a commit this small is copied into the memtable, outside the Go heap. At
+// 4 MiB, a new batch grew to an 8 MiB buffer for every commit and went to
+// Pebble as a flushable batch, held on the Go heap until flushed: with the
+// heap held to about 30 MiB (memory_limit 128MiB) the collector then ran
+// without pause (TestPendingWritesOffHeap).
+const commitBytes = batchBytes - 64<<10
+
+const batchBytes = 1 << 20
 
 // memtables is how many memtables Pebble may hold (one being filled, one
 // being flushed) before it stops writes.
@@ -195,7 +204,7 @@ func (s *Store) openLive() error {
 		return fmt.Errorf("window store %s: %w", s.opts.Dir, err)
 	}
 	s.db = db
-	s.b = db.NewIndexedBatch()
+	s.b = db.NewIndexedBatchWithSize(batchBytes)
 	return nil
 }
 
@@ -335,12 +344,25 @@ func (s *Store) Scan(lo, hi []byte, f func(k, v []byte) bool) error {
 	return s.check(it.Close())
 }
 
+// maybeCommit commits the pending batch once it is commitBytes long, or
+// once the room it takes in a memtable reaches a quarter of one: Pebble
+// reserves for each entry its key and value and a node of the skiplist's
+// full height, about entryOverhead bytes, so that a batch of small entries
+// (the index entries and the deletions of fired sessions) takes several
+// times its length there. A batch reserving half a memtable is not copied
+// into it but queued as a flushable batch, taking the batch's buffer with
+// it, on the Go heap until flushed.
 func (s *Store) maybeCommit() error {
-	if s.b.Len() >= commitBytes {
+	if n := s.b.Len(); n >= commitBytes || n+int(s.b.Count())*entryOverhead >= int(s.opts.memtableBytes()/4) {
 		return s.commit()
 	}
 	return nil
 }
+
+// entryOverhead is what Pebble's memtable reserves for an entry beyond its
+// key and value (arenaskl's node of maximum height, 20 links, the
+// trailer, alignment), rounded up.
+const entryOverhead = 200
 
 // commit writes the pending batch to the live store.
 func (s *Store) commit() error {
@@ -351,9 +373,8 @@ func (s *Store) commit() error {
 	if err := s.unlessFailed(func() error { return b.Commit(pebble.NoSync) }); err != nil {
 		return s.check(err)
 	}
-	err := s.b.Close()
-	s.b = s.db.NewIndexedBatch()
-	return s.check(err)
+	s.b.Reset()
+	return s.check(nil)
 }
 
 // flush writes the memtable out, or returns the background error that
