@@ -122,6 +122,8 @@ type Operator struct {
 	filter *keyFilter
 	// where each aggregate's state is in an entry
 	lay layout
+	// the chunks of the dropped panes' slabs, for the next panes'
+	pool slabPool
 }
 
 // entry is the state of one (window, key): the operator's [layout] says
@@ -248,65 +250,9 @@ type pane struct {
 	// slab hands out the entries of a pane with no cache limit in
 	// chunks (nil under a cache limit, where entries come and go)
 	slab *slab
-}
-
-// slab allocates a pane's entries, their cells, key values and map keys
-// in chunks: a new (window, key) is then a slice of four chunks instead of
-// four allocations. It is only for panes nothing leaves but as a whole
-// (the memory backend): a chunk is freed when its pane is.
-type slab struct {
-	entries []cachedEntry
-	vals    []value.Value
-	nums    []int64
-	objs    []any
-	keys    []byte
-	n       int // entries handed out, for the next chunk's size
-}
-
-// slabChunk is the most entries a chunk holds; chunks grow from 8 to it,
-// so that a pane with few keys stays small.
-const slabChunk = 512
-
-// entry returns a new entry with the key fields of row and the state of
-// every aggregate laid out by l, and its map key: a copy of orderedKey.
-func (s *slab) entry(row []value.Value, slots []int, l *layout, orderedKey []byte) (*cachedEntry, string) {
-	if len(s.entries) == cap(s.entries) {
-		n := min(max(s.n, 8), slabChunk)
-		s.entries = make([]cachedEntry, 0, n)
-		s.vals = make([]value.Value, 0, n*l.vals)
-		s.nums = make([]int64, 0, n*l.nums)
-		s.objs = make([]any, 0, n*l.objs)
-	}
-	s.n++
-	s.entries = append(s.entries, cachedEntry{})
-	e := &s.entries[len(s.entries)-1]
-	if l.vals > 0 {
-		i := len(s.vals)
-		for _, k := range slots {
-			s.vals = append(s.vals, row[k])
-		}
-		s.vals = s.vals[:i+l.vals]
-		e.vals = &s.vals[i]
-	}
-	if l.nums > 0 {
-		i := len(s.nums)
-		s.nums = s.nums[:i+l.nums]
-		e.nums = &s.nums[i]
-	}
-	if l.objs > 0 {
-		i := len(s.objs)
-		s.objs = s.objs[:i+l.objs]
-		e.objs = &s.objs[i]
-	}
-	if len(orderedKey) == 0 { // no key fields: one group
-		return e, ""
-	}
-	if len(s.keys)+len(orderedKey) > cap(s.keys) {
-		s.keys = make([]byte, 0, max(len(orderedKey)*min(max(s.n, 8), slabChunk), 64))
-	}
-	i := len(s.keys)
-	s.keys = append(s.keys, orderedKey...)
-	return e, unsafe.String(&s.keys[i], len(orderedKey))
+	// the most entries byKey held, in this pane or the ones before that
+	// had the map (the pool's), which is as big as that
+	high int
 }
 
 // cachedEntry is a pane's (window, key) entry held decoded in the cache.
@@ -633,9 +579,12 @@ func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
 	if p == nil || p.start != start {
 		p = o.panes[start]
 		if p == nil {
-			p = &pane{start: start, end: end, byKey: map[string]*cachedEntry{}}
+			p = &pane{start: start, end: end}
 			if o.cacheLimit == 0 {
-				p.slab = &slab{}
+				p.slab = &slab{pool: &o.pool}
+				p.byKey, p.order, p.high = o.pool.maps()
+			} else {
+				p.byKey = map[string]*cachedEntry{}
 			}
 			o.panes[start] = p
 			if end <= o.w {
@@ -793,6 +742,14 @@ func (o *Operator) dropPane(p *pane) {
 		if q == p {
 			o.recent[i] = nil
 		}
+	}
+	if p.slab != nil {
+		// nothing refers to the pane's entries any more: Emit's rows are
+		// valid only during the call
+		o.pool.putMaps(p.byKey, p.order, max(p.high, int(p.n)), int(p.n))
+		p.byKey, p.order = nil, nil
+		p.slab.release()
+		p.slab = nil
 	}
 }
 
