@@ -99,6 +99,9 @@ type Operator struct {
 	// panes are found without a map lookup
 	recent []*pane
 	step   int64
+	// rings finds a hopping record's entries with one lookup of its key
+	// (the memory backend; nil otherwise)
+	rings *rings
 
 	// sessions
 	keys map[string]*cachedKey
@@ -252,7 +255,8 @@ type pane struct {
 	slab *slab
 	// the most entries byKey held, in this pane or the ones before that
 	// had the map (the pool's), which is as big as that
-	high int
+	high    int
+	dropped bool
 }
 
 // cachedEntry is a pane's (window, key) entry held decoded in the cache.
@@ -318,6 +322,9 @@ func New(cfg Config) (*Operator, error) {
 	o.recent = make([]*pane, 1)
 	if cfg.Window.Type != SessionType {
 		o.recent = make([]*pane, min(cfg.Window.Size/o.step+1, 64))
+	}
+	if cfg.Window.Type == HoppingType && o.cacheLimit == 0 {
+		o.rings = newRings(cfg.Window.Size, cfg.Window.Slide)
 	}
 	return o, nil
 }
@@ -418,19 +425,45 @@ func assign(sp *Spec, o *Operator, ts int64, row []value.Value) (late bool) {
 		if o.isLate(s + sp.Size) {
 			return true
 		}
-		o.addPane(s, s+sp.Size, ts, row)
+		slot := &o.recent[uint64(floorDiv(s, o.step))%uint64(len(o.recent))]
+		o.addPane(o.pane(s, s+sp.Size, slot), ts, row, -1, nil)
 		return false
 	}
-	last := floorDiv(ts, sp.Slide) * sp.Slide
-	first := last
+	k := floorDiv(ts, sp.Slide) // the last pane's start / slide
+	first := k * sp.Slide
 	for first-sp.Slide > ts-sp.Size {
 		first -= sp.Slide
+		k--
 	}
+	// the panes' slots in o.recent and in the key's ring go up by one
+	// from the first pane's, modulo their lengths
+	nr := int64(len(o.recent))
+	ri := ((k % nr) + nr) % nr
+	var ring int32 = -1
+	var slots []ringSlot
+	var gi int64
 	added := false
-	for s := first; s <= last; s += sp.Slide {
+	for s := first; s <= ts; s += sp.Slide {
 		if !o.isLate(s + sp.Size) {
-			o.addPane(s, s+sp.Size, ts, row)
+			var rs *ringSlot
+			if o.rings != nil {
+				if slots == nil {
+					ring, slots = o.rings.ring(o.orderedKey, o.oldestLive())
+					n := int64(len(slots))
+					gi = ((floorDiv(s, sp.Slide) % n) + n) % n
+				}
+				rs = &slots[gi]
+			}
+			o.addPane(o.pane(s, s+sp.Size, &o.recent[ri]), ts, row, ring, rs)
 			added = true
+		}
+		if ri++; ri == nr {
+			ri = 0
+		}
+		if slots != nil {
+			if gi++; gi == int64(len(slots)) {
+				gi = 0
+			}
 		}
 	}
 	return !added
@@ -573,35 +606,67 @@ func (o *Operator) encodeEntry(e *entry) []byte {
 
 // ---- panes ----
 
-func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
-	slot := &o.recent[uint64(floorDiv(start, o.step))%uint64(len(o.recent))]
-	p := *slot
-	if p == nil || p.start != start {
-		p = o.panes[start]
-		if p == nil {
-			p = &pane{start: start, end: end}
-			if o.cacheLimit == 0 {
-				p.slab = &slab{pool: &o.pool}
-				p.byKey, p.order, p.high = o.pool.maps()
-			} else {
-				p.byKey = map[string]*cachedEntry{}
-			}
-			o.panes[start] = p
-			if end <= o.w {
-				p.fired = true
-				o.kept = insertByEnd(o.kept, p)
-			} else {
-				i := sort.Search(len(o.open), func(i int) bool { return o.open[i].start >= start })
-				o.open = slices.Insert(o.open, i, p)
+// oldestLive returns the start of the oldest pane not dropped,
+// EndOfInput when there is none.
+func (o *Operator) oldestLive() int64 {
+	m := int64(EndOfInput)
+	if len(o.open) > 0 {
+		m = o.open[0].start
+	}
+	if len(o.kept) > 0 {
+		m = min(m, o.kept[0].start)
+	}
+	return m
+}
+
+// pane returns the pane at start, a new one if there is none; slot is
+// its place in o.recent.
+func (o *Operator) pane(start, end int64, slot **pane) *pane {
+	if p := *slot; p != nil && p.start == start {
+		return p
+	}
+	p := o.panes[start]
+	if p == nil {
+		p = &pane{start: start, end: end}
+		if o.cacheLimit == 0 {
+			p.slab = &slab{pool: &o.pool}
+			p.byKey, p.order, p.high = o.pool.maps()
+		} else {
+			p.byKey = map[string]*cachedEntry{}
+		}
+		o.panes[start] = p
+		if end <= o.w {
+			p.fired = true
+			o.kept = insertByEnd(o.kept, p)
+		} else {
+			i := sort.Search(len(o.open), func(i int) bool { return o.open[i].start >= start })
+			o.open = slices.Insert(o.open, i, p)
+		}
+	}
+	*slot = p
+	return p
+}
+
+// addPane adds a record to pane p. With o.rings, rs is the slot for p in
+// the ring of the record's key, ring.
+func (o *Operator) addPane(p *pane, ts int64, row []value.Value, ring int32, rs *ringSlot) {
+	var e *cachedEntry
+	ask := true
+	if rs != nil {
+		e, ask = o.rings.entry(ring, rs, p)
+	}
+	if e == nil {
+		if ask {
+			e = p.byKey[string(o.orderedKey)]
+		}
+		if e == nil {
+			e = o.newPaneEntry(p, row)
+			if e == nil {
+				return
 			}
 		}
-		*slot = p
-	}
-	e := p.byKey[string(o.orderedKey)]
-	if e == nil {
-		e = o.newPaneEntry(p, row)
-		if e == nil {
-			return
+		if rs != nil {
+			o.rings.set(ring, rs, p, e)
 		}
 	}
 	o.update(&e.entry, ts, row)
@@ -729,6 +794,7 @@ func (o *Operator) firePane(p *pane, keep bool) {
 }
 
 func (o *Operator) dropPane(p *pane) {
+	p.dropped = true
 	delete(o.panes, p.start)
 	o.nOpen -= p.n
 	for _, e := range p.byKey {
@@ -778,6 +844,9 @@ func (o *Operator) advancePanes(w int64) {
 		n++
 	}
 	o.kept = o.kept[:copy(o.kept, o.kept[n:])]
+	if o.rings != nil {
+		o.rings.sweepOld(o.oldestLive())
+	}
 }
 
 // ---- sessions ----

@@ -206,6 +206,12 @@ func (o *Operator) Restore(data []byte) error {
 		}
 		return err
 	}
+	if o.rings != nil {
+		// no ring knows the restored panes' entries
+		for _, p := range o.panes {
+			o.rings.restoredTo = max(o.rings.restoredTo, p.start)
+		}
+	}
 	return nil
 }
 
