@@ -257,6 +257,12 @@ type pane struct {
 	// had the map (the pool's), which is as big as that
 	high    int
 	dropped bool
+	// lazy: byKey is built only when asked (see [Operator.index]), from
+	// order and keys, the map keys of order's entries. A hopping pane of
+	// the memory backend: the keys' rings find its entries, and firing
+	// walks order.
+	lazy bool
+	keys []string
 }
 
 // cachedEntry is a pane's (window, key) entry held decoded in the cache.
@@ -630,7 +636,8 @@ func (o *Operator) pane(start, end int64, slot **pane) *pane {
 		p = &pane{start: start, end: end}
 		if o.cacheLimit == 0 {
 			p.slab = &slab{pool: &o.pool}
-			p.byKey, p.order, p.high = o.pool.maps()
+			p.lazy = o.rings != nil
+			p.byKey, p.order, p.keys, p.high = o.pool.index(!p.lazy)
 		} else {
 			p.byKey = map[string]*cachedEntry{}
 		}
@@ -657,7 +664,7 @@ func (o *Operator) addPane(p *pane, ts int64, row []value.Value, ring int32, rs 
 	}
 	if e == nil {
 		if ask {
-			e = p.byKey[string(o.orderedKey)]
+			e = o.index(p)[string(o.orderedKey)]
 		}
 		if e == nil {
 			e = o.newPaneEntry(p, row)
@@ -683,8 +690,13 @@ func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
 		e, k := p.slab.entry(row, o.cfg.Keys, &o.lay, o.orderedKey)
 		o.nOpen++
 		p.n++
-		p.byKey[k] = e
+		if p.byKey != nil {
+			p.byKey[k] = e
+		}
 		p.order = append(p.order, e)
+		if p.lazy {
+			p.keys = append(p.keys, k)
+		}
 		o.cached += o.entrySize(&e.entry)
 		return e
 	}
@@ -703,6 +715,18 @@ func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
 	}
 	o.cached += o.entrySize(&e.entry)
 	return e
+}
+
+// index returns p's map of entries by key, built first if p is lazy and
+// has none yet.
+func (o *Operator) index(p *pane) map[string]*cachedEntry {
+	if p.byKey == nil {
+		p.byKey = make(map[string]*cachedEntry, len(p.order))
+		for i, e := range p.order {
+			p.byKey[p.keys[i]] = e
+		}
+	}
+	return p.byKey
 }
 
 func (o *Operator) newEntry(row []value.Value) entry {
@@ -749,8 +773,14 @@ func (o *Operator) writeEntry(p *pane, orderedKey string, e *cachedEntry) {
 func (o *Operator) firePane(p *pane, keep bool) {
 	if !p.stored || o.complete {
 		ks := o.firing[:0]
-		for k, e := range p.byKey {
-			ks = append(ks, keyedEntry{k: k, e: e})
+		if p.lazy {
+			for i, e := range p.order {
+				ks = append(ks, keyedEntry{k: p.keys[i], e: e})
+			}
+		} else {
+			for k, e := range p.byKey {
+				ks = append(ks, keyedEntry{k: k, e: e})
+			}
 		}
 		sortKeyed(ks, &o.sortTmp)
 		for _, ke := range ks {
@@ -764,7 +794,7 @@ func (o *Operator) firePane(p *pane, keep bool) {
 		o.firing = ks[:0]
 		return
 	}
-	for k, e := range p.byKey {
+	for k, e := range o.index(p) {
 		if e.dirty {
 			o.writeEntry(p, k, e)
 		}
@@ -797,8 +827,14 @@ func (o *Operator) dropPane(p *pane) {
 	p.dropped = true
 	delete(o.panes, p.start)
 	o.nOpen -= p.n
-	for _, e := range p.byKey {
-		o.cached -= o.entrySize(&e.entry)
+	if p.lazy {
+		for _, e := range p.order {
+			o.cached -= o.entrySize(&e.entry)
+		}
+	} else {
+		for _, e := range p.byKey {
+			o.cached -= o.entrySize(&e.entry)
+		}
 	}
 	if p.stored {
 		lo, hi := paneRange(p.start)
@@ -812,8 +848,8 @@ func (o *Operator) dropPane(p *pane) {
 	if p.slab != nil {
 		// nothing refers to the pane's entries any more: Emit's rows are
 		// valid only during the call
-		o.pool.putMaps(p.byKey, p.order, max(p.high, int(p.n)), int(p.n))
-		p.byKey, p.order = nil, nil
+		o.pool.putIndex(p.byKey, p.order, p.keys, max(p.high, int(p.n)), int(p.n))
+		p.byKey, p.order, p.keys = nil, nil, nil
 		p.slab.release()
 		p.slab = nil
 	}
@@ -1524,7 +1560,7 @@ func (o *Operator) flushCache() {
 		}
 	}
 	for _, p := range o.panes {
-		for k, e := range p.byKey {
+		for k, e := range o.index(p) {
 			if e.dirty {
 				o.writeEntry(p, k, e)
 			}

@@ -112,40 +112,52 @@ type slabPool struct {
 	// the most entries free may hold and bytes keys may: the largest
 	// slab released
 	limit, keyLimit int
-	// emptied maps and order slices of dropped panes, and the most
+	// emptied maps, order and keys slices of dropped panes, and the most
 	// entries each map held
-	byKey []map[string]*cachedEntry
-	order [][]*cachedEntry
-	high  []int
+	byKey   []map[string]*cachedEntry
+	order   [][]*cachedEntry
+	mapKeys [][]string
+	high    []int
 }
 
 // keptMaps is how many maps and order slices the pool keeps.
 const keptMaps = 4
 
-// maps returns an empty map and order slice for a new pane, and the most
-// entries the map held.
-func (p *slabPool) maps() (map[string]*cachedEntry, []*cachedEntry, int) {
-	i := len(p.byKey) - 1
+// index returns an empty map (if withMap), order and keys slice for a new
+// pane, and the most entries the map held.
+func (p *slabPool) index(withMap bool) (map[string]*cachedEntry, []*cachedEntry, []string, int) {
+	i := len(p.order) - 1
 	if i < 0 {
-		return map[string]*cachedEntry{}, nil, 0
+		if withMap {
+			return map[string]*cachedEntry{}, nil, nil, 0
+		}
+		return nil, nil, nil, 0
 	}
-	m, o, h := p.byKey[i], p.order[i], p.high[i]
-	p.byKey[i], p.order[i] = nil, nil
-	p.byKey, p.order, p.high = p.byKey[:i], p.order[:i], p.high[:i]
-	return m, o, h
+	m, o, k, h := p.byKey[i], p.order[i], p.mapKeys[i], p.high[i]
+	p.byKey[i], p.order[i], p.mapKeys[i] = nil, nil, nil
+	p.byKey, p.order, p.mapKeys, p.high = p.byKey[:i], p.order[:i], p.mapKeys[:i], p.high[:i]
+	switch {
+	case !withMap:
+		m = nil // a lazy pane builds its map if asked
+	case m == nil:
+		m, h = map[string]*cachedEntry{}, 0
+	}
+	return m, o, k, h
 }
 
-// putMaps empties and keeps a dropped pane's map and order slice, which
-// held n entries and once high: not when it is more than four times as
-// big as n (the panes got smaller; a map does not shrink, and firing
-// walks all of it).
-func (p *slabPool) putMaps(m map[string]*cachedEntry, o []*cachedEntry, high, n int) {
-	if len(p.byKey) >= keptMaps || n == 0 || high > 4*n {
+// putIndex empties and keeps a dropped pane's map (nil for a lazy pane
+// that built none), order and keys slices, which held n entries and the
+// map once high: not when that is more than four times n (the panes got
+// smaller; a map does not shrink, and firing walks all of it).
+func (p *slabPool) putIndex(m map[string]*cachedEntry, o []*cachedEntry, k []string, high, n int) {
+	if len(p.order) >= keptMaps || n == 0 || m != nil && high > 4*n {
 		return
 	}
 	clear(m)
 	clear(o)
-	p.byKey, p.order, p.high = append(p.byKey, m), append(p.order, o[:0]), append(p.high, high)
+	clear(k)
+	p.byKey, p.order, p.mapKeys = append(p.byKey, m), append(p.order, o[:0]), append(p.mapKeys, k[:0])
+	p.high = append(p.high, high)
 }
 
 // chunk returns a chunk of n entries (a power of two) laid out by l.
