@@ -12,18 +12,22 @@ import (
 
 // BenchmarkStateMemory measures the heap held per open (window, key) state
 // for the benchmark pipeline's aggregates (count() and max(price) keyed by
-// an int auction id) and, as a second figure, with quantile and
-// count_distinct added.
+// an int auction id) and, as further figures, with more aggregates, and
+// in hopping windows (10 s every 2 s: each record in five, each key with a
+// ring, per open (window, key)).
 func BenchmarkStateMemory(b *testing.B) {
+	countMax := []Agg{{Name: "n", Func: Count, Arg: -1}, {Name: "m", Func: Max, Arg: 1}}
 	cases := []struct {
-		name string
-		aggs []Agg
+		name    string
+		aggs    []Agg
+		hopping bool
 	}{
-		{"count+max", []Agg{{Name: "n", Func: Count, Arg: -1}, {Name: "m", Func: Max, Arg: 1}}},
+		{"count+max", countMax, false},
+		{"hopping/count+max", countMax, true},
 		{"count+sum+avg+min+max", []Agg{{Name: "n", Func: Count, Arg: -1}, {Name: "s", Func: Sum, Arg: 1},
-			{Name: "a", Func: Avg, Arg: 1}, {Name: "lo", Func: Min, Arg: 1}, {Name: "hi", Func: Max, Arg: 1}}},
+			{Name: "a", Func: Avg, Arg: 1}, {Name: "lo", Func: Min, Arg: 1}, {Name: "hi", Func: Max, Arg: 1}}, false},
 		{"count+quantile+count_distinct", []Agg{{Name: "n", Func: Count, Arg: -1},
-			{Name: "q", Func: Quantile, Arg: 1, Q: 0.5}, {Name: "d", Func: CountDistinct, Arg: 1}}},
+			{Name: "q", Func: Quantile, Arg: 1, Q: 0.5}, {Name: "d", Func: CountDistinct, Arg: 1}}, false},
 	}
 	const keys = 200_000
 	for _, c := range cases {
@@ -33,7 +37,11 @@ func BenchmarkStateMemory(b *testing.B) {
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
-				op, err := New(Config{Window: Spec{Type: TumblingType, Size: 10_000}, Keys: []int{0}, Aggs: c.aggs, Emit: func(*Result) {}})
+				w := Tumbling(10 * time.Second)
+				if c.hopping {
+					w = Hopping(10*time.Second, 2*time.Second)
+				}
+				op, err := New(Config{Window: w, Keys: []int{0}, Aggs: c.aggs, Emit: func(*Result) {}})
 				if err != nil {
 					b.Fatal(err)
 				}
