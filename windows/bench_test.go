@@ -111,14 +111,16 @@ func BenchmarkSnapshot1M(b *testing.B) {
 // record in five), count() and max(price) per key, 1,000 records a second
 // of event time, each key (a new one every 6 ms) drawing about six records
 // over its 0.6 s of life, so a pane holds about 1,700 keys and a record
-// makes 0.85 rows, as the nexmark bids do. The
-// backends are the memory store without a cache limit and with one small
-// enough to evict.
+// makes 0.85 rows, as the nexmark bids do. The backends are the memory
+// store without a cache limit and with one small enough to evict; the
+// last case has records up to 5 s late and the watermark 5 s behind, so
+// more panes are live than a key's ring has slots.
 func BenchmarkAddHopping(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		cache int64
-	}{{"memory", 0}, {"evicting", 1 << 20}} {
+		ooo   int64 // records up to this late, and the watermark this far behind
+	}{{"memory", 0, 0}, {"evicting", 1 << 20, 0}, {"memory/out-of-order-5s", 0, 5000}} {
 		b.Run(c.name, func(b *testing.B) {
 			rows := 0
 			op, err := New(Config{Window: Hopping(10*time.Second, 2*time.Second), Keys: []int{0},
@@ -133,12 +135,16 @@ func BenchmarkAddHopping(b *testing.B) {
 			var ts int64
 			for b.Loop() {
 				ts++
-				row[0] = value.OfInt(ts/6 - rng.Int64N(100))
+				t := ts
+				if c.ooo > 0 {
+					t -= rng.Int64N(c.ooo)
+				}
+				row[0] = value.OfInt(t/6 - rng.Int64N(100))
 				row[1] = value.OfInt(rng.Int64N(100_000))
-				if _, err := op.Add(ts, row); err != nil {
+				if _, err := op.Add(t, row); err != nil {
 					b.Fatal(err)
 				}
-				op.Advance(ts)
+				op.Advance(ts - c.ooo)
 			}
 			op.Flush()
 			b.ReportMetric(float64(rows)/float64(b.N), "rows/record")

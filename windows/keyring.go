@@ -23,16 +23,17 @@ type rings struct {
 	ids  map[string]int32 // key (orderedKey) → ring
 	slot []ringSlot       // ring i's slots are slot[i*n : i*n+n]
 	last []int64          // ring i's latest pane start
-	// ring i is lossy when it replaced a slot whose pane was still live
-	// (or began while restored panes, whose entries no ring knows, were):
-	// the key may have entries no slot holds, so a slot that misses must
-	// ask the pane's map
-	lossy []bool
+	// lossy[i] is the start of the newest pane whose entry left ring i
+	// while the pane was live (its slot went to another pane; NoWatermark:
+	// none): the key may have entries no slot holds in the panes starting
+	// at or before it, so a slot that misses for one of them asks the
+	// pane's map
+	lossy []int64
 	free  []int32 // rings swept, for reuse
 	sweep int     // the number of rings at which to sweep next
 	swept int     // rings swept, for tests
-	// rings that begin while a pane starting at or before restoredTo is
-	// live are lossy (NoWatermark: none)
+	// no ring knows the entries of the panes starting at or before
+	// restoredTo (restored ones; NoWatermark: none)
 	restoredTo int64
 }
 
@@ -53,9 +54,8 @@ func newRings(size, slide int64) *rings {
 }
 
 // ring returns the ring of orderedKey, a new one if it has none, and its
-// slots: the pane at start s has slot (s/step) mod n. oldest is the start
-// of the oldest live pane.
-func (r *rings) ring(orderedKey []byte, oldest int64) (int32, []ringSlot) {
+// slots: the pane at start s has slot (s/step) mod n.
+func (r *rings) ring(orderedKey []byte) (int32, []ringSlot) {
 	id, ok := r.ids[string(orderedKey)]
 	if !ok {
 		if k := len(r.free) - 1; k >= 0 {
@@ -64,11 +64,11 @@ func (r *rings) ring(orderedKey []byte, oldest int64) (int32, []ringSlot) {
 		} else {
 			id = int32(len(r.last))
 			r.last = append(r.last, 0)
-			r.lossy = append(r.lossy, false)
+			r.lossy = append(r.lossy, 0)
 			r.slot = append(r.slot, make([]ringSlot, r.n)...)
 		}
 		r.last[id] = NoWatermark
-		r.lossy[id] = r.restoredTo != NoWatermark && oldest <= r.restoredTo
+		r.lossy[id] = NoWatermark
 		r.ids[string(orderedKey)] = id
 	}
 	i := int(id) * r.n
@@ -83,9 +83,9 @@ func (r *rings) entry(id int32, s *ringSlot, p *pane) (e *cachedEntry, ask bool)
 		return s.e, false
 	}
 	if s.p != nil && !s.p.dropped {
-		r.lossy[id] = true // s.p's entry leaves the ring
+		r.lossy[id] = max(r.lossy[id], s.p.start) // s.p's entry leaves the ring
 	}
-	return nil, r.lossy[id]
+	return nil, p.start <= r.lossy[id] || p.start <= r.restoredTo
 }
 
 // set records e as ring id's entry in p, in its slot s for p.

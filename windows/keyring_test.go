@@ -11,20 +11,21 @@ import (
 // keys' rings emits the same rows as one that asks the panes' maps every
 // time, through checkpoints and restores (whose panes no ring knows), with
 // records out of order and late, windows whose size is not a multiple of
-// the slide, negative times, and more live panes than a ring has slots;
-// and the stream makes rings lossy and sweeps them.
+// the slide, negative times, and more live panes than a ring has slots
+// (which makes rings lossy); and the stream sweeps rings.
 func TestRingsAgree(t *testing.T) {
 	cases := []struct {
 		name          string
 		size, slide   int64
 		ooo, lateness int64
 		from          int64 // the first event time
+		lossy         bool  // more live panes than a ring has slots
 	}{
-		{"3s every 1s", 3000, 1000, 1000, 0, 1_000_000},
-		{"3s every 1s, lateness", 3000, 1000, 1000, 2500, 1_000_000},
-		{"3.5s every 1s", 3500, 1000, 1000, 0, 1_000_000},
-		{"10s every 2s, negative times", 10_000, 2000, 1000, 3000, -150_000},
-		{"2s every 500ms, panes outlive the ring", 2000, 500, 6000, 4000, 1_000_000},
+		{"3s every 1s", 3000, 1000, 1000, 0, 1_000_000, false},
+		{"3s every 1s, lateness", 3000, 1000, 1000, 2500, 1_000_000, true},
+		{"3.5s every 1s", 3500, 1000, 1000, 0, 1_000_000, false},
+		{"10s every 2s, lateness, negative times", 10_000, 2000, 1000, 3000, -150_000, true},
+		{"2s every 500ms, panes outlive the ring", 2000, 500, 6000, 4000, 1_000_000, true},
 	}
 	for _, c := range cases {
 		for seed := uint64(1); seed <= 3; seed++ {
@@ -60,16 +61,17 @@ func TestRingsAgree(t *testing.T) {
 				slices.Sort(cuts)
 				op := newOp(&got)
 				wm := Watermark{OutOfOrder: c.ooo}
-				lossy, swept := false, 0
+				lossy, swept, restored := false, 0, false
 				for i := 1; i < len(cuts); i++ {
 					feed(t, op, &wm, evs[cuts[i-1]:cuts[i]])
-					lossy = lossy || slices.Contains(op.rings.lossy, true)
+					lossy = lossy || slices.ContainsFunc(op.rings.lossy, func(t int64) bool { return t != NoWatermark })
 					swept += op.rings.swept
 					snap := op.AppendSnapshot(nil)
 					op = newOp(&got)
 					if err := op.Restore(snap); err != nil {
 						t.Fatalf("Restore after %d records: %v", cuts[i], err)
 					}
+					restored = restored || op.rings.restoredTo != NoWatermark
 					mx, seen := wm.MaxEventTime()
 					wm = Watermark{OutOfOrder: c.ooo}
 					wm.Restore(mx, seen)
@@ -81,8 +83,8 @@ func TestRingsAgree(t *testing.T) {
 				if len(want) < 1000 {
 					t.Fatalf("only %d rows", len(want))
 				}
-				if !lossy || swept == 0 {
-					t.Fatalf("lossy rings %v, rings swept %d: the stream does not exercise them", lossy, swept)
+				if lossy != c.lossy || swept == 0 || !restored {
+					t.Fatalf("lossy rings %v, rings swept %d, restored panes %v: the stream does not exercise them", lossy, swept, restored)
 				}
 			})
 		}

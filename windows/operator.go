@@ -454,7 +454,7 @@ func assign(sp *Spec, o *Operator, ts int64, row []value.Value) (late bool) {
 			var rs *ringSlot
 			if o.rings != nil {
 				if slots == nil {
-					ring, slots = o.rings.ring(o.orderedKey, o.oldestLive())
+					ring, slots = o.rings.ring(o.orderedKey)
 					n := int64(len(slots))
 					gi = ((floorDiv(s, sp.Slide) % n) + n) % n
 				}
