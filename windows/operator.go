@@ -99,6 +99,9 @@ type Operator struct {
 	// panes are found without a map lookup
 	recent []*pane
 	step   int64
+	// rings finds a hopping record's entries with one lookup of its key
+	// (the memory backend; nil otherwise)
+	rings *rings
 
 	// sessions
 	keys map[string]*cachedKey
@@ -123,6 +126,8 @@ type Operator struct {
 	filter *keyFilter
 	// where each aggregate's state is in an entry
 	lay layout
+	// the chunks of the dropped panes' slabs, for the next panes'
+	pool slabPool
 }
 
 // entry is the state of one (window, key): the operator's [layout] says
@@ -249,65 +254,16 @@ type pane struct {
 	// slab hands out the entries of a pane with no cache limit in
 	// chunks (nil under a cache limit, where entries come and go)
 	slab *slab
-}
-
-// slab allocates a pane's entries, their cells, key values and map keys
-// in chunks: a new (window, key) is then a slice of four chunks instead of
-// four allocations. It is only for panes nothing leaves but as a whole
-// (the memory backend): a chunk is freed when its pane is.
-type slab struct {
-	entries []cachedEntry
-	vals    []value.Value
-	nums    []int64
-	objs    []any
-	keys    []byte
-	n       int // entries handed out, for the next chunk's size
-}
-
-// slabChunk is the most entries a chunk holds; chunks grow from 8 to it,
-// so that a pane with few keys stays small.
-const slabChunk = 512
-
-// entry returns a new entry with the key fields of row and the state of
-// every aggregate laid out by l, and its map key: a copy of orderedKey.
-func (s *slab) entry(row []value.Value, slots []int, l *layout, orderedKey []byte) (*cachedEntry, string) {
-	if len(s.entries) == cap(s.entries) {
-		n := min(max(s.n, 8), slabChunk)
-		s.entries = make([]cachedEntry, 0, n)
-		s.vals = make([]value.Value, 0, n*l.vals)
-		s.nums = make([]int64, 0, n*l.nums)
-		s.objs = make([]any, 0, n*l.objs)
-	}
-	s.n++
-	s.entries = append(s.entries, cachedEntry{})
-	e := &s.entries[len(s.entries)-1]
-	if l.vals > 0 {
-		i := len(s.vals)
-		for _, k := range slots {
-			s.vals = append(s.vals, row[k])
-		}
-		s.vals = s.vals[:i+l.vals]
-		e.vals = &s.vals[i]
-	}
-	if l.nums > 0 {
-		i := len(s.nums)
-		s.nums = s.nums[:i+l.nums]
-		e.nums = &s.nums[i]
-	}
-	if l.objs > 0 {
-		i := len(s.objs)
-		s.objs = s.objs[:i+l.objs]
-		e.objs = &s.objs[i]
-	}
-	if len(orderedKey) == 0 { // no key fields: one group
-		return e, ""
-	}
-	if len(s.keys)+len(orderedKey) > cap(s.keys) {
-		s.keys = make([]byte, 0, max(len(orderedKey)*min(max(s.n, 8), slabChunk), 64))
-	}
-	i := len(s.keys)
-	s.keys = append(s.keys, orderedKey...)
-	return e, unsafe.String(&s.keys[i], len(orderedKey))
+	// the most entries byKey held, in this pane or the ones before that
+	// had the map (the pool's), which is as big as that
+	high    int
+	dropped bool
+	// lazy: byKey is built only when asked (see [Operator.index]), from
+	// order and keys, the map keys of order's entries. A hopping pane of
+	// the memory backend: the keys' rings find its entries, and firing
+	// walks order.
+	lazy bool
+	keys []string
 }
 
 // cachedEntry is a pane's (window, key) entry held decoded in the cache.
@@ -373,6 +329,9 @@ func New(cfg Config) (*Operator, error) {
 	o.recent = make([]*pane, 1)
 	if cfg.Window.Type != SessionType {
 		o.recent = make([]*pane, min(cfg.Window.Size/o.step+1, 64))
+	}
+	if cfg.Window.Type == HoppingType && o.cacheLimit == 0 {
+		o.rings = newRings(cfg.Window.Size, cfg.Window.Slide)
 	}
 	return o, nil
 }
@@ -473,19 +432,45 @@ func assign(sp *Spec, o *Operator, ts int64, row []value.Value) (late bool) {
 		if o.isLate(s + sp.Size) {
 			return true
 		}
-		o.addPane(s, s+sp.Size, ts, row)
+		slot := &o.recent[uint64(floorDiv(s, o.step))%uint64(len(o.recent))]
+		o.addPane(o.pane(s, s+sp.Size, slot), ts, row, -1, nil)
 		return false
 	}
-	last := floorDiv(ts, sp.Slide) * sp.Slide
-	first := last
+	k := floorDiv(ts, sp.Slide) // the last pane's start / slide
+	first := k * sp.Slide
 	for first-sp.Slide > ts-sp.Size {
 		first -= sp.Slide
+		k--
 	}
+	// the panes' slots in o.recent and in the key's ring go up by one
+	// from the first pane's, modulo their lengths
+	nr := int64(len(o.recent))
+	ri := ((k % nr) + nr) % nr
+	var ring int32 = -1
+	var slots []ringSlot
+	var gi int64
 	added := false
-	for s := first; s <= last; s += sp.Slide {
+	for s := first; s <= ts; s += sp.Slide {
 		if !o.isLate(s + sp.Size) {
-			o.addPane(s, s+sp.Size, ts, row)
+			var rs *ringSlot
+			if o.rings != nil {
+				if slots == nil {
+					ring, slots = o.rings.ring(o.orderedKey)
+					n := int64(len(slots))
+					gi = ((floorDiv(s, sp.Slide) % n) + n) % n
+				}
+				rs = &slots[gi]
+			}
+			o.addPane(o.pane(s, s+sp.Size, &o.recent[ri]), ts, row, ring, rs)
 			added = true
+		}
+		if ri++; ri == nr {
+			ri = 0
+		}
+		if slots != nil {
+			if gi++; gi == int64(len(slots)) {
+				gi = 0
+			}
 		}
 	}
 	return !added
@@ -628,32 +613,68 @@ func (o *Operator) encodeEntry(e *entry) []byte {
 
 // ---- panes ----
 
-func (o *Operator) addPane(start, end, ts int64, row []value.Value) {
-	slot := &o.recent[uint64(floorDiv(start, o.step))%uint64(len(o.recent))]
-	p := *slot
-	if p == nil || p.start != start {
-		p = o.panes[start]
-		if p == nil {
-			p = &pane{start: start, end: end, byKey: map[string]*cachedEntry{}}
-			if o.cacheLimit == 0 {
-				p.slab = &slab{}
-			}
-			o.panes[start] = p
-			if end <= o.w {
-				p.fired = true
-				o.kept = insertByEnd(o.kept, p)
-			} else {
-				i := sort.Search(len(o.open), func(i int) bool { return o.open[i].start >= start })
-				o.open = slices.Insert(o.open, i, p)
+// oldestLive returns the start of the oldest pane not dropped,
+// EndOfInput when there is none.
+func (o *Operator) oldestLive() int64 {
+	m := int64(EndOfInput)
+	if len(o.open) > 0 {
+		m = o.open[0].start
+	}
+	if len(o.kept) > 0 {
+		m = min(m, o.kept[0].start)
+	}
+	return m
+}
+
+// pane returns the pane at start, a new one if there is none; slot is
+// its place in o.recent.
+func (o *Operator) pane(start, end int64, slot **pane) *pane {
+	if p := *slot; p != nil && p.start == start {
+		return p
+	}
+	p := o.panes[start]
+	if p == nil {
+		p = &pane{start: start, end: end}
+		if o.cacheLimit == 0 {
+			p.slab = &slab{pool: &o.pool}
+			p.lazy = o.rings != nil
+			p.byKey, p.order, p.keys, p.high = o.pool.index(!p.lazy)
+		} else {
+			p.byKey = map[string]*cachedEntry{}
+		}
+		o.panes[start] = p
+		if end <= o.w {
+			p.fired = true
+			o.kept = insertByEnd(o.kept, p)
+		} else {
+			i := sort.Search(len(o.open), func(i int) bool { return o.open[i].start >= start })
+			o.open = slices.Insert(o.open, i, p)
+		}
+	}
+	*slot = p
+	return p
+}
+
+// addPane adds a record to pane p. With o.rings, rs is the slot for p in
+// the ring of the record's key, ring.
+func (o *Operator) addPane(p *pane, ts int64, row []value.Value, ring int32, rs *ringSlot) {
+	var e *cachedEntry
+	ask := true
+	if rs != nil {
+		e, ask = o.rings.entry(ring, rs, p)
+	}
+	if e == nil {
+		if ask {
+			e = o.index(p)[string(o.orderedKey)]
+		}
+		if e == nil {
+			e = o.newPaneEntry(p, row)
+			if e == nil {
+				return
 			}
 		}
-		*slot = p
-	}
-	e := p.byKey[string(o.orderedKey)]
-	if e == nil {
-		e = o.newPaneEntry(p, row)
-		if e == nil {
-			return
+		if rs != nil {
+			o.rings.set(ring, rs, p, e)
 		}
 	}
 	o.update(&e.entry, ts, row)
@@ -670,8 +691,13 @@ func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
 		e, k := p.slab.entry(row, o.cfg.Keys, &o.lay, o.orderedKey)
 		o.nOpen++
 		p.n++
-		p.byKey[k] = e
+		if p.byKey != nil {
+			p.byKey[k] = e
+		}
 		p.order = append(p.order, e)
+		if p.lazy {
+			p.keys = append(p.keys, k)
+		}
 		o.cached += o.entrySize(&e.entry)
 		return e
 	}
@@ -690,6 +716,18 @@ func (o *Operator) newPaneEntry(p *pane, row []value.Value) *cachedEntry {
 	}
 	o.cached += o.entrySize(&e.entry)
 	return e
+}
+
+// index returns p's map of entries by key, built first if p is lazy and
+// has none yet.
+func (o *Operator) index(p *pane) map[string]*cachedEntry {
+	if p.byKey == nil {
+		p.byKey = make(map[string]*cachedEntry, len(p.order))
+		for i, e := range p.order {
+			p.byKey[p.keys[i]] = e
+		}
+	}
+	return p.byKey
 }
 
 func (o *Operator) newEntry(row []value.Value) entry {
@@ -736,8 +774,14 @@ func (o *Operator) writeEntry(p *pane, orderedKey string, e *cachedEntry) {
 func (o *Operator) firePane(p *pane, keep bool) {
 	if !p.stored || o.complete {
 		ks := o.firing[:0]
-		for k, e := range p.byKey {
-			ks = append(ks, keyedEntry{k: k, e: e})
+		if p.lazy {
+			for i, e := range p.order {
+				ks = append(ks, keyedEntry{k: p.keys[i], e: e})
+			}
+		} else {
+			for k, e := range p.byKey {
+				ks = append(ks, keyedEntry{k: k, e: e})
+			}
 		}
 		sortKeyed(ks, &o.sortTmp)
 		for _, ke := range ks {
@@ -751,7 +795,7 @@ func (o *Operator) firePane(p *pane, keep bool) {
 		o.firing = ks[:0]
 		return
 	}
-	for k, e := range p.byKey {
+	for k, e := range o.index(p) {
 		if e.dirty {
 			o.writeEntry(p, k, e)
 		}
@@ -781,10 +825,17 @@ func (o *Operator) firePane(p *pane, keep bool) {
 }
 
 func (o *Operator) dropPane(p *pane) {
+	p.dropped = true
 	delete(o.panes, p.start)
 	o.nOpen -= p.n
-	for _, e := range p.byKey {
-		o.cached -= o.entrySize(&e.entry)
+	if p.lazy {
+		for _, e := range p.order {
+			o.cached -= o.entrySize(&e.entry)
+		}
+	} else {
+		for _, e := range p.byKey {
+			o.cached -= o.entrySize(&e.entry)
+		}
 	}
 	if p.stored {
 		lo, hi := paneRange(p.start)
@@ -794,6 +845,14 @@ func (o *Operator) dropPane(p *pane) {
 		if q == p {
 			o.recent[i] = nil
 		}
+	}
+	if p.slab != nil {
+		// nothing refers to the pane's entries any more: Emit's rows are
+		// valid only during the call
+		o.pool.putIndex(p.byKey, p.order, p.keys, max(p.high, int(p.n)), int(p.n))
+		p.byKey, p.order, p.keys = nil, nil, nil
+		p.slab.release()
+		p.slab = nil
 	}
 }
 
@@ -822,6 +881,9 @@ func (o *Operator) advancePanes(w int64) {
 		n++
 	}
 	o.kept = o.kept[:copy(o.kept, o.kept[n:])]
+	if o.rings != nil {
+		o.rings.sweepOld(o.oldestLive())
+	}
 }
 
 // ---- sessions ----
@@ -1515,7 +1577,7 @@ func (o *Operator) flushCache() {
 		}
 	}
 	for _, p := range o.panes {
-		for k, e := range p.byKey {
+		for k, e := range o.index(p) {
 			if e.dirty {
 				o.writeEntry(p, k, e)
 			}

@@ -206,6 +206,12 @@ func (o *Operator) Restore(data []byte) error {
 		}
 		return err
 	}
+	if o.rings != nil {
+		// no ring knows the restored panes' entries
+		for _, p := range o.panes {
+			o.rings.restoredTo = max(o.rings.restoredTo, p.start)
+		}
+	}
 	return nil
 }
 
@@ -312,14 +318,15 @@ func (o *Operator) appendCached(b []byte) []byte {
 		b = binary.AppendVarint(b, p.start)
 		b = binary.AppendVarint(b, p.end)
 		b = appendBool(b, p.fired)
-		b = binary.AppendUvarint(b, uint64(len(p.byKey)))
-		if len(p.order) == len(p.byKey) {
+		if p.lazy || len(p.order) == len(p.byKey) {
+			b = binary.AppendUvarint(b, uint64(len(p.order)))
 			for _, e := range p.order {
 				b = appendValues(b, o.keyOf(&e.entry))
 				b = o.appendEntry(b, &e.entry)
 			}
 			continue
 		}
+		b = binary.AppendUvarint(b, uint64(len(p.byKey)))
 		for _, e := range p.byKey {
 			b = appendValues(b, o.keyOf(&e.entry))
 			b = o.appendEntry(b, &e.entry)
