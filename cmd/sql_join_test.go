@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,6 +148,57 @@ stages:
       type: left
       select: [k, v, r.w, {rt: r.t}]
 `, "rt"},
+		// stages after a join: the joined rows' event time (the later
+		// row's, window_end − 1 ms after a window join) and order
+		{"window-join-window-q8", `sources:
+  persons: {file: persons.jsonl}
+  auctions: {file: auctions.jsonl}
+time: {field: dateTime, max_out_of_order: 4s}
+stages:
+  - join:
+      with: auctions
+      on: {id: seller}
+      window: {tumbling: 10s}
+      select: [id, name, {reserve: auctions.reserve}]
+  - window:
+      tumbling: 10s
+      key: [id, name]
+      aggregate: {auctions: count(), top_reserve: max(reserve)}
+  - project: {id: id, name: name, starttime: window_start, auctions: auctions, top_reserve: top_reserve}
+`, ""},
+		{"interval-left-filter-window-top", bidsAuctions + `stages:
+  - join:
+      with: auctions
+      on: {auction: id}
+      between: [1s, 10s]
+      type: left
+      select: [auction, bidder, price, auctions.seller, {reserve: auctions.reserve}]
+  - filter: price > 300
+  - window:
+      tumbling: 2s
+      key: [seller]
+      aggregate: {n: count(), top: max(price), first_bidder: first(bidder), last_bidder: last(bidder), reserve: max(reserve)}
+  - top: {k: 3, by: "n desc, top desc"}
+`, "seller"},
+		{"interval-project-filter", bidsAuctions + `stages:
+  - join:
+      with: auctions
+      on: {auction: id}
+      between: [-1s, 3s]
+      type: left
+      select: [auction, bidder, price, {reserve: auctions.reserve}, {at: dateTime}]
+  - project: {auction: auction, over: 'reserve == nil ? nil : price - reserve', who: bidder, reserve: reserve}
+  - filter: over == nil || over > -5000
+`, "reserve"},
+		{"ties-left-window", ties + `
+  - join:
+      with: r
+      on: {k: k}
+      between: [-2ms, 1ms]
+      type: left
+      select: [k, v, r.w, {rt: r.t}]
+  - window: {tumbling: 1ms, key: [k], aggregate: {n: count(), vs: sum(v), first_w: first(w), last_w: last(w)}}
+`, ""},
 		{"ties-left", ties + `
   - join:
       with: r
@@ -176,6 +228,11 @@ stages:
 			_, totals, _ := strings.Cut(stderr, "eddy: in=")
 			if code != 0 || !strings.Contains(strings.SplitN(totals, "\n", 2)[0], "dead=0 late=0") {
 				t.Fatalf("run: %d %s", code, stderr)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, tc.name+".dead.jsonl")); len(b) > 0 {
+				t.Fatalf("dead letters (a stage after the join?): %s", b)
+			} else if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
 			}
 			code, query, stderr := runCLI(t, "", "sql", specPath, "--dialect", "duckdb")
 			if code != 0 {

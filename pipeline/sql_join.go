@@ -35,8 +35,10 @@ func (g *sqlGen) joinSQL() (string, error) {
 		return "", g.errf(p.Sources[0].Line, "sources", "several sources without a join stage are not translated: the export reads one table")
 	}
 	jpath := fmt.Sprintf("stages[%d].join", ji)
-	if err := g.afterJoin(ji, "DuckDB"); err != nil {
-		return "", err
+	if ji+1 < len(p.Stages) && p.Stages[ji+1].Kind == Top {
+		st := p.Stages[ji+1]
+		return "", g.errf(st.Line, fmt.Sprintf("stages[%d].top", ji+1),
+			"a top right after a join (it ranks each left row's rows) is not translated to DuckDB SQL yet")
 	}
 	if strings.Contains(p.Time.Field, ".") {
 		return "", g.errf(p.Time.Line, "time.field", "dotted path %q (nested objects are JSON columns in an export)", p.Time.Field)
@@ -168,6 +170,24 @@ func (g *sqlGen) joinSQL() (string, error) {
 	order = append(order, rvals...)
 	final := fmt.Sprintf("-- %s (%s)\nSELECT %s\nFROM %s %s %s\n  ON %s\nORDER BY %s",
 		j.Type, what, strings.Join(sel, ",\n  "), left, joinKw, right, strings.Join(on, "\n  AND "), strings.Join(order, ", "))
+	if ji+1 < len(p.Stages) {
+		// the joined rows as records of the stages after the join: their
+		// event time (the later row's time of an interval pair, the left
+		// row's without a match; window_end − 1 ms of a window join) and
+		// their place in the engine's order as the offset
+		ts := fmt.Sprintf("CASE WHEN %[2]s IS NULL THEN %[1]s ELSE greatest(%[1]s, %[2]s) END", lt, rt)
+		if w := j.Window; w != nil {
+			ts = fmt.Sprintf("l.%s + %d - 1", sqlJWS, w.Size)
+		}
+		sel = append(sel, ts+" AS "+sqlTS, "0 AS "+sqlCoord+"_partition",
+			fmt.Sprintf("row_number() OVER (ORDER BY %s) AS %s_offset", strings.Join(order, ", "), sqlCoord))
+		g.ctes = append(g.ctes, fmt.Sprintf("jn AS (\n  -- %s (%s)\n  SELECT %s\n  FROM %s %s %s\n    ON %s\n)",
+			j.Type, what, strings.Join(sel, ",\n    "), left, joinKw, right, strings.Join(on, "\n    AND ")))
+		var err error
+		if final, err = g.afterJoinSQL(ji); err != nil {
+			return "", err
+		}
+	}
 
 	timed := fmt.Sprintf("timed AS (\n  -- every source, tagged with its name; event time in epoch ms from %s\n  SELECT *, %s AS %s\n  FROM (\n    %s\n  )\n)",
 		quoteIdent(p.Time.Field), sqlEpochMs(quoteIdent(p.Time.Field)), sqlTS, strings.Join(scans, "\n    UNION ALL BY NAME\n    "))
@@ -175,7 +195,7 @@ func (g *sqlGen) joinSQL() (string, error) {
 }
 
 // afterJoin refuses the stages after a join (stage ji), which are not
-// translated yet: the error names the first.
+// translated to Flink SQL yet: the error names the first.
 func (g *sqlGen) afterJoin(ji int, dialect string) error {
 	p := g.p
 	if ji+1 >= len(p.Stages) {
@@ -184,6 +204,39 @@ func (g *sqlGen) afterJoin(ji int, dialect string) error {
 	st := p.Stages[ji+1]
 	return g.errf(st.Line, fmt.Sprintf("stages[%d].%s", ji+1, st.Kind),
 		"stages after a join (here a %s of the joined rows) are not translated to %s SQL yet: only a join that is the last stage is", st.Kind, dialect)
+}
+
+// afterJoinSQL translates the stages after the join (stage ji) over the
+// joined rows of CTE jn: filters, coerces and projects carry the event
+// time and the offset; the first window and the stages after it are those
+// of a one-source pipeline (g.window, g.after). Without a window the rows
+// come in the join's order.
+func (g *sqlGen) afterJoinSQL(ji int) (string, error) {
+	p := g.p
+	carry := []string{sqlTS, sqlCoord + "_partition", sqlCoord + "_offset"}
+	prev := "jn"
+	for i := ji + 1; i < len(p.Stages); i++ {
+		st := p.Stages[i]
+		path := fmt.Sprintf("stages[%d].%s", i, st.Kind)
+		name := fmt.Sprintf("s%d", i)
+		switch st.Kind {
+		case Filter, Coerce, Project:
+			cte, err := g.rowCTE(st, path, name, prev, carry...)
+			if err != nil {
+				return "", err
+			}
+			g.ctes = append(g.ctes, cte)
+		case Window:
+			if i < len(p.Stages)-1 {
+				return g.after(st.Window, path, prev)
+			}
+			return g.window(st.Window, path, prev)
+		default:
+			return "", g.errf(st.Line, path, "a %s after a join", st.Kind)
+		}
+		prev = name
+	}
+	return fmt.Sprintf("SELECT * EXCLUDE (%s)\nFROM %s\nORDER BY %s_offset", strings.Join(carry, ", "), prev, sqlCoord), nil
 }
 
 // joinWindows gives the rows of side (l or r) once per window of w they
