@@ -1517,9 +1517,7 @@ func (o *Operator) Advance(w int64) {
 
 // Flush ends a bounded input: the watermark goes to +∞ and every window fires.
 func (o *Operator) Flush() {
-	println("ZZ before flush scans", o.scans, "scanned", o.scanned, "indexed", o.indexed, "loads", o.loads, "evicts", o.evicts)
 	o.Advance(EndOfInput)
-	println("ZZ after flush scans", o.scans, "scanned", o.scanned, "indexed", o.indexed, "loads", o.loads, "evicts", o.evicts)
 }
 
 // evictIfFull evicts cached windows (second chance: recently used ones
