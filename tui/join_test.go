@@ -85,9 +85,11 @@ func joinFiles(t *testing.T, dir string) (bids, auctions, persons string) {
 func TestWorkbenchJoinSourcesSavedRunsTheSame(t *testing.T) {
 	for _, tc := range []struct {
 		name, join, between, window, typ string
+		after                            bool // a filter and a window of the joined rows
 	}{
-		{"interval left", "interval", "-1s, 3s", "", "left"},
-		{"window inner", "window", "", "tumbling 4s", "inner"},
+		{"interval left", "interval", "-1s, 3s", "", "left", false},
+		{"window inner", "window", "", "tumbling 4s", "inner", false},
+		{"interval left then filter and window", "interval", "-1s, 3s", "", "left", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// in the files' directory: the golden screen shows their paths
@@ -158,10 +160,43 @@ func TestWorkbenchJoinSourcesSavedRunsTheSame(t *testing.T) {
 			// the bids are up to 15 s out of order: within the delay nothing is
 			// late, so which file the merge reads first does not matter
 			set(joinFieldMaxOutOfOrder, "20s")
-			golden(t, "pipeline-join-"+strings.ReplaceAll(tc.name, " ", "-")+"-100x30", m.Render())
+			if !tc.after {
+				golden(t, "pipeline-join-"+strings.ReplaceAll(tc.name, " ", "-")+"-100x30", m.Render())
+			}
 			drive(t, m, keys(m, "enter"))
 			if m.pipe.form != nil {
 				t.Fatalf("the join form did not apply: %s", m.pipe.form.err)
+			}
+			if tc.after {
+				// the join is selected: a filter goes after it, offered the
+				// joined rows' fields, then a window of them
+				m.pipe.sel = 1
+				keys(m, "a", "f")
+				if v := ansi.Strip(m.Render()); !strings.Contains(v, "fields of the joined rows: auction, price, name, seller, auction_time") {
+					t.Errorf("the filter after the join is not offered the joined rows' fields:\n%s", v)
+				}
+				typeText(m, "seller != nil && price > 100")
+				drive(t, m, keys(m, "enter"))
+				if m.pipe.form != nil {
+					t.Fatalf("the filter after the join did not apply: %s", m.pipe.form.err)
+				}
+				keys(m, "a", "w")
+				f := m.pipe.form
+				if f == nil || f.index != 3 {
+					t.Fatalf("a w after the join: form %+v", f)
+				}
+				for i, v := range map[int]string{windowFieldType: "tumbling", windowFieldSize: "4s", windowFieldKey: "seller",
+					windowFieldAgg: "n: count(), top: max(price), who: first(name)"} {
+					f.fields[i].in = newInput(v)
+				}
+				m.pipe.validate()
+				drive(t, m, keys(m, "enter"))
+				if m.pipe.form != nil {
+					t.Fatalf("the window after the join did not apply: %s", m.pipe.form.err)
+				}
+				if ks := kinds(m.pipe.p); ks != "lookup join filter window" {
+					t.Fatalf("stages %s, want lookup join filter window", ks)
+				}
 			}
 			rows := m.results.rows
 			if len(rows) == 0 {
@@ -279,9 +314,10 @@ func TestJoinFormErrors(t *testing.T) {
 }
 
 // TestJoinRules: j is offered only with several sources; e edits a join
-// in its form; a join stays
-// last and excludes a window; attaching one topic, seeking and :diff are
-// refused while the pipeline reads several sources.
+// in its form; stages (a window among them) may follow the join and are
+// offered the joined rows' fields; one join, not after a window;
+// attaching one topic, seeking and :diff are refused while the pipeline
+// reads several sources.
 func TestJoinRules(t *testing.T) {
 	m := newTestModel(t, 100, 30, false)
 	fakeAttach(m, "clicks")
@@ -308,22 +344,34 @@ func TestJoinRules(t *testing.T) {
 		t.Fatalf("e on the join: form %+v", f)
 	}
 	keys(m, "esc", "a")
-	if v := m.Render(); !strings.Contains(v, "j  join") || !strings.Contains(v, "new stages go before the join stage") {
+	if v := m.Render(); !strings.Contains(v, "j  join") || !strings.Contains(v, "after the join they take the joined rows") {
 		t.Errorf("the add menu with a join:\n%s", v)
 	}
 	keys(m, "w")
-	if m.pipe.form != nil || !strings.Contains(m.pipe.note, "a join or windows, not both") {
-		t.Errorf("a window beside a join: form %v, note %q", m.pipe.form != nil, m.pipe.note)
+	if f := m.pipe.form; f == nil || f.kind != pipeline.Window || f.index != 1 || !strings.Contains(m.Render(), "fields of the joined rows: auction") {
+		t.Fatalf("a window after a join: form %+v\n%s", f, m.Render())
 	}
-	keys(m, "a", "j")
+	keys(m, "esc", "a", "j")
 	if m.pipe.form != nil || !strings.Contains(m.pipe.note, "has a join stage already") {
 		t.Errorf("a second join: note %q", m.pipe.note)
 	}
 	keys(m, "a", "f")
-	if f := m.pipe.form; f == nil || f.index != 0 {
-		t.Fatalf("a filter goes before the join: form %+v", f)
+	if f := m.pipe.form; f == nil || f.index != 1 || !strings.Contains(m.Render(), "fields of the joined rows: auction") {
+		t.Fatalf("a filter after the selected join: form %+v", f)
 	}
 	keys(m, "esc")
+	// a join after a window is refused
+	pw, err := pipeline.Parse("w.yaml", []byte("sources:\n  bids: {file: bids.jsonl}\n  auctions: {file: auctions.jsonl}\n"+
+		"time: {field: dateTime}\nstages:\n  - window: {tumbling: 1s, aggregate: {n: count()}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.pipe.p = pw
+	keys(m, "a", "j")
+	if m.pipe.form != nil || !strings.Contains(m.pipe.note, "a join goes before the window") {
+		t.Errorf("a join after a window: form %v, note %q", m.pipe.form != nil, m.pipe.note)
+	}
+	m.pipe.p = p
 	if err := m.attachable(); err == nil || !strings.Contains(err.Error(), "several sources (bids, auctions)") {
 		t.Errorf("attach while reading several sources: %v", err)
 	}
@@ -427,4 +475,13 @@ func TestTableFor(t *testing.T) {
 	if _, _, err := tableFor("", nil); err == nil || !strings.Contains(err.Error(), "give the path of a .jsonl, .csv or .parquet file") {
 		t.Errorf("no tables, nothing typed: %v", err)
 	}
+}
+
+// kinds lists p's stage kinds.
+func kinds(p *pipeline.Pipeline) string {
+	var out []string
+	for _, st := range p.Stages {
+		out = append(out, string(st.Kind))
+	}
+	return strings.Join(out, " ")
 }

@@ -541,10 +541,11 @@ func (p *pipelinePane) hasWindow() bool {
 	return len(st) > 0 && st[len(st)-1].Kind == pipeline.Window
 }
 
-// hasJoin reports whether p ends with a join stage (a join is the last).
-func (p *pipelinePane) hasJoin() bool {
-	st := p.p.Stages
-	return len(st) > 0 && st[len(st)-1].Kind == pipeline.Join
+// joinAt is the index of p's join stage, or -1. Stages before it see the
+// records of every source, stages after it the joined rows.
+func (p *pipelinePane) joinAt() int {
+	_, i := p.p.JoinStage()
+	return i
 }
 
 // withStages is a copy of the pipeline with other stages and time settings.
@@ -688,11 +689,11 @@ func (p *pipelinePane) Update(msg tea.Msg) tea.Cmd {
 		if p.sel >= n || to < 0 || to >= n {
 			return nil
 		}
-		for _, k := range []pipeline.StageKind{pipeline.Window, pipeline.Join} {
-			if p.p.Stages[p.sel].Kind == k || p.p.Stages[to].Kind == k {
-				p.note, p.noteErr = "the "+string(k)+" stage stays last", true
-				return nil
-			}
+		// a stage may cross the join (before it, it takes every source's
+		// records; after it, the joined rows), as far as check allows
+		if p.p.Stages[p.sel].Kind == pipeline.Window || p.p.Stages[to].Kind == pipeline.Window {
+			p.note, p.noteErr = "the window stage stays last", true
+			return nil
 		}
 		stages := slices.Clone(p.p.Stages)
 		stages[p.sel], stages[to] = stages[to], stages[p.sel]
@@ -750,18 +751,16 @@ func (p *pipelinePane) choose(km tea.KeyPressMsg) tea.Cmd {
 	n := len(p.p.Stages)
 	at := min(p.sel+1, n)
 	switch {
-	case p.hasJoin() && kind == pipeline.Window, p.hasWindow() && kind == pipeline.Join:
-		p.note, p.noteErr = "a pipeline has a join or windows, not both (a join's rows go to the sinks)", true
+	case kind == pipeline.Join && p.joinAt() >= 0, kind == pipeline.Window && p.hasWindow():
+		p.note, p.noteErr = "the pipeline has a "+string(kind)+" stage already: select it and press e to edit it", true
 		return nil
-	case p.hasWindow() || p.hasJoin():
-		if last := p.p.Stages[n-1].Kind; kind == last {
-			p.note, p.noteErr = "the pipeline has a "+string(kind)+" stage already: select it and press e to edit it", true
-			return nil
-		}
-		at = min(at, n-1) // the window or the join stays last
-	}
-	if kind == pipeline.Window || kind == pipeline.Join {
-		at = n
+	case kind == pipeline.Join && p.hasWindow():
+		p.note, p.noteErr = "a join goes before the window (a window's rows cannot be joined)", true
+		return nil
+	case kind == pipeline.Window || kind == pipeline.Join:
+		at = n // a window stays last; a join goes after the stages of both sources' records
+	case p.hasWindow():
+		at = min(at, n-1) // the window stays last
 	}
 	if n == 0 {
 		at = 0
@@ -945,8 +944,8 @@ func (p *pipelinePane) View() string {
 		switch {
 		case p.hasWindow():
 			lines = append(lines, s.Dim.Render("  (new stages go before the window stage)"))
-		case p.hasJoin():
-			lines = append(lines, s.Dim.Render("  (new stages go before the join stage)"))
+		case p.joinAt() >= 0:
+			lines = append(lines, s.Dim.Render("  (new stages go after the selected one; after the join they take the joined rows)"))
 		}
 		return block(lines, p.w, p.h)
 	}
@@ -1026,7 +1025,20 @@ func (p *pipelinePane) formView() []string {
 		verb = "new stage " + fmt.Sprint(f.index)
 	}
 	lines := []string{"", s.Title.Render(fmt.Sprintf("%s:%s", verb, f.kind))}
+	ji := p.joinAt()
 	switch {
+	case ji >= 0 && f.index > ji:
+		// after the join: the joined rows' columns (a window join adds
+		// the window's bounds)
+		j := p.p.Stages[ji].Join
+		var cols []string
+		for _, c := range j.Select {
+			cols = append(cols, c.Name)
+		}
+		if j.Window != nil {
+			cols = append(cols, "window_start", "window_end")
+		}
+		lines = append(lines, wrapStyled(s.Dim, "fields of the joined rows: "+strings.Join(cols, ", "), p.w)...)
 	case len(p.p.Sources) > 0 && p.sourceFields != nil:
 		// several sources: each one's fields, and _source to tell them apart
 		names := p.p.SourceNames()
@@ -1041,7 +1053,7 @@ func (p *pipelinePane) formView() []string {
 			lines = append(lines, wrapStyled(s.Dim, "fields of the attached records: "+strings.Join(names, ", "), p.w)...)
 		}
 	}
-	if joined := p.joinedBefore(f.index); len(joined) > 0 {
+	if joined := p.joinedBefore(f.index); len(joined) > 0 && (ji < 0 || f.index <= ji) {
 		lines = append(lines, wrapStyled(s.Dim, "fields joined by lookups: "+strings.Join(joined, ", "), p.w)...)
 	}
 	width := 0

@@ -30,8 +30,8 @@ type schema struct {
 
 func schemaOf(name string, plan *pipeline.Plan) schema {
 	s := schema{name: name}
-	if plan == nil || plan.Window == nil {
-		return s
+	if plan == nil || plan.FinalWindow() == nil {
+		return s // a window after a join is the plan's only one: FinalWindow
 	}
 	last := plan.Pipeline.Stages[len(plan.Pipeline.Stages)-1]
 	if last.Kind != pipeline.Window {
