@@ -141,8 +141,11 @@ type Store struct {
 	db    *pebble.DB
 	cache *pebble.Cache
 	b     *pebble.Batch // pending writes (indexed: reads see them)
-	err   error
-	seq   int64 // checkpoints taken
+	// scanning: a Scan's iterator reads through b, which must not be
+	// committed and reset under it
+	scanning bool
+	err      error
+	seq      int64 // checkpoints taken
 }
 
 var _ windows.Store = (*Store)(nil)
@@ -329,19 +332,28 @@ func (s *Store) DeleteRange(lo, hi []byte) error {
 	return s.check(s.b.DeleteRange(lo, hi, nil))
 }
 
-// Scan implements [windows.Store]: the pending batch is committed, and
-// the scan reads the live store as of the call.
+// Scan implements [windows.Store]: the scan reads the live store and the
+// pending writes as of the call.
 func (s *Store) Scan(lo, hi []byte, f func(k, v []byte) bool) error {
-	if err := s.commit(); err != nil {
+	if err := s.check(nil); err != nil {
 		return err
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	// through the pending batch, which is not committed for it: a scan
+	// per advance committed a small batch each time (the commit pipeline's
+	// locks and wake-ups). The iterator sees the writes made before it,
+	// not those f makes, as an iterator of the committed store would.
+	it, err := s.b.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return s.check(err)
 	}
+	s.scanning = true
 	for ok := it.First(); ok && f(it.Key(), it.Value()); ok = it.Next() {
 	}
-	return s.check(it.Close())
+	s.scanning = false
+	if err := s.check(it.Close()); err != nil {
+		return err
+	}
+	return s.maybeCommit()
 }
 
 // maybeCommit commits the pending batch once it is commitBytes long, or
@@ -353,6 +365,9 @@ func (s *Store) Scan(lo, hi []byte, f func(k, v []byte) bool) error {
 // into it but queued as a flushable batch, taking the batch's buffer with
 // it, on the Go heap until flushed.
 func (s *Store) maybeCommit() error {
+	if s.scanning {
+		return nil // after the scan
+	}
 	if n := s.b.Len(); n >= commitBytes || n+int(s.b.Count())*entryOverhead >= int(s.opts.memtableBytes()/4) {
 		return s.commit()
 	}

@@ -275,3 +275,74 @@ func TestPendingWritesOffHeap(t *testing.T) {
 		t.Fatal("a commit replaced the batch instead of reusing it")
 	}
 }
+
+// TestScanThroughPendingWrites: a scan reads the pending batch without
+// committing it (a commit per scan was a tenth of a run whose advances
+// each scanned), sees every write made before it and none made during it,
+// and writes made during it, more than a batch's worth, are committed
+// after it, not under its iterator.
+func TestScanThroughPendingWrites(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	key := func(p string, i int) []byte { return fmt.Appendf(nil, "%s%06d", p, i) }
+	for i := range 1000 {
+		if err := s.Set(key("a", i), key("v", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// committed ones, and a deletion and an overwrite still pending
+	if err := s.commit(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if err := s.Set(key("b", i), key("w", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(s.Delete(key("a", 7)), s.Set(key("a", 8), []byte("new"))); err != nil {
+		t.Fatal(err)
+	}
+	pending := s.b.Count()
+	big := []byte(strings.Repeat("x", 64<<10))
+	var got []string
+	err = s.Scan([]byte("a"), []byte("c"), func(k, v []byte) bool {
+		got = append(got, string(k)+"="+string(v))
+		// writes during the scan: new keys inside its range, and past a
+		// batch's worth, which must not commit under the iterator
+		if len(got)%100 == 0 {
+			if err := s.Set(append(key("a", len(got)), 'z'), big); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending == 0 {
+		t.Fatal("the test does not test: nothing was pending")
+	}
+	if len(got) != 1999 {
+		t.Fatalf("the scan saw %d entries, want the 1999 written before it", len(got))
+	}
+	for _, g := range got {
+		switch {
+		case strings.HasPrefix(g, "a000007="):
+			t.Fatalf("the scan saw a deleted key: %s", g)
+		case strings.HasPrefix(g, "a000008=") && g != "a000008=new":
+			t.Fatalf("the scan saw an overwritten value: %s", g)
+		case strings.Contains(g, "z="):
+			t.Fatalf("the scan saw a write made during it: %.20s", g)
+		}
+	}
+	if s.b.Len() >= commitBytes {
+		t.Fatalf("%d KiB pending after the scan: its writes were not committed after it", s.b.Len()>>10)
+	}
+	ok, err := s.Get(append(key("a", 1900), 'z'), func([]byte) {})
+	if err != nil || !ok {
+		t.Fatalf("a write made during the scan is lost: %v %v", ok, err)
+	}
+}
