@@ -58,6 +58,8 @@ func (g *sqlGen) after(w *WindowStage, wpath, prev string) (string, error) {
 					names = append(names, c.Name)
 				}
 			}
+		case Over:
+			return "", fmt.Errorf("%s: an over stage is not exported to SQL yet", path)
 		case Top:
 			t := st.Top
 			var ord []string
