@@ -59,7 +59,7 @@ func (g *sqlGen) after(w *WindowStage, wpath, prev string) (string, error) {
 				}
 			}
 		case Over:
-			return "", fmt.Errorf("%s: an over stage is not exported to SQL yet", path)
+			return "", g.errf(st.Line, path, "an over stage is not translated to SQL yet")
 		case Top:
 			t := st.Top
 			var ord []string
