@@ -35,11 +35,12 @@ import (
 
 // afterSeg is one compiled segment at run time.
 type afterSeg struct {
-	seg  *pipeline.Segment
-	row  []value.Value
-	fast []*fastCmp
-	op   *windows.Operator // seg.Window's operator; nil for the output segment
-	tops []*topBuf         // by step; nil for other steps
+	seg   *pipeline.Segment
+	row   []value.Value
+	fast  []*fastCmp
+	op    *windows.Operator // seg.Window's operator; nil for the output segment
+	tops  []*topBuf         // by step; nil for other steps
+	overs []*overState      // by step; nil for other steps
 	// the window of the row being handled, and its event time (the
 	// time it has in the segment's window)
 	start, end, t int64
@@ -69,7 +70,7 @@ func (e *Engine) newAfter() error {
 	e.after = make([]*afterSeg, len(plan.After))
 	for i := range plan.After {
 		sg := &plan.After[i]
-		a := &afterSeg{seg: sg, row: make([]value.Value, sg.Slots), fast: make([]*fastCmp, len(sg.Steps)), tops: make([]*topBuf, len(sg.Steps))}
+		a := &afterSeg{seg: sg, row: make([]value.Value, sg.Slots), fast: make([]*fastCmp, len(sg.Steps)), tops: make([]*topBuf, len(sg.Steps)), overs: make([]*overState, len(sg.Steps))}
 		for j := range sg.Steps {
 			st := &sg.Steps[j]
 			switch st.Kind {
@@ -77,6 +78,8 @@ func (e *Engine) newAfter() error {
 				a.fast[j] = newFastCmp(st.Filter)
 			case pipeline.Top:
 				a.tops[j] = &topBuf{op: st.Top}
+			case pipeline.Over:
+				a.overs[j] = newOverState(st.Over)
 			}
 		}
 		e.after[i] = a
@@ -187,6 +190,11 @@ func (e *Engine) runSeg(si int, row []value.Value, from int) {
 		case pipeline.Top:
 			a.tops[k].add(row)
 			return
+		case pipeline.Over:
+			if err := a.overs[k].add(row); err != nil {
+				e.deadRow(si, row, st.Index, "over", err.Error())
+				return
+			}
 		}
 	}
 	if a.op == nil {
@@ -392,12 +400,35 @@ func (e *Engine) windowOps() []*windows.Operator {
 	return ops
 }
 
+// afterState is the checkpointed state of a window after the first or of
+// an over step.
+type afterState interface {
+	AppendSnapshot([]byte) []byte
+	Restore([]byte) error
+}
+
+// afterStates lists windowOps, then the over steps' states in order.
+func (e *Engine) afterStates() []afterState {
+	var sts []afterState
+	for _, op := range e.windowOps() {
+		sts = append(sts, op)
+	}
+	for _, a := range e.after {
+		for _, o := range a.overs {
+			if o != nil {
+				sts = append(sts, o)
+			}
+		}
+	}
+	return sts
+}
+
 func (e *Engine) appendWindows(b []byte) []byte {
 	if e.after == nil {
 		return e.op.AppendSnapshot(b)
 	}
 	b = append(b, afterMagic[:]...)
-	ops := e.windowOps()
+	ops := e.afterStates()
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for _, op := range ops {
 		b = appendFrame(b, op.AppendSnapshot)
@@ -448,7 +479,7 @@ func (e *Engine) restoreWindows(data []byte) error {
 	if e.after == nil {
 		return e.op.Restore(data)
 	}
-	ops := e.windowOps()
+	ops := e.afterStates()
 	frames, err := readFrames(data, afterMagic, len(ops))
 	if err != nil {
 		return err

@@ -287,7 +287,7 @@ func (e *Engine) advanceJoinAfter() {
 // appendJoinState appends the join's state, and that of the windows after
 // it (framed as appendWindows frames windows).
 func (e *Engine) appendJoinState(b []byte) ([]byte, error) {
-	ops := e.windowOps()
+	ops := e.afterStates()
 	if len(ops) == 0 {
 		return e.join.op.AppendSnapshot(b)
 	}
@@ -308,7 +308,7 @@ func (e *Engine) appendJoinState(b []byte) ([]byte, error) {
 var joinAfterMagic = [4]byte{'E', 'J', 'A', 'F'}
 
 func (e *Engine) restoreJoinState(data []byte) error {
-	ops := e.windowOps()
+	ops := e.afterStates()
 	if len(ops) == 0 {
 		return e.join.op.Restore(data)
 	}

@@ -136,7 +136,16 @@ func TestJoinAfterRestoreFaults(t *testing.T) {
 // TestJoinUntilTopRestoreFaults is the kill -9 test of q9's shape: the
 // auctions joined with their bids until each expires, the top bid of each
 // auction right after the join, failed between the steps of checkpoints.
-func TestJoinUntilTopRestoreFaults(t *testing.T) {
+func TestJoinUntilTopRestoreFaults(t *testing.T) { joinTopRestoreFaults(t, "") }
+
+// TestJoinTopOverRestoreFaults is TestJoinUntilTopRestoreFaults with
+// Nexmark q6's over stage after the top: its rings per seller are
+// restored after each kill, so the averages are the uninterrupted run's.
+func TestJoinTopOverRestoreFaults(t *testing.T) {
+	joinTopRestoreFaults(t, "  - over: {key: [seller], rows: 10, aggregate: {avg_price: avg(price), n: count()}}\n")
+}
+
+func joinTopRestoreFaults(t *testing.T, after string) {
 	base := t.TempDir()
 	bids := runtest.WriteFile(t, base, "bids.jsonl", string(nexmarkPart(t, "bids", 30000, 0.002)))
 	auctions := runtest.WriteFile(t, base, "auctions.jsonl", string(nexmarkPart(t, "auctions", 3000, 0)))
@@ -154,16 +163,19 @@ stages:
       type: left
       select: [id, seller, {bidder: bids.bidder}, {price: bids.price}, {bid_at: bids.dateTime}]
   - top: {k: 1, by: "price desc, bid_at"}
-sinks:
+%ssinks:
   - file: out.jsonl
 dlq: {file: dead.jsonl}
-`, auctions, bids) + state
+`, auctions, bids, after) + state
 	}
 	t.Setenv("GOMEMLIMIT", "off")
 	ref, wantStats := referenceRun(t, base, spec(""))
 	out, _ := os.ReadFile(filepath.Join(ref, "out.jsonl"))
 	if n := bytes.Count(out, []byte("\n")); n < 1000 || !bytes.Contains(out, []byte(`"price":null`)) {
 		t.Fatalf("the uninterrupted run wrote %d rows, auctions with and without bids expected", n)
+	}
+	if after != "" && !bytes.Contains(out, []byte(`"n":11}`)) {
+		t.Fatal("no seller reached 11 auctions: the over stage's rings are not exercised")
 	}
 	for i, tt := range []struct {
 		name  string

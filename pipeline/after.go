@@ -25,7 +25,7 @@ type Segment struct {
 	FromJoin *JoinPlan
 	In       []string // the columns of the rows the segment takes
 	Slots    int      // row width
-	Steps    []Step   // filter, coerce, project and top
+	Steps    []Step   // filter, coerce, project, top and over
 	// Window is the window the segment's rows go into; nil when the rows
 	// are the output (Output.Names from Output.Slots).
 	Window *WindowPlan
@@ -126,6 +126,8 @@ func (c *compiler) after(plan *Plan, from int) []Segment {
 				c.errorf(st.Line, path, "a top stage ranks the rows of one window, and every session is a window of its own: use tumbling or hopping windows")
 			}
 			seg.Steps = append(seg.Steps, Step{Index: i, Kind: Top, Top: c.top(st.Top, path, sc)})
+		case Over:
+			seg.Steps = append(seg.Steps, Step{Index: i, Kind: Over, Over: c.over(st.Over, path, sc)})
 		case Window:
 			w := c.window(i, st.Window, path, sc)
 			seg.Window = w

@@ -83,6 +83,7 @@ type Step struct {
 	Project []ProjectOp
 	Lookup  *LookupOp
 	Top     *TopOp
+	Over    *OverOp
 }
 
 // LookupOp looks the value in KeySlot up in Table's key Column and
@@ -302,6 +303,8 @@ func Compile(p *Pipeline) (*Plan, error) {
 			plan.Steps = append(plan.Steps, step)
 		case Top:
 			c.errorf(st.Line, path, "a top stage ranks the rows of a window: put it after a window stage")
+		case Over:
+			c.errorf(st.Line, path, "an over stage follows a window or a join: put it after one")
 		case Window:
 			plan.Window = c.window(i, st.Window, path, sc)
 		case Join:

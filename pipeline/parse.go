@@ -587,8 +587,10 @@ func (ps *parser) stages(p *Pipeline, n *yaml.Node) {
 			st.Window = ps.window(v, sp)
 		case Top:
 			st.Top = ps.top(v, sp)
+		case Over:
+			st.Over = ps.over(v, sp)
 		default:
-			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project, lookup, join, window or top)", k.Value)
+			ps.errorf(k, path, "unknown stage %q (expected filter, coerce, project, lookup, join, window, top or over)", k.Value)
 			continue
 		}
 		p.Stages = append(p.Stages, st)

@@ -287,6 +287,32 @@ func TestParseErrors(t *testing.T) {
 			wantErr: "p.yaml:3: stages[1].top: a top stage ranks the rows of one window, and every session is a window of its own: use tumbling or hopping windows",
 		},
 		{
+			name:    "over without a window or a join before it",
+			yaml:    spec("stages:", "  - over: {key: [user], rows: 3, aggregate: {a: avg(amount)}}"),
+			wantErr: "p.yaml:2: stages[0].over: an over stage follows a window or a join: put it after one",
+		},
+		{
+			name: "over by a key the window rows lack",
+			yaml: spec("stages:", "  - window: {tumbling: 10s, key: [user], aggregate: {n: count()}}",
+				"  - over: {key: [amount], rows: 3, aggregate: {a: avg(n)}}"),
+			wantErr: `p.yaml:3: stages[1].over.key[0]: unknown field "amount": the rows of the window at stages[0] only has user, window_start, window_end, n`,
+		},
+		{
+			name:    "over rows negative",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - over: {rows: -1, aggregate: {a: sum(n)}}"),
+			wantErr: `p.yaml:3: stages[1].over.rows: must be a whole number from 0 to 10000 (the rows before the current one), not "-1"`,
+		},
+		{
+			name:    "over with a quantile",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - over: {rows: 1, aggregate: {a: count_distinct(n)}}"),
+			wantErr: `p.yaml:3: stages[1].over.aggregate.a: an over stage takes count, sum, avg, min or max, not count_distinct`,
+		},
+		{
+			name:    "over aggregate named as a column",
+			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - over: {rows: 1, aggregate: {n: sum(n)}}"),
+			wantErr: `p.yaml:3: stages[1].over.aggregate.n: the rows of the window at stages[0] already has a column n: name the aggregate otherwise`,
+		},
+		{
 			name:    "top k zero",
 			yaml:    spec("stages:", "  - window: {tumbling: 10s, aggregate: {n: count()}}", "  - top: {k: 0, by: n}"),
 			wantErr: `p.yaml:3: stages[1].top.k: must be a whole number from 1 to 1000000, not "0"`,
@@ -320,7 +346,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name:    "unknown stage kind",
 			yaml:    spec("stages:", "  - filter: amount > 0", "  - union: users"),
-			wantErr: `p.yaml:3: stages[1]: unknown stage "union" (expected filter, coerce, project, lookup, join, window or top)`,
+			wantErr: `p.yaml:3: stages[1]: unknown stage "union" (expected filter, coerce, project, lookup, join, window, top or over)`,
 		},
 		{
 			name:    "two kinds in one stage",

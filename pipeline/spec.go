@@ -272,6 +272,7 @@ type Stage struct {
 	Window  *WindowStage
 	Lookup  *LookupStage
 	Top     *TopStage
+	Over    *OverStage
 	Join    *JoinStage
 }
 

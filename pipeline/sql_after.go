@@ -58,6 +58,8 @@ func (g *sqlGen) after(w *WindowStage, wpath, prev string) (string, error) {
 					names = append(names, c.Name)
 				}
 			}
+		case Over:
+			return "", g.errf(st.Line, path, "an over stage is not translated to SQL yet")
 		case Top:
 			t := st.Top
 			var ord []string

@@ -61,6 +61,12 @@ func Describe(p *pipeline.Pipeline, source string, target func(pipeline.Target) 
 			add(name+".aggregate", "%s", strings.Join(parts, ", "))
 		case pipeline.Top:
 			add(name, "k=%d by=%s ties=%v", st.Top.K, st.Top.Order(), st.Top.Ties)
+		case pipeline.Over:
+			var parts []string
+			for _, a := range st.Over.Aggregates {
+				parts = append(parts, a.Name+": "+a.Src)
+			}
+			add(name, "key=%s rows=%d aggregate=%s", strings.Join(st.Over.Key, ","), st.Over.Rows, strings.Join(parts, ", "))
 		case pipeline.Join:
 			j := st.Join
 			var sel []string
