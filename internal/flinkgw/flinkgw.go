@@ -212,9 +212,10 @@ func (s *Session) fetch(ctx context.Context, op string) (*Result, error) {
 	path := op + "/result/0?rowFormat=JSON"
 	for path != "" {
 		var r struct {
-			ResultType string `json:"resultType"`
-			JobID      string `json:"jobID"`
-			Results    struct {
+			ResultType    string `json:"resultType"`
+			IsQueryResult bool   `json:"isQueryResult"`
+			JobID         string `json:"jobID"`
+			Results       struct {
 				Columns []struct {
 					Name string `json:"name"`
 				} `json:"columns"`
@@ -258,8 +259,9 @@ func (s *Session) fetch(ctx context.Context, op string) (*Result, error) {
 		if !strings.Contains(path, "rowFormat=") {
 			path += "?rowFormat=JSON"
 		}
-		// an INSERT's result is its job id, in the first payload
-		if res.JobID != "" && len(res.Rows) > 0 {
+		// an INSERT's result is its job id, in the first payload; a
+		// query's rows (which carry a job id too) run to EOS
+		if !r.IsQueryResult && res.JobID != "" && len(res.Rows) > 0 {
 			return res, nil
 		}
 	}

@@ -82,6 +82,8 @@ func TestExecuteSequence(t *testing.T) {
 		op := "ok"
 		if strings.HasPrefix(body["statement"], "BAD") {
 			op = "bad"
+		} else if strings.HasPrefix(body["statement"], "SELECT") {
+			op = "query"
 		}
 		json.NewEncoder(w).Encode(map[string]string{"operationHandle": op})
 	})
@@ -101,7 +103,24 @@ func TestExecuteSequence(t *testing.T) {
 			json.NewEncoder(w).Encode(map[string]any{"errors": []string{"Internal server error.", "org.x.SqlGatewayException: failed\n\tat x\nCaused by: org.apache.calcite.sql.validate.SqlValidatorException: Column 'b' not found in any table\n\tat y"}})
 			return
 		}
-		w.Write([]byte(`{"resultType":"EOS","jobID":"0123456789abcdef0123456789abcdef","results":{"columns":[{"name":"job id"}],"data":[{"kind":"INSERT","fields":["0123456789abcdef0123456789abcdef"]}]}}`))
+		if r.PathValue("op") == "query" {
+			// a query's first page: some rows, a job id, more to come
+			w.Write([]byte(`{"resultType":"PAYLOAD","isQueryResult":true,"jobID":"fedcba9876543210fedcba9876543210","results":{"columns":[{"name":"x"}],"data":[{"kind":"INSERT","fields":[1]}]},"nextResultUri":"/v1/sessions/s1/operations/query/result/1"}`))
+			return
+		}
+		// an INSERT's job id; the next page is never asked for
+		w.Write([]byte(`{"resultType":"PAYLOAD","isQueryResult":false,"jobID":"0123456789abcdef0123456789abcdef","results":{"columns":[{"name":"job id"}],"data":[{"kind":"INSERT","fields":["0123456789abcdef0123456789abcdef"]}]},"nextResultUri":"/v1/sessions/s1/operations/ok/result/9"}`))
+	})
+	var notReady atomic.Int32
+	mux.HandleFunc("GET /v1/sessions/s1/operations/query/result/1", func(w http.ResponseWriter, r *http.Request) {
+		if notReady.Add(1) == 1 {
+			w.Write([]byte(`{"resultType":"NOT_READY","isQueryResult":true,"jobID":"fedcba9876543210fedcba9876543210","results":{"columns":[{"name":"x"}],"data":[]},"nextResultUri":"/v1/sessions/s1/operations/query/result/1"}`))
+			return
+		}
+		w.Write([]byte(`{"resultType":"PAYLOAD","isQueryResult":true,"jobID":"fedcba9876543210fedcba9876543210","results":{"columns":[{"name":"x"}],"data":[{"kind":"INSERT","fields":[2]},{"kind":"INSERT","fields":[3]}]},"nextResultUri":"/v1/sessions/s1/operations/query/result/2"}`))
+	})
+	mux.HandleFunc("GET /v1/sessions/s1/operations/query/result/2", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"resultType":"EOS","isQueryResult":true,"jobID":"fedcba9876543210fedcba9876543210","results":{"columns":[{"name":"x"}],"data":[]}}`))
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -121,6 +140,14 @@ func TestExecuteSequence(t *testing.T) {
 	}
 	if r.JobID != "0123456789abcdef0123456789abcdef" || len(r.Rows) != 1 || r.Columns[0] != "job id" {
 		t.Errorf("result %+v", r)
+	}
+	// a query's rows carry its job id too, and run over pages to EOS
+	r, err = s.Execute(ctx, "SELECT x FROM t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rows) != 3 || r.Rows[2][0] != float64(3) {
+		t.Errorf("query rows %v, want [[1] [2] [3]]", r.Rows)
 	}
 	_, err = s.Execute(ctx, "BAD")
 	if err == nil || !strings.Contains(err.Error(), "Column 'b' not found") {
