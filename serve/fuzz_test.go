@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -49,6 +50,40 @@ func FuzzBatchGet(f *testing.F) {
 			}
 		default:
 			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	})
+}
+
+// FuzzKeyParams: keyParams reads a query as url.ParseQuery does: where
+// ParseQuery finds only key parameters and no error, the same values in
+// the same order; where it finds another name, an error.
+func FuzzKeyParams(f *testing.F) {
+	for _, s := range []string{"key=u1&key=DE", "key=u%31&&key=D%45", "key=a+b", "user=u1", "key=%zz", "key", "k%65y=x", "=x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		if strings.Contains(q, ";") {
+			return // ParseQuery refuses a semicolon; keyParams keeps it in a value
+		}
+		want, werr := url.ParseQuery(q)
+		got, err := keyParams(q, nil)
+		if werr != nil {
+			if err == nil {
+				t.Fatalf("keyParams(%q) = %q, ParseQuery: %v", q, got, werr)
+			}
+			return
+		}
+		other := false
+		for k := range want {
+			other = other || k != "key"
+		}
+		switch {
+		case other && err == nil:
+			t.Fatalf("keyParams(%q) = %q, no error for %v", q, got, want)
+		case !other && err != nil:
+			t.Fatalf("keyParams(%q): %v, ParseQuery %v", q, err, want)
+		case !other && strings.Join(got, "\x00") != strings.Join(want["key"], "\x00"):
+			t.Fatalf("keyParams(%q) = %q, ParseQuery %q", q, got, want["key"])
 		}
 	})
 }

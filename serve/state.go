@@ -92,8 +92,7 @@ func (t *Table) RestoreState(b []byte) error {
 	}
 	now := t.now().UnixNano()
 	for _, e := range all {
-		// the body is copied: b is the checkpoint's buffer
-		t.put(string(e.key), e.end, e.rev, e.updated, append([]byte(nil), e.body...), now)
+		t.put(e.key, e.end, e.rev, e.updated, e.body, now) // put copies the body out of b
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ type Table struct {
 	keyNames, aggNames []string
 
 	evicted, expired, stale atomic.Int64
+	scratch                 sync.Pool // *writeScratch
 }
 
 type shard struct {
@@ -75,6 +76,7 @@ func NewTable(l sink.Layout, o TableOptions) *Table {
 		n *= 2
 	}
 	t := &Table{layout: l, ttl: int64(o.TTL), now: o.Now, seed: maphash.MakeSeed(), shards: make([]shard, n), perShard: o.MaxKeys / n}
+	t.scratch.New = func() any { return new(writeScratch) }
 	for i := range t.shards {
 		t.shards[i].m = map[string]*entry{}
 	}
@@ -110,28 +112,39 @@ func (t *Table) Write(r *sink.Row) error {
 	if err != nil {
 		return err
 	}
-	var kb, plain []byte
+	sp := t.scratch.Get().(*writeScratch)
+	defer t.scratch.Put(sp)
+	kb := sp.key[:0]
 	for _, k := range keys {
-		plain = sink.AppendPlain(plain[:0], k)
-		kb = binary.AppendUvarint(kb, uint64(len(plain)))
-		kb = append(kb, plain...)
+		sp.plain = sink.AppendPlain(sp.plain[:0], k)
+		kb = binary.AppendUvarint(kb, uint64(len(sp.plain)))
+		kb = append(kb, sp.plain...)
 	}
+	sp.key = kb
+	sp.body = t.appendBody(sp.body[:0], keys, start, end, rev, aggs)
 	now := t.now().UnixNano()
-	t.put(string(kb), end, rev, now, t.body(keys, start, end, rev, aggs), now)
+	t.put(kb, end, rev, now, sp.body, now)
 	return nil
 }
 
+// writeScratch is a Write's key and answer, encoded before put copies
+// them into the key's entry.
+type writeScratch struct{ key, plain, body []byte }
+
 // put keeps an entry for key unless the key holds a newer window or
 // revision, evicting the shard's least recently updated key when full.
-func (t *Table) put(key string, end, rev, updated int64, body []byte, now int64) {
-	s := &t.shards[maphash.String(t.seed, key)%uint64(len(t.shards))]
+// The entry keeps a copy of body, in the space of the body it replaces
+// when that is large enough (Get copies an entry's body out under the
+// shard's lock, so no reader holds it).
+func (t *Table) put(key []byte, end, rev, updated int64, body []byte, now int64) {
+	s := &t.shards[maphash.Bytes(t.seed, key)%uint64(len(t.shards))]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t.expire(s, now)
 	if t.ttl != 0 && now-updated > t.ttl {
 		return
 	}
-	e := s.m[key]
+	e := s.m[string(key)]
 	if e != nil {
 		if end < e.end || end == e.end && rev < e.rev {
 			t.stale.Add(1)
@@ -145,10 +158,11 @@ func (t *Table) put(key string, end, rev, updated int64, body []byte, now int64)
 			s.unlink(old)
 			delete(s.m, old.key)
 		}
-		e = &entry{key: key}
-		s.m[key] = e
+		e = &entry{key: string(key)}
+		s.m[e.key] = e
 	}
-	e.end, e.rev, e.updated, e.body = end, rev, updated, body
+	e.end, e.rev, e.updated = end, rev, updated
+	e.body = append(e.body[:0], body...)
 	s.pushFront(e)
 }
 
@@ -164,8 +178,9 @@ func (t *Table) expire(s *shard, now int64) {
 	}
 }
 
-func (t *Table) body(keys []value.Value, start, end, rev int64, aggs []value.Value) []byte {
-	b := make([]byte, 0, 96+16*(len(keys)+len(aggs)))
+// appendBody appends a row's answer: "key":{…},"window_start":…,
+// "aggregates":{…}, without braces.
+func (t *Table) appendBody(b []byte, keys []value.Value, start, end, rev int64, aggs []value.Value) []byte {
 	b = append(b, `"key":{`...)
 	for i, k := range keys {
 		if i > 0 {
@@ -193,20 +208,22 @@ func (t *Table) body(keys []value.Value, start, end, rev int64, aggs []value.Val
 
 // Lookup is what Get answers for a key that has a window.
 type Lookup struct {
-	Body []byte // the entry's JSON members, without braces
+	Body []byte // a copy of the entry's JSON members, without braces, in buf's space
 	Age  time.Duration
 }
 
 // Get returns the entry of the key whose values, in the order of Keys and
 // in their text form, are vals; ok is false when there is none (or it is
-// older than the TTL). buf is scratch space for the table's key.
+// older than the TTL). buf is scratch space for the table's key, and the
+// answer's body is copied after it (so that a write may reuse the
+// entry's space).
 func (t *Table) Get(vals []string, buf []byte) (l Lookup, ok bool) {
 	kb := lookupKey(buf[:0], vals)
 	s := &t.shards[maphash.Bytes(t.seed, kb)%uint64(len(t.shards))] // maphash.Bytes(x) == maphash.String(string(x))
 	s.mu.RLock()
 	e := s.m[string(kb)]
 	if e != nil {
-		l = Lookup{Body: e.body, Age: time.Duration(t.now().UnixNano() - e.updated)}
+		l = Lookup{Body: append(kb[len(kb):], e.body...), Age: time.Duration(t.now().UnixNano() - e.updated)}
 	}
 	s.mu.RUnlock()
 	if e == nil || t.ttl != 0 && int64(l.Age) > t.ttl {

@@ -192,7 +192,7 @@ func BenchmarkTableGet(b *testing.B) {
 		names[i] = fmt.Sprint("u", i)
 		_ = tb.Write(row(names[i], value.OfString("DE"), 0, 60, 0, 1, 1))
 	}
-	buf := make([]byte, 0, 64)
+	buf := make([]byte, 0, 512) // the key and a copy of the answer
 	vals := []string{"", "DE"}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -220,5 +220,28 @@ func BenchmarkTableWrite(b *testing.B) {
 		if err := tb.Write(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A lookup's body is the reader's copy: a newer row written into the
+// entry's space afterwards leaves it as it was.
+func TestGetCopiesBody(t *testing.T) {
+	tb := NewTable(testLayout, TableOptions{})
+	if err := tb.Write(row("u1", value.OfString("DE"), 0, 60, 0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	l, ok := tb.Get([]string{"u1", "DE"}, make([]byte, 0, 512))
+	if !ok {
+		t.Fatal("not found")
+	}
+	before := string(l.Body)
+	if err := tb.Write(row("u1", value.OfString("DE"), 60, 120, 0, 9, 9)); err != nil {
+		t.Fatal(err)
+	}
+	if string(l.Body) != before {
+		t.Errorf("the body read changed under the reader:\n%s\n%s", before, l.Body)
+	}
+	if m := got(t, tb, "u1", "DE"); m["aggregates"].(map[string]any)["n"] != float64(9) {
+		t.Errorf("entry after the newer row: %v", m)
 	}
 }
