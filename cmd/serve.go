@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -100,6 +101,9 @@ func serveSettings(c *cobra.Command, p *pipeline.Pipeline, f serveFlags) (serve.
 		serve.TableOptions{MaxKeys: sv.MaxKeys, TTL: sv.TTL}
 }
 
+// serveProcs is the fewest Ps eddy serve runs with (see runServe).
+const serveProcs = 8
+
 func runServe(c *cobra.Command, specPath string, f serveFlags) error {
 	p, err := pipeline.Load(specPath)
 	if err != nil {
@@ -118,6 +122,17 @@ func runServe(c *cobra.Command, specPath string, f serveFlags) error {
 	}
 	if _, err := listen.Check(); err != nil {
 		return usageError{err}
+	}
+	// Lookups are network events: a goroutine the poller wakes waits for
+	// a free P, and with every P running the pipeline's goroutines the
+	// poller is next asked only at a scheduling point or by the runtime's
+	// monitor, up to 10 ms later. More Ps than cores leave those waits to
+	// the kernel's scheduler, which runs a woken thread within its slice
+	// (BenchmarkServeLookups on 2 cores, GOMAXPROCS 2 → 8: lookup p99
+	// 9.6–16.9 ms → 3.5–3.9 ms, docs/performance.md). GOMAXPROCS in the
+	// environment is kept.
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), serveProcs)))
 	}
 	table := serve.NewTable(layout, topts)
 	reg := prometheus.NewRegistry()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -265,8 +266,12 @@ func TestServeFile(t *testing.T) {
 	if len(want) < 10 {
 		t.Fatalf("only %d keys in the reference", len(want))
 	}
+	procs := runtime.GOMAXPROCS(0)
 	s := startServe(t, spec, "--listen", "127.0.0.1:0", "--reset-state")
 	s.waitReady()
+	if p := runtime.GOMAXPROCS(0); os.Getenv("GOMAXPROCS") == "" && p < serveProcs {
+		t.Errorf("GOMAXPROCS %d while serving, want at least %d", p, serveProcs)
+	}
 	sameWindows(t, s.served(want), want)
 	var k [2]string
 	for k = range want {
@@ -282,6 +287,9 @@ func TestServeFile(t *testing.T) {
 	}
 	if code := s.stop(); code != 0 {
 		t.Errorf("exit %d after SIGTERM, want 0; stderr:\n%s", code, s.stderr)
+	}
+	if p := runtime.GOMAXPROCS(0); p != procs {
+		t.Errorf("GOMAXPROCS %d after serving, want %d as before", p, procs)
 	}
 }
 
