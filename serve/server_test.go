@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,9 @@ func TestHandlers(t *testing.T) {
 			if strings.HasPrefix(tt.path, "/v1/") && status != 405 {
 				if ct := hdr.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("Content-Type %q", ct)
+				}
+				if cl := hdr.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
+					t.Errorf("Content-Length %q, body of %d bytes", cl, len(body))
 				}
 				var v any
 				if err := json.Unmarshal([]byte(body), &v); err != nil {
