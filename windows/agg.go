@@ -132,8 +132,9 @@ func valAt(e *entry, i int32) *value.Value {
 }
 
 // add folds v (at event time ts) into the aggregate of e at p; l is e's
-// layout.
-func add(e *entry, l *layout, a *Agg, p place, v value.Value, ts int64, keyBuf []byte) []byte {
+// layout. keyBuf is scratch space, returned; a count_distinct keeps its
+// values' strings from in.
+func add(e *entry, l *layout, a *Agg, p place, v value.Value, ts int64, keyBuf []byte, in *interner) []byte {
 	if a.Func == Count {
 		if a.Arg < 0 || !v.IsNull() {
 			*numAt(e, p.n)++
@@ -179,7 +180,7 @@ func add(e *entry, l *layout, a *Agg, p place, v value.Value, ts int64, keyBuf [
 		}
 		keyBuf = appendKey(keyBuf[:0], v)
 		if _, ok := set[string(keyBuf)]; !ok {
-			set[string(keyBuf)] = struct{}{}
+			set[in.string(keyBuf)] = struct{}{}
 		}
 	case Quantile:
 		*numAt(e, p.n)++
@@ -340,4 +341,26 @@ func appendKey(b []byte, v value.Value) []byte {
 
 func appendU64(b []byte, u uint64) []byte {
 	return append(b, byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32), byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+}
+
+// interner hands out one string per distinct byte sequence, so that the
+// sets of count_distinct share a value's string across windows and keys
+// (a page or a country is one string, not one per window that sees it).
+// It holds at most maxInterned strings and starts afresh when full, so
+// values of high cardinality cost it a bounded amount; a string handed
+// out stays valid either way.
+type interner struct{ m map[string]string }
+
+const maxInterned = 1 << 16
+
+func (in *interner) string(b []byte) string {
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	if in.m == nil || len(in.m) >= maxInterned {
+		in.m = make(map[string]string, 256)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
 }

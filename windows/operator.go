@@ -82,6 +82,7 @@ type Operator struct {
 	keyBuf     []byte
 	valBuf     []byte
 	tmp        []byte
+	distinct   interner // count_distinct's values, one string each
 	res        Result
 	cached     int64 // estimated bytes of the decoded cache
 	evicts     int64 // windows evicted from the cache
@@ -527,7 +528,7 @@ func (o *Operator) update(e *entry, ts int64, row []value.Value) {
 		if a.Arg >= 0 {
 			v = row[a.Arg]
 		}
-		o.tmp = add(e, &o.lay, a, at[i], v, ts, o.tmp)
+		o.tmp = add(e, &o.lay, a, at[i], v, ts, o.tmp, &o.distinct)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/eddyhq/eddy/value"
 )
@@ -279,5 +280,25 @@ func TestRank(t *testing.T) {
 		if got := Rank(tc.q, tc.n); got != tc.want {
 			t.Errorf("Rank(%v, %d) = %d, want %d", tc.q, tc.n, got, tc.want)
 		}
+	}
+}
+
+// The interner hands out one string per value, and starts afresh when
+// full (a string it handed out keeps its bytes).
+func TestInterner(t *testing.T) {
+	var in interner
+	a := in.string([]byte("page-1"))
+	b := in.string([]byte("page-1"))
+	if a != b || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Errorf("two strings for one value: %q %q", a, b)
+	}
+	for i := range maxInterned + 10 {
+		in.string(fmt.Appendf(nil, "v%d", i))
+	}
+	if len(in.m) > maxInterned {
+		t.Errorf("interner holds %d strings, at most %d", len(in.m), maxInterned)
+	}
+	if a != "page-1" {
+		t.Errorf("a string handed out changed: %q", a)
 	}
 }
