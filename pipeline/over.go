@@ -53,25 +53,7 @@ func (ps *parser) over(n *yaml.Node, path string) *OverStage {
 		has[k] = true
 		switch k {
 		case "key":
-			v = deref(v)
-			o.KeyLine = v.Line
-			switch v.Kind {
-			case yaml.ScalarNode:
-				o.Key = []string{v.Value}
-			case yaml.SequenceNode:
-				for i, e := range v.Content {
-					if s, ok := ps.str(e, fmt.Sprintf("%s[%d]", kp, i)); ok {
-						o.Key = append(o.Key, s)
-					}
-				}
-			default:
-				ps.errorf(v, kp, "must be a field name or a list of field names")
-			}
-			for _, f := range o.Key {
-				if !validName(f) {
-					ps.errorf(v, kp, "invalid field name %q", f)
-				}
-			}
+			o.Key, o.KeyLine = ps.keyList(v, kp, validName)
 		case "rows":
 			o.RowsLine = v.Line
 			s, ok := ps.str(v, kp)

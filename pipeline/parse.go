@@ -201,6 +201,31 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// keyList reads a stage's key: a field name or a list of them, each one
+// valid says is a name; it returns them and the line they are on.
+func (ps *parser) keyList(v *yaml.Node, path string, valid func(string) bool) ([]string, int) {
+	v = deref(v)
+	var key []string
+	switch v.Kind {
+	case yaml.ScalarNode:
+		key = []string{v.Value}
+	case yaml.SequenceNode:
+		for i, e := range v.Content {
+			if s, ok := ps.str(e, fmt.Sprintf("%s[%d]", path, i)); ok {
+				key = append(key, s)
+			}
+		}
+	default:
+		ps.errorf(v, path, "must be a field name or a list of field names")
+	}
+	for _, f := range key {
+		if !valid(f) {
+			ps.errorf(v, path, "invalid field name %q", f)
+		}
+	}
+	return key, v.Line
+}
+
 func (ps *parser) str(n *yaml.Node, path string) (string, bool) {
 	n = deref(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
@@ -751,25 +776,7 @@ func (ps *parser) window(n *yaml.Node, path string) *WindowStage {
 				ps.errorf(v, join(kp, "gap"), "is required")
 			}
 		case "key":
-			v = deref(v)
-			w.KeyLine = v.Line
-			switch v.Kind {
-			case yaml.ScalarNode:
-				w.Key = []string{v.Value}
-			case yaml.SequenceNode:
-				for i, e := range v.Content {
-					if s, ok := ps.str(e, fmt.Sprintf("%s[%d]", kp, i)); ok {
-						w.Key = append(w.Key, s)
-					}
-				}
-			default:
-				ps.errorf(v, kp, "must be a field name or a list of field names")
-			}
-			for _, f := range w.Key {
-				if !validPath(f) {
-					ps.errorf(v, kp, "invalid field name %q", f)
-				}
-			}
+			w.Key, w.KeyLine = ps.keyList(v, kp, validPath)
 		case "aggregate":
 			hasAgg = true
 			ps.pairs(v, kp, func(key, val *yaml.Node) {
