@@ -746,12 +746,15 @@ func TestIntegrationFaults(t *testing.T) {
 		}
 		t.Logf("the group had committed %d records when the broker was killed", committed)
 		outage(t)
+		// On a quiet machine eddy may have read the whole topic before the
+		// kill; it then commits the rest once the broker is back and ends
+		// during the outage's wait: that is fine, giving up is not.
 		if p.exited() {
-			t.Fatalf("eddy gave up while the broker was down:\n%s", p.stderr.String())
+			t.Logf("eddy ended during the outage (after the broker's restart)")
 		}
 		code := p.wait(t, 2*time.Minute)
 		if code != 0 {
-			t.Fatalf("eddy exited %d after the broker restart:\n%s", code, p.stderr.String())
+			t.Fatalf("eddy exited %d across the broker's outage:\n%s", code, p.stderr.String())
 		}
 		st := itStatsFile(t, f.stats)
 		itCheckAccounting(t, st)
