@@ -346,24 +346,32 @@ func keyParams(query string, vals []string) ([]string, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
-		if strings.ContainsAny(k, "%+") {
-			var err error
-			if k, err = url.QueryUnescape(k); err != nil {
-				return nil, fmt.Errorf("query parameter %q: %v", kv, err)
-			}
+		k, err := unescapeQuery(k, kv)
+		if err != nil {
+			return nil, err
 		}
 		if k != "key" {
 			return nil, fmt.Errorf("unknown query parameter %q", k)
 		}
-		if strings.ContainsAny(v, "%+") {
-			var err error
-			if v, err = url.QueryUnescape(v); err != nil {
-				return nil, fmt.Errorf("query parameter %q: %v", kv, err)
-			}
+		if v, err = unescapeQuery(v, kv); err != nil {
+			return nil, err
 		}
 		vals = append(vals, v)
 	}
 	return vals, nil
+}
+
+// unescapeQuery is url.QueryUnescape for a part of the parameter kv,
+// without a new string when there is nothing to unescape.
+func unescapeQuery(s, kv string) (string, error) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, nil
+	}
+	u, err := url.QueryUnescape(s)
+	if err != nil {
+		return "", fmt.Errorf("query parameter %q: %v", kv, err)
+	}
+	return u, nil
 }
 
 // jsonType is the Content-Type of every answer, set without Header.Set's
