@@ -23,10 +23,15 @@ import (
 // with a token). The key fields are the tags (sorted by name; a null or
 // empty value is left out), the aggregates the fields (integers with the i
 // suffix, null and non-finite values left out), plus window_start (epoch
-// ms) and, when the pipeline allows late records, revision; the timestamp
-// is window_end in milliseconds. A revision of a window is the same series
-// and time, so InfluxDB keeps the last one written: rows arrive in
-// revision order, and writing a row again changes nothing.
+// ms) for a session window, whose start its end does not give, and for a
+// point none of whose aggregates could be written (a point needs a
+// field); the
+// timestamp is window_end in milliseconds. A revision of a window is the
+// same series and time, so InfluxDB keeps the last one written: rows
+// arrive in revision order, and writing a row again changes nothing. The
+// revision itself is not written: InfluxDB keeps every field as a series
+// of its own, so each field costs the server as much as an aggregate
+// (docs/design.md).
 type InfluxDB struct {
 	name        string // the server's URL, for messages
 	endpoint    string
@@ -36,11 +41,26 @@ type InfluxDB struct {
 	layout      Layout
 	retry       Retry
 	client      *http.Client
-	lines       bytes.Buffer
-	zipped      bytes.Buffer
-	zw          *gzip.Writer
+	cur         *influxBatch      // the batch being filled (b.mu held)
+	free        chan *influxBatch // sent batches, for reuse
 	b           batcher
 }
+
+// influxBatch is one request's points, sent in the background while the
+// next fills (batcher.initAsync).
+type influxBatch struct {
+	lines   bytes.Buffer
+	zipped  bytes.Buffer
+	zw      *gzip.Writer
+	rows    int
+	revised bool // holds a late revision (revision > 0) of a point
+}
+
+// influxInFlight is how many batches the InfluxDB sink sends at once. The
+// server parses and indexes concurrent requests in parallel, and a point
+// is its series and time, so the order two batches land in changes
+// nothing, except for a late revision, which waits (see Write).
+const influxInFlight = 2
 
 // DefaultInfluxBatch is the InfluxDB sink's points per request.
 const DefaultInfluxBatch = 5000
@@ -73,7 +93,8 @@ func NewInfluxDB(ctx context.Context, t *pipeline.InfluxDBTarget, o ServingOptio
 		s.tags = append(s.tags, i)
 	}
 	slices.SortStableFunc(s.tags, func(a, b int) int { return strings.Compare(o.Layout.Keys[a], o.Layout.Keys[b]) })
-	s.zw, _ = gzip.NewWriterLevel(&s.zipped, gzip.BestSpeed) // the level is valid
+	s.free = make(chan *influxBatch, influxInFlight+1)
+	s.cur = s.newBatch()
 	batch := t.BatchRows
 	if batch <= 0 {
 		batch = DefaultInfluxBatch
@@ -84,8 +105,19 @@ func NewInfluxDB(ctx context.Context, t *pipeline.InfluxDBTarget, o ServingOptio
 			return nil, fmt.Errorf("influxdb %s: flush: %w", t.URL, err)
 		}
 	}
-	s.b.init(ctx, batch, every, s.send)
+	s.b.initAsync(ctx, batch, every, influxInFlight, s.cut)
 	return s, nil
+}
+
+func (s *InfluxDB) newBatch() *influxBatch {
+	select {
+	case b := <-s.free:
+		return b
+	default:
+	}
+	b := &influxBatch{}
+	b.zw, _ = gzip.NewWriterLevel(&b.zipped, gzip.BestSpeed) // the level is valid
+	return b
 }
 
 // appendLine appends w as one line of line protocol, with its newline.
@@ -101,17 +133,16 @@ func (s *InfluxDB) appendLine(b []byte, w *window) []byte {
 		b = append(b, '=')
 		b = appendEscaped(b, string(appendPlain(nil, v)), tagEscapes)
 	}
-	b = append(b, " window_start="...)
-	b = strconv.AppendInt(b, w.start, 10)
-	b = append(b, 'i')
-	if s.layout.Revision {
-		b = append(b, ",revision="...)
-		b = strconv.AppendInt(b, w.revision, 10)
+	sep := byte(' ') // before the first field, then ','
+	if s.layout.Session {
+		b = append(b, " window_start="...)
+		b = strconv.AppendInt(b, w.start, 10)
 		b = append(b, 'i')
+		sep = ','
 	}
 	for i, v := range w.aggs {
 		n := len(b)
-		b = append(b, ',')
+		b = append(b, sep)
 		b = appendEscaped(b, s.layout.Aggregates[i], tagEscapes)
 		b = append(b, '=')
 		if v.K == value.Int && !s.layout.count(i) {
@@ -120,7 +151,14 @@ func (s *InfluxDB) appendLine(b []byte, w *window) []byte {
 		var ok bool
 		if b, ok = appendFieldValue(b, v); !ok {
 			b = b[:n]
+			continue
 		}
+		sep = ','
+	}
+	if sep == ' ' { // a point needs a field: every aggregate was null
+		b = append(b, " window_start="...)
+		b = strconv.AppendInt(b, w.start, 10)
+		b = append(b, 'i')
 	}
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, w.end, 10)
@@ -188,32 +226,53 @@ func (s *InfluxDB) Write(r *Row) error {
 	}
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
-	if s.b.err != nil {
-		return s.b.err
+	if err := s.b.failed(); err != nil {
+		return err
 	}
-	s.lines.Write(s.appendLine(s.lines.AvailableBuffer(), &w))
+	b := s.cur
+	b.lines.Write(s.appendLine(b.lines.AvailableBuffer(), &w))
+	b.rows++
+	b.revised = b.revised || w.revision > 0
 	return s.b.added()
 }
 
-func (s *InfluxDB) send(ctx context.Context) error {
-	s.zipped.Reset()
-	s.zw.Reset(&s.zipped)
-	s.zw.Write(s.lines.Bytes())
-	if err := s.zw.Close(); err != nil {
+// cut takes the full batch out of the sink for the batcher to send (b.mu
+// held). A batch with a late revision is a barrier: it is sent only once
+// every earlier batch, which may hold the revision it replaces, has been
+// accepted.
+func (s *InfluxDB) cut() (func(context.Context) error, bool) {
+	b := s.cur
+	s.cur = s.newBatch()
+	return func(ctx context.Context) error {
+		err := s.send(ctx, b)
+		b.lines.Reset()
+		b.rows, b.revised = 0, false
+		select {
+		case s.free <- b:
+		default:
+		}
+		return err
+	}, b.revised
+}
+
+func (s *InfluxDB) send(ctx context.Context, b *influxBatch) error {
+	b.zipped.Reset()
+	b.zw.Reset(&b.zipped)
+	b.zw.Write(b.lines.Bytes())
+	if err := b.zw.Close(); err != nil {
 		return fmt.Errorf("influxdb %s: %w", s.name, err)
 	}
-	err := s.retry.do(ctx, &s.b.faults, func() error { return s.post(ctx) })
+	err := s.retry.do(ctx, &s.b.faults, func() error { return s.post(ctx, b) })
 	if err != nil {
-		return fmt.Errorf("influxdb %s: write %d points: %w", s.name, s.b.rows, err)
+		return fmt.Errorf("influxdb %s: write %d points: %w", s.name, b.rows, err)
 	}
-	s.lines.Reset()
 	return nil
 }
 
 // post sends the zipped batch once: nil on 2xx, a retryable error on a
 // failed connection, 5xx or 429, and a permanent one on another status.
-func (s *InfluxDB) post(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(s.zipped.Bytes()))
+func (s *InfluxDB) post(ctx context.Context, b *influxBatch) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(b.zipped.Bytes()))
 	if err != nil {
 		return errPermanent{err}
 	}
@@ -234,7 +293,7 @@ func (s *InfluxDB) post(ctx context.Context) error {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return fmt.Errorf("HTTP %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	return errPermanent{fmt.Errorf("HTTP %s: %s; %s", resp.Status, strings.TrimSpace(string(body)), rejectedLine(s.lines.Bytes(), string(body)))}
+	return errPermanent{fmt.Errorf("HTTP %s: %s; %s", resp.Status, strings.TrimSpace(string(body)), rejectedLine(b.lines.Bytes(), string(body)))}
 }
 
 // rejectedLine names the first line of the batch the server's message

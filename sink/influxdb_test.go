@@ -3,11 +3,13 @@ package sink
 import (
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,24 +31,33 @@ func TestInfluxLine(t *testing.T) {
 		measurement string
 		keys        [2]value.Value
 		aggs        []value.Value
+		session     bool
 		want        string
 	}{
-		{"plain", "clicks", [2]value.Value{str("u1"), str("eu")}, plain,
-			`clicks,a\ region=eu,user=u1 window_start=1000i,n=3i,avg=1.5,tag\=x=2,name="x",ok=true,last=1500i 2000`},
+		{"plain", "clicks", [2]value.Value{str("u1"), str("eu")}, plain, false,
+			`clicks,a\ region=eu,user=u1 n=3i,avg=1.5,tag\=x=2,name="x",ok=true,last=1500i 2000`},
 		{"escapes", "my clicks,v2", [2]value.Value{str(`a,b=c d`), str("line\nbreak")},
-			[]value.Value{value.OfInt(-1), value.OfFloat(1e21), value.OfFloat(0.5), str(`say "hi" \o/`), value.OfBool(false), value.OfTime(0)},
-			`my\ clicks\,v2,a\ region=line\nbreak,user=a\,b\=c\ d window_start=1000i,n=-1i,avg=1e+21,tag\=x=0.5,name="say \"hi\" \\o/",ok=false,last=0i 2000`},
+			[]value.Value{value.OfInt(-1), value.OfFloat(1e21), value.OfFloat(0.5), str(`say "hi" \o/`), value.OfBool(false), value.OfTime(0)}, false,
+			`my\ clicks\,v2,a\ region=line\nbreak,user=a\,b\=c\ d n=-1i,avg=1e+21,tag\=x=0.5,name="say \"hi\" \\o/",ok=false,last=0i 2000`},
 		{"null and empty tags, null and NaN fields", "m", [2]value.Value{{}, str("")},
-			[]value.Value{{}, value.OfFloat(math.NaN()), value.OfFloat(math.Inf(1)), {}, {}, value.OfInt(7)},
-			`m window_start=1000i,last=7 2000`},
+			[]value.Value{{}, value.OfFloat(math.NaN()), value.OfFloat(math.Inf(1)), {}, {}, value.OfInt(7)}, false,
+			`m last=7 2000`},
+		{"no aggregate can be written: window_start keeps the point", "m", [2]value.Value{str("u"), {}},
+			[]value.Value{{}, value.OfFloat(math.NaN()), {}, {}, {}, {}}, false,
+			`m,user=u window_start=1000i 2000`},
+		{"a session window writes its start", "m", [2]value.Value{str("u"), {}},
+			[]value.Value{{}, value.OfFloat(2.5), {}, {}, {}, {}}, true,
+			`m,user=u window_start=1000i,avg=2.5 2000`},
 		{"an integer of an aggregate that may be a float is written as one", "m", [2]value.Value{str("u"), str("r")},
-			[]value.Value{value.OfInt(3), value.OfInt(2), value.OfInt(95077), str("x"), value.OfBool(true), value.OfTime(1500)},
-			`m,a\ region=r,user=u window_start=1000i,n=3i,avg=2,tag\=x=95077,name="x",ok=true,last=1500i 2000`},
-		{"numeric key", "m", [2]value.Value{value.OfInt(42), value.OfFloat(0.25)}, plain,
-			`m,a\ region=0.25,user=42 window_start=1000i,n=3i,avg=1.5,tag\=x=2,name="x",ok=true,last=1500i 2000`},
+			[]value.Value{value.OfInt(3), value.OfInt(2), value.OfInt(95077), str("x"), value.OfBool(true), value.OfTime(1500)}, false,
+			`m,a\ region=r,user=u n=3i,avg=2,tag\=x=95077,name="x",ok=true,last=1500i 2000`},
+		{"numeric key", "m", [2]value.Value{value.OfInt(42), value.OfFloat(0.25)}, plain, false,
+			`m,a\ region=0.25,user=42 n=3i,avg=1.5,tag\=x=2,name="x",ok=true,last=1500i 2000`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			l := l
+			l.Session = tt.session
 			s, err := NewInfluxDB(context.Background(), &pipeline.InfluxDBTarget{URL: "http://h:8086", DB: "d", Measurement: tt.measurement}, ServingOptions{Layout: l})
 			if err != nil {
 				t.Fatal(err)
@@ -96,10 +107,10 @@ func TestInfluxFailures(t *testing.T) {
 		{"5xx then ok", []int{503, 500, 204}, "busy", 3, ""},
 		{"429 then ok", []int{429, 204}, "slow down", 2, ""},
 		{"5xx always", []int{503, 503, 503}, "busy", 3, "influxdb URL: write 2 points: HTTP 503 Service Unavailable: busy (gave up after 3 tries)"},
-		{"4xx", []int{400}, `{"error":"unable to parse 'clicks,user=b window_start=10000i,revision=0i,n=2i,avg=2 20000': bad"}`, 1,
-			`influxdb URL: write 2 points: HTTP 400 Bad Request: {"error":"unable to parse 'clicks,user=b window_start=10000i,revision=0i,n=2i,avg=2 20000': bad"}; rejected line 2 of the batch: clicks,user=b window_start=10000i,revision=0i,n=2i,avg=2 20000`},
+		{"4xx", []int{400}, `{"error":"unable to parse 'clicks,user=b n=2i,avg=2 20000': bad"}`, 1,
+			`influxdb URL: write 2 points: HTTP 400 Bad Request: {"error":"unable to parse 'clicks,user=b n=2i,avg=2 20000': bad"}; rejected line 2 of the batch: clicks,user=b n=2i,avg=2 20000`},
 		{"4xx unquoted", []int{401}, "unauthorized", 1,
-			"influxdb URL: write 2 points: HTTP 401 Unauthorized: unauthorized; the batch's first line: clicks,user=a window_start=10000i,revision=0i,n=1i,avg=1 20000"},
+			"influxdb URL: write 2 points: HTTP 401 Unauthorized: unauthorized; the batch's first line: clicks,user=a n=1i,avg=1 20000"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var tries atomic.Int32
@@ -177,5 +188,104 @@ func TestInfluxFlushEvery(t *testing.T) {
 	}
 	if d := s.Delivery(); d.Written != 1 {
 		t.Errorf("delivery %+v", d)
+	}
+}
+
+// TestInfluxBatchesInFlight: the sink sends a batch while the one before
+// is still in flight, a batch holding a late revision waits until every
+// earlier batch was accepted, Flush waits for all of them, and a batch
+// that fails in the background fails the sink's next call.
+func TestInfluxBatchesInFlight(t *testing.T) {
+	var mu sync.Mutex
+	var order []string // each request's first line, in arrival order
+	done := 0          // requests answered
+	arrived := make(chan string, 8)
+	release := make(chan int, 8) // the status to answer the next blocked request with
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, _ := gzip.NewReader(r.Body)
+		b, _ := io.ReadAll(zr)
+		line := strings.TrimSpace(string(b))
+		mu.Lock()
+		order = append(order, fmt.Sprintf("%s after %d", line, done))
+		mu.Unlock()
+		arrived <- line
+		status := <-release
+		mu.Lock()
+		done++
+		mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	s, err := NewInfluxDB(context.Background(), &pipeline.InfluxDBTarget{URL: srv.URL, DB: "d", BatchRows: 1, Measurement: "m"},
+		ServingOptions{Layout: testLayout, Retry: Retry{Attempts: 1, Base: time.Millisecond, Max: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string) string {
+		select {
+		case l := <-arrived:
+			return l
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never reached the server", what)
+		}
+		return ""
+	}
+	// two batches of revision 0: both in flight at once
+	for _, r := range []*Row{testRow("a", 20000, 0, 1, 1), testRow("b", 20000, 0, 2, 2)} {
+		if err := s.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait("the first batch")
+	wait("the second batch, while the first was in flight")
+	release <- 204
+	release <- 204
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Delivery(); d.Written != 2 || d.Total != 2 {
+		t.Errorf("delivery after Flush %+v", d)
+	}
+	// a late revision of a's point while c's batch is in flight: sent
+	// only once c's was answered
+	if err := s.Write(testRow("c", 30000, 0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	wait("c's batch")
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write(testRow("a", 20000, 1, 9, 9)) }()
+	time.Sleep(20 * time.Millisecond) // time for a wrong early send to show
+	release <- 204
+	if l := wait("the late revision"); l != "m,user=a n=9i,avg=9 20000" {
+		t.Errorf("fourth request %q", l)
+	}
+	release <- 204
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(order) != 4 || order[3] != "m,user=a n=9i,avg=9 20000 after 3" {
+		t.Errorf("requests: %q", order)
+	}
+	mu.Unlock()
+
+	// a batch rejected in the background: the next call fails, and only
+	// what the server accepted is written
+	if err := s.Write(testRow("c", 20000, 0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	wait("the fifth batch")
+	release <- 400
+	if err := s.Flush(context.Background()); err == nil || !strings.Contains(err.Error(), "HTTP 400") {
+		t.Errorf("Flush after a rejected batch: %v", err)
+	}
+	if err := s.Write(testRow("d", 20000, 0, 1, 1)); err == nil {
+		t.Error("a Write after a rejected batch was taken")
+	}
+	if d := s.Delivery(); d.Written != 4 || d.Total != 5 {
+		t.Errorf("delivery after the rejection %+v", d)
 	}
 }

@@ -144,8 +144,8 @@ func (s *Prometheus) Write(r *Row) error {
 	}
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
-	if s.b.err != nil {
-		return s.b.err
+	if err := s.b.failed(); err != nil {
+		return err
 	}
 	s.add(&w)
 	return s.b.added()

@@ -29,6 +29,9 @@ type Layout struct {
 	// field's type (InfluxDB) writes them as floats.
 	Counts []bool
 	Size   time.Duration // the window's size (a session's gap): the Redis sink's default TTL is twice it
+	// Session is true for a session window, whose start is not implied
+	// by its end and size.
+	Session bool
 }
 
 // LayoutOf is the layout of p's result rows; p must end in a window.
@@ -44,7 +47,7 @@ func LayoutOf(p *pipeline.Pipeline) (Layout, error) {
 	}
 	size := w.Spec.Size
 	if size == 0 {
-		size = w.Spec.Gap
+		size, l.Session = w.Spec.Gap, true
 	}
 	l.Size = time.Duration(size) * time.Millisecond
 	return l, nil
@@ -191,6 +194,14 @@ const DefaultFlush = time.Second
 // batch is full, when its first row has waited ServingOptions.Flush, on
 // Flush and on Close. A failed send is kept and returned by every later
 // call: the sink acknowledges only what its server accepted.
+//
+// A sink made with initAsync sends a batch in the background while it
+// fills the next, with at most depth batches in flight: Flush (and so a
+// checkpoint) waits for all of them. Only a sink whose server gives the
+// same result whatever order concurrent batches land in may use it, and
+// a batch its cut marks as a barrier starts only once every earlier one
+// has been accepted (InfluxDB: a late revision of a point must land after
+// the point).
 type batcher struct {
 	mu      sync.Mutex
 	ctx     context.Context
@@ -203,6 +214,12 @@ type batcher struct {
 	written atomic.Int64 // rows accepted by the server (read by metrics without mu)
 	total   int64        // rows given to Write
 	faults  faults
+
+	cut      func() (send func(context.Context) error, barrier bool) // initAsync: takes the batch
+	slots    chan struct{}                                           // one per batch in flight
+	inflight sync.WaitGroup
+	asyncMu  sync.Mutex
+	asyncErr error // the first failed background send
 }
 
 func (b *batcher) init(ctx context.Context, max int, every time.Duration, send func(context.Context) error) {
@@ -210,6 +227,24 @@ func (b *batcher) init(ctx context.Context, max int, every time.Duration, send f
 		every = DefaultFlush
 	}
 	b.ctx, b.max, b.every, b.sendFn = ctx, max, every, send
+}
+
+// initAsync is init for a sink that sends up to depth batches at once:
+// cut (called with b.mu held) takes the batch out of the sink and returns
+// the function that sends it, called without b.mu.
+func (b *batcher) initAsync(ctx context.Context, max int, every time.Duration, depth int, cut func() (func(context.Context) error, bool)) {
+	b.init(ctx, max, every, nil)
+	b.cut, b.slots = cut, make(chan struct{}, depth)
+}
+
+// failed is the error that stopped the sink, if any (b.mu held).
+func (b *batcher) failed() error {
+	if b.err == nil && b.cut != nil {
+		b.asyncMu.Lock()
+		b.err = b.asyncErr
+		b.asyncMu.Unlock()
+	}
+	return b.err
 }
 
 // added counts a row the sink put into its batch (b.mu held) and sends the
@@ -233,19 +268,23 @@ func (b *batcher) added() error {
 func (b *batcher) tick() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.err == nil && b.rows > 0 {
+	if b.failed() == nil && b.rows > 0 {
 		_ = b.sendLocked() // kept in b.err
 	}
 }
 
 func (b *batcher) sendLocked() error {
-	if b.err != nil {
-		return b.err
+	if err := b.failed(); err != nil {
+		return err
 	}
 	if b.timer != nil {
 		b.timer.Stop()
 	}
 	if b.rows == 0 {
+		return nil
+	}
+	if b.cut != nil {
+		b.start()
 		return nil
 	}
 	if err := b.sendFn(b.ctx); err != nil {
@@ -257,10 +296,44 @@ func (b *batcher) sendLocked() error {
 	return nil
 }
 
+// start sends the batch in the background once a slot is free (b.mu
+// held); a barrier waits for every batch in flight first.
+func (b *batcher) start() {
+	send, barrier := b.cut()
+	rows := int64(b.rows)
+	b.rows = 0
+	if barrier {
+		b.inflight.Wait()
+	}
+	b.slots <- struct{}{}
+	b.inflight.Add(1)
+	go func() {
+		defer b.inflight.Done()
+		err := send(b.ctx)
+		if err == nil {
+			b.written.Add(rows)
+		} else {
+			b.asyncMu.Lock()
+			if b.asyncErr == nil {
+				b.asyncErr = err
+			}
+			b.asyncMu.Unlock()
+		}
+		<-b.slots
+	}()
+}
+
+// flush sends the batch and waits until the server accepted every batch
+// or one failed.
 func (b *batcher) flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.sendLocked()
+	err := b.sendLocked()
+	if b.cut != nil {
+		b.inflight.Wait()
+		err = b.failed()
+	}
+	return err
 }
 
 func (b *batcher) sendCounts() SendCounts {
