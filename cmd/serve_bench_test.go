@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,7 +65,8 @@ var recordsIn = regexp.MustCompile(`(?m)^eddy_records_in_total\{[^}]*\} (\S+)$`)
 // windows closing every second). Latency is from each request's
 // scheduled start (so a stall counts against every request it delays)
 // to its answer (sent-p99-ms: from its sending, which hides such stalls).
-// It reports p50/p99/p999 in ms, the CPU the process got (cpu-cores: its
+// It reports p50/p99/p999 in ms, the heap's size (heap-MB: eddy serve
+// collects at GOGC=400), the CPU the process got (cpu-cores: its
 // user+system time over the wall time of the load; on a machine shared
 // with other work it tells what the figures were measured on), the lookups and events
 // per second reached and the share of lookups that found a window; it
@@ -136,7 +138,7 @@ stages:
       key: [user_id]
       aggregate: {events: count(), spent: sum(amount), pages: count_distinct(page)}
 `)
-	var p50s, p99s, p999s, sent99s, rates, evRates, hits, cores []float64
+	var p50s, p99s, p999s, sent99s, rates, evRates, hits, cores, heaps []float64
 	for range b.N {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		var stdout, stderr syncBuffer
@@ -182,6 +184,9 @@ stages:
 		elapsed, cpu := time.Since(t0), cpuTime()-cpu0
 		ev1 := eventsIn()
 		cores = append(cores, cpu.Seconds()/elapsed.Seconds())
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms) // the heap's size, as grown under eddy serve's GOGC
+		heaps = append(heaps, float64(ms.HeapSys)/(1<<20))
 		b.StopTimer()
 		cancel(interrupted{syscall.SIGTERM})
 		if code := <-done; code != 0 {
@@ -208,6 +213,7 @@ stages:
 	b.ReportMetric(med(evRates), "events/s")
 	b.ReportMetric(med(hits), "found-%")
 	b.ReportMetric(med(cores), "cpu-cores")
+	b.ReportMetric(med(heaps), "heap-MB")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -266,11 +267,14 @@ func TestServeFile(t *testing.T) {
 	if len(want) < 10 {
 		t.Fatalf("only %d keys in the reference", len(want))
 	}
-	procs := runtime.GOMAXPROCS(0)
+	procs, gc := runtime.GOMAXPROCS(0), gcPercent()
 	s := startServe(t, spec, "--listen", "127.0.0.1:0", "--reset-state")
 	s.waitReady()
 	if p := runtime.GOMAXPROCS(0); os.Getenv("GOMAXPROCS") == "" && p < serveProcs {
 		t.Errorf("GOMAXPROCS %d while serving, want at least %d", p, serveProcs)
+	}
+	if g := gcPercent(); os.Getenv("GOGC") == "" && g != serveGCPercent {
+		t.Errorf("GOGC %d while serving, want %d", g, serveGCPercent)
 	}
 	sameWindows(t, s.served(want), want)
 	var k [2]string
@@ -291,6 +295,16 @@ func TestServeFile(t *testing.T) {
 	if p := runtime.GOMAXPROCS(0); p != procs {
 		t.Errorf("GOMAXPROCS %d after serving, want %d as before", p, procs)
 	}
+	if g := gcPercent(); g != gc {
+		t.Errorf("GOGC %d after serving, want %d as before", g, gc)
+	}
+}
+
+// gcPercent is the GC percent in effect (setting it returns the old one).
+func gcPercent() int {
+	g := debug.SetGCPercent(100)
+	debug.SetGCPercent(g)
+	return g
 }
 
 // TestServeKafka: following a topic with state, eddy serve becomes ready
