@@ -173,14 +173,9 @@ func add(e *entry, l *layout, a *Agg, p place, v value.Value, ts int64, keyBuf [
 	case CountDistinct:
 		*numAt(e, p.n)++
 		objs := unsafe.Slice(e.objs, l.objs)
-		set, _ := objs[p.o].(map[string]struct{})
-		if set == nil {
-			set = make(map[string]struct{})
-			objs[p.o] = set
-		}
 		keyBuf = appendKey(keyBuf[:0], v)
-		if _, ok := set[string(keyBuf)]; !ok {
-			set[in.string(keyBuf)] = struct{}{}
+		if !setHas(objs[p.o], unsafe.String(unsafe.SliceData(keyBuf), len(keyBuf))) {
+			objs[p.o] = setPut(objs[p.o], in.string(keyBuf))
 		}
 	case Quantile:
 		*numAt(e, p.n)++
@@ -228,19 +223,20 @@ func (st *state) merge(a *Agg, p place, o *state) {
 		}
 	case CountDistinct:
 		st.nums[p.n] += o.nums[p.n]
-		from, _ := o.objs[p.o].(map[string]struct{})
-		if len(from) == 0 {
+		from := o.objs[p.o]
+		if setLen(from) == 0 {
 			return
 		}
-		set, _ := st.objs[p.o].(map[string]struct{})
-		if set == nil {
+		if st.objs[p.o] == nil {
 			st.objs[p.o] = from
 			o.objs[p.o] = nil
 			return
 		}
-		for k := range from {
-			set[k] = struct{}{}
-		}
+		setEach(from, func(k string) {
+			if !setHas(st.objs[p.o], k) {
+				st.objs[p.o] = setPut(st.objs[p.o], k)
+			}
+		})
 	case Quantile:
 		st.nums[p.n] += o.nums[p.n]
 		from, _ := o.objs[p.o].(*Sketch)
@@ -264,8 +260,7 @@ func result(e *entry, l *layout, a *Agg, p place) value.Value {
 	case Min, Max, First, Last:
 		return *valAt(e, p.v)
 	case CountDistinct:
-		set, _ := unsafe.Slice(e.objs, l.objs)[p.o].(map[string]struct{})
-		return value.OfInt(int64(len(set)))
+		return value.OfInt(int64(setLen(unsafe.Slice(e.objs, l.objs)[p.o])))
 	case Quantile:
 		sk, _ := unsafe.Slice(e.objs, l.objs)[p.o].(*Sketch)
 		if sk == nil {
@@ -341,6 +336,79 @@ func appendKey(b []byte, v value.Value) []byte {
 
 func appendU64(b []byte, u uint64) []byte {
 	return append(b, byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32), byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+}
+
+// count_distinct's set of a window and key is nil (empty), a *smallSet
+// while it holds at most smallSetCap values, then a map: most sets hold
+// a few values (the pages a user saw in a second), which a short array
+// holds in one allocation and compares without hashing.
+type smallSet struct {
+	n int
+	v [smallSetCap]string
+}
+
+const smallSetCap = 4
+
+func setHas(set any, k string) bool {
+	switch s := set.(type) {
+	case *smallSet:
+		for _, x := range s.v[:s.n] {
+			if x == k {
+				return true
+			}
+		}
+	case map[string]struct{}:
+		_, ok := s[k]
+		return ok
+	}
+	return false
+}
+
+// setPut adds k, which set does not hold, and returns the set, which
+// may be a new one.
+func setPut(set any, k string) any {
+	switch s := set.(type) {
+	case nil:
+		return &smallSet{n: 1, v: [smallSetCap]string{k}}
+	case *smallSet:
+		if s.n < smallSetCap {
+			s.v[s.n] = k
+			s.n++
+			return s
+		}
+		m := make(map[string]struct{}, 2*smallSetCap)
+		for _, x := range s.v {
+			m[x] = struct{}{}
+		}
+		m[k] = struct{}{}
+		return m
+	case map[string]struct{}:
+		s[k] = struct{}{}
+	}
+	return set
+}
+
+func setLen(set any) int {
+	switch s := set.(type) {
+	case *smallSet:
+		return s.n
+	case map[string]struct{}:
+		return len(s)
+	}
+	return 0
+}
+
+func setEach(set any, f func(string)) {
+	switch s := set.(type) {
+	case *smallSet:
+		for _, x := range s.v[:s.n] {
+			f(x)
+		}
+	case map[string]struct{}:
+		for x := range s {
+			f(x)
+		}
+	}
 }
 
 // interner hands out one string per distinct byte sequence, so that the

@@ -302,3 +302,74 @@ func TestInterner(t *testing.T) {
 		t.Errorf("a string handed out changed: %q", a)
 	}
 }
+
+// TestCountDistinctSets: count_distinct's set is a short array up to
+// smallSetCap values and a map past it; the count is the same on either
+// side of the change, through session merges that join two sets, and
+// through a snapshot of either form.
+func TestCountDistinctSets(t *testing.T) {
+	cd := []Agg{{Name: "d", Func: CountDistinct, Arg: 1}}
+	for _, n := range []int{1, smallSetCap - 1, smallSetCap, smallSetCap + 1, 3 * smallSetCap} {
+		t.Run(fmt.Sprintf("%d distinct", n), func(t *testing.T) {
+			var evs []ev
+			for i := range 2 * n { // each value twice, and 1 and 1.0 are one value
+				var v any = i % n
+				if i >= n {
+					v = float64(i % n)
+				}
+				evs = append(evs, ev{int64(i), "a", v}, ev{int64(i), "a", nil})
+			}
+			got, _ := run(t, Spec{Type: TumblingType, Size: 100}, 0, 0, cd, evs)
+			if want := fmt.Sprintf("a [0,100) %d", n); len(got) != 1 || got[0] != want {
+				t.Errorf("rows %q, want [%s]", got, want)
+			}
+		})
+	}
+	// two sessions of three values each, two of them shared, joined by a
+	// late record of a seventh: one set of smallSetCap+1 values from two
+	// small ones
+	evs := []ev{{0, "a", 1}, {1, "a", 2}, {2, "a", 3}, {30, "a", 3}, {31, "a", 4}, {32, "a", 5}, {15, "a", 6}}
+	got, _ := run(t, Spec{Type: SessionType, Gap: 20}, 100, 0, cd, evs)
+	if want := []string{"a [0,52) 6"}; !slices.Equal(got, want) {
+		t.Errorf("merged sessions: %q, want %q", got, want)
+	}
+	// a snapshot of each form, restored and added to
+	for _, n := range []int{0, smallSetCap, smallSetCap + 1} {
+		var rows []string
+		cfg := Config{Window: Spec{Type: TumblingType, Size: 100}, Keys: []int{0}, Aggs: cd,
+			Emit: func(r *Result) { rows = append(rows, fmtRow(r)) }}
+		op, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if _, err := op.Add(int64(i), rowOf(ev{int64(i), "a", i})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := op.Add(1, rowOf(ev{1, "b", nil})); err != nil { // a window whose set is empty
+			t.Fatal(err)
+		}
+		snap := op.AppendSnapshot(nil)
+		op2, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := op2.Restore(snap); err != nil {
+			t.Fatalf("restore of %d values: %v", n, err)
+		}
+		for _, v := range []any{0, n, n + 1} { // an old value (when n > 0) and two new (one when n is 0)
+			if _, err := op2.Add(50, rowOf(ev{50, "a", v})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		op2.Flush()
+		want := []string{fmt.Sprintf("a [0,100) %d", n+2), "b [0,100) 0"}
+		if n == 0 {
+			want[0] = "a [0,100) 2"
+		}
+		if !slices.Equal(rows, want) {
+			t.Errorf("restored %d values: %q, want %q", n, rows, want)
+		}
+	}
+}

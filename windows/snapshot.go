@@ -122,11 +122,9 @@ func (st *state) appendTo(b []byte, a *Agg, p place) []byte {
 		return b
 	case CountDistinct:
 		b = binary.AppendVarint(b, st.nums[p.n])
-		set, _ := st.objs[p.o].(map[string]struct{})
-		b = binary.AppendUvarint(b, uint64(len(set)))
-		for k := range set {
-			b = appendBytes(b, k)
-		}
+		set := st.objs[p.o]
+		b = binary.AppendUvarint(b, uint64(setLen(set)))
+		setEach(set, func(k string) { b = appendBytes(b, k) })
 		return b
 	case Quantile:
 		b = binary.AppendVarint(b, st.nums[p.n])
@@ -502,13 +500,13 @@ func (st *state) readFrom(r *reader, a *Agg, p place) {
 	case CountDistinct:
 		st.nums[p.n] = n
 		c := r.count()
-		if c > 0 || n > 0 {
-			set := make(map[string]struct{}, c)
-			for range c {
-				set[r.str()] = struct{}{}
+		var set any
+		for range c {
+			if k := r.str(); !setHas(set, k) {
+				set = setPut(set, k)
 			}
-			st.objs[p.o] = set
 		}
+		st.objs[p.o] = set
 	case Quantile:
 		st.nums[p.n] = n
 		if r.bool() {
