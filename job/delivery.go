@@ -21,11 +21,11 @@ func ReportDelivery(w io.Writer, p *pipeline.Pipeline, sinks []sink.Sink, dead s
 		}
 	}
 	for i, s := range sinks {
-		say(describeTarget(p.Sinks[i]), "rows", s)
+		say(labelTarget(p.Sinks[i]), "rows", s)
 	}
 	name := "stderr"
 	if p.DLQ != nil {
-		name = "dlq " + describeTarget(*p.DLQ)
+		name = "dlq " + labelTarget(*p.DLQ)
 	}
 	say(name, "dead letters", dead)
 }

@@ -68,3 +68,21 @@ func TestReportDelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestLabelTarget: messages name a target without the empty parts its
+// fingerprint description keeps.
+func TestLabelTarget(t *testing.T) {
+	for _, tc := range []struct {
+		t    pipeline.Target
+		want string
+	}{
+		{pipeline.Target{InfluxDB: &pipeline.InfluxDBTarget{URL: "http://h:8086", DB: "eddy"}}, "influxdb http://h:8086 db eddy"},
+		{pipeline.Target{InfluxDB: &pipeline.InfluxDBTarget{URL: "http://h:8086", Org: "o", Bucket: "b", Measurement: "m"}},
+			"influxdb http://h:8086 org o bucket b measurement m"},
+		{pipeline.Target{File: "-"}, "stdout"},
+	} {
+		if got := labelTarget(tc.t); got != tc.want {
+			t.Errorf("labelTarget = %q, want %q", got, tc.want)
+		}
+	}
+}

@@ -28,6 +28,9 @@ type sinkKind struct {
 	// fingerprint (state.Describe) and messages; changing it changes
 	// fingerprints, so a state directory would be refused.
 	describe func(t pipeline.Target) string
+	// label names t in messages to the user when describe, kept stable
+	// for fingerprints, reads badly (empty parts); nil: describe.
+	label func(t pipeline.Target) string
 	// writes lists the files t writes, for checkRun's refusals of an
 	// output that is the input and of two outputs on one file; nil for
 	// none (a topic).
@@ -127,6 +130,14 @@ func opener[K any](m map[string]*K, pk *pipeline.Kind) *K {
 // does; it identifies a sink's progress in a checkpoint.
 func describeTarget(t pipeline.Target) string {
 	return sinkKindOf(t, pipeline.AsSink|pipeline.AsDeadLetter).describe(t)
+}
+
+// labelTarget names a sink or dead-letter target in messages.
+func labelTarget(t pipeline.Target) string {
+	if k := sinkKindOf(t, pipeline.AsSink|pipeline.AsDeadLetter); k.label != nil {
+		return k.label(t)
+	}
+	return describeTarget(t)
 }
 
 // orNil returns what an opener opened as an I, and on an error a nil I

@@ -24,5 +24,14 @@ func init() {
 			in := t.InfluxDB
 			return "influxdb " + in.URL + " db " + in.DB + " org " + in.Org + " bucket " + in.Bucket + " measurement " + in.Measurement
 		},
+		label: func(t pipeline.Target) string {
+			in, l := t.InfluxDB, "influxdb "+t.InfluxDB.URL
+			for _, f := range [][2]string{{"db", in.DB}, {"org", in.Org}, {"bucket", in.Bucket}, {"measurement", in.Measurement}} {
+				if f[1] != "" {
+					l += " " + f[0] + " " + f[1]
+				}
+			}
+			return l
+		},
 	})
 }
