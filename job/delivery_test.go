@@ -80,6 +80,9 @@ func TestLabelTarget(t *testing.T) {
 		{pipeline.Target{InfluxDB: &pipeline.InfluxDBTarget{URL: "http://h:8086", Org: "o", Bucket: "b", Measurement: "m"}},
 			"influxdb http://h:8086 org o bucket b measurement m"},
 		{pipeline.Target{File: "-"}, "stdout"},
+		{pipeline.Target{Kafka: &pipeline.KafkaTarget{Topic: "out"}}, "kafka topic out"},
+		{pipeline.Target{Kafka: &pipeline.KafkaTarget{Topic: "out", Key: []string{"a", "b"}}}, "kafka topic out key a,b"},
+		{pipeline.Target{Prometheus: &pipeline.PrometheusTarget{RemoteWrite: "http://h/api/v1/write"}}, "prometheus http://h/api/v1/write"},
 	} {
 		if got := labelTarget(tc.t); got != tc.want {
 			t.Errorf("labelTarget = %q, want %q", got, tc.want)

@@ -132,6 +132,15 @@ func describeTarget(t pipeline.Target) string {
 	return sinkKindOf(t, pipeline.AsSink|pipeline.AsDeadLetter).describe(t)
 }
 
+// withPart is label followed by name and value, or label alone when
+// value is empty.
+func withPart(label, name, value string) string {
+	if value == "" {
+		return label
+	}
+	return label + " " + name + " " + value
+}
+
 // labelTarget names a sink or dead-letter target in messages.
 func labelTarget(t pipeline.Target) string {
 	if k := sinkKindOf(t, pipeline.AsSink|pipeline.AsDeadLetter); k.label != nil {

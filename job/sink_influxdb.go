@@ -25,13 +25,9 @@ func init() {
 			return "influxdb " + in.URL + " db " + in.DB + " org " + in.Org + " bucket " + in.Bucket + " measurement " + in.Measurement
 		},
 		label: func(t pipeline.Target) string {
-			in, l := t.InfluxDB, "influxdb "+t.InfluxDB.URL
-			for _, f := range [][2]string{{"db", in.DB}, {"org", in.Org}, {"bucket", in.Bucket}, {"measurement", in.Measurement}} {
-				if f[1] != "" {
-					l += " " + f[0] + " " + f[1]
-				}
-			}
-			return l
+			in := t.InfluxDB
+			return withPart(withPart(withPart(withPart("influxdb "+in.URL, "db", in.DB), "org", in.Org), "bucket", in.Bucket),
+				"measurement", in.Measurement)
 		},
 	})
 }

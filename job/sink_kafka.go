@@ -50,6 +50,9 @@ func init() {
 		describe: func(t pipeline.Target) string {
 			return "kafka topic " + t.Kafka.Topic + " key " + strings.Join(t.Kafka.Key, ",")
 		},
+		label: func(t pipeline.Target) string {
+			return withPart("kafka topic "+t.Kafka.Topic, "key", strings.Join(t.Kafka.Key, ","))
+		},
 		holdsCheckpoint: true,
 	})
 }

@@ -36,6 +36,9 @@ func init() {
 		describe: func(t pipeline.Target) string {
 			return "kinesis stream " + t.Kinesis.Stream + " key " + strings.Join(t.Kinesis.Key, ",")
 		},
+		label: func(t pipeline.Target) string {
+			return withPart("kinesis stream "+t.Kinesis.Stream, "key", strings.Join(t.Kinesis.Key, ","))
+		},
 	})
 }
 

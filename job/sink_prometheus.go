@@ -24,5 +24,8 @@ func init() {
 		describe: func(t pipeline.Target) string {
 			return "prometheus " + t.Prometheus.RemoteWrite + " prefix " + t.Prometheus.Prefix
 		},
+		label: func(t pipeline.Target) string {
+			return withPart("prometheus "+t.Prometheus.RemoteWrite, "prefix", t.Prometheus.Prefix)
+		},
 	})
 }

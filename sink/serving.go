@@ -304,6 +304,9 @@ func (b *batcher) start() {
 	b.rows = 0
 	if barrier {
 		b.inflight.Wait()
+		if b.failed() != nil {
+			return // an earlier batch failed: the sink has stopped
+		}
 	}
 	b.slots <- struct{}{}
 	b.inflight.Add(1)
