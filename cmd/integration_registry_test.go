@@ -88,6 +88,17 @@ func TestIntegrationRegistry(t *testing.T) {
 			if got := strings.Join(runtest.SortedLines(rows), "\n"); got != want {
 				t.Errorf("rows differ from the JSON run's: %d vs %d rows", len(runtest.SortedLines(rows)), len(runtest.SortedLines(jsonRows)))
 			}
+			// the same on two workers, each decoding with its own decoder
+			code, rows, stderr = runCLI(t, "", append(args, "run", spec, "--dlq", dead, "--workers", "2")...)
+			if code != 0 || strings.Contains(stderr, "running on one worker") {
+				t.Fatalf("run --workers 2: %d %s", code, stderr)
+			}
+			if st := itStatsLine(t, stderr); st != jsonStats {
+				t.Errorf("--workers 2: stats %s, the JSON run's %s", st, jsonStats)
+			}
+			if got := strings.Join(runtest.SortedLines(rows), "\n"); got != want {
+				t.Errorf("--workers 2: rows differ from the JSON run's")
+			}
 		})
 	}
 

@@ -49,9 +49,9 @@ most --metrics-max-series series.
 hash-partitioned across them; the rows, their order, the dead letters and
 the counters are those of one worker (docs/design.md, "Parallel workers").
 A checkpoint is resumed with the number of workers that took it. A
-pipeline that cannot run on several (a consumer group without state, the
-registry formats, several sources, a join, stages after a window) runs on
-one with a warning.
+pipeline that cannot run on several (a consumer group without state,
+several sources, a join, stages after a window) runs on one with a
+warning.
 
 Exit status: 0 when the run completes (dead letters are not failures),
 1 on a runtime failure, 2 on a bad spec or bad flags.`,

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -45,15 +47,18 @@ func avroBids(b *testing.B) []source.Record {
 	return recs
 }
 
-// recordSource hands out records in batches of 1024, as the Kafka source
-// does, then io.EOF.
-type recordSource struct{ recs []source.Record }
+// recordSource hands out records in batches of batch records (1024 when
+// 0), as the Kafka source hands out a poll's records, then io.EOF.
+type recordSource struct {
+	recs  []source.Record
+	batch int
+}
 
 func (r *recordSource) Next(context.Context) (*source.Batch, error) {
 	if len(r.recs) == 0 {
 		return nil, io.EOF
 	}
-	n := min(1024, len(r.recs))
+	n := min(cmp.Or(r.batch, 1024), len(r.recs))
 	b := &source.Batch{Records: r.recs[:n]}
 	r.recs = r.recs[n:]
 	return b, nil
@@ -63,14 +68,21 @@ func (r *recordSource) Bounded() bool         { return true }
 func (r *recordSource) Close() error          { return nil }
 
 // BenchmarkNexmarkTumblingAvro is BenchmarkNexmarkTumbling's pipeline over
-// the same bids as Avro records (format: avro), in batches of 1024 as from
-// Kafka (no line splitting).
+// the same bids as Avro records (format: avro), in batches as from Kafka
+// (no line splitting): of 1024 records, or of 8192 as a poll of a backlog
+// gives, on one worker and on two (-cpu 2 for them to have two Ps).
 func BenchmarkNexmarkTumblingAvro(b *testing.B) {
 	recs := avroBids(b)
 	plan := compileBench(b, "source: {kafka: {topic: bids}}\nformat: avro\n"+nexmarkSpec)
 	reg := &format.Static{IDs: map[int]sr.Schema{1: {Schema: nexmarkAvro, Type: sr.TypeAvro}}}
-	b.ReportAllocs()
-	benchSource(b, plan, func() Options {
-		return Options{Schemas: format.NewCache(context.Background(), reg, format.CacheOptions{})}
-	}, func() source.Source { return &recordSource{recs} })
+	for _, batch := range []int{1024, 8192} {
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("batch=%d/workers=%d", batch, workers), func(b *testing.B) {
+				b.ReportAllocs()
+				benchSource(b, plan, func() Options {
+					return Options{Workers: workers, Schemas: format.NewCache(context.Background(), reg, format.CacheOptions{})}
+				}, func() source.Source { return &recordSource{recs: recs, batch: batch} })
+			})
+		}
+	}
 }

@@ -106,8 +106,6 @@ func parallelRefusal(plan *pipeline.Plan, opts Options) string {
 		return "stages after a window (top-k among others) see every key's rows, which one worker holds"
 	case opts.TrackOffsets:
 		return "a consumer group without state commits offsets as windows close, which one worker tracks"
-	case opts.Schemas != nil:
-		return "the registry formats (avro, protobuf, json-schema) decode on one worker"
 	}
 	return ""
 }

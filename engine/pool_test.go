@@ -3,13 +3,19 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+
 	"github.com/eddyhq/eddy/fixtures"
+	"github.com/eddyhq/eddy/format"
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
@@ -282,4 +288,112 @@ func TestWorkersFallBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWorkersRegistryFormats: records in the registry formats decode on
+// every worker, each with its own decoder over the one schema cache, and
+// 2 and 3 workers give one worker's rows, dead letters (unknown schema
+// ids, records without the wire header) and counters; a registry that is
+// down stops the run at the same record.
+func TestWorkersRegistryFormats(t *testing.T) {
+	const tsBid = `{"type":"record","name":"Bid","fields":[{"name":"auction","type":"long"},{"name":"price","type":"long"},` +
+		`{"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}}]}`
+	const jsonBid = `{"type":"object","properties":{"auction":{"type":"integer"},"price":{"type":"integer"},"ts":{"type":"string"}}}`
+	schema := avro.MustParse(tsBid)
+	frame := func(id int, payload []byte) []byte {
+		b := []byte{0, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(b[1:], uint32(id))
+		return append(b, payload...)
+	}
+	records := func(format string) []source.Record {
+		var recs []source.Record
+		for i := range 6000 {
+			auction, price, ts := int64(i*7919%97), int64(i*31%5000), int64(1_700_000_000_000+i*40-(i%11)*300)
+			var v []byte
+			switch format {
+			case "avro":
+				p, err := avro.Marshal(schema, map[string]any{"auction": auction, "price": price, "ts": time.UnixMilli(ts).UTC()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				v = frame(1, p)
+			default:
+				v = frame(1, fmt.Appendf(nil, `{"auction":%d,"price":%d,"ts":"%s"}`, auction, price, time.UnixMilli(ts).UTC().Format(time.RFC3339Nano)))
+			}
+			switch i % 500 {
+			case 17:
+				v[4] = 9 // an id the registry does not know
+			case 333:
+				v = []byte(`{"auction":1}`) // no wire header
+			}
+			recs = append(recs, source.Record{Value: v, Offset: int64(i), Partition: int32(i % 3)})
+		}
+		return recs
+	}
+	reg := &format.Static{IDs: map[int]sr.Schema{
+		1: {Schema: tsBid, Type: sr.TypeAvro},
+	}}
+	jreg := &format.Static{IDs: map[int]sr.Schema{1: {Schema: jsonBid, Type: sr.TypeJSON}}}
+	for _, tc := range []struct {
+		format string
+		reg    format.Registry
+	}{{"avro", reg}, {"json-schema", jreg}} {
+		for name, stages := range map[string]string{
+			"window": poolSpecs["tumbling"],
+			"filter": "  - filter: price > 2500\n  - project: {auction: auction, price: price}",
+		} {
+			t.Run(tc.format+"/"+name, func(t *testing.T) {
+				plan := compileSpec(t, fmt.Sprintf("source: {kafka: {topic: bids}}\nformat: %s\ntime: {field: ts, max_out_of_order: 1s}\nstages:\n%s\n", tc.format, stages))
+				recs := records(tc.format)
+				run := func(workers int) poolRun {
+					cache := format.NewCache(context.Background(), tc.reg, format.CacheOptions{})
+					out, dead := &collect{}, &deadBytes{}
+					var warned []string
+					e, err := New(plan, Options{Sinks: []sink.Sink{out}, Dead: dead, Workers: workers, Schemas: cache,
+						Warn: func(m string) { warned = append(warned, m) }})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer e.Close()
+					if workers > 1 && (e.pool == nil || len(warned) > 0) {
+						t.Fatalf("%d workers: pool %v, warnings %q", workers, e.pool != nil, warned)
+					}
+					for i := 0; i < len(recs); i += 1000 {
+						if err := e.Process(recs[i : i+1000]); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := e.Finish(); err != nil {
+						t.Fatal(err)
+					}
+					return poolRun{rows: out.rows, dead: dead.lines, stats: e.Stats()}
+				}
+				one := run(1)
+				if one.stats.Dead != 24 {
+					t.Fatalf("one worker: %s, want 24 dead letters (12 unknown ids, 12 without a header)", one.stats)
+				}
+				for _, n := range []int{2, 3} {
+					samePoolRun(t, fmt.Sprintf("%d workers", n), one, run(n))
+				}
+			})
+		}
+	}
+	t.Run("registry down", func(t *testing.T) {
+		plan := compileSpec(t, "source: {kafka: {topic: bids}}\nformat: avro\ntime: {field: ts}\nstages:\n"+poolSpecs["tumbling"]+"\n")
+		cache := format.NewCache(context.Background(), downRegistry{}, format.CacheOptions{Attempts: 1})
+		dead := &deadBytes{}
+		e, err := New(plan, Options{Sinks: []sink.Sink{&collect{}}, Dead: dead, Workers: 2, Schemas: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		recs := records("avro")[:1000]
+		recs[0].Value = []byte("not framed") // a dead letter before the outage's first record
+		if err := e.Process(recs); !errors.Is(err, format.ErrRegistry) {
+			t.Fatalf("err = %v, want the registry error", err)
+		}
+		if st := e.Stats(); st.In != 1 || st.Dead != 1 || len(dead.lines) != 1 {
+			t.Errorf("stats %s, %d dead letters: want the run stopped at the second record", st, len(dead.lines))
+		}
+	})
 }

@@ -70,7 +70,9 @@ type keyRange struct {
 func newWorker(p *pool, id int, plan *pipeline.Plan, opts Options, st windows.Store) (*worker, error) {
 	w := &worker{p: p, id: id, slots: plan.Slots, tag: -1, run: make(chan *task, 1)}
 	nSinks := max(1, len(opts.Sinks))
-	so := Options{Clock: opts.Clock, Tables: opts.Tables, Dead: noteDead{w}}
+	// each worker decodes with a decoder of its own (the registry formats'
+	// programs per schema id); the schema cache under them is shared
+	so := Options{Clock: opts.Clock, Tables: opts.Tables, Schemas: opts.Schemas, Dead: noteDead{w}}
 	if id == 0 {
 		so.Warn = opts.Warn
 	}
@@ -92,7 +94,7 @@ func newWorker(p *pool, id int, plan *pipeline.Plan, opts Options, st windows.St
 	}
 	w.filt = make([]int64, len(w.sub.stage))
 	if plan.Window != nil {
-		wo := Options{Clock: opts.Clock, WindowStore: st}
+		wo := Options{Clock: opts.Clock, WindowStore: st, Schemas: opts.Schemas} // its decoder is made, never used
 		for i := 0; i < nSinks; i++ {
 			wo.Sinks = append(wo.Sinks, noteSink{w: w, i: i, rows: true, window: true})
 		}
