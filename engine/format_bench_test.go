@@ -48,7 +48,7 @@ func avroBids(b *testing.B) []source.Record {
 }
 
 // recordSource hands out records in batches of batch records (1024 when
-// 0), as the Kafka source hands out a poll's records, then io.EOF.
+// 0), as the Kafka source hands out each poll's records, then io.EOF.
 type recordSource struct {
 	recs  []source.Record
 	batch int
@@ -69,8 +69,10 @@ func (r *recordSource) Close() error          { return nil }
 
 // BenchmarkNexmarkTumblingAvro is BenchmarkNexmarkTumbling's pipeline over
 // the same bids as Avro records (format: avro), in batches as from Kafka
-// (no line splitting): of 1024 records, or of 8192 as a poll of a backlog
-// gives, on one worker and on two (-cpu 2 for them to have two Ps).
+// (no line splitting): of 1024 records, as a live topic's polls may be,
+// or of 8192 (a poll of a backlog from scripts/kafka.sh's broker held
+// 56–82 k records), on one worker and on two (-cpu 2 for them to have
+// two Ps).
 func BenchmarkNexmarkTumblingAvro(b *testing.B) {
 	recs := avroBids(b)
 	plan := compileBench(b, "source: {kafka: {topic: bids}}\nformat: avro\n"+nexmarkSpec)
