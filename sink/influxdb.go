@@ -134,12 +134,6 @@ func (s *InfluxDB) appendLine(b []byte, w *window) []byte {
 		b = appendEscaped(b, string(appendPlain(nil, v)), tagEscapes)
 	}
 	sep := byte(' ') // before the first field, then ','
-	if s.layout.Session {
-		b = append(b, " window_start="...)
-		b = strconv.AppendInt(b, w.start, 10)
-		b = append(b, 'i')
-		sep = ','
-	}
 	for i, v := range w.aggs {
 		n := len(b)
 		b = append(b, sep)
@@ -155,8 +149,9 @@ func (s *InfluxDB) appendLine(b []byte, w *window) []byte {
 		}
 		sep = ','
 	}
-	if sep == ' ' { // a point needs a field: every aggregate was null
-		b = append(b, " window_start="...)
+	if s.layout.Session || sep == ' ' { // a point needs a field: every aggregate may be null
+		b = append(b, sep)
+		b = append(b, "window_start="...)
 		b = strconv.AppendInt(b, w.start, 10)
 		b = append(b, 'i')
 	}

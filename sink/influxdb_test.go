@@ -47,7 +47,7 @@ func TestInfluxLine(t *testing.T) {
 			`m,user=u window_start=1000i 2000`},
 		{"a session window writes its start", "m", [2]value.Value{str("u"), {}},
 			[]value.Value{{}, value.OfFloat(2.5), {}, {}, {}, {}}, true,
-			`m,user=u window_start=1000i,avg=2.5 2000`},
+			`m,user=u avg=2.5,window_start=1000i 2000`},
 		{"an integer of an aggregate that may be a float is written as one", "m", [2]value.Value{str("u"), str("r")},
 			[]value.Value{value.OfInt(3), value.OfInt(2), value.OfInt(95077), str("x"), value.OfBool(true), value.OfTime(1500)}, false,
 			`m,a\ region=r,user=u n=3i,avg=2,tag\=x=95077,name="x",ok=true,last=1500i 2000`},
