@@ -102,11 +102,11 @@ func serveSettings(c *cobra.Command, p *pipeline.Pipeline, f serveFlags) (serve.
 		serve.TableOptions{MaxKeys: sv.MaxKeys, TTL: sv.TTL}
 }
 
-// serveProcs is the fewest Ps eddy serve runs with, and serveGCPercent
-// its GOGC (see runServe).
+// serveProcsPerCore is how many Ps eddy serve runs with per P Go chose
+// (the cores it may use), and serveGCPercent its GOGC (see runServe).
 const (
-	serveProcs     = 8
-	serveGCPercent = 400
+	serveProcsPerCore = 2
+	serveGCPercent    = 400
 )
 
 func runServe(c *cobra.Command, specPath string, f serveFlags) error {
@@ -134,10 +134,14 @@ func runServe(c *cobra.Command, specPath string, f serveFlags) error {
 	// monitor, up to 10 ms later. More Ps than cores leave those waits to
 	// the kernel's scheduler, which runs a woken thread within its slice
 	// (BenchmarkServeLookups on 2 cores, GOMAXPROCS 2 → 8: lookup p99
-	// 9.6–16.9 ms → 3.5–3.9 ms, docs/performance.md). GOMAXPROCS in the
-	// environment is kept.
+	// 9.6–16.9 ms → 3.5–3.9 ms). But each P more is one more thread
+	// spinning for work and a quarter more of the collector's dedicated
+	// marking: twice the cores did better than four times (2 cores,
+	// 12 interleaved pairs, 4 Ps against 8: p99 median 1.84 against
+	// 1.97 ms, under 2 ms in 10 runs against 6; docs/performance.md). GOMAXPROCS in
+	// the environment is kept.
 	if os.Getenv("GOMAXPROCS") == "" {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), serveProcs)))
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(serveProcsPerCore * runtime.GOMAXPROCS(0)))
 	}
 	// A collection's marking takes a core's quarter and makes allocating
 	// goroutines help, and a lookup that arrives meanwhile waits: the

@@ -270,8 +270,8 @@ func TestServeFile(t *testing.T) {
 	procs, gc := runtime.GOMAXPROCS(0), gcPercent()
 	s := startServe(t, spec, "--listen", "127.0.0.1:0", "--reset-state")
 	s.waitReady()
-	if p := runtime.GOMAXPROCS(0); os.Getenv("GOMAXPROCS") == "" && p < serveProcs {
-		t.Errorf("GOMAXPROCS %d while serving, want at least %d", p, serveProcs)
+	if p := runtime.GOMAXPROCS(0); os.Getenv("GOMAXPROCS") == "" && p != serveProcsPerCore*procs {
+		t.Errorf("GOMAXPROCS %d while serving, want %d (%d cores)", p, serveProcsPerCore*procs, procs)
 	}
 	if g := gcPercent(); os.Getenv("GOGC") == "" && g != serveGCPercent {
 		t.Errorf("GOGC %d while serving, want %d", g, serveGCPercent)
