@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/eddyhq/eddy/pipeline"
 	"github.com/eddyhq/eddy/source"
@@ -187,6 +189,22 @@ func (t *task) work(w *worker) {
 	}
 }
 
+// wait returns when every item is done: it asks for spinFor, yielding
+// its P between asks, before it parks on done (see worker.await: the
+// last item is often a worker's, done a few microseconds later).
+func (t *task) wait() {
+	start := time.Now()
+	for i := 1; t.left.Load() > 0; i++ {
+		if i%spinChecks == 0 {
+			if time.Since(start) >= spinFor {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	<-t.done
+}
+
 func (t *task) run(w *worker, i int) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -225,7 +243,7 @@ func (p *pool) parallel(n int, item func(w *worker, i int) bool) bool {
 		}
 	}
 	t.work(p.ws[0])
-	<-t.done
+	t.wait()
 	if t.err != nil {
 		if p.e.err == nil {
 			p.e.err = t.err

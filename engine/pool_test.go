@@ -397,3 +397,41 @@ func TestWorkersRegistryFormats(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkerAwait: a worker spins for its next phase only while phases
+// come close together; after a long wait it parks at once, and a closed
+// pool ends it either way.
+func TestWorkerAwait(t *testing.T) {
+	defer func(d time.Duration) { closeTogether = d }(closeTogether)
+	closeTogether = 200 * time.Millisecond // no stall of a loaded machine's between two statements
+	w := &worker{run: make(chan *task, 1)}
+	first, next := &task{}, &task{}
+	type answer struct {
+		t    *task
+		spin bool // what the worker will do for the phase after
+	}
+	got := make(chan answer)
+	go func() {
+		for {
+			t, ok := w.await()
+			if !ok {
+				close(got)
+				return
+			}
+			got <- answer{t, w.spin}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // a slow stream: the first wait is long
+	w.run <- first
+	w.run <- next // waiting already when the worker asks again
+	if a := <-got; a.t != first || a.spin {
+		t.Errorf("after a 300 ms wait: task %p, spin %v; want %p and parking at once", a.t, a.spin, first)
+	}
+	if a := <-got; a.t != next || !a.spin {
+		t.Errorf("after a phase that was waiting: task %p, spin %v; want %p and spinning", a.t, a.spin, next)
+	}
+	close(w.run)
+	if _, ok := <-got; ok {
+		t.Error("await went on after the pool closed")
+	}
+}
