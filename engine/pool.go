@@ -92,6 +92,7 @@ type prep struct {
 	err    error // prepFatal
 	worker int32 // the worker holding its row (phase A)
 	off    int32 // its row (window) or output row (no window) in that worker
+	k0, k1 int32 // its key's encoding in that worker's kbytes (window)
 	owner  int32 // the worker its key is routed to (window)
 	wm     int64 // the watermark before it (window)
 }

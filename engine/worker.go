@@ -20,17 +20,17 @@ import (
 // the rows that operator emits (Engine.emitResult) into the same kind of
 // notes. The coordinator reads the notes between phases.
 type worker struct {
-	p     *pool
-	id    int
-	sub   *Engine
-	win   *Engine   // nil without a window
-	ps    partState // sub's partition, reset per record to read its event time
-	filt  []int64   // sub's filtered counts by stage, to tell which stage filtered
-	slots int
-	keys  []int // the window's key slots
-	cols  []int // 0..len(keys)-1: the key columns of a result row
-	kbuf  []byte
-	cur   *prep // the record sub is running
+	p      *pool
+	id     int
+	sub    *Engine
+	win    *Engine   // nil without a window
+	ps     partState // sub's partition, reset per record to read its event time
+	filt   []int64   // sub's filtered counts by stage, to tell which stage filtered
+	slots  int
+	keys   []int  // the window's key slots
+	cols   []int  // 0..len(keys)-1: the key columns of a result row
+	kbytes []byte // phase A: the encoded keys of the rows that reach the window
+	cur    *prep  // the record sub is running
 
 	rows []value.Value // phase A: the rows that reach the window, slots each
 	outs []emitted     // phase A without a window: output rows
@@ -195,8 +195,10 @@ func (w *worker) prepare(recs []source.Record, from, to int, now int64) bool {
 		case p.window:
 			pr.off = int32(len(w.rows))
 			w.rows = append(w.rows, s.row...)
-			w.kbuf = windows.AppendKey(w.kbuf[:0], s.row, w.keys)
-			pr.owner = int32(route(w.kbuf) % n)
+			pr.k0 = int32(len(w.kbytes))
+			w.kbytes = windows.AppendKey(w.kbytes, s.row, w.keys)
+			pr.k1 = int32(len(w.kbytes))
+			pr.owner = int32(route(w.kbytes[pr.k0:pr.k1]) % n)
 		default:
 			pr.off = int32(len(w.outs) - 1) // noted by noteSink
 		}
@@ -224,7 +226,7 @@ func (w *worker) apply(prep []prep, to int64) {
 		w.tag = -1
 		op.Advance(pr.wm)
 		w.tag = a.i
-		late, err := op.Add(pr.ts, a.from.rows[a.off:int(a.off)+w.slots])
+		late, err := op.AddKeyed(pr.ts, a.from.rows[a.off:int(a.off)+w.slots], a.from.kbytes[pr.k0:pr.k1])
 		switch {
 		case err != nil:
 			pr.kind, pr.msg = prepWindowErr, err.Error()
@@ -241,7 +243,7 @@ func (w *worker) apply(prep []prep, to int64) {
 }
 
 func (w *worker) reset() {
-	w.rows, w.outs, w.adv, w.add = w.rows[:0], w.outs[:0], w.adv[:0], w.add[:0]
+	w.rows, w.outs, w.adv, w.add, w.kbytes = w.rows[:0], w.outs[:0], w.adv[:0], w.add[:0], w.kbytes[:0]
 	w.bytes, w.vals, w.rkeys = w.bytes[:0], w.vals[:0], w.rkeys[:0]
 	clear(w.vals[:cap(w.vals)]) // no strings held past the batch
 }

@@ -396,13 +396,24 @@ func (o *Operator) fail(err error) {
 // A store failure is not the record's fault: it is not returned here but
 // by Err, which the caller checks after each record.
 func (o *Operator) Add(ts int64, row []value.Value) (late bool, err error) {
+	return o.AddKeyed(ts, row, nil)
+}
+
+// AddKeyed is Add for a row whose key's encoding the caller has made
+// already (AppendKey of the row and the window's key slots; nil: none),
+// so that it is not encoded twice.
+func (o *Operator) AddKeyed(ts int64, row []value.Value, key []byte) (late bool, err error) {
 	if o.err != nil {
 		return false, nil
 	}
 	if err := o.cfg.checkRow(row); err != nil {
 		return false, err
 	}
-	o.orderedKey = appendOrderedKey(o.orderedKey[:0], row, o.cfg.Keys)
+	if key != nil {
+		o.orderedKey = append(o.orderedKey[:0], key...)
+	} else {
+		o.orderedKey = appendOrderedKey(o.orderedKey[:0], row, o.cfg.Keys)
+	}
 	if o.cfg.Window.Type == SessionType {
 		late = o.addSession(ts, row)
 	} else {
