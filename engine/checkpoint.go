@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -117,7 +116,7 @@ func (e *Engine) Restore(ck Checkpoint) error {
 		if err := e.pool.restore(ck.Window); err != nil {
 			return err
 		}
-	} else if e.op != nil && bytes.HasPrefix(ck.Window, snapshotMagic) {
+	} else if e.op != nil && poolSnapshot(ck.Window) {
 		n, _, _ := readUvarint(ck.Window[len(snapshotMagic):])
 		return fmt.Errorf("%w: the checkpoint was taken by %d workers; run it with --workers %d (or --reset-state)", errWorkers, n, n)
 	}

@@ -56,6 +56,7 @@ type pool struct {
 	prep    []prep
 	fatalAt int  // index of a record whose decoding must stop the run; -1
 	keyed   bool // some sink builds record keys
+	legacy  bool // keys are routed by routeFNV (restored from a legacyMagic checkpoint)
 	cur     []int
 	heap    []int // merge: shards by their next fired row
 }
@@ -542,11 +543,27 @@ func (p *pool) close() error {
 
 // snapshotMagic starts the window bytes of a checkpoint taken by several
 // workers: their count, the count of key shards, then each shard's
-// operator snapshot with its length.
-var snapshotMagic = []byte("EWPL")
+// operator snapshot with its length. Its keys are routed by routeWords;
+// legacyMagic starts those of checkpoints whose keys are routed by
+// routeFNV (before 2026-12-08), and a pool restored from one routes so
+// from then on and writes legacyMagic.
+var (
+	snapshotMagic = []byte("EWP2")
+	legacyMagic   = []byte("EWPL")
+)
+
+// poolSnapshot reports whether b is the window bytes of a checkpoint
+// taken by several workers.
+func poolSnapshot(b []byte) bool {
+	return bytes.HasPrefix(b, snapshotMagic) || bytes.HasPrefix(b, legacyMagic)
+}
 
 func (p *pool) appendSnapshot(b []byte) []byte {
-	b = append(b, snapshotMagic...)
+	if p.legacy {
+		b = append(b, legacyMagic...)
+	} else {
+		b = append(b, snapshotMagic...)
+	}
 	b = binary.AppendUvarint(b, uint64(p.workers))
 	b = binary.AppendUvarint(b, uint64(len(p.ws)))
 	for _, w := range p.ws {
@@ -558,9 +575,10 @@ func (p *pool) appendSnapshot(b []byte) []byte {
 }
 
 func (p *pool) restore(b []byte) error {
-	if !bytes.HasPrefix(b, snapshotMagic) {
+	if !poolSnapshot(b) {
 		return fmt.Errorf("%w: the checkpoint was taken by one worker; run it with --workers 1 (or --reset-state)", errWorkers)
 	}
+	p.legacy = bytes.HasPrefix(b, legacyMagic)
 	b = b[len(snapshotMagic):]
 	n, b, ok := readUvarint(b)
 	if !ok {

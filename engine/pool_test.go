@@ -20,6 +20,7 @@ import (
 	"github.com/eddyhq/eddy/sink"
 	"github.com/eddyhq/eddy/source"
 	"github.com/eddyhq/eddy/state/pebblestore"
+	"github.com/eddyhq/eddy/value"
 	"github.com/eddyhq/eddy/windows"
 )
 
@@ -433,5 +434,95 @@ func TestWorkerAwait(t *testing.T) {
 	close(w.run)
 	if _, ok := <-got; ok {
 		t.Error("await went on after the pool closed")
+	}
+}
+
+// TestWorkersLegacyRoute: a checkpoint taken while keys were routed by
+// routeFNV (its window bytes start with legacyMagic) restores onto
+// workers that go on routing by it, writing legacyMagic again, and the
+// run ends as an uninterrupted one does; a new run routes by routeWords.
+func TestWorkersLegacyRoute(t *testing.T) {
+	var recs []source.Record
+	for line := range bytes.Lines(poolBids(t, 20000)) {
+		recs = append(recs, source.Record{Value: bytes.TrimSpace(line), Topic: "bids", Offset: int64(len(recs))})
+	}
+	plan := poolPlan(t, "tumbling", poolSpecs["tumbling"])
+	newEngine := func(workers int, out *collect) *Engine {
+		e, err := New(plan, Options{Sinks: []sink.Sink{out}, Dead: &deadBytes{}, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	process := func(e *Engine, recs []source.Record) {
+		for i := 0; i < len(recs); i += 1000 {
+			if err := e.Process(recs[i:min(i+1000, len(recs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := &collect{}
+	e := newEngine(1, want)
+	process(e, recs)
+	if err := e.Finish(); err != nil {
+		t.Fatal(err)
+	}
+
+	if ck := newEngine(2, &collect{}).Checkpoint(); !bytes.HasPrefix(ck.Window, snapshotMagic) {
+		t.Errorf("a new run's checkpoint starts %q, want %q", ck.Window[:4], snapshotMagic)
+	}
+	got := &collect{}
+	first := newEngine(2, got)
+	first.pool.legacy = true // as a run before routeWords
+	half := len(recs) / 2
+	process(first, recs[:half])
+	ck := first.Checkpoint()
+	if !bytes.HasPrefix(ck.Window, legacyMagic) {
+		t.Fatalf("the legacy run's checkpoint starts %q, want %q", ck.Window[:4], legacyMagic)
+	}
+	second := newEngine(2, got)
+	if err := second.Restore(ck); err != nil {
+		t.Fatal(err)
+	}
+	if !second.pool.legacy {
+		t.Error("restored from a legacy checkpoint, the workers route by routeWords")
+	}
+	process(second, recs[half:])
+	if err := second.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if again := second.Checkpoint(); !bytes.HasPrefix(again.Window, legacyMagic) {
+		t.Errorf("the restored run's checkpoint starts %q, want %q", again.Window[:4], legacyMagic)
+	}
+	samePoolRun(t, "restored legacy route", poolRun{rows: want.rows, stats: e.Stats()}, poolRun{rows: got.rows, stats: second.Stats()})
+}
+
+// BenchmarkRoute: the routing hashes over the encodings of an integer
+// key (9 bytes) and of two string keys (25 bytes), each hash's result
+// feeding the next key's choice as phase A's loop would not, so that
+// the loop measures the hash's latency, not its throughput.
+//
+//	go test ./engine -run '^$' -bench Route
+func BenchmarkRoute(b *testing.B) {
+	keys := map[string][]byte{
+		"int":     windows.AppendKey(nil, []value.Value{value.OfInt(1007)}, []int{0}),
+		"strings": windows.AppendKey(nil, []value.Value{value.OfString("user-0042"), value.OfString("/checkout")}, []int{0, 1}),
+	}
+	for _, name := range []string{"int", "strings"} {
+		k := keys[name]
+		for _, h := range []struct {
+			name string
+			f    func([]byte) uint64
+		}{{"fnv", routeFNV}, {"words", routeWords}} {
+			b.Run(name+"/"+h.name, func(b *testing.B) {
+				k := bytes.Clone(k)
+				var x uint64
+				for b.Loop() {
+					k[len(k)-1] ^= byte(x) & 1 // depend on the last result
+					x = h.f(k)
+				}
+			})
+		}
 	}
 }
