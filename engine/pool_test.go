@@ -400,13 +400,12 @@ func TestWorkersRegistryFormats(t *testing.T) {
 }
 
 // TestWorkerAwait: a worker spins for its next phase only while phases
-// come close together; after a long wait it parks at once, and a closed
-// pool ends it either way.
+// come close together (two short waits in a row); after a long wait it
+// parks at once, and a closed pool ends it either way.
 func TestWorkerAwait(t *testing.T) {
 	defer func(d time.Duration) { closeTogether = d }(closeTogether)
 	closeTogether = 200 * time.Millisecond // no stall of a loaded machine's between two statements
 	w := &worker{run: make(chan *task, 1)}
-	first, next := &task{}, &task{}
 	type answer struct {
 		t    *task
 		spin bool // what the worker will do for the phase after
@@ -419,17 +418,23 @@ func TestWorkerAwait(t *testing.T) {
 				close(got)
 				return
 			}
-			got <- answer{t, w.spin}
+			got <- answer{t, w.spinning()}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // a slow stream: the first wait is long
-	w.run <- first
-	w.run <- next // waiting already when the worker asks again
-	if a := <-got; a.t != first || a.spin {
-		t.Errorf("after a 300 ms wait: task %p, spin %v; want %p and parking at once", a.t, a.spin, first)
-	}
-	if a := <-got; a.t != next || !a.spin {
-		t.Errorf("after a phase that was waiting: task %p, spin %v; want %p and spinning", a.t, a.spin, next)
+	// each phase waiting already when the worker asks for it, but for
+	// the ones after a sleep: a slow stream's long waits
+	for i, c := range []struct {
+		sleep bool
+		spin  bool // after this phase
+	}{{true, false}, {false, false}, {false, true}, {false, true}, {true, false}, {false, false}, {false, true}} {
+		phase := &task{}
+		if c.sleep {
+			time.Sleep(300 * time.Millisecond)
+		}
+		w.run <- phase
+		if a := <-got; a.t != phase || a.spin != c.spin {
+			t.Errorf("phase %d: task %p, spinning %v; want %p, %v", i, a.t, a.spin, phase, c.spin)
+		}
 	}
 	close(w.run)
 	if _, ok := <-got; ok {

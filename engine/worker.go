@@ -44,9 +44,9 @@ type worker struct {
 	vals  []value.Value
 	rkeys []keyRange // per row, one per sink
 
-	snap []byte
-	run  chan *task // the phase to help with (workers 1..N-1)
-	spin bool       // await spins before it parks: phases come close together
+	snap  []byte
+	run   chan *task // the phase to help with (workers 1..N-1)
+	short int        // await's waits in a row that were shorter than closeTogether
 }
 
 type addOp struct {
@@ -138,22 +138,25 @@ var closeTogether = time.Millisecond
 const spinChecks = 64
 
 // await returns the next phase to help with; false when the pool closes.
-// While phases come close together (the last one came within a
-// millisecond), it asks for spinFor first, yielding its P between asks,
-// and only then parks: the coordinator's sequential work between two
-// phases takes tens to hundreds of microseconds, and a parked goroutine's
-// wake-up took about as long (the woken goroutine goes to the waker's own
-// run queue, and another thread must be woken to steal it), so a parked
-// worker joined each phase late and did a third of its items instead of
-// half (docs/performance.md, "Every core"). A stream whose batches come
-// further apart parks at once, and loses nothing by it.
+// While phases come close together (its last two waits were under
+// closeTogether), it asks for spinFor first, yielding its P every
+// spinChecks looks, and only then parks: the coordinator's sequential
+// work between two phases takes tens to hundreds of microseconds, and a
+// parked goroutine's wake-up took about as long (the woken goroutine goes
+// to the waker's own run queue, and another thread must be woken to steal
+// it), so a parked worker joined each phase late and did a third of its
+// items instead of half (docs/performance.md, "Every core"). A stream
+// whose batches come further apart parks at once and loses nothing by it:
+// its two phases of a batch come close together, but the wait for the
+// next batch does not, and two short waits in a row are needed to spin.
 func (w *worker) await() (*task, bool) {
 	start := time.Now()
-	if w.spin {
+	if w.spinning() {
 		for i := 1; ; i++ {
 			if len(w.run) > 0 {
 				select {
 				case t, ok := <-w.run:
+					w.short++
 					return t, ok
 				default:
 				}
@@ -167,9 +170,16 @@ func (w *worker) await() (*task, bool) {
 		}
 	}
 	t, ok := <-w.run
-	w.spin = time.Since(start) < closeTogether
+	if time.Since(start) < closeTogether {
+		w.short++
+	} else {
+		w.short = 0
+	}
 	return t, ok
 }
+
+// spinning reports whether await spins before it parks.
+func (w *worker) spinning() bool { return w.short >= 2 }
 
 // prepare is phase A over recs[from:to]; false when a record must stop
 // the run (the records after it are left).
