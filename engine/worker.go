@@ -46,7 +46,7 @@ type worker struct {
 
 	snap  []byte
 	run   chan *task // the phase to help with (workers 1..N-1)
-	short int        // await's waits in a row that were shorter than closeTogether
+	short int        // await's waits in a row shorter than closeTogether, up to 2
 }
 
 type addOp struct {
@@ -156,7 +156,7 @@ func (w *worker) await() (*task, bool) {
 			if len(w.run) > 0 {
 				select {
 				case t, ok := <-w.run:
-					w.short++
+					w.short = min(w.short+1, 2)
 					return t, ok
 				default:
 				}
@@ -171,7 +171,7 @@ func (w *worker) await() (*task, bool) {
 	}
 	t, ok := <-w.run
 	if time.Since(start) < closeTogether {
-		w.short++
+		w.short = min(w.short+1, 2)
 	} else {
 		w.short = 0
 	}
