@@ -191,20 +191,28 @@ func (t *task) work(w *worker) {
 	}
 }
 
-// wait returns when every item is done: it asks for spinFor, yielding
-// its P between asks, before it parks on done (see worker.await: the
-// last item is often a worker's, done a few microseconds later).
+// wait returns when every item is done: it spins for them before it
+// parks on done (see worker.await: the last item is often a worker's,
+// done a few microseconds later).
 func (t *task) wait() {
+	spin(func() bool { return t.left.Load() == 0 })
+	<-t.done
+}
+
+// spin asks ready until it is true or spinFor has passed, yielding its P
+// every spinChecks asks (the clock and a yield cost more than an ask),
+// and reports whether it became true.
+func spin(ready func() bool) bool {
 	start := time.Now()
-	for i := 1; t.left.Load() > 0; i++ {
+	for i := 1; !ready(); i++ {
 		if i%spinChecks == 0 {
 			if time.Since(start) >= spinFor {
-				break
+				return false
 			}
 			runtime.Gosched()
 		}
 	}
-	<-t.done
+	return true
 }
 
 func (t *task) run(w *worker, i int) {

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
-	"runtime"
 	"time"
 
 	"github.com/eddyhq/eddy/pipeline"
@@ -133,14 +132,14 @@ const spinFor = 200 * time.Microsecond
 // still spins for the next (a variable for the tests).
 var closeTogether = time.Millisecond
 
-// spinChecks is how many looks a spin takes between two readings of the
+// spinChecks is how many asks a spin makes between two readings of the
 // clock (and yields of its P).
 const spinChecks = 64
 
 // await returns the next phase to help with; false when the pool closes.
 // While phases come close together (its last two waits were under
 // closeTogether), it asks for spinFor first, yielding its P every
-// spinChecks looks, and only then parks: the coordinator's sequential
+// spinChecks asks, and only then parks: the coordinator's sequential
 // work between two phases takes tens to hundreds of microseconds, and a
 // parked goroutine's wake-up took about as long (the woken goroutine goes
 // to the waker's own run queue, and another thread must be woken to steal
@@ -152,22 +151,7 @@ const spinChecks = 64
 func (w *worker) await() (*task, bool) {
 	start := time.Now()
 	if w.spinning() {
-		for i := 1; ; i++ {
-			if len(w.run) > 0 {
-				select {
-				case t, ok := <-w.run:
-					w.short = min(w.short+1, 2)
-					return t, ok
-				default:
-				}
-			}
-			if i%spinChecks == 0 { // the clock and a yield cost more than a look
-				if time.Since(start) >= spinFor {
-					break
-				}
-				runtime.Gosched()
-			}
-		}
+		spin(func() bool { return len(w.run) > 0 })
 	}
 	t, ok := <-w.run
 	if time.Since(start) < closeTogether {
