@@ -403,9 +403,8 @@ func TestWorkersRegistryFormats(t *testing.T) {
 // come close together (two short waits in a row); after a long wait it
 // parks at once, and a closed pool ends it either way.
 func TestWorkerAwait(t *testing.T) {
-	defer func(d time.Duration) { closeTogether = d }(closeTogether)
-	closeTogether = 200 * time.Millisecond // no stall of a loaded machine's between two statements
-	w := &worker{run: make(chan *task, 1)}
+	// no stall of a loaded machine's between two statements is that long
+	w := &worker{run: make(chan *task, 1), together: 200 * time.Millisecond}
 	type answer struct {
 		t    *task
 		spin bool // what the worker will do for the phase after

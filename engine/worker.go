@@ -43,9 +43,10 @@ type worker struct {
 	vals  []value.Value
 	rkeys []keyRange // per row, one per sink
 
-	snap  []byte
-	run   chan *task // the phase to help with (workers 1..N-1)
-	short int        // await's waits in a row shorter than closeTogether, up to 2
+	snap     []byte
+	run      chan *task    // the phase to help with (workers 1..N-1)
+	short    int           // await's waits in a row shorter than together, up to 2
+	together time.Duration // closeTogether
 }
 
 type addOp struct {
@@ -71,7 +72,7 @@ type keyRange struct {
 }
 
 func newWorker(p *pool, id int, plan *pipeline.Plan, opts Options, st windows.Store) (*worker, error) {
-	w := &worker{p: p, id: id, slots: plan.Slots, tag: -1, run: make(chan *task, 1)}
+	w := &worker{p: p, id: id, slots: plan.Slots, tag: -1, run: make(chan *task, 1), together: closeTogether}
 	nSinks := max(1, len(opts.Sinks))
 	// each worker decodes with a decoder of its own (the registry formats'
 	// programs per schema id); the schema cache under them is shared
@@ -129,8 +130,8 @@ func newWorker(p *pool, id int, plan *pipeline.Plan, opts Options, st windows.St
 const spinFor = 200 * time.Microsecond
 
 // closeTogether is the longest wait for a phase after which a worker
-// still spins for the next (a variable for the tests).
-var closeTogether = time.Millisecond
+// still spins for the next (worker.together, which the tests set).
+const closeTogether = time.Millisecond
 
 // spinChecks is how many asks a spin makes between two readings of the
 // clock (and yields of its P).
@@ -154,7 +155,7 @@ func (w *worker) await() (*task, bool) {
 		spin(func() bool { return len(w.run) > 0 })
 	}
 	t, ok := <-w.run
-	if time.Since(start) < closeTogether {
+	if time.Since(start) < w.together {
 		w.short = min(w.short+1, 2)
 	} else {
 		w.short = 0
